@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef AINFTP_ARGS_H
+#define AINFTP_ARGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The application's own options, after EAL's and a "--". */
+struct ainftp_args {
+	const char *config_path;
+	int stats_interval_s; /* -1: as cluster.json says */
+	int help;
+	int version;
+};
+
+/* The index of the "--" that ends EAL's options, or argc when there is none. */
+int ainftp_args_split(int argc, char **argv);
+
+/* 0, or -1 with one line in err. argv[0] is the program name. */
+int ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, size_t errlen);
+
+void ainftp_args_usage(const char *prog);
+
+#endif

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ainftp-app: options and cluster.json first (so mistakes are reported before
+ * EAL takes hugepages and devices), then EAL, ports, lcores; run until SIGINT
+ * or SIGTERM; then tear everything down and print the final stats.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+
+#include "ainftp_args.h"
+#include "ainftp_config.h"
+#include "ainftp_lcore.h"
+#include "ainftp_log.h"
+#include "ainftp_port.h"
+#include "ainftp_runtime.h"
+#include "ainftp_stats.h"
+
+#define EXIT_SYSTEM 1
+
+static struct ainftp_config cfg;
+static struct ainftp_runtime rt;
+
+static void
+on_signal(int sig __rte_unused)
+{
+	ainftp_request_quit(&rt);
+}
+
+/* Worker keys are secrets: say so when others can read the file that holds them. */
+static void
+warn_if_keys_readable(const char *path)
+{
+	struct stat st;
+	uint16_t j;
+	int keys = 0;
+
+	for (j = 0; j < cfg.n_jobs; j++)
+		keys |= cfg.jobs[j].auth;
+	if (keys && stat(path, &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0)
+		fprintf(stderr,
+			"%s: warning: holds worker keys and is readable by group or "
+			"others (chmod 600)\n",
+			path);
+}
+
+/* Options after "--" and the config: exits on anything wrong, before EAL starts. */
+static void
+load_config(int argc, char **argv, int split)
+{
+	char err[512];
+	struct ainftp_args args;
+	int n = argc - split;
+	char **opts = argv + split;
+
+	/* getopt wants argv[0] in front of the options: the "--" slot serves. A lone
+	 * --help or --version needs no "--". */
+	if (split == argc) {
+		n = argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+				  strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)
+			    ? 2
+			    : 1;
+		opts = argv;
+	}
+	if (ainftp_args_parse(n, opts, &args, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", argv[0], err);
+		exit(AINFTP_EXIT_CONFIG);
+	}
+	if (args.help) {
+		ainftp_args_usage(argv[0]);
+		exit(EXIT_SUCCESS);
+	}
+	if (args.version) {
+		printf("ainftp %s\n", AINFTP_VERSION);
+		exit(EXIT_SUCCESS);
+	}
+	if (ainftp_config_load(args.config_path, &cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		exit(AINFTP_EXIT_CONFIG);
+	}
+	warn_if_keys_readable(args.config_path);
+	rt.cfg = &cfg;
+	rt.stats_interval_s =
+		args.stats_interval_s >= 0 ? (uint32_t)args.stats_interval_s : cfg.stats_interval_s;
+	rt.stats_out = stdout;
+}
+
+static void
+eal_init(int argc, char **argv)
+{
+	if (rte_eal_init(argc, argv) >= 0)
+		return;
+	fprintf(stderr, "%s: EAL initialisation failed: %s\n", argv[0], rte_strerror(rte_errno));
+	if (rte_errno == ENOMEM)
+		fprintf(stderr,
+			"%s: no hugepages? Reserve some (dpdk-hugepages.py -p 2M "
+			"--setup 1G) or run with --no-huge -m 512\n",
+			argv[0]);
+	exit(EXIT_SYSTEM);
+}
+
+/* Everything after EAL: a failure here tears down what was built. */
+static int
+run(void)
+{
+	char err[512];
+	int ret;
+
+	if (ainftp_lcores_check(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return AINFTP_EXIT_CONFIG;
+	}
+	ret = ainftp_ports_setup(&rt, err, sizeof(err));
+	if (ret == 0)
+		ret = ainftp_lcores_setup(&rt, err, sizeof(err)) == 0 ? 0 : AINFTP_ERR_SYSTEM;
+	if (ret != 0) {
+		fprintf(stderr, "%s\n", err);
+		return ret == AINFTP_ERR_CONFIG ? AINFTP_EXIT_CONFIG : EXIT_SYSTEM;
+	}
+	if (cfg.telemetry && ainftp_stats_telemetry_register(&rt) != 0)
+		AINFTP_LOG(WARNING, "telemetry commands not registered");
+	AINFTP_LOG(INFO, "running: %u port(s), %u RX lcore(s), control on lcore %u, %u job(s)",
+		   rt.n_ports, ainftp_config_rx_lcore_count(&cfg), cfg.control_lcore, cfg.n_jobs);
+	ainftp_lcores_run(&rt);
+	AINFTP_LOG(INFO, "stopping");
+	return EXIT_SUCCESS;
+}
+
+int
+main(int argc, char **argv)
+{
+	int split = ainftp_args_split(argc, argv);
+	int ret;
+
+	load_config(argc, argv, split);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	eal_init(argc, argv);
+	rt.start_tsc = rte_get_tsc_cycles();
+
+	ret = run();
+	if (ret == EXIT_SUCCESS)
+		ainftp_stats_print(rt.stats_out, &rt, 1);
+	ainftp_lcores_free(&rt);
+	ainftp_ports_close(&rt);
+	rte_eal_cleanup();
+	return ret;
+}

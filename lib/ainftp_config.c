@@ -1,0 +1,1227 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * cluster.json parser. Every check reports the first problem it finds as one line,
+ * "<source>: <json.path>: <problem>", so an operator can fix the file without reading
+ * code; config/README.md lists the fields and the message forms.
+ */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <rte_config.h>
+
+#include "ainftp_config.h"
+
+#define AINFTP_PATH_LEN 128
+#define AINFTP_ECHO_LEN 64 /* bytes of a value quoted back in a message */
+#define AINFTP_FILE_MAX (1024 * 1024)
+
+struct ainftp_ctx {
+	const char *source;
+	char *err;
+	size_t errlen;
+	struct ainftp_config *cfg;
+};
+
+/* What a member must be; AINFTP_NUMBER accepts JSON integers and reals. */
+enum ainftp_kind {
+	AINFTP_OBJECT,
+	AINFTP_ARRAY,
+	AINFTP_STRING,
+	AINFTP_INTEGER,
+	AINFTP_NUMBER,
+	AINFTP_BOOLEAN,
+};
+
+static const char *const ainftp_kind_expected[] = {
+	[AINFTP_OBJECT] = "an object", [AINFTP_ARRAY] = "an array",
+	[AINFTP_STRING] = "a string",  [AINFTP_INTEGER] = "an integer",
+	[AINFTP_NUMBER] = "a number",  [AINFTP_BOOLEAN] = "a boolean",
+};
+
+struct ainftp_name {
+	const char *name;
+	int value;
+};
+
+static const struct ainftp_name ainftp_encodings[] = {
+	{"int16", AINFTP_ENC_INT16},
+	{"int8", AINFTP_ENC_INT8},
+	{"float32", AINFTP_ENC_FLOAT32},
+	{NULL, 0},
+};
+
+/* Results go back to the workers either exact or in the compact int16 form. */
+static const struct ainftp_name ainftp_result_encodings[] = {
+	{"float32", AINFTP_ENC_FLOAT32},
+	{"int16", AINFTP_ENC_INT16},
+	{NULL, 0},
+};
+
+static const struct ainftp_name ainftp_sentries[] = {
+	{"none", AINFTP_SENTRY_NONE},
+	{"zscore", AINFTP_SENTRY_ZSCORE},
+	{"trimmed_mean", AINFTP_SENTRY_TRIMMED_MEAN},
+	{"median", AINFTP_SENTRY_MEDIAN},
+	{"clip", AINFTP_SENTRY_CLIP},
+	{NULL, 0},
+};
+
+static const char *
+ainftp_name_of(const struct ainftp_name *names, int value)
+{
+	for (; names->name != NULL; names++) {
+		if (names->value == value)
+			return names->name;
+	}
+	return "unknown";
+}
+
+const char *
+ainftp_encoding_name(enum ainftp_encoding enc)
+{
+	return ainftp_name_of(ainftp_encodings, enc);
+}
+
+const char *
+ainftp_sentry_name(enum ainftp_sentry_policy policy)
+{
+	return ainftp_name_of(ainftp_sentries, policy);
+}
+
+unsigned int
+ainftp_config_rx_lcore_count(const struct ainftp_config *cfg)
+{
+	unsigned int count = 0;
+	uint16_t i, j;
+
+	for (i = 0; i < cfg->n_rx; i++) {
+		for (j = 0; j < i; j++) {
+			if (cfg->rx[j].lcore == cfg->rx[i].lcore)
+				break;
+		}
+		count += j == i;
+	}
+	return count;
+}
+
+uint16_t
+ainftp_config_tx_queues_needed(const struct ainftp_config *cfg)
+{
+	return ainftp_config_rx_lcore_count(cfg) + 1;
+}
+
+static const char *
+ainftp_plural(unsigned long long n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/*
+ * Copy s, cut to fit at a UTF-8 character boundary with "..." appended: a
+ * value echoed in a message must not push the problem itself out of err.
+ */
+static void
+ainftp_clip(char *dst, size_t size, const char *s)
+{
+	size_t len = strlen(s);
+	size_t cut = size - 4;
+
+	if (len < size) {
+		memcpy(dst, s, len + 1);
+		return;
+	}
+	while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+		cut--;
+	memcpy(dst, s, cut);
+	memcpy(dst + cut, "...", 4);
+}
+
+/* Messages are one line whatever the file holds: control characters become '?'. */
+static void
+ainftp_one_line(char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+	}
+}
+
+static void ainftp_write_err(struct ainftp_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+ainftp_write_err(struct ainftp_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->err, c->errlen, fmt, ap);
+	va_end(ap);
+	ainftp_one_line(c->err);
+}
+
+/* Record "<source>: <path>: <problem>"; returns -1 so callers can return it. */
+static int ainftp_fail(struct ainftp_ctx *c, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+ainftp_fail(struct ainftp_ctx *c, const char *path, const char *fmt, ...)
+{
+	char problem[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(problem, sizeof(problem), fmt, ap);
+	va_end(ap);
+	ainftp_write_err(c, "%s: %s: %s", c->source, path[0] == '\0' ? "(top level)" : path,
+			 problem);
+	return -1;
+}
+
+/*
+ * dst = a + b + c, cut at AINFTP_PATH_LEN - 1 bytes. Paths stay well below that
+ * (unknown keys are clipped before they are appended); copying by hand rather
+ * than with snprintf keeps GCC's truncation warning quiet at -O2.
+ */
+static void
+ainftp_path_cat(char *dst, const char *a, const char *b, const char *c)
+{
+	const char *parts[] = {a, b, c};
+	const char *s;
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		for (s = parts[i]; *s != '\0' && n < AINFTP_PATH_LEN - 1; s++)
+			dst[n++] = *s;
+	}
+	dst[n] = '\0';
+}
+
+static void
+ainftp_path_key(char *dst, const char *parent, const char *key)
+{
+	ainftp_path_cat(dst, parent, parent[0] == '\0' ? "" : ".", key);
+}
+
+static void
+ainftp_path_index(char *dst, const char *parent, size_t index)
+{
+	char sub[32];
+
+	snprintf(sub, sizeof(sub), "[%zu]", index);
+	ainftp_path_cat(dst, parent, sub, "");
+}
+
+static const char *
+ainftp_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "object";
+	case JSON_ARRAY:
+		return "array";
+	case JSON_STRING:
+		return "string";
+	case JSON_INTEGER:
+		return "integer";
+	case JSON_REAL:
+		return "real";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "boolean";
+	default:
+		return "null";
+	}
+}
+
+static bool
+ainftp_kind_matches(enum ainftp_kind kind, const json_t *v)
+{
+	switch (kind) {
+	case AINFTP_OBJECT:
+		return json_is_object(v);
+	case AINFTP_ARRAY:
+		return json_is_array(v);
+	case AINFTP_STRING:
+		return json_is_string(v);
+	case AINFTP_INTEGER:
+		return json_is_integer(v);
+	case AINFTP_NUMBER:
+		return json_is_number(v);
+	default:
+		return json_is_boolean(v);
+	}
+}
+
+static int
+ainftp_expect(struct ainftp_ctx *c, const json_t *v, const char *path, enum ainftp_kind kind)
+{
+	if (ainftp_kind_matches(kind, v))
+		return 0;
+	return ainftp_fail(c, path, "expected %s, got %s", ainftp_kind_expected[kind],
+			   ainftp_type_name(v));
+}
+
+/* A typo in a key would otherwise silently leave the default in force. */
+static int
+ainftp_check_keys(struct ainftp_ctx *c, const json_t *obj, const char *path,
+		  const char *const allowed[])
+{
+	char name[AINFTP_ECHO_LEN];
+	char kpath[AINFTP_PATH_LEN];
+	const char *const *a;
+	const char *key;
+	void *it;
+
+	for (it = json_object_iter((json_t *)obj); it != NULL;
+	     it = json_object_iter_next((json_t *)obj, it)) {
+		key = json_object_iter_key(it);
+		for (a = allowed; *a != NULL && strcmp(*a, key) != 0; a++)
+			;
+		if (*a != NULL)
+			continue;
+		ainftp_clip(name, sizeof(name), key);
+		ainftp_path_key(kpath, path, name);
+		return ainftp_fail(c, kpath, "unknown key");
+	}
+	return 0;
+}
+
+/* *out is the member, or NULL when an optional one is absent. */
+static int
+ainftp_member(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
+	      enum ainftp_kind kind, bool required, json_t **out)
+{
+	char kpath[AINFTP_PATH_LEN];
+
+	*out = json_object_get(obj, key);
+	if (*out == NULL) {
+		if (required)
+			return ainftp_fail(c, path, "missing required key \"%s\"", key);
+		return 0;
+	}
+	ainftp_path_key(kpath, path, key);
+	return ainftp_expect(c, *out, kpath, kind);
+}
+
+/* An optional object member, its keys checked; *path_out names it for its own members. */
+static int
+ainftp_get_object(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
+		  bool required, const char *const keys[], json_t **out, char *path_out)
+{
+	ainftp_path_key(path_out, path, key);
+	if (ainftp_member(c, obj, path, key, AINFTP_OBJECT, required, out) < 0)
+		return -1;
+	return *out == NULL ? 0 : ainftp_check_keys(c, *out, path_out, keys);
+}
+
+/* Element index of an array of objects, its keys checked. */
+static int
+ainftp_get_element(struct ainftp_ctx *c, const json_t *arr, size_t index, const char *arr_path,
+		   const char *const keys[], json_t **out, char *path_out)
+{
+	ainftp_path_index(path_out, arr_path, index);
+	*out = json_array_get(arr, index);
+	if (ainftp_expect(c, *out, path_out, AINFTP_OBJECT) < 0)
+		return -1;
+	return ainftp_check_keys(c, *out, path_out, keys);
+}
+
+/* A required array of min..max entries; *path_out names it for its elements. */
+static int
+ainftp_get_array(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
+		 size_t min, size_t max, json_t **out, char *path_out)
+{
+	size_t n;
+
+	ainftp_path_key(path_out, path, key);
+	if (ainftp_member(c, obj, path, key, AINFTP_ARRAY, true, out) < 0)
+		return -1;
+	n = json_array_size(*out);
+	if (n < min || n > max)
+		return ainftp_fail(c, path_out, "expected %zu..%zu entries, got %zu", min, max, n);
+	return 0;
+}
+
+/* An integer in lo..hi; *out keeps its default when an optional one is absent. */
+static int
+ainftp_get_int(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
+	       bool required, json_int_t lo, json_int_t hi, json_int_t *out)
+{
+	char kpath[AINFTP_PATH_LEN];
+	json_t *v;
+	json_int_t n;
+
+	if (ainftp_member(c, obj, path, key, AINFTP_INTEGER, required, &v) < 0)
+		return -1;
+	if (v == NULL)
+		return 0;
+	n = json_integer_value(v);
+	if (n < lo || n > hi) {
+		ainftp_path_key(kpath, path, key);
+		return ainftp_fail(c, kpath,
+				   "%" JSON_INTEGER_FORMAT " is out of range (%" JSON_INTEGER_FORMAT
+				   "..%" JSON_INTEGER_FORMAT ")",
+				   n, lo, hi);
+	}
+	*out = n;
+	return 0;
+}
+
+static int
+ainftp_get_u16(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
+	       bool required, json_int_t lo, json_int_t hi, uint16_t *out)
+{
+	json_int_t n = *out;
+
+	if (ainftp_get_int(c, obj, path, key, required, lo, hi, &n) < 0)
+		return -1;
+	*out = (uint16_t)n;
+	return 0;
+}
+
+static int
+ainftp_get_u32(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
+	       bool required, json_int_t lo, json_int_t hi, uint32_t *out)
+{
+	json_int_t n = *out;
+
+	if (ainftp_get_int(c, obj, path, key, required, lo, hi, &n) < 0)
+		return -1;
+	*out = (uint32_t)n;
+	return 0;
+}
+
+/* Ring and pool sizes: the DPDK calls that take them want powers of two. */
+static int
+ainftp_get_pow2(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
+		json_int_t lo, json_int_t hi, uint32_t *out)
+{
+	char kpath[AINFTP_PATH_LEN];
+
+	if (ainftp_get_u32(c, obj, path, key, false, lo, hi, out) < 0)
+		return -1;
+	if ((*out & (*out - 1)) == 0)
+		return 0;
+	ainftp_path_key(kpath, path, key);
+	return ainftp_fail(c, kpath, "%u is not a power of two", *out);
+}
+
+/* A number with lo < value <= hi (which also rules out NaN); range is how it is shown. */
+static int
+ainftp_get_real(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
+		double lo, double hi, const char *range, double *out)
+{
+	char kpath[AINFTP_PATH_LEN];
+	json_t *v;
+	double d;
+
+	if (ainftp_member(c, obj, path, key, AINFTP_NUMBER, false, &v) < 0)
+		return -1;
+	if (v == NULL)
+		return 0;
+	d = json_number_value(v);
+	if (!(d > lo && d <= hi)) {
+		ainftp_path_key(kpath, path, key);
+		return ainftp_fail(c, kpath, "%g is out of range %s", d, range);
+	}
+	*out = d;
+	return 0;
+}
+
+static int
+ainftp_get_bool(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
+		bool *out)
+{
+	json_t *v;
+
+	if (ainftp_member(c, obj, path, key, AINFTP_BOOLEAN, false, &v) < 0)
+		return -1;
+	if (v != NULL)
+		*out = json_is_true(v);
+	return 0;
+}
+
+/* *out is NULL when an optional string is absent. */
+static int
+ainftp_get_string(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
+		  bool required, const char **out)
+{
+	json_t *v;
+
+	*out = NULL;
+	if (ainftp_member(c, obj, path, key, AINFTP_STRING, required, &v) < 0)
+		return -1;
+	if (v != NULL)
+		*out = json_string_value(v);
+	return 0;
+}
+
+static int
+ainftp_get_enum(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
+		bool required, const struct ainftp_name *names, int *out)
+{
+	char kpath[AINFTP_PATH_LEN];
+	char echo[AINFTP_ECHO_LEN];
+	char list[128] = "";
+	const struct ainftp_name *n;
+	const char *s;
+
+	if (ainftp_get_string(c, obj, path, key, required, &s) < 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	for (n = names; n->name != NULL; n++) {
+		if (strcmp(n->name, s) == 0) {
+			*out = n->value;
+			return 0;
+		}
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s\"%s\"",
+			 n == names ? "" : ", ", n->name);
+	}
+	ainftp_clip(echo, sizeof(echo), s);
+	ainftp_path_key(kpath, path, key);
+	return ainftp_fail(c, kpath, "\"%s\" is not one of %s", echo, list);
+}
+
+/* Unicast host addresses only: inet_pton takes strict dotted quads, nothing else. */
+static int
+ainftp_get_ipv4(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
+		uint32_t *out)
+{
+	char kpath[AINFTP_PATH_LEN];
+	char echo[AINFTP_ECHO_LEN];
+	struct in_addr addr;
+	const char *s;
+	uint32_t host;
+
+	if (ainftp_get_string(c, obj, path, key, true, &s) < 0)
+		return -1;
+	ainftp_path_key(kpath, path, key);
+	ainftp_clip(echo, sizeof(echo), s);
+	if (inet_pton(AF_INET, s, &addr) != 1)
+		return ainftp_fail(c, kpath, "\"%s\" is not an IPv4 address", echo);
+	host = ntohl(addr.s_addr);
+	if (host == 0)
+		return ainftp_fail(c, kpath, "\"%s\" is the unspecified address", echo);
+	if (host == UINT32_MAX)
+		return ainftp_fail(c, kpath, "\"%s\" is the broadcast address", echo);
+	if ((host >> 28) == 0xe)
+		return ainftp_fail(c, kpath, "\"%s\" is a multicast address", echo);
+	*out = addr.s_addr;
+	return 0;
+}
+
+static int
+ainftp_nibble(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Two hex digits at s into *out; s[1] is not read when s[0] is the terminator. */
+static bool
+ainftp_hex_byte(const char *s, uint8_t *out)
+{
+	int hi = ainftp_nibble(s[0]);
+	int lo = hi < 0 ? -1 : ainftp_nibble(s[1]);
+
+	if (lo < 0)
+		return false;
+	*out = (uint8_t)(hi << 4 | lo);
+	return true;
+}
+
+static bool
+ainftp_parse_mac(const char *s, uint8_t mac[6])
+{
+	int i;
+
+	if (strlen(s) != 17)
+		return false;
+	for (i = 0; i < 6; i++) {
+		if (!ainftp_hex_byte(s + 3 * i, &mac[i]) || (i < 5 && s[3 * i + 2] != ':'))
+			return false;
+	}
+	return true;
+}
+
+static int
+ainftp_get_mac(struct ainftp_ctx *c, const json_t *obj, const char *path)
+{
+	static const uint8_t zero[6];
+	char kpath[AINFTP_PATH_LEN];
+	char echo[AINFTP_ECHO_LEN];
+	struct ainftp_config *cfg = c->cfg;
+	const char *s;
+
+	if (ainftp_get_string(c, obj, path, "mac", false, &s) < 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	ainftp_path_key(kpath, path, "mac");
+	ainftp_clip(echo, sizeof(echo), s);
+	if (!ainftp_parse_mac(s, cfg->mac))
+		return ainftp_fail(c, kpath,
+				   "\"%s\" is not a MAC address (six hex pairs separated by ':')",
+				   echo);
+	if (cfg->mac[0] & 1)
+		return ainftp_fail(c, kpath, "\"%s\" is a multicast MAC address", echo);
+	if (memcmp(cfg->mac, zero, sizeof(zero)) == 0)
+		return ainftp_fail(c, kpath, "\"%s\" is the all-zero MAC address", echo);
+	cfg->has_mac = true;
+	return 0;
+}
+
+/* The key is a secret: messages give its length at most, never any of its text. */
+static int
+ainftp_get_key(struct ainftp_ctx *c, const json_t *obj, const char *path, bool required,
+	       uint8_t key[AINFTP_KEY_LEN])
+{
+	char kpath[AINFTP_PATH_LEN];
+	const char *s;
+	size_t chars = 0;
+	size_t i;
+
+	if (ainftp_get_string(c, obj, path, "key", required, &s) < 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	ainftp_path_key(kpath, path, "key");
+	/* Count characters, not bytes, so the figure matches what an editor shows. */
+	for (i = 0; s[i] != '\0'; i++)
+		chars += ((unsigned char)s[i] & 0xc0) != 0x80;
+	if (chars != 2 * AINFTP_KEY_LEN)
+		return ainftp_fail(c, kpath,
+				   "must be %d hex digits (%d bytes), got %zu character%s",
+				   2 * AINFTP_KEY_LEN, AINFTP_KEY_LEN, chars, ainftp_plural(chars));
+	for (i = 0; i < AINFTP_KEY_LEN; i++) {
+		if (!ainftp_hex_byte(s + 2 * i, &key[i]))
+			return ainftp_fail(c, kpath, "is not hexadecimal");
+	}
+	return 0;
+}
+
+static int
+ainftp_parse_appliance(struct ainftp_ctx *c, const json_t *root)
+{
+	static const char *const keys[] = {"ipv4", "udp_port", "mac", NULL};
+	char path[AINFTP_PATH_LEN];
+	json_t *obj;
+
+	c->cfg->udp_port = AINFTP_DEFAULT_UDP_PORT;
+	if (ainftp_get_object(c, root, "", "appliance", true, keys, &obj, path) < 0 ||
+	    ainftp_get_ipv4(c, obj, path, "ipv4", &c->cfg->ipv4) < 0 ||
+	    ainftp_get_u16(c, obj, path, "udp_port", false, 1, UINT16_MAX, &c->cfg->udp_port) < 0)
+		return -1;
+	return ainftp_get_mac(c, obj, path);
+}
+
+static int
+ainftp_parse_device(struct ainftp_ctx *c, const json_t *obj, const char *path, uint16_t index)
+{
+	struct ainftp_port_conf *ports = c->cfg->ports;
+	char kpath[AINFTP_PATH_LEN];
+	char echo[AINFTP_ECHO_LEN];
+	const char *s;
+	size_t len;
+	uint16_t i;
+
+	if (ainftp_get_string(c, obj, path, "device", true, &s) < 0)
+		return -1;
+	ainftp_path_key(kpath, path, "device");
+	len = strlen(s);
+	if (len == 0)
+		return ainftp_fail(c, kpath, "must not be empty");
+	if (len >= AINFTP_DEVICE_LEN)
+		return ainftp_fail(c, kpath, "is %zu bytes long, more than %d", len,
+				   AINFTP_DEVICE_LEN - 1);
+	for (i = 0; i < index; i++) {
+		if (strcmp(ports[i].device, s) == 0) {
+			ainftp_clip(echo, sizeof(echo), s);
+			return ainftp_fail(c, kpath, "\"%s\" duplicates ports[%u].device", echo, i);
+		}
+	}
+	memcpy(ports[index].device, s, len + 1);
+	return 0;
+}
+
+static int
+ainftp_parse_port(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, uint16_t index)
+{
+	static const char *const keys[] = {"device",  "rx_queues", "tx_queues", "mtu",
+					   "rx_desc", "tx_desc",   NULL};
+	struct ainftp_port_conf *port = &c->cfg->ports[index];
+	char path[AINFTP_PATH_LEN];
+	uint32_t rx_desc = AINFTP_DEFAULT_DESC;
+	uint32_t tx_desc = AINFTP_DEFAULT_DESC;
+	json_t *obj;
+
+	port->rx_queues = 1;
+	port->mtu = 1500;
+	if (ainftp_get_element(c, arr, index, arr_path, keys, &obj, path) < 0 ||
+	    ainftp_parse_device(c, obj, path, index) < 0 ||
+	    ainftp_get_u16(c, obj, path, "rx_queues", false, 1, AINFTP_MAX_QUEUES,
+			   &port->rx_queues) < 0 ||
+	    ainftp_get_u16(c, obj, path, "tx_queues", false, 1, AINFTP_MAX_QUEUES,
+			   &port->tx_queues) < 0 ||
+	    ainftp_get_u16(c, obj, path, "mtu", false, AINFTP_MTU_MIN, AINFTP_MTU_MAX, &port->mtu) <
+		    0 ||
+	    ainftp_get_pow2(c, obj, path, "rx_desc", 64, 16384, &rx_desc) < 0 ||
+	    ainftp_get_pow2(c, obj, path, "tx_desc", 64, 16384, &tx_desc) < 0)
+		return -1;
+	port->rx_desc = (uint16_t)rx_desc;
+	port->tx_desc = (uint16_t)tx_desc;
+	return 0;
+}
+
+static int
+ainftp_parse_ports(struct ainftp_ctx *c, const json_t *root)
+{
+	char path[AINFTP_PATH_LEN];
+	json_t *arr;
+	uint16_t i;
+
+	if (ainftp_get_array(c, root, "", "ports", 1, AINFTP_MAX_PORTS, &arr, path) < 0)
+		return -1;
+	for (i = 0; i < json_array_size(arr); i++) {
+		if (ainftp_parse_port(c, arr, path, i) < 0)
+			return -1;
+	}
+	c->cfg->n_ports = i;
+	return 0;
+}
+
+/* Port and queue are indices: out of range is "no such", whatever the sign. */
+static int
+ainftp_parse_binding_target(struct ainftp_ctx *c, const json_t *obj, const char *path,
+			    struct ainftp_rx_binding *b)
+{
+	const struct ainftp_config *cfg = c->cfg;
+	char kpath[AINFTP_PATH_LEN];
+	json_int_t port, queue;
+	uint16_t nq;
+
+	if (ainftp_get_int(c, obj, path, "port", true, LLONG_MIN, LLONG_MAX, &port) < 0)
+		return -1;
+	if (port < 0 || port >= cfg->n_ports) {
+		ainftp_path_key(kpath, path, "port");
+		return ainftp_fail(c, kpath, "no such port: %u port%s %s configured", cfg->n_ports,
+				   ainftp_plural(cfg->n_ports), cfg->n_ports == 1 ? "is" : "are");
+	}
+	if (ainftp_get_int(c, obj, path, "queue", true, LLONG_MIN, LLONG_MAX, &queue) < 0)
+		return -1;
+	nq = cfg->ports[port].rx_queues;
+	if (queue < 0 || queue >= nq) {
+		ainftp_path_key(kpath, path, "queue");
+		return ainftp_fail(c, kpath, "no such queue: port %u has %u RX queue%s",
+				   (unsigned int)port, nq, ainftp_plural(nq));
+	}
+	b->port = (uint16_t)port;
+	b->queue = (uint16_t)queue;
+	return 0;
+}
+
+/* Two lcores on one queue would race on its descriptor ring. */
+static int
+ainftp_parse_binding(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, uint16_t index)
+{
+	static const char *const keys[] = {"lcore", "port", "queue", NULL};
+	struct ainftp_config *cfg = c->cfg;
+	struct ainftp_rx_binding *b = &cfg->rx[index];
+	char path[AINFTP_PATH_LEN];
+	char kpath[AINFTP_PATH_LEN];
+	uint32_t lcore = 0;
+	json_t *obj;
+	uint16_t i;
+
+	if (ainftp_get_element(c, arr, index, arr_path, keys, &obj, path) < 0 ||
+	    ainftp_get_u32(c, obj, path, "lcore", true, 0, RTE_MAX_LCORE - 1, &lcore) < 0)
+		return -1;
+	if (lcore == cfg->control_lcore) {
+		ainftp_path_key(kpath, path, "lcore");
+		return ainftp_fail(c, kpath, "%u is the control lcore", lcore);
+	}
+	b->lcore = lcore;
+	if (ainftp_parse_binding_target(c, obj, path, b) < 0)
+		return -1;
+	for (i = 0; i < index; i++) {
+		if (cfg->rx[i].port == b->port && cfg->rx[i].queue == b->queue)
+			return ainftp_fail(c, path, "port %u queue %u duplicates %s[%u]", b->port,
+					   b->queue, arr_path, i);
+	}
+	return 0;
+}
+
+static int
+ainftp_parse_lcores(struct ainftp_ctx *c, const json_t *root)
+{
+	static const char *const keys[] = {"control", "rx", NULL};
+	char path[AINFTP_PATH_LEN];
+	char rx_path[AINFTP_PATH_LEN];
+	uint32_t control = 0;
+	json_t *obj;
+	json_t *arr;
+	uint16_t i;
+
+	if (ainftp_get_object(c, root, "", "lcores", true, keys, &obj, path) < 0 ||
+	    ainftp_get_u32(c, obj, path, "control", true, 0, RTE_MAX_LCORE - 1, &control) < 0 ||
+	    ainftp_get_array(c, obj, path, "rx", 1, AINFTP_MAX_RX_BINDINGS, &arr, rx_path) < 0)
+		return -1;
+	c->cfg->control_lcore = control;
+	for (i = 0; i < json_array_size(arr); i++) {
+		if (ainftp_parse_binding(c, arr, rx_path, i) < 0)
+			return -1;
+	}
+	c->cfg->n_rx = i;
+	return 0;
+}
+
+/* A queue nobody polls fills up, and RSS keeps steering workers' packets into it. */
+static int
+ainftp_check_polled(struct ainftp_ctx *c, uint16_t port)
+{
+	const struct ainftp_config *cfg = c->cfg;
+	char path[AINFTP_PATH_LEN];
+	uint16_t q, i;
+
+	for (q = 0; q < cfg->ports[port].rx_queues; q++) {
+		for (i = 0; i < cfg->n_rx; i++) {
+			if (cfg->rx[i].port == port && cfg->rx[i].queue == q)
+				break;
+		}
+		if (i == cfg->n_rx) {
+			snprintf(path, sizeof(path), "ports[%u].rx_queues", port);
+			return ainftp_fail(c, path, "queue %u is polled by no lcore", q);
+		}
+	}
+	return 0;
+}
+
+/* Every lcore that replies transmits on every port through a TX queue of its own. */
+static int
+ainftp_check_tx_queues(struct ainftp_ctx *c)
+{
+	const struct ainftp_config *cfg = c->cfg;
+	unsigned int rx_lcores = ainftp_config_rx_lcore_count(cfg);
+	unsigned int need = rx_lcores + 1;
+	char path[AINFTP_PATH_LEN];
+	uint16_t p, have;
+
+	if (need > AINFTP_MAX_QUEUES)
+		return ainftp_fail(c, "lcores.rx",
+				   "%u RX lcores and the control lcore need %u TX queues per port, "
+				   "more than %d",
+				   rx_lcores, need, AINFTP_MAX_QUEUES);
+	for (p = 0; p < cfg->n_ports; p++) {
+		have = cfg->ports[p].tx_queues;
+		if (have == 0 || have >= need)
+			continue;
+		snprintf(path, sizeof(path), "ports[%u].tx_queues", p);
+		return ainftp_fail(c, path,
+				   "%u TX queue%s %s too few: the %u RX lcore%s and the control "
+				   "lcore need %u",
+				   have, ainftp_plural(have), have == 1 ? "is" : "are", rx_lcores,
+				   ainftp_plural(rx_lcores), need);
+	}
+	return 0;
+}
+
+static int
+ainftp_check_queues(struct ainftp_ctx *c)
+{
+	uint16_t p;
+
+	for (p = 0; p < c->cfg->n_ports; p++) {
+		if (ainftp_check_polled(c, p) < 0)
+			return -1;
+	}
+	return ainftp_check_tx_queues(c);
+}
+
+static uint16_t
+ainftp_min_mtu(const struct ainftp_config *cfg)
+{
+	uint16_t mtu = AINFTP_MTU_MAX;
+	uint16_t p;
+
+	for (p = 0; p < cfg->n_ports; p++) {
+		if (cfg->ports[p].mtu < mtu)
+			mtu = cfg->ports[p].mtu;
+	}
+	return mtu;
+}
+
+/* Wire bytes of one packet's gradient payload; int8 blocks carry a float scale each. */
+static uint64_t
+ainftp_payload_bytes(enum ainftp_encoding enc, uint64_t n)
+{
+	switch (enc) {
+	case AINFTP_ENC_FLOAT32:
+		return 4 * n;
+	case AINFTP_ENC_INT16:
+		return 2 * n;
+	default:
+		return n + 4 * (n / AINFTP_INT8_BLOCK);
+	}
+}
+
+/* Packets are never fragmented, so a whole chunk must fit in the smallest MTU. */
+static int
+ainftp_parse_payload(struct ainftp_ctx *c, const json_t *obj, const char *path,
+		     struct ainftp_job_conf *job)
+{
+	char kpath[AINFTP_PATH_LEN];
+	int enc = 0;
+	uint16_t mtu = ainftp_min_mtu(c->cfg);
+	uint64_t bytes;
+
+	if (ainftp_get_u32(c, obj, path, "elems_per_packet", true, 1, UINT32_MAX,
+			   &job->elems_per_packet) < 0 ||
+	    ainftp_get_enum(c, obj, path, "encoding", true, ainftp_encodings, &enc) < 0)
+		return -1;
+	job->encoding = enc;
+	ainftp_path_key(kpath, path, "elems_per_packet");
+	if (job->encoding == AINFTP_ENC_INT8 && job->elems_per_packet % AINFTP_INT8_BLOCK != 0)
+		return ainftp_fail(c, kpath, "%u is not a multiple of %d, the int8 block size",
+				   job->elems_per_packet, AINFTP_INT8_BLOCK);
+	bytes = ainftp_payload_bytes(job->encoding, job->elems_per_packet) + AINFTP_PKT_OVERHEAD;
+	if (bytes > mtu)
+		return ainftp_fail(c, kpath,
+				   "%u %s elements need %llu bytes with headers, more than the "
+				   "smallest port MTU (%u)",
+				   job->elems_per_packet, ainftp_encoding_name(job->encoding),
+				   (unsigned long long)bytes, mtu);
+	return 0;
+}
+
+static int
+ainftp_check_worker_unique(struct ainftp_ctx *c, const char *path, const char *arr_path,
+			   const struct ainftp_job_conf *job, uint16_t index)
+{
+	const struct ainftp_worker_conf *w = &job->workers[index];
+	char kpath[AINFTP_PATH_LEN];
+	char addr[INET_ADDRSTRLEN];
+	uint16_t i;
+
+	inet_ntop(AF_INET, &w->ipv4, addr, sizeof(addr));
+	for (i = 0; i < index; i++) {
+		if (job->workers[i].id == w->id) {
+			ainftp_path_key(kpath, path, "id");
+			return ainftp_fail(c, kpath, "%u duplicates %s[%u].id", w->id, arr_path, i);
+		}
+		if (job->workers[i].ipv4 == w->ipv4) {
+			ainftp_path_key(kpath, path, "ipv4");
+			return ainftp_fail(c, kpath, "\"%s\" duplicates %s[%u].ipv4", addr,
+					   arr_path, i);
+		}
+	}
+	if (w->ipv4 == c->cfg->ipv4) {
+		ainftp_path_key(kpath, path, "ipv4");
+		return ainftp_fail(c, kpath, "\"%s\" is the appliance's address", addr);
+	}
+	return 0;
+}
+
+static int
+ainftp_parse_worker(struct ainftp_ctx *c, const json_t *arr, const char *arr_path,
+		    struct ainftp_job_conf *job, uint16_t index)
+{
+	static const char *const keys[] = {"id", "ipv4", "key", NULL};
+	struct ainftp_worker_conf *w = &job->workers[index];
+	char path[AINFTP_PATH_LEN];
+	json_t *obj;
+
+	if (ainftp_get_element(c, arr, index, arr_path, keys, &obj, path) < 0 ||
+	    ainftp_get_u16(c, obj, path, "id", true, 0, AINFTP_MAX_WORKERS - 1, &w->id) < 0 ||
+	    ainftp_get_ipv4(c, obj, path, "ipv4", &w->ipv4) < 0 ||
+	    ainftp_check_worker_unique(c, path, arr_path, job, index) < 0)
+		return -1;
+	return ainftp_get_key(c, obj, path, job->auth, w->key);
+}
+
+static int
+ainftp_parse_workers(struct ainftp_ctx *c, const json_t *obj, const char *path,
+		     struct ainftp_job_conf *job)
+{
+	char arr_path[AINFTP_PATH_LEN];
+	json_t *arr;
+	uint16_t i;
+
+	if (ainftp_get_array(c, obj, path, "workers", 1, AINFTP_MAX_WORKERS, &arr, arr_path) < 0)
+		return -1;
+	for (i = 0; i < json_array_size(arr); i++) {
+		if (ainftp_parse_worker(c, arr, arr_path, job, i) < 0)
+			return -1;
+	}
+	job->n_workers = i;
+	return 0;
+}
+
+static int
+ainftp_parse_straggler(struct ainftp_ctx *c, const json_t *job_obj, const char *job_path,
+		       struct ainftp_job_conf *job)
+{
+	static const char *const keys[] = {"threshold_ms", "min_quorum", NULL};
+	struct ainftp_straggler_conf *s = &job->straggler;
+	char path[AINFTP_PATH_LEN];
+	json_t *obj;
+
+	s->threshold_ms = 500;
+	s->min_quorum = job->quorum;
+	if (ainftp_get_object(c, job_obj, job_path, "straggler", false, keys, &obj, path) < 0)
+		return -1;
+	if (obj == NULL)
+		return 0;
+	if (ainftp_get_u32(c, obj, path, "threshold_ms", false, 1, 60000, &s->threshold_ms) < 0)
+		return -1;
+	return ainftp_get_u16(c, obj, path, "min_quorum", false, 1, job->quorum, &s->min_quorum);
+}
+
+/*
+ * f is type- and range-checked whatever the policy, but only trimmed_mean uses it,
+ * so only trimmed_mean needs workers left over after dropping f from each end.
+ */
+static int
+ainftp_check_trim(struct ainftp_ctx *c, const char *path, const struct ainftp_job_conf *job)
+{
+	char kpath[AINFTP_PATH_LEN];
+
+	if (job->sentry.policy != AINFTP_SENTRY_TRIMMED_MEAN ||
+	    2 * job->sentry.trim_f < job->n_workers)
+		return 0;
+	ainftp_path_key(kpath, path, "f");
+	return ainftp_fail(c, kpath, "%u is too large for %u worker%s: trimmed_mean needs 2f < %u",
+			   job->sentry.trim_f, job->n_workers, ainftp_plural(job->n_workers),
+			   job->n_workers);
+}
+
+static int
+ainftp_parse_sentry(struct ainftp_ctx *c, const json_t *job_obj, const char *job_path,
+		    struct ainftp_job_conf *job)
+{
+	static const char *const keys[] = {"policy", "k", "f", "clip_norm", "suspicion_threshold",
+					   NULL};
+	struct ainftp_sentry_conf *s = &job->sentry;
+	char path[AINFTP_PATH_LEN];
+	int policy = AINFTP_SENTRY_NONE;
+	json_t *obj;
+
+	s->zscore_k = 3.5;
+	s->trim_f = 1;
+	s->clip_norm = 1.0;
+	s->suspicion_threshold = 0.5;
+	if (ainftp_get_object(c, job_obj, job_path, "sentry", false, keys, &obj, path) < 0)
+		return -1;
+	if (obj == NULL)
+		return 0;
+	if (ainftp_get_enum(c, obj, path, "policy", false, ainftp_sentries, &policy) < 0 ||
+	    ainftp_get_real(c, obj, path, "k", 0, 100, "(0, 100]", &s->zscore_k) < 0 ||
+	    ainftp_get_u16(c, obj, path, "f", false, 1, AINFTP_MAX_WORKERS, &s->trim_f) < 0 ||
+	    ainftp_get_real(c, obj, path, "clip_norm", 0, DBL_MAX, "(0, inf)", &s->clip_norm) < 0 ||
+	    ainftp_get_real(c, obj, path, "suspicion_threshold", 0, 1, "(0, 1]",
+			    &s->suspicion_threshold) < 0)
+		return -1;
+	s->policy = policy;
+	return ainftp_check_trim(c, path, job);
+}
+
+static int
+ainftp_check_job_id(struct ainftp_ctx *c, const char *path, uint16_t index)
+{
+	const struct ainftp_job_conf *jobs = c->cfg->jobs;
+	char kpath[AINFTP_PATH_LEN];
+	uint16_t i;
+
+	for (i = 0; i < index; i++) {
+		if (jobs[i].id == jobs[index].id) {
+			ainftp_path_key(kpath, path, "id");
+			return ainftp_fail(c, kpath, "%u duplicates jobs[%u].id", jobs[index].id,
+					   i);
+		}
+	}
+	return 0;
+}
+
+/* Workers come before quorum, straggler and sentry: their ranges depend on the count. */
+static int
+ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, uint16_t index)
+{
+	static const char *const keys[] = {
+		"id",	"slots",  "elems_per_packet", "encoding", "result_encoding",
+		"auth", "quorum", "straggler",	      "sentry",	  "workers",
+		NULL};
+	struct ainftp_job_conf *job = &c->cfg->jobs[index];
+	char path[AINFTP_PATH_LEN];
+	int result = AINFTP_ENC_FLOAT32;
+	json_t *obj;
+
+	job->slots = AINFTP_DEFAULT_SLOTS;
+	job->auth = true;
+	if (ainftp_get_element(c, arr, index, arr_path, keys, &obj, path) < 0 ||
+	    ainftp_get_u32(c, obj, path, "id", true, 0, UINT32_MAX, &job->id) < 0 ||
+	    ainftp_check_job_id(c, path, index) < 0 ||
+	    ainftp_get_pow2(c, obj, path, "slots", 1, 65536, &job->slots) < 0 ||
+	    ainftp_parse_payload(c, obj, path, job) < 0 ||
+	    ainftp_get_enum(c, obj, path, "result_encoding", false, ainftp_result_encodings,
+			    &result) < 0 ||
+	    ainftp_get_bool(c, obj, path, "auth", &job->auth) < 0 ||
+	    ainftp_parse_workers(c, obj, path, job) < 0)
+		return -1;
+	job->result_encoding = result;
+	job->quorum = job->n_workers;
+	if (ainftp_get_u16(c, obj, path, "quorum", false, 1, job->n_workers, &job->quorum) < 0 ||
+	    ainftp_parse_straggler(c, obj, path, job) < 0)
+		return -1;
+	return ainftp_parse_sentry(c, obj, path, job);
+}
+
+static int
+ainftp_parse_jobs(struct ainftp_ctx *c, const json_t *root)
+{
+	char path[AINFTP_PATH_LEN];
+	json_t *arr;
+	uint16_t i;
+
+	if (ainftp_get_array(c, root, "", "jobs", 1, AINFTP_MAX_JOBS, &arr, path) < 0)
+		return -1;
+	for (i = 0; i < json_array_size(arr); i++) {
+		if (ainftp_parse_job(c, arr, path, i) < 0)
+			return -1;
+	}
+	c->cfg->n_jobs = i;
+	return 0;
+}
+
+static int
+ainftp_parse_telemetry(struct ainftp_ctx *c, const json_t *root)
+{
+	static const char *const keys[] = {"enabled", "stats_interval_s", NULL};
+	char path[AINFTP_PATH_LEN];
+	json_t *obj;
+
+	c->cfg->telemetry = true;
+	c->cfg->stats_interval_s = 1;
+	if (ainftp_get_object(c, root, "", "telemetry", false, keys, &obj, path) < 0)
+		return -1;
+	if (obj == NULL)
+		return 0;
+	if (ainftp_get_bool(c, obj, path, "enabled", &c->cfg->telemetry) < 0)
+		return -1;
+	return ainftp_get_u32(c, obj, path, "stats_interval_s", false, 0, 3600,
+			      &c->cfg->stats_interval_s);
+}
+
+/* Sections in dependency order: lcores need the ports, jobs need both. */
+static int
+ainftp_parse_root(struct ainftp_ctx *c, const json_t *root)
+{
+	static const char *const keys[] = {"appliance", "ports",     "lcores",
+					   "jobs",	"telemetry", NULL};
+
+	if (ainftp_expect(c, root, "", AINFTP_OBJECT) < 0 ||
+	    ainftp_check_keys(c, root, "", keys) < 0 || ainftp_parse_appliance(c, root) < 0 ||
+	    ainftp_parse_ports(c, root) < 0 || ainftp_parse_lcores(c, root) < 0 ||
+	    ainftp_check_queues(c) < 0 || ainftp_parse_jobs(c, root) < 0)
+		return -1;
+	return ainftp_parse_telemetry(c, root);
+}
+
+/*
+ * jansson ends most syntax errors with "near '<input>'". That input may be part
+ * of a key, so it is cut off; line and column still point at the spot.
+ */
+static void
+ainftp_syntax_error(struct ainftp_ctx *c, const json_error_t *jerr)
+{
+	char text[JSON_ERROR_TEXT_LENGTH];
+	char *near;
+
+	memcpy(text, jerr->text, sizeof(text));
+	text[sizeof(text) - 1] = '\0';
+	near = strstr(text, " near '");
+	if (near != NULL)
+		*near = '\0';
+	ainftp_write_err(c, "%s:%d:%d: JSON syntax error: %s", c->source, jerr->line, jerr->column,
+			 text);
+}
+
+static int
+ainftp_parse_text(const char *text, size_t len, const char *source, struct ainftp_config *cfg,
+		  char *err, size_t errlen)
+{
+	struct ainftp_ctx c = {.source = source, .err = err, .errlen = errlen, .cfg = cfg};
+	json_error_t jerr;
+	json_t *root;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->source, sizeof(cfg->source), "%s", source);
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		ainftp_syntax_error(&c, &jerr);
+		return -1;
+	}
+	rc = ainftp_parse_root(&c, root);
+	json_decref(root);
+	return rc;
+}
+
+int
+ainftp_config_parse(const char *json, const char *source, struct ainftp_config *cfg, char *err,
+		    size_t errlen)
+{
+	return ainftp_parse_text(json, strlen(json), source, cfg, err, errlen);
+}
+
+/*
+ * The file is read whole, so that a NUL byte inside it is a syntax error
+ * rather than the silent end of the text.
+ */
+int
+ainftp_config_load(const char *path, struct ainftp_config *cfg, char *err, size_t errlen)
+{
+	struct ainftp_ctx c = {.source = path, .err = err, .errlen = errlen, .cfg = cfg};
+	char *buf;
+	FILE *f;
+	size_t len;
+	int rc = -1;
+
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		ainftp_write_err(&c, "%s: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	buf = malloc(AINFTP_FILE_MAX + 1);
+	if (buf == NULL) {
+		ainftp_write_err(&c, "%s: cannot read: %s", path, strerror(ENOMEM));
+		fclose(f);
+		return -1;
+	}
+	len = fread(buf, 1, AINFTP_FILE_MAX + 1, f);
+	if (ferror(f))
+		ainftp_write_err(&c, "%s: cannot read: %s", path, strerror(errno));
+	else if (len > AINFTP_FILE_MAX)
+		ainftp_write_err(&c, "%s: larger than 1 MiB", path);
+	else
+		rc = ainftp_parse_text(buf, len, path, cfg, err, errlen);
+	free(buf);
+	fclose(f);
+	return rc;
+}

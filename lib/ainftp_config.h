@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef AINFTP_CONFIG_H
+#define AINFTP_CONFIG_H
+
+/*
+ * cluster.json: what the appliance runs. Parsed and validated once at start-up
+ * (jansson); the result is a plain struct with fixed arrays so the lcores can
+ * read it without pointers into JSON memory. config/README.md documents every
+ * field; keep the two in step.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AINFTP_MAX_PORTS 8
+#define AINFTP_MAX_QUEUES 16	  /* RX or TX queues per port */
+#define AINFTP_MAX_RX_BINDINGS 64 /* (lcore, port, queue) triples */
+#define AINFTP_MAX_JOBS 16
+#define AINFTP_MAX_WORKERS 64 /* per job: results carry a 64-bit bitmap */
+#define AINFTP_KEY_LEN 32     /* bytes; written as 64 hex digits */
+#define AINFTP_DEVICE_LEN 256
+#define AINFTP_MTU_MIN 576
+#define AINFTP_MTU_MAX 9000
+#define AINFTP_DEFAULT_UDP_PORT 47474
+#define AINFTP_DEFAULT_DESC 1024
+#define AINFTP_DEFAULT_SLOTS 256
+#define AINFTP_INT8_BLOCK 32 /* elements per int8 block (one scale each) */
+/*
+ * Bytes of an MTU that are not gradient payload: IPv4 (20) + UDP (8) + the
+ * ainftp header and authentication tag. An upper bound until the wire format
+ * (docs/PROTOCOL.md) fixes the exact figure.
+ */
+#define AINFTP_PKT_OVERHEAD 128
+
+/* Exit code for anything wrong with cluster.json or the command line. */
+#define AINFTP_EXIT_CONFIG 2
+
+enum ainftp_encoding {
+	AINFTP_ENC_INT16,
+	AINFTP_ENC_INT8,
+	AINFTP_ENC_FLOAT32,
+};
+
+enum ainftp_sentry_policy {
+	AINFTP_SENTRY_NONE,
+	AINFTP_SENTRY_ZSCORE,
+	AINFTP_SENTRY_TRIMMED_MEAN,
+	AINFTP_SENTRY_MEDIAN,
+	AINFTP_SENTRY_CLIP,
+};
+
+struct ainftp_port_conf {
+	char device[AINFTP_DEVICE_LEN]; /* PCI address, ethdev name or vdev string */
+	uint16_t rx_queues;
+	uint16_t tx_queues; /* 0: derived, one per RX lcore plus the control lcore */
+	uint16_t mtu;
+	uint16_t rx_desc;
+	uint16_t tx_desc;
+};
+
+/* One RX lcore polls one (port, queue); an lcore may appear in several. */
+struct ainftp_rx_binding {
+	unsigned int lcore;
+	uint16_t port; /* index into ainftp_config.ports */
+	uint16_t queue;
+};
+
+struct ainftp_worker_conf {
+	uint16_t id;		     /* 0 .. AINFTP_MAX_WORKERS-1, unique in its job */
+	uint32_t ipv4;		     /* network byte order */
+	uint8_t key[AINFTP_KEY_LEN]; /* secret: never print */
+};
+
+struct ainftp_straggler_conf {
+	uint32_t threshold_ms; /* lag beyond which a worker leaves the quorum */
+	uint16_t min_quorum;   /* results wait below this many contributors */
+};
+
+struct ainftp_sentry_conf {
+	enum ainftp_sentry_policy policy;
+	double zscore_k;	    /* zscore: drop beyond k sigma */
+	uint16_t trim_f;	    /* trimmed_mean: drop f largest and f smallest */
+	double clip_norm;	    /* clip: per-block L2 norm bound */
+	double suspicion_threshold; /* fraction of flagged chunks before quarantine */
+};
+
+struct ainftp_job_conf {
+	uint32_t id;
+	uint32_t slots; /* slot pool size, a power of two */
+	uint32_t elems_per_packet;
+	enum ainftp_encoding encoding;
+	enum ainftp_encoding result_encoding; /* float32 or int16 */
+	bool auth;			      /* authenticate every packet (default true) */
+	uint16_t quorum;		      /* contributors that complete a slot */
+	struct ainftp_straggler_conf straggler;
+	struct ainftp_sentry_conf sentry;
+	uint16_t n_workers;
+	struct ainftp_worker_conf workers[AINFTP_MAX_WORKERS];
+};
+
+struct ainftp_config {
+	char source[256]; /* file name, used as the prefix of every error */
+
+	uint32_t ipv4;	   /* appliance address, network byte order */
+	uint16_t udp_port; /* host byte order */
+	bool has_mac;
+	uint8_t mac[6]; /* override of the ports' own addresses */
+
+	uint16_t n_ports;
+	struct ainftp_port_conf ports[AINFTP_MAX_PORTS];
+
+	unsigned int control_lcore;
+	uint16_t n_rx;
+	struct ainftp_rx_binding rx[AINFTP_MAX_RX_BINDINGS];
+
+	uint16_t n_jobs;
+	struct ainftp_job_conf jobs[AINFTP_MAX_JOBS];
+
+	bool telemetry;		   /* register the /ainftp/... rte_telemetry commands */
+	uint32_t stats_interval_s; /* 0: no periodic stats line */
+};
+
+/*
+ * Parse and validate. On failure return -1 and write one line into err:
+ * "<source>: <json.path>: <problem>" (no trailing newline). Never prints.
+ */
+int ainftp_config_parse(const char *json, const char *source, struct ainftp_config *cfg, char *err,
+			size_t errlen);
+int ainftp_config_load(const char *path, struct ainftp_config *cfg, char *err, size_t errlen);
+
+/* Number of distinct RX lcores, and the TX queues each port needs for them. */
+unsigned int ainftp_config_rx_lcore_count(const struct ainftp_config *cfg);
+uint16_t ainftp_config_tx_queues_needed(const struct ainftp_config *cfg);
+
+const char *ainftp_encoding_name(enum ainftp_encoding enc);
+const char *ainftp_sentry_name(enum ainftp_sentry_policy policy);
+
+#endif

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <stdio.h>
+
+#include <rte_launch.h>
+#include <rte_malloc.h>
+
+#include "ainftp_ctrl.h"
+#include "ainftp_lcore.h"
+#include "ainftp_log.h"
+#include "ainftp_rx.h"
+
+static int
+lcore_enabled(const struct ainftp_config *cfg, unsigned int lcore, const char *path, char *err,
+	      size_t errlen)
+{
+	if (lcore < RTE_MAX_LCORE && rte_lcore_is_enabled(lcore))
+		return 0;
+	snprintf(err, errlen, "%s: %s: lcore %u is not in the EAL core list (-l/-c/--lcores)",
+		 cfg->source, path, lcore);
+	return -1;
+}
+
+int
+ainftp_lcores_check(const struct ainftp_config *cfg, char *err, size_t errlen)
+{
+	char path[64];
+	uint16_t i;
+
+	if (lcore_enabled(cfg, cfg->control_lcore, "lcores.control", err, errlen) != 0)
+		return -1;
+	for (i = 0; i < cfg->n_rx; i++) {
+		snprintf(path, sizeof(path), "lcores.rx[%u].lcore", i);
+		if (lcore_enabled(cfg, cfg->rx[i].lcore, path, err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* TX queue of an RX lcore: its rank among the RX lcores, in lcore order. */
+static uint16_t
+rx_lcore_txq(const struct ainftp_runtime *rt, unsigned int lcore)
+{
+	uint16_t q = 0;
+	unsigned int l;
+
+	for (l = 0; l < lcore; l++)
+		q += rt->role[l] == AINFTP_ROLE_RX;
+	return q;
+}
+
+static struct ainftp_rx_ctx *
+rx_ctx_create(struct ainftp_runtime *rt, unsigned int lcore)
+{
+	const struct ainftp_config *cfg = rt->cfg;
+	struct rte_ether_addr macs[AINFTP_MAX_PORTS];
+	struct ainftp_rx_ctx *ctx;
+	uint16_t i, txq = rx_lcore_txq(rt, lcore);
+
+	ctx = rte_zmalloc_socket("ainftp_rx_ctx", sizeof(*ctx), RTE_CACHE_LINE_SIZE,
+				 (int)rte_lcore_to_socket_id(lcore));
+	if (ctx == NULL)
+		return NULL;
+	ctx->lcore = lcore;
+	ctx->stats = &ainftp_stats[lcore];
+	ctx->n_ports = rt->n_ports;
+	for (i = 0; i < rt->n_ports; i++) {
+		macs[i] = rt->ports[i].mac;
+		ctx->txq[i].port_id = rt->ports[i].port_id;
+		ctx->txq[i].queue = txq;
+	}
+	for (i = 0; i < cfg->n_rx; i++) {
+		if (cfg->rx[i].lcore != lcore)
+			continue;
+		ctx->rxq[ctx->n_rxq].port_idx = cfg->rx[i].port;
+		ctx->rxq[ctx->n_rxq].port_id = rt->ports[cfg->rx[i].port].port_id;
+		ctx->rxq[ctx->n_rxq].queue = cfg->rx[i].queue;
+		ctx->n_rxq++;
+	}
+	ainftp_net_init(&ctx->net, cfg, macs, rt->n_ports);
+	return ctx;
+}
+
+int
+ainftp_lcores_setup(struct ainftp_runtime *rt, char *err, size_t errlen)
+{
+	const struct ainftp_config *cfg = rt->cfg;
+	unsigned int lcore;
+	uint16_t i;
+
+	rt->role[cfg->control_lcore] = AINFTP_ROLE_CONTROL;
+	for (i = 0; i < cfg->n_rx; i++)
+		rt->role[cfg->rx[i].lcore] = AINFTP_ROLE_RX;
+	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
+		if (rt->role[lcore] != AINFTP_ROLE_RX)
+			continue;
+		rt->rx[lcore] = rx_ctx_create(rt, lcore);
+		if (rt->rx[lcore] == NULL) {
+			snprintf(err, errlen, "lcore %u: cannot allocate its RX context", lcore);
+			return -1;
+		}
+		if (rte_eth_dev_socket_id(rt->rx[lcore]->rxq[0].port_id) >= 0 &&
+		    rte_eth_dev_socket_id(rt->rx[lcore]->rxq[0].port_id) !=
+			    (int)rte_lcore_to_socket_id(lcore))
+			AINFTP_LOG(WARNING, "lcore %u polls a port on another NUMA socket", lcore);
+	}
+	return 0;
+}
+
+static int
+lcore_main(void *arg)
+{
+	struct ainftp_runtime *rt = arg;
+	unsigned int lcore = rte_lcore_id();
+
+	switch (rt->role[lcore]) {
+	case AINFTP_ROLE_RX:
+		AINFTP_LOG(INFO, "lcore %u: RX on %u queue(s)", lcore, rt->rx[lcore]->n_rxq);
+		ainftp_rx_loop(rt->rx[lcore], rt);
+		break;
+	case AINFTP_ROLE_CONTROL:
+		AINFTP_LOG(INFO, "lcore %u: control", lcore);
+		ainftp_ctrl_loop(rt);
+		break;
+	case AINFTP_ROLE_NONE:
+		/* The main lcore without a role just waits for the signal. */
+		while (!ainftp_should_quit(rt))
+			rte_delay_us_sleep(10 * 1000);
+		break;
+	}
+	return 0;
+}
+
+void
+ainftp_lcores_run(struct ainftp_runtime *rt)
+{
+	unsigned int lcore;
+
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	if (rt->role[lcore] != AINFTP_ROLE_NONE)
+		rte_eal_remote_launch(lcore_main, rt, lcore);
+	lcore_main(rt);
+	rte_eal_mp_wait_lcore();
+}
+
+void
+ainftp_lcores_free(struct ainftp_runtime *rt)
+{
+	unsigned int lcore;
+
+	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
+		rte_free(rt->rx[lcore]);
+		rt->rx[lcore] = NULL;
+	}
+}

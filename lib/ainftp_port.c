@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "ainftp_log.h"
+#include "ainftp_port.h"
+#include "ainftp_tx.h"
+
+#define POOL_CACHE 256
+#define POOL_SPARE 1024 /* packets in flight between stages beyond the rings */
+/* Room for the largest frame: MTU plus Ethernet header, two VLAN tags and FCS. */
+#define FRAME_OVERHEAD (RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN)
+
+static int
+port_socket(uint16_t port_id)
+{
+	int s = rte_eth_dev_socket_id(port_id);
+
+	/* Virtual devices have no NUMA node: use the main lcore's. */
+	return s < 0 ? (int)rte_socket_id() : s;
+}
+
+/* Find the ethdev a config entry names, hot-plugging it when it is a vdev string. */
+static int
+port_resolve(struct ainftp_runtime *rt, uint16_t idx, char *err, size_t errlen)
+{
+	const struct ainftp_config *cfg = rt->cfg;
+	const char *device = cfg->ports[idx].device;
+	struct ainftp_port *p = &rt->ports[idx];
+	char name[RTE_ETH_NAME_MAX_LEN];
+	size_t n = strcspn(device, ",");
+	int ret;
+
+	if (n >= sizeof(name)) {
+		snprintf(err, errlen, "%s: ports[%u].device: name too long for an ethdev",
+			 cfg->source, idx);
+		return AINFTP_ERR_CONFIG;
+	}
+	memcpy(name, device, n);
+	name[n] = '\0';
+	if (rte_eth_dev_get_port_by_name(name, &p->port_id) == 0)
+		return 0;
+	if (device[n] == ',' || strncmp(device, "net_", 4) == 0) {
+		ret = rte_dev_probe(device);
+		if (ret == 0 && rte_eth_dev_get_port_by_name(name, &p->port_id) == 0) {
+			p->probed = true;
+			return 0;
+		}
+		snprintf(err, errlen, "%s: ports[%u].device: cannot create \"%s\": %s", cfg->source,
+			 idx, device, rte_strerror(-ret));
+		return AINFTP_ERR_CONFIG;
+	}
+	snprintf(err, errlen,
+		 "%s: ports[%u].device: no ethdev \"%s\" (bound to vfio-pci with dpdk-devbind.py? "
+		 "not excluded by -a/-b/--no-pci?)",
+		 cfg->source, idx, device);
+	return AINFTP_ERR_CONFIG;
+}
+
+/* The config against what the device offers. */
+static int
+port_check(struct ainftp_runtime *rt, uint16_t idx, const struct rte_eth_dev_info *info, char *err,
+	   size_t errlen)
+{
+	const struct ainftp_config *cfg = rt->cfg;
+	const struct ainftp_port_conf *pc = &cfg->ports[idx];
+	const struct ainftp_port *p = &rt->ports[idx];
+	uint16_t j;
+
+	for (j = 0; j < idx; j++) {
+		if (rt->ports[j].port_id == p->port_id) {
+			snprintf(err, errlen, "%s: ports[%u].device: same device as ports[%u]",
+				 cfg->source, idx, j);
+			return AINFTP_ERR_CONFIG;
+		}
+	}
+	if (p->n_rxq > info->max_rx_queues) {
+		snprintf(err, errlen, "%s: ports[%u].rx_queues: %u exceeds the %u RX queues of %s",
+			 cfg->source, idx, p->n_rxq, info->max_rx_queues, p->name);
+		return AINFTP_ERR_CONFIG;
+	}
+	if (p->n_txq > info->max_tx_queues) {
+		snprintf(err, errlen,
+			 "%s: ports[%u].tx_queues: %u needed (one per RX lcore and one for the "
+			 "control lcore), more than the %u TX queues of %s",
+			 cfg->source, idx, p->n_txq, info->max_tx_queues, p->name);
+		return AINFTP_ERR_CONFIG;
+	}
+	if (pc->mtu < info->min_mtu || pc->mtu > info->max_mtu) {
+		snprintf(err, errlen, "%s: ports[%u].mtu: %u is outside what %s takes (%u..%u)",
+			 cfg->source, idx, pc->mtu, p->name, info->min_mtu, info->max_mtu);
+		return AINFTP_ERR_CONFIG;
+	}
+	return 0;
+}
+
+unsigned int
+ainftp_pool_size(const struct ainftp_runtime *rt, int socket)
+{
+	const struct ainftp_config *cfg = rt->cfg;
+	unsigned int n = POOL_SPARE, lcores = ainftp_config_rx_lcore_count(cfg) + 1;
+	uint16_t i;
+
+	for (i = 0; i < rt->n_ports; i++) {
+		if (rt->ports[i].socket != socket)
+			continue;
+		n += (unsigned int)rt->ports[i].n_rxq * cfg->ports[i].rx_desc;
+		n += (unsigned int)rt->ports[i].n_txq * cfg->ports[i].tx_desc;
+	}
+	/* Every lcore may hold its per-lcore cache plus a burst per port in its TX buffers. */
+	n += lcores * (POOL_CACHE + AINFTP_BURST * rt->n_ports);
+	/* A ring-backed mempool is most efficient at 2^k - 1 elements. */
+	return rte_align32pow2(n + 1) - 1;
+}
+
+static int
+pool_create(struct ainftp_runtime *rt, int socket, char *err, size_t errlen)
+{
+	uint16_t i, mtu = 0;
+	unsigned int n = ainftp_pool_size(rt, socket);
+	uint32_t room;
+	char name[RTE_MEMPOOL_NAMESIZE];
+
+	if (rt->pool[socket] != NULL)
+		return 0;
+	for (i = 0; i < rt->n_ports; i++)
+		if (rt->ports[i].socket == socket)
+			mtu = RTE_MAX(mtu, rt->cfg->ports[i].mtu);
+	room = RTE_MAX((uint32_t)RTE_MBUF_DEFAULT_DATAROOM, (uint32_t)mtu + FRAME_OVERHEAD) +
+	       RTE_PKTMBUF_HEADROOM;
+	snprintf(name, sizeof(name), "ainftp_mbuf_s%d", socket);
+	rt->pool[socket] = rte_pktmbuf_pool_create(name, n, POOL_CACHE, 0, (uint16_t)room, socket);
+	if (rt->pool[socket] == NULL) {
+		snprintf(err, errlen,
+			 "cannot create %u mbufs of %u bytes on socket %d: %s (reserve more "
+			 "hugepages, or raise -m with --no-huge)",
+			 n, room, socket, rte_strerror(rte_errno));
+		return AINFTP_ERR_SYSTEM;
+	}
+	AINFTP_LOG(INFO, "socket %d: %u mbufs of %u bytes", socket, n, room);
+	return 0;
+}
+
+static void
+port_conf_fill(const struct ainftp_port_conf *pc, const struct rte_eth_dev_info *info,
+	       struct rte_eth_conf *conf)
+{
+	memset(conf, 0, sizeof(*conf));
+	conf->rxmode.mtu = pc->mtu;
+	/* Checksums in hardware where the NIC has them; the software check covers the rest. */
+	conf->rxmode.offloads = info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+	if (pc->rx_queues > 1) {
+		conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf->rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info->flow_type_rss_offloads;
+	}
+}
+
+/* Our source MAC on this port: the override, else the device's, else a random local one. */
+static int
+port_mac_setup(struct ainftp_runtime *rt, uint16_t idx, char *err, size_t errlen)
+{
+	struct ainftp_port *p = &rt->ports[idx];
+	struct rte_ether_addr want;
+	int ret;
+
+	if (rte_eth_macaddr_get(p->port_id, &p->mac) != 0)
+		memset(&p->mac, 0, sizeof(p->mac));
+	if (rt->cfg->has_mac)
+		memcpy(want.addr_bytes, rt->cfg->mac, RTE_ETHER_ADDR_LEN);
+	else if (rte_is_zero_ether_addr(&p->mac))
+		rte_eth_random_addr(want.addr_bytes);
+	else
+		return 0;
+	ret = rte_eth_dev_default_mac_addr_set(p->port_id, &want);
+	if (ret != 0) {
+		/* The device cannot filter on it: accept everything, net_input filters. */
+		ret = rte_eth_promiscuous_enable(p->port_id);
+		if (ret != 0) {
+			snprintf(err, errlen, "%s: cannot set the MAC address: %s", p->name,
+				 rte_strerror(-ret));
+			return AINFTP_ERR_SYSTEM;
+		}
+		AINFTP_LOG(INFO, "%s: MAC not settable, promiscuous mode on", p->name);
+	}
+	p->mac = want;
+	return 0;
+}
+
+static int
+port_start(struct ainftp_runtime *rt, uint16_t idx, const struct rte_eth_dev_info *info, char *err,
+	   size_t errlen)
+{
+	const struct ainftp_port_conf *pc = &rt->cfg->ports[idx];
+	struct ainftp_port *p = &rt->ports[idx];
+	uint16_t nb_rxd = pc->rx_desc, nb_txd = pc->tx_desc, q;
+	struct rte_eth_rxconf rxconf = info->default_rxconf;
+	struct rte_eth_txconf txconf = info->default_txconf;
+	struct rte_eth_conf conf;
+	const char *step;
+	int ret;
+
+	port_conf_fill(pc, info, &conf);
+	rxconf.offloads = conf.rxmode.offloads;
+	step = "configure";
+	ret = rte_eth_dev_configure(p->port_id, p->n_rxq, p->n_txq, &conf);
+	if (ret == 0) {
+		step = "adjust descriptors";
+		ret = rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &nb_rxd, &nb_txd);
+	}
+	for (q = 0; ret == 0 && q < p->n_rxq; q++) {
+		step = "set up an RX queue";
+		ret = rte_eth_rx_queue_setup(p->port_id, q, nb_rxd, p->socket, &rxconf,
+					     rt->pool[p->socket]);
+	}
+	for (q = 0; ret == 0 && q < p->n_txq; q++) {
+		step = "set up a TX queue";
+		ret = rte_eth_tx_queue_setup(p->port_id, q, nb_txd, p->socket, &txconf);
+	}
+	if (ret == 0)
+		ret = port_mac_setup(rt, idx, err, errlen);
+	if (ret == AINFTP_ERR_SYSTEM)
+		return ret;
+	if (ret == 0) {
+		step = "start";
+		ret = rte_eth_dev_start(p->port_id);
+	}
+	if (ret != 0) {
+		snprintf(err, errlen,
+			 "%s (ports[%u]): cannot %s: %s (the driver's log line above "
+			 "says why)",
+			 p->name, idx, step, rte_strerror(-ret));
+		return AINFTP_ERR_SYSTEM;
+	}
+	p->started = true;
+	return 0;
+}
+
+int
+ainftp_ports_setup(struct ainftp_runtime *rt, char *err, size_t errlen)
+{
+	const struct ainftp_config *cfg = rt->cfg;
+	struct rte_eth_dev_info info[AINFTP_MAX_PORTS];
+	uint16_t i, txq = ainftp_config_tx_queues_needed(cfg);
+	int ret;
+
+	/* All devices are found and checked before any memory is committed. */
+	rt->n_ports = cfg->n_ports;
+	for (i = 0; i < cfg->n_ports; i++) {
+		struct ainftp_port *p = &rt->ports[i];
+
+		ret = port_resolve(rt, i, err, errlen);
+		if (ret != 0)
+			return ret;
+		ret = rte_eth_dev_info_get(p->port_id, &info[i]);
+		if (ret != 0) {
+			snprintf(err, errlen, "%s: ports[%u]: cannot query %s: %s", cfg->source, i,
+				 cfg->ports[i].device, rte_strerror(-ret));
+			return AINFTP_ERR_SYSTEM;
+		}
+		rte_eth_dev_get_name_by_port(p->port_id, p->name);
+		p->socket = port_socket(p->port_id);
+		p->n_rxq = cfg->ports[i].rx_queues;
+		p->n_txq = RTE_MAX(cfg->ports[i].tx_queues, txq);
+		ret = port_check(rt, i, &info[i], err, errlen);
+		if (ret != 0)
+			return ret;
+	}
+	for (i = 0; i < rt->n_ports; i++) {
+		ret = pool_create(rt, rt->ports[i].socket, err, errlen);
+		if (ret != 0)
+			return ret;
+	}
+	for (i = 0; i < rt->n_ports; i++) {
+		ret = port_start(rt, i, &info[i], err, errlen);
+		if (ret != 0)
+			return ret;
+		AINFTP_LOG(INFO, "port %u: %s socket %d, %u RX / %u TX queues, MTU %u", i,
+			   rt->ports[i].name, rt->ports[i].socket, rt->ports[i].n_rxq,
+			   rt->ports[i].n_txq, cfg->ports[i].mtu);
+	}
+	return 0;
+}
+
+void
+ainftp_ports_close(struct ainftp_runtime *rt)
+{
+	struct rte_eth_dev_info info;
+	struct rte_device *dev;
+	unsigned int s;
+	uint16_t i;
+
+	for (i = 0; i < rt->n_ports; i++) {
+		struct ainftp_port *p = &rt->ports[i];
+
+		if (!rte_eth_dev_is_valid_port(p->port_id) || (!p->started && !p->probed))
+			continue;
+		dev = rte_eth_dev_info_get(p->port_id, &info) == 0 ? info.device : NULL;
+		if (p->started && rte_eth_dev_stop(p->port_id) != 0)
+			AINFTP_LOG(WARNING, "%s: stop failed", p->name);
+		rte_eth_dev_close(p->port_id);
+		/* A vdev we created is removed too, so a restart in-process can create it again. */
+		if (p->probed && dev != NULL)
+			rte_dev_remove(dev);
+		p->started = p->probed = false;
+	}
+	for (s = 0; s < RTE_MAX_NUMA_NODES; s++) {
+		rte_mempool_free(rt->pool[s]);
+		rt->pool[s] = NULL;
+	}
+}

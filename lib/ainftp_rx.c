@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <rte_ethdev.h>
+#include <rte_prefetch.h>
+
+#include "ainftp_rx.h"
+
+/* Classify one burst from one queue; replies go to this lcore's TX queue on that port. */
+static void
+rx_burst_process(struct ainftp_rx_ctx *ctx, const struct ainftp_rxq *q, struct rte_mbuf **pkts,
+		 uint16_t n)
+{
+	struct ainftp_port_ctr *ctr = &ctx->stats->port[q->port_idx];
+	struct ainftp_txq *txq = &ctx->txq[q->port_idx];
+	struct rte_mbuf *to_free[AINFTP_BURST];
+	uint16_t i, n_free = 0;
+	uint64_t bytes = 0;
+
+	for (i = 0; i < n && i < AINFTP_PREFETCH_OFFSET; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		if (i + AINFTP_PREFETCH_OFFSET < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + AINFTP_PREFETCH_OFFSET], void *));
+		bytes += rte_pktmbuf_pkt_len(m);
+		switch (ainftp_net_input(&ctx->net, q->port_idx, m, ctr)) {
+		case AINFTP_VERDICT_REPLY:
+			ainftp_tx_enqueue(txq, m, ctr);
+			break;
+		case AINFTP_VERDICT_DATA:
+			/* The aggregation data path is not attached yet. */
+			ainftp_drop(ctr, AINFTP_DROP_NO_DATAPATH);
+			to_free[n_free++] = m;
+			break;
+		case AINFTP_VERDICT_CONSUMED:
+		case AINFTP_VERDICT_DROP:
+			to_free[n_free++] = m;
+			break;
+		}
+	}
+	ainftp_ctr_add(&ctr->rx_pkts, n);
+	ainftp_ctr_add(&ctr->rx_bytes, bytes);
+	if (n_free != 0)
+		rte_pktmbuf_free_bulk(to_free, n_free);
+}
+
+uint16_t
+ainftp_rx_poll(struct ainftp_rx_ctx *ctx)
+{
+	struct rte_mbuf *pkts[AINFTP_BURST];
+	uint16_t i, n, total = 0;
+
+	for (i = 0; i < ctx->n_rxq; i++) {
+		const struct ainftp_rxq *q = &ctx->rxq[i];
+
+		n = rte_eth_rx_burst(q->port_id, q->queue, pkts, AINFTP_BURST);
+		if (n == 0)
+			continue;
+		rx_burst_process(ctx, q, pkts, n);
+		total += n;
+	}
+	/* Replies never wait for a full burst: latency matters more than batching them. */
+	for (i = 0; i < ctx->n_ports; i++)
+		ainftp_tx_flush(&ctx->txq[i], &ctx->stats->port[i]);
+	return total;
+}
+
+void
+ainftp_rx_loop(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt)
+{
+	uint64_t loops = 0, busy = 0;
+
+	while (!ainftp_should_quit(rt)) {
+		busy += ainftp_rx_poll(ctx) != 0;
+		/* Publish the loop counters in batches: they are for humans. */
+		if ((++loops & 1023) == 0) {
+			ainftp_ctr_add(&ctx->stats->loops, loops);
+			ainftp_ctr_add(&ctx->stats->busy_loops, busy);
+			loops = busy = 0;
+		}
+	}
+	ainftp_ctr_add(&ctx->stats->loops, loops);
+	ainftp_ctr_add(&ctx->stats->busy_loops, busy);
+}

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <string.h>
+
+#include <jansson.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_telemetry.h>
+
+#include "ainftp_runtime.h"
+#include "ainftp_stats.h"
+
+struct ainftp_lcore_stats ainftp_stats[RTE_MAX_LCORE];
+
+const char *const ainftp_drop_names[AINFTP_DROP_MAX] = {
+	[AINFTP_DROP_RUNT] = "runt",
+	[AINFTP_DROP_L2_NOT_OURS] = "l2_not_ours",
+	[AINFTP_DROP_ETHERTYPE] = "ethertype",
+	[AINFTP_DROP_ARP_MALFORMED] = "arp_malformed",
+	[AINFTP_DROP_ARP_NOT_OURS] = "arp_not_ours",
+	[AINFTP_DROP_IP_MALFORMED] = "ip_malformed",
+	[AINFTP_DROP_IP_CHECKSUM] = "ip_checksum",
+	[AINFTP_DROP_IP_FRAGMENT] = "ip_fragment",
+	[AINFTP_DROP_IP_NOT_OURS] = "ip_not_ours",
+	[AINFTP_DROP_IP_PROTO] = "ip_proto",
+	[AINFTP_DROP_ICMP_MALFORMED] = "icmp_malformed",
+	[AINFTP_DROP_ICMP_TYPE] = "icmp_type",
+	[AINFTP_DROP_UDP_MALFORMED] = "udp_malformed",
+	[AINFTP_DROP_UDP_PORT] = "udp_port",
+	[AINFTP_DROP_NO_DATAPATH] = "no_datapath",
+	[AINFTP_DROP_TX_FULL] = "tx_full",
+};
+
+/* Telemetry callbacks take no argument: the runtime they report on. */
+static const struct ainftp_runtime *telemetry_rt;
+
+void
+ainftp_stats_reset(void)
+{
+	memset(ainftp_stats, 0, sizeof(ainftp_stats));
+}
+
+static void
+ctr_accumulate(struct ainftp_port_ctr *sum, const struct ainftp_port_ctr *c)
+{
+	unsigned int i;
+
+	sum->rx_pkts += ainftp_ctr_read(&c->rx_pkts);
+	sum->rx_bytes += ainftp_ctr_read(&c->rx_bytes);
+	sum->tx_pkts += ainftp_ctr_read(&c->tx_pkts);
+	sum->tx_bytes += ainftp_ctr_read(&c->tx_bytes);
+	sum->arp_replies += ainftp_ctr_read(&c->arp_replies);
+	sum->icmp_replies += ainftp_ctr_read(&c->icmp_replies);
+	sum->arp_learnt += ainftp_ctr_read(&c->arp_learnt);
+	for (i = 0; i < AINFTP_DROP_MAX; i++)
+		sum->drops[i] += ainftp_ctr_read(&c->drops[i]);
+}
+
+void
+ainftp_stats_port_sum(uint16_t port_idx, struct ainftp_port_ctr *sum)
+{
+	unsigned int lcore;
+
+	memset(sum, 0, sizeof(*sum));
+	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++)
+		ctr_accumulate(sum, &ainftp_stats[lcore].port[port_idx]);
+}
+
+static uint64_t
+drops_total(const struct ainftp_port_ctr *c)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < AINFTP_DROP_MAX; i++)
+		n += c->drops[i];
+	return n;
+}
+
+/* Counters as a JSON object; drop reasons that never happened are left out. */
+static json_t *
+ctr_json(const struct ainftp_port_ctr *c)
+{
+	json_t *o = json_object(), *drops = json_object();
+	unsigned int i;
+
+	json_object_set_new(o, "rx_pkts", json_integer((json_int_t)c->rx_pkts));
+	json_object_set_new(o, "rx_bytes", json_integer((json_int_t)c->rx_bytes));
+	json_object_set_new(o, "tx_pkts", json_integer((json_int_t)c->tx_pkts));
+	json_object_set_new(o, "tx_bytes", json_integer((json_int_t)c->tx_bytes));
+	json_object_set_new(o, "arp_replies", json_integer((json_int_t)c->arp_replies));
+	json_object_set_new(o, "icmp_replies", json_integer((json_int_t)c->icmp_replies));
+	json_object_set_new(o, "arp_learnt", json_integer((json_int_t)c->arp_learnt));
+	json_object_set_new(o, "drops_total", json_integer((json_int_t)drops_total(c)));
+	for (i = 0; i < AINFTP_DROP_MAX; i++)
+		if (c->drops[i] != 0)
+			json_object_set_new(drops, ainftp_drop_names[i],
+					    json_integer((json_int_t)c->drops[i]));
+	json_object_set_new(o, "drops", drops);
+	return o;
+}
+
+static json_t *
+port_json(const struct ainftp_runtime *rt, uint16_t idx)
+{
+	const struct ainftp_port *p = &rt->ports[idx];
+	struct ainftp_port_ctr sum;
+	struct rte_eth_stats hw;
+	char mac[RTE_ETHER_ADDR_FMT_SIZE];
+	json_t *o;
+
+	ainftp_stats_port_sum(idx, &sum);
+	o = ctr_json(&sum);
+	rte_ether_format_addr(mac, sizeof(mac), &p->mac);
+	json_object_set_new(o, "port", json_integer(idx));
+	json_object_set_new(o, "name", json_string(p->name));
+	json_object_set_new(o, "mac", json_string(mac));
+	json_object_set_new(o, "socket", json_integer(p->socket));
+	json_object_set_new(o, "rx_queues", json_integer(p->n_rxq));
+	json_object_set_new(o, "tx_queues", json_integer(p->n_txq));
+	/* What the device itself counted: misses and errors never reach an lcore. */
+	if (p->started && rte_eth_stats_get(p->port_id, &hw) == 0) {
+		json_t *dev = json_object();
+
+		json_object_set_new(dev, "ipackets", json_integer((json_int_t)hw.ipackets));
+		json_object_set_new(dev, "opackets", json_integer((json_int_t)hw.opackets));
+		json_object_set_new(dev, "imissed", json_integer((json_int_t)hw.imissed));
+		json_object_set_new(dev, "ierrors", json_integer((json_int_t)hw.ierrors));
+		json_object_set_new(dev, "oerrors", json_integer((json_int_t)hw.oerrors));
+		json_object_set_new(dev, "rx_nombuf", json_integer((json_int_t)hw.rx_nombuf));
+		json_object_set_new(o, "device", dev);
+	}
+	return o;
+}
+
+static const char *
+role_name(enum ainftp_role role)
+{
+	return role == AINFTP_ROLE_RX ? "rx" : role == AINFTP_ROLE_CONTROL ? "control" : "none";
+}
+
+static json_t *
+lcore_json(const struct ainftp_runtime *rt, unsigned int lcore)
+{
+	const struct ainftp_lcore_stats *s = &ainftp_stats[lcore];
+	struct ainftp_port_ctr sum;
+	uint16_t i;
+	json_t *o;
+
+	memset(&sum, 0, sizeof(sum));
+	for (i = 0; i < rt->n_ports; i++)
+		ctr_accumulate(&sum, &s->port[i]);
+	o = ctr_json(&sum);
+	json_object_set_new(o, "lcore", json_integer(lcore));
+	json_object_set_new(o, "role", json_string(role_name(rt->role[lcore])));
+	json_object_set_new(o, "loops", json_integer((json_int_t)ainftp_ctr_read(&s->loops)));
+	json_object_set_new(o, "busy_loops",
+			    json_integer((json_int_t)ainftp_ctr_read(&s->busy_loops)));
+	return o;
+}
+
+static json_t *
+stats_json(const struct ainftp_runtime *rt, int final)
+{
+	json_t *o = json_object(), *lcores = json_array(), *ports = json_array();
+	unsigned int lcore;
+	uint16_t i;
+
+	RTE_LCORE_FOREACH(lcore)
+	if (rt->role[lcore] != AINFTP_ROLE_NONE)
+		json_array_append_new(lcores, lcore_json(rt, lcore));
+	for (i = 0; i < rt->n_ports; i++)
+		json_array_append_new(ports, port_json(rt, i));
+	json_object_set_new(o, "ainftp_stats", json_true());
+	json_object_set_new(o, "final", json_boolean(final));
+	json_object_set_new(o, "uptime_s",
+			    json_real((double)(rte_get_tsc_cycles() - rt->start_tsc) /
+				      (double)rte_get_tsc_hz()));
+	json_object_set_new(o, "lcores", lcores);
+	json_object_set_new(o, "ports", ports);
+	return o;
+}
+
+int
+ainftp_stats_print(FILE *out, const struct ainftp_runtime *rt, int final)
+{
+	json_t *o = stats_json(rt, final);
+	int ret = json_dumpf(o, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(o);
+	if (ret == 0 && (fputc('\n', out) == EOF || fflush(out) != 0))
+		ret = -1;
+	return ret;
+}
+
+/* Copy a jansson object into a telemetry dict: integers, strings and nested dicts. */
+static int tel_from_json(struct rte_tel_data *d, json_t *o);
+
+static int
+tel_add(struct rte_tel_data *d, const char *key, json_t *v)
+{
+	struct rte_tel_data *sub;
+
+	switch (json_typeof(v)) {
+	case JSON_INTEGER:
+		return rte_tel_data_add_dict_u64(d, key, (uint64_t)json_integer_value(v));
+	case JSON_STRING:
+		return rte_tel_data_add_dict_string(d, key, json_string_value(v));
+	case JSON_OBJECT:
+		sub = rte_tel_data_alloc();
+		if (sub == NULL)
+			return -ENOMEM;
+		if (tel_from_json(sub, v) != 0) {
+			rte_tel_data_free(sub);
+			return -ENOMEM;
+		}
+		return rte_tel_data_add_dict_container(d, key, sub, 0);
+	default:
+		return 0; /* booleans and reals: the stats line carries them */
+	}
+}
+
+static int
+tel_from_json(struct rte_tel_data *d, json_t *o)
+{
+	const char *key;
+	json_t *v;
+
+	rte_tel_data_start_dict(d);
+	json_object_foreach(o, key, v) if (tel_add(d, key, v) != 0) return -1;
+	return 0;
+}
+
+static int
+tel_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	const struct ainftp_runtime *rt = telemetry_rt;
+	struct ainftp_port_ctr total;
+	json_t *o, *lcores = json_object();
+	unsigned int lcore;
+	char name[16];
+	uint16_t i;
+	int ret;
+
+	/* Totals over every port, then one nested dict per active lcore. */
+	memset(&total, 0, sizeof(total));
+	RTE_LCORE_FOREACH(lcore)
+	{
+		if (rt->role[lcore] == AINFTP_ROLE_NONE)
+			continue;
+		for (i = 0; i < rt->n_ports; i++)
+			ctr_accumulate(&total, &ainftp_stats[lcore].port[i]);
+		snprintf(name, sizeof(name), "lcore%u", lcore);
+		json_object_set_new(lcores, name, lcore_json(rt, lcore));
+	}
+	o = ctr_json(&total);
+	json_object_set_new(o, "uptime_ms",
+			    json_integer((json_int_t)((rte_get_tsc_cycles() - rt->start_tsc) *
+						      1000 / rte_get_tsc_hz())));
+	json_object_set_new(o, "lcores", lcores);
+	ret = tel_from_json(d, o);
+	json_decref(o);
+	return ret;
+}
+
+static int
+tel_ports(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	const struct ainftp_runtime *rt = telemetry_rt;
+	json_t *o = json_object();
+	char name[16];
+	uint16_t i;
+	int ret;
+
+	for (i = 0; i < rt->n_ports; i++) {
+		snprintf(name, sizeof(name), "port%u", i);
+		json_object_set_new(o, name, port_json(rt, i));
+	}
+	ret = tel_from_json(d, o);
+	json_decref(o);
+	return ret;
+}
+
+int
+ainftp_stats_telemetry_register(const struct ainftp_runtime *rt)
+{
+	int ret;
+
+	telemetry_rt = rt;
+	ret = rte_telemetry_register_cmd("/ainftp/stats", tel_stats,
+					 "ainftp totals and per-lcore counters. No parameters");
+	if (ret == 0)
+		ret = rte_telemetry_register_cmd("/ainftp/ports", tel_ports,
+						 "ainftp per-port counters. No parameters");
+	return ret;
+}

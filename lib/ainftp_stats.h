@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef AINFTP_STATS_H
+#define AINFTP_STATS_H
+
+/*
+ * Counters. Each lcore writes only its own cache-aligned block, so the hot path
+ * needs no atomics with a lock prefix; the control lcore and telemetry read them
+ * with relaxed loads (64-bit aligned loads do not tear on the targets we run on).
+ */
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <rte_common.h>
+#include <rte_lcore.h>
+
+#include "ainftp_config.h"
+
+/* Why a packet was dropped. Keep names in step with ainftp_drop_names[]. */
+enum ainftp_drop {
+	AINFTP_DROP_RUNT,	   /* shorter than an Ethernet header */
+	AINFTP_DROP_L2_NOT_OURS,   /* unicast to another MAC (promiscuous ports) */
+	AINFTP_DROP_ETHERTYPE,	   /* neither IPv4 nor ARP (IPv6, VLAN, LLDP...) */
+	AINFTP_DROP_ARP_MALFORMED, /* truncated, or not Ethernet/IPv4 ARP */
+	AINFTP_DROP_ARP_NOT_OURS,  /* request for another address */
+	AINFTP_DROP_IP_MALFORMED,  /* bad version, header length or total length */
+	AINFTP_DROP_IP_CHECKSUM,
+	AINFTP_DROP_IP_FRAGMENT,    /* we never reassemble */
+	AINFTP_DROP_IP_NOT_OURS,    /* destination is not the appliance */
+	AINFTP_DROP_IP_PROTO,	    /* neither ICMP nor UDP */
+	AINFTP_DROP_ICMP_MALFORMED, /* truncated or bad checksum */
+	AINFTP_DROP_ICMP_TYPE,	    /* anything but an echo request */
+	AINFTP_DROP_UDP_MALFORMED,  /* bad length */
+	AINFTP_DROP_UDP_PORT,	    /* not the appliance's port */
+	AINFTP_DROP_NO_DATAPATH,    /* aggregation traffic, before a data path is attached */
+	AINFTP_DROP_TX_FULL,	    /* TX queue full: reply lost */
+	AINFTP_DROP_MAX
+};
+
+extern const char *const ainftp_drop_names[AINFTP_DROP_MAX];
+
+struct ainftp_port_ctr {
+	uint64_t rx_pkts;
+	uint64_t rx_bytes;
+	uint64_t tx_pkts;
+	uint64_t tx_bytes;
+	uint64_t arp_replies;
+	uint64_t icmp_replies;
+	uint64_t arp_learnt; /* ARP replies and announcements for us */
+	uint64_t drops[AINFTP_DROP_MAX];
+};
+
+struct ainftp_lcore_stats {
+	uint64_t loops;	     /* polling iterations */
+	uint64_t busy_loops; /* iterations that received something */
+	struct ainftp_port_ctr port[AINFTP_MAX_PORTS];
+} __rte_cache_aligned;
+
+/* One block per lcore id, written only by that lcore. */
+extern struct ainftp_lcore_stats ainftp_stats[RTE_MAX_LCORE];
+
+/* Single writer: a plain load and store, made atomic only so readers never tear. */
+static inline void
+ainftp_ctr_add(uint64_t *ctr, uint64_t n)
+{
+	__atomic_store_n(ctr, *ctr + n, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t
+ainftp_ctr_read(const uint64_t *ctr)
+{
+	return __atomic_load_n(ctr, __ATOMIC_RELAXED);
+}
+
+static inline void
+ainftp_drop(struct ainftp_port_ctr *ctr, enum ainftp_drop why)
+{
+	ainftp_ctr_add(&ctr->drops[why], 1);
+}
+
+struct ainftp_runtime;
+
+/* Zero all counters (start-up, tests). */
+void ainftp_stats_reset(void);
+
+/* Sum of every lcore's counters for one port. */
+void ainftp_stats_port_sum(uint16_t port_idx, struct ainftp_port_ctr *sum);
+
+/*
+ * One JSON object on one line: per-lcore and per-port counters plus the ports'
+ * own ethdev counters. `final` marks the line printed at shutdown.
+ */
+int ainftp_stats_print(FILE *out, const struct ainftp_runtime *rt, int final);
+
+/* Register /ainftp/stats and /ainftp/ports with rte_telemetry. */
+int ainftp_stats_telemetry_register(const struct ainftp_runtime *rt);
+
+#endif

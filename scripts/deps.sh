@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Installs the Debian 12 packages ainftp builds, tests and runs with.
+# Idempotent: apt-get update runs only when something is missing.
+set -euo pipefail
+
+pkgs=(
+	gcc meson ninja-build pkg-config   # build
+	libdpdk-dev dpdk dpdk-dev          # DPDK 22.11: libraries, PMDs, dpdk-telemetry.py, testpmd
+	libnuma-dev libjansson-dev check   # NUMA, cluster.json, unit tests
+	python3 iproute2 iputils-ping      # integration tests: JSON checks, namespaces, ping
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: root is needed to install: ${missing[*]}" >&2
+	exit 1
+fi
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

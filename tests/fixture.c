@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_bus_vdev.h>
+#include <rte_eth_ring.h>
+#include <rte_mbuf.h>
+
+#include "ainftp_lcore.h"
+#include "ainftp_port.h"
+#include "ainftp_rx.h"
+#include "ainftp_stats.h"
+#include "fixture.h"
+
+static const char fixture_json[] =
+	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"
+	" \"ports\": [{\"device\": \"net_ring_fix\", \"rx_queues\": 1}],"
+	" \"lcores\": {\"control\": 0, \"rx\": [{\"lcore\": 1, \"port\": 0, \"queue\": 0}]},"
+	" \"jobs\": [{\"id\": 1, \"elems_per_packet\": 256, \"encoding\": \"int16\","
+	"   \"auth\": false, \"workers\": [{\"id\": 0, \"ipv4\": \"198.18.0.11\"}]}],"
+	" \"telemetry\": {\"enabled\": true, \"stats_interval_s\": 0}}";
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "fixture: %s\n", what);
+	abort();
+}
+
+void
+fixture_eal_init(const char *prog, int telemetry)
+{
+	char prefix[64];
+	char *argv[] = {(char *)prog,
+			"-l",
+			"0-1",
+			"--no-huge",
+			"-m",
+			"256",
+			"--no-pci",
+			"--no-shconf",
+			"--file-prefix",
+			prefix,
+			"--log-level=lib.eal:error",
+			telemetry ? "--telemetry" : "--no-telemetry",
+			NULL};
+
+	snprintf(prefix, sizeof(prefix), "ainftp-%s-%d", prog, (int)getpid());
+	if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0)
+		die("rte_eal_init");
+}
+
+void
+fixture_up(struct fixture *f)
+{
+	char err[512];
+	struct rte_ring *tx[2];
+
+	memset(f, 0, sizeof(*f));
+	if (ainftp_config_parse(fixture_json, "fixture.json", &f->cfg, err, sizeof(err)) != 0)
+		die(err);
+	f->in = rte_ring_create("fix_in", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	f->out = rte_ring_create("fix_out", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	f->ctrl_out = rte_ring_create("fix_ctrl", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	f->pool = rte_pktmbuf_pool_create("fix_pool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	if (f->in == NULL || f->out == NULL || f->ctrl_out == NULL || f->pool == NULL)
+		die("rings or pool");
+	tx[0] = f->out;	     /* the RX lcore's TX queue */
+	tx[1] = f->ctrl_out; /* the control lcore's */
+	if (rte_eth_from_rings("fix", &f->in, 1, tx, 2, 0) < 0)
+		die(rte_strerror(rte_errno));
+
+	f->rt.cfg = &f->cfg;
+	f->rt.stats_out = stdout;
+	ainftp_stats_reset();
+	if (ainftp_ports_setup(&f->rt, err, sizeof(err)) != 0)
+		die(err);
+	if (ainftp_lcores_setup(&f->rt, err, sizeof(err)) != 0)
+		die(err);
+}
+
+void
+fixture_down(struct fixture *f)
+{
+	ainftp_lcores_free(&f->rt);
+	ainftp_ports_close(&f->rt);
+	/* rte_eth_from_rings made the vdev (it prefixes "net_ring_"), not ainftp: remove it
+	 * so the next test can make it again. */
+	rte_vdev_uninit("net_ring_fix");
+	rte_ring_free(f->in);
+	rte_ring_free(f->out);
+	rte_ring_free(f->ctrl_out);
+	rte_mempool_free(f->pool);
+}
+
+unsigned int
+fixture_roundtrip(struct fixture *f, const void *frame, uint16_t len, uint8_t *reply,
+		  uint16_t *reply_len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(f->pool), *r[8];
+	unsigned int n, i;
+
+	if (m == NULL || rte_pktmbuf_append(m, len) == NULL)
+		die("mbuf");
+	memcpy(rte_pktmbuf_mtod(m, void *), frame, len);
+	if (rte_ring_enqueue(f->in, m) != 0)
+		die("enqueue");
+	ainftp_rx_poll(f->rt.rx[FIX_RX_LCORE]);
+	n = rte_ring_dequeue_burst(f->out, (void **)r, RTE_DIM(r), NULL);
+	for (i = 0; i < n; i++) {
+		if (i == 0 && reply != NULL) {
+			*reply_len = rte_pktmbuf_data_len(r[0]);
+			memcpy(reply, rte_pktmbuf_mtod(r[0], void *), *reply_len);
+		}
+		rte_pktmbuf_free(r[i]);
+	}
+	return n;
+}

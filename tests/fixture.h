@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef AINFTP_TEST_FIXTURE_H
+#define AINFTP_TEST_FIXTURE_H
+
+/*
+ * One EAL per test process, and an appliance built through the app's own path
+ * (config parse, ports setup, lcores setup) on a net_ring port whose rings the
+ * test holds: frames enqueued on `in` are what the port receives, and what the
+ * RX lcore transmits lands on `out`.
+ */
+
+#include <stdint.h>
+
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "ainftp_config.h"
+#include "ainftp_runtime.h"
+
+#define FIX_RX_LCORE 1
+#define FIX_IP "198.18.0.2"
+#define FIX_MAC                                    \
+	{                                          \
+		0x02, 0x00, 0x00, 0x00, 0x00, 0x02 \
+	}
+#define FIX_UDP_PORT 47474
+
+struct fixture {
+	struct ainftp_config cfg;
+	struct ainftp_runtime rt;
+	struct rte_ring *in, *out, *ctrl_out;
+	struct rte_mempool *pool; /* the test's own, for frames it injects */
+};
+
+/* EAL with --no-huge, lcores 0-1; telemetry on when asked. Aborts on failure. */
+void fixture_eal_init(const char *prog, int telemetry);
+
+/* Build the appliance on a fresh ring port. Aborts on failure. */
+void fixture_up(struct fixture *f);
+void fixture_down(struct fixture *f);
+
+/* Inject a frame, run one RX poll, return how many frames came out (copied to out). */
+unsigned int fixture_roundtrip(struct fixture *f, const void *frame, uint16_t len, uint8_t *reply,
+			       uint16_t *reply_len);
+
+#endif

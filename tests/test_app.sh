@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# ainftp-app as a user runs it on the loopback config: it prints JSON stats lines,
+# answers dpdk-telemetry.py, and exits 0 with a final stats line within 2 s of
+# SIGINT. Then the same for SIGTERM, and the command-line errors exit 2.
+set -euo pipefail
+
+app=$1
+src=$2
+prefix="ainftp-test-app-$$"
+work=$(mktemp -d)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+	rm -rf "$work" "/var/run/dpdk/$prefix"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+eal=(-l 0-1 --no-huge -m 512 --no-pci --vdev=net_ring0 --no-shconf --file-prefix "$prefix")
+
+start() {
+	"$app" "${eal[@]}" -- -c "$src/config/loopback.json" --stats-interval 1 \
+		>"$work/out" 2>"$work/err" &
+	pid=$!
+	# Up when the first periodic stats line is out.
+	for _ in $(seq 100); do
+		grep -q '"ainftp_stats"' "$work/out" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || { cat "$work/err" >&2; fail "app exited early"; }
+		sleep 0.1
+	done
+	cat "$work/err" >&2
+	fail "no stats line within 10 s"
+}
+
+# Wait at most 2 s for the app to exit after a signal; echo its status.
+stop_within_2s() {
+	local sig=$1 t0 t1
+	t0=$(date +%s%N)
+	kill "-$sig" "$pid"
+	for _ in $(seq 200); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.01
+	done
+	kill -0 "$pid" 2>/dev/null && fail "still running 2 s after SIG$sig"
+	t1=$(date +%s%N)
+	local rc=0
+	wait "$pid" || rc=$?
+	pid=
+	echo "SIG$sig: exited $rc after $(((t1 - t0) / 1000000)) ms" >&2
+	[ "$rc" = 0 ] || { cat "$work/err" >&2; fail "exit status $rc after SIG$sig"; }
+}
+
+# Every stats line is a JSON object; the last one is final.
+check_stats_lines() {
+	/usr/bin/python3 - "$work/out" <<'PY'
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.startswith('{')]
+assert len(lines) >= 2, "expected periodic and final stats lines, got %d" % len(lines)
+objs = [json.loads(l) for l in lines]
+assert all(o["ainftp_stats"] for o in objs)
+assert objs[-1]["final"] is True and not any(o["final"] for o in objs[:-1])
+port = objs[-1]["ports"][0]
+assert port["name"] == "net_ring0", port
+roles = sorted(l["role"] for l in objs[-1]["lcores"])
+assert roles == ["control", "rx"], roles
+print("stats lines: %d, all JSON" % len(objs))
+PY
+}
+
+start
+# dpdk-telemetry.py, as an operator would use it.
+for cmd in /ainftp/stats /ainftp/ports; do
+	echo "$cmd" | dpdk-telemetry.py -f "$prefix" >"$work/tel" 2>&1 || true
+	/usr/bin/python3 - "$work/tel" "$cmd" <<'PY' || fail "telemetry $cmd"
+import json, sys
+text = open(sys.argv[1]).read()
+# dpdk-telemetry.py echoes the greeting, then the reply: take the JSON with our command.
+dec, i, found = json.JSONDecoder(), 0, None
+while i < len(text):
+    j = text.find('{', i)
+    if j < 0:
+        break
+    try:
+        obj, end = dec.raw_decode(text, j)
+    except ValueError:
+        i = j + 1
+        continue
+    if sys.argv[2] in obj:
+        found = obj[sys.argv[2]]
+    i = end
+assert isinstance(found, dict), "no reply to %s in: %s" % (sys.argv[2], text)
+if sys.argv[2] == "/ainftp/stats":
+    assert "rx_pkts" in found and "lcore1" in found["lcores"], found
+else:
+    assert found["port0"]["name"] == "net_ring0", found
+print("telemetry %s: ok" % sys.argv[2])
+PY
+done
+stop_within_2s INT
+check_stats_lines
+
+start
+stop_within_2s TERM
+check_stats_lines
+
+# Command-line mistakes: one line, exit 2, before EAL starts.
+expect_usage_error() {
+	local want=$1 rc=0
+	shift
+	"$app" "$@" >/dev/null 2>"$work/err" || rc=$?
+	[ "$rc" = 2 ] || fail "exit $rc (want 2) for: $*"
+	grep -qF -- "$want" "$work/err" || { cat "$work/err" >&2; fail "no '$want' for: $*"; }
+}
+expect_usage_error "missing -c FILE" "${eal[@]}"
+expect_usage_error "unknown option \"--bogus\"" "${eal[@]}" -- --bogus
+expect_usage_error "--stats-interval: \"x\" is not a number" "${eal[@]}" -- -c f --stats-interval x
+expect_usage_error "-c: missing its argument" "${eal[@]}" -- -c
+expect_usage_error "cannot read" "${eal[@]}" -- -c "$work/nonexistent.json"
+"$app" --version | grep -q '^ainftp ' || fail "--version"
+"$app" -- --help | grep -q 'Usage:' || fail "--help"
+echo "app: ok"

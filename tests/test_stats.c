@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The stats line and the rte_telemetry commands: both must parse as JSON and
+ * carry the counters of traffic the test sent through the real RX path.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <rte_eal.h>
+
+#include "ainftp_stats.h"
+#include "fixture.h"
+
+static struct fixture fx;
+
+static const uint8_t arp_request[60] = {
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01, 0x08, 0x06,
+	0x00, 0x01, 0x08, 0x00, 6,    4,    0x00, 0x01, 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01,
+	198,  18,   0,	  1,	0,    0,    0,	  0,	0,    0,    198,  18,	0,    2,
+};
+
+static void
+setup(void)
+{
+	uint8_t runt[8] = {0};
+
+	fixture_up(&fx);
+	/* Two ARP requests answered, one runt dropped. */
+	ck_assert_uint_eq(fixture_roundtrip(&fx, arp_request, sizeof(arp_request), NULL, NULL), 1);
+	ck_assert_uint_eq(fixture_roundtrip(&fx, arp_request, sizeof(arp_request), NULL, NULL), 1);
+	ck_assert_uint_eq(fixture_roundtrip(&fx, runt, sizeof(runt), NULL, NULL), 0);
+}
+
+static void
+teardown(void)
+{
+	fixture_down(&fx);
+}
+
+static json_int_t
+get_int(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	ck_assert_msg(json_is_integer(v), "\"%s\" is not an integer", key);
+	return json_integer_value(v);
+}
+
+START_TEST(stats_line_is_one_json_object)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+	json_error_t jerr;
+	json_t *o, *port, *lcore;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(ainftp_stats_print(f, &fx.rt, 1), 0);
+	fclose(f);
+	ck_assert_uint_gt(size, 2);
+	ck_assert_msg(buf[size - 1] == '\n' && memchr(buf, '\n', size - 1) == NULL,
+		      "not exactly one line");
+	o = json_loads(buf, 0, &jerr);
+	ck_assert_msg(o != NULL, "stats line is not JSON: %s", jerr.text);
+	ck_assert(json_is_true(json_object_get(o, "final")));
+
+	port = json_array_get(json_object_get(o, "ports"), 0);
+	ck_assert_int_eq(get_int(port, "rx_pkts"), 3);
+	ck_assert_int_eq(get_int(port, "tx_pkts"), 2);
+	ck_assert_int_eq(get_int(port, "tx_bytes"), 120);
+	ck_assert_int_eq(get_int(port, "arp_replies"), 2);
+	ck_assert_int_eq(get_int(port, "drops_total"), 1);
+	ck_assert_int_eq(get_int(json_object_get(port, "drops"), "runt"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(port, "mac")), "02:00:00:00:00:02");
+	ck_assert_int_eq(get_int(json_object_get(port, "device"), "ipackets"), 3);
+
+	lcore = json_array_get(json_object_get(o, "lcores"), 0);
+	ck_assert_int_eq(get_int(lcore, "lcore"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(lcore, "role")), "control");
+	lcore = json_array_get(json_object_get(o, "lcores"), 1);
+	ck_assert_int_eq(get_int(lcore, "lcore"), FIX_RX_LCORE);
+	ck_assert_str_eq(json_string_value(json_object_get(lcore, "role")), "rx");
+	ck_assert_int_eq(get_int(lcore, "rx_pkts"), 3);
+	json_decref(o);
+	free(buf);
+}
+END_TEST
+
+/* Ask the app's own telemetry socket, as dpdk-telemetry.py does, and parse the answer. */
+static json_t *
+telemetry_query(const char *cmd)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	static char buf[65536];
+	json_error_t jerr;
+	json_t *o, *v;
+	ssize_t n;
+	int s;
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/dpdk_telemetry.v2",
+		 rte_eal_get_runtime_dir());
+	s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	ck_assert_int_ge(s, 0);
+	ck_assert_msg(connect(s, (struct sockaddr *)&addr, sizeof(addr)) == 0, "connect %s",
+		      addr.sun_path);
+	n = read(s, buf, sizeof(buf) - 1); /* the greeting */
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(write(s, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
+	n = read(s, buf, sizeof(buf) - 1);
+	close(s);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	o = json_loads(buf, 0, &jerr);
+	ck_assert_msg(o != NULL, "telemetry reply is not JSON: %s: %s", jerr.text, buf);
+	v = json_incref(json_object_get(o, cmd));
+	json_decref(o);
+	ck_assert_msg(json_is_object(v), "no object under %s in %s", cmd, buf);
+	return v;
+}
+
+START_TEST(telemetry_stats_parse_as_json)
+{
+	json_t *o = telemetry_query("/ainftp/stats");
+	json_t *lcore = json_object_get(json_object_get(o, "lcores"), "lcore1");
+
+	ck_assert_int_eq(get_int(o, "rx_pkts"), 3);
+	ck_assert_int_eq(get_int(o, "arp_replies"), 2);
+	ck_assert_int_eq(get_int(json_object_get(o, "drops"), "runt"), 1);
+	ck_assert_msg(json_is_object(lcore), "no lcores.lcore1");
+	ck_assert_int_eq(get_int(lcore, "tx_pkts"), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(lcore, "role")), "rx");
+	json_decref(o);
+}
+END_TEST
+
+START_TEST(telemetry_ports_parse_as_json)
+{
+	json_t *o = telemetry_query("/ainftp/ports");
+	json_t *port = json_object_get(o, "port0");
+
+	ck_assert_msg(json_is_object(port), "no port0");
+	ck_assert_str_eq(json_string_value(json_object_get(port, "name")), "net_ring_fix");
+	ck_assert_int_eq(get_int(port, "tx_pkts"), 2);
+	ck_assert_int_eq(get_int(port, "rx_queues"), 1);
+	ck_assert_int_eq(get_int(port, "tx_queues"), 2);
+	ck_assert_int_eq(get_int(json_object_get(port, "device"), "opackets"), 2);
+	json_decref(o);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("stats");
+	TCase *tc = tcase_create("json");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, stats_line_is_one_json_object);
+	tcase_add_test(tc, telemetry_stats_parse_as_json);
+	tcase_add_test(tc, telemetry_ports_parse_as_json);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+
+	fixture_eal_init("test_stats", 1);
+	if (ainftp_stats_telemetry_register(&fx.rt) != 0)
+		return EXIT_FAILURE;
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	rte_eal_cleanup();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
