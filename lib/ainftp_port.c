@@ -48,12 +48,18 @@ port_resolve(struct ainftp_runtime *rt, uint16_t idx, char *err, size_t errlen)
 		return 0;
 	if (device[n] == ',' || strncmp(device, "net_", 4) == 0) {
 		ret = rte_dev_probe(device);
-		if (ret == 0 && rte_eth_dev_get_port_by_name(name, &p->port_id) == 0) {
-			p->probed = true;
-			return 0;
+		if (ret != 0) {
+			snprintf(err, errlen,
+				 "%s: ports[%u].device: cannot create \"%s\": no driver of that "
+				 "name, or wrong arguments (EAL's log line above says which)",
+				 cfg->source, idx, device);
+			return AINFTP_ERR_CONFIG;
 		}
-		snprintf(err, errlen, "%s: ports[%u].device: cannot create \"%s\": %s", cfg->source,
-			 idx, device, rte_strerror(-ret));
+		p->probed = true;
+		if (rte_eth_dev_get_port_by_name(name, &p->port_id) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: ports[%u].device: \"%s\" made no ethdev named \"%s\"",
+			 cfg->source, idx, device, name);
 		return AINFTP_ERR_CONFIG;
 	}
 	snprintf(err, errlen,

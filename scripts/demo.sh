@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-5}
 ./scripts/deps.sh
 ./scripts/build.sh
+chmod 600 config/loopback.json # its (throwaway) keys: the app warns about readable key files
 
 # Hugepages when at least 512 MiB are free, otherwise ordinary memory.
 free_kb=$(awk '/HugePages_Free/ {f=$2} /Hugepagesize/ {s=$2} END {print f*s}' /proc/meminfo)

@@ -88,6 +88,15 @@ struct bad_case {
 	{                                                 \
 		.name = (n), .json = (j), .expected = (e) \
 	}
+/* Run-time cases: the JSON is valid; EAL or the device finds the problem. */
+#define RT_EAL \
+	"-l 0-1 --no-huge -m 64 --no-pci --no-shconf --no-telemetry --log-level=lib.eal:error"
+/* A one-queue device: AF_PACKET on the loopback interface, never started by these cases. */
+#define RT_EAL_1Q RT_EAL " --file-prefix ainftp-cfgtest-rt --vdev=net_af_packet0,iface=lo,qpairs=1"
+#define RT(n, j, e, eal)                                                     \
+	{                                                                    \
+		.name = (n), .json = (j), .expected = (e), .eal_args = (eal) \
+	}
 #define BAD_KEY(n, j, e, k)                                              \
 	{                                                                \
 		.name = (n), .json = (j), .expected = (e), .secret = (k) \
@@ -263,6 +272,34 @@ static const struct bad_case bad_cases[] = {
 	    "cluster.json: lcores.rx: 16 RX lcores and the control lcore need 17 TX queues per "
 	    "port, "
 	    "more than 16"),
+	RT("lcore outside the EAL core list",
+	   WITH_PORTS_LCORES(PORTS, "'lcores':{'control':0,'rx':[" BIND(3, 0, 0) "]}"),
+	   "cluster.json: lcores.rx[0].lcore: lcore 3 is not in the EAL core list (-l/-c/--lcores)",
+	   RT_EAL " --file-prefix ainftp-cfgtest-rt"),
+	RT("control lcore outside the EAL core list",
+	   WITH_PORTS_LCORES(PORTS, "'lcores':{'control':5,'rx':[" BIND(1, 0, 0) "]}"),
+	   "cluster.json: lcores.control: lcore 5 is not in the EAL core list (-l/-c/--lcores)",
+	   RT_EAL " --file-prefix ainftp-cfgtest-rt"),
+	RT("more RX queues than the device has",
+	   WITH_PORTS_LCORES("'ports':[{'device':'net_af_packet0','rx_queues':2}]",
+			     "'lcores':{'control':0,'rx':[" BIND(1, 0, 0) "," BIND(1, 0, 1) "]}"),
+	   "cluster.json: ports[0].rx_queues: 2 exceeds the 1 RX queues of net_af_packet0",
+	   RT_EAL_1Q),
+	RT("more TX queues than the device has",
+	   WITH_PORTS_LCORES("'ports':[{'device':'net_af_packet0'}]", LCORES),
+	   "cluster.json: ports[0].tx_queues: 2 needed (one per RX lcore and one for the control "
+	   "lcore), more than the 1 TX queues of net_af_packet0",
+	   RT_EAL_1Q),
+	RT("no such PCI device", WITH_PORTS_LCORES("'ports':[{'device':'0000:99:00.0'}]", LCORES),
+	   "cluster.json: ports[0].device: no ethdev \"0000:99:00.0\" (bound to vfio-pci with "
+	   "dpdk-devbind.py? not excluded by -a/-b/--no-pci?)",
+	   RT_EAL " --file-prefix ainftp-cfgtest-rt"),
+	RT("vdev that cannot be created",
+	   WITH_PORTS_LCORES("'ports':[{'device':'net_bogus0'}]", LCORES),
+	   "cluster.json: ports[0].device: cannot create \"net_bogus0\": no driver of that name, "
+	   "or "
+	   "wrong arguments (EAL's log line above says which)",
+	   RT_EAL " --file-prefix ainftp-cfgtest-rt"),
 };
 
 #define N_BAD_CASES ((int)(sizeof(bad_cases) / sizeof(bad_cases[0])))
