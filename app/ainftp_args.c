@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,8 @@
 #include "ainftp_args.h"
 
 #define STATS_INTERVAL_MAX 3600
+#define EMU_DEFAULT_CHUNKS_PER_STEP 100
+#define EMU_DEFAULT_TIMEOUT_US 20000
 
 int
 ainftp_args_split(int argc, char **argv)
@@ -28,31 +31,110 @@ ainftp_args_usage(const char *prog)
 	       "  -c, --config FILE       cluster.json: ports, lcores, jobs (config/README.md)\n"
 	       "  --stats-interval S      print the stats line every S seconds (0: never);\n"
 	       "                          overrides telemetry.stats_interval_s\n"
+	       "  --simd-bits N           widest SIMD kernels: 512 (default), 256 or 0 (scalar)\n"
 	       "  -h, --help              this text\n"
 	       "  -v, --version           the version\n"
+	       "\n"
+	       "Emulated workers (the job's own workers, in this process, on a ring port pair\n"
+	       "that replaces the job's port):\n"
+	       "  --emulate CHUNKS        stream CHUNKS chunks per worker, check every result,\n"
+	       "                          print a summary and exit (0 all exact, 3 otherwise)\n"
+	       "  --emu-job N             index of the job in cluster.json (default 0)\n"
+	       "  --emu-lcore L           the emulator's lcore (default: the last of -l)\n"
+	       "  --emu-window W          chunks in flight per worker (default: the job's slots)\n"
+	       "  --emu-step C            chunks per training step (default 100)\n"
+	       "  --emu-loss P, --emu-dup P, --emu-reorder P\n"
+	       "                          inject loss, duplication, reordering in both directions\n"
+	       "  --emu-timeout US        retransmission timeout in microseconds (default 20000)\n"
+	       "  --emu-seed S            gradients' seed (default 1)\n"
 	       "\n"
 	       "Example: %s -l 0-1 --no-huge -m 512 --no-pci --vdev=net_ring0 -- -c "
 	       "config/loopback.json\n"
 	       "Exit codes: 0 clean stop (SIGINT/SIGTERM), 1 system failure, 2 bad command line "
-	       "or cluster.json.\n",
+	       "or cluster.json, 3 emulated workers saw a wrong or missing result.\n",
 	       prog, prog);
 }
 
+/* An integer option in [min, max]; the message names the option and the range. */
 static int
-parse_interval(const char *s, int *out, char *err, size_t errlen)
+parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max,
+	    unsigned long *out, char *err, size_t errlen)
 {
 	char *end;
-	long v;
+	unsigned long v;
 
 	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > STATS_INTERVAL_MAX) {
-		snprintf(err, errlen, "--stats-interval: \"%s\" is not a number of seconds (0..%d)",
-			 s, STATS_INTERVAL_MAX);
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
+		snprintf(err, errlen, "%s: \"%s\" is not a whole number in %lu..%lu", opt, s, min,
+			 max);
 		return -1;
 	}
-	*out = (int)v;
+	*out = v;
 	return 0;
+}
+
+static int
+parse_probability(const char *opt, const char *s, double *out, char *err, size_t errlen)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v >= 0.0 && v < 1.0)) {
+		snprintf(err, errlen, "%s: \"%s\" is not a probability in [0, 1)", opt, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_emu_option(int opt, const char *arg, struct ainftp_args *args, char *err, size_t errlen)
+{
+	struct ainftp_emu_conf *e = &args->emu;
+	unsigned long v = 0;
+	int ret = 0;
+
+	switch (opt) {
+	case 'E':
+		ret = parse_ulong("--emulate", arg, 1, UINT32_MAX, &v, err, errlen);
+		e->chunks = (uint32_t)v;
+		args->emulate = 1;
+		break;
+	case 'J':
+		ret = parse_ulong("--emu-job", arg, 0, AINFTP_MAX_JOBS - 1, &v, err, errlen);
+		e->job_idx = (uint16_t)v;
+		break;
+	case 'L':
+		ret = parse_ulong("--emu-lcore", arg, 0, RTE_MAX_LCORE - 1, &v, err, errlen);
+		args->emu_lcore = (int)v;
+		break;
+	case 'W':
+		ret = parse_ulong("--emu-window", arg, 1, 65536, &v, err, errlen);
+		e->window = (uint32_t)v;
+		break;
+	case 'S':
+		ret = parse_ulong("--emu-step", arg, 1, UINT32_MAX, &v, err, errlen);
+		e->chunks_per_step = (uint32_t)v;
+		break;
+	case 'T':
+		ret = parse_ulong("--emu-timeout", arg, 100, 10000000, &v, err, errlen);
+		e->timeout_us = (uint32_t)v;
+		break;
+	case 'R':
+		ret = parse_ulong("--emu-seed", arg, 0, ULONG_MAX, &v, err, errlen);
+		e->seed = v;
+		break;
+	case 'l':
+		return parse_probability("--emu-loss", arg, &e->loss, err, errlen);
+	case 'd':
+		return parse_probability("--emu-dup", arg, &e->dup, err, errlen);
+	case 'r':
+		return parse_probability("--emu-reorder", arg, &e->reorder, err, errlen);
+	}
+	return ret;
 }
 
 int
@@ -61,14 +143,32 @@ ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, si
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"stats-interval", required_argument, NULL, 's'},
+		{"simd-bits", required_argument, NULL, 'B'},
+		{"emulate", required_argument, NULL, 'E'},
+		{"emu-job", required_argument, NULL, 'J'},
+		{"emu-lcore", required_argument, NULL, 'L'},
+		{"emu-window", required_argument, NULL, 'W'},
+		{"emu-step", required_argument, NULL, 'S'},
+		{"emu-timeout", required_argument, NULL, 'T'},
+		{"emu-seed", required_argument, NULL, 'R'},
+		{"emu-loss", required_argument, NULL, 'l'},
+		{"emu-dup", required_argument, NULL, 'd'},
+		{"emu-reorder", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
 
+	unsigned long v;
+
 	memset(args, 0, sizeof(*args));
 	args->stats_interval_s = -1;
+	args->simd_bits = 512;
+	args->emu_lcore = -1;
+	args->emu.chunks_per_step = EMU_DEFAULT_CHUNKS_PER_STEP;
+	args->emu.timeout_us = EMU_DEFAULT_TIMEOUT_US;
+	args->emu.seed = 1;
 	optind = 1;
 	opterr = 0; /* we print our own, one line */
 	while ((opt = getopt_long(argc, argv, ":c:hv", opts, NULL)) != -1) {
@@ -77,7 +177,31 @@ ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, si
 			args->config_path = optarg;
 			break;
 		case 's':
-			if (parse_interval(optarg, &args->stats_interval_s, err, errlen) != 0)
+			if (parse_ulong("--stats-interval", optarg, 0, STATS_INTERVAL_MAX, &v, err,
+					errlen) != 0)
+				return -1;
+			args->stats_interval_s = (int)v;
+			break;
+		case 'B':
+			if (parse_ulong("--simd-bits", optarg, 0, 512, &v, err, errlen) != 0)
+				return -1;
+			if (v != 0 && v != 256 && v != 512) {
+				snprintf(err, errlen, "--simd-bits: %lu is not 0, 256 or 512", v);
+				return -1;
+			}
+			args->simd_bits = (unsigned int)v;
+			break;
+		case 'E':
+		case 'J':
+		case 'L':
+		case 'W':
+		case 'S':
+		case 'T':
+		case 'R':
+		case 'l':
+		case 'd':
+		case 'r':
+			if (parse_emu_option(opt, optarg, args, err, errlen) != 0)
 				return -1;
 			break;
 		case 'h':

@@ -5,12 +5,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ainftp_emu.h"
+
 /* The application's own options, after EAL's and a "--". */
 struct ainftp_args {
 	const char *config_path;
 	int stats_interval_s; /* -1: as cluster.json says */
+	unsigned int simd_bits;
 	int help;
 	int version;
+	int emulate;   /* run emulated workers: emu holds how */
+	int emu_lcore; /* -1: the last lcore of the EAL list */
+	struct ainftp_emu_conf emu;
 };
 
 /* The index of the "--" that ends EAL's options, or argc when there is none. */

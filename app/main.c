@@ -16,6 +16,7 @@
 
 #include "ainftp_args.h"
 #include "ainftp_config.h"
+#include "ainftp_emu.h"
 #include "ainftp_lcore.h"
 #include "ainftp_log.h"
 #include "ainftp_port.h"
@@ -23,9 +24,11 @@
 #include "ainftp_stats.h"
 
 #define EXIT_SYSTEM 1
+#define EXIT_EMU_FAILED 3 /* emulated workers saw a wrong or missing result */
 
 static struct ainftp_config cfg;
 static struct ainftp_runtime rt;
+static struct ainftp_args args;
 
 static void
 on_signal(int sig __rte_unused)
@@ -55,7 +58,6 @@ static void
 load_config(int argc, char **argv, int split)
 {
 	char err[512];
-	struct ainftp_args args;
 	int n = argc - split;
 	char **opts = argv + split;
 
@@ -89,6 +91,7 @@ load_config(int argc, char **argv, int split)
 	rt.stats_interval_s =
 		args.stats_interval_s >= 0 ? (uint32_t)args.stats_interval_s : cfg.stats_interval_s;
 	rt.stats_out = stdout;
+	rt.simd_bits = args.simd_bits;
 }
 
 static void
@@ -105,6 +108,26 @@ eal_init(int argc, char **argv)
 	exit(EXIT_SYSTEM);
 }
 
+/* The last lcore of the EAL list: where emulated workers run unless told otherwise. */
+static unsigned int
+last_lcore(void)
+{
+	unsigned int lcore, last = rte_get_main_lcore();
+
+	RTE_LCORE_FOREACH(lcore)
+	last = lcore;
+	return last;
+}
+
+static int
+emu_attach(char *err, size_t errlen)
+{
+	if (!args.emulate)
+		return 0;
+	args.emu.lcore = args.emu_lcore >= 0 ? (unsigned int)args.emu_lcore : last_lcore();
+	return ainftp_emu_attach(&rt, &args.emu, err, errlen);
+}
+
 /* Everything after EAL: a failure here tears down what was built. */
 static int
 run(void)
@@ -112,7 +135,7 @@ run(void)
 	char err[512];
 	int ret;
 
-	if (ainftp_lcores_check(&cfg, err, sizeof(err)) != 0) {
+	if (ainftp_lcores_check(&cfg, err, sizeof(err)) != 0 || emu_attach(err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return AINFTP_EXIT_CONFIG;
 	}
@@ -147,8 +170,16 @@ main(int argc, char **argv)
 	ret = run();
 	if (ret == EXIT_SUCCESS)
 		ainftp_stats_print(rt.stats_out, &rt, 1);
+	if (ret == EXIT_SUCCESS && rt.emu != NULL) {
+		struct ainftp_emu_report rep;
+
+		if (!ainftp_emu_report(&rt, &rep, stdout))
+			ret = EXIT_EMU_FAILED;
+	}
 	ainftp_lcores_free(&rt);
 	ainftp_ports_close(&rt);
+	if (rt.emu != NULL)
+		ainftp_emu_detach(&rt);
 	rte_eal_cleanup();
 	return ret;
 }

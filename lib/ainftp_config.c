@@ -868,7 +868,7 @@ ainftp_min_mtu(const struct ainftp_config *cfg)
 	return mtu;
 }
 
-/* Wire bytes of one packet's gradient payload; int8 blocks carry a float scale each. */
+/* Wire bytes of one packet's gradient payload; int8 blocks carry an exponent byte each. */
 static uint64_t
 ainftp_payload_bytes(enum ainftp_encoding enc, uint64_t n)
 {
@@ -878,7 +878,7 @@ ainftp_payload_bytes(enum ainftp_encoding enc, uint64_t n)
 	case AINFTP_ENC_INT16:
 		return 2 * n;
 	default:
-		return n + 4 * (n / AINFTP_INT8_BLOCK);
+		return n + (n + AINFTP_INT8_BLOCK - 1) / AINFTP_INT8_BLOCK;
 	}
 }
 
@@ -1064,9 +1064,8 @@ static int
 ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, uint16_t index)
 {
 	static const char *const keys[] = {
-		"id",	"slots",  "elems_per_packet", "encoding", "result_encoding",
-		"auth", "quorum", "straggler",	      "sentry",	  "workers",
-		NULL};
+		"id",	"port",	  "slots",     "elems_per_packet", "encoding", "result_encoding",
+		"auth", "quorum", "straggler", "sentry",	   "workers",  NULL};
 	struct ainftp_job_conf *job = &c->cfg->jobs[index];
 	char path[AINFTP_PATH_LEN];
 	int result = AINFTP_ENC_FLOAT32;
@@ -1077,6 +1076,8 @@ ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, 
 	if (ainftp_get_element(c, arr, index, arr_path, keys, &obj, path) < 0 ||
 	    ainftp_get_u32(c, obj, path, "id", true, 0, UINT32_MAX, &job->id) < 0 ||
 	    ainftp_check_job_id(c, path, index) < 0 ||
+	    ainftp_get_u16(c, obj, path, "port", false, 0, (uint16_t)(c->cfg->n_ports - 1),
+			   &job->port) < 0 ||
 	    ainftp_get_pow2(c, obj, path, "slots", 1, 65536, &job->slots) < 0 ||
 	    ainftp_parse_payload(c, obj, path, job) < 0 ||
 	    ainftp_get_enum(c, obj, path, "result_encoding", false, ainftp_result_encodings,

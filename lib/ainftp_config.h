@@ -28,10 +28,9 @@
 #define AINFTP_INT8_BLOCK 32 /* elements per int8 block (one scale each) */
 /*
  * Bytes of an MTU that are not gradient payload: IPv4 (20) + UDP (8) + the
- * ainftp header and authentication tag. An upper bound until the wire format
- * (docs/PROTOCOL.md) fixes the exact figure.
+ * ainftp header (32) and authentication tag (16); docs/PROTOCOL.md.
  */
-#define AINFTP_PKT_OVERHEAD 128
+#define AINFTP_PKT_OVERHEAD 76
 
 /* Exit code for anything wrong with cluster.json or the command line. */
 #define AINFTP_EXIT_CONFIG 2
@@ -87,6 +86,7 @@ struct ainftp_sentry_conf {
 
 struct ainftp_job_conf {
 	uint32_t id;
+	uint16_t port; /* index into ports: where its workers' packets arrive */
 	uint32_t slots; /* slot pool size, a power of two */
 	uint32_t elems_per_packet;
 	enum ainftp_encoding encoding;

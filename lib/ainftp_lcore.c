@@ -5,6 +5,7 @@
 #include <rte_malloc.h>
 
 #include "ainftp_ctrl.h"
+#include "ainftp_emu.h"
 #include "ainftp_lcore.h"
 #include "ainftp_log.h"
 #include "ainftp_rx.h"
@@ -65,6 +66,7 @@ rx_ctx_create(struct ainftp_runtime *rt, unsigned int lcore)
 	ctx->n_ports = rt->n_ports;
 	for (i = 0; i < rt->n_ports; i++) {
 		macs[i] = rt->ports[i].mac;
+		ctx->multiseg[i] = rt->ports[i].multiseg;
 		ctx->txq[i].port_id = rt->ports[i].port_id;
 		ctx->txq[i].queue = txq;
 	}
@@ -77,6 +79,13 @@ rx_ctx_create(struct ainftp_runtime *rt, unsigned int lcore)
 		ctx->n_rxq++;
 	}
 	ainftp_net_init(&ctx->net, cfg, macs, rt->n_ports);
+	for (i = 0; i < rt->n_ports; i++)
+		ctx->net.lanes[i] = rt->ports[i].n_rxq;
+	if (ainftp_dp_init(ctx, rt) != 0) {
+		ainftp_dp_free(ctx);
+		rte_free(ctx);
+		return NULL;
+	}
 	return ctx;
 }
 
@@ -95,7 +104,10 @@ ainftp_lcores_setup(struct ainftp_runtime *rt, char *err, size_t errlen)
 			continue;
 		rt->rx[lcore] = rx_ctx_create(rt, lcore);
 		if (rt->rx[lcore] == NULL) {
-			snprintf(err, errlen, "lcore %u: cannot allocate its RX context", lcore);
+			snprintf(err, errlen,
+				 "lcore %u: cannot allocate its RX context and slots (more memory: "
+				 "-m, hugepages; or fewer slots)",
+				 lcore);
 			return -1;
 		}
 		if (rte_eth_dev_socket_id(rt->rx[lcore]->rxq[0].port_id) >= 0 &&
@@ -120,6 +132,10 @@ lcore_main(void *arg)
 	case AINFTP_ROLE_CONTROL:
 		AINFTP_LOG(INFO, "lcore %u: control", lcore);
 		ainftp_ctrl_loop(rt);
+		break;
+	case AINFTP_ROLE_EMU:
+		AINFTP_LOG(INFO, "lcore %u: emulated workers", lcore);
+		ainftp_emu_loop(rt);
 		break;
 	case AINFTP_ROLE_NONE:
 		/* The main lcore without a role just waits for the signal. */
@@ -148,6 +164,9 @@ ainftp_lcores_free(struct ainftp_runtime *rt)
 	unsigned int lcore;
 
 	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
+		if (rt->rx[lcore] == NULL)
+			continue;
+		ainftp_dp_free(rt->rx[lcore]);
 		rte_free(rt->rx[lcore]);
 		rt->rx[lcore] = NULL;
 	}

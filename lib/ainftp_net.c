@@ -201,8 +201,8 @@ icmp_input(struct ainftp_net *net, uint16_t port_idx, struct rte_mbuf *m, struct
 }
 
 static enum ainftp_verdict
-udp_input(struct ainftp_net *net, struct rte_ipv4_hdr *ip, uint32_t ihl, uint32_t ip_len,
-	  struct ainftp_port_ctr *ctr)
+udp_input(struct ainftp_net *net, uint16_t port_idx, struct rte_ipv4_hdr *ip, uint32_t ihl,
+	  uint32_t ip_len, struct ainftp_port_ctr *ctr)
 {
 	const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)((char *)ip + ihl);
 	uint32_t len = ip_len - ihl;
@@ -212,7 +212,8 @@ udp_input(struct ainftp_net *net, struct rte_ipv4_hdr *ip, uint32_t ihl, uint32_
 		ainftp_drop(ctr, AINFTP_DROP_UDP_MALFORMED);
 		return AINFTP_VERDICT_DROP;
 	}
-	if (udp->dst_port != net->udp_port) {
+	if ((uint16_t)(rte_be_to_cpu_16(udp->dst_port) - rte_be_to_cpu_16(net->udp_port)) >=
+	    net->lanes[port_idx]) {
 		ainftp_drop(ctr, AINFTP_DROP_UDP_PORT);
 		return AINFTP_VERDICT_DROP;
 	}
@@ -268,7 +269,7 @@ ipv4_input(struct ainftp_net *net, uint16_t port_idx, struct rte_mbuf *m,
 
 	switch (ip->next_proto_id) {
 	case IPPROTO_UDP:
-		return udp_input(net, ip, ihl, ip_len, ctr);
+		return udp_input(net, port_idx, ip, ihl, ip_len, ctr);
 	case IPPROTO_ICMP:
 		return icmp_input(net, port_idx, m, ip, ihl, ip_len, ctr);
 	default:

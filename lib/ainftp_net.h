@@ -39,8 +39,9 @@ struct ainftp_neigh_table {
 /* What one RX lcore knows of the network; read-only after setup, but for neigh. */
 struct ainftp_net {
 	uint32_t ipv4;	   /* network byte order */
-	uint16_t udp_port; /* network byte order */
+	uint16_t udp_port; /* network byte order: lane 0's port, lane q is udp_port + q */
 	uint16_t n_ports;
+	uint16_t lanes[AINFTP_MAX_PORTS];	     /* RX queues per port */
 	struct rte_ether_addr mac[AINFTP_MAX_PORTS]; /* our source address per port */
 	struct ainftp_neigh_table neigh;
 };
@@ -49,7 +50,7 @@ enum ainftp_verdict {
 	AINFTP_VERDICT_DROP,	 /* counted; the caller frees it */
 	AINFTP_VERDICT_CONSUMED, /* learnt from, nothing to send; the caller frees it */
 	AINFTP_VERDICT_REPLY,	 /* rewritten in place: send it back out the same port */
-	AINFTP_VERDICT_DATA,	 /* UDP to our port: for the data path */
+	AINFTP_VERDICT_DATA,	 /* UDP to one of our lanes' ports: for the data path */
 };
 
 void ainftp_net_init(struct ainftp_net *net, const struct ainftp_config *cfg,

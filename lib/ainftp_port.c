@@ -8,8 +8,12 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include <rte_flow.h>
+
+#include "ainftp_dp.h"
 #include "ainftp_log.h"
 #include "ainftp_port.h"
+#include "ainftp_proto.h"
 #include "ainftp_tx.h"
 
 #define POOL_CACHE 256
@@ -44,7 +48,7 @@ port_resolve(struct ainftp_runtime *rt, uint16_t idx, char *err, size_t errlen)
 	}
 	memcpy(name, device, n);
 	name[n] = '\0';
-	if (rte_eth_dev_get_port_by_name(name, &p->port_id) == 0)
+	if (p->preset || rte_eth_dev_get_port_by_name(name, &p->port_id) == 0)
 		return 0;
 	if (device[n] == ',' || strncmp(device, "net_", 4) == 0) {
 		ret = rte_dev_probe(device);
@@ -125,6 +129,53 @@ ainftp_pool_size(const struct ainftp_runtime *rt, int socket)
 	return rte_align32pow2(n + 1) - 1;
 }
 
+/* TX descriptors of the ports on a socket: what results can have in flight there. */
+static unsigned int
+tx_in_flight(const struct ainftp_runtime *rt, int socket)
+{
+	unsigned int n = 0;
+	uint16_t i;
+
+	for (i = 0; i < rt->n_ports; i++)
+		if (rt->ports[i].socket == socket)
+			n += (unsigned int)rt->ports[i].n_txq *
+			     RTE_MAX(rt->cfg->ports[i].tx_desc, AINFTP_RING_TX_DESC);
+	return n;
+}
+
+static struct rte_mempool *
+result_pools_create(struct ainftp_runtime *rt, int socket, char *err, size_t errlen)
+{
+	const struct ainftp_config *cfg = rt->cfg;
+	unsigned int n_hdr, n_res, room = 0;
+	char name[RTE_MEMPOOL_NAMESIZE];
+	uint16_t j;
+
+	for (j = 0; j < cfg->n_jobs; j++)
+		room = RTE_MAX(room, (unsigned int)ainftp_payload_len(
+					     AINFTP_WIRE_FLOAT32, cfg->jobs[j].elems_per_packet));
+	/* A port without chained TX gets whole copies: headers and payload in one mbuf. */
+	room += RTE_PKTMBUF_HEADROOM + 128;
+	n_hdr = rte_align32pow2(tx_in_flight(rt, socket) + POOL_SPARE + 1) - 1;
+	n_res = rte_align32pow2(ainftp_dp_result_pool_size(cfg) + tx_in_flight(rt, socket) +
+				POOL_SPARE + 1) -
+		1;
+	snprintf(name, sizeof(name), "ainftp_hdr_s%d", socket);
+	rt->hdr_pool[socket] = rte_pktmbuf_pool_create(name, n_hdr, POOL_CACHE, 0,
+						       RTE_PKTMBUF_HEADROOM + 128, socket);
+	snprintf(name, sizeof(name), "ainftp_res_s%d", socket);
+	rt->result_pool[socket] =
+		rte_pktmbuf_pool_create(name, n_res, POOL_CACHE, 0, (uint16_t)room, socket);
+	if (rt->hdr_pool[socket] == NULL || rt->result_pool[socket] == NULL) {
+		snprintf(err, errlen,
+			 "cannot create the result pools on socket %d (%u + %u mbufs): %s "
+			 "(reserve more hugepages, or raise -m with --no-huge)",
+			 socket, n_res, n_hdr, rte_strerror(rte_errno));
+		return NULL;
+	}
+	return rt->result_pool[socket];
+}
+
 static int
 pool_create(struct ainftp_runtime *rt, int socket, char *err, size_t errlen)
 {
@@ -150,7 +201,7 @@ pool_create(struct ainftp_runtime *rt, int socket, char *err, size_t errlen)
 		return AINFTP_ERR_SYSTEM;
 	}
 	AINFTP_LOG(INFO, "socket %d: %u mbufs of %u bytes", socket, n, room);
-	return 0;
+	return result_pools_create(rt, socket, err, errlen) == NULL ? AINFTP_ERR_SYSTEM : 0;
 }
 
 static void
@@ -161,6 +212,8 @@ port_conf_fill(const struct ainftp_port_conf *pc, const struct rte_eth_dev_info 
 	conf->rxmode.mtu = pc->mtu;
 	/* Checksums in hardware where the NIC has them; the software check covers the rest. */
 	conf->rxmode.offloads = info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+	/* Results are a header mbuf chained to a payload shared by every worker's copy. */
+	conf->txmode.offloads = info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	if (pc->rx_queues > 1) {
 		conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf->rx_adv_conf.rss_conf.rss_hf =
@@ -199,6 +252,8 @@ port_mac_setup(struct ainftp_runtime *rt, uint16_t idx, char *err, size_t errlen
 	return 0;
 }
 
+static void lanes_steer(struct ainftp_runtime *rt, uint16_t idx);
+
 static int
 port_start(struct ainftp_runtime *rt, uint16_t idx, const struct rte_eth_dev_info *info, char *err,
 	   size_t errlen)
@@ -214,6 +269,9 @@ port_start(struct ainftp_runtime *rt, uint16_t idx, const struct rte_eth_dev_inf
 
 	port_conf_fill(pc, info, &conf);
 	rxconf.offloads = conf.rxmode.offloads;
+	txconf.offloads = conf.txmode.offloads;
+	/* Drivers that do not list the capability (net_ring, net_null) pass chains as they are. */
+	p->multiseg = conf.txmode.offloads != 0 || strncmp(info->driver_name, "net_ring", 8) == 0;
 	step = "configure";
 	ret = rte_eth_dev_configure(p->port_id, p->n_rxq, p->n_txq, &conf);
 	if (ret == 0) {
@@ -245,7 +303,58 @@ port_start(struct ainftp_runtime *rt, uint16_t idx, const struct rte_eth_dev_inf
 		return AINFTP_ERR_SYSTEM;
 	}
 	p->started = true;
+	lanes_steer(rt, idx);
 	return 0;
+}
+
+/*
+ * Lane q of a port is RX queue q: aggregation packets for it carry UDP
+ * destination port udp_port + q. Where the NIC has rte_flow, a rule per lane
+ * puts them on their queue; elsewhere the sender's choice of queue must do
+ * (net_ring), and a packet on the wrong queue is dropped as `lane`.
+ */
+static void
+lanes_steer(struct ainftp_runtime *rt, uint16_t idx)
+{
+	const struct ainftp_config *cfg = rt->cfg;
+	struct ainftp_port *p = &rt->ports[idx];
+	struct rte_flow_attr attr = {.ingress = 1};
+	struct rte_flow_item_ipv4 ip_spec = {.hdr.dst_addr = cfg->ipv4};
+	struct rte_flow_item_ipv4 ip_mask = {.hdr.dst_addr = UINT32_MAX};
+	struct rte_flow_item_udp udp_spec, udp_mask = {.hdr.dst_port = UINT16_MAX};
+	struct rte_flow_action_queue queue;
+	struct rte_flow_item pattern[] = {
+		{.type = RTE_FLOW_ITEM_TYPE_ETH},
+		{.type = RTE_FLOW_ITEM_TYPE_IPV4, .spec = &ip_spec, .mask = &ip_mask},
+		{.type = RTE_FLOW_ITEM_TYPE_UDP, .spec = &udp_spec, .mask = &udp_mask},
+		{.type = RTE_FLOW_ITEM_TYPE_END},
+	};
+	struct rte_flow_action actions[] = {
+		{.type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &queue},
+		{.type = RTE_FLOW_ACTION_TYPE_END},
+	};
+	struct rte_flow_error ferr;
+	uint16_t q;
+
+	if (p->n_rxq < 2)
+		return;
+	for (q = 0; q < p->n_rxq; q++) {
+		memset(&udp_spec, 0, sizeof(udp_spec));
+		udp_spec.hdr.dst_port = rte_cpu_to_be_16((uint16_t)(cfg->udp_port + q));
+		queue.index = q;
+		if (rte_flow_validate(p->port_id, &attr, pattern, actions, &ferr) != 0 ||
+		    rte_flow_create(p->port_id, &attr, pattern, actions, &ferr) == NULL) {
+			AINFTP_LOG(
+				NOTICE,
+				"%s: no rte_flow steering by UDP port (%s): senders must pick the "
+				"lane's queue; other packets are dropped as \"lane\"",
+				p->name, ferr.message != NULL ? ferr.message : "unsupported");
+			rte_flow_flush(p->port_id, &ferr);
+			return;
+		}
+	}
+	AINFTP_LOG(INFO, "%s: %u lanes steered by rte_flow on UDP ports %u..%u", p->name, p->n_rxq,
+		   cfg->udp_port, cfg->udp_port + p->n_rxq - 1);
 }
 
 int
@@ -308,6 +417,8 @@ ainftp_ports_close(struct ainftp_runtime *rt)
 		if (!rte_eth_dev_is_valid_port(p->port_id) || (!p->started && !p->probed))
 			continue;
 		dev = rte_eth_dev_info_get(p->port_id, &info) == 0 ? info.device : NULL;
+		if (p->started)
+			rte_flow_flush(p->port_id, NULL);
 		if (p->started && rte_eth_dev_stop(p->port_id) != 0)
 			AINFTP_LOG(WARNING, "%s: stop failed", p->name);
 		rte_eth_dev_close(p->port_id);
@@ -318,6 +429,8 @@ ainftp_ports_close(struct ainftp_runtime *rt)
 	}
 	for (s = 0; s < RTE_MAX_NUMA_NODES; s++) {
 		rte_mempool_free(rt->pool[s]);
-		rt->pool[s] = NULL;
+		rte_mempool_free(rt->result_pool[s]);
+		rte_mempool_free(rt->hdr_pool[s]);
+		rt->pool[s] = rt->result_pool[s] = rt->hdr_pool[s] = NULL;
 	}
 }

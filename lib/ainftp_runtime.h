@@ -23,7 +23,9 @@ struct ainftp_port {
 	uint16_t n_rxq;
 	uint16_t n_txq;
 	bool started;
-	bool probed; /* hot-plugged by us from a vdev string: removed at close */
+	bool probed;   /* hot-plugged by us from a vdev string: removed at close */
+	bool preset;   /* port_id set before setup (emulated workers): not looked up */
+	bool multiseg; /* can send chained mbufs: results share one payload */
 	struct rte_ether_addr mac;
 	char name[RTE_ETH_NAME_MAX_LEN];
 };
@@ -32,11 +34,13 @@ enum ainftp_role {
 	AINFTP_ROLE_NONE,
 	AINFTP_ROLE_RX,
 	AINFTP_ROLE_CONTROL,
+	AINFTP_ROLE_EMU, /* emulated workers (ainftp_emu.h) */
 };
 
 struct ainftp_runtime {
 	const struct ainftp_config *cfg;
 	uint32_t stats_interval_s;
+	unsigned int simd_bits; /* widest SIMD kernels to use: 512, 256, or 0 for scalar */
 	FILE *stats_out;
 	uint64_t start_tsc;
 	bool quit; /* set by the signal handler; lcores poll it (relaxed loads) */
@@ -44,9 +48,13 @@ struct ainftp_runtime {
 	uint16_t n_ports;
 	struct ainftp_port ports[AINFTP_MAX_PORTS];
 	struct rte_mempool *pool[RTE_MAX_NUMA_NODES];
+	/* Results: one payload per finished chunk, shared by small header mbufs. */
+	struct rte_mempool *result_pool[RTE_MAX_NUMA_NODES];
+	struct rte_mempool *hdr_pool[RTE_MAX_NUMA_NODES];
 
 	enum ainftp_role role[RTE_MAX_LCORE];
 	struct ainftp_rx_ctx *rx[RTE_MAX_LCORE]; /* on the lcore's own socket */
+	struct ainftp_emu *emu;			 /* emulated workers, when attached */
 };
 
 static inline bool

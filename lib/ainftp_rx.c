@@ -28,8 +28,7 @@ rx_burst_process(struct ainftp_rx_ctx *ctx, const struct ainftp_rxq *q, struct r
 			ainftp_tx_enqueue(txq, m, ctr);
 			break;
 		case AINFTP_VERDICT_DATA:
-			/* The aggregation data path is not attached yet. */
-			ainftp_drop(ctr, AINFTP_DROP_NO_DATAPATH);
+			ainftp_dp_input(ctx, q->port_idx, q->queue, m, ctr);
 			to_free[n_free++] = m;
 			break;
 		case AINFTP_VERDICT_CONSUMED:

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "ainftp_dp.h"
 #include "ainftp_net.h"
 #include "ainftp_runtime.h"
 #include "ainftp_tx.h"
@@ -31,7 +32,9 @@ struct ainftp_rx_ctx {
 	struct ainftp_rxq rxq[AINFTP_MAX_RX_BINDINGS];
 	struct ainftp_txq txq[AINFTP_MAX_PORTS]; /* this lcore's own TX queue on every port */
 	struct ainftp_lcore_stats *stats;
+	bool multiseg[AINFTP_MAX_PORTS]; /* the port sends chained mbufs */
 	struct ainftp_net net;
+	struct ainftp_dp dp;
 };
 
 /* One pass over every queue of the lcore. Returns the packets received. */

@@ -26,7 +26,7 @@ const char *const ainftp_drop_names[AINFTP_DROP_MAX] = {
 	[AINFTP_DROP_ICMP_TYPE] = "icmp_type",
 	[AINFTP_DROP_UDP_MALFORMED] = "udp_malformed",
 	[AINFTP_DROP_UDP_PORT] = "udp_port",
-	[AINFTP_DROP_NO_DATAPATH] = "no_datapath",
+	[AINFTP_DROP_RESULT_NOMBUF] = "result_nombuf",
 	[AINFTP_DROP_TX_FULL] = "tx_full",
 };
 
@@ -51,8 +51,15 @@ ctr_accumulate(struct ainftp_port_ctr *sum, const struct ainftp_port_ctr *c)
 	sum->arp_replies += ainftp_ctr_read(&c->arp_replies);
 	sum->icmp_replies += ainftp_ctr_read(&c->icmp_replies);
 	sum->arp_learnt += ainftp_ctr_read(&c->arp_learnt);
+	sum->data_pkts += ainftp_ctr_read(&c->data_pkts);
+	sum->chunks_done += ainftp_ctr_read(&c->chunks_done);
+	sum->results_sent += ainftp_ctr_read(&c->results_sent);
+	sum->results_resent += ainftp_ctr_read(&c->results_resent);
+	sum->overflows += ainftp_ctr_read(&c->overflows);
 	for (i = 0; i < AINFTP_DROP_MAX; i++)
 		sum->drops[i] += ainftp_ctr_read(&c->drops[i]);
+	for (i = 1; i < AINFTP_BAD_MAX; i++)
+		sum->proto_drops[i] += ainftp_ctr_read(&c->proto_drops[i]);
 }
 
 void
@@ -73,6 +80,8 @@ drops_total(const struct ainftp_port_ctr *c)
 
 	for (i = 0; i < AINFTP_DROP_MAX; i++)
 		n += c->drops[i];
+	for (i = 1; i < AINFTP_BAD_MAX; i++)
+		n += c->proto_drops[i];
 	return n;
 }
 
@@ -90,11 +99,21 @@ ctr_json(const struct ainftp_port_ctr *c)
 	json_object_set_new(o, "arp_replies", json_integer((json_int_t)c->arp_replies));
 	json_object_set_new(o, "icmp_replies", json_integer((json_int_t)c->icmp_replies));
 	json_object_set_new(o, "arp_learnt", json_integer((json_int_t)c->arp_learnt));
+	json_object_set_new(o, "data_pkts", json_integer((json_int_t)c->data_pkts));
+	json_object_set_new(o, "chunks_done", json_integer((json_int_t)c->chunks_done));
+	json_object_set_new(o, "results_sent", json_integer((json_int_t)c->results_sent));
+	json_object_set_new(o, "results_resent", json_integer((json_int_t)c->results_resent));
+	json_object_set_new(o, "overflows", json_integer((json_int_t)c->overflows));
 	json_object_set_new(o, "drops_total", json_integer((json_int_t)drops_total(c)));
 	for (i = 0; i < AINFTP_DROP_MAX; i++)
 		if (c->drops[i] != 0)
 			json_object_set_new(drops, ainftp_drop_names[i],
 					    json_integer((json_int_t)c->drops[i]));
+	/* Aggregation packets refused, by the protocol's own reason names. */
+	for (i = 1; i < AINFTP_BAD_MAX; i++)
+		if (c->proto_drops[i] != 0)
+			json_object_set_new(drops, ainftp_bad_names[i],
+					    json_integer((json_int_t)c->proto_drops[i]));
 	json_object_set_new(o, "drops", drops);
 	return o;
 }
@@ -135,7 +154,14 @@ port_json(const struct ainftp_runtime *rt, uint16_t idx)
 static const char *
 role_name(enum ainftp_role role)
 {
-	return role == AINFTP_ROLE_RX ? "rx" : role == AINFTP_ROLE_CONTROL ? "control" : "none";
+	static const char *const names[] = {
+		[AINFTP_ROLE_NONE] = "none",
+		[AINFTP_ROLE_RX] = "rx",
+		[AINFTP_ROLE_CONTROL] = "control",
+		[AINFTP_ROLE_EMU] = "emulator",
+	};
+
+	return names[role];
 }
 
 static json_t *

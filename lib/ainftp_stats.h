@@ -15,6 +15,7 @@
 #include <rte_lcore.h>
 
 #include "ainftp_config.h"
+#include "ainftp_proto.h"
 
 /* Why a packet was dropped. Keep names in step with ainftp_drop_names[]. */
 enum ainftp_drop {
@@ -32,7 +33,7 @@ enum ainftp_drop {
 	AINFTP_DROP_ICMP_TYPE,	    /* anything but an echo request */
 	AINFTP_DROP_UDP_MALFORMED,  /* bad length */
 	AINFTP_DROP_UDP_PORT,	    /* not the appliance's port */
-	AINFTP_DROP_NO_DATAPATH,    /* aggregation traffic, before a data path is attached */
+	AINFTP_DROP_RESULT_NOMBUF,  /* no mbuf for a result: the worker's retransmission retries */
 	AINFTP_DROP_TX_FULL,	    /* TX queue full: reply lost */
 	AINFTP_DROP_MAX
 };
@@ -46,7 +47,13 @@ struct ainftp_port_ctr {
 	uint64_t tx_bytes;
 	uint64_t arp_replies;
 	uint64_t icmp_replies;
-	uint64_t arp_learnt; /* ARP replies and announcements for us */
+	uint64_t arp_learnt;	 /* ARP replies and announcements for us */
+	uint64_t data_pkts;	 /* contributions summed */
+	uint64_t chunks_done;	 /* slots completed */
+	uint64_t results_sent;	 /* result copies, one per worker */
+	uint64_t results_resent; /* kept results sent again to a worker that retransmitted */
+	uint64_t overflows;	 /* results flagged overflow: exponents spread too far */
+	uint64_t proto_drops[AINFTP_BAD_MAX]; /* aggregation packets refused, by ainftp_bad */
 	uint64_t drops[AINFTP_DROP_MAX];
 };
 

@@ -8,6 +8,7 @@ pkgs=(
 	gcc meson ninja-build pkg-config   # build
 	libdpdk-dev dpdk dpdk-dev          # DPDK 22.11: libraries, PMDs, dpdk-telemetry.py, testpmd
 	libnuma-dev libjansson-dev check   # NUMA, cluster.json, unit tests
+	libsodium-dev                      # the keyed MAC of the wire format
 	python3 iproute2 iputils-ping      # integration tests: JSON checks, namespaces, ping
 )
 

@@ -57,11 +57,17 @@ fixture_eal_init(const char *prog, int telemetry)
 void
 fixture_up(struct fixture *f)
 {
+	fixture_up_json(f, fixture_json);
+}
+
+void
+fixture_up_json(struct fixture *f, const char *json)
+{
 	char err[512];
 	struct rte_ring *tx[2];
 
 	memset(f, 0, sizeof(*f));
-	if (ainftp_config_parse(fixture_json, "fixture.json", &f->cfg, err, sizeof(err)) != 0)
+	if (ainftp_config_parse(json, "fixture.json", &f->cfg, err, sizeof(err)) != 0)
 		die(err);
 	f->in = rte_ring_create("fix_in", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	f->out = rte_ring_create("fix_out", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -76,6 +82,7 @@ fixture_up(struct fixture *f)
 
 	f->rt.cfg = &f->cfg;
 	f->rt.stats_out = stdout;
+	f->rt.simd_bits = 512;
 	ainftp_stats_reset();
 	if (ainftp_ports_setup(&f->rt, err, sizeof(err)) != 0)
 		die(err);
@@ -95,6 +102,19 @@ fixture_down(struct fixture *f)
 	rte_ring_free(f->out);
 	rte_ring_free(f->ctrl_out);
 	rte_mempool_free(f->pool);
+}
+
+void
+fixture_inject(struct fixture *f, const void *frame, uint16_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(f->pool);
+
+	if (m == NULL || rte_pktmbuf_append(m, len) == NULL)
+		die("mbuf");
+	memcpy(rte_pktmbuf_mtod(m, void *), frame, len);
+	if (rte_ring_enqueue(f->in, m) != 0)
+		die("enqueue");
+	ainftp_rx_poll(f->rt.rx[FIX_RX_LCORE]);
 }
 
 unsigned int

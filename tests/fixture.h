@@ -37,10 +37,15 @@ void fixture_eal_init(const char *prog, int telemetry);
 
 /* Build the appliance on a fresh ring port. Aborts on failure. */
 void fixture_up(struct fixture *f);
+/* The same with a cluster.json of the test's own (its port must be "net_ring_fix"). */
+void fixture_up_json(struct fixture *f, const char *json);
 void fixture_down(struct fixture *f);
 
 /* Inject a frame, run one RX poll, return how many frames came out (copied to out). */
 unsigned int fixture_roundtrip(struct fixture *f, const void *frame, uint16_t len, uint8_t *reply,
 			       uint16_t *reply_len);
+
+/* Inject a frame and run one RX poll; what came out stays on f->out. */
+void fixture_inject(struct fixture *f, const void *frame, uint16_t len);
 
 #endif

@@ -127,6 +127,8 @@ static const struct bad_case bad_cases[] = {
 	    "cluster.json: jobs[0].sentry.sigma: unknown key"),
 	BAD("string for an integer", WITH_PORTS("'ports':[{'device':'net_ring0','mtu':'1500'}]"),
 	    "cluster.json: ports[0].mtu: expected an integer, got string"),
+	BAD("job on a port that does not exist", WITH_JOB(",'port':1"),
+	    "cluster.json: jobs[0].port: 1 is out of range (0..0)"),
 	BAD("real for an integer", WITH_JOB(",'slots':256.0"),
 	    "cluster.json: jobs[0].slots: expected an integer, got real"),
 	BAD("boolean for an integer",
@@ -239,7 +241,7 @@ static const struct bad_case bad_cases[] = {
 	    "size"),
 	BAD("elements too big for the MTU",
 	    WITH_JOB_FULL("'id':1,'elems_per_packet':1024,'encoding':'int16'", WORKERS),
-	    "cluster.json: jobs[0].elems_per_packet: 1024 int16 elements need 2176 bytes with "
+	    "cluster.json: jobs[0].elems_per_packet: 1024 int16 elements need 2124 bytes with "
 	    "headers, "
 	    "more than the smallest port MTU (1500)"),
 	BAD("missing rx", WITH_LCORES("'lcores':{'control':0}"),

@@ -344,6 +344,7 @@ udp(uint8_t *f, uint16_t dport, uint16_t udp_len, uint16_t payload)
 
 START_TEST(udp_is_classified)
 {
+	struct ainftp_port_ctr sum;
 	uint8_t f[256];
 	size_t n;
 
@@ -351,8 +352,14 @@ START_TEST(udp_is_classified)
 	expect_drop(f, (uint16_t)n, AINFTP_DROP_UDP_PORT);
 	n = udp(f, FIX_UDP_PORT, 8 + 17, 16); /* longer than the IP payload */
 	expect_drop(f, (uint16_t)n, AINFTP_DROP_UDP_MALFORMED);
+	/* To our port, the data path's: 16 bytes cannot hold an ainftp header. */
 	n = udp(f, FIX_UDP_PORT, 8 + 16, 16);
-	expect_drop(f, (uint16_t)n, AINFTP_DROP_NO_DATAPATH);
+	ck_assert_uint_eq(fixture_roundtrip(&fx, f, (uint16_t)n, NULL, NULL), 0);
+	ainftp_stats_port_sum(0, &sum);
+	ck_assert_uint_eq(sum.proto_drops[AINFTP_BAD_TRUNCATED], 1);
+	/* Our port + 1 is a lane this one-queue port does not have. */
+	n = udp(f, FIX_UDP_PORT + 1, 8 + 16, 16);
+	expect_drop(f, (uint16_t)n, AINFTP_DROP_UDP_PORT);
 }
 END_TEST
 

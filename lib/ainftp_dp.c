@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <string.h>
+
+#include <rte_ip.h>
+#include <rte_malloc.h>
+#include <rte_udp.h>
+
+#include "ainftp_dp.h"
+#include "ainftp_rx.h"
+
+#define NO_WORKER 0xff
+/* Ethernet, IPv4 without options, UDP and the ainftp header: what each result copy carries. */
+#define RESULT_HDRS_LEN                                                                 \
+	(RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr) + \
+	 sizeof(struct ainftp_hdr))
+
+static uint8_t
+wire_encoding(enum ainftp_encoding enc)
+{
+	switch (enc) {
+	case AINFTP_ENC_INT16:
+		return AINFTP_WIRE_INT16;
+	case AINFTP_ENC_INT8:
+		return AINFTP_WIRE_INT8;
+	case AINFTP_ENC_FLOAT32:
+		break;
+	}
+	return AINFTP_WIRE_FLOAT32;
+}
+
+static bool
+lcore_polls(const struct ainftp_rx_ctx *ctx, uint16_t port_idx, uint16_t queue)
+{
+	uint16_t i;
+
+	for (i = 0; i < ctx->n_rxq; i++)
+		if (ctx->rxq[i].port_idx == port_idx && ctx->rxq[i].queue == queue)
+			return true;
+	return false;
+}
+
+static struct ainftp_slot *
+slot_create(uint32_t elems, int socket)
+{
+	struct ainftp_slot *s = rte_zmalloc_socket("ainftp_slot", sizeof(*s), 0, socket);
+
+	if (s == NULL)
+		return NULL;
+	s->acc.n = elems;
+	s->acc.acc = rte_malloc_socket("ainftp_acc", elems * sizeof(int64_t), 64, socket);
+	s->acc.blk = rte_malloc_socket("ainftp_acc_blk",
+				       ainftp_blocks(elems) * sizeof(struct ainftp_acc_block), 0,
+				       socket);
+	if (s->acc.acc == NULL || s->acc.blk == NULL) {
+		rte_free(s->acc.acc);
+		rte_free(s->acc.blk);
+		rte_free(s);
+		return NULL;
+	}
+	ainftp_slot_init(s);
+	return s;
+}
+
+static void
+slot_destroy(struct ainftp_slot *s)
+{
+	if (s == NULL)
+		return;
+	rte_pktmbuf_free(s->shadow);
+	rte_free(s->acc.acc);
+	rte_free(s->acc.blk);
+	rte_free(s);
+}
+
+static int
+job_workers_init(struct ainftp_dp_job *job, const struct ainftp_job_conf *jc)
+{
+	uint16_t i;
+
+	memset(job->worker_idx, NO_WORKER, sizeof(job->worker_idx));
+	job->n_workers = jc->n_workers;
+	for (i = 0; i < jc->n_workers; i++) {
+		job->worker_idx[jc->workers[i].id] = (uint8_t)i;
+		job->workers[i].ipv4 = jc->workers[i].ipv4;
+		if (jc->auth && ainftp_mac_key_init(&job->workers[i].key, jc->workers[i].key) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+job_init(struct ainftp_dp_job *job, const struct ainftp_rx_ctx *ctx,
+	 const struct ainftp_runtime *rt, const struct ainftp_job_conf *jc, int socket)
+{
+	uint32_t k;
+
+	job->id = jc->id;
+	job->port_idx = jc->port;
+	job->lanes = rt->ports[jc->port].n_rxq;
+	job->wire_enc = wire_encoding(jc->encoding);
+	job->result_enc = wire_encoding(jc->result_encoding);
+	job->auth = jc->auth;
+	job->quorum = jc->quorum;
+	job->elems = (uint16_t)jc->elems_per_packet;
+	job->n_slots = jc->slots;
+	job->payload_len = (uint32_t)ainftp_payload_len(job->wire_enc, job->elems);
+	job->result_len = (uint32_t)ainftp_payload_len(job->result_enc, job->elems);
+	if (job_workers_init(job, jc) != 0)
+		return -1;
+	job->slots = rte_zmalloc_socket("ainftp_slots", jc->slots * sizeof(*job->slots), 0, socket);
+	if (job->slots == NULL)
+		return -1;
+	for (k = 0; k < jc->slots; k++) {
+		if (!lcore_polls(ctx, job->port_idx, (uint16_t)(k % job->lanes)))
+			continue;
+		job->slots[k] = slot_create(job->elems, socket);
+		if (job->slots[k] == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+int
+ainftp_dp_init(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt)
+{
+	const struct ainftp_config *cfg = rt->cfg;
+	struct ainftp_dp *dp = &ctx->dp;
+	int socket = (int)rte_lcore_to_socket_id(ctx->lcore);
+	int port_socket = rt->ports[ctx->rxq[0].port_idx].socket;
+	uint32_t max_elems = 0;
+	uint16_t j;
+
+	dp->ops = ainftp_quant_select(rt->simd_bits);
+	dp->result_pool = rt->result_pool[port_socket];
+	dp->hdr_pool = rt->hdr_pool[port_socket];
+	dp->n_jobs = cfg->n_jobs;
+	dp->jobs = rte_zmalloc_socket("ainftp_jobs", cfg->n_jobs * sizeof(*dp->jobs), 0, socket);
+	if (dp->jobs == NULL)
+		return -1;
+	for (j = 0; j < cfg->n_jobs; j++) {
+		if (job_init(&dp->jobs[j], ctx, rt, &cfg->jobs[j], socket) != 0)
+			return -1;
+		max_elems = RTE_MAX(max_elems, cfg->jobs[j].elems_per_packet);
+	}
+	dp->scratch = rte_malloc_socket("ainftp_scratch", max_elems * sizeof(float), 64, socket);
+	return dp->scratch == NULL ? -1 : 0;
+}
+
+void
+ainftp_dp_free(struct ainftp_rx_ctx *ctx)
+{
+	struct ainftp_dp *dp = &ctx->dp;
+	uint32_t k;
+	uint16_t j;
+
+	for (j = 0; dp->jobs != NULL && j < dp->n_jobs; j++) {
+		for (k = 0; dp->jobs[j].slots != NULL && k < dp->jobs[j].n_slots; k++)
+			slot_destroy(dp->jobs[j].slots[k]);
+		rte_free(dp->jobs[j].slots);
+	}
+	rte_free(dp->jobs);
+	rte_free(dp->scratch);
+	dp->jobs = NULL;
+	dp->scratch = NULL;
+}
+
+static inline struct ainftp_dp_job *
+job_find(struct ainftp_dp *dp, uint32_t id)
+{
+	uint16_t j;
+
+	/* A handful of jobs at most: a scan beats a hash here. */
+	for (j = 0; j < dp->n_jobs; j++)
+		if (dp->jobs[j].id == id)
+			return &dp->jobs[j];
+	return NULL;
+}
+
+static inline void
+bad(struct ainftp_port_ctr *ctr, enum ainftp_bad why)
+{
+	ainftp_ctr_add(&ctr->proto_drops[why], 1);
+}
+
+/* Headers of one copy of a result, in front of the shared payload. */
+static void
+result_headers(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+	       const struct ainftp_dp_worker *w, const struct ainftp_hdr *rh, uint16_t lane,
+	       char *p)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	uint16_t udp_len = (uint16_t)(sizeof(*udp) + sizeof(*rh) + job->result_len);
+
+	rte_ether_addr_copy(&w->mac, &eth->dst_addr);
+	rte_ether_addr_copy(&ctx->net.mac[job->port_idx], &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->type_of_service = 0;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + udp_len));
+	ip->packet_id = 0;
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = AINFTP_REPLY_TTL;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = ctx->net.ipv4;
+	ip->dst_addr = w->ipv4;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->src_port = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ctx->net.udp_port) + lane));
+	udp->dst_port = w->udp_port;
+	udp->dgram_len = rte_cpu_to_be_16(udp_len);
+	udp->dgram_cksum = 0; /* optional in IPv4; the payload's integrity is the MAC's job */
+	memcpy(udp + 1, rh, sizeof(*rh));
+}
+
+/* One copy of the result to one worker: a header mbuf chained to the shared payload. */
+static void
+result_send(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+	    const struct ainftp_dp_worker *w, const struct ainftp_hdr *rh, uint16_t lane,
+	    struct rte_mbuf *payload, struct ainftp_port_ctr *ctr)
+{
+	struct ainftp_dp *dp = &ctx->dp;
+	bool chain = ctx->multiseg[job->port_idx];
+	struct rte_mbuf *h;
+	char *p;
+
+	if (w->udp_port == 0)
+		return; /* never heard from: nowhere to send it */
+	h = rte_pktmbuf_alloc(chain ? dp->hdr_pool : dp->result_pool);
+	if (unlikely(h == NULL)) {
+		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
+		return;
+	}
+	p = rte_pktmbuf_append(h, RESULT_HDRS_LEN + (chain ? 0 : job->result_len));
+	result_headers(ctx, job, w, rh, lane, p);
+	if (chain) {
+		rte_mbuf_refcnt_update(payload, 1);
+		h->next = payload;
+		h->nb_segs = 2;
+		h->pkt_len += job->result_len;
+	} else {
+		/* The port cannot send chains: one copy per worker. */
+		memcpy(p + RESULT_HDRS_LEN, rte_pktmbuf_mtod(payload, void *), job->result_len);
+	}
+	ainftp_ctr_add(&ctr->results_sent, 1);
+	ainftp_tx_enqueue(&ctx->txq[job->port_idx], h, ctr);
+}
+
+static void
+result_header(const struct ainftp_dp_job *job, const struct ainftp_slot *s, uint16_t k,
+	      struct ainftp_hdr *rh)
+{
+	struct ainftp_msg msg = {
+		.type = AINFTP_MSG_RESULT,
+		.encoding = job->result_enc,
+		.flags = s->shadow_flags,
+		.job = job->id,
+		.worker = AINFTP_WORKER_APPLIANCE,
+		.elems = job->elems,
+		.step = (uint32_t)(s->shadow_seq >> 32),
+		.chunk = (uint32_t)s->shadow_seq,
+		.slot = k,
+		.scale_exp = s->shadow_exp,
+		.contributors = s->shadow_count,
+		.bitmap = s->shadow_bitmap,
+	};
+
+	ainftp_hdr_write(rh, &msg);
+}
+
+/* The quorum is in: turn the sum into the result, keep it, send it to every worker. */
+static void
+slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s, uint16_t k,
+	    struct rte_mbuf *payload, struct ainftp_port_ctr *ctr)
+{
+	struct ainftp_hdr rh;
+	void *out = rte_pktmbuf_append(payload, (uint16_t)job->result_len);
+	uint16_t i, lane = (uint16_t)(k % job->lanes);
+
+	if (job->result_enc == AINFTP_WIRE_INT16)
+		s->shadow_exp = ctx->dp.ops->res_i16(&s->acc, out);
+	else {
+		ctx->dp.ops->res_f32(&s->acc, out);
+		s->shadow_exp = 0;
+	}
+	s->shadow_bitmap = s->bitmap;
+	s->shadow_count = s->count;
+	s->shadow_flags = s->acc.overflow ? AINFTP_F_OVERFLOW : 0;
+	rte_pktmbuf_free(ainftp_slot_complete(s, payload));
+	ainftp_ctr_add(&ctr->chunks_done, 1);
+	if (s->acc.overflow)
+		ainftp_ctr_add(&ctr->overflows, 1);
+	result_header(job, s, k, &rh);
+	for (i = 0; i < job->n_workers; i++)
+		result_send(ctx, job, &job->workers[i], &rh, lane, payload, ctr);
+}
+
+/* Add a checked payload; -1 when a float32 payload holds NaN or Inf. */
+static int
+payload_add(struct ainftp_dp *dp, const struct ainftp_dp_job *job, struct ainftp_slot *s,
+	    const struct ainftp_hdr *h)
+{
+	const char *payload = (const char *)(h + 1);
+
+	switch (job->wire_enc) {
+	case AINFTP_WIRE_INT16:
+		dp->ops->acc_i16(&s->acc, (const int16_t *)payload, h->scale_exp);
+		return 0;
+	case AINFTP_WIRE_INT8:
+		dp->ops->acc_i8(&s->acc, (const int8_t *)payload,
+				(const int8_t *)payload + ainftp_blocks(job->elems));
+		return 0;
+	default:
+		/* At frame offset 74 a float32 payload is not 4-byte aligned. */
+		memcpy(dp->scratch, payload, job->payload_len);
+		return dp->ops->acc_f32(&s->acc, dp->scratch);
+	}
+}
+
+/* A contribution that passed every check: sum it, or answer a retransmission. */
+static void
+contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
+	     const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+	     const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr)
+{
+	struct ainftp_dp_worker *w = &job->workers[widx];
+	uint16_t k = rte_be_to_cpu_16(h->slot), wid = rte_be_to_cpu_16(h->worker);
+	uint64_t seq = ainftp_seq(rte_be_to_cpu_32(h->step), rte_be_to_cpu_32(h->chunk));
+	struct ainftp_slot *s = job->slots[k];
+	struct rte_mbuf *result = NULL;
+	struct ainftp_hdr rh;
+
+	switch (ainftp_slot_offer(s, seq, wid)) {
+	case AINFTP_SLOT_ADD:
+		break;
+	case AINFTP_SLOT_RESEND:
+		result_header(job, s, k, &rh);
+		result_send(ctx, job, w, &rh, (uint16_t)(k % job->lanes), s->shadow, ctr);
+		ainftp_ctr_add(&ctr->results_resent, 1);
+		return;
+	case AINFTP_SLOT_DUP:
+		bad(ctr, AINFTP_BAD_DUPLICATE);
+		return;
+	case AINFTP_SLOT_STALE:
+		bad(ctr, AINFTP_BAD_STALE);
+		return;
+	case AINFTP_SLOT_BUSY:
+		bad(ctr, AINFTP_BAD_SLOT_BUSY);
+		return;
+	}
+	/* The last contribution: take the result's mbuf first, so a shortage is retried. */
+	if (ainftp_slot_full(s, job->quorum)) {
+		result = rte_pktmbuf_alloc(ctx->dp.result_pool);
+		if (unlikely(result == NULL))
+			goto undo;
+	}
+	if (unlikely(payload_add(&ctx->dp, job, s, h) != 0)) {
+		bad(ctr, AINFTP_BAD_VALUE);
+		rte_pktmbuf_free(result);
+		result = NULL;
+		goto undo;
+	}
+	/*
+	 * Where the worker is, from a fresh authenticated contribution only: a
+	 * replayed packet (a duplicate) cannot redirect its results.
+	 */
+	w->udp_port = udp->src_port;
+	rte_ether_addr_copy(&eth->src_addr, &w->mac);
+	ainftp_ctr_add(&ctr->data_pkts, 1);
+	if (result != NULL)
+		slot_finish(ctx, job, s, k, result, ctr);
+	return;
+undo:
+	if (result == NULL && ainftp_slot_full(s, job->quorum))
+		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
+	s->bitmap &= ~(UINT64_C(1) << wid);
+	s->count--;
+}
+
+/* Every field of a DATA packet against its job: AINFTP_OK or why not. */
+static enum ainftp_bad
+data_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+	   const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp, const struct ainftp_hdr *h,
+	   uint16_t queue, int *widx)
+{
+	uint16_t wid = rte_be_to_cpu_16(h->worker), k = rte_be_to_cpu_16(h->slot);
+	uint16_t lane = rte_be_to_cpu_16(udp->dst_port) - rte_be_to_cpu_16(ctx->net.udp_port);
+	const struct ainftp_dp_worker *w;
+
+	if (wid >= AINFTP_MAX_WORKERS || job->worker_idx[wid] == NO_WORKER)
+		return AINFTP_BAD_WORKER;
+	*widx = job->worker_idx[wid];
+	w = &job->workers[*widx];
+	if (ip->src_addr != w->ipv4)
+		return AINFTP_BAD_SOURCE;
+	if (h->encoding != job->wire_enc)
+		return AINFTP_BAD_ENCODING;
+	if (rte_be_to_cpu_16(h->elems) != job->elems)
+		return AINFTP_BAD_ELEMS;
+	if (job->auth && !(h->flags & AINFTP_F_AUTH))
+		return AINFTP_BAD_AUTH_MISSING;
+	if (job->auth && !ainftp_mac_verify(&w->key, h, sizeof(*h) + job->payload_len,
+					    (const uint8_t *)(h + 1) + job->payload_len))
+		return AINFTP_BAD_TAG;
+	if (k >= job->n_slots || k != rte_be_to_cpu_32(h->chunk) % job->n_slots)
+		return AINFTP_BAD_SLOT;
+	/* The slot's lane is the queue it must arrive on, and the UDP port that steers it there. */
+	if (k % job->lanes != queue || lane != queue || job->slots[k] == NULL)
+		return AINFTP_BAD_LANE;
+	return AINFTP_OK;
+}
+
+void
+ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, uint16_t queue, struct rte_mbuf *m,
+		struct ainftp_port_ctr *ctr)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
+	const struct rte_udp_hdr *udp =
+		(const struct rte_udp_hdr *)((const char *)ip + rte_ipv4_hdr_len(ip));
+	const struct ainftp_hdr *h = (const struct ainftp_hdr *)(udp + 1);
+	size_t udp_len = rte_be_to_cpu_16(udp->dgram_len) - sizeof(*udp);
+	struct ainftp_dp_job *job = NULL;
+	enum ainftp_bad why;
+	int widx = -1;
+
+	why = ainftp_hdr_check(h, udp_len);
+	if (why == AINFTP_OK && h->type != AINFTP_MSG_DATA)
+		why = AINFTP_BAD_TYPE;
+	if (why == AINFTP_OK) {
+		job = job_find(&ctx->dp, rte_be_to_cpu_32(h->job));
+		if (job == NULL || job->port_idx != port_idx)
+			why = AINFTP_BAD_JOB;
+	}
+	if (why == AINFTP_OK)
+		why = data_check(ctx, job, ip, udp, h, queue, &widx);
+	if (unlikely(why != AINFTP_OK)) {
+		bad(ctr, why);
+		return;
+	}
+	contribution(ctx, job, (unsigned int)widx, h, eth, udp, ctr);
+}
+
+unsigned int
+ainftp_dp_slots_busy(const struct ainftp_runtime *rt)
+{
+	unsigned int lcore, n = 0;
+	uint32_t k;
+	uint16_t j;
+
+	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
+		const struct ainftp_rx_ctx *ctx = rt->rx[lcore];
+
+		for (j = 0; ctx != NULL && j < ctx->dp.n_jobs; j++)
+			for (k = 0; k < ctx->dp.jobs[j].n_slots; k++) {
+				const struct ainftp_slot *s = ctx->dp.jobs[j].slots[k];
+
+				n += s != NULL && s->seq != AINFTP_SEQ_NONE && !s->done;
+			}
+	}
+	return n;
+}
+
+unsigned int
+ainftp_dp_result_pool_size(const struct ainftp_config *cfg)
+{
+	unsigned int n = 0;
+	uint16_t j;
+
+	/* Every slot keeps its last result. */
+	for (j = 0; j < cfg->n_jobs; j++)
+		n += cfg->jobs[j].slots;
+	return n;
+}

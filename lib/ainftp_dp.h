@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef AINFTP_DP_H
+#define AINFTP_DP_H
+
+/*
+ * The aggregation data path of one RX lcore: check a worker's packet field by
+ * field, add its payload into the slot that sums its chunk, and when the quorum
+ * is in, send the result to every worker of the job: one payload mbuf shared by
+ * a small header mbuf per worker (refcounts, no copy per worker). Per lcore and
+ * per job, nothing shared with other lcores: each lcore owns the slots of the
+ * lanes (RX queues) it polls.
+ */
+
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include "ainftp_config.h"
+#include "ainftp_proto.h"
+#include "ainftp_quant.h"
+#include "ainftp_slot.h"
+#include "ainftp_stats.h"
+
+struct ainftp_rx_ctx;
+struct ainftp_runtime;
+
+/* Where results for a worker go: learnt from its last authenticated packet. */
+struct ainftp_dp_worker {
+	uint32_t ipv4;	   /* from cluster.json, network order */
+	uint16_t udp_port; /* its source port, network order; 0 until seen */
+	struct rte_ether_addr mac;
+	struct ainftp_mac_key key; /* derived once from the worker's key */
+};
+
+struct ainftp_dp_job {
+	uint32_t id;
+	uint16_t port_idx;
+	uint16_t lanes;	    /* the port's RX queues: slot k is summed on queue k % lanes */
+	uint8_t wire_enc;   /* enum ainftp_wire_encoding of contributions */
+	uint8_t result_enc; /* and of results */
+	bool auth;
+	uint16_t quorum;
+	uint16_t elems;
+	uint32_t n_slots;
+	uint32_t payload_len; /* of a contribution */
+	uint32_t result_len;  /* of a result's payload */
+	uint16_t n_workers;
+	uint8_t worker_idx[AINFTP_MAX_WORKERS]; /* worker id -> index, 0xff: none */
+	struct ainftp_dp_worker workers[AINFTP_MAX_WORKERS];
+	struct ainftp_slot **slots; /* n_slots; NULL where another lcore owns the slot */
+};
+
+struct ainftp_dp {
+	uint16_t n_jobs;
+	struct ainftp_dp_job *jobs;
+	const struct ainftp_quant_ops *ops;
+	struct rte_mempool *result_pool;
+	struct rte_mempool *hdr_pool;
+	float *scratch; /* float32 payloads copied to alignment before summing */
+};
+
+/* Set up the jobs and the slots this lcore owns, on its socket. 0 or -1. */
+int ainftp_dp_init(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt);
+void ainftp_dp_free(struct ainftp_rx_ctx *ctx);
+
+/* A UDP datagram to one of our ports, received on rxq `queue`: consume it (always freed). */
+void ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, uint16_t queue,
+		     struct rte_mbuf *m, struct ainftp_port_ctr *ctr);
+
+/* Slots in the middle of a chunk, over every RX lcore (0 when all is quiet). */
+unsigned int ainftp_dp_slots_busy(const struct ainftp_runtime *rt);
+
+/* Mbufs a socket's result and header pools need. */
+unsigned int ainftp_dp_result_pool_size(const struct ainftp_config *cfg);
+
+#endif

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef AINFTP_EMU_H
+#define AINFTP_EMU_H
+
+/*
+ * Emulated workers, testpmd-style, in the appliance's own process: a pair of
+ * ring ethdevs cross-connected in place of one config port, and one extra
+ * lcore that runs N workers of a job. Each worker streams its chunks with a
+ * window, retransmits on timeout, takes the results and checks every one bit
+ * for bit against a reference computed separately from the inputs. Loss,
+ * duplication and reordering can be injected in both directions.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ainftp_runtime.h"
+
+struct ainftp_emu_conf {
+	unsigned int lcore;     /* the emulator's lcore: in the EAL list, no other role */
+	uint16_t job_idx;       /* index into cfg->jobs */
+	uint32_t chunks;        /* chunks per worker in the run */
+	uint32_t chunks_per_step;
+	uint32_t window;        /* chunks in flight per worker; 0: the job's slots */
+	uint32_t timeout_us;    /* retransmission timeout */
+	double loss;            /* per packet, each direction */
+	double dup;
+	double reorder;
+	uint64_t seed;
+};
+
+struct ainftp_emu_report {
+	uint16_t workers;
+	uint64_t chunks;          /* per worker */
+	uint64_t results_checked; /* results taken by a worker and compared */
+	uint64_t results_exact;
+	uint64_t retransmits;
+	uint64_t injected_loss, injected_dup, injected_reorder;
+	double seconds;
+	bool stalled; /* no progress for AINFTP_EMU_STALL_S: gave up rather than hang */
+	unsigned int slots_busy;   /* slots still summing after the run (want 0) */
+	unsigned int pool_in_use_start, pool_in_use_end; /* the RX mbuf pool's */
+};
+
+#define AINFTP_EMU_STALL_S 10
+
+/*
+ * Before ainftp_ports_setup: build the ring pair and put it in place of the
+ * job's port (rt->ports[i] preset), mark the lcore's role. 0, or -1 with a line.
+ */
+int ainftp_emu_attach(struct ainftp_runtime *rt, const struct ainftp_emu_conf *conf, char *err,
+		      size_t errlen);
+
+/* The emulator lcore's loop: runs the workers, then asks the runtime to quit. */
+void ainftp_emu_loop(struct ainftp_runtime *rt);
+
+/*
+ * After the lcores have stopped: fill the report (slots and pools measured now),
+ * print the one-line summary, and return true when every result was checked
+ * and exact, nothing stalled, no slot is busy and the pool is back to its start.
+ */
+bool ainftp_emu_report(struct ainftp_runtime *rt, struct ainftp_emu_report *rep, FILE *out);
+
+void ainftp_emu_detach(struct ainftp_runtime *rt);
+
+#endif

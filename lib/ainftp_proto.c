@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <stddef.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "ainftp_config.h"
+#include "ainftp_proto.h"
+#include "ainftp_quant.h"
+
+_Static_assert(AINFTP_KEY_BYTES == AINFTP_KEY_LEN, "one key length for config and wire");
+_Static_assert(sizeof(((struct ainftp_mac_key *)0)->k) == crypto_shorthash_siphashx24_KEYBYTES,
+	       "SipHash-2-4-128 takes a 128-bit key");
+_Static_assert(AINFTP_TAG_LEN == crypto_shorthash_siphashx24_BYTES,
+	       "the tag is all of SipHash-128");
+
+/* Input of the key derivation: names what the derived key is for (docs/PROTOCOL.md). */
+static const char mac_key_context[] = "ainftp v1 SipHash-2-4-128 key";
+
+const char *const ainftp_bad_names[AINFTP_BAD_MAX] = {
+	[AINFTP_OK] = "ok",
+	[AINFTP_BAD_TRUNCATED] = "truncated",
+	[AINFTP_BAD_VERSION] = "version",
+	[AINFTP_BAD_TYPE] = "type",
+	[AINFTP_BAD_JOB] = "job",
+	[AINFTP_BAD_WORKER] = "worker",
+	[AINFTP_BAD_SOURCE] = "source",
+	[AINFTP_BAD_ENCODING] = "encoding",
+	[AINFTP_BAD_ELEMS] = "elems",
+	[AINFTP_BAD_LENGTH] = "length",
+	[AINFTP_BAD_SLOT] = "slot",
+	[AINFTP_BAD_LANE] = "lane",
+	[AINFTP_BAD_AUTH_MISSING] = "auth_missing",
+	[AINFTP_BAD_TAG] = "tag",
+	[AINFTP_BAD_VALUE] = "value",
+	[AINFTP_BAD_STALE] = "stale",
+	[AINFTP_BAD_DUPLICATE] = "duplicate",
+	[AINFTP_BAD_SLOT_BUSY] = "slot_busy",
+};
+
+size_t
+ainftp_payload_len(enum ainftp_wire_encoding enc, uint32_t n)
+{
+	switch (enc) {
+	case AINFTP_WIRE_FLOAT32:
+		return 4 * (size_t)n;
+	case AINFTP_WIRE_INT16:
+		return 2 * (size_t)n;
+	case AINFTP_WIRE_INT8:
+		/* size_t before the rounding: n + 31 may not fit in 32 bits */
+		return (size_t)n + ((size_t)n + AINFTP_BLOCK - 1) / AINFTP_BLOCK;
+	}
+	return 0;
+}
+
+/* Derivation without sodium_init(), which takes a lock: the per-call path of ainftp_tag. */
+static void
+mac_key_derive(struct ainftp_mac_key *mk, const uint8_t key[AINFTP_KEY_BYTES])
+{
+	crypto_generichash(mk->k, sizeof(mk->k), (const unsigned char *)mac_key_context,
+			   sizeof(mac_key_context) - 1, key, AINFTP_KEY_BYTES);
+}
+
+int
+ainftp_mac_key_init(struct ainftp_mac_key *mk, const uint8_t key[AINFTP_KEY_BYTES])
+{
+	/* Lets libsodium pick its fastest BLAKE2b for this CPU; SipHash has only one. */
+	if (sodium_init() < 0)
+		return -1;
+	mac_key_derive(mk, key);
+	return 0;
+}
+
+void
+ainftp_mac(const struct ainftp_mac_key *mk, const void *msg, size_t len,
+	   uint8_t tag[AINFTP_TAG_LEN])
+{
+	crypto_shorthash_siphashx24(tag, msg, len, mk->k);
+}
+
+int
+ainftp_mac_verify(const struct ainftp_mac_key *mk, const void *msg, size_t len,
+		  const uint8_t tag[AINFTP_TAG_LEN])
+{
+	uint8_t want[AINFTP_TAG_LEN];
+
+	ainftp_mac(mk, msg, len, want);
+	return sodium_memcmp(want, tag, AINFTP_TAG_LEN) == 0;
+}
+
+void
+ainftp_tag(const uint8_t key[AINFTP_KEY_BYTES], const void *msg, size_t len,
+	   uint8_t tag[AINFTP_TAG_LEN])
+{
+	struct ainftp_mac_key mk;
+
+	mac_key_derive(&mk, key);
+	ainftp_mac(&mk, msg, len, tag);
+}
+
+int
+ainftp_tag_verify(const uint8_t key[AINFTP_KEY_BYTES], const void *msg, size_t len,
+		  const uint8_t tag[AINFTP_TAG_LEN])
+{
+	struct ainftp_mac_key mk;
+
+	mac_key_derive(&mk, key);
+	return ainftp_mac_verify(&mk, msg, len, tag);
+}
+
+/* Big-endian by shifts, so the code is the same on any host and needs no arpa/inet.h. */
+static void
+put_be(uint8_t *p, uint64_t v, size_t n)
+{
+	while (n-- > 0) {
+		p[n] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+get_be(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+#define HDR_PUT(h, field, v) \
+	put_be((uint8_t *)(h) + offsetof(struct ainftp_hdr, field), (v), sizeof((h)->field))
+#define HDR_GET(h, field) \
+	get_be((const uint8_t *)(h) + offsetof(struct ainftp_hdr, field), sizeof((h)->field))
+
+void
+ainftp_hdr_write(struct ainftp_hdr *h, const struct ainftp_msg *m)
+{
+	h->version = AINFTP_PROTO_VERSION;
+	h->type = m->type;
+	h->encoding = m->encoding;
+	h->flags = m->flags;
+	HDR_PUT(h, job, m->job);
+	HDR_PUT(h, worker, m->worker);
+	HDR_PUT(h, elems, m->elems);
+	HDR_PUT(h, step, m->step);
+	HDR_PUT(h, chunk, m->chunk);
+	HDR_PUT(h, slot, m->slot);
+	h->scale_exp = m->scale_exp;
+	h->contributors = m->contributors;
+	HDR_PUT(h, bitmap, m->bitmap);
+}
+
+void
+ainftp_hdr_read(const struct ainftp_hdr *h, struct ainftp_msg *m)
+{
+	m->type = h->type;
+	m->encoding = h->encoding;
+	m->flags = h->flags;
+	m->job = (uint32_t)HDR_GET(h, job);
+	m->worker = (uint16_t)HDR_GET(h, worker);
+	m->elems = (uint16_t)HDR_GET(h, elems);
+	m->step = (uint32_t)HDR_GET(h, step);
+	m->chunk = (uint32_t)HDR_GET(h, chunk);
+	m->slot = (uint16_t)HDR_GET(h, slot);
+	m->scale_exp = h->scale_exp;
+	m->contributors = h->contributors;
+	m->bitmap = HDR_GET(h, bitmap);
+}
+
+/* DATA and RESULT carry elements; the other types are the header, and a tag if flagged. */
+static int
+carries_payload(uint8_t type)
+{
+	return type == AINFTP_MSG_DATA || type == AINFTP_MSG_RESULT;
+}
+
+/* Bytes after the UDP header that a message with this header must have exactly. */
+static size_t
+expected_len(const struct ainftp_hdr *h)
+{
+	size_t len = sizeof(*h);
+
+	if (carries_payload(h->type))
+		len += ainftp_payload_len(h->encoding, (uint32_t)HDR_GET(h, elems));
+	if (h->flags & AINFTP_F_AUTH)
+		len += AINFTP_TAG_LEN;
+	return len;
+}
+
+enum ainftp_bad
+ainftp_hdr_check(const struct ainftp_hdr *h, size_t udp_len)
+{
+	size_t want;
+
+	if (udp_len < sizeof(*h))
+		return AINFTP_BAD_TRUNCATED;
+	if (h->version != AINFTP_PROTO_VERSION)
+		return AINFTP_BAD_VERSION;
+	if (h->type < AINFTP_MSG_DATA || h->type > AINFTP_MSG_HELLO_ACK)
+		return AINFTP_BAD_TYPE;
+	if (h->encoding > AINFTP_WIRE_INT8)
+		return AINFTP_BAD_ENCODING;
+	if (carries_payload(h->type) && HDR_GET(h, elems) == 0)
+		return AINFTP_BAD_ELEMS;
+	want = expected_len(h);
+	if (udp_len < want)
+		return AINFTP_BAD_TRUNCATED;
+	if (udp_len > want)
+		return AINFTP_BAD_LENGTH;
+	return AINFTP_OK;
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef AINFTP_PROTO_H
+#define AINFTP_PROTO_H
+
+/*
+ * The ainftp wire format (docs/PROTOCOL.md), version 1: a fixed header right
+ * after the UDP header, the payload, then (when flags has AUTH) a 16-byte tag.
+ * Shared by the appliance, the emulated workers and the worker client library,
+ * so it uses no DPDK: plain C11 and the MAC library.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AINFTP_PROTO_VERSION 1
+#define AINFTP_TAG_LEN 16
+#define AINFTP_KEY_BYTES 32 /* a worker's key, as AINFTP_KEY_LEN in ainftp_config.h */
+#define AINFTP_WORKER_APPLIANCE 0xffff /* the worker field of what the appliance sends */
+
+enum ainftp_msg_type {
+	AINFTP_MSG_DATA = 1,      /* worker -> appliance: one chunk's contribution */
+	AINFTP_MSG_RESULT = 2,    /* appliance -> worker: one chunk's sum */
+	AINFTP_MSG_HEARTBEAT = 3, /* appliance -> worker (control lcore) */
+	AINFTP_MSG_HEARTBEAT_ACK = 4,
+	AINFTP_MSG_HELLO = 5,     /* worker -> appliance: what is the job's geometry? */
+	AINFTP_MSG_HELLO_ACK = 6, /* appliance -> worker: lanes, elems, slots, encodings */
+};
+
+/* Wire values of the encodings (enum ainftp_encoding in ainftp_config.h). */
+enum ainftp_wire_encoding {
+	AINFTP_WIRE_FLOAT32 = 0,
+	AINFTP_WIRE_INT16 = 1,
+	AINFTP_WIRE_INT8 = 2,
+};
+
+enum ainftp_flags {
+	AINFTP_F_AUTH = 1 << 0,     /* a tag follows the payload */
+	AINFTP_F_OVERFLOW = 1 << 1, /* result: the exponents spread too far for an exact sum */
+};
+
+/*
+ * 32 bytes, all multi-byte fields big-endian, each at a multiple of its size
+ * from the start of the header.
+ */
+struct ainftp_hdr {
+	uint8_t version;      /* AINFTP_PROTO_VERSION */
+	uint8_t type;         /* enum ainftp_msg_type */
+	uint8_t encoding;     /* enum ainftp_wire_encoding of the payload */
+	uint8_t flags;        /* enum ainftp_flags */
+	uint32_t job;         /* job id from cluster.json */
+	uint16_t worker;      /* sender's worker id; AINFTP_WORKER_APPLIANCE from the box */
+	uint16_t elems;       /* elements in the payload */
+	uint32_t step;        /* training step: chunk numbers restart at each step */
+	uint32_t chunk;       /* chunk index within the step */
+	uint16_t slot;        /* chunk % slots of the job: where the box sums it */
+	int8_t scale_exp;     /* int16 payload: value = q * 2^scale_exp */
+	uint8_t contributors; /* result: how many workers are in the sum */
+	uint64_t bitmap;      /* result: which workers (bit = worker id) */
+} __attribute__((packed)); /* at frame offset 42: 2 mod 4, so no alignment is claimed */
+
+_Static_assert(sizeof(struct ainftp_hdr) == 32, "wire header is 32 bytes");
+
+/* Why a packet is refused; each has its own drop counter in the appliance. */
+enum ainftp_bad {
+	AINFTP_OK = 0,
+	AINFTP_BAD_TRUNCATED,  /* shorter than the header, or than header+payload+tag */
+	AINFTP_BAD_VERSION,
+	AINFTP_BAD_TYPE,       /* unknown, or not one a worker sends */
+	AINFTP_BAD_JOB,        /* no such job */
+	AINFTP_BAD_WORKER,     /* not a worker of the job */
+	AINFTP_BAD_SOURCE,     /* source IPv4 is not that worker's */
+	AINFTP_BAD_ENCODING,   /* not the job's encoding */
+	AINFTP_BAD_ELEMS,      /* element count is not the job's elems_per_packet */
+	AINFTP_BAD_LENGTH,     /* payload length does not match the element count */
+	AINFTP_BAD_SLOT,       /* slot out of range, or not chunk % slots */
+	AINFTP_BAD_LANE,       /* arrived on a queue that does not own the slot */
+	AINFTP_BAD_AUTH_MISSING, /* the job wants a tag and there is none */
+	AINFTP_BAD_TAG,        /* the tag does not verify */
+	AINFTP_BAD_VALUE,      /* NaN or infinity in a float32 payload */
+	AINFTP_BAD_STALE,      /* older than what the slot holds and keeps */
+	AINFTP_BAD_DUPLICATE,  /* this worker is already in the slot's sum */
+	AINFTP_BAD_SLOT_BUSY,  /* a newer chunk for a slot still summing: the sender's window is too big */
+	AINFTP_BAD_MAX
+};
+
+extern const char *const ainftp_bad_names[AINFTP_BAD_MAX];
+
+/*
+ * Payload bytes for n elements of an encoding (int8: one exponent byte per
+ * block of 32); 0 for an unknown encoding.
+ */
+size_t ainftp_payload_len(enum ainftp_wire_encoding enc, uint32_t n);
+
+/*
+ * The tag: SipHash-2-4 with its 128-bit output, over header and payload
+ * (everything before the tag), keyed with 16 bytes derived from the worker's
+ * 32-byte key in cluster.json by keyed BLAKE2b (docs/PROTOCOL.md says why this
+ * MAC and gives the derivation).
+ *
+ * The derivation costs about 0.25 us, the MAC of some 700 bytes, so whoever
+ * tags or checks many packets derives once per worker, at start, into an
+ * ainftp_mac_key; it is read-only after that, so lcores may share it.
+ */
+struct ainftp_mac_key {
+	uint8_t k[16];
+};
+
+/* Derive the MAC key. 0, or -1 when libsodium cannot initialise. */
+int ainftp_mac_key_init(struct ainftp_mac_key *mk, const uint8_t key[AINFTP_KEY_BYTES]);
+void ainftp_mac(const struct ainftp_mac_key *mk, const void *msg, size_t len,
+		uint8_t tag[AINFTP_TAG_LEN]);
+/* Constant-time check: 1 when tag is the MAC of msg[0..len), else 0. */
+int ainftp_mac_verify(const struct ainftp_mac_key *mk, const void *msg, size_t len,
+		      const uint8_t tag[AINFTP_TAG_LEN]);
+
+/*
+ * The same from the worker's 32-byte key, derived again on every call: for
+ * tests and one-off messages, not for a per-packet path.
+ */
+void ainftp_tag(const uint8_t key[AINFTP_KEY_BYTES], const void *msg, size_t len,
+		uint8_t tag[AINFTP_TAG_LEN]);
+int ainftp_tag_verify(const uint8_t key[AINFTP_KEY_BYTES], const void *msg, size_t len,
+		      const uint8_t tag[AINFTP_TAG_LEN]);
+
+/* Host-order view of a header, for building and after parsing. */
+struct ainftp_msg {
+	uint8_t type;
+	uint8_t encoding;
+	uint8_t flags;
+	uint32_t job;
+	uint16_t worker;
+	uint16_t elems;
+	uint32_t step;
+	uint32_t chunk;
+	uint16_t slot;
+	int8_t scale_exp;
+	uint8_t contributors;
+	uint64_t bitmap;
+};
+
+void ainftp_hdr_write(struct ainftp_hdr *h, const struct ainftp_msg *m);
+void ainftp_hdr_read(const struct ainftp_hdr *h, struct ainftp_msg *m);
+
+/*
+ * What can be checked without the job: length (udp_len = bytes after the UDP
+ * header), version, type, encoding, and that the payload and the tag (when
+ * flags has AUTH) fit exactly. Returns AINFTP_OK or the reason.
+ */
+enum ainftp_bad ainftp_hdr_check(const struct ainftp_hdr *h, size_t udp_len);
+
+#endif

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef AINFTP_QUANT_H
+#define AINFTP_QUANT_H
+
+/*
+ * Quantization (worker side) and exact accumulation (appliance side).
+ *
+ * Every value on the wire is an integer times a power of two: int16 with one
+ * exponent per packet, int8 with one exponent per block of 32 elements, and
+ * float32, which the appliance turns into a 32-bit integer per block on arrival.
+ * The appliance sums those integers in int64 at a per-block exponent, so a sum
+ * is exact and the same bits whatever the order of arrival, as long as the
+ * exponents of one block's contributions stay within a span the int64 can hold
+ * (AINFTP_SPAN_*); past it the slot is flagged overflow, never silently wrong.
+ *
+ * Plain C11, no DPDK: the worker client library links it too. Each kernel has a
+ * scalar reference (the _ref functions) and AVX2 / AVX-512 versions that must
+ * give the same bits; ainftp_quant_select() picks one at run time.
+ *
+ * Payloads are little-endian. int8 payload: n_blocks exponent bytes, then n values.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AINFTP_BLOCK 32		    /* elements per accumulator block (and per int8 scale) */
+#define AINFTP_EXP_NONE INT32_MIN   /* a block with nothing in it yet */
+#define AINFTP_WIRE_EXP_ZERO (-128) /* wire exponent of an all-zero packet or block */
+
+/* Bits of magnitude a contribution's integer can have, by encoding. */
+#define AINFTP_QBITS_INT16 15
+#define AINFTP_QBITS_INT8 7
+#define AINFTP_QBITS_FLOAT32 31
+#define AINFTP_WORKER_BITS 6 /* up to 64 contributions */
+
+static inline uint32_t
+ainftp_blocks(uint32_t n)
+{
+	return (n + AINFTP_BLOCK - 1) / AINFTP_BLOCK;
+}
+
+/* Per-block accumulator state: value of acc[i] = acc[i] * 2^exp. */
+struct ainftp_acc_block {
+	int32_t exp;  /* AINFTP_EXP_NONE until a non-zero contribution arrives */
+	int32_t emax; /* largest contribution exponent, for the overflow check */
+};
+
+struct ainftp_acc {
+	uint32_t n;    /* elements */
+	bool overflow; /* some block's exponents spread past what int64 holds exactly */
+	struct ainftp_acc_block *blk; /* ainftp_blocks(n) entries */
+	int64_t *acc;		      /* n entries, 64-byte aligned */
+};
+
+/* Empty the accumulator (all zero, every block AINFTP_EXP_NONE). */
+void ainftp_acc_reset(struct ainftp_acc *a);
+
+/*
+ * Worker side. Return 0, or -1 (and write nothing useful) when x holds a NaN
+ * or an infinity. Exponents: value = q * 2^e.
+ *   int16: one e per packet; |error| <= 2^e, and <= 2^-15 * 2^ceil(log2 max|x|)
+ *          while max|x| >= 2^-113 (below that e is clamped at -128).
+ *   int8:  one e per block of 32; the same bounds with 2^-7 and each block's
+ *          max (while it is >= 2^-121).
+ */
+typedef int (*ainftp_quant_i16_fn)(const float *x, uint32_t n, int16_t *q, int8_t *e);
+typedef int (*ainftp_quant_i8_fn)(const float *x, uint32_t n, int8_t *e, int8_t *q);
+
+/*
+ * Appliance side: add one contribution, read straight from the wire payload.
+ * Return 0, or -1 when a float32 payload holds a NaN or an infinity (then the
+ * accumulator is unchanged).
+ */
+typedef void (*ainftp_acc_i16_fn)(struct ainftp_acc *a, const int16_t *q, int8_t e);
+typedef void (*ainftp_acc_i8_fn)(struct ainftp_acc *a, const int8_t *e, const int8_t *q);
+typedef int (*ainftp_acc_f32_fn)(struct ainftp_acc *a, const float *x);
+
+/* Results: float32, or int16 with one exponent (returned). */
+typedef void (*ainftp_res_f32_fn)(const struct ainftp_acc *a, float *out);
+typedef int8_t (*ainftp_res_i16_fn)(const struct ainftp_acc *a, int16_t *out);
+
+struct ainftp_quant_ops {
+	const char *name; /* "scalar", "avx2", "avx512" */
+	ainftp_quant_i16_fn quant_i16;
+	ainftp_quant_i8_fn quant_i8;
+	ainftp_acc_i16_fn acc_i16;
+	ainftp_acc_i8_fn acc_i8;
+	ainftp_acc_f32_fn acc_f32;
+	ainftp_res_f32_fn res_f32;
+	ainftp_res_i16_fn res_i16;
+};
+
+extern const struct ainftp_quant_ops ainftp_quant_scalar;
+extern const struct ainftp_quant_ops ainftp_quant_avx2; /* check ainftp_quant_have() first */
+extern const struct ainftp_quant_ops ainftp_quant_avx512;
+
+/* Whether the CPU runs a set of kernels ("scalar" always does). */
+bool ainftp_quant_have(const struct ainftp_quant_ops *ops);
+
+/* The widest set the CPU has, capped at max_bits (512, 256, or 0 for scalar). */
+const struct ainftp_quant_ops *ainftp_quant_select(unsigned int max_bits);
+
+/* Worker side, from a result: float32 from int16 and its exponent (exact). */
+void ainftp_dequant_i16(const int16_t *q, uint32_t n, int8_t e, float *out);
+void ainftp_dequant_i8(const int8_t *e, const int8_t *q, uint32_t n, float *out);
+
+/*
+ * For the kernels (ainftp_quant*.c) only: the block rules shared by the scalar
+ * reference and the SIMD versions, so that they cannot drift apart.
+ */
+
+#define AINFTP_F32_ABS_INF 0x7f800000u /* bits of |x| at or above this: NaN or infinity */
+
+/* Elements in block b. */
+static inline uint32_t
+ainftp_block_len(uint32_t n, uint32_t b)
+{
+	uint32_t rest = n - b * AINFTP_BLOCK;
+
+	return rest < AINFTP_BLOCK ? rest : AINFTP_BLOCK;
+}
+
+/* Exponent spread a block holds exactly for contributions of w bits. */
+static inline int32_t
+ainftp_span(int w)
+{
+	return 63 - AINFTP_WORKER_BITS - w;
+}
+
+/* frexp exponent of a finite m > 0 given the bits of |m|: m = f * 2^k, f in [0.5, 1). */
+static inline int32_t
+ainftp_frexp_bits(uint32_t bits)
+{
+	if (bits >> 23)
+		return (int32_t)(bits >> 23) - 126;
+	return (32 - __builtin_clz(bits)) - 149;
+}
+
+/* Wire exponent for a maximum |x| given by its bits (non-zero, finite). */
+static inline int32_t
+ainftp_quant_exp(uint32_t maxbits, int qbits)
+{
+	int32_t e = ainftp_frexp_bits(maxbits) - qbits;
+
+	return e < -128 ? -128 : (e > 127 ? 127 : e);
+}
+
+/* rne(x * scale) saturated to [-lim, lim]; scale = 2^-e makes the product exact in double. */
+int32_t ainftp_quant_one(float x, double scale, int32_t lim);
+
+/* v / 2^s rounded to nearest, ties to even; any s >= 1. */
+static inline int64_t
+ainftp_shr_rne(int64_t v, int32_t s)
+{
+	uint64_t r, half;
+	int64_t q;
+
+	if (s > 63)
+		return 0; /* |v| <= 2^63: at most a tie at 1/2, which goes to 0 */
+	q = v >> s;
+	r = (uint64_t)v & ((UINT64_C(1) << s) - 1);
+	half = UINT64_C(1) << (s - 1);
+	return q + (r > half || (r == half && (q & 1)));
+}
+
+/* v * 2^s, s < 64: a left shift (two's complement, never UB) or ainftp_shr_rne. */
+static inline int64_t
+ainftp_scale_rne(int64_t v, int32_t s)
+{
+	return s >= 0 ? (int64_t)((uint64_t)v << s) : ainftp_shr_rne(v, -s);
+}
+
+/* Whether a contribution at e leaves exp and emax as they are (never for an empty block). */
+static inline bool
+ainftp_acc_fits(const struct ainftp_acc_block *bk, int32_t e)
+{
+	return e >= bk->exp && e <= bk->emax;
+}
+
+/*
+ * Make block b ready for a non-zero contribution of w bits at exponent e:
+ * updates exp, emax and overflow (rounding the block's acc right in place
+ * when overflow raises exp). Returns the shift of the contribution (< 0 only
+ * on overflow) and sets *acc_shl, the left shift still owed to the block's acc.
+ */
+int32_t ainftp_acc_prep(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *acc_shl);
+/* acc[j] = acc[j] * 2^acc_shl + c[j] * 2^c_shift (rounded), j < m. */
+void ainftp_acc_apply(int64_t *acc, const int64_t *c, uint32_t m, int32_t acc_shl, int32_t c_shift);
+/* The whole rule for one block (zero test, prep, apply), on widened contributions. */
+void ainftp_acc_block_add(struct ainftp_acc *a, uint32_t b, const int64_t *c, int32_t e, int w);
+
+/* res_i16: the exponent from K (AINFTP_EXP_NONE: nothing), and one element at shift d. */
+int8_t ainftp_res_i16_exp(int32_t k);
+int16_t ainftp_res_i16_one(int64_t v, int32_t d);
+
+#endif

@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * AVX2 kernels: the same bits as the scalar reference in ainftp_quant.c. A
+ * block of 32 is four ymm of float32 and eight of int64. Short tail blocks go
+ * to the scalar reference on a view of that one block.
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "ainftp_quant.h"
+
+#define INLINE static inline __attribute__((always_inline))
+/* Loops over arrays of vectors: unrolled, the arrays stay in registers. */
+#define UNROLL _Pragma("GCC unroll 8")
+
+static uint32_t
+hmax_epu32(__m256i m)
+{
+	__m128i v = _mm_max_epu32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+
+	v = _mm_max_epu32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 3, 2)));
+	v = _mm_max_epu32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1)));
+	return (uint32_t)_mm_cvtsi128_si32(v);
+}
+
+static __m256i
+abs_bits(__m256 x)
+{
+	return _mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fffffff));
+}
+
+static uint32_t
+max_abs_bits(const float *x, uint32_t n)
+{
+	__m256i m = _mm256_setzero_si256();
+	uint32_t i, r;
+
+	for (i = 0; i + 8 <= n; i += 8)
+		m = _mm256_max_epu32(m, abs_bits(_mm256_loadu_ps(x + i)));
+	r = hmax_epu32(m);
+	for (; i < n; i++) {
+		uint32_t u;
+
+		memcpy(&u, x + i, sizeof(u));
+		u &= 0x7fffffffu;
+		r = u > r ? u : r;
+	}
+	return r;
+}
+
+static float
+pow2f(int32_t p)
+{
+	uint32_t u = (uint32_t)(p + 127) << 23;
+	float f;
+
+	memcpy(&f, &u, sizeof(f));
+	return f;
+}
+
+/*
+ * Multiplying by 2^p as s1 * s2, both normal floats (p reaches 179): the
+ * products are exact, or so small that they round to 0 either way.
+ */
+struct scale {
+	__m256 s1, s2;
+};
+
+static struct scale
+scale_of(int32_t p)
+{
+	int32_t p1 = p > 127 ? 64 : p;
+
+	return (struct scale){_mm256_set1_ps(pow2f(p1)), _mm256_set1_ps(pow2f(p - p1))};
+}
+
+/* rne(x * 2^p) saturated to [-lim, lim], as 8 int32. */
+static __m256i
+quant_v(__m256 x, struct scale s, __m256i lim)
+{
+	__m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_mul_ps(x, s.s1), s.s2));
+
+	return _mm256_max_epi32(_mm256_min_epi32(v, lim),
+				_mm256_sub_epi32(_mm256_setzero_si256(), lim));
+}
+
+/* The scalar reference on block b alone: a view that shares its state. */
+static struct ainftp_acc
+block_view(const struct ainftp_acc *a, uint32_t b)
+{
+	return (struct ainftp_acc){
+		.n = ainftp_block_len(a->n, b),
+		.blk = a->blk + b,
+		.acc = a->acc + (size_t)b * AINFTP_BLOCK,
+	};
+}
+
+static int
+quant_i16(const float *x, uint32_t n, int16_t *q, int8_t *e)
+{
+	const __m256i lim = _mm256_set1_epi32(INT16_MAX);
+	uint32_t m = max_abs_bits(x, n), i;
+	struct scale s;
+
+	if (m >= AINFTP_F32_ABS_INF)
+		return -1;
+	if (m == 0) {
+		*e = AINFTP_WIRE_EXP_ZERO;
+		memset(q, 0, sizeof(*q) * n);
+		return 0;
+	}
+	*e = (int8_t)ainftp_quant_exp(m, AINFTP_QBITS_INT16);
+	s = scale_of(-*e);
+	for (i = 0; i + 16 <= n; i += 16) {
+		__m256i v0 = quant_v(_mm256_loadu_ps(x + i), s, lim);
+		__m256i v1 = quant_v(_mm256_loadu_ps(x + i + 8), s, lim);
+		__m256i v = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1),
+						     _MM_SHUFFLE(3, 1, 2, 0));
+
+		_mm256_storeu_si256((__m256i *)(q + i), v);
+	}
+	for (; i < n; i++)
+		q[i] = (int16_t)ainftp_quant_one(x[i], ldexp(1.0, -*e), INT16_MAX);
+	return 0;
+}
+
+static int
+quant_i8(const float *x, uint32_t n, int8_t *e, int8_t *q)
+{
+	const __m256i lim = _mm256_set1_epi32(INT8_MAX);
+	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	uint32_t full = n / AINFTP_BLOCK, b;
+
+	for (b = 0; b < full; b++) {
+		const float *xb = x + (size_t)b * AINFTP_BLOCK;
+		__m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8);
+		__m256 x2 = _mm256_loadu_ps(xb + 16), x3 = _mm256_loadu_ps(xb + 24);
+		uint32_t m =
+			hmax_epu32(_mm256_max_epu32(_mm256_max_epu32(abs_bits(x0), abs_bits(x1)),
+						    _mm256_max_epu32(abs_bits(x2), abs_bits(x3))));
+		__m256i v01, v23;
+		struct scale s;
+
+		if (m >= AINFTP_F32_ABS_INF)
+			return -1;
+		if (m == 0) {
+			e[b] = AINFTP_WIRE_EXP_ZERO;
+			_mm256_storeu_si256((__m256i *)(q + (size_t)b * AINFTP_BLOCK),
+					    _mm256_setzero_si256());
+			continue;
+		}
+		e[b] = (int8_t)ainftp_quant_exp(m, AINFTP_QBITS_INT8);
+		s = scale_of(-e[b]);
+		v01 = _mm256_packs_epi32(quant_v(x0, s, lim), quant_v(x1, s, lim));
+		v23 = _mm256_packs_epi32(quant_v(x2, s, lim), quant_v(x3, s, lim));
+		/* packs works within 128-bit lanes: 4-byte groups come out as 0 2 4 6 1 3 5 7. */
+		_mm256_storeu_si256(
+			(__m256i *)(q + (size_t)b * AINFTP_BLOCK),
+			_mm256_permutevar8x32_epi32(_mm256_packs_epi16(v01, v23), order));
+	}
+	if (b < ainftp_blocks(n))
+		return ainftp_quant_scalar.quant_i8(x + (size_t)b * AINFTP_BLOCK, n % AINFTP_BLOCK,
+						    e + b, q + (size_t)b * AINFTP_BLOCK);
+	return 0;
+}
+
+/* Add one full block's contributions, widened to c[0..7], at exponent e. */
+INLINE void
+add_block(struct ainftp_acc *a, uint32_t b, const __m256i c[8], int32_t e, int w)
+{
+	struct ainftp_acc_block *bk = &a->blk[b];
+	int64_t *d = a->acc + (size_t)b * AINFTP_BLOCK;
+	int32_t acc_shl = 0, c_shift;
+	__m128i csh, ash;
+	int g;
+
+	if (ainftp_acc_fits(bk, e)) {
+		/* exp and emax stay: a zero block adds zeros, no need to test for it. */
+		c_shift = e - bk->exp;
+	} else {
+		__m256i any = c[0];
+
+		UNROLL
+		for (g = 1; g < 8; g++)
+			any = _mm256_or_si256(any, c[g]);
+		if (_mm256_testz_si256(any, any))
+			return;
+		c_shift = ainftp_acc_prep(a, b, e, w, &acc_shl);
+		if (c_shift < 0) {
+			/* Overflow rounds the contribution: rare, scalar. */
+			int64_t t[AINFTP_BLOCK];
+
+			UNROLL
+			for (g = 0; g < 8; g++)
+				_mm256_storeu_si256((__m256i *)(t + 4 * g), c[g]);
+			ainftp_acc_apply(d, t, AINFTP_BLOCK, acc_shl, c_shift);
+			return;
+		}
+	}
+	csh = _mm_cvtsi32_si128(c_shift);
+	ash = _mm_cvtsi32_si128(acc_shl);
+	UNROLL
+	for (g = 0; g < 8; g++) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(d + 4 * g));
+
+		if (acc_shl)
+			v = _mm256_sll_epi64(v, ash);
+		v = _mm256_add_epi64(v, _mm256_sll_epi64(c[g], csh));
+		_mm256_storeu_si256((__m256i *)(d + 4 * g), v);
+	}
+}
+
+static void
+acc_i16(struct ainftp_acc *a, const int16_t *q, int8_t e)
+{
+	uint32_t full = a->n / AINFTP_BLOCK, b;
+	__m256i c[8];
+	int g;
+
+	for (b = 0; b < full; b++) {
+		const int16_t *p = q + (size_t)b * AINFTP_BLOCK;
+
+		UNROLL
+		for (g = 0; g < 8; g++)
+			c[g] = _mm256_cvtepi16_epi64(_mm_loadl_epi64((const __m128i *)(p + 4 * g)));
+		add_block(a, b, c, e, AINFTP_QBITS_INT16);
+	}
+	if (b < ainftp_blocks(a->n)) {
+		struct ainftp_acc t = block_view(a, b);
+
+		ainftp_quant_scalar.acc_i16(&t, q + (size_t)b * AINFTP_BLOCK, e);
+		a->overflow |= t.overflow;
+	}
+}
+
+static void
+acc_i8(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
+{
+	uint32_t full = a->n / AINFTP_BLOCK, b;
+	__m256i c[8];
+	int g;
+
+	for (b = 0; b < full; b++) {
+		const int8_t *p = q + (size_t)b * AINFTP_BLOCK;
+
+		UNROLL
+		for (g = 0; g < 8; g++) {
+			int32_t w;
+
+			memcpy(&w, p + 4 * g, sizeof(w));
+			c[g] = _mm256_cvtepi8_epi64(_mm_cvtsi32_si128(w));
+		}
+		add_block(a, b, c, e[b], AINFTP_QBITS_INT8);
+	}
+	if (b < ainftp_blocks(a->n)) {
+		struct ainftp_acc t = block_view(a, b);
+
+		ainftp_quant_scalar.acc_i8(&t, e + b, q + (size_t)b * AINFTP_BLOCK);
+		a->overflow |= t.overflow;
+	}
+}
+
+static int
+acc_f32(struct ainftp_acc *a, const float *x)
+{
+	const __m256i lim = _mm256_set1_epi32(INT32_MAX);
+	uint32_t full = a->n / AINFTP_BLOCK, b;
+	__m256i c[8];
+	int g;
+
+	if (max_abs_bits(x, a->n) >= AINFTP_F32_ABS_INF)
+		return -1;
+	for (b = 0; b < full; b++) {
+		const float *xb = x + (size_t)b * AINFTP_BLOCK;
+		__m256 xv[4];
+		__m256i m = _mm256_setzero_si256();
+		uint32_t mb;
+		int32_t e;
+		struct scale s;
+
+		UNROLL
+		for (g = 0; g < 4; g++) {
+			xv[g] = _mm256_loadu_ps(xb + 8 * g);
+			m = _mm256_max_epu32(m, abs_bits(xv[g]));
+		}
+		mb = hmax_epu32(m);
+		if (mb == 0)
+			continue;
+		e = ainftp_frexp_bits(mb) - AINFTP_QBITS_FLOAT32;
+		s = scale_of(-e);
+		UNROLL
+		for (g = 0; g < 4; g++) {
+			__m256i v = quant_v(xv[g], s, lim); /* |c| < 2^31: the clamp never bites */
+
+			c[2 * g] = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v));
+			c[2 * g + 1] = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1));
+		}
+		add_block(a, b, c, e, AINFTP_QBITS_FLOAT32);
+	}
+	if (b < ainftp_blocks(a->n)) {
+		struct ainftp_acc t = block_view(a, b);
+
+		ainftp_quant_scalar.acc_f32(&t, x + (size_t)b * AINFTP_BLOCK);
+		a->overflow |= t.overflow;
+	}
+	return 0;
+}
+
+/*
+ * int64 to double rounded to nearest even, as vcvtqq2pd would: the top 16
+ * bits times 2^48 and the low 48 bits are both exact doubles (built through
+ * magic exponents), so their sum is the only rounding.
+ */
+static __m256d
+i64_to_f64(__m256i x)
+{
+	const __m256d magic_hi = _mm256_set1_pd(0x1.8p68); /* 3 * 2^67, ulp 2^16 */
+	const __m256d magic_lo = _mm256_set1_pd(0x1p52);   /* ulp 1 */
+	const __m256d magic_all = _mm256_set1_pd(0x1.8p68 + 0x1p52);
+	__m256i hi = _mm256_srai_epi32(x, 16); /* high dword: the top 16 bits, signed */
+
+	hi = _mm256_blend_epi16(hi, _mm256_setzero_si256(), 0x33);
+	hi = _mm256_add_epi64(hi, _mm256_castpd_si256(magic_hi));
+	x = _mm256_blend_epi16(x, _mm256_castpd_si256(magic_lo), 0x88);
+	return _mm256_add_pd(_mm256_sub_pd(_mm256_castsi256_pd(hi), magic_all),
+			     _mm256_castsi256_pd(x));
+}
+
+static double
+pow2d(int32_t p)
+{
+	uint64_t u = (uint64_t)(p + 1023) << 52;
+	double d;
+
+	memcpy(&d, &u, sizeof(d));
+	return d;
+}
+
+static void
+res_f32(const struct ainftp_acc *a, float *out)
+{
+	uint32_t full = a->n / AINFTP_BLOCK, b;
+	int g;
+
+	for (b = 0; b < full; b++) {
+		const int64_t *d = a->acc + (size_t)b * AINFTP_BLOCK;
+		int32_t exp = a->blk[b].exp;
+		/*
+		 * Block exponents stay within those of contributions (-179..127), so
+		 * 2^exp is a normal double and the product exact, as ldexp's. An empty
+		 * block holds zeros.
+		 */
+		__m256d p = _mm256_set1_pd(exp == AINFTP_EXP_NONE ? 0.0 : pow2d(exp));
+
+		for (g = 0; g < 8; g++) {
+			__m256d v = i64_to_f64(_mm256_loadu_si256((const __m256i *)(d + 4 * g)));
+
+			_mm_storeu_ps(out + (size_t)b * AINFTP_BLOCK + 4 * g,
+				      _mm256_cvtpd_ps(_mm256_mul_pd(v, p)));
+		}
+	}
+	if (b < ainftp_blocks(a->n)) {
+		struct ainftp_acc t = block_view(a, b);
+
+		ainftp_quant_scalar.res_f32(&t, out + (size_t)b * AINFTP_BLOCK);
+	}
+}
+
+static __m256i
+abs_i64(__m256i v)
+{
+	__m256i sign = _mm256_cmpgt_epi64(_mm256_setzero_si256(), v);
+
+	return _mm256_sub_epi64(_mm256_xor_si256(v, sign), sign);
+}
+
+/* Bit length of the largest |acc| of a block (|INT64_MIN| counts as 2^63). */
+static int32_t
+block_bits(const int64_t *d, uint32_t len)
+{
+	__m256i or = _mm256_setzero_si256();
+	uint64_t u = 0;
+	uint32_t j;
+
+	for (j = 0; j + 4 <= len; j += 4)
+		or = _mm256_or_si256(or, abs_i64(_mm256_loadu_si256((const __m256i *)(d + j))));
+	for (; j < len; j++)
+		u |= d[j] < 0 ? -(uint64_t)d[j] : (uint64_t)d[j];
+	u |= (uint64_t)_mm256_extract_epi64(or, 0) | (uint64_t)_mm256_extract_epi64(or, 1) |
+	     (uint64_t)_mm256_extract_epi64(or, 2) | (uint64_t)_mm256_extract_epi64(or, 3);
+	return u ? 64 - __builtin_clzll(u) : 0;
+}
+
+/* v * 2^-s rounded to nearest even, 1 <= s <= 63 (AVX2 has no 64-bit arithmetic shift). */
+static __m256i
+shr_rne(__m256i v, int32_t s)
+{
+	const __m256i one = _mm256_set1_epi64x(1);
+	__m256i sign = _mm256_cmpgt_epi64(_mm256_setzero_si256(), v);
+	__m256i q = _mm256_or_si256(_mm256_srl_epi64(v, _mm_cvtsi32_si128(s)),
+				    _mm256_sll_epi64(sign, _mm_cvtsi32_si128(64 - s)));
+	__m256i r = _mm256_and_si256(v, _mm256_set1_epi64x((int64_t)((UINT64_C(1) << s) - 1)));
+	__m256i half = _mm256_set1_epi64x((int64_t)(UINT64_C(1) << (s - 1)));
+	__m256i odd = _mm256_cmpeq_epi64(_mm256_and_si256(q, one), one);
+	__m256i up = _mm256_or_si256(_mm256_cmpgt_epi64(r, half),
+				     _mm256_and_si256(_mm256_cmpeq_epi64(r, half), odd));
+
+	return _mm256_sub_epi64(q, up); /* up is -1 where rounding up */
+}
+
+static __m256i
+res_i16_shift(__m256i v, int32_t dsh)
+{
+	if (dsh >= 0)
+		return _mm256_sll_epi64(v, _mm_cvtsi32_si128(dsh));
+	if (dsh < -63)
+		return _mm256_setzero_si256();
+	return shr_rne(v, -dsh);
+}
+
+/* One full block to int16 at a shift d that leaves at most 15 bits (or 2^15 once rounded). */
+static void
+res_i16_block(const int64_t *d, int32_t dsh, int16_t *out)
+{
+	const __m256i lim = _mm256_set1_epi32(INT16_MAX), nlim = _mm256_set1_epi32(-INT16_MAX);
+	const __m256i low = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+	int g;
+
+	for (g = 0; g < 8; g += 2) {
+		/* The results fit in 32 bits: take the low dword of each lane, then clamp. */
+		__m256i v0 = _mm256_permutevar8x32_epi32(
+			res_i16_shift(_mm256_loadu_si256((const __m256i *)(d + 4 * g)), dsh), low);
+		__m256i v1 = _mm256_permutevar8x32_epi32(
+			res_i16_shift(_mm256_loadu_si256((const __m256i *)(d + 4 * g + 4)), dsh),
+			low);
+		__m256i v = _mm256_blend_epi32(v0, v1, 0xf0);
+
+		v = _mm256_max_epi32(_mm256_min_epi32(v, lim), nlim);
+		_mm_storeu_si128(
+			(__m128i *)(out + 4 * g),
+			_mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
+	}
+}
+
+static int8_t
+res_i16(const struct ainftp_acc *a, int16_t *out)
+{
+	uint32_t nb = ainftp_blocks(a->n), nvec = a->n / AINFTP_BLOCK, b, i;
+	int32_t k = AINFTP_EXP_NONE;
+	int8_t eo;
+
+	for (b = 0; b < nb; b++) {
+		int32_t bits, exp = a->blk[b].exp;
+
+		if (exp == AINFTP_EXP_NONE)
+			continue;
+		bits = block_bits(a->acc + (size_t)b * AINFTP_BLOCK, ainftp_block_len(a->n, b));
+		if (bits && bits + exp > k)
+			k = bits + exp;
+	}
+	eo = ainftp_res_i16_exp(k);
+	/* Exponent clamped at 127: values saturate; rare, all scalar. */
+	if (k != AINFTP_EXP_NONE && k - AINFTP_QBITS_INT16 > eo)
+		nvec = 0;
+	for (b = 0; b < nvec; b++) {
+		int32_t exp = a->blk[b].exp;
+
+		/* An empty block holds zeros: any shift gives 0. */
+		res_i16_block(a->acc + (size_t)b * AINFTP_BLOCK,
+			      exp == AINFTP_EXP_NONE ? 0 : exp - eo,
+			      out + (size_t)b * AINFTP_BLOCK);
+	}
+	for (i = nvec * AINFTP_BLOCK; i < a->n; i++) {
+		int32_t exp = a->blk[i / AINFTP_BLOCK].exp;
+
+		out[i] = exp == AINFTP_EXP_NONE ? 0 : ainftp_res_i16_one(a->acc[i], exp - eo);
+	}
+	return eo;
+}
+
+const struct ainftp_quant_ops ainftp_quant_avx2 = {
+	.name = "avx2",
+	.quant_i16 = quant_i16,
+	.quant_i8 = quant_i8,
+	.acc_i16 = acc_i16,
+	.acc_i8 = acc_i8,
+	.acc_f32 = acc_f32,
+	.res_f32 = res_f32,
+	.res_i16 = res_i16,
+};

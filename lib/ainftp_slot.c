@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "ainftp_slot.h"
+
+void
+ainftp_slot_init(struct ainftp_slot *s)
+{
+	s->seq = AINFTP_SEQ_NONE;
+	s->shadow_seq = AINFTP_SEQ_NONE;
+	s->bitmap = 0;
+	s->count = 0;
+	s->done = false;
+	s->shadow = NULL;
+	ainftp_acc_reset(&s->acc);
+}
+
+enum ainftp_slot_action
+ainftp_slot_offer(struct ainftp_slot *s, uint64_t seq, unsigned int worker)
+{
+	uint64_t bit = UINT64_C(1) << worker;
+
+	if (seq == s->shadow_seq)
+		return AINFTP_SLOT_RESEND;
+	if (seq == s->seq) {
+		if (s->bitmap & bit)
+			return AINFTP_SLOT_DUP;
+	} else if (s->seq == AINFTP_SEQ_NONE || (seq > s->seq && s->done)) {
+		/* The next chunk for this slot: its previous one is complete and kept. */
+		s->seq = seq;
+		s->bitmap = 0;
+		s->count = 0;
+		s->done = false;
+		ainftp_acc_reset(&s->acc);
+	} else {
+		return seq > s->seq ? AINFTP_SLOT_BUSY : AINFTP_SLOT_STALE;
+	}
+	s->bitmap |= bit;
+	s->count++;
+	return AINFTP_SLOT_ADD;
+}
+
+void *
+ainftp_slot_complete(struct ainftp_slot *s, void *result)
+{
+	void *old = s->shadow;
+
+	s->done = true;
+	s->shadow = result;
+	s->shadow_seq = s->seq;
+	return old;
+}

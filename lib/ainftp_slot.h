@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef AINFTP_SLOT_H
+#define AINFTP_SLOT_H
+
+/*
+ * One slot sums one chunk at a time (SwitchML's pool, per job and per RX lcore,
+ * never shared). A chunk is named by seq = step << 32 | chunk, which only grows
+ * for a slot because a worker sends the next chunk of a slot only after it has
+ * the result of the previous one. The slot keeps the result of the chunk it
+ * last completed (the shadow), so a worker whose result was lost gets it again
+ * by retransmitting its contribution, even after the slot has moved on.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ainftp_quant.h"
+
+#define AINFTP_SEQ_NONE UINT64_MAX
+
+static inline uint64_t
+ainftp_seq(uint32_t step, uint32_t chunk)
+{
+	return (uint64_t)step << 32 | chunk;
+}
+
+struct ainftp_slot {
+	uint64_t seq;	 /* the chunk being summed, or last summed; AINFTP_SEQ_NONE */
+	uint64_t bitmap; /* its contributors so far */
+	uint8_t count;
+	bool done;	     /* complete: its result is the shadow */
+	uint64_t shadow_seq; /* the chunk whose result is kept */
+	void *shadow;	     /* that result's payload, owned by the data path */
+	/* What the result header says of it, to send it again unchanged. */
+	uint64_t shadow_bitmap;
+	uint8_t shadow_count;
+	uint8_t shadow_flags;
+	int8_t shadow_exp;
+	struct ainftp_acc acc;
+};
+
+/* What to do with a contribution from one worker. */
+enum ainftp_slot_action {
+	AINFTP_SLOT_ADD,    /* add it; the slot is (re)started for seq when needed */
+	AINFTP_SLOT_RESEND, /* a retransmission of a completed chunk: send the shadow again */
+	AINFTP_SLOT_DUP,    /* already in the sum: drop */
+	AINFTP_SLOT_STALE,  /* older than anything kept: drop */
+	AINFTP_SLOT_BUSY,   /* a newer chunk while this one still sums: drop */
+};
+
+void ainftp_slot_init(struct ainftp_slot *s);
+
+/*
+ * Decide, and for ADD prepare the slot (reset for a new chunk) and record the
+ * worker. The caller then adds the payload to s->acc (and undoes nothing: a
+ * payload that fails to add was rejected before this call).
+ */
+enum ainftp_slot_action ainftp_slot_offer(struct ainftp_slot *s, uint64_t seq, unsigned int worker);
+
+/* After an ADD: true when the quorum is reached (the caller sends the result). */
+static inline bool
+ainftp_slot_full(const struct ainftp_slot *s, unsigned int quorum)
+{
+	return s->count >= quorum;
+}
+
+/* Mark the chunk complete with its result kept; returns the previous shadow to release. */
+void *ainftp_slot_complete(struct ainftp_slot *s, void *result);
+
+#endif

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The aggregation data path through a net_ring port and the RX lcore's real
+ * poll: sums, the result fan-out, retransmissions, and every kind of bad packet
+ * the issue names (wrong key, unknown worker, wrong job, stale step, truncated
+ * payload, wrong element count) counted and never changing a sum. Frames are
+ * built here by hand; expected sums are computed here with __int128.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_mbuf.h>
+
+#include "ainftp_dp.h"
+#include "ainftp_proto.h"
+#include "ainftp_stats.h"
+#include "fixture.h"
+
+#define JOB 7
+#define ELEMS 64
+#define SLOTS 8
+#define NW 3
+#define PORT 47474
+
+static struct fixture fx;
+
+static const uint8_t our_mac[6] = FIX_MAC;
+static const uint8_t keys[NW][32] = {{1, 2, 3}, {4, 5, 6}, {7, 8, 9}};
+
+/* The job: 3 workers with keys 01020300.., 04050600.., 07080900.. */
+static const char dp_json[] =
+	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"
+	" \"ports\": [{\"device\": \"net_ring_fix\"}],"
+	" \"lcores\": {\"control\": 0, \"rx\": [{\"lcore\": 1, \"port\": 0, \"queue\": 0}]},"
+	" \"jobs\": [{\"id\": 7, \"elems_per_packet\": 64, \"encoding\": \"int16\", \"slots\": 8,"
+	"   \"workers\": ["
+	"    {\"id\": 0, \"ipv4\": \"198.18.0.11\", \"key\": "
+	"\"0102030000000000000000000000000000000000000000000000000000000000\"},"
+	"    {\"id\": 1, \"ipv4\": \"198.18.0.12\", \"key\": "
+	"\"0405060000000000000000000000000000000000000000000000000000000000\"},"
+	"    {\"id\": 2, \"ipv4\": \"198.18.0.13\", \"key\": "
+	"\"0708090000000000000000000000000000000000000000000000000000000000\"}]}],"
+	" \"telemetry\": {\"stats_interval_s\": 0}}";
+
+/* One worker's contribution to one chunk. */
+struct contrib {
+	unsigned int w;
+	uint32_t step, chunk;
+	int8_t e;
+	int16_t q[ELEMS];
+};
+
+static void
+setup(void)
+{
+	fixture_up_json(&fx, dp_json);
+}
+
+static void
+teardown(void)
+{
+	fixture_down(&fx);
+}
+
+static void
+contrib_fill(struct contrib *c, unsigned int w, uint32_t step, uint32_t chunk, int8_t e)
+{
+	unsigned int i;
+
+	c->w = w;
+	c->step = step;
+	c->chunk = chunk;
+	c->e = e;
+	for (i = 0; i < ELEMS; i++)
+		c->q[i] = (int16_t)((int)((i * 2654435761u + w * 40503u + chunk * 977u) % 60001) -
+				    30000);
+}
+
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint16_t
+ip_csum(const uint8_t *p)
+{
+	uint32_t sum = 0;
+	int i;
+
+	for (i = 0; i < 20; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* A DATA frame: Ethernet / IPv4 / UDP / ainftp / int16 payload / tag. Returns its length. */
+static size_t
+data_frame(uint8_t *f, const struct contrib *c, const uint8_t *key, uint32_t job, uint16_t elems)
+{
+	uint8_t *ip = f + 14, *udp = ip + 20, *h = udp + 8;
+	uint16_t payload = (uint16_t)(elems * 2), udp_len = (uint16_t)(8 + 32 + payload + 16);
+	struct ainftp_msg m = {
+		.type = AINFTP_MSG_DATA,
+		.encoding = AINFTP_WIRE_INT16,
+		.flags = AINFTP_F_AUTH,
+		.job = job,
+		.worker = (uint16_t)c->w,
+		.elems = elems,
+		.step = c->step,
+		.chunk = c->chunk,
+		.slot = (uint16_t)(c->chunk % SLOTS),
+		.scale_exp = c->e,
+	};
+	uint8_t src_mac[6] = {0x02, 0, 0, 0, 0, (uint8_t)(0x10 + c->w)};
+
+	memcpy(f, our_mac, 6);
+	memcpy(f + 6, src_mac, 6);
+	put16(f + 12, 0x0800);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(20 + udp_len));
+	ip[8] = 64;
+	ip[9] = 17;
+	ip[12] = 198, ip[13] = 18, ip[14] = 0, ip[15] = (uint8_t)(11 + c->w);
+	ip[16] = 198, ip[17] = 18, ip[18] = 0, ip[19] = 2;
+	put16(ip + 10, ip_csum(ip));
+	put16(udp, (uint16_t)(40000 + c->w));
+	put16(udp + 2, PORT);
+	put16(udp + 4, udp_len);
+	put16(udp + 6, 0);
+	ainftp_hdr_write((struct ainftp_hdr *)h, &m);
+	memcpy(h + 32, c->q, payload); /* little-endian host: the wire's order */
+	ainftp_tag(key, h, 32u + payload, h + 32 + payload);
+	return 14u + 20u + udp_len;
+}
+
+static void
+send_contrib(const struct contrib *c)
+{
+	uint8_t f[2048];
+
+	fixture_inject(&fx, f, (uint16_t)data_frame(f, c, keys[c->w], JOB, ELEMS));
+}
+
+/* The exact sum of some contributions, converted as docs/QUANTIZATION.md says. */
+static void
+expected_sum(const struct contrib *c, unsigned int n, float *out)
+{
+	int emin = 127;
+	unsigned int i, w;
+
+	for (w = 0; w < n; w++)
+		emin = c[w].e < emin ? c[w].e : emin;
+	for (i = 0; i < ELEMS; i++) {
+		__int128 s = 0;
+
+		for (w = 0; w < n; w++)
+			s += (__int128)c[w].q[i] * ((__int128)1 << (c[w].e - emin));
+		out[i] = (float)ldexp((double)(int64_t)s, emin);
+	}
+}
+
+/* Take every frame the appliance sent; return how many. */
+static unsigned int
+drain(struct rte_mbuf **out, unsigned int max)
+{
+	return rte_ring_dequeue_burst(fx.out, (void **)out, max, NULL);
+}
+
+/* A result as a worker reads it: header fields and destination, payload compared. */
+static void
+check_result(struct rte_mbuf *m, const struct contrib *chunk, const float *want, uint64_t bitmap,
+	     unsigned int to_worker)
+{
+	uint8_t buf[2048];
+	const uint8_t *p = rte_pktmbuf_read(m, 0, rte_pktmbuf_pkt_len(m), buf);
+	struct ainftp_msg msg;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(rte_pktmbuf_pkt_len(m), 14 + 20 + 8 + 32 + ELEMS * 4);
+	ck_assert_uint_eq(p[33], 11 + to_worker);		  /* IPv4 destination */
+	ck_assert_uint_eq(p[36] << 8 | p[37], 40000 + to_worker); /* UDP destination port */
+	ck_assert_uint_eq(p[5], 0x10 + to_worker);		  /* Ethernet destination */
+	ainftp_hdr_read((const struct ainftp_hdr *)(p + 42), &msg);
+	ck_assert_uint_eq(msg.type, AINFTP_MSG_RESULT);
+	ck_assert_uint_eq(msg.job, JOB);
+	ck_assert_uint_eq(msg.step, chunk->step);
+	ck_assert_uint_eq(msg.chunk, chunk->chunk);
+	ck_assert_uint_eq(msg.slot, chunk->chunk % SLOTS);
+	ck_assert_uint_eq(msg.encoding, AINFTP_WIRE_FLOAT32);
+	ck_assert_uint_eq(msg.contributors, __builtin_popcountll(bitmap));
+	ck_assert_uint_eq(msg.bitmap, bitmap);
+	ck_assert_uint_eq(msg.flags & AINFTP_F_OVERFLOW, 0);
+	ck_assert_mem_eq(p + 74, want, ELEMS * 4);
+}
+
+static uint64_t
+proto_drops(enum ainftp_bad why)
+{
+	struct ainftp_port_ctr sum;
+
+	ainftp_stats_port_sum(0, &sum);
+	return sum.proto_drops[why];
+}
+
+/* Three workers, one chunk: three results, one per worker, exact; nothing before the last. */
+START_TEST(a_chunk_is_summed_and_sent_to_every_worker)
+{
+	struct contrib c[NW];
+	struct rte_mbuf *out[8];
+	float want[ELEMS];
+	unsigned int w, n;
+
+	for (w = 0; w < NW; w++)
+		contrib_fill(&c[w], w, 1, 3, (int8_t)(-10 + 2 * (int)w));
+	expected_sum(c, NW, want);
+	for (w = 0; w < NW; w++) {
+		send_contrib(&c[w]);
+		n = drain(out, 8);
+		ck_assert_uint_eq(n, w + 1 < NW ? 0 : NW);
+	}
+	for (w = 0; w < NW; w++)
+		check_result(out[w], &c[0], want, 0x7, w);
+	rte_pktmbuf_free_bulk(out, n);
+}
+END_TEST
+
+/* Retransmissions: before completion a duplicate; after, the kept result to that worker only. */
+START_TEST(retransmissions_are_idempotent)
+{
+	struct contrib c[NW];
+	struct rte_mbuf *out[8];
+	float want[ELEMS];
+	unsigned int w, n;
+
+	for (w = 0; w < NW; w++)
+		contrib_fill(&c[w], w, 0, 5, -7);
+	expected_sum(c, NW, want);
+	send_contrib(&c[0]);
+	send_contrib(&c[0]);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_DUPLICATE), 1);
+	send_contrib(&c[1]);
+	send_contrib(&c[2]);
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, NW);
+	rte_pktmbuf_free_bulk(out, n);
+
+	send_contrib(&c[1]); /* worker 1 lost its result */
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, 1);
+	check_result(out[0], &c[0], want, 0x7, 1);
+	rte_pktmbuf_free_bulk(out, n);
+
+	/* Still answered from the kept copy once the slot has moved on to its next chunk. */
+	contrib_fill(&c[0], 0, 0, 5 + SLOTS, -7);
+	send_contrib(&c[0]);
+	contrib_fill(&c[2], 2, 0, 5, -7);
+	send_contrib(&c[2]);
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, 1);
+	check_result(out[0], &c[1], want, 0x7, 2);
+	rte_pktmbuf_free_bulk(out, n);
+}
+END_TEST
+
+/*
+ * Two good contributions, then a bad frame, then the third good one: the result
+ * must be the sum of the three good ones, and the bad frame counted under `why`.
+ */
+static void
+bad_frame_never_changes_the_sum(const uint8_t *frame, size_t len, enum ainftp_bad why,
+				const struct contrib *c)
+{
+	struct rte_mbuf *out[8];
+	float want[ELEMS];
+	uint64_t before = proto_drops(why);
+	unsigned int n;
+
+	expected_sum(c, NW, want);
+	send_contrib(&c[0]);
+	send_contrib(&c[1]);
+	fixture_inject(&fx, frame, (uint16_t)len);
+	ck_assert_uint_eq(drain(out, 8), 0);
+	ck_assert_msg(proto_drops(why) == before + 1, "not counted as %s", ainftp_bad_names[why]);
+	send_contrib(&c[2]);
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, NW);
+	check_result(out[0], &c[0], want, 0x7, 0);
+	rte_pktmbuf_free_bulk(out, n);
+}
+
+static void
+three(struct contrib *c, uint32_t step, uint32_t chunk)
+{
+	unsigned int w;
+
+	for (w = 0; w < NW; w++)
+		contrib_fill(&c[w], w, step, chunk, (int8_t)(-3 - (int)w));
+}
+
+START_TEST(wrong_key)
+{
+	struct contrib c[NW], evil;
+	uint8_t f[2048];
+
+	three(c, 2, 1);
+	contrib_fill(&evil, 2, 2, 1, 20); /* worker 2's frame, signed with worker 1's key */
+	bad_frame_never_changes_the_sum(f, data_frame(f, &evil, keys[1], JOB, ELEMS),
+					AINFTP_BAD_TAG, c);
+}
+END_TEST
+
+START_TEST(unknown_worker)
+{
+	struct contrib c[NW], evil;
+	uint8_t f[2048];
+
+	three(c, 2, 1);
+	contrib_fill(&evil, 2, 2, 1, 20);
+	evil.w = 9; /* not in the job; from worker 2's address */
+	bad_frame_never_changes_the_sum(f, data_frame(f, &evil, keys[2], JOB, ELEMS),
+					AINFTP_BAD_WORKER, c);
+}
+END_TEST
+
+START_TEST(wrong_job)
+{
+	struct contrib c[NW], evil;
+	uint8_t f[2048];
+
+	three(c, 2, 1);
+	contrib_fill(&evil, 2, 2, 1, 20);
+	bad_frame_never_changes_the_sum(f, data_frame(f, &evil, keys[2], JOB + 1, ELEMS),
+					AINFTP_BAD_JOB, c);
+}
+END_TEST
+
+START_TEST(stale_step)
+{
+	struct contrib c[NW], old;
+	struct rte_mbuf *out[8];
+	uint8_t f[2048];
+	unsigned int w;
+
+	/* Steps 1 and 2 complete on slot 1; step 1 is then neither current nor kept. */
+	for (w = 0; w < NW; w++) {
+		contrib_fill(&c[w], w, 1, 1, -4);
+		send_contrib(&c[w]);
+	}
+	for (w = 0; w < NW; w++) {
+		contrib_fill(&c[w], w, 2, 1, -4);
+		send_contrib(&c[w]);
+	}
+	rte_pktmbuf_free_bulk(out, drain(out, 8));
+	rte_pktmbuf_free_bulk(out, drain(out, 8));
+	three(c, 3, 1);
+	contrib_fill(&old, 2, 1, 1, 20);
+	bad_frame_never_changes_the_sum(f, data_frame(f, &old, keys[2], JOB, ELEMS),
+					AINFTP_BAD_STALE, c);
+}
+END_TEST
+
+START_TEST(truncated_payload)
+{
+	struct contrib c[NW], evil;
+	uint8_t f[2048];
+	size_t n;
+
+	three(c, 2, 1);
+	contrib_fill(&evil, 2, 2, 1, 20);
+	n = data_frame(f, &evil, keys[2], JOB, ELEMS);
+	/* Cut 40 bytes off the end and make IPv4 and UDP agree: ainftp must notice. */
+	put16(f + 16, (uint16_t)(n - 14 - 40));
+	put16(f + 24, 0);
+	put16(f + 24, ip_csum(f + 14));
+	put16(f + 38, (uint16_t)(n - 34 - 40));
+	bad_frame_never_changes_the_sum(f, n - 40, AINFTP_BAD_TRUNCATED, c);
+}
+END_TEST
+
+START_TEST(wrong_element_count)
+{
+	struct contrib c[NW], evil;
+	uint8_t f[2048];
+
+	three(c, 2, 1);
+	contrib_fill(&evil, 2, 2, 1, 20);
+	/* A consistent frame (length, tag) for 32 elements where the job has 64. */
+	bad_frame_never_changes_the_sum(f, data_frame(f, &evil, keys[2], JOB, ELEMS / 2),
+					AINFTP_BAD_ELEMS, c);
+}
+END_TEST
+
+START_TEST(slots_are_idle_and_mbufs_back_after_a_run)
+{
+	unsigned int before = rte_mempool_in_use_count(fx.pool), w, k;
+	struct rte_mbuf *out[8];
+	struct contrib c;
+
+	for (k = 0; k < 3 * SLOTS; k++)
+		for (w = 0; w < NW; w++) {
+			contrib_fill(&c, w, 0, k, -5);
+			send_contrib(&c);
+			rte_pktmbuf_free_bulk(out, drain(out, 8));
+		}
+	ck_assert_uint_eq(ainftp_dp_slots_busy(&fx.rt), 0);
+	ck_assert_uint_eq(rte_mempool_in_use_count(fx.pool), before);
+	/* Each slot keeps exactly its last result. */
+	ck_assert_uint_eq(rte_mempool_in_use_count(fx.rt.result_pool[0]), SLOTS);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("dp");
+	TCase *tc = tcase_create("net_ring");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, a_chunk_is_summed_and_sent_to_every_worker);
+	tcase_add_test(tc, retransmissions_are_idempotent);
+	tcase_add_test(tc, wrong_key);
+	tcase_add_test(tc, unknown_worker);
+	tcase_add_test(tc, wrong_job);
+	tcase_add_test(tc, stale_step);
+	tcase_add_test(tc, truncated_payload);
+	tcase_add_test(tc, wrong_element_count);
+	tcase_add_test(tc, slots_are_idle_and_mbufs_back_after_a_run);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+
+	fixture_eal_init("test_dp", 0);
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	rte_eal_cleanup();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

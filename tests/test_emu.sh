@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# End to end through the real app: ainftp-app --emulate runs N emulated workers
+# on one lcore against the appliance's own RX lcores (a ring port pair in place
+# of the job's port) and checks every result bit for bit. Jobs of 2, 8, 32 and
+# 64 workers (int16, auth on, random keys, 256 elements, 64 slots), then a
+# two-lane layout, int8, float32 and int16 results; each clean, then with 5%
+# loss, 1% duplication and 1% reordering in both directions.
+#
+#   test_emu.sh APP SRCDIR [--quick]     (--quick: 1000 chunks, for ASan builds)
+set -euo pipefail
+
+app=$1
+src=$2 # unused: the configs are generated; kept so every test script takes the same arguments
+mode=${3:-}
+chunks=10000
+[ "$mode" = --quick ] && chunks=1000
+: "$src"
+
+work=$(mktemp -d)
+prefix="ainftp-test-emu-$$"
+cleanup() {
+	rm -rf "$work" /var/run/dpdk/"$prefix"-* 2>/dev/null || true
+}
+trap cleanup EXIT
+
+ncpu=$(nproc)
+failures=0
+summary=()
+
+# A cluster.json for one job: NAME WORKERS ENCODING RESULT_ENCODING LANES RX_LCORES
+make_config() {
+	/usr/bin/python3 - "$@" <<'PY'
+import json, secrets, sys
+path, n, enc, res, lanes, rx_lcores = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
+# Lane q is polled by RX lcore 1 + (q % rx_lcores).
+rx = [{"lcore": 1 + q % rx_lcores, "port": 0, "queue": q} for q in range(lanes)]
+workers = [{"id": i, "ipv4": "10.1.%d.%d" % (i // 200, 10 + i % 200), "key": secrets.token_hex(32)}
+           for i in range(n)]
+cfg = {
+    "appliance": {"ipv4": "198.18.0.2"},
+    "ports": [{"device": "net_ring_emu_app", "rx_queues": lanes}],
+    "lcores": {"control": 0, "rx": rx},
+    "jobs": [{"id": 7, "slots": 64, "elems_per_packet": 256, "encoding": enc,
+              "result_encoding": res, "auth": True, "workers": workers}],
+    "telemetry": {"enabled": False, "stats_interval_s": 0},
+}
+with open(path, "w") as f:
+    json.dump(cfg, f, indent=1)
+PY
+	chmod 600 "$1"
+}
+
+# EAL lcores 0..n-1: plain -l when the machine has the CPUs, else all of them
+# floating over the CPUs there are (EAL refuses an lcore without a CPU of its id).
+eal_lcores() {
+	local n=$1
+	if [ "$ncpu" -ge "$n" ]; then
+		echo "-l 0-$((n - 1))"
+	else
+		echo "--lcores (0-$((n - 1)))@(0-$((ncpu - 1)))"
+	fi
+}
+
+# run_case LABEL WORKERS ENCODING RESULT_ENCODING LANES RX_LCORES LOSS DUP REORDER
+run_case() {
+	local label=$1 n=$2 enc=$3 res=$4 lanes=$5 rxl=$6 loss=$7 dup=$8 reorder=$9
+	local lcores=$((rxl + 2)) emu_lcore=$((rxl + 1)) cfg="$work/$label.json"
+	local out="$work/$label.out" err="$work/$label.err" rc=0 t0 t1 secs line
+	local want=$((n * chunks))
+
+	make_config "$cfg" "$n" "$enc" "$res" "$lanes" "$rxl"
+	t0=$(date +%s%N)
+	# shellcheck disable=SC2046
+	timeout 300 "$app" $(eal_lcores "$lcores") --no-huge -m 1024 --no-pci --no-shconf \
+		--no-telemetry --file-prefix "$prefix-$label" --log-level=lib.eal:error -- \
+		-c "$cfg" --stats-interval 0 --emulate "$chunks" --emu-lcore "$emu_lcore" \
+		--emu-loss "$loss" --emu-dup "$dup" --emu-reorder "$reorder" --emu-seed "$RANDOM" \
+		>"$out" 2>"$err" || rc=$?
+	t1=$(date +%s%N)
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+	line=$(grep -E '^emulator: workers=' "$out" "$err" 2>/dev/null | tail -n 1 | sed 's/^[^:]*:emulator/emulator/' || true)
+	local checked exact ok=1 why=""
+	checked=$(sed -n 's/.* results_checked=\([0-9]*\) .*/\1/p' <<<"$line")
+	exact=$(sed -n 's/.* exact=\([0-9]*\) .*/\1/p' <<<"$line")
+	if [ "$rc" != 0 ]; then
+		ok=0 why="exit status $rc"
+	elif ! grep -q ': PASS$' <<<"$line"; then
+		ok=0 why="no PASS line"
+	elif [ "$checked" != "$want" ] || [ "$exact" != "$want" ]; then
+		ok=0 why="results_checked=$checked exact=$exact, want $want"
+	fi
+	if [ "$ok" = 1 ]; then
+		summary+=("ok   ${secs}s  $label: $line")
+	else
+		failures=$((failures + 1))
+		summary+=("FAIL ${secs}s  $label: $why")
+		{
+			echo "---- $label: $why"
+			echo "---- stderr (last 20 lines):"
+			tail -n 20 "$err"
+			echo "---- stdout (emulator lines and the final stats line):"
+			grep -E '^emulator:|"final": *true' "$out" || tail -n 5 "$out"
+		} >&2
+	fi
+	echo "${summary[-1]}"
+}
+
+clean=(0 0 0)
+lossy=(0.05 0.01 0.01)
+
+# One RX lcore (control 0, RX 1, emulator 2), one lane.
+for n in 2 8 32 64; do
+	run_case "i16-n$n" "$n" int16 float32 1 1 "${clean[@]}"
+	run_case "i16-n$n-lossy" "$n" int16 float32 1 1 "${lossy[@]}"
+done
+# Two lanes, two RX lcores (control 0, RX 1 and 2, emulator 3).
+run_case "i16-n32-2lanes" 32 int16 float32 2 2 "${clean[@]}"
+run_case "i16-n32-2lanes-lossy" 32 int16 float32 2 2 "${lossy[@]}"
+# The other encodings, and int16 results.
+run_case "i8-n8" 8 int8 float32 1 1 "${clean[@]}"
+run_case "i8-n8-lossy" 8 int8 float32 1 1 "${lossy[@]}"
+run_case "f32-n8" 8 float32 float32 1 1 "${clean[@]}"
+run_case "f32-n8-lossy" 8 float32 float32 1 1 "${lossy[@]}"
+run_case "i16res-n8" 8 int16 int16 1 1 "${clean[@]}"
+run_case "i16res-n8-lossy" 8 int16 int16 1 1 "${lossy[@]}"
+
+echo "emu: ${#summary[@]} runs of $chunks chunks, $failures failed"
+[ "$failures" = 0 ]

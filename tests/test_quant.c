@@ -1,0 +1,1112 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Quantization and exact accumulation: every SIMD kernel gives the scalar
+ * reference's bits, the reference keeps its error bounds, and sums match an
+ * independent __int128 computation whatever the order of arrival.
+ */
+#include <check.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ainftp_quant.h"
+
+#define NOPS 3
+static const struct ainftp_quant_ops *const all_ops[NOPS] = {
+	&ainftp_quant_scalar,
+	&ainftp_quant_avx2,
+	&ainftp_quant_avx512,
+};
+static const struct ainftp_quant_ops *const ref = &ainftp_quant_scalar;
+
+static const uint32_t sizes[] = {1, 31, 32, 33, 256, 512, 1000, 2048};
+#define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
+#define MAXN 2048
+
+static uint64_t rng;
+
+static uint64_t
+rnd(void)
+{
+	uint64_t z = (rng += 0x9e3779b97f4a7c15u);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi]. */
+static int32_t
+rnd_in(int32_t lo, int32_t hi)
+{
+	return lo + (int32_t)(rnd() % (uint64_t)(hi - lo + 1));
+}
+
+/* Uniform in (-1, 1), 24 bits. */
+static float
+rnd_unit(void)
+{
+	return (float)((int32_t)(rnd() >> 40) - (1 << 23)) * 0x1p-23f;
+}
+
+/* The ops set of loop index i, or NULL (and a note) when the CPU lacks it. */
+static const struct ainftp_quant_ops *
+ops_of(int i)
+{
+	if (!ainftp_quant_have(all_ops[i])) {
+		printf("test_quant: skipping %s, not on this CPU\n", all_ops[i]->name);
+		return NULL;
+	}
+	return all_ops[i];
+}
+
+/* Byte offset of the first difference, or -1. */
+static long
+first_diff(const void *a, const void *b, size_t len)
+{
+	const unsigned char *x = a, *y = b;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (x[i] != y[i])
+			return (long)i;
+	return -1;
+}
+
+#define ck_assert_same(a, b, len, ...)                 \
+	do {                                           \
+		long _d = first_diff((a), (b), (len)); \
+		ck_assert_msg(_d < 0, __VA_ARGS__);    \
+	} while (0)
+
+/*
+ * Buffers that end where an unmapped page begins: a kernel that reads or
+ * writes past a payload or an output faults (sanitizers do not see SIMD loads).
+ */
+enum { G_IN, G_IN8, G_EXP, G_OUT, G_SLOTS };
+static unsigned char *guard_base[G_SLOTS];
+static size_t guard_size;
+
+static void *
+guard_end(int slot, size_t len)
+{
+	if (!guard_base[slot]) {
+		size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+		guard_size = (MAXN * sizeof(float) + pg - 1) / pg * pg;
+		guard_base[slot] = mmap(NULL, guard_size + pg, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ck_assert(guard_base[slot] != MAP_FAILED);
+		ck_assert_int_eq(mprotect(guard_base[slot] + guard_size, pg, PROT_NONE), 0);
+	}
+	return guard_base[slot] + guard_size - len;
+}
+
+static void *
+guard_copy(int slot, const void *src, size_t len)
+{
+	return memcpy(guard_end(slot, len), src, len);
+}
+
+/* acc is 64-byte aligned; the bytes after its n entries are a canary that must survive. */
+#define CANARY 0xa5
+
+static size_t
+acc_bytes(uint32_t n)
+{
+	return (n * sizeof(int64_t) + 63) / 64 * 64 + 64;
+}
+
+static void
+acc_init(struct ainftp_acc *a, uint32_t n)
+{
+	a->n = n;
+	a->blk = calloc(ainftp_blocks(n), sizeof(*a->blk));
+	a->acc = aligned_alloc(64, acc_bytes(n));
+	ck_assert(a->blk && a->acc);
+	memset(a->acc, CANARY, acc_bytes(n));
+	ainftp_acc_reset(a);
+}
+
+static void
+acc_free(struct ainftp_acc *a)
+{
+	const unsigned char *p = (const unsigned char *)a->acc;
+	size_t i;
+
+	for (i = a->n * sizeof(int64_t); i < acc_bytes(a->n); i++)
+		ck_assert_msg(p[i] == CANARY, "written past acc[%u]", a->n);
+	free(a->blk);
+	free(a->acc);
+}
+
+static void
+acc_copy(struct ainftp_acc *dst, const struct ainftp_acc *src)
+{
+	dst->overflow = src->overflow;
+	memcpy(dst->blk, src->blk, ainftp_blocks(src->n) * sizeof(*src->blk));
+	memcpy(dst->acc, src->acc, src->n * sizeof(*src->acc));
+}
+
+static void
+assert_acc_same(const struct ainftp_acc *want, const struct ainftp_acc *got, const char *what)
+{
+	ck_assert_msg(want->overflow == got->overflow, "%s: overflow %d, want %d", what,
+		      got->overflow, want->overflow);
+	ck_assert_same(want->blk, got->blk, ainftp_blocks(want->n) * sizeof(*want->blk),
+		       "%s: block state differs (n=%u)", what, want->n);
+	ck_assert_same(want->acc, got->acc, want->n * sizeof(*want->acc),
+		       "%s: acc differs at byte %ld (n=%u)", what, _d, want->n);
+}
+
+/* Both result kernels of ops against the reference. */
+static void
+assert_res_same(const struct ainftp_quant_ops *ops, const struct ainftp_acc *a, const char *what)
+{
+	static float fw[MAXN];
+	static int16_t iw[MAXN];
+	float *fg = guard_end(G_OUT, a->n * sizeof(float));
+	int16_t *ig;
+	int8_t ew, eg;
+
+	ref->res_f32(a, fw);
+	ops->res_f32(a, fg);
+	ck_assert_same(fw, fg, a->n * sizeof(float), "%s res_f32 %s: differs at byte %ld (n=%u)",
+		       ops->name, what, _d, a->n);
+	ew = ref->res_i16(a, iw);
+	ig = guard_end(G_OUT, a->n * sizeof(int16_t));
+	eg = ops->res_i16(a, ig);
+	ck_assert_msg(ew == eg, "%s res_i16 %s: exponent %d, want %d", ops->name, what, eg, ew);
+	ck_assert_same(iw, ig, a->n * sizeof(int16_t), "%s res_i16 %s: differs at byte %ld (n=%u)",
+		       ops->name, what, _d, a->n);
+}
+
+/* ---- inputs ---- */
+
+enum gen {
+	G_RANDOM, /* one scale for all */
+	G_WIDE,	  /* each element its own scale, 2^-60 .. 2^60 */
+	G_ZERO,
+	G_NEGZERO,  /* -0.0 among zeros, and all -0.0 */
+	G_FLTMAX,   /* +/-FLT_MAX and neighbours */
+	G_ROUNDUP,  /* max|x| just below a power of two: rounds to 2^15 (2^7), saturates */
+	G_DENORMAL, /* all subnormal: the exponent clamps at -128 */
+	G_TINY,	    /* normal but below 2^-113: clamps too */
+	G_HUGE,	    /* one huge value among small ones */
+	G_ALTERNATE,
+	G_POW2,	  /* max|x| a power of two */
+	G_TIES16, /* halfway cases of the int16 rounding */
+	G_TIES8,  /* halfway cases of the int8 rounding, per block */
+	G_MAX
+};
+
+static void
+fill(enum gen g, float *x, uint32_t n)
+{
+	int32_t s = rnd_in(-20, 20);
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		float u = rnd_unit();
+
+		switch (g) {
+		case G_RANDOM:
+			x[i] = ldexpf(u, s);
+			break;
+		case G_WIDE:
+			x[i] = ldexpf(u, rnd_in(-60, 60));
+			break;
+		case G_ZERO:
+			x[i] = 0.0f;
+			break;
+		case G_NEGZERO:
+			x[i] = s < 0 ? -0.0f : (i % 3 ? 0.0f : -0.0f);
+			break;
+		case G_FLTMAX:
+			x[i] = (i % 2 ? -1 : 1) * (i % 3 ? FLT_MAX : nextafterf(FLT_MAX, 0) * u);
+			break;
+		case G_ROUNDUP:
+			x[i] = i % 5 ? u : (i % 2 ? -1 : 1) * (1.0f - 0x1p-24f);
+			break;
+		case G_DENORMAL:
+			x[i] = ldexpf((float)rnd_in(-(1 << 23) + 1, (1 << 23) - 1), -149);
+			break;
+		case G_TINY:
+			x[i] = ldexpf(u, -114 - (s + 20) / 4);
+			break;
+		case G_HUGE:
+			x[i] = u * 1e-20f;
+			break;
+		case G_ALTERNATE:
+			x[i] = (i % 2 ? -1 : 1) * (1.0f + fabsf(u));
+			break;
+		case G_POW2:
+			x[i] = i % 7 ? u * 0.5f : -1.0f;
+			break;
+		case G_TIES16:
+			/* max 1.0: e = -14, so (j + 1/2) * 2^-14 are ties. */
+			x[i] = i == 0 ? 1.0f : ((float)rnd_in(-16383, 16382) + 0.5f) * 0x1p-14f;
+			break;
+		case G_TIES8:
+			x[i] = i % AINFTP_BLOCK == 0 ? 1.0f
+						     : ((float)rnd_in(-63, 62) + 0.5f) * 0x1p-6f;
+			break;
+		case G_MAX:
+			break;
+		}
+	}
+	if (g == G_HUGE)
+		x[rnd() % n] = (rnd() & 1 ? -3e30f : 3e30f);
+}
+
+/* ---- worker side ---- */
+
+static void
+check_quant_same(const struct ainftp_quant_ops *ops, const float *x, uint32_t n, const char *what)
+{
+	static int16_t qw[MAXN];
+	static int8_t bw[MAXN], ew8[MAXN / 32];
+	const float *xg = guard_copy(G_IN, x, n * sizeof(float));
+	int16_t *qg = guard_end(G_OUT, n * sizeof(int16_t));
+	int8_t *bg, *eg8, ew = 0, eg = 0;
+	int rw, rg;
+
+	rw = ref->quant_i16(x, n, qw, &ew);
+	rg = ops->quant_i16(xg, n, qg, &eg);
+	ck_assert_msg(rw == rg, "%s quant_i16 %s n=%u: returns %d, want %d", ops->name, what, n, rg,
+		      rw);
+	if (rw == 0) {
+		ck_assert_msg(ew == eg, "%s quant_i16 %s n=%u: e %d, want %d", ops->name, what, n,
+			      eg, ew);
+		ck_assert_same(qw, qg, n * sizeof(*qw), "%s quant_i16 %s n=%u: byte %ld differs",
+			       ops->name, what, n, _d);
+	}
+	rw = ref->quant_i8(x, n, ew8, bw);
+	bg = guard_end(G_OUT, n);
+	eg8 = guard_end(G_EXP, ainftp_blocks(n));
+	rg = ops->quant_i8(xg, n, eg8, bg);
+	ck_assert_msg(rw == rg, "%s quant_i8 %s n=%u: returns %d, want %d", ops->name, what, n, rg,
+		      rw);
+	if (rw == 0) {
+		ck_assert_same(ew8, eg8, ainftp_blocks(n), "%s quant_i8 %s n=%u: exponent %ld",
+			       ops->name, what, n, _d);
+		ck_assert_same(bw, bg, n, "%s quant_i8 %s n=%u: byte %ld differs", ops->name, what,
+			       n, _d);
+	}
+}
+
+START_TEST(quant_matches_reference)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	static float x[MAXN];
+	uint32_t s, seed;
+	int g;
+
+	if (!ops)
+		return;
+	for (seed = 1; seed <= 4; seed++) {
+		rng = seed;
+		for (s = 0; s < NSIZES; s++)
+			for (g = 0; g < G_MAX; g++) {
+				char what[32];
+
+				fill(g, x, sizes[s]);
+				snprintf(what, sizeof(what), "gen %d seed %u", g, seed);
+				check_quant_same(ops, x, sizes[s], what);
+			}
+	}
+}
+END_TEST
+
+START_TEST(quant_rejects_nan_inf)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	const float bad[] = {NAN, -NAN, INFINITY, -INFINITY};
+	static float x[MAXN];
+	static int16_t q[MAXN];
+	static int8_t q8[MAXN], e8[MAXN / 32];
+	struct ainftp_acc a, before;
+	uint32_t s, k, where[3];
+	int8_t e;
+
+	if (!ops)
+		return;
+	rng = 7;
+	for (s = 0; s < NSIZES; s++) {
+		uint32_t n = sizes[s];
+
+		acc_init(&a, n);
+		acc_init(&before, n);
+		fill(G_RANDOM, x, n);
+		ck_assert_int_eq(ops->acc_f32(&a, x), 0);
+		where[0] = 0;
+		where[1] = n / 2;
+		where[2] = n - 1;
+		for (k = 0; k < 12; k++) {
+			uint32_t i = where[k % 3];
+			float keep = x[i];
+
+			x[i] = bad[k / 3];
+			acc_copy(&before, &a);
+			ck_assert_int_eq(ops->quant_i16(x, n, q, &e), -1);
+			ck_assert_int_eq(ops->quant_i8(x, n, e8, q8), -1);
+			ck_assert_int_eq(ops->acc_f32(&a, x), -1);
+			assert_acc_same(&before, &a, "rejected acc_f32");
+			x[i] = keep;
+		}
+		acc_free(&a);
+		acc_free(&before);
+	}
+}
+END_TEST
+
+/* |dequant(quant(x)) - x| <= 2^e, <= 2^(e-1) unless saturated, and the header's relative bound. */
+static void
+check_bound(const float *x, const float *y, uint32_t n, int8_t e, int lim, const int32_t *q,
+	    int qbits, const char *what)
+{
+	uint32_t m = 0, i;
+	double rel;
+
+	for (i = 0; i < n; i++)
+		m = fabsf(x[i]) > fabsf(x[m]) ? i : m;
+	rel = x[m] == 0 ? 0 : ldexp(1.0, (int)ceil(log2(fabs(x[m]))) - qbits);
+	for (i = 0; i < n; i++) {
+		double err = fabs((double)y[i] - (double)x[i]);
+
+		ck_assert_msg(err <= ldexp(1.0, e), "%s: |err| %a > 2^%d at %u", what, err, e, i);
+		if (abs(q[i]) < lim)
+			ck_assert_msg(err <= ldexp(1.0, e - 1), "%s: |err| %a > 2^%d at %u", what,
+				      err, e - 1, i);
+		if (fabsf(x[m]) >= ldexpf(1.0f, qbits - 128))
+			ck_assert_msg(err <= rel, "%s: |err| %a > %a at %u", what, err, rel, i);
+	}
+}
+
+START_TEST(quant_error_bound)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	static float x[MAXN], y[MAXN];
+	static int16_t q[MAXN];
+	static int8_t q8[MAXN], e8[MAXN / 32];
+	static int32_t wide[MAXN];
+	uint32_t s, seed, i, b;
+	int8_t e;
+	int g;
+
+	if (!ops)
+		return;
+	for (seed = 1; seed <= 4; seed++) {
+		rng = 100 + seed;
+		for (s = 0; s < NSIZES; s++)
+			for (g = 0; g < G_MAX; g++) {
+				uint32_t n = sizes[s];
+
+				fill(g, x, n);
+				ck_assert_int_eq(ops->quant_i16(x, n, q, &e), 0);
+				ainftp_dequant_i16(q, n, e, y);
+				for (i = 0; i < n; i++)
+					wide[i] = q[i];
+				check_bound(x, y, n, e, INT16_MAX, wide, 15, "int16");
+
+				ck_assert_int_eq(ops->quant_i8(x, n, e8, q8), 0);
+				ainftp_dequant_i8(e8, q8, n, y);
+				for (i = 0; i < n; i++)
+					wide[i] = q8[i];
+				for (b = 0; b < ainftp_blocks(n); b++)
+					check_bound(x + b * 32, y + b * 32, ainftp_block_len(n, b),
+						    e8[b], INT8_MAX, wide + b * 32, 7, "int8");
+			}
+	}
+}
+END_TEST
+
+START_TEST(quant_exponents)
+{
+	/* x = {max/4, -max, 0}: the exponents and what -max becomes. */
+	static const struct {
+		float max;
+		int8_t e16, e8;
+		int16_t q16;
+		int8_t q8;
+	} cases[] = {
+		{1.0f, -14, -6, -16384, -64},
+		{1.0f - 0x1p-24f, -15, -7, -32767, -127}, /* rounds to 2^15: saturates */
+		{FLT_MAX, 113, 121, -32767, -127},
+		{0x1p-113f, -127, -119, -16384, -64},
+		{0x1p-114f, -128, -120, -16384, -64},
+		{0x1p-121f, -128, -127, -128, -64}, /* int16 clamped: fewer bits */
+		{0x1p-149f, -128, -128, 0, 0},
+		{0.0f, AINFTP_WIRE_EXP_ZERO, AINFTP_WIRE_EXP_ZERO, 0, 0},
+	};
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	float x[3];
+	int16_t q[3];
+	int8_t q8[3], e;
+	unsigned int c;
+
+	if (!ops)
+		return;
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		x[0] = cases[c].max * 0.25f;
+		x[1] = -cases[c].max;
+		x[2] = -0.0f;
+		ck_assert_int_eq(ops->quant_i16(x, 3, q, &e), 0);
+		ck_assert_int_eq(e, cases[c].e16);
+		ck_assert_int_eq(q[1], cases[c].q16);
+		ck_assert_int_eq(q[2], 0);
+		ck_assert_int_eq(ops->quant_i8(x, 3, &e, q8), 0);
+		ck_assert_int_eq(e, cases[c].e8);
+		ck_assert_int_eq(q8[1], cases[c].q8);
+	}
+}
+END_TEST
+
+/* ---- appliance side ---- */
+
+enum enc { ENC_I16, ENC_I8, ENC_F32 };
+
+static int16_t c16[MAXN];
+static int8_t c8[MAXN], ce8[MAXN / 32];
+static float cf[MAXN];
+static int8_t ce16;
+
+/* Random int16 values with some zero blocks and extremes. */
+static void
+gen_i16(uint32_t n, int32_t elo, int32_t ehi)
+{
+	uint32_t i, mode = rnd() % 8;
+
+	ce16 = (int8_t)rnd_in(elo, ehi);
+	for (i = 0; i < n; i++) {
+		bool zero_block = mode == 1 && (i / 32) % 3 == 0;
+
+		if (mode == 0 || zero_block)
+			c16[i] = 0;
+		else if (mode == 2)
+			c16[i] = (int16_t)(i % 2 ? -32768 : 32767);
+		else
+			c16[i] = (int16_t)(rnd() >> (48 + rnd() % 16));
+	}
+}
+
+static void
+gen_i8(uint32_t n, int32_t elo, int32_t ehi)
+{
+	uint32_t i, b;
+
+	for (b = 0; b < ainftp_blocks(n); b++) {
+		uint32_t mode = rnd() % 8;
+
+		ce8[b] = (int8_t)(mode == 0 ? AINFTP_WIRE_EXP_ZERO : rnd_in(elo, ehi));
+		for (i = b * 32; i < b * 32 + ainftp_block_len(n, b); i++)
+			c8[i] = (int8_t)(mode <= 1 ? 0
+						   : (mode == 2 ? (i % 2 ? -128 : 127)
+								: (int8_t)rnd()));
+	}
+}
+
+/* Floats: one of the generators, scaled by 2^[slo, shi] (may overflow to Inf). */
+static void
+gen_f32(uint32_t n, int32_t slo, int32_t shi)
+{
+	int32_t s = rnd_in(slo, shi);
+	uint32_t i;
+
+	fill((enum gen)(rnd() % G_MAX), cf, n);
+	for (i = 0; i < n; i++)
+		cf[i] = ldexpf(cf[i], s);
+}
+
+/* Floats whose block maxima are all in [2^(s-1), 2^s), s in [slo, shi]; some zero blocks. */
+static void
+gen_f32_spread(uint32_t n, int32_t slo, int32_t shi)
+{
+	int32_t s = rnd_in(slo, shi);
+	uint32_t i;
+	bool zero = false;
+
+	for (i = 0; i < n; i++) {
+		if (i % AINFTP_BLOCK == 0)
+			zero = rnd() % 8 == 0;
+		if (zero)
+			cf[i] = 0.0f;
+		else if (i % AINFTP_BLOCK == 0)
+			cf[i] = ldexpf(rnd() & 1 ? -0.75f : 0.75f, s);
+		else
+			cf[i] = ldexpf(rnd_unit(), s);
+	}
+}
+
+static void
+gen(enum enc enc, uint32_t n, int32_t lo, int32_t hi)
+{
+	if (enc == ENC_I16)
+		gen_i16(n, lo, hi);
+	else if (enc == ENC_I8)
+		gen_i8(n, lo, hi);
+	else
+		gen_f32(n, lo, hi);
+}
+
+/* The current contribution, from guarded copies of its payload. */
+static int
+add(const struct ainftp_quant_ops *ops, struct ainftp_acc *a, enum enc enc)
+{
+	uint32_t n = a->n;
+
+	if (enc == ENC_I16)
+		ops->acc_i16(a, guard_copy(G_IN, c16, n * sizeof(int16_t)), ce16);
+	else if (enc == ENC_I8)
+		ops->acc_i8(a, guard_copy(G_EXP, ce8, ainftp_blocks(n)), guard_copy(G_IN8, c8, n));
+	else
+		return ops->acc_f32(a, guard_copy(G_IN, cf, n * sizeof(float)));
+	return 0;
+}
+
+/* A run of contributions through ops and the reference, compared after each. */
+static void
+acc_run(const struct ainftp_quant_ops *ops, uint32_t n, enum enc enc, int32_t lo, int32_t hi,
+	int steps)
+{
+	struct ainftp_acc w, g;
+	char what[64];
+	int k;
+
+	acc_init(&w, n);
+	acc_init(&g, n);
+	for (k = 0; k < steps; k++) {
+		int rw, rg;
+
+		gen(enc, n, lo, hi);
+		rw = add(ref, &w, enc);
+		rg = add(ops, &g, enc);
+		snprintf(what, sizeof(what), "%s enc %d exps [%d,%d] step %d", ops->name, enc, lo,
+			 hi, k);
+		ck_assert_msg(rw == rg, "%s: returns %d, want %d", what, rg, rw);
+		assert_acc_same(&w, &g, what);
+	}
+	assert_res_same(ops, &g, what);
+	acc_free(&w);
+	acc_free(&g);
+}
+
+START_TEST(acc_matches_reference)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	uint32_t s, seed;
+	int enc;
+
+	if (!ops)
+		return;
+	for (seed = 1; seed <= 4; seed++) {
+		rng = 1000 + seed;
+		for (s = 0; s < NSIZES; s++)
+			for (enc = ENC_I16; enc <= ENC_F32; enc++) {
+				/* Exact, then exponents spread past the limit (overflow paths). */
+				acc_run(ops, sizes[s], enc, -10, 10, 16);
+				acc_run(ops, sizes[s], enc, -128, 127, 16);
+			}
+		for (s = 0; s < NSIZES; s++) {
+			acc_run(ops, sizes[s], ENC_I16, -20, 30, 64);
+			acc_run(ops, sizes[s], ENC_I8, 60, 127, 64);
+			acc_run(ops, sizes[s], ENC_F32, -40, 40, 64);
+		}
+	}
+}
+END_TEST
+
+/* Accumulator states the adds rarely reach: ties, extremes, clamped exponents. */
+static int64_t
+crafted_value(uint32_t kind)
+{
+	int64_t r = (int64_t)rnd();
+
+	switch (kind) {
+	case 0:
+		return r;
+	case 1:
+		return r >> rnd_in(1, 63);
+	case 2:
+		return rnd() & 1 ? INT64_MIN + (int64_t)(rnd() % 2)
+				 : INT64_MAX - (int64_t)(rnd() % 2);
+	case 3: /* int64 -> double ties: 2^53 + 1 scaled */
+		return (int64_t)(((UINT64_C(1) << 53) + 1 + 2 * (rnd() % 4)) << rnd_in(0, 9)) *
+		       (rnd() & 1 ? -1 : 1);
+	case 4: /* double -> float ties */
+		return (((int64_t)1 << 24) + 1 + 2 * (int64_t)(rnd() % 64)) * (rnd() & 1 ? -1 : 1);
+	case 5: /* int16 result ties at a shift of 8 */
+		return (int64_t)(((r >> 48) * 256) | 128);
+	default:
+		return 0;
+	}
+}
+
+START_TEST(res_crafted_states)
+{
+	static const int32_t exps[][2] = {{-179, 127}, {-40, 40},  {-8, 8},
+					  {0, 0},      {100, 127}, {-128, -128}};
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	struct ainftp_acc a;
+	uint32_t s, r, b, i, c;
+
+	if (!ops)
+		return;
+	rng = 99;
+	for (s = 0; s < NSIZES; s++) {
+		acc_init(&a, sizes[s]);
+		for (r = 0; r < 8; r++)
+			for (c = 0; c < sizeof(exps) / sizeof(exps[0]); c++) {
+				uint32_t kind = rnd() % 7;
+
+				for (b = 0; b < ainftp_blocks(a.n); b++) {
+					bool empty = rnd() % 8 == 0;
+
+					a.blk[b].exp = empty ? AINFTP_EXP_NONE
+							     : rnd_in(exps[c][0], exps[c][1]);
+					a.blk[b].emax = a.blk[b].exp;
+					for (i = b * 32; i < b * 32 + ainftp_block_len(a.n, b); i++)
+						a.acc[i] = empty ? 0
+								 : crafted_value(
+									   rnd() % 4 ? kind
+										     : rnd() % 7);
+				}
+				if (kind == 5 && a.blk[0].exp != AINFTP_EXP_NONE)
+					a.acc[0] = (int64_t)1 << 22; /* eo = exp + 8 */
+				assert_res_same(ops, &a, "crafted");
+			}
+		acc_free(&a);
+	}
+}
+END_TEST
+
+START_TEST(zero_contributions_change_nothing)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	static const int8_t es[] = {-128, -20, 0, 5, 127};
+	struct ainftp_acc a, before;
+	uint32_t s, k;
+
+	if (!ops)
+		return;
+	rng = 5;
+	for (s = 0; s < NSIZES; s++) {
+		uint32_t n = sizes[s];
+
+		acc_init(&a, n);
+		acc_init(&before, n);
+		for (k = 0; k < 2; k++) {
+			unsigned int j;
+
+			/* First on an empty accumulator, then on one holding a sum. */
+			acc_copy(&before, &a);
+			memset(c16, 0, sizeof(c16));
+			memset(c8, 0, sizeof(c8));
+			for (j = 0; j < sizeof(es); j++) {
+				memset(ce8, es[j], sizeof(ce8));
+				ops->acc_i16(&a, c16, es[j]);
+				ops->acc_i8(&a, ce8, c8);
+			}
+			fill(G_ZERO, cf, n);
+			ck_assert_int_eq(ops->acc_f32(&a, cf), 0);
+			fill(G_NEGZERO, cf, n);
+			ck_assert_int_eq(ops->acc_f32(&a, cf), 0);
+			assert_acc_same(&before, &a, ops->name);
+			gen_i16(n, -5, 5);
+			c16[0] = 1;
+			ops->acc_i16(&a, c16, ce16);
+		}
+		acc_free(&a);
+		acc_free(&before);
+	}
+}
+END_TEST
+
+/* ---- exactness ---- */
+
+static unsigned int
+bits128(unsigned __int128 u)
+{
+	unsigned int k = 0;
+
+	for (; u; u >>= 1)
+		k++;
+	return k;
+}
+
+/* round(v * 2^-s), ties to even, by floor division: independent of the library's shifts. */
+static __int128
+shr128(__int128 v, int s)
+{
+	__int128 d = (__int128)1 << s, q = v / d, r = v % d;
+
+	if (r < 0) {
+		q -= 1;
+		r += d;
+	}
+	if (2 * r > d || (2 * r == d && (q & 1)))
+		q++;
+	return q;
+}
+
+#define MAXW 64
+
+/* Contributions as (integer, exponent) per element: the wire ones, or float32 converted here. */
+static int32_t cint[MAXW][MAXN];
+static int32_t cexp[MAXW][MAXN / 32];
+
+static void
+record(int w, enum enc enc, uint32_t n)
+{
+	uint32_t b, i;
+
+	for (b = 0; b < ainftp_blocks(n); b++) {
+		int32_t e = enc == ENC_I16 ? ce16 : ce8[b];
+		float m = 0;
+		int k;
+
+		if (enc == ENC_F32) {
+			for (i = b * 32; i < b * 32 + ainftp_block_len(n, b); i++)
+				m = fmaxf(m, fabsf(cf[i]));
+			frexpf(m, &k);
+			e = k - 31;
+		}
+		cexp[w][b] = e;
+		for (i = b * 32; i < b * 32 + ainftp_block_len(n, b); i++)
+			cint[w][i] = enc == ENC_I16  ? c16[i]
+				     : enc == ENC_I8 ? c8[i]
+						     : (int32_t)nearbyint(ldexp(cf[i], -e));
+	}
+}
+
+/* The sum of nw contributions by __int128, then the defined conversions. */
+static bool
+expect(int nw, uint32_t n, int wbits, float *f, int16_t *q, int8_t *qe)
+{
+	static __int128 sum[MAXN];
+	static int32_t emin[MAXN / 32];
+	int32_t k = INT32_MIN, eo;
+	bool overflow = false;
+	uint32_t b, i;
+	int w;
+
+	for (b = 0; b < ainftp_blocks(n); b++) {
+		int32_t lo = INT32_MAX, hi = INT32_MIN;
+		uint32_t len = ainftp_block_len(n, b);
+
+		for (w = 0; w < nw; w++) {
+			bool nz = false;
+
+			for (i = b * 32; i < b * 32 + len; i++)
+				nz |= cint[w][i] != 0;
+			if (nz) {
+				lo = cexp[w][b] < lo ? cexp[w][b] : lo;
+				hi = cexp[w][b] > hi ? cexp[w][b] : hi;
+			}
+		}
+		emin[b] = lo;
+		if (lo == INT32_MAX)
+			continue;
+		overflow |= hi - lo + wbits + AINFTP_WORKER_BITS > 63;
+		for (i = b * 32; i < b * 32 + len; i++) {
+			unsigned __int128 mag;
+
+			sum[i] = 0;
+			for (w = 0; w < nw; w++)
+				if (cint[w][i])
+					sum[i] += (__int128)cint[w][i] *
+						  ((__int128)1 << (cexp[w][b] - lo));
+			mag = sum[i] < 0 ? -(unsigned __int128)sum[i] : (unsigned __int128)sum[i];
+			if (mag && (int32_t)bits128(mag) + lo > k)
+				k = (int32_t)bits128(mag) + lo;
+		}
+	}
+	eo = k == INT32_MIN ? -128 : k - 15;
+	eo = eo < -128 ? -128 : (eo > 127 ? 127 : eo);
+	*qe = (int8_t)eo;
+	for (i = 0; i < n; i++) {
+		__int128 v;
+
+		b = i / 32;
+		if (emin[b] == INT32_MAX) {
+			f[i] = 0.0f;
+			q[i] = 0;
+			continue;
+		}
+		f[i] = (float)ldexp((double)sum[i], emin[b]);
+		v = emin[b] >= eo ? sum[i] * ((__int128)1 << (emin[b] - eo))
+				  : shr128(sum[i], eo - emin[b]);
+		q[i] = (int16_t)(v > 32767 ? 32767 : (v < -32767 ? -32767 : v));
+	}
+	return overflow;
+}
+
+static void
+shuffle(int *p, int nw)
+{
+	int i;
+
+	for (i = nw - 1; i > 0; i--) {
+		int j = (int)(rnd() % (uint64_t)(i + 1)), t = p[i];
+
+		p[i] = p[j];
+		p[j] = t;
+	}
+}
+
+/* Re-create contribution w from the record, in its wire form. */
+static void
+replay(int w, enum enc enc, uint32_t n, const float *xs)
+{
+	uint32_t i, b;
+
+	if (enc == ENC_F32) {
+		memcpy(cf, xs + (size_t)w * n, n * sizeof(float));
+		return;
+	}
+	ce16 = (int8_t)cexp[w][0];
+	for (b = 0; b < ainftp_blocks(n); b++)
+		ce8[b] = (int8_t)cexp[w][b];
+	for (i = 0; i < n; i++) {
+		c16[i] = (int16_t)cint[w][i];
+		c8[i] = (int8_t)cint[w][i];
+	}
+}
+
+START_TEST(sums_exact_and_order_independent)
+{
+	static const int nws[] = {2, 8, 64};
+	static const uint32_t ns[] = {33, 1000};
+	static const int wbits[] = {AINFTP_QBITS_INT16, AINFTP_QBITS_INT8, AINFTP_QBITS_FLOAT32};
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	static float xs[MAXW * 1000], fw[MAXN], fg[MAXN];
+	static int16_t qw[MAXN], qg[MAXN];
+	int perm[MAXW];
+	struct ainftp_acc a;
+	unsigned int in, iw;
+	int enc;
+
+	if (!ops)
+		return;
+	rng = 4242;
+	for (in = 0; in < 2; in++)
+		for (iw = 0; iw < 3; iw++)
+			for (enc = ENC_I16; enc <= ENC_F32; enc++) {
+				uint32_t n = ns[in];
+				int nw = nws[iw], w, p;
+				int32_t base = rnd_in(-60, 60);
+				int8_t ew, eg;
+
+				for (w = 0; w < nw; w++) {
+					/* int16 exponents spread over 20, int8 40, floats 20. */
+					if (enc == ENC_I16)
+						gen_i16(n, base, base + 20);
+					else if (enc == ENC_I8)
+						gen_i8(n, base, base + 40);
+					else
+						gen_f32_spread(n, base, base + 20);
+					record(w, enc, n);
+					if (enc == ENC_F32)
+						memcpy(xs + (size_t)w * n, cf, n * sizeof(float));
+					perm[w] = w;
+				}
+				ck_assert_msg(!expect(nw, n, wbits[enc], fw, qw, &ew),
+					      "test inputs spread too far");
+				acc_init(&a, n);
+				for (p = 0; p < 20; p++) {
+					ainftp_acc_reset(&a);
+					shuffle(perm, nw);
+					for (w = 0; w < nw; w++) {
+						replay(perm[w], enc, n, xs);
+						ck_assert_int_eq(add(ops, &a, enc), 0);
+					}
+					ck_assert(!a.overflow);
+					ops->res_f32(&a, fg);
+					eg = ops->res_i16(&a, qg);
+					ck_assert_same(fw, fg, n * sizeof(float),
+						       "%s enc %d nw %d perm %d: res_f32 byte %ld",
+						       ops->name, enc, nw, p, _d);
+					ck_assert_int_eq(eg, ew);
+					ck_assert_same(qw, qg, n * sizeof(int16_t),
+						       "%s enc %d nw %d perm %d: res_i16 byte %ld",
+						       ops->name, enc, nw, p, _d);
+				}
+				acc_free(&a);
+			}
+}
+END_TEST
+
+/* Two contributions at exponents d apart in every block: overflow exactly past the span. */
+START_TEST(overflow_past_span)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	static const int span[] = {42, 50, 26};
+	struct ainftp_acc a;
+	uint32_t n = 70, i;
+	int enc, d, first;
+
+	if (!ops)
+		return;
+	acc_init(&a, n);
+	for (enc = ENC_I16; enc <= ENC_F32; enc++)
+		for (d = span[enc] - 1; d <= span[enc] + 2; d++)
+			for (first = 0; first < 2; first++) {
+				int32_t lo = -40, e[2] = {lo, lo + d};
+				int k;
+
+				ainftp_acc_reset(&a);
+				for (k = 0; k < 2; k++) {
+					int32_t ek = e[k ^ first];
+
+					for (i = 0; i < n; i++) {
+						c16[i] = (int16_t)(i % 2 ? -32767 : 32767);
+						c8[i] = (int8_t)(i % 2 ? -127 : 127);
+						/* block max 2^(e+31) - 1 ulp: e_b = e */
+						cf[i] = (i % 2 ? -1 : 1) *
+							ldexpf(1.0f - 0x1p-24f, ek + 31);
+					}
+					ce16 = (int8_t)ek;
+					memset(ce8, ek, sizeof(ce8));
+					ck_assert_int_eq(add(ops, &a, enc), 0);
+				}
+				ck_assert_msg(a.overflow == (d > span[enc]),
+					      "%s enc %d spread %d: overflow %d", ops->name, enc, d,
+					      a.overflow);
+				for (i = 0; i < ainftp_blocks(n); i++)
+					ck_assert_int_eq(a.blk[i].emax - a.blk[i].exp,
+							 d > span[enc] ? span[enc] : d);
+			}
+	acc_free(&a);
+}
+END_TEST
+
+START_TEST(overflow_rounds_to_nearest_even)
+{
+	struct ainftp_acc a;
+	int16_t q[32] = {0};
+	int i;
+
+	/* 3 and 5 at 2^0, then 1 at 2^45: exp rises to 2^3, 3/8 and 5/8 round to 0 and 1. */
+	acc_init(&a, 32);
+	for (i = 0; i < NOPS; i++) {
+		const struct ainftp_quant_ops *ops = ops_of(i);
+
+		if (!ops)
+			continue;
+		ainftp_acc_reset(&a);
+		q[0] = 3;
+		q[1] = 5;
+		q[2] = 12; /* 12/8 = 1.5: the tie goes to 2 */
+		q[3] = 20; /* 20/8 = 2.5: the tie goes to 2 */
+		ops->acc_i16(&a, q, 0);
+		memset(q, 0, sizeof(q));
+		q[4] = 1;
+		ops->acc_i16(&a, q, 45);
+		ck_assert(a.overflow);
+		ck_assert_int_eq(a.blk[0].exp, 3);
+		ck_assert_int_eq(a.blk[0].emax, 45);
+		ck_assert_int_eq(a.acc[0], 0);
+		ck_assert_int_eq(a.acc[1], 1);
+		ck_assert_int_eq(a.acc[2], 2);
+		ck_assert_int_eq(a.acc[3], 2);
+		ck_assert_int_eq(a.acc[4], INT64_C(1) << 42);
+	}
+	acc_free(&a);
+}
+END_TEST
+
+/* The result exponent at its clamps: saturation at 127, fewer bits at -128. */
+START_TEST(res_i16_clamps)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	struct ainftp_acc a;
+	int16_t q[40] = {0}, out[40];
+	float f[40];
+
+	if (!ops)
+		return;
+	acc_init(&a, 40);
+	q[0] = 32767;
+	q[1] = -32767;
+	q[2] = 1;
+	q[33] = 3;
+	ops->acc_i16(&a, q, 127);
+	ops->acc_i16(&a, q, 127); /* 65534 * 2^127: K = 143 */
+	ck_assert_int_eq(ops->res_i16(&a, out), 127);
+	ck_assert_int_eq(out[0], 32767);
+	ck_assert_int_eq(out[1], -32767);
+	ck_assert_int_eq(out[2], 2);
+	ck_assert_int_eq(out[33], 6);
+	ops->res_f32(&a, f);
+	ck_assert(isinf(f[0]) && f[0] > 0 && isinf(f[1]) && f[1] < 0);
+
+	ainftp_acc_reset(&a);
+	ck_assert_int_eq(ops->res_i16(&a, out), AINFTP_WIRE_EXP_ZERO);
+	ck_assert_int_eq(out[0], 0);
+	memset(q, 0, sizeof(q));
+	q[39] = -1;
+	ops->acc_i16(&a, q, -128);
+	ck_assert_int_eq(ops->res_i16(&a, out), -128);
+	ck_assert_int_eq(out[39], -1);
+	ops->res_f32(&a, f);
+	ck_assert(f[39] == -0x1p-128f && f[0] == 0.0f);
+	acc_free(&a);
+}
+END_TEST
+
+START_TEST(select_and_names)
+{
+	ck_assert_str_eq(ainftp_quant_scalar.name, "scalar");
+	ck_assert_str_eq(ainftp_quant_avx2.name, "avx2");
+	ck_assert_str_eq(ainftp_quant_avx512.name, "avx512");
+	ck_assert(ainftp_quant_have(&ainftp_quant_scalar));
+	ck_assert_ptr_eq(ainftp_quant_select(0), &ainftp_quant_scalar);
+	ck_assert_ptr_eq(ainftp_quant_select(128), &ainftp_quant_scalar);
+	ck_assert_ptr_eq(ainftp_quant_select(256), ainftp_quant_have(&ainftp_quant_avx2)
+							   ? &ainftp_quant_avx2
+							   : &ainftp_quant_scalar);
+	if (ainftp_quant_have(&ainftp_quant_avx512))
+		ck_assert_ptr_eq(ainftp_quant_select(512), &ainftp_quant_avx512);
+	else
+		ck_assert_ptr_eq(ainftp_quant_select(512), ainftp_quant_select(256));
+}
+END_TEST
+
+static Suite *
+quant_suite(void)
+{
+	Suite *s = suite_create("quant");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, select_and_names);
+	tcase_add_loop_test(tc, quant_matches_reference, 0, NOPS);
+	tcase_add_loop_test(tc, quant_rejects_nan_inf, 0, NOPS);
+	tcase_add_loop_test(tc, quant_error_bound, 0, NOPS);
+	tcase_add_loop_test(tc, quant_exponents, 0, NOPS);
+	tcase_add_loop_test(tc, acc_matches_reference, 0, NOPS);
+	tcase_add_loop_test(tc, res_crafted_states, 0, NOPS);
+	tcase_add_loop_test(tc, zero_contributions_change_nothing, 0, NOPS);
+	tcase_add_loop_test(tc, sums_exact_and_order_independent, 0, NOPS);
+	tcase_add_loop_test(tc, overflow_past_span, 0, NOPS);
+	tcase_add_test(tc, overflow_rounds_to_nearest_even);
+	tcase_add_loop_test(tc, res_i16_clamps, 0, NOPS);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(quant_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,1421 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ainftp-bench: throughput and latency of the aggregation data path, each
+ * figure next to two ceilings measured in the same process, because on a shared
+ * machine only figures taken side by side mean anything:
+ *
+ *   ainftp   the RX lcore's own loop (ainftp_rx_poll) on lcore 1
+ *   iofwd    the same generator against an io-forward loop on lcore 1, which is
+ *            testpmd's io mode on the same ring vdev: what the I/O alone allows
+ *   compute  the selected SIMD kernel summing the same payloads from memory on
+ *            lcore 1: what the arithmetic alone allows
+ *
+ * Lcore 0 is the generator: the W workers of one job, each chunk's W
+ * contributions copied from a template per worker, at most `slots` chunks in
+ * flight (the workers' window), W result copies back per chunk. The appliance
+ * runs on a ring port cross-connected with the generator's, as the emulator's:
+ *
+ *   generator TX 0  --(g2a ring)---> appliance RX 0
+ *   generator RX q  <--(a2g ring q)-- appliance TX q  (q 0: the RX lcore, 1: control)
+ *
+ * The control lcore (0 in the config) is never run: nothing here needs it.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_bus_vdev.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_memcpy.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+#include <rte_udp.h>
+#include <rte_version.h>
+
+#include "ainftp_config.h"
+#include "ainftp_lcore.h"
+#include "ainftp_port.h"
+#include "ainftp_proto.h"
+#include "ainftp_quant.h"
+#include "ainftp_rx.h"
+#include "ainftp_stats.h"
+
+#define DUT_LCORE 1 /* the appliance's RX lcore, or the ceiling under test */
+#define APP_TXQ 2   /* the appliance's TX queues: its RX lcore's and the control lcore's */
+#define APP_NAME "bench_app"
+#define GEN_NAME "bench_gen"
+#define APP_IP "198.18.0.2"
+#define APP_MAC "02:00:00:00:00:02"
+#define WORKER_NET "198.18.0."
+#define WORKER_HOST_BASE 11
+#define WORKER_UDP_BASE 40000
+#define UDP_PORT 47474
+#define JOB_ID 1
+#define MTU 9000
+#define HDR_OFF (RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr))
+#define HDRS_LEN (HDR_OFF + sizeof(struct ainftp_hdr))
+#define MAX_PAYLOAD 8192
+#define MAX_FRAME (HDRS_LEN + MAX_PAYLOAD + AINFTP_TAG_LEN)
+#define GEN_BURST 32 /* contributions per TX burst, rounded to whole chunks */
+#define RX_BURST 64
+#define POOL_CACHE 256
+#define LAT_CAP (1u << 21) /* latency samples per run: 8 MiB, allocated once */
+#define STALL_S 1.0
+#define MAX_REPS 9
+#define COMPUTE_WARM_S 0.01
+#define N_ENC 3
+
+static const uint32_t sizes_full[] = {256, 512, 1024, 2048, 4096, 8192};
+static const uint32_t sizes_quick[] = {256, 1024, 8192};
+static const enum ainftp_encoding encodings[N_ENC] = {AINFTP_ENC_INT16, AINFTP_ENC_INT8,
+						      AINFTP_ENC_FLOAT32};
+
+struct opts {
+	bool quick;
+	bool auth;
+	uint16_t workers;
+	uint32_t slots;
+	unsigned int reps;
+	double run_s, warm_s, compute_s;
+	enum ainftp_encoding result_enc;
+};
+
+/* One measured configuration: an encoding and a payload size. */
+struct point {
+	enum ainftp_encoding enc;
+	uint8_t wire;
+	uint32_t target; /* payload bytes asked for */
+	uint32_t elems;
+	uint32_t payload; /* payload bytes sent: target, or just below it for int8 */
+	bool auth;
+};
+
+/* What the workers send: a frame per worker, and what else the ceilings need. */
+struct traffic {
+	uint32_t frame_len;
+	uint8_t *tmpl[AINFTP_MAX_WORKERS];
+	uint8_t *payload[AINFTP_MAX_WORKERS]; /* 64-byte aligned copies, for compute alone */
+	int8_t exp[AINFTP_MAX_WORKERS];	      /* int16 scale exponents */
+	struct ainftp_mac_key mk[AINFTP_MAX_WORKERS];
+};
+
+/*
+ * The workers' window over one appliance's life: chunk numbers only grow, as a
+ * slot only moves forward. All W workers send every chunk together, so one
+ * window stands for all of them; a chunk is done when its W copies are back.
+ */
+struct window {
+	uint64_t next_g;
+	uint64_t done;
+	uint32_t in_flight;
+	uint32_t *chunk; /* per slot: the chunk in flight there */
+	uint16_t *got;	 /* per slot: copies back */
+	uint8_t *busy;
+	uint64_t *sent_tsc;
+	uint64_t stray; /* frames that belong to no chunk in flight */
+	uint64_t last_progress;
+	bool record;
+	uint32_t *lat; /* cycles, first contribution sent to first copy back */
+	uint32_t n_lat;
+	struct rte_mbuf *pend[AINFTP_MAX_WORKERS * 2];
+	uint16_t n_pend, pend_off, pend_new; /* pend_new: chunks whose send time is not set */
+};
+
+/* An appliance built through the app's own path, on the ring port. */
+struct app {
+	struct ainftp_config cfg;
+	struct ainftp_runtime rt;
+	bool up;
+};
+
+struct sample {
+	bool ok;
+	double mpps, p50_us, p99_us;
+};
+
+struct row {
+	bool ok;
+	double mpps, gbps, p50_us, p99_us, io_mpps, cmp_mpps;
+};
+
+struct bench {
+	struct opts o;
+	uint64_t hz;
+	int socket;
+	struct rte_mempool *pool; /* the generator's frames */
+	struct rte_ring *g2a, *a2g[APP_TXQ];
+	uint16_t gen_port;
+	unsigned int pool_start;
+	unsigned int failures; /* stalls and leaks */
+	const struct ainftp_quant_ops *ops;
+	struct window win;
+	struct traffic tr;
+	struct app app;
+};
+
+/* Lcore 1's loops stop when this is set. */
+static uint32_t dut_stop;
+
+enum dut {
+	DUT_APP,
+	DUT_IOFWD,
+};
+
+static const char *const dut_names[] = {"ainftp", "iofwd"};
+
+/* ------------------------------------------------------------ helpers */
+
+static void __attribute__((format(printf, 1, 2), noreturn)) die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ainftp-bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(1);
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median of n values (NAN in, NAN out: a failed repetition fails the point). */
+static double
+median(double *v, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (isnan(v[i]))
+			return NAN;
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double
+cycles_to_us(const struct bench *b, uint64_t c)
+{
+	return (double)c * 1e6 / (double)b->hz;
+}
+
+static void
+point_label(const struct point *pt, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %u B%s", ainftp_encoding_name(pt->enc), pt->payload,
+		 pt->auth ? " auth" : "");
+}
+
+/* ------------------------------------------------------------ points */
+
+static uint8_t
+wire_encoding(enum ainftp_encoding enc)
+{
+	return enc == AINFTP_ENC_INT16	? AINFTP_WIRE_INT16
+	       : enc == AINFTP_ENC_INT8 ? AINFTP_WIRE_INT8
+					: AINFTP_WIRE_FLOAT32;
+}
+
+/* Elements whose payload is the size asked for: for int8, the nearest at or below it. */
+static struct point
+point_make(enum ainftp_encoding enc, uint32_t target, bool auth)
+{
+	struct point pt = {.enc = enc, .wire = wire_encoding(enc), .target = target, .auth = auth};
+
+	switch (enc) {
+	case AINFTP_ENC_INT16:
+		pt.elems = target / 2;
+		break;
+	case AINFTP_ENC_INT8:
+		/* n + n/32 bytes, n a multiple of 32: 33 bytes per block. */
+		pt.elems = target / (AINFTP_BLOCK + 1) * AINFTP_BLOCK;
+		break;
+	case AINFTP_ENC_FLOAT32:
+		pt.elems = target / 4;
+		break;
+	}
+	pt.payload = (uint32_t)ainftp_payload_len(pt.wire, pt.elems);
+	return pt;
+}
+
+/* ------------------------------------------------------------ traffic */
+
+/* A worker's gradient: uniform in +-2^-(w % 4), a different stream per worker. */
+static void
+gradient(uint16_t w, uint32_t n, float *x)
+{
+	uint64_t s = 0x9e3779b97f4a7c15ull * (w + 1u);
+	float scale = ldexpf(1.0f, -(int)(w % 4));
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		x[i] = scale * ((float)(s >> 40) / (float)(1u << 23) - 1.0f);
+	}
+}
+
+/* Worker w's payload as it goes on the wire (little-endian, as the host). */
+static void
+payload_make(const struct point *pt, uint16_t w, uint8_t *out, int8_t *exp)
+{
+	float *x = malloc(pt->elems * sizeof(*x));
+
+	if (x == NULL)
+		die("out of memory");
+	gradient(w, pt->elems, x);
+	*exp = 0;
+	switch (pt->wire) {
+	case AINFTP_WIRE_INT16:
+		ainftp_quant_scalar.quant_i16(x, pt->elems, (int16_t *)out, exp);
+		break;
+	case AINFTP_WIRE_INT8:
+		ainftp_quant_scalar.quant_i8(x, pt->elems, (int8_t *)out,
+					     (int8_t *)out + ainftp_blocks(pt->elems));
+		break;
+	default:
+		memcpy(out, x, pt->elems * sizeof(*x));
+		break;
+	}
+	free(x);
+}
+
+/* Worker w's 32-byte key: the config gets it in hex, the generator derives its MAC key. */
+static void
+worker_key(uint16_t w, uint8_t key[AINFTP_KEY_BYTES])
+{
+	unsigned int i;
+
+	for (i = 0; i < AINFTP_KEY_BYTES; i++)
+		key[i] = (uint8_t)(0x40 + w * AINFTP_KEY_BYTES + i);
+}
+
+static void
+eth_ip_udp_write(uint8_t *f, uint16_t w, uint16_t udp_len)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)f;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	struct rte_ether_addr app_mac = {{0x02, 0, 0, 0, 0, 0x02}};
+	struct rte_ether_addr wmac = {{0x02, 0, 0, 0, 0x01, (uint8_t)w}};
+
+	rte_ether_addr_copy(&app_mac, &eth->dst_addr);
+	rte_ether_addr_copy(&wmac, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	memset(ip, 0, sizeof(*ip));
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + udp_len));
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, WORKER_HOST_BASE + w));
+	ip->dst_addr = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 2));
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->src_port = rte_cpu_to_be_16((uint16_t)(WORKER_UDP_BASE + w));
+	udp->dst_port = rte_cpu_to_be_16(UDP_PORT); /* + lane, and there is one lane */
+	udp->dgram_len = rte_cpu_to_be_16(udp_len);
+	udp->dgram_cksum = 0;
+}
+
+/* Worker w's template: everything but step, chunk, slot and the tag, which change per chunk. */
+static void
+frame_make(uint8_t *f, const struct point *pt, uint16_t w, const uint8_t *payload, int8_t exp)
+{
+	uint32_t tag = pt->auth ? AINFTP_TAG_LEN : 0;
+	struct ainftp_msg msg = {
+		.type = AINFTP_MSG_DATA,
+		.encoding = pt->wire,
+		.flags = pt->auth ? AINFTP_F_AUTH : 0,
+		.job = JOB_ID,
+		.worker = w,
+		.elems = (uint16_t)pt->elems,
+		.scale_exp = exp,
+	};
+
+	eth_ip_udp_write(f, w,
+			 (uint16_t)(sizeof(struct rte_udp_hdr) + sizeof(struct ainftp_hdr) +
+				    pt->payload + tag));
+	ainftp_hdr_write((struct ainftp_hdr *)(f + HDR_OFF), &msg);
+	memcpy(f + HDRS_LEN, payload, pt->payload);
+	memset(f + HDRS_LEN + pt->payload, 0, tag);
+}
+
+static void
+traffic_make(struct bench *b, const struct point *pt)
+{
+	struct traffic *tr = &b->tr;
+	uint8_t key[AINFTP_KEY_BYTES];
+	uint16_t w;
+
+	tr->frame_len = (uint32_t)HDRS_LEN + pt->payload + (pt->auth ? AINFTP_TAG_LEN : 0);
+	for (w = 0; w < b->o.workers; w++) {
+		payload_make(pt, w, tr->payload[w], &tr->exp[w]);
+		frame_make(tr->tmpl[w], pt, w, tr->payload[w], tr->exp[w]);
+		worker_key(w, key);
+		if (ainftp_mac_key_init(&tr->mk[w], key) != 0)
+			die("libsodium does not initialise");
+	}
+}
+
+/* ------------------------------------------------------------ the appliance */
+
+static int
+config_json(const struct bench *b, const struct point *pt, char *buf, size_t len)
+{
+	uint8_t key[AINFTP_KEY_BYTES];
+	size_t n;
+	uint16_t w;
+	unsigned int i;
+
+	n = (size_t)snprintf(
+		buf, len,
+		"{\"appliance\": {\"ipv4\": \"" APP_IP "\", \"mac\": \"" APP_MAC "\", "
+		"\"udp_port\": %u},"
+		" \"ports\": [{\"device\": \"net_ring_" APP_NAME "\", \"rx_queues\": 1, "
+		"\"tx_queues\": %u, \"mtu\": %u}],"
+		" \"lcores\": {\"control\": 0, \"rx\": [{\"lcore\": %u, \"port\": 0, \"queue\": "
+		"0}]},"
+		" \"jobs\": [{\"id\": %u, \"slots\": %u, \"elems_per_packet\": %u,"
+		" \"encoding\": \"%s\", \"result_encoding\": \"%s\", \"auth\": %s, \"workers\": [",
+		UDP_PORT, APP_TXQ, MTU, DUT_LCORE, JOB_ID, b->o.slots, pt->elems,
+		ainftp_encoding_name(pt->enc), ainftp_encoding_name(b->o.result_enc),
+		pt->auth ? "true" : "false");
+	for (w = 0; w < b->o.workers && n < len; w++) {
+		n += (size_t)snprintf(buf + n, len - n,
+				      "%s{\"id\": %u, \"ipv4\": \"" WORKER_NET "%u\", \"key\": \"",
+				      w ? ", " : "", w, WORKER_HOST_BASE + w);
+		worker_key(w, key);
+		for (i = 0; i < AINFTP_KEY_BYTES && n < len; i++)
+			n += (size_t)snprintf(buf + n, len - n, "%02x", key[i]);
+		if (n < len)
+			n += (size_t)snprintf(buf + n, len - n, "\"}");
+	}
+	if (n < len)
+		n += (size_t)snprintf(buf + n, len - n,
+				      "]}], \"telemetry\": {\"enabled\": false, "
+				      "\"stats_interval_s\": 0}}");
+	return n < len ? 0 : -1;
+}
+
+/* The app's own bring-up (config, ports, lcores) on a fresh ring port preset as port 0. */
+static int
+app_up(struct bench *b, const struct point *pt)
+{
+	struct app *a = &b->app;
+	char json[16384], err[512];
+	int port;
+
+	memset(a, 0, sizeof(*a));
+	if (config_json(b, pt, json, sizeof(json)) != 0)
+		die("config too long");
+	if (ainftp_config_parse(json, "bench.json", &a->cfg, err, sizeof(err)) != 0)
+		die("%s", err);
+	port = rte_eth_from_rings(APP_NAME, &b->g2a, 1, b->a2g, APP_TXQ, (unsigned int)b->socket);
+	if (port < 0)
+		die("rte_eth_from_rings: %s", rte_strerror(rte_errno));
+	a->up = true;
+	a->rt.cfg = &a->cfg;
+	a->rt.stats_out = stdout;
+	a->rt.simd_bits = 512;
+	a->rt.ports[0].port_id = (uint16_t)port;
+	a->rt.ports[0].preset = true;
+	ainftp_stats_reset();
+	if (ainftp_ports_setup(&a->rt, err, sizeof(err)) != 0 ||
+	    ainftp_lcores_setup(&a->rt, err, sizeof(err)) != 0) {
+		printf("bench: appliance setup failed: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Results a slot keeps for retransmissions: in use, and no leak. */
+static unsigned int
+shadows_held(const struct app *a)
+{
+	const struct ainftp_rx_ctx *ctx = a->rt.rx[DUT_LCORE];
+	unsigned int n = 0;
+	uint32_t k;
+
+	if (ctx == NULL || ctx->dp.jobs == NULL)
+		return 0;
+	for (k = 0; k < ctx->dp.jobs[0].n_slots; k++)
+		n += ctx->dp.jobs[0].slots[k] != NULL && ctx->dp.jobs[0].slots[k]->shadow != NULL;
+	return n;
+}
+
+static unsigned int
+in_use(struct rte_mempool *mp)
+{
+	return mp == NULL ? 0 : rte_mempool_in_use_count(mp);
+}
+
+/* Every pool back where it started (results kept by slots apart): 0, or -1 and a line. */
+static int
+pools_check(struct bench *b, const char *when)
+{
+	const struct app *a = &b->app;
+	int s = a->rt.ports[0].socket;
+	unsigned int gen = in_use(b->pool), kept = shadows_held(a);
+	unsigned int res = in_use(a->rt.result_pool[s]), hdr = in_use(a->rt.hdr_pool[s]);
+	unsigned int rx = in_use(a->rt.pool[s]);
+
+	if (gen == b->pool_start && res == kept && hdr == 0 && rx == 0)
+		return 0;
+	printf("bench: LEAK after %s: generator pool %u in use (%u at start), result pool %u "
+	       "(%u kept by slots), header pool %u, RX pool %u\n",
+	       when, gen, b->pool_start, res, kept, hdr, rx);
+	b->failures++;
+	return -1;
+}
+
+static void
+app_down(struct bench *b, const char *label)
+{
+	struct app *a = &b->app;
+
+	if (!a->up)
+		return;
+	ainftp_lcores_free(&a->rt); /* the slots give back the results they kept */
+	pools_check(b, label);
+	ainftp_ports_close(&a->rt);
+	/* rte_eth_from_rings made the vdev: remove it so the next point can make it again. */
+	rte_vdev_uninit("net_ring_" APP_NAME);
+	a->up = false;
+}
+
+/* What the appliance refused or lost, on one line; empty when nothing. */
+static void
+app_drops(char *buf, size_t len)
+{
+	const struct ainftp_port_ctr *c = &ainftp_stats[DUT_LCORE].port[0];
+	size_t n = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	for (i = 1; i < AINFTP_BAD_MAX && n < len; i++)
+		if (ainftp_ctr_read(&c->proto_drops[i]) != 0)
+			n += (size_t)snprintf(buf + n, len - n, " %s=%" PRIu64, ainftp_bad_names[i],
+					      ainftp_ctr_read(&c->proto_drops[i]));
+	for (i = 0; i < AINFTP_DROP_MAX && n < len; i++)
+		if (ainftp_ctr_read(&c->drops[i]) != 0)
+			n += (size_t)snprintf(buf + n, len - n, " %s=%" PRIu64,
+					      ainftp_drop_names[i], ainftp_ctr_read(&c->drops[i]));
+}
+
+/* ------------------------------------------------------------ lcore 1 */
+
+static bool
+dut_stopped(void)
+{
+	return __atomic_load_n(&dut_stop, __ATOMIC_RELAXED) != 0;
+}
+
+/* The appliance's RX lcore, as ainftp_rx_loop minus its loop counters. */
+static int
+app_main(void *arg)
+{
+	struct ainftp_rx_ctx *ctx = arg;
+
+	while (!dut_stopped())
+		ainftp_rx_poll(ctx);
+	return 0;
+}
+
+/* testpmd's io mode: back out of the port it came in on, what does not fit is freed. */
+static int
+iofwd_main(void *arg)
+{
+	uint16_t port = *(const uint16_t *)arg, n, sent;
+	struct rte_mbuf *pkts[AINFTP_BURST];
+
+	while (!dut_stopped()) {
+		n = rte_eth_rx_burst(port, 0, pkts, AINFTP_BURST);
+		if (n == 0)
+			continue;
+		sent = rte_eth_tx_burst(port, 0, pkts, n);
+		if (unlikely(sent < n))
+			rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
+	}
+	return 0;
+}
+
+/* Compute alone: one kernel, the workers' payloads from memory, a slot's accumulator. */
+struct compute {
+	const struct ainftp_quant_ops *ops;
+	const struct point *pt;
+	const struct traffic *tr;
+	uint16_t workers;
+	struct ainftp_acc acc;
+	uint64_t warm, cycles; /* how long to run */
+	uint64_t adds, elapsed;
+};
+
+static inline void
+compute_add(struct compute *c, uint16_t w)
+{
+	const uint8_t *p = c->tr->payload[w];
+
+	switch (c->pt->wire) {
+	case AINFTP_WIRE_INT16:
+		c->ops->acc_i16(&c->acc, (const int16_t *)p, c->tr->exp[w]);
+		break;
+	case AINFTP_WIRE_INT8:
+		c->ops->acc_i8(&c->acc, (const int8_t *)p,
+			       (const int8_t *)p + ainftp_blocks(c->pt->elems));
+		break;
+	default:
+		(void)c->ops->acc_f32(&c->acc, (const float *)p);
+		break;
+	}
+}
+
+/* One chunk: the accumulator starts empty, as a slot's does, and takes W contributions. */
+static void
+compute_chunk(struct compute *c)
+{
+	uint16_t w;
+
+	ainftp_acc_reset(&c->acc);
+	for (w = 0; w < c->workers; w++)
+		compute_add(c, w);
+}
+
+static int
+compute_main(void *arg)
+{
+	struct compute *c = arg;
+	uint64_t start = rte_rdtsc(), now;
+	unsigned int i;
+
+	while (rte_rdtsc() - start < c->warm)
+		compute_chunk(c);
+	start = rte_rdtsc();
+	c->adds = 0;
+	do {
+		for (i = 0; i < 16; i++)
+			compute_chunk(c);
+		c->adds += 16u * c->workers;
+		now = rte_rdtsc();
+	} while (now - start < c->cycles);
+	c->elapsed = now - start;
+	return 0;
+}
+
+static void
+dut_launch(lcore_function_t *fn, void *arg)
+{
+	__atomic_store_n(&dut_stop, 0, __ATOMIC_RELAXED);
+	if (rte_eal_remote_launch(fn, arg, DUT_LCORE) != 0)
+		die("lcore 1 is busy");
+}
+
+static void
+dut_join(void)
+{
+	__atomic_store_n(&dut_stop, 1, __ATOMIC_RELAXED);
+	rte_eal_wait_lcore(DUT_LCORE);
+}
+
+/* ------------------------------------------------------------ the generator */
+
+static void
+window_reset(struct window *w, uint32_t slots)
+{
+	w->next_g = w->done = 0;
+	w->in_flight = 0;
+	w->stray = 0;
+	w->n_pend = w->pend_off = w->pend_new = 0;
+	memset(w->busy, 0, slots);
+	memset(w->got, 0, slots * sizeof(*w->got));
+}
+
+/* Copy the template and patch what changes per chunk; with auth, tag it again. */
+static inline void
+contribution_build(const struct bench *b, const struct point *pt, uint16_t w, uint64_t g,
+		   struct rte_mbuf *m)
+{
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	struct ainftp_hdr *h = (struct ainftp_hdr *)(f + HDR_OFF);
+
+	rte_memcpy(f, b->tr.tmpl[w], b->tr.frame_len);
+	m->data_len = (uint16_t)b->tr.frame_len;
+	m->pkt_len = b->tr.frame_len;
+	h->step = 0;
+	h->chunk = rte_cpu_to_be_32((uint32_t)g);
+	h->slot = rte_cpu_to_be_16((uint16_t)(g & (b->o.slots - 1)));
+	if (pt->auth)
+		ainftp_mac(&b->tr.mk[w], h, sizeof(*h) + pt->payload, f + HDRS_LEN + pt->payload);
+}
+
+/* As many whole chunks as the window and one burst allow, built into pend[]. */
+static void
+chunks_build(struct bench *b, const struct point *pt)
+{
+	struct window *win = &b->win;
+	uint16_t W = b->o.workers, max = RTE_MAX(GEN_BURST / W, 1), n = 0, c, w;
+	uint32_t mask = b->o.slots - 1;
+
+	while (n < max && !win->busy[(win->next_g + n) & mask])
+		n++;
+	if (n == 0 || rte_pktmbuf_alloc_bulk(b->pool, win->pend, (unsigned int)n * W) != 0)
+		return; /* the window is full, or the pool is (then results will free some) */
+	for (c = 0; c < n; c++) {
+		uint64_t g = win->next_g + c;
+		uint32_t k = (uint32_t)(g & mask);
+
+		for (w = 0; w < W; w++)
+			contribution_build(b, pt, w, g, win->pend[c * W + w]);
+		win->busy[k] = 1;
+		win->got[k] = 0;
+		win->chunk[k] = (uint32_t)g;
+	}
+	win->n_pend = (uint16_t)(n * W);
+	win->pend_off = 0;
+	win->pend_new = n;
+}
+
+static void
+chunks_send(struct bench *b)
+{
+	struct window *win = &b->win;
+	uint32_t mask = b->o.slots - 1;
+	uint64_t now = rte_rdtsc();
+	uint16_t sent, c;
+
+	/* A chunk's latency starts as its first contribution leaves. */
+	for (c = 0; c < win->pend_new; c++) {
+		win->sent_tsc[(win->next_g + c) & mask] = now;
+		if (win->in_flight++ == 0)
+			win->last_progress = now;
+	}
+	win->next_g += win->pend_new;
+	win->pend_new = 0;
+	sent = rte_eth_tx_burst(b->gen_port, 0, &win->pend[win->pend_off], win->n_pend);
+	win->pend_off = (uint16_t)(win->pend_off + sent);
+	win->n_pend = (uint16_t)(win->n_pend - sent);
+}
+
+static void
+gen_send(struct bench *b, const struct point *pt, bool more)
+{
+	if (b->win.n_pend == 0 && more)
+		chunks_build(b, pt);
+	if (b->win.n_pend != 0)
+		chunks_send(b);
+}
+
+/* One frame back: a result copy (ainftp) or a contribution (iofwd), by its chunk. */
+static inline void
+frame_take(struct bench *b, const struct rte_mbuf *m, uint8_t type, uint64_t now)
+{
+	struct window *win = &b->win;
+	const struct ainftp_hdr *h;
+	uint32_t chunk, k;
+
+	if (unlikely(rte_pktmbuf_data_len(m) < HDRS_LEN)) {
+		win->stray++;
+		return;
+	}
+	h = rte_pktmbuf_mtod_offset(m, const struct ainftp_hdr *, HDR_OFF);
+	chunk = rte_be_to_cpu_32(h->chunk);
+	k = chunk & (b->o.slots - 1);
+	if (unlikely(h->type != type || !win->busy[k] || win->chunk[k] != chunk)) {
+		win->stray++;
+		return;
+	}
+	if (win->got[k]++ == 0 && win->record && win->n_lat < LAT_CAP)
+		win->lat[win->n_lat++] = (uint32_t)(now - win->sent_tsc[k]);
+	if (win->got[k] == b->o.workers) {
+		win->busy[k] = 0;
+		win->in_flight--;
+		win->done++;
+	}
+	win->last_progress = now;
+}
+
+static void
+gen_recv(struct bench *b, uint8_t type)
+{
+	struct rte_mbuf *pkts[RX_BURST];
+	uint16_t q, n, i;
+	uint64_t now;
+
+	for (q = 0; q < APP_TXQ; q++) {
+		n = rte_eth_rx_burst(b->gen_port, q, pkts, RX_BURST);
+		if (n == 0 && rte_ring_count(b->a2g[q]) != 0) {
+			static int once;
+			if (!once++) printf("DBG port %u q %u ring %u valid %d\n", b->gen_port, q, rte_ring_count(b->a2g[q]), rte_eth_dev_is_valid_port(b->gen_port));
+		}
+		if (n == 0)
+			continue;
+		for (i = 0; i < n; i++)
+			rte_prefetch0(rte_pktmbuf_mtod_offset(pkts[i], void *, HDR_OFF));
+		now = rte_rdtsc();
+		for (i = 0; i < n; i++)
+			frame_take(b, pkts[i], type, now);
+		rte_pktmbuf_free_bulk(pkts, n);
+	}
+}
+
+/* Latency percentiles of the run, in microseconds. */
+static void
+latency_fill(struct bench *b, struct sample *s)
+{
+	struct window *win = &b->win;
+
+	if (win->n_lat == 0) {
+		s->p50_us = s->p99_us = NAN;
+		return;
+	}
+	qsort(win->lat, win->n_lat, sizeof(*win->lat), cmp_u32);
+	s->p50_us = cycles_to_us(b, win->lat[win->n_lat / 2]);
+	s->p99_us = cycles_to_us(b, win->lat[(uint64_t)win->n_lat * 99 / 100]);
+}
+
+/*
+ * Warm up, measure for run_s, then stop sending and wait for every chunk in
+ * flight. Returns false on a stall: chunks in flight and nothing back for STALL_S.
+ */
+static bool
+gen_run(struct bench *b, const struct point *pt, uint8_t type, struct sample *s)
+{
+	struct window *win = &b->win;
+	uint64_t now = rte_rdtsc(), t0 = 0, done0 = 0, stall = (uint64_t)(STALL_S * b->hz);
+	uint64_t t_warm = now + (uint64_t)(b->o.warm_s * b->hz);
+	uint64_t t_end = t_warm + (uint64_t)(b->o.run_s * b->hz);
+	int phase = 0; /* 0 warm-up, 1 measuring, 2 draining */
+
+	win->last_progress = now;
+	win->n_lat = 0;
+	for (;;) {
+		now = rte_rdtsc();
+		if (phase == 0 && now >= t_warm) {
+			phase = 1;
+			t0 = now;
+			done0 = win->done;
+			win->record = true;
+		} else if (phase == 1 && now >= t_end) {
+			phase = 2;
+			win->record = false;
+			s->mpps = (double)(win->done - done0) * b->o.workers * (double)b->hz /
+				  (double)(now - t0) / 1e6;
+		}
+		gen_send(b, pt, phase < 2);
+		gen_recv(b, type);
+		if (phase == 2 && win->in_flight == 0)
+			break;
+		if (win->in_flight != 0 && now - win->last_progress > stall)
+			return false;
+	}
+	latency_fill(b, s);
+	return true;
+}
+
+/* ------------------------------------------------------------ runs */
+
+static unsigned int
+ring_drain(struct rte_ring *r)
+{
+	void *objs[RX_BURST];
+	unsigned int n, total = 0;
+
+	while ((n = rte_ring_dequeue_burst(r, objs, RTE_DIM(objs), NULL)) != 0) {
+		rte_pktmbuf_free_bulk((struct rte_mbuf **)objs, n);
+		total += n;
+	}
+	return total;
+}
+
+/* After lcore 1 stopped: what a stalled or aborted run left behind goes back to its pool. */
+static unsigned int
+leftovers_free(struct bench *b)
+{
+	struct window *win = &b->win;
+	unsigned int n = ring_drain(b->g2a), q;
+
+	for (q = 0; q < APP_TXQ; q++)
+		n += ring_drain(b->a2g[q]);
+	if (win->n_pend != 0)
+		rte_pktmbuf_free_bulk(&win->pend[win->pend_off], win->n_pend);
+	n += win->n_pend;
+	win->n_pend = 0;
+	return n;
+}
+
+static void
+stall_report(struct bench *b, const struct point *pt, enum dut dut)
+{
+	const struct ainftp_port_ctr *c = &ainftp_stats[DUT_LCORE].port[0];
+	char label[64], drops[512];
+
+	point_label(pt, label, sizeof(label));
+	app_drops(drops, sizeof(drops));
+	printf("bench: STALL: %s, %s: no result for %.0f s with %u chunks in flight "
+	       "(sent %" PRIu64 " chunks, %" PRIu64 " done, %" PRIu64 " stray frames",
+	       label, dut_names[dut], STALL_S, b->win.in_flight, b->win.next_g, b->win.done,
+	       b->win.stray);
+	if (dut == DUT_APP)
+		printf("; appliance: %" PRIu64 " contributions summed, %" PRIu64
+		       " chunks done, %" PRIu64 " result copies sent, drops:%s",
+		       ainftp_ctr_read(&c->data_pkts), ainftp_ctr_read(&c->chunks_done),
+		       ainftp_ctr_read(&c->results_sent), drops[0] ? drops : " none");
+	printf("; frames in the rings: to the appliance %u, from it %u + %u); point aborted\n",
+	       rte_ring_count(b->g2a), rte_ring_count(b->a2g[0]), rte_ring_count(b->a2g[1]));
+	b->failures++;
+}
+
+/* One timed run of the generator against lcore 1 running the appliance or the forwarder. */
+static bool
+traffic_run(struct bench *b, const struct point *pt, enum dut dut, struct sample *s)
+{
+	uint16_t app_port = b->app.rt.ports[0].port_id;
+	char label[96];
+	unsigned int left;
+
+	s->mpps = s->p50_us = s->p99_us = NAN;
+	if (dut == DUT_APP)
+		dut_launch(app_main, b->app.rt.rx[DUT_LCORE]);
+	else
+		dut_launch(iofwd_main, &app_port);
+	s->ok = gen_run(b, pt, dut == DUT_APP ? AINFTP_MSG_RESULT : AINFTP_MSG_DATA, s);
+	dut_join();
+	if (!s->ok)
+		stall_report(b, pt, dut);
+	left = leftovers_free(b);
+	if (s->ok && left != 0)
+		printf("bench: %u frames left in the rings after a clean run\n", left);
+	point_label(pt, label, sizeof(label));
+	snprintf(label + strlen(label), sizeof(label) - strlen(label), " (%s)", dut_names[dut]);
+	if (pools_check(b, label) != 0)
+		s->ok = false;
+	return s->ok;
+}
+
+static double
+compute_run(struct bench *b, const struct point *pt, const struct ainftp_quant_ops *ops)
+{
+	struct compute c = {
+		.ops = ops,
+		.pt = pt,
+		.tr = &b->tr,
+		.workers = b->o.workers,
+		.warm = (uint64_t)(COMPUTE_WARM_S * b->hz),
+		.cycles = (uint64_t)(b->o.compute_s * b->hz),
+	};
+
+	c.acc.n = pt->elems;
+	c.acc.acc = rte_malloc("bench_acc", pt->elems * sizeof(int64_t), 64);
+	c.acc.blk = rte_malloc("bench_blk",
+			       ainftp_blocks(pt->elems) * sizeof(struct ainftp_acc_block), 64);
+	if (c.acc.acc == NULL || c.acc.blk == NULL)
+		die("out of memory for the accumulator");
+	dut_launch(compute_main, &c);
+	rte_eal_wait_lcore(DUT_LCORE);
+	rte_free(c.acc.acc);
+	rte_free(c.acc.blk);
+	return (double)c.adds * (double)b->hz / (double)c.elapsed / 1e6;
+}
+
+/* ------------------------------------------------------------ points */
+
+/* The medians of the repetitions, interleaved so that drift hits all three alike. */
+static struct row
+point_measure(struct bench *b, const struct point *pt, bool ceilings)
+{
+	double mpps[MAX_REPS], p50[MAX_REPS], p99[MAX_REPS], io[MAX_REPS], cmp[MAX_REPS];
+	struct row r = {.ok = true};
+	struct sample s;
+	unsigned int i, n = b->o.reps;
+
+	for (i = 0; i < n && r.ok; i++) {
+		io[i] = cmp[i] = NAN;
+		r.ok = traffic_run(b, pt, DUT_APP, &s);
+		mpps[i] = s.mpps;
+		p50[i] = s.p50_us;
+		p99[i] = s.p99_us;
+		/* After a stall the appliance is in no state for more. */
+		if (!r.ok || !ceilings)
+			continue;
+		r.ok = traffic_run(b, pt, DUT_IOFWD, &s);
+		io[i] = s.mpps;
+		cmp[i] = compute_run(b, pt, b->ops);
+	}
+	n = i;
+	r.mpps = median(mpps, n);
+	r.gbps = r.mpps * pt->payload * 8 / 1e3;
+	r.p50_us = median(p50, n);
+	r.p99_us = median(p99, n);
+	r.io_mpps = ceilings ? median(io, n) : NAN;
+	r.cmp_mpps = ceilings ? median(cmp, n) : NAN;
+	return r;
+}
+
+static void
+point_notes(const struct point *pt)
+{
+	char label[64], drops[512];
+
+	app_drops(drops, sizeof(drops));
+	if (drops[0] == '\0')
+		return;
+	point_label(pt, label, sizeof(label));
+	printf("bench: note: %s: the appliance dropped:%s\n", label, drops);
+}
+
+static struct row
+point_run(struct bench *b, const struct point *pt, bool ceilings)
+{
+	struct row r = {.ok = false};
+	char label[64];
+
+	point_label(pt, label, sizeof(label));
+	traffic_make(b, pt);
+	window_reset(&b->win, b->o.slots);
+	if (app_up(b, pt) == 0) {
+		r = point_measure(b, pt, ceilings);
+		point_notes(pt);
+	} else {
+		b->failures++;
+	}
+	app_down(b, label);
+	return r;
+}
+
+/* ------------------------------------------------------------ output */
+
+static void
+fmt(char *buf, size_t len, int width, int prec, double v)
+{
+	if (isnan(v))
+		snprintf(buf, len, "%*s", width, "-");
+	else
+		snprintf(buf, len, "%*.*f", width, prec, v);
+}
+
+#define ROW_FMT "%-8s  %9s  %8s  %8s  %8s  %8s  %10s  %8s  %12s  %13s\n"
+
+static void
+table_header(void)
+{
+	printf(ROW_FMT, "encoding", "payload_B", "Mpps", "Gbit/s", "p50_us", "p99_us", "iofwd_Mpps",
+	       "ratio_io", "compute_Mpps", "ratio_compute");
+}
+
+static void
+table_row(const struct point *pt, const struct row *r)
+{
+	char c[9][24];
+
+	snprintf(c[0], sizeof(c[0]), "%9u", pt->payload);
+	fmt(c[1], sizeof(c[1]), 8, 3, r->mpps);
+	fmt(c[2], sizeof(c[2]), 8, 2, r->gbps);
+	fmt(c[3], sizeof(c[3]), 8, 1, r->p50_us);
+	fmt(c[4], sizeof(c[4]), 8, 1, r->p99_us);
+	fmt(c[5], sizeof(c[5]), 10, 3, r->io_mpps);
+	fmt(c[6], sizeof(c[6]), 8, 2, r->mpps / r->io_mpps);
+	fmt(c[7], sizeof(c[7]), 12, 3, r->cmp_mpps);
+	fmt(c[8], sizeof(c[8]), 13, 2, r->mpps / r->cmp_mpps);
+	printf(ROW_FMT, ainftp_encoding_name(pt->enc), c[0], c[1], c[2], c[3], c[4], c[5], c[6],
+	       c[7], c[8]);
+	fflush(stdout);
+}
+
+static void
+cpu_model(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[256], *p;
+
+	snprintf(buf, len, "unknown");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "model name", 10) != 0 || (p = strchr(line, ':')) == NULL)
+			continue;
+		p += 1 + strspn(p + 1, " \t");
+		p[strcspn(p, "\n")] = '\0';
+		snprintf(buf, len, "%s", p);
+		break;
+	}
+	fclose(f);
+}
+
+static void
+header_print(const struct bench *b, int eal_argc, char **eal_argv)
+{
+	const struct opts *o = &b->o;
+	char cpu[128];
+	int i;
+
+	cpu_model(cpu, sizeof(cpu));
+	printf("ainftp-bench %s, %s\n", AINFTP_VERSION, rte_version());
+	printf("machine: %s, nproc %ld, TSC %.3f GHz\n", cpu, sysconf(_SC_NPROCESSORS_ONLN),
+	       (double)b->hz / 1e9);
+	printf("EAL:");
+	for (i = 1; i < eal_argc; i++)
+		printf(" %s", eal_argv[i]);
+	printf("\nlcores: 0 generator (main), %d the appliance's RX lcore, or iofwd, or compute; "
+	       "control lcore 0 in the config, never run\n",
+	       DUT_LCORE);
+	printf("job: %u workers, %u slots, quorum %u, auth %s, result %s, 1 lane, MTU %u, "
+	       "ring ports (rings of %u)\n",
+	       o->workers, o->slots, o->workers, o->auth ? "on" : "off",
+	       ainftp_encoding_name(o->result_enc), MTU, rte_ring_get_capacity(b->g2a) + 1);
+	printf("each point: median of %u repetitions; a repetition is ainftp, then iofwd, %.2f s "
+	       "each after %.2f s warm-up, then compute %.2f s\n",
+	       o->reps, o->run_s, o->warm_s, o->compute_s);
+	printf("Mpps: contributions aggregated per second by the one RX lcore; Gbit/s: "
+	       "contributions x payload bytes x 8\n");
+	printf("latency: TSC at a chunk's first contribution sent to its first result copy "
+	       "received, every chunk that completes while measuring (up to %u)\n",
+	       LAT_CAP);
+	printf("iofwd: rx_burst/tx_burst back on the appliance port's TX queue 0 (testpmd io "
+	       "mode); compute: %s acc kernel on payloads in memory, accumulator reset per "
+	       "chunk of %u as a slot's\n",
+	       b->ops->name, o->workers);
+	printf("payload_B: int16 2n, float32 4n, int8 n + n/32 with n a multiple of 32 "
+	       "(the largest at or below the size)\n");
+	printf("simd: %s (ainftp_quant_select(512))\n\n", b->ops->name);
+	fflush(stdout);
+}
+
+/* ------------------------------------------------------------ setup */
+
+static void
+usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"usage: %s [--quick] [--workers N] [--slots N] [--time S] [--reps N] [--auth]\n"
+		"          [--result float32|int16]\n"
+		"  --quick      sizes 256, 1024 and 8192 only, 0.2 s per point\n"
+		"  --workers N  workers of the job (default 4, 1..64)\n"
+		"  --slots N    the job's slots, the window (default 256, a power of two)\n"
+		"  --time S     seconds per measured run (default 0.5)\n"
+		"  --reps N     repetitions per point, median taken (default 3, 1..%d)\n"
+		"  --auth       authenticate every contribution in the table too\n"
+		"  --result E   the job's result encoding (default float32, its config default)\n",
+		prog, MAX_REPS);
+}
+
+static void
+opts_parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{"quick", no_argument, NULL, 'q'},
+		{"workers", required_argument, NULL, 'w'},
+		{"slots", required_argument, NULL, 's'},
+		{"time", required_argument, NULL, 't'},
+		{"reps", required_argument, NULL, 'r'},
+		{"auth", no_argument, NULL, 'a'},
+		{"result", required_argument, NULL, 'e'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	double t = 0;
+	int c;
+
+	*o = (struct opts){.workers = 4,
+			   .slots = 256,
+			   .reps = 3,
+			   .run_s = 0.5,
+			   .warm_s = 0.05,
+			   .compute_s = 0.1,
+			   .result_enc = AINFTP_ENC_FLOAT32};
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			o->quick = true;
+			break;
+		case 'w':
+			o->workers = (uint16_t)atoi(optarg);
+			break;
+		case 's':
+			o->slots = (uint32_t)atoi(optarg);
+			break;
+		case 't':
+			t = atof(optarg);
+			break;
+		case 'r':
+			o->reps = (unsigned int)atoi(optarg);
+			break;
+		case 'a':
+			o->auth = true;
+			break;
+		case 'e':
+			if (strcmp(optarg, "int16") == 0)
+				o->result_enc = AINFTP_ENC_INT16;
+			else if (strcmp(optarg, "float32") != 0)
+				goto bad;
+			break;
+		case 'h':
+			usage(stdout, argv[0]);
+			exit(0);
+		default:
+			goto bad;
+		}
+	}
+	if (o->quick) {
+		o->run_s = 0.2;
+		o->warm_s = o->compute_s = 0.05;
+	}
+	if (t > 0)
+		o->run_s = t;
+	if (optind == argc && o->workers >= 1 && o->workers <= AINFTP_MAX_WORKERS &&
+	    rte_is_power_of_2(o->slots) && o->slots <= 65536 && o->reps >= 1 &&
+	    o->reps <= MAX_REPS && o->run_s <= 60)
+		return;
+bad:
+	usage(stderr, argv[0]);
+	exit(2);
+}
+
+static struct rte_ring *
+ring_make(const char *name, unsigned int size, int socket)
+{
+	struct rte_ring *r = rte_ring_create(name, size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+
+	if (r == NULL)
+		die("rte_ring_create: %s", rte_strerror(rte_errno));
+	return r;
+}
+
+/* The generator's side of the ring pair: RX from the appliance's TX rings, TX into its RX. */
+static void
+gen_port_up(struct bench *b)
+{
+	struct rte_eth_conf conf;
+	uint16_t q;
+	int port;
+
+	memset(&conf, 0, sizeof(conf));
+	port = rte_eth_from_rings(GEN_NAME, b->a2g, APP_TXQ, &b->g2a, 1, (unsigned int)b->socket);
+	if (port < 0)
+		die("rte_eth_from_rings: %s", rte_strerror(rte_errno));
+	b->gen_port = (uint16_t)port;
+	if (rte_eth_dev_configure(b->gen_port, APP_TXQ, 1, &conf) != 0)
+		die("cannot configure the generator's port");
+	for (q = 0; q < APP_TXQ; q++)
+		if (rte_eth_rx_queue_setup(b->gen_port, q, 1024, b->socket, NULL, b->pool) != 0)
+			die("cannot set up the generator's RX queues");
+	if (rte_eth_tx_queue_setup(b->gen_port, 0, 1024, b->socket, NULL) != 0 ||
+	    rte_eth_dev_start(b->gen_port) != 0)
+		die("cannot start the generator's port");
+}
+
+static uint8_t *
+zalloc(size_t n)
+{
+	uint8_t *p = rte_zmalloc("bench", n, 64);
+
+	if (p == NULL)
+		die("out of memory");
+	return p;
+}
+
+static void
+bench_setup(struct bench *b)
+{
+	/* The window's contributions plus what both lcores' caches and bursts may hold. */
+	unsigned int inflight = b->o.slots * b->o.workers;
+	unsigned int ring = rte_align32pow2(RTE_MAX(2 * inflight, 4096u));
+	unsigned int n = rte_align32pow2(inflight + 2 * POOL_CACHE + 4 * RX_BURST +
+					 2 * AINFTP_MAX_WORKERS + 1) -
+			 1;
+	struct window *win = &b->win;
+	uint16_t w;
+	char name[RTE_RING_NAMESIZE];
+
+	b->hz = rte_get_tsc_hz();
+	b->socket = (int)rte_socket_id();
+	b->ops = ainftp_quant_select(512);
+	b->pool = rte_pktmbuf_pool_create("bench_gen", n, POOL_CACHE, 0,
+					  (uint16_t)(RTE_PKTMBUF_HEADROOM + MAX_FRAME), b->socket);
+	if (b->pool == NULL)
+		die("cannot create the generator's pool: %s", rte_strerror(rte_errno));
+	b->pool_start = in_use(b->pool);
+	b->g2a = ring_make("bench_g2a", ring, b->socket);
+	for (w = 0; w < APP_TXQ; w++) {
+		snprintf(name, sizeof(name), "bench_a2g%u", w);
+		b->a2g[w] = ring_make(name, ring, b->socket);
+	}
+	gen_port_up(b);
+	for (w = 0; w < b->o.workers; w++) {
+		b->tr.tmpl[w] = zalloc(MAX_FRAME);
+		b->tr.payload[w] = zalloc(MAX_PAYLOAD);
+	}
+	win->chunk = (uint32_t *)zalloc(b->o.slots * sizeof(*win->chunk));
+	win->got = (uint16_t *)zalloc(b->o.slots * sizeof(*win->got));
+	win->busy = zalloc(b->o.slots);
+	win->sent_tsc = (uint64_t *)zalloc(b->o.slots * sizeof(*win->sent_tsc));
+	win->lat = malloc(LAT_CAP * sizeof(*win->lat));
+	if (win->lat == NULL)
+		die("out of memory for latency samples");
+}
+
+static void
+bench_teardown(struct bench *b)
+{
+	uint16_t w;
+
+	rte_eth_dev_stop(b->gen_port);
+	rte_eth_dev_close(b->gen_port);
+	rte_vdev_uninit("net_ring_" GEN_NAME);
+	rte_ring_free(b->g2a);
+	for (w = 0; w < APP_TXQ; w++)
+		rte_ring_free(b->a2g[w]);
+	rte_mempool_free(b->pool);
+	free(b->win.lat);
+}
+
+static void
+eal_start(const char *prog, char *prefix, size_t len, int *argc, char **argv)
+{
+	char *args[] = {(char *)prog,
+			"-l",
+			"0-1",
+			"--no-huge",
+			"-m",
+			"2048",
+			"--no-pci",
+			"--no-shconf",
+			"--file-prefix",
+			prefix,
+			"--no-telemetry",
+			"--log-level=lib.eal:warning",
+			"--log-level=ainftp:warning",
+			NULL};
+	char *copy[RTE_DIM(args)];
+
+	snprintf(prefix, len, "ainftp-bench-%d", (int)getpid());
+	*argc = (int)RTE_DIM(args) - 1;
+	memcpy(argv, args, sizeof(args));
+	/* rte_eal_init may permute its argv: hand it a copy, keep ours to print. */
+	memcpy(copy, args, sizeof(args));
+	if (rte_eal_init(*argc, copy) < 0)
+		die("rte_eal_init: %s", rte_strerror(rte_errno));
+	if (rte_lcore_count() < 2 || !rte_lcore_is_enabled(DUT_LCORE))
+		die("needs lcores 0 and 1");
+}
+
+/* ------------------------------------------------------------ main */
+
+static struct bench bench;
+
+/* The table: every encoding and size, with both ceilings. */
+static struct row
+table_run(struct bench *b, struct row *int16_1k)
+{
+	const uint32_t *sizes = b->o.quick ? sizes_quick : sizes_full;
+	size_t n = b->o.quick ? RTE_DIM(sizes_quick) : RTE_DIM(sizes_full), i;
+	unsigned int e;
+	struct row r = {.ok = false};
+
+	table_header();
+	for (e = 0; e < N_ENC; e++) {
+		for (i = 0; i < n; i++) {
+			struct point pt = point_make(encodings[e], sizes[i], b->o.auth);
+
+			r = point_run(b, &pt, true);
+			table_row(&pt, &r);
+			if (encodings[e] == AINFTP_ENC_INT16 && sizes[i] == 1024)
+				*int16_1k = r;
+		}
+	}
+	printf("\n");
+	return r;
+}
+
+/* int16 at 1 KB with and without authentication: what the tags cost, generator included. */
+static double
+auth_run(struct bench *b, const struct row *table_1k)
+{
+	struct point pt = point_make(AINFTP_ENC_INT16, 1024, !b->o.auth);
+	struct row r = point_run(b, &pt, false);
+	/* The table has the other half. */
+	struct row r_on = b->o.auth ? *table_1k : r, r_off = b->o.auth ? r : *table_1k;
+	double ratio;
+
+	ratio = r_on.mpps / r_off.mpps;
+	printf("auth, int16 1024 B: on %.3f Mpps (p50 %.1f us, p99 %.1f us), off %.3f Mpps "
+	       "(p50 %.1f us, p99 %.1f us), on/off %.2f\n",
+	       r_on.mpps, r_on.p50_us, r_on.p99_us, r_off.mpps, r_off.p50_us, r_off.p99_us, ratio);
+	return ratio;
+}
+
+/* The int16 kernel at 1 KB at every SIMD level the CPU has. */
+static void
+simd_run(struct bench *b)
+{
+	const struct ainftp_quant_ops *levels[] = {&ainftp_quant_scalar, &ainftp_quant_avx2,
+						   &ainftp_quant_avx512};
+	struct point pt = point_make(AINFTP_ENC_INT16, 1024, false);
+	double v[MAX_REPS];
+	unsigned int l, i;
+
+	traffic_make(b, &pt);
+	printf("compute alone, int16 1024 B, Mpps (median of %u):", b->o.reps);
+	for (l = 0; l < RTE_DIM(levels); l++) {
+		if (!ainftp_quant_have(levels[l])) {
+			printf(" %s -", levels[l]->name);
+			continue;
+		}
+		for (i = 0; i < b->o.reps; i++)
+			v[i] = compute_run(b, &pt, levels[l]);
+		printf(" %s %.3f", levels[l]->name, median(v, b->o.reps));
+	}
+	printf(" (selected: %s)\n", b->ops->name);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bench *b = &bench;
+	char prefix[64], *eal_argv[16];
+	struct row r1k = {.ok = false};
+	double auth_ratio;
+	int eal_argc;
+
+	opts_parse(argc, argv, &b->o);
+	eal_start(argv[0], prefix, sizeof(prefix), &eal_argc, eal_argv);
+	bench_setup(b);
+	header_print(b, eal_argc, eal_argv);
+	table_run(b, &r1k);
+	auth_ratio = auth_run(b, &r1k);
+	simd_run(b);
+	bench_teardown(b);
+	printf("bench: int16_1KB_Mpps=%.3f int16_1KB_Gbps=%.2f int16_1KB_p99_us=%.1f "
+	       "ratio_io=%.2f ratio_compute=%.2f auth_cost=%.2f simd=%s failures=%u\n",
+	       r1k.mpps, r1k.gbps, r1k.p99_us, r1k.mpps / r1k.io_mpps, r1k.mpps / r1k.cmp_mpps,
+	       auth_ratio, b->ops->name, b->failures);
+	rte_eal_cleanup();
+	return b->failures == 0 ? 0 : 1;
+}
