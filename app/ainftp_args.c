@@ -10,7 +10,7 @@
 
 #define STATS_INTERVAL_MAX 3600
 #define EMU_DEFAULT_CHUNKS_PER_STEP 100
-#define EMU_DEFAULT_TIMEOUT_US 20000
+#define EMU_DEFAULT_TIMEOUT_US 2000
 
 int
 ainftp_args_split(int argc, char **argv)
@@ -45,7 +45,8 @@ ainftp_args_usage(const char *prog)
 	       "  --emu-step C            chunks per training step (default 100)\n"
 	       "  --emu-loss P, --emu-dup P, --emu-reorder P\n"
 	       "                          inject loss, duplication, reordering in both directions\n"
-	       "  --emu-timeout US        retransmission timeout in microseconds (default 20000)\n"
+	       "  --emu-timeout US        first retransmission timeout in microseconds (default "
+	       "2000)\n"
 	       "  --emu-seed S            gradients' seed (default 1)\n"
 	       "\n"
 	       "Example: %s -l 0-1 --no-huge -m 512 --no-pci --vdev=net_ring0 -- -c "

@@ -12,8 +12,6 @@
  * checks every result bit for bit against a reference computed here from the
  * same quantized integers, without the library's accumulator.
  */
-/* rte_vect_get_max_simd_bitwidth() is still experimental in DPDK 22.11. */
-#define ALLOW_EXPERIMENTAL_API 1
 
 #include <inttypes.h>
 #include <math.h>
@@ -31,31 +29,30 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <rte_udp.h>
-#include <rte_vect.h>
 
+#include "ainftp_dp.h" /* ainftp_dp_slots_busy */
 #include "ainftp_emu.h"
 #include "ainftp_log.h"
 #include "ainftp_proto.h"
 #include "ainftp_quant.h"
 
-/* Declared in ainftp_dp.h (the data path): slots in the middle of a chunk. */
-extern unsigned int ainftp_dp_slots_busy(const struct ainftp_runtime *rt);
-
 #define EMU_BURST 32
-#define EMU_RING_SIZE 4096 /* at least; more when workers x window need it */
+#define EMU_RING_SIZE 4096	/* at least; more when workers x window need it */
+#define EMU_RING_SIZE_MAX 65536 /* beyond, a full ring drops and retransmission recovers */
 #define EMU_POOL_CACHE 256
-#define EMU_HOLD_MAX 64	    /* reordered packets held back per lane / on receive */
-#define EMU_DEFAULT_TIMEOUT_US 20000 /* when the conf says 0 */
+#define EMU_HOLD_MAX 64		    /* reordered packets held back per lane / on receive */
+#define EMU_DEFAULT_TIMEOUT_US 2000 /* when the conf says 0; raised to about 2 RTT once measured \
+				     */
 #define EMU_RTO_CAP_US 1000000
-#define EMU_BACKOFF_MAX 4 /* a chunk's timeout doubles per retransmission, up to 4 times its first */
+/* A chunk's timeout doubles at each retransmission, up to this many times its first. */
+#define EMU_BACKOFF_MAX 4
 #define EMU_RESEND_PER_PASS 256
 #define EMU_SEND_PER_PASS 64
 #define EMU_WORKER_UDP_BASE 40000
 #define EMU_WORKER_MAC_BASE 16
-#define EMU_REF_CACHE_MAX 4096
 #define EMU_NONE UINT32_MAX
-#define EMU_HDRS_LEN                                                                               \
-	(RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr) +           \
+#define EMU_HDRS_LEN                                                                    \
+	(RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr) + \
 	 sizeof(struct ainftp_hdr))
 #define EMU_APP_NAME "emu_app"
 #define EMU_WRK_NAME "emu_wrk"
@@ -64,12 +61,12 @@ __extension__ typedef __int128 emu_i128;
 
 /* One chunk a worker sent and has no result for yet. */
 struct emu_out {
-	uint64_t g;	   /* chunk number over the whole run */
-	uint64_t deadline; /* next retransmission */
-	uint64_t rto;	   /* current timeout, cycles */
+	uint64_t g;	    /* chunk number over the whole run */
+	uint64_t deadline;  /* next retransmission */
+	uint64_t rto;	    /* current timeout, cycles */
 	uint64_t first_rto; /* the first, which backoff multiplies */
 	uint32_t slot;
-	uint32_t tries;	      /* retransmissions so far */
+	uint32_t tries;	       /* retransmissions so far */
 	struct rte_mbuf *keep; /* the frame as built, never sent: copies of it are */
 };
 
@@ -79,8 +76,8 @@ struct emu_worker {
 	uint32_t ipv4;	   /* network order */
 	struct rte_ether_addr mac;
 	struct ainftp_mac_key mk; /* derived from the worker's key once */
-	uint64_t next_g;   /* next chunk to send for the first time */
-	uint64_t received; /* distinct results taken */
+	uint64_t next_g;	  /* next chunk to send for the first time */
+	uint64_t received;	  /* distinct results taken */
 	uint32_t n_out;
 	uint32_t *slot_out;  /* per slot: index into out[], or EMU_NONE */
 	struct emu_out *out; /* W entries, packed */
@@ -128,22 +125,22 @@ struct ainftp_emu {
 	uint8_t wire_enc, result_enc;
 	int qbits;   /* of a contribution's integers */
 	int u_range; /* gradients' magnitudes: 2^u, |u| <= u_range */
-	uint32_t payload_len, result_len, frame_len, result_frame_len;
+	uint32_t payload_len, result_len, frame_len;
 	uint64_t all_bits; /* the bitmap a complete result carries */
 	const struct ainftp_quant_ops *ops;
 	struct emu_worker *workers;
 	uint8_t ip_index[256]; /* hash of a worker's IPv4 -> index + 1; 0: none */
 
 	/* Scratch, all allocated at attach. */
-	float *x;	    /* elems: one worker's gradient */
-	int16_t *q16;	    /* elems */
-	uint8_t *payload;   /* payload_len: one worker's payload */
-	int64_t *wq;	    /* n_workers x elems: the quantized integers */
-	int32_t *wexp;	    /* n_workers x blocks: their exponents, INT32_MIN for zero blocks */
+	float *x;	     /* elems: one worker's gradient */
+	int16_t *q16;	     /* elems */
+	uint8_t *payload;    /* payload_len: one worker's payload */
+	int64_t *wq;	     /* n_workers x elems: the quantized integers */
+	int32_t *wexp;	     /* n_workers x blocks: their exponents, INT32_MIN for zero blocks */
 	uint8_t *rx_payload; /* a result's header, payload and tag, read out of its chain */
 	emu_i128 *ref_sum;   /* elems: exact sums */
 	int32_t *ref_E;	     /* blocks: their exponents, AINFTP_EXP_NONE for empty blocks */
-	uint32_t ref_n;	    /* cache entries */
+	uint32_t ref_n;	     /* cache entries */
 	struct emu_ref *ref;
 	uint8_t *ref_payload; /* ref_n x result_len */
 
@@ -164,16 +161,16 @@ struct ainftp_emu {
 	 * not inflate it.
 	 */
 	uint64_t rto_min, rto_cap, srtt, rttvar; /* srtt 0: no sample yet */
-	uint64_t *rtx_g1;    /* per slot: 1 + the latest chunk retransmitted on it, 0: none */
-	uint64_t *sent_g1;   /* per slot: 1 + the latest chunk first sent on it */
-	uint64_t *sent_tsc;  /* and when its last first transmission went: the sum can start */
+	uint64_t *rtx_g1;   /* per slot: 1 + the latest chunk retransmitted on it, 0: none */
+	uint64_t *sent_g1;  /* per slot: 1 + the latest chunk first sent on it */
+	uint64_t *sent_tsc; /* and when its last first transmission went: the sum can start */
 	uint64_t next_scan;
 
 	/* What the report says. */
 	bool done;
 	struct ainftp_emu_report rep;
 	uint64_t results_ignored; /* results of chunks already taken (duplicates) */
-	uint64_t bad_results;	  /* results of an outstanding chunk that are wrong */
+	uint64_t bad_results;	  /* results of chunks the worker never sent */
 	uint64_t addr_errors;	  /* results to an address or port that is not a worker's */
 	uint64_t stray;		  /* frames that are no result at all */
 	uint64_t tx_full, nombuf;
@@ -270,9 +267,10 @@ wire_encoding(enum ainftp_encoding enc)
 
 /*
  * Worker w's gradient for chunk g, deterministic from (seed, w, g). Per chunk a
- * magnitude 2^u with u in [-12, 12] ([-10, 10] for float32: see qbits), per block a further 2^-v with v in 0..3, so
- * exponents differ across workers and blocks; every 17th chunk one worker sends
- * zeros; some blocks are zero for one worker, and a few for every worker.
+ * magnitude 2^u with u in [-12, 12] ([-10, 10] for float32: see qbits), per
+ * block a further 2^-v with v in 0..3, random signs, so exponents differ across
+ * workers and blocks; every 17th chunk one worker sends zeros; a block is zero
+ * for one worker now and then, and for every worker now and then.
  */
 static void
 gradient(const struct ainftp_emu *e, unsigned int w, uint64_t g, float *x)
@@ -400,11 +398,12 @@ payload_decode(const struct ainftp_emu *e, const uint8_t *p, int8_t se, int64_t 
 }
 
 /*
- * int16 result of the exact sums s (at exponent E[b] per block), as
- * docs/QUANTIZATION.md has it: K = the largest bit length of |s| plus its
- * block's exponent, over every non-zero sum; the exponent is K - 15 clamped to
- * [-128, 127] (-128 and all zero when there is no non-zero sum); each element is
- * s * 2^(E - exponent) rounded to nearest, ties to even, saturated at +-32767.
+ * int16 result of the exact sums s (at exponent E[b] per block), by the rule
+ * of res_i16 in lib/ainftp_quant.h (docs/QUANTIZATION.md): K = the largest bit
+ * length of |s| plus its block's exponent, over every non-zero sum; the
+ * exponent is K - 15 clamped to [-128, 127] (-128 and all zero when no sum is
+ * non-zero); each element is s * 2^(E - exponent) rounded to nearest, ties to
+ * even, saturated at +-32767.
  */
 static int8_t
 ref_res_i16(const struct ainftp_emu *e, const emu_i128 *s, const int32_t *E, int16_t *out)
@@ -446,7 +445,8 @@ ref_res_i16(const struct ainftp_emu *e, const emu_i128 *s, const int32_t *E, int
 		} else if (-d > 120) {
 			r = 0; /* |s| < 2^(64 + 6): far below one half */
 		} else {
-			emu_i128 half = (emu_i128)1 << (-d - 1), rem = a & (((emu_i128)1 << -d) - 1);
+			emu_i128 half = (emu_i128)1 << (-d - 1),
+				 rem = a & (((emu_i128)1 << -d) - 1);
 
 			r = a >> -d;
 			if (rem > half || (rem == half && (r & 1)))
@@ -459,40 +459,19 @@ ref_res_i16(const struct ainftp_emu *e, const emu_i128 *s, const int32_t *E, int
 	return (int8_t)eo;
 }
 
-/* The result every worker must get for chunk g, from all workers' payloads. */
-static const struct emu_ref *
-reference(struct ainftp_emu *e, uint64_t g, const uint8_t **payload)
+/*
+ * The reference sum of the decoded contributions in e->wq and e->wexp, into
+ * out (the result's payload) and r (its exponent, and whether the inputs
+ * overflow what the appliance sums exactly). Plain arithmetic in int128, none
+ * of the library's accumulator: per block, E is the smallest exponent among the
+ * workers whose block is not all zero, and S = sum of q * 2^(e - E).
+ */
+static void
+ref_compute(struct ainftp_emu *e, struct emu_ref *r, uint8_t *out)
 {
-	/* By slot: a slot's next chunk completes only after every worker has this one. */
-	uint32_t idx = chunk_slot(e, g) % e->ref_n, b, i, n;
-	struct emu_ref *r = &e->ref[idx];
-	uint8_t *out = e->ref_payload + (size_t)idx * e->result_len;
+	uint32_t b, i, n;
 	unsigned int w;
-	int8_t se;
 
-	*payload = out;
-	if (r->g == g)
-		return r;
-	for (w = 0; w < e->n_workers; w++) {
-		const struct emu_worker *wk = &e->workers[w];
-		uint32_t k = wk->slot_out[chunk_slot(e, g)];
-		const uint8_t *p = e->payload;
-
-		/* The bytes the worker sent, while it keeps them; else made again. */
-		if (k != EMU_NONE && wk->out[k].g == g) {
-			const struct ainftp_hdr *h = rte_pktmbuf_mtod_offset(
-				wk->out[k].keep, const struct ainftp_hdr *,
-				EMU_HDRS_LEN - sizeof(struct ainftp_hdr));
-
-			p = (const uint8_t *)(h + 1);
-			se = h->scale_exp;
-		} else {
-			payload_make(e, w, g, e->payload, &se);
-		}
-		payload_decode(e, p, se, e->wq + (size_t)w * e->elems,
-			       e->wexp + (size_t)w * e->blocks);
-	}
-	r->g = g;
 	r->overflow = false;
 	r->exp = 0;
 	for (b = 0; b < e->blocks; b++) {
@@ -523,7 +502,7 @@ reference(struct ainftp_emu *e, uint64_t g, const uint8_t **payload)
 			for (i = 0; i < n; i++)
 				sum[i] += (emu_i128)q[i] * ((emu_i128)1 << (ew - E));
 		}
-		/* The span the appliance holds exactly (docs/QUANTIZATION.md): the test's inputs stay in it. */
+		/* The span the appliance sums exactly (docs/QUANTIZATION.md): inputs stay in it. */
 		for (w = 0; E != INT32_MAX && w < e->n_workers; w++) {
 			int32_t ew = e->wexp[(size_t)w * e->blocks + b];
 
@@ -553,6 +532,43 @@ reference(struct ainftp_emu *e, uint64_t g, const uint8_t **payload)
 			memcpy(out + 2 * i, &v, 2);
 		}
 	}
+}
+
+/* The result every worker must get for chunk g, from all workers' payloads. */
+static const struct emu_ref *
+reference(struct ainftp_emu *e, uint64_t g, const uint8_t **payload)
+{
+	/* By slot: a slot's next chunk completes only after every worker has this one. */
+	uint32_t idx = chunk_slot(e, g) % e->ref_n;
+	struct emu_ref *r = &e->ref[idx];
+	uint8_t *out = e->ref_payload + (size_t)idx * e->result_len;
+	unsigned int w;
+	int8_t se;
+
+	*payload = out;
+	if (r->g == g)
+		return r;
+	for (w = 0; w < e->n_workers; w++) {
+		const struct emu_worker *wk = &e->workers[w];
+		uint32_t k = wk->slot_out[chunk_slot(e, g)];
+		const uint8_t *p = e->payload;
+
+		/* The bytes the worker sent, while it keeps them; else made again. */
+		if (k != EMU_NONE && wk->out[k].g == g) {
+			const struct ainftp_hdr *h =
+				rte_pktmbuf_mtod_offset(wk->out[k].keep, const struct ainftp_hdr *,
+							EMU_HDRS_LEN - sizeof(struct ainftp_hdr));
+
+			p = (const uint8_t *)(h + 1);
+			se = h->scale_exp;
+		} else {
+			payload_make(e, w, g, e->payload, &se);
+		}
+		payload_decode(e, p, se, e->wq + (size_t)w * e->elems,
+			       e->wexp + (size_t)w * e->blocks);
+	}
+	r->g = g;
+	ref_compute(e, r, out);
 	return r;
 }
 
@@ -565,7 +581,8 @@ frame_build(struct ainftp_emu *e, const struct ainftp_runtime *rt, unsigned int 
 	const struct emu_worker *wk = &e->workers[w];
 	uint32_t slot = chunk_slot(e, g);
 	uint16_t lane = (uint16_t)(slot % e->lanes);
-	uint16_t udp_len = (uint16_t)(e->frame_len - RTE_ETHER_HDR_LEN - sizeof(struct rte_ipv4_hdr));
+	uint16_t udp_len =
+		(uint16_t)(e->frame_len - RTE_ETHER_HDR_LEN - sizeof(struct rte_ipv4_hdr));
 	struct rte_mbuf *m = rte_pktmbuf_alloc(e->pool);
 	struct rte_ether_hdr *eth;
 	struct rte_ipv4_hdr *ip;
@@ -828,8 +845,8 @@ send_again(struct ainftp_emu *e, uint64_t now)
 /* ----------------------------------------------------- appliance -> worker */
 
 static void __rte_format_printf(5, 6)
-result_bad(struct ainftp_emu *e, const struct emu_worker *wk, uint32_t step, uint32_t chunk,
-	   const char *fmt, ...)
+	result_bad(struct ainftp_emu *e, const struct emu_worker *wk, uint32_t step, uint32_t chunk,
+		   const char *fmt, ...)
 {
 	char what[160];
 	va_list ap;
@@ -839,8 +856,9 @@ result_bad(struct ainftp_emu *e, const struct emu_worker *wk, uint32_t step, uin
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	snprintf(e->first_bad, sizeof(e->first_bad), "worker %d step %" PRIu32 " chunk %" PRIu32 ": %s",
-		 wk != NULL ? (int)wk->id : -1, step, chunk, what);
+	snprintf(e->first_bad, sizeof(e->first_bad),
+		 "worker %d step %" PRIu32 " chunk %" PRIu32 ": %s", wk != NULL ? (int)wk->id : -1,
+		 step, chunk, what);
 }
 
 static int
@@ -891,8 +909,8 @@ result_compare(struct ainftp_emu *e, const struct emu_worker *wk, const struct a
 			memcpy(&fa, &a, 4);
 			memcpy(&fb, &b, 4);
 			result_bad(e, wk, msg->step, msg->chunk,
-				   "element %u is %a (0x%08x), want %a (0x%08x)", i, (double)fa,
-				   a, (double)fb, b);
+				   "element %u is %a (0x%08x), want %a (0x%08x)", i, (double)fa, a,
+				   (double)fb, b);
 		} else {
 			result_bad(e, wk, msg->step, msg->chunk, "element %u is %d, want %d", i,
 				   (int16_t)a, (int16_t)b);
@@ -1020,15 +1038,15 @@ result_take(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct 
 			   "contributors %u bitmap 0x%" PRIx64 ", want %u and 0x%" PRIx64,
 			   msg.contributors, msg.bitmap, e->n_workers, e->all_bits);
 	else {
-		/* Header, payload and tag, out of the chain (a header mbuf and a shared payload). */
-		const uint8_t *body = rte_pktmbuf_read(m, EMU_HDRS_LEN - sizeof(*h),
-						       sizeof(*h) + e->result_len + tag_len,
-						       e->rx_payload);
+		/* Header, payload and tag, out of the chain (a header mbuf and a shared payload).
+		 */
+		const uint8_t *body =
+			rte_pktmbuf_read(m, EMU_HDRS_LEN - sizeof(*h),
+					 sizeof(*h) + e->result_len + tag_len, e->rx_payload);
 
 		got = body + sizeof(*h);
-		if (tag_len != 0 &&
-		    !ainftp_mac_verify(&wk->mk, body, sizeof(*h) + e->result_len,
-				       body + sizeof(*h) + e->result_len)) {
+		if (tag_len != 0 && !ainftp_mac_verify(&wk->mk, body, sizeof(*h) + e->result_len,
+						       body + sizeof(*h) + e->result_len)) {
 			result_bad(e, wk, msg.step, msg.chunk, "the result's tag does not verify");
 			goto out;
 		}
@@ -1052,8 +1070,7 @@ out:
 
 /* A received frame through the injected loss, duplication and reordering. */
 static int
-rx_inject(struct ainftp_emu *e, const struct ainftp_runtime *rt, struct rte_mbuf *m,
-	  uint64_t now)
+rx_inject(struct ainftp_emu *e, const struct ainftp_runtime *rt, struct rte_mbuf *m, uint64_t now)
 {
 	int taken = 0;
 	uint16_t i;
@@ -1129,7 +1146,9 @@ holds_free(struct ainftp_emu *e)
 		for (i = 0; i < t->n_held; i++)
 			rte_pktmbuf_free(t->held[i].m);
 		t->n_held = 0;
-		lane_flush(e, lane);
+		if (t->n != 0)
+			rte_pktmbuf_free_bulk(t->pkts, t->n);
+		t->n = 0;
 	}
 	for (i = 0; i < e->n_rx_held; i++)
 		rte_pktmbuf_free(e->rx_held[i].m);
@@ -1185,8 +1204,9 @@ ainftp_emu_loop(struct ainftp_runtime *rt)
 	e->rto_cap = RTE_MAX(e->rto_min, e->hz / 1000000 * EMU_RTO_CAP_US);
 	e->next_scan = UINT64_MAX;
 	stall = e->hz * AINFTP_EMU_STALL_S;
+	/* Every copy of a result is a header mbuf: all must come back once workers have them. */
 	e->rep.pool_in_use_start =
-		rt->pool[socket] != NULL ? rte_mempool_in_use_count(rt->pool[socket]) : 0;
+		rt->hdr_pool[socket] != NULL ? rte_mempool_in_use_count(rt->hdr_pool[socket]) : 0;
 	AINFTP_LOG(INFO, "lcore %u: %u emulated workers, %" PRIu32 " chunks each, window %u",
 		   rte_lcore_id(), e->n_workers, e->conf.chunks, e->window);
 	start = last_progress = rte_rdtsc();
@@ -1240,8 +1260,10 @@ conf_check(const struct ainftp_runtime *rt, const struct ainftp_emu_conf *conf, 
 	   size_t errlen)
 {
 	const struct ainftp_config *cfg = rt->cfg;
-	const struct { const char *name; double p; } probs[] = {
-		{"loss", conf->loss}, {"dup", conf->dup}, {"reorder", conf->reorder}};
+	const struct {
+		const char *name;
+		double p;
+	} probs[] = {{"loss", conf->loss}, {"dup", conf->dup}, {"reorder", conf->reorder}};
 	enum ainftp_role role = AINFTP_ROLE_NONE;
 	const struct ainftp_job_conf *job;
 	unsigned int i;
@@ -1251,7 +1273,8 @@ conf_check(const struct ainftp_runtime *rt, const struct ainftp_emu_conf *conf, 
 		return -1;
 	}
 	if (conf->lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(conf->lcore)) {
-		snprintf(err, errlen, "emulator: lcore %u is not in the EAL core list (-l/-c/--lcores)",
+		snprintf(err, errlen,
+			 "emulator: lcore %u is not in the EAL core list (-l/-c/--lcores)",
 			 conf->lcore);
 		return -1;
 	}
@@ -1279,8 +1302,9 @@ conf_check(const struct ainftp_runtime *rt, const struct ainftp_emu_conf *conf, 
 		return -1;
 	}
 	if (conf->window > job->slots) {
-		snprintf(err, errlen, "emulator: window %u is more than job %" PRIu32 "'s %" PRIu32
-			 " slots", conf->window, job->id, job->slots);
+		snprintf(err, errlen,
+			 "emulator: window %u is more than job %" PRIu32 "'s %" PRIu32 " slots",
+			 conf->window, job->id, job->slots);
 		return -1;
 	}
 	for (i = 0; i < RTE_DIM(probs); i++) {
@@ -1349,8 +1373,8 @@ emu_free(struct ainftp_emu *e)
 static void *
 zalloc(size_t n, size_t size, int socket, bool *failed)
 {
-	void *p = rte_zmalloc_socket("ainftp_emu", RTE_MAX(n * size, (size_t)1), RTE_CACHE_LINE_SIZE,
-				     socket);
+	void *p = rte_zmalloc_socket("ainftp_emu", RTE_MAX(n * size, (size_t)1),
+				     RTE_CACHE_LINE_SIZE, socket);
 
 	*failed |= p == NULL;
 	return p;
@@ -1386,14 +1410,20 @@ emu_state_init(struct ainftp_emu *e, const struct ainftp_runtime *rt, char *err,
 	e->payload_len = (uint32_t)ainftp_payload_len(e->wire_enc, e->elems);
 	e->result_len = (uint32_t)ainftp_payload_len(e->result_enc, e->elems);
 	e->frame_len = (uint32_t)EMU_HDRS_LEN + e->payload_len + (job->auth ? AINFTP_TAG_LEN : 0);
-	e->ops = ainftp_quant_select(rte_vect_get_max_simd_bitwidth());
+	/*
+	 * The workers quantize with the next narrower kernels than the appliance
+	 * sums with (AVX2 beside AVX-512, scalar beside AVX2), so a run checks one
+	 * set against the other as well as the data path.
+	 */
+	e->ops = ainftp_quant_select(rt->simd_bits > 256 ? 256 : 0);
 	e->rng = mix3(e->conf.seed, 0x5eed, 0x1u) | 1;
 	e->thr_loss = prob_threshold(e->conf.loss);
 	e->thr_dup = prob_threshold(e->conf.dup);
 	e->thr_reorder = prob_threshold(e->conf.reorder);
 	e->rep.workers = e->n_workers;
 	e->rep.chunks = e->conf.chunks;
-	e->ref_n = RTE_MIN(e->slots, (uint32_t)EMU_REF_CACHE_MAX);
+	/* A reference per slot in flight; fewer only costs recomputing one. */
+	e->ref_n = RTE_MIN(e->slots, 2 * e->window);
 
 	e->workers = zalloc(e->n_workers, sizeof(*e->workers), e->socket, &failed);
 	slot_out = zalloc((size_t)e->n_workers * e->slots, sizeof(*slot_out), e->socket, &failed);
@@ -1460,7 +1490,8 @@ emu_rings_create(struct ainftp_emu *e, char *err, size_t errlen)
 {
 	/* Every worker's whole window, twice over for duplicates and retransmissions. */
 	uint32_t need = rte_align32pow2((uint32_t)e->n_workers * e->window * 2 + 1);
-	uint32_t size = RTE_MAX((uint32_t)EMU_RING_SIZE, need);
+	uint32_t size =
+		RTE_MIN(RTE_MAX((uint32_t)EMU_RING_SIZE, need), (uint32_t)EMU_RING_SIZE_MAX);
 	char name[RTE_RING_NAMESIZE];
 	unsigned int flags = RING_F_SP_ENQ | RING_F_SC_DEQ; /* one lcore at each end */
 	uint16_t i;
@@ -1494,8 +1525,8 @@ emu_pool_create(struct ainftp_emu *e, char *err, size_t errlen)
 	 */
 	uint64_t n = (uint64_t)e->n_workers * e->window * 3 +
 		     (uint64_t)e->lanes * rte_ring_get_size(e->w2a[0]) +
-		     (uint64_t)e->lanes * (EMU_BURST + EMU_HOLD_MAX) + 2 * EMU_POOL_CACHE *
-		     (rte_lcore_count() + 1);
+		     (uint64_t)e->lanes * (EMU_BURST + EMU_HOLD_MAX) +
+		     2 * EMU_POOL_CACHE * (rte_lcore_count() + 1);
 	uint32_t room = RTE_MAX(e->frame_len, (uint32_t)RTE_ETHER_MIN_LEN) + RTE_PKTMBUF_HEADROOM;
 
 	n = rte_align64pow2(n + 1) - 1;
@@ -1503,8 +1534,8 @@ emu_pool_create(struct ainftp_emu *e, char *err, size_t errlen)
 					  (uint16_t)room, e->socket);
 	if (e->pool == NULL) {
 		snprintf(err, errlen,
-			 "emulator: cannot create %" PRIu64 " mbufs of %u bytes: %s (raise -m)",
-			 n, room, rte_strerror(rte_errno));
+			 "emulator: cannot create %" PRIu64 " mbufs of %u bytes: %s (raise -m)", n,
+			 room, rte_strerror(rte_errno));
 		return -1;
 	}
 	return 0;
@@ -1639,7 +1670,7 @@ ainftp_emu_report(struct ainftp_runtime *rt, struct ainftp_emu_report *rep, FILE
 	*rep = e->rep;
 	rep->slots_busy = ainftp_dp_slots_busy(rt);
 	rep->pool_in_use_end =
-		rt->pool[socket] != NULL ? rte_mempool_in_use_count(rt->pool[socket]) : 0;
+		rt->hdr_pool[socket] != NULL ? rte_mempool_in_use_count(rt->hdr_pool[socket]) : 0;
 	e->emu_pool_in_use_end = rte_mempool_in_use_count(e->pool);
 
 	want = (uint64_t)rep->workers * rep->chunks;
@@ -1660,7 +1691,8 @@ ainftp_emu_report(struct ainftp_runtime *rt, struct ainftp_emu_report *rep, FILE
 	else if (rep->slots_busy != 0)
 		snprintf(reason, sizeof(reason), "%u slots still busy", rep->slots_busy);
 	else if (rep->pool_in_use_end != rep->pool_in_use_start)
-		snprintf(reason, sizeof(reason), "RX pool: %u mbufs in use, %u at the start",
+		snprintf(reason, sizeof(reason),
+			 "result header pool: %u mbufs in use, %u at the start",
 			 rep->pool_in_use_end, rep->pool_in_use_start);
 	else if (e->emu_pool_in_use_end != 0)
 		snprintf(reason, sizeof(reason), "%u of the workers' mbufs never came back",
@@ -1678,7 +1710,8 @@ ainftp_emu_report(struct ainftp_runtime *rt, struct ainftp_emu_report *rep, FILE
 		fprintf(out,
 			"emulator: workers=%u chunks=%" PRIu64 " results_checked=%" PRIu64
 			" exact=%" PRIu64 " retransmits=%" PRIu64 " loss=%" PRIu64 " dup=%" PRIu64
-			" reorder=%" PRIu64 " slots_busy=%u pool_in_use=%u->%u seconds=%.2f: %s%s%s\n",
+			" reorder=%" PRIu64
+			" slots_busy=%u pool_in_use=%u->%u seconds=%.2f: %s%s%s\n",
 			rep->workers, rep->chunks, rep->results_checked, rep->results_exact,
 			rep->retransmits, rep->injected_loss, rep->injected_dup,
 			rep->injected_reorder, rep->slots_busy, rep->pool_in_use_start,

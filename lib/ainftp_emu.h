@@ -19,13 +19,13 @@
 #include "ainftp_runtime.h"
 
 struct ainftp_emu_conf {
-	unsigned int lcore;     /* the emulator's lcore: in the EAL list, no other role */
-	uint16_t job_idx;       /* index into cfg->jobs */
-	uint32_t chunks;        /* chunks per worker in the run */
+	unsigned int lcore; /* the emulator's lcore: in the EAL list, no other role */
+	uint16_t job_idx;   /* index into cfg->jobs */
+	uint32_t chunks;    /* chunks per worker in the run */
 	uint32_t chunks_per_step;
-	uint32_t window;        /* chunks in flight per worker; 0: the job's slots */
-	uint32_t timeout_us;    /* retransmission timeout */
-	double loss;            /* per packet, each direction */
+	uint32_t window;     /* chunks in flight per worker; 0: the job's slots */
+	uint32_t timeout_us; /* retransmission timeout */
+	double loss;	     /* per packet, each direction */
 	double dup;
 	double reorder;
 	uint64_t seed;
@@ -33,15 +33,16 @@ struct ainftp_emu_conf {
 
 struct ainftp_emu_report {
 	uint16_t workers;
-	uint64_t chunks;          /* per worker */
+	uint64_t chunks;	  /* per worker */
 	uint64_t results_checked; /* results taken by a worker and compared */
 	uint64_t results_exact;
 	uint64_t retransmits;
 	uint64_t injected_loss, injected_dup, injected_reorder;
 	double seconds;
-	bool stalled; /* no progress for AINFTP_EMU_STALL_S: gave up rather than hang */
-	unsigned int slots_busy;   /* slots still summing after the run (want 0) */
-	unsigned int pool_in_use_start, pool_in_use_end; /* the RX mbuf pool's */
+	bool stalled;		 /* no progress for AINFTP_EMU_STALL_S: gave up rather than hang */
+	unsigned int slots_busy; /* slots still summing after the run (want 0) */
+	/* The appliance's result header pool: every result copy must come back. */
+	unsigned int pool_in_use_start, pool_in_use_end;
 };
 
 #define AINFTP_EMU_STALL_S 10

@@ -63,13 +63,15 @@ fixture_up(struct fixture *f)
 void
 fixture_up_json(struct fixture *f, const char *json)
 {
+	struct rte_ring *rx[2], *tx[2];
+	unsigned int n_rx;
 	char err[512];
-	struct rte_ring *tx[2];
 
 	memset(f, 0, sizeof(*f));
 	if (ainftp_config_parse(json, "fixture.json", &f->cfg, err, sizeof(err)) != 0)
 		die(err);
 	f->in = rte_ring_create("fix_in", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	f->in1 = rte_ring_create("fix_in1", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	f->out = rte_ring_create("fix_out", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	f->ctrl_out = rte_ring_create("fix_ctrl", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	f->pool = rte_pktmbuf_pool_create("fix_pool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
@@ -77,7 +79,12 @@ fixture_up_json(struct fixture *f, const char *json)
 		die("rings or pool");
 	tx[0] = f->out;	     /* the RX lcore's TX queue */
 	tx[1] = f->ctrl_out; /* the control lcore's */
-	if (rte_eth_from_rings("fix", &f->in, 1, tx, 2, 0) < 0)
+	rx[0] = f->in;
+	rx[1] = f->in1;
+	n_rx = f->cfg.ports[0].rx_queues;
+	if (n_rx > RTE_DIM(rx) || f->in1 == NULL)
+		die("the fixture has at most two RX queues");
+	if (rte_eth_from_rings("fix", rx, n_rx, tx, 2, 0) < 0)
 		die(rte_strerror(rte_errno));
 
 	f->rt.cfg = &f->cfg;
@@ -99,22 +106,35 @@ fixture_down(struct fixture *f)
 	 * so the next test can make it again. */
 	rte_vdev_uninit("net_ring_fix");
 	rte_ring_free(f->in);
+	rte_ring_free(f->in1);
 	rte_ring_free(f->out);
 	rte_ring_free(f->ctrl_out);
 	rte_mempool_free(f->pool);
 }
 
-void
-fixture_inject(struct fixture *f, const void *frame, uint16_t len)
+static void
+inject(struct fixture *f, struct rte_ring *r, const void *frame, uint16_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(f->pool);
 
 	if (m == NULL || rte_pktmbuf_append(m, len) == NULL)
 		die("mbuf");
 	memcpy(rte_pktmbuf_mtod(m, void *), frame, len);
-	if (rte_ring_enqueue(f->in, m) != 0)
+	if (rte_ring_enqueue(r, m) != 0)
 		die("enqueue");
 	ainftp_rx_poll(f->rt.rx[FIX_RX_LCORE]);
+}
+
+void
+fixture_inject(struct fixture *f, const void *frame, uint16_t len)
+{
+	inject(f, f->in, frame, len);
+}
+
+void
+fixture_inject_q1(struct fixture *f, const void *frame, uint16_t len)
+{
+	inject(f, f->in1, frame, len);
 }
 
 unsigned int

@@ -28,7 +28,9 @@
 struct fixture {
 	struct ainftp_config cfg;
 	struct ainftp_runtime rt;
-	struct rte_ring *in, *out, *ctrl_out;
+	struct rte_ring *in;  /* RX queue 0 */
+	struct rte_ring *in1; /* RX queue 1, when the config's port has two */
+	struct rte_ring *out, *ctrl_out;
 	struct rte_mempool *pool; /* the test's own, for frames it injects */
 };
 
@@ -47,5 +49,7 @@ unsigned int fixture_roundtrip(struct fixture *f, const void *frame, uint16_t le
 
 /* Inject a frame and run one RX poll; what came out stays on f->out. */
 void fixture_inject(struct fixture *f, const void *frame, uint16_t len);
+/* The same on RX queue 1 (a two-lane port). */
+void fixture_inject_q1(struct fixture *f, const void *frame, uint16_t len);
 
 #endif

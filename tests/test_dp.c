@@ -397,6 +397,186 @@ START_TEST(wrong_element_count)
 }
 END_TEST
 
+/* A frame from worker 2 for (step 2, chunk 1), its header changed by `mutate` before signing. */
+static size_t
+mutated_frame(uint8_t *f, void (*mutate)(struct ainftp_msg *m, uint8_t *f))
+{
+	struct contrib c;
+	struct ainftp_msg m;
+	uint8_t *h = f + 42;
+	size_t n;
+
+	contrib_fill(&c, 2, 2, 1, 3);
+	n = data_frame(f, &c, keys[2], JOB, ELEMS);
+	ainftp_hdr_read((const struct ainftp_hdr *)h, &m);
+	mutate(&m, f);
+	ainftp_hdr_write((struct ainftp_hdr *)h, &m);
+	ainftp_tag(keys[2], h, 32u + ELEMS * 2, h + 32 + ELEMS * 2);
+	return n;
+}
+
+static void
+m_type(struct ainftp_msg *m, uint8_t *f)
+{
+	(void)f;
+	m->type = AINFTP_MSG_RESULT;
+}
+
+static void
+m_encoding(struct ainftp_msg *m, uint8_t *f)
+{
+	(void)f;
+	m->encoding = 9;
+}
+
+static void
+m_encoding_other(struct ainftp_msg *m, uint8_t *f)
+{
+	(void)f;
+	/* A valid encoding with a consistent length, just not the job's: 32 int16 = 16 float32. */
+	m->encoding = AINFTP_WIRE_FLOAT32;
+	m->elems = ELEMS / 2;
+}
+
+static void
+m_auth_missing(struct ainftp_msg *m, uint8_t *f)
+{
+	(void)f;
+	m->flags = 0; /* then the 16 tag bytes are trailing garbage: shorten the frame too */
+}
+
+static void
+m_source(struct ainftp_msg *m, uint8_t *f)
+{
+	(void)m;
+	f[14 + 15] = 99; /* IPv4 source: not worker 2's address */
+	put16(f + 24, 0);
+	put16(f + 24, ip_csum(f + 14));
+}
+
+static void
+m_slot(struct ainftp_msg *m, uint8_t *f)
+{
+	(void)f;
+	m->slot = (uint16_t)((m->slot + 1) % SLOTS); /* not chunk % slots */
+}
+
+static void
+m_slot_range(struct ainftp_msg *m, uint8_t *f)
+{
+	(void)f;
+	m->slot = SLOTS;
+}
+
+static void
+m_none(struct ainftp_msg *m, uint8_t *f)
+{
+	(void)m;
+	(void)f;
+}
+
+/* Each refused frame: its own counter, nothing sent, nothing summed (then a clean chunk). */
+static void
+expect_refused(const uint8_t *f, size_t len, enum ainftp_bad why)
+{
+	struct rte_mbuf *out[8];
+	uint64_t before = proto_drops(why);
+
+	fixture_inject(&fx, f, (uint16_t)len);
+	ck_assert_uint_eq(drain(out, 8), 0);
+	ck_assert_msg(proto_drops(why) == before + 1, "not counted as %s", ainftp_bad_names[why]);
+}
+
+START_TEST(every_bad_field_has_its_own_counter)
+{
+	struct contrib c[NW];
+	uint8_t f[2048];
+	size_t n;
+
+	n = mutated_frame(f, m_none);
+	f[42] = 2; /* version, after signing: checked before the tag */
+	expect_refused(f, n, AINFTP_BAD_VERSION);
+	expect_refused(f, mutated_frame(f, m_type), AINFTP_BAD_TYPE);
+	expect_refused(f, mutated_frame(f, m_encoding), AINFTP_BAD_ENCODING);
+	expect_refused(f, mutated_frame(f, m_encoding_other), AINFTP_BAD_ENCODING);
+	expect_refused(f, mutated_frame(f, m_source), AINFTP_BAD_SOURCE);
+	expect_refused(f, mutated_frame(f, m_slot), AINFTP_BAD_SLOT);
+	expect_refused(f, mutated_frame(f, m_slot_range), AINFTP_BAD_SLOT);
+
+	/* Without the AUTH flag the tag's 16 bytes are extra: first a length error... */
+	expect_refused(f, mutated_frame(f, m_auth_missing), AINFTP_BAD_LENGTH);
+	/* ...and cut to the right length, the job wants a tag it does not get. */
+	n = mutated_frame(f, m_auth_missing) - 16;
+	put16(f + 16, (uint16_t)(n - 14));
+	put16(f + 24, 0);
+	put16(f + 24, ip_csum(f + 14));
+	put16(f + 38, (uint16_t)(n - 34));
+	expect_refused(f, n, AINFTP_BAD_AUTH_MISSING);
+
+	/* One flipped payload bit under a valid-looking tag. */
+	n = mutated_frame(f, m_none);
+	f[80] ^= 1;
+	expect_refused(f, n, AINFTP_BAD_TAG);
+
+	/* None of it touched a sum: the chunk those frames named completes exactly. */
+	three(c, 2, 1);
+	bad_frame_never_changes_the_sum(f, mutated_frame(f, m_type), AINFTP_BAD_TYPE, c);
+}
+END_TEST
+
+START_TEST(a_newer_chunk_while_a_slot_sums_is_refused)
+{
+	struct contrib c;
+	uint8_t f[2048];
+
+	contrib_fill(&c, 0, 0, 2, 1);
+	send_contrib(&c); /* slot 2 now sums chunk 2 */
+	contrib_fill(&c, 1, 0, 2 + SLOTS, 1);
+	expect_refused(f, data_frame(f, &c, keys[1], JOB, ELEMS), AINFTP_BAD_SLOT_BUSY);
+	ck_assert_uint_eq(ainftp_dp_slots_busy(&fx.rt), 1);
+}
+END_TEST
+
+/* The same job on a two-lane port: slot k belongs to queue k % 2 and UDP port 47474 + k % 2. */
+static const char two_lanes_json[] =
+	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"
+	" \"ports\": [{\"device\": \"net_ring_fix\", \"rx_queues\": 2}],"
+	" \"lcores\": {\"control\": 0, \"rx\": [{\"lcore\": 1, \"port\": 0, \"queue\": 0},"
+	"   {\"lcore\": 1, \"port\": 0, \"queue\": 1}]},"
+	" \"jobs\": [{\"id\": 7, \"elems_per_packet\": 64, \"encoding\": \"int16\", \"slots\": 8,"
+	"   \"workers\": ["
+	"    {\"id\": 0, \"ipv4\": \"198.18.0.11\", \"key\": "
+	"\"0102030000000000000000000000000000000000000000000000000000000000\"},"
+	"    {\"id\": 1, \"ipv4\": \"198.18.0.12\", \"key\": "
+	"\"0405060000000000000000000000000000000000000000000000000000000000\"},"
+	"    {\"id\": 2, \"ipv4\": \"198.18.0.13\", \"key\": "
+	"\"0708090000000000000000000000000000000000000000000000000000000000\"}]}],"
+	" \"telemetry\": {\"stats_interval_s\": 0}}";
+
+START_TEST(a_packet_off_its_lane_is_refused)
+{
+	struct rte_mbuf *out[8];
+	struct contrib c;
+	uint8_t f[2048];
+	uint64_t before;
+	size_t n;
+
+	fixture_down(&fx);
+	fixture_up_json(&fx, two_lanes_json);
+	before = proto_drops(AINFTP_BAD_LANE);
+	contrib_fill(&c, 0, 0, 1, 1); /* slot 1: lane 1 */
+	n = data_frame(f, &c, keys[0], JOB, ELEMS);
+	fixture_inject(&fx, f, (uint16_t)n); /* lane 0's port and queue */
+	put16(f + 36, PORT + 1);
+	fixture_inject(&fx, f, (uint16_t)n); /* lane 1's port, lane 0's queue */
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_LANE), before + 2);
+	fixture_inject_q1(&fx, f, (uint16_t)n); /* where it belongs */
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_LANE), before + 2);
+	ck_assert_uint_eq(ainftp_dp_slots_busy(&fx.rt), 1);
+	ck_assert_uint_eq(drain(out, 8), 0);
+}
+END_TEST
+
 START_TEST(slots_are_idle_and_mbufs_back_after_a_run)
 {
 	unsigned int before = rte_mempool_in_use_count(fx.pool), w, k;
@@ -433,6 +613,9 @@ main(void)
 	tcase_add_test(tc, stale_step);
 	tcase_add_test(tc, truncated_payload);
 	tcase_add_test(tc, wrong_element_count);
+	tcase_add_test(tc, every_bad_field_has_its_own_counter);
+	tcase_add_test(tc, a_newer_chunk_while_a_slot_sums_is_refused);
+	tcase_add_test(tc, a_packet_off_its_lane_is_refused);
 	tcase_add_test(tc, slots_are_idle_and_mbufs_back_after_a_run);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -8,6 +8,8 @@
 # loss, 1% duplication and 1% reordering in both directions.
 #
 #   test_emu.sh APP SRCDIR [--quick]     (--quick: 1000 chunks, for ASan builds)
+#
+# Each run's gradient seed is random and printed; AINFTP_EMU_SEED=S repeats one.
 set -euo pipefail
 
 app=$1
@@ -62,12 +64,12 @@ eal_lcores() {
 	fi
 }
 
-# run_case LABEL WORKERS ENCODING RESULT_ENCODING LANES RX_LCORES LOSS DUP REORDER
+# run_case LABEL WORKERS ENCODING RESULT_ENCODING LANES RX_LCORES LOSS DUP REORDER TIMEOUT_US
 run_case() {
-	local label=$1 n=$2 enc=$3 res=$4 lanes=$5 rxl=$6 loss=$7 dup=$8 reorder=$9
+	local label=$1 n=$2 enc=$3 res=$4 lanes=$5 rxl=$6 loss=$7 dup=$8 reorder=$9 timeout_us=${10}
 	local lcores=$((rxl + 2)) emu_lcore=$((rxl + 1)) cfg="$work/$label.json"
 	local out="$work/$label.out" err="$work/$label.err" rc=0 t0 t1 secs line
-	local want=$((n * chunks))
+	local want=$((n * chunks)) seed=${AINFTP_EMU_SEED:-$RANDOM}
 
 	make_config "$cfg" "$n" "$enc" "$res" "$lanes" "$rxl"
 	t0=$(date +%s%N)
@@ -75,7 +77,8 @@ run_case() {
 	timeout 300 "$app" $(eal_lcores "$lcores") --no-huge -m 1024 --no-pci --no-shconf \
 		--no-telemetry --file-prefix "$prefix-$label" --log-level=lib.eal:error -- \
 		-c "$cfg" --stats-interval 0 --emulate "$chunks" --emu-lcore "$emu_lcore" \
-		--emu-loss "$loss" --emu-dup "$dup" --emu-reorder "$reorder" --emu-seed "$RANDOM" \
+		--emu-loss "$loss" --emu-dup "$dup" --emu-reorder "$reorder" --emu-timeout "$timeout_us" \
+		--emu-seed "$seed" \
 		>"$out" 2>"$err" || rc=$?
 	t1=$(date +%s%N)
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
@@ -91,10 +94,10 @@ run_case() {
 		ok=0 why="results_checked=$checked exact=$exact, want $want"
 	fi
 	if [ "$ok" = 1 ]; then
-		summary+=("ok   ${secs}s  $label: $line")
+		summary+=("ok   ${secs}s  $label (seed $seed): $line")
 	else
 		failures=$((failures + 1))
-		summary+=("FAIL ${secs}s  $label: $why")
+		summary+=("FAIL ${secs}s  $label (seed $seed): $why")
 		{
 			echo "---- $label: $why"
 			echo "---- stderr (last 20 lines):"
@@ -106,8 +109,11 @@ run_case() {
 	echo "${summary[-1]}"
 }
 
-clean=(0 0 0)
-lossy=(0.05 0.01 0.01)
+# Lossy runs start from a 2 ms timeout (the app's default is 20 ms): every loss
+# stalls its slot for a timeout, and the emulator raises it to twice the
+# measured round trip when that is longer.
+clean=(0 0 0 20000)
+lossy=(0.05 0.01 0.01 2000)
 
 # One RX lcore (control 0, RX 1, emulator 2), one lane.
 for n in 2 8 32 64; do
