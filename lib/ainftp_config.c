@@ -911,6 +911,26 @@ ainftp_parse_payload(struct ainftp_ctx *c, const json_t *obj, const char *path,
 	return 0;
 }
 
+/* Results are never fragmented either: their encoding may be wider than the contributions'. */
+static int
+ainftp_check_result_size(struct ainftp_ctx *c, const char *path, const struct ainftp_job_conf *job)
+{
+	char kpath[AINFTP_PATH_LEN];
+	uint16_t mtu = ainftp_min_mtu(c->cfg);
+	uint64_t bytes = ainftp_payload_bytes(job->result_encoding, job->elems_per_packet) +
+			 AINFTP_PKT_OVERHEAD;
+
+	if (bytes <= mtu)
+		return 0;
+	ainftp_path_key(kpath, path, "elems_per_packet");
+	return ainftp_fail(c, kpath,
+			   "%u elements make %s results of %llu bytes with headers, more than the "
+			   "smallest port MTU (%u): fewer elements, or \"result_encoding\": "
+			   "\"int16\"",
+			   job->elems_per_packet, ainftp_encoding_name(job->result_encoding),
+			   (unsigned long long)bytes, mtu);
+}
+
 static int
 ainftp_check_worker_unique(struct ainftp_ctx *c, const char *path, const char *arr_path,
 			   const struct ainftp_job_conf *job, uint16_t index)
@@ -1086,6 +1106,8 @@ ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, 
 	    ainftp_parse_workers(c, obj, path, job) < 0)
 		return -1;
 	job->result_encoding = result;
+	if (ainftp_check_result_size(c, path, job) < 0)
+		return -1;
 	job->quorum = job->n_workers;
 	if (ainftp_get_u16(c, obj, path, "quorum", false, 1, job->n_workers, &job->quorum) < 0 ||
 	    ainftp_parse_straggler(c, obj, path, job) < 0)

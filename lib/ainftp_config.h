@@ -86,7 +86,7 @@ struct ainftp_sentry_conf {
 
 struct ainftp_job_conf {
 	uint32_t id;
-	uint16_t port; /* index into ports: where its workers' packets arrive */
+	uint16_t port;	/* index into ports: where its workers' packets arrive */
 	uint32_t slots; /* slot pool size, a power of two */
 	uint32_t elems_per_packet;
 	enum ainftp_encoding encoding;

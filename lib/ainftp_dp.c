@@ -182,16 +182,19 @@ bad(struct ainftp_port_ctr *ctr, enum ainftp_bad why)
 	ainftp_ctr_add(&ctr->proto_drops[why], 1);
 }
 
-/* Headers of one copy of a result, in front of the shared payload. */
+/*
+ * Ethernet, IPv4 and UDP of every result copy to one worker: the same bytes each
+ * time but for the UDP source port (the lane's), so they are built once, when
+ * the worker's address is learnt, checksum included.
+ */
 static void
-result_headers(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
-	       const struct ainftp_dp_worker *w, const struct ainftp_hdr *rh, uint16_t lane,
-	       char *p)
+result_template(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+		struct ainftp_dp_worker *w)
 {
-	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)w->tmpl;
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
-	uint16_t udp_len = (uint16_t)(sizeof(*udp) + sizeof(*rh) + job->result_len);
+	uint16_t udp_len = (uint16_t)(sizeof(*udp) + sizeof(struct ainftp_hdr) + job->result_len);
 
 	rte_ether_addr_copy(&w->mac, &eth->dst_addr);
 	rte_ether_addr_copy(&ctx->net.mac[job->port_idx], &eth->src_addr);
@@ -207,35 +210,27 @@ result_headers(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	ip->dst_addr = w->ipv4;
 	ip->hdr_checksum = 0;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	udp->src_port = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ctx->net.udp_port) + lane));
+	udp->src_port = ctx->net.udp_port;
 	udp->dst_port = w->udp_port;
 	udp->dgram_len = rte_cpu_to_be_16(udp_len);
 	udp->dgram_cksum = 0; /* optional in IPv4; the payload's integrity is the MAC's job */
-	memcpy(udp + 1, rh, sizeof(*rh));
 }
 
-/* One copy of the result to one worker: a header mbuf chained to the shared payload. */
+/* One copy of the result to one worker in h: its headers, then the payload, shared or copied. */
 static void
-result_send(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+result_copy(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	    const struct ainftp_dp_worker *w, const struct ainftp_hdr *rh, uint16_t lane,
-	    struct rte_mbuf *payload, struct ainftp_port_ctr *ctr)
+	    struct rte_mbuf *payload, struct rte_mbuf *h, struct ainftp_port_ctr *ctr)
 {
-	struct ainftp_dp *dp = &ctx->dp;
 	bool chain = ctx->multiseg[job->port_idx];
-	struct rte_mbuf *h;
-	char *p;
+	char *p = rte_pktmbuf_append(h, RESULT_HDRS_LEN + (chain ? 0 : job->result_len));
+	struct rte_udp_hdr *udp =
+		(struct rte_udp_hdr *)(p + RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr));
 
-	if (w->udp_port == 0)
-		return; /* never heard from: nowhere to send it */
-	h = rte_pktmbuf_alloc(chain ? dp->hdr_pool : dp->result_pool);
-	if (unlikely(h == NULL)) {
-		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
-		return;
-	}
-	p = rte_pktmbuf_append(h, RESULT_HDRS_LEN + (chain ? 0 : job->result_len));
-	result_headers(ctx, job, w, rh, lane, p);
+	memcpy(p, w->tmpl, sizeof(w->tmpl));
+	udp->src_port = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ctx->net.udp_port) + lane));
+	memcpy(udp + 1, rh, sizeof(*rh));
 	if (chain) {
-		rte_mbuf_refcnt_update(payload, 1);
 		h->next = payload;
 		h->nb_segs = 2;
 		h->pkt_len += job->result_len;
@@ -245,6 +240,32 @@ result_send(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	}
 	ainftp_ctr_add(&ctr->results_sent, 1);
 	ainftp_tx_enqueue(&ctx->txq[job->port_idx], h, ctr);
+}
+
+/*
+ * The result to n workers: their header mbufs in one allocation, and the
+ * payload's reference count raised once for all the copies that share it.
+ */
+static void
+result_send(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+	    struct ainftp_dp_worker *const *to, unsigned int n, const struct ainftp_hdr *rh,
+	    uint16_t lane, struct rte_mbuf *payload, struct ainftp_port_ctr *ctr)
+{
+	bool chain = ctx->multiseg[job->port_idx];
+	struct rte_mbuf *h[AINFTP_MAX_WORKERS];
+	unsigned int i;
+
+	if (n == 0)
+		return;
+	if (unlikely(rte_pktmbuf_alloc_bulk(chain ? ctx->dp.hdr_pool : ctx->dp.result_pool, h, n) !=
+		     0)) {
+		ainftp_ctr_add(&ctr->drops[AINFTP_DROP_RESULT_NOMBUF], n);
+		return;
+	}
+	if (chain)
+		rte_mbuf_refcnt_update(payload, (int16_t)n);
+	for (i = 0; i < n; i++)
+		result_copy(ctx, job, to[i], rh, lane, payload, h[i], ctr);
 }
 
 static void
@@ -274,9 +295,11 @@ static void
 slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s, uint16_t k,
 	    struct rte_mbuf *payload, struct ainftp_port_ctr *ctr)
 {
+	struct ainftp_dp_worker *to[AINFTP_MAX_WORKERS];
 	struct ainftp_hdr rh;
 	void *out = rte_pktmbuf_append(payload, (uint16_t)job->result_len);
 	uint16_t i, lane = (uint16_t)(k % job->lanes);
+	unsigned int n = 0;
 
 	if (job->result_enc == AINFTP_WIRE_INT16)
 		s->shadow_exp = ctx->dp.ops->res_i16(&s->acc, out);
@@ -292,8 +315,11 @@ slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_
 	if (s->acc.overflow)
 		ainftp_ctr_add(&ctr->overflows, 1);
 	result_header(job, s, k, &rh);
+	/* Every worker that has been heard from; the others have nowhere to be sent to. */
 	for (i = 0; i < job->n_workers; i++)
-		result_send(ctx, job, &job->workers[i], &rh, lane, payload, ctr);
+		if (job->workers[i].udp_port != 0)
+			to[n++] = &job->workers[i];
+	result_send(ctx, job, to, n, &rh, lane, payload, ctr);
 }
 
 /* Add a checked payload; -1 when a float32 payload holds NaN or Inf. */
@@ -336,7 +362,9 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 		break;
 	case AINFTP_SLOT_RESEND:
 		result_header(job, s, k, &rh);
-		result_send(ctx, job, w, &rh, (uint16_t)(k % job->lanes), s->shadow, ctr);
+		/* Only to a worker heard from here: it is where its template comes from. */
+		result_send(ctx, job, &w, w->udp_port != 0, &rh, (uint16_t)(k % job->lanes),
+			    s->shadow, ctr);
 		ainftp_ctr_add(&ctr->results_resent, 1);
 		return;
 	case AINFTP_SLOT_DUP:
@@ -365,8 +393,12 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 	 * Where the worker is, from a fresh authenticated contribution only: a
 	 * replayed packet (a duplicate) cannot redirect its results.
 	 */
-	w->udp_port = udp->src_port;
-	rte_ether_addr_copy(&eth->src_addr, &w->mac);
+	if (unlikely(w->udp_port != udp->src_port ||
+		     !rte_is_same_ether_addr(&w->mac, &eth->src_addr))) {
+		w->udp_port = udp->src_port;
+		rte_ether_addr_copy(&eth->src_addr, &w->mac);
+		result_template(ctx, job, w);
+	}
 	ainftp_ctr_add(&ctr->data_pkts, 1);
 	if (result != NULL)
 		slot_finish(ctx, job, s, k, result, ctr);

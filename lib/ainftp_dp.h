@@ -31,6 +31,8 @@ struct ainftp_dp_worker {
 	uint16_t udp_port; /* its source port, network order; 0 until seen */
 	struct rte_ether_addr mac;
 	struct ainftp_mac_key key; /* derived once from the worker's key */
+	/* Ethernet, IPv4 and UDP headers of its results, built when its address is learnt. */
+	uint8_t tmpl[RTE_ETHER_HDR_LEN + 20 + 8];
 };
 
 struct ainftp_dp_job {

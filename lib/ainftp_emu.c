@@ -40,9 +40,10 @@
 #define EMU_RING_SIZE 4096	/* at least; more when workers x window need it */
 #define EMU_RING_SIZE_MAX 65536 /* beyond, a full ring drops and retransmission recovers */
 #define EMU_POOL_CACHE 256
-#define EMU_HOLD_MAX 64		    /* reordered packets held back per lane / on receive */
-#define EMU_DEFAULT_TIMEOUT_US 2000 /* when the conf says 0; raised to about 2 RTT once measured \
-				     */
+#define EMU_HOLD_MAX 64 /* reordered packets held back per lane / on receive */
+#define EMU_DEFAULT_TIMEOUT_US                                            \
+	2000 /* when the conf says 0; raised to about 2 RTT once measured \
+	      */
 #define EMU_RTO_CAP_US 1000000
 /* A chunk's timeout doubles at each retransmission, up to this many times its first. */
 #define EMU_BACKOFF_MAX 4

@@ -264,13 +264,13 @@ ipv4_input(struct ainftp_net *net, uint16_t port_idx, struct rte_mbuf *m,
 		ainftp_drop(ctr, AINFTP_DROP_IP_NOT_OURS);
 		return AINFTP_VERDICT_DROP;
 	}
-	if (ipv4_is_unicast(ip->src_addr))
-		ainftp_neigh_learn(&net->neigh, ip->src_addr, &eth->src_addr, port_idx);
-
 	switch (ip->next_proto_id) {
 	case IPPROTO_UDP:
+		/* Workers are learnt by the data path, from authenticated packets only. */
 		return udp_input(net, port_idx, ip, ihl, ip_len, ctr);
 	case IPPROTO_ICMP:
+		if (ipv4_is_unicast(ip->src_addr))
+			ainftp_neigh_learn(&net->neigh, ip->src_addr, &eth->src_addr, port_idx);
 		return icmp_input(net, port_idx, m, ip, ihl, ip_len, ctr);
 	default:
 		ainftp_drop(ctr, AINFTP_DROP_IP_PROTO);

@@ -5,7 +5,8 @@
 /*
  * Just enough L2/L3 for kernel peers to reach the appliance: ARP and ICMP echo
  * for its address, answered in place in the received mbuf; peers' MACs learnt
- * from ARP and from IPv4 packets addressed to us; everything else dropped and
+ * from ARP and from pings addressed to us (workers: by the data path, from
+ * authenticated packets); everything else dropped and
  * counted by reason. UDP to the appliance's port is handed to the data path.
  */
 

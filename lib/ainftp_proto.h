@@ -14,15 +14,15 @@
 
 #define AINFTP_PROTO_VERSION 1
 #define AINFTP_TAG_LEN 16
-#define AINFTP_KEY_BYTES 32 /* a worker's key, as AINFTP_KEY_LEN in ainftp_config.h */
+#define AINFTP_KEY_BYTES 32	       /* a worker's key, as AINFTP_KEY_LEN in ainftp_config.h */
 #define AINFTP_WORKER_APPLIANCE 0xffff /* the worker field of what the appliance sends */
 
 enum ainftp_msg_type {
-	AINFTP_MSG_DATA = 1,      /* worker -> appliance: one chunk's contribution */
-	AINFTP_MSG_RESULT = 2,    /* appliance -> worker: one chunk's sum */
+	AINFTP_MSG_DATA = 1,	  /* worker -> appliance: one chunk's contribution */
+	AINFTP_MSG_RESULT = 2,	  /* appliance -> worker: one chunk's sum */
 	AINFTP_MSG_HEARTBEAT = 3, /* appliance -> worker (control lcore) */
 	AINFTP_MSG_HEARTBEAT_ACK = 4,
-	AINFTP_MSG_HELLO = 5,     /* worker -> appliance: what is the job's geometry? */
+	AINFTP_MSG_HELLO = 5,	  /* worker -> appliance: what is the job's geometry? */
 	AINFTP_MSG_HELLO_ACK = 6, /* appliance -> worker: lanes, elems, slots, encodings */
 };
 
@@ -34,7 +34,7 @@ enum ainftp_wire_encoding {
 };
 
 enum ainftp_flags {
-	AINFTP_F_AUTH = 1 << 0,     /* a tag follows the payload */
+	AINFTP_F_AUTH = 1 << 0,	    /* a tag follows the payload */
 	AINFTP_F_OVERFLOW = 1 << 1, /* result: the exponents spread too far for an exact sum */
 };
 
@@ -44,42 +44,43 @@ enum ainftp_flags {
  */
 struct ainftp_hdr {
 	uint8_t version;      /* AINFTP_PROTO_VERSION */
-	uint8_t type;         /* enum ainftp_msg_type */
+	uint8_t type;	      /* enum ainftp_msg_type */
 	uint8_t encoding;     /* enum ainftp_wire_encoding of the payload */
-	uint8_t flags;        /* enum ainftp_flags */
-	uint32_t job;         /* job id from cluster.json */
+	uint8_t flags;	      /* enum ainftp_flags */
+	uint32_t job;	      /* job id from cluster.json */
 	uint16_t worker;      /* sender's worker id; AINFTP_WORKER_APPLIANCE from the box */
-	uint16_t elems;       /* elements in the payload */
-	uint32_t step;        /* training step: chunk numbers restart at each step */
-	uint32_t chunk;       /* chunk index within the step */
-	uint16_t slot;        /* chunk % slots of the job: where the box sums it */
+	uint16_t elems;	      /* elements in the payload */
+	uint32_t step;	      /* training step: chunk numbers restart at each step */
+	uint32_t chunk;	      /* chunk index within the step */
+	uint16_t slot;	      /* chunk % slots of the job: where the box sums it */
 	int8_t scale_exp;     /* int16 payload: value = q * 2^scale_exp */
 	uint8_t contributors; /* result: how many workers are in the sum */
 	uint64_t bitmap;      /* result: which workers (bit = worker id) */
-} __attribute__((packed)); /* at frame offset 42: 2 mod 4, so no alignment is claimed */
+} __attribute__((packed));    /* at frame offset 42: 2 mod 4, so no alignment is claimed */
 
 _Static_assert(sizeof(struct ainftp_hdr) == 32, "wire header is 32 bytes");
 
 /* Why a packet is refused; each has its own drop counter in the appliance. */
 enum ainftp_bad {
 	AINFTP_OK = 0,
-	AINFTP_BAD_TRUNCATED,  /* shorter than the header, or than header+payload+tag */
+	AINFTP_BAD_TRUNCATED, /* shorter than the header, or than header+payload+tag */
 	AINFTP_BAD_VERSION,
-	AINFTP_BAD_TYPE,       /* unknown, or not one a worker sends */
-	AINFTP_BAD_JOB,        /* no such job */
-	AINFTP_BAD_WORKER,     /* not a worker of the job */
-	AINFTP_BAD_SOURCE,     /* source IPv4 is not that worker's */
-	AINFTP_BAD_ENCODING,   /* not the job's encoding */
-	AINFTP_BAD_ELEMS,      /* element count is not the job's elems_per_packet */
-	AINFTP_BAD_LENGTH,     /* payload length does not match the element count */
-	AINFTP_BAD_SLOT,       /* slot out of range, or not chunk % slots */
-	AINFTP_BAD_LANE,       /* arrived on a queue that does not own the slot */
+	AINFTP_BAD_TYPE,	 /* unknown, or not one a worker sends */
+	AINFTP_BAD_JOB,		 /* no such job */
+	AINFTP_BAD_WORKER,	 /* not a worker of the job */
+	AINFTP_BAD_SOURCE,	 /* source IPv4 is not that worker's */
+	AINFTP_BAD_ENCODING,	 /* not the job's encoding */
+	AINFTP_BAD_ELEMS,	 /* element count is not the job's elems_per_packet */
+	AINFTP_BAD_LENGTH,	 /* payload length does not match the element count */
+	AINFTP_BAD_SLOT,	 /* slot out of range, or not chunk % slots */
+	AINFTP_BAD_LANE,	 /* arrived on a queue that does not own the slot */
 	AINFTP_BAD_AUTH_MISSING, /* the job wants a tag and there is none */
-	AINFTP_BAD_TAG,        /* the tag does not verify */
-	AINFTP_BAD_VALUE,      /* NaN or infinity in a float32 payload */
-	AINFTP_BAD_STALE,      /* older than what the slot holds and keeps */
-	AINFTP_BAD_DUPLICATE,  /* this worker is already in the slot's sum */
-	AINFTP_BAD_SLOT_BUSY,  /* a newer chunk for a slot still summing: the sender's window is too big */
+	AINFTP_BAD_TAG,		 /* the tag does not verify */
+	AINFTP_BAD_VALUE,	 /* NaN or infinity in a float32 payload */
+	AINFTP_BAD_STALE,	 /* older than what the slot holds and keeps */
+	AINFTP_BAD_DUPLICATE,	 /* this worker is already in the slot's sum */
+	AINFTP_BAD_SLOT_BUSY, /* a newer chunk for a slot still summing: the sender's window is too
+				 big */
 	AINFTP_BAD_MAX
 };
 

@@ -3,11 +3,11 @@
 # The appliance on its built-in default: config/loopback.json, with the job's
 # workers emulated in the same process over a net_ring port pair. Every result
 # is checked bit for bit against a reference; 1% loss, duplication and
-# reordering are injected both ways. Usage: scripts/demo.sh [CHUNKS] (default 20000).
+# reordering are injected both ways. Usage: scripts/demo.sh [CHUNKS] (default 200000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-chunks=${1:-20000}
+chunks=${1:-200000}
 ./scripts/deps.sh
 ./scripts/build.sh
 chmod 600 config/loopback.json # its (throwaway) keys: the app warns about readable key files

@@ -239,6 +239,11 @@ static const struct bad_case bad_cases[] = {
 	    WITH_JOB_FULL("'id':1,'elems_per_packet':100,'encoding':'int8'", WORKERS),
 	    "cluster.json: jobs[0].elems_per_packet: 100 is not a multiple of 32, the int8 block "
 	    "size"),
+	BAD("results too big for the MTU",
+	    WITH_JOB_FULL("'id':1,'elems_per_packet':712,'encoding':'int16'", WORKERS),
+	    "cluster.json: jobs[0].elems_per_packet: 712 elements make float32 results of 2924 "
+	    "bytes with headers, more than the smallest port MTU (1500): fewer elements, or "
+	    "\"result_encoding\": \"int16\""),
 	BAD("elements too big for the MTU",
 	    WITH_JOB_FULL("'id':1,'elems_per_packet':1024,'encoding':'int16'", WORKERS),
 	    "cluster.json: jobs[0].elems_per_packet: 1024 int16 elements need 2124 bytes with "
@@ -383,7 +388,7 @@ static const char full_config[] =
 		   "   'workers':[{'id':5,'ipv4':'10.0.0.11','key':'" KEY_A "'},"
 		   "              {'id':63,'ipv4':'10.0.0.12','key':'" KEY_B "'},"
 		   "              {'id':0,'ipv4':'10.0.0.13','key':'" KEY_A "'}]},"
-		   "  {'id':0,'slots':1,'elems_per_packet':3424,'encoding':'int8','auth':false,"
+		   "  {'id':0,'slots':1,'elems_per_packet':928,'encoding':'int8','auth':false,"
 		   "   'sentry':{'policy':'clip','k':7.25},"
 		   "   'workers':[{'id':1,'ipv4':'10.0.0.11'}]}],"
 		   " 'telemetry':{'enabled':false,'stats_interval_s':0}}";
@@ -464,7 +469,7 @@ START_TEST(test_full)
 	j = &cfg.jobs[1];
 	ck_assert_uint_eq(j->id, 0);
 	ck_assert_uint_eq(j->slots, 1);
-	ck_assert_uint_eq(j->elems_per_packet, 3424);
+	ck_assert_uint_eq(j->elems_per_packet, 928);
 	ck_assert_int_eq(j->encoding, AINFTP_ENC_INT8);
 	ck_assert_int_eq(j->result_encoding, AINFTP_ENC_FLOAT32);
 	ck_assert(!j->auth);

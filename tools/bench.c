@@ -88,11 +88,16 @@ static const enum ainftp_encoding encodings[N_ENC] = {AINFTP_ENC_INT16, AINFTP_E
 struct opts {
 	bool quick;
 	bool auth;
+	bool verbose;
+	bool ceilings;	    /* iofwd and compute next to ainftp */
+	int only_enc;	    /* -1, or the one encoding to run (profiling) */
+	uint32_t only_size; /* with only_enc */
 	uint16_t workers;
 	uint32_t slots;
 	unsigned int reps;
 	double run_s, warm_s, compute_s;
 	enum ainftp_encoding result_enc;
+	bool result_auto; /* float32 results where they fit the MTU, else int16 */
 };
 
 /* One measured configuration: an encoding and a payload size. */
@@ -103,6 +108,9 @@ struct point {
 	uint32_t elems;
 	uint32_t payload; /* payload bytes sent: target, or just below it for int8 */
 	bool auth;
+	uint32_t job;		     /* its job id in the appliance's config */
+	enum ainftp_encoding result; /* the job's result encoding */
+	bool fits;		     /* its results fit the MTU: results are never fragmented */
 };
 
 /* What the workers send: a frame per worker, and what else the ceilings need. */
@@ -127,7 +135,8 @@ struct window {
 	uint16_t *got;	 /* per slot: copies back */
 	uint8_t *busy;
 	uint64_t *sent_tsc;
-	uint64_t stray; /* frames that belong to no chunk in flight */
+	uint64_t stray;	       /* frames that belong to no chunk in flight */
+	uint64_t passes, full; /* generator passes, and those the window let send nothing */
 	uint64_t last_progress;
 	bool record;
 	uint32_t *lat; /* cycles, first contribution sent to first copy back */
@@ -246,9 +255,13 @@ wire_encoding(enum ainftp_encoding enc)
 
 /* Elements whose payload is the size asked for: for int8, the nearest at or below it. */
 static struct point
-point_make(enum ainftp_encoding enc, uint32_t target, bool auth)
+point_make(const struct opts *o, enum ainftp_encoding enc, uint32_t target, bool auth)
 {
-	struct point pt = {.enc = enc, .wire = wire_encoding(enc), .target = target, .auth = auth};
+	struct point pt = {.enc = enc,
+			   .wire = wire_encoding(enc),
+			   .target = target,
+			   .auth = auth,
+			   .job = JOB_ID};
 
 	switch (enc) {
 	case AINFTP_ENC_INT16:
@@ -263,6 +276,10 @@ point_make(enum ainftp_encoding enc, uint32_t target, bool auth)
 		break;
 	}
 	pt.payload = (uint32_t)ainftp_payload_len(pt.wire, pt.elems);
+	pt.result = o->result_enc;
+	if (o->result_auto && 4 * pt.elems + AINFTP_PKT_OVERHEAD > MTU)
+		pt.result = AINFTP_ENC_INT16;
+	pt.fits = (pt.result == AINFTP_ENC_FLOAT32 ? 4 : 2) * pt.elems + AINFTP_PKT_OVERHEAD <= MTU;
 	return pt;
 }
 
@@ -355,7 +372,7 @@ frame_make(uint8_t *f, const struct point *pt, uint16_t w, const uint8_t *payloa
 		.type = AINFTP_MSG_DATA,
 		.encoding = pt->wire,
 		.flags = pt->auth ? AINFTP_F_AUTH : 0,
-		.job = JOB_ID,
+		.job = pt->job,
 		.worker = w,
 		.elems = (uint16_t)pt->elems,
 		.scale_exp = exp,
@@ -388,27 +405,20 @@ traffic_make(struct bench *b, const struct point *pt)
 
 /* ------------------------------------------------------------ the appliance */
 
-static int
-config_json(const struct bench *b, const struct point *pt, char *buf, size_t len)
+/* One job of the config: the point's encoding and size, W workers with their keys. */
+static size_t
+job_json(const struct bench *b, const struct point *pt, char *buf, size_t len)
 {
 	uint8_t key[AINFTP_KEY_BYTES];
 	size_t n;
 	uint16_t w;
 	unsigned int i;
 
-	n = (size_t)snprintf(
-		buf, len,
-		"{\"appliance\": {\"ipv4\": \"" APP_IP "\", \"mac\": \"" APP_MAC "\", "
-		"\"udp_port\": %u},"
-		" \"ports\": [{\"device\": \"net_ring_" APP_NAME "\", \"rx_queues\": 1, "
-		"\"tx_queues\": %u, \"mtu\": %u}],"
-		" \"lcores\": {\"control\": 0, \"rx\": [{\"lcore\": %u, \"port\": 0, \"queue\": "
-		"0}]},"
-		" \"jobs\": [{\"id\": %u, \"slots\": %u, \"elems_per_packet\": %u,"
-		" \"encoding\": \"%s\", \"result_encoding\": \"%s\", \"auth\": %s, \"workers\": [",
-		UDP_PORT, APP_TXQ, MTU, DUT_LCORE, JOB_ID, b->o.slots, pt->elems,
-		ainftp_encoding_name(pt->enc), ainftp_encoding_name(b->o.result_enc),
-		pt->auth ? "true" : "false");
+	n = (size_t)snprintf(buf, len,
+			     "{\"id\": %u, \"slots\": %u, \"elems_per_packet\": %u, \"encoding\": "
+			     "\"%s\", \"result_encoding\": \"%s\", \"auth\": %s, \"workers\": [",
+			     pt->job, b->o.slots, pt->elems, ainftp_encoding_name(pt->enc),
+			     ainftp_encoding_name(pt->result), pt->auth ? "true" : "false");
 	for (w = 0; w < b->o.workers && n < len; w++) {
 		n += (size_t)snprintf(buf + n, len - n,
 				      "%s{\"id\": %u, \"ipv4\": \"" WORKER_NET "%u\", \"key\": \"",
@@ -420,22 +430,49 @@ config_json(const struct bench *b, const struct point *pt, char *buf, size_t len
 			n += (size_t)snprintf(buf + n, len - n, "\"}");
 	}
 	if (n < len)
-		n += (size_t)snprintf(buf + n, len - n,
-				      "]}], \"telemetry\": {\"enabled\": false, "
-				      "\"stats_interval_s\": 0}}");
+		n += (size_t)snprintf(buf + n, len - n, "]}");
+	return n;
+}
+
+/* The appliance: one port (the ring pair), one RX lcore, one job per point. */
+static int
+config_json(const struct bench *b, const struct point *pts, unsigned int n_pts, char *buf,
+	    size_t len)
+{
+	unsigned int j;
+	size_t n;
+
+	n = (size_t)snprintf(
+		buf, len,
+		"{\"appliance\": {\"ipv4\": \"" APP_IP "\", \"mac\": \"" APP_MAC "\", "
+		"\"udp_port\": %u},"
+		" \"ports\": [{\"device\": \"net_ring_" APP_NAME "\", \"rx_queues\": 1, "
+		"\"tx_queues\": %u, \"mtu\": %u}],"
+		" \"lcores\": {\"control\": 0, \"rx\": [{\"lcore\": %d, \"port\": 0, \"queue\": "
+		"0}]},"
+		" \"telemetry\": {\"enabled\": false, \"stats_interval_s\": 0}, \"jobs\": [",
+		UDP_PORT, APP_TXQ, MTU, DUT_LCORE);
+	for (j = 0; j < n_pts && n < len; j++) {
+		if (j != 0)
+			n += (size_t)snprintf(buf + n, len - n, ", ");
+		if (n < len)
+			n += job_json(b, &pts[j], buf + n, len - n);
+	}
+	if (n < len)
+		n += (size_t)snprintf(buf + n, len - n, "]}");
 	return n < len ? 0 : -1;
 }
 
 /* The app's own bring-up (config, ports, lcores) on a fresh ring port preset as port 0. */
 static int
-app_up(struct bench *b, const struct point *pt)
+app_up(struct bench *b, const struct point *pts, unsigned int n_pts)
 {
 	struct app *a = &b->app;
-	char json[16384], err[512];
+	char json[32768], err[512];
 	int port;
 
 	memset(a, 0, sizeof(*a));
-	if (config_json(b, pt, json, sizeof(json)) != 0)
+	if (config_json(b, pts, n_pts, json, sizeof(json)) != 0)
 		die("config too long");
 	if (ainftp_config_parse(json, "bench.json", &a->cfg, err, sizeof(err)) != 0)
 		die("%s", err);
@@ -464,11 +501,14 @@ shadows_held(const struct app *a)
 	const struct ainftp_rx_ctx *ctx = a->rt.rx[DUT_LCORE];
 	unsigned int n = 0;
 	uint32_t k;
+	uint16_t j;
 
-	if (ctx == NULL || ctx->dp.jobs == NULL)
-		return 0;
-	for (k = 0; k < ctx->dp.jobs[0].n_slots; k++)
-		n += ctx->dp.jobs[0].slots[k] != NULL && ctx->dp.jobs[0].slots[k]->shadow != NULL;
+	for (j = 0; ctx != NULL && ctx->dp.jobs != NULL && j < ctx->dp.n_jobs; j++) {
+		const struct ainftp_dp_job *job = &ctx->dp.jobs[j];
+
+		for (k = 0; job->slots != NULL && k < job->n_slots; k++)
+			n += job->slots[k] != NULL && job->slots[k]->shadow != NULL;
+	}
 	return n;
 }
 
@@ -539,14 +579,30 @@ dut_stopped(void)
 	return __atomic_load_n(&dut_stop, __ATOMIC_RELAXED) != 0;
 }
 
-/* The appliance's RX lcore, as ainftp_rx_loop minus its loop counters. */
+/* What lcore 1 polls, and how busy it was: the generator-bound runs show as idle polls. */
+struct dut_loop {
+	struct ainftp_rx_ctx *ctx;
+	uint16_t port;
+	uint64_t polls, busy, frames;
+};
+
+/* The appliance's RX lcore, as ainftp_rx_loop with its loop counters kept here. */
 static int
 app_main(void *arg)
 {
-	struct ainftp_rx_ctx *ctx = arg;
+	struct dut_loop *d = arg;
+	uint64_t polls = 0, busy = 0, frames = 0;
+	uint16_t n;
 
-	while (!dut_stopped())
-		ainftp_rx_poll(ctx);
+	while (!dut_stopped()) {
+		n = ainftp_rx_poll(d->ctx);
+		polls++;
+		busy += n != 0;
+		frames += n;
+	}
+	d->polls = polls;
+	d->busy = busy;
+	d->frames = frames;
 	return 0;
 }
 
@@ -554,17 +610,25 @@ app_main(void *arg)
 static int
 iofwd_main(void *arg)
 {
-	uint16_t port = *(const uint16_t *)arg, n, sent;
+	struct dut_loop *d = arg;
+	uint64_t polls = 0, busy = 0, frames = 0;
 	struct rte_mbuf *pkts[AINFTP_BURST];
+	uint16_t n, sent;
 
 	while (!dut_stopped()) {
-		n = rte_eth_rx_burst(port, 0, pkts, AINFTP_BURST);
+		polls++;
+		n = rte_eth_rx_burst(d->port, 0, pkts, AINFTP_BURST);
 		if (n == 0)
 			continue;
-		sent = rte_eth_tx_burst(port, 0, pkts, n);
+		busy++;
+		frames += n;
+		sent = rte_eth_tx_burst(d->port, 0, pkts, n);
 		if (unlikely(sent < n))
 			rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
 	}
+	d->polls = polls;
+	d->busy = busy;
+	d->frames = frames;
 	return 0;
 }
 
@@ -686,6 +750,7 @@ chunks_build(struct bench *b, const struct point *pt)
 
 	while (n < max && !win->busy[(win->next_g + n) & mask])
 		n++;
+	win->full += n == 0;
 	if (n == 0 || rte_pktmbuf_alloc_bulk(b->pool, win->pend, (unsigned int)n * W) != 0)
 		return; /* the window is full, or the pool is (then results will free some) */
 	for (c = 0; c < n; c++) {
@@ -771,10 +836,6 @@ gen_recv(struct bench *b, uint8_t type)
 
 	for (q = 0; q < APP_TXQ; q++) {
 		n = rte_eth_rx_burst(b->gen_port, q, pkts, RX_BURST);
-		if (n == 0 && rte_ring_count(b->a2g[q]) != 0) {
-			static int once;
-			if (!once++) printf("DBG port %u q %u ring %u valid %d\n", b->gen_port, q, rte_ring_count(b->a2g[q]), rte_eth_dev_is_valid_port(b->gen_port));
-		}
 		if (n == 0)
 			continue;
 		for (i = 0; i < n; i++)
@@ -816,7 +877,9 @@ gen_run(struct bench *b, const struct point *pt, uint8_t type, struct sample *s)
 
 	win->last_progress = now;
 	win->n_lat = 0;
+	win->passes = win->full = 0;
 	for (;;) {
+		win->passes++;
 		now = rte_rdtsc();
 		if (phase == 0 && now >= t_warm) {
 			phase = 1;
@@ -833,7 +896,8 @@ gen_run(struct bench *b, const struct point *pt, uint8_t type, struct sample *s)
 		gen_recv(b, type);
 		if (phase == 2 && win->in_flight == 0)
 			break;
-		if (win->in_flight != 0 && now - win->last_progress > stall)
+		/* Signed: sends and receives stamp last_progress later than this pass's now. */
+		if (win->in_flight != 0 && (int64_t)(now - win->last_progress) > (int64_t)stall)
 			return false;
 	}
 	latency_fill(b, s);
@@ -897,15 +961,12 @@ stall_report(struct bench *b, const struct point *pt, enum dut dut)
 static bool
 traffic_run(struct bench *b, const struct point *pt, enum dut dut, struct sample *s)
 {
-	uint16_t app_port = b->app.rt.ports[0].port_id;
+	struct dut_loop d = {.ctx = b->app.rt.rx[DUT_LCORE], .port = b->app.rt.ports[0].port_id};
 	char label[96];
 	unsigned int left;
 
 	s->mpps = s->p50_us = s->p99_us = NAN;
-	if (dut == DUT_APP)
-		dut_launch(app_main, b->app.rt.rx[DUT_LCORE]);
-	else
-		dut_launch(iofwd_main, &app_port);
+	dut_launch(dut == DUT_APP ? app_main : iofwd_main, &d);
 	s->ok = gen_run(b, pt, dut == DUT_APP ? AINFTP_MSG_RESULT : AINFTP_MSG_DATA, s);
 	dut_join();
 	if (!s->ok)
@@ -917,6 +978,14 @@ traffic_run(struct bench *b, const struct point *pt, enum dut dut, struct sample
 	snprintf(label + strlen(label), sizeof(label) - strlen(label), " (%s)", dut_names[dut]);
 	if (pools_check(b, label) != 0)
 		s->ok = false;
+	if (b->o.verbose)
+		printf("  %s: %.3f Mpps, p50 %.1f us, p99 %.1f us; lcore 1: %.0f%% of %" PRIu64
+		       " polls busy, %.1f frames per busy poll; generator: %.0f%% of passes "
+		       "with the window full\n",
+		       label, s->mpps, s->p50_us, s->p99_us,
+		       100.0 * (double)d.busy / (double)d.polls, d.polls,
+		       (double)d.frames / (double)RTE_MAX(d.busy, UINT64_C(1)),
+		       100.0 * (double)b->win.full / (double)RTE_MAX(b->win.passes, UINT64_C(1)));
 	return s->ok;
 }
 
@@ -947,35 +1016,55 @@ compute_run(struct bench *b, const struct point *pt, const struct ainftp_quant_o
 
 /* ------------------------------------------------------------ points */
 
-/* The medians of the repetitions, interleaved so that drift hits all three alike. */
+/* The samples of one kind of run over the repetitions. */
+struct series {
+	unsigned int n;
+	double mpps[MAX_REPS], p50[MAX_REPS], p99[MAX_REPS];
+};
+
+static void
+series_add(struct series *se, const struct sample *s)
+{
+	se->mpps[se->n] = s->mpps;
+	se->p50[se->n] = s->p50_us;
+	se->p99[se->n] = s->p99_us;
+	se->n++;
+}
+
+/* Each figure's median on its own; NAN when a repetition failed or none ran. */
+static void
+series_median(struct series *se, const struct point *pt, struct row *r)
+{
+	r->mpps = se->n ? median(se->mpps, se->n) : NAN;
+	r->gbps = r->mpps * pt->payload * 8 / 1e3;
+	r->p50_us = se->n ? median(se->p50, se->n) : NAN;
+	r->p99_us = se->n ? median(se->p99, se->n) : NAN;
+}
+
+/* The repetitions interleaved (ainftp, iofwd, compute), so that drift hits all three alike. */
 static struct row
 point_measure(struct bench *b, const struct point *pt, bool ceilings)
 {
-	double mpps[MAX_REPS], p50[MAX_REPS], p99[MAX_REPS], io[MAX_REPS], cmp[MAX_REPS];
-	struct row r = {.ok = true};
+	struct series app = {.n = 0}, io = {.n = 0};
+	double cmp[MAX_REPS];
+	struct row r = {.ok = true}, r_io;
 	struct sample s;
-	unsigned int i, n = b->o.reps;
+	unsigned int i;
 
-	for (i = 0; i < n && r.ok; i++) {
-		io[i] = cmp[i] = NAN;
-		r.ok = traffic_run(b, pt, DUT_APP, &s);
-		mpps[i] = s.mpps;
-		p50[i] = s.p50_us;
-		p99[i] = s.p99_us;
+	for (i = 0; i < b->o.reps && r.ok; i++) {
 		/* After a stall the appliance is in no state for more. */
+		r.ok = traffic_run(b, pt, DUT_APP, &s);
+		series_add(&app, &s);
 		if (!r.ok || !ceilings)
 			continue;
 		r.ok = traffic_run(b, pt, DUT_IOFWD, &s);
-		io[i] = s.mpps;
+		series_add(&io, &s);
 		cmp[i] = compute_run(b, pt, b->ops);
 	}
-	n = i;
-	r.mpps = median(mpps, n);
-	r.gbps = r.mpps * pt->payload * 8 / 1e3;
-	r.p50_us = median(p50, n);
-	r.p99_us = median(p99, n);
-	r.io_mpps = ceilings ? median(io, n) : NAN;
-	r.cmp_mpps = ceilings ? median(cmp, n) : NAN;
+	series_median(&app, pt, &r);
+	series_median(&io, pt, &r_io);
+	r.io_mpps = r_io.mpps;
+	r.cmp_mpps = ceilings && r.ok ? median(cmp, i) : NAN;
 	return r;
 }
 
@@ -1000,7 +1089,7 @@ point_run(struct bench *b, const struct point *pt, bool ceilings)
 	point_label(pt, label, sizeof(label));
 	traffic_make(b, pt);
 	window_reset(&b->win, b->o.slots);
-	if (app_up(b, pt) == 0) {
+	if (app_up(b, pt, 1) == 0) {
 		r = point_measure(b, pt, ceilings);
 		point_notes(pt);
 	} else {
@@ -1073,6 +1162,8 @@ static void
 header_print(const struct bench *b, int eal_argc, char **eal_argv)
 {
 	const struct opts *o = &b->o;
+	const uint32_t *sizes = o->quick ? sizes_quick : sizes_full;
+	size_t n_sizes = o->quick ? RTE_DIM(sizes_quick) : RTE_DIM(sizes_full);
 	char cpu[128];
 	int i;
 
@@ -1089,7 +1180,13 @@ header_print(const struct bench *b, int eal_argc, char **eal_argv)
 	printf("job: %u workers, %u slots, quorum %u, auth %s, result %s, 1 lane, MTU %u, "
 	       "ring ports (rings of %u)\n",
 	       o->workers, o->slots, o->workers, o->auth ? "on" : "off",
-	       ainftp_encoding_name(o->result_enc), MTU, rte_ring_get_capacity(b->g2a) + 1);
+	       o->result_auto ? "float32 where it fits the MTU, else int16"
+			      : ainftp_encoding_name(o->result_enc),
+	       MTU, rte_ring_get_capacity(b->g2a) + 1);
+	printf("sizes (B):");
+	for (i = 0; i < (int)n_sizes; i++)
+		printf(" %u", sizes[i]);
+	printf("%s; encodings int16, int8, float32\n", o->quick ? " (--quick)" : "");
 	printf("each point: median of %u repetitions; a repetition is ainftp, then iofwd, %.2f s "
 	       "each after %.2f s warm-up, then compute %.2f s\n",
 	       o->reps, o->run_s, o->warm_s, o->compute_s);
@@ -1104,7 +1201,9 @@ header_print(const struct bench *b, int eal_argc, char **eal_argv)
 	       b->ops->name, o->workers);
 	printf("payload_B: int16 2n, float32 4n, int8 n + n/32 with n a multiple of 32 "
 	       "(the largest at or below the size)\n");
-	printf("simd: %s (ainftp_quant_select(512))\n\n", b->ops->name);
+	printf("simd: %s (ainftp_quant_select(512))\n", b->ops->name);
+	printf("last line: int16 at 1 KB; ratio_io = Mpps / iofwd_Mpps, ratio_compute = Mpps / "
+	       "compute_Mpps, auth_cost = Mpps with auth / Mpps without\n\n");
 	fflush(stdout);
 }
 
@@ -1115,30 +1214,50 @@ usage(FILE *out, const char *prog)
 {
 	fprintf(out,
 		"usage: %s [--quick] [--workers N] [--slots N] [--time S] [--reps N] [--auth]\n"
-		"          [--result float32|int16]\n"
+		"          [--result float32|int16] [--verbose] [--only ENC:SIZE] [--no-ceilings]\n"
 		"  --quick      sizes 256, 1024 and 8192 only, 0.2 s per point\n"
 		"  --workers N  workers of the job (default 4, 1..64)\n"
 		"  --slots N    the job's slots, the window (default 256, a power of two)\n"
 		"  --time S     seconds per measured run (default 0.5)\n"
 		"  --reps N     repetitions per point, median taken (default 3, 1..%d)\n"
 		"  --auth       authenticate every contribution in the table too\n"
-		"  --result E   the job's result encoding (default float32, its config default)\n",
+		"  --result E   the job's result encoding (default: float32 where it fits the MTU, "
+		"else int16)\n"
+		"  --verbose    a line per run: lcore 1's busy polls, the generator's window\n"
+		"  --only E:S   one point of the table only, e.g. int16:1024 (for profiling)\n"
+		"  --no-ceilings  ainftp alone, without iofwd and compute\n",
 		prog, MAX_REPS);
+}
+
+/* --only ENC:SIZE, one point of the table (to profile it). */
+static int
+only_parse(const char *arg, struct opts *o)
+{
+	unsigned int e;
+	size_t n = strcspn(arg, ":");
+
+	for (e = 0; e < N_ENC; e++) {
+		const char *name = ainftp_encoding_name(encodings[e]);
+
+		if (strlen(name) == n && strncmp(arg, name, n) == 0 && arg[n] == ':') {
+			o->only_enc = (int)encodings[e];
+			o->only_size = (uint32_t)atoi(arg + n + 1);
+			return 0;
+		}
+	}
+	return -1;
 }
 
 static void
 opts_parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"quick", no_argument, NULL, 'q'},
-		{"workers", required_argument, NULL, 'w'},
-		{"slots", required_argument, NULL, 's'},
-		{"time", required_argument, NULL, 't'},
-		{"reps", required_argument, NULL, 'r'},
-		{"auth", no_argument, NULL, 'a'},
-		{"result", required_argument, NULL, 'e'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"quick", no_argument, NULL, 'q'},	  {"workers", required_argument, NULL, 'w'},
+		{"slots", required_argument, NULL, 's'},  {"time", required_argument, NULL, 't'},
+		{"reps", required_argument, NULL, 'r'},	  {"auth", no_argument, NULL, 'a'},
+		{"result", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
+		{"verbose", no_argument, NULL, 'v'},	  {"only", required_argument, NULL, 'o'},
+		{"no-ceilings", no_argument, NULL, 'n'},  {NULL, 0, NULL, 0},
 	};
 	double t = 0;
 	int c;
@@ -1149,7 +1268,10 @@ opts_parse(int argc, char **argv, struct opts *o)
 			   .run_s = 0.5,
 			   .warm_s = 0.05,
 			   .compute_s = 0.1,
-			   .result_enc = AINFTP_ENC_FLOAT32};
+			   .result_enc = AINFTP_ENC_FLOAT32,
+			   .result_auto = true,
+			   .ceilings = true,
+			   .only_enc = -1};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'q':
@@ -1170,11 +1292,22 @@ opts_parse(int argc, char **argv, struct opts *o)
 		case 'a':
 			o->auth = true;
 			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'n':
+			o->ceilings = false;
+			break;
+		case 'o':
+			if (only_parse(optarg, o) != 0)
+				goto bad;
+			break;
 		case 'e':
 			if (strcmp(optarg, "int16") == 0)
 				o->result_enc = AINFTP_ENC_INT16;
 			else if (strcmp(optarg, "float32") != 0)
 				goto bad;
+			o->result_auto = false;
 			break;
 		case 'h':
 			usage(stdout, argv[0]);
@@ -1334,17 +1467,27 @@ static struct bench bench;
 static struct row
 table_run(struct bench *b, struct row *int16_1k)
 {
-	const uint32_t *sizes = b->o.quick ? sizes_quick : sizes_full;
-	size_t n = b->o.quick ? RTE_DIM(sizes_quick) : RTE_DIM(sizes_full), i;
+	const uint32_t *sizes = b->o.quick && b->o.only_enc < 0 ? sizes_quick : sizes_full;
+	size_t n = b->o.quick && b->o.only_enc < 0 ? RTE_DIM(sizes_quick) : RTE_DIM(sizes_full), i;
 	unsigned int e;
 	struct row r = {.ok = false};
 
 	table_header();
 	for (e = 0; e < N_ENC; e++) {
 		for (i = 0; i < n; i++) {
-			struct point pt = point_make(encodings[e], sizes[i], b->o.auth);
+			struct point pt = point_make(&b->o, encodings[e], sizes[i], b->o.auth);
 
-			r = point_run(b, &pt, true);
+			if (b->o.only_enc >= 0 &&
+			    (b->o.only_enc != (int)encodings[e] || b->o.only_size != sizes[i]))
+				continue;
+			if (!pt.fits) {
+				printf("%-8s  %9u  skipped: its %s results (%u elements) exceed "
+				       "MTU %u\n",
+				       ainftp_encoding_name(pt.enc), pt.payload,
+				       ainftp_encoding_name(pt.result), pt.elems, MTU);
+				continue;
+			}
+			r = point_run(b, &pt, b->o.ceilings);
 			table_row(&pt, &r);
 			if (encodings[e] == AINFTP_ENC_INT16 && sizes[i] == 1024)
 				*int16_1k = r;
@@ -1354,44 +1497,69 @@ table_run(struct bench *b, struct row *int16_1k)
 	return r;
 }
 
-/* int16 at 1 KB with and without authentication: what the tags cost, generator included. */
+/*
+ * int16 at 1 KB with and without authentication, side by side: two jobs of one
+ * appliance, their runs interleaved. Chunk numbers keep growing across both,
+ * which is all a slot asks. iofwd with the generator tagging bounds the "on" run.
+ */
 static double
-auth_run(struct bench *b, const struct row *table_1k)
+auth_run(struct bench *b)
 {
-	struct point pt = point_make(AINFTP_ENC_INT16, 1024, !b->o.auth);
-	struct row r = point_run(b, &pt, false);
-	/* The table has the other half. */
-	struct row r_on = b->o.auth ? *table_1k : r, r_off = b->o.auth ? r : *table_1k;
-	double ratio;
+	struct point pts[2] = {point_make(&b->o, AINFTP_ENC_INT16, 1024, false),
+			       point_make(&b->o, AINFTP_ENC_INT16, 1024, true)};
+	struct series off = {.n = 0}, on = {.n = 0}, io = {.n = 0};
+	struct row r_off, r_on, r_io;
+	struct sample s;
+	bool ok;
+	unsigned int i;
 
-	ratio = r_on.mpps / r_off.mpps;
-	printf("auth, int16 1024 B: on %.3f Mpps (p50 %.1f us, p99 %.1f us), off %.3f Mpps "
-	       "(p50 %.1f us, p99 %.1f us), on/off %.2f\n",
-	       r_on.mpps, r_on.p50_us, r_on.p99_us, r_off.mpps, r_off.p50_us, r_off.p99_us, ratio);
-	return ratio;
+	pts[1].job = JOB_ID + 1;
+	window_reset(&b->win, b->o.slots);
+	ok = app_up(b, pts, 2) == 0;
+	for (i = 0; i < b->o.reps && ok; i++) {
+		traffic_make(b, &pts[0]);
+		ok = traffic_run(b, &pts[0], DUT_APP, &s);
+		series_add(&off, &s);
+		traffic_make(b, &pts[1]);
+		ok = ok && traffic_run(b, &pts[1], DUT_APP, &s);
+		series_add(&on, &s);
+		ok = ok && traffic_run(b, &pts[1], DUT_IOFWD, &s);
+		series_add(&io, &s);
+	}
+	if (b->app.up)
+		point_notes(&pts[1]);
+	else
+		b->failures++;
+	app_down(b, "the auth point");
+	series_median(&off, &pts[0], &r_off);
+	series_median(&on, &pts[1], &r_on);
+	series_median(&io, &pts[1], &r_io);
+	printf("auth, int16 1024 B, median of %u, interleaved: on %.3f Mpps (p50 %.1f us, p99 "
+	       "%.1f us), off %.3f Mpps (p50 %.1f us, p99 %.1f us), on/off %.2f; iofwd with the "
+	       "generator tagging %.3f Mpps\n",
+	       b->o.reps, r_on.mpps, r_on.p50_us, r_on.p99_us, r_off.mpps, r_off.p50_us,
+	       r_off.p99_us, r_on.mpps / r_off.mpps, r_io.mpps);
+	return ok ? r_on.mpps / r_off.mpps : NAN;
 }
 
-/* The int16 kernel at 1 KB at every SIMD level the CPU has. */
+/* The int16 kernel at 1 KB at every SIMD level the CPU has, levels interleaved. */
 static void
 simd_run(struct bench *b)
 {
 	const struct ainftp_quant_ops *levels[] = {&ainftp_quant_scalar, &ainftp_quant_avx2,
 						   &ainftp_quant_avx512};
-	struct point pt = point_make(AINFTP_ENC_INT16, 1024, false);
-	double v[MAX_REPS];
+	struct point pt = point_make(&b->o, AINFTP_ENC_INT16, 1024, false);
+	double v[RTE_DIM(levels)][MAX_REPS];
 	unsigned int l, i;
 
 	traffic_make(b, &pt);
-	printf("compute alone, int16 1024 B, Mpps (median of %u):", b->o.reps);
-	for (l = 0; l < RTE_DIM(levels); l++) {
-		if (!ainftp_quant_have(levels[l])) {
-			printf(" %s -", levels[l]->name);
-			continue;
-		}
-		for (i = 0; i < b->o.reps; i++)
-			v[i] = compute_run(b, &pt, levels[l]);
-		printf(" %s %.3f", levels[l]->name, median(v, b->o.reps));
-	}
+	for (i = 0; i < b->o.reps; i++)
+		for (l = 0; l < RTE_DIM(levels); l++)
+			v[l][i] =
+				ainftp_quant_have(levels[l]) ? compute_run(b, &pt, levels[l]) : NAN;
+	printf("compute alone, int16 1024 B, Mpps, median of %u, interleaved:", b->o.reps);
+	for (l = 0; l < RTE_DIM(levels); l++)
+		printf(" %s %.3f", levels[l]->name, median(v[l], b->o.reps));
 	printf(" (selected: %s)\n", b->ops->name);
 }
 
@@ -1400,8 +1568,8 @@ main(int argc, char **argv)
 {
 	struct bench *b = &bench;
 	char prefix[64], *eal_argv[16];
-	struct row r1k = {.ok = false};
-	double auth_ratio;
+	struct row r1k = {.mpps = NAN, .gbps = NAN, .p99_us = NAN, .io_mpps = NAN, .cmp_mpps = NAN};
+	double auth_ratio = NAN;
 	int eal_argc;
 
 	opts_parse(argc, argv, &b->o);
@@ -1409,8 +1577,10 @@ main(int argc, char **argv)
 	bench_setup(b);
 	header_print(b, eal_argc, eal_argv);
 	table_run(b, &r1k);
-	auth_ratio = auth_run(b, &r1k);
-	simd_run(b);
+	if (b->o.only_enc < 0) {
+		auth_ratio = auth_run(b);
+		simd_run(b);
+	}
 	bench_teardown(b);
 	printf("bench: int16_1KB_Mpps=%.3f int16_1KB_Gbps=%.2f int16_1KB_p99_us=%.1f "
 	       "ratio_io=%.2f ratio_compute=%.2f auth_cost=%.2f simd=%s failures=%u\n",
