@@ -14,20 +14,6 @@
 	(RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr) + \
 	 sizeof(struct ainftp_hdr))
 
-static uint8_t
-wire_encoding(enum ainftp_encoding enc)
-{
-	switch (enc) {
-	case AINFTP_ENC_INT16:
-		return AINFTP_WIRE_INT16;
-	case AINFTP_ENC_INT8:
-		return AINFTP_WIRE_INT8;
-	case AINFTP_ENC_FLOAT32:
-		break;
-	}
-	return AINFTP_WIRE_FLOAT32;
-}
-
 static bool
 lcore_polls(const struct ainftp_rx_ctx *ctx, uint16_t port_idx, uint16_t queue)
 {
@@ -97,8 +83,8 @@ job_init(struct ainftp_dp_job *job, const struct ainftp_rx_ctx *ctx,
 	job->id = jc->id;
 	job->port_idx = jc->port;
 	job->lanes = rt->ports[jc->port].n_rxq;
-	job->wire_enc = wire_encoding(jc->encoding);
-	job->result_enc = wire_encoding(jc->result_encoding);
+	job->wire_enc = ainftp_wire_encoding(jc->encoding);
+	job->result_enc = ainftp_wire_encoding(jc->result_encoding);
 	job->auth = jc->auth;
 	job->quorum = jc->quorum;
 	job->elems = (uint16_t)jc->elems_per_packet;
@@ -191,29 +177,9 @@ static void
 result_template(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 		struct ainftp_dp_worker *w)
 {
-	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)w->tmpl;
-	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
-	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
-	uint16_t udp_len = (uint16_t)(sizeof(*udp) + sizeof(struct ainftp_hdr) + job->result_len);
-
-	rte_ether_addr_copy(&w->mac, &eth->dst_addr);
-	rte_ether_addr_copy(&ctx->net.mac[job->port_idx], &eth->src_addr);
-	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	ip->version_ihl = RTE_IPV4_VHL_DEF;
-	ip->type_of_service = 0;
-	ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + udp_len));
-	ip->packet_id = 0;
-	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-	ip->time_to_live = AINFTP_REPLY_TTL;
-	ip->next_proto_id = IPPROTO_UDP;
-	ip->src_addr = ctx->net.ipv4;
-	ip->dst_addr = w->ipv4;
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	udp->src_port = ctx->net.udp_port;
-	udp->dst_port = w->udp_port;
-	udp->dgram_len = rte_cpu_to_be_16(udp_len);
-	udp->dgram_cksum = 0; /* optional in IPv4; the payload's integrity is the MAC's job */
+	ainftp_udp_headers(w->tmpl, &ctx->net.mac[job->port_idx], &w->mac, ctx->net.ipv4, w->ipv4,
+			   ctx->net.udp_port, w->udp_port,
+			   (uint16_t)(sizeof(struct ainftp_hdr) + job->result_len));
 }
 
 /* One copy of the result to one worker in h: its headers, then the payload, shared or copied. */

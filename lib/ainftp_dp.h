@@ -17,6 +17,7 @@
 #include <rte_mbuf.h>
 
 #include "ainftp_config.h"
+#include "ainftp_net.h"
 #include "ainftp_proto.h"
 #include "ainftp_quant.h"
 #include "ainftp_slot.h"
@@ -32,7 +33,7 @@ struct ainftp_dp_worker {
 	struct rte_ether_addr mac;
 	struct ainftp_mac_key key; /* derived once from the worker's key */
 	/* Ethernet, IPv4 and UDP headers of its results, built when its address is learnt. */
-	uint8_t tmpl[RTE_ETHER_HDR_LEN + 20 + 8];
+	uint8_t tmpl[AINFTP_UDP_HDRS_LEN];
 };
 
 struct ainftp_dp_job {

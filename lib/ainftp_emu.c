@@ -32,6 +32,7 @@
 
 #include "ainftp_dp.h" /* ainftp_dp_slots_busy */
 #include "ainftp_emu.h"
+#include "ainftp_net.h"
 #include "ainftp_log.h"
 #include "ainftp_proto.h"
 #include "ainftp_quant.h"
@@ -251,20 +252,6 @@ chunk_slot(const struct ainftp_emu *e, uint64_t g)
 }
 
 /* ------------------------------------------------------------ gradients */
-
-static uint8_t
-wire_encoding(enum ainftp_encoding enc)
-{
-	switch (enc) {
-	case AINFTP_ENC_INT16:
-		return AINFTP_WIRE_INT16;
-	case AINFTP_ENC_INT8:
-		return AINFTP_WIRE_INT8;
-	case AINFTP_ENC_FLOAT32:
-		break;
-	}
-	return AINFTP_WIRE_FLOAT32;
-}
 
 /*
  * Worker w's gradient for chunk g, deterministic from (seed, w, g). Per chunk a
@@ -601,24 +588,10 @@ frame_build(struct ainftp_emu *e, const struct ainftp_runtime *rt, unsigned int 
 	h = (struct ainftp_hdr *)(udp + 1);
 	payload = (uint8_t *)(h + 1);
 
-	rte_ether_addr_copy(&rt->ports[e->port_idx].mac, &eth->dst_addr);
-	rte_ether_addr_copy(&wk->mac, &eth->src_addr);
-	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	ip->version_ihl = RTE_IPV4_VHL_DEF;
-	ip->type_of_service = 0;
-	ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + udp_len));
-	ip->packet_id = 0;
-	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_UDP;
-	ip->src_addr = wk->ipv4;
-	ip->dst_addr = rt->cfg->ipv4;
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	udp->src_port = rte_cpu_to_be_16(wk->udp_port);
-	udp->dst_port = rte_cpu_to_be_16((uint16_t)(rt->cfg->udp_port + lane));
-	udp->dgram_len = rte_cpu_to_be_16(udp_len);
-	udp->dgram_cksum = 0;
+	ainftp_udp_headers(eth, &wk->mac, &rt->ports[e->port_idx].mac, wk->ipv4, rt->cfg->ipv4,
+			   rte_cpu_to_be_16(wk->udp_port),
+			   rte_cpu_to_be_16((uint16_t)(rt->cfg->udp_port + lane)),
+			   (uint16_t)(udp_len - sizeof(*udp)));
 
 	payload_make(e, w, g, payload, &se);
 	memset(&msg, 0, sizeof(msg));
@@ -1397,8 +1370,8 @@ emu_state_init(struct ainftp_emu *e, const struct ainftp_runtime *rt, char *err,
 	e->cps = e->conf.chunks_per_step ? e->conf.chunks_per_step : e->conf.chunks;
 	e->elems = job->elems_per_packet;
 	e->blocks = ainftp_blocks(e->elems);
-	e->wire_enc = wire_encoding(job->encoding);
-	e->result_enc = wire_encoding(job->result_encoding);
+	e->wire_enc = ainftp_wire_encoding(job->encoding);
+	e->result_enc = ainftp_wire_encoding(job->result_encoding);
 	/*
 	 * Exponents of one block must stay within 63 - 6 - qbits of each other for
 	 * an exact sum: 42 for int16, 50 for int8, 26 for float32, whose blocks

@@ -301,3 +301,33 @@ ainftp_net_input(struct ainftp_net *net, uint16_t port_idx, struct rte_mbuf *m,
 	ainftp_drop(ctr, AINFTP_DROP_ETHERTYPE);
 	return AINFTP_VERDICT_DROP;
 }
+
+void
+ainftp_udp_headers(void *p, const struct rte_ether_addr *src, const struct rte_ether_addr *dst,
+		   uint32_t src_ip, uint32_t dst_ip, uint16_t src_port, uint16_t dst_port,
+		   uint16_t udp_payload)
+{
+	struct rte_ether_hdr *eth = p;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	uint16_t udp_len = (uint16_t)(sizeof(*udp) + udp_payload);
+
+	rte_ether_addr_copy(dst, &eth->dst_addr);
+	rte_ether_addr_copy(src, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->type_of_service = 0;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + udp_len));
+	ip->packet_id = 0;
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = AINFTP_REPLY_TTL;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = src_ip;
+	ip->dst_addr = dst_ip;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->src_port = src_port;
+	udp->dst_port = dst_port;
+	udp->dgram_len = rte_cpu_to_be_16(udp_len);
+	udp->dgram_cksum = 0;
+}

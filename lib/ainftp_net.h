@@ -60,6 +60,18 @@ void ainftp_net_init(struct ainftp_net *net, const struct ainftp_config *cfg,
 enum ainftp_verdict ainftp_net_input(struct ainftp_net *net, uint16_t port_idx, struct rte_mbuf *m,
 				     struct ainftp_port_ctr *ctr);
 
+/* Frames ainftp builds: Ethernet, IPv4 without options, UDP, for UDP payload bytes after them. */
+#define AINFTP_UDP_HDRS_LEN (RTE_ETHER_HDR_LEN + 20 + 8)
+
+/*
+ * Those headers at p: DF set, TTL 64, the IPv4 checksum computed, the UDP
+ * checksum 0 (optional in IPv4; ainftp's MAC covers its own bytes). Addresses
+ * and ports in network byte order.
+ */
+void ainftp_udp_headers(void *p, const struct rte_ether_addr *src, const struct rte_ether_addr *dst,
+			uint32_t src_ip, uint32_t dst_ip, uint16_t src_port, uint16_t dst_port,
+			uint16_t udp_payload);
+
 void ainftp_neigh_learn(struct ainftp_neigh_table *t, uint32_t ipv4,
 			const struct rte_ether_addr *mac, uint16_t port_idx);
 /* 0 and the peer's MAC and port when known, -1 otherwise. */

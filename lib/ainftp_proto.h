@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ainftp_config.h"
+
 #define AINFTP_PROTO_VERSION 1
 #define AINFTP_TAG_LEN 16
 #define AINFTP_KEY_BYTES 32	       /* a worker's key, as AINFTP_KEY_LEN in ainftp_config.h */
@@ -85,6 +87,21 @@ enum ainftp_bad {
 };
 
 extern const char *const ainftp_bad_names[AINFTP_BAD_MAX];
+
+/* The wire value of a cluster.json encoding. */
+static inline uint8_t
+ainftp_wire_encoding(enum ainftp_encoding enc)
+{
+	switch (enc) {
+	case AINFTP_ENC_INT16:
+		return AINFTP_WIRE_INT16;
+	case AINFTP_ENC_INT8:
+		return AINFTP_WIRE_INT8;
+	case AINFTP_ENC_FLOAT32:
+		break;
+	}
+	return AINFTP_WIRE_FLOAT32;
+}
 
 /*
  * Payload bytes for n elements of an encoding (int8: one exponent byte per

@@ -245,20 +245,12 @@ point_label(const struct point *pt, char *buf, size_t len)
 
 /* ------------------------------------------------------------ points */
 
-static uint8_t
-wire_encoding(enum ainftp_encoding enc)
-{
-	return enc == AINFTP_ENC_INT16	? AINFTP_WIRE_INT16
-	       : enc == AINFTP_ENC_INT8 ? AINFTP_WIRE_INT8
-					: AINFTP_WIRE_FLOAT32;
-}
-
 /* Elements whose payload is the size asked for: for int8, the nearest at or below it. */
 static struct point
 point_make(const struct opts *o, enum ainftp_encoding enc, uint32_t target, bool auth)
 {
 	struct point pt = {.enc = enc,
-			   .wire = wire_encoding(enc),
+			   .wire = ainftp_wire_encoding(enc),
 			   .target = target,
 			   .auth = auth,
 			   .job = JOB_ID};
