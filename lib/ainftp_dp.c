@@ -9,10 +9,8 @@
 #include "ainftp_rx.h"
 
 #define NO_WORKER 0xff
-/* Ethernet, IPv4 without options, UDP and the ainftp header: what each result copy carries. */
-#define RESULT_HDRS_LEN                                                                 \
-	(RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr) + \
-	 sizeof(struct ainftp_hdr))
+/* What each result copy carries in front of the payload: its frame headers and ainftp's. */
+#define RESULT_HDRS_LEN (AINFTP_UDP_HDRS_LEN + sizeof(struct ainftp_hdr))
 
 static bool
 lcore_polls(const struct ainftp_rx_ctx *ctx, uint16_t port_idx, uint16_t queue)
