@@ -98,11 +98,16 @@ struct emu_held {
 	uint64_t pass;	    /* when it was held back */
 };
 
+/* Packets held back to reorder them, in one direction. */
+struct emu_hold {
+	uint16_t n;
+	struct emu_held h[EMU_HOLD_MAX];
+};
+
 struct emu_lane_tx {
 	uint16_t n;
-	uint16_t n_held;
 	struct rte_mbuf *pkts[EMU_BURST];
-	struct emu_held held[EMU_HOLD_MAX];
+	struct emu_hold hold;
 };
 
 struct ainftp_emu {
@@ -148,8 +153,7 @@ struct ainftp_emu {
 
 	/* Transmission. */
 	struct emu_lane_tx tx[AINFTP_MAX_QUEUES];
-	struct emu_held rx_held[EMU_HOLD_MAX];
-	uint16_t n_rx_held;
+	struct emu_hold rx_hold;
 	uint64_t pass;
 	uint64_t rng; /* injections */
 	uint64_t thr_loss, thr_dup, thr_reorder;
@@ -639,29 +643,64 @@ lane_put_raw(struct ainftp_emu *e, uint16_t lane, struct rte_mbuf *m)
 		lane_flush(e, lane);
 }
 
+/* Hold a packet back for 1 to 8 packets after it, or to the end of the pass; false when full. */
+static bool
+hold_push(struct ainftp_emu *e, struct emu_hold *hq, struct rte_mbuf *m)
+{
+	if (hq->n == EMU_HOLD_MAX)
+		return false;
+	hq->h[hq->n].m = m;
+	hq->h[hq->n].countdown = 1 + (uint32_t)(xorshift64s(&e->rng) % 8);
+	hq->h[hq->n].pass = e->pass;
+	hq->n++;
+	return true;
+}
+
+typedef int (*emu_release_fn)(struct ainftp_emu *e, void *arg, struct rte_mbuf *m);
+
+/*
+ * Release the held packets whose turn has come: after a packet went by (tick:
+ * each countdown counts it), or at the end of a pass (those held in an earlier
+ * one). Returns the sum of what fn returned.
+ */
+static int
+hold_release(struct ainftp_emu *e, struct emu_hold *hq, bool tick, emu_release_fn fn, void *arg)
+{
+	uint16_t i = 0;
+	int r = 0;
+
+	while (i < hq->n) {
+		struct emu_held *h = &hq->h[i];
+
+		if (tick ? --h->countdown != 0 : h->pass >= e->pass) {
+			i++;
+			continue;
+		}
+		r += fn(e, arg, h->m);
+		*h = hq->h[--hq->n];
+	}
+	return r;
+}
+
+static int
+tx_release(struct ainftp_emu *e, void *lane, struct rte_mbuf *m)
+{
+	lane_put_raw(e, *(const uint16_t *)lane, m);
+	return 0;
+}
+
 /* Queue a packet on its lane; packets held back before it count it and may follow. */
 static void
 lane_put(struct ainftp_emu *e, uint16_t lane, struct rte_mbuf *m)
 {
-	struct emu_lane_tx *t = &e->tx[lane];
-	uint16_t i = 0;
-
 	lane_put_raw(e, lane, m);
-	while (i < t->n_held) {
-		if (--t->held[i].countdown == 0) {
-			lane_put_raw(e, lane, t->held[i].m);
-			t->held[i] = t->held[--t->n_held];
-			continue;
-		}
-		i++;
-	}
+	hold_release(e, &e->tx[lane].hold, true, tx_release, &lane);
 }
 
 /* A worker's packet to the appliance, through the injected loss, duplication, reordering. */
 static void
 emu_send(struct ainftp_emu *e, uint16_t lane, struct rte_mbuf *m)
 {
-	struct emu_lane_tx *t = &e->tx[lane];
 	struct rte_mbuf *copy = NULL;
 
 	if (chance(e, e->thr_loss)) {
@@ -674,15 +713,10 @@ emu_send(struct ainftp_emu *e, uint16_t lane, struct rte_mbuf *m)
 		if (copy != NULL)
 			e->rep.injected_dup++;
 	}
-	if (chance(e, e->thr_reorder) && t->n_held < EMU_HOLD_MAX) {
+	if (chance(e, e->thr_reorder) && hold_push(e, &e->tx[lane].hold, m))
 		e->rep.injected_reorder++;
-		t->held[t->n_held].m = m;
-		t->held[t->n_held].countdown = 1 + (uint32_t)(xorshift64s(&e->rng) % 8);
-		t->held[t->n_held].pass = e->pass;
-		t->n_held++;
-	} else {
+	else
 		lane_put(e, lane, m);
-	}
 	if (copy != NULL)
 		lane_put(e, lane, copy);
 }
@@ -691,20 +725,10 @@ emu_send(struct ainftp_emu *e, uint16_t lane, struct rte_mbuf *m)
 static void
 lanes_flush(struct ainftp_emu *e)
 {
-	uint16_t lane, i;
+	uint16_t lane;
 
 	for (lane = 0; lane < e->lanes; lane++) {
-		struct emu_lane_tx *t = &e->tx[lane];
-
-		i = 0;
-		while (i < t->n_held) {
-			if (t->held[i].pass < e->pass) {
-				lane_put_raw(e, lane, t->held[i].m);
-				t->held[i] = t->held[--t->n_held];
-				continue;
-			}
-			i++;
-		}
+		hold_release(e, &e->tx[lane].hold, false, tx_release, &lane);
 		lane_flush(e, lane);
 	}
 }
@@ -1042,12 +1066,29 @@ out:
 	return 1;
 }
 
+/* What a result taken off the wire is checked against. */
+struct emu_rx_ctx {
+	const struct ainftp_runtime *rt;
+	uint64_t now;
+};
+
+/* A result's turn has come: check it, and free it. */
+static int
+rx_release(struct ainftp_emu *e, void *arg, struct rte_mbuf *m)
+{
+	const struct emu_rx_ctx *ctx = arg;
+	int taken = result_take(e, ctx->rt, m, ctx->now);
+
+	rte_pktmbuf_free(m);
+	return taken;
+}
+
 /* A received frame through the injected loss, duplication and reordering. */
 static int
 rx_inject(struct ainftp_emu *e, const struct ainftp_runtime *rt, struct rte_mbuf *m, uint64_t now)
 {
+	struct emu_rx_ctx ctx = {.rt = rt, .now = now};
 	int taken = 0;
-	uint16_t i;
 
 	if (chance(e, e->thr_loss)) {
 		e->rep.injected_loss++;
@@ -1058,33 +1099,19 @@ rx_inject(struct ainftp_emu *e, const struct ainftp_runtime *rt, struct rte_mbuf
 		e->rep.injected_dup++;
 		taken += result_take(e, rt, m, now);
 	}
-	if (chance(e, e->thr_reorder) && e->n_rx_held < EMU_HOLD_MAX) {
+	if (chance(e, e->thr_reorder) && hold_push(e, &e->rx_hold, m)) {
 		e->rep.injected_reorder++;
-		e->rx_held[e->n_rx_held].m = m;
-		e->rx_held[e->n_rx_held].countdown = 1 + (uint32_t)(xorshift64s(&e->rng) % 8);
-		e->rx_held[e->n_rx_held].pass = e->pass;
-		e->n_rx_held++;
 		return taken;
 	}
-	taken += result_take(e, rt, m, now);
-	rte_pktmbuf_free(m);
+	taken += rx_release(e, &ctx, m);
 	/* Frames held back before this one: their turn may have come. */
-	i = 0;
-	while (i < e->n_rx_held) {
-		if (--e->rx_held[i].countdown == 0) {
-			taken += result_take(e, rt, e->rx_held[i].m, now);
-			rte_pktmbuf_free(e->rx_held[i].m);
-			e->rx_held[i] = e->rx_held[--e->n_rx_held];
-			continue;
-		}
-		i++;
-	}
-	return taken;
+	return taken + hold_release(e, &e->rx_hold, true, rx_release, &ctx);
 }
 
 static int
 rx_poll(struct ainftp_emu *e, const struct ainftp_runtime *rt, uint64_t now)
 {
+	struct emu_rx_ctx ctx = {.rt = rt, .now = now};
 	struct rte_mbuf *pkts[EMU_BURST];
 	int taken = 0;
 	uint16_t q, n, i;
@@ -1095,17 +1122,7 @@ rx_poll(struct ainftp_emu *e, const struct ainftp_runtime *rt, uint64_t now)
 			taken += rx_inject(e, rt, pkts[i], now);
 	}
 	/* Held back in an earlier pass and nothing came after: now. */
-	i = 0;
-	while (i < e->n_rx_held) {
-		if (e->rx_held[i].pass < e->pass) {
-			taken += result_take(e, rt, e->rx_held[i].m, now);
-			rte_pktmbuf_free(e->rx_held[i].m);
-			e->rx_held[i] = e->rx_held[--e->n_rx_held];
-			continue;
-		}
-		i++;
-	}
-	return taken;
+	return taken + hold_release(e, &e->rx_hold, false, rx_release, &ctx);
 }
 
 /* Packets still held back or staged: freed, the run is over. */
@@ -1117,16 +1134,16 @@ holds_free(struct ainftp_emu *e)
 	for (lane = 0; lane < e->lanes; lane++) {
 		struct emu_lane_tx *t = &e->tx[lane];
 
-		for (i = 0; i < t->n_held; i++)
-			rte_pktmbuf_free(t->held[i].m);
-		t->n_held = 0;
+		for (i = 0; i < t->hold.n; i++)
+			rte_pktmbuf_free(t->hold.h[i].m);
+		t->hold.n = 0;
 		if (t->n != 0)
 			rte_pktmbuf_free_bulk(t->pkts, t->n);
 		t->n = 0;
 	}
-	for (i = 0; i < e->n_rx_held; i++)
-		rte_pktmbuf_free(e->rx_held[i].m);
-	e->n_rx_held = 0;
+	for (i = 0; i < e->rx_hold.n; i++)
+		rte_pktmbuf_free(e->rx_hold.h[i].m);
+	e->rx_hold.n = 0;
 }
 
 /* The frames workers keep for retransmission: the run is over. */
