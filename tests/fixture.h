@@ -37,6 +37,13 @@ struct fixture {
 /* EAL with --no-huge, lcores 0-1; telemetry on when asked. Aborts on failure. */
 void fixture_eal_init(const char *prog, int telemetry);
 
+/*
+ * Run a Check suite in this process, in the EAL it already has (one per
+ * process: not in forked children), then clean EAL up. The exit status.
+ */
+struct Suite;
+int fixture_run(struct Suite *s);
+
 /* Build the appliance on a fresh ring port. Aborts on failure. */
 void fixture_up(struct fixture *f);
 /* The same with a cluster.json of the test's own (its port must be "net_ring_fix"). */

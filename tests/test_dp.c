@@ -99,12 +99,44 @@ ip_csum(const uint8_t *p)
 	return (uint16_t)~sum;
 }
 
-/* A DATA frame: Ethernet / IPv4 / UDP / ainftp / int16 payload / tag. Returns its length. */
+/*
+ * A DATA frame from worker m->worker: Ethernet / IPv4 / UDP / ainftp / payload
+ * (already in wire order) / tag. Returns its length.
+ */
+static size_t
+frame_build(uint8_t *f, const struct ainftp_msg *m, const void *payload_bytes, uint16_t payload,
+	    const uint8_t *key)
+{
+	uint8_t *ip = f + 14, *udp = ip + 20, *h = udp + 8;
+	uint16_t udp_len = (uint16_t)(8 + 32 + payload + 16);
+	unsigned int w = m->worker;
+	uint8_t src_mac[6] = {0x02, 0, 0, 0, 0, (uint8_t)(0x10 + w)};
+
+	memcpy(f, our_mac, 6);
+	memcpy(f + 6, src_mac, 6);
+	put16(f + 12, 0x0800);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(20 + udp_len));
+	ip[8] = 64;
+	ip[9] = 17;
+	ip[12] = 198, ip[13] = 18, ip[14] = 0, ip[15] = (uint8_t)(11 + w);
+	ip[16] = 198, ip[17] = 18, ip[18] = 0, ip[19] = 2;
+	put16(ip + 10, ip_csum(ip));
+	put16(udp, (uint16_t)(40000 + w));
+	put16(udp + 2, PORT);
+	put16(udp + 4, udp_len);
+	put16(udp + 6, 0);
+	ainftp_hdr_write((struct ainftp_hdr *)h, m);
+	memcpy(h + 32, payload_bytes, payload);
+	ainftp_tag(key, h, 32u + payload, h + 32 + payload);
+	return 14u + 20u + udp_len;
+}
+
+/* An int16 contribution's frame. */
 static size_t
 data_frame(uint8_t *f, const struct contrib *c, const uint8_t *key, uint32_t job, uint16_t elems)
 {
-	uint8_t *ip = f + 14, *udp = ip + 20, *h = udp + 8;
-	uint16_t payload = (uint16_t)(elems * 2), udp_len = (uint16_t)(8 + 32 + payload + 16);
 	struct ainftp_msg m = {
 		.type = AINFTP_MSG_DATA,
 		.encoding = AINFTP_WIRE_INT16,
@@ -117,27 +149,9 @@ data_frame(uint8_t *f, const struct contrib *c, const uint8_t *key, uint32_t job
 		.slot = (uint16_t)(c->chunk % SLOTS),
 		.scale_exp = c->e,
 	};
-	uint8_t src_mac[6] = {0x02, 0, 0, 0, 0, (uint8_t)(0x10 + c->w)};
 
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, src_mac, 6);
-	put16(f + 12, 0x0800);
-	memset(ip, 0, 20);
-	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(20 + udp_len));
-	ip[8] = 64;
-	ip[9] = 17;
-	ip[12] = 198, ip[13] = 18, ip[14] = 0, ip[15] = (uint8_t)(11 + c->w);
-	ip[16] = 198, ip[17] = 18, ip[18] = 0, ip[19] = 2;
-	put16(ip + 10, ip_csum(ip));
-	put16(udp, (uint16_t)(40000 + c->w));
-	put16(udp + 2, PORT);
-	put16(udp + 4, udp_len);
-	put16(udp + 6, 0);
-	ainftp_hdr_write((struct ainftp_hdr *)h, &m);
-	memcpy(h + 32, c->q, payload); /* little-endian host: the wire's order */
-	ainftp_tag(key, h, 32u + payload, h + 32 + payload);
-	return 14u + 20u + udp_len;
+	/* A little-endian host: int16 values are already in the wire's order. */
+	return frame_build(f, &m, c->q, (uint16_t)(elems * 2), key);
 }
 
 static void
@@ -577,6 +591,80 @@ START_TEST(a_packet_off_its_lane_is_refused)
 }
 END_TEST
 
+/* The same three workers on a float32 job: where a NaN or an infinity can arrive. */
+static const char f32_json[] =
+	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"
+	" \"ports\": [{\"device\": \"net_ring_fix\"}],"
+	" \"lcores\": {\"control\": 0, \"rx\": [{\"lcore\": 1, \"port\": 0, \"queue\": 0}]},"
+	" \"jobs\": [{\"id\": 7, \"elems_per_packet\": 64, \"encoding\": \"float32\", \"slots\": 8,"
+	"   \"workers\": ["
+	"    {\"id\": 0, \"ipv4\": \"198.18.0.11\", \"key\": "
+	"\"0102030000000000000000000000000000000000000000000000000000000000\"},"
+	"    {\"id\": 1, \"ipv4\": \"198.18.0.12\", \"key\": "
+	"\"0405060000000000000000000000000000000000000000000000000000000000\"},"
+	"    {\"id\": 2, \"ipv4\": \"198.18.0.13\", \"key\": "
+	"\"0708090000000000000000000000000000000000000000000000000000000000\"}]}],"
+	" \"telemetry\": {\"stats_interval_s\": 0}}";
+
+static size_t
+f32_frame(uint8_t *f, unsigned int w, const float *x)
+{
+	struct ainftp_msg m = {
+		.type = AINFTP_MSG_DATA,
+		.encoding = AINFTP_WIRE_FLOAT32,
+		.flags = AINFTP_F_AUTH,
+		.job = JOB,
+		.worker = (uint16_t)w,
+		.elems = ELEMS,
+		.step = 0,
+		.chunk = 4,
+		.slot = 4,
+	};
+
+	return frame_build(f, &m, x, ELEMS * 4, keys[w]);
+}
+
+/* A NaN or an infinity in a float32 contribution is refused as `value` and sums nothing. */
+START_TEST(non_finite_float32_is_refused)
+{
+	static const float bad_values[] = {NAN, INFINITY, -INFINITY};
+	float x[NW][ELEMS], evil[ELEMS], want[ELEMS];
+	struct rte_mbuf *out[8];
+	uint8_t f[2048];
+	unsigned int w, i, b;
+	uint64_t before;
+
+	fixture_down(&fx);
+	fixture_up_json(&fx, f32_json);
+	/* Small integers: their float32 sum is exact, so the expected result is plain addition. */
+	for (i = 0; i < ELEMS; i++) {
+		for (w = 0; w < NW; w++)
+			x[w][i] = (float)((int)(i * 7 + w * 13) % 101 - 50);
+		want[i] = x[0][i] + x[1][i] + x[2][i];
+	}
+	fixture_inject(&fx, f, (uint16_t)f32_frame(f, 0, x[0]));
+	fixture_inject(&fx, f, (uint16_t)f32_frame(f, 1, x[1]));
+	for (b = 0; b < RTE_DIM(bad_values); b++) {
+		memcpy(evil, x[2], sizeof(evil));
+		evil[ELEMS - 1 - b] = bad_values[b];
+		before = proto_drops(AINFTP_BAD_VALUE);
+		fixture_inject(&fx, f, (uint16_t)f32_frame(f, 2, evil));
+		ck_assert_uint_eq(proto_drops(AINFTP_BAD_VALUE), before + 1);
+		ck_assert_uint_eq(drain(out, 8), 0);
+	}
+	fixture_inject(&fx, f, (uint16_t)f32_frame(f, 2, x[2]));
+	ck_assert_uint_eq(drain(out, 8), NW);
+	for (w = 0; w < NW; w++) {
+		uint8_t buf[2048];
+		const uint8_t *p = rte_pktmbuf_read(out[w], 0, rte_pktmbuf_pkt_len(out[w]), buf);
+
+		ck_assert_ptr_nonnull(p);
+		ck_assert_mem_eq(p + 74, want, sizeof(want));
+	}
+	rte_pktmbuf_free_bulk(out, NW);
+}
+END_TEST
+
 START_TEST(slots_are_idle_and_mbufs_back_after_a_run)
 {
 	unsigned int before = rte_mempool_in_use_count(fx.pool), w, k;
@@ -601,8 +689,6 @@ main(void)
 {
 	Suite *s = suite_create("dp");
 	TCase *tc = tcase_create("net_ring");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, a_chunk_is_summed_and_sent_to_every_worker);
@@ -616,15 +702,9 @@ main(void)
 	tcase_add_test(tc, every_bad_field_has_its_own_counter);
 	tcase_add_test(tc, a_newer_chunk_while_a_slot_sums_is_refused);
 	tcase_add_test(tc, a_packet_off_its_lane_is_refused);
+	tcase_add_test(tc, non_finite_float32_is_refused);
 	tcase_add_test(tc, slots_are_idle_and_mbufs_back_after_a_run);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-
 	fixture_eal_init("test_dp", 0);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	rte_eal_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fixture_run(s);
 }

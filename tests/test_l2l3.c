@@ -405,15 +405,6 @@ l2l3_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(l2l3_suite());
-	int failed;
-
 	fixture_eal_init("test_l2l3", 0);
-	/* One EAL per process: the tests run in it, not in forked children. */
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	rte_eal_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fixture_run(l2l3_suite());
 }

@@ -159,23 +159,14 @@ main(void)
 {
 	Suite *s = suite_create("stats");
 	TCase *tc = tcase_create("json");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, stats_line_is_one_json_object);
 	tcase_add_test(tc, telemetry_stats_parse_as_json);
 	tcase_add_test(tc, telemetry_ports_parse_as_json);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-
 	fixture_eal_init("test_stats", 1);
 	if (ainftp_stats_telemetry_register(&fx.rt) != 0)
 		return EXIT_FAILURE;
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	rte_eal_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fixture_run(s);
 }
