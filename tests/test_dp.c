@@ -30,20 +30,23 @@ static struct fixture fx;
 static const uint8_t our_mac[6] = FIX_MAC;
 static const uint8_t keys[NW][32] = {{1, 2, 3}, {4, 5, 6}, {7, 8, 9}};
 
-/* The job: 3 workers with keys 01020300.., 04050600.., 07080900.. */
-static const char dp_json[] =
-	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"
-	" \"ports\": [{\"device\": \"net_ring_fix\"}],"
-	" \"lcores\": {\"control\": 0, \"rx\": [{\"lcore\": 1, \"port\": 0, \"queue\": 0}]},"
-	" \"jobs\": [{\"id\": 7, \"elems_per_packet\": 64, \"encoding\": \"int16\", \"slots\": 8,"
-	"   \"workers\": ["
-	"    {\"id\": 0, \"ipv4\": \"198.18.0.11\", \"key\": "
-	"\"0102030000000000000000000000000000000000000000000000000000000000\"},"
-	"    {\"id\": 1, \"ipv4\": \"198.18.0.12\", \"key\": "
-	"\"0405060000000000000000000000000000000000000000000000000000000000\"},"
-	"    {\"id\": 2, \"ipv4\": \"198.18.0.13\", \"key\": "
-	"\"0708090000000000000000000000000000000000000000000000000000000000\"}]}],"
-	" \"telemetry\": {\"stats_interval_s\": 0}}";
+/* The job: 3 workers with keys 01020300.., 04050600.., 07080900.., on ports and lcores as given. */
+#define DP_JSON(ports, rx, encoding)                                                        \
+	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"       \
+	" \"ports\": [{\"device\": \"net_ring_fix\"" ports "}],"                            \
+	" \"lcores\": {\"control\": 0, \"rx\": [" rx "]},"                                  \
+	" \"jobs\": [{\"id\": 7, \"elems_per_packet\": 64, \"encoding\": \"" encoding "\"," \
+	"   \"slots\": 8, \"workers\": ["                                                   \
+	"    {\"id\": 0, \"ipv4\": \"198.18.0.11\", \"key\": "                              \
+	"\"0102030000000000000000000000000000000000000000000000000000000000\"},"            \
+	"    {\"id\": 1, \"ipv4\": \"198.18.0.12\", \"key\": "                              \
+	"\"0405060000000000000000000000000000000000000000000000000000000000\"},"            \
+	"    {\"id\": 2, \"ipv4\": \"198.18.0.13\", \"key\": "                              \
+	"\"0708090000000000000000000000000000000000000000000000000000000000\"}]}],"         \
+	" \"telemetry\": {\"stats_interval_s\": 0}}"
+#define RX_Q(q) "{\"lcore\": 1, \"port\": 0, \"queue\": " #q "}"
+
+static const char dp_json[] = DP_JSON("", RX_Q(0), "int16");
 
 /* One worker's contribution to one chunk. */
 struct contrib {
@@ -552,20 +555,7 @@ START_TEST(a_newer_chunk_while_a_slot_sums_is_refused)
 END_TEST
 
 /* The same job on a two-lane port: slot k belongs to queue k % 2 and UDP port 47474 + k % 2. */
-static const char two_lanes_json[] =
-	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"
-	" \"ports\": [{\"device\": \"net_ring_fix\", \"rx_queues\": 2}],"
-	" \"lcores\": {\"control\": 0, \"rx\": [{\"lcore\": 1, \"port\": 0, \"queue\": 0},"
-	"   {\"lcore\": 1, \"port\": 0, \"queue\": 1}]},"
-	" \"jobs\": [{\"id\": 7, \"elems_per_packet\": 64, \"encoding\": \"int16\", \"slots\": 8,"
-	"   \"workers\": ["
-	"    {\"id\": 0, \"ipv4\": \"198.18.0.11\", \"key\": "
-	"\"0102030000000000000000000000000000000000000000000000000000000000\"},"
-	"    {\"id\": 1, \"ipv4\": \"198.18.0.12\", \"key\": "
-	"\"0405060000000000000000000000000000000000000000000000000000000000\"},"
-	"    {\"id\": 2, \"ipv4\": \"198.18.0.13\", \"key\": "
-	"\"0708090000000000000000000000000000000000000000000000000000000000\"}]}],"
-	" \"telemetry\": {\"stats_interval_s\": 0}}";
+static const char two_lanes_json[] = DP_JSON(", \"rx_queues\": 2", RX_Q(0) "," RX_Q(1), "int16");
 
 START_TEST(a_packet_off_its_lane_is_refused)
 {
@@ -592,19 +582,7 @@ START_TEST(a_packet_off_its_lane_is_refused)
 END_TEST
 
 /* The same three workers on a float32 job: where a NaN or an infinity can arrive. */
-static const char f32_json[] =
-	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"
-	" \"ports\": [{\"device\": \"net_ring_fix\"}],"
-	" \"lcores\": {\"control\": 0, \"rx\": [{\"lcore\": 1, \"port\": 0, \"queue\": 0}]},"
-	" \"jobs\": [{\"id\": 7, \"elems_per_packet\": 64, \"encoding\": \"float32\", \"slots\": 8,"
-	"   \"workers\": ["
-	"    {\"id\": 0, \"ipv4\": \"198.18.0.11\", \"key\": "
-	"\"0102030000000000000000000000000000000000000000000000000000000000\"},"
-	"    {\"id\": 1, \"ipv4\": \"198.18.0.12\", \"key\": "
-	"\"0405060000000000000000000000000000000000000000000000000000000000\"},"
-	"    {\"id\": 2, \"ipv4\": \"198.18.0.13\", \"key\": "
-	"\"0708090000000000000000000000000000000000000000000000000000000000\"}]}],"
-	" \"telemetry\": {\"stats_interval_s\": 0}}";
+static const char f32_json[] = DP_JSON("", RX_Q(0), "float32");
 
 static size_t
 f32_frame(uint8_t *f, unsigned int w, const float *x)
