@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <rte_config.h>
 
 #include "ainftp_config.h"
 
@@ -752,7 +751,7 @@ ainftp_parse_binding(struct ainftp_ctx *c, const json_t *arr, const char *arr_pa
 	uint16_t i;
 
 	if (ainftp_get_element(c, arr, index, arr_path, keys, &obj, path) < 0 ||
-	    ainftp_get_u32(c, obj, path, "lcore", true, 0, RTE_MAX_LCORE - 1, &lcore) < 0)
+	    ainftp_get_u32(c, obj, path, "lcore", true, 0, AINFTP_MAX_LCORE - 1, &lcore) < 0)
 		return -1;
 	if (lcore == cfg->control_lcore) {
 		ainftp_path_key(kpath, path, "lcore");
@@ -781,7 +780,7 @@ ainftp_parse_lcores(struct ainftp_ctx *c, const json_t *root)
 	uint16_t i;
 
 	if (ainftp_get_object(c, root, "", "lcores", true, keys, &obj, path) < 0 ||
-	    ainftp_get_u32(c, obj, path, "control", true, 0, RTE_MAX_LCORE - 1, &control) < 0 ||
+	    ainftp_get_u32(c, obj, path, "control", true, 0, AINFTP_MAX_LCORE - 1, &control) < 0 ||
 	    ainftp_get_array(c, obj, path, "rx", 1, AINFTP_MAX_RX_BINDINGS, &arr, rx_path) < 0)
 		return -1;
 	c->cfg->control_lcore = control;

@@ -324,6 +324,9 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 	switch (ainftp_slot_offer(s, seq, wid)) {
 	case AINFTP_SLOT_ADD:
 		break;
+	case AINFTP_SLOT_ABANDON:
+		ainftp_ctr_add(&ctr->chunks_abandoned, 1);
+		break;
 	case AINFTP_SLOT_RESEND:
 		result_header(job, s, k, &rh);
 		/* Only to a worker heard from here: it is where its template comes from. */
@@ -378,7 +381,7 @@ undo:
 static enum ainftp_bad
 data_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	   const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp, const struct ainftp_hdr *h,
-	   uint16_t queue, int *widx)
+	   int *widx)
 {
 	uint16_t wid = rte_be_to_cpu_16(h->worker), k = rte_be_to_cpu_16(h->slot);
 	uint16_t lane = rte_be_to_cpu_16(udp->dst_port) - rte_be_to_cpu_16(ctx->net.udp_port);
@@ -401,14 +404,20 @@ data_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 		return AINFTP_BAD_TAG;
 	if (k >= job->n_slots || k != rte_be_to_cpu_32(h->chunk) % job->n_slots)
 		return AINFTP_BAD_SLOT;
-	/* The slot's lane is the queue it must arrive on, and the UDP port that steers it there. */
-	if (k % job->lanes != queue || lane != queue || job->slots[k] == NULL)
+	/*
+	 * The slot's lane is the UDP port that steers it to its queue. The queue it
+	 * came in on matters only through the lcore: a slot is summed by the lcore
+	 * that polls its lane's queue, and only that lcore has it (slots[k] is NULL
+	 * elsewhere). So a kernel that spreads the lanes of one lcore over its
+	 * queues by its own hash (net_tap without flower) costs nothing.
+	 */
+	if (lane != k % job->lanes || job->slots[k] == NULL)
 		return AINFTP_BAD_LANE;
 	return AINFTP_OK;
 }
 
 void
-ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, uint16_t queue, struct rte_mbuf *m,
+ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf *m,
 		struct ainftp_port_ctr *ctr)
 {
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
@@ -430,7 +439,7 @@ ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, uint16_t queue, st
 			why = AINFTP_BAD_JOB;
 	}
 	if (why == AINFTP_OK)
-		why = data_check(ctx, job, ip, udp, h, queue, &widx);
+		why = data_check(ctx, job, ip, udp, h, &widx);
 	if (unlikely(why != AINFTP_OK)) {
 		bad(ctr, why);
 		return;

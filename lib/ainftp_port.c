@@ -310,8 +310,9 @@ port_start(struct ainftp_runtime *rt, uint16_t idx, const struct rte_eth_dev_inf
 /*
  * Lane q of a port is RX queue q: aggregation packets for it carry UDP
  * destination port udp_port + q. Where the NIC has rte_flow, a rule per lane
- * puts them on their queue; elsewhere the sender's choice of queue must do
- * (net_ring), and a packet on the wrong queue is dropped as `lane`.
+ * puts them on their queue; elsewhere the NIC's hash picks (net_tap), or the
+ * sender (net_ring), and a packet that reaches an lcore that does not own its
+ * slot is dropped as `lane`: poll such a port's queues from one lcore.
  */
 static void
 lanes_steer(struct ainftp_runtime *rt, uint16_t idx)

@@ -28,7 +28,7 @@ rx_burst_process(struct ainftp_rx_ctx *ctx, const struct ainftp_rxq *q, struct r
 			ainftp_tx_enqueue(txq, m, ctr);
 			break;
 		case AINFTP_VERDICT_DATA:
-			ainftp_dp_input(ctx, q->port_idx, q->queue, m, ctr);
+			ainftp_dp_input(ctx, q->port_idx, m, ctr);
 			to_free[n_free++] = m;
 			break;
 		case AINFTP_VERDICT_CONSUMED:

@@ -30,6 +30,13 @@ ainftp_slot_offer(struct ainftp_slot *s, uint64_t seq, unsigned int worker)
 		s->count = 0;
 		s->done = false;
 		ainftp_acc_reset(&s->acc);
+	} else if (seq > s->seq && seq >> 32 > s->seq >> 32) {
+		/* An earlier step's chunk that its workers gave up (ainftp_slot.h). */
+		s->seq = seq;
+		s->bitmap = bit;
+		s->count = 1;
+		ainftp_acc_reset(&s->acc);
+		return AINFTP_SLOT_ABANDON;
 	} else {
 		return seq > s->seq ? AINFTP_SLOT_BUSY : AINFTP_SLOT_STALE;
 	}

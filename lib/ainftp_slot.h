@@ -9,6 +9,13 @@
  * the result of the previous one. The slot keeps the result of the chunk it
  * last completed (the shadow), so a worker whose result was lost gets it again
  * by retransmitting its contribution, even after the slot has moved on.
+ *
+ * A later step abandons a chunk still summing: with the window rule, a worker
+ * reaches the slot's next step only after every chunk it sent here completed,
+ * so an incomplete chunk of an earlier step is one the sender never sent: it
+ * gave up on that step (a timeout, then a restart from a later step) or its
+ * tensor was shorter than the others'. Waiting for it would block the slot
+ * for good; within a step, a newer chunk is still refused (BUSY).
  */
 
 #include <stdbool.h>
@@ -41,11 +48,12 @@ struct ainftp_slot {
 
 /* What to do with a contribution from one worker. */
 enum ainftp_slot_action {
-	AINFTP_SLOT_ADD,    /* add it; the slot is (re)started for seq when needed */
-	AINFTP_SLOT_RESEND, /* a retransmission of a completed chunk: send the shadow again */
-	AINFTP_SLOT_DUP,    /* already in the sum: drop */
-	AINFTP_SLOT_STALE,  /* older than anything kept: drop */
-	AINFTP_SLOT_BUSY,   /* a newer chunk while this one still sums: drop */
+	AINFTP_SLOT_ADD,     /* add it; the slot is (re)started for seq when needed */
+	AINFTP_SLOT_ABANDON, /* add it to the slot restarted: an earlier step's sum is dropped */
+	AINFTP_SLOT_RESEND,  /* a retransmission of a completed chunk: send the shadow again */
+	AINFTP_SLOT_DUP,     /* already in the sum: drop */
+	AINFTP_SLOT_STALE,   /* older than anything kept: drop */
+	AINFTP_SLOT_BUSY,    /* a newer chunk while this one still sums: drop */
 };
 
 void ainftp_slot_init(struct ainftp_slot *s);

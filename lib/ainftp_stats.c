@@ -53,6 +53,7 @@ ctr_accumulate(struct ainftp_port_ctr *sum, const struct ainftp_port_ctr *c)
 	sum->arp_learnt += ainftp_ctr_read(&c->arp_learnt);
 	sum->data_pkts += ainftp_ctr_read(&c->data_pkts);
 	sum->chunks_done += ainftp_ctr_read(&c->chunks_done);
+	sum->chunks_abandoned += ainftp_ctr_read(&c->chunks_abandoned);
 	sum->results_sent += ainftp_ctr_read(&c->results_sent);
 	sum->results_resent += ainftp_ctr_read(&c->results_resent);
 	sum->overflows += ainftp_ctr_read(&c->overflows);
@@ -101,6 +102,7 @@ ctr_json(const struct ainftp_port_ctr *c)
 	json_object_set_new(o, "arp_learnt", json_integer((json_int_t)c->arp_learnt));
 	json_object_set_new(o, "data_pkts", json_integer((json_int_t)c->data_pkts));
 	json_object_set_new(o, "chunks_done", json_integer((json_int_t)c->chunks_done));
+	json_object_set_new(o, "chunks_abandoned", json_integer((json_int_t)c->chunks_abandoned));
 	json_object_set_new(o, "results_sent", json_integer((json_int_t)c->results_sent));
 	json_object_set_new(o, "results_resent", json_integer((json_int_t)c->results_resent));
 	json_object_set_new(o, "overflows", json_integer((json_int_t)c->overflows));

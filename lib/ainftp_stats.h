@@ -47,12 +47,13 @@ struct ainftp_port_ctr {
 	uint64_t tx_bytes;
 	uint64_t arp_replies;
 	uint64_t icmp_replies;
-	uint64_t arp_learnt;	 /* ARP replies and announcements for us */
-	uint64_t data_pkts;	 /* contributions summed */
-	uint64_t chunks_done;	 /* slots completed */
-	uint64_t results_sent;	 /* result copies, one per worker */
-	uint64_t results_resent; /* kept results sent again to a worker that retransmitted */
-	uint64_t overflows;	 /* results flagged overflow: exponents spread too far */
+	uint64_t arp_learnt;	   /* ARP replies and announcements for us */
+	uint64_t data_pkts;	   /* contributions summed */
+	uint64_t chunks_done;	   /* slots completed */
+	uint64_t chunks_abandoned; /* partial sums of a step dropped for a later one */
+	uint64_t results_sent;	   /* result copies, one per worker */
+	uint64_t results_resent;   /* kept results sent again to a worker that retransmitted */
+	uint64_t overflows;	   /* results flagged overflow: exponents spread too far */
 	uint64_t proto_drops[AINFTP_BAD_MAX]; /* aggregation packets refused, by ainftp_bad */
 	uint64_t drops[AINFTP_DROP_MAX];
 };

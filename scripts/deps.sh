@@ -10,6 +10,8 @@ pkgs=(
 	libnuma-dev libjansson-dev check   # NUMA, cluster.json, unit tests
 	libsodium-dev                      # the keyed MAC of the wire format
 	python3 iproute2 iputils-ping      # integration tests: JSON checks, namespaces, ping
+	python3-numpy python3-torch        # the Python binding's tests and the PyTorch DDP hook
+	python3-sklearn                    # the DDP test's dataset (digits)
 )
 
 missing=()

@@ -226,6 +226,16 @@ proto_drops(enum ainftp_bad why)
 	return sum.proto_drops[why];
 }
 
+static uint64_t
+all_proto_drops(void)
+{
+	uint64_t n = 0;
+
+	for (int why = AINFTP_OK + 1; why < AINFTP_BAD_MAX; why++)
+		n += proto_drops((enum ainftp_bad)why);
+	return n;
+}
+
 /* Three workers, one chunk: three results, one per worker, exact; nothing before the last. */
 START_TEST(a_chunk_is_summed_and_sent_to_every_worker)
 {
@@ -562,7 +572,7 @@ START_TEST(a_packet_off_its_lane_is_refused)
 	struct rte_mbuf *out[8];
 	struct contrib c;
 	uint8_t f[2048];
-	uint64_t before;
+	uint64_t before, all_before;
 	size_t n;
 
 	fixture_down(&fx);
@@ -570,13 +580,21 @@ START_TEST(a_packet_off_its_lane_is_refused)
 	before = proto_drops(AINFTP_BAD_LANE);
 	contrib_fill(&c, 0, 0, 1, 1); /* slot 1: lane 1 */
 	n = data_frame(f, &c, keys[0], JOB, ELEMS);
-	fixture_inject(&fx, f, (uint16_t)n); /* lane 0's port and queue */
-	put16(f + 36, PORT + 1);
-	fixture_inject(&fx, f, (uint16_t)n); /* lane 1's port, lane 0's queue */
+	fixture_inject_q1(&fx, f, (uint16_t)n); /* lane 0's port, lane 1's queue */
+	fixture_inject(&fx, f, (uint16_t)n);	/* lane 0's port and queue */
 	ck_assert_uint_eq(proto_drops(AINFTP_BAD_LANE), before + 2);
+	ck_assert_uint_eq(ainftp_dp_slots_busy(&fx.rt), 0);
+	put16(f + 36, PORT + 1);
 	fixture_inject_q1(&fx, f, (uint16_t)n); /* where it belongs */
 	ck_assert_uint_eq(proto_drops(AINFTP_BAD_LANE), before + 2);
 	ck_assert_uint_eq(ainftp_dp_slots_busy(&fx.rt), 1);
+	/* Its lane's port on the other queue of the same lcore: the slot is that lcore's. */
+	all_before = all_proto_drops();
+	contrib_fill(&c, 1, 0, 1, 1);
+	n = data_frame(f, &c, keys[1], JOB, ELEMS);
+	put16(f + 36, PORT + 1);
+	fixture_inject(&fx, f, (uint16_t)n);
+	ck_assert_uint_eq(all_proto_drops(), all_before);
 	ck_assert_uint_eq(drain(out, 8), 0);
 }
 END_TEST

@@ -140,6 +140,30 @@ START_TEST(a_slot_moves_on_only_when_done)
 }
 END_TEST
 
+START_TEST(a_later_step_abandons_a_chunk_its_workers_gave_up)
+{
+	struct ainftp_slot *s = slot_new();
+	int result;
+
+	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(2, 3), 0), AINFTP_SLOT_ADD);
+	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(2, 3), 1), AINFTP_SLOT_ADD);
+	/* Within the step a newer chunk is still a broken window rule... */
+	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(2, 11), 2), AINFTP_SLOT_BUSY);
+	/* ...a later step restarts the slot with that worker alone. */
+	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(3, 0), 2), AINFTP_SLOT_ABANDON);
+	ck_assert_int_eq(s->count, 1);
+	ck_assert_uint_eq(s->bitmap, 1u << 2);
+	ck_assert(!s->done);
+	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(2, 3), 0), AINFTP_SLOT_STALE);
+	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(3, 0), 0), AINFTP_SLOT_ADD);
+	ck_assert_int_eq(s->count, 2);
+	/* A complete chunk is kept, not abandoned: the next step just moves on. */
+	ck_assert(ainftp_slot_complete(s, &result) == NULL);
+	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(4, 0), 0), AINFTP_SLOT_ADD);
+	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(3, 0), 1), AINFTP_SLOT_RESEND);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -150,6 +174,7 @@ main(void)
 
 	tcase_add_test(tc, order_and_duplicates_do_not_change_the_bits);
 	tcase_add_test(tc, a_slot_moves_on_only_when_done);
+	tcase_add_test(tc, a_later_step_abandons_a_chunk_its_workers_gave_up);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,1313 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker client: requests, the engine thread, and the public calls.
+ *
+ * The engine owns the socket. Each request is cut into chunks of the job's
+ * elems_per_packet (the last one zero-padded); chunk c of the request with step
+ * s goes to slot c % slots, and, as docs/PROTOCOL.md requires, to a slot only
+ * once the result of the slot's previous chunk has arrived. So the engine
+ * keeps one entry per slot (the chunk in flight there and its datagram, kept
+ * for retransmission) and sends chunks in order while their slot is free and
+ * the window allows. A result completes the entry whose (step, chunk) it
+ * carries; anything else is a duplicate. Retransmission: a per-chunk timer
+ * from an RFC 6298-style estimate of the round trip (Karn's rule: only
+ * first transmissions are sampled), doubled per retry up to rto_max_us.
+ *
+ * Congestion: the window option is a ceiling. What is in flight is limited
+ * by a congestion window, TCP-style (RFC 5681): it starts small, grows by one
+ * chunk per result until the first timeout (slow start), then by one chunk
+ * per window of results; a timeout halves it, once per round trip. Without
+ * it, a round trip that outgrows the timer (a descheduled appliance core, a
+ * full queue) makes every chunk in flight time out together, and the
+ * retransmissions feed the delay that caused them.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/errqueue.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ainftp_client_priv.h"
+#include "ainftp_quant.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "payloads are little-endian and quantized in place");
+
+#define BATCH 32	    /* datagrams per sendmmsg / recvmmsg */
+#define TX_MAX 256	    /* datagrams per flush with GSO: several segments per message */
+#define GSO_MAX_SEGS 64	    /* the kernel's UDP_MAX_SEGMENTS */
+#define GSO_MAX_BYTES 65000 /* one GSO send stays under 64 KiB of UDP payload */
+#define RX_BUF 9216	    /* a jumbo datagram */
+#define IDLE_WAIT_MS 100    /* engine wake-up when nothing is due */
+#define ERRLEN 320
+#define CWND_INIT 16 /* chunks: the congestion window's start, as TCP's IW10 or so */
+
+/* ------------------------------------------------------------ errors */
+
+static _Thread_local char last_error[ERRLEN];
+
+const char *
+ainftp_last_error(void)
+{
+	return last_error;
+}
+
+static void
+vseterr(char *buf, const char *fmt, va_list ap)
+{
+	vsnprintf(buf, ERRLEN, fmt, ap);
+}
+
+void
+ainftp_client_seterr(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vseterr(last_error, fmt, ap);
+	va_end(ap);
+}
+
+int
+ainftp_client_seterr_status(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vseterr(last_error, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+void
+ainftp_client_wipe(void *p, size_t n)
+{
+	volatile uint8_t *v = p;
+
+	while (n--)
+		*v++ = 0;
+}
+
+const char *
+ainftp_status_name(int status)
+{
+	switch (status) {
+	case AINFTP_S_OK:
+		return "ok";
+	case AINFTP_E_INVAL:
+		return "invalid argument";
+	case AINFTP_E_TIMEOUT:
+		return "timeout";
+	case AINFTP_E_UNREACHABLE:
+		return "appliance unreachable";
+	case AINFTP_E_SYSTEM:
+		return "system error";
+	case AINFTP_E_NOMEM:
+		return "out of memory";
+	case AINFTP_E_FAILED:
+		return "client failed earlier";
+	case AINFTP_E_OVERFLOW:
+		return "inexact sum (overflow)";
+	case AINFTP_E_VALUE:
+		return "NaN or infinity";
+	case AINFTP_E_CLOSED:
+		return "client closed";
+	}
+	return "unknown status";
+}
+
+/* ------------------------------------------------------------ state */
+
+struct ainftp_req {
+	float *buf;
+	size_t n;
+	int op;
+	uint32_t step;
+	uint32_t nchunks;
+	uint32_t next; /* engine: next chunk to send */
+	uint32_t done; /* engine: chunks whose result arrived */
+	bool overflow;
+	struct ainftp_req *link; /* submit queue, then the engine's active list */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	atomic_int complete;
+	int status;
+	char err[ERRLEN];
+};
+
+/* What this worker has in flight in one slot of the appliance. */
+struct inflight {
+	struct ainftp_req *req; /* NULL: the slot is free */
+	uint32_t chunk;
+	uint16_t tries;
+	uint64_t sent_ns;
+	uint64_t deadline_ns;
+	uint64_t rto_ns;
+	uint8_t *pkt; /* the datagram, sent again as it is */
+};
+
+struct ainftp_client {
+	struct ainftp_opts o;
+	struct ainftp_mac_key mk;
+	const struct ainftp_quant_ops *ops;
+	int fd;
+	int wake_fd; /* eventfd: a request was submitted, or close */
+	uint16_t local_port;
+	size_t payload_len;
+	size_t pkt_len;	   /* header + payload + tag */
+	size_t pkt_stride; /* between datagrams in pkts */
+	size_t result_len; /* what a RESULT for this job is, tag excluded */
+	pthread_t thread;
+
+	/* Shared with the callers, under mu. */
+	pthread_mutex_t mu;
+	struct ainftp_req *sub_head, *sub_tail;
+	uint32_t next_step;
+	int fail_status; /* 0, or why the engine stopped; new requests get AINFTP_E_FAILED */
+	char fail_msg[ERRLEN];
+	struct ainftp_client_stats pub; /* published by the engine once per loop */
+	atomic_bool stop;
+
+	/* Engine only. */
+	struct ainftp_req *act_head, *act_tail;
+	struct inflight *slot; /* o.slots entries */
+	uint8_t *pkts;
+	uint32_t in_flight;
+	uint32_t window;   /* the ceiling: the window option */
+	uint32_t cwnd;	   /* the congestion window, <= window */
+	uint32_t ssthresh; /* slow start below it */
+	uint32_t acked;	   /* results since cwnd last grew in congestion avoidance */
+	uint64_t cut_ns;   /* when cwnd was last halved: once per round trip */
+	uint64_t last_progress_ns;
+	uint64_t srtt_ns, rttvar_ns, rto_ns;
+	bool gso;
+	float *pad; /* the last, short chunk, zero-padded */
+	uint8_t *rx;
+	struct ainftp_client_stats st;
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static const char *
+addr_str(uint32_t be, char *buf, size_t len)
+{
+	struct in_addr a = {.s_addr = be};
+
+	return inet_ntop(AF_INET, &a, buf, (socklen_t)len);
+}
+
+/* ------------------------------------------------------------ requests */
+
+static void
+req_finish(struct ainftp_req *r, int status, const char *msg)
+{
+	pthread_mutex_lock(&r->mu);
+	r->status = status;
+	snprintf(r->err, sizeof(r->err), "%s", msg != NULL ? msg : "");
+	atomic_store(&r->complete, 1);
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+int
+ainftp_req_test(struct ainftp_req *r)
+{
+	if (r == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "ainftp_req_test: request is NULL");
+	return atomic_load(&r->complete) ? 1 : 0;
+}
+
+/*
+ * No deadline of its own: the engine completes every request, with
+ * AINFTP_E_TIMEOUT when the appliance is silent for timeout_ms, or
+ * AINFTP_E_CLOSED when the client is closed.
+ */
+int
+ainftp_req_wait(struct ainftp_req *r)
+{
+	int status;
+
+	if (r == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "ainftp_req_wait: request is NULL");
+	pthread_mutex_lock(&r->mu);
+	while (!atomic_load(&r->complete))
+		pthread_cond_wait(&r->cv, &r->mu);
+	status = r->status;
+	pthread_mutex_unlock(&r->mu);
+	if (status < 0)
+		ainftp_client_seterr("%s", r->err);
+	return status;
+}
+
+const char *
+ainftp_req_error(const struct ainftp_req *r)
+{
+	if (r == NULL || !atomic_load(&((struct ainftp_req *)r)->complete))
+		return "";
+	return r->err;
+}
+
+static void
+req_destroy(struct ainftp_req *r)
+{
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	free(r);
+}
+
+void
+ainftp_req_free(struct ainftp_req *r)
+{
+	if (r == NULL)
+		return;
+	ainftp_req_wait(r);
+	req_destroy(r);
+}
+
+/* The first non-finite element, or n: the appliance would drop its chunk as `value`. */
+static size_t
+first_nonfinite(const float *x, size_t n)
+{
+	uint32_t acc = 0;
+	size_t i, j;
+
+	/* Branch-free blocks, so the common all-finite case vectorizes. */
+	for (i = 0; i + 1024 <= n; i += 1024) {
+		for (j = 0; j < 1024; j++) {
+			uint32_t b;
+
+			memcpy(&b, &x[i + j], 4);
+			acc |= (b & 0x7fffffffu) >= AINFTP_F32_ABS_INF;
+		}
+		if (acc)
+			break;
+	}
+	for (; i < n; i++)
+		if (!isfinite(x[i]))
+			return i;
+	return n;
+}
+
+static int
+req_check(struct ainftp_client *c, const float *buf, size_t n, int op)
+{
+	size_t bad;
+
+	if (c == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL, "all-reduce: client is NULL");
+	if (buf == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL, "all-reduce: buffer is NULL");
+	if (n == 0)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "all-reduce: length is 0 elements");
+	if ((n + c->o.elems - 1) / c->o.elems > UINT32_MAX)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "all-reduce: %zu elements is more than 2^32 "
+						   "chunks of %u",
+						   n, c->o.elems);
+	if (op != AINFTP_OP_SUM && op != AINFTP_OP_MEAN)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "all-reduce: op %d is not AINFTP_OP_SUM or "
+						   "AINFTP_OP_MEAN",
+						   op);
+	bad = first_nonfinite(buf, n);
+	if (bad < n)
+		return ainftp_client_seterr_status(AINFTP_E_VALUE,
+						   "all-reduce: element %zu is %s; the appliance "
+						   "refuses NaN and infinity",
+						   bad, isnan(buf[bad]) ? "NaN" : "infinite");
+	return 0;
+}
+
+int
+ainftp_allreduce_start(struct ainftp_client *c, float *buf, size_t n, int op,
+		       struct ainftp_req **out)
+{
+	struct ainftp_req *r;
+	uint64_t one = 1;
+	int rc;
+
+	if (out == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "ainftp_allreduce_start: out is NULL");
+	*out = NULL;
+	rc = req_check(c, buf, n, op);
+	if (rc < 0)
+		return rc;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_NOMEM, "all-reduce: out of memory");
+	r->buf = buf;
+	r->n = n;
+	r->op = op;
+	r->nchunks = (uint32_t)((n + c->o.elems - 1) / c->o.elems);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+
+	pthread_mutex_lock(&c->mu);
+	if (c->fail_status != 0) {
+		rc = ainftp_client_seterr_status(AINFTP_E_FAILED, "client failed earlier: %s",
+						 c->fail_msg);
+		pthread_mutex_unlock(&c->mu);
+		req_destroy(r); /* never queued: nothing will complete it */
+		return rc;
+	}
+	r->step = c->next_step++;
+	if (c->sub_tail != NULL)
+		c->sub_tail->link = r;
+	else
+		c->sub_head = r;
+	c->sub_tail = r;
+	pthread_mutex_unlock(&c->mu);
+	if (write(c->wake_fd, &one, sizeof(one)) < 0) {
+		/* The counter cannot overflow at 2^64 - 1 wake-ups: never reached. */
+	}
+	*out = r;
+	return 0;
+}
+
+int
+ainftp_allreduce(struct ainftp_client *c, float *buf, size_t n, int op)
+{
+	struct ainftp_req *r;
+	int rc = ainftp_allreduce_start(c, buf, n, op, &r);
+
+	if (rc < 0)
+		return rc;
+	rc = ainftp_req_wait(r);
+	ainftp_req_free(r);
+	return rc;
+}
+
+/* ------------------------------------------------------------ engine: failures */
+
+static void
+active_remove(struct ainftp_client *c, struct ainftp_req *r)
+{
+	struct ainftp_req **pp = &c->act_head, *prev = NULL;
+
+	while (*pp != NULL && *pp != r) {
+		prev = *pp;
+		pp = &(*pp)->link;
+	}
+	if (*pp == NULL)
+		return;
+	*pp = r->link;
+	if (c->act_tail == r)
+		c->act_tail = prev;
+	r->link = NULL;
+}
+
+/*
+ * Fail every request, pending or submitted, and refuse new ones: the slots'
+ * state on the appliance is no longer known, so this client cannot go on.
+ */
+static void
+engine_fail(struct ainftp_client *c, int status, const char *msg)
+{
+	struct ainftp_req *r, *next;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->fail_status == 0) {
+		c->fail_status = status;
+		snprintf(c->fail_msg, sizeof(c->fail_msg), "%s", msg);
+	}
+	r = c->sub_head;
+	c->sub_head = c->sub_tail = NULL;
+	pthread_mutex_unlock(&c->mu);
+	for (; r != NULL; r = next) {
+		next = r->link;
+		req_finish(r, status, msg);
+	}
+	for (r = c->act_head; r != NULL; r = next) {
+		next = r->link;
+		req_finish(r, status, msg);
+	}
+	c->act_head = c->act_tail = NULL;
+	for (uint32_t s = 0; s < c->o.slots; s++)
+		c->slot[s].req = NULL;
+	c->in_flight = 0;
+}
+
+static void
+fail_timeout(struct ainftp_client *c)
+{
+	char msg[ERRLEN], ip[INET_ADDRSTRLEN];
+	const struct ainftp_req *r = c->act_head;
+
+	snprintf(msg, sizeof(msg),
+		 "timeout: no result for %u ms from appliance %s:%u (job %u, worker %d, step %u, "
+		 "%u chunks in flight, %llu retransmissions); check that it runs, and that the "
+		 "job, worker id, key and tensor size agree with cluster.json and the other "
+		 "workers",
+		 c->o.timeout_ms, addr_str(c->o.appliance, ip, sizeof(ip)), c->o.port, c->o.job,
+		 c->o.worker, r != NULL ? r->step : 0, c->in_flight,
+		 (unsigned long long)c->st.retransmits);
+	engine_fail(c, AINFTP_E_TIMEOUT, msg);
+}
+
+static void
+fail_errno(struct ainftp_client *c, const char *what, int err)
+{
+	char msg[ERRLEN], ip[INET_ADDRSTRLEN];
+	int status = AINFTP_E_SYSTEM;
+
+	if (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EHOSTDOWN ||
+	    err == ENETDOWN)
+		status = AINFTP_E_UNREACHABLE;
+	snprintf(msg, sizeof(msg), "%s: appliance %s:%u: %s", what,
+		 addr_str(c->o.appliance, ip, sizeof(ip)), c->o.port, strerror(err));
+	engine_fail(c, status, msg);
+}
+
+/* ------------------------------------------------------------ engine: requests */
+
+static void
+take_submitted(struct ainftp_client *c)
+{
+	struct ainftp_req *r;
+	uint64_t v;
+
+	if (read(c->wake_fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing new; the queue is checked below in any case. */
+	}
+	pthread_mutex_lock(&c->mu);
+	r = c->sub_head;
+	c->sub_head = c->sub_tail = NULL;
+	pthread_mutex_unlock(&c->mu);
+	if (r == NULL)
+		return;
+	if (c->act_tail != NULL)
+		c->act_tail->link = r;
+	else
+		c->act_head = r;
+	while (r->link != NULL)
+		r = r->link;
+	c->act_tail = r;
+}
+
+/* The first request with chunks still to send. */
+static struct ainftp_req *
+send_cursor(struct ainftp_client *c)
+{
+	struct ainftp_req *r;
+
+	for (r = c->act_head; r != NULL; r = r->link)
+		if (r->next < r->nchunks)
+			return r;
+	return NULL;
+}
+
+static void publish_stats(struct ainftp_client *c);
+
+static void
+req_maybe_done(struct ainftp_client *c, struct ainftp_req *r)
+{
+	char msg[ERRLEN];
+
+	if (r->done < r->nchunks)
+		return;
+	active_remove(c, r);
+	c->st.requests++;
+	publish_stats(c); /* a waiter that reads the stats next sees its request in them */
+	if (r->overflow) {
+		snprintf(msg, sizeof(msg),
+			 "step %u: the appliance flagged a result OVERFLOW: exponents spread too "
+			 "far for an exact sum; the buffer holds the sum rounded at each block's "
+			 "largest exponent",
+			 r->step);
+		req_finish(r, AINFTP_E_OVERFLOW, msg);
+	} else {
+		req_finish(r, 0, NULL);
+	}
+}
+
+/* ------------------------------------------------------------ engine: sending */
+
+/* Quantize chunk k of r into its datagram. Fails only on a NaN the caller put in later. */
+static int
+build_data(struct ainftp_client *c, struct ainftp_req *r, uint32_t k, uint8_t *pkt)
+{
+	size_t off = (size_t)k * c->o.elems;
+	size_t m = r->n - off < c->o.elems ? r->n - off : c->o.elems;
+	const float *x = r->buf + off;
+	uint8_t *pl = pkt + sizeof(struct ainftp_hdr);
+	struct ainftp_msg msg = {
+		.type = AINFTP_MSG_DATA,
+		.encoding = (uint8_t)c->o.encoding,
+		.flags = c->o.auth ? AINFTP_F_AUTH : 0,
+		.job = c->o.job,
+		.worker = (uint16_t)c->o.worker,
+		.elems = (uint16_t)c->o.elems,
+		.step = r->step,
+		.chunk = k,
+		.slot = (uint16_t)(k & (c->o.slots - 1)),
+	};
+	int8_t e = 0;
+	int rc = 0;
+
+	if (m < c->o.elems) {
+		memset(c->pad, 0, c->o.elems * sizeof(float));
+		memcpy(c->pad, x, m * sizeof(float));
+		x = c->pad;
+	}
+	switch (c->o.encoding) {
+	case AINFTP_WIRE_INT16:
+		rc = c->ops->quant_i16(x, c->o.elems, (int16_t *)(void *)pl, &e);
+		break;
+	case AINFTP_WIRE_INT8:
+		rc = c->ops->quant_i8(x, c->o.elems, (int8_t *)pl,
+				      (int8_t *)pl + ainftp_blocks(c->o.elems));
+		break;
+	default:
+		memcpy(pl, x, c->o.elems * sizeof(float));
+		rc = first_nonfinite(x, c->o.elems) < c->o.elems ? -1 : 0;
+		break;
+	}
+	msg.scale_exp = e;
+	ainftp_hdr_write((struct ainftp_hdr *)pkt, &msg);
+	if (c->o.auth)
+		ainftp_mac(&c->mk, pkt, sizeof(struct ainftp_hdr) + c->payload_len,
+			   pkt + sizeof(struct ainftp_hdr) + c->payload_len);
+	return rc;
+}
+
+static uint16_t
+slot_lane(const struct ainftp_client *c, uint32_t slot)
+{
+	return (uint16_t)(slot % c->o.lanes);
+}
+
+/* A batch of datagrams for one sendmmsg; with GSO, one message per run of a lane. */
+struct txbatch {
+	uint32_t n;
+	uint32_t slot[TX_MAX];
+};
+
+static void
+sockaddr_lane(const struct ainftp_client *c, uint16_t lane, struct sockaddr_in *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = c->o.appliance;
+	sa->sin_port = htons((uint16_t)(c->o.port + lane));
+}
+
+union gso_cmsg {
+	char buf[CMSG_SPACE(sizeof(uint16_t))];
+	struct cmsghdr align;
+};
+
+/*
+ * Send the batch's datagrams. With GSO, datagrams to one lane go out as one
+ * message that the kernel cuts into equal segments. Returns 0, or -1 with
+ * errno; a datagram the kernel did not take (a full socket buffer) is left to
+ * its retransmission timer.
+ */
+static int
+tx_flush(struct ainftp_client *c, struct txbatch *b)
+{
+	struct mmsghdr mm[TX_MAX];
+	struct iovec iov[TX_MAX];
+	struct sockaddr_in sa[TX_MAX];
+	union gso_cmsg cm[TX_MAX];
+	uint32_t nm = 0, i = 0, segs_max = 1;
+	int sent;
+
+	if (c->gso) {
+		segs_max = (uint32_t)(GSO_MAX_BYTES / c->pkt_len);
+		segs_max = segs_max > GSO_MAX_SEGS ? GSO_MAX_SEGS : segs_max;
+	}
+	memset(mm, 0, sizeof(mm[0]) * b->n);
+	while (i < b->n) {
+		uint16_t lane = slot_lane(c, b->slot[i]);
+		uint32_t j = 0;
+		struct msghdr *h = &mm[nm].msg_hdr;
+
+		h->msg_iov = &iov[i];
+		/* Same-lane datagrams that follow, up to a GSO send's worth. */
+		while (i + j < b->n && j < segs_max && slot_lane(c, b->slot[i + j]) == lane) {
+			iov[i + j].iov_base = c->slot[b->slot[i + j]].pkt;
+			iov[i + j].iov_len = c->pkt_len;
+			j++;
+		}
+		h->msg_iovlen = j;
+		sockaddr_lane(c, lane, &sa[nm]);
+		h->msg_name = &sa[nm];
+		h->msg_namelen = sizeof(sa[nm]);
+		if (j > 1) {
+			struct cmsghdr *cmh;
+			uint16_t seg = (uint16_t)c->pkt_len;
+
+			h->msg_control = cm[nm].buf;
+			h->msg_controllen = sizeof(cm[nm].buf);
+			cmh = CMSG_FIRSTHDR(h);
+			cmh->cmsg_level = SOL_UDP;
+			cmh->cmsg_type = UDP_SEGMENT;
+			cmh->cmsg_len = CMSG_LEN(sizeof(seg));
+			memcpy(CMSG_DATA(cmh), &seg, sizeof(seg));
+		}
+		c->st.packets_sent += j;
+		c->st.bytes_sent += j * c->pkt_len;
+		i += j;
+		nm++;
+	}
+	b->n = 0;
+	for (i = 0; i < nm; i += (uint32_t)sent) {
+		sent = sendmmsg(c->fd, &mm[i], nm - i, MSG_DONTWAIT);
+		if (sent < 0) {
+			if (errno == EINTR) {
+				sent = 0;
+				continue;
+			}
+			if (errno == EAGAIN || errno == ENOBUFS)
+				return 0;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+tx_add(struct ainftp_client *c, struct txbatch *b, uint32_t slot)
+{
+	b->slot[b->n++] = slot;
+	return b->n == (c->gso ? TX_MAX : BATCH) ? tx_flush(c, b) : 0;
+}
+
+/* Start new chunks while their slots are free and the window allows. */
+static int
+send_new(struct ainftp_client *c, uint64_t now, struct txbatch *b)
+{
+	struct ainftp_req *r;
+
+	while (c->in_flight < c->cwnd && (r = send_cursor(c)) != NULL) {
+		uint32_t s = r->next & (c->o.slots - 1);
+		struct inflight *f = &c->slot[s];
+
+		if (f->req != NULL)
+			break; /* the slot's previous chunk has no result yet */
+		if (build_data(c, r, r->next, f->pkt) < 0) {
+			engine_fail(c, AINFTP_E_VALUE,
+				    "all-reduce: a NaN or infinity appeared in the buffer "
+				    "after the request started");
+			return 0;
+		}
+		if (c->in_flight == 0)
+			c->last_progress_ns = now; /* the silence clock starts with work */
+		f->req = r;
+		f->chunk = r->next++;
+		f->tries = 1;
+		f->sent_ns = now;
+		f->rto_ns = c->rto_ns;
+		f->deadline_ns = now + f->rto_ns;
+		c->in_flight++;
+		if (tx_add(c, b, s) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A timeout: halve the congestion window, unless it was halved this round trip. */
+static void
+cwnd_cut(struct ainftp_client *c, uint64_t now)
+{
+	if (now - c->cut_ns < c->srtt_ns)
+		return;
+	c->cut_ns = now;
+	c->ssthresh = c->cwnd / 2 > 1 ? c->cwnd / 2 : 1;
+	c->cwnd = c->ssthresh;
+	c->acked = 0;
+}
+
+/* A result for a first transmission: grow the congestion window. */
+static void
+cwnd_grow(struct ainftp_client *c)
+{
+	if (c->cwnd >= c->window)
+		return;
+	if (c->cwnd < c->ssthresh) {
+		c->cwnd++;
+	} else if (++c->acked >= c->cwnd) {
+		c->acked = 0;
+		c->cwnd++;
+	}
+}
+
+/* Send again, unchanged, what has waited past its timer; back off each time. */
+static int
+retransmit(struct ainftp_client *c, uint64_t now, struct txbatch *b)
+{
+	for (uint32_t s = 0; s < c->o.slots && c->in_flight > 0; s++) {
+		struct inflight *f = &c->slot[s];
+
+		if (f->req == NULL || f->deadline_ns > now)
+			continue;
+		cwnd_cut(c, now);
+		f->tries++;
+		f->rto_ns *= 2;
+		if (f->rto_ns > (uint64_t)c->o.rto_max_us * 1000)
+			f->rto_ns = (uint64_t)c->o.rto_max_us * 1000;
+		f->deadline_ns = now + f->rto_ns;
+		c->st.retransmits++;
+		if (tx_add(c, b, s) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ engine: receiving */
+
+static void
+rtt_sample(struct ainftp_client *c, uint64_t rtt)
+{
+	uint64_t lo = (uint64_t)c->o.rto_min_us * 1000, hi = (uint64_t)c->o.rto_max_us * 1000;
+
+	if (c->srtt_ns == 0) {
+		c->srtt_ns = rtt;
+		c->rttvar_ns = rtt / 2;
+	} else {
+		uint64_t d = rtt > c->srtt_ns ? rtt - c->srtt_ns : c->srtt_ns - rtt;
+
+		c->rttvar_ns = (3 * c->rttvar_ns + d) / 4;
+		c->srtt_ns = (7 * c->srtt_ns + rtt) / 8;
+	}
+	c->rto_ns = c->srtt_ns + 4 * c->rttvar_ns;
+	c->rto_ns = c->rto_ns < lo ? lo : (c->rto_ns > hi ? hi : c->rto_ns);
+}
+
+/* Write a result's elements (the real ones, not the padding) into the request's buffer. */
+static void
+result_store(struct ainftp_client *c, struct ainftp_req *r, uint32_t k, const struct ainftp_msg *m,
+	     const uint8_t *pl)
+{
+	size_t off = (size_t)k * c->o.elems;
+	size_t n = r->n - off < c->o.elems ? r->n - off : c->o.elems;
+	float *out = r->buf + off;
+
+	if (m->encoding == AINFTP_WIRE_INT16) {
+		/* pl is 2-aligned in the receive buffer (offset 32). */
+		ainftp_dequant_i16((const int16_t *)(const void *)pl, (uint32_t)n, m->scale_exp,
+				   out);
+	} else {
+		memcpy(out, pl, n * sizeof(float));
+	}
+	if (r->op == AINFTP_OP_MEAN && m->contributors > 1) {
+		float inv = (float)m->contributors;
+
+		for (size_t i = 0; i < n; i++)
+			out[i] /= inv;
+	}
+}
+
+static void
+take_result(struct ainftp_client *c, const struct ainftp_msg *m, const uint8_t *pl, uint64_t now)
+{
+	uint32_t s = m->chunk & (c->o.slots - 1);
+	struct inflight *f = &c->slot[s];
+	struct ainftp_req *r = f->req;
+
+	if (m->slot != s || m->elems != c->o.elems || m->encoding != c->o.result_encoding) {
+		c->st.bad_packets++; /* not this job's geometry */
+		return;
+	}
+	if (r == NULL || r->step != m->step || f->chunk != m->chunk) {
+		c->st.dup_results++; /* done already, or not in flight */
+		return;
+	}
+	c->st.results++;
+	c->st.chunks++;
+	c->st.bytes_received += c->result_len;
+	if (f->tries == 1) {
+		rtt_sample(c, now - f->sent_ns);
+		cwnd_grow(c);
+	}
+	if (m->flags & AINFTP_F_OVERFLOW)
+		r->overflow = true;
+	result_store(c, r, f->chunk, m, pl);
+	f->req = NULL;
+	c->in_flight--;
+	c->last_progress_ns = now;
+	r->done++;
+	req_maybe_done(c, r);
+}
+
+/* HEARTBEAT_ACK: the heartbeat's step, chunk and bitmap echoed, as this worker. */
+static void
+answer_heartbeat(struct ainftp_client *c, const struct ainftp_msg *hb,
+		 const struct sockaddr_in *from)
+{
+	uint8_t pkt[sizeof(struct ainftp_hdr) + AINFTP_TAG_LEN];
+	struct ainftp_msg m = *hb;
+	size_t len = sizeof(struct ainftp_hdr);
+
+	m.type = AINFTP_MSG_HEARTBEAT_ACK;
+	m.worker = (uint16_t)c->o.worker;
+	m.flags = c->o.auth ? AINFTP_F_AUTH : 0;
+	m.elems = 0;
+	m.encoding = 0;
+	m.contributors = 0;
+	ainftp_hdr_write((struct ainftp_hdr *)pkt, &m);
+	if (c->o.auth) {
+		ainftp_mac(&c->mk, pkt, len, pkt + len);
+		len += AINFTP_TAG_LEN;
+	}
+	if (sendto(c->fd, pkt, len, MSG_DONTWAIT, (const struct sockaddr *)from, sizeof(*from)) ==
+	    (ssize_t)len)
+		c->st.heartbeats++;
+}
+
+static void
+rx_one(struct ainftp_client *c, const uint8_t *p, size_t len, const struct sockaddr_in *from,
+       uint64_t now)
+{
+	const struct ainftp_hdr *h = (const struct ainftp_hdr *)p;
+	struct ainftp_msg m;
+
+	if (from->sin_addr.s_addr != c->o.appliance || len < sizeof(*h) ||
+	    ainftp_hdr_check(h, len) != AINFTP_OK) {
+		c->st.bad_packets++;
+		return;
+	}
+	ainftp_hdr_read(h, &m);
+	if (m.job != c->o.job) {
+		c->st.bad_packets++;
+		return;
+	}
+	if (m.type == AINFTP_MSG_RESULT)
+		take_result(c, &m, p + sizeof(*h), now);
+	else if (m.type == AINFTP_MSG_HEARTBEAT)
+		answer_heartbeat(c, &m, from);
+	else
+		c->st.bad_packets++;
+}
+
+/* An ICMP error queued by IP_RECVERR: what the network said about the appliance. */
+static int
+read_errqueue(struct ainftp_client *c)
+{
+	char cbuf[512];
+	uint8_t data[64];
+	struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+	struct msghdr h = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = cbuf,
+			   .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm;
+
+	if (recvmsg(c->fd, &h, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+		return 0;
+	for (cm = CMSG_FIRSTHDR(&h); cm != NULL; cm = CMSG_NXTHDR(&h, cm)) {
+		struct sock_extended_err ee;
+
+		if (cm->cmsg_level != IPPROTO_IP || cm->cmsg_type != IP_RECVERR)
+			continue;
+		memcpy(&ee, CMSG_DATA(cm), sizeof(ee));
+		if (ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_LOCAL)
+			return (int)ee.ee_errno;
+	}
+	return 0;
+}
+
+/* Take what has arrived, without waiting. 1: something did; 0: nothing; -1: failed. */
+static int
+receive(struct ainftp_client *c, uint64_t now)
+{
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+	struct sockaddr_in from[BATCH];
+	int got, any = 0;
+
+	for (int rounds = 0; rounds < 8; rounds++) {
+		for (int i = 0; i < BATCH; i++) {
+			iov[i].iov_base = c->rx + (size_t)i * RX_BUF;
+			iov[i].iov_len = RX_BUF;
+			memset(&mm[i].msg_hdr, 0, sizeof(mm[i].msg_hdr));
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_name = &from[i];
+			mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
+		got = recvmmsg(c->fd, mm, BATCH, MSG_DONTWAIT, NULL);
+		if (got < 0) {
+			int err = errno;
+
+			if (err == EAGAIN || err == EINTR)
+				return any;
+			/* IP_RECVERR reports an ICMP error once, on the next call. */
+			int icmp = read_errqueue(c);
+
+			fail_errno(c, "receive", icmp != 0 ? icmp : err);
+			return -1;
+		}
+		for (int i = 0; i < got; i++)
+			if (!(mm[i].msg_hdr.msg_flags & MSG_TRUNC))
+				rx_one(c, iov[i].iov_base, mm[i].msg_len, &from[i], now);
+			else
+				c->st.bad_packets++;
+		any = 1;
+		if (got < BATCH)
+			break;
+	}
+	return any;
+}
+
+/* ------------------------------------------------------------ engine: the loop */
+
+static uint64_t
+next_deadline(const struct ainftp_client *c, uint64_t now)
+{
+	uint64_t t = now + (uint64_t)IDLE_WAIT_MS * 1000000;
+
+	if (c->in_flight == 0)
+		return t;
+	for (uint32_t s = 0; s < c->o.slots; s++)
+		if (c->slot[s].req != NULL && c->slot[s].deadline_ns < t)
+			t = c->slot[s].deadline_ns;
+	if (c->last_progress_ns + (uint64_t)c->o.timeout_ms * 1000000 < t)
+		t = c->last_progress_ns + (uint64_t)c->o.timeout_ms * 1000000;
+	return t;
+}
+
+static int
+wait_io(struct ainftp_client *c, uint64_t until, uint64_t now)
+{
+	struct pollfd pf[2] = {{.fd = c->fd, .events = POLLIN},
+			       {.fd = c->wake_fd, .events = POLLIN}};
+	uint64_t d = until > now ? until - now : 0;
+	struct timespec ts = {.tv_sec = (time_t)(d / 1000000000u),
+			      .tv_nsec = (long)(d % 1000000000u)};
+
+	if (ppoll(pf, 2, &ts, NULL) < 0 && errno != EINTR)
+		return -1;
+	if (pf[0].revents & POLLERR) {
+		int err = read_errqueue(c);
+
+		if (err != 0) {
+			fail_errno(c, "send", err);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static void
+publish_stats(struct ainftp_client *c)
+{
+	c->st.srtt_us = c->srtt_ns / 1000;
+	c->st.rto_us = c->rto_ns / 1000;
+	pthread_mutex_lock(&c->mu);
+	c->pub = c->st;
+	pthread_mutex_unlock(&c->mu);
+}
+
+static bool
+can_send(struct ainftp_client *c)
+{
+	struct ainftp_req *r = send_cursor(c);
+
+	return r != NULL && c->in_flight < c->cwnd &&
+	       c->slot[r->next & (c->o.slots - 1)].req == NULL;
+}
+
+static int
+engine_step(struct ainftp_client *c, struct txbatch *b)
+{
+	uint64_t now = now_ns();
+	int got;
+
+	take_submitted(c);
+	if (send_new(c, now, b) < 0 || retransmit(c, now, b) < 0 || tx_flush(c, b) < 0) {
+		if (c->gso && (errno == EINVAL || errno == EIO) && c->o.gso == AINFTP_GSO_AUTO) {
+			c->gso = false; /* the path does not take GSO: the timers resend */
+			return 0;
+		}
+		fail_errno(c, "send", errno);
+		return 0;
+	}
+	/* A fresh clock: sending can take long enough to skew the round trips. */
+	now = now_ns();
+	got = receive(c, now);
+	if (got < 0)
+		return 0;
+	if (c->in_flight > 0 && now - c->last_progress_ns > (uint64_t)c->o.timeout_ms * 1000000) {
+		fail_timeout(c);
+		return 0;
+	}
+	publish_stats(c);
+	if (got == 0 && !can_send(c))
+		return wait_io(c, next_deadline(c, now), now);
+	return 0;
+}
+
+static void *
+engine(void *arg)
+{
+	struct ainftp_client *c = arg;
+	struct txbatch *b = calloc(1, sizeof(*b));
+
+	if (b == NULL) {
+		engine_fail(c, AINFTP_E_NOMEM, "client engine: out of memory");
+		return NULL;
+	}
+	while (!atomic_load(&c->stop))
+		if (engine_step(c, b) < 0) {
+			fail_errno(c, "poll", errno);
+			break;
+		}
+	engine_fail(c, AINFTP_E_CLOSED, "the client was closed with the request pending");
+	publish_stats(c);
+	free(b);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ open and close */
+
+static int
+opts_check(const struct ainftp_opts *o)
+{
+	if (!o->has_appliance)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "option \"appliance\" is required");
+	if (!o->has_job)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL, "option \"job\" is required");
+	if (o->worker < 0)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL, "option \"worker\" is required");
+	if (o->elems == 0)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "option \"elems\" is required (the job's "
+						   "elems_per_packet)");
+	if (o->encoding < 0)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "option \"encoding\" is required");
+	if (o->encoding == AINFTP_WIRE_INT8 && o->elems % AINFTP_BLOCK != 0)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "option \"elems\": %u is not a multiple of 32, "
+						   "as int8 needs",
+						   o->elems);
+	if (o->auth && !o->has_key)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "option \"key\" (or \"key_file\") is required "
+						   "when auth is true");
+	if (o->window > o->slots)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "option \"window\": %u is more than slots (%u)",
+						   o->window, o->slots);
+	if (o->rto_min_us > o->rto_max_us)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "option \"rto_min_us\": %u is more than "
+						   "rto_max_us (%u)",
+						   o->rto_min_us, o->rto_max_us);
+	if (sizeof(struct ainftp_hdr) +
+		    ainftp_payload_len((enum ainftp_wire_encoding)o->encoding, o->elems) +
+		    AINFTP_TAG_LEN + 28 >
+	    RX_BUF)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "option \"elems\": %u elements do not fit a "
+						   "9000-byte MTU",
+						   o->elems);
+	return 0;
+}
+
+static int
+sys_err(const char *what)
+{
+	return ainftp_client_seterr_status(AINFTP_E_SYSTEM, "%s: %s", what, strerror(errno));
+}
+
+/* Bigger socket buffers than the default: a whole window of jumbo datagrams. */
+static void
+set_bufs(int fd, int bytes)
+{
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+}
+
+static int
+open_socket(struct ainftp_client *c)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = c->o.bind,
+				 .sin_port = htons(c->o.bind_port)};
+	socklen_t len = sizeof(sa);
+	int one = 1, seg = (int)c->pkt_len;
+	char ip[INET_ADDRSTRLEN];
+
+	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return sys_err("socket");
+	set_bufs(c->fd, (int)c->o.sockbuf);
+	/* ICMP errors (port or host unreachable) come back as errors, not silence. */
+	setsockopt(c->fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+	if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return ainftp_client_seterr_status(AINFTP_E_SYSTEM, "bind %s:%u: %s",
+						   addr_str(c->o.bind, ip, sizeof(ip)),
+						   c->o.bind_port, strerror(errno));
+	if (getsockname(c->fd, (struct sockaddr *)&sa, &len) < 0)
+		return sys_err("getsockname");
+	c->local_port = ntohs(sa.sin_port);
+	/* GSO: probe the option; a kernel without it refuses it here. */
+	c->gso = c->o.gso != AINFTP_GSO_OFF &&
+		 setsockopt(c->fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg)) == 0;
+	if (c->o.gso == AINFTP_GSO_ON && !c->gso)
+		return sys_err("UDP GSO (option \"gso\" is on)");
+	if (c->gso) {
+		seg = 0; /* per-message cmsg only: single datagrams stay unsegmented */
+		setsockopt(c->fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg));
+	}
+	return 0;
+}
+
+static int
+client_alloc(struct ainftp_client *c)
+{
+	c->slot = calloc(c->o.slots, sizeof(*c->slot));
+	/* Cache-line strides: int16 payloads (offset 32) are quantized in place. */
+	c->pkt_stride = (c->pkt_len + 63) / 64 * 64;
+	c->pkts = aligned_alloc(64, (size_t)c->o.slots * c->pkt_stride);
+	c->pad = calloc(c->o.elems, sizeof(float));
+	c->rx = aligned_alloc(64, (size_t)BATCH * RX_BUF);
+	if (c->slot == NULL || c->pkts == NULL || c->pad == NULL || c->rx == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_NOMEM, "open: out of memory");
+	for (uint32_t s = 0; s < c->o.slots; s++)
+		c->slot[s].pkt = c->pkts + (size_t)s * c->pkt_stride;
+	return 0;
+}
+
+static void
+client_free(struct ainftp_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
+	free(c->slot);
+	free(c->pkts);
+	free(c->pad);
+	free(c->rx);
+	pthread_mutex_destroy(&c->mu);
+	ainftp_client_wipe(c, sizeof(*c));
+	free(c);
+}
+
+static int
+client_init(struct ainftp_client *c, const struct ainftp_opts *o)
+{
+	int rc;
+
+	c->o = *o;
+	c->payload_len = ainftp_payload_len((enum ainftp_wire_encoding)o->encoding, o->elems);
+	c->pkt_len = sizeof(struct ainftp_hdr) + c->payload_len + (o->auth ? AINFTP_TAG_LEN : 0);
+	c->result_len = sizeof(struct ainftp_hdr) +
+			ainftp_payload_len((enum ainftp_wire_encoding)o->result_encoding, o->elems);
+	c->window = o->window != 0 ? o->window : o->slots;
+	c->cwnd = c->window < CWND_INIT ? c->window : CWND_INIT;
+	c->ssthresh = c->window;
+	c->next_step = o->first_step;
+	c->rto_ns = (uint64_t)o->rto_us * 1000;
+	c->ops = ainftp_quant_select(o->simd_bits);
+	if (o->auth && ainftp_mac_key_init(&c->mk, o->key) < 0)
+		return ainftp_client_seterr_status(AINFTP_E_SYSTEM,
+						   "open: libsodium failed to initialise");
+	rc = client_alloc(c);
+	if (rc < 0)
+		return rc;
+	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->wake_fd < 0)
+		return sys_err("eventfd");
+	return open_socket(c);
+}
+
+int
+ainftp_client_open(const struct ainftp_opts *o, struct ainftp_client **out)
+{
+	struct ainftp_client *c;
+	int rc;
+
+	if (out == NULL || o == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "ainftp_client_open: options and out are "
+						   "required (got NULL)");
+	*out = NULL;
+	rc = opts_check(o);
+	if (rc < 0)
+		return rc;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_NOMEM, "open: out of memory");
+	c->fd = c->wake_fd = -1;
+	pthread_mutex_init(&c->mu, NULL);
+	rc = client_init(c, o);
+	if (rc == 0 && (errno = pthread_create(&c->thread, NULL, engine, c)) != 0)
+		rc = sys_err("pthread_create");
+	if (rc < 0) {
+		client_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void
+ainftp_client_close(struct ainftp_client *c)
+{
+	uint64_t one = 1;
+
+	if (c == NULL)
+		return;
+	atomic_store(&c->stop, true);
+	if (write(c->wake_fd, &one, sizeof(one)) < 0) {
+		/* The engine also wakes on its own within IDLE_WAIT_MS. */
+	}
+	pthread_join(c->thread, NULL);
+	client_free(c);
+}
+
+int
+ainftp_client_local_port(const struct ainftp_client *c)
+{
+	if (c == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "ainftp_client_local_port: client is NULL");
+	return c->local_port;
+}
+
+int
+ainftp_client_get_stats(struct ainftp_client *c, struct ainftp_client_stats *s)
+{
+	if (c == NULL || s == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "ainftp_client_get_stats: client and stats are "
+						   "required (got NULL)");
+	pthread_mutex_lock(&c->mu);
+	*s = c->pub;
+	pthread_mutex_unlock(&c->mu);
+	return 0;
+}

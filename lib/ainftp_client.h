@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef AINFTP_CLIENT_H
+#define AINFTP_CLIENT_H
+
+/*
+ * The worker client library: all-reduce float32 buffers through an ainftp
+ * appliance over ordinary kernel UDP, with no DPDK on the worker's host.
+ *
+ *   struct ainftp_opts *o = ainftp_opts_new();
+ *   ainftp_opts_from_cluster(o, "cluster.json", job, worker); // or ainftp_opts_set()
+ *   struct ainftp_client *c;
+ *   if (ainftp_client_open(o, &c) < 0) puts(ainftp_last_error());
+ *   ainftp_allreduce(c, grad, n, AINFTP_OP_MEAN);
+ *   ainftp_client_close(c);
+ *
+ * Every call returns 0 (or a count) on success and a negative enum
+ * ainftp_status on failure, with a one-line message from ainftp_last_error()
+ * in the calling thread (or ainftp_req_error() for a request). Nothing here
+ * exits, aborts or prints, and nothing waits longer than the "timeout_ms"
+ * option without returning AINFTP_E_TIMEOUT. Keys never appear in messages.
+ *
+ * One client is one worker of one job: one UDP socket bound to the worker's
+ * address, and one engine thread that sends chunks, retransmits them, takes
+ * results and answers the appliance's heartbeats. The engine works on
+ * requests in the order they were started (a later one may finish first only
+ * when it is small); every worker of the job must start the same requests,
+ * with the same sizes, in the same order (as with any collective).
+ * Thread-safe: any thread may start and wait for requests.
+ *
+ * docs/CLIENT.md is the user's guide; docs/PROTOCOL.md the wire rules the
+ * engine follows.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AINFTP_CLIENT_ABI 1 /* bumped on any incompatible change of this header */
+
+enum ainftp_status {
+	AINFTP_S_OK = 0,
+	AINFTP_E_INVAL = -1,	   /* a bad argument or option; the message names it */
+	AINFTP_E_TIMEOUT = -2,	   /* no result within timeout_ms */
+	AINFTP_E_UNREACHABLE = -3, /* the network says the appliance is not there */
+	AINFTP_E_SYSTEM = -4,	   /* a system call failed; the message has errno's text */
+	AINFTP_E_NOMEM = -5,
+	AINFTP_E_FAILED = -6,	/* an earlier request failed: the client is unusable */
+	AINFTP_E_OVERFLOW = -7, /* a result is flagged OVERFLOW: not an exact sum */
+	AINFTP_E_VALUE = -8,	/* NaN or infinity in the input */
+	AINFTP_E_CLOSED = -9,	/* the client was closed with the request pending */
+};
+
+enum ainftp_reduce_op {
+	AINFTP_OP_SUM = 0,
+	AINFTP_OP_MEAN = 1, /* the sum divided by each result's contributor count */
+};
+
+/* The message of the last failed call in this thread ("" when none). */
+const char *ainftp_last_error(void);
+/* A short name of a status: "timeout", "invalid argument", ... */
+const char *ainftp_status_name(int status);
+
+/*
+ * Options. Defaults are listed with each name; ainftp_opts_set() takes every
+ * value as a string, so bindings need no struct layout:
+ *
+ *   appliance        IPv4 of the appliance (required)
+ *   port             its base UDP port (47474)
+ *   lanes            RX queues of the job's port: slot k goes to port + k % lanes (1)
+ *   bind             local IPv4 to send from: the worker's address in cluster.json
+ *                    ("0.0.0.0": the kernel picks, which the appliance refuses
+ *                    unless it is the worker's address)
+ *   bind_port        local UDP port (0: any)
+ *   job              job id (required)
+ *   worker           worker id, 0..63 (required)
+ *   key              64 hex digits (required when auth is true)
+ *   key_file         a file holding the 64 hex digits
+ *   auth             true/false (true)
+ *   elems            elements per packet: the job's elems_per_packet (required)
+ *   slots            the job's slots, a power of two (256)
+ *   encoding         float32, int16 or int8: the job's encoding (required)
+ *   result_encoding  float32 or int16: the job's result_encoding (float32)
+ *   window           most chunks in flight, 1..slots (slots); a congestion
+ *                    window under it adapts to timeouts (docs/CLIENT.md)
+ *   first_step       the step number of the first request (0); see below
+ *   rto_us           first retransmission timeout (20000); adapts to the RTT
+ *   rto_min_us       retransmission timeout floor (2000)
+ *   rto_max_us       backoff ceiling (1000000)
+ *   timeout_ms       fail when no result arrives for this long (5000)
+ *   sockbuf          socket buffer bytes, each way (4194304)
+ *   gso              UDP GSO and GRO: auto, on, off (auto: where the kernel has them)
+ *   simd_bits        widest SIMD for quantizing: 512, 256 or 0 (512)
+ *
+ * Steps: request i of a client uses step first_step + i, and the appliance
+ * only moves a slot forward. A job restarted while the appliance kept
+ * running must start above the last step it used (or the appliance be
+ * restarted): its old steps are refused as stale and time out.
+ */
+struct ainftp_opts;
+
+struct ainftp_opts *ainftp_opts_new(void); /* NULL only when out of memory */
+void ainftp_opts_free(struct ainftp_opts *o);
+int ainftp_opts_set(struct ainftp_opts *o, const char *name, const char *value);
+/*
+ * Fill appliance, port, lanes, bind, job, worker, key, auth, elems, slots,
+ * encoding and result_encoding from the appliance's cluster.json (checked as
+ * the appliance checks it).
+ */
+int ainftp_opts_from_cluster(struct ainftp_opts *o, const char *path, uint32_t job,
+			     uint16_t worker);
+
+struct ainftp_client;
+
+/* Validate the options, open the socket, start the engine thread. */
+int ainftp_client_open(const struct ainftp_opts *o, struct ainftp_client **out);
+/*
+ * Stop the engine; requests still pending complete with AINFTP_E_CLOSED
+ * (their waiters return). Requests must still be freed. NULL is a no-op.
+ */
+void ainftp_client_close(struct ainftp_client *c);
+/* The local UDP port the client sends from and receives on. */
+int ainftp_client_local_port(const struct ainftp_client *c);
+
+/* All-reduce buf[0..n) in place: start, then wait. */
+int ainftp_allreduce(struct ainftp_client *c, float *buf, size_t n, int op);
+
+/*
+ * Asynchronous: queue buf[0..n) and return at once; the engine works on
+ * requests in order, so a framework can start several buckets and overlap
+ * them with computation. buf must stay valid, and not be touched, until the
+ * request completes.
+ */
+struct ainftp_req;
+int ainftp_allreduce_start(struct ainftp_client *c, float *buf, size_t n, int op,
+			   struct ainftp_req **out);
+/* 1 when complete, 0 while pending; never blocks. */
+int ainftp_req_test(struct ainftp_req *r);
+/* Wait for completion; the request's status (0 or negative). */
+int ainftp_req_wait(struct ainftp_req *r);
+/* Its message when it failed ("" otherwise); valid until ainftp_req_free. */
+const char *ainftp_req_error(const struct ainftp_req *r);
+/* Free a request; a pending one is waited for first. NULL is a no-op. */
+void ainftp_req_free(struct ainftp_req *r);
+
+struct ainftp_client_stats {
+	uint64_t requests;	 /* completed requests */
+	uint64_t chunks;	 /* chunks whose results arrived */
+	uint64_t packets_sent;	 /* DATA datagrams, retransmissions included */
+	uint64_t retransmits;	 /* DATA datagrams sent again after a timeout */
+	uint64_t results;	 /* RESULT datagrams taken */
+	uint64_t dup_results;	 /* RESULTs for chunks already done or not in flight */
+	uint64_t bad_packets;	 /* datagrams that were not well-formed ainftp for this job */
+	uint64_t heartbeats;	 /* HEARTBEATs answered */
+	uint64_t bytes_sent;	 /* UDP payload bytes sent */
+	uint64_t bytes_received; /* UDP payload bytes of RESULTs taken */
+	uint64_t srtt_us;	 /* smoothed chunk round trip */
+	uint64_t rto_us;	 /* current retransmission timeout */
+};
+
+int ainftp_client_get_stats(struct ainftp_client *c, struct ainftp_client_stats *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

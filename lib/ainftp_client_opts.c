@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Client options: set by name from strings (so bindings need no struct
+ * layout), or read from the appliance's own cluster.json.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ainftp_client_priv.h"
+
+struct ainftp_opts *
+ainftp_opts_new(void)
+{
+	struct ainftp_opts *o = calloc(1, sizeof(*o));
+
+	if (o == NULL) {
+		ainftp_client_seterr("out of memory");
+		return NULL;
+	}
+	o->port = AINFTP_DEFAULT_UDP_PORT;
+	o->lanes = 1;
+	o->worker = -1;
+	o->auth = true;
+	o->encoding = -1;
+	o->result_encoding = AINFTP_WIRE_FLOAT32;
+	o->slots = AINFTP_DEFAULT_SLOTS;
+	o->rto_us = 20000;
+	o->rto_min_us = 2000;
+	o->rto_max_us = 1000000;
+	o->timeout_ms = 5000;
+	o->sockbuf = 4u << 20;
+	o->gso = AINFTP_GSO_AUTO;
+	o->simd_bits = 512;
+	return o;
+}
+
+void
+ainftp_opts_free(struct ainftp_opts *o)
+{
+	if (o != NULL)
+		ainftp_client_wipe(o->key, sizeof(o->key));
+	free(o);
+}
+
+static int
+bad(const char *name, const char *value, const char *why)
+{
+	return ainftp_client_seterr_status(AINFTP_E_INVAL, "option \"%s\": \"%.64s\" %s", name,
+					   value, why);
+}
+
+/* A decimal integer in [lo, hi], the whole string. */
+static int
+parse_u64(const char *name, const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	unsigned long long x;
+
+	if (*v < '0' || *v > '9')
+		return bad(name, v, "is not a decimal integer");
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return bad(name, v, "is not a decimal integer");
+	if (x < lo || x > hi)
+		return ainftp_client_seterr_status(
+			AINFTP_E_INVAL, "option \"%s\": %llu is out of range (%llu..%llu)", name, x,
+			(unsigned long long)lo, (unsigned long long)hi);
+	*out = x;
+	return 0;
+}
+
+static int
+parse_u32(const char *name, const char *v, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	uint64_t x = 0;
+
+	if (parse_u64(name, v, lo, hi, &x) < 0)
+		return AINFTP_E_INVAL;
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int
+parse_bool(const char *name, const char *v, bool *out)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		*out = true;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		*out = false;
+	else
+		return bad(name, v, "is not true or false");
+	return 0;
+}
+
+static int
+parse_ipv4(const char *name, const char *v, uint32_t *out)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, v, &a) != 1)
+		return bad(name, v, "is not an IPv4 address");
+	*out = a.s_addr;
+	return 0;
+}
+
+static int
+parse_encoding(const char *name, const char *v, bool results, int *out)
+{
+	if (strcmp(v, "float32") == 0)
+		*out = AINFTP_WIRE_FLOAT32;
+	else if (strcmp(v, "int16") == 0)
+		*out = AINFTP_WIRE_INT16;
+	else if (!results && strcmp(v, "int8") == 0)
+		*out = AINFTP_WIRE_INT8;
+	else
+		return bad(name, v,
+			   results ? "is not float32 or int16" : "is not float32, int16 or int8");
+	return 0;
+}
+
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* 64 hex digits. The value is a secret: messages give its length, never its text. */
+static int
+parse_key(const char *name, const char *v, struct ainftp_opts *o)
+{
+	size_t len = strlen(v), i;
+	uint8_t k[AINFTP_KEY_LEN];
+
+	if (len != 2 * AINFTP_KEY_LEN)
+		return ainftp_client_seterr_status(
+			AINFTP_E_INVAL, "option \"%s\": expected 64 hex digits, got %zu characters",
+			name, len);
+	for (i = 0; i < AINFTP_KEY_LEN; i++) {
+		int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
+
+		if (hi < 0 || lo < 0) {
+			ainftp_client_wipe(k, sizeof(k)); /* the key set before stays */
+			return ainftp_client_seterr_status(
+				AINFTP_E_INVAL, "option \"%s\": not a hex digit at position %zu",
+				name, hi < 0 ? 2 * i : 2 * i + 1);
+		}
+		k[i] = (uint8_t)(hi << 4 | lo);
+	}
+	memcpy(o->key, k, sizeof(k));
+	ainftp_client_wipe(k, sizeof(k));
+	o->has_key = true;
+	return 0;
+}
+
+static int
+parse_key_file(const char *name, const char *path, struct ainftp_opts *o)
+{
+	char text[2 * AINFTP_KEY_LEN + 4];
+	size_t len;
+	int rc;
+	FILE *f = fopen(path, "re");
+
+	if (f == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL, "option \"%s\": %s: %s", name,
+						   path, strerror(errno));
+	len = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[len] = '\0';
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+		text[--len] = '\0';
+	rc = parse_key(name, text, o);
+	ainftp_client_wipe(text, sizeof(text));
+	return rc;
+}
+
+static int
+parse_gso(const char *name, const char *v, int *out)
+{
+	if (strcmp(v, "auto") == 0)
+		*out = AINFTP_GSO_AUTO;
+	else if (strcmp(v, "on") == 0)
+		*out = AINFTP_GSO_ON;
+	else if (strcmp(v, "off") == 0)
+		*out = AINFTP_GSO_OFF;
+	else
+		return bad(name, v, "is not auto, on or off");
+	return 0;
+}
+
+static int
+set_one(struct ainftp_opts *o, const char *n, const char *v)
+{
+	uint32_t u;
+
+	if (strcmp(n, "appliance") == 0)
+		return parse_ipv4(n, v, &o->appliance) < 0 ? AINFTP_E_INVAL
+							   : (o->has_appliance = true, 0);
+	if (strcmp(n, "port") == 0)
+		return parse_u32(n, v, 1, 65535, &u) < 0 ? AINFTP_E_INVAL
+							 : (o->port = (uint16_t)u, 0);
+	if (strcmp(n, "lanes") == 0)
+		return parse_u32(n, v, 1, AINFTP_MAX_QUEUES, &u) < 0 ? AINFTP_E_INVAL
+								     : (o->lanes = (uint16_t)u, 0);
+	if (strcmp(n, "bind") == 0)
+		return parse_ipv4(n, v, &o->bind);
+	if (strcmp(n, "bind_port") == 0)
+		return parse_u32(n, v, 0, 65535, &u) < 0 ? AINFTP_E_INVAL
+							 : (o->bind_port = (uint16_t)u, 0);
+	if (strcmp(n, "job") == 0)
+		return parse_u32(n, v, 0, UINT32_MAX, &o->job) < 0 ? AINFTP_E_INVAL
+								   : (o->has_job = true, 0);
+	if (strcmp(n, "worker") == 0)
+		return parse_u32(n, v, 0, AINFTP_MAX_WORKERS - 1, &u) < 0 ? AINFTP_E_INVAL
+									  : (o->worker = (int)u, 0);
+	if (strcmp(n, "key") == 0)
+		return parse_key(n, v, o);
+	if (strcmp(n, "key_file") == 0)
+		return parse_key_file(n, v, o);
+	if (strcmp(n, "auth") == 0)
+		return parse_bool(n, v, &o->auth);
+	if (strcmp(n, "elems") == 0)
+		return parse_u32(n, v, 1, UINT16_MAX, &o->elems);
+	if (strcmp(n, "slots") == 0) {
+		if (parse_u32(n, v, 1, 65536, &u) < 0)
+			return AINFTP_E_INVAL;
+		if (u & (u - 1))
+			return bad(n, v, "is not a power of two");
+		o->slots = u;
+		return 0;
+	}
+	if (strcmp(n, "encoding") == 0)
+		return parse_encoding(n, v, false, &o->encoding);
+	if (strcmp(n, "result_encoding") == 0)
+		return parse_encoding(n, v, true, &o->result_encoding);
+	if (strcmp(n, "window") == 0)
+		return parse_u32(n, v, 1, 65536, &o->window);
+	if (strcmp(n, "first_step") == 0)
+		return parse_u32(n, v, 0, UINT32_MAX, &o->first_step);
+	if (strcmp(n, "rto_us") == 0)
+		return parse_u32(n, v, 1, 60000000, &o->rto_us);
+	if (strcmp(n, "rto_min_us") == 0)
+		return parse_u32(n, v, 1, 60000000, &o->rto_min_us);
+	if (strcmp(n, "rto_max_us") == 0)
+		return parse_u32(n, v, 1, 60000000, &o->rto_max_us);
+	if (strcmp(n, "timeout_ms") == 0)
+		return parse_u32(n, v, 1, 3600000, &o->timeout_ms);
+	if (strcmp(n, "sockbuf") == 0)
+		return parse_u32(n, v, 65536, 1u << 30, &o->sockbuf);
+	if (strcmp(n, "gso") == 0)
+		return parse_gso(n, v, &o->gso);
+	if (strcmp(n, "simd_bits") == 0) {
+		if (parse_u32(n, v, 0, 512, &u) < 0)
+			return AINFTP_E_INVAL;
+		if (u != 0 && u != 256 && u != 512)
+			return bad(n, v, "is not 512, 256 or 0");
+		o->simd_bits = u;
+		return 0;
+	}
+	return ainftp_client_seterr_status(AINFTP_E_INVAL, "unknown option \"%.64s\"", n);
+}
+
+int
+ainftp_opts_set(struct ainftp_opts *o, const char *name, const char *value)
+{
+	if (o == NULL || name == NULL || value == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "ainftp_opts_set: options, name and value are "
+						   "required (got NULL)");
+	return set_one(o, name, value);
+}
+
+static const struct ainftp_job_conf *
+find_job(const struct ainftp_config *cfg, uint32_t job)
+{
+	for (uint16_t i = 0; i < cfg->n_jobs; i++)
+		if (cfg->jobs[i].id == job)
+			return &cfg->jobs[i];
+	return NULL;
+}
+
+static const struct ainftp_worker_conf *
+find_worker(const struct ainftp_job_conf *j, uint16_t worker)
+{
+	for (uint16_t i = 0; i < j->n_workers; i++)
+		if (j->workers[i].id == worker)
+			return &j->workers[i];
+	return NULL;
+}
+
+static void
+opts_from_job(struct ainftp_opts *o, const struct ainftp_config *cfg,
+	      const struct ainftp_job_conf *j, const struct ainftp_worker_conf *w)
+{
+	o->appliance = cfg->ipv4;
+	o->has_appliance = true;
+	o->port = cfg->udp_port;
+	o->lanes = cfg->ports[j->port].rx_queues;
+	o->bind = w->ipv4;
+	o->job = j->id;
+	o->has_job = true;
+	o->worker = w->id;
+	o->auth = j->auth;
+	memcpy(o->key, w->key, sizeof(o->key));
+	o->has_key = j->auth;
+	o->elems = j->elems_per_packet;
+	o->slots = j->slots;
+	o->encoding = ainftp_wire_encoding(j->encoding);
+	o->result_encoding = ainftp_wire_encoding(j->result_encoding);
+}
+
+int
+ainftp_opts_from_cluster(struct ainftp_opts *o, const char *path, uint32_t job, uint16_t worker)
+{
+	struct ainftp_config *cfg;
+	const struct ainftp_job_conf *j;
+	const struct ainftp_worker_conf *w;
+	char err[512];
+	int rc = 0;
+
+	if (o == NULL || path == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "ainftp_opts_from_cluster: options and path are "
+						   "required (got NULL)");
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_NOMEM, "out of memory");
+	if (ainftp_config_load(path, cfg, err, sizeof(err)) < 0)
+		rc = ainftp_client_seterr_status(AINFTP_E_INVAL, "%s", err);
+	else if ((j = find_job(cfg, job)) == NULL)
+		rc = ainftp_client_seterr_status(AINFTP_E_INVAL, "%s: no job with id %u", path,
+						 job);
+	else if ((w = find_worker(j, worker)) == NULL)
+		rc = ainftp_client_seterr_status(AINFTP_E_INVAL, "%s: job %u has no worker %u",
+						 path, job, worker);
+	else
+		opts_from_job(o, cfg, j, w);
+	ainftp_client_wipe(cfg, sizeof(*cfg));
+	free(cfg);
+	return rc;
+}

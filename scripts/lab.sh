@@ -1,0 +1,456 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# A lab network for real kernel-UDP workers: ainftp-app on a net_tap port in one
+# network namespace, the workers' addresses in another, joined by a veth pair
+# through a bridge, or through an impaired path (--impair): tc netem where the
+# kernel has it, else the ainftp-impair relay. Nothing outside the two namespaces
+# is touched; addresses come from the config (198.18.0.0/24 in config/lab.json).
+#
+#   appliance ns NAME-box                                     workers ns NAME-wk
+#   ainftp-app == tap ==[bridge | ainftp-impair]== veth ==== veth: one address per worker
+#
+# Run scripts/lab.sh --help for the commands.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+prog=scripts/lab.sh
+
+usage() {
+	cat <<EOF
+usage: $prog up    [--name N] [--config F] [--impair SPEC] [--app PATH] [--impair-bin PATH]
+       $prog exec  [--name N] -- CMD [ARGS...]
+       $prog stats [--name N]
+       $prog down  [--name N]
+
+  up     builds the lab NAME and starts ainftp-app in it; returns once the app
+         prints stats and a worker-namespace ping reaches the appliance (10 s each)
+  exec   runs CMD in the workers' namespace (its exit status is returned)
+  stats  prints the app's latest JSON stats line
+  down   stops the app and the relay (printing the relay's counters) and deletes
+         the namespaces and the state; succeeds when nothing is up
+
+  --name N          lab name (default ainftp-lab): namespaces N-box and N-wk, state in /run/N
+  --config F        cluster.json with one net_tap port (default config/lab.json); the
+                    tap's iface= is rewritten in a private copy
+  --impair SPEC     loss=PCT,dup=PCT,reorder=PCT[,hold-us=US][,seed=N][,dir=both|a2b|b2a]
+                    (a2b: appliance to workers, b2a: workers to appliance; hold-us
+                    and seed are the relay's, netem has neither)
+  --app PATH        default build/app/ainftp-app
+  --impair-bin PATH default build/tools/ainftp-impair
+EOF
+}
+
+die() {
+	echo "$prog: $*" >&2
+	exit 1
+}
+
+# --- names ------------------------------------------------------------------
+
+# Everything a lab owns is named from NAME. Interface names may have 15
+# characters, so they carry a hash of NAME rather than NAME itself.
+set_names() {
+	local tag
+	[[ $name =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$ ]] ||
+		die "--name: \"$name\" must be 1..40 letters, digits, '_', '.' or '-'"
+	tag=$(printf '%s' "$name" | cksum | awk '{ printf "%08x", $1 }')
+	ns_box=$name-box
+	ns_wk=$name-wk
+	tap=lt$tag
+	veth_box=lb$tag
+	veth_wk=lw$tag
+	bridge=lbr$tag
+	tap_mac=02:a1:${tag:0:2}:${tag:2:2}:${tag:4:2}:${tag:6:2} # locally administered
+	prefix=ainftp-lab-$tag # DPDK's --file-prefix
+	state=/run/$name
+}
+
+# /run/NAME is ours only if it has our marker: never delete someone else's /run/netns.
+state_is_ours() {
+	[ -f "$state/.ainftp-lab" ]
+}
+
+ns_exists() {
+	ip netns list | awk '{ print $1 }' | grep -qxF "$1"
+}
+
+# --- config -------------------------------------------------------------------
+
+# Checks the config's shape (one net_tap port, one /24 for everyone), writes the
+# private copy with the tap's name and prints what the lab needs as shell words.
+# The app checks everything else when it starts.
+prepare_config() {
+	/usr/bin/python3 - "$config" "$state/config.json" "$tap" <<'PY'
+import ipaddress, json, os, re, shlex, sys
+src, dst, tap = sys.argv[1:]
+def die(msg):
+    print("scripts/lab.sh: %s: %s" % (src, msg), file=sys.stderr)
+    sys.exit(1)
+try:
+    with open(src) as f:
+        cfg = json.load(f)
+except (OSError, ValueError) as e:
+    die("cannot read: %s" % e)
+try:
+    ports, jobs = cfg["ports"], cfg["jobs"]
+    appliance = cfg["appliance"]["ipv4"]
+    if len(ports) != 1:
+        die("ports: the lab has one net_tap port, got %d ports" % len(ports))
+    dev = ports[0]["device"]
+    if not re.match(r"net_tap\d+(,|$)", dev):
+        die('ports[0].device: "%s" is not a net_tap vdev' % dev)
+    args = [a for a in dev.split(",")[1:] if not a.startswith("iface=")]
+    ports[0]["device"] = ",".join([dev.split(",")[0], "iface=" + tap] + args)
+    mtu = ports[0].get("mtu", 1500)
+    workers = []
+    for j in jobs:
+        for w in j["workers"]:
+            if w["ipv4"] not in workers:
+                workers.append(w["ipv4"])
+    net = ipaddress.ip_network(appliance + "/24", strict=False)
+    for a in workers:
+        if ipaddress.ip_address(a) not in net:
+            die("worker %s is not in the appliance's /24 (%s)" % (a, net))
+except (KeyError, TypeError, AttributeError, ValueError) as e:
+    die("not a cluster.json the lab can use: %s %s" % (type(e).__name__, e))
+if not workers:
+    die("jobs: no workers")
+fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # keys inside
+with os.fdopen(fd, "w") as f:
+    json.dump(cfg, f, indent=1)
+print(" ".join("%s=%s" % (k, shlex.quote(str(v))) for k, v in [
+    ("mtu", mtu), ("appliance", appliance),
+    ("mac", cfg["appliance"].get("mac", "the port's own")), ("workers", " ".join(workers))]))
+PY
+}
+
+# --impair loss=2,dup=1,reorder=25 into the relay's options (and netem's words).
+parse_impair() {
+	local kv k v
+	impair_args=()
+	loss=0 dup=0 reorder=0 dir=both
+	IFS=, read -ra kv <<<"$1"
+	for k in "${kv[@]}"; do
+		v=${k#*=}
+		[[ $k == *=* && -n $v ]] || die "--impair: \"$k\" is not KEY=VALUE"
+		case ${k%%=*} in
+		loss) loss=$v ;;
+		dup) dup=$v ;;
+		reorder) reorder=$v ;;
+		dir) dir=$v ;;
+		hold-us | hold_us) impair_args+=(--hold-us "$v") ;;
+		seed) impair_args+=(--seed "$v") ;;
+		*) die "--impair: unknown key \"${k%%=*}\" (loss, dup, reorder, hold-us, seed, dir)" ;;
+		esac
+	done
+	for v in "$loss" "$dup" "$reorder"; do
+		[[ $v =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--impair: \"$v\" is not a percentage"
+	done
+	[[ $dir =~ ^(both|a2b|b2a)$ ]] || die "--impair: dir=\"$dir\" is not both, a2b or b2a"
+	impair_args+=(--loss "$loss" --dup "$dup" --reorder "$reorder" --dir "$dir")
+}
+
+# --- up -----------------------------------------------------------------------
+
+# Both namespaces, IPv6 off before any interface exists (no router solicitations
+# or MLD reports on the lab's wire), and the veth pair made directly in them.
+make_namespaces() {
+	local ns
+	for ns in "$ns_box" "$ns_wk"; do
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+	done
+	ip -n "$ns_box" link add "$veth_box" mtu "$mtu" type veth \
+		peer name "$veth_wk" mtu "$mtu" netns "$ns_wk"
+}
+
+# The app as tests/test_netns_tap.sh runs it, in its own session so that the
+# caller's Ctrl-C or exit does not reach it; `down` stops it.
+start_app() {
+	local lcores=(-l 0-1)
+	# One CPU: both lcores on it (slow, but up).
+	[ "$(nproc)" -ge 2 ] || lcores=(--lcores '0@0,1@0')
+	setsid ip netns exec "$ns_box" "$app" "${lcores[@]}" --no-huge -m 512 --no-pci \
+		--no-shconf --file-prefix "$prefix" -- -c "$state/config.json" \
+		</dev/null >"$state/app.out" 2>"$state/app.err" &
+	echo $! >"$state/app.pid"
+	wait_for 10 app_ready || {
+		[ -s "$state/app.err" ] && sed 's/^/  app: /' "$state/app.err" | tail -5 >&2
+		die "ainftp-app did not come up within 10 s (log: $state/app.err)"
+	}
+}
+
+app_ready() {
+	local pid
+	pid=$(cat "$state/app.pid")
+	if ! alive "$pid"; then
+		local rc=0
+		wait "$pid" || rc=$?
+		sed 's/^/  app: /' "$state/app.err" | tail -5 >&2
+		die "ainftp-app exited with status $rc during start-up (2: the config or the command line)"
+	fi
+	grep -q '"ainftp_stats"' "$state/app.out"
+}
+
+# Calls $2.. every 0.1 s until it succeeds, for at most $1 seconds of wall time
+# (the call itself may take a while: a ping waits for its reply).
+wait_for() {
+	local end=$(($(date +%s%N) + $1 * 1000000000))
+	until "${@:2}"; do
+		[ "$(date +%s%N)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
+# netem, if the kernel has it: a throwaway qdisc on the box's veth end.
+have_netem() {
+	tc -n "$ns_box" qdisc add dev "$veth_box" root netem delay 0ms 2>/dev/null &&
+		tc -n "$ns_box" qdisc del dev "$veth_box" root
+}
+
+link_bridge() {
+	# STP off (the default): ports forward at once. No multicast snooping: the
+	# bridge would send IGMP reports of its own onto the lab's wire.
+	ip -n "$ns_box" link add "$bridge" type bridge mcast_snooping 0
+	ip -n "$ns_box" link set "$tap" master "$bridge"
+	ip -n "$ns_box" link set "$veth_box" master "$bridge"
+	ip -n "$ns_box" link set "$bridge" up
+}
+
+# Each veth end's egress: the box end impairs appliance to workers (a2b), the
+# workers' end the way back (b2a). netem reorders only with a delay.
+link_netem() {
+	local spec=(netem loss "$loss%" duplicate "$dup%" reorder "$reorder%" delay 1ms)
+	link_bridge
+	[ "$dir" = b2a ] || tc -n "$ns_box" qdisc add dev "$veth_box" root "${spec[@]}"
+	[ "$dir" = a2b ] || tc -n "$ns_wk" qdisc add dev "$veth_wk" root "${spec[@]}"
+	path="tc netem on the veth ($dir): loss $loss% duplicate $dup% reorder $reorder% delay 1ms"
+}
+
+link_relay() {
+	[ -x "$impair_bin" ] || die "$impair_bin: not found or not executable (build it: scripts/build.sh)"
+	setsid ip netns exec "$ns_box" "$impair_bin" --a "$tap" --b "$veth_box" "${impair_args[@]}" \
+		</dev/null >"$state/impair.out" 2>"$state/impair.err" &
+	echo $! >"$state/impair.pid"
+	# Its start-up line comes once both sockets are bound: from then on no frame is missed.
+	wait_for 5 grep -q relaying "$state/impair.err" || {
+		cat "$state/impair.err" >&2
+		die "ainftp-impair did not start"
+	}
+	path="ainftp-impair relay, pid $(cat "$state/impair.pid") (no sch_netem in this kernel): $(sed -n 's/^ainftp-impair: relaying [^:]*: //p' "$state/impair.err")"
+}
+
+# Worker addresses as /24s on the workers' veth, the first one primary.
+setup_workers() {
+	local a
+	ip -n "$ns_wk" link set "$veth_wk" up
+	for a in $workers; do
+		ip -n "$ns_wk" addr add "$a/24" dev "$veth_wk"
+	done
+}
+
+ping_appliance() {
+	ip netns exec "$ns_wk" ping -c 1 -W 1 -q "$appliance" >/dev/null 2>&1
+}
+
+cmd_up() {
+	local mtu appliance mac workers path="bridge $bridge (no impairment)" vars
+	[ "$(id -u)" = 0 ] || die "needs root (network namespaces, /dev/net/tun)"
+	[ -x "$app" ] || die "$app: not found or not executable (build it: scripts/build.sh)"
+	[ -r "$config" ] || die "$config: cannot read"
+	if state_is_ours || ns_exists "$ns_box" || ns_exists "$ns_wk"; then
+		die "lab $name is already up (or half up): $prog down --name $name"
+	fi
+	[ ! -e "$state" ] || die "$state exists and is not a lab's state directory: pick another --name"
+	[ -z "$impair" ] || parse_impair "$impair"
+
+	mkdir -m 700 "$state"
+	touch "$state/.ainftp-lab"
+	# From here on, any failure takes down what was built.
+	[ -n "${LAB_KEEP_FAILED:-}" ] ||
+		trap 'echo "$prog: up failed, tearing down" >&2; teardown >/dev/null 2>&1' EXIT
+	vars=$(prepare_config) || exit 1
+	eval "$vars"
+
+	make_namespaces
+	start_app
+	# The kernel's side of the tap starts with the appliance's own MAC. A bridge
+	# would take that MAC as its local address and keep the workers' frames for
+	# itself: give the kernel's side an address of its own (the app's is unchanged).
+	ip -n "$ns_box" link set "$tap" address "$tap_mac"
+	# The app brings the tap up but leaves the kernel's side at MTU 1500, whatever
+	# the port's MTU (checked with DPDK 22.11): the lab sets it.
+	# The tap's queue toward the app is the lab's NIC RX ring: 1000 by default,
+	# less than 4 workers' windows of 256 chunks in flight, so bursts would be
+	# dropped there whenever the app's lcore is descheduled (2-core machines).
+	ip -n "$ns_box" link set "$tap" mtu "$mtu" txqueuelen 8192 up
+	ip -n "$ns_box" link set "$veth_box" up
+	if [ -n "$impair" ] && have_netem; then
+		link_netem
+	elif [ -n "$impair" ]; then
+		link_relay
+	else
+		link_bridge
+	fi
+	setup_workers
+	wait_for 10 ping_appliance || die "no ping reply from $appliance in $ns_wk within 10 s"
+	trap - EXIT
+
+	cat <<EOF
+lab $name is up
+  appliance  $appliance (MAC $mac) in netns $ns_box on $tap, MTU $mtu: $app, pid $(cat "$state/app.pid")
+  workers    $workers in netns $ns_wk on $veth_wk
+  path       $tap <-> $veth_box: $path
+  state      $state (config.json, app.out, app.err$([ ! -f "$state/impair.pid" ] || echo ", impair.out, impair.err"))
+  run        $prog exec --name $name -- CMD    then    $prog down --name $name
+EOF
+}
+
+# --- down ---------------------------------------------------------------------
+
+alive() {
+	# A zombie still answers kill -0: count it as gone.
+	[ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null
+}
+
+gone() {
+	! alive "$1"
+}
+
+ns_empty() {
+	[ -z "$(ip netns pids "$1" 2>/dev/null)" ]
+}
+
+# SIGINT (the app's and the relay's clean stop), then SIGKILL after $2 seconds.
+stop_pid() {
+	local pidfile=$1 secs=$2 pid
+	[ -f "$pidfile" ] || return 0
+	pid=$(cat "$pidfile")
+	if alive "$pid"; then
+		kill -INT "$pid" 2>/dev/null || true
+		wait_for "$secs" gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+		wait_for 2 gone "$pid" || true
+	fi
+	rm -f "$pidfile"
+}
+
+# Whatever `exec` left running in the namespaces goes too: a namespace with a
+# process in it outlives `ip netns del`.
+kill_leftovers() {
+	local ns pids
+	for ns in "$ns_wk" "$ns_box"; do
+		ns_exists "$ns" || continue
+		pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
+		[ -z "$pids" ] && continue
+		echo "stopping processes left in $ns: $pids"
+		# shellcheck disable=SC2086
+		kill -TERM $pids 2>/dev/null || true
+		# shellcheck disable=SC2046
+		wait_for 2 ns_empty "$ns" || kill -KILL $(ip netns pids "$ns" 2>/dev/null) 2>/dev/null || true
+	done
+}
+
+# Best effort at every step: a half-built lab comes down as far as it was built.
+teardown() {
+	local ns
+	set +e
+	if state_is_ours; then
+		stop_pid "$state/app.pid" 5
+		stop_pid "$state/impair.pid" 2
+		if [ -s "$state/impair.out" ]; then
+			echo "ainftp-impair counters: $(cat "$state/impair.out")"
+		fi
+	fi
+	kill_leftovers
+	for ns in "$ns_box" "$ns_wk"; do
+		! ns_exists "$ns" || ip netns del "$ns"
+	done
+	rm -rf "/var/run/dpdk/$prefix"
+	if state_is_ours; then
+		rm -rf "$state"
+	fi
+	set -e
+}
+
+cmd_down() {
+	[ "$(id -u)" = 0 ] || die "needs root"
+	teardown
+	echo "lab $name is down"
+}
+
+# --- exec, stats -----------------------------------------------------------
+
+cmd_exec() {
+	[ $# -gt 0 ] || die "exec: no command (usage: $prog exec [--name N] -- CMD ARGS...)"
+	ns_exists "$ns_wk" || die "lab $name is not up"
+	exec ip netns exec "$ns_wk" "$@"
+}
+
+cmd_stats() {
+	local line
+	state_is_ours || die "lab $name is not up"
+	line=$(grep '"ainftp_stats"' "$state/app.out" | tail -1) || true
+	[ -n "$line" ] || die "no stats line yet in $state/app.out"
+	printf '%s\n' "$line"
+}
+
+# --- main -----------------------------------------------------------------------
+
+main() {
+	local cmd=${1:-}
+	name=ainftp-lab
+	config=$root/config/lab.json
+	impair=
+	app=$root/build/app/ainftp-app
+	impair_bin=$root/build/tools/ainftp-impair
+	case $cmd in
+	-h | --help | help)
+		usage
+		exit 0
+		;;
+	up | down | exec | stats) shift ;;
+	"")
+		usage >&2
+		exit 2
+		;;
+	*)
+		echo "$prog: unknown command \"$cmd\" (up, exec, stats, down; see --help)" >&2
+		exit 2
+		;;
+	esac
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--name | --config | --impair | --app | --impair-bin)
+			[ $# -ge 2 ] || { echo "$prog: $1 needs a value" >&2; exit 2; }
+			case $1 in
+			--name) name=$2 ;;
+			--config) config=$2 ;;
+			--impair) impair=$2 ;;
+			--app) app=$(realpath -m "$2") ;;
+			--impair-bin) impair_bin=$(realpath -m "$2") ;;
+			esac
+			[ "$cmd" = up ] || [ "$1" = --name ] || { echo "$prog: $cmd does not take $1" >&2; exit 2; }
+			shift 2
+			;;
+		--)
+			shift
+			break
+			;;
+		-h | --help)
+			usage
+			exit 0
+			;;
+		*)
+			[ "$cmd" = exec ] && break # exec: the command may follow without --
+			echo "$prog: $cmd: unknown option \"$1\" (see --help)" >&2
+			exit 2
+			;;
+		esac
+	done
+	set_names
+	"cmd_$cmd" "$@"
+}
+
+main "$@"

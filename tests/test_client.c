@@ -1,0 +1,2426 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker client library (lib/ainftp_client.h) against a fake appliance:
+ * a thread in this process that owns UDP sockets on 127.0.0.1 (one per lane),
+ * checks every DATA as the appliance would (job, worker, encoding, elements,
+ * slot, lane, tag, and the slot rule of docs/PROTOCOL.md) and answers with a
+ * RESULT. Knobs make it drop, duplicate, delay, hold back, flag OVERFLOW, add
+ * forged and malformed datagrams, or stay silent; it also sends HEARTBEATs and
+ * keeps the HEARTBEAT_ACKs.
+ *
+ * Options and their messages, cluster.json, API misuse, failures (unreachable,
+ * silent, closed, NaN, overflow), the reductions, the wire rules, heartbeats
+ * and the statistics.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ainftp_client.h"
+#include "ainftp_client_priv.h" /* struct ainftp_opts: what from_cluster fills */
+#include "ainftp_config.h"
+#include "ainftp_proto.h"
+#include "ainftp_quant.h"
+
+#ifndef AINFTP_SRCDIR
+#error "AINFTP_SRCDIR must name the source root"
+#endif
+
+#define LAB_JSON AINFTP_SRCDIR "/config/lab.json"
+
+/* The fake's job unless a test changes it. */
+#define KEY_HEX "5e1f0c9a7b3d2e4f6a8b9c0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b"
+#define KEY_HEX_UPPER "5E1F0C9A7B3D2E4F6A8B9C0D1E2F3A4B5C6D7E8F90A1B2C3D4E5F60718293A4B"
+#define JOB 7
+#define WORKER 3
+#define ELEMS 16
+#define SLOTS 8
+
+#define HANG_MS 5000 /* a call that should return at once but has not: a hang */
+#define WAIT_MS 3000 /* for something the fake should see soon */
+
+_Static_assert(sizeof(KEY_HEX) == 65, "64 hex digits");
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_us(uint32_t us)
+{
+	struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void
+deadline_in(struct timespec *ts, uint32_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static void
+cond_init_mono(pthread_cond_t *cv)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &a);
+	pthread_condattr_destroy(&a);
+}
+
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+static void
+key_from_hex(const char *hex, uint8_t key[AINFTP_KEY_LEN])
+{
+	for (int i = 0; i < AINFTP_KEY_LEN; i++)
+		key[i] = (uint8_t)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
+}
+
+static void
+key_to_hex(const uint8_t key[AINFTP_KEY_LEN], char hex[2 * AINFTP_KEY_LEN + 1])
+{
+	for (int i = 0; i < AINFTP_KEY_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+}
+
+/* Varied finite floats: both signs, 16 binades. */
+static void
+fill(float *x, size_t n, uint32_t seed)
+{
+	uint32_t s = seed * 2654435761u + 12345u;
+
+	for (size_t i = 0; i < n; i++) {
+		s = s * 1664525u + 1013904223u;
+		int32_t mant = (int32_t)(s >> 8) - (1 << 23);
+		int e = (int)((s >> 3) % 16) - 8;
+
+		x[i] = ldexpf((float)mant / (float)(1 << 23), e);
+	}
+}
+
+static bool
+bits_equal(const float *a, const float *b, size_t n, size_t *where)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(&a[i], &b[i], sizeof(float)) != 0) {
+			*where = i;
+			return false;
+		}
+	return true;
+}
+
+#define ck_assert_bits_eq(got, want, n)                                                    \
+	do {                                                                               \
+		size_t at_ = 0;                                                            \
+		ck_assert_msg(bits_equal((got), (want), (n), &at_),                        \
+			      "element %zu: got %a, expected %a", at_, (double)(got)[at_], \
+			      (double)(want)[at_]);                                        \
+	} while (0)
+
+/* ------------------------------------------------------------ the fake appliance */
+
+#define FAKE_MAX_LANES 4
+#define FAKE_PKT 9216
+#define FAKE_PENDING 512
+#define FAKE_MAX_STEPS 16
+
+struct pending {
+	uint8_t pkt[FAKE_PKT];
+	size_t len;
+	int lane;
+	struct sockaddr_in from;
+};
+
+struct fake {
+	/* The job: set before fake_start. */
+	uint32_t job;
+	uint16_t worker;
+	bool auth;
+	uint8_t key[AINFTP_KEY_LEN];
+	uint8_t encoding, result_encoding;
+	uint32_t elems, slots;
+	int lanes;
+	uint8_t contributors; /* also how many copies of the contribution the sum holds */
+	uint64_t bitmap;
+
+	/* Knobs: under mu once started (fake_set_* wake the thread). */
+	uint32_t drop_first;	/* drop the first k DATA that pass the checks */
+	bool dup;		/* send every RESULT twice */
+	bool silent;		/* answer nothing */
+	bool hold;		/* keep the answers back until cleared */
+	bool noise;		/* before each RESULT, 4 datagrams the client must ignore */
+	int64_t overflow_chunk; /* flag OVERFLOW on this chunk's results; -1: none */
+	uint32_t delay_us;	/* before each RESULT */
+	uint32_t coalesce_us;	/* after a DATA, wait this long for more before answering */
+	float *record;		/* float32 payload of chunk k at record[k * elems] */
+	uint32_t record_chunks;
+
+	/* Runtime. */
+	int fd[FAKE_MAX_LANES];
+	int noise_fd; /* bound to 127.0.0.2: not the appliance's address */
+	int wake_fd;
+	uint16_t port;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	struct ainftp_mac_key mk;
+	const struct ainftp_quant_ops *ops;
+	struct ainftp_acc acc;
+	struct pending *pend;
+	uint32_t npend;
+	uint64_t pend_deadline_ms;
+	uint64_t *cur; /* per slot: (step, chunk) of the chunk there */
+	bool *has, *answered;
+	uint32_t unanswered;
+	uint8_t rx[FAKE_PKT];
+
+	/* What it saw: under mu. */
+	uint64_t data;	   /* DATA datagrams, retransmissions included */
+	uint64_t bytes_in; /* their UDP payload bytes */
+	uint64_t dropped, results, bad, bad_tag, bad_slot, bad_lane, stale;
+	uint64_t new_chunks;	  /* distinct (step, chunk) */
+	uint64_t slot_violations; /* a slot's next chunk before its previous result */
+	uint64_t max_outstanding; /* most chunks sent and not yet answered */
+	uint64_t lane_data[FAKE_MAX_LANES];
+	uint32_t steps[FAKE_MAX_STEPS]; /* in the order first seen */
+	uint64_t step_chunks[FAKE_MAX_STEPS];
+	uint32_t nsteps;
+	struct sockaddr_in src; /* of the last DATA */
+	uint64_t acks;
+	struct ainftp_msg ack;
+	size_t ack_len;
+	bool ack_tag_ok;
+};
+
+static struct fake *
+fake_new(void)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+
+	ck_assert_ptr_nonnull(f);
+	f->job = JOB;
+	f->worker = WORKER;
+	f->auth = true;
+	key_from_hex(KEY_HEX, f->key);
+	f->encoding = AINFTP_WIRE_FLOAT32;
+	f->result_encoding = AINFTP_WIRE_FLOAT32;
+	f->elems = ELEMS;
+	f->slots = SLOTS;
+	f->lanes = 1;
+	f->contributors = 1;
+	f->overflow_chunk = -1;
+	for (int i = 0; i < FAKE_MAX_LANES; i++)
+		f->fd[i] = -1;
+	f->noise_fd = f->wake_fd = -1;
+	return f;
+}
+
+static int
+udp_socket(uint32_t addr_be, uint16_t port)
+{
+	struct sockaddr_in sa = {
+		.sin_family = AF_INET, .sin_addr.s_addr = addr_be, .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int big = 8 << 20;
+
+	ck_assert_int_ge(fd, 0);
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static uint16_t
+sock_port(int fd)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	return ntohs(sa.sin_port);
+}
+
+static void
+fake_wake(struct fake *f)
+{
+	uint64_t one = 1;
+
+	ck_assert_int_eq(write(f->wake_fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+}
+
+static void
+fake_note_step(struct fake *f, uint32_t step)
+{
+	for (uint32_t i = 0; i < f->nsteps; i++)
+		if (f->steps[i] == step) {
+			f->step_chunks[i]++;
+			return;
+		}
+	if (f->nsteps < FAKE_MAX_STEPS) {
+		f->steps[f->nsteps] = step;
+		f->step_chunks[f->nsteps++] = 1;
+	}
+}
+
+static void
+fake_send(struct fake *f, int fd, const void *p, size_t len, const struct sockaddr_in *to)
+{
+	(void)f;
+	if (sendto(fd, p, len, 0, (const struct sockaddr *)to, sizeof(*to)) != (ssize_t)len)
+		ck_abort_msg("fake: sendto: %s", strerror(errno));
+}
+
+/* The sum of `contributors` copies of the DATA in d, as a RESULT in out. Its length. */
+static size_t
+fake_result(struct fake *f, const uint8_t *d, uint8_t *out)
+{
+	struct ainftp_msg m;
+	const uint8_t *pl = d + sizeof(struct ainftp_hdr);
+	uint8_t *rp = out + sizeof(struct ainftp_hdr);
+	size_t plen = ainftp_payload_len((enum ainftp_wire_encoding)f->result_encoding, f->elems);
+
+	ainftp_hdr_read((const struct ainftp_hdr *)d, &m);
+	m.type = AINFTP_MSG_RESULT;
+	m.encoding = f->result_encoding;
+	m.flags = (int64_t)m.chunk == f->overflow_chunk ? AINFTP_F_OVERFLOW : 0;
+	m.worker = AINFTP_WORKER_APPLIANCE;
+	m.contributors = f->contributors;
+	m.bitmap = f->bitmap != 0 ? f->bitmap : UINT64_C(1) << f->worker;
+	if (f->encoding == AINFTP_WIRE_FLOAT32 && f->result_encoding == AINFTP_WIRE_FLOAT32) {
+		/* Plain float arithmetic, so that one contribution comes back bit for bit. */
+		for (uint32_t i = 0; i < f->elems; i++) {
+			float x;
+
+			memcpy(&x, pl + 4 * i, 4);
+			x *= (float)f->contributors;
+			memcpy(rp + 4 * i, &x, 4);
+		}
+		m.scale_exp = 0;
+	} else if (f->encoding == AINFTP_WIRE_INT16 && f->result_encoding == AINFTP_WIRE_INT16) {
+		/* The same integers, the exponent raised: contributors must be a power of two. */
+		int shift = __builtin_ctz(f->contributors);
+
+		ck_assert_msg((f->contributors & (f->contributors - 1)) == 0,
+			      "fake: int16 echo needs a power-of-two contributor count");
+		memcpy(rp, pl, plen);
+		if (m.scale_exp != AINFTP_WIRE_EXP_ZERO)
+			m.scale_exp = (int8_t)(m.scale_exp + shift);
+	} else {
+		/* The appliance's own arithmetic. */
+		ainftp_acc_reset(&f->acc);
+		for (uint8_t k = 0; k < f->contributors; k++)
+			switch (f->encoding) {
+			case AINFTP_WIRE_INT16:
+				f->ops->acc_i16(&f->acc, (const int16_t *)(const void *)pl,
+						m.scale_exp);
+				break;
+			case AINFTP_WIRE_INT8:
+				f->ops->acc_i8(&f->acc, (const int8_t *)pl,
+					       (const int8_t *)pl + ainftp_blocks(f->elems));
+				break;
+			default:
+				ck_assert_int_eq(
+					f->ops->acc_f32(&f->acc, (const float *)(const void *)pl),
+					0);
+				break;
+			}
+		if (f->result_encoding == AINFTP_WIRE_INT16) {
+			m.scale_exp = f->ops->res_i16(&f->acc, (int16_t *)(void *)rp);
+		} else {
+			f->ops->res_f32(&f->acc, (float *)(void *)rp);
+			m.scale_exp = 0;
+		}
+		if (f->acc.overflow)
+			m.flags |= AINFTP_F_OVERFLOW;
+	}
+	ainftp_hdr_write((struct ainftp_hdr *)out, &m);
+	return sizeof(struct ainftp_hdr) + plen;
+}
+
+/* Four datagrams the client must count as bad and otherwise ignore. */
+static void
+fake_noise(struct fake *f, int fd, const uint8_t *res, size_t len, const struct sockaddr_in *to)
+{
+	uint8_t p[FAKE_PKT];
+	struct ainftp_msg m;
+
+	/* The right result, with wrong numbers, from an address that is not the appliance's. */
+	memcpy(p, res, len);
+	memset(p + sizeof(struct ainftp_hdr), 0x41, len - sizeof(struct ainftp_hdr));
+	fake_send(f, f->noise_fd, p, len, to);
+	/* Another job's. */
+	ainftp_hdr_read((const struct ainftp_hdr *)p, &m);
+	m.job = f->job + 1;
+	ainftp_hdr_write((struct ainftp_hdr *)p, &m);
+	fake_send(f, fd, p, len, to);
+	/* Truncated: the header alone. */
+	m.job = f->job;
+	ainftp_hdr_write((struct ainftp_hdr *)p, &m);
+	fake_send(f, fd, p, sizeof(struct ainftp_hdr), to);
+	/* Not the job's element count (well-formed for its own). */
+	m.elems = (uint16_t)(f->elems + 1);
+	ainftp_hdr_write((struct ainftp_hdr *)p, &m);
+	fake_send(f, fd, p,
+		  sizeof(struct ainftp_hdr) +
+			  ainftp_payload_len((enum ainftp_wire_encoding)f->result_encoding,
+					     f->elems + 1),
+		  to);
+}
+
+/* Answer what is pending. Called and returns with mu held. */
+static void
+fake_flush(struct fake *f)
+{
+	uint8_t res[FAKE_PKT];
+
+	for (uint32_t i = 0; i < f->npend; i++) {
+		struct pending *e = &f->pend[i];
+		struct ainftp_msg m;
+		size_t len;
+
+		if (f->delay_us > 0) {
+			uint32_t us = f->delay_us;
+
+			pthread_mutex_unlock(&f->mu);
+			sleep_us(us);
+			pthread_mutex_lock(&f->mu);
+		}
+		ainftp_hdr_read((const struct ainftp_hdr *)e->pkt, &m);
+		if (f->cur[m.slot] == ((uint64_t)m.step << 32 | m.chunk) && !f->answered[m.slot]) {
+			f->answered[m.slot] = true;
+			f->unanswered--;
+		}
+		len = fake_result(f, e->pkt, res);
+		if (f->noise)
+			fake_noise(f, f->fd[e->lane], res, len, &e->from);
+		fake_send(f, f->fd[e->lane], res, len, &e->from);
+		f->results++;
+		if (f->dup) {
+			fake_send(f, f->fd[e->lane], res, len, &e->from);
+			f->results++;
+		}
+	}
+	f->npend = 0;
+	pthread_cond_broadcast(&f->cv);
+}
+
+static void
+fake_packet(struct fake *f, int lane, const uint8_t *p, size_t len, const struct sockaddr_in *from)
+{
+	const struct ainftp_hdr *h = (const struct ainftp_hdr *)p;
+	struct ainftp_msg m;
+	uint64_t key;
+	uint16_t s;
+
+	if (len < sizeof(*h) || ainftp_hdr_check(h, len) != AINFTP_OK) {
+		f->bad++;
+		return;
+	}
+	ainftp_hdr_read(h, &m);
+	if (m.type == AINFTP_MSG_HEARTBEAT_ACK) {
+		f->acks++;
+		f->ack = m;
+		f->ack_len = len;
+		f->ack_tag_ok = (m.flags & AINFTP_F_AUTH) && len == sizeof(*h) + AINFTP_TAG_LEN &&
+				ainftp_mac_verify(&f->mk, p, sizeof(*h), p + sizeof(*h));
+		return;
+	}
+	if (m.type != AINFTP_MSG_DATA) {
+		f->bad++;
+		return;
+	}
+	f->data++;
+	f->bytes_in += len;
+	f->src = *from;
+	if (m.job != f->job || m.worker != f->worker || m.encoding != f->encoding ||
+	    m.elems != f->elems) {
+		f->bad++;
+		return;
+	}
+	if (m.slot != (m.chunk & (f->slots - 1))) {
+		f->bad_slot++;
+		return;
+	}
+	if (lane != m.slot % f->lanes) {
+		f->bad_lane++;
+		return;
+	}
+	if (f->auth != !!(m.flags & AINFTP_F_AUTH)) {
+		f->bad++;
+		return;
+	}
+	if (f->auth &&
+	    !ainftp_mac_verify(&f->mk, p, len - AINFTP_TAG_LEN, p + len - AINFTP_TAG_LEN)) {
+		f->bad_tag++;
+		return;
+	}
+	f->lane_data[lane]++;
+	s = m.slot;
+	key = (uint64_t)m.step << 32 | m.chunk;
+	if (!f->has[s] || key > f->cur[s]) {
+		if (f->has[s] && !f->answered[s])
+			f->slot_violations++;
+		else
+			f->unanswered++;
+		f->has[s] = true;
+		f->cur[s] = key;
+		f->answered[s] = false;
+		if (f->unanswered > f->max_outstanding)
+			f->max_outstanding = f->unanswered;
+		f->new_chunks++;
+		fake_note_step(f, m.step);
+		if (f->record != NULL && f->encoding == AINFTP_WIRE_FLOAT32 &&
+		    m.chunk < f->record_chunks)
+			memcpy(f->record + (size_t)m.chunk * f->elems, p + sizeof(*h),
+			       (size_t)f->elems * sizeof(float));
+	} else if (key < f->cur[s]) {
+		f->stale++;
+		return;
+	}
+	if (f->dropped < f->drop_first) {
+		f->dropped++;
+		return;
+	}
+	if (f->silent)
+		return;
+	if (f->npend == FAKE_PENDING)
+		fake_flush(f);
+	if (f->npend == 0)
+		f->pend_deadline_ms = now_ms() + (f->coalesce_us + 999) / 1000;
+	memcpy(f->pend[f->npend].pkt, p, len);
+	f->pend[f->npend].len = len;
+	f->pend[f->npend].lane = lane;
+	f->pend[f->npend].from = *from;
+	f->npend++;
+}
+
+static void *
+fake_main(void *arg)
+{
+	struct fake *f = arg;
+	struct pollfd pf[FAKE_MAX_LANES + 1];
+
+	pthread_mutex_lock(&f->mu);
+	while (!f->stop) {
+		int timeout = -1;
+		uint64_t v;
+
+		if (f->npend > 0 && !f->hold) {
+			uint64_t now = now_ms();
+
+			timeout = f->pend_deadline_ms > now ? (int)(f->pend_deadline_ms - now) : 0;
+		}
+		for (int i = 0; i < f->lanes; i++)
+			pf[i] = (struct pollfd){.fd = f->fd[i], .events = POLLIN};
+		pf[f->lanes] = (struct pollfd){.fd = f->wake_fd, .events = POLLIN};
+		pthread_mutex_unlock(&f->mu);
+		poll(pf, (nfds_t)f->lanes + 1, timeout);
+		pthread_mutex_lock(&f->mu);
+		if (f->stop)
+			break;
+		if (read(f->wake_fd, &v, sizeof(v)) < 0) {
+			/* EAGAIN: no knob changed */
+		}
+		for (int i = 0; i < f->lanes; i++)
+			for (;;) {
+				struct sockaddr_in from;
+				socklen_t fl = sizeof(from);
+				ssize_t n = recvfrom(f->fd[i], f->rx, sizeof(f->rx), 0,
+						     (struct sockaddr *)&from, &fl);
+
+				if (n < 0)
+					break;
+				fake_packet(f, i, f->rx, (size_t)n, &from);
+			}
+		if (f->npend > 0 && !f->hold &&
+		    (f->coalesce_us == 0 || now_ms() >= f->pend_deadline_ms))
+			fake_flush(f);
+		pthread_cond_broadcast(&f->cv);
+	}
+	pthread_mutex_unlock(&f->mu);
+	return NULL;
+}
+
+static void
+fake_start(struct fake *f)
+{
+	int tries;
+
+	ck_assert_int_le(f->lanes, FAKE_MAX_LANES);
+	/* Lanes are consecutive ports: find a run that is free. */
+	for (tries = 0; tries < 100; tries++) {
+		int i;
+
+		f->fd[0] = udp_socket(htonl(INADDR_LOOPBACK), 0);
+		ck_assert_int_ge(f->fd[0], 0);
+		f->port = sock_port(f->fd[0]);
+		for (i = 1; i < f->lanes; i++) {
+			if (f->port + i > 65535)
+				break;
+			f->fd[i] = udp_socket(htonl(INADDR_LOOPBACK), (uint16_t)(f->port + i));
+			if (f->fd[i] < 0)
+				break;
+		}
+		if (i == f->lanes)
+			break;
+		while (i-- > 0) {
+			close(f->fd[i]);
+			f->fd[i] = -1;
+		}
+	}
+	ck_assert_msg(tries < 100, "no %d consecutive free UDP ports", f->lanes);
+	f->noise_fd = udp_socket(htonl(0x7f000002), 0);
+	ck_assert_int_ge(f->noise_fd, 0);
+	f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ck_assert_int_ge(f->wake_fd, 0);
+	ck_assert_int_eq(ainftp_mac_key_init(&f->mk, f->key), 0);
+	f->ops = &ainftp_quant_scalar;
+	f->acc.n = f->elems;
+	f->acc.blk = calloc(ainftp_blocks(f->elems), sizeof(*f->acc.blk));
+	f->acc.acc = aligned_alloc(64, ((size_t)f->elems * 8 + 63) / 64 * 64);
+	f->pend = calloc(FAKE_PENDING, sizeof(*f->pend));
+	f->cur = calloc(f->slots, sizeof(*f->cur));
+	f->has = calloc(f->slots, sizeof(*f->has));
+	f->answered = calloc(f->slots, sizeof(*f->answered));
+	ck_assert(f->acc.blk != NULL && f->acc.acc != NULL && f->pend != NULL && f->cur != NULL &&
+		  f->has != NULL && f->answered != NULL);
+	pthread_mutex_init(&f->mu, NULL);
+	cond_init_mono(&f->cv);
+	ck_assert_int_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
+}
+
+static void
+fake_free(struct fake *f)
+{
+	pthread_mutex_lock(&f->mu);
+	f->stop = true;
+	pthread_mutex_unlock(&f->mu);
+	fake_wake(f);
+	pthread_join(f->th, NULL);
+	for (int i = 0; i < f->lanes; i++)
+		close(f->fd[i]);
+	close(f->noise_fd);
+	close(f->wake_fd);
+	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->cv);
+	free(f->acc.blk);
+	free(f->acc.acc);
+	free(f->pend);
+	free(f->cur);
+	free(f->has);
+	free(f->answered);
+	free(f->record);
+	free(f);
+}
+
+/* Wait until *field >= min; false when WAIT_MS passed first. */
+static bool
+fake_wait(struct fake *f, const uint64_t *field, uint64_t min)
+{
+	struct timespec dl;
+	bool ok;
+
+	deadline_in(&dl, WAIT_MS);
+	pthread_mutex_lock(&f->mu);
+	while (*field < min && pthread_cond_timedwait(&f->cv, &f->mu, &dl) == 0)
+		;
+	ok = *field >= min;
+	pthread_mutex_unlock(&f->mu);
+	return ok;
+}
+
+static uint64_t
+fake_get(struct fake *f, const uint64_t *field)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&f->mu);
+	v = *field;
+	pthread_mutex_unlock(&f->mu);
+	return v;
+}
+
+static void
+fake_set_hold(struct fake *f, bool hold)
+{
+	pthread_mutex_lock(&f->mu);
+	f->hold = hold;
+	pthread_mutex_unlock(&f->mu);
+	fake_wake(f);
+}
+
+/* A HEARTBEAT from lane 0 to the client's port. */
+static void
+fake_heartbeat(struct fake *f, uint16_t to_port, uint32_t job, uint32_t step, uint32_t chunk,
+	       uint64_t bitmap)
+{
+	struct ainftp_msg m = {
+		.type = AINFTP_MSG_HEARTBEAT,
+		.job = job,
+		.worker = AINFTP_WORKER_APPLIANCE,
+		.step = step,
+		.chunk = chunk,
+		.bitmap = bitmap,
+	};
+	struct ainftp_hdr h;
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons(to_port)};
+
+	ainftp_hdr_write(&h, &m);
+	fake_send(f, f->fd[0], &h, sizeof(h), &to);
+}
+
+/* ------------------------------------------------------------ the client side */
+
+static const char *
+enc_name(uint8_t enc)
+{
+	return enc == AINFTP_WIRE_INT16 ? "int16" : enc == AINFTP_WIRE_INT8 ? "int8" : "float32";
+}
+
+#define SET_OK(o, name, value)                                                             \
+	ck_assert_msg(ainftp_opts_set((o), (name), (value)) == 0, "set %s=%s: %s", (name), \
+		      (value), ainftp_last_error())
+
+/* Options for the fake's job; then name, value pairs to override, up to a NULL. */
+static struct ainftp_opts *
+fake_opts(const struct fake *f, ...)
+{
+	struct ainftp_opts *o = ainftp_opts_new();
+	char v[2 * AINFTP_KEY_LEN + 1];
+	const char *name;
+	va_list ap;
+
+	ck_assert_ptr_nonnull(o);
+	SET_OK(o, "appliance", "127.0.0.1");
+	SET_OK(o, "bind", "127.0.0.1");
+	snprintf(v, sizeof(v), "%u", f->port);
+	SET_OK(o, "port", v);
+	snprintf(v, sizeof(v), "%d", f->lanes);
+	SET_OK(o, "lanes", v);
+	snprintf(v, sizeof(v), "%u", f->job);
+	SET_OK(o, "job", v);
+	snprintf(v, sizeof(v), "%u", f->worker);
+	SET_OK(o, "worker", v);
+	SET_OK(o, "auth", f->auth ? "true" : "false");
+	if (f->auth) {
+		key_to_hex(f->key, v);
+		SET_OK(o, "key", v);
+	}
+	snprintf(v, sizeof(v), "%u", f->elems);
+	SET_OK(o, "elems", v);
+	snprintf(v, sizeof(v), "%u", f->slots);
+	SET_OK(o, "slots", v);
+	SET_OK(o, "encoding", enc_name(f->encoding));
+	SET_OK(o, "result_encoding", enc_name(f->result_encoding));
+	va_start(ap, f);
+	while ((name = va_arg(ap, const char *)) != NULL) {
+		const char *value = va_arg(ap, const char *);
+
+		SET_OK(o, name, value);
+	}
+	va_end(ap);
+	return o;
+}
+
+#define OPEN(f, ...) open_client(fake_opts((f), __VA_ARGS__))
+
+static struct ainftp_client *
+open_client(struct ainftp_opts *o)
+{
+	struct ainftp_client *c = NULL;
+	int rc = ainftp_client_open(o, &c);
+
+	ainftp_opts_free(o);
+	ck_assert_msg(rc == 0, "open: %d %s", rc, ainftp_last_error());
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+/* Stats once the engine has published `requests` completed requests. */
+static void
+stats_after(struct ainftp_client *c, uint64_t requests, struct ainftp_client_stats *st)
+{
+	uint64_t end = now_ms() + WAIT_MS;
+
+	for (;;) {
+		ck_assert_int_eq(ainftp_client_get_stats(c, st), 0);
+		if (st->requests >= requests || now_ms() > end)
+			break;
+		sleep_us(1000);
+	}
+	ck_assert_uint_ge(st->requests, requests);
+}
+
+static float *
+guarded(size_t n, size_t guard)
+{
+	float *x = malloc((n + guard) * sizeof(float));
+
+	ck_assert_ptr_nonnull(x);
+	for (size_t i = 0; i < guard; i++)
+		x[n + i] = 1234.5f + (float)i;
+	return x;
+}
+
+static void
+check_guard(const float *x, size_t n, size_t guard)
+{
+	for (size_t i = 0; i < guard; i++)
+		ck_assert_msg(x[n + i] == 1234.5f + (float)i,
+			      "guard element %zu after the buffer was written", i);
+}
+
+static float *
+copy_of(const float *x, size_t n)
+{
+	float *y = malloc(n * sizeof(float));
+
+	ck_assert_ptr_nonnull(y);
+	memcpy(y, x, n * sizeof(float));
+	return y;
+}
+
+/* Run ainftp_allreduce in another thread, so that a hang is reported, not waited out. */
+struct call {
+	struct ainftp_client *c;
+	float *buf;
+	size_t n;
+	int op;
+	int rc;
+	char err[512];
+	bool done;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th;
+};
+
+static void *
+call_main(void *arg)
+{
+	struct call *k = arg;
+	int rc = ainftp_allreduce(k->c, k->buf, k->n, k->op);
+
+	pthread_mutex_lock(&k->mu);
+	k->rc = rc;
+	snprintf(k->err, sizeof(k->err), "%s", ainftp_last_error());
+	k->done = true;
+	pthread_cond_broadcast(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+static void
+call_start(struct call *k, struct ainftp_client *c, float *buf, size_t n, int op)
+{
+	memset(k, 0, sizeof(*k));
+	k->c = c;
+	k->buf = buf;
+	k->n = n;
+	k->op = op;
+	pthread_mutex_init(&k->mu, NULL);
+	cond_init_mono(&k->cv);
+	ck_assert_int_eq(pthread_create(&k->th, NULL, call_main, k), 0);
+}
+
+/* Whether the call returned within ms; joined and cleaned up when it did. */
+static bool
+call_join(struct call *k, uint32_t ms)
+{
+	struct timespec dl;
+	bool done;
+
+	deadline_in(&dl, ms);
+	pthread_mutex_lock(&k->mu);
+	while (!k->done && pthread_cond_timedwait(&k->cv, &k->mu, &dl) == 0)
+		;
+	done = k->done;
+	pthread_mutex_unlock(&k->mu);
+	if (done) {
+		pthread_join(k->th, NULL);
+		pthread_mutex_destroy(&k->mu);
+		pthread_cond_destroy(&k->cv);
+	}
+	return done;
+}
+
+/* ------------------------------------------------------------ options */
+
+START_TEST(opts_unknown_name)
+{
+	struct ainftp_opts *o = ainftp_opts_new();
+
+	ck_assert_int_eq(ainftp_opts_set(o, "elements_per_packet", "16"), AINFTP_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "elements_per_packet"));
+	ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "unknown"));
+	ck_assert_int_eq(ainftp_opts_set(o, "", "1"), AINFTP_E_INVAL);
+	ck_assert_int_eq(ainftp_opts_set(o, "Port", "1"), AINFTP_E_INVAL); /* names are exact */
+	ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "Port"));
+	ainftp_opts_free(o);
+}
+END_TEST
+
+static const struct {
+	const char *name, *value;
+} bad_values[] = {
+	{"port", "70000"},
+	{"port", "0"},
+	{"port", "-1"},
+	{"port", "80x"},
+	{"port", ""},
+	{"port", " 80"},
+	{"worker", "64"},
+	{"worker", "99999999999999999999999"},
+	{"slots", "3"},
+	{"slots", "0"},
+	{"slots", "131072"},
+	{"window", "0"},
+	{"encoding", "float64"},
+	{"encoding", "FLOAT32"},
+	{"result_encoding", "int8"},
+	{"key", "abcd"},
+	{"key", KEY_HEX "0"},
+	{"key", "5e1f0c9a7b3d2e4f6a8b9c0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4g"},
+	{"key_file", "/nonexistent/ainftp.key"},
+	{"appliance", "1.2.3"},
+	{"appliance", "::1"},
+	{"bind", "localhost"},
+	{"bind_port", "65536"},
+	{"auth", "yes"},
+	{"gso", "maybe"},
+	{"simd_bits", "128"},
+	{"lanes", "0"},
+	{"lanes", "17"},
+	{"elems", "0"},
+	{"elems", "65536"},
+	{"job", "4294967296"},
+	{"first_step", "-5"},
+	{"rto_us", "0"},
+	{"rto_min_us", "60000001"},
+	{"rto_max_us", "x"},
+	{"timeout_ms", "0"},
+	{"sockbuf", "1"},
+};
+
+START_TEST(opts_bad_value)
+{
+	struct ainftp_opts *o = ainftp_opts_new();
+	char quoted[64];
+
+	snprintf(quoted, sizeof(quoted), "\"%s\"", bad_values[_i].name);
+	ck_assert_msg(ainftp_opts_set(o, bad_values[_i].name, bad_values[_i].value) ==
+			      AINFTP_E_INVAL,
+		      "%s=%s was taken", bad_values[_i].name, bad_values[_i].value);
+	ck_assert_msg(strstr(ainftp_last_error(), quoted) != NULL, "%s=%s: message \"%s\"",
+		      bad_values[_i].name, bad_values[_i].value, ainftp_last_error());
+	ainftp_opts_free(o);
+}
+END_TEST
+
+static const struct {
+	const char *name, *value;
+} good_values[] = {
+	{"port", "1"},
+	{"port", "65535"},
+	{"worker", "0"},
+	{"worker", "63"},
+	{"slots", "1"},
+	{"slots", "65536"},
+	{"window", "1"},
+	{"encoding", "int8"},
+	{"encoding", "int16"},
+	{"encoding", "float32"},
+	{"result_encoding", "int16"},
+	{"key", KEY_HEX_UPPER},
+	{"auth", "0"},
+	{"auth", "true"},
+	{"gso", "off"},
+	{"gso", "on"},
+	{"simd_bits", "0"},
+	{"simd_bits", "256"},
+	{"lanes", "16"},
+	{"first_step", "4294967295"},
+	{"job", "0"},
+	{"bind", "0.0.0.0"},
+	{"bind_port", "0"},
+	{"elems", "65535"},
+	{"timeout_ms", "3600000"},
+	{"sockbuf", "65536"},
+};
+
+START_TEST(opts_good_value)
+{
+	struct ainftp_opts *o = ainftp_opts_new();
+
+	ck_assert_msg(ainftp_opts_set(o, good_values[_i].name, good_values[_i].value) == 0,
+		      "%s=%s: %s", good_values[_i].name, good_values[_i].value,
+		      ainftp_last_error());
+	ainftp_opts_free(o);
+}
+END_TEST
+
+/* Everything open needs, but `skip`. */
+static struct ainftp_opts *
+complete_opts(const char *skip)
+{
+	static const char *const all[][2] = {
+		{"appliance", "127.0.0.1"},
+		{"bind", "127.0.0.1"},
+		{"job", "7"},
+		{"worker", "3"},
+		{"elems", "16"},
+		{"encoding", "float32"},
+		{"key", KEY_HEX},
+	};
+	struct ainftp_opts *o = ainftp_opts_new();
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (skip == NULL || strcmp(all[i][0], skip) != 0)
+			SET_OK(o, all[i][0], all[i][1]);
+	return o;
+}
+
+static const char *const required[] = {"appliance", "job", "worker", "elems", "encoding", "key"};
+
+START_TEST(open_missing_required)
+{
+	struct ainftp_opts *o = complete_opts(required[_i]);
+	struct ainftp_client *c = (struct ainftp_client *)&o; /* not NULL: open must clear it */
+
+	ck_assert_int_eq(ainftp_client_open(o, &c), AINFTP_E_INVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(ainftp_last_error(), required[_i]) != NULL,
+		      "without %s: message \"%s\"", required[_i], ainftp_last_error());
+	ainftp_opts_free(o);
+}
+END_TEST
+
+START_TEST(open_complete_and_without_key)
+{
+	struct ainftp_opts *o = complete_opts(NULL);
+	struct ainftp_client *c = NULL;
+
+	ck_assert_msg(ainftp_client_open(o, &c) == 0, "%s", ainftp_last_error());
+	ck_assert_int_gt(ainftp_client_local_port(c), 0);
+	ainftp_client_close(c);
+	ainftp_opts_free(o);
+	/* auth false: no key needed. */
+	o = complete_opts("key");
+	SET_OK(o, "auth", "false");
+	ck_assert_msg(ainftp_client_open(o, &c) == 0, "%s", ainftp_last_error());
+	ainftp_client_close(c);
+	ainftp_opts_free(o);
+}
+END_TEST
+
+/* What open checks across options: each refused, naming the option. */
+static const struct {
+	const char *name, *value, *name2, *value2, *named;
+} open_bad[] = {
+	{"rto_min_us", "5000", "rto_max_us", "4000", "rto_min_us"},
+	{"slots", "8", "window", "16", "window"},
+	{"encoding", "int8", "elems", "40", "elems"},
+	{"encoding", "float32", "elems", "3000", "elems"},
+};
+
+START_TEST(open_inconsistent)
+{
+	struct ainftp_opts *o = complete_opts(NULL);
+	struct ainftp_client *c = NULL;
+	char quoted[64];
+
+	SET_OK(o, open_bad[_i].name, open_bad[_i].value);
+	SET_OK(o, open_bad[_i].name2, open_bad[_i].value2);
+	ck_assert_int_eq(ainftp_client_open(o, &c), AINFTP_E_INVAL);
+	ck_assert_ptr_null(c);
+	snprintf(quoted, sizeof(quoted), "\"%s\"", open_bad[_i].named);
+	ck_assert_msg(strstr(ainftp_last_error(), quoted) != NULL, "message \"%s\"",
+		      ainftp_last_error());
+	ainftp_opts_free(o);
+}
+END_TEST
+
+static void
+assert_no_key(const char *msg, const char *hex)
+{
+	char lower[65], upper[65], head[17];
+
+	for (int i = 0; i < 64; i++) {
+		lower[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] - 'A' + 'a' : hex[i]);
+		upper[i] = (char)(hex[i] >= 'a' && hex[i] <= 'f' ? hex[i] - 'a' + 'A' : hex[i]);
+	}
+	lower[64] = upper[64] = '\0';
+	memcpy(head, lower, 16);
+	head[16] = '\0';
+	ck_assert_msg(strstr(msg, lower) == NULL && strstr(msg, upper) == NULL &&
+			      strcasestr(msg, head) == NULL,
+		      "a key is in the message \"%s\"", msg);
+}
+
+START_TEST(key_never_in_messages)
+{
+	struct ainftp_opts *o = ainftp_opts_new();
+	struct ainftp_client *c = NULL;
+	char text[200], path[] = "/tmp/ainftp-test-key-XXXXXX";
+	int fd;
+
+	SET_OK(o, "key", KEY_HEX);
+	/* The key's own text in bad forms: too long, too short, one bad digit. */
+	ck_assert_int_eq(ainftp_opts_set(o, "key", KEY_HEX "0"), AINFTP_E_INVAL);
+	assert_no_key(ainftp_last_error(), KEY_HEX);
+	memcpy(text, KEY_HEX, 63);
+	text[63] = '\0';
+	ck_assert_int_eq(ainftp_opts_set(o, "key", text), AINFTP_E_INVAL);
+	ck_assert_ptr_null(strstr(ainftp_last_error(), text));
+	memcpy(text, KEY_HEX, 64);
+	text[62] = 'x';
+	text[64] = '\0';
+	ck_assert_int_eq(ainftp_opts_set(o, "key", text), AINFTP_E_INVAL);
+	assert_no_key(ainftp_last_error(), KEY_HEX);
+	/* From a file: too long, then with a bad digit. */
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(dprintf(fd, "%s%s\n", KEY_HEX, "ab"), 67);
+	close(fd);
+	ck_assert_int_eq(ainftp_opts_set(o, "key_file", path), AINFTP_E_INVAL);
+	assert_no_key(ainftp_last_error(), KEY_HEX);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(dprintf(fd, "%.63sz\n", KEY_HEX), 65);
+	close(fd);
+	ck_assert_int_eq(ainftp_opts_set(o, "key_file", path), AINFTP_E_INVAL);
+	assert_no_key(ainftp_last_error(), KEY_HEX);
+	unlink(path);
+	/* Open refusals with a key set. */
+	SET_OK(o, "key", KEY_HEX);
+	ck_assert_int_eq(ainftp_client_open(o, &c), AINFTP_E_INVAL);
+	assert_no_key(ainftp_last_error(), KEY_HEX);
+	SET_OK(o, "appliance", "127.0.0.1");
+	SET_OK(o, "job", "1");
+	SET_OK(o, "worker", "1");
+	SET_OK(o, "elems", "16");
+	SET_OK(o, "encoding", "float32");
+	SET_OK(o, "bind", "127.0.0.1");
+	SET_OK(o, "rto_min_us", "9");
+	SET_OK(o, "rto_max_us", "8");
+	ck_assert_int_eq(ainftp_client_open(o, &c), AINFTP_E_INVAL);
+	assert_no_key(ainftp_last_error(), KEY_HEX);
+	ainftp_opts_free(o);
+}
+END_TEST
+
+/*
+ * A key refused by ainftp_opts_set must not leave the options holding some
+ * other key: either the previous key stays in force, or open refuses for lack
+ * of one. Sending with a key that nobody set is wrong.
+ */
+START_TEST(rejected_key_keeps_options_sane)
+{
+	struct fake *f = fake_new();
+	struct ainftp_opts *o;
+	struct ainftp_client *c = NULL;
+	float x[ELEMS], want[ELEMS];
+	int rc;
+
+	fake_start(f);
+	o = fake_opts(f, "timeout_ms", "500", NULL);
+	ck_assert_int_eq(
+		ainftp_opts_set(o, "key",
+				"5e1f0c9a7b3d2e4f6a8b9c0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f607182"
+				"93a4g"),
+		AINFTP_E_INVAL);
+	rc = ainftp_client_open(o, &c);
+	ainftp_opts_free(o);
+	if (rc < 0) {
+		/* The key was dropped: open says so. */
+		ck_assert_int_eq(rc, AINFTP_E_INVAL);
+		ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "key"));
+		fake_free(f);
+		return;
+	}
+	fill(x, ELEMS, 1);
+	memcpy(want, x, sizeof(x));
+	rc = ainftp_allreduce(c, x, ELEMS, AINFTP_OP_SUM);
+	ck_assert_msg(rc == 0,
+		      "after a refused key, open succeeded but all-reduce gave %d (%s) and the "
+		      "appliance saw %" PRIu64 " DATA with a bad tag: the options hold a key "
+		      "nobody set (parse_key wipes o->key on a bad digit but leaves has_key)",
+		      rc, ainftp_last_error(), fake_get(f, &f->bad_tag));
+	ck_assert_bits_eq(x, want, ELEMS);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* ------------------------------------------------------------ cluster.json */
+
+static const struct ainftp_job_conf *
+cfg_job(const struct ainftp_config *cfg, uint32_t id)
+{
+	for (uint16_t i = 0; i < cfg->n_jobs; i++)
+		if (cfg->jobs[i].id == id)
+			return &cfg->jobs[i];
+	return NULL;
+}
+
+static struct ainftp_config *
+load_lab(void)
+{
+	struct ainftp_config *cfg = calloc(1, sizeof(*cfg));
+	char err[512];
+
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_msg(ainftp_config_load(LAB_JSON, cfg, err, sizeof(err)) == 0, "%s", err);
+	return cfg;
+}
+
+/* Every job and worker of lab.json: the options are what the file says. */
+START_TEST(cluster_fills_options)
+{
+	struct ainftp_config *cfg = load_lab();
+
+	ck_assert_uint_gt(cfg->n_jobs, 0);
+	for (uint16_t i = 0; i < cfg->n_jobs; i++) {
+		const struct ainftp_job_conf *j = &cfg->jobs[i];
+
+		for (uint16_t k = 0; k < j->n_workers; k++) {
+			const struct ainftp_worker_conf *w = &j->workers[k];
+			struct ainftp_opts *o = ainftp_opts_new();
+
+			ck_assert_msg(ainftp_opts_from_cluster(o, LAB_JSON, j->id, w->id) == 0,
+				      "job %u worker %u: %s", j->id, w->id, ainftp_last_error());
+			ck_assert(o->has_appliance);
+			ck_assert_uint_eq(o->appliance, cfg->ipv4);
+			ck_assert_uint_eq(o->port, cfg->udp_port);
+			ck_assert_uint_eq(o->lanes, cfg->ports[j->port].rx_queues);
+			ck_assert_uint_eq(o->bind, w->ipv4);
+			ck_assert(o->has_job);
+			ck_assert_uint_eq(o->job, j->id);
+			ck_assert_int_eq(o->worker, w->id);
+			ck_assert_int_eq(o->auth, j->auth);
+			ck_assert_int_eq(o->has_key, j->auth);
+			ck_assert_mem_eq(o->key, w->key, AINFTP_KEY_LEN);
+			ck_assert_uint_eq(o->elems, j->elems_per_packet);
+			ck_assert_uint_eq(o->slots, j->slots);
+			ck_assert_int_eq(o->encoding, ainftp_wire_encoding(j->encoding));
+			ck_assert_int_eq(o->result_encoding,
+					 ainftp_wire_encoding(j->result_encoding));
+			ainftp_opts_free(o);
+		}
+	}
+	free(cfg);
+}
+END_TEST
+
+/*
+ * lab.json's job 1 as worker 2, with the addresses moved to 127.0.0.1: the
+ * key, the job's geometry and its two lanes all come from the file.
+ */
+START_TEST(cluster_job_runs)
+{
+	struct ainftp_config *cfg = load_lab();
+	const struct ainftp_job_conf *j = cfg_job(cfg, 1);
+	struct fake *f = fake_new();
+	struct ainftp_opts *o = ainftp_opts_new();
+	struct ainftp_client *c;
+	char port[16];
+	size_t n;
+	float *x, *want;
+
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(j->encoding, AINFTP_ENC_FLOAT32);
+	ck_assert_int_eq(j->result_encoding, AINFTP_ENC_FLOAT32);
+	f->job = 1;
+	f->worker = 2;
+	f->auth = j->auth;
+	memcpy(f->key, j->workers[2].key, AINFTP_KEY_LEN);
+	ck_assert_uint_eq(j->workers[2].id, 2);
+	f->elems = j->elems_per_packet;
+	f->slots = j->slots;
+	f->lanes = cfg->ports[j->port].rx_queues;
+	ck_assert_int_ge(f->lanes, 2); /* so that lanes are exercised */
+	fake_start(f);
+	ck_assert_msg(ainftp_opts_from_cluster(o, LAB_JSON, 1, 2) == 0, "%s", ainftp_last_error());
+	SET_OK(o, "bind", "127.0.0.1");
+	SET_OK(o, "appliance", "127.0.0.1");
+	snprintf(port, sizeof(port), "%u", f->port);
+	SET_OK(o, "port", port);
+	c = open_client(o);
+	n = 3 * (size_t)f->elems + 17;
+	x = malloc(n * sizeof(float));
+	fill(x, n, 2);
+	want = copy_of(x, n);
+	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(x, want, n);
+	ck_assert_uint_eq(fake_get(f, &f->bad_tag), 0);
+	ck_assert_uint_eq(fake_get(f, &f->bad_lane), 0);
+	ck_assert_uint_eq(fake_get(f, &f->bad), 0);
+	ck_assert_uint_gt(fake_get(f, &f->lane_data[0]), 0);
+	ck_assert_uint_gt(fake_get(f, &f->lane_data[1]), 0);
+	ainftp_client_close(c);
+	fake_free(f);
+	free(x);
+	free(want);
+	free(cfg);
+}
+END_TEST
+
+START_TEST(cluster_missing_file)
+{
+	struct ainftp_opts *o = ainftp_opts_new();
+	const char *path = "/nonexistent/ainftp/cluster.json";
+
+	ck_assert_int_eq(ainftp_opts_from_cluster(o, path, 1, 0), AINFTP_E_INVAL);
+	ck_assert_msg(strstr(ainftp_last_error(), path) != NULL, "message \"%s\"",
+		      ainftp_last_error());
+	ck_assert_int_eq(ainftp_opts_from_cluster(o, NULL, 1, 0), AINFTP_E_INVAL);
+	ck_assert_int_eq(ainftp_opts_from_cluster(NULL, LAB_JSON, 1, 0), AINFTP_E_INVAL);
+	ainftp_opts_free(o);
+}
+END_TEST
+
+START_TEST(cluster_unknown_job_or_worker)
+{
+	struct ainftp_opts *o = ainftp_opts_new();
+	struct ainftp_config *cfg = load_lab();
+	char hex[65];
+
+	ck_assert_int_eq(ainftp_opts_from_cluster(o, LAB_JSON, 99, 0), AINFTP_E_INVAL);
+	ck_assert_msg(strstr(ainftp_last_error(), "job") != NULL &&
+			      strstr(ainftp_last_error(), "99") != NULL,
+		      "message \"%s\"", ainftp_last_error());
+	ck_assert_int_eq(ainftp_opts_from_cluster(o, LAB_JSON, 1, 9), AINFTP_E_INVAL);
+	ck_assert_msg(strstr(ainftp_last_error(), "worker") != NULL &&
+			      strstr(ainftp_last_error(), "9") != NULL,
+		      "message \"%s\"", ainftp_last_error());
+	/* None of the file's keys in that message. */
+	for (uint16_t i = 0; i < cfg->n_jobs; i++)
+		for (uint16_t k = 0; k < cfg->jobs[i].n_workers; k++) {
+			key_to_hex(cfg->jobs[i].workers[k].key, hex);
+			assert_no_key(ainftp_last_error(), hex);
+		}
+	/* A refused call leaves the options unfilled: open still wants them. */
+	{
+		struct ainftp_client *c = NULL;
+
+		ck_assert_int_eq(ainftp_client_open(o, &c), AINFTP_E_INVAL);
+		ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "appliance"));
+	}
+	ainftp_opts_free(o);
+	free(cfg);
+}
+END_TEST
+
+/* ------------------------------------------------------------ misuse */
+
+START_TEST(misuse_arguments)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_req *r = (struct ainftp_req *)&f; /* must be set to NULL on failure */
+	struct ainftp_client_stats st;
+	float x[ELEMS];
+
+	fake_start(f);
+	c = OPEN(f, NULL);
+	fill(x, ELEMS, 3);
+
+	ck_assert_int_eq(ainftp_allreduce(NULL, x, ELEMS, AINFTP_OP_SUM), AINFTP_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "client"));
+	ck_assert_int_eq(ainftp_allreduce(c, NULL, ELEMS, AINFTP_OP_SUM), AINFTP_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "buffer"));
+	ck_assert_int_eq(ainftp_allreduce(c, x, 0, AINFTP_OP_SUM), AINFTP_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "length"));
+	ck_assert_int_eq(ainftp_allreduce(c, x, ELEMS, 2), AINFTP_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "op"));
+	ck_assert_int_eq(ainftp_allreduce(c, x, ELEMS, -1), AINFTP_E_INVAL);
+	ck_assert_int_eq(ainftp_allreduce_start(c, x, ELEMS, AINFTP_OP_SUM, NULL), AINFTP_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "out"));
+	ck_assert_int_eq(ainftp_allreduce_start(c, NULL, ELEMS, AINFTP_OP_SUM, &r), AINFTP_E_INVAL);
+	ck_assert_ptr_null(r);
+
+	ck_assert_int_eq(ainftp_client_get_stats(NULL, &st), AINFTP_E_INVAL);
+	ck_assert_int_eq(ainftp_client_get_stats(c, NULL), AINFTP_E_INVAL);
+	ck_assert_int_eq(ainftp_client_local_port(NULL), AINFTP_E_INVAL);
+	ck_assert_int_eq(ainftp_req_test(NULL), AINFTP_E_INVAL);
+	ck_assert_int_eq(ainftp_req_wait(NULL), AINFTP_E_INVAL);
+	ck_assert_str_eq(ainftp_req_error(NULL), "");
+	ainftp_req_free(NULL);
+	ainftp_client_close(NULL);
+	ainftp_opts_free(NULL);
+	ck_assert_int_eq(ainftp_opts_set(NULL, "port", "1"), AINFTP_E_INVAL);
+	{
+		struct ainftp_opts *o = ainftp_opts_new();
+		struct ainftp_client *c2 = (struct ainftp_client *)&f;
+
+		ck_assert_int_eq(ainftp_opts_set(o, NULL, "1"), AINFTP_E_INVAL);
+		ck_assert_int_eq(ainftp_opts_set(o, "port", NULL), AINFTP_E_INVAL);
+		ck_assert_int_eq(ainftp_client_open(NULL, &c2), AINFTP_E_INVAL);
+		ck_assert_int_eq(ainftp_client_open(o, NULL), AINFTP_E_INVAL);
+		ainftp_opts_free(o);
+	}
+	/* None of that reached the appliance, and the client still works. */
+	ck_assert_uint_eq(fake_get(f, &f->data), 0);
+	ck_assert_msg(ainftp_allreduce(c, x, ELEMS, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+START_TEST(misuse_status_names)
+{
+	static const int all[] = {AINFTP_S_OK,		AINFTP_E_INVAL,	   AINFTP_E_TIMEOUT,
+				  AINFTP_E_UNREACHABLE, AINFTP_E_SYSTEM,   AINFTP_E_NOMEM,
+				  AINFTP_E_FAILED,	AINFTP_E_OVERFLOW, AINFTP_E_VALUE,
+				  AINFTP_E_CLOSED};
+	const size_t n = sizeof(all) / sizeof(all[0]);
+	const char *unknown = ainftp_status_name(-1000);
+
+	ck_assert_ptr_nonnull(unknown);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_ptr_nonnull(ainftp_status_name(all[i]));
+		ck_assert_str_ne(ainftp_status_name(all[i]), unknown);
+		for (size_t k = 0; k < i; k++)
+			ck_assert_str_ne(ainftp_status_name(all[i]), ainftp_status_name(all[k]));
+	}
+	ck_assert_str_eq(ainftp_status_name(AINFTP_E_TIMEOUT), "timeout");
+}
+END_TEST
+
+/* NaN or infinity anywhere: refused before anything is sent, buffer untouched. */
+static const struct {
+	size_t at;
+	uint32_t bits;
+	const char *word;
+} nonfinite[] = {
+	{0, 0x7fc00000u, "NaN"},    {5, 0x7f800000u, "infinite"}, {1023, 0xff800000u, "infinite"},
+	{1500, 0xffc00001u, "NaN"}, {2999, 0x7f800001u, "NaN"},
+};
+
+START_TEST(misuse_nonfinite)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	const size_t n = 3000;
+	float *x = malloc(n * sizeof(float)), *before;
+	char where[32];
+
+	fake_start(f);
+	c = OPEN(f, NULL);
+	fill(x, n, 4);
+	memcpy(&x[nonfinite[_i].at], &nonfinite[_i].bits, 4);
+	before = copy_of(x, n);
+	ck_assert_int_eq(ainftp_allreduce(c, x, n, AINFTP_OP_MEAN), AINFTP_E_VALUE);
+	snprintf(where, sizeof(where), "element %zu ", nonfinite[_i].at);
+	ck_assert_msg(strstr(ainftp_last_error(), where) != NULL &&
+			      strstr(ainftp_last_error(), nonfinite[_i].word) != NULL,
+		      "message \"%s\"", ainftp_last_error());
+	ck_assert_mem_eq(x, before, n * sizeof(float));
+	/* The client is not failed by a refused request. */
+	fill(x, n, 5);
+	memcpy(before, x, n * sizeof(float));
+	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(x, before, n);
+	ainftp_client_close(c);
+	fake_free(f);
+	free(x);
+	free(before);
+}
+END_TEST
+
+/* ------------------------------------------------------------ failures */
+
+START_TEST(fail_unreachable)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	float x[ELEMS];
+	char port[16], name[32];
+	uint64_t t0;
+	int rc, fd;
+
+	/* A port with nothing behind it. */
+	fd = udp_socket(htonl(INADDR_LOOPBACK), 0);
+	ck_assert_int_ge(fd, 0);
+	f->port = sock_port(fd);
+	close(fd);
+	snprintf(port, sizeof(port), "%u", f->port);
+	c = OPEN(f, "timeout_ms", "3000", NULL);
+	fill(x, ELEMS, 6);
+	t0 = now_ms();
+	rc = ainftp_allreduce(c, x, ELEMS, AINFTP_OP_SUM);
+	ck_assert_msg(now_ms() - t0 < 3000 + 2000, "took %" PRIu64 " ms", now_ms() - t0);
+	/* Loopback answers with ICMP port unreachable, unlimited: IP_RECVERR sees it. */
+	ck_assert_msg(rc == AINFTP_E_UNREACHABLE, "got %d (%s): %s", rc, ainftp_status_name(rc),
+		      ainftp_last_error());
+	snprintf(name, sizeof(name), "127.0.0.1:%s", port);
+	ck_assert_msg(strstr(ainftp_last_error(), name) != NULL, "message \"%s\"",
+		      ainftp_last_error());
+	ainftp_client_close(c);
+	free(f);
+}
+END_TEST
+
+START_TEST(fail_silent_timeout)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	float x[3 * ELEMS];
+	uint64_t t0, dt;
+	int rc;
+
+	f->silent = true;
+	fake_start(f);
+	c = OPEN(f, "timeout_ms", "500", "rto_us", "50000", NULL);
+	fill(x, 3 * ELEMS, 7);
+	t0 = now_ms();
+	rc = ainftp_allreduce(c, x, 3 * ELEMS, AINFTP_OP_SUM);
+	dt = now_ms() - t0;
+	ck_assert_msg(rc == AINFTP_E_TIMEOUT, "got %d: %s", rc, ainftp_last_error());
+	ck_assert_msg(dt >= 450 && dt < 5000, "returned after %" PRIu64 " ms", dt);
+	ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "timeout"));
+	ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "500 ms"));
+	/* It retransmitted while waiting. */
+	ck_assert_uint_gt(fake_get(f, &f->data), 3);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/*
+ * After a failure the client is unusable: new requests get AINFTP_E_FAILED at
+ * once (ainftp_client.h), with the first failure in the message.
+ */
+START_TEST(fail_then_refuses_new_requests)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct call k;
+	float x[ELEMS];
+	bool returned;
+
+	f->silent = true;
+	fake_start(f);
+	c = OPEN(f, "timeout_ms", "300", NULL);
+	fill(x, ELEMS, 8);
+	ck_assert_int_eq(ainftp_allreduce(c, x, ELEMS, AINFTP_OP_SUM), AINFTP_E_TIMEOUT);
+	call_start(&k, c, x, ELEMS, AINFTP_OP_SUM);
+	returned = call_join(&k, HANG_MS);
+	ck_assert_msg(returned,
+		      "BUG: ainftp_allreduce on a failed client did not return within %d ms "
+		      "(ainftp_allreduce_start frees the refused request with ainftp_req_free, "
+		      "which waits for a request that never completes)",
+		      HANG_MS);
+	ck_assert_msg(k.rc == AINFTP_E_FAILED, "got %d: %s", k.rc, k.err);
+	ck_assert_ptr_nonnull(strstr(k.err, "timeout"));
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* Close with one request in flight and two queued: all three complete with AINFTP_E_CLOSED. */
+START_TEST(fail_close_with_pending)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_req *r[3];
+	float x[3][4 * ELEMS];
+	uint64_t t0;
+
+	f->silent = true;
+	fake_start(f);
+	c = OPEN(f, "timeout_ms", "60000", "window", "2", NULL);
+	for (int i = 0; i < 3; i++) {
+		fill(x[i], 4 * ELEMS, 9 + (uint32_t)i);
+		ck_assert_int_eq(ainftp_allreduce_start(c, x[i], 4 * ELEMS, AINFTP_OP_SUM, &r[i]),
+				 0);
+	}
+	ck_assert(fake_wait(f, &f->new_chunks, 2));
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(ainftp_req_test(r[i]), 0);
+		ck_assert_str_eq(ainftp_req_error(r[i]), "");
+	}
+	t0 = now_ms();
+	ainftp_client_close(c);
+	ck_assert_msg(now_ms() - t0 < HANG_MS, "close took %" PRIu64 " ms", now_ms() - t0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(ainftp_req_test(r[i]), 1);
+		ck_assert_int_eq(ainftp_req_wait(r[i]), AINFTP_E_CLOSED);
+		ck_assert_ptr_nonnull(strstr(ainftp_req_error(r[i]), "closed"));
+		ainftp_req_free(r[i]);
+	}
+	fake_free(f);
+}
+END_TEST
+
+struct waiter {
+	struct ainftp_req *r;
+	int rc;
+	uint64_t at_ms;
+};
+
+static void *
+waiter_main(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->rc = ainftp_req_wait(w->r);
+	w->at_ms = now_ms();
+	return NULL;
+}
+
+START_TEST(fail_close_wakes_waiter)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_req *r;
+	struct waiter w = {0};
+	pthread_t th;
+	float x[ELEMS];
+	uint64_t t0;
+
+	f->silent = true;
+	fake_start(f);
+	c = OPEN(f, "timeout_ms", "60000", NULL);
+	fill(x, ELEMS, 12);
+	ck_assert_int_eq(ainftp_allreduce_start(c, x, ELEMS, AINFTP_OP_SUM, &r), 0);
+	w.r = r;
+	ck_assert_int_eq(pthread_create(&th, NULL, waiter_main, &w), 0);
+	ck_assert(fake_wait(f, &f->data, 1));
+	t0 = now_ms();
+	ainftp_client_close(c);
+	pthread_join(th, NULL); /* a hang here is Check's timeout */
+	ck_assert_int_eq(w.rc, AINFTP_E_CLOSED);
+	ck_assert_msg(w.at_ms - t0 < 2000, "the waiter returned %" PRIu64 " ms after close",
+		      w.at_ms - t0);
+	ainftp_req_free(r);
+	fake_free(f);
+}
+END_TEST
+
+/* A NaN written into a chunk not yet sent: the engine notices and fails the request. */
+START_TEST(fail_nan_after_start)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_req *r;
+	const size_t n = 3 * ELEMS;
+	float x[3 * ELEMS];
+	const float nan = NAN;
+
+	f->slots = 1;
+	f->hold = true;
+	fake_start(f);
+	c = OPEN(f, "timeout_ms", "5000", NULL);
+	fill(x, n, 13);
+	ck_assert_int_eq(ainftp_allreduce_start(c, x, n, AINFTP_OP_SUM, &r), 0);
+	/* Chunk 0 is out and held: one slot, so chunk 2 has not been read yet. */
+	ck_assert(fake_wait(f, &f->data, 1));
+	memcpy(&x[2 * ELEMS + 1], &nan, sizeof(nan));
+	fake_set_hold(f, false);
+	ck_assert_int_eq(ainftp_req_wait(r), AINFTP_E_VALUE);
+	ck_assert_ptr_nonnull(strstr(ainftp_req_error(r), "NaN"));
+	ainftp_req_free(r);
+	ck_assert_uint_eq(fake_get(f, &f->new_chunks), 2);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* OVERFLOW on one chunk: the request says so; the client goes on. */
+START_TEST(fail_overflow_flag)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	const size_t n = 3 * ELEMS;
+	float x[3 * ELEMS], want[3 * ELEMS];
+
+	f->overflow_chunk = 1;
+	fake_start(f);
+	c = OPEN(f, NULL);
+	fill(x, n, 14);
+	memcpy(want, x, sizeof(x));
+	ck_assert_int_eq(ainftp_allreduce(c, x, n, AINFTP_OP_SUM), AINFTP_E_OVERFLOW);
+	ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "OVERFLOW"));
+	ck_assert_bits_eq(x, want, n); /* the results are still stored */
+	/* Not a failure of the client: the next request works. */
+	pthread_mutex_lock(&f->mu);
+	f->overflow_chunk = -1;
+	pthread_mutex_unlock(&f->mu);
+	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(x, want, n);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* timeout_ms is silence, not the length of a request: slow steady progress succeeds. */
+START_TEST(fail_timeout_is_silence)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	const size_t n = 8 * ELEMS;
+	float x[8 * ELEMS], want[8 * ELEMS];
+	uint64_t t0;
+
+	f->delay_us = 60000;
+	fake_start(f);
+	c = OPEN(f, "timeout_ms", "300", "window", "1", "rto_us", "200000", "rto_min_us", "200000",
+		 NULL);
+	fill(x, n, 15);
+	memcpy(want, x, sizeof(x));
+	t0 = now_ms();
+	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_uint_gt(now_ms() - t0, 300); /* longer than timeout_ms in all */
+	ck_assert_bits_eq(x, want, n);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* ------------------------------------------------------------ reductions */
+
+static void
+run_float(struct fake *f, size_t n, int op, uint32_t seed, struct ainftp_client *c)
+{
+	float *x = guarded(n, 64), *want = malloc(n * sizeof(float));
+	float m = (float)f->contributors;
+
+	fill(x, n, seed);
+	for (size_t i = 0; i < n; i++)
+		want[i] = op == AINFTP_OP_MEAN && f->contributors > 1 ? (x[i] * m) / m : x[i] * m;
+	ck_assert_msg(ainftp_allreduce(c, x, n, op) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(x, want, n);
+	check_guard(x, n, 64);
+	free(x);
+	free(want);
+}
+
+static const struct {
+	uint8_t contributors;
+	int op;
+} float_cases[] = {
+	{1, AINFTP_OP_SUM},  {1, AINFTP_OP_MEAN}, {3, AINFTP_OP_SUM},
+	{4, AINFTP_OP_MEAN}, {3, AINFTP_OP_MEAN}, {64, AINFTP_OP_SUM},
+};
+
+START_TEST(reduce_float32)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+
+	f->contributors = float_cases[_i].contributors;
+	f->bitmap = f->contributors == 64 ? UINT64_MAX : 0;
+	fake_start(f);
+	c = OPEN(f, NULL);
+	run_float(f, 5 * ELEMS, float_cases[_i].op, 20 + (uint32_t)_i, c);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* Mean with 4 contributors of powers of two: exactly the input. */
+START_TEST(reduce_mean_exact)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	float x[2 * ELEMS], want[2 * ELEMS];
+
+	f->contributors = 4;
+	fake_start(f);
+	c = OPEN(f, NULL);
+	for (int i = 0; i < 2 * ELEMS; i++)
+		x[i] = ldexpf(i % 2 ? -1.0f : 1.0f, i - ELEMS);
+	memcpy(want, x, sizeof(x));
+	ck_assert_int_eq(ainftp_allreduce(c, x, 2 * ELEMS, AINFTP_OP_MEAN), 0);
+	ck_assert_bits_eq(x, want, 2 * ELEMS);
+	/* And the sum is four times it. */
+	ck_assert_int_eq(ainftp_allreduce(c, x, 2 * ELEMS, AINFTP_OP_SUM), 0);
+	for (int i = 0; i < 2 * ELEMS; i++)
+		ck_assert_float_eq(x[i], 4 * want[i]);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* n not a multiple of elems: the last chunk is zero-padded, nothing past n is written. */
+static const size_t odd_sizes[] = {1, ELEMS - 1, ELEMS + 1, 2 * ELEMS + 5, 9 * ELEMS + 7};
+
+START_TEST(reduce_partial_chunk)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	const size_t n = odd_sizes[_i], chunks = (n + ELEMS - 1) / ELEMS;
+	float *x = guarded(n, 3 * ELEMS), *want;
+
+	f->record_chunks = (uint32_t)chunks;
+	f->record = calloc(chunks * ELEMS, sizeof(float));
+	fake_start(f);
+	c = OPEN(f, NULL);
+	fill(x, n, 30 + (uint32_t)_i);
+	want = copy_of(x, n);
+	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(x, want, n);
+	check_guard(x, n, 3 * ELEMS);
+	/* What was sent: the data, then zeros. */
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->new_chunks, chunks);
+	ck_assert_bits_eq(f->record, want, n);
+	for (size_t i = n; i < chunks * ELEMS; i++)
+		ck_assert_msg(f->record[i] == 0.0f && !signbit(f->record[i]),
+			      "padding element %zu is %a", i, (double)f->record[i]);
+	pthread_mutex_unlock(&f->mu);
+	ainftp_client_close(c);
+	fake_free(f);
+	free(x);
+	free(want);
+}
+END_TEST
+
+/*
+ * Many more chunks than slots: chunk k in slot k % slots, a slot reused only
+ * after its result, never more than `slots` chunks out; with and without GSO.
+ */
+static const char *const gso_modes[] = {"off", "auto"};
+
+START_TEST(reduce_many_chunks)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	const size_t n = 16 * 8 * 12 + 3;
+	float *x = malloc(n * sizeof(float)), *want;
+
+	f->slots = 16;
+	f->elems = 8;
+	f->coalesce_us = 2000;
+	fake_start(f);
+	c = OPEN(f, "gso", gso_modes[_i], "rto_us", "500000", "rto_min_us", "500000", NULL);
+	fill(x, n, 40);
+	want = copy_of(x, n);
+	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(x, want, n);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->new_chunks, (n + 7) / 8);
+	ck_assert_uint_eq(f->bad_slot, 0);
+	ck_assert_uint_eq(f->slot_violations, 0);
+	ck_assert_uint_eq(f->stale, 0);
+	ck_assert_uint_le(f->max_outstanding, 16);
+	ck_assert_uint_ge(f->max_outstanding, 2);
+	pthread_mutex_unlock(&f->mu);
+	ainftp_client_close(c);
+	fake_free(f);
+	free(x);
+	free(want);
+}
+END_TEST
+
+/* The window caps the chunks in flight below the slots. */
+static const uint32_t windows[] = {1, 3};
+
+START_TEST(reduce_window)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	const size_t n = 12 * ELEMS;
+	float x[12 * ELEMS], want[12 * ELEMS];
+	char w[8];
+
+	f->coalesce_us = 3000;
+	fake_start(f);
+	snprintf(w, sizeof(w), "%u", windows[_i]);
+	c = OPEN(f, "window", w, "rto_us", "500000", "rto_min_us", "500000", NULL);
+	fill(x, n, 41);
+	memcpy(want, x, sizeof(x));
+	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(x, want, n);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_le(f->max_outstanding, windows[_i]);
+	if (windows[_i] > 1)
+		ck_assert_uint_ge(f->max_outstanding, 2);
+	ck_assert_uint_eq(f->slot_violations, 0);
+	pthread_mutex_unlock(&f->mu);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* Slot k goes to port + k % lanes. */
+START_TEST(reduce_lanes)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	const size_t n = 16 * ELEMS;
+	float x[16 * ELEMS], want[16 * ELEMS];
+
+	f->lanes = 3;
+	fake_start(f);
+	c = OPEN(f, NULL);
+	fill(x, n, 42);
+	memcpy(want, x, sizeof(x));
+	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(x, want, n);
+	ck_assert_uint_eq(fake_get(f, &f->bad_lane), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_uint_gt(fake_get(f, &f->lane_data[i]), 0);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* Without auth: no AUTH flag, no tag (the fake refuses either otherwise). */
+START_TEST(reduce_no_auth)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+
+	f->auth = false;
+	fake_start(f);
+	c = OPEN(f, NULL);
+	run_float(f, 3 * ELEMS + 1, AINFTP_OP_SUM, 43, c);
+	ck_assert_uint_eq(fake_get(f, &f->bad), 0);
+	ck_assert_uint_eq(fake_get(f, &f->bytes_in),
+			  fake_get(f, &f->data) * (32 + 4 * ELEMS)); /* no tag */
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* The first k DATA are lost: the timers send them again, the result is right. */
+START_TEST(reduce_drops_retransmit)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_client_stats st;
+	const size_t n = 6 * ELEMS;
+	float x[6 * ELEMS], want[6 * ELEMS];
+
+	f->drop_first = 5;
+	fake_start(f);
+	c = OPEN(f, "rto_us", "2000", "rto_min_us", "1000", NULL);
+	fill(x, n, 44);
+	memcpy(want, x, sizeof(x));
+	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(x, want, n);
+	stats_after(c, 1, &st);
+	ck_assert_uint_ge(st.retransmits, 5);
+	ck_assert_uint_eq(fake_get(f, &f->dropped), 5);
+	ck_assert_uint_eq(st.chunks, 6);
+	ck_assert_uint_eq(st.packets_sent, 6 + st.retransmits);
+	ck_assert_uint_eq(fake_get(f, &f->slot_violations), 0);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* Every RESULT twice: the copies are counted and change nothing. */
+START_TEST(reduce_dup_results)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_client_stats st;
+	const size_t n = 20 * ELEMS;
+	float x[20 * ELEMS], want[20 * ELEMS];
+
+	f->dup = true;
+	fake_start(f);
+	c = OPEN(f, "rto_us", "500000", "rto_min_us", "500000", NULL);
+	fill(x, n, 45);
+	memcpy(want, x, sizeof(x));
+	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(x, want, n);
+	/* The copy of the last result may come after the request completed. */
+	for (uint64_t end = now_ms() + WAIT_MS;; sleep_us(1000)) {
+		stats_after(c, 1, &st);
+		if (st.dup_results >= 20 || now_ms() > end)
+			break;
+	}
+	ck_assert_uint_eq(st.results, 20);
+	ck_assert_uint_eq(st.dup_results, 20);
+	ck_assert_uint_eq(st.retransmits, 0);
+	/* A second request over the same slots is not disturbed by late copies. */
+	fill(x, n, 46);
+	memcpy(want, x, sizeof(x));
+	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(x, want, n);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* Forged, other jobs', truncated and misshapen datagrams are counted and ignored. */
+START_TEST(reduce_ignores_noise)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_client_stats st;
+	const size_t n = 5 * ELEMS;
+	float x[5 * ELEMS], want[5 * ELEMS];
+
+	f->noise = true;
+	fake_start(f);
+	c = OPEN(f, "rto_us", "500000", "rto_min_us", "500000", NULL);
+	fill(x, n, 47);
+	memcpy(want, x, sizeof(x));
+	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(x, want, n);
+	stats_after(c, 1, &st);
+	ck_assert_uint_eq(st.bad_packets, 4 * 5);
+	ck_assert_uint_eq(st.results, 5);
+	ck_assert_uint_eq(st.dup_results, 0);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* An appliance slower than the RTO: retransmissions, late copies, the right answer. */
+START_TEST(reduce_slow_appliance)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_client_stats st;
+	const size_t n = 2 * ELEMS;
+	float x[2 * ELEMS], want[2 * ELEMS];
+
+	f->delay_us = 20000;
+	fake_start(f);
+	c = OPEN(f, "rto_us", "3000", "rto_min_us", "1000", NULL);
+	fill(x, n, 48);
+	memcpy(want, x, sizeof(x));
+	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(x, want, n);
+	stats_after(c, 1, &st);
+	ck_assert_uint_gt(st.retransmits, 0);
+	ck_assert_uint_eq(st.chunks, 2);
+	ck_assert_uint_eq(fake_get(f, &f->slot_violations), 0);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/*
+ * int16 both ways: the fake returns the worker's integers with the exponent
+ * raised by one (two equal contributions). Expected values from the library's
+ * scalar quantizer and dequantizer.
+ */
+START_TEST(reduce_int16)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	const size_t n = 3 * ELEMS + 5, chunks = 4;
+	float x[3 * ELEMS + 5], sum[3 * ELEMS + 5], mean[3 * ELEMS + 5];
+
+	f->encoding = f->result_encoding = AINFTP_WIRE_INT16;
+	f->contributors = 2;
+	fake_start(f);
+	c = OPEN(f, NULL);
+	fill(x, n, 50);
+	for (size_t k = 0; k < chunks; k++) {
+		float pad[ELEMS] = {0};
+		int16_t q[ELEMS];
+		int8_t e;
+		size_t m = n - k * ELEMS < ELEMS ? n - k * ELEMS : ELEMS;
+
+		memcpy(pad, x + k * ELEMS, m * sizeof(float));
+		ck_assert_int_eq(ainftp_quant_scalar.quant_i16(pad, ELEMS, q, &e), 0);
+		ainftp_dequant_i16(q, (uint32_t)m, e, mean + k * ELEMS);
+		ainftp_dequant_i16(q, (uint32_t)m, (int8_t)(e + 1), sum + k * ELEMS);
+		for (size_t i = 0; i < m; i++) /* the quantization bound, as a sanity check */
+			ck_assert_float_le(fabsf(mean[k * ELEMS + i] - x[k * ELEMS + i]),
+					   ldexpf(1.0f, e));
+	}
+	{
+		float y[3 * ELEMS + 5];
+
+		memcpy(y, x, sizeof(x));
+		ck_assert_msg(ainftp_allreduce(c, y, n, AINFTP_OP_SUM) == 0, "%s",
+			      ainftp_last_error());
+		ck_assert_bits_eq(y, sum, n);
+		memcpy(y, x, sizeof(x));
+		ck_assert_msg(ainftp_allreduce(c, y, n, AINFTP_OP_MEAN) == 0, "%s",
+			      ainftp_last_error());
+		ck_assert_bits_eq(y, mean, n);
+	}
+	ck_assert_uint_eq(fake_get(f, &f->bad), 0);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* int8 contributions, int16 results, summed by the appliance's own kernels. */
+START_TEST(reduce_int8_to_int16)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	enum { E = 64 };
+	const size_t n = 2 * E + 40, chunks = 3;
+	float x[2 * E + 40], want[2 * E + 40], y[2 * E + 40];
+	struct ainftp_acc acc = {.n = E};
+
+	f->encoding = AINFTP_WIRE_INT8;
+	f->result_encoding = AINFTP_WIRE_INT16;
+	f->elems = E;
+	f->contributors = 2;
+	fake_start(f);
+	c = OPEN(f, NULL);
+	fill(x, n, 51);
+	acc.blk = calloc(ainftp_blocks(E), sizeof(*acc.blk));
+	acc.acc = aligned_alloc(64, E * 8);
+	for (size_t k = 0; k < chunks; k++) {
+		float pad[E] = {0}, maxabs = 0;
+		int8_t e[E / 32], q[E];
+		int16_t r[E];
+		int8_t re;
+		size_t m = n - k * E < E ? n - k * E : E;
+
+		memcpy(pad, x + k * E, m * sizeof(float));
+		ck_assert_int_eq(ainftp_quant_scalar.quant_i8(pad, E, e, q), 0);
+		ainftp_acc_reset(&acc);
+		ainftp_quant_scalar.acc_i8(&acc, e, q);
+		ainftp_quant_scalar.acc_i8(&acc, e, q);
+		re = ainftp_quant_scalar.res_i16(&acc, r);
+		ainftp_dequant_i16(r, (uint32_t)m, re, want + k * E);
+		for (size_t i = 0; i < m; i++) {
+			want[k * E + i] /= 2.0f;
+			maxabs = fmaxf(maxabs, fabsf(pad[i]));
+		}
+		for (size_t i = 0; i < m; i++)
+			ck_assert_float_le(fabsf(want[k * E + i] - pad[i]), ldexpf(maxabs, -5));
+	}
+	memcpy(y, x, sizeof(x));
+	ck_assert_msg(ainftp_allreduce(c, y, n, AINFTP_OP_MEAN) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(y, want, n);
+	ck_assert_uint_eq(fake_get(f, &f->bad), 0);
+	ainftp_client_close(c);
+	fake_free(f);
+	free(acc.blk);
+	free(acc.acc);
+}
+END_TEST
+
+/* Three requests started at once: each right, steps first_step, +1, +2 in that order. */
+START_TEST(reduce_async_steps)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	static const size_t sizes[3] = {5 * ELEMS + 3, 1, 11 * ELEMS};
+	float *x[3], *want[3];
+	struct ainftp_req *r[3];
+
+	fake_start(f);
+	c = OPEN(f, "first_step", "1000", NULL);
+	for (int i = 0; i < 3; i++) {
+		x[i] = guarded(sizes[i], 8);
+		fill(x[i], sizes[i], 60 + (uint32_t)i);
+		want[i] = copy_of(x[i], sizes[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(ainftp_allreduce_start(c, x[i], sizes[i], AINFTP_OP_SUM, &r[i]),
+				 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_msg(ainftp_req_wait(r[i]) == 0, "request %d: %s", i,
+			      ainftp_req_error(r[i]));
+		ck_assert_int_eq(ainftp_req_test(r[i]), 1);
+		ck_assert_str_eq(ainftp_req_error(r[i]), "");
+		ainftp_req_free(r[i]);
+		ck_assert_bits_eq(x[i], want[i], sizes[i]);
+		check_guard(x[i], sizes[i], 8);
+	}
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->nsteps, 3);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(f->steps[i], 1000 + (uint32_t)i);
+		ck_assert_uint_eq(f->step_chunks[i], (sizes[i] + ELEMS - 1) / ELEMS);
+	}
+	ck_assert_uint_eq(f->slot_violations, 0);
+	ck_assert_uint_eq(f->stale, 0);
+	pthread_mutex_unlock(&f->mu);
+	/* The next one goes on from there. */
+	run_float(f, ELEMS, AINFTP_OP_SUM, 63, c);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->nsteps, 4);
+	ck_assert_uint_eq(f->steps[3], 1003);
+	pthread_mutex_unlock(&f->mu);
+	ainftp_client_close(c);
+	fake_free(f);
+	for (int i = 0; i < 3; i++) {
+		free(x[i]);
+		free(want[i]);
+	}
+}
+END_TEST
+
+/* Two threads, one client: both right, two distinct steps. */
+START_TEST(reduce_two_threads)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct call k[2];
+	float x[2][7 * ELEMS], want[2][7 * ELEMS];
+
+	fake_start(f);
+	c = OPEN(f, "first_step", "70", NULL);
+	for (int i = 0; i < 2; i++) {
+		fill(x[i], 7 * ELEMS, 70 + (uint32_t)i);
+		memcpy(want[i], x[i], sizeof(x[i]));
+	}
+	for (int i = 0; i < 2; i++)
+		call_start(&k[i], c, x[i], 7 * ELEMS, AINFTP_OP_SUM);
+	for (int i = 0; i < 2; i++) {
+		ck_assert(call_join(&k[i], HANG_MS));
+		ck_assert_msg(k[i].rc == 0, "%s", k[i].err);
+		ck_assert_bits_eq(x[i], want[i], 7 * ELEMS);
+	}
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->nsteps, 2);
+	ck_assert_uint_eq(f->steps[0] + f->steps[1], 70 + 71);
+	ck_assert_uint_eq(f->slot_violations, 0);
+	pthread_mutex_unlock(&f->mu);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* bind and bind_port: the DATA come from there, and local_port says so. */
+START_TEST(reduce_bind_port)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	char port[16];
+	uint16_t p;
+	int fd;
+
+	fake_start(f);
+	fd = udp_socket(htonl(INADDR_LOOPBACK), 0);
+	p = sock_port(fd);
+	close(fd);
+	snprintf(port, sizeof(port), "%u", p);
+	c = OPEN(f, "bind_port", port, NULL);
+	ck_assert_int_eq(ainftp_client_local_port(c), p);
+	run_float(f, ELEMS, AINFTP_OP_SUM, 80, c);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(ntohs(f->src.sin_port), p);
+	ck_assert_uint_eq(ntohl(f->src.sin_addr.s_addr), INADDR_LOOPBACK);
+	pthread_mutex_unlock(&f->mu);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* ------------------------------------------------------------ heartbeats */
+
+static const bool hb_auth[] = {true, false};
+
+START_TEST(heartbeat_ack)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_client_stats st;
+	const uint64_t bitmap = UINT64_C(0x8000000000000009);
+	uint64_t end;
+
+	f->auth = hb_auth[_i];
+	fake_start(f);
+	c = OPEN(f, NULL);
+	/* Another job's heartbeat first: it must not be answered. */
+	fake_heartbeat(f, (uint16_t)ainftp_client_local_port(c), JOB + 1, 1, 1, 1);
+	fake_heartbeat(f, (uint16_t)ainftp_client_local_port(c), JOB, 0xdeadbeef, 77, bitmap);
+	ck_assert(fake_wait(f, &f->acks, 1));
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->acks, 1);
+	ck_assert_uint_eq(f->ack.type, AINFTP_MSG_HEARTBEAT_ACK);
+	ck_assert_uint_eq(f->ack.job, JOB);
+	ck_assert_uint_eq(f->ack.worker, WORKER);
+	ck_assert_uint_eq(f->ack.step, 0xdeadbeef);
+	ck_assert_uint_eq(f->ack.chunk, 77);
+	ck_assert_uint_eq(f->ack.bitmap, bitmap);
+	if (f->auth) {
+		ck_assert_uint_eq(f->ack.flags & AINFTP_F_AUTH, AINFTP_F_AUTH);
+		ck_assert_uint_eq(f->ack_len, 32 + AINFTP_TAG_LEN);
+		ck_assert_msg(f->ack_tag_ok, "the ACK's tag does not verify with the key");
+	} else {
+		ck_assert_uint_eq(f->ack.flags & AINFTP_F_AUTH, 0);
+		ck_assert_uint_eq(f->ack_len, 32);
+	}
+	pthread_mutex_unlock(&f->mu);
+	for (end = now_ms() + WAIT_MS;; sleep_us(1000)) {
+		ck_assert_int_eq(ainftp_client_get_stats(c, &st), 0);
+		if ((st.heartbeats >= 1 && st.bad_packets >= 1) || now_ms() > end)
+			break;
+	}
+	ck_assert_uint_eq(st.heartbeats, 1);
+	ck_assert_uint_eq(st.bad_packets, 1); /* the other job's */
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* ------------------------------------------------------------ statistics */
+
+START_TEST(stats_consistent)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_client_stats st;
+	const uint64_t chunks = 20, pkt = 32 + 4 * ELEMS + AINFTP_TAG_LEN;
+
+	fake_start(f);
+	c = OPEN(f, "rto_us", "500000", "rto_min_us", "400000", "rto_max_us", "900000", NULL);
+	ck_assert_int_eq(ainftp_client_get_stats(c, &st), 0);
+	ck_assert_uint_eq(st.requests, 0);
+	ck_assert_uint_eq(st.packets_sent, 0);
+	run_float(f, chunks * ELEMS - 3, AINFTP_OP_SUM, 90, c);
+	run_float(f, 1, AINFTP_OP_SUM, 91, c);
+	stats_after(c, 2, &st);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(st.requests, 2);
+	ck_assert_uint_eq(st.chunks, chunks + 1);
+	ck_assert_uint_eq(st.results, chunks + 1);
+	ck_assert_uint_eq(st.packets_sent, chunks + 1);
+	ck_assert_uint_eq(st.packets_sent, f->data);
+	ck_assert_uint_eq(st.retransmits, 0);
+	ck_assert_uint_eq(st.dup_results, 0);
+	ck_assert_uint_eq(st.bad_packets, 0);
+	ck_assert_uint_eq(st.heartbeats, 0);
+	ck_assert_uint_eq(st.bytes_sent, (chunks + 1) * pkt);
+	ck_assert_uint_eq(st.bytes_sent, f->bytes_in);
+	ck_assert_uint_eq(st.bytes_received, (chunks + 1) * (32 + 4 * ELEMS));
+	ck_assert_uint_eq(f->results, chunks + 1);
+	ck_assert_uint_ge(st.rto_us, 400000);
+	ck_assert_uint_le(st.rto_us, 900000);
+	pthread_mutex_unlock(&f->mu);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* ------------------------------------------------------------ suite */
+
+static Suite *
+client_suite(void)
+{
+	Suite *s = suite_create("client");
+	TCase *opts = tcase_create("options");
+	TCase *cluster = tcase_create("cluster");
+	TCase *misuse = tcase_create("misuse");
+	TCase *fail = tcase_create("failures");
+	TCase *reduce = tcase_create("reduce");
+	TCase *hb = tcase_create("heartbeat");
+	TCase *stats = tcase_create("stats");
+	TCase *all[] = {opts, cluster, misuse, fail, reduce, hb, stats};
+
+	tcase_add_test(opts, opts_unknown_name);
+	tcase_add_loop_test(opts, opts_bad_value, 0, sizeof(bad_values) / sizeof(bad_values[0]));
+	tcase_add_loop_test(opts, opts_good_value, 0, sizeof(good_values) / sizeof(good_values[0]));
+	tcase_add_loop_test(opts, open_missing_required, 0, sizeof(required) / sizeof(required[0]));
+	tcase_add_test(opts, open_complete_and_without_key);
+	tcase_add_loop_test(opts, open_inconsistent, 0, sizeof(open_bad) / sizeof(open_bad[0]));
+	tcase_add_test(opts, key_never_in_messages);
+	tcase_add_test(opts, rejected_key_keeps_options_sane);
+
+	tcase_add_test(cluster, cluster_fills_options);
+	tcase_add_test(cluster, cluster_job_runs);
+	tcase_add_test(cluster, cluster_missing_file);
+	tcase_add_test(cluster, cluster_unknown_job_or_worker);
+
+	tcase_add_test(misuse, misuse_arguments);
+	tcase_add_test(misuse, misuse_status_names);
+	tcase_add_loop_test(misuse, misuse_nonfinite, 0, sizeof(nonfinite) / sizeof(nonfinite[0]));
+
+	tcase_add_test(fail, fail_unreachable);
+	tcase_add_test(fail, fail_silent_timeout);
+	tcase_add_test(fail, fail_then_refuses_new_requests);
+	tcase_add_test(fail, fail_close_with_pending);
+	tcase_add_test(fail, fail_close_wakes_waiter);
+	tcase_add_test(fail, fail_nan_after_start);
+	tcase_add_test(fail, fail_overflow_flag);
+	tcase_add_test(fail, fail_timeout_is_silence);
+
+	tcase_add_loop_test(reduce, reduce_float32, 0,
+			    sizeof(float_cases) / sizeof(float_cases[0]));
+	tcase_add_test(reduce, reduce_mean_exact);
+	tcase_add_loop_test(reduce, reduce_partial_chunk, 0,
+			    sizeof(odd_sizes) / sizeof(odd_sizes[0]));
+	tcase_add_loop_test(reduce, reduce_many_chunks, 0,
+			    sizeof(gso_modes) / sizeof(gso_modes[0]));
+	tcase_add_loop_test(reduce, reduce_window, 0, sizeof(windows) / sizeof(windows[0]));
+	tcase_add_test(reduce, reduce_lanes);
+	tcase_add_test(reduce, reduce_no_auth);
+	tcase_add_test(reduce, reduce_drops_retransmit);
+	tcase_add_test(reduce, reduce_dup_results);
+	tcase_add_test(reduce, reduce_ignores_noise);
+	tcase_add_test(reduce, reduce_slow_appliance);
+	tcase_add_test(reduce, reduce_int16);
+	tcase_add_test(reduce, reduce_int8_to_int16);
+	tcase_add_test(reduce, reduce_async_steps);
+	tcase_add_test(reduce, reduce_two_threads);
+	tcase_add_test(reduce, reduce_bind_port);
+
+	tcase_add_loop_test(hb, heartbeat_ack, 0, sizeof(hb_auth) / sizeof(hb_auth[0]));
+
+	tcase_add_test(stats, stats_consistent);
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		/* Generous for sanitizers on a loaded machine; a hang still ends. */
+		tcase_set_timeout(all[i], 30);
+		suite_add_tcase(s, all[i]);
+	}
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(client_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Real workers end to end: 4 ainftp-worker processes (the C client library over
+# kernel UDP) all-reduce through ainftp-app on net_tap in the lab of scripts/lab.sh.
+#  1. a clean path: 64 MB of float32 per worker for job 1 (float32), 2 (int16) and
+#     3 (int8 blocks, int16 results), every result checked by --verify: bit for bit
+#     against the scalar reference, and within the documented bound of the exact sum;
+#     then a mean;
+#  2. the same through 2% loss, 1% duplication and 25% reordering both ways
+#     (netem where the kernel has it, else ainftp-impair), which must have hit;
+#  3. misuse: a wrong key, a job the appliance does not have, workers disagreeing on
+#     the tensor size, an appliance that is not running: each worker that cannot
+#     finish fails with a clear message within its timeout (no hang), no result is
+#     ever wrong (--verify's exit 3), and keys never appear in the output.
+# Usage: test_e2e.sh APP IMPAIR WORKER SRCDIR [--quick] (--quick: 4 MB, for sanitizers).
+# Addresses: 198.18.0.0/24 inside the lab's namespaces only.
+set -euo pipefail
+
+app=$1
+impair=$2
+worker=$3
+src=$4
+size=64M
+[ "${5:-}" = "--quick" ] && size=4M
+lab=$src/scripts/lab.sh
+cfg=$src/config/lab.json
+name=te2e$$
+work=$(mktemp -d)
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+cleanup() {
+	"$lab" down --name "$name" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+[ "$(id -u)" = 0 ] || fail "needs root (network namespaces, /dev/net/tun)"
+
+up() {
+	"$lab" up --name "$name" --config "$cfg" --app "$app" --impair-bin "$impair" "$@" \
+		>"$work/up.out" 2>&1 || fail "lab up $*: $(cat "$work/up.out")"
+}
+down() {
+	"$lab" down --name "$name" >"$work/down.out" 2>&1 || fail "lab down: $(cat "$work/down.out")"
+}
+
+# run_worker OUT WORKER-ARGS...: one worker in the lab; its exit status in OUT.rc.
+run_worker() {
+	local out=$1
+	shift
+	local rc=0
+	"$lab" exec --name "$name" -- "$worker" -c "$cfg" "$@" >"$out" 2>&1 || rc=$?
+	echo "$rc" >"$out.rc"
+}
+
+# all_verify TAG JOB [ARGS...]: workers 0..3 at once, every result checked.
+all_verify() {
+	local tag=$1 job=$2
+	shift 2
+	for w in 0 1 2 3; do
+		run_worker "$work/$tag.$w" --job "$job" --worker "$w" --size "$size" \
+			--steps 1 --verify 4 "$@" &
+	done
+	wait
+	for w in 0 1 2 3; do
+		[ "$(cat "$work/$tag.$w.rc")" = 0 ] ||
+			fail "$tag: worker $w exit $(cat "$work/$tag.$w.rc"): $(cat "$work/$tag.$w")"
+		grep -q "verified: [1-9]" "$work/$tag.$w" || fail "$tag: worker $w verified nothing"
+	done
+	echo "ok: $tag: $(grep -h '^worker 0:' "$work/$tag.0")"
+}
+
+# --- 1. a clean path ------------------------------------------------------------
+
+up
+all_verify clean-float32 1
+all_verify clean-int16 2
+all_verify clean-int8 3
+all_verify clean-mean 1 --op mean --opt first_step=1
+down
+
+# --- 2. loss, duplication and reordering ----------------------------------------
+
+up --impair loss=2,dup=1,reorder=25,seed=11
+all_verify lossy-float32 1
+all_verify lossy-int16 2
+all_verify lossy-int8 3
+retx=$(cat "$work"/lossy-*.[0-3] | sed -n 's/.* \([0-9]*\) retransmits.*/\1/p' |
+	awk '{ s += $1 } END { print s + 0 }')
+[ "$retx" -gt 0 ] || fail "lossy: no retransmissions, so nothing was lost"
+down
+# The relay's counters (netem keeps none per lab): every impairment happened.
+if grep -q "ainftp-impair counters" "$work/down.out"; then
+	/usr/bin/python3 - "$work/down.out" <<'PY' || fail "the relay did not impair both ways"
+import json, sys
+line = [l for l in open(sys.argv[1]) if l.startswith("ainftp-impair counters")][0]
+c = json.loads(line.split(":", 1)[1])
+for d in ("a2b", "b2a"):
+    for k in ("dropped", "duplicated", "reordered"):
+        assert c[d][k] > 0, (d, k, c[d])
+PY
+fi
+echo "ok: lossy: $retx retransmissions over 12 workers' runs, every result verified"
+
+# --- 3. misuse --------------------------------------------------------------------
+
+# expect_error TAG TIMEOUT_MS PATTERN: the worker of OUT failed (not exit 3) with a
+# message matching PATTERN, in less than its timeout and a margin for the lab.
+expect_error() {
+	local tag=$1 timeout_ms=$2 pattern=$3 rc
+	rc=$(cat "$work/$tag.rc")
+	[ "$rc" != 0 ] || fail "$tag: the worker succeeded"
+	[ "$rc" != 3 ] || fail "$tag: a wrong result: $(cat "$work/$tag")"
+	grep -Eq "$pattern" "$work/$tag" || fail "$tag: no message matching '$pattern': $(cat "$work/$tag")"
+	local took=$(($(cat "$work/$tag.end") - $(cat "$work/$tag.start")))
+	[ "$took" -lt $((timeout_ms + 5000)) ] || fail "$tag: took $took ms, timeout $timeout_ms ms"
+	echo "ok: $tag: exit $rc after $took ms: $(head -c 200 "$work/$tag")"
+}
+timed_worker() {
+	local tag=$1
+	shift
+	date +%s%3N >"$work/$tag.start"
+	run_worker "$work/$tag" "$@"
+	date +%s%3N >"$work/$tag.end"
+}
+
+up
+key=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+timed_worker wrong-key --job 1 --worker 0 --size 1M --steps 1 --opt key=$key --opt timeout_ms=1500
+expect_error wrong-key 1500 "timeout: no result"
+grep -qi "$key" "$work/wrong-key" && fail "wrong-key: the key was printed"
+# The appliance counted the refusals (its stats line, once a second).
+sleep 1.2
+"$lab" stats --name "$name" | /usr/bin/python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+tags = sum(p["drops"].get("tag", 0) for p in s["ports"])
+assert tags > 0, s["ports"]
+print("ok: wrong-key: the appliance dropped %d packets for their tag" % tags)'
+
+timed_worker no-job --job 9 --worker 0 --size 1M --steps 1
+expect_error no-job 0 "job 9"
+timed_worker wrong-job --job 1 --worker 0 --size 1M --steps 1 --opt job=9 --opt timeout_ms=1500
+expect_error wrong-job 1500 "timeout: no result"
+
+# Workers 0-2 all-reduce 1 MB, worker 3 2 MB: the first 1 MB is a sum of all four
+# and verifies; the rest never completes and worker 3 times out. Then the other way
+# round (worker 3 512 KB): workers 0-2 time out, worker 3's results verify.
+for w in 0 1 2; do
+	timed_worker size-big.$w --job 4 --worker $w --size 1M --steps 1 --verify 4 \
+		--opt timeout_ms=2000 &
+done
+timed_worker size-big.3 --job 4 --worker 3 --size 2M --steps 1 --verify 4 --opt timeout_ms=2000 &
+wait
+for w in 0 1 2; do
+	[ "$(cat "$work/size-big.$w.rc")" = 0 ] || fail "size-big: worker $w: $(cat "$work/size-big.$w")"
+done
+expect_error size-big.3 2000 "timeout: no result.*tensor size"
+for w in 0 1 2; do
+	timed_worker size-small.$w --job 4 --worker $w --size 1M --steps 1 --verify 4 \
+		--opt timeout_ms=2000 --opt first_step=10 &
+done
+timed_worker size-small.3 --job 4 --worker 3 --size 512K --steps 1 --verify 4 \
+	--opt timeout_ms=2000 --opt first_step=10 &
+wait
+for w in 0 1 2; do expect_error size-small.$w 2000 "timeout: no result"; done
+[ "$(cat "$work/size-small.3.rc")" = 0 ] || fail "size-small: worker 3: $(cat "$work/size-small.3")"
+# Step 10 went on over the chunks of step 0 that worker 3 had left half summed.
+sleep 1.2
+"$lab" stats --name "$name" | /usr/bin/python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+n = sum(p["chunks_abandoned"] for p in s["ports"])
+assert n > 0, s["ports"]
+print("ok: size: %d partial sums of step 0 abandoned for step 10" % n)'
+
+# The appliance stops: a worker fails with a timeout or the network's word.
+kill "$(cat "/run/$name/app.pid")"
+for _ in $(seq 50); do kill -0 "$(cat "/run/$name/app.pid")" 2>/dev/null || break; sleep 0.1; done
+timed_worker no-app --job 1 --worker 0 --size 1M --steps 1 --opt first_step=20 --opt timeout_ms=1500
+expect_error no-app 1500 "timeout: no result|unreachable|No route"
+down
+
+echo "e2e: all passed"

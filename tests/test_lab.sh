@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# The lab network (scripts/lab.sh) and its impairment relay (ainftp-impair):
+#  1. the relay between two kernels: UDP datagrams whose checksum the sender left
+#     to the NIC (CHECKSUM_PARTIAL on veth) and a TCP stream (GSO) arrive intact;
+#  2. a lab through a bridge: every ping answered, exec's exit status passed through;
+#  3. a lab through the relay with 20% loss, 10% duplication and 30% reordering
+#     both ways: some pings answered, not all, and the relay's counters show every
+#     impairment in both directions; `down` leaves nothing behind;
+#  4. `up` with configs the lab or the app refuses: a clear error, nothing left.
+# Usage: test_lab.sh APP IMPAIR SRCDIR. Addresses are 198.18.0.0/24, in namespaces only.
+set -euo pipefail
+
+app=$1
+impair=$2
+src=$3
+lab=$src/scripts/lab.sh
+name=tlab$$
+ns=timp$$ # the relay-only namespaces: $ns-a, $ns-r, $ns-b
+work=$(mktemp -d)
+relay_pid=
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+cleanup() {
+	[ -n "$relay_pid" ] && kill -9 "$relay_pid" 2>/dev/null || true
+	"$lab" down --name "$name" >/dev/null 2>&1 || true
+	"$lab" down --name "$name-bad" >/dev/null 2>&1 || true
+	for n in "$ns-a" "$ns-r" "$ns-b"; do ip netns del "$n" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+[ "$(id -u)" = 0 ] || fail "needs root (network namespaces, /dev/net/tun)"
+command -v ip >/dev/null || fail "needs iproute2"
+command -v ping >/dev/null || fail "needs iputils-ping"
+
+ns_gone() {
+	! ip netns list | awk '{ print $1 }' | grep -qxF "$1"
+}
+
+# --- 1. the relay between two kernels -------------------------------------------
+
+rc=0
+"$impair" --a x --b y --loss 120 2>"$work/err" || rc=$?
+[ "$rc" = 2 ] || fail "--loss 120: exit $rc, not 2"
+grep -q -- '--loss' "$work/err" || fail "no message naming --loss: $(cat "$work/err")"
+rc=0
+"$impair" --a nosuchif0 --b nosuchif1 2>"$work/err" || rc=$?
+[ "$rc" = 1 ] || fail "missing interface: exit $rc, not 1"
+
+# $ns-a (va, .11) ==veth== ra [$ns-r: ainftp-impair] rb ==veth== vb ($ns-b, .1)
+for n in "$ns-a" "$ns-r" "$ns-b"; do
+	ip netns add "$n"
+	ip -n "$n" link set lo up
+	ip netns exec "$n" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+done
+ip -n "$ns-r" link add ra type veth peer name va netns "$ns-a"
+ip -n "$ns-r" link add rb type veth peer name vb netns "$ns-b"
+for nd in "$ns-r ra" "$ns-r rb" "$ns-a va" "$ns-b vb"; do
+	read -r n dev <<<"$nd"
+	ip -n "$n" link set "$dev" mtu 9000 up
+done
+ip -n "$ns-a" addr add 198.18.0.11/24 dev va
+ip -n "$ns-b" addr add 198.18.0.1/24 dev vb
+ip netns exec "$ns-r" "$impair" --a ra --b rb --seed 1 >"$work/relay.out" 2>"$work/relay.err" &
+relay_pid=$!
+for _ in $(seq 50); do
+	grep -q relaying "$work/relay.err" && break
+	sleep 0.1
+done
+grep -q relaying "$work/relay.err" || fail "relay did not start: $(cat "$work/relay.err")"
+
+# The receiver counts datagrams and bytes; the kernel drops any with a bad checksum.
+cat >"$work/peer.py" <<'PY'
+import socket, sys, time
+role, addr = sys.argv[1], sys.argv[2]
+if role == "udp-recv":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((addr, 5000))
+    s.settimeout(2)
+    n = 0
+    try:
+        while True:
+            if len(s.recv(65535)) == int(sys.argv[3]):
+                n += 1
+    except socket.timeout:
+        pass
+    print(n)
+elif role == "udp-send":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((addr, 0))
+    for i in range(int(sys.argv[4])):
+        s.sendto(bytes([i & 255]) * int(sys.argv[5]), (sys.argv[3], 5000))
+        time.sleep(0.001)
+elif role == "tcp-recv":
+    l = socket.socket()
+    l.bind((addr, 5001))
+    l.listen(1)
+    c, _ = l.accept()
+    n = 0
+    while True:
+        d = c.recv(1 << 20)
+        if not d:
+            break
+        n += len(d)
+    print(n)
+elif role == "tcp-send":
+    c = socket.create_connection((sys.argv[3], 5001), source_address=(addr, 0), timeout=20)
+    for _ in range(int(sys.argv[4])):
+        c.sendall(b"t" * (1 << 20))
+    c.close()
+PY
+for size in 100 8000; do
+	ip netns exec "$ns-b" /usr/bin/python3 "$work/peer.py" udp-recv 198.18.0.1 $size >"$work/udp" &
+	rpid=$!
+	sleep 0.3
+	ip netns exec "$ns-a" /usr/bin/python3 "$work/peer.py" udp-send 198.18.0.11 198.18.0.1 200 $size
+	wait "$rpid"
+	[ "$(cat "$work/udp")" = 200 ] || fail "UDP $size B across the relay: $(cat "$work/udp") of 200 arrived"
+done
+ip netns exec "$ns-b" /usr/bin/python3 "$work/peer.py" tcp-recv 198.18.0.1 >"$work/tcp" &
+rpid=$!
+sleep 0.3
+ip netns exec "$ns-a" /usr/bin/python3 "$work/peer.py" tcp-send 198.18.0.11 198.18.0.1 32
+wait "$rpid"
+[ "$(cat "$work/tcp")" = $((32 << 20)) ] || fail "TCP across the relay: $(cat "$work/tcp") bytes of 32 MiB"
+kill -INT "$relay_pid"
+rc=0
+wait "$relay_pid" || rc=$?
+relay_pid=
+[ "$rc" = 0 ] || fail "relay exit status $rc"
+echo "relay between kernels: 2x200 UDP datagrams and 32 MiB of TCP intact: $(cat "$work/relay.out")"
+/usr/bin/python3 - "$work/relay.out" <<'PY' || fail "relay counters (clean)"
+import json, sys
+c = json.load(open(sys.argv[1]))
+for d in ("a2b", "b2a"):
+    x = c[d]
+    assert x["frames"] > 0 and x["dropped"] == x["duplicated"] == x["reordered"] == 0, c
+    assert x["sent"] == x["frames"] and x["tx_errors"] == 0, c
+assert c["seed"] == 1, c
+PY
+for n in "$ns-a" "$ns-r" "$ns-b"; do ip netns del "$n"; done
+
+# --- 2. a lab through a bridge ----------------------------------------------------
+
+"$lab" up --name "$name" --app "$app" >"$work/up" || fail "lab up (bridge)"
+cat "$work/up"
+grep -q "bridge" "$work/up" || fail "up did not say the path is a bridge"
+"$lab" exec --name "$name" -- ping -c 10 -i 0.1 -W 2 198.18.0.1 >"$work/ping" ||
+	fail "ping through the bridge: $(tail -2 "$work/ping")"
+grep -q " 0% packet loss" "$work/ping" || fail "ping through the bridge lost packets"
+rc=0
+"$lab" exec --name "$name" -- sh -c 'exit 7' || rc=$?
+[ "$rc" = 7 ] || fail "exec passed exit status $rc, not 7"
+"$lab" stats --name "$name" | grep -q '"ainftp_stats"' || fail "no stats line"
+"$lab" down --name "$name" >/dev/null || fail "lab down (bridge)"
+
+# --- 3. a lab through the relay ---------------------------------------------------
+
+"$lab" up --name "$name" --app "$app" --impair-bin "$impair" \
+	--impair loss=20,dup=10,reorder=30,seed=1 >"$work/up" || fail "lab up (impaired)"
+cat "$work/up"
+grep -q "ainftp-impair" "$work/up" || fail "up did not say the relay is used"
+app_pid=$(cat "/run/$name/app.pid")
+# Both ways 20% loss: about 64% of the echoes come back.
+"$lab" exec --name "$name" -- ping -c 60 -i 0.05 -W 1 198.18.0.1 >"$work/ping" || true
+tail -2 "$work/ping"
+received=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$work/ping")
+[ -n "$received" ] && [ "$received" -ge 15 ] && [ "$received" -lt 60 ] ||
+	fail "impaired ping: ${received:-no} replies of 60, expected 15..59"
+"$lab" stats --name "$name" >"$work/stats"
+"$lab" down --name "$name" >"$work/down" || fail "lab down (impaired)"
+cat "$work/down"
+/usr/bin/python3 - "$work/down" <<'PY' || fail "relay counters (impaired)"
+import json, sys
+line = [l for l in open(sys.argv[1]) if l.startswith("ainftp-impair counters: ")][0]
+c = json.loads(line.split(": ", 1)[1])
+for d in ("a2b", "b2a"):
+    x = c[d]
+    for k in ("frames", "dropped", "duplicated", "reordered"):
+        assert x[k] > 0, (d, k, c)
+    # Every frame not dropped went out, the duplicated ones twice.
+    assert x["sent"] + x["tx_errors"] == x["frames"] - x["dropped"] + x["duplicated"], (d, c)
+assert c["seed"] == 1, c
+PY
+ns_gone "$name-box" && ns_gone "$name-wk" || fail "namespaces left after down"
+[ ! -e "/run/$name" ] || fail "/run/$name left after down"
+# Gone, or a zombie its new parent has yet to reap.
+! grep -qv '^[0-9]* (.*) Z' "/proc/$app_pid/stat" 2>/dev/null || fail "app still running after down"
+"$lab" down --name "$name" >/dev/null || fail "a second down failed"
+
+# --- 4. configs the lab or the app refuses ------------------------------------------
+
+# ainftp-app refuses it (no net_tap frame of 9018 bytes in DPDK 22.11) after the
+# namespaces exist; the lab refuses a port that is not a net_tap before.
+sed 's/"mtu": 1500/"mtu": 9000/' "$src/config/lab.json" >"$work/mtu.json"
+sed 's/net_tap0,iface=labtap/net_ring0/' "$src/config/lab.json" >"$work/ring.json"
+for bad in mtu ring; do
+	rc=0
+	"$lab" up --name "$name-bad" --app "$app" --config "$work/$bad.json" >"$work/out" 2>"$work/err" ||
+		rc=$?
+	[ "$rc" != 0 ] || fail "lab up took $bad.json"
+	cat "$work/err"
+	grep -q "^scripts/lab.sh: .*\(ainftp-app exited\|is not a net_tap\)" "$work/err" ||
+		fail "no clear error for $bad.json"
+	ns_gone "$name-bad-box" && ns_gone "$name-bad-wk" || fail "namespaces left after a failed up"
+	[ ! -e "/run/$name-bad" ] || fail "/run/$name-bad left after a failed up"
+done
+echo "lab: ok"

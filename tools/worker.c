@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ainftp-worker: one worker of a job, through the client library, on a
+ * synthetic gradient. Ops use it to check a worker host's path to the box and
+ * measure it; the end-to-end tests use --verify, which checks every result
+ * against the appliance's arithmetic redone here with the scalar reference
+ * kernels, and against the true sum within the documented error bound.
+ *
+ *   ainftp-worker -c cluster.json --job 1 --worker 0 --size 64M --steps 5 --workers 4
+ *
+ * The gradient of worker w at step s is a function of (seed, w, s) alone, so
+ * each worker can compute what all of them send and so the expected sums.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ainftp_client.h"
+#include "ainftp_proto.h"
+#include "ainftp_quant.h"
+
+#define EXIT_USAGE 2
+#define EXIT_WRONG 3 /* a result differs from the reference */
+
+struct args {
+	const char *config;
+	uint32_t job;
+	int worker;
+	size_t elems; /* gradient elements */
+	unsigned int steps;
+	int op;
+	int verify_workers; /* 0: no checking; else the job's workers 0..N-1 all take part */
+	uint64_t seed;
+	bool json;
+	char *opt[32]; /* name=value overrides of the client options */
+	int n_opt;
+};
+
+/* The job's geometry, as the reference needs it (the same options the client takes). */
+struct geometry {
+	uint32_t elems;
+	int encoding;
+	int result_encoding;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ainftp-worker -c cluster.json --job ID --worker ID [options]\n"
+		"  --size N[K|M|G]     gradient size in bytes of float32 (default 64M)\n"
+		"  --elems N           or in elements\n"
+		"  --steps N           all-reduces to run (default 5)\n"
+		"  --op sum|mean       (default sum)\n"
+		"  --verify N          check every result: workers 0..N-1 of the job all run\n"
+		"                      with the same --seed and size\n"
+		"  --seed N            gradient seed (default 1)\n"
+		"  --opt NAME=VALUE    a client option (lib/ainftp_client.h), after the config's\n"
+		"  --json              one JSON line of results at the end\n");
+}
+
+static int
+parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s)
+		return -1;
+	switch (*end) {
+	case 'K':
+		v <<= 10, end++;
+		break;
+	case 'M':
+		v <<= 20, end++;
+		break;
+	case 'G':
+		v <<= 30, end++;
+		break;
+	}
+	if (*end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno != 0 || *end != '\0' || *out > max ? -1 : 0;
+}
+
+static int
+bad_arg(const char *opt, const char *val)
+{
+	fprintf(stderr, "ainftp-worker: %s: bad value \"%s\"\n", opt, val);
+	return -1;
+}
+
+static int
+parse_one(struct args *a, int ch, const char *v)
+{
+	unsigned long long u;
+	size_t bytes;
+
+	switch (ch) {
+	case 'c':
+		a->config = v;
+		return 0;
+	case 'j':
+		return parse_uint(v, UINT32_MAX, &u) < 0 ? bad_arg("--job", v)
+							 : (a->job = (uint32_t)u, 0);
+	case 'w':
+		return parse_uint(v, 63, &u) < 0 ? bad_arg("--worker", v) : (a->worker = (int)u, 0);
+	case 's':
+		if (parse_size(v, &bytes) < 0 || bytes < 4 || bytes % 4 != 0)
+			return bad_arg("--size (a positive multiple of 4 bytes)", v);
+		a->elems = bytes / 4;
+		return 0;
+	case 'e':
+		return parse_uint(v, SIZE_MAX / 4, &u) < 0 || u == 0 ? bad_arg("--elems", v)
+								     : (a->elems = u, 0);
+	case 'n':
+		return parse_uint(v, 1000000, &u) < 0 || u == 0 ? bad_arg("--steps", v)
+								: (a->steps = (unsigned)u, 0);
+	case 'o':
+		if (strcmp(v, "sum") == 0)
+			a->op = AINFTP_OP_SUM;
+		else if (strcmp(v, "mean") == 0)
+			a->op = AINFTP_OP_MEAN;
+		else
+			return bad_arg("--op", v);
+		return 0;
+	case 'v':
+		return parse_uint(v, 64, &u) < 0 || u == 0 ? bad_arg("--verify", v)
+							   : (a->verify_workers = (int)u, 0);
+	case 'S':
+		return parse_uint(v, UINT64_MAX, &u) < 0 ? bad_arg("--seed", v) : (a->seed = u, 0);
+	case 'O':
+		if (strchr(v, '=') == NULL || a->n_opt == 32)
+			return bad_arg("--opt (NAME=VALUE, at most 32)", v);
+		a->opt[a->n_opt++] = (char *)v;
+		return 0;
+	case 'J':
+		a->json = true;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option lo[] = {{"config", required_argument, NULL, 'c'},
+					   {"job", required_argument, NULL, 'j'},
+					   {"worker", required_argument, NULL, 'w'},
+					   {"size", required_argument, NULL, 's'},
+					   {"elems", required_argument, NULL, 'e'},
+					   {"steps", required_argument, NULL, 'n'},
+					   {"op", required_argument, NULL, 'o'},
+					   {"verify", required_argument, NULL, 'v'},
+					   {"seed", required_argument, NULL, 'S'},
+					   {"opt", required_argument, NULL, 'O'},
+					   {"json", no_argument, NULL, 'J'},
+					   {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
+	int ch;
+
+	*a = (struct args){
+		.job = UINT32_MAX, .worker = -1, .elems = 16u << 20, .steps = 5, .seed = 1};
+	bool job_set = false;
+
+	while ((ch = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
+		if (ch == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (ch == '?' || parse_one(a, ch, optarg) < 0)
+			return -1;
+		job_set |= ch == 'j';
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ainftp-worker: unexpected argument \"%s\"\n", argv[optind]);
+		return -1;
+	}
+	if (a->config == NULL || !job_set || a->worker < 0) {
+		fprintf(stderr, "ainftp-worker: -c, --job and --worker are required\n");
+		return -1;
+	}
+	if (a->verify_workers > 0 && a->worker >= a->verify_workers) {
+		fprintf(stderr, "ainftp-worker: --worker %d is not below --verify %d\n", a->worker,
+			a->verify_workers);
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ the gradient */
+
+static uint64_t
+splitmix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/*
+ * Uniform in (-1, 1) with 24 random bits, times a power of two that changes
+ * every 4096 elements (2^-12 .. 2^3), so chunks and blocks see many exponents.
+ */
+static void
+gradient(uint64_t seed, int w, uint32_t step, size_t from, size_t n, float *x)
+{
+	uint64_t base = splitmix64(seed ^ splitmix64(((uint64_t)w << 32) | step));
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k = from + i;
+		uint64_t r = splitmix64(base + k);
+		float m = ldexpf((float)(r >> 40), -24 + (int)((k >> 12) % 16) - 12);
+
+		x[i] = (r & 1) ? -m : m;
+	}
+}
+
+/* ------------------------------------------------------------ the reference */
+
+struct ref {
+	struct ainftp_acc acc;
+	float *x;
+	int16_t *q16;
+	int8_t *q8; /* exponents, then values */
+	float *want;
+	double *exact;
+	double *bound;
+};
+
+static int
+ref_init(struct ref *r, uint32_t elems)
+{
+	r->acc.n = elems;
+	r->acc.acc = aligned_alloc(64, ((size_t)elems * 8 + 63) / 64 * 64);
+	r->acc.blk = calloc(ainftp_blocks(elems), sizeof(*r->acc.blk));
+	r->x = calloc(elems, sizeof(float));
+	r->q16 = calloc(elems, sizeof(int16_t));
+	r->q8 = calloc(elems + ainftp_blocks(elems), 1);
+	r->want = calloc(elems, sizeof(float));
+	r->exact = calloc(elems, sizeof(double));
+	r->bound = calloc(elems, sizeof(double));
+	return r->acc.acc && r->acc.blk && r->x && r->q16 && r->q8 && r->want && r->exact &&
+			       r->bound
+		       ? 0
+		       : -1;
+}
+
+static void
+ref_free(struct ref *r)
+{
+	free(r->acc.acc);
+	free(r->acc.blk);
+	free(r->x);
+	free(r->q16);
+	free(r->q8);
+	free(r->want);
+	free(r->exact);
+	free(r->bound);
+}
+
+/*
+ * Error bound of one quantized contribution, per element: 2^e with the
+ * exponents of docs/QUANTIZATION.md (int16: one per packet, int8 and the
+ * appliance's float32 conversion: one per block of 32).
+ */
+static void
+add_bound(const struct geometry *g, const float *x, double *bound)
+{
+	uint32_t blk = g->encoding == AINFTP_WIRE_INT16 ? g->elems : AINFTP_BLOCK;
+	int qbits = g->encoding == AINFTP_WIRE_INT16  ? AINFTP_QBITS_INT16
+		    : g->encoding == AINFTP_WIRE_INT8 ? AINFTP_QBITS_INT8
+						      : AINFTP_QBITS_FLOAT32;
+
+	for (uint32_t b = 0; b < g->elems; b += blk) {
+		uint32_t m = g->elems - b < blk ? g->elems - b : blk, maxbits = 0;
+
+		for (uint32_t i = 0; i < m; i++) {
+			uint32_t v;
+
+			memcpy(&v, &x[b + i], 4);
+			v &= 0x7fffffffu;
+			maxbits = v > maxbits ? v : maxbits;
+		}
+		if (maxbits == 0)
+			continue;
+		for (uint32_t i = 0; i < m; i++)
+			bound[b + i] += ldexp(1.0, ainftp_quant_exp(maxbits, qbits));
+	}
+}
+
+static void
+ref_add(struct ref *r, const struct geometry *g)
+{
+	const struct ainftp_quant_ops *s = &ainftp_quant_scalar;
+	int8_t e;
+
+	switch (g->encoding) {
+	case AINFTP_WIRE_INT16:
+		s->quant_i16(r->x, g->elems, r->q16, &e);
+		s->acc_i16(&r->acc, r->q16, e);
+		break;
+	case AINFTP_WIRE_INT8:
+		s->quant_i8(r->x, g->elems, r->q8, r->q8 + ainftp_blocks(g->elems));
+		s->acc_i8(&r->acc, r->q8, r->q8 + ainftp_blocks(g->elems));
+		break;
+	default:
+		s->acc_f32(&r->acc, r->x);
+		break;
+	}
+	add_bound(g, r->x, r->bound);
+	for (uint32_t i = 0; i < g->elems; i++)
+		r->exact[i] += r->x[i];
+}
+
+/* The appliance's result for one chunk, in r->want; the true sum and bound beside it. */
+static void
+ref_chunk(struct ref *r, const struct geometry *g, const struct args *a, uint32_t step, size_t off,
+	  size_t m)
+{
+	const struct ainftp_quant_ops *s = &ainftp_quant_scalar;
+
+	ainftp_acc_reset(&r->acc);
+	memset(r->exact, 0, g->elems * sizeof(double));
+	memset(r->bound, 0, g->elems * sizeof(double));
+	for (int w = 0; w < a->verify_workers; w++) {
+		memset(r->x, 0, g->elems * sizeof(float));
+		gradient(a->seed, w, step, off, m, r->x);
+		ref_add(r, g);
+	}
+	if (g->result_encoding == AINFTP_WIRE_INT16) {
+		int8_t e = s->res_i16(&r->acc, r->q16);
+
+		ainftp_dequant_i16(r->q16, g->elems, e, r->want);
+		for (uint32_t i = 0; i < g->elems; i++)
+			r->bound[i] += ldexp(1.0, e);
+	} else {
+		s->res_f32(&r->acc, r->want);
+	}
+}
+
+/* Bit-for-bit against the reference; within the bound of the true sum. 0 or -1. */
+static int
+verify(const struct args *a, const struct geometry *g, uint32_t step, const float *got,
+       uint64_t *checked)
+{
+	struct ref r;
+	int rc = 0;
+
+	if (ref_init(&r, g->elems) < 0) {
+		fprintf(stderr, "ainftp-worker: out of memory\n");
+		ref_free(&r);
+		return -1;
+	}
+	for (size_t off = 0; off < a->elems && rc == 0; off += g->elems) {
+		size_t m = a->elems - off < g->elems ? a->elems - off : g->elems;
+
+		ref_chunk(&r, g, a, step, off, m);
+		for (size_t i = 0; i < m; i++) {
+			float want = a->op == AINFTP_OP_MEAN ? r.want[i] / (float)a->verify_workers
+							     : r.want[i];
+			double exact = a->op == AINFTP_OP_MEAN ? r.exact[i] / a->verify_workers
+							       : r.exact[i];
+			double tol = r.bound[i] + fabs(exact) * 0x1p-23;
+
+			if (memcmp(&got[off + i], &want, 4) != 0 ||
+			    fabs(got[off + i] - exact) > tol) {
+				fprintf(stderr,
+					"ainftp-worker: step %u element %zu: got %a, reference %a, "
+					"true sum %a (bound %a)\n",
+					step, off + i, got[off + i], want, exact, tol);
+				rc = -1;
+				break;
+			}
+		}
+		*checked += m;
+	}
+	ref_free(&r);
+	return rc;
+}
+
+/* ------------------------------------------------------------ the run */
+
+static double
+seconds(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int
+cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return (a > b) - (a < b);
+}
+
+static int
+open_client(const struct args *a, struct ainftp_client **c)
+{
+	struct ainftp_opts *o = ainftp_opts_new();
+	int rc;
+
+	if (o == NULL)
+		return -1;
+	rc = ainftp_opts_from_cluster(o, a->config, a->job, (uint16_t)a->worker);
+	for (int i = 0; i < a->n_opt && rc == 0; i++) {
+		char name[64], *eq = strchr(a->opt[i], '=');
+		size_t len = (size_t)(eq - a->opt[i]);
+
+		snprintf(name, sizeof(name), "%.*s", (int)(len < 63 ? len : 63), a->opt[i]);
+		rc = ainftp_opts_set(o, name, eq + 1);
+	}
+	if (rc == 0)
+		rc = ainftp_client_open(o, c);
+	ainftp_opts_free(o);
+	if (rc < 0) {
+		fprintf(stderr, "ainftp-worker: %s\n", ainftp_last_error());
+		return -1;
+	}
+	return 0;
+}
+
+/* The geometry the reference needs, read the way the client reads it. */
+static int
+job_geometry(const struct args *a, struct geometry *g)
+{
+	struct ainftp_config *cfg = calloc(1, sizeof(*cfg));
+	char err[512];
+	int rc = -1;
+
+	if (cfg == NULL)
+		return -1;
+	if (ainftp_config_load(a->config, cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ainftp-worker: %s\n", err);
+	} else {
+		for (uint16_t j = 0; j < cfg->n_jobs; j++) {
+			if (cfg->jobs[j].id != a->job)
+				continue;
+			g->elems = cfg->jobs[j].elems_per_packet;
+			g->encoding = ainftp_wire_encoding(cfg->jobs[j].encoding);
+			g->result_encoding = ainftp_wire_encoding(cfg->jobs[j].result_encoding);
+			rc = 0;
+		}
+		if (rc < 0)
+			fprintf(stderr, "ainftp-worker: %s: no job %u\n", a->config, a->job);
+	}
+	memset(cfg, 0, sizeof(*cfg));
+	free(cfg);
+	return rc;
+}
+
+struct results {
+	double *lat;
+	uint64_t checked;
+	double cpu_s;
+	double wall_s;
+	struct ainftp_client_stats st;
+};
+
+static int
+run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *c, float *buf,
+	  struct results *res)
+{
+	double cpu0 = seconds(CLOCK_PROCESS_CPUTIME_ID), wall0 = seconds(CLOCK_MONOTONIC);
+
+	for (unsigned int s = 0; s < a->steps; s++) {
+		double t0;
+		int rc;
+
+		gradient(a->seed, a->worker, s, 0, a->elems, buf);
+		t0 = seconds(CLOCK_MONOTONIC);
+		rc = ainftp_allreduce(c, buf, a->elems, a->op);
+		res->lat[s] = seconds(CLOCK_MONOTONIC) - t0;
+		if (rc < 0) {
+			fprintf(stderr, "ainftp-worker: worker %d step %u: %s\n", a->worker, s,
+				ainftp_last_error());
+			return 1;
+		}
+		if (!a->json)
+			printf("step %u: %.1f ms, %.2f Gbit/s of float32 gradient\n", s,
+			       res->lat[s] * 1e3, a->elems * 32.0 / res->lat[s] / 1e9);
+		if (a->verify_workers > 0 && verify(a, g, s, buf, &res->checked) < 0)
+			return EXIT_WRONG;
+	}
+	res->cpu_s = seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+	res->wall_s = seconds(CLOCK_MONOTONIC) - wall0;
+	return 0;
+}
+
+static void
+report(const struct args *a, struct results *r)
+{
+	double med, gbps, per_core_tx, per_core_rx;
+
+	qsort(r->lat, a->steps, sizeof(double), cmp_double);
+	med = r->lat[a->steps / 2];
+	gbps = a->elems * 32.0 / med / 1e9;
+	/* The engine's CPU and the caller's; --verify's reference work would count too. */
+	per_core_tx = r->st.bytes_sent * 8.0 / r->cpu_s / 1e9;
+	per_core_rx = r->st.bytes_received * 8.0 / r->cpu_s / 1e9;
+	if (a->json) {
+		printf("{\"worker\":%d,\"job\":%u,\"elems\":%zu,\"steps\":%u,\"median_s\":%.6f,"
+		       "\"gbps\":%.3f,\"retransmits\":%llu,\"dup_results\":%llu,"
+		       "\"packets_sent\":%llu,\"bytes_sent\":%llu,\"bytes_received\":%llu,"
+		       "\"cpu_s\":%.3f,\"wall_s\":%.3f,\"tx_gbps_per_core\":%.3f,"
+		       "\"rx_gbps_per_core\":%.3f,\"srtt_us\":%llu,\"checked\":%llu}\n",
+		       a->worker, a->job, a->elems, a->steps, med, gbps,
+		       (unsigned long long)r->st.retransmits, (unsigned long long)r->st.dup_results,
+		       (unsigned long long)r->st.packets_sent, (unsigned long long)r->st.bytes_sent,
+		       (unsigned long long)r->st.bytes_received, r->cpu_s, r->wall_s, per_core_tx,
+		       per_core_rx, (unsigned long long)r->st.srtt_us,
+		       (unsigned long long)r->checked);
+		return;
+	}
+	printf("worker %d: %u steps of %zu elements: median %.1f ms, %.2f Gbit/s; "
+	       "%llu retransmits, %llu duplicate results, srtt %llu us\n"
+	       "  wire: %.2f Gbit/s sent, %.2f Gbit/s received per core of CPU time\n",
+	       a->worker, a->steps, a->elems, med * 1e3, gbps,
+	       (unsigned long long)r->st.retransmits, (unsigned long long)r->st.dup_results,
+	       (unsigned long long)r->st.srtt_us, per_core_tx, per_core_rx);
+	if (a->verify_workers > 0)
+		printf("  verified: %llu elements, bit for bit and within the error bound\n",
+		       (unsigned long long)r->checked);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args a;
+	struct geometry g = {0};
+	struct ainftp_client *c;
+	struct results res = {0};
+	float *buf;
+	int rc;
+
+	if (parse_args(argc, argv, &a) < 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (job_geometry(&a, &g) < 0 || open_client(&a, &c) < 0)
+		return EXIT_USAGE;
+	buf = aligned_alloc(64, (a.elems * 4 + 63) / 64 * 64);
+	res.lat = calloc(a.steps, sizeof(double));
+	if (buf == NULL || res.lat == NULL) {
+		fprintf(stderr, "ainftp-worker: out of memory\n");
+		return 1;
+	}
+	rc = run_steps(&a, &g, c, buf, &res);
+	ainftp_client_get_stats(c, &res.st);
+	ainftp_client_close(c);
+	if (rc == 0)
+		report(&a, &res);
+	free(buf);
+	free(res.lat);
+	return rc;
+}
