@@ -4,6 +4,7 @@
  * layout), or read from the appliance's own cluster.json.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,18 +123,6 @@ parse_encoding(const char *name, const char *v, bool results, int *out)
 	return 0;
 }
 
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* 64 hex digits. The value is a secret: messages give its length, never its text. */
 static int
 parse_key(const char *name, const char *v, struct ainftp_opts *o)
@@ -146,15 +135,12 @@ parse_key(const char *name, const char *v, struct ainftp_opts *o)
 			AINFTP_E_INVAL, "option \"%s\": expected 64 hex digits, got %zu characters",
 			name, len);
 	for (i = 0; i < AINFTP_KEY_LEN; i++) {
-		int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
-
-		if (hi < 0 || lo < 0) {
+		if (!ainftp_hex_byte(v + 2 * i, &k[i])) {
 			ainftp_client_wipe(k, sizeof(k)); /* the key set before stays */
 			return ainftp_client_seterr_status(
 				AINFTP_E_INVAL, "option \"%s\": not a hex digit at position %zu",
-				name, hi < 0 ? 2 * i : 2 * i + 1);
+				name, isxdigit((unsigned char)v[2 * i]) ? 2 * i + 1 : 2 * i);
 		}
-		k[i] = (uint8_t)(hi << 4 | lo);
 	}
 	memcpy(o->key, k, sizeof(k));
 	ainftp_client_wipe(k, sizeof(k));

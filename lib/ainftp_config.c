@@ -534,8 +534,7 @@ ainftp_nibble(char ch)
 	return -1;
 }
 
-/* Two hex digits at s into *out; s[1] is not read when s[0] is the terminator. */
-static bool
+bool
 ainftp_hex_byte(const char *s, uint8_t *out)
 {
 	int hi = ainftp_nibble(s[0]);

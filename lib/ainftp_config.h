@@ -134,6 +134,8 @@ unsigned int ainftp_config_rx_lcore_count(const struct ainftp_config *cfg);
 uint16_t ainftp_config_tx_queues_needed(const struct ainftp_config *cfg);
 
 const char *ainftp_encoding_name(enum ainftp_encoding enc);
+/* Two hex digits at s into *out; s[1] is not read when s[0] is the terminator. */
+bool ainftp_hex_byte(const char *s, uint8_t *out);
 const char *ainftp_sentry_name(enum ainftp_sentry_policy policy);
 
 #endif

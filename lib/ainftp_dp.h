@@ -68,8 +68,8 @@ int ainftp_dp_init(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt);
 void ainftp_dp_free(struct ainftp_rx_ctx *ctx);
 
 /* A UDP datagram to one of our ports, received by this lcore: consume it (always freed). */
-void ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx,
-		     struct rte_mbuf *m, struct ainftp_port_ctr *ctr);
+void ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf *m,
+		     struct ainftp_port_ctr *ctr);
 
 /* Slots in the middle of a chunk, over every RX lcore (0 when all is quiet). */
 unsigned int ainftp_dp_slots_busy(const struct ainftp_runtime *rt);

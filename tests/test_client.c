@@ -98,23 +98,11 @@ cond_init_mono(pthread_cond_t *cv)
 	pthread_condattr_destroy(&a);
 }
 
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static void
 key_from_hex(const char *hex, uint8_t key[AINFTP_KEY_LEN])
 {
 	for (int i = 0; i < AINFTP_KEY_LEN; i++)
-		key[i] = (uint8_t)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
+		ck_assert(ainftp_hex_byte(hex + 2 * i, &key[i]));
 }
 
 static void
