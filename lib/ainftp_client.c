@@ -759,21 +759,56 @@ cwnd_grow(struct ainftp_client *c)
 	}
 }
 
-/* Send again, unchanged, what has waited past its timer; back off each time. */
+/* The chunk in flight that was first sent earliest. */
+static struct inflight *
+oldest_in_flight(struct ainftp_client *c)
+{
+	struct inflight *old = NULL;
+
+	for (uint32_t s = 0; s < c->o.slots; s++)
+		if (c->slot[s].req != NULL && (old == NULL || c->slot[s].sent_ns < old->sent_ns))
+			old = &c->slot[s];
+	return old;
+}
+
+static void
+backoff(struct ainftp_client *c, struct inflight *f, uint64_t now)
+{
+	f->rto_ns *= 2;
+	if (f->rto_ns > (uint64_t)c->o.rto_max_us * 1000)
+		f->rto_ns = (uint64_t)c->o.rto_max_us * 1000;
+	f->deadline_ns = now + f->rto_ns;
+}
+
+/*
+ * Send again, unchanged, what has waited past its timer; back off each time.
+ * When nothing at all has come back since the oldest chunk in flight was sent,
+ * a lost chunk is the unlikely cause: a result waits for every worker, so a
+ * peer that has not started the step yet (or an appliance that is gone)
+ * silences them all. Then only that oldest chunk goes again, as a probe (as
+ * TCP's timeout resends only the first unacknowledged segment), and the other
+ * timers just back off.
+ */
 static int
 retransmit(struct ainftp_client *c, uint64_t now, struct txbatch *b)
 {
+	struct inflight *probe = NULL;
+	bool silent = false;
+
 	for (uint32_t s = 0; s < c->o.slots && c->in_flight > 0; s++) {
 		struct inflight *f = &c->slot[s];
 
 		if (f->req == NULL || f->deadline_ns > now)
 			continue;
+		if (probe == NULL) { /* only when something is due: a scan of every slot */
+			probe = oldest_in_flight(c);
+			silent = c->last_progress_ns <= probe->sent_ns;
+		}
 		cwnd_cut(c, now);
+		backoff(c, f, now);
+		if (silent && f != probe)
+			continue;
 		f->tries++;
-		f->rto_ns *= 2;
-		if (f->rto_ns > (uint64_t)c->o.rto_max_us * 1000)
-			f->rto_ns = (uint64_t)c->o.rto_max_us * 1000;
-		f->deadline_ns = now + f->rto_ns;
 		c->st.retransmits++;
 		if (tx_add(c, b, s) < 0)
 			return -1;

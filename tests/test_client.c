@@ -2032,6 +2032,40 @@ START_TEST(reduce_slow_appliance)
 END_TEST
 
 /*
+ * Nothing comes back for a while, as when a peer is late to the step: the
+ * timers fire, but only the oldest chunk goes again, as a probe, and the
+ * others back off. Resending all 8 at each timeout would be 8 at the first.
+ */
+START_TEST(reduce_silence_sends_one_probe)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_client_stats st;
+	struct ainftp_req *r;
+	const size_t n = 8 * ELEMS;
+	float x[8 * ELEMS], want[8 * ELEMS];
+
+	f->hold = true;
+	fake_start(f);
+	c = OPEN(f, "rto_us", "2000", "rto_min_us", "1000", NULL);
+	fill(x, n, 61);
+	memcpy(want, x, sizeof(x));
+	ck_assert_int_eq(ainftp_allreduce_start(c, x, n, AINFTP_OP_SUM, &r), 0);
+	ck_assert(fake_wait(f, &f->data, 8 + 3)); /* three timeouts, backing off */
+	fake_set_hold(f, false);
+	ck_assert_msg(ainftp_req_wait(r) == 0, "%s", ainftp_req_error(r));
+	ainftp_req_free(r);
+	ck_assert_bits_eq(x, want, n);
+	stats_after(c, 1, &st);
+	ck_assert_uint_ge(st.retransmits, 3);
+	ck_assert_uint_lt(st.retransmits, 8);
+	ck_assert_uint_eq(fake_get(f, &f->new_chunks), 8);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/*
  * int16 both ways: the fake returns the worker's integers with the exponent
  * raised by one (two equal contributions). Expected values from the library's
  * scalar quantizer and dequantizer.
@@ -2383,6 +2417,7 @@ client_suite(void)
 	tcase_add_test(reduce, reduce_dup_results);
 	tcase_add_test(reduce, reduce_ignores_noise);
 	tcase_add_test(reduce, reduce_slow_appliance);
+	tcase_add_test(reduce, reduce_silence_sends_one_probe);
 	tcase_add_test(reduce, reduce_int16);
 	tcase_add_test(reduce, reduce_int8_to_int16);
 	tcase_add_test(reduce, reduce_async_steps);
