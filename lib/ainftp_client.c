@@ -672,8 +672,6 @@ tx_flush(struct ainftp_client *c, struct txbatch *b)
 			cmh->cmsg_len = CMSG_LEN(sizeof(seg));
 			memcpy(CMSG_DATA(cmh), &seg, sizeof(seg));
 		}
-		c->st.packets_sent += j;
-		c->st.bytes_sent += j * c->pkt_len;
 		i += j;
 		nm++;
 	}
@@ -688,6 +686,11 @@ tx_flush(struct ainftp_client *c, struct txbatch *b)
 			if (errno == EAGAIN || errno == ENOBUFS)
 				return 0;
 			return -1;
+		}
+		/* Count what the kernel took: one datagram per iovec (segment). */
+		for (int k = 0; k < sent; k++) {
+			c->st.packets_sent += mm[i + k].msg_hdr.msg_iovlen;
+			c->st.bytes_sent += mm[i + k].msg_hdr.msg_iovlen * c->pkt_len;
 		}
 	}
 	return 0;
