@@ -156,6 +156,7 @@ struct inflight {
 	struct ainftp_req *req; /* NULL: the slot is free */
 	uint32_t chunk;
 	uint16_t tries;
+	uint64_t order; /* the client's count of chunks sent before this one */
 	uint64_t sent_ns;
 	uint64_t deadline_ns;
 	uint64_t rto_ns;
@@ -189,11 +190,12 @@ struct ainftp_client {
 	struct inflight *slot; /* o.slots entries */
 	uint8_t *pkts;
 	uint32_t in_flight;
-	uint32_t window;   /* the ceiling: the window option */
-	uint32_t cwnd;	   /* the congestion window, <= window */
-	uint32_t ssthresh; /* slow start below it */
-	uint32_t acked;	   /* results since cwnd last grew in congestion avoidance */
-	uint64_t cut_ns;   /* when cwnd was last halved: once per round trip */
+	uint64_t sent_chunks; /* ever: the order of first transmissions */
+	uint32_t window;      /* the ceiling: the window option */
+	uint32_t cwnd;	      /* the congestion window, <= window */
+	uint32_t ssthresh;    /* slow start below it */
+	uint32_t acked;	      /* results since cwnd last grew in congestion avoidance */
+	uint64_t cut_ns;      /* when cwnd was last halved: once per round trip */
 	uint64_t last_progress_ns;
 	uint64_t srtt_ns, rttvar_ns, rto_ns;
 	bool gso;
@@ -726,6 +728,7 @@ send_new(struct ainftp_client *c, uint64_t now, struct txbatch *b)
 		f->req = r;
 		f->chunk = r->next++;
 		f->tries = 1;
+		f->order = c->sent_chunks++;
 		f->sent_ns = now;
 		f->rto_ns = c->rto_ns;
 		f->deadline_ns = now + f->rto_ns;
@@ -762,14 +765,20 @@ cwnd_grow(struct ainftp_client *c)
 	}
 }
 
-/* The chunk in flight that was first sent earliest. */
+/*
+ * The chunk in flight that was sent first. By the order of sending, not the
+ * clock: chunks sent in one batch share a timestamp, and when a batch wraps
+ * around the slots (chunk 255 in slot 255, 256 in slot 0) a scan by slot
+ * would take the later chunk. Probing that one deadlocks the job: its peers
+ * wait on the earlier chunk, which this worker would then never resend.
+ */
 static struct inflight *
 oldest_in_flight(struct ainftp_client *c)
 {
 	struct inflight *old = NULL;
 
 	for (uint32_t s = 0; s < c->o.slots; s++)
-		if (c->slot[s].req != NULL && (old == NULL || c->slot[s].sent_ns < old->sent_ns))
+		if (c->slot[s].req != NULL && (old == NULL || c->slot[s].order < old->order))
 			old = &c->slot[s];
 	return old;
 }

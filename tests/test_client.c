@@ -178,6 +178,7 @@ struct fake {
 	bool silent;		/* answer nothing */
 	bool hold;		/* keep the answers back until cleared */
 	bool noise;		/* before each RESULT, 4 datagrams the client must ignore */
+	uint32_t answer_below;	/* answer only chunks below this one */
 	int64_t overflow_chunk; /* flag OVERFLOW on this chunk's results; -1: none */
 	uint32_t delay_us;	/* before each RESULT */
 	uint32_t coalesce_us;	/* after a DATA, wait this long for more before answering */
@@ -209,6 +210,8 @@ struct fake {
 	uint64_t bytes_in; /* their UDP payload bytes */
 	uint64_t dropped, results, bad, bad_tag, bad_slot, bad_lane, stale;
 	uint64_t new_chunks;	  /* distinct (step, chunk) */
+	uint64_t resent;	  /* DATA for the chunk a slot already has: retransmissions */
+	uint32_t first_resent;	  /* the chunk of the first of them */
 	uint64_t slot_violations; /* a slot's next chunk before its previous result */
 	uint64_t max_outstanding; /* most chunks sent and not yet answered */
 	uint64_t lane_data[FAKE_MAX_LANES];
@@ -239,6 +242,7 @@ fake_new(void)
 	f->lanes = 1;
 	f->contributors = 1;
 	f->overflow_chunk = -1;
+	f->answer_below = UINT32_MAX;
 	for (int i = 0; i < FAKE_MAX_LANES; i++)
 		f->fd[i] = -1;
 	f->noise_fd = f->wake_fd = -1;
@@ -509,12 +513,14 @@ fake_packet(struct fake *f, int lane, const uint8_t *p, size_t len, const struct
 	} else if (key < f->cur[s]) {
 		f->stale++;
 		return;
+	} else if (f->resent++ == 0) {
+		f->first_resent = m.chunk;
 	}
 	if (f->dropped < f->drop_first) {
 		f->dropped++;
 		return;
 	}
-	if (f->silent)
+	if (f->silent || m.chunk >= f->answer_below)
 		return;
 	if (f->npend == FAKE_PENDING)
 		fake_flush(f);
@@ -2066,6 +2072,44 @@ START_TEST(reduce_silence_sends_one_probe)
 END_TEST
 
 /*
+ * The probe is the chunk sent first, also when one batch wraps around the
+ * slots. With 4 slots and a window of 3, the results of chunks 0..2 come back
+ * together; chunks 3, 4 and 5 then go out at once into slots 3, 0 and 1, and
+ * nothing more comes back. The probe must be chunk 3: the other workers of a
+ * job wait on it, and a probe of chunk 4 (the first in slot order) would leave
+ * it unsent for ever (a deadlock seen in the lossy end-to-end test).
+ */
+START_TEST(reduce_probe_is_first_sent)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_req *r;
+	const size_t n = 6 * ELEMS;
+	float x[6 * ELEMS], want[6 * ELEMS];
+
+	f->slots = 4;
+	f->answer_below = 3;
+	f->coalesce_us = 5000; /* the three results in one go, before any timeout */
+	fake_start(f);
+	c = OPEN(f, "window", "3", "rto_us", "100000", "rto_min_us", "1000", NULL);
+	fill(x, n, 67);
+	memcpy(want, x, sizeof(x));
+	ck_assert_int_eq(ainftp_allreduce_start(c, x, n, AINFTP_OP_SUM, &r), 0);
+	ck_assert(fake_wait(f, &f->resent, 1));
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->new_chunks, 6);
+	ck_assert_uint_eq(f->first_resent, 3);
+	f->answer_below = UINT32_MAX;
+	pthread_mutex_unlock(&f->mu);
+	ck_assert_msg(ainftp_req_wait(r) == 0, "%s", ainftp_req_error(r));
+	ainftp_req_free(r);
+	ck_assert_bits_eq(x, want, n);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/*
  * int16 both ways: the fake returns the worker's integers with the exponent
  * raised by one (two equal contributions). Expected values from the library's
  * scalar quantizer and dequantizer.
@@ -2418,6 +2462,7 @@ client_suite(void)
 	tcase_add_test(reduce, reduce_ignores_noise);
 	tcase_add_test(reduce, reduce_slow_appliance);
 	tcase_add_test(reduce, reduce_silence_sends_one_probe);
+	tcase_add_test(reduce, reduce_probe_is_first_sent);
 	tcase_add_test(reduce, reduce_int16);
 	tcase_add_test(reduce, reduce_int8_to_int16);
 	tcase_add_test(reduce, reduce_async_steps);
