@@ -1149,17 +1149,42 @@ ainftp_parse_telemetry(struct ainftp_ctx *c, const json_t *root)
 			      &c->cfg->stats_interval_s);
 }
 
+/* What the control lcore does besides statistics: heartbeats to every worker. */
+static int
+ainftp_parse_control(struct ainftp_ctx *c, const json_t *root)
+{
+	static const char *const keys[] = {"heartbeat_interval_ms", NULL};
+	char path[AINFTP_PATH_LEN], kpath[AINFTP_PATH_LEN];
+	uint32_t *ms = &c->cfg->heartbeat_interval_ms;
+	json_t *obj;
+
+	*ms = AINFTP_DEFAULT_HEARTBEAT_MS;
+	if (ainftp_get_object(c, root, "", "control", false, keys, &obj, path) < 0)
+		return -1;
+	if (obj == NULL)
+		return 0;
+	if (ainftp_get_u32(c, obj, path, "heartbeat_interval_ms", false, 0, AINFTP_HEARTBEAT_MS_MAX,
+			   ms) < 0)
+		return -1;
+	if (*ms == 0 || *ms >= AINFTP_HEARTBEAT_MS_MIN)
+		return 0;
+	ainftp_path_key(kpath, path, "heartbeat_interval_ms");
+	return ainftp_fail(c, kpath, "%u is out of range (0 for none, or %u..%u)", *ms,
+			   AINFTP_HEARTBEAT_MS_MIN, AINFTP_HEARTBEAT_MS_MAX);
+}
+
 /* Sections in dependency order: lcores need the ports, jobs need both. */
 static int
 ainftp_parse_root(struct ainftp_ctx *c, const json_t *root)
 {
-	static const char *const keys[] = {"appliance", "ports",     "lcores",
-					   "jobs",	"telemetry", NULL};
+	static const char *const keys[] = {"appliance", "ports",   "lcores", "jobs",
+					   "telemetry", "control", NULL};
 
 	if (ainftp_expect(c, root, "", AINFTP_OBJECT) < 0 ||
 	    ainftp_check_keys(c, root, "", keys) < 0 || ainftp_parse_appliance(c, root) < 0 ||
 	    ainftp_parse_ports(c, root) < 0 || ainftp_parse_lcores(c, root) < 0 ||
-	    ainftp_check_queues(c) < 0 || ainftp_parse_jobs(c, root) < 0)
+	    ainftp_check_queues(c) < 0 || ainftp_parse_jobs(c, root) < 0 ||
+	    ainftp_parse_control(c, root) < 0)
 		return -1;
 	return ainftp_parse_telemetry(c, root);
 }

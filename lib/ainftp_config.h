@@ -25,6 +25,9 @@
 #define AINFTP_DEFAULT_UDP_PORT 47474
 #define AINFTP_DEFAULT_DESC 1024
 #define AINFTP_DEFAULT_SLOTS 256
+#define AINFTP_DEFAULT_HEARTBEAT_MS 100
+#define AINFTP_HEARTBEAT_MS_MIN 10 /* the control lcore's tick: it cannot send faster */
+#define AINFTP_HEARTBEAT_MS_MAX 10000
 #define AINFTP_INT8_BLOCK 32 /* elements per int8 block (one scale each) */
 /*
  * Bytes of an MTU that are not gradient payload: IPv4 (20) + UDP (8) + the
@@ -119,6 +122,8 @@ struct ainftp_config {
 
 	bool telemetry;		   /* register the /ainftp/... rte_telemetry commands */
 	uint32_t stats_interval_s; /* 0: no periodic stats line */
+
+	uint32_t heartbeat_interval_ms; /* control.heartbeat_interval_ms; 0: no heartbeats */
 };
 
 /*

@@ -167,6 +167,20 @@ static const struct bad_case bad_cases[] = {
 	BAD("stats_interval_s out of range",
 	    WITH_TELEMETRY("'telemetry':{'stats_interval_s':3601}"),
 	    "cluster.json: telemetry.stats_interval_s: 3601 is out of range (0..3600)"),
+	BAD("heartbeat_interval_ms below the tick",
+	    WITH_TELEMETRY("'control':{'heartbeat_interval_ms':9}"),
+	    "cluster.json: control.heartbeat_interval_ms: 9 is out of range (0 for none, or "
+	    "10..10000)"),
+	BAD("heartbeat_interval_ms too long",
+	    WITH_TELEMETRY("'control':{'heartbeat_interval_ms':10001}"),
+	    "cluster.json: control.heartbeat_interval_ms: 10001 is out of range (0..10000)"),
+	BAD("heartbeat_interval_ms not an integer",
+	    WITH_TELEMETRY("'control':{'heartbeat_interval_ms':'fast'}"),
+	    "cluster.json: control.heartbeat_interval_ms: expected an integer, got string"),
+	BAD("unknown key in control", WITH_TELEMETRY("'control':{'heartbeat_ms':50}"),
+	    "cluster.json: control.heartbeat_ms: unknown key"),
+	BAD("control not an object", WITH_TELEMETRY("'control':[]"),
+	    "cluster.json: control: expected an object, got array"),
 	BAD("k not positive", WITH_JOB(",'sentry':{'policy':'zscore','k':0}"),
 	    "cluster.json: jobs[0].sentry.k: 0 is out of range (0, 100]"),
 	BAD("suspicion_threshold above 1", WITH_JOB(",'sentry':{'suspicion_threshold':1.5}"),
@@ -391,7 +405,8 @@ static const char full_config[] =
 		   "  {'id':0,'slots':1,'elems_per_packet':928,'encoding':'int8','auth':false,"
 		   "   'sentry':{'policy':'clip','k':7.25},"
 		   "   'workers':[{'id':1,'ipv4':'10.0.0.11'}]}],"
-		   " 'telemetry':{'enabled':false,'stats_interval_s':0}}";
+		   " 'telemetry':{'enabled':false,'stats_interval_s':0},"
+		   " 'control':{'heartbeat_interval_ms':0}}";
 
 START_TEST(test_full)
 {
@@ -482,6 +497,7 @@ START_TEST(test_full)
 
 	ck_assert(!cfg.telemetry);
 	ck_assert_uint_eq(cfg.stats_interval_s, 0);
+	ck_assert_uint_eq(cfg.heartbeat_interval_ms, 0);
 }
 END_TEST
 
@@ -524,7 +540,22 @@ START_TEST(test_defaults)
 	assert_key(j->workers[1].key, KEY);
 	ck_assert(cfg.telemetry);
 	ck_assert_uint_eq(cfg.stats_interval_s, 1);
+	ck_assert_uint_eq(cfg.heartbeat_interval_ms, AINFTP_DEFAULT_HEARTBEAT_MS);
 }
+
+/* Both ends of the heartbeat interval's range. */
+START_TEST(test_heartbeat_interval)
+{
+	struct ainftp_config cfg;
+
+	parse_ok(WITH_TELEMETRY("'control':{'heartbeat_interval_ms':10}"), &cfg);
+	ck_assert_uint_eq(cfg.heartbeat_interval_ms, 10);
+	parse_ok(WITH_TELEMETRY("'control':{'heartbeat_interval_ms':10000}"), &cfg);
+	ck_assert_uint_eq(cfg.heartbeat_interval_ms, 10000);
+	parse_ok(WITH_TELEMETRY("'control':{}"), &cfg);
+	ck_assert_uint_eq(cfg.heartbeat_interval_ms, AINFTP_DEFAULT_HEARTBEAT_MS);
+}
+END_TEST
 END_TEST
 
 /* Keys are optional without authentication, and min_quorum follows a given quorum. */
@@ -852,6 +883,7 @@ config_suite(void)
 
 	tcase_add_test(tc, test_full);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_heartbeat_interval);
 	tcase_add_test(tc, test_auth_off);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_loopback_json);
