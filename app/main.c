@@ -16,6 +16,7 @@
 
 #include "ainftp_args.h"
 #include "ainftp_config.h"
+#include "ainftp_ctrl.h"
 #include "ainftp_emu.h"
 #include "ainftp_lcore.h"
 #include "ainftp_log.h"
@@ -141,7 +142,10 @@ run(void)
 	}
 	ret = ainftp_ports_setup(&rt, err, sizeof(err));
 	if (ret == 0)
-		ret = ainftp_lcores_setup(&rt, err, sizeof(err)) == 0 ? 0 : AINFTP_ERR_SYSTEM;
+		ret = ainftp_lcores_setup(&rt, err, sizeof(err)) == 0 &&
+				      ainftp_ctrl_setup(&rt, err, sizeof(err)) == 0
+			      ? 0
+			      : AINFTP_ERR_SYSTEM;
 	if (ret != 0) {
 		fprintf(stderr, "%s\n", err);
 		return ret == AINFTP_ERR_CONFIG ? AINFTP_EXIT_CONFIG : EXIT_SYSTEM;
@@ -180,6 +184,8 @@ main(int argc, char **argv)
 	ainftp_ports_close(&rt);
 	if (rt.emu != NULL)
 		ainftp_emu_detach(&rt);
+	/* Last: heartbeats still in a port's or the emulator's rings go back to its pool. */
+	ainftp_ctrl_free(&rt);
 	rte_eal_cleanup();
 	return ret;
 }

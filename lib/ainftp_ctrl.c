@@ -1,26 +1,223 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <stdio.h>
+
 #include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_malloc.h>
+#include <rte_ring.h>
 
 #include "ainftp_ctrl.h"
+#include "ainftp_dp.h"
 #include "ainftp_log.h"
+#include "ainftp_net.h"
+#include "ainftp_port.h"
+#include "ainftp_rx.h"
 #include "ainftp_stats.h"
 
 /* How often the control lcore wakes: bounds how late it sees a quit request. */
 #define CTRL_TICK_US 10000
+#define HB_FRAME_LEN (AINFTP_UDP_HDRS_LEN + sizeof(struct ainftp_hdr))
+#define ACK_BURST 64
+
+/*
+ * Heartbeat mbufs: one per worker per round, and a TX ring's worth per port,
+ * since a NIC may keep sent mbufs until its descriptors wrap. No per-lcore
+ * cache: the control lcore takes them, and whoever frees them (a PMD's TX
+ * clean-up, the far end of a ring port) puts them straight back.
+ */
+static unsigned int
+hb_pool_size(const struct ainftp_runtime *rt)
+{
+	const struct ainftp_config *cfg = rt->cfg;
+	unsigned int n = 64;
+	uint16_t i;
+
+	for (i = 0; i < cfg->n_jobs; i++)
+		n += 2u * cfg->jobs[i].n_workers;
+	for (i = 0; i < rt->n_ports; i++)
+		n += RTE_MAX(cfg->ports[i].tx_desc, (uint16_t)AINFTP_RING_TX_DESC);
+	return rte_align32pow2(n) - 1;
+}
+
+int
+ainftp_ctrl_setup(struct ainftp_runtime *rt, char *err, size_t errlen)
+{
+	const struct ainftp_config *cfg = rt->cfg;
+	unsigned int lcore = cfg->control_lcore;
+	int socket = (int)rte_lcore_to_socket_id(lcore);
+	uint16_t i, queue = (uint16_t)ainftp_config_rx_lcore_count(cfg);
+	struct ainftp_ctrl *c;
+
+	c = rte_zmalloc_socket("ainftp_ctrl", sizeof(*c), RTE_CACHE_LINE_SIZE, socket);
+	if (c == NULL) {
+		snprintf(err, errlen, "cannot allocate the control lcore's state");
+		return -1;
+	}
+	rt->ctrl = c;
+	ainftp_swarm_init(&c->swarm, cfg, rte_get_tsc_hz(), cfg->heartbeat_interval_ms);
+	rt->swarm = &c->swarm;
+	c->stats = &ainftp_stats[lcore];
+	/* The control lcore's TX queue is the one after every RX lcore's (ainftp_port). */
+	for (i = 0; i < rt->n_ports; i++) {
+		c->txq[i].port_id = rt->ports[i].port_id;
+		c->txq[i].queue = queue;
+	}
+	if (cfg->heartbeat_interval_ms == 0)
+		return 0;
+	c->pool = rte_pktmbuf_pool_create("ainftp_hb", hb_pool_size(rt), 0, 0,
+					  RTE_PKTMBUF_HEADROOM + RTE_CACHE_LINE_SIZE * 2, socket);
+	if (c->pool == NULL) {
+		snprintf(err, errlen, "cannot create the heartbeat pool (%u mbufs): %s",
+			 hb_pool_size(rt), rte_strerror(rte_errno));
+		return -1;
+	}
+	c->next_hb = rte_get_tsc_cycles();
+	return 0;
+}
+
+void
+ainftp_ctrl_free(struct ainftp_runtime *rt)
+{
+	if (rt->ctrl == NULL)
+		return;
+	rte_mempool_free(rt->ctrl->pool);
+	rte_free(rt->ctrl);
+	rt->ctrl = NULL;
+	rt->swarm = NULL;
+}
+
+unsigned int
+ainftp_ctrl_acks_drain(struct ainftp_runtime *rt)
+{
+	struct ainftp_swarm *sw = rt->swarm;
+	struct ainftp_hb_ack acks[ACK_BURST];
+	unsigned int lcore, n, i, total = 0;
+
+	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
+		const struct ainftp_rx_ctx *ctx = rt->rx[lcore];
+
+		if (ctx == NULL || ctx->dp.hb_ring == NULL)
+			continue;
+		do {
+			n = rte_ring_dequeue_burst_elem(ctx->dp.hb_ring, acks, sizeof(acks[0]),
+							ACK_BURST, NULL);
+			for (i = 0; i < n; i++) {
+				const struct ainftp_hb_ack *a = &acks[i];
+
+				/*
+				 * rx_tsc is another lcore's TSC: comparable with ours on
+				 * CPUs with an invariant, synchronised TSC (what DPDK's
+				 * timers assume too). A forged or replayed echo is
+				 * refused by ainftp_swarm_ack.
+				 */
+				if (a->job_idx < sw->n_jobs &&
+				    a->widx < sw->jobs[a->job_idx].n_workers)
+					ainftp_swarm_ack(&sw->jobs[a->job_idx].peers[a->widx],
+							 a->seq, a->tx_tsc, a->rx_tsc);
+			}
+			total += n;
+		} while (n == ACK_BURST);
+	}
+	return total;
+}
+
+/*
+ * A HEARTBEAT to one worker: no payload and no tag. RESULTs carry no tag
+ * either (docs/PROTOCOL.md, "Limitations of version 1"); a forged heartbeat
+ * can only make a worker answer, and its ack is tagged under the worker's key.
+ */
+static struct rte_mbuf *
+hb_frame(struct ainftp_runtime *rt, uint16_t j, uint16_t w, const struct ainftp_dp_addr *a,
+	 uint32_t seq, uint64_t tsc)
+{
+	const struct ainftp_config *cfg = rt->cfg;
+	const struct ainftp_job_conf *jc = &cfg->jobs[j];
+	struct rte_mbuf *m = rte_pktmbuf_alloc(rt->ctrl->pool);
+	struct ainftp_msg msg = {
+		.type = AINFTP_MSG_HEARTBEAT,
+		.job = jc->id,
+		.worker = AINFTP_WORKER_APPLIANCE,
+		.step = seq,
+		.bitmap = tsc, /* echoed: the RTT needs no state per heartbeat */
+	};
+	char *p;
+
+	if (m == NULL)
+		return NULL;
+	p = rte_pktmbuf_append(m, HB_FRAME_LEN);
+	/* From the base UDP port: the worker's answer comes back to lane 0. */
+	ainftp_udp_headers(p, &rt->ports[jc->port].mac, &a->mac, cfg->ipv4, jc->workers[w].ipv4,
+			   rte_cpu_to_be_16(cfg->udp_port), a->udp_port,
+			   (uint16_t)sizeof(struct ainftp_hdr));
+	ainftp_hdr_write((struct ainftp_hdr *)(p + AINFTP_UDP_HDRS_LEN), &msg);
+	return m;
+}
+
+unsigned int
+ainftp_ctrl_heartbeat(struct ainftp_runtime *rt)
+{
+	struct ainftp_ctrl *c = rt->ctrl;
+	struct ainftp_swarm *sw = &c->swarm;
+	uint32_t seq = sw->seq++;
+	unsigned int sent = 0;
+	uint16_t j, w, port;
+
+	for (j = 0; j < sw->n_jobs; j++) {
+		port = rt->cfg->jobs[j].port;
+		for (w = 0; w < sw->jobs[j].n_workers; w++) {
+			struct ainftp_peer *p = &sw->jobs[j].peers[w];
+			struct ainftp_dp_addr a;
+			struct rte_mbuf *m;
+			uint64_t tsc;
+
+			if (!ainftp_dp_worker_addr(rt, j, w, &a))
+				continue;
+			if (!p->known)
+				ainftp_swarm_known(p);
+			tsc = rte_rdtsc();
+			m = hb_frame(rt, j, w, &a, seq, tsc);
+			if (m == NULL)
+				continue; /* not sent, so neither lost: the next round tries */
+			ainftp_swarm_sent(p, seq, tsc);
+			ainftp_ctr_add(&c->stats->port[port].heartbeats_sent, 1);
+			ainftp_tx_enqueue(&c->txq[port], m, &c->stats->port[port]);
+			sent++;
+		}
+	}
+	for (port = 0; port < rt->n_ports; port++)
+		ainftp_tx_flush(&c->txq[port], &c->stats->port[port]);
+	return sent;
+}
 
 void
 ainftp_ctrl_loop(struct ainftp_runtime *rt)
 {
+	struct ainftp_ctrl *c = rt->ctrl;
 	uint64_t hz = rte_get_tsc_hz();
 	uint64_t period = (uint64_t)rt->stats_interval_s * hz;
-	uint64_t next = rte_get_tsc_cycles() + period;
+	uint64_t next = rte_get_tsc_cycles() + period, now;
 
 	while (!ainftp_should_quit(rt)) {
 		rte_delay_us_sleep(CTRL_TICK_US);
-		if (period == 0 || rte_get_tsc_cycles() < next)
+		now = rte_get_tsc_cycles();
+		if (c != NULL) {
+			ainftp_ctrl_acks_drain(rt);
+			if (c->pool != NULL && now >= c->next_hb) {
+				ainftp_ctrl_heartbeat(rt);
+				/* Behind by more than a round (a stalled lcore): skip, do not
+				 * burst. */
+				c->next_hb += c->swarm.interval;
+				if (c->next_hb <= now)
+					c->next_hb = now + c->swarm.interval;
+			}
+		}
+		if (period == 0 || now < next)
 			continue;
 		next += period;
 		if (ainftp_stats_print(rt->stats_out, rt, 0) != 0)
 			AINFTP_LOG(WARNING, "cannot write the stats line");
 	}
+	/* Acks that came in since the last tick: the final stats line shows them. */
+	if (c != NULL)
+		ainftp_ctrl_acks_drain(rt);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_udp.h>
@@ -104,6 +105,19 @@ job_init(struct ainftp_dp_job *job, const struct ainftp_rx_ctx *ctx,
 	return 0;
 }
 
+/* One ring per RX lcore, so each has a single producer and needs no lock prefix to enqueue. */
+static int
+hb_ring_create(struct ainftp_rx_ctx *ctx, int socket)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	snprintf(name, sizeof(name), "ainftp_hb%u", ctx->lcore);
+	ctx->dp.hb_ring =
+		rte_ring_create_elem(name, sizeof(struct ainftp_hb_ack), AINFTP_HB_RING_SIZE,
+				     socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	return ctx->dp.hb_ring == NULL ? -1 : 0;
+}
+
 int
 ainftp_dp_init(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt)
 {
@@ -127,7 +141,9 @@ ainftp_dp_init(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt)
 		max_elems = RTE_MAX(max_elems, cfg->jobs[j].elems_per_packet);
 	}
 	dp->scratch = rte_malloc_socket("ainftp_scratch", max_elems * sizeof(float), 64, socket);
-	return dp->scratch == NULL ? -1 : 0;
+	if (dp->scratch == NULL)
+		return -1;
+	return hb_ring_create(ctx, socket);
 }
 
 void
@@ -144,8 +160,10 @@ ainftp_dp_free(struct ainftp_rx_ctx *ctx)
 	}
 	rte_free(dp->jobs);
 	rte_free(dp->scratch);
+	rte_ring_free(dp->hb_ring);
 	dp->jobs = NULL;
 	dp->scratch = NULL;
+	dp->hb_ring = NULL;
 }
 
 static inline struct ainftp_dp_job *
@@ -286,6 +304,25 @@ slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_
 	result_send(ctx, job, to, n, &rh, lane, payload, ctr);
 }
 
+/* A new address for a worker: published to the control lcore (ainftp_dp_worker addr_sc). */
+static void
+worker_learn(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+	     struct ainftp_dp_worker *w, const struct rte_ether_hdr *eth,
+	     const struct rte_udp_hdr *udp)
+{
+	uint32_t sc = w->addr_sc;
+
+	__atomic_store_n(&w->addr_sc, sc + 1, __ATOMIC_RELAXED);
+	/* The odd count is visible before any of the fields change. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	w->udp_port = udp->src_port;
+	rte_ether_addr_copy(&eth->src_addr, &w->mac);
+	w->learnt_tsc = rte_rdtsc();
+	/* And the fields before the even count. */
+	__atomic_store_n(&w->addr_sc, sc + 2, __ATOMIC_RELEASE);
+	result_template(ctx, job, w);
+}
+
 /* Add a checked payload; -1 when a float32 payload holds NaN or Inf. */
 static int
 payload_add(struct ainftp_dp *dp, const struct ainftp_dp_job *job, struct ainftp_slot *s,
@@ -361,11 +398,8 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 	 * replayed packet (a duplicate) cannot redirect its results.
 	 */
 	if (unlikely(w->udp_port != udp->src_port ||
-		     !rte_is_same_ether_addr(&w->mac, &eth->src_addr))) {
-		w->udp_port = udp->src_port;
-		rte_ether_addr_copy(&eth->src_addr, &w->mac);
-		result_template(ctx, job, w);
-	}
+		     !rte_is_same_ether_addr(&w->mac, &eth->src_addr)))
+		worker_learn(ctx, job, w, eth, udp);
 	ainftp_ctr_add(&ctr->data_pkts, 1);
 	if (result != NULL)
 		slot_finish(ctx, job, s, k, result, ctr);
@@ -416,6 +450,54 @@ data_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	return AINFTP_OK;
 }
 
+/*
+ * A HEARTBEAT_ACK against its job: the checks of a DATA that apply to a
+ * header without payload (worker, source, AUTH, tag), so that only the worker
+ * itself can say it is alive.
+ */
+static enum ainftp_bad
+ack_check(const struct ainftp_dp_job *job, const struct rte_ipv4_hdr *ip,
+	  const struct ainftp_hdr *h, int *widx)
+{
+	uint16_t wid = rte_be_to_cpu_16(h->worker);
+	const struct ainftp_dp_worker *w;
+
+	if (wid >= AINFTP_MAX_WORKERS || job->worker_idx[wid] == NO_WORKER)
+		return AINFTP_BAD_WORKER;
+	*widx = job->worker_idx[wid];
+	w = &job->workers[*widx];
+	if (ip->src_addr != w->ipv4)
+		return AINFTP_BAD_SOURCE;
+	if (job->auth && !(h->flags & AINFTP_F_AUTH))
+		return AINFTP_BAD_AUTH_MISSING;
+	if (job->auth && !ainftp_mac_verify(&w->key, h, sizeof(*h), (const uint8_t *)(h + 1)))
+		return AINFTP_BAD_TAG;
+	return AINFTP_OK;
+}
+
+/* A checked ack to the control lcore, which times it; a full ring loses it, counted. */
+static void
+ack_forward(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job, int widx,
+	    const struct ainftp_hdr *h, struct ainftp_port_ctr *ctr)
+{
+	struct ainftp_msg msg;
+	struct ainftp_hb_ack a;
+
+	ainftp_hdr_read(h, &msg);
+	a.job_idx = (uint16_t)(job - ctx->dp.jobs);
+	a.widx = (uint8_t)widx;
+	a.pad = 0;
+	a.seq = msg.step;
+	a.tx_tsc = msg.bitmap;
+	a.rx_tsc = rte_rdtsc();
+
+	if (unlikely(rte_ring_enqueue_elem(ctx->dp.hb_ring, &a, sizeof(a)) != 0)) {
+		ainftp_drop(ctr, AINFTP_DROP_HB_RING_FULL);
+		return;
+	}
+	ainftp_ctr_add(&ctr->heartbeat_acks, 1);
+}
+
 void
 ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf *m,
 		struct ainftp_port_ctr *ctr)
@@ -431,12 +513,20 @@ ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf *m
 	int widx = -1;
 
 	why = ainftp_hdr_check(h, udp_len);
-	if (why == AINFTP_OK && h->type != AINFTP_MSG_DATA)
+	if (why == AINFTP_OK && h->type != AINFTP_MSG_DATA && h->type != AINFTP_MSG_HEARTBEAT_ACK)
 		why = AINFTP_BAD_TYPE;
 	if (why == AINFTP_OK) {
 		job = job_find(&ctx->dp, rte_be_to_cpu_32(h->job));
 		if (job == NULL || job->port_idx != port_idx)
 			why = AINFTP_BAD_JOB;
+	}
+	if (why == AINFTP_OK && unlikely(h->type == AINFTP_MSG_HEARTBEAT_ACK)) {
+		why = ack_check(job, ip, h, &widx);
+		if (why == AINFTP_OK)
+			ack_forward(ctx, job, widx, h, ctr);
+		else
+			bad(ctr, why);
+		return;
 	}
 	if (why == AINFTP_OK)
 		why = data_check(ctx, job, ip, udp, h, &widx);
@@ -445,6 +535,45 @@ ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf *m
 		return;
 	}
 	contribution(ctx, job, (unsigned int)widx, h, eth, udp, ctr);
+}
+
+/* One RX lcore's copy, consistent (see struct ainftp_dp_worker). */
+static void
+addr_read(const struct ainftp_dp_worker *w, struct ainftp_dp_addr *a)
+{
+	uint32_t sc0, sc1;
+
+	do {
+		sc0 = __atomic_load_n(&w->addr_sc, __ATOMIC_ACQUIRE);
+		a->udp_port = w->udp_port;
+		rte_ether_addr_copy(&w->mac, &a->mac);
+		a->learnt_tsc = w->learnt_tsc;
+		/* The copies above complete before the count is read again. */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		sc1 = __atomic_load_n(&w->addr_sc, __ATOMIC_RELAXED);
+	} while ((sc0 & 1) != 0 || sc0 != sc1);
+}
+
+bool
+ainftp_dp_worker_addr(const struct ainftp_runtime *rt, uint16_t job_idx, uint16_t widx,
+		      struct ainftp_dp_addr *out)
+{
+	struct ainftp_dp_addr a;
+	unsigned int lcore;
+	bool found = false;
+
+	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
+		const struct ainftp_rx_ctx *ctx = rt->rx[lcore];
+
+		if (ctx == NULL || job_idx >= ctx->dp.n_jobs)
+			continue;
+		addr_read(&ctx->dp.jobs[job_idx].workers[widx], &a);
+		if (a.udp_port != 0 && (!found || a.learnt_tsc > out->learnt_tsc)) {
+			*out = a;
+			found = true;
+		}
+	}
+	return found;
 }
 
 unsigned int

@@ -15,6 +15,7 @@
 
 #include <rte_ether.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "ainftp_config.h"
 #include "ainftp_net.h"
@@ -22,15 +23,30 @@
 #include "ainftp_quant.h"
 #include "ainftp_slot.h"
 #include "ainftp_stats.h"
+#include "ainftp_swarm.h"
 
 struct ainftp_rx_ctx;
 struct ainftp_runtime;
 
-/* Where results for a worker go: learnt from its last authenticated packet. */
+/*
+ * Where results for a worker go: learnt from its last authenticated packet.
+ *
+ * The control lcore needs the address too, for heartbeats. Each RX lcore has
+ * its own copy of this record and is its only writer, so it is published with
+ * a sequence count and no lock: the writer makes addr_sc odd, writes udp_port,
+ * mac and learnt_tsc, and makes it even again; the control lcore copies them
+ * and retries if addr_sc was odd or moved. A worker whose lanes are on several
+ * lcores is learnt by each of them; the control lcore takes the copy with the
+ * latest learnt_tsc. One record shared by the lcores would need a writer lock
+ * (or CAS) on the data path and would bounce its cache line between them.
+ * Addresses change rarely (a worker restarts), so the reader seldom retries.
+ */
 struct ainftp_dp_worker {
 	uint32_t ipv4;	   /* from cluster.json, network order */
+	uint32_t addr_sc;  /* sequence count of udp_port, mac, learnt_tsc: odd while written */
 	uint16_t udp_port; /* its source port, network order; 0 until seen */
 	struct rte_ether_addr mac;
+	uint64_t learnt_tsc;	   /* when this lcore last learnt it (TSC) */
 	struct ainftp_mac_key key; /* derived once from the worker's key */
 	/* Ethernet, IPv4 and UDP headers of its results, built when its address is learnt. */
 	uint8_t tmpl[AINFTP_UDP_HDRS_LEN];
@@ -61,7 +77,20 @@ struct ainftp_dp {
 	struct rte_mempool *result_pool;
 	struct rte_mempool *hdr_pool;
 	float *scratch; /* float32 payloads copied to alignment before summing */
+	/* HEARTBEAT_ACKs that passed their checks, to the control lcore (single producer
+	 * and single consumer: this lcore and the control lcore). */
+	struct rte_ring *hb_ring;
 };
+
+/* A worker's address as the RX lcores learnt it, for the control lcore. */
+struct ainftp_dp_addr {
+	uint16_t udp_port; /* network order */
+	struct rte_ether_addr mac;
+	uint64_t learnt_tsc;
+};
+
+/* HEARTBEAT_ACKs an RX lcore can hold for the control lcore, which drains them every tick. */
+#define AINFTP_HB_RING_SIZE 1024
 
 /* Set up the jobs and the slots this lcore owns, on its socket. 0 or -1. */
 int ainftp_dp_init(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt);
@@ -70,6 +99,13 @@ void ainftp_dp_free(struct ainftp_rx_ctx *ctx);
 /* A UDP datagram to one of our ports, received by this lcore: consume it (always freed). */
 void ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf *m,
 		     struct ainftp_port_ctr *ctr);
+
+/*
+ * The freshest address of worker widx of job job_idx over every RX lcore,
+ * without locks (control lcore). false when no lcore has learnt it yet.
+ */
+bool ainftp_dp_worker_addr(const struct ainftp_runtime *rt, uint16_t job_idx, uint16_t widx,
+			   struct ainftp_dp_addr *out);
 
 /* Slots in the middle of a chunk, over every RX lcore (0 when all is quiet). */
 unsigned int ainftp_dp_slots_busy(const struct ainftp_runtime *rt);

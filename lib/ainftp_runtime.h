@@ -16,6 +16,8 @@
 #include "ainftp_config.h"
 
 struct ainftp_rx_ctx;
+struct ainftp_ctrl;
+struct ainftp_swarm;
 
 struct ainftp_port {
 	uint16_t port_id;
@@ -55,6 +57,8 @@ struct ainftp_runtime {
 	enum ainftp_role role[RTE_MAX_LCORE];
 	struct ainftp_rx_ctx *rx[RTE_MAX_LCORE]; /* on the lcore's own socket */
 	struct ainftp_emu *emu;			 /* emulated workers, when attached */
+	struct ainftp_ctrl *ctrl;		 /* the control lcore's state */
+	struct ainftp_swarm *swarm;		 /* its view of the workers (in ctrl) */
 };
 
 static inline bool

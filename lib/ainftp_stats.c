@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -8,6 +9,7 @@
 
 #include "ainftp_runtime.h"
 #include "ainftp_stats.h"
+#include "ainftp_swarm.h"
 
 struct ainftp_lcore_stats ainftp_stats[RTE_MAX_LCORE];
 
@@ -28,6 +30,7 @@ const char *const ainftp_drop_names[AINFTP_DROP_MAX] = {
 	[AINFTP_DROP_UDP_PORT] = "udp_port",
 	[AINFTP_DROP_RESULT_NOMBUF] = "result_nombuf",
 	[AINFTP_DROP_TX_FULL] = "tx_full",
+	[AINFTP_DROP_HB_RING_FULL] = "hb_ring_full",
 };
 
 /* Telemetry callbacks take no argument: the runtime they report on. */
@@ -57,6 +60,8 @@ ctr_accumulate(struct ainftp_port_ctr *sum, const struct ainftp_port_ctr *c)
 	sum->results_sent += ainftp_ctr_read(&c->results_sent);
 	sum->results_resent += ainftp_ctr_read(&c->results_resent);
 	sum->overflows += ainftp_ctr_read(&c->overflows);
+	sum->heartbeats_sent += ainftp_ctr_read(&c->heartbeats_sent);
+	sum->heartbeat_acks += ainftp_ctr_read(&c->heartbeat_acks);
 	for (i = 0; i < AINFTP_DROP_MAX; i++)
 		sum->drops[i] += ainftp_ctr_read(&c->drops[i]);
 	for (i = 1; i < AINFTP_BAD_MAX; i++)
@@ -106,6 +111,8 @@ ctr_json(const struct ainftp_port_ctr *c)
 	json_object_set_new(o, "results_sent", json_integer((json_int_t)c->results_sent));
 	json_object_set_new(o, "results_resent", json_integer((json_int_t)c->results_resent));
 	json_object_set_new(o, "overflows", json_integer((json_int_t)c->overflows));
+	json_object_set_new(o, "heartbeats_sent", json_integer((json_int_t)c->heartbeats_sent));
+	json_object_set_new(o, "heartbeat_acks", json_integer((json_int_t)c->heartbeat_acks));
 	json_object_set_new(o, "drops_total", json_integer((json_int_t)drops_total(c)));
 	for (i = 0; i < AINFTP_DROP_MAX; i++)
 		if (c->drops[i] != 0)
@@ -186,6 +193,45 @@ lcore_json(const struct ainftp_runtime *rt, unsigned int lcore)
 	return o;
 }
 
+/* One worker as the swarm sees it: the same fields in the stats line and telemetry. */
+static json_t *
+worker_json(const struct ainftp_peer_view *v)
+{
+	char ip[INET_ADDRSTRLEN];
+	json_t *o = json_object();
+
+	inet_ntop(AF_INET, &v->ipv4, ip, sizeof(ip));
+	json_object_set_new(o, "id", json_integer(v->id));
+	json_object_set_new(o, "job", json_integer(v->job));
+	json_object_set_new(o, "ipv4", json_string(ip));
+	json_object_set_new(o, "state", json_string(ainftp_peer_state_name(v->state)));
+	json_object_set_new(o, "rtt_us", json_real(v->rtt_us));
+	json_object_set_new(o, "jitter_us", json_real(v->jitter_us));
+	json_object_set_new(o, "loss", json_real(v->loss));
+	json_object_set_new(o, "last_seen_ms", json_integer((json_int_t)v->last_seen_ms));
+	json_object_set_new(o, "heartbeats_sent", json_integer((json_int_t)v->sent));
+	json_object_set_new(o, "acks", json_integer((json_int_t)v->acks));
+	return o;
+}
+
+/* Every (job, worker), job by job; empty without a control lcore's swarm. */
+static json_t *
+workers_json(const struct ainftp_runtime *rt)
+{
+	const struct ainftp_swarm *sw = rt->swarm;
+	uint64_t now = rte_get_tsc_cycles();
+	struct ainftp_peer_view v;
+	json_t *a = json_array();
+	uint16_t j, w;
+
+	for (j = 0; sw != NULL && j < sw->n_jobs; j++)
+		for (w = 0; w < sw->jobs[j].n_workers; w++) {
+			ainftp_swarm_view(sw, j, w, now, &v);
+			json_array_append_new(a, worker_json(&v));
+		}
+	return a;
+}
+
 static json_t *
 stats_json(const struct ainftp_runtime *rt, int final)
 {
@@ -205,6 +251,7 @@ stats_json(const struct ainftp_runtime *rt, int final)
 				      (double)rte_get_tsc_hz()));
 	json_object_set_new(o, "lcores", lcores);
 	json_object_set_new(o, "ports", ports);
+	json_object_set_new(o, "workers", workers_json(rt));
 	return o;
 }
 
@@ -227,12 +274,17 @@ static int
 tel_add(struct rte_tel_data *d, const char *key, json_t *v)
 {
 	struct rte_tel_data *sub;
+	char num[32];
 
 	switch (json_typeof(v)) {
 	case JSON_INTEGER:
 		return rte_tel_data_add_dict_u64(d, key, (uint64_t)json_integer_value(v));
 	case JSON_STRING:
 		return rte_tel_data_add_dict_string(d, key, json_string_value(v));
+	case JSON_REAL:
+		/* DPDK 22.11 telemetry has no floating-point values: a decimal string. */
+		snprintf(num, sizeof(num), "%.6g", json_real_value(v));
+		return rte_tel_data_add_dict_string(d, key, num);
 	case JSON_OBJECT:
 		sub = rte_tel_data_alloc();
 		if (sub == NULL)
@@ -243,7 +295,7 @@ tel_add(struct rte_tel_data *d, const char *key, json_t *v)
 		}
 		return rte_tel_data_add_dict_container(d, key, sub, 0);
 	default:
-		return 0; /* booleans and reals: the stats line carries them */
+		return 0; /* booleans: the stats line carries them */
 	}
 }
 
@@ -308,6 +360,36 @@ tel_ports(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 	return ret;
 }
 
+/* {"job<id>": {"w<id>": {...}}}: telemetry has no arrays of dicts, and a dict holds 256. */
+static int
+tel_workers(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	json_t *o = json_object(), *a = workers_json(telemetry_rt), *v;
+	char job[24], w[16];
+	size_t i;
+	int ret;
+
+	json_array_foreach(a, i, v)
+	{
+		json_t *jo;
+
+		snprintf(job, sizeof(job), "job%" JSON_INTEGER_FORMAT,
+			 json_integer_value(json_object_get(v, "job")));
+		snprintf(w, sizeof(w), "w%" JSON_INTEGER_FORMAT,
+			 json_integer_value(json_object_get(v, "id")));
+		jo = json_object_get(o, job);
+		if (jo == NULL) {
+			jo = json_object();
+			json_object_set_new(o, job, jo);
+		}
+		json_object_set(jo, w, v);
+	}
+	ret = tel_from_json(d, o);
+	json_decref(a);
+	json_decref(o);
+	return ret;
+}
+
 int
 ainftp_stats_telemetry_register(const struct ainftp_runtime *rt)
 {
@@ -319,5 +401,9 @@ ainftp_stats_telemetry_register(const struct ainftp_runtime *rt)
 	if (ret == 0)
 		ret = rte_telemetry_register_cmd("/ainftp/ports", tel_ports,
 						 "ainftp per-port counters. No parameters");
+	if (ret == 0)
+		ret = rte_telemetry_register_cmd("/ainftp/workers", tel_workers,
+						 "ainftp workers by job: state, RTT, jitter, loss, "
+						 "heartbeats. No parameters");
 	return ret;
 }

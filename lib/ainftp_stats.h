@@ -35,6 +35,7 @@ enum ainftp_drop {
 	AINFTP_DROP_UDP_PORT,	    /* not the appliance's port */
 	AINFTP_DROP_RESULT_NOMBUF,  /* no mbuf for a result: the worker's retransmission retries */
 	AINFTP_DROP_TX_FULL,	    /* TX queue full: reply lost */
+	AINFTP_DROP_HB_RING_FULL,   /* a HEARTBEAT_ACK the control lcore had no room for */
 	AINFTP_DROP_MAX
 };
 
@@ -54,6 +55,8 @@ struct ainftp_port_ctr {
 	uint64_t results_sent;	   /* result copies, one per worker */
 	uint64_t results_resent;   /* kept results sent again to a worker that retransmitted */
 	uint64_t overflows;	   /* results flagged overflow: exponents spread too far */
+	uint64_t heartbeats_sent;  /* HEARTBEATs the control lcore sent */
+	uint64_t heartbeat_acks;   /* HEARTBEAT_ACKs checked and handed to the control lcore */
 	uint64_t proto_drops[AINFTP_BAD_MAX]; /* aggregation packets refused, by ainftp_bad */
 	uint64_t drops[AINFTP_DROP_MAX];
 };

@@ -11,6 +11,7 @@
 #include <rte_eth_ring.h>
 #include <rte_mbuf.h>
 
+#include "ainftp_ctrl.h"
 #include "ainftp_lcore.h"
 #include "ainftp_port.h"
 #include "ainftp_rx.h"
@@ -117,6 +118,7 @@ fixture_down(struct fixture *f)
 {
 	ainftp_lcores_free(&f->rt);
 	ainftp_ports_close(&f->rt);
+	ainftp_ctrl_free(&f->rt);
 	/* rte_eth_from_rings made the vdev (it prefixes "net_ring_"), not ainftp: remove it
 	 * so the next test can make it again. */
 	rte_vdev_uninit("net_ring_fix");
