@@ -48,6 +48,8 @@ ainftp_args_usage(const char *prog)
 	       "  --emu-timeout US        first retransmission timeout in microseconds (default "
 	       "2000)\n"
 	       "  --emu-seed S            gradients' seed (default 1)\n"
+	       "  --emu-silent W          worker W never answers heartbeats (tests the appliance)\n"
+	       "  --emu-linger MS         after the last result, answer heartbeats MS ms more\n"
 	       "\n"
 	       "Example: %s -l 0-1 --no-huge -m 512 --no-pci --vdev=net_ring0 -- -c "
 	       "config/loopback.json\n"
@@ -128,6 +130,14 @@ parse_emu_option(int opt, const char *arg, struct ainftp_args *args, char *err, 
 		ret = parse_ulong("--emu-seed", arg, 0, ULONG_MAX, &v, err, errlen);
 		e->seed = v;
 		break;
+	case 'Q':
+		ret = parse_ulong("--emu-silent", arg, 0, AINFTP_MAX_WORKERS - 1, &v, err, errlen);
+		e->silent_worker = (int)v;
+		break;
+	case 'G':
+		ret = parse_ulong("--emu-linger", arg, 0, 600000, &v, err, errlen);
+		e->linger_ms = (uint32_t)v;
+		break;
 	case 'l':
 		return parse_probability("--emu-loss", arg, &e->loss, err, errlen);
 	case 'd':
@@ -152,6 +162,8 @@ ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, si
 		{"emu-step", required_argument, NULL, 'S'},
 		{"emu-timeout", required_argument, NULL, 'T'},
 		{"emu-seed", required_argument, NULL, 'R'},
+		{"emu-silent", required_argument, NULL, 'Q'},
+		{"emu-linger", required_argument, NULL, 'G'},
 		{"emu-loss", required_argument, NULL, 'l'},
 		{"emu-dup", required_argument, NULL, 'd'},
 		{"emu-reorder", required_argument, NULL, 'r'},
@@ -170,6 +182,7 @@ ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, si
 	args->emu.chunks_per_step = EMU_DEFAULT_CHUNKS_PER_STEP;
 	args->emu.timeout_us = EMU_DEFAULT_TIMEOUT_US;
 	args->emu.seed = 1;
+	args->emu.silent_worker = -1;
 	optind = 1;
 	opterr = 0; /* we print our own, one line */
 	while ((opt = getopt_long(argc, argv, ":c:hv", opts, NULL)) != -1) {
@@ -199,6 +212,8 @@ ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, si
 		case 'S':
 		case 'T':
 		case 'R':
+		case 'Q':
+		case 'G':
 		case 'l':
 		case 'd':
 		case 'r':

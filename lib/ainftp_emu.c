@@ -918,6 +918,51 @@ result_compare(struct ainftp_emu *e, const struct emu_worker *wk, const struct a
 	return false;
 }
 
+/*
+ * A HEARTBEAT to worker wk: answered as the client library does (echoed step,
+ * chunk and bitmap; the worker's id; tagged under its key when the job has
+ * auth), to the port it came from, through the injected loss and reordering.
+ */
+static void
+heartbeat_answer(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct emu_worker *wk,
+		 const struct ainftp_msg *hb, uint16_t to_port)
+{
+	uint16_t tag_len = e->job->auth ? AINFTP_TAG_LEN : 0;
+	uint16_t base = rt->cfg->udp_port, port = rte_be_to_cpu_16(to_port);
+	uint16_t lane = port >= base && port - base < e->lanes ? (uint16_t)(port - base) : 0;
+	struct ainftp_msg m = *hb;
+	struct ainftp_hdr *h;
+	struct rte_mbuf *mb;
+	char *p;
+
+	e->rep.heartbeats++;
+	if ((int)wk->id == e->conf.silent_worker) {
+		e->rep.heartbeats_unanswered++;
+		return;
+	}
+	mb = rte_pktmbuf_alloc(e->pool);
+	if (unlikely(mb == NULL)) {
+		e->nombuf++;
+		e->rep.heartbeats_unanswered++;
+		return;
+	}
+	p = rte_pktmbuf_append(mb, (uint16_t)(EMU_HDRS_LEN + tag_len));
+	ainftp_udp_headers(p, &wk->mac, &rt->ports[e->port_idx].mac, wk->ipv4, rt->cfg->ipv4,
+			   rte_cpu_to_be_16(wk->udp_port), to_port,
+			   (uint16_t)(sizeof(struct ainftp_hdr) + tag_len));
+	m.type = AINFTP_MSG_HEARTBEAT_ACK;
+	m.worker = wk->id;
+	m.flags = tag_len != 0 ? AINFTP_F_AUTH : 0;
+	m.elems = 0;
+	m.encoding = 0;
+	m.contributors = 0;
+	h = (struct ainftp_hdr *)(p + EMU_HDRS_LEN - sizeof(*h));
+	ainftp_hdr_write(h, &m);
+	if (tag_len != 0)
+		ainftp_mac(&wk->mk, h, sizeof(*h), (uint8_t *)(h + 1));
+	emu_send(e, lane, mb);
+}
+
 /* One frame from the appliance; returns 1 when it was a new result for a worker. */
 static int
 result_take(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct rte_mbuf *m,
@@ -969,6 +1014,11 @@ result_take(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct 
 		return 0;
 	}
 	ainftp_hdr_read(h, &msg);
+	if (msg.type == AINFTP_MSG_HEARTBEAT && msg.job == e->job->id &&
+	    ainftp_hdr_check(h, rte_be_to_cpu_16(udp->dgram_len) - sizeof(*udp)) == AINFTP_OK) {
+		heartbeat_answer(e, rt, wk, &msg, udp->src_port);
+		return 0;
+	}
 	if (msg.type != AINFTP_MSG_RESULT) {
 		e->stray++;
 		return 0;
@@ -1186,7 +1236,7 @@ ainftp_emu_loop(struct ainftp_runtime *rt)
 {
 	struct ainftp_emu *e = rt->emu;
 	uint64_t total = (uint64_t)e->n_workers * e->conf.chunks, taken = 0;
-	uint64_t start, now, last_progress, stall;
+	uint64_t start, now, last_progress, stall, linger, finished = 0;
 	int socket = rt->ports[e->port_idx].socket;
 
 	e->hz = rte_get_tsc_hz();
@@ -1195,6 +1245,7 @@ ainftp_emu_loop(struct ainftp_runtime *rt)
 	e->rto_cap = RTE_MAX(e->rto_min, e->hz / 1000000 * EMU_RTO_CAP_US);
 	e->next_scan = UINT64_MAX;
 	stall = e->hz * AINFTP_EMU_STALL_S;
+	linger = e->hz / 1000 * e->conf.linger_ms;
 	/* Every copy of a result is a header mbuf: all must come back once workers have them. */
 	e->rep.pool_in_use_start =
 		rt->hdr_pool[socket] != NULL ? rte_mempool_in_use_count(rt->hdr_pool[socket]) : 0;
@@ -1208,8 +1259,15 @@ ainftp_emu_loop(struct ainftp_runtime *rt)
 		e->pass++;
 		got = rx_poll(e, rt, now);
 		taken += (uint64_t)got;
-		if (taken >= total)
-			break;
+		if (taken >= total) {
+			/* Every result is in: answer heartbeats a while longer when asked. */
+			if (finished == 0)
+				finished = now;
+			if (now - finished >= linger)
+				break;
+			lanes_flush(e);
+			continue;
+		}
 		send_new(e, rt, now);
 		send_again(e, now);
 		lanes_flush(e);
@@ -1220,7 +1278,7 @@ ainftp_emu_loop(struct ainftp_runtime *rt)
 			break;
 		}
 	}
-	now = rte_rdtsc();
+	now = finished != 0 ? finished : rte_rdtsc();
 	e->rep.seconds = (double)(now - start) / (double)e->hz;
 	holds_free(e);
 	keeps_free(e);
@@ -1702,11 +1760,13 @@ ainftp_emu_report(struct ainftp_runtime *rt, struct ainftp_emu_report *rep, FILE
 			"emulator: workers=%u chunks=%" PRIu64 " results_checked=%" PRIu64
 			" exact=%" PRIu64 " retransmits=%" PRIu64 " loss=%" PRIu64 " dup=%" PRIu64
 			" reorder=%" PRIu64
-			" slots_busy=%u pool_in_use=%u->%u seconds=%.2f: %s%s%s\n",
+			" slots_busy=%u pool_in_use=%u->%u seconds=%.2f heartbeats=%" PRIu64
+			" unanswered=%" PRIu64 ": %s%s%s\n",
 			rep->workers, rep->chunks, rep->results_checked, rep->results_exact,
 			rep->retransmits, rep->injected_loss, rep->injected_dup,
 			rep->injected_reorder, rep->slots_busy, rep->pool_in_use_start,
-			rep->pool_in_use_end, rep->seconds, pass ? "PASS" : "FAIL (", reason,
+			rep->pool_in_use_end, rep->seconds, rep->heartbeats,
+			rep->heartbeats_unanswered, pass ? "PASS" : "FAIL (", reason,
 			pass ? "" : ")");
 		fflush(out);
 	}

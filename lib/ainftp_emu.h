@@ -29,6 +29,8 @@ struct ainftp_emu_conf {
 	double dup;
 	double reorder;
 	uint64_t seed;
+	int silent_worker;  /* the id of a worker that never answers a HEARTBEAT; -1: none */
+	uint32_t linger_ms; /* after the last result, go on answering heartbeats this long */
 };
 
 struct ainftp_emu_report {
@@ -38,6 +40,8 @@ struct ainftp_emu_report {
 	uint64_t results_exact;
 	uint64_t retransmits;
 	uint64_t injected_loss, injected_dup, injected_reorder;
+	uint64_t heartbeats;		/* HEARTBEATs taken by the workers */
+	uint64_t heartbeats_unanswered; /* of which the silent worker's, or no mbuf for the ack */
 	double seconds;
 	bool stalled;		 /* no progress for AINFTP_EMU_STALL_S: gave up rather than hang */
 	unsigned int slots_busy; /* slots still summing after the run (want 0) */
