@@ -14,8 +14,10 @@
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 
+#include "ainftp_ctrl.h"
 #include "ainftp_dp.h"
 #include "ainftp_proto.h"
+#include "ainftp_rx.h"
 #include "ainftp_stats.h"
 #include "fixture.h"
 
@@ -680,6 +682,182 @@ START_TEST(slots_are_idle_and_mbufs_back_after_a_run)
 }
 END_TEST
 
+/* ------------------------------------------------------------ heartbeats */
+
+static uint64_t
+port_ctr(size_t offset)
+{
+	struct ainftp_port_ctr sum;
+
+	ainftp_stats_port_sum(0, &sum);
+	return *(const uint64_t *)((const char *)&sum + offset);
+}
+
+#define CTR(field) port_ctr(offsetof(struct ainftp_port_ctr, field))
+
+/*
+ * A HEARTBEAT_ACK from worker `from` (its source address), claiming worker
+ * `claim`, tagged under `key`, with AUTH when `auth`. Returns its length.
+ */
+static size_t
+ack_frame(uint8_t *f, unsigned int from, uint16_t claim, const uint8_t *key, bool auth,
+	  uint32_t seq, uint64_t tsc)
+{
+	static const uint8_t none[1];
+	struct ainftp_msg m = {
+		.type = AINFTP_MSG_HEARTBEAT_ACK,
+		.flags = auth ? AINFTP_F_AUTH : 0,
+		.job = JOB,
+		.worker = (uint16_t)from,
+		.step = seq,
+		.bitmap = tsc,
+	};
+	size_t len = frame_build(f, &m, none, 0, key);
+	uint8_t *ip = f + 14, *h = ip + 20 + 8;
+
+	/* The claimed worker in the header, the tag again over it; the source stays from's. */
+	put16(h + 8, claim);
+	ainftp_tag(key, h, 32, h + 32);
+	if (!auth) {
+		/* No tag: 16 bytes shorter in UDP, IPv4 and the frame. */
+		put16(ip + 2, (uint16_t)(20 + 8 + 32));
+		put16(ip + 20 + 4, 8 + 32);
+		put16(ip + 10, 0);
+		put16(ip + 10, ip_csum(ip));
+		len -= 16;
+	}
+	return len;
+}
+
+static unsigned int
+acks_waiting(void)
+{
+	return rte_ring_count(fx.rt.rx[FIX_RX_LCORE]->dp.hb_ring);
+}
+
+/* A good ack reaches the control lcore's ring, fields intact, and nothing is sent back. */
+START_TEST(a_heartbeat_ack_reaches_the_control_ring)
+{
+	struct ainftp_hb_ack a;
+	uint8_t f[256];
+
+	fixture_inject(&fx, f, (uint16_t)ack_frame(f, 2, 2, keys[2], true, 41, 0x1122334455667788));
+	ck_assert_uint_eq(acks_waiting(), 1);
+	ck_assert_uint_eq(CTR(heartbeat_acks), 1);
+	ck_assert_uint_eq(all_proto_drops(), 0);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ck_assert_int_eq(rte_ring_dequeue_elem(fx.rt.rx[FIX_RX_LCORE]->dp.hb_ring, &a, sizeof(a)),
+			 0);
+	ck_assert_uint_eq(a.job_idx, 0);
+	ck_assert_uint_eq(a.widx, 2);
+	ck_assert_uint_eq(a.seq, 41);
+	ck_assert_uint_eq(a.tx_tsc, 0x1122334455667788);
+	ck_assert_uint_ne(a.rx_tsc, 0);
+}
+END_TEST
+
+static void
+ack_refused(size_t len, const uint8_t *f, enum ainftp_bad why)
+{
+	uint64_t before = proto_drops(why);
+
+	fixture_inject(&fx, f, (uint16_t)len);
+	ck_assert_msg(proto_drops(why) == before + 1, "not counted as %s", ainftp_bad_names[why]);
+	ck_assert_uint_eq(acks_waiting(), 0);
+	ck_assert_uint_eq(CTR(heartbeat_acks), 0);
+}
+
+/* Another worker's key, an unknown worker, a worker's id from another's address, no tag. */
+START_TEST(bad_heartbeat_acks_never_reach_the_control_ring)
+{
+	uint8_t f[256];
+	size_t len;
+
+	ack_refused(ack_frame(f, 1, 1, keys[0], true, 1, 1), f, AINFTP_BAD_TAG);
+	ack_refused(ack_frame(f, 1, 9, keys[1], true, 1, 1), f, AINFTP_BAD_WORKER);
+	ack_refused(ack_frame(f, 0, 1, keys[1], true, 1, 1), f, AINFTP_BAD_SOURCE);
+	ack_refused(ack_frame(f, 1, 1, keys[1], false, 1, 1), f, AINFTP_BAD_AUTH_MISSING);
+	/* A flipped bit in the echoed TSC after tagging. */
+	len = ack_frame(f, 1, 1, keys[1], true, 1, 1);
+	f[14 + 20 + 8 + 31] ^= 1;
+	ack_refused(len, f, AINFTP_BAD_TAG);
+	/* HELLO is still not taken. */
+	len = ack_frame(f, 1, 1, keys[1], true, 1, 1);
+	f[14 + 20 + 8 + 1] = AINFTP_MSG_HELLO;
+	ack_refused(len, f, AINFTP_BAD_TYPE);
+}
+END_TEST
+
+/* When the control lcore falls behind, acks are dropped and counted, never blocking. */
+START_TEST(a_full_ack_ring_is_a_counted_drop)
+{
+	unsigned int cap = rte_ring_get_capacity(fx.rt.rx[FIX_RX_LCORE]->dp.hb_ring), i;
+	uint8_t f[256];
+	size_t len = ack_frame(f, 0, 0, keys[0], true, 5, 5);
+
+	for (i = 0; i < cap + 3; i++)
+		fixture_inject(&fx, f, (uint16_t)len);
+	ck_assert_uint_eq(acks_waiting(), cap);
+	ck_assert_uint_eq(CTR(heartbeat_acks), cap);
+	ck_assert_uint_eq(CTR(drops[AINFTP_DROP_HB_RING_FULL]), 3);
+}
+END_TEST
+
+/*
+ * The whole loop in one process: a DATA teaches the address; the control
+ * lcore's round sends one HEARTBEAT on its own TX queue, to that address; the
+ * worker's echo comes back through the RX poll into the swarm, and a forged
+ * echo (a TSC never sent) does not.
+ */
+START_TEST(heartbeat_round_trip_through_the_swarm)
+{
+	uint8_t f[2048], hb[256];
+	struct ainftp_msg msg;
+	struct rte_mbuf *m;
+	struct contrib c;
+	char err[256];
+	const struct ainftp_peer *p;
+
+	ck_assert_msg(ainftp_ctrl_setup(&fx.rt, err, sizeof(err)) == 0, "%s", err);
+	/* Nobody known yet: nothing to send. */
+	ck_assert_uint_eq(ainftp_ctrl_heartbeat(&fx.rt), 0);
+	contrib_fill(&c, 1, 0, 0, 0);
+	fixture_inject(&fx, f, (uint16_t)data_frame(f, &c, keys[1], JOB, ELEMS));
+	ck_assert_uint_eq(ainftp_ctrl_heartbeat(&fx.rt), 1);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ck_assert_int_eq(rte_ring_dequeue(fx.ctrl_out, (void **)&m), 0);
+	ck_assert_uint_eq(rte_pktmbuf_pkt_len(m), 74);
+	memcpy(hb, rte_pktmbuf_mtod(m, void *), 74);
+	rte_pktmbuf_free(m);
+	/* To worker 1's address and learnt port, from the appliance's base port. */
+	ck_assert_mem_eq(hb + 14 + 16, ((const uint8_t[]){198, 18, 0, 12}), 4);
+	ck_assert_uint_eq(hb[34] << 8 | hb[35], PORT);
+	ck_assert_uint_eq(hb[36] << 8 | hb[37], 40001);
+	ck_assert_uint_eq(ainftp_hdr_check((const struct ainftp_hdr *)(hb + 42), 32), AINFTP_OK);
+	ainftp_hdr_read((const struct ainftp_hdr *)(hb + 42), &msg);
+	ck_assert_uint_eq(msg.type, AINFTP_MSG_HEARTBEAT);
+	ck_assert_uint_eq(msg.job, JOB);
+	ck_assert_uint_eq(msg.worker, AINFTP_WORKER_APPLIANCE);
+	ck_assert_uint_eq(msg.flags, 0);
+	ck_assert_uint_eq(msg.step, 1); /* rounds are numbered, the empty first one too */
+	ck_assert_uint_ne(msg.bitmap, 0);
+
+	p = &fx.rt.swarm->jobs[0].peers[1];
+	ck_assert_uint_eq(p->sent, 1);
+	/* A forged echo first (a TSC after the ack's arrival), then the real one. */
+	fixture_inject(&fx, f, (uint16_t)ack_frame(f, 1, 1, keys[1], true, 0, UINT64_MAX));
+	fixture_inject(&fx, f, (uint16_t)ack_frame(f, 1, 1, keys[1], true, msg.step, msg.bitmap));
+	ck_assert_uint_eq(ainftp_ctrl_acks_drain(&fx.rt), 2);
+	ck_assert_uint_eq(p->acks, 1);
+	ck_assert_uint_ne(p->srtt, 0);
+	ck_assert_int_eq(ainftp_swarm_state(&fx.rt.swarm->jobs[0], p, p->last_ack_tsc),
+			 AINFTP_PEER_UP);
+	ck_assert_int_eq(ainftp_swarm_state(&fx.rt.swarm->jobs[0], &fx.rt.swarm->jobs[0].peers[0],
+					    p->last_ack_tsc),
+			 AINFTP_PEER_UNKNOWN);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -700,6 +878,13 @@ main(void)
 	tcase_add_test(tc, a_packet_off_its_lane_is_refused);
 	tcase_add_test(tc, non_finite_float32_is_refused);
 	tcase_add_test(tc, slots_are_idle_and_mbufs_back_after_a_run);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("heartbeat");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, a_heartbeat_ack_reaches_the_control_ring);
+	tcase_add_test(tc, bad_heartbeat_acks_never_reach_the_control_ring);
+	tcase_add_test(tc, a_full_ack_ring_is_a_counted_drop);
+	tcase_add_test(tc, heartbeat_round_trip_through_the_swarm);
 	suite_add_tcase(s, tc);
 	fixture_eal_init("test_dp", 0);
 	return fixture_run(s);
