@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -278,6 +279,10 @@ tel_add(struct rte_tel_data *d, const char *key, json_t *v)
 
 	switch (json_typeof(v)) {
 	case JSON_INTEGER:
+		/* Counters are u64; a few values (last_seen_ms) can be -1. */
+		if (json_integer_value(v) < 0)
+			return rte_tel_data_add_dict_int(
+				d, key, (int)RTE_MAX(json_integer_value(v), (json_int_t)INT_MIN));
 		return rte_tel_data_add_dict_u64(d, key, (uint64_t)json_integer_value(v));
 	case JSON_STRING:
 		return rte_tel_data_add_dict_string(d, key, json_string_value(v));

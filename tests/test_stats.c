@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <rte_eal.h>
 
+#include "ainftp_ctrl.h"
 #include "ainftp_stats.h"
 #include "fixture.h"
 
@@ -154,6 +155,64 @@ START_TEST(telemetry_ports_parse_as_json)
 }
 END_TEST
 
+/*
+ * /ainftp/workers and the stats line's workers: the test plays the control
+ * lcore, with one heartbeat to worker 0 answered after 250 cycles.
+ */
+START_TEST(workers_in_telemetry_and_the_stats_line)
+{
+	struct ainftp_peer *p;
+	char err[256], *buf = NULL;
+	size_t size = 0;
+	FILE *f;
+	json_t *o, *w;
+	uint64_t now = rte_get_tsc_cycles();
+
+	ck_assert_msg(ainftp_ctrl_setup(&fx.rt, err, sizeof(err)) == 0, "%s", err);
+	p = &fx.rt.swarm->jobs[0].peers[0];
+	ainftp_swarm_known(p);
+	ainftp_swarm_sent(p, 0, now - 1000);
+	ck_assert(ainftp_swarm_ack(p, 0, now - 1000, now - 750));
+
+	o = telemetry_query("/ainftp/workers");
+	w = json_object_get(json_object_get(o, "job1"), "w0");
+	ck_assert_msg(json_is_object(w), "no job1.w0");
+	ck_assert_int_eq(get_int(w, "id"), 0);
+	ck_assert_int_eq(get_int(w, "job"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(w, "ipv4")), "198.18.0.11");
+	ck_assert_str_eq(json_string_value(json_object_get(w, "state")), "up");
+	ck_assert_int_eq(get_int(w, "heartbeats_sent"), 1);
+	ck_assert_int_eq(get_int(w, "acks"), 1);
+	ck_assert_int_ge(get_int(w, "last_seen_ms"), 0);
+	/* No floating point in DPDK 22.11 telemetry: decimal strings. */
+	ck_assert(strtod(json_string_value(json_object_get(w, "rtt_us")), NULL) > 0);
+	ck_assert(strtod(json_string_value(json_object_get(w, "loss")), NULL) == 0);
+	json_decref(o);
+
+	f = open_memstream(&buf, &size);
+	ck_assert_int_eq(ainftp_stats_print(f, &fx.rt, 0), 0);
+	fclose(f);
+	o = json_loads(buf, 0, NULL);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_uint_eq(json_array_size(json_object_get(o, "workers")), 1);
+	w = json_array_get(json_object_get(o, "workers"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(w, "state")), "up");
+	ck_assert(json_real_value(json_object_get(w, "rtt_us")) > 0);
+	ck_assert_int_eq(get_int(w, "acks"), 1);
+	json_decref(o);
+	free(buf);
+
+	/* A fresh control state: no address learnt, never heard from. */
+	ainftp_ctrl_free(&fx.rt);
+	ck_assert_msg(ainftp_ctrl_setup(&fx.rt, err, sizeof(err)) == 0, "%s", err);
+	o = telemetry_query("/ainftp/workers");
+	w = json_object_get(json_object_get(o, "job1"), "w0");
+	ck_assert_str_eq(json_string_value(json_object_get(w, "state")), "unknown");
+	ck_assert_int_eq(get_int(w, "last_seen_ms"), -1);
+	json_decref(o);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -164,6 +223,7 @@ main(void)
 	tcase_add_test(tc, stats_line_is_one_json_object);
 	tcase_add_test(tc, telemetry_stats_parse_as_json);
 	tcase_add_test(tc, telemetry_ports_parse_as_json);
+	tcase_add_test(tc, workers_in_telemetry_and_the_stats_line);
 	suite_add_tcase(s, tc);
 	fixture_eal_init("test_stats", 1);
 	if (ainftp_stats_telemetry_register(&fx.rt) != 0)
