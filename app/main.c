@@ -172,8 +172,12 @@ main(int argc, char **argv)
 	rt.start_tsc = rte_get_tsc_cycles();
 
 	ret = run();
-	if (ret == EXIT_SUCCESS)
+	if (ret == EXIT_SUCCESS) {
+		/* Acks the RX lcores took after the control lcore's last look: every lcore has
+		 * stopped, so this thread may consume their rings now. */
+		ainftp_ctrl_acks_drain(&rt);
 		ainftp_stats_print(rt.stats_out, &rt, 1);
+	}
 	if (ret == EXIT_SUCCESS && rt.emu != NULL) {
 		struct ainftp_emu_report rep;
 

@@ -93,7 +93,7 @@ ainftp_ctrl_acks_drain(struct ainftp_runtime *rt)
 	struct ainftp_hb_ack acks[ACK_BURST];
 	unsigned int lcore, n, i, total = 0;
 
-	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
+	for (lcore = 0; sw != NULL && lcore < RTE_MAX_LCORE; lcore++) {
 		const struct ainftp_rx_ctx *ctx = rt->rx[lcore];
 
 		if (ctx == NULL || ctx->dp.hb_ring == NULL)
