@@ -382,7 +382,7 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 		return;
 	}
 	/* The last contribution: take the result's mbuf first, so a shortage is retried. */
-	if (ainftp_slot_full(s, job->quorum)) {
+	if (ainftp_slot_ready(s, UINT64_MAX, job->quorum, job->quorum)) {
 		result = rte_pktmbuf_alloc(ctx->dp.result_pool);
 		if (unlikely(result == NULL))
 			goto undo;
@@ -405,7 +405,7 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 		slot_finish(ctx, job, s, k, result, ctr);
 	return;
 undo:
-	if (result == NULL && ainftp_slot_full(s, job->quorum))
+	if (result == NULL && ainftp_slot_ready(s, UINT64_MAX, job->quorum, job->quorum))
 		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
 	s->bitmap &= ~(UINT64_C(1) << wid);
 	s->count--;

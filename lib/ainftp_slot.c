@@ -53,5 +53,6 @@ ainftp_slot_complete(struct ainftp_slot *s, void *result)
 	s->done = true;
 	s->shadow = result;
 	s->shadow_seq = s->seq;
+	s->shadow_first_tsc = s->first_tsc;
 	return old;
 }

@@ -35,9 +35,11 @@ struct ainftp_slot {
 	uint64_t seq;	 /* the chunk being summed, or last summed; AINFTP_SEQ_NONE */
 	uint64_t bitmap; /* its contributors so far */
 	uint8_t count;
-	bool done;	     /* complete: its result is the shadow */
-	uint64_t shadow_seq; /* the chunk whose result is kept */
-	void *shadow;	     /* that result's payload, owned by the data path */
+	bool done;		   /* complete: its result is the shadow */
+	uint64_t first_tsc;	   /* when its first contribution came (set by the data path) */
+	uint64_t shadow_seq;	   /* the chunk whose result is kept */
+	uint64_t shadow_first_tsc; /* and when its first contribution came */
+	void *shadow;		   /* that result's payload, owned by the data path */
 	/* What the result header says of it, to send it again unchanged. */
 	uint64_t shadow_bitmap;
 	uint8_t shadow_count;
@@ -65,11 +67,16 @@ void ainftp_slot_init(struct ainftp_slot *s);
  */
 enum ainftp_slot_action ainftp_slot_offer(struct ainftp_slot *s, uint64_t seq, unsigned int worker);
 
-/* After an ADD: true when the quorum is reached (the caller sends the result). */
+/*
+ * True when the chunk may complete (the caller sends the result): never below
+ * min_quorum contributors; above it, once `quorum` have contributed or every
+ * worker in `required` (the members the slot waits for, ainftp_quorum.h) has.
+ */
 static inline bool
-ainftp_slot_full(const struct ainftp_slot *s, unsigned int quorum)
+ainftp_slot_ready(const struct ainftp_slot *s, uint64_t required, unsigned int quorum,
+		  unsigned int min_quorum)
 {
-	return s->count >= quorum;
+	return s->count >= min_quorum && (s->count >= quorum || (s->bitmap & required) == required);
 }
 
 /* Mark the chunk complete with its result kept; returns the previous shadow to release. */

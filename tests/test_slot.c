@@ -89,7 +89,8 @@ run_once(const struct contrib *c, unsigned int n, float *out, unsigned int *dups
 			(*dups)++;
 		}
 		ck_assert_uint_eq(s->count, sent);
-		ck_assert(ainftp_slot_full(s, n) == (sent == n));
+		ck_assert(ainftp_slot_ready(s, n == 64 ? UINT64_MAX : (UINT64_C(1) << n) - 1, n,
+					    n) == (sent == n));
 	}
 	ainftp_quant_scalar.res_f32(&s->acc, out);
 }
@@ -164,6 +165,30 @@ START_TEST(a_later_step_abandons_a_chunk_its_workers_gave_up)
 }
 END_TEST
 
+/*
+ * Completion: every required member in and the floor reached, or `quorum`
+ * contributors; never below min_quorum, even with nobody left to wait for.
+ */
+START_TEST(ready_needs_the_members_and_the_floor)
+{
+	struct ainftp_slot *s = slot_new();
+
+	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(1, 0), 0), AINFTP_SLOT_ADD);
+	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(1, 0), 2), AINFTP_SLOT_ADD);
+	/* Workers 0..3, quorum 4, floor 2. */
+	ck_assert(!ainftp_slot_ready(s, 0xf, 4, 2));
+	ck_assert(ainftp_slot_ready(s, 0x5, 4, 2));  /* 1 and 3 are out: 0 and 2 are enough */
+	ck_assert(!ainftp_slot_ready(s, 0x5, 4, 3)); /* but not below a floor of 3 */
+	ck_assert(!ainftp_slot_ready(s, 0, 4, 3));   /* nobody to wait for: still the floor */
+	ck_assert(ainftp_slot_ready(s, 0, 4, 2));
+	ck_assert(ainftp_slot_ready(s, 0xf, 2, 2)); /* a quorum of 2: whoever they are */
+	/* Someone out of the quorum still counts towards the floor. */
+	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(1, 0), 3), AINFTP_SLOT_ADD);
+	ck_assert(ainftp_slot_ready(s, 0x1, 4, 3));
+	ck_assert(!ainftp_slot_ready(s, 0x3, 4, 3));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -175,6 +200,7 @@ main(void)
 	tcase_add_test(tc, order_and_duplicates_do_not_change_the_bits);
 	tcase_add_test(tc, a_slot_moves_on_only_when_done);
 	tcase_add_test(tc, a_later_step_abandons_a_chunk_its_workers_gave_up);
+	tcase_add_test(tc, ready_needs_the_members_and_the_floor);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <string.h>
+
+#include "ainftp_quorum.h"
+
+/* Single writer (the control lcore): plain values, stored atomically only so readers never tear. */
+static inline void
+put(uint64_t *f, uint64_t v)
+{
+	__atomic_store_n(f, v, __ATOMIC_RELAXED);
+}
+
+void
+ainftp_quorum_init(struct ainftp_quorum *q, const struct ainftp_config *cfg, uint64_t hz,
+		   uint32_t heartbeat_interval_ms)
+{
+	uint16_t j, w;
+
+	memset(q, 0, sizeof(*q));
+	q->hz = hz;
+	q->n_jobs = cfg->n_jobs;
+	for (j = 0; j < cfg->n_jobs; j++) {
+		const struct ainftp_job_conf *jc = &cfg->jobs[j];
+		struct ainftp_quorum_job *job = &q->jobs[j];
+
+		job->id = jc->id;
+		job->n_workers = jc->n_workers;
+		job->min_quorum = jc->straggler.min_quorum;
+		job->heartbeats = heartbeat_interval_ms != 0;
+		job->threshold = hz / 1000 * jc->straggler.threshold_ms;
+		job->version = 1;
+		job->n_members = jc->n_workers;
+		for (w = 0; w < jc->n_workers; w++) {
+			job->worker_id[w] = jc->workers[w].id;
+			job->m[w].in = 1;
+		}
+	}
+}
+
+/* A member that must leave, and why; AINFTP_OUT_NONE when it may stay. */
+static enum ainftp_out_reason
+leave_reason(const struct ainftp_quorum_job *job, const struct ainftp_health *h)
+{
+	if (h->state == AINFTP_PEER_SILENT)
+		return AINFTP_OUT_SILENT;
+	if (h->srtt > job->threshold)
+		return AINFTP_OUT_RTT;
+	if (h->lag > job->threshold)
+		return AINFTP_OUT_LAG;
+	return AINFTP_OUT_NONE;
+}
+
+/*
+ * Healthy again, with margins (hysteresis), so that a worker near the
+ * threshold does not flap: out for a threshold at least, half the threshold
+ * for RTT and lag, fresh contributions timed, and an ack since it left.
+ */
+static bool
+may_rejoin(const struct ainftp_quorum_job *job, const struct ainftp_member *m,
+	   const struct ainftp_health *h, uint64_t now)
+{
+	uint64_t half = job->threshold / 2;
+
+	if (now - m->out_tsc < job->threshold || h->srtt > half || h->lag > half)
+		return false;
+	if (h->samples - m->out_samples < AINFTP_QUORUM_REJOIN_SAMPLES)
+		return false;
+	/* Without heartbeats the swarm knows nothing: data alone decides. */
+	if (!job->heartbeats)
+		return h->state != AINFTP_PEER_SILENT;
+	return h->state == AINFTP_PEER_UP && h->acks > m->out_acks;
+}
+
+static void
+leave(struct ainftp_member *m, const struct ainftp_health *h, enum ainftp_out_reason why,
+      uint64_t now)
+{
+	put(&m->in, 0);
+	put(&m->downranked, m->downranked + 1);
+	put(&m->reason, why);
+	put(&m->out_tsc, now);
+	put(&m->out_acks, h->acks);
+	put(&m->out_samples, h->samples);
+}
+
+bool
+ainftp_quorum_update(struct ainftp_quorum_job *job, const struct ainftp_health *h,
+		     uint64_t max_step, uint64_t now)
+{
+	uint64_t n = 0;
+	bool changed = false;
+	uint16_t i;
+
+	for (i = 0; i < job->n_workers; i++) {
+		struct ainftp_member *m = &job->m[i];
+		enum ainftp_out_reason why;
+
+		put(&m->lag, h[i].lag);
+		if (m->in) {
+			why = leave_reason(job, &h[i]);
+			if (why != AINFTP_OUT_NONE) {
+				leave(m, &h[i], why, now);
+				changed = true;
+			}
+		} else if (may_rejoin(job, m, &h[i], now)) {
+			/* Required from the next step that no RX lcore has started. */
+			put(&m->join_step, max_step + 1);
+			put(&m->rejoined, m->rejoined + 1);
+			put(&m->in, 1);
+			changed = true;
+		}
+		n += m->in;
+	}
+	if (changed) {
+		put(&job->version, job->version + 1);
+		put(&job->n_members, n);
+	}
+	return changed;
+}
+
+void
+ainftp_quorum_snapshot(const struct ainftp_quorum_job *job, struct ainftp_quorum_snap *out)
+{
+	uint16_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->version = job->version;
+	for (i = 0; i < job->n_workers; i++) {
+		const struct ainftp_member *m = &job->m[i];
+		uint16_t id = job->worker_id[i];
+
+		if (!m->in)
+			continue;
+		out->members |= UINT64_C(1) << id;
+		out->join_step[id] = m->join_step;
+		if (m->join_step != 0)
+			out->late |= UINT64_C(1) << id;
+		if (m->join_step > out->max_join)
+			out->max_join = m->join_step;
+	}
+}
+
+const char *
+ainftp_out_reason_name(enum ainftp_out_reason r)
+{
+	static const char *const names[] = {
+		[AINFTP_OUT_NONE] = "none",
+		[AINFTP_OUT_SILENT] = "silent",
+		[AINFTP_OUT_RTT] = "rtt",
+		[AINFTP_OUT_LAG] = "lag",
+	};
+
+	return r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
+}

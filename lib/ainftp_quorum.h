@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef AINFTP_QUORUM_H
+#define AINFTP_QUORUM_H
+
+/*
+ * Straggler ranking and the quorum (docs/CONTROL.md). The control lcore
+ * decides, every tick and per job, which workers a slot waits for (the
+ * members); the RX lcores complete a slot when every member it is required
+ * for has contributed and at least min_quorum have. The decision is here,
+ * without EAL: times are TSC cycles and the caller says how many make a
+ * second, so tests drive it with synthetic clocks. Publication to the RX
+ * lcores (RCU) is ainftp_members.h.
+ *
+ * A worker leaves the quorum (is downranked) when it is silent (no heartbeat
+ * ack for the swarm's silence bound), when its RTT is above the job's
+ * straggler.threshold_ms, or when its lag is: the larger of how late its data
+ * arrives after a slot's first contribution (an EWMA) and how long an open
+ * slot has been waiting for it. It rejoins only once healthy again (hysteresis):
+ * out for at least the threshold, acked since it left (with heartbeats on), RTT
+ * and lag at most half the threshold, and REJOIN_SAMPLES contributions seen
+ * since it left. It is then required only for steps above the highest step the
+ * RX lcores had started (its join step), so that it joins at a step boundary.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ainftp_config.h"
+#include "ainftp_swarm.h"
+
+/* Contributions a worker out of the quorum must have made since it left to rejoin. */
+#define AINFTP_QUORUM_REJOIN_SAMPLES 8
+
+/*
+ * What a slot waits for, as the control lcore published it: immutable once
+ * published. Bits and join_step are by worker id, like a result's bitmap.
+ */
+struct ainftp_quorum_snap {
+	uint64_t version;  /* 1 for the first; every change of members or join steps adds 1 */
+	uint64_t members;  /* the workers in the quorum */
+	uint64_t late;	   /* members with a join step above 0 */
+	uint64_t max_join; /* the largest join step of a member: from it on, required = members */
+	uint64_t join_step[AINFTP_MAX_WORKERS]; /* first step a member is required for */
+};
+
+/* The members that a slot of this step waits for. */
+static inline uint64_t
+ainftp_quorum_required(const struct ainftp_quorum_snap *q, uint32_t step)
+{
+	uint64_t req = q->members, late;
+
+	/* Only in the step of a rejoin and those before it: rare. */
+	if (__builtin_expect(step >= q->max_join, 1))
+		return req;
+	for (late = q->late; late != 0; late &= late - 1) {
+		unsigned int w = (unsigned int)__builtin_ctzll(late);
+
+		if (step < q->join_step[w])
+			req &= ~(UINT64_C(1) << w);
+	}
+	return req;
+}
+
+/* Why a worker left the quorum (the latest time). */
+enum ainftp_out_reason {
+	AINFTP_OUT_NONE,
+	AINFTP_OUT_SILENT, /* no heartbeat ack for the swarm's silence bound */
+	AINFTP_OUT_RTT,	   /* smoothed RTT above the threshold */
+	AINFTP_OUT_LAG,	   /* its data late, or awaited, for longer than the threshold */
+};
+
+/* One worker's health at one tick, gathered by the control lcore. */
+struct ainftp_health {
+	enum ainftp_peer_state state;
+	uint64_t srtt;	  /* cycles; 0: no sample */
+	uint64_t acks;	  /* heartbeat acks so far */
+	uint64_t samples; /* contributions timed so far, over every RX lcore */
+	uint64_t lag;	  /* cycles: max(lateness EWMA, wait of an open slot) over RX lcores */
+};
+
+/*
+ * One (job, worker) as the control lcore keeps it: it is the only writer;
+ * telemetry reads with relaxed loads, every field 64 bits so none tears.
+ */
+struct ainftp_member {
+	uint64_t in;	     /* 1: in the quorum */
+	uint64_t lag;	     /* cycles, at the last tick */
+	uint64_t downranked; /* times it left */
+	uint64_t rejoined;   /* times it came back */
+	uint64_t reason;     /* enum ainftp_out_reason of the latest departure */
+	uint64_t join_step;  /* first step it is required for (0: from the start) */
+	/* When it left, and its acks and samples then: what rejoining is measured from. */
+	uint64_t out_tsc, out_acks, out_samples;
+};
+
+struct ainftp_quorum_job {
+	uint32_t id;
+	uint16_t n_workers;
+	uint16_t min_quorum;
+	bool heartbeats;    /* acks are expected: rejoining needs one */
+	uint64_t threshold; /* cycles */
+	uint64_t version;   /* of the membership; published when it moves */
+	uint64_t n_members; /* for telemetry */
+	uint16_t worker_id[AINFTP_MAX_WORKERS];
+	struct ainftp_member m[AINFTP_MAX_WORKERS]; /* by index into the job's workers */
+};
+
+struct ainftp_quorum {
+	uint64_t hz;
+	uint16_t n_jobs;
+	struct ainftp_quorum_job jobs[AINFTP_MAX_JOBS];
+};
+
+/* Every worker in the quorum from step 0, version 1. */
+void ainftp_quorum_init(struct ainftp_quorum *q, const struct ainftp_config *cfg, uint64_t hz,
+			uint32_t heartbeat_interval_ms);
+
+/*
+ * One tick for one job: h[i] is worker index i's health, max_step the highest
+ * step an RX lcore has started for the job. Returns true when the membership
+ * changed: publish a new snapshot.
+ */
+bool ainftp_quorum_update(struct ainftp_quorum_job *job, const struct ainftp_health *h,
+			  uint64_t max_step, uint64_t now);
+
+/* The job's membership as RX lcores read it. */
+void ainftp_quorum_snapshot(const struct ainftp_quorum_job *job, struct ainftp_quorum_snap *out);
+
+const char *ainftp_out_reason_name(enum ainftp_out_reason r);
+
+#endif

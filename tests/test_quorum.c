@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Straggler ranking on synthetic clocks, without EAL: who leaves the quorum
+ * and why, the hysteresis of rejoining, the join step, and what a slot of a
+ * given step waits for. HZ is 1 MHz: one cycle is one microsecond.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ainftp_config.h"
+#include "ainftp_quorum.h"
+
+#define HZ 1000000ull
+#define MS 1000ull
+#define T (500 * MS) /* the job's threshold */
+#define NW 4
+
+static struct ainftp_quorum q;
+static struct ainftp_config cfg;
+static struct ainftp_health h[NW];
+static struct ainftp_quorum_job *job;
+
+/* One job (id 9) of four workers, ids 0, 1, 2 and 5; threshold 500 ms, floor 2. */
+static void
+setup(void)
+{
+	static const uint16_t ids[NW] = {0, 1, 2, 5};
+	unsigned int w;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_jobs = 1;
+	cfg.jobs[0].id = 9;
+	cfg.jobs[0].n_workers = NW;
+	for (w = 0; w < NW; w++)
+		cfg.jobs[0].workers[w].id = ids[w];
+	cfg.jobs[0].straggler.threshold_ms = 500;
+	cfg.jobs[0].straggler.min_quorum = 2;
+	ainftp_quorum_init(&q, &cfg, HZ, 100);
+	job = &q.jobs[0];
+	memset(h, 0, sizeof(h));
+	for (w = 0; w < NW; w++) {
+		h[w].state = AINFTP_PEER_UP;
+		h[w].srtt = 200;
+	}
+}
+
+static uint64_t
+members(void)
+{
+	struct ainftp_quorum_snap s;
+
+	ainftp_quorum_snapshot(job, &s);
+	return s.members;
+}
+
+START_TEST(everyone_starts_in)
+{
+	struct ainftp_quorum_snap s;
+
+	ck_assert_uint_eq(job->threshold, T);
+	ck_assert_uint_eq(job->min_quorum, 2);
+	ainftp_quorum_snapshot(job, &s);
+	ck_assert_uint_eq(s.version, 1);
+	ck_assert_uint_eq(s.members, 0x27);
+	ck_assert_uint_eq(ainftp_quorum_required(&s, 0), 0x27);
+	ck_assert_uint_eq(ainftp_quorum_required(&s, UINT32_MAX), 0x27);
+	/* Healthy workers: nothing moves, nothing to publish. */
+	ck_assert(!ainftp_quorum_update(job, h, 10, 1000 * MS));
+	ck_assert_uint_eq(job->version, 1);
+}
+END_TEST
+
+/* Each reason on its own worker; exactly at the threshold is still in. */
+START_TEST(silence_rtt_and_lag_downrank)
+{
+	h[0].state = AINFTP_PEER_SILENT;
+	h[1].srtt = T + 1;
+	h[2].lag = T + 1;
+	h[3].lag = T;
+	ck_assert(ainftp_quorum_update(job, h, 3, 1000 * MS));
+	ck_assert_uint_eq(members(), 0x20);
+	ck_assert_uint_eq(job->version, 2);
+	ck_assert_uint_eq(job->n_members, 1);
+	ck_assert_uint_eq(job->m[0].reason, AINFTP_OUT_SILENT);
+	ck_assert_uint_eq(job->m[1].reason, AINFTP_OUT_RTT);
+	ck_assert_uint_eq(job->m[2].reason, AINFTP_OUT_LAG);
+	ck_assert_uint_eq(job->m[2].downranked, 1);
+	ck_assert_uint_eq(job->m[2].lag, T + 1);
+	ck_assert_uint_eq(job->m[3].downranked, 0);
+	ck_assert_str_eq(ainftp_out_reason_name(AINFTP_OUT_LAG), "lag");
+	/* The same again: nothing new. */
+	ck_assert(!ainftp_quorum_update(job, h, 3, 1010 * MS));
+	ck_assert_uint_eq(job->m[2].downranked, 1);
+}
+END_TEST
+
+/* Out at t0 with lag; each rejoining condition held back in turn, then all met. */
+START_TEST(rejoining_needs_every_sign_of_health)
+{
+	uint64_t t0 = 1000 * MS;
+	struct ainftp_quorum_snap s;
+
+	h[2].lag = 2 * T;
+	h[2].samples = 100;
+	h[2].acks = 50;
+	ck_assert(ainftp_quorum_update(job, h, 7, t0));
+	/* Healthy at once, but out for less than a threshold. */
+	h[2].lag = T / 4;
+	h[2].samples = 200;
+	h[2].acks = 60;
+	ck_assert(!ainftp_quorum_update(job, h, 8, t0 + T - 1));
+	/* Lag between half the threshold and the threshold: in would stay in, out stays out. */
+	h[2].lag = T / 2 + 1;
+	ck_assert(!ainftp_quorum_update(job, h, 8, t0 + T));
+	h[2].lag = T / 4;
+	/* RTT above half the threshold. */
+	h[2].srtt = T / 2 + 1;
+	ck_assert(!ainftp_quorum_update(job, h, 8, t0 + T));
+	h[2].srtt = 200;
+	/* Too few contributions timed since it left. */
+	h[2].samples = 100 + AINFTP_QUORUM_REJOIN_SAMPLES - 1;
+	ck_assert(!ainftp_quorum_update(job, h, 8, t0 + T));
+	h[2].samples = 100 + AINFTP_QUORUM_REJOIN_SAMPLES;
+	/* No ack since it left. */
+	h[2].acks = 50;
+	ck_assert(!ainftp_quorum_update(job, h, 8, t0 + T));
+	h[2].acks = 51;
+	ck_assert_uint_eq(members(), 0x23);
+	ck_assert(ainftp_quorum_update(job, h, 8, t0 + T));
+	ck_assert_uint_eq(job->m[2].rejoined, 1);
+	ck_assert_uint_eq(job->m[2].join_step, 9);
+	ck_assert_uint_eq(job->version, 3);
+
+	/* Required from step 9 on: a slot of step 8 does not wait for it. */
+	ainftp_quorum_snapshot(job, &s);
+	ck_assert_uint_eq(s.members, 0x27);
+	ck_assert_uint_eq(s.late, 0x4);
+	ck_assert_uint_eq(s.max_join, 9);
+	ck_assert_uint_eq(ainftp_quorum_required(&s, 8), 0x23);
+	ck_assert_uint_eq(ainftp_quorum_required(&s, 9), 0x27);
+	ck_assert_uint_eq(ainftp_quorum_required(&s, 1000), 0x27);
+}
+END_TEST
+
+/* Two rejoins at different steps: each required from its own. */
+START_TEST(each_rejoin_has_its_own_step)
+{
+	struct ainftp_quorum_snap s;
+	uint64_t t0 = 1000 * MS;
+
+	h[1].state = AINFTP_PEER_SILENT;
+	h[3].lag = 2 * T;
+	ck_assert(ainftp_quorum_update(job, h, 2, t0));
+	h[1].state = AINFTP_PEER_UP;
+	h[1].acks = 1;
+	h[1].samples = 20;
+	ck_assert(ainftp_quorum_update(job, h, 4, t0 + T));
+	h[3].lag = 0;
+	h[3].acks = 1;
+	h[3].samples = 20;
+	ck_assert(ainftp_quorum_update(job, h, 6, t0 + 2 * T));
+	ainftp_quorum_snapshot(job, &s);
+	ck_assert_uint_eq(s.members, 0x27);
+	ck_assert_uint_eq(s.max_join, 7);
+	ck_assert_uint_eq(ainftp_quorum_required(&s, 4), 0x05);
+	ck_assert_uint_eq(ainftp_quorum_required(&s, 5), 0x07);
+	ck_assert_uint_eq(ainftp_quorum_required(&s, 6), 0x07);
+	ck_assert_uint_eq(ainftp_quorum_required(&s, 7), 0x27);
+}
+END_TEST
+
+/* Heartbeats off: the swarm says nothing, and data alone brings a worker back. */
+START_TEST(without_heartbeats_data_decides)
+{
+	uint64_t t0 = 1000 * MS;
+	unsigned int w;
+
+	ainftp_quorum_init(&q, &cfg, HZ, 0);
+	for (w = 0; w < NW; w++)
+		h[w].state = AINFTP_PEER_UNKNOWN;
+	h[0].lag = T + 1;
+	ck_assert(ainftp_quorum_update(job, h, 0, t0));
+	h[0].lag = 0;
+	h[0].samples = AINFTP_QUORUM_REJOIN_SAMPLES;
+	ck_assert(ainftp_quorum_update(job, h, 0, t0 + T));
+	ck_assert_uint_eq(members(), 0x27);
+	ck_assert_uint_eq(job->m[0].join_step, 1);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("quorum");
+	TCase *tc = tcase_create("ranking");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, everyone_starts_in);
+	tcase_add_test(tc, silence_rtt_and_lag_downrank);
+	tcase_add_test(tc, rejoining_needs_every_sign_of_health);
+	tcase_add_test(tc, each_rejoin_has_its_own_step);
+	tcase_add_test(tc, without_heartbeats_data_decides);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
