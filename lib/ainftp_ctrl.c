@@ -9,6 +9,7 @@
 #include "ainftp_ctrl.h"
 #include "ainftp_dp.h"
 #include "ainftp_log.h"
+#include "ainftp_members.h"
 #include "ainftp_net.h"
 #include "ainftp_port.h"
 #include "ainftp_rx.h"
@@ -56,6 +57,8 @@ ainftp_ctrl_setup(struct ainftp_runtime *rt, char *err, size_t errlen)
 	rt->ctrl = c;
 	ainftp_swarm_init(&c->swarm, cfg, rte_get_tsc_hz(), cfg->heartbeat_interval_ms);
 	rt->swarm = &c->swarm;
+	ainftp_quorum_init(&c->quorum, cfg, rte_get_tsc_hz(), cfg->heartbeat_interval_ms);
+	rt->quorum = &c->quorum;
 	c->stats = &ainftp_stats[lcore];
 	/* The control lcore's TX queue is the one after every RX lcore's (ainftp_port). */
 	for (i = 0; i < rt->n_ports; i++) {
@@ -84,6 +87,7 @@ ainftp_ctrl_free(struct ainftp_runtime *rt)
 	rte_free(rt->ctrl);
 	rt->ctrl = NULL;
 	rt->swarm = NULL;
+	rt->quorum = NULL;
 }
 
 unsigned int
@@ -189,6 +193,52 @@ ainftp_ctrl_heartbeat(struct ainftp_runtime *rt)
 	return sent;
 }
 
+/* What the swarm and the RX lcores say of worker w of job j now. */
+static void
+health_get(const struct ainftp_runtime *rt, uint16_t j, uint16_t w, uint64_t now,
+	   struct ainftp_health *h)
+{
+	const struct ainftp_swarm_job *sj = &rt->swarm->jobs[j];
+	const struct ainftp_peer *p = &sj->peers[w];
+	struct ainftp_dp_lag lag;
+
+	ainftp_dp_worker_lag(rt, j, w, &lag);
+	h->state = ainftp_swarm_state(sj, p, now);
+	h->srtt = __atomic_load_n(&p->srtt, __ATOMIC_RELAXED) >> AINFTP_SWARM_FRAC_BITS;
+	h->acks = __atomic_load_n(&p->acks, __ATOMIC_RELAXED);
+	h->samples = lag.samples;
+	h->lag = RTE_MAX(lag.ewma, lag.wait);
+}
+
+unsigned int
+ainftp_ctrl_quorum(struct ainftp_runtime *rt, uint64_t now)
+{
+	struct ainftp_ctrl *c = rt->ctrl;
+	struct ainftp_health h[AINFTP_MAX_WORKERS];
+	struct ainftp_quorum_snap snap;
+	unsigned int published = 0;
+	uint16_t j, w;
+
+	for (j = 0; j < c->quorum.n_jobs; j++) {
+		struct ainftp_quorum_job *job = &c->quorum.jobs[j];
+
+		for (w = 0; w < job->n_workers; w++)
+			health_get(rt, j, w, now, &h[w]);
+		if (ainftp_quorum_update(job, h, ainftp_dp_job_max_step(rt, j), now))
+			c->unpublished[j] = true;
+		if (!c->unpublished[j])
+			continue;
+		ainftp_quorum_snapshot(job, &snap);
+		/* No spare buffer: RX lcores still read the last ones; the next tick tries again.
+		 */
+		if (ainftp_members_publish(rt->members, j, &snap)) {
+			c->unpublished[j] = false;
+			published++;
+		}
+	}
+	return published;
+}
+
 void
 ainftp_ctrl_loop(struct ainftp_runtime *rt)
 {
@@ -202,6 +252,9 @@ ainftp_ctrl_loop(struct ainftp_runtime *rt)
 		now = rte_get_tsc_cycles();
 		if (c != NULL) {
 			ainftp_ctrl_acks_drain(rt);
+			/* Every tick, not every heartbeat: a straggler is out within a tick of
+			 * crossing the threshold. */
+			ainftp_ctrl_quorum(rt, now);
 			if (c->pool != NULL && now >= c->next_hb) {
 				ainftp_ctrl_heartbeat(rt);
 				/* Behind by more than a round (a stalled lcore): skip, do not

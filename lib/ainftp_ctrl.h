@@ -8,21 +8,26 @@
  * each worker whose address an RX lcore has learnt, from its own TX queue (the
  * last of each port) and its own mbuf pool; the RX lcores hand it the checked
  * HEARTBEAT_ACKs through one ring each, and it keeps the swarm (ainftp_swarm.h):
- * RTT, jitter, loss and state per (job, worker). Peer ranking and the sentry
- * join it here, off the RX lcores' path.
+ * RTT, jitter, loss and state per (job, worker). Every tick it ranks the
+ * workers (ainftp_quorum.h) from the swarm and the lag the RX lcores measure,
+ * and publishes each job's quorum when it changes (ainftp_members.h). The
+ * sentry joins it here, off the RX lcores' path.
  */
 
 #include <stdint.h>
 
 #include <rte_mempool.h>
 
+#include "ainftp_quorum.h"
 #include "ainftp_runtime.h"
 #include "ainftp_swarm.h"
 #include "ainftp_tx.h"
 
 struct ainftp_ctrl {
 	struct ainftp_swarm swarm;
-	struct rte_mempool *pool; /* heartbeats only: NULL when they are off */
+	struct ainftp_quorum quorum;
+	bool unpublished[AINFTP_MAX_JOBS]; /* a change not yet published (no spare buffer) */
+	struct rte_mempool *pool;	   /* heartbeats only: NULL when they are off */
 	struct ainftp_txq txq[AINFTP_MAX_PORTS];
 	struct ainftp_lcore_stats *stats; /* the control lcore's own counters */
 	uint64_t next_hb;		  /* TSC of the next heartbeat round */
@@ -37,6 +42,12 @@ void ainftp_ctrl_free(struct ainftp_runtime *rt);
 unsigned int ainftp_ctrl_acks_drain(struct ainftp_runtime *rt);
 /* One heartbeat round, to every worker with a known address. Returns heartbeats sent. */
 unsigned int ainftp_ctrl_heartbeat(struct ainftp_runtime *rt);
+
+/*
+ * Rank every job's workers at time now and publish the quorums that changed
+ * (or were put off). Returns how many were published.
+ */
+unsigned int ainftp_ctrl_quorum(struct ainftp_runtime *rt, uint64_t now);
 
 void ainftp_ctrl_loop(struct ainftp_runtime *rt);
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <stddef.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -80,12 +81,16 @@ job_init(struct ainftp_dp_job *job, const struct ainftp_rx_ctx *ctx,
 	uint32_t k;
 
 	job->id = jc->id;
+	job->idx = (uint16_t)(jc - rt->cfg->jobs);
 	job->port_idx = jc->port;
 	job->lanes = rt->ports[jc->port].n_rxq;
 	job->wire_enc = ainftp_wire_encoding(jc->encoding);
 	job->result_enc = ainftp_wire_encoding(jc->result_encoding);
 	job->auth = jc->auth;
 	job->quorum = jc->quorum;
+	job->min_quorum = jc->straggler.min_quorum;
+	job->threshold = rte_get_tsc_hz() / 1000 * jc->straggler.threshold_ms;
+	job->q = *ainftp_members_current(rt->members, job->idx);
 	job->elems = (uint16_t)jc->elems_per_packet;
 	job->n_slots = jc->slots;
 	job->payload_len = (uint32_t)ainftp_payload_len(job->wire_enc, job->elems);
@@ -132,6 +137,8 @@ ainftp_dp_init(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt)
 	dp->result_pool = rt->result_pool[port_socket];
 	dp->hdr_pool = rt->hdr_pool[port_socket];
 	dp->n_jobs = cfg->n_jobs;
+	dp->members = rt->members;
+	dp->scan_period = rte_get_tsc_hz() / 1000000 * AINFTP_DP_SCAN_US;
 	dp->jobs = rte_zmalloc_socket("ainftp_jobs", cfg->n_jobs * sizeof(*dp->jobs), 0, socket);
 	if (dp->jobs == NULL)
 		return -1;
@@ -272,7 +279,19 @@ result_header(const struct ainftp_dp_job *job, const struct ainftp_slot *s, uint
 	ainftp_hdr_write(rh, &msg);
 }
 
-/* The quorum is in: turn the sum into the result, keep it, send it to every worker. */
+/* A result without every worker: counted, and how long its slot waited, for the report. */
+static void
+partial_done(const struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
+	     const struct ainftp_slot *s, struct ainftp_port_ctr *ctr)
+{
+	uint64_t waited = ctx->dp.now - s->first_tsc;
+
+	ainftp_ctr_add(&ctr->chunks_partial, 1);
+	if (waited > job->partial_wait_max)
+		__atomic_store_n(&job->partial_wait_max, waited, __ATOMIC_RELAXED);
+}
+
+/* The slot may complete: turn the sum into the result, keep it, send it to every worker. */
 static void
 slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s, uint16_t k,
 	    struct rte_mbuf *payload, struct ainftp_port_ctr *ctr)
@@ -294,6 +313,8 @@ slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_
 	s->shadow_flags = s->acc.overflow ? AINFTP_F_OVERFLOW : 0;
 	rte_pktmbuf_free(ainftp_slot_complete(s, payload));
 	ainftp_ctr_add(&ctr->chunks_done, 1);
+	if (s->count < job->n_workers)
+		partial_done(ctx, job, s, ctr);
 	if (s->acc.overflow)
 		ainftp_ctr_add(&ctr->overflows, 1);
 	result_header(job, s, k, &rh);
@@ -345,6 +366,59 @@ payload_add(struct ainftp_dp *dp, const struct ainftp_dp_job *job, struct ainftp
 	}
 }
 
+/* One more lateness sample of worker w on this lcore (single writer: plain arithmetic). */
+static inline void
+lag_sample(struct ainftp_dp_worker *w, uint64_t cycles)
+{
+	int64_t e = (int64_t)w->lag_ewma;
+
+	e += ((int64_t)(cycles << 4) - e) / 8;
+	__atomic_store_n(&w->lag_ewma, (uint64_t)e, __ATOMIC_RELAXED);
+	ainftp_ctr_add(&w->lag_samples, 1);
+}
+
+/*
+ * What a refused contribution says of its sender's lag. A retransmission of a
+ * chunk it is in says nothing (its result was lost); of a chunk completed
+ * without it, the lateness is exact; a stale one is later still than the
+ * chunk kept, and at least a threshold late: its slot has moved on without it.
+ */
+static void
+late_sample(const struct ainftp_dp *dp, const struct ainftp_dp_job *job, struct ainftp_dp_worker *w,
+	    const struct ainftp_slot *s, uint64_t bit, bool stale)
+{
+	uint64_t late = s->shadow_seq == AINFTP_SEQ_NONE ? 0 : dp->now - s->shadow_first_tsc;
+
+	if (stale)
+		lag_sample(w, RTE_MAX(late, job->threshold));
+	else if (!(s->shadow_bitmap & bit))
+		lag_sample(w, late);
+}
+
+/* After an ADD: a new chunk starts its clock (and may raise the highest step), or one more is
+ * timed against it. */
+static void
+added_timing(struct ainftp_dp *dp, struct ainftp_dp_job *job, struct ainftp_dp_worker *w,
+	     struct ainftp_slot *s)
+{
+	uint64_t step = s->seq >> 32;
+
+	if (s->count == 1) {
+		s->first_tsc = dp->now;
+		if (step > job->max_step)
+			__atomic_store_n(&job->max_step, step, __ATOMIC_RELAXED);
+	}
+	lag_sample(w, dp->now - s->first_tsc);
+}
+
+/* The members the slot's chunk waits for, and whether it may complete now. */
+static inline bool
+slot_ready(const struct ainftp_dp_job *job, const struct ainftp_slot *s)
+{
+	return ainftp_slot_ready(s, ainftp_quorum_required(&job->q, (uint32_t)(s->seq >> 32)),
+				 job->quorum, job->min_quorum);
+}
+
 /* A contribution that passed every check: sum it, or answer a retransmission. */
 static void
 contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
@@ -354,9 +428,11 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 	struct ainftp_dp_worker *w = &job->workers[widx];
 	uint16_t k = rte_be_to_cpu_16(h->slot), wid = rte_be_to_cpu_16(h->worker);
 	uint64_t seq = ainftp_seq(rte_be_to_cpu_32(h->step), rte_be_to_cpu_32(h->chunk));
+	uint64_t bit = UINT64_C(1) << wid;
 	struct ainftp_slot *s = job->slots[k];
 	struct rte_mbuf *result = NULL;
 	struct ainftp_hdr rh;
+	bool ready;
 
 	switch (ainftp_slot_offer(s, seq, wid)) {
 	case AINFTP_SLOT_ADD:
@@ -365,6 +441,7 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 		ainftp_ctr_add(&ctr->chunks_abandoned, 1);
 		break;
 	case AINFTP_SLOT_RESEND:
+		late_sample(&ctx->dp, job, w, s, bit, false);
 		result_header(job, s, k, &rh);
 		/* Only to a worker heard from here: it is where its template comes from. */
 		result_send(ctx, job, &w, w->udp_port != 0, &rh, (uint16_t)(k % job->lanes),
@@ -375,14 +452,17 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 		bad(ctr, AINFTP_BAD_DUPLICATE);
 		return;
 	case AINFTP_SLOT_STALE:
+		late_sample(&ctx->dp, job, w, s, bit, true);
 		bad(ctr, AINFTP_BAD_STALE);
 		return;
 	case AINFTP_SLOT_BUSY:
 		bad(ctr, AINFTP_BAD_SLOT_BUSY);
 		return;
 	}
-	/* The last contribution: take the result's mbuf first, so a shortage is retried. */
-	if (ainftp_slot_ready(s, UINT64_MAX, job->quorum, job->quorum)) {
+	/* The contribution that completes it: take the result's mbuf first, so a shortage is
+	 * retried. */
+	ready = slot_ready(job, s);
+	if (ready) {
 		result = rte_pktmbuf_alloc(ctx->dp.result_pool);
 		if (unlikely(result == NULL))
 			goto undo;
@@ -401,13 +481,14 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 		     !rte_is_same_ether_addr(&w->mac, &eth->src_addr)))
 		worker_learn(ctx, job, w, eth, udp);
 	ainftp_ctr_add(&ctr->data_pkts, 1);
+	added_timing(&ctx->dp, job, w, s);
 	if (result != NULL)
 		slot_finish(ctx, job, s, k, result, ctr);
 	return;
 undo:
-	if (result == NULL && ainftp_slot_ready(s, UINT64_MAX, job->quorum, job->quorum))
+	if (result == NULL && ready)
 		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
-	s->bitmap &= ~(UINT64_C(1) << wid);
+	s->bitmap &= ~bit;
 	s->count--;
 }
 
@@ -537,6 +618,96 @@ ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf *m
 	contribution(ctx, job, (unsigned int)widx, h, eth, udp, ctr);
 }
 
+/* A slot the quorum no longer holds back: complete it now (a shortage of mbufs: next scan). */
+static void
+scan_complete(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s,
+	      uint16_t k)
+{
+	struct ainftp_port_ctr *ctr = &ctx->stats->port[job->port_idx];
+	struct rte_mbuf *result = rte_pktmbuf_alloc(ctx->dp.result_pool);
+
+	if (unlikely(result == NULL)) {
+		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
+		return;
+	}
+	slot_finish(ctx, job, s, k, result, ctr);
+}
+
+/* Each member an open slot waits for: the slot's age, where it is the longest seen. */
+static void
+scan_waits(const struct ainftp_dp_job *job, const struct ainftp_slot *s, uint64_t age,
+	   uint64_t *wait)
+{
+	uint64_t missing = ainftp_quorum_required(&job->q, (uint32_t)(s->seq >> 32)) & ~s->bitmap;
+
+	for (; missing != 0; missing &= missing - 1) {
+		uint8_t idx = job->worker_idx[__builtin_ctzll(missing)];
+
+		if (idx != NO_WORKER && age > wait[idx])
+			wait[idx] = age;
+	}
+}
+
+static void
+scan_job(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uint64_t now)
+{
+	uint64_t wait[AINFTP_MAX_WORKERS] = {0};
+	uint32_t k;
+	uint16_t i;
+
+	for (k = 0; k < job->n_slots; k++) {
+		struct ainftp_slot *s = job->slots[k];
+		uint64_t age;
+
+		if (s == NULL || s->seq == AINFTP_SEQ_NONE || s->done || s->count == 0)
+			continue;
+		if (slot_ready(job, s)) {
+			scan_complete(ctx, job, s, (uint16_t)k);
+			continue;
+		}
+		/* Short waits are every slot's between its first and last contribution. */
+		age = now > s->first_tsc ? now - s->first_tsc : 0;
+		if (age > job->threshold / 8)
+			scan_waits(job, s, age, wait);
+	}
+	for (i = 0; i < job->n_workers; i++)
+		__atomic_store_n(&job->workers[i].wait, wait[i], __ATOMIC_RELAXED);
+}
+
+void
+ainftp_dp_scan(struct ainftp_rx_ctx *ctx, uint64_t now)
+{
+	uint16_t j;
+
+	ctx->dp.now = now;
+	for (j = 0; j < ctx->dp.n_jobs; j++)
+		scan_job(ctx, &ctx->dp.jobs[j], now);
+	ctx->dp.next_scan = now + ctx->dp.scan_period;
+}
+
+void
+ainftp_dp_begin(struct ainftp_rx_ctx *ctx, uint64_t now)
+{
+	struct ainftp_dp *dp = &ctx->dp;
+	bool moved = false;
+	uint16_t j;
+
+	dp->now = now;
+	for (j = 0; j < dp->n_jobs; j++) {
+		const struct ainftp_quorum_snap *q = ainftp_members_current(dp->members, j);
+
+		/* Rare: a copy only when the control lcore published a new version. */
+		if (unlikely(q->version != dp->jobs[j].q.version)) {
+			dp->jobs[j].q = *q;
+			moved = true;
+		}
+	}
+	ainftp_members_quiescent(dp->members, ctx->lcore);
+	/* A quorum that shrank may complete slots that waited for a worker now out. */
+	if (unlikely(moved) || now >= dp->next_scan)
+		ainftp_dp_scan(ctx, now);
+}
+
 /* One RX lcore's copy, consistent (see struct ainftp_dp_worker). */
 static void
 addr_read(const struct ainftp_dp_worker *w, struct ainftp_dp_addr *a)
@@ -574,6 +745,58 @@ ainftp_dp_worker_addr(const struct ainftp_runtime *rt, uint16_t job_idx, uint16_
 		}
 	}
 	return found;
+}
+
+void
+ainftp_dp_worker_lag(const struct ainftp_runtime *rt, uint16_t job_idx, uint16_t widx,
+		     struct ainftp_dp_lag *out)
+{
+	unsigned int lcore;
+
+	memset(out, 0, sizeof(*out));
+	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
+		const struct ainftp_rx_ctx *ctx = rt->rx[lcore];
+		const struct ainftp_dp_worker *w;
+
+		if (ctx == NULL || job_idx >= ctx->dp.n_jobs)
+			continue;
+		w = &ctx->dp.jobs[job_idx].workers[widx];
+		out->ewma =
+			RTE_MAX(out->ewma, __atomic_load_n(&w->lag_ewma, __ATOMIC_RELAXED) >> 4);
+		out->wait = RTE_MAX(out->wait, __atomic_load_n(&w->wait, __ATOMIC_RELAXED));
+		out->samples += __atomic_load_n(&w->lag_samples, __ATOMIC_RELAXED);
+	}
+}
+
+/* The largest of a per-lcore field of a job over every RX lcore. */
+static uint64_t
+job_field_max(const struct ainftp_runtime *rt, uint16_t job_idx, size_t offset)
+{
+	unsigned int lcore;
+	uint64_t v = 0;
+
+	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
+		const struct ainftp_rx_ctx *ctx = rt->rx[lcore];
+		const uint64_t *f;
+
+		if (ctx == NULL || job_idx >= ctx->dp.n_jobs)
+			continue;
+		f = (const uint64_t *)((const char *)&ctx->dp.jobs[job_idx] + offset);
+		v = RTE_MAX(v, __atomic_load_n(f, __ATOMIC_RELAXED));
+	}
+	return v;
+}
+
+uint64_t
+ainftp_dp_job_max_step(const struct ainftp_runtime *rt, uint16_t job_idx)
+{
+	return job_field_max(rt, job_idx, offsetof(struct ainftp_dp_job, max_step));
+}
+
+uint64_t
+ainftp_dp_job_partial_wait(const struct ainftp_runtime *rt, uint16_t job_idx)
+{
+	return job_field_max(rt, job_idx, offsetof(struct ainftp_dp_job, partial_wait_max));
 }
 
 unsigned int

@@ -19,8 +19,10 @@
 
 #include "ainftp_config.h"
 #include "ainftp_net.h"
+#include "ainftp_members.h"
 #include "ainftp_proto.h"
 #include "ainftp_quant.h"
+#include "ainftp_quorum.h"
 #include "ainftp_slot.h"
 #include "ainftp_stats.h"
 #include "ainftp_swarm.h"
@@ -50,16 +52,31 @@ struct ainftp_dp_worker {
 	struct ainftp_mac_key key; /* derived once from the worker's key */
 	/* Ethernet, IPv4 and UDP headers of its results, built when its address is learnt. */
 	uint8_t tmpl[AINFTP_UDP_HDRS_LEN];
+	/*
+	 * How late its data is on this lcore, for the control lcore's ranking:
+	 * single writer, relaxed atomics (as counters), read by ainftp_dp_worker_lag.
+	 */
+	uint64_t lag_ewma;    /* EWMA (gain 1/8) of lateness, 1/16 cycles */
+	uint64_t lag_samples; /* contributions timed */
+	uint64_t wait;	      /* cycles the oldest open slot waiting for it had waited, last scan */
 };
 
 struct ainftp_dp_job {
 	uint32_t id;
+	uint16_t idx; /* in cfg->jobs and in the published quorum */
 	uint16_t port_idx;
 	uint16_t lanes;	    /* the port's RX queues: slot k is summed on queue k % lanes */
 	uint8_t wire_enc;   /* enum ainftp_wire_encoding of contributions */
 	uint8_t result_enc; /* and of results */
 	bool auth;
 	uint16_t quorum;
+	uint16_t min_quorum; /* never a result with fewer contributors */
+	uint64_t threshold;  /* straggler.threshold_ms in cycles */
+	/* This lcore's copy of the published membership, refreshed once per poll. */
+	struct ainftp_quorum_snap q;
+	/* For the control lcore (single writer, relaxed atomics). */
+	uint64_t max_step;	   /* the highest step of a chunk started here */
+	uint64_t partial_wait_max; /* cycles from first contribution to a result without everyone */
 	uint16_t elems;
 	uint32_t n_slots;
 	uint32_t payload_len; /* of a contribution */
@@ -80,6 +97,21 @@ struct ainftp_dp {
 	/* HEARTBEAT_ACKs that passed their checks, to the control lcore (single producer
 	 * and single consumer: this lcore and the control lcore). */
 	struct rte_ring *hb_ring;
+	struct ainftp_members *members; /* the published quorum (RCU reader) */
+	uint64_t now;			/* TSC at the start of this poll */
+	uint64_t next_scan;		/* TSC of the next scan of the open slots */
+	uint64_t scan_period;
+};
+
+/* How often an RX lcore scans its open slots for workers they wait for (and completes any
+ * slot the quorum no longer holds back), in microseconds. */
+#define AINFTP_DP_SCAN_US 1000
+
+/* One worker's lateness over every RX lcore, for the control lcore. */
+struct ainftp_dp_lag {
+	uint64_t ewma;	  /* cycles: the largest lateness EWMA of an lcore */
+	uint64_t wait;	  /* cycles: the longest wait of an open slot for it */
+	uint64_t samples; /* contributions timed, all lcores */
 };
 
 /* A worker's address as the RX lcores learnt it, for the control lcore. */
@@ -96,6 +128,20 @@ struct ainftp_dp_addr {
 int ainftp_dp_init(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt);
 void ainftp_dp_free(struct ainftp_rx_ctx *ctx);
 
+/*
+ * Start of a poll: take the TSC, copy any quorum snapshot that moved and
+ * report a quiescent state (ainftp_members.h); on a new snapshot, or every
+ * AINFTP_DP_SCAN_US, scan the open slots (ainftp_dp_scan).
+ */
+void ainftp_dp_begin(struct ainftp_rx_ctx *ctx, uint64_t now);
+
+/*
+ * Every open slot of this lcore at time now: complete those the quorum lets
+ * complete, and publish per worker how long the oldest open slot that waits
+ * for it has waited (waits under an eighth of the threshold count as 0).
+ */
+void ainftp_dp_scan(struct ainftp_rx_ctx *ctx, uint64_t now);
+
 /* A UDP datagram to one of our ports, received by this lcore: consume it (always freed). */
 void ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf *m,
 		     struct ainftp_port_ctr *ctr);
@@ -106,6 +152,16 @@ void ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mb
  */
 bool ainftp_dp_worker_addr(const struct ainftp_runtime *rt, uint16_t job_idx, uint16_t widx,
 			   struct ainftp_dp_addr *out);
+
+/* Worker widx of job job_idx: its lateness over every RX lcore, without locks (control lcore). */
+void ainftp_dp_worker_lag(const struct ainftp_runtime *rt, uint16_t job_idx, uint16_t widx,
+			  struct ainftp_dp_lag *out);
+
+/* The highest step any RX lcore has started for a job. */
+uint64_t ainftp_dp_job_max_step(const struct ainftp_runtime *rt, uint16_t job_idx);
+
+/* Cycles: the longest any RX lcore took from first contribution to a partial result. */
+uint64_t ainftp_dp_job_partial_wait(const struct ainftp_runtime *rt, uint16_t job_idx);
 
 /* Slots in the middle of a chunk, over every RX lcore (0 when all is quiet). */
 unsigned int ainftp_dp_slots_busy(const struct ainftp_runtime *rt);

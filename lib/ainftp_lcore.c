@@ -8,6 +8,7 @@
 #include "ainftp_emu.h"
 #include "ainftp_lcore.h"
 #include "ainftp_log.h"
+#include "ainftp_members.h"
 #include "ainftp_rx.h"
 
 static int
@@ -99,6 +100,12 @@ ainftp_lcores_setup(struct ainftp_runtime *rt, char *err, size_t errlen)
 	rt->role[cfg->control_lcore] = AINFTP_ROLE_CONTROL;
 	for (i = 0; i < cfg->n_rx; i++)
 		rt->role[cfg->rx[i].lcore] = AINFTP_ROLE_RX;
+	/* Before the RX contexts: their jobs read the published quorum. */
+	rt->members = ainftp_members_create(rt);
+	if (rt->members == NULL) {
+		snprintf(err, errlen, "cannot allocate the quorum snapshots and their RCU state");
+		return -1;
+	}
 	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
 		if (rt->role[lcore] != AINFTP_ROLE_RX)
 			continue;
@@ -170,4 +177,6 @@ ainftp_lcores_free(struct ainftp_runtime *rt)
 		rte_free(rt->rx[lcore]);
 		rt->rx[lcore] = NULL;
 	}
+	ainftp_members_free(rt->members);
+	rt->members = NULL;
 }

@@ -18,6 +18,8 @@
 struct ainftp_rx_ctx;
 struct ainftp_ctrl;
 struct ainftp_swarm;
+struct ainftp_members;
+struct ainftp_quorum;
 
 struct ainftp_port {
 	uint16_t port_id;
@@ -59,6 +61,8 @@ struct ainftp_runtime {
 	struct ainftp_emu *emu;			 /* emulated workers, when attached */
 	struct ainftp_ctrl *ctrl;		 /* the control lcore's state */
 	struct ainftp_swarm *swarm;		 /* its view of the workers (in ctrl) */
+	struct ainftp_quorum *quorum;		 /* its ranking of them (in ctrl) */
+	struct ainftp_members *members;		 /* the quorum as published to RX lcores */
 };
 
 static inline bool

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
@@ -49,6 +50,8 @@ ainftp_rx_poll(struct ainftp_rx_ctx *ctx)
 	struct rte_mbuf *pkts[AINFTP_BURST];
 	uint16_t i, n, total = 0;
 
+	/* One TSC read per poll times every contribution of the poll. */
+	ainftp_dp_begin(ctx, rte_rdtsc());
 	for (i = 0; i < ctx->n_rxq; i++) {
 		const struct ainftp_rxq *q = &ctx->rxq[i];
 

@@ -8,6 +8,8 @@
 #include <rte_ethdev.h>
 #include <rte_telemetry.h>
 
+#include "ainftp_dp.h"
+#include "ainftp_quorum.h"
 #include "ainftp_runtime.h"
 #include "ainftp_stats.h"
 #include "ainftp_swarm.h"
@@ -57,6 +59,7 @@ ctr_accumulate(struct ainftp_port_ctr *sum, const struct ainftp_port_ctr *c)
 	sum->arp_learnt += ainftp_ctr_read(&c->arp_learnt);
 	sum->data_pkts += ainftp_ctr_read(&c->data_pkts);
 	sum->chunks_done += ainftp_ctr_read(&c->chunks_done);
+	sum->chunks_partial += ainftp_ctr_read(&c->chunks_partial);
 	sum->chunks_abandoned += ainftp_ctr_read(&c->chunks_abandoned);
 	sum->results_sent += ainftp_ctr_read(&c->results_sent);
 	sum->results_resent += ainftp_ctr_read(&c->results_resent);
@@ -108,6 +111,7 @@ ctr_json(const struct ainftp_port_ctr *c)
 	json_object_set_new(o, "arp_learnt", json_integer((json_int_t)c->arp_learnt));
 	json_object_set_new(o, "data_pkts", json_integer((json_int_t)c->data_pkts));
 	json_object_set_new(o, "chunks_done", json_integer((json_int_t)c->chunks_done));
+	json_object_set_new(o, "chunks_partial", json_integer((json_int_t)c->chunks_partial));
 	json_object_set_new(o, "chunks_abandoned", json_integer((json_int_t)c->chunks_abandoned));
 	json_object_set_new(o, "results_sent", json_integer((json_int_t)c->results_sent));
 	json_object_set_new(o, "results_resent", json_integer((json_int_t)c->results_resent));
@@ -215,6 +219,32 @@ worker_json(const struct ainftp_peer_view *v)
 	return o;
 }
 
+static uint64_t
+rd(const uint64_t *f)
+{
+	return __atomic_load_n(f, __ATOMIC_RELAXED);
+}
+
+static double
+cycles_ms(uint64_t cycles)
+{
+	return (double)cycles * 1e3 / (double)rte_get_tsc_hz();
+}
+
+/* Where the control lcore ranks the worker: in the quorum or not, its lag, its moves. */
+static void
+member_json(json_t *o, const struct ainftp_member *m)
+{
+	json_object_set_new(o, "in_quorum", json_boolean(rd(&m->in) != 0));
+	json_object_set_new(o, "lag_ms", json_real(cycles_ms(rd(&m->lag))));
+	json_object_set_new(o, "downranked", json_integer((json_int_t)rd(&m->downranked)));
+	json_object_set_new(o, "rejoined", json_integer((json_int_t)rd(&m->rejoined)));
+	json_object_set_new(
+		o, "out_reason",
+		json_string(ainftp_out_reason_name((enum ainftp_out_reason)rd(&m->reason))));
+	json_object_set_new(o, "join_step", json_integer((json_int_t)rd(&m->join_step)));
+}
+
 /* Every (job, worker), job by job; empty without a control lcore's swarm. */
 static json_t *
 workers_json(const struct ainftp_runtime *rt)
@@ -222,14 +252,51 @@ workers_json(const struct ainftp_runtime *rt)
 	const struct ainftp_swarm *sw = rt->swarm;
 	uint64_t now = rte_get_tsc_cycles();
 	struct ainftp_peer_view v;
-	json_t *a = json_array();
+	json_t *a = json_array(), *o;
 	uint16_t j, w;
 
 	for (j = 0; sw != NULL && j < sw->n_jobs; j++)
 		for (w = 0; w < sw->jobs[j].n_workers; w++) {
 			ainftp_swarm_view(sw, j, w, now, &v);
-			json_array_append_new(a, worker_json(&v));
+			o = worker_json(&v);
+			if (rt->quorum != NULL)
+				member_json(o, &rt->quorum->jobs[j].m[w]);
+			json_array_append_new(a, o);
 		}
+	return a;
+}
+
+/* Each job's quorum as the control lcore ranks it, and how long partial results waited. */
+static json_t *
+job_json(const struct ainftp_runtime *rt, uint16_t j)
+{
+	const struct ainftp_job_conf *jc = &rt->cfg->jobs[j];
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(jc->id));
+	json_object_set_new(o, "workers", json_integer(jc->n_workers));
+	json_object_set_new(o, "min_quorum", json_integer(jc->straggler.min_quorum));
+	json_object_set_new(o, "threshold_ms", json_integer(jc->straggler.threshold_ms));
+	if (rt->quorum != NULL) {
+		const struct ainftp_quorum_job *q = &rt->quorum->jobs[j];
+
+		json_object_set_new(o, "quorum_version", json_integer((json_int_t)rd(&q->version)));
+		json_object_set_new(o, "quorum_size", json_integer((json_int_t)rd(&q->n_members)));
+	}
+	json_object_set_new(o, "max_step", json_integer((json_int_t)ainftp_dp_job_max_step(rt, j)));
+	json_object_set_new(o, "partial_wait_max_ms",
+			    json_real(cycles_ms(ainftp_dp_job_partial_wait(rt, j))));
+	return o;
+}
+
+static json_t *
+jobs_json(const struct ainftp_runtime *rt)
+{
+	json_t *a = json_array();
+	uint16_t j;
+
+	for (j = 0; j < rt->cfg->n_jobs; j++)
+		json_array_append_new(a, job_json(rt, j));
 	return a;
 }
 
@@ -252,6 +319,7 @@ stats_json(const struct ainftp_runtime *rt, int final)
 				      (double)rte_get_tsc_hz()));
 	json_object_set_new(o, "lcores", lcores);
 	json_object_set_new(o, "ports", ports);
+	json_object_set_new(o, "jobs", jobs_json(rt));
 	json_object_set_new(o, "workers", workers_json(rt));
 	return o;
 }
@@ -299,8 +367,12 @@ tel_add(struct rte_tel_data *d, const char *key, json_t *v)
 			return -ENOMEM;
 		}
 		return rte_tel_data_add_dict_container(d, key, sub, 0);
+	case JSON_TRUE:
+	case JSON_FALSE:
+		/* No booleans in DPDK 22.11 telemetry: 1 and 0. */
+		return rte_tel_data_add_dict_u64(d, key, json_is_true(v));
 	default:
-		return 0; /* booleans: the stats line carries them */
+		return 0;
 	}
 }
 
@@ -395,6 +467,25 @@ tel_workers(const char *cmd __rte_unused, const char *params __rte_unused, struc
 	return ret;
 }
 
+/* {"job<id>": {...}}: each job's quorum. */
+static int
+tel_jobs(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	const struct ainftp_runtime *rt = telemetry_rt;
+	json_t *o = json_object();
+	char name[24];
+	uint16_t j;
+	int ret;
+
+	for (j = 0; j < rt->cfg->n_jobs; j++) {
+		snprintf(name, sizeof(name), "job%u", rt->cfg->jobs[j].id);
+		json_object_set_new(o, name, job_json(rt, j));
+	}
+	ret = tel_from_json(d, o);
+	json_decref(o);
+	return ret;
+}
+
 int
 ainftp_stats_telemetry_register(const struct ainftp_runtime *rt)
 {
@@ -409,6 +500,10 @@ ainftp_stats_telemetry_register(const struct ainftp_runtime *rt)
 	if (ret == 0)
 		ret = rte_telemetry_register_cmd("/ainftp/workers", tel_workers,
 						 "ainftp workers by job: state, RTT, jitter, loss, "
-						 "heartbeats. No parameters");
+						 "heartbeats, quorum. No parameters");
+	if (ret == 0)
+		ret = rte_telemetry_register_cmd("/ainftp/jobs", tel_jobs,
+						 "ainftp jobs: quorum version and size, partial "
+						 "results. No parameters");
 	return ret;
 }

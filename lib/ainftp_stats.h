@@ -51,6 +51,7 @@ struct ainftp_port_ctr {
 	uint64_t arp_learnt;	   /* ARP replies and announcements for us */
 	uint64_t data_pkts;	   /* contributions summed */
 	uint64_t chunks_done;	   /* slots completed */
+	uint64_t chunks_partial;   /* of which without every worker of the job */
 	uint64_t chunks_abandoned; /* partial sums of a step dropped for a later one */
 	uint64_t results_sent;	   /* result copies, one per worker */
 	uint64_t results_resent;   /* kept results sent again to a worker that retransmitted */

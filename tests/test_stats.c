@@ -187,6 +187,17 @@ START_TEST(workers_in_telemetry_and_the_stats_line)
 	/* No floating point in DPDK 22.11 telemetry: decimal strings. */
 	ck_assert(strtod(json_string_value(json_object_get(w, "rtt_us")), NULL) > 0);
 	ck_assert(strtod(json_string_value(json_object_get(w, "loss")), NULL) == 0);
+	/* The quorum: in from the start, never moved; a boolean is 1 in telemetry. */
+	ck_assert_int_eq(get_int(w, "in_quorum"), 1);
+	ck_assert_int_eq(get_int(w, "downranked"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(w, "out_reason")), "none");
+	json_decref(o);
+	o = telemetry_query("/ainftp/jobs");
+	w = json_object_get(o, "job1");
+	ck_assert_msg(json_is_object(w), "no job1 in /ainftp/jobs");
+	ck_assert_int_eq(get_int(w, "quorum_version"), 1);
+	ck_assert_int_eq(get_int(w, "quorum_size"), 1);
+	ck_assert_int_eq(get_int(w, "min_quorum"), 1);
 	json_decref(o);
 
 	f = open_memstream(&buf, &size);
@@ -199,6 +210,11 @@ START_TEST(workers_in_telemetry_and_the_stats_line)
 	ck_assert_str_eq(json_string_value(json_object_get(w, "state")), "up");
 	ck_assert(json_real_value(json_object_get(w, "rtt_us")) > 0);
 	ck_assert_int_eq(get_int(w, "acks"), 1);
+	ck_assert(json_is_true(json_object_get(w, "in_quorum")));
+	ck_assert_uint_eq(json_array_size(json_object_get(o, "jobs")), 1);
+	w = json_array_get(json_object_get(o, "jobs"), 0);
+	ck_assert_int_eq(get_int(w, "quorum_size"), 1);
+	ck_assert(json_real_value(json_object_get(w, "partial_wait_max_ms")) == 0);
 	json_decref(o);
 	free(buf);
 
