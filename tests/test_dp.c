@@ -16,6 +16,8 @@
 
 #include "ainftp_ctrl.h"
 #include "ainftp_dp.h"
+#include "ainftp_members.h"
+#include "ainftp_quorum.h"
 #include "ainftp_proto.h"
 #include "ainftp_rx.h"
 #include "ainftp_stats.h"
@@ -33,18 +35,20 @@ static const uint8_t our_mac[6] = FIX_MAC;
 static const uint8_t keys[NW][32] = {{1, 2, 3}, {4, 5, 6}, {7, 8, 9}};
 
 /* The job: 3 workers with keys 01020300.., 04050600.., 07080900.., on ports and lcores as given. */
-#define DP_JSON(ports, rx, encoding)                                                        \
-	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"       \
-	" \"ports\": [{\"device\": \"net_ring_fix\"" ports "}],"                            \
-	" \"lcores\": {\"control\": 0, \"rx\": [" rx "]},"                                  \
-	" \"jobs\": [{\"id\": 7, \"elems_per_packet\": 64, \"encoding\": \"" encoding "\"," \
-	"   \"slots\": 8, \"workers\": ["                                                   \
-	"    {\"id\": 0, \"ipv4\": \"198.18.0.11\", \"key\": "                              \
-	"\"0102030000000000000000000000000000000000000000000000000000000000\"},"            \
-	"    {\"id\": 1, \"ipv4\": \"198.18.0.12\", \"key\": "                              \
-	"\"0405060000000000000000000000000000000000000000000000000000000000\"},"            \
-	"    {\"id\": 2, \"ipv4\": \"198.18.0.13\", \"key\": "                              \
-	"\"0708090000000000000000000000000000000000000000000000000000000000\"}]}],"         \
+#define DP_JSON(ports, rx, encoding) DP_JSON_X(ports, rx, encoding, "")
+/* The same with more keys for the job (`extra`: a comma-terminated list). */
+#define DP_JSON_X(ports, rx, encoding, extra)                                                     \
+	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"             \
+	" \"ports\": [{\"device\": \"net_ring_fix\"" ports "}],"                                  \
+	" \"lcores\": {\"control\": 0, \"rx\": [" rx "]},"                                        \
+	" \"jobs\": [{\"id\": 7, \"elems_per_packet\": 64, \"encoding\": \"" encoding "\"," extra \
+	"   \"slots\": 8, \"workers\": ["                                                         \
+	"    {\"id\": 0, \"ipv4\": \"198.18.0.11\", \"key\": "                                    \
+	"\"0102030000000000000000000000000000000000000000000000000000000000\"},"                  \
+	"    {\"id\": 1, \"ipv4\": \"198.18.0.12\", \"key\": "                                    \
+	"\"0405060000000000000000000000000000000000000000000000000000000000\"},"                  \
+	"    {\"id\": 2, \"ipv4\": \"198.18.0.13\", \"key\": "                                    \
+	"\"0708090000000000000000000000000000000000000000000000000000000000\"}]}],"               \
 	" \"telemetry\": {\"stats_interval_s\": 0}}"
 #define RX_Q(q) "{\"lcore\": 1, \"port\": 0, \"queue\": " #q "}"
 
@@ -858,6 +862,238 @@ START_TEST(heartbeat_round_trip_through_the_swarm)
 }
 END_TEST
 
+/* ------------------------------------------------------------ quorum */
+
+/* The three workers with a floor of 2 and a straggler threshold of 100 ms. */
+static const char quorum_json[] = DP_JSON_X(
+	"", RX_Q(0), "int16", "\"straggler\": {\"threshold_ms\": 100, \"min_quorum\": 2},");
+
+static void
+quorum_setup(void)
+{
+	char err[256];
+
+	fixture_up_json(&fx, quorum_json);
+	ck_assert_msg(ainftp_ctrl_setup(&fx.rt, err, sizeof(err)) == 0, "%s", err);
+}
+
+static struct ainftp_rx_ctx *
+rx_ctx(void)
+{
+	return fx.rt.rx[FIX_RX_LCORE];
+}
+
+/* One RX poll with nothing received: the lcore takes the published quorum. */
+static void
+poll_once(void)
+{
+	ainftp_rx_poll(rx_ctx());
+}
+
+/* Publish members (by worker id) for job 7, worker `late` required only from step join. */
+static void
+publish(uint64_t members, int late, uint64_t join)
+{
+	const struct ainftp_quorum_snap *cur = ainftp_members_current(fx.rt.members, 0);
+	struct ainftp_quorum_snap q;
+
+	memset(&q, 0, sizeof(q));
+	q.version = cur->version + 1;
+	q.members = members;
+	if (late >= 0) {
+		q.late = UINT64_C(1) << late;
+		q.join_step[late] = join;
+		q.max_join = join;
+	}
+	ck_assert(ainftp_members_publish(fx.rt.members, 0, &q));
+}
+
+static void
+send_all(const struct contrib *c, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		send_contrib(&c[i]);
+}
+
+/* Every frame waiting is a result of chunk c with `bitmap`, exact, one per worker in `to`. */
+static void
+expect_results(const struct contrib *c, const float *want, uint64_t bitmap, uint64_t to)
+{
+	struct rte_mbuf *out[8];
+	unsigned int n = drain(out, 8), i, w;
+
+	ck_assert_uint_eq(n, (unsigned int)__builtin_popcountll(to));
+	for (i = 0, w = 0; i < n; i++, w++) {
+		while (!(to & (UINT64_C(1) << w)))
+			w++;
+		check_result(out[i], c, want, bitmap, w);
+	}
+	rte_pktmbuf_free_bulk(out, n);
+}
+
+/*
+ * Worker 2 never sends; an open slot waits for it. A scan a threshold later
+ * publishes the wait, the control lcore downranks worker 2 (lag), and the next
+ * poll completes the slot with workers 0 and 1, counted as partial.
+ */
+START_TEST(a_straggler_is_downranked_and_the_slot_completes_without_it)
+{
+	uint64_t hz = rte_get_tsc_hz(), now;
+	struct contrib c[NW];
+	struct ainftp_dp_lag lag;
+	float want[ELEMS];
+
+	three(c, 1, 3);
+	expected_sum(c, 2, want);
+	send_all(c, 2);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	now = rte_rdtsc();
+	/* Not yet a threshold: the wait is below it and nobody moves. */
+	ainftp_dp_scan(rx_ctx(), now + hz / 20);
+	ck_assert_uint_eq(ainftp_ctrl_quorum(&fx.rt, now + hz / 20), 0);
+	ainftp_dp_scan(rx_ctx(), now + hz / 5);
+	ainftp_dp_worker_lag(&fx.rt, 0, 2, &lag);
+	ck_assert_uint_gt(lag.wait, hz / 10);
+	ainftp_dp_worker_lag(&fx.rt, 0, 0, &lag);
+	ck_assert_uint_eq(lag.wait, 0); /* it is in the slot */
+	ck_assert_uint_eq(ainftp_ctrl_quorum(&fx.rt, now + hz / 5), 1);
+	ck_assert_uint_eq(fx.rt.quorum->jobs[0].m[2].in, 0);
+	ck_assert_uint_eq(fx.rt.quorum->jobs[0].m[2].reason, AINFTP_OUT_LAG);
+	ck_assert_uint_eq(fx.rt.quorum->jobs[0].n_members, 2);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	poll_once();
+	expect_results(&c[0], want, 0x3, 0x3);
+	ck_assert_uint_eq(CTR(chunks_partial), 1);
+	ck_assert_uint_eq(CTR(chunks_done), 1);
+	ck_assert_uint_gt(ainftp_dp_job_partial_wait(&fx.rt, 0), 0);
+	/* The next chunk of the slot needs only the two members. */
+	three(c, 1, 3 + SLOTS);
+	expected_sum(c, 2, want);
+	send_all(c, 2);
+	expect_results(&c[0], want, 0x3, 0x3);
+}
+END_TEST
+
+/* Below min_quorum a result waits, even with no member left to wait for. */
+START_TEST(below_the_floor_results_wait)
+{
+	struct contrib c[NW];
+	float want[ELEMS];
+
+	publish(0x1, -1, 0); /* only worker 0 is in; the floor is 2 */
+	poll_once();
+	three(c, 2, 4);
+	send_contrib(&c[0]);
+	poll_once();
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ck_assert_uint_eq(ainftp_dp_slots_busy(&fx.rt), 1);
+	/* Worker 2, out of the quorum, still counts: its data is real. */
+	send_contrib(&c[2]);
+	c[1] = c[2];
+	expected_sum(c, 2, want);
+	expect_results(&c[0], want, 0x5, 0x5);
+	/* Nobody in at all: still never a result of one. */
+	publish(0, -1, 0);
+	poll_once();
+	three(c, 2, 5);
+	send_contrib(&c[1]);
+	poll_once();
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+}
+END_TEST
+
+/* Worker 2 back from step 5: a slot of step 4 does not wait for it, one of step 5 does. */
+START_TEST(a_rejoined_worker_is_required_from_its_step)
+{
+	struct contrib c[NW];
+	float want[ELEMS];
+
+	publish(0x7, 2, 5);
+	poll_once();
+	three(c, 4, 1);
+	expected_sum(c, 2, want);
+	send_all(c, 2);
+	expect_results(&c[0], want, 0x3, 0x3);
+	three(c, 5, 2);
+	expected_sum(c, NW, want);
+	send_all(c, 2);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	send_contrib(&c[2]);
+	expect_results(&c[0], want, 0x7, 0x7);
+	ck_assert_uint_eq(CTR(chunks_partial), 1);
+}
+END_TEST
+
+/*
+ * A departed worker's late contribution: for the chunk just completed without
+ * it, the kept result (to it alone) and a lag sample; once the slot has moved
+ * on, stale; never in a later sum.
+ */
+START_TEST(a_late_contribution_gets_the_result_and_changes_no_sum)
+{
+	struct contrib c[NW], late;
+	struct ainftp_dp_lag lag;
+	float want[ELEMS], want2[ELEMS];
+
+	/* Worker 2 is heard from first (its address is learnt), then leaves. */
+	three(c, 1, 0);
+	expected_sum(c, NW, want);
+	send_all(c, NW);
+	expect_results(&c[0], want, 0x7, 0x7);
+	publish(0x3, -1, 0);
+	poll_once();
+	three(c, 1, 3);
+	late = c[2];
+	expected_sum(c, 2, want);
+	send_all(c, 2);
+	expect_results(&c[0], want, 0x3, 0x7);
+	send_contrib(&late);
+	expect_results(&c[0], want, 0x3, 0x4);
+	ainftp_dp_worker_lag(&fx.rt, 0, 2, &lag);
+	ck_assert_uint_eq(lag.samples, 2); /* its on-time chunk 0, and this one */
+	/* The slot's next chunk, worker 2 first this time: in it, and the late data not. */
+	three(c, 1, 3 + SLOTS);
+	expected_sum(c, NW, want2);
+	send_contrib(&c[2]);
+	send_all(c, 2);
+	expect_results(&c[0], want2, 0x7, 0x7);
+	/* Chunk 3 again: neither current nor kept. */
+	send_contrib(&late);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_STALE), 1);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ainftp_dp_worker_lag(&fx.rt, 0, 2, &lag);
+	/* A stale contribution counts as at least a threshold late: EWMA gain 1/8. */
+	ck_assert_uint_ge(lag.ewma, rte_get_tsc_hz() / 10 / 8);
+}
+END_TEST
+
+/*
+ * RCU: a replaced snapshot is reused only after the RX lcore has reported a
+ * quiescent state; until then a publication is put off, never blocking.
+ */
+START_TEST(a_snapshot_is_reused_only_after_the_readers_moved_on)
+{
+	unsigned int i;
+
+	for (i = 0; i < AINFTP_MEMBERS_BUFS - 1; i++)
+		publish(0x7, -1, 0);
+	{
+		struct ainftp_quorum_snap q = *ainftp_members_current(fx.rt.members, 0);
+
+		q.version++;
+		ck_assert(!ainftp_members_publish(fx.rt.members, 0, &q));
+		ck_assert_uint_eq(fx.rt.members->deferred, 1);
+		poll_once();
+		ck_assert(ainftp_members_publish(fx.rt.members, 0, &q));
+	}
+	poll_once();
+	ck_assert_uint_eq(rx_ctx()->dp.jobs[0].q.version,
+			  ainftp_members_current(fx.rt.members, 0)->version);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -885,6 +1121,14 @@ main(void)
 	tcase_add_test(tc, bad_heartbeat_acks_never_reach_the_control_ring);
 	tcase_add_test(tc, a_full_ack_ring_is_a_counted_drop);
 	tcase_add_test(tc, heartbeat_round_trip_through_the_swarm);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("quorum");
+	tcase_add_checked_fixture(tc, quorum_setup, teardown);
+	tcase_add_test(tc, a_straggler_is_downranked_and_the_slot_completes_without_it);
+	tcase_add_test(tc, below_the_floor_results_wait);
+	tcase_add_test(tc, a_rejoined_worker_is_required_from_its_step);
+	tcase_add_test(tc, a_late_contribution_gets_the_result_and_changes_no_sum);
+	tcase_add_test(tc, a_snapshot_is_reused_only_after_the_readers_moved_on);
 	suite_add_tcase(s, tc);
 	fixture_eal_init("test_dp", 0);
 	return fixture_run(s);
