@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ainftp_args.h"
+#include "ainftp_config.h"
 
 #define STATS_INTERVAL_MAX 3600
 #define EMU_DEFAULT_CHUNKS_PER_STEP 100
@@ -32,6 +33,9 @@ ainftp_args_usage(const char *prog)
 	       "  --stats-interval S      print the stats line every S seconds (0: never);\n"
 	       "                          overrides telemetry.stats_interval_s\n"
 	       "  --simd-bits N           widest SIMD kernels: 512 (default), 256 or 0 (scalar)\n"
+	       "  --metrics [ADDR:]PORT   serve Prometheus text at http://ADDR:PORT/metrics\n"
+	       "                          (ADDR 127.0.0.1 when left out; PORT 0: any free one);\n"
+	       "                          overrides telemetry.prometheus\n"
 	       "  -h, --help              this text\n"
 	       "  -v, --version           the version\n"
 	       "\n"
@@ -155,6 +159,7 @@ ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, si
 		{"config", required_argument, NULL, 'c'},
 		{"stats-interval", required_argument, NULL, 's'},
 		{"simd-bits", required_argument, NULL, 'B'},
+		{"metrics", required_argument, NULL, 'M'},
 		{"emulate", required_argument, NULL, 'E'},
 		{"emu-job", required_argument, NULL, 'J'},
 		{"emu-lcore", required_argument, NULL, 'L'},
@@ -205,6 +210,17 @@ ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, si
 			}
 			args->simd_bits = (unsigned int)v;
 			break;
+		case 'M': {
+			char why[96];
+
+			if (ainftp_listen_parse(optarg, &args->metrics_ipv4, &args->metrics_port,
+						why, sizeof(why)) != 0) {
+				snprintf(err, errlen, "--metrics: \"%.64s\": %s", optarg, why);
+				return -1;
+			}
+			args->metrics = 1;
+			break;
+		}
 		case 'E':
 		case 'J':
 		case 'L':

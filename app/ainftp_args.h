@@ -12,6 +12,9 @@ struct ainftp_args {
 	const char *config_path;
 	int stats_interval_s; /* -1: as cluster.json says */
 	unsigned int simd_bits;
+	int metrics; /* --metrics given: serve /metrics there, whatever cluster.json says */
+	uint32_t metrics_ipv4;
+	uint16_t metrics_port;
 	int help;
 	int version;
 	int emulate;   /* run emulated workers: emu holds how */

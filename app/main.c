@@ -4,6 +4,8 @@
  * EAL takes hugepages and devices), then EAL, ports, lcores; run until SIGINT
  * or SIGTERM; then tear everything down and print the final stats.
  */
+#include <arpa/inet.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include "ainftp_lcore.h"
 #include "ainftp_log.h"
 #include "ainftp_port.h"
+#include "ainftp_prom.h"
 #include "ainftp_runtime.h"
 #include "ainftp_stats.h"
 
@@ -93,6 +96,11 @@ load_config(int argc, char **argv, int split)
 		args.stats_interval_s >= 0 ? (uint32_t)args.stats_interval_s : cfg.stats_interval_s;
 	rt.stats_out = stdout;
 	rt.simd_bits = args.simd_bits;
+	if (args.metrics) {
+		cfg.prometheus = true;
+		cfg.prometheus_ipv4 = args.metrics_ipv4;
+		cfg.prometheus_port = args.metrics_port;
+	}
 }
 
 static void
@@ -129,11 +137,58 @@ emu_attach(char *err, size_t errlen)
 	return ainftp_emu_attach(&rt, &args.emu, err, errlen);
 }
 
+static json_t *
+metrics_source(void *arg)
+{
+	return ainftp_stats_json(arg, 0);
+}
+
+/*
+ * /metrics from a control thread of EAL's (on the control CPUs, never on an
+ * RX lcore's core). NULL when not asked for; a port that cannot be had is a
+ * failure to start, not a warning: the operator asked for it.
+ */
+static struct ainftp_prom *
+metrics_start(pthread_t *tid, char *err, size_t errlen)
+{
+	char ip[INET_ADDRSTRLEN];
+	struct ainftp_prom *p;
+	int ret;
+
+	if (!cfg.prometheus)
+		return NULL;
+	p = ainftp_prom_open(cfg.prometheus_ipv4, cfg.prometheus_port, metrics_source, &rt, err,
+			     errlen);
+	if (p == NULL)
+		return NULL;
+	ret = rte_ctrl_thread_create(tid, "ainftp-metrics", NULL, ainftp_prom_serve, p);
+	if (ret != 0) {
+		snprintf(err, errlen, "metrics: cannot start its thread: %s", strerror(-ret));
+		ainftp_prom_close(p);
+		return NULL;
+	}
+	inet_ntop(AF_INET, &cfg.prometheus_ipv4, ip, sizeof(ip));
+	AINFTP_LOG(INFO, "metrics: http://%s:%u/metrics", ip, ainftp_prom_port(p));
+	return p;
+}
+
+static void
+metrics_stop(struct ainftp_prom *p, pthread_t tid)
+{
+	if (p == NULL)
+		return;
+	ainftp_prom_stop(p);
+	pthread_join(tid, NULL);
+	ainftp_prom_close(p);
+}
+
 /* Everything after EAL: a failure here tears down what was built. */
 static int
 run(void)
 {
 	char err[512];
+	struct ainftp_prom *metrics;
+	pthread_t metrics_tid;
 	int ret;
 
 	if (ainftp_lcores_check(&cfg, err, sizeof(err)) != 0 || emu_attach(err, sizeof(err)) != 0) {
@@ -152,10 +207,16 @@ run(void)
 	}
 	if (cfg.telemetry && ainftp_stats_telemetry_register(&rt) != 0)
 		AINFTP_LOG(WARNING, "telemetry commands not registered");
+	metrics = metrics_start(&metrics_tid, err, sizeof(err));
+	if (metrics == NULL && cfg.prometheus) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_SYSTEM;
+	}
 	AINFTP_LOG(INFO, "running: %u port(s), %u RX lcore(s), control on lcore %u, %u job(s)",
 		   rt.n_ports, ainftp_config_rx_lcore_count(&cfg), cfg.control_lcore, cfg.n_jobs);
 	ainftp_lcores_run(&rt);
 	AINFTP_LOG(INFO, "stopping");
+	metrics_stop(metrics, metrics_tid);
 	return EXIT_SUCCESS;
 }
 

@@ -1130,10 +1130,63 @@ ainftp_parse_jobs(struct ainftp_ctx *c, const json_t *root)
 	return 0;
 }
 
+int
+ainftp_listen_parse(const char *s, uint32_t *ipv4, uint16_t *port, char *why, size_t len)
+{
+	const char *colon = strrchr(s, ':'), *ps = colon != NULL ? colon + 1 : s;
+	char host[INET_ADDRSTRLEN] = "127.0.0.1";
+	struct in_addr a;
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(ps, &end, 10);
+	if (*ps < '0' || *ps > '9' || *end != '\0' || errno != 0 || v > 65535) {
+		snprintf(why, len, "the port is not a whole number in 0..65535");
+		return -1;
+	}
+	if (colon != NULL) {
+		if (colon == s || (size_t)(colon - s) >= sizeof(host)) {
+			snprintf(why, len, "expected ADDR:PORT or PORT, ADDR an IPv4 address");
+			return -1;
+		}
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+	}
+	if (inet_pton(AF_INET, host, &a) != 1) {
+		snprintf(why, len, "the address is not an IPv4 address");
+		return -1;
+	}
+	*ipv4 = a.s_addr;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+static int
+ainftp_parse_prometheus(struct ainftp_ctx *c, const json_t *obj, const char *path)
+{
+	char kpath[AINFTP_PATH_LEN], echo[AINFTP_ECHO_LEN], why[96];
+	const char *s;
+
+	if (ainftp_get_string(c, obj, path, "prometheus", false, &s) < 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	ainftp_path_key(kpath, path, "prometheus");
+	ainftp_clip(echo, sizeof(echo), s);
+	if (ainftp_listen_parse(s, &c->cfg->prometheus_ipv4, &c->cfg->prometheus_port, why,
+				sizeof(why)) < 0)
+		return ainftp_fail(c, kpath, "\"%s\": %s", echo, why);
+	if (c->cfg->prometheus_port == 0)
+		return ainftp_fail(c, kpath, "\"%s\": port 0 is not a port to scrape", echo);
+	c->cfg->prometheus = true;
+	return 0;
+}
+
 static int
 ainftp_parse_telemetry(struct ainftp_ctx *c, const json_t *root)
 {
-	static const char *const keys[] = {"enabled", "stats_interval_s", NULL};
+	static const char *const keys[] = {"enabled", "stats_interval_s", "prometheus", NULL};
 	char path[AINFTP_PATH_LEN];
 	json_t *obj;
 
@@ -1143,7 +1196,8 @@ ainftp_parse_telemetry(struct ainftp_ctx *c, const json_t *root)
 		return -1;
 	if (obj == NULL)
 		return 0;
-	if (ainftp_get_bool(c, obj, path, "enabled", &c->cfg->telemetry) < 0)
+	if (ainftp_get_bool(c, obj, path, "enabled", &c->cfg->telemetry) < 0 ||
+	    ainftp_parse_prometheus(c, obj, path) < 0)
 		return -1;
 	return ainftp_get_u32(c, obj, path, "stats_interval_s", false, 0, 3600,
 			      &c->cfg->stats_interval_s);

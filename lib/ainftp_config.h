@@ -122,6 +122,9 @@ struct ainftp_config {
 
 	bool telemetry;		   /* register the /ainftp/... rte_telemetry commands */
 	uint32_t stats_interval_s; /* 0: no periodic stats line */
+	bool prometheus;	   /* serve /metrics (telemetry.prometheus) */
+	uint32_t prometheus_ipv4;  /* network order */
+	uint16_t prometheus_port;
 
 	uint32_t heartbeat_interval_ms; /* control.heartbeat_interval_ms; 0: no heartbeats */
 };
@@ -141,6 +144,13 @@ uint16_t ainftp_config_tx_queues_needed(const struct ainftp_config *cfg);
 const char *ainftp_encoding_name(enum ainftp_encoding enc);
 /* Two hex digits at s into *out; s[1] is not read when s[0] is the terminator. */
 bool ainftp_hex_byte(const char *s, uint8_t *out);
+/*
+ * A listening address, "ADDR:PORT" or "PORT" (then 127.0.0.1: metrics stay on
+ * the box unless an operator says otherwise). ipv4 in network order. 0, or -1
+ * with the reason in why (which does not repeat s).
+ */
+int ainftp_listen_parse(const char *s, uint32_t *ipv4, uint16_t *port, char *why, size_t len);
+
 const char *ainftp_sentry_name(enum ainftp_sentry_policy policy);
 
 #endif

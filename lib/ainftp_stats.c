@@ -300,8 +300,8 @@ jobs_json(const struct ainftp_runtime *rt)
 	return a;
 }
 
-static json_t *
-stats_json(const struct ainftp_runtime *rt, int final)
+json_t *
+ainftp_stats_json(const struct ainftp_runtime *rt, int final)
 {
 	json_t *o = json_object(), *lcores = json_array(), *ports = json_array();
 	unsigned int lcore;
@@ -327,7 +327,7 @@ stats_json(const struct ainftp_runtime *rt, int final)
 int
 ainftp_stats_print(FILE *out, const struct ainftp_runtime *rt, int final)
 {
-	json_t *o = stats_json(rt, final);
+	json_t *o = ainftp_stats_json(rt, final);
 	int ret = json_dumpf(o, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
 	json_decref(o);

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include <rte_common.h>
 #include <rte_lcore.h>
 
@@ -97,6 +99,9 @@ void ainftp_stats_reset(void);
 
 /* Sum of every lcore's counters for one port. */
 void ainftp_stats_port_sum(uint16_t port_idx, struct ainftp_port_ctr *sum);
+
+/* The stats line's object (a new reference): what /metrics serves too. */
+json_t *ainftp_stats_json(const struct ainftp_runtime *rt, int final);
 
 /*
  * One JSON object on one line: per-lcore and per-port counters plus the ports'

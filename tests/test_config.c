@@ -177,6 +177,19 @@ static const struct bad_case bad_cases[] = {
 	BAD("heartbeat_interval_ms not an integer",
 	    WITH_TELEMETRY("'control':{'heartbeat_interval_ms':'fast'}"),
 	    "cluster.json: control.heartbeat_interval_ms: expected an integer, got string"),
+	BAD("prometheus port out of range", WITH_TELEMETRY("'telemetry':{'prometheus':'70000'}"),
+	    "cluster.json: telemetry.prometheus: \"70000\": the port is not a whole number in "
+	    "0..65535"),
+	BAD("prometheus port 0", WITH_TELEMETRY("'telemetry':{'prometheus':'127.0.0.1:0'}"),
+	    "cluster.json: telemetry.prometheus: \"127.0.0.1:0\": port 0 is not a port to scrape"),
+	BAD("prometheus bad address", WITH_TELEMETRY("'telemetry':{'prometheus':'10.0.0:9464'}"),
+	    "cluster.json: telemetry.prometheus: \"10.0.0:9464\": the address is not an IPv4 "
+	    "address"),
+	BAD("prometheus no address", WITH_TELEMETRY("'telemetry':{'prometheus':':9464'}"),
+	    "cluster.json: telemetry.prometheus: \":9464\": expected ADDR:PORT or PORT, ADDR an "
+	    "IPv4 address"),
+	BAD("prometheus not a string", WITH_TELEMETRY("'telemetry':{'prometheus':9464}"),
+	    "cluster.json: telemetry.prometheus: expected a string, got integer"),
 	BAD("unknown key in control", WITH_TELEMETRY("'control':{'heartbeat_ms':50}"),
 	    "cluster.json: control.heartbeat_ms: unknown key"),
 	BAD("control not an object", WITH_TELEMETRY("'control':[]"),
@@ -556,6 +569,22 @@ START_TEST(test_heartbeat_interval)
 	ck_assert_uint_eq(cfg.heartbeat_interval_ms, AINFTP_DEFAULT_HEARTBEAT_MS);
 }
 END_TEST
+
+/* telemetry.prometheus: off unless given; a port alone listens on 127.0.0.1. */
+START_TEST(test_prometheus)
+{
+	struct ainftp_config cfg;
+
+	parse_ok(WITH_TELEMETRY("'telemetry':{}"), &cfg);
+	ck_assert(!cfg.prometheus);
+	parse_ok(WITH_TELEMETRY("'telemetry':{'prometheus':'9464'}"), &cfg);
+	ck_assert(cfg.prometheus);
+	ck_assert_uint_eq(cfg.prometheus_ipv4, htonl(0x7f000001));
+	ck_assert_uint_eq(cfg.prometheus_port, 9464);
+	parse_ok(WITH_TELEMETRY("'telemetry':{'prometheus':'0.0.0.0:65535'}"), &cfg);
+	ck_assert_uint_eq(cfg.prometheus_ipv4, 0);
+	ck_assert_uint_eq(cfg.prometheus_port, 65535);
+}
 END_TEST
 
 /* Keys are optional without authentication, and min_quorum follows a given quorum. */
@@ -884,6 +913,7 @@ config_suite(void)
 	tcase_add_test(tc, test_full);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_heartbeat_interval);
+	tcase_add_test(tc, test_prometheus);
 	tcase_add_test(tc, test_auth_off);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_loopback_json);

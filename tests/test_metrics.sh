@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# The Prometheus endpoint of a running app: ainftp-app --emulate with 4
+# emulated workers answering heartbeats, --metrics 127.0.0.1:0 (a free port,
+# read back from the app's log). Scraped twice while the workers linger: the
+# page must parse as exposition format 0.0.4, show every worker up with an RTT,
+# counters that only go up between scrapes, and figures no larger than the
+# final stats line's. Then the command-line mistakes: a bad --metrics, and a
+# port already taken, each a clear error and a non-zero exit. Only hang bounds
+# are timed.
+#
+#   test_metrics.sh APP SRCDIR
+set -euo pipefail
+
+app=$1
+src=$2 # unused: the config is generated; kept so every test script takes the same arguments
+: "$src"
+
+work=$(mktemp -d)
+prefix="ainftp-test-metrics-$$"
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	rm -rf "$work" /var/run/dpdk/"$prefix"-* 2>/dev/null || true
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+cfg="$work/m.json"
+/usr/bin/python3 - "$cfg" <<'PY'
+import json, secrets, sys
+workers = [{"id": i, "ipv4": "10.1.0.%d" % (10 + i), "key": secrets.token_hex(32)} for i in range(4)]
+cfg = {
+    "appliance": {"ipv4": "198.18.0.2"},
+    "ports": [{"device": "net_ring_emu_app", "rx_queues": 1}],
+    "lcores": {"control": 0, "rx": [{"lcore": 1, "port": 0, "queue": 0}]},
+    "jobs": [{"id": 7, "slots": 64, "elems_per_packet": 256, "encoding": "int16",
+              "auth": True, "workers": workers}],
+    "control": {"heartbeat_interval_ms": 20},
+    "telemetry": {"enabled": False, "stats_interval_s": 0},
+}
+with open(sys.argv[1], "w") as f:
+    json.dump(cfg, f)
+PY
+chmod 600 "$cfg"
+
+if [ "$(nproc)" -ge 3 ]; then lcores="-l 0-2"; else lcores="--lcores (0-2)@(0-$(($(nproc) - 1)))"; fi
+# shellcheck disable=SC2086
+eal=($lcores --no-huge -m 512 --no-pci --no-shconf --no-telemetry --log-level=lib.eal:error)
+
+# The app, in the background, its workers lingering 4 s after their last result.
+timeout 120 "$app" "${eal[@]}" --file-prefix "$prefix-run" -- -c "$cfg" --stats-interval 0 \
+	--emulate 500 --emu-lcore 2 --emu-linger 4000 --metrics 127.0.0.1:0 \
+	>"$work/run.out" 2>"$work/run.err" &
+pid=$!
+port=
+for _ in $(seq 1 200); do
+	port=$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$work/run.err" 2>/dev/null || true)
+	[ -n "$port" ] && break
+	kill -0 "$pid" 2>/dev/null || fail "the app ended early: $(tail -n 5 "$work/run.err")"
+	sleep 0.05
+done
+[ -n "$port" ] || fail "no metrics line in the app's log: $(tail -n 5 "$work/run.err")"
+
+# Two scrapes half a second apart, once every worker has been acked (or give up).
+/usr/bin/python3 - "$port" "$work" <<'PY' || fail "scrapes"
+import re, sys, time, urllib.request
+port, work = sys.argv[1], sys.argv[2]
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?')
+
+def scrape():
+    with urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=10) as r:
+        assert r.status == 200, r.status
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4"), r.headers
+        text = r.read().decode()
+    samples, types = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            assert name not in types, "family %s twice" % name
+            types[name] = kind
+            continue
+        m = SAMPLE.match(line)
+        assert m, "malformed: %r" % line
+        assert m.group(1) in types, "sample before its TYPE: %r" % line
+        labels = tuple(LABEL.findall(m.group(3) or ""))
+        samples[(m.group(1), labels)] = float(m.group(4))
+    return text, samples, types
+
+def workers_up(samples):
+    return {dict(l)["id"] for (n, l), v in samples.items()
+            if n == "ainftp_worker_state" and dict(l).get("state") == "up"}
+
+deadline = time.time() + 20
+while True:
+    text, first, types = scrape()
+    if workers_up(first) == {"0", "1", "2", "3"} or time.time() > deadline:
+        break
+    time.sleep(0.1)
+time.sleep(0.5)
+text2, second, _ = scrape()
+open(work + "/scrape.txt", "w").write(text2)
+bad = []
+if workers_up(second) != {"0", "1", "2", "3"}:
+    bad.append("workers up: %s" % sorted(workers_up(second)))
+rtts = {dict(l)["id"]: v for (n, l), v in second.items() if n == "ainftp_worker_rtt_seconds"}
+if len(rtts) != 4 or not all(0 < v < 1 for v in rtts.values()):
+    bad.append("rtt_seconds: %s" % rtts)
+for key, v in first.items():
+    if types.get(key[0]) == "counter" and second.get(key, 0) < v:
+        bad.append("counter %s went down: %s -> %s" % (key, v, second.get(key)))
+acks = [v for (n, l), v in second.items() if n == "ainftp_port_heartbeat_acks_total"]
+if not acks or acks[0] <= 0:
+    bad.append("no heartbeat acks counted")
+if types.get("ainftp_port_rx_pkts_total") != "counter":
+    bad.append("rx_pkts is not a counter")
+if bad:
+    sys.exit("; ".join(bad))
+print("ok   two scrapes: %d samples, %d families, 4 workers up, rtt %s us" % (
+    len(second), len(types), sorted(round(v * 1e6) for v in rtts.values())))
+PY
+
+wait "$pid" || fail "the app's exit status $?: $(tail -n 5 "$work/run.err")"
+pid=
+# The final line counts at least what the last scrape saw.
+/usr/bin/python3 - "$work/run.out" "$work/scrape.txt" <<'PY' || fail "final line vs scrape"
+import json, re, sys
+final = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{") and '"final":true' in l][0]
+text = open(sys.argv[2]).read()
+m = re.search(r'^ainftp_port_rx_pkts_total\{[^}]*\} (\S+)$', text, re.M)
+assert m and final["ports"][0]["rx_pkts"] >= float(m.group(1)) > 0, (m and m.group(1))
+print("ok   final rx_pkts %d >= scraped %s" % (final["ports"][0]["rx_pkts"], m.group(1)))
+PY
+
+# Mistakes: a port that is not one (exit 2, before EAL), and one already taken (exit 1).
+rc=0
+"$app" "${eal[@]}" --file-prefix "$prefix-bad" -- -c "$cfg" --metrics 127.0.0.1:65536 \
+	>/dev/null 2>"$work/bad.err" || rc=$?
+[ "$rc" = 2 ] || fail "--metrics 127.0.0.1:65536: exit $rc, want 2"
+grep -q -- '--metrics: "127.0.0.1:65536": the port is not a whole number in 0..65535' "$work/bad.err" ||
+	fail "--metrics 127.0.0.1:65536: $(cat "$work/bad.err")"
+echo "ok   bad --metrics: $(cat "$work/bad.err")"
+
+/usr/bin/python3 -c '
+import socket, subprocess, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1)
+cmd = sys.argv[1:] + ["--metrics", "127.0.0.1:%d" % s.getsockname()[1]]
+r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+err = r.stderr.decode()
+assert r.returncode == 1 and "metrics: cannot listen on 127.0.0.1:" in err, (r.returncode, err)
+print("ok   port taken: exit 1:", [l for l in err.splitlines() if "metrics" in l][0])
+' "$app" "${eal[@]}" --file-prefix "$prefix-taken" -- -c "$cfg" --stats-interval 0 ||
+	fail "port taken"
+echo "metrics: ok"

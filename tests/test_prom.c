@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The Prometheus endpoint without EAL: a stats object of the stats line's
+ * shape rendered as exposition text (names, types, labels, units, grouping,
+ * escaping, every line well formed), then served over 127.0.0.1 to scrapers
+ * that behave and to ones that do not.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ainftp_prom.h"
+
+/* The stats line's shape, as lib/ainftp_stats.c writes it. */
+static const char *stats_text =
+	"{\"ainftp_stats\":true,\"final\":false,\"uptime_s\":12.5,"
+	"\"lcores\":[{\"rx_pkts\":7,\"drops_total\":1,\"drops\":{\"tag\":1},\"lcore\":1,"
+	"\"role\":\"rx\",\"loops\":1000,\"busy_loops\":10}],"
+	"\"ports\":[{\"rx_pkts\":5,\"tx_bytes\":640,\"drops_total\":3,"
+	"\"drops\":{\"duplicate\":2,\"ip_checksum\":1},\"port\":0,"
+	"\"name\":\"net_\\\"odd\\\\name\",\"mac\":\"02:00:00:00:00:01\",\"socket\":0,"
+	"\"rx_queues\":2,\"tx_queues\":3,\"device\":{\"ipackets\":5,\"imissed\":0}}],"
+	"\"workers\":[{\"id\":3,\"job\":1,\"ipv4\":\"198.18.0.13\",\"state\":\"up\","
+	"\"rtt_us\":250.0,\"jitter_us\":12.5,\"loss\":0.25,\"last_seen_ms\":40,"
+	"\"heartbeats_sent\":9,\"acks\":8},"
+	"{\"id\":4,\"job\":1,\"ipv4\":\"198.18.0.14\",\"state\":\"unknown\","
+	"\"rtt_us\":0.0,\"jitter_us\":0.0,\"loss\":0.0,\"last_seen_ms\":-1,"
+	"\"heartbeats_sent\":0,\"acks\":0}]}";
+
+static json_t *
+stats_load(void)
+{
+	json_error_t e;
+	json_t *o = json_loads(stats_text, 0, &e);
+
+	ck_assert_msg(o != NULL, "test JSON: %s", e.text);
+	return o;
+}
+
+static char *
+render(void)
+{
+	json_t *o = stats_load();
+	char *text;
+	size_t len;
+
+	ck_assert_int_eq(ainftp_prom_render(o, &text, &len), 0);
+	ck_assert_uint_eq(strlen(text), len);
+	json_decref(o);
+	return text;
+}
+
+static void
+has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+	const char *p = text;
+
+	while ((p = strstr(p, line)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[n] == '\n')
+			return;
+		p += n;
+	}
+	ck_abort_msg("no line \"%s\" in:\n%s", line, text);
+}
+
+static void
+lacks(const char *text, const char *what)
+{
+	ck_assert_msg(strstr(text, what) == NULL, "\"%s\" should not be in:\n%s", what, text);
+}
+
+START_TEST(names_types_units)
+{
+	char *t = render();
+
+	has_line(t, "# TYPE ainftp_uptime_seconds gauge");
+	has_line(t, "ainftp_uptime_seconds 12.5");
+	has_line(t, "# TYPE ainftp_port_rx_pkts_total counter");
+	has_line(t, "ainftp_port_rx_pkts_total{port=\"0\",name=\"net_\\\"odd\\\\name\"} 5");
+	has_line(t, "ainftp_port_tx_bytes_total{port=\"0\",name=\"net_\\\"odd\\\\name\"} 640");
+	has_line(t, "# TYPE ainftp_port_rx_queues gauge");
+	has_line(t, "ainftp_port_rx_queues{port=\"0\",name=\"net_\\\"odd\\\\name\"} 2");
+	/* Drop reasons: one family, the reason a label, so sum() over it works. */
+	has_line(t, "# TYPE ainftp_port_drops_total counter");
+	has_line(t, "ainftp_port_drops_total{port=\"0\",name=\"net_\\\"odd\\\\name\","
+		    "reason=\"duplicate\"} 2");
+	has_line(t, "ainftp_port_drops_total{port=\"0\",name=\"net_\\\"odd\\\\name\","
+		    "reason=\"ip_checksum\"} 1");
+	has_line(t, "ainftp_port_device_imissed_total{port=\"0\",name=\"net_\\\"odd\\\\name\"} 0");
+	has_line(t, "ainftp_lcore_loops_total{lcore=\"1\",role=\"rx\"} 1000");
+	has_line(t, "ainftp_lcore_drops_total{lcore=\"1\",role=\"rx\",reason=\"tag\"} 1");
+	/* Workers: times in seconds, counts as counters, the state a label. */
+	has_line(t, "# TYPE ainftp_worker_rtt_seconds gauge");
+	has_line(t, "ainftp_worker_rtt_seconds{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} "
+		    "0.00025000000000000001");
+	has_line(t, "ainftp_worker_last_seen_seconds{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} "
+		    "0.040000000000000001");
+	has_line(t, "ainftp_worker_loss{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 0.25");
+	has_line(t, "# TYPE ainftp_worker_acks_total counter");
+	has_line(t, "ainftp_worker_acks_total{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 8");
+	has_line(t, "ainftp_worker_state{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\",state=\"up\"} 1");
+	has_line(t,
+		 "ainftp_worker_state{job=\"1\",id=\"4\",ipv4=\"198.18.0.14\",state=\"unknown\"} "
+		 "1");
+	/* "Never seen" (-1 ms) is no sample, not a negative age. */
+	lacks(t, "ainftp_worker_last_seen_seconds{job=\"1\",id=\"4\"");
+	/* Sums the scraper can make, and flags, are not metrics. */
+	lacks(t, "drops_total{port=\"0\",name=\"net_\\\"odd\\\\name\"} 3");
+	lacks(t, "ainftp_final");
+	lacks(t, "ainftp_ainftp_stats");
+	free(t);
+}
+END_TEST
+
+/*
+ * The format's own rules: each line a comment or a sample of a well-formed
+ * name, labels and value; a family's TYPE line first and its samples together.
+ */
+START_TEST(well_formed)
+{
+	char *t = render(), *save = NULL, *line;
+	char families[64][128];
+	unsigned int n_fam = 0;
+	regex_t sample, type;
+
+	ck_assert_int_eq(regcomp(&sample,
+				 "^([a-zA-Z_:][a-zA-Z0-9_:]*)"
+				 "(\\{([a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\",?)*\\})? "
+				 "(-?[0-9.e+-]+|NaN|[+-]Inf)$",
+				 REG_EXTENDED),
+			 0);
+	ck_assert_int_eq(
+		regcomp(&type, "^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge)$", REG_EXTENDED),
+		0);
+	for (line = strtok_r(t, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		regmatch_t m[2];
+		char name[128];
+
+		if (regexec(&type, line, 2, m, 0) == 0) {
+			snprintf(name, sizeof(name), "%.*s", (int)(m[1].rm_eo - m[1].rm_so),
+				 line + m[1].rm_so);
+			for (unsigned int i = 0; i < n_fam; i++)
+				ck_assert_msg(strcmp(families[i], name) != 0,
+					      "family %s declared twice", name);
+			ck_assert_uint_lt(n_fam, 64);
+			snprintf(families[n_fam++], sizeof(families[0]), "%s", name);
+			continue;
+		}
+		ck_assert_msg(regexec(&sample, line, 2, m, 0) == 0, "malformed line: %s", line);
+		snprintf(name, sizeof(name), "%.*s", (int)(m[1].rm_eo - m[1].rm_so),
+			 line + m[1].rm_so);
+		ck_assert_msg(n_fam > 0 && strcmp(families[n_fam - 1], name) == 0,
+			      "sample %s outside its family's block", line);
+	}
+	ck_assert_uint_gt(n_fam, 10);
+	regfree(&sample);
+	regfree(&type);
+	free(t);
+}
+END_TEST
+
+START_TEST(not_an_object)
+{
+	json_t *a = json_array();
+	char *text;
+	size_t len;
+
+	/* Nothing to say is an empty page, not an error. */
+	ck_assert_int_eq(ainftp_prom_render(a, &text, &len), 0);
+	ck_assert_uint_eq(len, 0);
+	free(text);
+	json_decref(a);
+}
+END_TEST
+
+/* ------------------------------------------------------------ the server */
+
+static json_t *
+source(void *arg)
+{
+	(void)arg;
+	return stats_load();
+}
+
+struct server {
+	struct ainftp_prom *p;
+	pthread_t th;
+	uint16_t port;
+};
+
+static void
+server_start(struct server *s)
+{
+	char err[256];
+
+	s->p = ainftp_prom_open(htonl(INADDR_LOOPBACK), 0, source, NULL, err, sizeof(err));
+	ck_assert_msg(s->p != NULL, "%s", err);
+	s->port = ainftp_prom_port(s->p);
+	ck_assert_uint_ne(s->port, 0);
+	ck_assert_int_eq(pthread_create(&s->th, NULL, ainftp_prom_serve, s->p), 0);
+}
+
+static void
+server_stop(struct server *s)
+{
+	ainftp_prom_stop(s->p);
+	ck_assert_int_eq(pthread_join(s->th, NULL), 0);
+	ainftp_prom_close(s->p);
+}
+
+static int
+connect_to(uint16_t port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Sends req, reads the whole answer (the server closes); a malloc'd string. */
+static char *
+request(uint16_t port, const char *req)
+{
+	int fd = connect_to(port);
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap);
+	ssize_t r;
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	while ((r = recv(fd, buf + n, cap - 1 - n, 0)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+	close(fd);
+	return buf;
+}
+
+START_TEST(serves_metrics)
+{
+	struct server s;
+	char *a, *want = render(), *body;
+
+	server_start(&s);
+	a = request(s.port, "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n");
+	ck_assert_msg(strncmp(a, "HTTP/1.0 200 OK\r\n", 17) == 0, "%s", a);
+	ck_assert_ptr_nonnull(strstr(a, "Content-Type: text/plain; version=0.0.4"));
+	body = strstr(a, "\r\n\r\n");
+	ck_assert_ptr_nonnull(body);
+	ck_assert_str_eq(body + 4, want);
+	free(a);
+	/* A query string does not matter; HEAD has the head only. */
+	a = request(s.port, "GET /metrics?x=1 HTTP/1.0\r\n\r\n");
+	ck_assert_msg(strncmp(a, "HTTP/1.0 200 OK\r\n", 17) == 0, "%s", a);
+	free(a);
+	a = request(s.port, "HEAD /metrics HTTP/1.0\r\n\r\n");
+	ck_assert_msg(strncmp(a, "HTTP/1.0 200 OK\r\n", 17) == 0, "%s", a);
+	ck_assert_str_eq(strstr(a, "\r\n\r\n"), "\r\n\r\n");
+	free(a);
+	ck_assert_uint_eq(ainftp_prom_scrapes(s.p), 3);
+	ck_assert_uint_eq(ainftp_prom_refused(s.p), 0);
+	server_stop(&s);
+	free(want);
+}
+END_TEST
+
+START_TEST(refuses_the_rest)
+{
+	struct server s;
+	char *a, big[4096];
+
+	server_start(&s);
+	a = request(s.port, "GET /other HTTP/1.0\r\n\r\n");
+	ck_assert_msg(strncmp(a, "HTTP/1.0 404 ", 13) == 0, "%s", a);
+	free(a);
+	a = request(s.port, "POST /metrics HTTP/1.0\r\n\r\n");
+	ck_assert_msg(strncmp(a, "HTTP/1.0 405 ", 13) == 0, "%s", a);
+	free(a);
+	a = request(s.port, "\x01\x02garbage\r\n\r\n");
+	ck_assert_msg(strncmp(a, "HTTP/1.0 400 ", 13) == 0, "%s", a);
+	free(a);
+	/* A head longer than the server reads: refused, not overflowed. */
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "GET /", 5);
+	a = request(s.port, big);
+	ck_assert_msg(strncmp(a, "HTTP/1.0 400 ", 13) == 0, "%s", a);
+	free(a);
+	ck_assert_uint_eq(ainftp_prom_refused(s.p), 4);
+	ck_assert_uint_eq(ainftp_prom_scrapes(s.p), 0);
+	server_stop(&s);
+}
+END_TEST
+
+/* A client that connects and says nothing delays the next scrape; it does not stop it. */
+START_TEST(silent_client)
+{
+	struct server s;
+	int idle;
+	char *a;
+
+	server_start(&s);
+	idle = connect_to(s.port);
+	a = request(s.port, "GET /metrics HTTP/1.0\r\n\r\n");
+	ck_assert_msg(strncmp(a, "HTTP/1.0 200 OK\r\n", 17) == 0, "%s", a);
+	free(a);
+	/* The silent one was given up on with a 400. */
+	ck_assert_uint_eq(ainftp_prom_refused(s.p), 1);
+	close(idle);
+	server_stop(&s);
+}
+END_TEST
+
+START_TEST(port_taken)
+{
+	struct server s;
+	char err[256];
+	struct ainftp_prom *p;
+
+	server_start(&s);
+	p = ainftp_prom_open(htonl(INADDR_LOOPBACK), s.port, source, NULL, err, sizeof(err));
+	ck_assert_ptr_null(p);
+	ck_assert_msg(strstr(err, "cannot listen on 127.0.0.1:") != NULL, "%s", err);
+	server_stop(&s);
+}
+END_TEST
+
+static Suite *
+prom_suite(void)
+{
+	Suite *s = suite_create("prom");
+	TCase *render_tc = tcase_create("render"), *serve = tcase_create("serve");
+
+	tcase_add_test(render_tc, names_types_units);
+	tcase_add_test(render_tc, well_formed);
+	tcase_add_test(render_tc, not_an_object);
+	tcase_add_test(serve, serves_metrics);
+	tcase_add_test(serve, refuses_the_rest);
+	tcase_add_test(serve, silent_client);
+	tcase_add_test(serve, port_taken);
+	tcase_set_timeout(serve, 30);
+	suite_add_tcase(s, render_tc);
+	suite_add_tcase(s, serve);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(prom_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
