@@ -54,6 +54,14 @@ ainftp_args_usage(const char *prog)
 	       "  --emu-seed S            gradients' seed (default 1)\n"
 	       "  --emu-silent W          worker W never answers heartbeats (tests the appliance)\n"
 	       "  --emu-linger MS         after the last result, answer heartbeats MS ms more\n"
+	       "  --emu-rate N            each worker sends at most N new chunks per second\n"
+	       "  --emu-delay W:MS[:FROM] worker W's data leaves MS ms late from chunk FROM on\n"
+	       "                          (default 0); it answers heartbeats at once (a "
+	       "straggler)\n"
+	       "  --emu-kill W:AT_CHUNK:MS\n"
+	       "                          worker W stops entirely before chunk AT_CHUNK for MS "
+	       "ms,\n"
+	       "                          then restarts and rejoins at a later step boundary\n"
 	       "\n"
 	       "Example: %s -l 0-1 --no-huge -m 512 --no-pci --vdev=net_ring0 -- -c "
 	       "config/loopback.json\n"
@@ -94,6 +102,41 @@ parse_probability(const char *opt, const char *s, double *out, char *err, size_t
 		return -1;
 	}
 	*out = v;
+	return 0;
+}
+
+/*
+ * "A:B[:C]": n_min..n_max whole numbers separated by colons, each in its range;
+ * the message names the option and the form.
+ */
+static int
+parse_fields(const char *opt, const char *form, const char *s, unsigned int n_min,
+	     unsigned int n_max, const unsigned long *min, const unsigned long *max,
+	     unsigned long *out, char *err, size_t errlen)
+{
+	char buf[64], *field, *save = NULL;
+	unsigned int n = 0;
+
+	if (strlen(s) >= sizeof(buf)) {
+		snprintf(err, errlen, "%s: \"%.32s...\" is not %s", opt, s, form);
+		return -1;
+	}
+	strcpy(buf, s);
+	for (field = strtok_r(buf, ":", &save); field != NULL; field = strtok_r(NULL, ":", &save)) {
+		char name[48];
+
+		if (n == n_max)
+			break;
+		snprintf(name, sizeof(name), "%s %s", opt, form);
+		if (parse_ulong(name, field, min[n], max[n], &out[n], err, errlen) != 0)
+			return -1;
+		n++;
+	}
+	if (n < n_min || field != NULL || s[0] == ':' || s[strlen(s) - 1] == ':' ||
+	    strstr(s, "::") != NULL) {
+		snprintf(err, errlen, "%s: \"%s\" is not %s", opt, s, form);
+		return -1;
+	}
 	return 0;
 }
 
@@ -142,6 +185,34 @@ parse_emu_option(int opt, const char *arg, struct ainftp_args *args, char *err, 
 		ret = parse_ulong("--emu-linger", arg, 0, 600000, &v, err, errlen);
 		e->linger_ms = (uint32_t)v;
 		break;
+	case 'Y': {
+		static const unsigned long min[] = {0, 1, 0},
+					   max[] = {AINFTP_MAX_WORKERS - 1, 600000, UINT32_MAX};
+		unsigned long f[3] = {0, 0, 0};
+
+		ret = parse_fields("--emu-delay", "W:MS[:FROM]", arg, 2, 3, min, max, f, err,
+				   errlen);
+		e->delay_worker = (int)f[0];
+		e->delay_ms = (uint32_t)f[1];
+		e->delay_from = (uint32_t)f[2];
+		break;
+	}
+	case 'K': {
+		static const unsigned long min[] = {0, 0, 1},
+					   max[] = {AINFTP_MAX_WORKERS - 1, UINT32_MAX, 600000};
+		unsigned long f[3] = {0, 0, 0};
+
+		ret = parse_fields("--emu-kill", "W:AT_CHUNK:MS", arg, 3, 3, min, max, f, err,
+				   errlen);
+		e->kill_worker = (int)f[0];
+		e->kill_at = (uint32_t)f[1];
+		e->kill_ms = (uint32_t)f[2];
+		break;
+	}
+	case 'P':
+		ret = parse_ulong("--emu-rate", arg, 1, 100000000, &v, err, errlen);
+		e->rate = (uint32_t)v;
+		break;
 	case 'l':
 		return parse_probability("--emu-loss", arg, &e->loss, err, errlen);
 	case 'd':
@@ -169,6 +240,9 @@ ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, si
 		{"emu-seed", required_argument, NULL, 'R'},
 		{"emu-silent", required_argument, NULL, 'Q'},
 		{"emu-linger", required_argument, NULL, 'G'},
+		{"emu-delay", required_argument, NULL, 'Y'},
+		{"emu-kill", required_argument, NULL, 'K'},
+		{"emu-rate", required_argument, NULL, 'P'},
 		{"emu-loss", required_argument, NULL, 'l'},
 		{"emu-dup", required_argument, NULL, 'd'},
 		{"emu-reorder", required_argument, NULL, 'r'},
@@ -188,6 +262,8 @@ ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, si
 	args->emu.timeout_us = EMU_DEFAULT_TIMEOUT_US;
 	args->emu.seed = 1;
 	args->emu.silent_worker = -1;
+	args->emu.delay_worker = -1;
+	args->emu.kill_worker = -1;
 	optind = 1;
 	opterr = 0; /* we print our own, one line */
 	while ((opt = getopt_long(argc, argv, ":c:hv", opts, NULL)) != -1) {
@@ -230,6 +306,9 @@ ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, si
 		case 'R':
 		case 'Q':
 		case 'G':
+		case 'Y':
+		case 'K':
+		case 'P':
 		case 'l':
 		case 'd':
 		case 'r':

@@ -80,6 +80,11 @@ struct emu_worker {
 	struct ainftp_mac_key mk; /* derived from the worker's key once */
 	uint64_t next_g;	  /* next chunk to send for the first time */
 	uint64_t received;	  /* distinct results taken */
+	/* The killed worker: dead until dead_until; then listening (resuming) for a step to
+	 * rejoin at; then gated: it sends a chunk once the result of the chunk before it on
+	 * its slot has come (it was not there to see the slot's history). */
+	bool dead, resuming, gated;
+	uint64_t dead_until;
 	uint32_t n_out;
 	uint32_t *slot_out;  /* per slot: index into out[], or EMU_NONE */
 	struct emu_out *out; /* W entries, packed */
@@ -87,8 +92,9 @@ struct emu_worker {
 
 /* The reference result of one chunk, kept while workers take their copies. */
 struct emu_ref {
-	uint64_t g; /* UINT64_MAX: empty */
-	int8_t exp; /* int16 results */
+	uint64_t g;	 /* UINT64_MAX: empty */
+	uint64_t bitmap; /* the contributors it sums */
+	int8_t exp;	 /* int16 results */
 	bool overflow;
 };
 
@@ -103,6 +109,16 @@ struct emu_hold {
 	uint16_t n;
 	struct emu_held h[EMU_HOLD_MAX];
 };
+
+/* A straggler's frame on its way, late. */
+struct emu_delayed {
+	struct rte_mbuf *m;
+	uint64_t due;
+	uint16_t lane;
+};
+
+/* The straggler's delay line: a FIFO (every frame waits the same time). */
+#define EMU_DELAY_MAX 16384
 
 struct emu_lane_tx {
 	uint16_t n;
@@ -171,14 +187,25 @@ struct ainftp_emu {
 	uint64_t *sent_g1;  /* per slot: 1 + the latest chunk first sent on it */
 	uint64_t *sent_tsc; /* and when its last first transmission went: the sum can start */
 	uint64_t next_scan;
+	uint64_t start_tsc; /* pacing (conf.rate) counts from here */
+
+	struct emu_delayed *delay; /* EMU_DELAY_MAX, when a straggler is asked for */
+	uint32_t delay_head, delay_n;
+	uint64_t delay_cycles;
+	uint64_t *seen_g1; /* per slot: 1 + the latest chunk whose result the killed worker saw */
+	uint64_t skip_lo, skip_hi;  /* chunks the killed worker never sent: never in a sum */
+	uint64_t fault_tsc;	    /* when the straggler's first late frame or the kill came */
+	uint64_t first_partial_tsc; /* when the first result without every worker was taken */
 
 	/* What the report says. */
 	bool done;
 	struct ainftp_emu_report rep;
 	uint64_t results_ignored; /* results of chunks already taken (duplicates) */
-	uint64_t bad_results;	  /* results of chunks the worker never sent */
-	uint64_t addr_errors;	  /* results to an address or port that is not a worker's */
-	uint64_t stray;		  /* frames that are no result at all */
+	uint64_t results_early; /* results of chunks a worker had not sent, completed without it */
+	uint64_t dead_drops;	/* frames to the killed worker while it was dead */
+	uint64_t bad_results;	/* results of chunks the worker never sent */
+	uint64_t addr_errors;	/* results to an address or port that is not a worker's */
+	uint64_t stray;		/* frames that are no result at all */
 	uint64_t tx_full, nombuf;
 	char first_bad[256];
 	unsigned int emu_pool_in_use_end;
@@ -451,6 +478,19 @@ ref_res_i16(const struct ainftp_emu *e, const emu_i128 *s, const int32_t *E, int
 	return (int8_t)eo;
 }
 
+/* Worker index w is one of the result's contributors (its bitmap says so). */
+static inline bool
+in_sum_bits(const struct ainftp_emu *e, uint64_t bitmap, unsigned int w)
+{
+	return (bitmap >> e->workers[w].id) & 1;
+}
+
+static inline bool
+in_sum(const struct ainftp_emu *e, const struct emu_ref *r, unsigned int w)
+{
+	return in_sum_bits(e, r->bitmap, w);
+}
+
 /*
  * The reference sum of the decoded contributions in e->wq and e->wexp, into
  * out (the result's payload) and r (its exponent, and whether the inputs
@@ -476,7 +516,7 @@ ref_compute(struct ainftp_emu *e, struct emu_ref *r, uint8_t *out)
 		for (w = 0; w < e->n_workers; w++) {
 			int32_t ew = e->wexp[(size_t)w * e->blocks + b];
 
-			if (ew != AINFTP_EXP_NONE)
+			if (ew != AINFTP_EXP_NONE && in_sum(e, r, w))
 				E = RTE_MIN(E, ew);
 		}
 		for (i = 0; i < n; i++)
@@ -485,7 +525,7 @@ ref_compute(struct ainftp_emu *e, struct emu_ref *r, uint8_t *out)
 			int32_t ew = e->wexp[(size_t)w * e->blocks + b];
 			const int64_t *q = e->wq + (size_t)w * e->elems + base;
 
-			if (ew == AINFTP_EXP_NONE)
+			if (ew == AINFTP_EXP_NONE || !in_sum(e, r, w))
 				continue;
 			if (ew - E > 126 - AINFTP_QBITS_FLOAT32 - AINFTP_WORKER_BITS) {
 				r->overflow = true; /* beyond even an int128 */
@@ -498,7 +538,8 @@ ref_compute(struct ainftp_emu *e, struct emu_ref *r, uint8_t *out)
 		for (w = 0; E != INT32_MAX && w < e->n_workers; w++) {
 			int32_t ew = e->wexp[(size_t)w * e->blocks + b];
 
-			if (ew != AINFTP_EXP_NONE && ew - E > 63 - AINFTP_WORKER_BITS - e->qbits)
+			if (ew != AINFTP_EXP_NONE && in_sum(e, r, w) &&
+			    ew - E > 63 - AINFTP_WORKER_BITS - e->qbits)
 				r->overflow = true;
 		}
 		for (i = 0; i < n; i++)
@@ -526,11 +567,15 @@ ref_compute(struct ainftp_emu *e, struct emu_ref *r, uint8_t *out)
 	}
 }
 
-/* The result every worker must get for chunk g, from all workers' payloads. */
+/*
+ * The result every worker must get for chunk g: the sum of the payloads of the
+ * workers the result's bitmap names (all of them, unless some were left out).
+ */
 static const struct emu_ref *
-reference(struct ainftp_emu *e, uint64_t g, const uint8_t **payload)
+reference(struct ainftp_emu *e, uint64_t g, uint64_t bitmap, const uint8_t **payload)
 {
-	/* By slot: a slot's next chunk completes only after every worker has this one. */
+	/* By slot: a recomputation when a slot's next chunk came first (a straggler's late result).
+	 */
 	uint32_t idx = chunk_slot(e, g) % e->ref_n;
 	struct emu_ref *r = &e->ref[idx];
 	uint8_t *out = e->ref_payload + (size_t)idx * e->result_len;
@@ -538,13 +583,16 @@ reference(struct ainftp_emu *e, uint64_t g, const uint8_t **payload)
 	int8_t se;
 
 	*payload = out;
-	if (r->g == g)
+	if (r->g == g && r->bitmap == bitmap)
 		return r;
+	r->bitmap = bitmap;
 	for (w = 0; w < e->n_workers; w++) {
 		const struct emu_worker *wk = &e->workers[w];
 		uint32_t k = wk->slot_out[chunk_slot(e, g)];
 		const uint8_t *p = e->payload;
 
+		if (!in_sum(e, r, w))
+			continue;
 		/* The bytes the worker sent, while it keeps them; else made again. */
 		if (k != EMU_NONE && wk->out[k].g == g) {
 			const struct ainftp_hdr *h =
@@ -733,18 +781,169 @@ lanes_flush(struct ainftp_emu *e)
 	}
 }
 
-/* A copy of a kept frame to the appliance; false when the pool is empty for now. */
+/* Into the straggler's delay line; a full line loses the frame (counted). */
+static void
+delay_push(struct ainftp_emu *e, uint16_t lane, struct rte_mbuf *m, uint64_t now)
+{
+	struct emu_delayed *d;
+
+	if (e->delay_n == EMU_DELAY_MAX) {
+		e->rep.delay_full++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	d = &e->delay[(e->delay_head + e->delay_n++) % EMU_DELAY_MAX];
+	d->m = m;
+	d->due = now + e->delay_cycles;
+	d->lane = lane;
+	e->rep.delayed++;
+}
+
+/* The straggler's frames whose time has come, in the order it sent them. */
+static void
+delay_release(struct ainftp_emu *e, uint64_t now)
+{
+	while (e->delay_n != 0 && e->delay[e->delay_head].due <= now) {
+		const struct emu_delayed *d = &e->delay[e->delay_head];
+
+		emu_send(e, d->lane, d->m);
+		e->delay_head = (e->delay_head + 1) % EMU_DELAY_MAX;
+		e->delay_n--;
+	}
+}
+
+/* Worker w's frames of chunk g leave through the delay line. */
+static inline bool
+delayed(const struct ainftp_emu *e, unsigned int w, uint64_t g)
+{
+	return e->delay != NULL && (int)e->workers[w].id == e->conf.delay_worker &&
+	       g >= e->conf.delay_from;
+}
+
+/* A copy of worker w's kept frame of chunk g to the appliance; false when the pool is empty. */
 static bool
-frame_send(struct ainftp_emu *e, const struct rte_mbuf *keep, uint32_t slot)
+frame_send(struct ainftp_emu *e, unsigned int w, uint64_t g, const struct rte_mbuf *keep,
+	   uint32_t slot, uint64_t now)
 {
 	struct rte_mbuf *m = rte_pktmbuf_copy(keep, e->pool, 0, UINT32_MAX);
+	uint16_t lane = (uint16_t)(slot % e->lanes);
 
 	if (unlikely(m == NULL)) {
 		e->nombuf++;
 		return false;
 	}
-	emu_send(e, (uint16_t)(slot % e->lanes), m);
+	if (delayed(e, w, g)) {
+		if (e->fault_tsc == 0)
+			e->fault_tsc = now;
+		delay_push(e, lane, m, now);
+	} else
+		emu_send(e, lane, m);
 	return true;
+}
+
+/* The chunk before g on g's slot, over steps; UINT64_MAX: none. */
+static uint64_t
+chunk_pred(const struct ainftp_emu *e, uint64_t g)
+{
+	uint64_t c = chunk_index(e, g), step = chunk_step(e, g), k = c % e->slots;
+
+	if (c >= e->slots)
+		return g - e->slots;
+	if (step == 0)
+		return UINT64_MAX;
+	/* The last chunk of the step before that maps to slot k. */
+	return (step - 1) * e->cps + k + (e->cps - 1 - k) / e->slots * e->slots;
+}
+
+/*
+ * The killed worker at its death: what it had in flight is lost with it (its
+ * results never taken, counted as skipped); it sends nothing and takes nothing
+ * until it restarts.
+ */
+static void
+worker_kill(struct ainftp_emu *e, struct emu_worker *wk, uint64_t now)
+{
+	uint32_t i;
+
+	for (i = 0; i < wk->n_out; i++) {
+		rte_pktmbuf_free(wk->out[i].keep);
+		wk->slot_out[wk->out[i].slot] = EMU_NONE;
+	}
+	e->rep.skipped += wk->n_out;
+	wk->n_out = 0;
+	wk->dead = true;
+	wk->dead_until = now + e->hz / 1000 * e->conf.kill_ms;
+	e->skip_lo = e->skip_hi = wk->next_g;
+	e->fault_tsc = now;
+	AINFTP_LOG(INFO, "emulator: worker %u dies at chunk %" PRIu64, wk->id, wk->next_g);
+}
+
+/*
+ * Restarted, the worker rejoins at a step boundary: at step J, far enough
+ * ahead of the step of the first result it sees that nobody has started J
+ * (the others are at most a window ahead of that result), as a training
+ * framework restarts a worker at the step after the current one. Chunks
+ * before J it never sends. It then sends a chunk only once the result of the
+ * chunk before it on its slot has come (gated): it did not see the slot's
+ * history, and a chunk of J sent early would abandon the others' chunk of J-1.
+ */
+static void
+worker_resume(struct ainftp_emu *e, struct emu_worker *wk, uint64_t first_step)
+{
+	uint64_t j = first_step + 2 + e->window / e->cps;
+
+	wk->next_g = RTE_MAX(RTE_MIN(j * e->cps, (uint64_t)e->conf.chunks), e->skip_lo);
+	e->rep.skipped += wk->next_g - e->skip_lo;
+	e->skip_hi = wk->next_g;
+	wk->resuming = false;
+	wk->gated = true;
+	e->rep.rejoin_at = (int64_t)wk->next_g;
+	AINFTP_LOG(INFO, "emulator: worker %u rejoins at chunk %" PRIu64 " (step %" PRIu64 ")",
+		   wk->id, wk->next_g, j);
+}
+
+/* The others all done: nothing left for a restarted worker to rejoin. */
+static bool
+others_done(const struct ainftp_emu *e, const struct emu_worker *wk)
+{
+	unsigned int w;
+
+	for (w = 0; w < e->n_workers; w++)
+		if (&e->workers[w] != wk &&
+		    (e->workers[w].next_g < e->conf.chunks || e->workers[w].n_out != 0))
+			return false;
+	return true;
+}
+
+/* The killed worker is dead, or alive and not yet rejoined. */
+static bool
+restarting(const struct ainftp_emu *e)
+{
+	unsigned int w;
+
+	for (w = 0; w < e->n_workers; w++)
+		if (e->workers[w].dead || e->workers[w].resuming)
+			return true;
+	return false;
+}
+
+/* The killed worker comes back to life when its time is up, and listens for a step. */
+static void
+worker_revive(struct ainftp_emu *e, uint64_t now)
+{
+	unsigned int w;
+
+	for (w = 0; w < e->n_workers; w++) {
+		struct emu_worker *wk = &e->workers[w];
+
+		if (wk->dead && now >= wk->dead_until) {
+			wk->dead = false;
+			wk->resuming = true;
+			memset(e->seen_g1, 0, e->slots * sizeof(*e->seen_g1));
+		}
+		if (wk->resuming && others_done(e, wk))
+			worker_resume(e, wk, chunk_step(e, e->conf.chunks));
+	}
 }
 
 static inline uint64_t
@@ -763,6 +962,9 @@ send_new(struct ainftp_emu *e, const struct ainftp_runtime *rt, uint64_t now)
 	struct rte_mbuf *keep;
 	unsigned int start = (unsigned int)(e->pass % e->n_workers);
 	bool more = true;
+	/* Paced: chunk g goes no sooner than g / rate seconds after the start. */
+	uint64_t paced =
+		e->conf.rate == 0 ? UINT64_MAX : (now - e->start_tsc) * e->conf.rate / e->hz + 1;
 
 	/* Round robin, one chunk per worker per round, so no worker runs ahead. */
 	while (more && budget > 0) {
@@ -774,13 +976,21 @@ send_new(struct ainftp_emu *e, const struct ainftp_runtime *rt, uint64_t now)
 			uint32_t slot;
 			struct emu_out *o;
 
-			if (g >= e->conf.chunks || wk->n_out >= e->window)
+			if (g >= e->conf.chunks || wk->n_out >= e->window || g >= paced ||
+			    wk->dead || wk->resuming)
 				continue;
+			if ((int)wk->id == e->conf.kill_worker && g == e->conf.kill_at) {
+				worker_kill(e, wk, now);
+				continue;
+			}
 			slot = chunk_slot(e, g);
 			if (wk->slot_out[slot] != EMU_NONE)
 				continue; /* the slot's previous chunk has no result yet */
+			if (wk->gated && chunk_pred(e, g) != UINT64_MAX &&
+			    e->seen_g1[slot] <= chunk_pred(e, g))
+				continue; /* nor has it seen the one before it */
 			keep = frame_build(e, rt, w, g);
-			if (keep == NULL || !frame_send(e, keep, slot)) {
+			if (keep == NULL || !frame_send(e, w, g, keep, slot, now)) {
 				e->nombuf += keep == NULL;
 				rte_pktmbuf_free(keep);
 				return;
@@ -790,7 +1000,8 @@ send_new(struct ainftp_emu *e, const struct ainftp_runtime *rt, uint64_t now)
 			o->g = g;
 			o->slot = slot;
 			o->tries = 0;
-			o->rto = rto_now(e);
+			/* The straggler knows its own delay: no retransmission before it. */
+			o->rto = rto_now(e) + (delayed(e, w, g) ? e->delay_cycles : 0);
 			o->deadline = now + o->rto;
 			o->first_rto = o->rto;
 			e->next_scan = RTE_MIN(e->next_scan, o->deadline);
@@ -821,7 +1032,7 @@ send_again(struct ainftp_emu *e, uint64_t now)
 			struct emu_out *o = &wk->out[i];
 
 			if (o->deadline <= now && budget > 0) {
-				if (!frame_send(e, o->keep, o->slot)) {
+				if (!frame_send(e, w, o->g, o->keep, o->slot, now)) {
 					budget = 0;
 					next = now;
 					continue;
@@ -831,7 +1042,9 @@ send_again(struct ainftp_emu *e, uint64_t now)
 				e->rep.retransmits++;
 				e->rtx_g1[o->slot] = RTE_MAX(e->rtx_g1[o->slot], o->g + 1);
 				o->rto = RTE_MIN(o->rto * 2, o->first_rto * EMU_BACKOFF_MAX);
-				o->rto = RTE_MIN(o->rto, e->rto_cap);
+				o->rto = RTE_MIN(
+					o->rto,
+					e->rto_cap + (delayed(e, w, o->g) ? e->delay_cycles : 0));
 				o->deadline = now + o->rto;
 			}
 			next = RTE_MIN(next, o->deadline);
@@ -963,6 +1176,27 @@ heartbeat_answer(struct ainftp_emu *e, const struct ainftp_runtime *rt, const st
 	emu_send(e, lane, mb);
 }
 
+/* An exact result, by its contributors: how many, who was left out, when. */
+static void
+result_count(struct ainftp_emu *e, uint64_t g, uint64_t bitmap, uint64_t now)
+{
+	unsigned int w;
+
+	e->rep.by_count[__builtin_popcountll(bitmap)]++;
+	if (bitmap == e->all_bits) {
+		e->rep.full_last = RTE_MAX(e->rep.full_last, (int64_t)g);
+		if (e->rep.rejoin_at >= 0 && g >= (uint64_t)e->rep.rejoin_at)
+			e->rep.full_after_rejoin++;
+		return;
+	}
+	e->rep.results_partial++;
+	e->rep.partial_last = RTE_MAX(e->rep.partial_last, (int64_t)g);
+	for (w = 0; w < e->n_workers; w++)
+		e->rep.absent[w] += !in_sum_bits(e, bitmap, w);
+	if (e->first_partial_tsc == 0)
+		e->first_partial_tsc = now;
+}
+
 /* One frame from the appliance; returns 1 when it was a new result for a worker. */
 static int
 result_take(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct rte_mbuf *m,
@@ -1014,6 +1248,15 @@ result_take(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct 
 		return 0;
 	}
 	ainftp_hdr_read(h, &msg);
+	if (wk->dead) {
+		/* Killed: nothing answers, nothing is taken. */
+		e->dead_drops++;
+		if (msg.type == AINFTP_MSG_HEARTBEAT) {
+			e->rep.heartbeats++;
+			e->rep.heartbeats_unanswered++;
+		}
+		return 0;
+	}
 	if (msg.type == AINFTP_MSG_HEARTBEAT && msg.job == e->job->id &&
 	    ainftp_hdr_check(h, rte_be_to_cpu_16(udp->dgram_len) - sizeof(*udp)) == AINFTP_OK) {
 		heartbeat_answer(e, rt, wk, &msg, udp->src_port);
@@ -1026,6 +1269,18 @@ result_take(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct 
 
 	/* Which chunk: one of the worker's, outstanding or taken already. */
 	g = (uint64_t)msg.step * e->cps + msg.chunk;
+	if ((wk->resuming || wk->gated) && msg.job == e->job->id && msg.chunk < e->cps &&
+	    msg.slot == msg.chunk % e->slots) {
+		/* Restarted: the first result names the step it rejoins after; every
+		 * result opens its slot's gate; those of chunks it never sent are not its. */
+		if (wk->resuming)
+			worker_resume(e, wk, msg.step);
+		e->seen_g1[msg.slot] = RTE_MAX(e->seen_g1[msg.slot], g + 1);
+		if (g >= wk->next_g || (g >= e->skip_lo && g < e->skip_hi)) {
+			e->results_early++;
+			return 0;
+		}
+	}
 	if (msg.job != e->job->id || msg.chunk >= e->cps || msg.slot >= e->slots ||
 	    msg.slot != msg.chunk % e->slots || g >= wk->next_g) {
 		e->bad_results++;
@@ -1081,10 +1336,14 @@ result_take(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct 
 			   msg.elems, msg.encoding, e->elems, e->result_enc);
 	else if (msg.flags & AINFTP_F_OVERFLOW)
 		result_bad(e, wk, msg.step, msg.chunk, "flagged OVERFLOW");
-	else if (msg.contributors != e->n_workers || msg.bitmap != e->all_bits)
+	else if ((msg.bitmap & ~e->all_bits) != 0 ||
+		 (unsigned int)__builtin_popcountll(msg.bitmap) != msg.contributors ||
+		 msg.contributors < e->job->straggler.min_quorum)
 		result_bad(e, wk, msg.step, msg.chunk,
-			   "contributors %u bitmap 0x%" PRIx64 ", want %u and 0x%" PRIx64,
-			   msg.contributors, msg.bitmap, e->n_workers, e->all_bits);
+			   "contributors %u bitmap 0x%" PRIx64
+			   ": want a count of the bitmap's bits, within 0x%" PRIx64
+			   ", at least min_quorum %u",
+			   msg.contributors, msg.bitmap, e->all_bits, e->job->straggler.min_quorum);
 	else {
 		/* Header, payload and tag, out of the chain (a header mbuf and a shared payload).
 		 */
@@ -1098,12 +1357,14 @@ result_take(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct 
 			result_bad(e, wk, msg.step, msg.chunk, "the result's tag does not verify");
 			goto out;
 		}
-		r = reference(e, g, &want);
+		r = reference(e, g, msg.bitmap, &want);
 		ok = result_compare(e, wk, &msg, got, r, want);
 	}
 out:
-	if (ok)
+	if (ok) {
 		e->rep.results_exact++;
+		result_count(e, g, msg.bitmap, now);
+	}
 	/* The chunk is the worker's no more. */
 	rte_pktmbuf_free(wk->out[idx].keep);
 	last = --wk->n_out;
@@ -1194,6 +1455,10 @@ holds_free(struct ainftp_emu *e)
 	for (i = 0; i < e->rx_hold.n; i++)
 		rte_pktmbuf_free(e->rx_hold.h[i].m);
 	e->rx_hold.n = 0;
+	for (; e->delay_n != 0; e->delay_n--) {
+		rte_pktmbuf_free(e->delay[e->delay_head].m);
+		e->delay_head = (e->delay_head + 1) % EMU_DELAY_MAX;
+	}
 }
 
 /* The frames workers keep for retransmission: the run is over. */
@@ -1251,7 +1516,8 @@ ainftp_emu_loop(struct ainftp_runtime *rt)
 		rt->hdr_pool[socket] != NULL ? rte_mempool_in_use_count(rt->hdr_pool[socket]) : 0;
 	AINFTP_LOG(INFO, "lcore %u: %u emulated workers, %" PRIu32 " chunks each, window %u",
 		   rte_lcore_id(), e->n_workers, e->conf.chunks, e->window);
-	start = last_progress = rte_rdtsc();
+	e->delay_cycles = e->hz / 1000 * e->conf.delay_ms;
+	start = last_progress = e->start_tsc = rte_rdtsc();
 	while (!ainftp_should_quit(rt)) {
 		int got;
 
@@ -1259,7 +1525,9 @@ ainftp_emu_loop(struct ainftp_runtime *rt)
 		e->pass++;
 		got = rx_poll(e, rt, now);
 		taken += (uint64_t)got;
-		if (taken >= total) {
+		worker_revive(e, now);
+		/* Done: every result in but those the killed worker will never take. */
+		if (taken + e->rep.skipped >= total && !restarting(e)) {
 			/* Every result is in: answer heartbeats a while longer when asked. */
 			if (finished == 0)
 				finished = now;
@@ -1270,6 +1538,7 @@ ainftp_emu_loop(struct ainftp_runtime *rt)
 		}
 		send_new(e, rt, now);
 		send_again(e, now);
+		delay_release(e, now);
 		lanes_flush(e);
 		if (got != 0) {
 			last_progress = now;
@@ -1363,6 +1632,18 @@ conf_check(const struct ainftp_runtime *rt, const struct ainftp_emu_conf *conf, 
 			return -1;
 		}
 	}
+	for (i = 0; i < 2; i++) {
+		int id = i == 0 ? conf->delay_worker : conf->kill_worker;
+		unsigned int w;
+
+		for (w = 0; id >= 0 && w < job->n_workers && job->workers[w].id != id; w++)
+			;
+		if (id >= 0 && w == job->n_workers) {
+			snprintf(err, errlen, "emulator: job %" PRIu32 " has no worker %d to %s",
+				 job->id, id, i == 0 ? "delay" : "kill");
+			return -1;
+		}
+	}
 	if (job->quorum != job->n_workers) {
 		snprintf(err, errlen,
 			 "emulator: job %" PRIu32 " has a quorum of %u for %u workers: the "
@@ -1416,6 +1697,8 @@ emu_free(struct ainftp_emu *e)
 	rte_free(e->rtx_g1);
 	rte_free(e->sent_g1);
 	rte_free(e->sent_tsc);
+	rte_free(e->delay);
+	rte_free(e->seen_g1);
 	rte_free(e);
 }
 
@@ -1471,6 +1754,8 @@ emu_state_init(struct ainftp_emu *e, const struct ainftp_runtime *rt, char *err,
 	e->thr_reorder = prob_threshold(e->conf.reorder);
 	e->rep.workers = e->n_workers;
 	e->rep.chunks = e->conf.chunks;
+	e->rep.partial_last = e->rep.full_last = e->rep.rejoin_at = -1;
+	e->rep.first_partial_after_ms = -1;
 	/* A reference per slot in flight; fewer only costs recomputing one. */
 	e->ref_n = RTE_MIN(e->slots, 2 * e->window);
 
@@ -1491,6 +1776,10 @@ emu_state_init(struct ainftp_emu *e, const struct ainftp_runtime *rt, char *err,
 	e->rtx_g1 = zalloc(e->slots, sizeof(*e->rtx_g1), e->socket, &failed);
 	e->sent_g1 = zalloc(e->slots, sizeof(*e->sent_g1), e->socket, &failed);
 	e->sent_tsc = zalloc(e->slots, sizeof(*e->sent_tsc), e->socket, &failed);
+	if (e->conf.delay_worker >= 0)
+		e->delay = zalloc(EMU_DELAY_MAX, sizeof(*e->delay), e->socket, &failed);
+	if (e->conf.kill_worker >= 0)
+		e->seen_g1 = zalloc(e->slots, sizeof(*e->seen_g1), e->socket, &failed);
 	if (e->workers != NULL) {
 		e->workers[0].slot_out = slot_out;
 		e->workers[0].out = out;
@@ -1696,6 +1985,50 @@ ainftp_emu_detach(struct ainftp_runtime *rt)
 
 /* ------------------------------------------------------------ report */
 
+/*
+ * The results by contributors, for the summary line: " partial=P by_count=C:n,..
+ * absent=ID:n,.. partial_last=G full_last=G first_partial_after_ms=T skipped=S
+ * rejoin_at=G full_after_rejoin=n" (counts of exact results; lists without zeros,
+ * "-" when empty).
+ */
+static void
+quorum_summary(const struct ainftp_emu *e, const struct ainftp_emu_report *rep, char *buf,
+	       size_t len)
+{
+	size_t n;
+	unsigned int i;
+	const char *sep = "";
+
+	n = (size_t)snprintf(buf, len, " partial=%" PRIu64 " by_count=", rep->results_partial);
+	for (i = AINFTP_MAX_WORKERS + 1; i-- > 0 && n < len;) {
+		if (rep->by_count[i] == 0)
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s%u:%" PRIu64, sep, i, rep->by_count[i]);
+		sep = ",";
+	}
+	if (n < len && sep[0] == '\0')
+		n += (size_t)snprintf(buf + n, len - n, "-");
+	if (n < len)
+		n += (size_t)snprintf(buf + n, len - n, " absent=");
+	sep = "";
+	for (i = 0; i < e->n_workers && n < len; i++) {
+		if (rep->absent[i] == 0)
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s%u:%" PRIu64, sep, e->workers[i].id,
+				      rep->absent[i]);
+		sep = ",";
+	}
+	if (n < len && sep[0] == '\0')
+		n += (size_t)snprintf(buf + n, len - n, "-");
+	if (n < len)
+		snprintf(buf + n, len - n,
+			 " partial_last=%" PRId64 " full_last=%" PRId64
+			 " first_partial_after_ms=%.1f skipped=%" PRIu64 " rejoin_at=%" PRId64
+			 " full_after_rejoin=%" PRIu64,
+			 rep->partial_last, rep->full_last, rep->first_partial_after_ms,
+			 rep->skipped, rep->rejoin_at, rep->full_after_rejoin);
+}
+
 bool
 ainftp_emu_report(struct ainftp_runtime *rt, struct ainftp_emu_report *rep, FILE *out)
 {
@@ -1722,7 +2055,14 @@ ainftp_emu_report(struct ainftp_runtime *rt, struct ainftp_emu_report *rep, FILE
 		rt->hdr_pool[socket] != NULL ? rte_mempool_in_use_count(rt->hdr_pool[socket]) : 0;
 	e->emu_pool_in_use_end = rte_mempool_in_use_count(e->pool);
 
-	want = (uint64_t)rep->workers * rep->chunks;
+	if (e->fault_tsc != 0 && e->first_partial_tsc != 0)
+		rep->first_partial_after_ms =
+			e->first_partial_tsc > e->fault_tsc
+				? (double)(e->first_partial_tsc - e->fault_tsc) * 1e3 /
+					  (double)e->hz
+				: 0.0;
+	/* Every worker's every chunk, but those the killed worker never sent or took. */
+	want = (uint64_t)rep->workers * rep->chunks - rep->skipped;
 	if (!e->done)
 		snprintf(reason, sizeof(reason), "the emulator never ran to its end");
 	else if (rep->stalled)
@@ -1748,25 +2088,29 @@ ainftp_emu_report(struct ainftp_runtime *rt, struct ainftp_emu_report *rep, FILE
 			 e->emu_pool_in_use_end);
 	pass = reason[0] == '\0';
 	if (out != NULL) {
+		char quorum[512];
+
+		quorum_summary(e, rep, quorum, sizeof(quorum));
 		fprintf(out,
 			"emulator: details: duplicates_ignored=%" PRIu64 " misaddressed=%" PRIu64
 			" bad=%" PRIu64 " stray=%" PRIu64 " tx_full=%" PRIu64 " nombuf=%" PRIu64
-			" srtt_us=%.1f worker_pool_in_use=%u%s%s\n",
+			" srtt_us=%.1f worker_pool_in_use=%u early=%" PRIu64 " dead_drops=%" PRIu64
+			" delayed=%" PRIu64 " delay_full=%" PRIu64 "%s%s\n",
 			e->results_ignored, e->addr_errors, e->bad_results, e->stray, e->tx_full,
 			e->nombuf, e->hz ? (double)e->srtt * 1e6 / (double)e->hz : 0.0,
-			e->emu_pool_in_use_end, e->first_bad[0] ? " first_error=" : "",
-			e->first_bad);
+			e->emu_pool_in_use_end, e->results_early, e->dead_drops, rep->delayed,
+			rep->delay_full, e->first_bad[0] ? " first_error=" : "", e->first_bad);
 		fprintf(out,
 			"emulator: workers=%u chunks=%" PRIu64 " results_checked=%" PRIu64
 			" exact=%" PRIu64 " retransmits=%" PRIu64 " loss=%" PRIu64 " dup=%" PRIu64
 			" reorder=%" PRIu64
 			" slots_busy=%u pool_in_use=%u->%u seconds=%.2f heartbeats=%" PRIu64
-			" unanswered=%" PRIu64 ": %s%s%s\n",
+			" unanswered=%" PRIu64 "%s: %s%s%s\n",
 			rep->workers, rep->chunks, rep->results_checked, rep->results_exact,
 			rep->retransmits, rep->injected_loss, rep->injected_dup,
 			rep->injected_reorder, rep->slots_busy, rep->pool_in_use_start,
 			rep->pool_in_use_end, rep->seconds, rep->heartbeats,
-			rep->heartbeats_unanswered, pass ? "PASS" : "FAIL (", reason,
+			rep->heartbeats_unanswered, quorum, pass ? "PASS" : "FAIL (", reason,
 			pass ? "" : ")");
 		fflush(out);
 	}

@@ -31,6 +31,18 @@ struct ainftp_emu_conf {
 	uint64_t seed;
 	int silent_worker;  /* the id of a worker that never answers a HEARTBEAT; -1: none */
 	uint32_t linger_ms; /* after the last result, go on answering heartbeats this long */
+	uint32_t rate;	    /* new chunks per second per worker (paced from the start); 0: free */
+	/* A straggler: from chunk delay_from on, worker delay_worker's DATA (first sends and
+	 * retransmissions) leaves delay_ms late; it answers heartbeats at once. -1: none. */
+	int delay_worker;
+	uint32_t delay_ms;
+	uint32_t delay_from;
+	/* A crash: worker kill_worker stops entirely (no data, no heartbeat answers, results
+	 * ignored) when it would first send chunk kill_at, for kill_ms; then restarts from the
+	 * same address and rejoins at a step boundary (ainftp_emu.c). -1: none. */
+	int kill_worker;
+	uint32_t kill_at;
+	uint32_t kill_ms;
 };
 
 struct ainftp_emu_report {
@@ -42,6 +54,19 @@ struct ainftp_emu_report {
 	uint64_t injected_loss, injected_dup, injected_reorder;
 	uint64_t heartbeats;		/* HEARTBEATs taken by the workers */
 	uint64_t heartbeats_unanswered; /* of which the silent worker's, or no mbuf for the ack */
+	uint64_t results_partial;	/* checked results without every worker */
+	uint64_t by_count[AINFTP_MAX_WORKERS + 1]; /* checked results by contributor count */
+	uint64_t absent[AINFTP_MAX_WORKERS];	   /* checked results without worker index i */
+	int64_t partial_last;			   /* the last chunk with a partial result; -1 */
+	int64_t full_last;			   /* the last chunk with a full result; -1 */
+	/* From the fault (the straggler's first late frame, or the kill) to the first
+	 * partial result a worker took; -1: no fault or no partial result. */
+	double first_partial_after_ms;
+	int64_t rejoin_at;	    /* the chunk the killed worker rejoined at; -1 */
+	uint64_t full_after_rejoin; /* full results of chunks from rejoin_at on */
+	uint64_t skipped; /* results the killed worker will never take: it died or skipped them */
+	uint64_t delayed; /* frames the straggler sent late */
+	uint64_t delay_full; /* frames of the straggler lost: its delay line was full */
 	double seconds;
 	bool stalled;		 /* no progress for AINFTP_EMU_STALL_S: gave up rather than hang */
 	unsigned int slots_busy; /* slots still summing after the run (want 0) */
