@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <inttypes.h>
 #include <stdio.h>
 
 #include <rte_cycles.h>
@@ -210,6 +211,34 @@ health_get(const struct ainftp_runtime *rt, uint16_t j, uint16_t w, uint64_t now
 	h->lag = RTE_MAX(lag.ewma, lag.wait);
 }
 
+/* A membership change, one line per worker that left or rejoined (rare: not per tick). */
+static void
+quorum_log(const struct ainftp_quorum_job *job, const uint64_t *was, const struct ainftp_health *h,
+	   uint64_t hz)
+{
+	uint16_t w;
+
+	for (w = 0; w < job->n_workers; w++) {
+		const struct ainftp_member *m = &job->m[w];
+
+		if (m->in == was[w])
+			continue;
+		if (m->in)
+			AINFTP_LOG(INFO,
+				   "job %" PRIu32
+				   ": worker %u rejoins the quorum from step %" PRIu64,
+				   job->id, job->worker_id[w], m->join_step);
+		else
+			AINFTP_LOG(INFO,
+				   "job %" PRIu32
+				   ": worker %u leaves the quorum (%s: rtt %.1f ms, lag %.1f ms)",
+				   job->id, job->worker_id[w],
+				   ainftp_out_reason_name((enum ainftp_out_reason)m->reason),
+				   (double)h[w].srtt * 1e3 / (double)hz,
+				   (double)h[w].lag * 1e3 / (double)hz);
+	}
+}
+
 unsigned int
 ainftp_ctrl_quorum(struct ainftp_runtime *rt, uint64_t now)
 {
@@ -222,10 +251,16 @@ ainftp_ctrl_quorum(struct ainftp_runtime *rt, uint64_t now)
 	for (j = 0; j < c->quorum.n_jobs; j++) {
 		struct ainftp_quorum_job *job = &c->quorum.jobs[j];
 
-		for (w = 0; w < job->n_workers; w++)
+		uint64_t was[AINFTP_MAX_WORKERS];
+
+		for (w = 0; w < job->n_workers; w++) {
 			health_get(rt, j, w, now, &h[w]);
-		if (ainftp_quorum_update(job, h, ainftp_dp_job_max_step(rt, j), now))
+			was[w] = job->m[w].in;
+		}
+		if (ainftp_quorum_update(job, h, ainftp_dp_job_max_step(rt, j), now)) {
 			c->unpublished[j] = true;
+			quorum_log(job, was, h, c->quorum.hz);
+		}
 		if (!c->unpublished[j])
 			continue;
 		ainftp_quorum_snapshot(job, &snap);
