@@ -964,7 +964,9 @@ send_new(struct ainftp_emu *e, const struct ainftp_runtime *rt, uint64_t now)
 	bool more = true;
 	/* Paced: chunk g goes no sooner than g / rate seconds after the start. */
 	uint64_t paced =
-		e->conf.rate == 0 ? UINT64_MAX : (now - e->start_tsc) * e->conf.rate / e->hz + 1;
+		e->conf.rate == 0
+			? UINT64_MAX
+			: (uint64_t)((emu_i128)(now - e->start_tsc) * e->conf.rate / e->hz) + 1;
 
 	/* Round robin, one chunk per worker per round, so no worker runs ahead. */
 	while (more && budget > 0) {
