@@ -603,6 +603,23 @@ START_TEST(test_auth_off)
 }
 END_TEST
 
+/* min_quorum defaults to a majority of the workers, never above quorum. */
+START_TEST(test_min_quorum_default)
+{
+#define FIVE                                                                        \
+	"'workers':[" WORKER(0, 11) "," WORKER(1, 12) "," WORKER(2, 13) "," WORKER( \
+		3, 14) "," WORKER(4, 15) "]"
+	struct ainftp_config cfg;
+
+	parse_ok(WITH_JOB_FULL(JOB_HEAD, FIVE), &cfg);
+	ck_assert_uint_eq(cfg.jobs[0].quorum, 5);
+	ck_assert_uint_eq(cfg.jobs[0].straggler.min_quorum, 3);
+	parse_ok(WITH_JOB_FULL(JOB_HEAD ",'quorum':2", FIVE), &cfg);
+	ck_assert_uint_eq(cfg.jobs[0].straggler.min_quorum, 2);
+#undef FIVE
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	ck_assert_str_eq(ainftp_encoding_name(AINFTP_ENC_INT16), "int16");
@@ -915,6 +932,7 @@ config_suite(void)
 	tcase_add_test(tc, test_heartbeat_interval);
 	tcase_add_test(tc, test_prometheus);
 	tcase_add_test(tc, test_auth_off);
+	tcase_add_test(tc, test_min_quorum_default);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_loopback_json);
 	tcase_add_test(tc, test_cluster_example_json);
