@@ -57,7 +57,7 @@ ainftp_key_f32(int32_t k)
 	return x;
 }
 
-float
+static float
 ainftp_sentry_trim_sum(const int32_t *s, uint32_t n, uint32_t t, float scale)
 {
 	float sum = 0.0f;
@@ -83,7 +83,7 @@ ainftp_sort_keys(int32_t *v, uint32_t n)
 	}
 }
 
-void
+static void
 ainftp_sentry_trim_ref(const float *const *x, uint32_t n, uint32_t from, uint32_t elems, uint32_t t,
 		       uint32_t band, float scale, float *out, uint32_t *outside)
 {
@@ -168,6 +168,7 @@ const struct ainftp_sentry_ops ainftp_sentry_scalar = {
 	.trim = trim_ref,
 	.clip = clip_ref,
 	.sumsq = sumsq_ref,
+	.dequant_i16 = ainftp_dequant_i16,
 };
 
 bool

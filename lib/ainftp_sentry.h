@@ -68,18 +68,24 @@ int ainftp_sortnet_build(struct ainftp_sortnet *net, uint32_t n);
  * times (float)(clip_norm / norm); out may be x. Returns the blocks clipped.
  *
  * sumsq: the sum over blocks, in block order, of their sums of squares.
+ *
+ * dequant_i16: what ainftp_dequant_i16 gives, as (float)q times the float 2^e
+ * (exact, subnormal below 2^-126): one correctly rounded product, like ldexpf.
  */
 typedef void (*ainftp_trim_fn)(const struct ainftp_sortnet *net, const float *const *x,
 			       uint32_t elems, uint32_t t, uint32_t band, float scale, float *out,
 			       uint32_t *outside);
 typedef uint32_t (*ainftp_clip_fn)(const float *x, uint32_t n, double clip_norm, float *out);
 typedef double (*ainftp_sumsq_fn)(const float *x, uint32_t n);
+/* ainftp_dequant_i16's bits (q * 2^e, one rounding), for the rules that keep floats. */
+typedef void (*ainftp_dequant_i16_fn)(const int16_t *q, uint32_t n, int8_t e, float *out);
 
 struct ainftp_sentry_ops {
 	const char *name; /* "scalar", "avx2", "avx512" */
 	ainftp_trim_fn trim;
 	ainftp_clip_fn clip;
 	ainftp_sumsq_fn sumsq;
+	ainftp_dequant_i16_fn dequant_i16;
 };
 
 extern const struct ainftp_sentry_ops ainftp_sentry_scalar;
@@ -182,19 +188,23 @@ double ainftp_sentry_suspicion(const struct ainftp_sentry *s, uint16_t w);
  * the SIMD versions share, so that they cannot drift apart.
  */
 
+/* 2^e as a float from its bits, for every int8 e (below 2^-126 a subnormal, still exact). */
+static inline float
+ainftp_sentry_pow2f(int8_t e)
+{
+	uint32_t bits = e >= -126 ? (uint32_t)(e + 127) << 23 : 1u << (e + 149);
+	float k;
+
+	__builtin_memcpy(&k, &bits, sizeof(k));
+	return k;
+}
+
 /* Order-preserving int32 key of a float (-0 taken as +0); the map is its own inverse. */
 static inline int32_t
 ainftp_sentry_key(uint32_t bits)
 {
 	return (int32_t)(bits ^ ((0u - (bits >> 31)) >> 1));
 }
-
-/* One coordinate of trim, from already sorted keys s[0..n-1]. */
-float ainftp_sentry_trim_sum(const int32_t *s, uint32_t n, uint32_t t, float scale);
-
-/* trim's reference on coordinates [from, elems): the SIMD kernels' tails. */
-void ainftp_sentry_trim_ref(const float *const *x, uint32_t n, uint32_t from, uint32_t elems,
-			    uint32_t t, uint32_t band, float scale, float *out, uint32_t *outside);
 
 /*
  * Sum of squares of one block of m <= AINFTP_BLOCK floats, in double (each

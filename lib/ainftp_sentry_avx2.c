@@ -4,8 +4,7 @@
  * ainftp_sentry.c. trim sorts 8 coordinates at a time, one ymm of int32 keys
  * per worker, through the sorting network with lane-wise min/max; clip and
  * sumsq keep a block's eight partial sums of squares in two ymm of double.
- * Coordinates past the last multiple of 8, and short blocks, go to the
- * reference.
+ * The last coordinates are a masked pass; short blocks go to the reference.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -16,9 +15,9 @@
 
 /* ainftp_sentry_key on 8 lanes, -0 made +0 first (x + 0 does it). */
 INLINE __m256i
-key8(const float *p)
+key8(__m256 x)
 {
-	__m256i b = _mm256_castps_si256(_mm256_add_ps(_mm256_loadu_ps(p), _mm256_setzero_ps()));
+	__m256i b = _mm256_castps_si256(_mm256_add_ps(x, _mm256_setzero_ps()));
 
 	return _mm256_xor_si256(b, _mm256_srli_epi32(_mm256_srai_epi32(b, 31), 1));
 }
@@ -40,44 +39,62 @@ hsum_epu32(__m256i v)
 	return (uint32_t)_mm_cvtsi128_si32(s);
 }
 
+/* The scratch of trim: per worker its keys, their sorted order, and its outside counts. */
+struct trim_state {
+	__m256i key[AINFTP_MAX_WORKERS];
+	__m256i v[AINFTP_MAX_WORKERS];
+	__m256i cnt[AINFTP_MAX_WORKERS];
+};
+
+/* Coordinates i..i+7, the lanes of live only (-1): a masked tail does the same per lane. */
+INLINE void
+trim8(struct trim_state *st, const struct ainftp_sortnet *net, const float *const *x, uint32_t i,
+      __m256i live, uint32_t t, uint32_t band, float scale, float *out, bool count)
+{
+	const uint32_t n = net->n;
+	__m256 sum = _mm256_setzero_ps();
+	uint32_t p, c;
+
+	for (p = 0; p < n; p++)
+		st->key[p] = st->v[p] = key8(_mm256_maskload_ps(x[p] + i, live));
+	for (c = 0; c < net->len; c++) {
+		__m256i a = st->v[net->lo[c]], b = st->v[net->hi[c]];
+
+		st->v[net->lo[c]] = _mm256_min_epi32(a, b);
+		st->v[net->hi[c]] = _mm256_max_epi32(a, b);
+	}
+	for (p = t; p < n - t; p++)
+		sum = _mm256_add_ps(sum, unkey8(st->v[p]));
+	_mm256_maskstore_ps(out + i, live, _mm256_mul_ps(sum, _mm256_set1_ps(scale)));
+	for (p = 0; count && p < n; p++) {
+		__m256i o = _mm256_or_si256(_mm256_cmpgt_epi32(st->v[band], st->key[p]),
+					    _mm256_cmpgt_epi32(st->key[p], st->v[n - 1 - band]));
+
+		st->cnt[p] = _mm256_sub_epi32(st->cnt[p], _mm256_and_si256(o, live)); /* -1: out */
+	}
+}
+
 static void
 trim(const struct ainftp_sortnet *net, const float *const *x, uint32_t elems, uint32_t t,
      uint32_t band, float scale, float *out, uint32_t *outside)
 {
-	__m256i key[AINFTP_MAX_WORKERS], v[AINFTP_MAX_WORKERS], cnt[AINFTP_MAX_WORKERS];
-	const __m256 k = _mm256_set1_ps(scale);
-	const uint32_t n = net->n;
 	const bool count = outside != NULL && band > 0;
-	uint32_t i, p, c;
+	const __m256i all = _mm256_set1_epi32(-1);
+	struct trim_state st;
+	uint32_t i, p;
 
-	for (p = 0; p < n; p++)
-		cnt[p] = _mm256_setzero_si256();
-	for (i = 0; i + 8 <= elems; i += 8) {
-		__m256 sum = _mm256_setzero_ps();
+	for (p = 0; p < net->n; p++)
+		st.cnt[p] = _mm256_setzero_si256();
+	for (i = 0; i + 8 <= elems; i += 8)
+		trim8(&st, net, x, i, all, t, band, scale, out, count);
+	if (i < elems) {
+		__m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(elems - i)),
+						  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 
-		for (p = 0; p < n; p++)
-			key[p] = v[p] = key8(x[p] + i);
-		for (c = 0; c < net->len; c++) {
-			__m256i a = v[net->lo[c]], b = v[net->hi[c]];
-
-			v[net->lo[c]] = _mm256_min_epi32(a, b);
-			v[net->hi[c]] = _mm256_max_epi32(a, b);
-		}
-		for (p = t; p < n - t; p++)
-			sum = _mm256_add_ps(sum, unkey8(v[p]));
-		_mm256_storeu_ps(out + i, _mm256_mul_ps(sum, k));
-		if (!count)
-			continue;
-		for (p = 0; p < n; p++) {
-			__m256i o = _mm256_or_si256(_mm256_cmpgt_epi32(v[band], key[p]),
-						    _mm256_cmpgt_epi32(key[p], v[n - 1 - band]));
-
-			cnt[p] = _mm256_sub_epi32(cnt[p], o); /* o is -1 where outside */
-		}
+		trim8(&st, net, x, i, live, t, band, scale, out, count);
 	}
-	for (p = 0; count && p < n; p++)
-		outside[p] += hsum_epu32(cnt[p]);
-	ainftp_sentry_trim_ref(x, n, i, elems, t, band, scale, out, outside);
+	for (p = 0; count && p < net->n; p++)
+		outside[p] += hsum_epu32(st.cnt[p]);
 }
 
 /* x[0..7] squared into lanes 0-3 (a) and 4-7 (b), added to the partial sums. */
@@ -148,9 +165,25 @@ sumsq(const float *x, uint32_t n)
 	return sum;
 }
 
+static void
+dequant_i16(const int16_t *q, uint32_t n, int8_t e, float *out)
+{
+	const float k = ainftp_sentry_pow2f(e);
+	uint32_t i;
+
+	for (i = 0; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(out + i,
+				 _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(
+						       _mm_loadu_si128((const __m128i *)(q + i)))),
+					       _mm256_set1_ps(k)));
+	for (; i < n; i++)
+		out[i] = (float)q[i] * k;
+}
+
 const struct ainftp_sentry_ops ainftp_sentry_avx2 = {
 	.name = "avx2",
 	.trim = trim,
 	.clip = clip,
 	.sumsq = sumsq,
+	.dequant_i16 = dequant_i16,
 };

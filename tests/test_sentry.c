@@ -310,6 +310,30 @@ START_TEST(clip_bounds)
 }
 END_TEST
 
+/* dequant_i16: ainftp_dequant_i16's bits for every exponent, subnormal results included. */
+START_TEST(dequant_matches_quant)
+{
+	const struct ainftp_sentry_ops *ops = ops_of(_i);
+	static const int16_t edge[] = {INT16_MIN, INT16_MAX, -INT16_MAX, 0, 1, -1, 3};
+	static int16_t q[37];
+	static float out[37], want[37];
+	int e;
+	uint32_t i;
+
+	if (ops == NULL)
+		return;
+	rng = 8;
+	for (e = -128; e <= 127; e++) {
+		for (i = 0; i < 37; i++)
+			q[i] = i < 7 ? edge[i] : (int16_t)rnd();
+		ops->dequant_i16(q, 37, (int8_t)e, out);
+		ainftp_dequant_i16(q, 37, (int8_t)e, want);
+		ck_assert_msg(memcmp(out, want, sizeof(out)) == 0, "%s dequant_i16 e %d", ops->name,
+			      e);
+	}
+}
+END_TEST
+
 /* Norms from the wire encodings equal those of the dequantized floats. */
 START_TEST(norms)
 {
@@ -636,6 +660,7 @@ sentry_suite(void)
 	tcase_add_loop_test(tc, trim_known_values, 0, NOPS);
 	tcase_add_loop_test(tc, clip_matches_reference, 0, NOPS);
 	tcase_add_test(tc, clip_bounds);
+	tcase_add_loop_test(tc, dequant_matches_quant, 0, NOPS);
 	tcase_add_test(tc, norms);
 	tcase_add_test(tc, api_errors);
 	tcase_add_test(tc, zscore_drops_outliers);
