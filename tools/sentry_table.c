@@ -223,7 +223,7 @@ main(int argc, char **argv)
 	       " + honest quarantined,\nfor f = 1, 4, 7 under each attack:\n%-16s",
 	       o.q_chunks, "policy");
 	for (kind = AINFTP_ATTACK_SIGN_FLIP; kind < AINFTP_ATTACK_COUNT; kind++)
-		printf(" %-24s|", ainftp_attack_name(kind));
+		printf(" %-21s|", ainftp_attack_name(kind));
 	printf("\n");
 	for (i = 1; i < N_POLICIES; i++)
 		if (quarantine_table(&o, policies[i]) < 0)
