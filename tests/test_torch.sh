@@ -6,16 +6,28 @@
 # once with ainftp.torch.allreduce_hook on job 4 of config/lab.json, and fails
 # when the accuracies differ by more than a point, Gloo's is below 90%, the
 # ranks' weights differ, or a rank fails. The lab comes down whatever happens.
-# Usage: test_torch.sh APP SRCDIR PYTHONPATH. Exit 77 (skipped) without torch or
-# scikit-learn in /usr/bin/python3.
+# With "sentry" after the arguments, tests/torch_byzantine.py instead
+# (tests/test_torch_sentry.sh): 8 ranks, 2 of them attacking, on jobs 5-8.
+# Usage: test_torch.sh APP SRCDIR PYTHONPATH [sentry]. Exit 77 (skipped) without
+# torch or scikit-learn in /usr/bin/python3.
 set -euo pipefail
 
 app=$1
 src=$2
 export PYTHONPATH=$3
 lab=$src/scripts/lab.sh
-name=ttorch$$
 python=/usr/bin/python3
+if [ "${4:-}" = sentry ]; then
+	name=tsentry$$
+	what="DDP, 8 ranks, 2 of them sign-flipping x10: jobs 5 (clean), 6 (mean), 7 (trimmed_mean), 8 (median)"
+	run=("$src/tests/torch_byzantine.py" --config "$src/config/lab.json" --timeout 400)
+	jobs="5 6 7 8"
+else
+	name=ttorch$$
+	what="DDP, 4 ranks: Gloo's all-reduce, then ainftp.torch.allreduce_hook on job 4"
+	run=("$src/tests/torch_ddp.py" --config "$src/config/lab.json" --job 4 --timeout 300)
+	jobs=4
+fi
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -35,10 +47,17 @@ fi
 
 echo "lab $name: ainftp-app $app"
 "$lab" up --name "$name" --app "$app" >/dev/null || fail "lab.sh up failed"
-echo "DDP, 4 ranks: Gloo's all-reduce, then ainftp.torch.allreduce_hook on job 4"
+echo "$what"
 start=$(date +%s)
 rc=0
-"$lab" exec --name "$name" -- "$python" "$src/tests/torch_ddp.py" \
-	--config "$src/config/lab.json" --job 4 --timeout 300 || rc=$?
-[ "$rc" = 0 ] || fail "tests/torch_ddp.py exited $rc"
+"$lab" exec --name "$name" -- "$python" "${run[@]}" || rc=$?
+echo "the app's last stats line, job(s) $jobs:"
+"$lab" stats --name "$name" | "$python" -c '
+import json, sys
+jobs = [int(j) for j in sys.argv[1].split()]
+for j in json.load(sys.stdin).get("jobs", []):
+    if j.get("id") in jobs:
+        print("  " + json.dumps(j, sort_keys=True))
+' "$jobs" || true
+[ "$rc" = 0 ] || fail "${run[0]##*/} exited $rc (in $(($(date +%s) - start)) s)"
 echo "PASS: in $(($(date +%s) - start)) s"

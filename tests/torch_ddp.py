@@ -44,6 +44,8 @@ def parse_args(argv):
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch", type=int, default=32, help="per rank")
     p.add_argument("--lr", type=float, default=0.2)
+    p.add_argument("--lr-decay", action=argparse.BooleanOptionalAction, default=False,
+                   help="the learning rate down linearly to 0 over the run")
     p.add_argument("--first-step", type=int, default=0,
                    help="the ainftp clients' first step (above any the job used)")
     p.add_argument("--min-accuracy", type=float, default=90.0)
@@ -88,8 +90,38 @@ def build_model():
                                torch.nn.Linear(64, 10))
 
 
-def train(args, mode, data):
-    """One DDP training run; what it measured, as a dict."""
+def batches(args, n):
+    """This rank's minibatches of its n samples: index tensors, epoch after epoch."""
+    import torch
+
+    for epoch in range(args.epochs):
+        g = torch.Generator().manual_seed(1000 * epoch + args.rank)
+        perm = torch.randperm(n, generator=g)
+        for i in range(0, n, args.batch):
+            yield perm[i:i + args.batch]
+
+
+def finite_everywhere(loss):
+    """Whether every rank's loss is finite: a Gloo all-reduce, so all ranks agree."""
+    import torch
+    import torch.distributed as dist
+
+    bad = torch.tensor([0.0 if torch.isfinite(loss).item() else 1.0])
+    dist.all_reduce(bad, op=dist.ReduceOp.MAX)
+    return bad.item() == 0
+
+
+def train(args, mode, data, name=None, job=None, attack=None, guard=False):
+    """One DDP training run; what it measured, as a dict.
+
+    mode: "gloo" (Gloo's all-reduce) or "ainftp" (on job, args.job by default);
+    name: the run's name in the report (mode by default); attack: None, or a
+    function that rewrites the bucket's buffer in place before it is
+    all-reduced (this rank's gradients as an attacker sends them); guard:
+    stop, on every rank at the same step, once some rank's loss is not finite
+    (a run diverged under attack: the appliance refuses NaN and infinity), and
+    report that step as "diverged" (None when it ran to the end).
+    """
     import torch
     from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -100,35 +132,58 @@ def train(args, mode, data):
     model = DDP(build_model())
     state = None
     if mode == "ainftp":
-        client = ainftp.Client(args.config, job=args.job, worker=args.rank,
-                               first_step=args.first_step)
+        client = ainftp.Client(args.config, job=args.job if job is None else job,
+                               worker=args.rank, first_step=args.first_step)
         state = ainftp.torch.hook_state(client)
+    if attack is not None:
+        model.register_comm_hook(state=(attack, state), hook=attacked_hook)
+    elif state is not None:
         model.register_comm_hook(state=state, hook=ainftp.torch.allreduce_hook)
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
+    total = args.epochs * -(-len(x_tr) // args.batch)  # steps
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 1 - s / total if args.lr_decay else 1)
     loss_fn = torch.nn.CrossEntropyLoss()
-    steps, t0 = 0, time.perf_counter()
-    for epoch in range(args.epochs):
-        g = torch.Generator().manual_seed(1000 * epoch + args.rank)
-        perm = torch.randperm(len(x_tr), generator=g)
-        for i in range(0, len(perm), args.batch):
-            b = perm[i:i + args.batch]
-            opt.zero_grad()
-            loss = loss_fn(model(x_tr[b]), y_tr[b])
-            loss.backward()
-            opt.step()
-            steps += 1
+    steps, diverged, t0 = 0, None, time.perf_counter()
+    for b in batches(args, len(x_tr)):
+        opt.zero_grad()
+        loss = loss_fn(model(x_tr[b]), y_tr[b])
+        if guard and not finite_everywhere(loss):
+            diverged = steps
+            break
+        loss.backward()
+        opt.step()
+        sched.step()
+        steps += 1
     seconds = time.perf_counter() - t0
     with torch.no_grad():
         acc = (model(x_te).argmax(1) == y_te).float().mean().item() * 100
     weights = b"".join(p.detach().numpy().tobytes() for p in model.module.parameters())
-    out = {"mode": mode, "accuracy": acc, "steps": steps, "seconds": seconds,
-           "loss": loss.item(), "weights": hashlib.sha256(weights).hexdigest()[:16]}
+    out = {"mode": name or mode, "accuracy": acc, "steps": steps, "seconds": seconds,
+           "loss": loss.item(), "diverged": diverged,
+           "weights": hashlib.sha256(weights).hexdigest()[:16]}
     if state is not None:
         out.update(allreduces=state.allreduces, allreduce_seconds=state.seconds,
                    elements=state.elements, overflows=state.overflows,
                    client=state.client.stats())
         state.close()
     return out
+
+
+def attacked_hook(state, bucket):
+    """DDP communication hook: attack(buffer), then ainftp's hook, or Gloo's.
+
+    state is (attack, HookState or None: Gloo's all-reduce).
+    """
+    from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
+
+    import ainftp.torch
+
+    attack, hook_state = state
+    attack(bucket.buffer())
+    if hook_state is None:
+        return default_hooks.allreduce_hook(None, bucket)
+    return ainftp.torch.allreduce_hook(hook_state, bucket)
 
 
 def rank_main(args):
@@ -151,15 +206,15 @@ def rank_main(args):
 # --- the launcher -----------------------------------------------------------------------
 
 
-def launch(args, argv):
-    """Every rank at once; [(rank, exit status or None if stopped, stdout, stderr)].
+def launch(args, argv, script=__file__):
+    """Every rank of script at once; [(rank, exit status or None if stopped, stdout, stderr)].
 
     A rank that fails leaves the others waiting in a collective: they are
     stopped at once then, as they are all at the deadline.
     """
     with tempfile.TemporaryDirectory(prefix="torch_ddp.") as tmp:
         env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
-        cmd = [sys.executable, os.path.abspath(__file__)] + argv
+        cmd = [sys.executable, os.path.abspath(script)] + argv
         procs = []
         for r in range(args.world):
             rank = ["--rank", str(r), "--store", tmp + "/store"]
@@ -191,7 +246,7 @@ def read(tmp, rank, what):
         return f.read()
 
 
-def collect(args, done):
+def collect(args, done, modes=MODES):
     """{mode: [each rank's report]}, or SystemExit naming the ranks that failed."""
     failed = ["rank %d exited %d:\n%s" % (r, rc, err[-3000:])
               for r, rc, _, err in done if rc not in (None, 0)]
@@ -203,27 +258,31 @@ def collect(args, done):
             "still running after --timeout %.0f s" % args.timeout))
     if failed:
         raise SystemExit("FAIL: " + "\n".join(failed))
-    runs = {m: [] for m in MODES}
+    runs = {m: [] for m in modes}
     for r, _, out, _ in done:
         for line in out.splitlines():
             rep = json.loads(line)
             runs[rep["mode"]].append(rep)
-    for m in MODES:
+    for m in modes:
         if len(runs[m]) != args.world:
             raise SystemExit("FAIL: %s: %d of %d ranks reported" % (m, len(runs[m]), args.world))
     return runs
 
 
-def check(args, runs):
-    """The acceptance checks; a list of what failed."""
+def check_run(m, reps):
+    """One run's summary line; what failed in it (the ranks' weights must agree)."""
+    r0 = reps[0]
+    print("%-12s test accuracy %.2f%%, %d steps in %.1f s, final loss %.4f, weights %s"
+          % (m, r0["accuracy"], r0["steps"], r0["seconds"], r0["loss"], r0["weights"]))
+    if len({(r["weights"], r["accuracy"]) for r in reps}) != 1:
+        return ["%s: the ranks ended with different weights" % m]
+    return []
+
+
+def check_clients(reps):
+    """A line per rank of an ainftp run; what failed (a step without its all-reduce)."""
     bad = []
-    for m, reps in runs.items():
-        r0 = reps[0]
-        print("%-6s test accuracy %.2f%%, %d steps in %.1f s, final loss %.4f, weights %s"
-              % (m, r0["accuracy"], r0["steps"], r0["seconds"], r0["loss"], r0["weights"]))
-        if len({(r["weights"], r["accuracy"]) for r in reps}) != 1:
-            bad.append("%s: the ranks ended with different weights" % m)
-    for r, rep in enumerate(runs["ainftp"]):
+    for r, rep in enumerate(reps):
         c = rep["client"]
         print("  rank %d: %d gradient all-reduces through ainftp, %d elements, %.3f s "
               "(%.2f ms each), %d flagged OVERFLOW, %d retransmits, srtt %d us"
@@ -233,6 +292,15 @@ def check(args, runs):
         if rep["allreduces"] < rep["steps"]:
             bad.append("rank %d: %d all-reduces for %d steps" % (r, rep["allreduces"],
                                                                  rep["steps"]))
+    return bad
+
+
+def check(args, runs):
+    """The acceptance checks; a list of what failed."""
+    bad = []
+    for m, reps in runs.items():
+        bad += check_run(m, reps)
+    bad += check_clients(runs["ainftp"])
     gloo, ours = runs["gloo"][0]["accuracy"], runs["ainftp"][0]["accuracy"]
     print("gloo %.2f%% vs ainftp %.2f%%: gap %.2f points (at most %.1f)"
           % (gloo, ours, abs(gloo - ours), args.max_gap))
