@@ -548,6 +548,8 @@ ainftp_tel_readmit(const char *cmd __rte_unused, const char *params, struct rte_
 	char err[128];
 
 	rte_tel_data_start_dict(d);
+	if (telemetry_rt == NULL)
+		return rte_tel_data_add_dict_string(d, "error", "no appliance running");
 	if (ainftp_ctrl_readmit_request(telemetry_rt, params, err, sizeof(err)) != 0)
 		return rte_tel_data_add_dict_string(d, "error", err);
 	/* At the control lcore's next tick (10 ms). */
