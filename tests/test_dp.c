@@ -1284,6 +1284,44 @@ START_TEST(clip_clips_then_sums)
 }
 END_TEST
 
+/* clip on a float32 job: the payload clipped as it is; a NaN refused as `value`, never judged. */
+START_TEST(clip_on_float32_and_non_finite_refused)
+{
+	struct ainftp_sentry ref;
+	struct ref_acc r;
+	float x[NW][ELEMS], y[ELEMS], want[ELEMS], got[ELEMS];
+	uint8_t f[2048];
+	unsigned int w, i;
+
+	sentry_up(DP_JSON_X("", RX_Q(0), "float32",
+			    "\"sentry\": {\"policy\": \"clip\", \"clip_norm\": 50},"));
+	for (w = 0; w < NW; w++)
+		for (i = 0; i < ELEMS; i++)
+			x[w][i] = (float)((int)(i * 7 + w * 13) % 101 - 50) *
+				  (w == 2 ? 1.0f : 0.125f);
+	ref_sentry(&ref);
+	ref_acc_init(&r);
+	for (w = 0; w < NW; w++) {
+		memcpy(y, x[w], sizeof(y));
+		ck_assert_int_eq(ainftp_sentry_clip(&ref, (uint16_t)w, y, y), w == 2 ? 2 : 0);
+		ref_acc_add(&r, y);
+	}
+	ref_acc_result(&r, want);
+	fixture_inject(&fx, f, (uint16_t)f32_frame(f, 0, x[0]));
+	fixture_inject(&fx, f, (uint16_t)f32_frame(f, 1, x[1]));
+	memcpy(y, x[2], sizeof(y));
+	y[5] = NAN;
+	fixture_inject(&fx, f, (uint16_t)f32_frame(f, 2, y));
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_VALUE), 1);
+	ck_assert_uint_eq(rx_ctx()->dp.jobs[0].workers[2].sentry_seen, 0);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	fixture_inject(&fx, f, (uint16_t)f32_frame(f, 2, x[2]));
+	take_results(NW, 0x7, got);
+	ck_assert_mem_eq(got, want, sizeof(want));
+	ck_assert_uint_eq(rx_ctx()->dp.jobs[0].workers[2].sentry_flagged, 1);
+}
+END_TEST
+
 /*
  * zscore: after warm-up, a contribution 256 times the others' norm is dropped:
  * counted, not in the sum, the bitmap or the count, and the slot completes
@@ -1508,6 +1546,7 @@ main(void)
 	tcase_add_test(tc, trimmed_mean_is_the_library_rule_in_any_order);
 	tcase_add_test(tc, median_is_the_library_rule_in_any_order);
 	tcase_add_test(tc, clip_clips_then_sums);
+	tcase_add_test(tc, clip_on_float32_and_non_finite_refused);
 	tcase_add_test(tc, zscore_drops_an_outlier_after_warmup);
 	tcase_add_test(tc, a_worker_over_the_threshold_is_quarantined_until_readmitted);
 	suite_add_tcase(s, tc);
