@@ -7,6 +7,7 @@
  * built here by hand; expected sums are computed here with __int128.
  */
 #include <check.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1390,6 +1391,25 @@ readmit_refused(const char *params, const char *why)
 	tel_readmit(params, false);
 }
 
+/* The stats line's worker `id`: quarantined or not, flagged so many times, suspicion in [0, 1). */
+static void
+stats_worker_check(unsigned int id, bool quarantined, unsigned int flagged)
+{
+	json_t *o = ainftp_stats_json(&fx.rt, 0), *v, *wk = NULL;
+	size_t i;
+
+	json_array_foreach(json_object_get(o, "workers"), i,
+			   v) if (json_integer_value(json_object_get(v, "id")) == (json_int_t)id)
+		wk = v;
+	ck_assert_ptr_nonnull(wk);
+	ck_assert(json_is_true(json_object_get(wk, "quarantined")) == quarantined);
+	ck_assert_int_eq(json_integer_value(json_object_get(wk, "sentry_flagged")), flagged);
+	ck_assert(json_real_value(json_object_get(wk, "suspicion")) >= 0 &&
+		  json_real_value(json_object_get(wk, "suspicion")) < 1);
+	ck_assert(quarantined == (json_real_value(json_object_get(wk, "suspicion")) >= 0.5));
+	json_decref(o);
+}
+
 /*
  * clip with threshold 0.5: worker 2's blocks are all clipped, chunk after
  * chunk. The control lcore sums the lcores' flags, quarantines it (out of the
@@ -1443,6 +1463,8 @@ START_TEST(a_worker_over_the_threshold_is_quarantined_until_readmitted)
 	ck_assert_uint_eq(ainftp_members_current(fx.rt.members, 0)->members, 0x3);
 	poll_once();
 	ck_assert_uint_eq(rx_ctx()->dp.jobs[0].sentry->quarantined, 0x4);
+	stats_worker_check(2, true, 60);
+	stats_worker_check(0, false, 0);
 
 	/* Its data dropped and counted; the slot completes with the other two, clipped sums. */
 	for (w = 0; w < NW; w++)
