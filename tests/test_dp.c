@@ -1252,6 +1252,90 @@ START_TEST(median_is_the_library_rule_in_any_order)
 }
 END_TEST
 
+/* Five workers (ids 0-4, keys k,0,0,.. for k = 1..5), trimmed_mean f = 1: trims 1 of 5 each side.
+ */
+#define NW5 5
+#define W5(id, host, k)                                                     \
+	"{\"id\": " #id ", \"ipv4\": \"198.18.0." #host "\", \"key\": \"" k \
+	"00000000000000000000000000000000000000000000000000000000000000\"}"
+static const char five_json[] =
+	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"
+	" \"ports\": [{\"device\": \"net_ring_fix\"}],"
+	" \"lcores\": {\"control\": 0, \"rx\": [" RX_Q(
+		0) "]},"
+		   " \"jobs\": [{\"id\": 7, \"elems_per_packet\": 64, \"encoding\": \"int16\","
+		   "   \"sentry\": {\"policy\": \"trimmed_mean\", \"f\": 1}, \"slots\": 8, "
+		   "\"workers\": [" W5(0, 11, "01") "," W5(1, 12, "02") "," W5(2, 13, "03") "," W5(
+			   3, 14, "04") "," W5(4, 15,
+					       "05") "]}],"
+						     " \"telemetry\": {\"stats_interval_s\": 0}}";
+
+static void
+send5(const struct contrib *c)
+{
+	uint8_t f[2048], key[32] = {0};
+
+	key[0] = (uint8_t)(c->w + 1);
+	fixture_inject(&fx, f, (uint16_t)data_frame(f, c, key, JOB, ELEMS));
+}
+
+/*
+ * trimmed_mean of 5 with f = 1 (not the median): the library's bytes through
+ * the RX poll, in two orders; worker 4, 64 times larger, is outside the band
+ * (e = 1) in every coordinate and flagged, the others are not.
+ */
+START_TEST(trimmed_mean_of_five_flags_the_outlier)
+{
+	static const unsigned int order2[NW5] = {4, 2, 0, 3, 1};
+	struct ainftp_sentry ref;
+	struct ref_acc r;
+	struct contrib c[NW5];
+	float rows[NW5][ELEMS], out[ELEMS], want[ELEMS], got[ELEMS], med[ELEMS];
+	const float *x[NW5];
+	const uint16_t workers[NW5] = {0, 1, 2, 3, 4};
+	struct ainftp_sentry_conf mc;
+	unsigned int w;
+
+	sentry_up(five_json);
+	for (w = 0; w < NW5; w++) {
+		contrib_fill(&c[w], w, 0, 1, (int8_t)(w == 4 ? -4 : -10));
+		dequant(&c[w], rows[w]);
+		x[w] = rows[w];
+	}
+	ck_assert_int_eq(ainftp_sentry_init(&ref, &fx.cfg.jobs[0].sentry, NW5, ELEMS,
+					    ainftp_sentry_select(fx.rt.simd_bits)),
+			 0);
+	ck_assert_int_eq(ainftp_sentry_robust(&ref, x, workers, NW5, out), 0);
+	ck_assert_uint_eq(ref.w[4].flagged, 1);
+	ref_acc_init(&r);
+	ref_acc_add(&r, out);
+	ref_acc_result(&r, want);
+	/* Not the median's bytes. */
+	mc = fx.cfg.jobs[0].sentry;
+	mc.policy = AINFTP_SENTRY_MEDIAN;
+	ck_assert_int_eq(
+		ainftp_sentry_init(&ref, &mc, NW5, ELEMS, ainftp_sentry_select(fx.rt.simd_bits)),
+		0);
+	ck_assert_int_eq(ainftp_sentry_robust(&ref, x, workers, NW5, med), 0);
+	ck_assert_int_ne(memcmp(out, med, sizeof(med)), 0);
+
+	for (w = 0; w < NW5; w++)
+		send5(&c[w]);
+	take_results(NW5, 0x1f, got);
+	ck_assert_mem_eq(got, want, sizeof(want));
+	for (w = 0; w < NW5; w++)
+		c[w].chunk = 1 + SLOTS;
+	for (w = 0; w < NW5; w++)
+		send5(&c[order2[w]]);
+	take_results(NW5, 0x1f, got);
+	ck_assert_mem_eq(got, want, sizeof(want));
+	for (w = 0; w < NW5; w++) {
+		ck_assert_uint_eq(rx_ctx()->dp.jobs[0].workers[w].sentry_seen, 2);
+		ck_assert_uint_eq(rx_ctx()->dp.jobs[0].workers[w].sentry_flagged, w == 4 ? 2 : 0);
+	}
+}
+END_TEST
+
 /* clip: each contribution clipped by the library, then summed; worker 2's blocks are clipped. */
 START_TEST(clip_clips_then_sums)
 {
@@ -1567,6 +1651,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, trimmed_mean_is_the_library_rule_in_any_order);
 	tcase_add_test(tc, median_is_the_library_rule_in_any_order);
+	tcase_add_test(tc, trimmed_mean_of_five_flags_the_outlier);
 	tcase_add_test(tc, clip_clips_then_sums);
 	tcase_add_test(tc, clip_on_float32_and_non_finite_refused);
 	tcase_add_test(tc, zscore_drops_an_outlier_after_warmup);
