@@ -1443,6 +1443,119 @@ START_TEST(zscore_drops_an_outlier_after_warmup)
 }
 END_TEST
 
+/* Worker w's DATA of `chunk` (step 0) in `enc`, payload bytes as given. */
+static void
+send_raw(unsigned int w, uint8_t enc, uint32_t chunk, const void *payload, uint16_t len)
+{
+	struct ainftp_msg m = {
+		.type = AINFTP_MSG_DATA,
+		.encoding = enc,
+		.flags = AINFTP_F_AUTH,
+		.job = JOB,
+		.worker = (uint16_t)w,
+		.elems = ELEMS,
+		.step = 0,
+		.chunk = chunk,
+		.slot = (uint16_t)(chunk % SLOTS),
+	};
+	uint8_t f[2048];
+
+	fixture_inject(&fx, f, (uint16_t)frame_build(f, &m, payload, len, keys[w]));
+}
+
+/* An int8 payload: 2 block exponents, then 64 values; worker w's, `big` times 2^6. */
+struct i8_payload {
+	int8_t e[ELEMS / AINFTP_BLOCK];
+	int8_t q[ELEMS];
+};
+
+static void
+i8_fill(struct i8_payload *p, unsigned int w, uint32_t chunk, bool big)
+{
+	unsigned int i;
+
+	for (i = 0; i < ELEMS / AINFTP_BLOCK; i++)
+		p->e[i] = (int8_t)(big ? -1 : -7);
+	for (i = 0; i < ELEMS; i++)
+		p->q[i] =
+			(int8_t)((int)((i * 2654435761u + w * 40503u + chunk * 977u) % 201) - 100);
+}
+
+/* median on an int8 job: rows dequantized with ainftp_dequant_i8, the library's bytes. */
+START_TEST(median_on_int8)
+{
+	struct ainftp_sentry ref;
+	struct ref_acc r;
+	struct i8_payload p[NW];
+	float rows[NW][ELEMS], out[ELEMS], want[ELEMS], got[ELEMS];
+	const float *x[NW] = {rows[0], rows[1], rows[2]};
+	const uint16_t workers[NW] = {0, 1, 2};
+	unsigned int w;
+
+	sentry_up(DP_JSON_X("", RX_Q(0), "int8", "\"sentry\": {\"policy\": \"median\"},"));
+	for (w = 0; w < NW; w++) {
+		i8_fill(&p[w], w, 6, w == 1);
+		ainftp_dequant_i8(p[w].e, p[w].q, ELEMS, rows[w]);
+	}
+	ref_sentry(&ref);
+	ck_assert_int_eq(ainftp_sentry_robust(&ref, x, workers, NW, out), 0);
+	ref_acc_init(&r);
+	ref_acc_add(&r, out);
+	ref_acc_result(&r, want);
+	for (w = NW; w-- > 0;)
+		send_raw(w, AINFTP_WIRE_INT8, 6, &p[w], sizeof(p[w]));
+	take_results(NW, 0x7, got);
+	ck_assert_mem_eq(got, want, sizeof(want));
+}
+END_TEST
+
+/* zscore on int8 and float32 jobs: the norm from the payload as it is; an outlier dropped. */
+static void
+zscore_other_encoding(uint8_t enc)
+{
+	uint32_t k, n = AINFTP_SENTRY_WARMUP + 2;
+	float fx32[NW][ELEMS], want[ELEMS], got[ELEMS];
+	struct i8_payload p[NW];
+	unsigned int w, i;
+
+	sentry_up(enc == AINFTP_WIRE_INT8
+			  ? DP_JSON_X("", RX_Q(0), "int8", "\"sentry\": {\"policy\": \"zscore\"},")
+			  : DP_JSON_X("", RX_Q(0), "float32",
+				      "\"sentry\": {\"policy\": \"zscore\"},"));
+	for (k = 0; k <= n; k++) {
+		bool outlier = k == n;
+
+		for (w = 0; w < NW; w++) {
+			i8_fill(&p[w], w, k, outlier && w == 2);
+			ainftp_dequant_i8(p[w].e, p[w].q, ELEMS, fx32[w]);
+			if (enc == AINFTP_WIRE_INT8)
+				send_raw(w, enc, k, &p[w], sizeof(p[w]));
+			else
+				send_raw(w, enc, k, fx32[w], sizeof(fx32[w]));
+		}
+		/* Small dyadic values: the float sums are exact. */
+		for (i = 0; i < ELEMS; i++)
+			want[i] = fx32[0][i] + fx32[1][i] + (outlier ? 0.0f : fx32[2][i]);
+		take_results(NW, outlier ? 0x3 : 0x7, got);
+		ck_assert_mem_eq(got, want, sizeof(want));
+	}
+	ck_assert_uint_eq(CTR(drops[AINFTP_DROP_SENTRY]), 1);
+	ck_assert_uint_eq(rx_ctx()->dp.jobs[0].workers[2].sentry_flagged, 1);
+	ck_assert_uint_eq(rx_ctx()->dp.jobs[0].workers[0].sentry_seen, n + 1);
+}
+
+START_TEST(zscore_on_int8)
+{
+	zscore_other_encoding(AINFTP_WIRE_INT8);
+}
+END_TEST
+
+START_TEST(zscore_on_float32)
+{
+	zscore_other_encoding(AINFTP_WIRE_FLOAT32);
+}
+END_TEST
+
 static struct ainftp_member *
 member(unsigned int w)
 {
@@ -1655,6 +1768,9 @@ main(void)
 	tcase_add_test(tc, clip_clips_then_sums);
 	tcase_add_test(tc, clip_on_float32_and_non_finite_refused);
 	tcase_add_test(tc, zscore_drops_an_outlier_after_warmup);
+	tcase_add_test(tc, median_on_int8);
+	tcase_add_test(tc, zscore_on_int8);
+	tcase_add_test(tc, zscore_on_float32);
 	tcase_add_test(tc, a_worker_over_the_threshold_is_quarantined_until_readmitted);
 	suite_add_tcase(s, tc);
 	fixture_eal_init("test_dp", 0);
