@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
 #include <string.h>
 
@@ -480,8 +481,8 @@ tel_workers(const char *cmd __rte_unused, const char *params __rte_unused, struc
 }
 
 /* One job's sentry: its rule and parameters, its drops, and per worker what it judged. */
-static json_t *
-sentry_json(const struct ainftp_runtime *rt, uint16_t j)
+json_t *
+ainftp_stats_sentry_json(const struct ainftp_runtime *rt, uint16_t j)
 {
 	const struct ainftp_job_conf *jc = &rt->cfg->jobs[j];
 	const struct ainftp_sentry_conf *sc = &jc->sentry;
@@ -527,14 +528,17 @@ ainftp_tel_sentry(const char *cmd __rte_unused, const char *params __rte_unused,
 		  struct rte_tel_data *d)
 {
 	const struct ainftp_runtime *rt = telemetry_rt;
-	json_t *o = json_object();
+	json_t *o;
 	char name[24];
 	uint16_t j;
 	int ret;
 
+	if (rt == NULL)
+		return -EINVAL;
+	o = json_object();
 	for (j = 0; j < rt->cfg->n_jobs; j++) {
 		snprintf(name, sizeof(name), "job%u", rt->cfg->jobs[j].id);
-		json_object_set_new(o, name, sentry_json(rt, j));
+		json_object_set_new(o, name, ainftp_stats_sentry_json(rt, j));
 	}
 	ret = tel_from_json(d, o);
 	json_decref(o);

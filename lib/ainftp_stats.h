@@ -120,6 +120,8 @@ int ainftp_stats_telemetry_register(const struct ainftp_runtime *rt);
  * on the runtime given to ainftp_stats_telemetry_register.
  */
 struct rte_tel_data;
+/* What /ainftp/sentry shows of job index j (a new reference). */
+json_t *ainftp_stats_sentry_json(const struct ainftp_runtime *rt, uint16_t j);
 int ainftp_tel_sentry(const char *cmd, const char *params, struct rte_tel_data *d);
 int ainftp_tel_readmit(const char *cmd, const char *params, struct rte_tel_data *d);
 

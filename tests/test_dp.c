@@ -1607,6 +1607,31 @@ stats_worker_check(unsigned int id, bool quarantined, unsigned int flagged)
 	json_decref(o);
 }
 
+/* /ainftp/sentry of the quarantine test: the policy, and worker 2 quarantined with its flags. */
+static void
+sentry_json_check(void)
+{
+	json_t *o = ainftp_stats_sentry_json(&fx.rt, 0);
+	json_t *w2 = json_object_get(json_object_get(o, "workers"), "w2");
+	json_t *w0 = json_object_get(json_object_get(o, "workers"), "w0");
+	struct rte_tel_data *d = rte_tel_data_alloc();
+
+	ck_assert_str_eq(json_string_value(json_object_get(o, "policy")), "clip");
+	ck_assert_double_eq(json_real_value(json_object_get(o, "suspicion_threshold")), 0.5);
+	ck_assert_ptr_nonnull(w2);
+	ck_assert(json_is_true(json_object_get(w2, "quarantined")));
+	ck_assert_int_eq(json_integer_value(json_object_get(w2, "flagged")), 60);
+	ck_assert_int_eq(json_integer_value(json_object_get(w2, "seen")), 60);
+	ck_assert_int_eq(json_integer_value(json_object_get(w2, "quarantines")), 1);
+	ck_assert(json_is_false(json_object_get(w0, "quarantined")));
+	ck_assert_int_eq(json_integer_value(json_object_get(w0, "flagged")), 0);
+	json_decref(o);
+	/* And the telemetry reply builds. */
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(ainftp_tel_sentry("/ainftp/sentry", NULL, d), 0);
+	rte_tel_data_free(d);
+}
+
 /*
  * clip with threshold 0.5: worker 2's blocks are all clipped, chunk after
  * chunk. The control lcore sums the lcores' flags, quarantines it (out of the
@@ -1662,6 +1687,7 @@ START_TEST(a_worker_over_the_threshold_is_quarantined_until_readmitted)
 	ck_assert_uint_eq(rx_ctx()->dp.jobs[0].sentry->quarantined, 0x4);
 	stats_worker_check(2, true, 60);
 	stats_worker_check(0, false, 0);
+	sentry_json_check();
 
 	/* Its data dropped and counted; the slot completes with the other two, clipped sums. */
 	for (w = 0; w < NW; w++)
