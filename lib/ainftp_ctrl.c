@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -239,6 +241,100 @@ quorum_log(const struct ainftp_quorum_job *job, const uint64_t *was, const struc
 	}
 }
 
+/* An unsigned decimal up to max, the whole of [s, end). */
+static bool
+parse_uint(const char *s, const char *end, unsigned long max, unsigned long *v)
+{
+	char *stop;
+
+	if (s == end || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*v = strtoul(s, &stop, 10);
+	return errno == 0 && stop == end && *v <= max;
+}
+
+int
+ainftp_ctrl_readmit_request(const struct ainftp_runtime *rt, const char *params, char *err,
+			    size_t errlen)
+{
+	const struct ainftp_config *cfg = rt->cfg;
+	const char *comma = params == NULL ? NULL : strchr(params, ',');
+	unsigned long job_id, worker_id;
+	uint16_t j, i;
+
+	if (comma == NULL || !parse_uint(params, comma, UINT32_MAX, &job_id) ||
+	    !parse_uint(comma + 1, comma + 1 + strlen(comma + 1), UINT16_MAX, &worker_id)) {
+		snprintf(err, errlen, "expected JOB_ID,WORKER_ID (two unsigned integers)");
+		return -1;
+	}
+	for (j = 0; j < cfg->n_jobs && cfg->jobs[j].id != job_id; j++)
+		;
+	if (j == cfg->n_jobs) {
+		snprintf(err, errlen, "no job %lu", job_id);
+		return -1;
+	}
+	for (i = 0; i < cfg->jobs[j].n_workers && cfg->jobs[j].workers[i].id != worker_id; i++)
+		;
+	if (i == cfg->jobs[j].n_workers) {
+		snprintf(err, errlen, "job %lu has no worker %lu", job_id, worker_id);
+		return -1;
+	}
+	if (cfg->jobs[j].sentry.policy == AINFTP_SENTRY_NONE || rt->ctrl == NULL) {
+		snprintf(err, errlen, "job %lu has no sentry", job_id);
+		return -1;
+	}
+	if (!__atomic_load_n(&rt->ctrl->quorum.jobs[j].m[i].quarantined, __ATOMIC_RELAXED)) {
+		snprintf(err, errlen, "worker %lu of job %lu is not quarantined", worker_id,
+			 job_id);
+		return -1;
+	}
+	__atomic_fetch_or(&rt->ctrl->readmit[j], UINT64_C(1) << i, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/*
+ * The sentry's tick for job j: every lcore's judged and flagged per worker,
+ * summed, into the job-wide suspicion and quarantine; then the operators'
+ * readmits. true when the membership changed.
+ */
+static bool
+ctrl_sentry(struct ainftp_runtime *rt, uint16_t j, uint64_t max_step)
+{
+	struct ainftp_quorum_job *job = &rt->ctrl->quorum.jobs[j];
+	uint64_t seen[AINFTP_MAX_WORKERS], flagged[AINFTP_MAX_WORKERS], before[AINFTP_MAX_WORKERS];
+	uint64_t req;
+	bool changed = false;
+	uint16_t w;
+
+	if (rt->cfg->jobs[j].sentry.policy == AINFTP_SENTRY_NONE)
+		return false;
+	for (w = 0; w < job->n_workers; w++) {
+		ainftp_dp_worker_sentry(rt, j, w, &seen[w], &flagged[w]);
+		before[w] = job->m[w].quarantines;
+	}
+	changed = ainftp_quorum_sentry(job, seen, flagged);
+	for (w = 0; changed && w < job->n_workers; w++)
+		if (job->m[w].quarantines != before[w])
+			AINFTP_LOG(WARNING,
+				   "job %u: worker %u quarantined by the sentry (suspicion %.3f, "
+				   "%" PRIu64 " of %" PRIu64
+				   " flagged); /ainftp/readmit to readmit",
+				   job->id, job->worker_id[w],
+				   (double)job->m[w].suspicion / AINFTP_QUORUM_Q16,
+				   job->m[w].sentry_flagged, job->m[w].sentry_seen);
+	req = __atomic_exchange_n(&rt->ctrl->readmit[j], 0, __ATOMIC_ACQUIRE);
+	for (; req != 0; req &= req - 1) {
+		w = (uint16_t)__builtin_ctzll(req);
+		if (ainftp_quorum_readmit(job, w, max_step) == 0) {
+			AINFTP_LOG(NOTICE, "job %u: worker %u readmitted by the operator", job->id,
+				   job->worker_id[w]);
+			changed = true;
+		}
+	}
+	return changed;
+}
+
 unsigned int
 ainftp_ctrl_quorum(struct ainftp_runtime *rt, uint64_t now)
 {
@@ -250,17 +346,19 @@ ainftp_ctrl_quorum(struct ainftp_runtime *rt, uint64_t now)
 
 	for (j = 0; j < c->quorum.n_jobs; j++) {
 		struct ainftp_quorum_job *job = &c->quorum.jobs[j];
-
+		uint64_t max_step = ainftp_dp_job_max_step(rt, j);
 		uint64_t was[AINFTP_MAX_WORKERS];
 
 		for (w = 0; w < job->n_workers; w++) {
 			health_get(rt, j, w, now, &h[w]);
 			was[w] = job->m[w].in;
 		}
-		if (ainftp_quorum_update(job, h, ainftp_dp_job_max_step(rt, j), now)) {
+		if (ainftp_quorum_update(job, h, max_step, now)) {
 			c->unpublished[j] = true;
 			quorum_log(job, was, h, c->quorum.hz);
 		}
+		if (ctrl_sentry(rt, j, max_step))
+			c->unpublished[j] = true;
 		if (!c->unpublished[j])
 			continue;
 		ainftp_quorum_snapshot(job, &snap);

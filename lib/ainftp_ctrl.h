@@ -31,6 +31,12 @@ struct ainftp_ctrl {
 	struct ainftp_txq txq[AINFTP_MAX_PORTS];
 	struct ainftp_lcore_stats *stats; /* the control lcore's own counters */
 	uint64_t next_hb;		  /* TSC of the next heartbeat round */
+	/*
+	 * Operators' readmit requests, by job and worker index: set by the
+	 * telemetry thread (atomic or), taken by the control lcore each tick
+	 * (atomic exchange), which alone writes the quorum.
+	 */
+	uint64_t readmit[AINFTP_MAX_JOBS];
 };
 
 /* After ainftp_lcores_setup (it reads the RX lcores' rings). 0, or -1 with a line in err. */
@@ -48,6 +54,15 @@ unsigned int ainftp_ctrl_heartbeat(struct ainftp_runtime *rt);
  * (or were put off). Returns how many were published.
  */
 unsigned int ainftp_ctrl_quorum(struct ainftp_runtime *rt, uint64_t now);
+
+/*
+ * The operator's readmit (telemetry /ainftp/readmit, params "JOB_ID,WORKER_ID"):
+ * checked, then handed to the control lcore, which readmits the worker at its
+ * next tick. 0, or -1 with the reason in err (bad syntax, no such job or
+ * worker, no sentry, not quarantined).
+ */
+int ainftp_ctrl_readmit_request(const struct ainftp_runtime *rt, const char *params, char *err,
+				size_t errlen);
 
 void ainftp_ctrl_loop(struct ainftp_runtime *rt);
 

@@ -25,13 +25,27 @@ lcore_polls(const struct ainftp_rx_ctx *ctx, uint16_t port_idx, uint16_t queue)
 	return false;
 }
 
+static bool
+policy_robust(enum ainftp_sentry_policy p)
+{
+	return p == AINFTP_SENTRY_TRIMMED_MEAN || p == AINFTP_SENTRY_MEDIAN;
+}
+
+/* rows: floats of per-worker rows for the robust rules (n_workers x elems), or 0. */
 static struct ainftp_slot *
-slot_create(uint32_t elems, int socket)
+slot_create(uint32_t elems, size_t rows, int socket)
 {
 	struct ainftp_slot *s = rte_zmalloc_socket("ainftp_slot", sizeof(*s), 0, socket);
 
 	if (s == NULL)
 		return NULL;
+	if (rows != 0) {
+		s->rows = rte_zmalloc_socket("ainftp_rows", rows * sizeof(float), 64, socket);
+		if (s->rows == NULL) {
+			rte_free(s);
+			return NULL;
+		}
+	}
 	s->acc.n = elems;
 	s->acc.acc = rte_malloc_socket("ainftp_acc", elems * sizeof(int64_t), 64, socket);
 	s->acc.blk = rte_malloc_socket("ainftp_acc_blk",
@@ -40,6 +54,7 @@ slot_create(uint32_t elems, int socket)
 	if (s->acc.acc == NULL || s->acc.blk == NULL) {
 		rte_free(s->acc.acc);
 		rte_free(s->acc.blk);
+		rte_free(s->rows);
 		rte_free(s);
 		return NULL;
 	}
@@ -55,6 +70,7 @@ slot_destroy(struct ainftp_slot *s)
 	rte_pktmbuf_free(s->shadow);
 	rte_free(s->acc.acc);
 	rte_free(s->acc.blk);
+	rte_free(s->rows);
 	rte_free(s);
 }
 
@@ -74,10 +90,31 @@ job_workers_init(struct ainftp_dp_job *job, const struct ainftp_job_conf *jc)
 	return 0;
 }
 
+/*
+ * The job's sentry on this lcore. Its own quarantine is off (a threshold above
+ * any score): quarantine is the control lcore's job-wide decision, which
+ * reaches this struct through the snapshot (sentry_sync).
+ */
+static int
+sentry_create(struct ainftp_dp_job *job, const struct ainftp_dp *dp,
+	      const struct ainftp_job_conf *jc, int socket)
+{
+	if (jc->sentry.policy == AINFTP_SENTRY_NONE)
+		return 0;
+	job->sentry = rte_zmalloc_socket("ainftp_sentry", sizeof(*job->sentry), 64, socket);
+	if (job->sentry == NULL ||
+	    ainftp_sentry_init(job->sentry, &jc->sentry, jc->n_workers, job->elems, dp->sops) != 0)
+		return -1;
+	job->sentry->threshold_q16 = UINT32_MAX;
+	return 0;
+}
+
 static int
 job_init(struct ainftp_dp_job *job, const struct ainftp_rx_ctx *ctx,
 	 const struct ainftp_runtime *rt, const struct ainftp_job_conf *jc, int socket)
 {
+	size_t rows =
+		policy_robust(jc->sentry.policy) ? (size_t)jc->n_workers * jc->elems_per_packet : 0;
 	uint32_t k;
 
 	job->id = jc->id;
@@ -95,7 +132,7 @@ job_init(struct ainftp_dp_job *job, const struct ainftp_rx_ctx *ctx,
 	job->n_slots = jc->slots;
 	job->payload_len = (uint32_t)ainftp_payload_len(job->wire_enc, job->elems);
 	job->result_len = (uint32_t)ainftp_payload_len(job->result_enc, job->elems);
-	if (job_workers_init(job, jc) != 0)
+	if (job_workers_init(job, jc) != 0 || sentry_create(job, &ctx->dp, jc, socket) != 0)
 		return -1;
 	job->slots = rte_zmalloc_socket("ainftp_slots", jc->slots * sizeof(*job->slots), 0, socket);
 	if (job->slots == NULL)
@@ -103,7 +140,7 @@ job_init(struct ainftp_dp_job *job, const struct ainftp_rx_ctx *ctx,
 	for (k = 0; k < jc->slots; k++) {
 		if (!lcore_polls(ctx, job->port_idx, (uint16_t)(k % job->lanes)))
 			continue;
-		job->slots[k] = slot_create(job->elems, socket);
+		job->slots[k] = slot_create(job->elems, rows, socket);
 		if (job->slots[k] == NULL)
 			return -1;
 	}
@@ -134,6 +171,7 @@ ainftp_dp_init(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt)
 	uint16_t j;
 
 	dp->ops = ainftp_quant_select(rt->simd_bits);
+	dp->sops = ainftp_sentry_select(rt->simd_bits);
 	dp->result_pool = rt->result_pool[port_socket];
 	dp->hdr_pool = rt->hdr_pool[port_socket];
 	dp->n_jobs = cfg->n_jobs;
@@ -164,6 +202,7 @@ ainftp_dp_free(struct ainftp_rx_ctx *ctx)
 		for (k = 0; dp->jobs[j].slots != NULL && k < dp->jobs[j].n_slots; k++)
 			slot_destroy(dp->jobs[j].slots[k]);
 		rte_free(dp->jobs[j].slots);
+		rte_free(dp->jobs[j].sentry);
 	}
 	rte_free(dp->jobs);
 	rte_free(dp->scratch);
@@ -291,6 +330,57 @@ partial_done(const struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
 		__atomic_store_n(&job->partial_wait_max, waited, __ATOMIC_RELAXED);
 }
 
+/* What this lcore's sentry said of worker widx so far, for the control lcore. */
+static inline void
+sentry_publish(struct ainftp_dp_job *job, unsigned int widx)
+{
+	const struct ainftp_sentry_worker *sw = &job->sentry->w[widx];
+	struct ainftp_dp_worker *w = &job->workers[widx];
+
+	__atomic_store_n(&w->sentry_seen, sw->seen, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->sentry_flagged, sw->flagged, __ATOMIC_RELAXED);
+}
+
+/*
+ * trimmed_mean / median at completion: the rule over the rows of the workers
+ * included, in worker-id order (so the result does not depend on arrival
+ * order), minus any quarantined since they contributed; its output (centre
+ * times n) is the slot's one contribution, through acc_f32 like any float32
+ * payload, so the result encoding is the job's. An output that is not finite
+ * (a float overflow of centre x n) leaves the sum empty, flagged overflow.
+ */
+static void
+robust_finish(struct ainftp_dp *dp, struct ainftp_dp_job *job, struct ainftp_slot *s)
+{
+	const float *x[AINFTP_MAX_WORKERS];
+	uint16_t widx[AINFTP_MAX_WORKERS], n = 0, i;
+	uint64_t incl = s->incl & ~job->q.quarantined, m;
+
+	for (m = incl; m != 0; m &= m - 1) {
+		uint8_t idx = job->worker_idx[__builtin_ctzll(m)];
+
+		x[n] = s->rows + (size_t)idx * job->elems;
+		widx[n++] = idx;
+	}
+	ainftp_acc_reset(&s->acc);
+	s->incl = incl;
+	s->n_incl = (uint8_t)n;
+	if (n == 0)
+		return;
+	if (unlikely(ainftp_sentry_robust(job->sentry, x, widx, n, dp->scratch) != 0)) {
+		/* Cannot happen (the workers are distinct and admitted); never a wrong sum. */
+		s->incl = 0;
+		s->n_incl = 0;
+		return;
+	}
+	for (i = 0; i < n; i++)
+		sentry_publish(job, widx[i]);
+	if (unlikely(dp->ops->acc_f32(&s->acc, dp->scratch) != 0)) {
+		ainftp_acc_reset(&s->acc);
+		s->acc.overflow = true;
+	}
+}
+
 /* The slot may complete: turn the sum into the result, keep it, send it to every worker. */
 static void
 slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s, uint16_t k,
@@ -302,14 +392,17 @@ slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_
 	uint16_t i, lane = (uint16_t)(k % job->lanes);
 	unsigned int n = 0;
 
+	if (s->rows != NULL)
+		robust_finish(&ctx->dp, job, s);
 	if (job->result_enc == AINFTP_WIRE_INT16)
 		s->shadow_exp = ctx->dp.ops->res_i16(&s->acc, out);
 	else {
 		ctx->dp.ops->res_f32(&s->acc, out);
 		s->shadow_exp = 0;
 	}
-	s->shadow_bitmap = s->bitmap;
-	s->shadow_count = s->count;
+	/* Who is in it: those heard from, less any the sentry dropped. */
+	s->shadow_bitmap = s->incl;
+	s->shadow_count = s->n_incl;
 	s->shadow_flags = s->acc.overflow ? AINFTP_F_OVERFLOW : 0;
 	rte_pktmbuf_free(ainftp_slot_complete(s, payload));
 	ainftp_ctr_add(&ctr->chunks_done, 1);
@@ -363,6 +456,108 @@ payload_add(struct ainftp_dp *dp, const struct ainftp_dp_job *job, struct ainftp
 		/* At frame offset 74 a float32 payload is not 4-byte aligned. */
 		memcpy(dp->scratch, payload, job->payload_len);
 		return dp->ops->acc_f32(&s->acc, dp->scratch);
+	}
+}
+
+/* float32 values all finite (no NaN, no infinity): the test acc_f32 makes. */
+static inline bool
+all_finite(const float *x, uint32_t n)
+{
+	uint32_t i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		uint32_t b;
+
+		memcpy(&b, &x[i], sizeof(b));
+		bad |= (b & 0x7f800000u) == 0x7f800000u;
+	}
+	return bad == 0;
+}
+
+/* A checked payload as floats in out: what the sentry's float rules see. -1: not finite. */
+static int
+payload_floats(const struct ainftp_dp *dp, const struct ainftp_dp_job *job,
+	       const struct ainftp_hdr *h, float *out)
+{
+	const char *payload = (const char *)(h + 1);
+
+	switch (job->wire_enc) {
+	case AINFTP_WIRE_INT16:
+		dp->sops->dequant_i16((const int16_t *)payload, job->elems, h->scale_exp, out);
+		return 0;
+	case AINFTP_WIRE_INT8:
+		ainftp_dequant_i8((const int8_t *)payload,
+				  (const int8_t *)payload + ainftp_blocks(job->elems), job->elems,
+				  out);
+		return 0;
+	default:
+		memcpy(out, payload, job->payload_len);
+		return all_finite(out, job->elems) ? 0 : -1;
+	}
+}
+
+/* zscore: the contribution's L2 norm, or -1 for a float32 payload that is not finite. */
+static double
+payload_norm(const struct ainftp_dp *dp, const struct ainftp_dp_job *job,
+	     const struct ainftp_hdr *h)
+{
+	const char *payload = (const char *)(h + 1);
+
+	switch (job->wire_enc) {
+	case AINFTP_WIRE_INT16:
+		return ainftp_sentry_norm_i16((const int16_t *)payload, job->elems, h->scale_exp);
+	case AINFTP_WIRE_INT8:
+		return ainftp_sentry_norm_i8((const int8_t *)payload,
+					     (const int8_t *)payload + ainftp_blocks(job->elems),
+					     job->elems);
+	default:
+		memcpy(dp->scratch, payload, job->payload_len);
+		if (!all_finite(dp->scratch, job->elems))
+			return -1;
+		return ainftp_sentry_norm_f32(job->sentry, dp->scratch);
+	}
+}
+
+/*
+ * A checked contribution of worker widx under the job's sentry: 1 used (added,
+ * or kept as its row for the robust rules), 0 dropped by the sentry, -1 a
+ * float32 payload with a NaN or an infinity (judged by nobody).
+ */
+static int
+sentry_add(struct ainftp_dp *dp, struct ainftp_dp_job *job, unsigned int widx,
+	   struct ainftp_slot *s, const struct ainftp_hdr *h)
+{
+	struct ainftp_sentry *se = job->sentry;
+	double norm;
+	int r;
+
+	switch (se->conf.policy) {
+	case AINFTP_SENTRY_ZSCORE:
+		norm = payload_norm(dp, job, h);
+		if (unlikely(norm < 0))
+			return -1;
+		r = ainftp_sentry_zscore_check(se, (uint16_t)widx, norm);
+		sentry_publish(job, widx);
+		if (r == AINFTP_SENTRY_DROP)
+			return 0;
+		if (unlikely(r != AINFTP_SENTRY_ACCEPT))
+			return -1;
+		/* A float32 payload is in the scratch already. */
+		if (job->wire_enc == AINFTP_WIRE_FLOAT32)
+			return dp->ops->acc_f32(&s->acc, dp->scratch) == 0 ? 1 : -1;
+		return payload_add(dp, job, s, h) == 0 ? 1 : -1;
+	case AINFTP_SENTRY_CLIP:
+		if (unlikely(payload_floats(dp, job, h, dp->scratch) != 0))
+			return -1;
+		r = ainftp_sentry_clip(se, (uint16_t)widx, dp->scratch, dp->scratch);
+		sentry_publish(job, widx);
+		if (unlikely(r < 0))
+			return -1;
+		return dp->ops->acc_f32(&s->acc, dp->scratch) == 0 ? 1 : -1;
+	default:
+		/* trimmed_mean, median: judged with the others at completion. */
+		return payload_floats(dp, job, h, s->rows + (size_t)widx * job->elems) == 0 ? 1
+											    : -1;
 	}
 }
 
@@ -433,7 +628,13 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 	struct rte_mbuf *result = NULL;
 	struct ainftp_hdr rh;
 	bool ready;
+	int used;
 
+	/* Quarantined by the sentry: nothing of it is used until an operator readmits it. */
+	if (unlikely(job->q.quarantined & bit)) {
+		ainftp_drop(ctr, AINFTP_DROP_QUARANTINED);
+		return;
+	}
 	switch (ainftp_slot_offer(s, seq, wid)) {
 	case AINFTP_SLOT_ADD:
 		break;
@@ -467,7 +668,11 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 		if (unlikely(result == NULL))
 			goto undo;
 	}
-	if (unlikely(payload_add(&ctx->dp, job, s, h) != 0)) {
+	if (job->sentry == NULL)
+		used = payload_add(&ctx->dp, job, s, h) == 0 ? 1 : -1;
+	else
+		used = sentry_add(&ctx->dp, job, widx, s, h);
+	if (unlikely(used < 0)) {
 		bad(ctr, AINFTP_BAD_VALUE);
 		rte_pktmbuf_free(result);
 		result = NULL;
@@ -480,7 +685,16 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 	if (unlikely(w->udp_port != udp->src_port ||
 		     !rte_is_same_ether_addr(&w->mac, &eth->src_addr)))
 		worker_learn(ctx, job, w, eth, udp);
-	ainftp_ctr_add(&ctr->data_pkts, 1);
+	/*
+	 * Dropped by the sentry, it still counts as heard from (the slot needs
+	 * nobody else to complete), but is not in the result's bitmap or count.
+	 */
+	if (likely(used > 0)) {
+		ainftp_slot_include(s, bit);
+		ainftp_ctr_add(&ctr->data_pkts, 1);
+	} else {
+		ainftp_drop(ctr, AINFTP_DROP_SENTRY);
+	}
 	added_timing(&ctx->dp, job, w, s);
 	if (result != NULL)
 		slot_finish(ctx, job, s, k, result, ctr);
@@ -685,6 +899,36 @@ ainftp_dp_scan(struct ainftp_rx_ctx *ctx, uint64_t now)
 	ctx->dp.next_scan = now + ctx->dp.scan_period;
 }
 
+/*
+ * A new snapshot: the sentry's quarantine mask follows it (one source of
+ * truth, the control lcore's); a worker readmitted starts afresh here too.
+ */
+static void
+sentry_sync(struct ainftp_dp_job *job)
+{
+	struct ainftp_sentry *se = job->sentry;
+	uint16_t id;
+
+	if (se == NULL)
+		return;
+	for (id = 0; id < AINFTP_MAX_WORKERS; id++) {
+		uint8_t idx = job->worker_idx[id];
+		uint64_t bit;
+		bool out;
+
+		if (idx == NO_WORKER)
+			continue;
+		bit = UINT64_C(1) << idx;
+		out = (job->q.quarantined >> id & 1) != 0;
+		if (out && !(se->quarantined & bit)) {
+			se->quarantined |= bit;
+			se->w[idx].quarantines++;
+		} else if (!out && (se->quarantined & bit)) {
+			ainftp_sentry_readmit(se, idx);
+		}
+	}
+}
+
 void
 ainftp_dp_begin(struct ainftp_rx_ctx *ctx, uint64_t now)
 {
@@ -699,6 +943,7 @@ ainftp_dp_begin(struct ainftp_rx_ctx *ctx, uint64_t now)
 		/* Rare: a copy only when the control lcore published a new version. */
 		if (unlikely(q->version != dp->jobs[j].q.version)) {
 			dp->jobs[j].q = *q;
+			sentry_sync(&dp->jobs[j]);
 			moved = true;
 		}
 	}
@@ -765,6 +1010,25 @@ ainftp_dp_worker_lag(const struct ainftp_runtime *rt, uint16_t job_idx, uint16_t
 			RTE_MAX(out->ewma, __atomic_load_n(&w->lag_ewma, __ATOMIC_RELAXED) >> 4);
 		out->wait = RTE_MAX(out->wait, __atomic_load_n(&w->wait, __ATOMIC_RELAXED));
 		out->samples += __atomic_load_n(&w->lag_samples, __ATOMIC_RELAXED);
+	}
+}
+
+void
+ainftp_dp_worker_sentry(const struct ainftp_runtime *rt, uint16_t job_idx, uint16_t widx,
+			uint64_t *seen, uint64_t *flagged)
+{
+	unsigned int lcore;
+
+	*seen = *flagged = 0;
+	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
+		const struct ainftp_rx_ctx *ctx = rt->rx[lcore];
+		const struct ainftp_dp_worker *w;
+
+		if (ctx == NULL || job_idx >= ctx->dp.n_jobs)
+			continue;
+		w = &ctx->dp.jobs[job_idx].workers[widx];
+		*seen += __atomic_load_n(&w->sentry_seen, __ATOMIC_RELAXED);
+		*flagged += __atomic_load_n(&w->sentry_flagged, __ATOMIC_RELAXED);
 	}
 }
 

@@ -23,6 +23,7 @@
 #include "ainftp_proto.h"
 #include "ainftp_quant.h"
 #include "ainftp_quorum.h"
+#include "ainftp_sentry.h"
 #include "ainftp_slot.h"
 #include "ainftp_stats.h"
 #include "ainftp_swarm.h"
@@ -59,6 +60,10 @@ struct ainftp_dp_worker {
 	uint64_t lag_ewma;    /* EWMA (gain 1/8) of lateness, 1/16 cycles */
 	uint64_t lag_samples; /* contributions timed */
 	uint64_t wait;	      /* cycles the oldest open slot waiting for it had waited, last scan */
+	/* This lcore's sentry on it: contributions (or chunks) judged and flagged. Single
+	 * writer, relaxed stores; the control lcore sums them over lcores each tick. */
+	uint64_t sentry_seen;
+	uint64_t sentry_flagged;
 };
 
 struct ainftp_dp_job {
@@ -85,12 +90,19 @@ struct ainftp_dp_job {
 	uint8_t worker_idx[AINFTP_MAX_WORKERS]; /* worker id -> index, 0xff: none */
 	struct ainftp_dp_worker workers[AINFTP_MAX_WORKERS];
 	struct ainftp_slot **slots; /* n_slots; NULL where another lcore owns the slot */
+	/*
+	 * The job's sentry on this lcore (docs/SENTRY.md), NULL with policy none.
+	 * Worker w of the library is the worker's index here; its quarantine mask
+	 * follows the published snapshot (q.quarantined), never its own score.
+	 */
+	struct ainftp_sentry *sentry;
 };
 
 struct ainftp_dp {
 	uint16_t n_jobs;
 	struct ainftp_dp_job *jobs;
 	const struct ainftp_quant_ops *ops;
+	const struct ainftp_sentry_ops *sops; /* the sentry's kernels, capped like ops */
 	struct rte_mempool *result_pool;
 	struct rte_mempool *hdr_pool;
 	float *scratch; /* float32 payloads copied to alignment before summing */
@@ -156,6 +168,10 @@ bool ainftp_dp_worker_addr(const struct ainftp_runtime *rt, uint16_t job_idx, ui
 /* Worker widx of job job_idx: its lateness over every RX lcore, without locks (control lcore). */
 void ainftp_dp_worker_lag(const struct ainftp_runtime *rt, uint16_t job_idx, uint16_t widx,
 			  struct ainftp_dp_lag *out);
+
+/* Worker widx of job job_idx: the sentry's judged and flagged, summed over every RX lcore. */
+void ainftp_dp_worker_sentry(const struct ainftp_runtime *rt, uint16_t job_idx, uint16_t widx,
+			     uint64_t *seen, uint64_t *flagged);
 
 /* The highest step any RX lcore has started for a job. */
 uint64_t ainftp_dp_job_max_step(const struct ainftp_runtime *rt, uint16_t job_idx);

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "ainftp_quorum.h"
@@ -28,6 +30,11 @@ ainftp_quorum_init(struct ainftp_quorum *q, const struct ainftp_config *cfg, uin
 		job->min_quorum = jc->straggler.min_quorum;
 		job->heartbeats = heartbeat_interval_ms != 0;
 		job->threshold = hz / 1000 * jc->straggler.threshold_ms;
+		/* Without a sentry nothing is judged; a threshold of 1 never quarantines. */
+		job->sentry_threshold = jc->sentry.policy == AINFTP_SENTRY_NONE
+						? UINT64_MAX
+						: (uint64_t)ceil(jc->sentry.suspicion_threshold *
+								 AINFTP_QUORUM_Q16);
 		job->version = 1;
 		job->n_members = jc->n_workers;
 		for (w = 0; w < jc->n_workers; w++) {
@@ -96,7 +103,9 @@ ainftp_quorum_update(struct ainftp_quorum_job *job, const struct ainftp_health *
 		enum ainftp_out_reason why;
 
 		put(&m->lag, h[i].lag);
-		if (m->in) {
+		if (m->quarantined) {
+			/* Only the operator brings it back (ainftp_quorum_readmit). */
+		} else if (m->in) {
 			why = leave_reason(job, &h[i]);
 			if (why != AINFTP_OUT_NONE) {
 				leave(m, &h[i], why, now);
@@ -118,6 +127,77 @@ ainftp_quorum_update(struct ainftp_quorum_job *job, const struct ainftp_health *
 	return changed;
 }
 
+bool
+ainftp_quorum_sentry(struct ainftp_quorum_job *job, const uint64_t *seen, const uint64_t *flagged)
+{
+	uint64_t out = 0;
+	bool changed = false;
+	uint16_t i;
+
+	for (i = 0; i < job->n_workers; i++)
+		out += job->m[i].quarantined != 0;
+	for (i = 0; i < job->n_workers; i++) {
+		struct ainftp_member *m = &job->m[i];
+		uint64_t ds = seen[i] - m->sentry_seen, df = flagged[i] - m->sentry_flagged;
+		double score = (double)m->suspicion, a;
+
+		/* Counters only grow; anything else (a reset) only moves the baseline. */
+		if (seen[i] < m->sentry_seen || flagged[i] < m->sentry_flagged || df > ds)
+			ds = df = 0;
+		put(&m->sentry_seen, seen[i]);
+		put(&m->sentry_flagged, flagged[i]);
+		if (ds == 0)
+			continue;
+		a = 1.0 - pow(1.0 - 1.0 / 64, (double)ds);
+		score += ((double)df / (double)ds * AINFTP_QUORUM_Q16 - score) * a;
+		score = score < 0			? 0
+			: score > AINFTP_QUORUM_Q16 - 1 ? AINFTP_QUORUM_Q16 - 1
+							: score;
+		put(&m->suspicion, (uint64_t)score);
+		if (m->quarantined || m->suspicion < job->sentry_threshold ||
+		    out >= (job->n_workers - 1u) / 2)
+			continue;
+		/* Quarantined: out of the quorum, whatever it was before. */
+		if (m->in) {
+			put(&m->in, 0);
+			put(&m->downranked, m->downranked + 1);
+		}
+		put(&m->reason, AINFTP_OUT_SENTRY);
+		put(&m->quarantined, 1);
+		put(&m->quarantines, m->quarantines + 1);
+		out++;
+		changed = true;
+	}
+	if (changed) {
+		uint64_t n = 0;
+
+		for (i = 0; i < job->n_workers; i++)
+			n += job->m[i].in;
+		put(&job->version, job->version + 1);
+		put(&job->n_members, n);
+	}
+	return changed;
+}
+
+int
+ainftp_quorum_readmit(struct ainftp_quorum_job *job, uint16_t i, uint64_t max_step)
+{
+	struct ainftp_member *m;
+
+	if (i >= job->n_workers || !job->m[i].quarantined)
+		return -EINVAL;
+	m = &job->m[i];
+	put(&m->quarantined, 0);
+	put(&m->suspicion, 0);
+	put(&m->readmits, m->readmits + 1);
+	put(&m->join_step, max_step + 1);
+	put(&m->rejoined, m->rejoined + 1);
+	put(&m->in, 1);
+	put(&job->version, job->version + 1);
+	put(&job->n_members, job->n_members + 1);
+	return 0;
+}
+
 void
 ainftp_quorum_snapshot(const struct ainftp_quorum_job *job, struct ainftp_quorum_snap *out)
 {
@@ -129,6 +209,8 @@ ainftp_quorum_snapshot(const struct ainftp_quorum_job *job, struct ainftp_quorum
 		const struct ainftp_member *m = &job->m[i];
 		uint16_t id = job->worker_id[i];
 
+		if (m->quarantined)
+			out->quarantined |= UINT64_C(1) << id;
 		if (!m->in)
 			continue;
 		out->members |= UINT64_C(1) << id;
@@ -144,10 +226,9 @@ const char *
 ainftp_out_reason_name(enum ainftp_out_reason r)
 {
 	static const char *const names[] = {
-		[AINFTP_OUT_NONE] = "none",
-		[AINFTP_OUT_SILENT] = "silent",
-		[AINFTP_OUT_RTT] = "rtt",
-		[AINFTP_OUT_LAG] = "lag",
+		[AINFTP_OUT_NONE] = "none",	[AINFTP_OUT_SILENT] = "silent",
+		[AINFTP_OUT_RTT] = "rtt",	[AINFTP_OUT_LAG] = "lag",
+		[AINFTP_OUT_SENTRY] = "sentry",
 	};
 
 	return r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";

@@ -36,9 +36,10 @@
  * published. Bits and join_step are by worker id, like a result's bitmap.
  */
 struct ainftp_quorum_snap {
-	uint64_t version;  /* 1 for the first; every change of members or join steps adds 1 */
-	uint64_t members;  /* the workers in the quorum */
-	uint64_t late;	   /* members with a join step above 0 */
+	uint64_t version;     /* 1 for the first; every change of members or join steps adds 1 */
+	uint64_t members;     /* the workers in the quorum */
+	uint64_t quarantined; /* workers the sentry quarantined: their data is dropped */
+	uint64_t late;	      /* members with a join step above 0 */
 	uint64_t max_join; /* the largest join step of a member: from it on, required = members */
 	uint64_t join_step[AINFTP_MAX_WORKERS]; /* first step a member is required for */
 };
@@ -67,6 +68,7 @@ enum ainftp_out_reason {
 	AINFTP_OUT_SILENT, /* no heartbeat ack for the swarm's silence bound */
 	AINFTP_OUT_RTT,	   /* smoothed RTT above the threshold */
 	AINFTP_OUT_LAG,	   /* its data late, or awaited, for longer than the threshold */
+	AINFTP_OUT_SENTRY, /* quarantined: its suspicion reached the sentry's threshold */
 };
 
 /* One worker's health at one tick, gathered by the control lcore. */
@@ -91,16 +93,30 @@ struct ainftp_member {
 	uint64_t join_step;  /* first step it is required for (0: from the start) */
 	/* When it left, and its acks and samples then: what rejoining is measured from. */
 	uint64_t out_tsc, out_acks, out_samples;
+	/*
+	 * The sentry, job-wide: contributions judged and flagged over every RX
+	 * lcore (at the last tick), the suspicion computed from them (Q16), and
+	 * the quarantine. A quarantined worker is out of the quorum and stays out
+	 * (no rejoin as a straggler) until an operator readmits it.
+	 */
+	uint64_t sentry_seen, sentry_flagged;
+	uint64_t suspicion; /* Q16 (AINFTP_QUORUM_Q16): 0 .. 65535 */
+	uint64_t quarantined;
+	uint64_t quarantines; /* times it was quarantined */
+	uint64_t readmits;    /* times an operator readmitted it */
 };
+
+#define AINFTP_QUORUM_Q16 65536u
 
 struct ainftp_quorum_job {
 	uint32_t id;
 	uint16_t n_workers;
 	uint16_t min_quorum;
-	bool heartbeats;    /* acks are expected: rejoining needs one */
-	uint64_t threshold; /* cycles */
-	uint64_t version;   /* of the membership; published when it moves */
-	uint64_t n_members; /* for telemetry */
+	bool heartbeats;	   /* acks are expected: rejoining needs one */
+	uint64_t threshold;	   /* cycles */
+	uint64_t sentry_threshold; /* suspicion (Q16) that quarantines; above Q16: never */
+	uint64_t version;	   /* of the membership; published when it moves */
+	uint64_t n_members;	   /* for telemetry */
 	uint16_t worker_id[AINFTP_MAX_WORKERS];
 	struct ainftp_member m[AINFTP_MAX_WORKERS]; /* by index into the job's workers */
 };
@@ -122,6 +138,28 @@ void ainftp_quorum_init(struct ainftp_quorum *q, const struct ainftp_config *cfg
  */
 bool ainftp_quorum_update(struct ainftp_quorum_job *job, const struct ainftp_health *h,
 			  uint64_t max_step, uint64_t now);
+
+/*
+ * The sentry's tick for one job: seen[i] and flagged[i] are worker index i's
+ * contributions judged and flagged so far, summed over every RX lcore (they
+ * only grow). The suspicion is an EWMA of the flags, weight 1/64 per
+ * observation like the library's per-lcore score (ainftp_sentry.h), taken
+ * over what was observed since the last tick: score += (flagged/seen -
+ * score) * (1 - (63/64)^seen). A worker whose suspicion reaches the job's
+ * threshold is quarantined: out of the quorum, and out of the snapshot's
+ * members into its quarantined mask, but never a majority: at most (n-1)/2
+ * of the job's workers at once. Returns true when the membership changed.
+ */
+bool ainftp_quorum_sentry(struct ainftp_quorum_job *job, const uint64_t *seen,
+			  const uint64_t *flagged);
+
+/*
+ * The operator's command: worker index i, quarantined, is readmitted: its
+ * suspicion reset and back in the quorum like a straggler that recovered,
+ * required from step max_step + 1 (a step boundary). 0 (publish), or -EINVAL
+ * when i is out of range or not quarantined.
+ */
+int ainftp_quorum_readmit(struct ainftp_quorum_job *job, uint16_t i, uint64_t max_step);
 
 /* The job's membership as RX lcores read it. */
 void ainftp_quorum_snapshot(const struct ainftp_quorum_job *job, struct ainftp_quorum_snap *out);

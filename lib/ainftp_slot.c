@@ -8,6 +8,8 @@ ainftp_slot_init(struct ainftp_slot *s)
 	s->shadow_seq = AINFTP_SEQ_NONE;
 	s->bitmap = 0;
 	s->count = 0;
+	s->incl = 0;
+	s->n_incl = 0;
 	s->done = false;
 	s->shadow = NULL;
 	ainftp_acc_reset(&s->acc);
@@ -28,6 +30,8 @@ ainftp_slot_offer(struct ainftp_slot *s, uint64_t seq, unsigned int worker)
 		s->seq = seq;
 		s->bitmap = 0;
 		s->count = 0;
+		s->incl = 0;
+		s->n_incl = 0;
 		s->done = false;
 		ainftp_acc_reset(&s->acc);
 	} else if (seq > s->seq && seq >> 32 > s->seq >> 32) {
@@ -35,6 +39,8 @@ ainftp_slot_offer(struct ainftp_slot *s, uint64_t seq, unsigned int worker)
 		s->seq = seq;
 		s->bitmap = bit;
 		s->count = 1;
+		s->incl = 0;
+		s->n_incl = 0;
 		ainftp_acc_reset(&s->acc);
 		return AINFTP_SLOT_ABANDON;
 	} else {

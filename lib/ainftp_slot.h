@@ -33,8 +33,15 @@ ainftp_seq(uint32_t step, uint32_t chunk)
 
 struct ainftp_slot {
 	uint64_t seq;	 /* the chunk being summed, or last summed; AINFTP_SEQ_NONE */
-	uint64_t bitmap; /* its contributors so far */
+	uint64_t bitmap; /* its contributors so far: every worker heard from (readiness) */
 	uint8_t count;
+	/*
+	 * Of those, the ones whose contribution is in the result (the result's
+	 * bitmap and count): all of them unless the sentry dropped some (zscore).
+	 * The data path sets them after it used a contribution.
+	 */
+	uint64_t incl;
+	uint8_t n_incl;
 	bool done;		   /* complete: its result is the shadow */
 	uint64_t first_tsc;	   /* when its first contribution came (set by the data path) */
 	uint64_t shadow_seq;	   /* the chunk whose result is kept */
@@ -46,6 +53,9 @@ struct ainftp_slot {
 	uint8_t shadow_flags;
 	int8_t shadow_exp;
 	struct ainftp_acc acc;
+	/* trimmed_mean / median: each worker's contribution as floats, n_workers rows of
+	 * elems by worker index (owned by the data path); NULL for the other policies. */
+	float *rows;
 };
 
 /* What to do with a contribution from one worker. */
@@ -59,6 +69,14 @@ enum ainftp_slot_action {
 };
 
 void ainftp_slot_init(struct ainftp_slot *s);
+
+/* The contribution of the worker with this bit is in the result. */
+static inline void
+ainftp_slot_include(struct ainftp_slot *s, uint64_t bit)
+{
+	s->incl |= bit;
+	s->n_incl++;
+}
 
 /*
  * Decide, and for ADD prepare the slot (reset for a new chunk) and record the

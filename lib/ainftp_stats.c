@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include <rte_ethdev.h>
 #include <rte_telemetry.h>
 
+#include "ainftp_ctrl.h"
 #include "ainftp_dp.h"
 #include "ainftp_quorum.h"
 #include "ainftp_runtime.h"
@@ -34,6 +36,8 @@ const char *const ainftp_drop_names[AINFTP_DROP_MAX] = {
 	[AINFTP_DROP_RESULT_NOMBUF] = "result_nombuf",
 	[AINFTP_DROP_TX_FULL] = "tx_full",
 	[AINFTP_DROP_HB_RING_FULL] = "hb_ring_full",
+	[AINFTP_DROP_SENTRY] = "sentry_dropped",
+	[AINFTP_DROP_QUARANTINED] = "quarantined",
 };
 
 /* Telemetry callbacks take no argument: the runtime they report on. */
@@ -243,6 +247,14 @@ member_json(json_t *o, const struct ainftp_member *m)
 		o, "out_reason",
 		json_string(ainftp_out_reason_name((enum ainftp_out_reason)rd(&m->reason))));
 	json_object_set_new(o, "join_step", json_integer((json_int_t)rd(&m->join_step)));
+	/* The sentry's, job-wide (0 and false without one). */
+	json_object_set_new(o, "suspicion",
+			    json_real((double)rd(&m->suspicion) / AINFTP_QUORUM_Q16));
+	json_object_set_new(o, "quarantined", json_boolean(rd(&m->quarantined) != 0));
+	json_object_set_new(o, "sentry_seen", json_integer((json_int_t)rd(&m->sentry_seen)));
+	json_object_set_new(o, "sentry_flagged", json_integer((json_int_t)rd(&m->sentry_flagged)));
+	json_object_set_new(o, "quarantines", json_integer((json_int_t)rd(&m->quarantines)));
+	json_object_set_new(o, "readmits", json_integer((json_int_t)rd(&m->readmits)));
 }
 
 /* Every (job, worker), job by job; empty without a control lcore's swarm. */
@@ -277,6 +289,7 @@ job_json(const struct ainftp_runtime *rt, uint16_t j)
 	json_object_set_new(o, "workers", json_integer(jc->n_workers));
 	json_object_set_new(o, "min_quorum", json_integer(jc->straggler.min_quorum));
 	json_object_set_new(o, "threshold_ms", json_integer(jc->straggler.threshold_ms));
+	json_object_set_new(o, "sentry", json_string(ainftp_sentry_name(jc->sentry.policy)));
 	if (rt->quorum != NULL) {
 		const struct ainftp_quorum_job *q = &rt->quorum->jobs[j];
 
@@ -467,6 +480,86 @@ tel_workers(const char *cmd __rte_unused, const char *params __rte_unused, struc
 	return ret;
 }
 
+/* One job's sentry: its rule and parameters, its drops, and per worker what it judged. */
+json_t *
+ainftp_stats_sentry_json(const struct ainftp_runtime *rt, uint16_t j)
+{
+	const struct ainftp_job_conf *jc = &rt->cfg->jobs[j];
+	const struct ainftp_sentry_conf *sc = &jc->sentry;
+	json_t *o = json_object(), *workers = json_object();
+	struct ainftp_port_ctr sum;
+	char name[16];
+	uint16_t w;
+
+	json_object_set_new(o, "policy", json_string(ainftp_sentry_name(sc->policy)));
+	json_object_set_new(o, "k", json_real(sc->zscore_k));
+	json_object_set_new(o, "f", json_integer(sc->trim_f));
+	json_object_set_new(o, "clip_norm", json_real(sc->clip_norm));
+	json_object_set_new(o, "suspicion_threshold", json_real(sc->suspicion_threshold));
+	/* Drops are counted per port: a port's jobs share them. */
+	ainftp_stats_port_sum(jc->port, &sum);
+	json_object_set_new(o, "port_sentry_dropped",
+			    json_integer((json_int_t)sum.drops[AINFTP_DROP_SENTRY]));
+	json_object_set_new(o, "port_quarantined_dropped",
+			    json_integer((json_int_t)sum.drops[AINFTP_DROP_QUARANTINED]));
+	for (w = 0; rt->quorum != NULL && w < jc->n_workers; w++) {
+		const struct ainftp_member *m = &rt->quorum->jobs[j].m[w];
+		json_t *wo = json_object();
+
+		json_object_set_new(wo, "seen", json_integer((json_int_t)rd(&m->sentry_seen)));
+		json_object_set_new(wo, "flagged",
+				    json_integer((json_int_t)rd(&m->sentry_flagged)));
+		json_object_set_new(wo, "suspicion",
+				    json_real((double)rd(&m->suspicion) / AINFTP_QUORUM_Q16));
+		json_object_set_new(wo, "quarantined", json_boolean(rd(&m->quarantined) != 0));
+		json_object_set_new(wo, "quarantines",
+				    json_integer((json_int_t)rd(&m->quarantines)));
+		json_object_set_new(wo, "readmits", json_integer((json_int_t)rd(&m->readmits)));
+		snprintf(name, sizeof(name), "w%u", jc->workers[w].id);
+		json_object_set_new(workers, name, wo);
+	}
+	json_object_set_new(o, "workers", workers);
+	return o;
+}
+
+/* {"job<id>": {...}}: each job's sentry. */
+int
+ainftp_tel_sentry(const char *cmd __rte_unused, const char *params __rte_unused,
+		  struct rte_tel_data *d)
+{
+	const struct ainftp_runtime *rt = telemetry_rt;
+	json_t *o;
+	char name[24];
+	uint16_t j;
+	int ret;
+
+	if (rt == NULL)
+		return -EINVAL;
+	o = json_object();
+	for (j = 0; j < rt->cfg->n_jobs; j++) {
+		snprintf(name, sizeof(name), "job%u", rt->cfg->jobs[j].id);
+		json_object_set_new(o, name, ainftp_stats_sentry_json(rt, j));
+	}
+	ret = tel_from_json(d, o);
+	json_decref(o);
+	return ret;
+}
+
+/* "JOB_ID,WORKER_ID": {"readmit": "requested", ...} or {"error": why}. */
+int
+ainftp_tel_readmit(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	char err[128];
+
+	rte_tel_data_start_dict(d);
+	if (telemetry_rt == NULL)
+		return rte_tel_data_add_dict_string(d, "error", "no appliance running");
+	if (ainftp_ctrl_readmit_request(telemetry_rt, params, err, sizeof(err)) != 0)
+		return rte_tel_data_add_dict_string(d, "error", err);
+	/* At the control lcore's next tick (10 ms). */
+	return rte_tel_data_add_dict_string(d, "readmit", "requested");
+}
+
 /* {"job<id>": {...}}: each job's quorum. */
 static int
 tel_jobs(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
@@ -500,10 +593,19 @@ ainftp_stats_telemetry_register(const struct ainftp_runtime *rt)
 	if (ret == 0)
 		ret = rte_telemetry_register_cmd("/ainftp/workers", tel_workers,
 						 "ainftp workers by job: state, RTT, jitter, loss, "
-						 "heartbeats, quorum. No parameters");
+						 "heartbeats, quorum, suspicion. No parameters");
 	if (ret == 0)
 		ret = rte_telemetry_register_cmd("/ainftp/jobs", tel_jobs,
 						 "ainftp jobs: quorum version and size, partial "
 						 "results. No parameters");
+	if (ret == 0)
+		ret = rte_telemetry_register_cmd("/ainftp/sentry", ainftp_tel_sentry,
+						 "ainftp sentry by job: policy, parameters, drops, "
+						 "per worker seen, flagged, suspicion, quarantine. "
+						 "No parameters");
+	if (ret == 0)
+		ret = rte_telemetry_register_cmd(
+			"/ainftp/readmit", ainftp_tel_readmit,
+			"Readmit a worker the sentry quarantined. Parameters: JOB_ID,WORKER_ID");
 	return ret;
 }

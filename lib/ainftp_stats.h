@@ -38,6 +38,8 @@ enum ainftp_drop {
 	AINFTP_DROP_RESULT_NOMBUF,  /* no mbuf for a result: the worker's retransmission retries */
 	AINFTP_DROP_TX_FULL,	    /* TX queue full: reply lost */
 	AINFTP_DROP_HB_RING_FULL,   /* a HEARTBEAT_ACK the control lcore had no room for */
+	AINFTP_DROP_SENTRY,	    /* a contribution the sentry dropped (zscore): not in the sum */
+	AINFTP_DROP_QUARANTINED,    /* from a worker the sentry quarantined */
 	AINFTP_DROP_MAX
 };
 
@@ -111,5 +113,16 @@ int ainftp_stats_print(FILE *out, const struct ainftp_runtime *rt, int final);
 
 /* Register /ainftp/stats and /ainftp/ports with rte_telemetry. */
 int ainftp_stats_telemetry_register(const struct ainftp_runtime *rt);
+
+/*
+ * Two of its handlers, for tests: /ainftp/sentry, and /ainftp/readmit
+ * ("JOB_ID,WORKER_ID": a dict {"readmit": "requested"}, or {"error": why}),
+ * on the runtime given to ainftp_stats_telemetry_register.
+ */
+struct rte_tel_data;
+/* What /ainftp/sentry shows of job index j (a new reference). */
+json_t *ainftp_stats_sentry_json(const struct ainftp_runtime *rt, uint16_t j);
+int ainftp_tel_sentry(const char *cmd, const char *params, struct rte_tel_data *d);
+int ainftp_tel_readmit(const char *cmd, const char *params, struct rte_tel_data *d);
 
 #endif

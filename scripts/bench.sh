@@ -5,7 +5,8 @@
 # compute-only ceilings measured in the same run (the machine may be shared:
 # compare ratios, not absolute numbers). About 60-90 s on 2 cores.
 # Usage: scripts/bench.sh [ainftp-bench options], e.g. --quick (about 20 s),
-# --auth, --workers 8, --verbose; --help lists them.
+# --auth, --workers 8, --verbose, --sentry zscore,trimmed_mean,median,clip (each
+# policy against none, same run); --help lists them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -33,7 +33,8 @@ static const char *stats_text =
 	"\"rx_queues\":2,\"tx_queues\":3,\"device\":{\"ipackets\":5,\"imissed\":0}}],"
 	"\"workers\":[{\"id\":3,\"job\":1,\"ipv4\":\"198.18.0.13\",\"state\":\"up\","
 	"\"rtt_us\":250.0,\"jitter_us\":12.5,\"loss\":0.25,\"last_seen_ms\":40,"
-	"\"heartbeats_sent\":9,\"acks\":8},"
+	"\"heartbeats_sent\":9,\"acks\":8,\"suspicion\":0.625,\"quarantined\":true,"
+	"\"sentry_seen\":64,\"sentry_flagged\":40,\"quarantines\":1,\"readmits\":0},"
 	"{\"id\":4,\"job\":1,\"ipv4\":\"198.18.0.14\",\"state\":\"unknown\","
 	"\"rtt_us\":0.0,\"jitter_us\":0.0,\"loss\":0.0,\"last_seen_ms\":-1,"
 	"\"heartbeats_sent\":0,\"acks\":0}]}";
@@ -114,6 +115,16 @@ START_TEST(names_types_units)
 	has_line(t,
 		 "ainftp_worker_state{job=\"1\",id=\"4\",ipv4=\"198.18.0.14\",state=\"unknown\"} "
 		 "1");
+	/* The sentry's: suspicion and quarantine are gauges, what it judged counts up. */
+	has_line(t, "# TYPE ainftp_worker_suspicion gauge");
+	has_line(t, "ainftp_worker_suspicion{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 0.625");
+	has_line(t, "ainftp_worker_quarantined{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 1");
+	has_line(t, "# TYPE ainftp_worker_sentry_flagged_total counter");
+	has_line(t, "ainftp_worker_sentry_seen_total{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 64");
+	has_line(t,
+		 "ainftp_worker_sentry_flagged_total{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 40");
+	has_line(t, "ainftp_worker_quarantines_total{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 1");
+	has_line(t, "ainftp_worker_readmits_total{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 0");
 	/* "Never seen" (-1 ms) is no sample, not a negative age. */
 	lacks(t, "ainftp_worker_last_seen_seconds{job=\"1\",id=\"4\"");
 	/* Sums the scraper can make, and flags, are not metrics. */

@@ -5,6 +5,8 @@
  * given step waits for. HZ is 1 MHz: one cycle is one microsecond.
  */
 #include <check.h>
+#include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,6 +191,78 @@ START_TEST(without_heartbeats_data_decides)
 }
 END_TEST
 
+/* The sentry's job-wide suspicion and quarantine (clip, threshold 0.5), and the readmit. */
+START_TEST(the_sentry_quarantines_at_most_a_minority_until_readmitted)
+{
+	uint64_t seen[NW] = {0}, flagged[NW] = {0};
+	struct ainftp_quorum_snap s;
+	double susp;
+	unsigned int w;
+
+	/* Without a sentry, flags never quarantine. */
+	for (w = 0; w < NW; w++)
+		seen[w] = flagged[w] = 1000;
+	ck_assert(!ainftp_quorum_sentry(job, seen, flagged));
+	ck_assert_uint_eq(job->m[1].quarantined, 0);
+
+	cfg.jobs[0].sentry.policy = AINFTP_SENTRY_CLIP;
+	cfg.jobs[0].sentry.suspicion_threshold = 0.5;
+	ainftp_quorum_init(&q, &cfg, HZ, 100);
+	job = &q.jobs[0];
+	ck_assert_uint_eq(job->sentry_threshold, AINFTP_QUORUM_Q16 / 2);
+	/* Workers 1 and 3 (id 5) flagged at every one of 64 chunks, 0 and 2 never. */
+	memset(seen, 0, sizeof(seen));
+	memset(flagged, 0, sizeof(flagged));
+	for (w = 0; w < NW; w++) {
+		seen[w] = 64;
+		flagged[w] = w % 2 ? 64 : 0;
+	}
+	ck_assert(ainftp_quorum_sentry(job, seen, flagged));
+	susp = (double)job->m[1].suspicion / AINFTP_QUORUM_Q16;
+	ck_assert_double_eq_tol(susp, 1 - pow(63.0 / 64, 64), 1e-4);
+	ck_assert_uint_eq(job->m[0].suspicion, 0);
+	/* Only one of four at once: never a majority, (n - 1) / 2. */
+	ck_assert_uint_eq(job->m[1].quarantined, 1);
+	ck_assert_uint_eq(job->m[1].in, 0);
+	ck_assert_uint_eq(job->m[1].reason, AINFTP_OUT_SENTRY);
+	ck_assert_uint_eq(job->m[3].quarantined, 0);
+	ck_assert_uint_ge(job->m[3].suspicion, job->sentry_threshold);
+	ck_assert_uint_eq(job->n_members, 3);
+	ck_assert_uint_eq(job->version, 2);
+	ainftp_quorum_snapshot(job, &s);
+	ck_assert_uint_eq(s.members, 0x25);
+	ck_assert_uint_eq(s.quarantined, 0x2);
+	/* Healthy by every other sign, it stays out; nothing new: nothing to publish. */
+	ck_assert(!ainftp_quorum_update(job, h, 10, 100000 * MS));
+	ck_assert(!ainftp_quorum_sentry(job, seen, flagged));
+	ck_assert_uint_eq(job->m[1].in, 0);
+	/* Counters that went back (an lcore restarted) move only the baseline. */
+	seen[0] = 10;
+	ck_assert(!ainftp_quorum_sentry(job, seen, flagged));
+	ck_assert_uint_eq(job->m[0].suspicion, 0);
+
+	ck_assert_int_eq(ainftp_quorum_readmit(job, 0, 10), -EINVAL);
+	ck_assert_int_eq(ainftp_quorum_readmit(job, NW, 10), -EINVAL);
+	ck_assert_int_eq(ainftp_quorum_readmit(job, 1, 10), 0);
+	ck_assert_uint_eq(job->m[1].quarantined, 0);
+	ck_assert_uint_eq(job->m[1].in, 1);
+	ck_assert_uint_eq(job->m[1].suspicion, 0);
+	ck_assert_uint_eq(job->m[1].join_step, 11);
+	ck_assert_uint_eq(job->n_members, 4);
+	ainftp_quorum_snapshot(job, &s);
+	ck_assert_uint_eq(s.members, 0x27);
+	ck_assert_uint_eq(s.quarantined, 0);
+	ck_assert_uint_eq(ainftp_quorum_required(&s, 10), 0x25);
+	ck_assert_uint_eq(ainftp_quorum_required(&s, 11), 0x27);
+	/* Now there is room: worker 3 (still flagged) goes at the next tick. */
+	seen[3] += 1;
+	flagged[3] += 1;
+	ck_assert(ainftp_quorum_sentry(job, seen, flagged));
+	ck_assert_uint_eq(job->m[3].quarantined, 1);
+	ck_assert_int_eq(ainftp_quorum_readmit(job, 1, 10), -EINVAL);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -203,6 +277,7 @@ main(void)
 	tcase_add_test(tc, rejoining_needs_every_sign_of_health);
 	tcase_add_test(tc, each_rejoin_has_its_own_step);
 	tcase_add_test(tc, without_heartbeats_data_decides);
+	tcase_add_test(tc, the_sentry_quarantines_at_most_a_minority_until_readmitted);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -98,6 +98,9 @@ struct opts {
 	double run_s, warm_s, compute_s;
 	enum ainftp_encoding result_enc;
 	bool result_auto; /* float32 results where they fit the MTU, else int16 */
+	/* --sentry: the policies to measure against none, side by side (n_sentry 0: not asked) */
+	unsigned int n_sentry;
+	enum ainftp_sentry_policy sentry[AINFTP_SENTRY_CLIP + 1];
 };
 
 /* One measured configuration: an encoding and a payload size. */
@@ -111,6 +114,7 @@ struct point {
 	uint32_t job;		     /* its job id in the appliance's config */
 	enum ainftp_encoding result; /* the job's result encoding */
 	bool fits;		     /* its results fit the MTU: results are never fragmented */
+	enum ainftp_sentry_policy sentry; /* the job's sentry, default parameters */
 };
 
 /* What the workers send: a frame per worker, and what else the ceilings need. */
@@ -408,9 +412,11 @@ job_json(const struct bench *b, const struct point *pt, char *buf, size_t len)
 
 	n = (size_t)snprintf(buf, len,
 			     "{\"id\": %u, \"slots\": %u, \"elems_per_packet\": %u, \"encoding\": "
-			     "\"%s\", \"result_encoding\": \"%s\", \"auth\": %s, \"workers\": [",
+			     "\"%s\", \"result_encoding\": \"%s\", \"auth\": %s, "
+			     "\"sentry\": {\"policy\": \"%s\"}, \"workers\": [",
 			     pt->job, b->o.slots, pt->elems, ainftp_encoding_name(pt->enc),
-			     ainftp_encoding_name(pt->result), pt->auth ? "true" : "false");
+			     ainftp_encoding_name(pt->result), pt->auth ? "true" : "false",
+			     ainftp_sentry_name(pt->sentry));
 	for (w = 0; w < b->o.workers && n < len; w++) {
 		n += (size_t)snprintf(buf + n, len - n,
 				      "%s{\"id\": %u, \"ipv4\": \"" WORKER_NET "%u\", \"key\": \"",
@@ -1207,6 +1213,7 @@ usage(FILE *out, const char *prog)
 	fprintf(out,
 		"usage: %s [--quick] [--workers N] [--slots N] [--time S] [--reps N] [--auth]\n"
 		"          [--result float32|int16] [--verbose] [--only ENC:SIZE] [--no-ceilings]\n"
+		"          [--sentry POLICY[,POLICY...]]\n"
 		"  --quick      sizes 256, 1024 and 8192 only, 0.2 s per point\n"
 		"  --workers N  workers of the job (default 4, 1..64)\n"
 		"  --slots N    the job's slots, the window (default 256, a power of two)\n"
@@ -1217,8 +1224,36 @@ usage(FILE *out, const char *prog)
 		"else int16)\n"
 		"  --verbose    a line per run: lcore 1's busy polls, the generator's window\n"
 		"  --only E:S   one point of the table only, e.g. int16:1024 (for profiling)\n"
-		"  --no-ceilings  ainftp alone, without iofwd and compute\n",
+		"  --no-ceilings  ainftp alone, without iofwd and compute\n"
+		"  --sentry P   only the sentry's cost: each policy (zscore, trimmed_mean, "
+		"median,\n"
+		"               clip; default parameters) and none as jobs of one appliance, runs\n"
+		"               interleaved, int16 and float32 at 1 KB: chunks/s, Gbit/s, vs "
+		"none\n",
 		prog, MAX_REPS);
+}
+
+/* --sentry P[,P...]: policies by their config names, none implied (it is the baseline). */
+static int
+sentry_parse(const char *arg, struct opts *o)
+{
+	const char *p = arg;
+
+	o->n_sentry = 0;
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+		int pol;
+
+		for (pol = AINFTP_SENTRY_ZSCORE; pol <= AINFTP_SENTRY_CLIP; pol++)
+			if (strlen(ainftp_sentry_name(pol)) == n &&
+			    strncmp(p, ainftp_sentry_name(pol), n) == 0)
+				break;
+		if (pol > AINFTP_SENTRY_CLIP || o->n_sentry == RTE_DIM(o->sentry) - 1)
+			return -1;
+		o->sentry[o->n_sentry++] = (enum ainftp_sentry_policy)pol;
+		p += n + (p[n] == ',');
+	}
+	return o->n_sentry == 0 ? -1 : 0;
 }
 
 /* --only ENC:SIZE, one point of the table (to profile it). */
@@ -1244,12 +1279,19 @@ static void
 opts_parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"quick", no_argument, NULL, 'q'},	  {"workers", required_argument, NULL, 'w'},
-		{"slots", required_argument, NULL, 's'},  {"time", required_argument, NULL, 't'},
-		{"reps", required_argument, NULL, 'r'},	  {"auth", no_argument, NULL, 'a'},
-		{"result", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
-		{"verbose", no_argument, NULL, 'v'},	  {"only", required_argument, NULL, 'o'},
-		{"no-ceilings", no_argument, NULL, 'n'},  {NULL, 0, NULL, 0},
+		{"quick", no_argument, NULL, 'q'},
+		{"workers", required_argument, NULL, 'w'},
+		{"slots", required_argument, NULL, 's'},
+		{"time", required_argument, NULL, 't'},
+		{"reps", required_argument, NULL, 'r'},
+		{"auth", no_argument, NULL, 'a'},
+		{"result", required_argument, NULL, 'e'},
+		{"help", no_argument, NULL, 'h'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"only", required_argument, NULL, 'o'},
+		{"no-ceilings", no_argument, NULL, 'n'},
+		{"sentry", required_argument, NULL, 'S'},
+		{NULL, 0, NULL, 0},
 	};
 	double t = 0;
 	int c;
@@ -1294,6 +1336,10 @@ opts_parse(int argc, char **argv, struct opts *o)
 			if (only_parse(optarg, o) != 0)
 				goto bad;
 			break;
+		case 'S':
+			if (sentry_parse(optarg, o) != 0)
+				goto bad;
+			break;
 		case 'e':
 			if (strcmp(optarg, "int16") == 0)
 				o->result_enc = AINFTP_ENC_INT16;
@@ -1316,8 +1362,18 @@ opts_parse(int argc, char **argv, struct opts *o)
 		o->run_s = t;
 	if (optind == argc && o->workers >= 1 && o->workers <= AINFTP_MAX_WORKERS &&
 	    rte_is_power_of_2(o->slots) && o->slots <= 65536 && o->reps >= 1 &&
-	    o->reps <= MAX_REPS && o->run_s <= 60)
+	    o->reps <= MAX_REPS && o->run_s <= 60) {
+		unsigned int i;
+
+		/* trimmed_mean's default f = 1 needs 2f < workers (config/README.md). */
+		for (i = 0; i < o->n_sentry; i++)
+			if (o->sentry[i] == AINFTP_SENTRY_TRIMMED_MEAN && o->workers < 3) {
+				fprintf(stderr,
+					"--sentry trimmed_mean needs --workers 3 or more\n");
+				exit(2);
+			}
 		return;
+	}
 bad:
 	usage(stderr, argv[0]);
 	exit(2);
@@ -1534,6 +1590,67 @@ auth_run(struct bench *b)
 	return ok ? r_on.mpps / r_off.mpps : NAN;
 }
 
+/*
+ * The sentry's cost on the RX lcore: for one encoding at 1 KB, one appliance
+ * with a job per policy (none first), every job's runs interleaved, so drift
+ * hits all alike; each policy's rate next to none's from the same run. The
+ * control lcore is not run: nothing is quarantined.
+ */
+static bool
+sentry_point(struct bench *b, enum ainftp_encoding enc)
+{
+	struct point pts[AINFTP_SENTRY_CLIP + 1];
+	struct series se[AINFTP_SENTRY_CLIP + 1];
+	struct row r[AINFTP_SENTRY_CLIP + 1];
+	unsigned int n = b->o.n_sentry + 1, i, k;
+	struct sample s;
+	char label[64];
+	bool ok;
+
+	memset(se, 0, sizeof(se));
+	for (k = 0; k < n; k++) {
+		pts[k] = point_make(&b->o, enc, 1024, b->o.auth);
+		pts[k].job = JOB_ID + k;
+		pts[k].sentry = k == 0 ? AINFTP_SENTRY_NONE : b->o.sentry[k - 1];
+	}
+	window_reset(&b->win, b->o.slots);
+	ok = app_up(b, pts, n) == 0;
+	for (i = 0; i < b->o.reps && ok; i++)
+		for (k = 0; k < n && ok; k++) {
+			traffic_make(b, &pts[k]);
+			ok = traffic_run(b, &pts[k], DUT_APP, &s);
+			series_add(&se[k], &s);
+		}
+	if (b->app.up)
+		point_notes(&pts[0]);
+	else
+		b->failures++;
+	point_label(&pts[0], label, sizeof(label));
+	app_down(b, label);
+	for (k = 0; k < n; k++) {
+		series_median(&se[k], &pts[k], &r[k]);
+		printf("%-8s  %9u  %-12s  %10.0f  %8.3f  %8.2f  %8.1f  %8.1f  %7.2fx\n",
+		       ainftp_encoding_name(enc), pts[k].payload, ainftp_sentry_name(pts[k].sentry),
+		       r[k].mpps * 1e6 / b->o.workers, r[k].mpps, r[k].gbps, r[k].p50_us,
+		       r[k].p99_us, r[0].mpps / r[k].mpps);
+	}
+	fflush(stdout);
+	return ok;
+}
+
+static void
+sentry_run(struct bench *b)
+{
+	printf("sentry cost: one RX lcore (lcore %d), %u workers, %u slots, median of %u "
+	       "interleaved runs of %.2f s per policy; chunks/s of %u contributions each, Gbit/s "
+	       "of contributions (payload bytes in); vs none: how many times slower\n",
+	       DUT_LCORE, b->o.workers, b->o.slots, b->o.reps, b->o.run_s, b->o.workers);
+	printf("%-8s  %9s  %-12s  %10s  %8s  %8s  %8s  %8s  %8s\n", "encoding", "payload_B",
+	       "policy", "chunks/s", "Mpps", "Gbit/s", "p50_us", "p99_us", "vs none");
+	sentry_point(b, AINFTP_ENC_INT16);
+	sentry_point(b, AINFTP_ENC_FLOAT32);
+}
+
 /* The int16 kernel at 1 KB at every SIMD level the CPU has, levels interleaved. */
 static void
 simd_run(struct bench *b)
@@ -1568,6 +1685,13 @@ main(int argc, char **argv)
 	eal_start(argv[0], prefix, sizeof(prefix), &eal_argc, eal_argv);
 	bench_setup(b);
 	header_print(b, eal_argc, eal_argv);
+	if (b->o.n_sentry != 0) {
+		sentry_run(b);
+		bench_teardown(b);
+		printf("bench: sentry failures=%u\n", b->failures);
+		rte_eal_cleanup();
+		return b->failures == 0 ? 0 : 1;
+	}
 	table_run(b, &r1k);
 	if (b->o.only_enc < 0) {
 		auth_ratio = auth_run(b);
