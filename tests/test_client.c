@@ -2089,9 +2089,10 @@ START_TEST(reduce_probe_is_first_sent)
 
 	f->slots = 4;
 	f->answer_below = 3;
-	f->coalesce_us = 5000; /* the three results in one go, before any timeout */
+	f->coalesce_us = 5000; /* the three results in one go, long before the first timeout
+				* (1 s: a loaded machine may stall a thread for 100 ms) */
 	fake_start(f);
-	c = OPEN(f, "window", "3", "rto_us", "100000", "rto_min_us", "1000", NULL);
+	c = OPEN(f, "window", "3", "rto_us", "1000000", "rto_min_us", "1000", NULL);
 	fill(x, n, 67);
 	memcpy(want, x, sizeof(x));
 	ck_assert_int_eq(ainftp_allreduce_start(c, x, n, AINFTP_OP_SUM, &r), 0);
