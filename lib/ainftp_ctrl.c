@@ -211,6 +211,8 @@ health_get(const struct ainftp_runtime *rt, uint16_t j, uint16_t w, uint64_t now
 	h->acks = __atomic_load_n(&p->acks, __ATOMIC_RELAXED);
 	h->samples = lag.samples;
 	h->lag = RTE_MAX(lag.ewma, lag.wait);
+	h->contribs = lag.contribs;
+	h->drops = lag.drops;
 }
 
 /* A membership change, one line per worker that left or rejoined (rare: not per tick). */

@@ -633,6 +633,7 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 	/* Quarantined by the sentry: nothing of it is used until an operator readmits it. */
 	if (unlikely(job->q.quarantined & bit)) {
 		ainftp_drop(ctr, AINFTP_DROP_QUARANTINED);
+		ainftp_ctr_add(&w->drops, 1);
 		return;
 	}
 	switch (ainftp_slot_offer(s, seq, wid)) {
@@ -651,13 +652,16 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 		return;
 	case AINFTP_SLOT_DUP:
 		bad(ctr, AINFTP_BAD_DUPLICATE);
+		ainftp_ctr_add(&w->drops, 1);
 		return;
 	case AINFTP_SLOT_STALE:
 		late_sample(&ctx->dp, job, w, s, bit, true);
 		bad(ctr, AINFTP_BAD_STALE);
+		ainftp_ctr_add(&w->drops, 1);
 		return;
 	case AINFTP_SLOT_BUSY:
 		bad(ctr, AINFTP_BAD_SLOT_BUSY);
+		ainftp_ctr_add(&w->drops, 1);
 		return;
 	}
 	/* The contribution that completes it: take the result's mbuf first, so a shortage is
@@ -674,6 +678,7 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 		used = sentry_add(&ctx->dp, job, widx, s, h);
 	if (unlikely(used < 0)) {
 		bad(ctr, AINFTP_BAD_VALUE);
+		ainftp_ctr_add(&w->drops, 1);
 		rte_pktmbuf_free(result);
 		result = NULL;
 		goto undo;
@@ -692,8 +697,10 @@ contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int 
 	if (likely(used > 0)) {
 		ainftp_slot_include(s, bit);
 		ainftp_ctr_add(&ctr->data_pkts, 1);
+		ainftp_ctr_add(&w->contribs, 1);
 	} else {
 		ainftp_drop(ctr, AINFTP_DROP_SENTRY);
+		ainftp_ctr_add(&w->drops, 1);
 	}
 	added_timing(&ctx->dp, job, w, s);
 	if (result != NULL)
@@ -827,6 +834,10 @@ ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf *m
 		why = data_check(ctx, job, ip, udp, h, &widx);
 	if (unlikely(why != AINFTP_OK)) {
 		bad(ctr, why);
+		/* A worker's own, from its address: its telemetry shows it (a wrong key, a
+		 * wrong size). */
+		if (widx >= 0 && why != AINFTP_BAD_SOURCE)
+			ainftp_ctr_add(&job->workers[widx].drops, 1);
 		return;
 	}
 	contribution(ctx, job, (unsigned int)widx, h, eth, udp, ctr);
@@ -1010,6 +1021,8 @@ ainftp_dp_worker_lag(const struct ainftp_runtime *rt, uint16_t job_idx, uint16_t
 			RTE_MAX(out->ewma, __atomic_load_n(&w->lag_ewma, __ATOMIC_RELAXED) >> 4);
 		out->wait = RTE_MAX(out->wait, __atomic_load_n(&w->wait, __ATOMIC_RELAXED));
 		out->samples += __atomic_load_n(&w->lag_samples, __ATOMIC_RELAXED);
+		out->contribs += __atomic_load_n(&w->contribs, __ATOMIC_RELAXED);
+		out->drops += __atomic_load_n(&w->drops, __ATOMIC_RELAXED);
 	}
 }
 

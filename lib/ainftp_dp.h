@@ -64,6 +64,10 @@ struct ainftp_dp_worker {
 	 * writer, relaxed stores; the control lcore sums them over lcores each tick. */
 	uint64_t sentry_seen;
 	uint64_t sentry_flagged;
+	/* Its contributions in a result, and its packets refused (authenticated as its,
+	 * or from its address), on this lcore: single writer, for telemetry. */
+	uint64_t contribs;
+	uint64_t drops;
 };
 
 struct ainftp_dp_job {
@@ -121,9 +125,11 @@ struct ainftp_dp {
 
 /* One worker's lateness over every RX lcore, for the control lcore. */
 struct ainftp_dp_lag {
-	uint64_t ewma;	  /* cycles: the largest lateness EWMA of an lcore */
-	uint64_t wait;	  /* cycles: the longest wait of an open slot for it */
-	uint64_t samples; /* contributions timed, all lcores */
+	uint64_t ewma;	   /* cycles: the largest lateness EWMA of an lcore */
+	uint64_t wait;	   /* cycles: the longest wait of an open slot for it */
+	uint64_t samples;  /* contributions timed, all lcores */
+	uint64_t contribs; /* contributions in a result, all lcores */
+	uint64_t drops;	   /* its packets refused, all lcores */
 };
 
 /* A worker's address as the RX lcores learnt it, for the control lcore. */

@@ -44,11 +44,10 @@ static const char *const port_gauges[] = {"rx_queues", "tx_queues", NULL};
 static const char *const lcore_labels[] = {"lcore", "role", NULL};
 static const char *const lcore_skip[] = {"drops_total", NULL};
 static const char *const worker_labels[] = {"job", "id", "ipv4", NULL};
-/* The sentry's judged, flagged, quarantines and readmits only grow; suspicion and the
- * quarantined flag are gauges. */
+/* What only grows; the rest (rank, RTT, suspicion, the quarantined flag...) are gauges. */
 static const char *const worker_counters[] = {
-	"heartbeats_sent", "acks",     "sentry_seen", "sentry_flagged",
-	"quarantines",	   "readmits", NULL};
+	"heartbeats_sent", "acks",  "sentry_seen", "sentry_flagged", "quarantines", "readmits",
+	"contributions",   "drops", "downranked",  "rejoined",	     NULL};
 static const char *const none[] = {NULL};
 
 static const struct section sections[] = {

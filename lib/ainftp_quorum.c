@@ -40,6 +40,7 @@ ainftp_quorum_init(struct ainftp_quorum *q, const struct ainftp_config *cfg, uin
 		for (w = 0; w < jc->n_workers; w++) {
 			job->worker_id[w] = jc->workers[w].id;
 			job->m[w].in = 1;
+			job->m[w].rank = w + 1u; /* in worker order until the first tick */
 		}
 	}
 }
@@ -90,6 +91,42 @@ leave(struct ainftp_member *m, const struct ainftp_health *h, enum ainftp_out_re
 	put(&m->out_samples, h->samples);
 }
 
+/* The larger of a worker's RTT and lag: what ranks it among the members (or the others). */
+static inline uint64_t
+rank_key(const struct ainftp_health *h)
+{
+	return h->srtt > h->lag ? h->srtt : h->lag;
+}
+
+/* Worker a ranks above worker b. */
+static bool
+ranks_above(const struct ainftp_quorum_job *job, const struct ainftp_health *h, uint16_t a,
+	    uint16_t b)
+{
+	uint64_t ka = rank_key(&h[a]), kb = rank_key(&h[b]);
+
+	if (job->m[a].in != job->m[b].in)
+		return job->m[a].in > job->m[b].in;
+	return ka < kb || (ka == kb && a < b);
+}
+
+/* Every worker's rank and counts at this tick (n <= 64: n^2 comparisons are nothing). */
+static void
+rank_update(struct ainftp_quorum_job *job, const struct ainftp_health *h)
+{
+	uint16_t i, k;
+
+	for (i = 0; i < job->n_workers; i++) {
+		uint64_t r = 1;
+
+		for (k = 0; k < job->n_workers; k++)
+			r += k != i && ranks_above(job, h, k, i);
+		put(&job->m[i].rank, r);
+		put(&job->m[i].contribs, h[i].contribs);
+		put(&job->m[i].drops, h[i].drops);
+	}
+}
+
 bool
 ainftp_quorum_update(struct ainftp_quorum_job *job, const struct ainftp_health *h,
 		     uint64_t max_step, uint64_t now)
@@ -124,6 +161,7 @@ ainftp_quorum_update(struct ainftp_quorum_job *job, const struct ainftp_health *
 		put(&job->version, job->version + 1);
 		put(&job->n_members, n);
 	}
+	rank_update(job, h);
 	return changed;
 }
 

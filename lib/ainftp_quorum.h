@@ -74,10 +74,12 @@ enum ainftp_out_reason {
 /* One worker's health at one tick, gathered by the control lcore. */
 struct ainftp_health {
 	enum ainftp_peer_state state;
-	uint64_t srtt;	  /* cycles; 0: no sample */
-	uint64_t acks;	  /* heartbeat acks so far */
-	uint64_t samples; /* contributions timed so far, over every RX lcore */
-	uint64_t lag;	  /* cycles: max(lateness EWMA, wait of an open slot) over RX lcores */
+	uint64_t srtt;	   /* cycles; 0: no sample */
+	uint64_t acks;	   /* heartbeat acks so far */
+	uint64_t samples;  /* contributions timed so far, over every RX lcore */
+	uint64_t lag;	   /* cycles: max(lateness EWMA, wait of an open slot) over RX lcores */
+	uint64_t contribs; /* contributions in a result, over every RX lcore */
+	uint64_t drops;	   /* its packets refused, over every RX lcore */
 };
 
 /*
@@ -104,6 +106,13 @@ struct ainftp_member {
 	uint64_t quarantined;
 	uint64_t quarantines; /* times it was quarantined */
 	uint64_t readmits;    /* times an operator readmitted it */
+	/*
+	 * Its rank in the job at the last tick, 1 the healthiest: members of the
+	 * quorum first, then by the larger of RTT and lag, then by worker order.
+	 * With its counts, for telemetry.
+	 */
+	uint64_t rank;
+	uint64_t contribs, drops;
 };
 
 #define AINFTP_QUORUM_Q16 65536u

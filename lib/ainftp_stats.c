@@ -239,6 +239,7 @@ cycles_ms(uint64_t cycles)
 static void
 member_json(json_t *o, const struct ainftp_member *m)
 {
+	json_object_set_new(o, "rank", json_integer((json_int_t)rd(&m->rank)));
 	json_object_set_new(o, "in_quorum", json_boolean(rd(&m->in) != 0));
 	json_object_set_new(o, "lag_ms", json_real(cycles_ms(rd(&m->lag))));
 	json_object_set_new(o, "downranked", json_integer((json_int_t)rd(&m->downranked)));
@@ -255,6 +256,8 @@ member_json(json_t *o, const struct ainftp_member *m)
 	json_object_set_new(o, "sentry_flagged", json_integer((json_int_t)rd(&m->sentry_flagged)));
 	json_object_set_new(o, "quarantines", json_integer((json_int_t)rd(&m->quarantines)));
 	json_object_set_new(o, "readmits", json_integer((json_int_t)rd(&m->readmits)));
+	json_object_set_new(o, "contributions", json_integer((json_int_t)rd(&m->contribs)));
+	json_object_set_new(o, "drops", json_integer((json_int_t)rd(&m->drops)));
 }
 
 /* Every (job, worker), job by job; empty without a control lcore's swarm. */

@@ -267,6 +267,17 @@ START_TEST(a_chunk_is_summed_and_sent_to_every_worker)
 }
 END_TEST
 
+/* Worker widx's contributions in a result and its refused packets, over the RX lcores. */
+static void
+assert_worker_counts(uint16_t widx, uint64_t contribs, uint64_t drops)
+{
+	struct ainftp_dp_lag l;
+
+	ainftp_dp_worker_lag(&fx.rt, 0, widx, &l);
+	ck_assert_uint_eq(l.contribs, contribs);
+	ck_assert_uint_eq(l.drops, drops);
+}
+
 /* Retransmissions: before completion a duplicate; after, the kept result to that worker only. */
 START_TEST(retransmissions_are_idempotent)
 {
@@ -302,6 +313,10 @@ START_TEST(retransmissions_are_idempotent)
 	ck_assert_uint_eq(n, 1);
 	check_result(out[0], &c[1], want, 0x7, 2);
 	rte_pktmbuf_free_bulk(out, n);
+	/* Per worker: worker 0's duplicate is its drop; answered retransmissions are none. */
+	assert_worker_counts(0, 2, 1);
+	assert_worker_counts(1, 1, 0);
+	assert_worker_counts(2, 1, 0);
 }
 END_TEST
 
@@ -349,6 +364,9 @@ START_TEST(wrong_key)
 	contrib_fill(&evil, 2, 2, 1, 20); /* worker 2's frame, signed with worker 1's key */
 	bad_frame_never_changes_the_sum(f, data_frame(f, &evil, keys[1], JOB, ELEMS),
 					AINFTP_BAD_TAG, c);
+	/* From worker 2's address: its telemetry counts it, and nobody else's. */
+	assert_worker_counts(1, 1, 0);
+	assert_worker_counts(2, 1, 1);
 }
 END_TEST
 

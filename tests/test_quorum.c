@@ -73,6 +73,36 @@ START_TEST(everyone_starts_in)
 }
 END_TEST
 
+/*
+ * Ranks: members first, then by the larger of RTT and lag, ties by worker
+ * order; a worker that left ranks below every member, whatever its RTT. The
+ * counts of the tick are kept beside.
+ */
+START_TEST(ranks_order_members_by_rtt_and_lag)
+{
+	h[0].srtt = 300;
+	h[1].lag = 250; /* 250 > its RTT of 200 */
+	h[2].srtt = 100;
+	h[3].srtt = 100; /* ties with worker 2: after it */
+	h[3].contribs = 7;
+	h[3].drops = 2;
+	ainftp_quorum_update(job, h, 0, 1000 * MS);
+	ck_assert_uint_eq(job->m[0].rank, 4);
+	ck_assert_uint_eq(job->m[1].rank, 3);
+	ck_assert_uint_eq(job->m[2].rank, 1);
+	ck_assert_uint_eq(job->m[3].rank, 2);
+	ck_assert_uint_eq(job->m[3].contribs, 7);
+	ck_assert_uint_eq(job->m[3].drops, 2);
+	/* Worker 2 goes silent and leaves: last, though its RTT is the best. */
+	h[2].state = AINFTP_PEER_SILENT;
+	ck_assert(ainftp_quorum_update(job, h, 0, 1001 * MS));
+	ck_assert_uint_eq(job->m[2].rank, 4);
+	ck_assert_uint_eq(job->m[3].rank, 1);
+	ck_assert_uint_eq(job->m[1].rank, 2);
+	ck_assert_uint_eq(job->m[0].rank, 3);
+}
+END_TEST
+
 /* Each reason on its own worker; exactly at the threshold is still in. */
 START_TEST(silence_rtt_and_lag_downrank)
 {
@@ -273,6 +303,7 @@ main(void)
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, everyone_starts_in);
+	tcase_add_test(tc, ranks_order_members_by_rtt_and_lag);
 	tcase_add_test(tc, silence_rtt_and_lag_downrank);
 	tcase_add_test(tc, rejoining_needs_every_sign_of_health);
 	tcase_add_test(tc, each_rejoin_has_its_own_step);

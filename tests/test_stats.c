@@ -190,6 +190,9 @@ START_TEST(workers_in_telemetry_and_the_stats_line)
 	/* The quorum: in from the start, never moved; a boolean is 1 in telemetry. */
 	ck_assert_int_eq(get_int(w, "in_quorum"), 1);
 	ck_assert_int_eq(get_int(w, "downranked"), 0);
+	ck_assert_int_eq(get_int(w, "rank"), 1);
+	ck_assert_int_eq(get_int(w, "contributions"), 0);
+	ck_assert_int_eq(get_int(w, "drops"), 0);
 	ck_assert_str_eq(json_string_value(json_object_get(w, "out_reason")), "none");
 	json_decref(o);
 	o = telemetry_query("/ainftp/jobs");
