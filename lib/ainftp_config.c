@@ -1002,10 +1002,12 @@ ainftp_parse_straggler(struct ainftp_ctx *c, const json_t *job_obj, const char *
 	json_t *obj;
 
 	s->threshold_ms = 500;
-	/* A majority by default: a straggler or a dead worker no longer holds the job
-	 * back, and no result stands for fewer than half of the workers. */
-	s->min_quorum = job->quorum < job->n_workers / 2 + 1 ? job->quorum
-							     : (uint16_t)(job->n_workers / 2 + 1);
+	/*
+	 * Every worker by default: a partial result is the operator's choice,
+	 * because a worker that falls more than a slot's turn behind gets no answer
+	 * (docs/CONTROL.md) and its client times out.
+	 */
+	s->min_quorum = job->quorum;
 	if (ainftp_get_object(c, job_obj, job_path, "straggler", false, keys, &obj, path) < 0)
 		return -1;
 	if (obj == NULL)

@@ -1283,6 +1283,13 @@ result_take(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct 
 			return 0;
 		}
 	}
+	if (msg.job == e->job->id && g >= wk->next_g && msg.chunk < e->cps &&
+	    msg.slot == msg.chunk % e->slots && !((msg.bitmap >> wk->id) & 1)) {
+		/* Completed without it (it left the quorum): it takes the kept result when
+		 * it sends the chunk. */
+		e->results_early++;
+		return 0;
+	}
 	if (msg.job != e->job->id || msg.chunk >= e->cps || msg.slot >= e->slots ||
 	    msg.slot != msg.chunk % e->slots || g >= wk->next_g) {
 		e->bad_results++;

@@ -192,8 +192,9 @@ ainftp_quorum_sentry(struct ainftp_quorum_job *job, const uint64_t *seen, const 
 			: score > AINFTP_QUORUM_Q16 - 1 ? AINFTP_QUORUM_Q16 - 1
 							: score;
 		put(&m->suspicion, (uint64_t)score);
+		/* Never a majority out, and never below the floor: the job would stop. */
 		if (m->quarantined || m->suspicion < job->sentry_threshold ||
-		    out >= (job->n_workers - 1u) / 2)
+		    out >= (job->n_workers - 1u) / 2 || job->n_workers - out - 1u < job->min_quorum)
 			continue;
 		/* Quarantined: out of the quorum, whatever it was before. */
 		if (m->in) {

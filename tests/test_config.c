@@ -603,7 +603,7 @@ START_TEST(test_auth_off)
 }
 END_TEST
 
-/* min_quorum defaults to a majority of the workers, never above quorum. */
+/* min_quorum defaults to quorum: every worker, unless quorum says fewer. */
 START_TEST(test_min_quorum_default)
 {
 #define FIVE                                                                        \
@@ -613,7 +613,7 @@ START_TEST(test_min_quorum_default)
 
 	parse_ok(WITH_JOB_FULL(JOB_HEAD, FIVE), &cfg);
 	ck_assert_uint_eq(cfg.jobs[0].quorum, 5);
-	ck_assert_uint_eq(cfg.jobs[0].straggler.min_quorum, 3);
+	ck_assert_uint_eq(cfg.jobs[0].straggler.min_quorum, 5);
 	parse_ok(WITH_JOB_FULL(JOB_HEAD ",'quorum':2", FIVE), &cfg);
 	ck_assert_uint_eq(cfg.jobs[0].straggler.min_quorum, 2);
 #undef FIVE

@@ -293,6 +293,30 @@ START_TEST(the_sentry_quarantines_at_most_a_minority_until_readmitted)
 }
 END_TEST
 
+/* The floor first: with min_quorum = every worker, a flagged worker is suspected, not quarantined.
+ */
+START_TEST(the_sentry_never_quarantines_below_the_floor)
+{
+	uint64_t seen[NW] = {64, 64, 64, 64}, flagged[NW] = {0, 64, 0, 0};
+
+	cfg.jobs[0].sentry.policy = AINFTP_SENTRY_CLIP;
+	cfg.jobs[0].sentry.suspicion_threshold = 0.5;
+	cfg.jobs[0].straggler.min_quorum = NW;
+	ainftp_quorum_init(&q, &cfg, HZ, 100);
+	job = &q.jobs[0];
+	ck_assert(!ainftp_quorum_sentry(job, seen, flagged));
+	ck_assert_uint_ge(job->m[1].suspicion, job->sentry_threshold);
+	ck_assert_uint_eq(job->m[1].quarantined, 0);
+	ck_assert_uint_eq(job->m[1].in, 1);
+	/* One below every worker: room for exactly one. */
+	cfg.jobs[0].straggler.min_quorum = NW - 1;
+	ainftp_quorum_init(&q, &cfg, HZ, 100);
+	job = &q.jobs[0];
+	ck_assert(ainftp_quorum_sentry(job, seen, flagged));
+	ck_assert_uint_eq(job->m[1].quarantined, 1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -309,6 +333,7 @@ main(void)
 	tcase_add_test(tc, each_rejoin_has_its_own_step);
 	tcase_add_test(tc, without_heartbeats_data_decides);
 	tcase_add_test(tc, the_sentry_quarantines_at_most_a_minority_until_readmitted);
+	tcase_add_test(tc, the_sentry_never_quarantines_below_the_floor);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
