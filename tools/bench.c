@@ -48,6 +48,7 @@
 #include <rte_version.h>
 
 #include "ainftp_config.h"
+#include "ainftp_opt.h"
 #include "ainftp_lcore.h"
 #include "ainftp_port.h"
 #include "ainftp_proto.h"
@@ -77,6 +78,7 @@
 #define LAT_CAP (1u << 21) /* latency samples per run: 8 MiB, allocated once */
 #define STALL_S 1.0
 #define MAX_REPS 9
+#define PROG "ainftp-bench"
 #define COMPUTE_WARM_S 0.01
 #define N_ENC 3
 
@@ -1256,23 +1258,39 @@ sentry_parse(const char *arg, struct opts *o)
 	return o->n_sentry == 0 ? -1 : 0;
 }
 
-/* --only ENC:SIZE, one point of the table (to profile it). */
+/* --only ENC:SIZE, one point of the table (to profile it); SIZE one of the full table's. */
 static int
 only_parse(const char *arg, struct opts *o)
 {
-	unsigned int e;
+	unsigned long long size;
+	unsigned int e, i;
 	size_t n = strcspn(arg, ":");
 
 	for (e = 0; e < N_ENC; e++) {
 		const char *name = ainftp_encoding_name(encodings[e]);
 
-		if (strlen(name) == n && strncmp(arg, name, n) == 0 && arg[n] == ':') {
-			o->only_enc = (int)encodings[e];
-			o->only_size = (uint32_t)atoi(arg + n + 1);
-			return 0;
-		}
+		if (strlen(name) == n && strncmp(arg, name, n) == 0 && arg[n] == ':')
+			break;
 	}
-	return -1;
+	if (e == N_ENC) {
+		fprintf(stderr,
+			PROG ": --only: \"%s\" is not ENC:SIZE, ENC int16, int8 or float32\n", arg);
+		return -1;
+	}
+	if (ainftp_opt_uint(PROG, "--only SIZE", arg + n + 1, sizes_full[0],
+			    sizes_full[RTE_DIM(sizes_full) - 1], &size) < 0)
+		return -1;
+	for (i = 0; i < RTE_DIM(sizes_full) && sizes_full[i] != size; i++)
+		;
+	if (i == RTE_DIM(sizes_full)) {
+		fprintf(stderr,
+			PROG ": --only SIZE: \"%s\" is not in the table (256, 512, ... 8192)\n",
+			arg + n + 1);
+		return -1;
+	}
+	o->only_enc = (int)encodings[e];
+	o->only_size = (uint32_t)size;
+	return 0;
 }
 
 static void
@@ -1293,6 +1311,7 @@ opts_parse(int argc, char **argv, struct opts *o)
 		{"sentry", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
+	unsigned long long u;
 	double t = 0;
 	int c;
 
@@ -1312,16 +1331,29 @@ opts_parse(int argc, char **argv, struct opts *o)
 			o->quick = true;
 			break;
 		case 'w':
-			o->workers = (uint16_t)atoi(optarg);
+			if (ainftp_opt_uint(PROG, "--workers", optarg, 1, AINFTP_MAX_WORKERS, &u) <
+			    0)
+				exit(2);
+			o->workers = (uint16_t)u;
 			break;
 		case 's':
-			o->slots = (uint32_t)atoi(optarg);
+			if (ainftp_opt_uint(PROG, "--slots", optarg, 1, 65536, &u) < 0)
+				exit(2);
+			if (!rte_is_power_of_2((uint32_t)u)) {
+				fprintf(stderr, PROG ": --slots: \"%s\" is not a power of two\n",
+					optarg);
+				exit(2);
+			}
+			o->slots = (uint32_t)u;
 			break;
 		case 't':
-			t = atof(optarg);
+			if (ainftp_opt_real(PROG, "--time", optarg, 0, 60, true, &t) < 0)
+				exit(2);
 			break;
 		case 'r':
-			o->reps = (unsigned int)atoi(optarg);
+			if (ainftp_opt_uint(PROG, "--reps", optarg, 1, MAX_REPS, &u) < 0)
+				exit(2);
+			o->reps = (unsigned int)u;
 			break;
 		case 'a':
 			o->auth = true;
@@ -1334,17 +1366,25 @@ opts_parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'o':
 			if (only_parse(optarg, o) != 0)
-				goto bad;
+				exit(2);
 			break;
 		case 'S':
-			if (sentry_parse(optarg, o) != 0)
-				goto bad;
+			if (sentry_parse(optarg, o) != 0) {
+				fprintf(stderr,
+					PROG ": --sentry: \"%s\" is not a list of zscore, "
+					     "trimmed_mean, median, clip\n",
+					optarg);
+				exit(2);
+			}
 			break;
 		case 'e':
-			if (strcmp(optarg, "int16") == 0)
+			if (strcmp(optarg, "int16") == 0) {
 				o->result_enc = AINFTP_ENC_INT16;
-			else if (strcmp(optarg, "float32") != 0)
-				goto bad;
+			} else if (strcmp(optarg, "float32") != 0) {
+				fprintf(stderr, PROG ": --result: \"%s\" is not float32 or int16\n",
+					optarg);
+				exit(2);
+			}
 			o->result_auto = false;
 			break;
 		case 'h':
@@ -1360,16 +1400,14 @@ opts_parse(int argc, char **argv, struct opts *o)
 	}
 	if (t > 0)
 		o->run_s = t;
-	if (optind == argc && o->workers >= 1 && o->workers <= AINFTP_MAX_WORKERS &&
-	    rte_is_power_of_2(o->slots) && o->slots <= 65536 && o->reps >= 1 &&
-	    o->reps <= MAX_REPS && o->run_s <= 60) {
+	if (optind == argc) {
 		unsigned int i;
 
 		/* trimmed_mean's default f = 1 needs 2f < workers (config/README.md). */
 		for (i = 0; i < o->n_sentry; i++)
 			if (o->sentry[i] == AINFTP_SENTRY_TRIMMED_MEAN && o->workers < 3) {
-				fprintf(stderr,
-					"--sentry trimmed_mean needs --workers 3 or more\n");
+				fprintf(stderr, PROG ": --sentry trimmed_mean needs --workers 3 "
+						     "or more\n");
 				exit(2);
 			}
 		return;

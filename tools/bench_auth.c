@@ -29,6 +29,8 @@
 #include <openssl/sha.h>
 #include <sodium.h>
 
+#include "ainftp_opt.h"
+
 #define TAG_LEN 16
 #define MAX_LEN 8192
 #define MAX_RUNS 99
@@ -272,14 +274,19 @@ int
 main(int argc, char **argv)
 {
 	static double ns[N_CANDIDATES][N_SIZES][MAX_RUNS];
-	int runs = argc > 1 ? atoi(argv[1]) : 9;
+	unsigned long long u = 9;
 	size_t c, s;
-	int r;
+	int r, runs;
 
-	if (runs < 1 || runs > MAX_RUNS) {
-		fprintf(stderr, "usage: %s [RUNS], 1..%d\n", argv[0], MAX_RUNS);
-		return 2;
+	if (argc > 2 ||
+	    (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))) {
+		fprintf(argc > 2 ? stderr : stdout, "usage: %s [RUNS], 1..%d (default 9)\n",
+			argv[0], MAX_RUNS);
+		return argc > 2 ? 2 : 0;
 	}
+	if (argc == 2 && ainftp_opt_uint("ainftp-bench-auth", "RUNS", argv[1], 1, MAX_RUNS, &u) < 0)
+		return 2;
+	runs = (int)u;
 	if (sodium_init() < 0) {
 		fprintf(stderr, "bench_auth: sodium_init failed\n");
 		return 1;

@@ -23,11 +23,14 @@
 #include <time.h>
 
 #include "ainftp_attack.h"
+#include "ainftp_opt.h"
 #include "ainftp_quant.h"
 #include "ainftp_sentry.h"
 
 #define N_POLICIES 5
 #define MAX_REPS 15
+#define ELEMS_MAX 65536 /* per chunk: a jumbo frame holds a few thousand */
+#define PROG "ainftp-bench-sentry"
 #define N_ENC 2
 
 static const enum ainftp_sentry_policy policies[N_POLICIES] = {
@@ -294,24 +297,34 @@ opts_parse(int argc, char **argv, struct opts *o)
 	*o = (struct opts){
 		.workers = 16, .elems = 364, .reps = 5, .run_s = 0.2, .cpu = -1, .trim_f = 1};
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		unsigned long long u = 0;
+		int rc = 0;
+
 		switch (c) {
 		case 'w':
-			o->workers = (uint16_t)strtoul(optarg, NULL, 0);
+			rc = ainftp_opt_uint(PROG, "--workers", optarg, 3, AINFTP_MAX_WORKERS, &u);
+			o->workers = (uint16_t)u;
 			break;
 		case 'e':
-			o->elems = (uint32_t)strtoul(optarg, NULL, 0);
+			rc = ainftp_opt_uint(PROG, "--elems", optarg, 1, ELEMS_MAX, &u);
+			o->elems = (uint32_t)u;
 			break;
 		case 'f':
-			o->trim_f = (uint16_t)strtoul(optarg, NULL, 0);
+			/* 2f < workers is checked with the sentry's setup. */
+			rc = ainftp_opt_uint(PROG, "--f", optarg, 1, AINFTP_MAX_WORKERS / 2 - 1,
+					     &u);
+			o->trim_f = (uint16_t)u;
 			break;
 		case 'r':
-			o->reps = (unsigned int)strtoul(optarg, NULL, 0);
+			rc = ainftp_opt_uint(PROG, "--reps", optarg, 1, MAX_REPS, &u);
+			o->reps = (unsigned int)u;
 			break;
 		case 't':
-			o->run_s = strtod(optarg, NULL);
+			rc = ainftp_opt_real(PROG, "--time", optarg, 0, 60, true, &o->run_s);
 			break;
 		case 'c':
-			o->cpu = (int)strtol(optarg, NULL, 0);
+			rc = ainftp_opt_uint(PROG, "--cpu", optarg, 0, CPU_SETSIZE - 1, &u);
+			o->cpu = (int)u;
 			break;
 		case 'h':
 			usage(stdout, argv[0]);
@@ -320,10 +333,16 @@ opts_parse(int argc, char **argv, struct opts *o)
 			usage(stderr, argv[0]);
 			return -1;
 		}
+		if (rc < 0)
+			return -1;
 	}
-	if (optind < argc || o->workers < 3 || o->workers > AINFTP_MAX_WORKERS || o->elems == 0 ||
-	    o->reps == 0 || o->reps > MAX_REPS || !(o->run_s > 0)) {
-		usage(stderr, argv[0]);
+	if (optind < argc) {
+		fprintf(stderr, PROG ": unexpected argument \"%s\"\n", argv[optind]);
+		return -1;
+	}
+	if (2u * o->trim_f >= o->workers) { /* trimmed_mean keeps workers - 2f */
+		fprintf(stderr, PROG ": --f %u needs --workers %u or more\n", o->trim_f,
+			2u * o->trim_f + 1);
 		return -1;
 	}
 	return 0;

@@ -43,6 +43,8 @@
 #include <linux/if_packet.h>
 #include <linux/virtio_net.h>
 
+#include "ainftp_opt.h"
+
 #define BATCH 32	/* frames per recvmmsg */
 #define HOLD_MAX 64	/* frames held back per direction */
 #define FRAME_MAX 65536 /* the largest frame read: a whole GSO packet */
@@ -170,35 +172,24 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* A percentage, or exit 2 after the message. */
 static double
 parse_pct(const char *opt, const char *s)
 {
-	char *end;
 	double v;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 100) {
-		fprintf(stderr, "%s: %s: \"%s\" is not a percentage (0..100)\n", prog, opt, s);
+	if (ainftp_opt_real(prog, opt, s, 0, 100, false, &v) < 0)
 		exit(2);
-	}
 	return v;
 }
 
 static uint64_t
 parse_u64(const char *opt, const char *s, uint64_t max)
 {
-	char *end;
 	unsigned long long v;
 
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	/* strtoull takes "-1" as a huge number: refuse any sign. */
-	if (errno || end == s || *end || s[0] == '-' || s[0] == '+' || v > max) {
-		fprintf(stderr, "%s: %s: \"%s\" is not an integer in 0..%" PRIu64 "\n", prog, opt,
-			s, max);
+	if (ainftp_opt_uint(prog, opt, s, 0, max, &v) < 0)
 		exit(2);
-	}
 	return v;
 }
 

@@ -13,10 +13,14 @@
 #include <string.h>
 
 #include "ainftp_attack.h"
+#include "ainftp_opt.h"
 
 #define N_WORKERS 16
 #define F_MAX 7
 #define N_POLICIES 5
+#define ELEMS_MAX 65536	   /* per chunk: a jumbo frame holds a few thousand */
+#define CHUNKS_MAX 1000000 /* per run, and there are some 200 runs */
+#define PROG "ainftp-sentry-table"
 
 static const enum ainftp_sentry_policy policies[N_POLICIES] = {
 	AINFTP_SENTRY_NONE,   AINFTP_SENTRY_ZSCORE, AINFTP_SENTRY_TRIMMED_MEAN,
@@ -73,36 +77,55 @@ opts_parse(int argc, char **argv, struct opts *o)
 	o->k = 3.5;
 	o->simd_bits = 512;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		unsigned long long u = 0;
+		int rc = 0;
+
 		switch (c) {
 		case 's':
-			o->model.seed = strtoull(optarg, NULL, 0);
+			rc = ainftp_opt_uint(PROG, "--seed", optarg, 0, UINT64_MAX, &u);
+			o->model.seed = u;
 			break;
 		case 'e':
-			o->elems = (uint32_t)strtoul(optarg, NULL, 0);
+			rc = ainftp_opt_uint(PROG, "--elems", optarg, 1, ELEMS_MAX, &u);
+			o->elems = (uint32_t)u;
 			break;
 		case 'c':
-			o->chunks = (uint32_t)strtoul(optarg, NULL, 0);
+			rc = ainftp_opt_uint(PROG, "--chunks", optarg, 1, CHUNKS_MAX, &u);
+			o->chunks = (uint32_t)u;
 			break;
 		case 'w':
-			o->warmup = (uint32_t)strtoul(optarg, NULL, 0);
+			rc = ainftp_opt_uint(PROG, "--warmup", optarg, 0, CHUNKS_MAX, &u);
+			o->warmup = (uint32_t)u;
 			break;
 		case 'q':
-			o->q_chunks = (uint32_t)strtoul(optarg, NULL, 0);
+			rc = ainftp_opt_uint(PROG, "--q-chunks", optarg, 1, CHUNKS_MAX, &u);
+			o->q_chunks = (uint32_t)u;
 			break;
 		case 'g':
-			o->model.sigma = strtod(optarg, NULL);
+			rc = ainftp_opt_real(PROG, "--sigma", optarg, 0, 1000, false,
+					     &o->model.sigma);
 			break;
 		case 'p':
-			o->model.spread = strtod(optarg, NULL);
+			/* The chunk scale is 2^[-spread, spread]: float32 must hold it squared. */
+			rc = ainftp_opt_real(PROG, "--spread", optarg, 0, 32, false,
+					     &o->model.spread);
 			break;
 		case 'l':
-			o->clip_norm = strtod(optarg, NULL);
+			rc = ainftp_opt_real(PROG, "--clip-norm", optarg, 0, 1e9, true,
+					     &o->clip_norm);
 			break;
 		case 'k':
-			o->k = strtod(optarg, NULL);
+			/* The config's range for sentry.k (config/README.md). */
+			rc = ainftp_opt_real(PROG, "--k", optarg, 0, 100, true, &o->k);
 			break;
 		case 'b':
-			o->simd_bits = (unsigned int)strtoul(optarg, NULL, 0);
+			rc = ainftp_opt_uint(PROG, "--simd-bits", optarg, 0, 512, &u);
+			if (rc == 0 && u != 0 && u != 256 && u != 512) {
+				fprintf(stderr, PROG ": --simd-bits: \"%s\" is not 512, 256 or 0\n",
+					optarg);
+				rc = -1;
+			}
+			o->simd_bits = (unsigned int)u;
 			break;
 		case 'h':
 			usage(stdout, argv[0]);
@@ -111,9 +134,11 @@ opts_parse(int argc, char **argv, struct opts *o)
 			usage(stderr, argv[0]);
 			return -1;
 		}
+		if (rc < 0)
+			return -1;
 	}
-	if (optind < argc || o->elems == 0 || o->chunks == 0) {
-		usage(stderr, argv[0]);
+	if (optind < argc) {
+		fprintf(stderr, PROG ": unexpected argument \"%s\"\n", argv[optind]);
 		return -1;
 	}
 	return 0;

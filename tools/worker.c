@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "ainftp_client.h"
+#include "ainftp_opt.h"
 #include "ainftp_proto.h"
 #include "ainftp_quant.h"
 
@@ -64,49 +65,36 @@ usage(FILE *f)
 		"  --json              one JSON line of results at the end\n");
 }
 
+#define PROG "ainftp-worker"
+#define ELEMS_MAX (1ull << 30) /* 4 GiB of float32: more is a typo, not a test */
+
+/* N[K|M|G] bytes, a multiple of 4 in 4..4G. */
 static int
 parse_size(const char *s, size_t *out)
 {
-	char *end;
-	unsigned long long v;
+	unsigned long long v = 0;
+	unsigned int shift = 0;
+	char *end = NULL;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s)
-		return -1;
-	switch (*end) {
-	case 'K':
-		v <<= 10, end++;
-		break;
-	case 'M':
-		v <<= 20, end++;
-		break;
-	case 'G':
-		v <<= 30, end++;
-		break;
+	if (*s >= '0' && *s <= '9') {
+		errno = 0;
+		v = strtoull(s, &end, 10);
+		shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+		end += shift != 0;
 	}
-	if (*end != '\0')
+	if (end == NULL || errno != 0 || *end != '\0' || v == 0 || v > (ELEMS_MAX * 4) >> shift ||
+	    (v << shift) % 4 != 0) {
+		fprintf(stderr, PROG ": --size: \"%s\" is not a multiple of 4 bytes in 4..4G\n", s);
 		return -1;
-	*out = v;
+	}
+	*out = (size_t)(v << shift);
 	return 0;
-}
-
-static int
-parse_uint(const char *s, unsigned long long max, unsigned long long *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return errno != 0 || *end != '\0' || *out > max ? -1 : 0;
 }
 
 static int
 bad_arg(const char *opt, const char *val)
 {
-	fprintf(stderr, "ainftp-worker: %s: bad value \"%s\"\n", opt, val);
+	fprintf(stderr, PROG ": %s: bad value \"%s\"\n", opt, val);
 	return -1;
 }
 
@@ -121,34 +109,41 @@ parse_one(struct args *a, int ch, const char *v)
 		a->config = v;
 		return 0;
 	case 'j':
-		return parse_uint(v, UINT32_MAX, &u) < 0 ? bad_arg("--job", v)
-							 : (a->job = (uint32_t)u, 0);
+		return ainftp_opt_uint(PROG, "--job", v, 0, UINT32_MAX, &u) < 0
+			       ? -1
+			       : (a->job = (uint32_t)u, 0);
 	case 'w':
-		return parse_uint(v, 63, &u) < 0 ? bad_arg("--worker", v) : (a->worker = (int)u, 0);
+		return ainftp_opt_uint(PROG, "--worker", v, 0, AINFTP_MAX_WORKERS - 1, &u) < 0
+			       ? -1
+			       : (a->worker = (int)u, 0);
 	case 's':
-		if (parse_size(v, &bytes) < 0 || bytes < 4 || bytes % 4 != 0)
-			return bad_arg("--size (a positive multiple of 4 bytes)", v);
+		if (parse_size(v, &bytes) < 0)
+			return -1;
 		a->elems = bytes / 4;
 		return 0;
 	case 'e':
-		return parse_uint(v, SIZE_MAX / 4, &u) < 0 || u == 0 ? bad_arg("--elems", v)
-								     : (a->elems = u, 0);
+		return ainftp_opt_uint(PROG, "--elems", v, 1, ELEMS_MAX, &u) < 0
+			       ? -1
+			       : (a->elems = (size_t)u, 0);
 	case 'n':
-		return parse_uint(v, 1000000, &u) < 0 || u == 0 ? bad_arg("--steps", v)
-								: (a->steps = (unsigned)u, 0);
+		return ainftp_opt_uint(PROG, "--steps", v, 1, 1000000, &u) < 0
+			       ? -1
+			       : (a->steps = (unsigned)u, 0);
 	case 'o':
 		if (strcmp(v, "sum") == 0)
 			a->op = AINFTP_OP_SUM;
 		else if (strcmp(v, "mean") == 0)
 			a->op = AINFTP_OP_MEAN;
 		else
-			return bad_arg("--op", v);
+			return bad_arg("--op (sum or mean)", v);
 		return 0;
 	case 'v':
-		return parse_uint(v, 64, &u) < 0 || u == 0 ? bad_arg("--verify", v)
-							   : (a->verify_workers = (int)u, 0);
+		return ainftp_opt_uint(PROG, "--verify", v, 1, AINFTP_MAX_WORKERS, &u) < 0
+			       ? -1
+			       : (a->verify_workers = (int)u, 0);
 	case 'S':
-		return parse_uint(v, UINT64_MAX, &u) < 0 ? bad_arg("--seed", v) : (a->seed = u, 0);
+		return ainftp_opt_uint(PROG, "--seed", v, 0, UINT64_MAX, &u) < 0 ? -1
+										 : (a->seed = u, 0);
 	case 'O':
 		if (strchr(v, '=') == NULL || a->n_opt == 32)
 			return bad_arg("--opt (NAME=VALUE, at most 32)", v);
@@ -188,8 +183,12 @@ parse_args(int argc, char **argv, struct args *a)
 			usage(stdout);
 			exit(0);
 		}
-		if (ch == '?' || parse_one(a, ch, optarg) < 0)
+		if (ch == '?') {
+			usage(stderr);
 			return -1;
+		}
+		if (parse_one(a, ch, optarg) < 0)
+			return -1; /* the message names the option: no usage after it */
 		job_set |= ch == 'j';
 	}
 	if (optind < argc) {
@@ -198,6 +197,7 @@ parse_args(int argc, char **argv, struct args *a)
 	}
 	if (a->config == NULL || !job_set || a->worker < 0) {
 		fprintf(stderr, "ainftp-worker: -c, --job and --worker are required\n");
+		usage(stderr);
 		return -1;
 	}
 	if (a->verify_workers > 0 && a->worker >= a->verify_workers) {
@@ -558,10 +558,8 @@ main(int argc, char **argv)
 	float *buf;
 	int rc;
 
-	if (parse_args(argc, argv, &a) < 0) {
-		usage(stderr);
+	if (parse_args(argc, argv, &a) < 0)
 		return EXIT_USAGE;
-	}
 	if (job_geometry(&a, &g) < 0 || open_client(&a, &c) < 0)
 		return EXIT_USAGE;
 	buf = aligned_alloc(64, (a.elems * 4 + 63) / 64 * 64);
