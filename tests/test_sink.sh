@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # The result sink end to end: ainftp-app --emulate with a host sink, through 5%
-# loss, 1% duplication and 1% reordering (so results are retransmitted), then
-# ainftp-sink-read on the arena it left: every mark valid and as many results
+# loss, 1% duplication and 1% reordering (so results are retransmitted), and
+# clean on two lanes polled by two RX lcores; after each, ainftp-sink-read on
+# the arena it left: every mark valid and as many results
 # written as chunks completed (the stats line's chunks_done and sink.written).
 # Then the GPU backends on a box without a GPU: backend gpudev, cuda and auto
 # each log exactly one line saying why and run on host memory; and an arena
@@ -33,16 +34,17 @@ fail() {
 	exit 1
 }
 
-# A cluster.json: 4 workers, 64 slots, the sink section given as JSON.
+# A cluster.json: 4 workers, 64 slots, the sink section given as JSON, LANES lanes each
+# polled by its own RX lcore (1..LANES).
 make_config() {
-	/usr/bin/python3 - "$1" "$2" <<'PY'
+	/usr/bin/python3 - "$1" "$2" "$3" <<'PY'
 import json, secrets, sys
-path, sink = sys.argv[1], json.loads(sys.argv[2])
+path, sink, lanes = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
 workers = [{"id": i, "ipv4": "10.1.0.%d" % (10 + i), "key": secrets.token_hex(32)} for i in range(4)]
 cfg = {
     "appliance": {"ipv4": "198.18.0.2"},
-    "ports": [{"device": "net_ring_emu_app"}],
-    "lcores": {"control": 0, "rx": [{"lcore": 1, "port": 0, "queue": 0}]},
+    "ports": [{"device": "net_ring_emu_app", "rx_queues": lanes}],
+    "lcores": {"control": 0, "rx": [{"lcore": 1 + q, "port": 0, "queue": q} for q in range(lanes)]},
     "jobs": [{"id": 9, "slots": 64, "elems_per_packet": 256, "encoding": "int16",
               "result_encoding": "float32", "auth": True, "workers": workers}],
     "telemetry": {"enabled": False, "stats_interval_s": 0},
@@ -54,16 +56,19 @@ PY
 	chmod 600 "$1"
 }
 
-# run LABEL SINK_JSON [emulator options...]: the app's exit status; stdout and stderr in $work.
+# run LABEL SINK_JSON [emulator options...]: the app's exit status; stdout and stderr in
+# $work. LANES (default 1) lanes and RX lcores; the emulator on the lcore after them.
 run() {
-	local label=$1 sink=$2 lcores="-l 0-2" rc=0
+	local label=$1 sink=$2 lanes=${LANES:-1} rc=0
+	local last=$((lanes + 1)) lcores
 	shift 2
-	[ "$ncpu" -lt 3 ] && lcores="--lcores (0-2)@(0-$((ncpu - 1)))"
-	make_config "$work/$label.json" "$sink"
+	lcores="-l 0-$last"
+	[ "$ncpu" -le "$last" ] && lcores="--lcores (0-$last)@(0-$((ncpu - 1)))"
+	make_config "$work/$label.json" "$sink" "$lanes"
 	# shellcheck disable=SC2086
 	timeout 300 "$app" $lcores --no-huge -m 512 --no-pci --no-shconf --no-telemetry \
 		--file-prefix "$prefix-$label" --log-level=lib.eal:error -- \
-		-c "$work/$label.json" --stats-interval 0 --emulate "$chunks" --emu-lcore 2 "$@" \
+		-c "$work/$label.json" --stats-interval 0 --emulate "$chunks" --emu-lcore "$last" "$@" \
 		>"$work/$label.out" 2>"$work/$label.err" || rc=$?
 	return $rc
 }
@@ -79,6 +84,7 @@ print(d["ports"][0]["chunks_done"] if sys.argv[1] == "chunks_done" else d["sink"
 check_emu_pass() {
 	grep -q '^emulator: workers=.*: PASS$' "$work/$1.out" || {
 		tail -n 20 "$work/$1.err" >&2
+		grep '^emulator' "$work/$1.out" >&2 || true
 		fail "$1: no emulator PASS line"
 	}
 }
@@ -98,6 +104,20 @@ grep -q '"results_resent":[1-9]' "$work/host.out" || fail "host: no retransmissi
 grep -q '^job 9 (index 0): slots=64 elems=256 encoding=float32 ready=64 ' "$work/read.out" ||
 	fail "host: reader: $(cat "$work/read.out")"
 echo "ok   host: $done_n chunks, $written results in the arena, every mark valid"
+
+# 1b. Two lanes, two RX lcores, each writing the entries of its own slots (clean: four
+# busy lcores share the CPUs here, and the lossy case above already retransmits).
+LANES=2 run host2 "{\"backend\": \"host\", \"path\": \"$arena\"}" ||
+	fail "host2: exit status $?"
+check_emu_pass host2
+done_n=$(grep '"final":true' "$work/host2.out" | /usr/bin/python3 -c '
+import json, sys
+print(sum(l["chunks_done"] for l in json.loads(sys.stdin.read())["lcores"]))')
+[ "$done_n" = "$chunks" ] || fail "host2: chunks_done=$done_n, want $chunks"
+[ "$(stat_of "$work/host2.out" written)" = "$done_n" ] || fail "host2: sink.written differs"
+"$reader" "$arena" --expect "$done_n" >"$work/read2.out" || fail "host2: ainftp-sink-read: $(cat "$work/read2.out")"
+grep -q ' ready=64 ' "$work/read2.out" || fail "host2: reader: $(cat "$work/read2.out")"
+echo "ok   host, 2 lanes: $done_n chunks, $done_n results in the arena, every mark valid"
 
 # 2. gpudev without a GPU: one line, host.
 run gpudev "{\"backend\": \"gpudev\", \"path\": \"$arena\"}" || fail "gpudev: exit status $?"
