@@ -73,6 +73,11 @@ static const struct ainftp_name ainftp_sentries[] = {
 	{NULL, 0},
 };
 
+static const struct ainftp_name ainftp_sink_backends[] = {
+	{"auto", AINFTP_SINK_AUTO},	{"off", AINFTP_SINK_OFF},   {"host", AINFTP_SINK_HOST},
+	{"gpudev", AINFTP_SINK_GPUDEV}, {"cuda", AINFTP_SINK_CUDA}, {NULL, 0},
+};
+
 static const char *
 ainftp_name_of(const struct ainftp_name *names, int value)
 {
@@ -87,6 +92,12 @@ const char *
 ainftp_encoding_name(enum ainftp_encoding enc)
 {
 	return ainftp_name_of(ainftp_encodings, enc);
+}
+
+const char *
+ainftp_sink_backend_name(enum ainftp_sink_backend backend)
+{
+	return ainftp_name_of(ainftp_sink_backends, (int)backend);
 }
 
 const char *
@@ -1232,18 +1243,54 @@ ainftp_parse_control(struct ainftp_ctx *c, const json_t *root)
 			   AINFTP_HEARTBEAT_MS_MIN, AINFTP_HEARTBEAT_MS_MAX);
 }
 
+/*
+ * The result sink. Absent: off, so an appliance that never asked for an arena
+ * makes no file; present, its backend defaults to auto (a GPU when there is
+ * one, host memory otherwise).
+ */
+static int
+ainftp_parse_sink(struct ainftp_ctx *c, const json_t *root)
+{
+	static const char *const keys[] = {"backend", "device", "path", NULL};
+	struct ainftp_sink_conf *sk = &c->cfg->sink;
+	char path[AINFTP_PATH_LEN], kpath[AINFTP_PATH_LEN];
+	int backend = AINFTP_SINK_AUTO;
+	const char *file;
+	json_t *obj;
+
+	sk->backend = AINFTP_SINK_OFF;
+	if (ainftp_get_object(c, root, "", "sink", false, keys, &obj, path) < 0)
+		return -1;
+	if (obj == NULL)
+		return 0;
+	if (ainftp_get_enum(c, obj, path, "backend", false, ainftp_sink_backends, &backend) < 0 ||
+	    ainftp_get_u16(c, obj, path, "device", false, 0, 1023, &sk->device) < 0 ||
+	    ainftp_get_string(c, obj, path, "path", false, &file) < 0)
+		return -1;
+	sk->backend = backend;
+	if (file == NULL)
+		return 0;
+	ainftp_path_key(kpath, path, "path");
+	if (file[0] != '/')
+		return ainftp_fail(c, kpath, "must be an absolute path");
+	if (strlen(file) >= sizeof(sk->path))
+		return ainftp_fail(c, kpath, "longer than %zu characters", sizeof(sk->path) - 1);
+	snprintf(sk->path, sizeof(sk->path), "%s", file);
+	return 0;
+}
+
 /* Sections in dependency order: lcores need the ports, jobs need both. */
 static int
 ainftp_parse_root(struct ainftp_ctx *c, const json_t *root)
 {
 	static const char *const keys[] = {"appliance", "ports",   "lcores", "jobs",
-					   "telemetry", "control", NULL};
+					   "telemetry", "control", "sink",   NULL};
 
 	if (ainftp_expect(c, root, "", AINFTP_OBJECT) < 0 ||
 	    ainftp_check_keys(c, root, "", keys) < 0 || ainftp_parse_appliance(c, root) < 0 ||
 	    ainftp_parse_ports(c, root) < 0 || ainftp_parse_lcores(c, root) < 0 ||
 	    ainftp_check_queues(c) < 0 || ainftp_parse_jobs(c, root) < 0 ||
-	    ainftp_parse_control(c, root) < 0)
+	    ainftp_parse_control(c, root) < 0 || ainftp_parse_sink(c, root) < 0)
 		return -1;
 	return ainftp_parse_telemetry(c, root);
 }

@@ -102,6 +102,23 @@ struct ainftp_job_conf {
 	struct ainftp_worker_conf workers[AINFTP_MAX_WORKERS];
 };
 
+/* Where finished results land besides the wire (lib/ainftp_sink.h, docs/SINK.md). */
+enum ainftp_sink_backend {
+	AINFTP_SINK_OFF, /* no arena (also when "sink" is absent) */
+	AINFTP_SINK_AUTO,
+	AINFTP_SINK_HOST,
+	AINFTP_SINK_GPUDEV,
+	AINFTP_SINK_CUDA,
+};
+
+#define AINFTP_SINK_PATH_LEN 256
+
+struct ainftp_sink_conf {
+	enum ainftp_sink_backend backend;
+	uint16_t device;		 /* GPU: gpudev device id or CUDA ordinal */
+	char path[AINFTP_SINK_PATH_LEN]; /* the arena's file; "": hugetlbfs or /dev/shm */
+};
+
 struct ainftp_config {
 	char source[256]; /* file name, used as the prefix of every error */
 
@@ -127,6 +144,8 @@ struct ainftp_config {
 	uint16_t prometheus_port;
 
 	uint32_t heartbeat_interval_ms; /* control.heartbeat_interval_ms; 0: no heartbeats */
+
+	struct ainftp_sink_conf sink;
 };
 
 /*
@@ -152,5 +171,6 @@ bool ainftp_hex_byte(const char *s, uint8_t *out);
 int ainftp_listen_parse(const char *s, uint32_t *ipv4, uint16_t *port, char *why, size_t len);
 
 const char *ainftp_sentry_name(enum ainftp_sentry_policy policy);
+const char *ainftp_sink_backend_name(enum ainftp_sink_backend backend);
 
 #endif

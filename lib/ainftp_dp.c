@@ -134,6 +134,8 @@ job_init(struct ainftp_dp_job *job, const struct ainftp_rx_ctx *ctx,
 	job->result_len = (uint32_t)ainftp_payload_len(job->result_enc, job->elems);
 	if (job_workers_init(job, jc) != 0 || sentry_create(job, &ctx->dp, jc, socket) != 0)
 		return -1;
+	if (rt->sink != NULL)
+		job->sink_entries = ainftp_sink_job_entries(rt->sink, job->idx, &job->sink_stride);
 	job->slots = rte_zmalloc_socket("ainftp_slots", jc->slots * sizeof(*job->slots), 0, socket);
 	if (job->slots == NULL)
 		return -1;
@@ -176,6 +178,7 @@ ainftp_dp_init(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt)
 	dp->hdr_pool = rt->hdr_pool[port_socket];
 	dp->n_jobs = cfg->n_jobs;
 	dp->members = rt->members;
+	dp->sink = rt->sink;
 	dp->scan_period = rte_get_tsc_hz() / 1000000 * AINFTP_DP_SCAN_US;
 	dp->jobs = rte_zmalloc_socket("ainftp_jobs", cfg->n_jobs * sizeof(*dp->jobs), 0, socket);
 	if (dp->jobs == NULL)
@@ -405,6 +408,16 @@ slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_
 	s->shadow_count = s->n_incl;
 	s->shadow_flags = s->acc.overflow ? AINFTP_F_OVERFLOW : 0;
 	rte_pktmbuf_free(ainftp_slot_complete(s, payload));
+	/* The payload is final: the same bytes go to the arena, once per completed chunk
+	 * (a retransmission resends the shadow and never comes here). */
+	if (job->sink_entries != NULL) {
+		ainftp_sink_put(ctx->dp.sink,
+				(struct ainftp_sink_mark *)((char *)job->sink_entries +
+							    (size_t)k * job->sink_stride),
+				s->shadow_seq, out, job->result_len, s->shadow_bitmap,
+				s->shadow_count, s->shadow_exp, s->shadow_flags);
+		ainftp_ctr_add(&ctx->stats->sink_written, 1);
+	}
 	ainftp_ctr_add(&ctr->chunks_done, 1);
 	if (s->count < job->n_workers)
 		partial_done(ctx, job, s, ctr);
@@ -1074,6 +1087,18 @@ uint64_t
 ainftp_dp_job_partial_wait(const struct ainftp_runtime *rt, uint16_t job_idx)
 {
 	return job_field_max(rt, job_idx, offsetof(struct ainftp_dp_job, partial_wait_max));
+}
+
+uint64_t
+ainftp_dp_sink_written(const struct ainftp_runtime *rt)
+{
+	uint64_t n = 0;
+	unsigned int lcore;
+
+	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++)
+		if (rt->rx[lcore] != NULL)
+			n += ainftp_ctr_read(&rt->rx[lcore]->stats->sink_written);
+	return n;
 }
 
 unsigned int

@@ -24,6 +24,7 @@
 #include "ainftp_quant.h"
 #include "ainftp_quorum.h"
 #include "ainftp_sentry.h"
+#include "ainftp_sink_ops.h"
 #include "ainftp_slot.h"
 #include "ainftp_stats.h"
 #include "ainftp_swarm.h"
@@ -94,6 +95,10 @@ struct ainftp_dp_job {
 	uint8_t worker_idx[AINFTP_MAX_WORKERS]; /* worker id -> index, 0xff: none */
 	struct ainftp_dp_worker workers[AINFTP_MAX_WORKERS];
 	struct ainftp_slot **slots; /* n_slots; NULL where another lcore owns the slot */
+	/* The sink's entry of slot 0 (slot k at k * sink_stride), NULL with the sink off;
+	 * this lcore writes only the entries of its own slots. */
+	struct ainftp_sink_mark *sink_entries;
+	uint32_t sink_stride;
 	/*
 	 * The job's sentry on this lcore (docs/SENTRY.md), NULL with policy none.
 	 * Worker w of the library is the worker's index here; its quarantine mask
@@ -114,6 +119,7 @@ struct ainftp_dp {
 	 * and single consumer: this lcore and the control lcore). */
 	struct rte_ring *hb_ring;
 	struct ainftp_members *members; /* the published quorum (RCU reader) */
+	const struct ainftp_sink *sink; /* the result arena, or NULL */
 	uint64_t now;			/* TSC at the start of this poll */
 	uint64_t next_scan;		/* TSC of the next scan of the open slots */
 	uint64_t scan_period;
@@ -187,6 +193,9 @@ uint64_t ainftp_dp_job_partial_wait(const struct ainftp_runtime *rt, uint16_t jo
 
 /* Slots in the middle of a chunk, over every RX lcore (0 when all is quiet). */
 unsigned int ainftp_dp_slots_busy(const struct ainftp_runtime *rt);
+
+/* Results put into the sink's arena, over every RX lcore. */
+uint64_t ainftp_dp_sink_written(const struct ainftp_runtime *rt);
 
 /* Mbufs a socket's result and header pools need. */
 unsigned int ainftp_dp_result_pool_size(const struct ainftp_config *cfg);

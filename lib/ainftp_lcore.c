@@ -10,6 +10,7 @@
 #include "ainftp_log.h"
 #include "ainftp_members.h"
 #include "ainftp_rx.h"
+#include "ainftp_sink_ops.h"
 
 static int
 lcore_enabled(const struct ainftp_config *cfg, unsigned int lcore, const char *path, char *err,
@@ -106,6 +107,9 @@ ainftp_lcores_setup(struct ainftp_runtime *rt, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot allocate the quorum snapshots and their RCU state");
 		return -1;
 	}
+	/* Before the RX contexts too: their jobs point into the arena. */
+	if (ainftp_sink_open(cfg, &rt->sink, err, errlen) != 0)
+		return -1;
 	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
 		if (rt->role[lcore] != AINFTP_ROLE_RX)
 			continue;
@@ -179,4 +183,6 @@ ainftp_lcores_free(struct ainftp_runtime *rt)
 	}
 	ainftp_members_free(rt->members);
 	rt->members = NULL;
+	ainftp_sink_close(rt->sink);
+	rt->sink = NULL;
 }

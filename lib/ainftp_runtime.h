@@ -20,6 +20,7 @@ struct ainftp_ctrl;
 struct ainftp_swarm;
 struct ainftp_members;
 struct ainftp_quorum;
+struct ainftp_sink;
 
 struct ainftp_port {
 	uint16_t port_id;
@@ -63,6 +64,7 @@ struct ainftp_runtime {
 	struct ainftp_swarm *swarm;		 /* its view of the workers (in ctrl) */
 	struct ainftp_quorum *quorum;		 /* its ranking of them (in ctrl) */
 	struct ainftp_members *members;		 /* the quorum as published to RX lcores */
+	struct ainftp_sink *sink;		 /* the result arena; NULL with sink off */
 };
 
 static inline bool

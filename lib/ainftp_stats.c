@@ -316,6 +316,25 @@ jobs_json(const struct ainftp_runtime *rt)
 	return a;
 }
 
+/* The result sink: the backend in use (and the one asked for), results put, fallbacks. */
+static json_t *
+sink_json(const struct ainftp_runtime *rt)
+{
+	const struct ainftp_sink *s = rt->sink;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "backend", json_string(s != NULL ? s->ops->name : "off"));
+	json_object_set_new(o, "requested",
+			    json_string(ainftp_sink_backend_name(rt->cfg->sink.backend)));
+	if (s != NULL) {
+		json_object_set_new(o, "path", json_string(s->path));
+		json_object_set_new(o, "bytes", json_integer((json_int_t)s->size));
+	}
+	json_object_set_new(o, "written", json_integer((json_int_t)ainftp_dp_sink_written(rt)));
+	json_object_set_new(o, "fallbacks", json_integer(s != NULL && s->fell_back));
+	return o;
+}
+
 json_t *
 ainftp_stats_json(const struct ainftp_runtime *rt, int final)
 {
@@ -337,6 +356,7 @@ ainftp_stats_json(const struct ainftp_runtime *rt, int final)
 	json_object_set_new(o, "ports", ports);
 	json_object_set_new(o, "jobs", jobs_json(rt));
 	json_object_set_new(o, "workers", workers_json(rt));
+	json_object_set_new(o, "sink", sink_json(rt));
 	return o;
 }
 

@@ -167,6 +167,19 @@ static const struct bad_case bad_cases[] = {
 	BAD("stats_interval_s out of range",
 	    WITH_TELEMETRY("'telemetry':{'stats_interval_s':3601}"),
 	    "cluster.json: telemetry.stats_interval_s: 3601 is out of range (0..3600)"),
+	BAD("sink not an object", WITH_TELEMETRY("'sink':'gpu'"),
+	    "cluster.json: sink: expected an object, got string"),
+	BAD("sink unknown key", WITH_TELEMETRY("'sink':{'backend':'host','size':1}"),
+	    "cluster.json: sink.size: unknown key"),
+	BAD("sink unknown backend", WITH_TELEMETRY("'sink':{'backend':'nvlink'}"),
+	    "cluster.json: sink.backend: \"nvlink\" is not one of \"auto\", \"off\", \"host\", "
+	    "\"gpudev\", \"cuda\""),
+	BAD("sink device out of range", WITH_TELEMETRY("'sink':{'device':1024}"),
+	    "cluster.json: sink.device: 1024 is out of range (0..1023)"),
+	BAD("sink device not an integer", WITH_TELEMETRY("'sink':{'device':'0'}"),
+	    "cluster.json: sink.device: expected an integer, got string"),
+	BAD("sink path relative", WITH_TELEMETRY("'sink':{'path':'results'}"),
+	    "cluster.json: sink.path: must be an absolute path"),
 	BAD("heartbeat_interval_ms below the tick",
 	    WITH_TELEMETRY("'control':{'heartbeat_interval_ms':9}"),
 	    "cluster.json: control.heartbeat_interval_ms: 9 is out of range (0 for none, or "
@@ -570,6 +583,36 @@ START_TEST(test_heartbeat_interval)
 }
 END_TEST
 
+/* sink: off when absent; present, auto with the default path; every backend by name. */
+START_TEST(test_sink)
+{
+	static const char *const names[] = {"off", "auto", "host", "gpudev", "cuda"};
+	static const enum ainftp_sink_backend values[] = {AINFTP_SINK_OFF, AINFTP_SINK_AUTO,
+							  AINFTP_SINK_HOST, AINFTP_SINK_GPUDEV,
+							  AINFTP_SINK_CUDA};
+	struct ainftp_config cfg;
+	char json[512];
+	unsigned int i;
+
+	parse_ok(MINIMAL, &cfg);
+	ck_assert_int_eq(cfg.sink.backend, AINFTP_SINK_OFF);
+	parse_ok(WITH_TELEMETRY("'sink':{}"), &cfg);
+	ck_assert_int_eq(cfg.sink.backend, AINFTP_SINK_AUTO);
+	ck_assert_uint_eq(cfg.sink.device, 0);
+	ck_assert_str_eq(cfg.sink.path, "");
+	for (i = 0; i < 5; i++) {
+		snprintf(json, sizeof(json),
+			 WITH_TELEMETRY("'sink':{'backend':'%s','device':3,'path':'/dev/shm/r'}"),
+			 names[i]);
+		parse_ok(json, &cfg);
+		ck_assert_int_eq(cfg.sink.backend, values[i]);
+		ck_assert_str_eq(ainftp_sink_backend_name(cfg.sink.backend), names[i]);
+		ck_assert_uint_eq(cfg.sink.device, 3);
+		ck_assert_str_eq(cfg.sink.path, "/dev/shm/r");
+	}
+}
+END_TEST
+
 /* telemetry.prometheus: off unless given; a port alone listens on 127.0.0.1. */
 START_TEST(test_prometheus)
 {
@@ -931,6 +974,7 @@ config_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_heartbeat_interval);
 	tcase_add_test(tc, test_prometheus);
+	tcase_add_test(tc, test_sink);
 	tcase_add_test(tc, test_auth_off);
 	tcase_add_test(tc, test_min_quorum_default);
 	tcase_add_test(tc, test_names);

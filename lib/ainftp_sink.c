@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The result arena: its layout from the jobs, its file and mapping, and the
+ * choice of backend with the fallback to host memory (docs/SINK.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <rte_common.h>
+#include <rte_eal.h>
+
+#include "ainftp_log.h"
+#include "ainftp_proto.h"
+#include "ainftp_quant.h"
+#include "ainftp_sink_ops.h"
+
+#define HUGETLBFS_MAGIC_NR 0x958458f6
+#define SINK_HUGE_DIR "/dev/hugepages"
+#define SINK_FILE "ainftp-results"
+
+_Static_assert(AINFTP_SINK_MAX_JOBS == AINFTP_MAX_JOBS, "one arena job per config job");
+
+/* The header's job table and the arena's size. */
+static size_t
+layout(const struct ainftp_config *cfg, struct ainftp_sink_hdr *h)
+{
+	uint64_t off = RTE_ALIGN_CEIL(sizeof(*h), AINFTP_SINK_ALIGN);
+	uint16_t j;
+
+	memset(h, 0, sizeof(*h));
+	h->magic = AINFTP_SINK_MAGIC;
+	h->version = AINFTP_SINK_VERSION;
+	h->n_jobs = cfg->n_jobs;
+	for (j = 0; j < cfg->n_jobs; j++) {
+		const struct ainftp_job_conf *jc = &cfg->jobs[j];
+		struct ainftp_sink_job *sj = &h->jobs[j];
+		uint8_t enc = ainftp_wire_encoding(jc->result_encoding);
+
+		sj->id = jc->id;
+		sj->n_slots = jc->slots;
+		sj->elems = jc->elems_per_packet;
+		sj->encoding =
+			enc == AINFTP_WIRE_INT16 ? AINFTP_SINK_ENC_INT16 : AINFTP_SINK_ENC_FLOAT32;
+		sj->payload_len = (uint32_t)ainftp_payload_len(enc, (uint16_t)sj->elems);
+		sj->stride = RTE_ALIGN_CEIL(AINFTP_SINK_ALIGN + sj->payload_len, AINFTP_SINK_ALIGN);
+		sj->offset = off;
+		off += (uint64_t)sj->stride * sj->n_slots;
+	}
+	h->size = off;
+	return (size_t)off;
+}
+
+static bool
+is_hugetlbfs(int fd, long *page)
+{
+	struct statfs st;
+
+	if (fstatfs(fd, &st) != 0 || (unsigned long)st.f_type != HUGETLBFS_MAGIC_NR)
+		return false;
+	*page = st.f_bsize;
+	return true;
+}
+
+/* The file at path, sized and mapped shared: 0, or -1 with errno. */
+static int
+map_file(struct ainftp_sink *s, const char *path, size_t size)
+{
+	size_t len = size;
+	long page = 0;
+	void *p;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	s->huge = is_hugetlbfs(fd, &page);
+	if (s->huge)
+		len = RTE_ALIGN_CEIL(size, (size_t)page);
+	/* Emptied first: nothing of a previous run may look ready. */
+	if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)len) != 0)
+		goto fail;
+	/* hugetlbfs reserves its pages here: no free hugepage is ENOMEM now, not SIGBUS later. */
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	s->fd = fd;
+	s->base = p;
+	s->size = len;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	return 0;
+fail:;
+	int e = errno;
+
+	close(fd);
+	if (s->huge)
+		unlink(path);
+	errno = e;
+	return -1;
+}
+
+/*
+ * The path asked for, or hugetlbfs when EAL has hugepages and it is mounted at
+ * /dev/hugepages, then /dev/shm (--no-huge, or no hugepage left).
+ */
+static int
+arena_map(struct ainftp_sink *s, const struct ainftp_config *cfg, size_t size, char *err,
+	  size_t errlen)
+{
+	struct statfs st;
+
+	if (cfg->sink.path[0] != '\0') {
+		if (map_file(s, cfg->sink.path, size) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: sink.path: cannot map %s: %s", cfg->source,
+			 cfg->sink.path, strerror(errno));
+		return -1;
+	}
+	if (rte_eal_has_hugepages() && statfs(SINK_HUGE_DIR, &st) == 0 &&
+	    (unsigned long)st.f_type == HUGETLBFS_MAGIC_NR &&
+	    map_file(s, SINK_HUGE_DIR "/" SINK_FILE, size) == 0)
+		return 0;
+	if (map_file(s, "/dev/shm/" SINK_FILE, size) == 0)
+		return 0;
+	snprintf(err, errlen, "sink: cannot map /dev/shm/" SINK_FILE ": %s", strerror(errno));
+	return -1;
+}
+
+/* auto: gpudev's GPU, else CUDA's, else host; one line says why no GPU. */
+static void
+backend_choose(struct ainftp_sink *s)
+{
+	char why_gpu[160] = "", why_cuda[200] = "";
+
+	switch (s->requested) {
+	case AINFTP_SINK_GPUDEV:
+		if (ainftp_sink_gpudev_ops.open(s, why_gpu, sizeof(why_gpu)) == 0) {
+			s->ops = &ainftp_sink_gpudev_ops;
+			return;
+		}
+		AINFTP_LOG(WARNING, "sink: no GPU through gpudev (%s): results go to host memory",
+			   why_gpu);
+		break;
+	case AINFTP_SINK_CUDA:
+		if (ainftp_sink_cuda_ops.open(s, why_cuda, sizeof(why_cuda)) == 0) {
+			s->ops = &ainftp_sink_cuda_ops;
+			return;
+		}
+		AINFTP_LOG(WARNING, "sink: no GPU through CUDA (%s): results go to host memory",
+			   why_cuda);
+		break;
+	case AINFTP_SINK_AUTO:
+		if (ainftp_sink_gpudev_ops.open(s, why_gpu, sizeof(why_gpu)) == 0) {
+			s->ops = &ainftp_sink_gpudev_ops;
+			return;
+		}
+		if (ainftp_sink_cuda_ops.open(s, why_cuda, sizeof(why_cuda)) == 0) {
+			s->ops = &ainftp_sink_cuda_ops;
+			return;
+		}
+		/* Not a warning: a box without a GPU is what auto is for. */
+		AINFTP_LOG(INFO,
+			   "sink: auto: no GPU through gpudev (%s) nor CUDA (%s): results go to "
+			   "host memory",
+			   why_gpu, why_cuda);
+		s->ops = &ainftp_sink_host_ops;
+		return;
+	default:
+		s->ops = &ainftp_sink_host_ops;
+		return;
+	}
+	s->ops = &ainftp_sink_host_ops;
+	s->fell_back = true;
+}
+
+int
+ainftp_sink_open(const struct ainftp_config *cfg, struct ainftp_sink **out, char *err,
+		 size_t errlen)
+{
+	struct ainftp_sink_hdr h;
+	struct ainftp_sink *s;
+	size_t size;
+
+	*out = NULL;
+	if (cfg->sink.backend == AINFTP_SINK_OFF)
+		return 0;
+	size = layout(cfg, &h);
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		snprintf(err, errlen, "sink: %s", strerror(ENOMEM));
+		return -1;
+	}
+	s->fd = -1;
+	s->requested = cfg->sink.backend;
+	s->device = cfg->sink.device;
+	if (arena_map(s, cfg, size, err, errlen) != 0) {
+		free(s);
+		return -1;
+	}
+	h.size = s->size;
+	/* The header last of all, magic last of it: a consumer that sees the magic sees a
+	 * complete table (the entries are zero: nothing ready). */
+	h.magic = 0;
+	memcpy(s->base, &h, sizeof(h));
+	__atomic_store_n(&((struct ainftp_sink_hdr *)s->base)->magic, AINFTP_SINK_MAGIC,
+			 __ATOMIC_RELEASE);
+	backend_choose(s);
+	AINFTP_LOG(INFO, "sink: %s, arena %s (%zu bytes%s)", s->ops->name, s->path, s->size,
+		   s->huge ? ", hugepages" : "");
+	*out = s;
+	return 0;
+}
+
+void
+ainftp_sink_close(struct ainftp_sink *s)
+{
+	if (s == NULL)
+		return;
+	if (s->ops != NULL && s->ops->close != NULL)
+		s->ops->close(s);
+	munmap(s->base, s->size);
+	close(s->fd);
+	free(s);
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef AINFTP_SINK_H
+#define AINFTP_SINK_H
+
+/*
+ * The result arena: where the data path puts every finished result besides
+ * the wire, for a consumer on the same box (a process mapping the file, or a
+ * GPU kernel reading registered memory). Plain C, no DPDK: consumers include
+ * this header alone. docs/SINK.md describes the layout and the protocol.
+ *
+ * Layout, all offsets from the start of the arena, every entry 64-byte aligned:
+ *
+ *   struct ainftp_sink_hdr                        (magic, version, jobs)
+ *   per job j, per slot k (k < jobs[j].n_slots):
+ *     at jobs[j].offset + k * jobs[j].stride:
+ *       struct ainftp_sink_mark                   (64 bytes: readiness)
+ *       payload                                   (jobs[j].payload_len bytes,
+ *                                                  the result as sent to workers)
+ *
+ * Slot k of a job has one writer (the RX lcore that sums it), so each entry
+ * is written by one thread, with no lock.
+ *
+ * Write protocol (one result into an entry):
+ *   1. gen += 1 (odd: being written), then a write barrier;
+ *   2. payload, bitmap, count, exp, flags;
+ *   3. a write barrier (rte_wmb() for host memory, rte_gpu_wmb() for a GPU);
+ *   4. seq_ready = (step << 32 | chunk) + 1, a release store;
+ *   5. gen += 1 (even again), a release store.
+ * A consumer acquire-loads gen then seq_ready, copies what it needs, and
+ * re-reads gen: the copy is consistent when gen was even and did not move
+ * (ainftp_sink_read). seq_ready == 0: no result yet. seq_ready only grows.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#define AINFTP_SINK_MAGIC UINT64_C(0x314b4e4953464e41) /* "ANFSINK1", little-endian */
+#define AINFTP_SINK_VERSION 1
+#define AINFTP_SINK_MAX_JOBS 16 /* AINFTP_MAX_JOBS */
+#define AINFTP_SINK_ALIGN 64
+
+/* How a job's result payload is encoded (the wire's result encodings). */
+enum ainftp_sink_enc {
+	AINFTP_SINK_ENC_FLOAT32 = 0, /* elems floats */
+	AINFTP_SINK_ENC_INT16 = 1,   /* elems int16, value = q * 2^exp */
+};
+
+struct ainftp_sink_job {
+	uint32_t id;	      /* the job's id in cluster.json */
+	uint32_t n_slots;     /* entries */
+	uint32_t elems;	      /* values per result */
+	uint32_t encoding;    /* enum ainftp_sink_enc */
+	uint32_t payload_len; /* bytes of a result's payload */
+	uint32_t stride;      /* bytes from one entry to the next */
+	uint64_t offset;      /* of slot 0's entry */
+};
+
+struct ainftp_sink_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t n_jobs;
+	uint64_t size; /* bytes of the whole arena */
+	uint64_t reserved[5];
+	struct ainftp_sink_job jobs[AINFTP_SINK_MAX_JOBS];
+};
+
+/* A result's readiness and header fields; the payload follows at +AINFTP_SINK_ALIGN. */
+struct ainftp_sink_mark {
+	uint64_t seq_ready; /* (step << 32 | chunk) + 1 of the result here; 0: none */
+	uint64_t bitmap;    /* workers whose contributions are in it */
+	uint16_t count;	    /* how many */
+	int8_t exp;	    /* int16 results: the power of two of the scale */
+	uint8_t flags;	    /* the result header's (AINFTP_F_OVERFLOW) */
+	uint32_t gen;	    /* seqcount: odd while the entry is being written */
+};
+
+_Static_assert(sizeof(struct ainftp_sink_mark) == 24, "ainftp_sink_mark layout");
+_Static_assert(sizeof(struct ainftp_sink_hdr) % AINFTP_SINK_ALIGN == 0, "ainftp_sink_hdr size");
+
+static inline struct ainftp_sink_mark *
+ainftp_sink_entry(void *arena, const struct ainftp_sink_job *job, uint32_t slot)
+{
+	return (struct ainftp_sink_mark *)((char *)arena + job->offset +
+					   (uint64_t)slot * job->stride);
+}
+
+static inline void *
+ainftp_sink_payload(struct ainftp_sink_mark *m)
+{
+	return (char *)m + AINFTP_SINK_ALIGN;
+}
+
+/*
+ * A consumer's consistent copy of one entry (payload into buf, len bytes at
+ * most): 1 copied, 0 nothing there yet, -1 overwritten while read (try again).
+ */
+static inline int
+ainftp_sink_read(const struct ainftp_sink_mark *m, struct ainftp_sink_mark *out, void *buf,
+		 uint32_t len)
+{
+	uint32_t g0 = __atomic_load_n(&m->gen, __ATOMIC_ACQUIRE), g1;
+
+	if (g0 & 1)
+		return -1;
+	out->gen = g0;
+	out->seq_ready = __atomic_load_n(&m->seq_ready, __ATOMIC_ACQUIRE);
+	if (out->seq_ready == 0)
+		return 0;
+	out->bitmap = m->bitmap;
+	out->count = m->count;
+	out->exp = m->exp;
+	out->flags = m->flags;
+	if (buf != NULL)
+		memcpy(buf, (const char *)m + AINFTP_SINK_ALIGN, len);
+	/* The copies complete before gen is read again. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	g1 = __atomic_load_n(&m->gen, __ATOMIC_RELAXED);
+	return g1 == g0 ? 1 : -1;
+}
+
+#endif

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ainftp-sink-read: a local consumer of the result arena (lib/ainftp_sink.h,
+ * docs/SINK.md). Maps the file read-only, checks its header and every entry's
+ * ready mark, and prints per job how many entries hold a result and how many
+ * results were put in all (each entry's generation counts its writes).
+ *
+ *   ainftp-sink-read PATH [--expect N]     (exit 1: an invalid arena, or not N results)
+ *
+ * Read while the appliance runs, an entry being written is retried; after it
+ * stopped, the arena is what it left.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ainftp_sink.h"
+
+#define RETRIES 1000
+
+static int
+job_check(void *arena, uint16_t j, const struct ainftp_sink_job *sj, uint64_t *results)
+{
+	uint64_t ready = 0, n = 0, seq_max = 0;
+	int bad = 0;
+	uint32_t k;
+
+	for (k = 0; k < sj->n_slots; k++) {
+		const struct ainftp_sink_mark *m = ainftp_sink_entry(arena, sj, k);
+		struct ainftp_sink_mark c;
+		int r = -1, i;
+
+		for (i = 0; i < RETRIES && r < 0; i++)
+			r = ainftp_sink_read(m, &c, NULL, 0);
+		if (r < 0) {
+			fprintf(stderr, "job %u slot %u: being written (gen %u)\n", sj->id, k,
+				m->gen);
+			bad = 1;
+			continue;
+		}
+		n += c.gen / 2;
+		if (r == 0) {
+			if (m->gen != 0) {
+				fprintf(stderr, "job %u slot %u: written %u time(s), never ready\n",
+					sj->id, k, m->gen / 2);
+				bad = 1;
+			}
+			continue;
+		}
+		ready++;
+		seq_max = c.seq_ready - 1 > seq_max ? c.seq_ready - 1 : seq_max;
+		/* A chunk lands on slot chunk % n_slots; its mark names its contributors. */
+		if ((uint32_t)(c.seq_ready - 1) % sj->n_slots != k ||
+		    c.count != __builtin_popcountll(c.bitmap) || c.gen == 0) {
+			fprintf(stderr,
+				"job %u slot %u: bad mark: seq %" PRIu64
+				" count %u bitmap %#" PRIx64 "\n",
+				sj->id, k, c.seq_ready - 1, c.count, c.bitmap);
+			bad = 1;
+		}
+	}
+	printf("job %u (index %u): slots=%u elems=%u encoding=%s ready=%" PRIu64 " results=%" PRIu64
+	       " last_step=%" PRIu64 "\n",
+	       sj->id, j, sj->n_slots, sj->elems,
+	       sj->encoding == AINFTP_SINK_ENC_INT16 ? "int16" : "float32", ready, n,
+	       seq_max >> 32);
+	*results += n;
+	return bad;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct ainftp_sink_hdr *h;
+	long long expect = -1;
+	uint64_t results = 0;
+	struct stat st;
+	void *arena;
+	int fd, bad = 0;
+	uint32_t j;
+
+	if (argc == 4 && strcmp(argv[2], "--expect") == 0)
+		expect = atoll(argv[3]);
+	else if (argc != 2) {
+		fprintf(stderr, "usage: %s PATH [--expect N]\n", argv[0]);
+		return 2;
+	}
+	fd = open(argv[1], O_RDONLY);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		fprintf(stderr, "%s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	if ((size_t)st.st_size < sizeof(*h)) {
+		fprintf(stderr, "%s: not an ainftp result arena (too short)\n", argv[1]);
+		return 1;
+	}
+	arena = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (arena == MAP_FAILED) {
+		fprintf(stderr, "%s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	h = arena;
+	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != AINFTP_SINK_MAGIC ||
+	    h->version != AINFTP_SINK_VERSION || h->n_jobs > AINFTP_SINK_MAX_JOBS ||
+	    h->size > (uint64_t)st.st_size) {
+		fprintf(stderr, "%s: not an ainftp result arena of version %d\n", argv[1],
+			AINFTP_SINK_VERSION);
+		return 1;
+	}
+	printf("sink %s: version=%u jobs=%u bytes=%" PRIu64 "\n", argv[1], h->version, h->n_jobs,
+	       h->size);
+	for (j = 0; j < h->n_jobs; j++) {
+		const struct ainftp_sink_job *sj = &h->jobs[j];
+
+		if (sj->offset + (uint64_t)sj->stride * sj->n_slots > h->size ||
+		    sj->stride < AINFTP_SINK_ALIGN + sj->payload_len || sj->n_slots == 0) {
+			fprintf(stderr, "job %u: its entries lie outside the arena\n", sj->id);
+			return 1;
+		}
+		bad |= job_check(arena, (uint16_t)j, sj, &results);
+	}
+	printf("results=%" PRIu64 "\n", results);
+	if (expect >= 0 && (uint64_t)expect != results) {
+		fprintf(stderr, "%s: %" PRIu64 " results, expected %lld\n", argv[1], results,
+			expect);
+		bad = 1;
+	}
+	munmap(arena, (size_t)st.st_size);
+	return bad;
+}
