@@ -177,3 +177,54 @@ fixture_roundtrip(struct fixture *f, const void *frame, uint16_t len, uint8_t *r
 	}
 	return n;
 }
+
+void
+fixture_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+uint16_t
+fixture_ip_csum(const uint8_t *p)
+{
+	uint32_t sum = 0;
+	int i;
+
+	for (i = 0; i < 20; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+size_t
+fixture_data_frame(uint8_t *f, const struct ainftp_msg *m, const void *payload,
+		   uint16_t payload_len, const uint8_t *key)
+{
+	static const uint8_t our_mac[6] = FIX_MAC;
+	uint8_t *ip = f + 14, *udp = ip + 20, *h = udp + 8;
+	uint16_t udp_len = (uint16_t)(8 + 32 + payload_len + 16);
+	unsigned int w = m->worker;
+	uint8_t src_mac[6] = {0x02, 0, 0, 0, 0, (uint8_t)(0x10 + w)};
+
+	memcpy(f, our_mac, 6);
+	memcpy(f + 6, src_mac, 6);
+	fixture_put16(f + 12, 0x0800);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	fixture_put16(ip + 2, (uint16_t)(20 + udp_len));
+	ip[8] = 64;
+	ip[9] = 17;
+	ip[12] = 198, ip[13] = 18, ip[14] = 0, ip[15] = (uint8_t)(11 + w);
+	ip[16] = 198, ip[17] = 18, ip[18] = 0, ip[19] = 2;
+	fixture_put16(ip + 10, fixture_ip_csum(ip));
+	fixture_put16(udp, (uint16_t)(40000 + w));
+	fixture_put16(udp + 2, FIX_UDP_PORT);
+	fixture_put16(udp + 4, udp_len);
+	fixture_put16(udp + 6, 0);
+	ainftp_hdr_write((struct ainftp_hdr *)h, m);
+	memcpy(h + 32, payload, payload_len);
+	ainftp_tag(key, h, 32u + payload_len, h + 32 + payload_len);
+	return 14u + 20u + udp_len;
+}

@@ -15,6 +15,7 @@
 #include <rte_ring.h>
 
 #include "ainftp_config.h"
+#include "ainftp_proto.h"
 #include "ainftp_runtime.h"
 
 #define FIX_RX_LCORE 1
@@ -58,5 +59,18 @@ unsigned int fixture_roundtrip(struct fixture *f, const void *frame, uint16_t le
 void fixture_inject(struct fixture *f, const void *frame, uint16_t len);
 /* The same on RX queue 1 (a two-lane port). */
 void fixture_inject_q1(struct fixture *f, const void *frame, uint16_t len);
+
+/* Big-endian 16 bits at p; the RFC 1071 checksum of the 20 bytes of an IPv4 header. */
+void fixture_put16(uint8_t *p, uint16_t v);
+uint16_t fixture_ip_csum(const uint8_t *p);
+
+/*
+ * A DATA (or other ainftp) frame from worker m->worker to the fixture's
+ * appliance: Ethernet / IPv4 / UDP / header / payload (already in wire order)
+ * / tag under key. The worker is at 198.18.0.(11 + worker), MAC
+ * 02:00:00:00:00:(10 + worker), UDP port 40000 + worker. Returns its length.
+ */
+size_t fixture_data_frame(uint8_t *f, const struct ainftp_msg *m, const void *payload,
+			  uint16_t payload_len, const uint8_t *key);
 
 #endif

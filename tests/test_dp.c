@@ -34,7 +34,6 @@
 
 static struct fixture fx;
 
-static const uint8_t our_mac[6] = FIX_MAC;
 static const uint8_t keys[NW][32] = {{1, 2, 3}, {4, 5, 6}, {7, 8, 9}};
 
 /* The job: 3 workers with keys 01020300.., 04050600.., 07080900.., on ports and lcores as given. */
@@ -91,60 +90,6 @@ contrib_fill(struct contrib *c, unsigned int w, uint32_t step, uint32_t chunk, i
 				    30000);
 }
 
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t
-ip_csum(const uint8_t *p)
-{
-	uint32_t sum = 0;
-	int i;
-
-	for (i = 0; i < 20; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-/*
- * A DATA frame from worker m->worker: Ethernet / IPv4 / UDP / ainftp / payload
- * (already in wire order) / tag. Returns its length.
- */
-static size_t
-frame_build(uint8_t *f, const struct ainftp_msg *m, const void *payload_bytes, uint16_t payload,
-	    const uint8_t *key)
-{
-	uint8_t *ip = f + 14, *udp = ip + 20, *h = udp + 8;
-	uint16_t udp_len = (uint16_t)(8 + 32 + payload + 16);
-	unsigned int w = m->worker;
-	uint8_t src_mac[6] = {0x02, 0, 0, 0, 0, (uint8_t)(0x10 + w)};
-
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, src_mac, 6);
-	put16(f + 12, 0x0800);
-	memset(ip, 0, 20);
-	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(20 + udp_len));
-	ip[8] = 64;
-	ip[9] = 17;
-	ip[12] = 198, ip[13] = 18, ip[14] = 0, ip[15] = (uint8_t)(11 + w);
-	ip[16] = 198, ip[17] = 18, ip[18] = 0, ip[19] = 2;
-	put16(ip + 10, ip_csum(ip));
-	put16(udp, (uint16_t)(40000 + w));
-	put16(udp + 2, PORT);
-	put16(udp + 4, udp_len);
-	put16(udp + 6, 0);
-	ainftp_hdr_write((struct ainftp_hdr *)h, m);
-	memcpy(h + 32, payload_bytes, payload);
-	ainftp_tag(key, h, 32u + payload, h + 32 + payload);
-	return 14u + 20u + udp_len;
-}
-
 /* An int16 contribution's frame. */
 static size_t
 data_frame(uint8_t *f, const struct contrib *c, const uint8_t *key, uint32_t job, uint16_t elems)
@@ -163,7 +108,7 @@ data_frame(uint8_t *f, const struct contrib *c, const uint8_t *key, uint32_t job
 	};
 
 	/* A little-endian host: int16 values are already in the wire's order. */
-	return frame_build(f, &m, c->q, (uint16_t)(elems * 2), key);
+	return fixture_data_frame(f, &m, c->q, (uint16_t)(elems * 2), key);
 }
 
 static void
@@ -430,10 +375,10 @@ START_TEST(truncated_payload)
 	contrib_fill(&evil, 2, 2, 1, 20);
 	n = data_frame(f, &evil, keys[2], JOB, ELEMS);
 	/* Cut 40 bytes off the end and make IPv4 and UDP agree: ainftp must notice. */
-	put16(f + 16, (uint16_t)(n - 14 - 40));
-	put16(f + 24, 0);
-	put16(f + 24, ip_csum(f + 14));
-	put16(f + 38, (uint16_t)(n - 34 - 40));
+	fixture_put16(f + 16, (uint16_t)(n - 14 - 40));
+	fixture_put16(f + 24, 0);
+	fixture_put16(f + 24, fixture_ip_csum(f + 14));
+	fixture_put16(f + 38, (uint16_t)(n - 34 - 40));
 	bad_frame_never_changes_the_sum(f, n - 40, AINFTP_BAD_TRUNCATED, c);
 }
 END_TEST
@@ -504,8 +449,8 @@ m_source(struct ainftp_msg *m, uint8_t *f)
 {
 	(void)m;
 	f[14 + 15] = 99; /* IPv4 source: not worker 2's address */
-	put16(f + 24, 0);
-	put16(f + 24, ip_csum(f + 14));
+	fixture_put16(f + 24, 0);
+	fixture_put16(f + 24, fixture_ip_csum(f + 14));
 }
 
 static void
@@ -561,10 +506,10 @@ START_TEST(every_bad_field_has_its_own_counter)
 	expect_refused(f, mutated_frame(f, m_auth_missing), AINFTP_BAD_LENGTH);
 	/* ...and cut to the right length, the job wants a tag it does not get. */
 	n = mutated_frame(f, m_auth_missing) - 16;
-	put16(f + 16, (uint16_t)(n - 14));
-	put16(f + 24, 0);
-	put16(f + 24, ip_csum(f + 14));
-	put16(f + 38, (uint16_t)(n - 34));
+	fixture_put16(f + 16, (uint16_t)(n - 14));
+	fixture_put16(f + 24, 0);
+	fixture_put16(f + 24, fixture_ip_csum(f + 14));
+	fixture_put16(f + 38, (uint16_t)(n - 34));
 	expect_refused(f, n, AINFTP_BAD_AUTH_MISSING);
 
 	/* One flipped payload bit under a valid-looking tag. */
@@ -611,7 +556,7 @@ START_TEST(a_packet_off_its_lane_is_refused)
 	fixture_inject(&fx, f, (uint16_t)n);	/* lane 0's port and queue */
 	ck_assert_uint_eq(proto_drops(AINFTP_BAD_LANE), before + 2);
 	ck_assert_uint_eq(ainftp_dp_slots_busy(&fx.rt), 0);
-	put16(f + 36, PORT + 1);
+	fixture_put16(f + 36, PORT + 1);
 	fixture_inject_q1(&fx, f, (uint16_t)n); /* where it belongs */
 	ck_assert_uint_eq(proto_drops(AINFTP_BAD_LANE), before + 2);
 	ck_assert_uint_eq(ainftp_dp_slots_busy(&fx.rt), 1);
@@ -619,7 +564,7 @@ START_TEST(a_packet_off_its_lane_is_refused)
 	all_before = all_proto_drops();
 	contrib_fill(&c, 1, 0, 1, 1);
 	n = data_frame(f, &c, keys[1], JOB, ELEMS);
-	put16(f + 36, PORT + 1);
+	fixture_put16(f + 36, PORT + 1);
 	fixture_inject(&fx, f, (uint16_t)n);
 	ck_assert_uint_eq(all_proto_drops(), all_before);
 	ck_assert_uint_eq(drain(out, 8), 0);
@@ -644,7 +589,7 @@ f32_frame(uint8_t *f, unsigned int w, const float *x)
 		.slot = 4,
 	};
 
-	return frame_build(f, &m, x, ELEMS * 4, keys[w]);
+	return fixture_data_frame(f, &m, x, ELEMS * 4, keys[w]);
 }
 
 /* A NaN or an infinity in a float32 contribution is refused as `value` and sums nothing. */
@@ -737,18 +682,18 @@ ack_frame(uint8_t *f, unsigned int from, uint16_t claim, const uint8_t *key, boo
 		.step = seq,
 		.bitmap = tsc,
 	};
-	size_t len = frame_build(f, &m, none, 0, key);
+	size_t len = fixture_data_frame(f, &m, none, 0, key);
 	uint8_t *ip = f + 14, *h = ip + 20 + 8;
 
 	/* The claimed worker in the header, the tag again over it; the source stays from's. */
-	put16(h + 8, claim);
+	fixture_put16(h + 8, claim);
 	ainftp_tag(key, h, 32, h + 32);
 	if (!auth) {
 		/* No tag: 16 bytes shorter in UDP, IPv4 and the frame. */
-		put16(ip + 2, (uint16_t)(20 + 8 + 32));
-		put16(ip + 20 + 4, 8 + 32);
-		put16(ip + 10, 0);
-		put16(ip + 10, ip_csum(ip));
+		fixture_put16(ip + 2, (uint16_t)(20 + 8 + 32));
+		fixture_put16(ip + 20 + 4, 8 + 32);
+		fixture_put16(ip + 10, 0);
+		fixture_put16(ip + 10, fixture_ip_csum(ip));
 		len -= 16;
 	}
 	return len;
@@ -1478,7 +1423,7 @@ send_raw(unsigned int w, uint8_t enc, uint32_t chunk, const void *payload, uint1
 	};
 	uint8_t f[2048];
 
-	fixture_inject(&fx, f, (uint16_t)frame_build(f, &m, payload, len, keys[w]));
+	fixture_inject(&fx, f, (uint16_t)fixture_data_frame(f, &m, payload, len, keys[w]));
 }
 
 /* An int8 payload: 2 block exponents, then 64 values; worker w's, `big` times 2^6. */

@@ -35,7 +35,6 @@
 static struct fixture fx;
 static char sink_path[128];
 
-static const uint8_t our_mac[6] = FIX_MAC;
 static const uint8_t keys[NW][32] = {{1, 2, 3}, {4, 5, 6}, {7, 8, 9}};
 
 /* The job of test_dp (3 workers, 8 slots), its result encoding and a sink section. */
@@ -86,33 +85,12 @@ teardown(void)
 	unlink(sink_path);
 }
 
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t
-ip_csum(const uint8_t *p)
-{
-	uint32_t sum = 0;
-	int i;
-
-	for (i = 0; i < 20; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* Worker w's int16 contribution to (step, chunk), as test_dp builds its frames. */
 static void
 send_contrib(unsigned int w, uint32_t step, uint32_t chunk)
 {
-	uint8_t f[2048], *ip = f + 14, *udp = ip + 20, *h = udp + 8;
-	uint16_t payload = ELEMS * 2, udp_len = (uint16_t)(8 + 32 + payload + 16);
-	uint8_t src_mac[6] = {0x02, 0, 0, 0, 0, (uint8_t)(0x10 + w)};
+	uint8_t f[2048];
+	uint16_t payload = ELEMS * 2;
 	struct ainftp_msg m = {
 		.type = AINFTP_MSG_DATA,
 		.encoding = AINFTP_WIRE_INT16,
@@ -132,25 +110,8 @@ send_contrib(unsigned int w, uint32_t step, uint32_t chunk)
 		q[i] = (int16_t)((int)((i * 2654435761u + w * 40503u + chunk * 977u + step) %
 				       60001) -
 				 30000);
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, src_mac, 6);
-	put16(f + 12, 0x0800);
-	memset(ip, 0, 20);
-	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(20 + udp_len));
-	ip[8] = 64;
-	ip[9] = 17;
-	ip[12] = 198, ip[13] = 18, ip[14] = 0, ip[15] = (uint8_t)(11 + w);
-	ip[16] = 198, ip[17] = 18, ip[18] = 0, ip[19] = 2;
-	put16(ip + 10, ip_csum(ip));
-	put16(udp, (uint16_t)(40000 + w));
-	put16(udp + 2, PORT);
-	put16(udp + 4, udp_len);
-	put16(udp + 6, 0);
-	ainftp_hdr_write((struct ainftp_hdr *)h, &m);
-	memcpy(h + 32, q, payload);
-	ainftp_tag(keys[w], h, 32u + payload, h + 32 + payload);
-	fixture_inject(&fx, f, (uint16_t)(14 + 20 + udp_len));
+	/* A little-endian host: int16 values are already in the wire's order. */
+	fixture_inject(&fx, f, (uint16_t)fixture_data_frame(f, &m, q, payload, keys[w]));
 }
 
 struct result {
