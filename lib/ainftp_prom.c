@@ -43,17 +43,25 @@ static const char *const port_skip[] = {"drops_total", "mac", "socket", NULL};
 static const char *const port_gauges[] = {"rx_queues", "tx_queues", NULL};
 static const char *const lcore_labels[] = {"lcore", "role", NULL};
 static const char *const lcore_skip[] = {"drops_total", NULL};
-static const char *const worker_labels[] = {"job", "id", "ipv4", NULL};
+/* "job" is the label Prometheus gives every scraped series (the scrape job's name): ours
+ * would be renamed exported_job, so a job's id is "ainftp_job", in both sections. */
+static const char *const worker_labels[] = {"job>ainftp_job", "id", "ipv4", NULL};
 /* What only grows; the rest (rank, RTT, suspicion, the quarantined flag...) are gauges. */
 static const char *const worker_counters[] = {
 	"heartbeats_sent", "acks",  "sentry_seen", "sentry_flagged", "quarantines", "readmits",
 	"contributions",   "drops", "downranked",  "rejoined",	     NULL};
+static const char *const job_labels[] = {"id>ainftp_job", NULL};
+/* The sink is one object: its backend in use is a label, its path not a metric. */
+static const char *const sink_skip[] = {"path", NULL};
+static const char *const sink_counters[] = {"written", "fallbacks", NULL};
 static const char *const none[] = {NULL};
 
 static const struct section sections[] = {
 	{"ports", "port", port_labels, port_skip, port_gauges, none, true},
 	{"lcores", "lcore", lcore_labels, lcore_skip, none, none, true},
 	{"workers", "worker", worker_labels, none, none, worker_counters, false},
+	{"jobs", "job", job_labels, none, none, none, false},
+	{"sink", "sink", none, sink_skip, none, sink_counters, false},
 };
 
 struct family {
@@ -78,9 +86,12 @@ struct render {
 static bool
 listed(const char *const *list, const char *key)
 {
-	for (; *list != NULL; list++)
-		if (strcmp(*list, key) == 0)
+	for (; *list != NULL; list++) {
+		size_t n = strcspn(*list, ">"); /* a label spec's field (label_name) */
+
+		if (strncmp(*list, key, n) == 0 && key[n] == '\0')
 			return true;
+	}
 	return false;
 }
 
@@ -196,6 +207,15 @@ label_append(char *buf, size_t len, const char *key, const char *value)
 }
 
 /* {labels} of one element of a section, with an extra label when extra_key is set. */
+/* A label spec is "field" or "field>name" (the field's value under another label name). */
+static const char *
+label_name(const char *spec)
+{
+	const char *gt = strchr(spec, '>');
+
+	return gt != NULL ? gt + 1 : spec;
+}
+
 static void
 labels_of(const struct section *sec, const json_t *o, const char *extra_key,
 	  const char *extra_value, char *buf, size_t len)
@@ -205,12 +225,16 @@ labels_of(const struct section *sec, const json_t *o, const char *extra_key,
 
 	snprintf(buf, len, "{");
 	for (k = sec->labels; *k != NULL; k++) {
-		const json_t *x = json_object_get(o, *k);
+		const char *name = label_name(*k);
+		char field[32];
+		const json_t *x;
 
+		snprintf(field, sizeof(field), "%.*s", (int)strcspn(*k, ">"), *k);
+		x = json_object_get(o, field);
 		if (json_is_string(x))
-			label_append(buf, len, *k, json_string_value(x));
+			label_append(buf, len, name, json_string_value(x));
 		else if (number_str(x, 1.0, v, sizeof(v)))
-			label_append(buf, len, *k, v);
+			label_append(buf, len, name, v);
 	}
 	if (extra_key != NULL)
 		label_append(buf, len, extra_key, extra_value);
@@ -310,20 +334,27 @@ render_field(struct render *r, const struct section *sec, const json_t *el, cons
 }
 
 static void
+render_element(struct render *r, const struct section *sec, const json_t *el)
+{
+	const char *key;
+	const json_t *v;
+
+	if (json_is_object(el))
+		json_object_foreach((json_t *)el, key, v) render_field(r, sec, el, key, v);
+}
+
+/* An array of elements (ports, workers...), or one object (the sink). */
+static void
 render_section(struct render *r, const struct section *sec, const json_t *arr)
 {
 	size_t i;
 	const json_t *el;
 
-	json_array_foreach((json_t *)arr, i, el)
-	{
-		const char *key;
-		const json_t *v;
-
-		if (!json_is_object(el))
-			continue;
-		json_object_foreach((json_t *)el, key, v) render_field(r, sec, el, key, v);
+	if (json_is_object(arr)) {
+		render_element(r, sec, arr);
+		return;
 	}
+	json_array_foreach((json_t *)arr, i, el) render_element(r, sec, el);
 }
 
 /* Top-level numbers (uptime_s): gauges without labels. */
@@ -381,7 +412,7 @@ ainftp_prom_render(const json_t *stats, char **text, size_t *len)
 		for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 			const json_t *arr = json_object_get(stats, sections[i].key);
 
-			if (json_is_array(arr))
+			if (arr != NULL)
 				render_section(&r, &sections[i], arr);
 		}
 	}

@@ -37,7 +37,11 @@ static const char *stats_text =
 	"\"sentry_seen\":64,\"sentry_flagged\":40,\"quarantines\":1,\"readmits\":0},"
 	"{\"id\":4,\"job\":1,\"ipv4\":\"198.18.0.14\",\"state\":\"unknown\","
 	"\"rtt_us\":0.0,\"jitter_us\":0.0,\"loss\":0.0,\"last_seen_ms\":-1,"
-	"\"heartbeats_sent\":0,\"acks\":0}]}";
+	"\"heartbeats_sent\":0,\"acks\":0}],"
+	"\"jobs\":[{\"id\":7,\"workers\":4,\"min_quorum\":3,\"sentry\":\"median\","
+	"\"quorum_size\":3,\"partial_wait_max_ms\":250.0}],"
+	"\"sink\":{\"backend\":\"host\",\"requested\":\"auto\","
+	"\"path\":\"/dev/shm/x\",\"bytes\":4096,\"written\":12,\"fallbacks\":0}}";
 
 static json_t *
 stats_load(void)
@@ -104,29 +108,45 @@ START_TEST(names_types_units)
 	has_line(t, "ainftp_lcore_drops_total{lcore=\"1\",role=\"rx\",reason=\"tag\"} 1");
 	/* Workers: times in seconds, counts as counters, the state a label. */
 	has_line(t, "# TYPE ainftp_worker_rtt_seconds gauge");
-	has_line(t, "ainftp_worker_rtt_seconds{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} "
+	has_line(t, "ainftp_worker_rtt_seconds{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} "
 		    "0.00025000000000000001");
-	has_line(t, "ainftp_worker_last_seen_seconds{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} "
-		    "0.040000000000000001");
-	has_line(t, "ainftp_worker_loss{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 0.25");
+	has_line(t,
+		 "ainftp_worker_last_seen_seconds{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} "
+		 "0.040000000000000001");
+	has_line(t, "ainftp_worker_loss{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 0.25");
 	has_line(t, "# TYPE ainftp_worker_acks_total counter");
-	has_line(t, "ainftp_worker_acks_total{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 8");
-	has_line(t, "ainftp_worker_state{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\",state=\"up\"} 1");
-	has_line(t,
-		 "ainftp_worker_state{job=\"1\",id=\"4\",ipv4=\"198.18.0.14\",state=\"unknown\"} "
-		 "1");
+	has_line(t, "ainftp_worker_acks_total{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 8");
+	has_line(t, "ainftp_worker_state{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0.13\",state="
+		    "\"up\"} 1");
+	has_line(t, "ainftp_worker_state{ainftp_job=\"1\",id=\"4\",ipv4=\"198.18.0.14\",state="
+		    "\"unknown\"} "
+		    "1");
 	/* The sentry's: suspicion and quarantine are gauges, what it judged counts up. */
+	/* Jobs, labelled by id; the sink, one object: its states as labels, no path. */
+	has_line(t, "ainftp_job_quorum_size{ainftp_job=\"7\"} 3");
+	has_line(t, "ainftp_job_min_quorum{ainftp_job=\"7\"} 3");
+	has_line(t, "ainftp_job_sentry{ainftp_job=\"7\",sentry=\"median\"} 1");
+	has_line(t, "ainftp_job_partial_wait_max_seconds{ainftp_job=\"7\"} 0.25");
+	has_line(t, "# TYPE ainftp_sink_written_total counter");
+	has_line(t, "ainftp_sink_written_total 12");
+	has_line(t, "ainftp_sink_backend{backend=\"host\"} 1");
+	has_line(t, "ainftp_sink_bytes 4096");
+	lacks(t, "/dev/shm/x");
 	has_line(t, "# TYPE ainftp_worker_suspicion gauge");
-	has_line(t, "ainftp_worker_suspicion{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 0.625");
-	has_line(t, "ainftp_worker_quarantined{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 1");
-	has_line(t, "# TYPE ainftp_worker_sentry_flagged_total counter");
-	has_line(t, "ainftp_worker_sentry_seen_total{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 64");
 	has_line(t,
-		 "ainftp_worker_sentry_flagged_total{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 40");
-	has_line(t, "ainftp_worker_quarantines_total{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 1");
-	has_line(t, "ainftp_worker_readmits_total{job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 0");
+		 "ainftp_worker_suspicion{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 0.625");
+	has_line(t, "ainftp_worker_quarantined{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 1");
+	has_line(t, "# TYPE ainftp_worker_sentry_flagged_total counter");
+	has_line(t, "ainftp_worker_sentry_seen_total{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0."
+		    "13\"} 64");
+	has_line(t, "ainftp_worker_sentry_flagged_total{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0."
+		    "13\"} 40");
+	has_line(t, "ainftp_worker_quarantines_total{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0."
+		    "13\"} 1");
+	has_line(t,
+		 "ainftp_worker_readmits_total{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 0");
 	/* "Never seen" (-1 ms) is no sample, not a negative age. */
-	lacks(t, "ainftp_worker_last_seen_seconds{job=\"1\",id=\"4\"");
+	lacks(t, "ainftp_worker_last_seen_seconds{ainftp_job=\"1\",id=\"4\"");
 	/* Sums the scraper can make, and flags, are not metrics. */
 	lacks(t, "drops_total{port=\"0\",name=\"net_\\\"odd\\\\name\"} 3");
 	lacks(t, "ainftp_final");
