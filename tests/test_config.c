@@ -710,6 +710,10 @@ START_TEST(test_cluster_example_json)
 	ck_assert_uint_eq(ainftp_config_rx_lcore_count(&cfg), 7);
 	ck_assert_uint_eq(cfg.n_jobs, 2);
 	ck_assert_uint_eq(cfg.jobs[0].n_workers + cfg.jobs[1].n_workers, 32);
+	ck_assert_int_eq(cfg.sink.backend, AINFTP_SINK_AUTO);
+	ck_assert(cfg.prometheus);
+	ck_assert_uint_eq(cfg.prometheus_port, 9464);
+	ck_assert_uint_eq(cfg.prometheus_ipv4, 0);
 }
 END_TEST
 
