@@ -13,11 +13,11 @@
 set -euo pipefail
 
 app=$1
-src=$2 # unused: the configs are generated; kept so every test script takes the same arguments
+src=$2
 mode=${3:-}
 chunks=10000
 [ "$mode" = --quick ] && chunks=1000
-: "$src"
+. "$src/tests/emu_lib.sh"
 
 work=$(mktemp -d)
 prefix="ainftp-test-emu-$$"
@@ -26,43 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ncpu=$(nproc)
 failures=0
 summary=()
-
-# A cluster.json for one job: NAME WORKERS ENCODING RESULT_ENCODING LANES RX_LCORES
-make_config() {
-	/usr/bin/python3 - "$@" <<'PY'
-import json, secrets, sys
-path, n, enc, res, lanes, rx_lcores = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
-# Lane q is polled by RX lcore 1 + (q % rx_lcores).
-rx = [{"lcore": 1 + q % rx_lcores, "port": 0, "queue": q} for q in range(lanes)]
-workers = [{"id": i, "ipv4": "10.1.%d.%d" % (i // 200, 10 + i % 200), "key": secrets.token_hex(32)}
-           for i in range(n)]
-cfg = {
-    "appliance": {"ipv4": "198.18.0.2"},
-    "ports": [{"device": "net_ring_emu_app", "rx_queues": lanes}],
-    "lcores": {"control": 0, "rx": rx},
-    "jobs": [{"id": 7, "slots": 64, "elems_per_packet": 256, "encoding": enc,
-              "result_encoding": res, "auth": True, "workers": workers}],
-    "telemetry": {"enabled": False, "stats_interval_s": 0},
-}
-with open(path, "w") as f:
-    json.dump(cfg, f, indent=1)
-PY
-	chmod 600 "$1"
-}
-
-# EAL lcores 0..n-1: plain -l when the machine has the CPUs, else all of them
-# floating over the CPUs there are (EAL refuses an lcore without a CPU of its id).
-eal_lcores() {
-	local n=$1
-	if [ "$ncpu" -ge "$n" ]; then
-		echo "-l 0-$((n - 1))"
-	else
-		echo "--lcores (0-$((n - 1)))@(0-$((ncpu - 1)))"
-	fi
-}
 
 # run_case LABEL WORKERS ENCODING RESULT_ENCODING LANES RX_LCORES LOSS DUP REORDER TIMEOUT_US
 run_case() {
@@ -71,7 +36,8 @@ run_case() {
 	local out="$work/$label.out" err="$work/$label.err" rc=0 t0 t1 secs line
 	local want=$((n * chunks)) seed=${AINFTP_EMU_SEED:-$RANDOM}
 
-	make_config "$cfg" "$n" "$enc" "$res" "$lanes" "$rxl"
+	"$src/tests/emu_config.py" "$cfg" --workers "$n" --encoding "$enc" --result-encoding "$res" \
+		--lanes "$lanes" --rx-lcores "$rxl"
 	t0=$(date +%s%N)
 	# shellcheck disable=SC2046
 	timeout 300 "$app" $(eal_lcores "$lcores") --no-huge -m 1024 --no-pci --no-shconf \

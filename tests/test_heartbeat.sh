@@ -11,8 +11,8 @@
 set -euo pipefail
 
 app=$1
-src=$2 # unused: the config is generated; kept so every test script takes the same arguments
-: "$src"
+src=$2
+. "$src/tests/emu_lib.sh"
 
 work=$(mktemp -d)
 prefix="ainftp-test-hb-$$"
@@ -22,24 +22,9 @@ cleanup() {
 trap cleanup EXIT
 
 cfg="$work/hb.json"
-/usr/bin/python3 - "$cfg" <<'PY'
-import json, secrets, sys
-workers = [{"id": i, "ipv4": "10.1.0.%d" % (10 + i), "key": secrets.token_hex(32)} for i in range(4)]
-cfg = {
-    "appliance": {"ipv4": "198.18.0.2"},
-    "ports": [{"device": "net_ring_emu_app", "rx_queues": 1}],
-    "lcores": {"control": 0, "rx": [{"lcore": 1, "port": 0, "queue": 0}]},
-    "jobs": [{"id": 7, "slots": 64, "elems_per_packet": 256, "encoding": "int16",
-              "auth": True, "straggler": {"threshold_ms": 100}, "workers": workers}],
-    "control": {"heartbeat_interval_ms": 20},
-    "telemetry": {"enabled": False, "stats_interval_s": 0},
-}
-with open(sys.argv[1], "w") as f:
-    json.dump(cfg, f)
-PY
-chmod 600 "$cfg"
+"$src/tests/emu_config.py" "$cfg" --heartbeat-ms 20 --threshold-ms 100
 
-if [ "$(nproc)" -ge 3 ]; then lcores="-l 0-2"; else lcores="--lcores (0-2)@(0-$(($(nproc) - 1)))"; fi
+lcores=$(eal_lcores 3)
 
 # run LABEL [EMU OPTIONS...]: the app's stdout in $work/LABEL.out
 run() {

@@ -14,11 +14,11 @@ set -euo pipefail
 
 app=$1
 reader=$2
-src=$3 # unused: the configs are generated; kept so every test script takes the same arguments
+src=$3
 mode=${4:-}
 chunks=3000
 [ "$mode" = --quick ] && chunks=500
-: "$src"
+. "$src/tests/emu_lib.sh"
 
 work=$(mktemp -d)
 prefix="ainftp-test-sink-$$"
@@ -28,32 +28,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ncpu=$(nproc)
 fail() {
 	echo "FAIL: $*" >&2
 	exit 1
-}
-
-# A cluster.json: 4 workers, 64 slots, the sink section given as JSON, LANES lanes each
-# polled by its own RX lcore (1..LANES).
-make_config() {
-	/usr/bin/python3 - "$1" "$2" "$3" <<'PY'
-import json, secrets, sys
-path, sink, lanes = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
-workers = [{"id": i, "ipv4": "10.1.0.%d" % (10 + i), "key": secrets.token_hex(32)} for i in range(4)]
-cfg = {
-    "appliance": {"ipv4": "198.18.0.2"},
-    "ports": [{"device": "net_ring_emu_app", "rx_queues": lanes}],
-    "lcores": {"control": 0, "rx": [{"lcore": 1 + q, "port": 0, "queue": q} for q in range(lanes)]},
-    "jobs": [{"id": 9, "slots": 64, "elems_per_packet": 256, "encoding": "int16",
-              "result_encoding": "float32", "auth": True, "workers": workers}],
-    "telemetry": {"enabled": False, "stats_interval_s": 0},
-    "sink": sink,
-}
-with open(path, "w") as f:
-    json.dump(cfg, f, indent=1)
-PY
-	chmod 600 "$1"
 }
 
 # run LABEL SINK_JSON [emulator options...]: the app's exit status; stdout and stderr in
@@ -62,9 +39,9 @@ run() {
 	local label=$1 sink=$2 lanes=${LANES:-1} rc=0
 	local last=$((lanes + 1)) lcores
 	shift 2
-	lcores="-l 0-$last"
-	[ "$ncpu" -le "$last" ] && lcores="--lcores (0-$last)@(0-$((ncpu - 1)))"
-	make_config "$work/$label.json" "$sink" "$lanes"
+	lcores=$(eal_lcores $((last + 1)))
+	"$src/tests/emu_config.py" "$work/$label.json" --job 9 --result-encoding float32 \
+		--lanes "$lanes" --sink "$sink"
 	# shellcheck disable=SC2086
 	timeout 300 "$app" $lcores --no-huge -m 512 --no-pci --no-shconf --no-telemetry \
 		--file-prefix "$prefix-$label" --log-level=lib.eal:error -- \

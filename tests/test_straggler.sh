@@ -32,8 +32,8 @@
 set -euo pipefail
 
 app=$1
-src=$2 # unused: the config is generated; kept so every test script takes the same arguments
-: "$src"
+src=$2
+. "$src/tests/emu_lib.sh"
 
 THRESHOLD_MS=300
 HEARTBEAT_MS=100
@@ -47,31 +47,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# config FILE MIN_QUORUM
-config() {
-	/usr/bin/python3 - "$1" "$2" "$THRESHOLD_MS" "$HEARTBEAT_MS" <<'PY'
-import json, secrets, sys
-path, min_quorum, threshold, hb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-workers = [{"id": i, "ipv4": "10.1.0.%d" % (10 + i), "key": secrets.token_hex(32)} for i in range(4)]
-cfg = {
-    "appliance": {"ipv4": "198.18.0.2"},
-    "ports": [{"device": "net_ring_emu_app", "rx_queues": 1}],
-    "lcores": {"control": 0, "rx": [{"lcore": 1, "port": 0, "queue": 0}]},
-    "jobs": [{"id": 7, "slots": 64, "elems_per_packet": 256, "encoding": "int16",
-              "auth": True, "workers": workers,
-              "straggler": {"threshold_ms": threshold, "min_quorum": min_quorum}}],
-    "control": {"heartbeat_interval_ms": hb},
-    "telemetry": {"enabled": False, "stats_interval_s": 0},
-}
-with open(path, "w") as f:
-    json.dump(cfg, f)
-PY
-	chmod 600 "$1"
-}
-config "$work/q3.json" 3
-config "$work/q4.json" 4
+for q in 3 4; do
+	"$src/tests/emu_config.py" "$work/q$q.json" --threshold-ms "$THRESHOLD_MS" --min-quorum "$q" \
+		--heartbeat-ms "$HEARTBEAT_MS"
+done
 
-if [ "$(nproc)" -ge 3 ]; then lcores="-l 0-2"; else lcores="--lcores (0-2)@(0-$(($(nproc) - 1)))"; fi
+lcores=$(eal_lcores 3)
 
 # run LABEL CONFIG [EMU OPTIONS...]: the app's stdout and stderr in $work/LABEL.{out,err}
 run() {
