@@ -9,6 +9,9 @@
  * consistent copy), and the block applies it to the chunk's float32
  * parameters in device memory (gpu/ainftp_gpu_apply.h: dequantize, then SGD
  * or momentum). Per result it logs seq and %globaltimer when it saw the mark.
+ * A block sweeps its slots only when the job's doorbells moved since its last
+ * sweep (ainftp_sink_bell: the RX lcores ring them once per poll), so between
+ * results the GPU polls one word per RX lcore, not every mark.
  *
  * A host thread watches the same entries through ainftp_sink_read and copies
  * every result with its CLOCK_MONOTONIC time: afterwards the host reference
@@ -68,6 +71,8 @@ struct gpu_rec {
 struct kparams {
 	const char *arena; // device pointer of the registered arena
 	unsigned long long offset;
+	unsigned long long bells; // offset of the job's doorbell of RX lcore 0
+	unsigned int n_rx;
 	unsigned int n_slots, stride, elems, encoding, payload_len, cps;
 	unsigned int rule;
 	float lr, mu;
@@ -105,6 +110,20 @@ load_seq(const ainftp_sink_mark *m)
 	return a.load(cuda::memory_order_acquire);
 }
 
+// The job's doorbells summed (ainftp_sink_bell): every result it counts is marked.
+__device__ __forceinline__ unsigned int
+load_bell(const kparams &p)
+{
+	unsigned int sum = 0;
+
+	for (unsigned int r = 0; r < p.n_rx; r++) {
+		cuda::atomic_ref<unsigned int, cuda::thread_scope_system> a(*reinterpret_cast<unsigned int *>(
+			const_cast<char *>(p.arena + p.bells + (unsigned long long)r * AINFTP_SINK_ALIGN)));
+		sum += a.load(cuda::memory_order_acquire);
+	}
+	return sum;
+}
+
 __global__ void
 consume(kparams p)
 {
@@ -114,9 +133,18 @@ consume(kparams p)
 	__shared__ int s_exp;
 	__shared__ unsigned int s_count, s_gen;
 	const ainftp_sink_mark *m;
-	unsigned int k = blockIdx.x;
+	unsigned int k = blockIdx.x, seen = 0; // seen: thread 0's, the bell of this sweep
 
 	for (;;) {
+		// A sweep starts once the doorbells moved: a result it counts is marked by now.
+		if (k == blockIdx.x && threadIdx.x == 0) {
+			unsigned int b;
+
+			while ((b = load_bell(p)) == seen && !*p.stop &&
+			       atomicAdd(p.consumed, 0) < p.cap)
+				__nanosleep(200);
+			seen = b;
+		}
 		m = reinterpret_cast<const ainftp_sink_mark *>(p.arena + p.offset +
 								(unsigned long long)k * p.stride);
 		if (threadIdx.x == 0) {
@@ -414,6 +442,8 @@ main(int argc, char **argv)
 	memset(&kp, 0, sizeof(kp));
 	kp.arena = darena;
 	kp.offset = sj.offset;
+	kp.bells = h->doorbells + (unsigned long long)job_idx * h->n_rx * AINFTP_SINK_ALIGN;
+	kp.n_rx = h->n_rx;
 	kp.n_slots = sj.n_slots;
 	kp.stride = sj.stride;
 	kp.elems = sj.elems;

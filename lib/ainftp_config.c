@@ -122,6 +122,24 @@ ainftp_config_rx_lcore_count(const struct ainftp_config *cfg)
 	return count;
 }
 
+unsigned int
+ainftp_config_rx_lcore_rank(const struct ainftp_config *cfg, unsigned int lcore)
+{
+	unsigned int rank = 0;
+	uint16_t i, j;
+
+	for (i = 0; i < cfg->n_rx; i++) {
+		if (cfg->rx[i].lcore >= lcore)
+			continue;
+		for (j = 0; j < i; j++) {
+			if (cfg->rx[j].lcore == cfg->rx[i].lcore)
+				break;
+		}
+		rank += j == i;
+	}
+	return rank;
+}
+
 uint16_t
 ainftp_config_tx_queues_needed(const struct ainftp_config *cfg)
 {

@@ -158,6 +158,8 @@ int ainftp_config_load(const char *path, struct ainftp_config *cfg, char *err, s
 
 /* Number of distinct RX lcores, and the TX queues each port needs for them. */
 unsigned int ainftp_config_rx_lcore_count(const struct ainftp_config *cfg);
+/* An RX lcore's rank among the RX lcores, in lcore order (its TX queue, its doorbells). */
+unsigned int ainftp_config_rx_lcore_rank(const struct ainftp_config *cfg, unsigned int lcore);
 uint16_t ainftp_config_tx_queues_needed(const struct ainftp_config *cfg);
 
 const char *ainftp_encoding_name(enum ainftp_encoding enc);

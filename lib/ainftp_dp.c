@@ -179,6 +179,7 @@ ainftp_dp_init(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt)
 	dp->n_jobs = cfg->n_jobs;
 	dp->members = rt->members;
 	dp->sink = rt->sink;
+	dp->sink_rx = (uint16_t)ainftp_config_rx_lcore_rank(cfg, ctx->lcore);
 	dp->scan_period = rte_get_tsc_hz() / 1000000 * AINFTP_DP_SCAN_US;
 	dp->jobs = rte_zmalloc_socket("ainftp_jobs", cfg->n_jobs * sizeof(*dp->jobs), 0, socket);
 	if (dp->jobs == NULL)
@@ -417,6 +418,8 @@ slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_
 				s->shadow_seq, out, job->result_len, s->shadow_bitmap,
 				s->shadow_count, s->shadow_exp, s->shadow_flags);
 		ainftp_ctr_add(&ctx->stats->sink_written, 1);
+		job->sink_put++;
+		ctx->dp.bells_due |= UINT32_C(1) << job->idx;
 	}
 	ainftp_ctr_add(&ctr->chunks_done, 1);
 	if (s->count < job->n_workers)

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include <rte_common.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -99,6 +100,7 @@ struct ainftp_dp_job {
 	 * this lcore writes only the entries of its own slots. */
 	struct ainftp_sink_mark *sink_entries;
 	uint32_t sink_stride;
+	uint32_t sink_put; /* results of the job this lcore marked (its doorbell's value) */
 	/*
 	 * The job's sentry on this lcore (docs/SENTRY.md), NULL with policy none.
 	 * Worker w of the library is the worker's index here; its quarantine mask
@@ -106,6 +108,8 @@ struct ainftp_dp_job {
 	 */
 	struct ainftp_sentry *sentry;
 };
+
+_Static_assert(AINFTP_MAX_JOBS <= 32, "ainftp_dp.bells_due has a bit per job");
 
 struct ainftp_dp {
 	uint16_t n_jobs;
@@ -120,6 +124,8 @@ struct ainftp_dp {
 	struct rte_ring *hb_ring;
 	struct ainftp_members *members; /* the published quorum (RCU reader) */
 	const struct ainftp_sink *sink; /* the result arena, or NULL */
+	uint16_t sink_rx;		/* this lcore's doorbell in each job's row */
+	uint32_t bells_due;		/* jobs (bit = index) marked this poll, doorbell not rung */
 	uint64_t now;			/* TSC at the start of this poll */
 	uint64_t next_scan;		/* TSC of the next scan of the open slots */
 	uint64_t scan_period;
@@ -158,6 +164,21 @@ void ainftp_dp_free(struct ainftp_rx_ctx *ctx);
  * AINFTP_DP_SCAN_US, scan the open slots (ainftp_dp_scan).
  */
 void ainftp_dp_begin(struct ainftp_rx_ctx *ctx, uint64_t now);
+
+/*
+ * End of a poll: ring the sink's doorbell of every job this poll marked results
+ * of, once per job however many (a consumer wakes per poll, not per result).
+ */
+static inline void
+ainftp_dp_end(struct ainftp_dp *dp)
+{
+	while (dp->bells_due != 0) {
+		unsigned int j = rte_bsf32(dp->bells_due);
+
+		dp->bells_due &= dp->bells_due - 1;
+		dp->sink->ops->ring(dp->sink, (uint16_t)j, dp->sink_rx, dp->jobs[j].sink_put);
+	}
+}
 
 /*
  * Every open slot of this lcore at time now: complete those the quorum lets

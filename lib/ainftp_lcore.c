@@ -39,25 +39,14 @@ ainftp_lcores_check(const struct ainftp_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* TX queue of an RX lcore: its rank among the RX lcores, in lcore order. */
-static uint16_t
-rx_lcore_txq(const struct ainftp_runtime *rt, unsigned int lcore)
-{
-	uint16_t q = 0;
-	unsigned int l;
-
-	for (l = 0; l < lcore; l++)
-		q += rt->role[l] == AINFTP_ROLE_RX;
-	return q;
-}
-
 static struct ainftp_rx_ctx *
 rx_ctx_create(struct ainftp_runtime *rt, unsigned int lcore)
 {
 	const struct ainftp_config *cfg = rt->cfg;
 	struct rte_ether_addr macs[AINFTP_MAX_PORTS];
 	struct ainftp_rx_ctx *ctx;
-	uint16_t i, txq = rx_lcore_txq(rt, lcore);
+	/* Its TX queue on every port: its rank among the RX lcores. */
+	uint16_t i, txq = (uint16_t)ainftp_config_rx_lcore_rank(cfg, lcore);
 
 	ctx = rte_zmalloc_socket("ainftp_rx_ctx", sizeof(*ctx), RTE_CACHE_LINE_SIZE,
 				 (int)rte_lcore_to_socket_id(lcore));

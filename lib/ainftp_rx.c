@@ -61,6 +61,7 @@ ainftp_rx_poll(struct ainftp_rx_ctx *ctx)
 		rx_burst_process(ctx, q, pkts, n);
 		total += n;
 	}
+	ainftp_dp_end(&ctx->dp);
 	/* Replies never wait for a full burst: latency matters more than batching them. */
 	for (i = 0; i < ctx->n_ports; i++)
 		ainftp_tx_flush(&ctx->txq[i], &ctx->stats->port[i]);

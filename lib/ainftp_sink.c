@@ -27,7 +27,7 @@
 
 _Static_assert(AINFTP_SINK_MAX_JOBS == AINFTP_MAX_JOBS, "one arena job per config job");
 
-/* The header's job table and the arena's size. */
+/* The header's job table and doorbells, and the arena's size. */
 static size_t
 layout(const struct ainftp_config *cfg, struct ainftp_sink_hdr *h)
 {
@@ -38,6 +38,9 @@ layout(const struct ainftp_config *cfg, struct ainftp_sink_hdr *h)
 	h->magic = AINFTP_SINK_MAGIC;
 	h->version = AINFTP_SINK_VERSION;
 	h->n_jobs = cfg->n_jobs;
+	h->n_rx = ainftp_config_rx_lcore_count(cfg);
+	h->doorbells = off;
+	off += (uint64_t)cfg->n_jobs * h->n_rx * AINFTP_SINK_ALIGN;
 	for (j = 0; j < cfg->n_jobs; j++) {
 		const struct ainftp_job_conf *jc = &cfg->jobs[j];
 		struct ainftp_sink_job *sj = &h->jobs[j];
@@ -199,6 +202,8 @@ ainftp_sink_open(const struct ainftp_config *cfg, struct ainftp_sink **out, char
 	s->fd = -1;
 	s->requested = cfg->sink.backend;
 	s->device = cfg->sink.device;
+	s->n_jobs = cfg->n_jobs;
+	s->n_rx = (uint16_t)h.n_rx;
 	if (arena_map(s, cfg, size, err, errlen) != 0) {
 		free(s);
 		return -1;
@@ -215,6 +220,12 @@ ainftp_sink_open(const struct ainftp_config *cfg, struct ainftp_sink **out, char
 		   s->huge ? ", hugepages" : "");
 	*out = s;
 	return 0;
+}
+
+void
+ainftp_sink_ring_host(const struct ainftp_sink *s, uint16_t j, uint16_t r, uint32_t value)
+{
+	__atomic_store_n(ainftp_sink_doorbell(s->base, j, r), value, __ATOMIC_RELEASE);
 }
 
 void

@@ -11,6 +11,8 @@
  * Layout, all offsets from the start of the arena, every entry 64-byte aligned:
  *
  *   struct ainftp_sink_hdr                        (magic, version, jobs)
+ *   per job j, per RX lcore r (r < n_rx), at doorbells + (j * n_rx + r) * 64:
+ *     uint32_t doorbell                           (results r has marked for j)
  *   per job j, per slot k (k < jobs[j].n_slots):
  *     at jobs[j].offset + k * jobs[j].stride:
  *       struct ainftp_sink_mark                   (64 bytes: readiness)
@@ -29,6 +31,14 @@
  * A consumer acquire-loads gen then seq_ready, copies what it needs, and
  * re-reads gen: the copy is consistent when gen was even and did not move
  * (ainftp_sink_read). seq_ready == 0: no result yet. seq_ready only grows.
+ *
+ * Doorbells: after a poll that marked results of job j, RX lcore r orders its
+ * marks before the doorbell (the same barrier) and stores the number of results
+ * of j it has marked since start-up (mod 2^32) into its doorbell of j: one
+ * writer per doorbell, each on its own cache line. With the gpudev backend the
+ * doorbell is an rte_gpu_comm flag. A consumer waits for the sum of a job's
+ * doorbells (ainftp_sink_bell) to move instead of polling every mark, then
+ * scans the marks: every result counted in the sum it read is marked.
  */
 
 #include <stdbool.h>
@@ -36,7 +46,7 @@
 #include <string.h>
 
 #define AINFTP_SINK_MAGIC UINT64_C(0x314b4e4953464e41) /* "ANFSINK1", little-endian */
-#define AINFTP_SINK_VERSION 1
+#define AINFTP_SINK_VERSION 2
 #define AINFTP_SINK_MAX_JOBS 16 /* AINFTP_MAX_JOBS */
 #define AINFTP_SINK_ALIGN 64
 
@@ -60,8 +70,11 @@ struct ainftp_sink_hdr {
 	uint64_t magic;
 	uint32_t version;
 	uint32_t n_jobs;
-	uint64_t size; /* bytes of the whole arena */
-	uint64_t reserved[5];
+	uint64_t size;	    /* bytes of the whole arena */
+	uint64_t doorbells; /* offset of job 0's doorbell of RX lcore 0 */
+	uint32_t n_rx;	    /* RX lcores: doorbells per job */
+	uint32_t reserved0;
+	uint64_t reserved[3];
 	struct ainftp_sink_job jobs[AINFTP_SINK_MAX_JOBS];
 };
 
@@ -83,6 +96,31 @@ ainftp_sink_entry(void *arena, const struct ainftp_sink_job *job, uint32_t slot)
 {
 	return (struct ainftp_sink_mark *)((char *)arena + job->offset +
 					   (uint64_t)slot * job->stride);
+}
+
+/* Job index j's doorbell written by RX lcore r (its rank among the RX lcores). */
+static inline uint32_t *
+ainftp_sink_doorbell(void *arena, uint32_t j, uint32_t r)
+{
+	const struct ainftp_sink_hdr *h = (const struct ainftp_sink_hdr *)arena;
+
+	return (uint32_t *)((char *)arena + h->doorbells +
+			    ((uint64_t)j * h->n_rx + r) * AINFTP_SINK_ALIGN);
+}
+
+/*
+ * The sum of job index j's doorbells: it moves whenever results of j were
+ * marked, and once it is read every result it counts is marked (acquire).
+ */
+static inline uint32_t
+ainftp_sink_bell(void *arena, uint32_t j)
+{
+	const struct ainftp_sink_hdr *h = (const struct ainftp_sink_hdr *)arena;
+	uint32_t r, sum = 0;
+
+	for (r = 0; r < h->n_rx; r++)
+		sum += __atomic_load_n(ainftp_sink_doorbell(arena, j, r), __ATOMIC_ACQUIRE);
+	return sum;
 }
 
 static inline void *

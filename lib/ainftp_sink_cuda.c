@@ -206,5 +206,6 @@ const struct ainftp_sink_ops ainftp_sink_cuda_ops = {
 	.name = "cuda",
 	.open = cuda_open,
 	.wmb = cuda_wmb,
+	.ring = ainftp_sink_ring_host,
 	.close = cuda_close,
 };

@@ -26,5 +26,6 @@ const struct ainftp_sink_ops ainftp_sink_host_ops = {
 	.name = "host",
 	.open = host_open,
 	.wmb = host_wmb,
+	.ring = ainftp_sink_ring_host,
 	.close = host_close,
 };

@@ -31,6 +31,9 @@ struct ainftp_sink_ops {
 	int (*open)(struct ainftp_sink *s, char *why, size_t len);
 	/* Stores before it reach the consumer before stores after it. Hot path. */
 	void (*wmb)(const struct ainftp_sink *s);
+	/* Doorbell r of job index j := value, after every mark stored before it. Hot path:
+	 * once per job per poll that marked results of it. */
+	void (*ring)(const struct ainftp_sink *s, uint16_t j, uint16_t r, uint32_t value);
 	void (*close)(struct ainftp_sink *s);
 };
 
@@ -44,7 +47,9 @@ struct ainftp_sink {
 	bool fell_back; /* requested a GPU and runs on host */
 	bool huge;	/* the arena is in hugetlbfs */
 	uint16_t device;
-	void *base; /* struct ainftp_sink_hdr, then the entries */
+	uint16_t n_jobs;
+	uint16_t n_rx; /* doorbells per job */
+	void *base;    /* struct ainftp_sink_hdr, then the entries */
 	size_t size;
 	int fd;
 	void *priv; /* the backend's */
@@ -60,6 +65,10 @@ int ainftp_sink_open(const struct ainftp_config *cfg, struct ainftp_sink **out, 
 		     size_t errlen);
 /* Unmaps the arena; its file stays for a consumer to read after the appliance stops. */
 void ainftp_sink_close(struct ainftp_sink *s);
+
+/* A doorbell rung in host memory (host and cuda backends): the release store orders it
+ * after the marks. */
+void ainftp_sink_ring_host(const struct ainftp_sink *s, uint16_t j, uint16_t r, uint32_t value);
 
 /* The entry of slot 0 of job j; the others follow every stride bytes. */
 static inline struct ainftp_sink_mark *

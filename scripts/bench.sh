@@ -6,7 +6,8 @@
 # compare ratios, not absolute numbers). About 60-90 s on 2 cores.
 # Usage: scripts/bench.sh [ainftp-bench options], e.g. --quick (about 20 s),
 # --auth, --workers 8, --verbose, --sentry zscore,trimmed_mean,median,clip (each
-# policy against none, same run); --help lists them.
+# policy against none, same run), --sink (a host result arena against none, runs
+# interleaved); --help lists them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -14,8 +14,9 @@
 #   AINFTP_RULE=sgd|momentum     the update (default: both, one run each)
 #   AINFTP_ENC=float32|int16     the job's result encoding (default: both)
 #   AINFTP_RATE=N                --emu-rate per worker (default 20000/s)
-#   DPDK_GPU_PREFIX=DIR          build against a DPDK with gpu/cuda (scripts/build-dpdk-gpu.sh
-#                                of branch issue6-dpdk-gpu) found in DIR; default: the system's
+#   DPDK_GPU_PREFIX=DIR          build against a DPDK with gpu/cuda (scripts/build-dpdk-gpu.sh)
+#                                installed in DIR; default: the system's (no GPU driver: gpudev
+#                                falls back to host, so AINFTP_SINK=gpudev needs this)
 #   BUILD=DIR                    build directory (default build-gpu)
 set -euo pipefail
 
@@ -64,7 +65,7 @@ make_config() { # PATH ENCODING
 	/usr/bin/python3 - "$1" "$2" "$sink" "$arena" <<'PY'
 import json, secrets, sys
 path, enc, backend, arena = sys.argv[1:5]
-workers = [{"id": i, "ipv4": "10.1.0.%d" % (10 + i), "key": secrets.token_hex(32)} for i in range(4)]
+workers = [{"id": i, "ipv4": "198.18.0.%d" % (10 + i), "key": secrets.token_hex(32)} for i in range(4)]
 cfg = {
     "appliance": {"ipv4": "198.18.0.2"},
     "ports": [{"device": "net_ring_emu_app"}],
@@ -80,6 +81,16 @@ PY
 	chmod 600 "$1"
 }
 
+# EAL's PCI bus: none for cuda; for gpudev, the first GPU alone, for gpu/cuda to probe
+# (it needs no vfio: the NVIDIA driver keeps the device).
+pci=(--no-pci)
+if [ "$sink" = gpudev ]; then
+	bdf=$(nvidia-smi --query-gpu=pci.bus_id --format=csv,noheader | head -n 1 |
+		sed 's/^0000\(....:\)/\1/' | tr 'A-F' 'a-f')
+	[ -n "$bdf" ] || die "nvidia-smi gives no PCI address"
+	pci=(-a "$bdf")
+fi
+
 rc=0
 for enc in ${AINFTP_ENC:-float32 int16}; do
 	for rule in ${AINFTP_RULE:-sgd momentum}; do
@@ -91,7 +102,7 @@ for enc in ${AINFTP_ENC:-float32 int16}; do
 			--wait-ms 60000 --out "$work/$label.params" >"$work/$label.gpu" 2>&1 &
 		cpid=$!
 		sleep 2
-		timeout 300 "$app" -l 0-2 --no-huge -m 1024 --no-pci --no-shconf --no-telemetry \
+		timeout 300 "$app" -l 0-2 --no-huge -m 1024 "${pci[@]}" --no-shconf --no-telemetry \
 			--file-prefix "$prefix-$label" --log-level=lib.eal:error -- \
 			-c "$work/$label.json" --stats-interval 0 --emulate "$chunks" --emu-step 100 \
 			--emu-rate "$rate" --emu-lcore 2 >"$work/$label.app" 2>&1 &

@@ -23,6 +23,7 @@
 #include "ainftp_sink.h"
 #include "ainftp_sink_ops.h"
 #include "ainftp_stats.h"
+#include "fake_gpudev.h"
 #include "fixture.h"
 
 #define JOB 7
@@ -199,23 +200,65 @@ stats_sink_written(void)
 	return n;
 }
 
+/* Results marked in the arena, over its entries (gen / 2 counts an entry's completed writes). */
+static uint64_t
+marks_done(void)
+{
+	uint64_t n = 0;
+	uint32_t k;
+
+	for (k = 0; k < SLOTS; k++)
+		n += __atomic_load_n(&entry(k)->gen, __ATOMIC_RELAXED) / 2;
+	return n;
+}
+
+/* With the fake GPU: results marked when its last rte_gpu_wmb ran. */
+static struct fake_gpu *gpu;
+static uint64_t marks_at_wmb;
+
+static void
+on_gpu_wmb(void *arg __rte_unused)
+{
+	marks_at_wmb = marks_done();
+}
+
 /*
- * Three steps of 16 chunks (each slot twice a step): after each chunk's last
- * contribution, its result went out and its entry holds exactly it, written
- * once more than before (gen + 2); marks only grow; the counts agree.
+ * The doorbell after a poll that completed result number total: rung once with
+ * total, so the sum of the job's doorbells is total. Through gpudev, three
+ * barriers went by for it (before the entry's write, before its mark, before the
+ * flag) and the last came after its mark: the flag never runs ahead of a mark.
  */
 static void
-every_chunk_once(const char *res)
+assert_rung(uint64_t total, unsigned long *wmbs)
+{
+	ck_assert_uint_eq(*ainftp_sink_doorbell(fx.rt.sink->base, 0, 0), total);
+	ck_assert_uint_eq(ainftp_sink_bell(fx.rt.sink->base, 0), total);
+	ck_assert_uint_eq(fx.rt.rx[FIX_RX_LCORE]->dp.bells_due, 0);
+	if (fx.rt.sink->ops != &ainftp_sink_gpudev_ops)
+		return;
+	ck_assert_uint_eq(gpu->wmbs, *wmbs + 3);
+	ck_assert_uint_eq(marks_at_wmb, total);
+	*wmbs = gpu->wmbs;
+}
+
+/*
+ * Three steps of 16 chunks (each slot twice a step) on an arena already up with
+ * result encoding res: after each chunk's last contribution, its result went out
+ * and its entry holds exactly it, written once more than before (gen + 2); marks
+ * only grow; the doorbell counts every result; the counts agree.
+ */
+static void
+chunks_land_once(void)
 {
 	uint32_t gen[SLOTS] = {0};
 	uint64_t last[SLOTS] = {0}, total = 0;
+	unsigned long wmbs = gpu != NULL ? gpu->wmbs : 0;
 	uint32_t step, chunk, k;
 	struct result r[8];
 	unsigned int w, n;
 
-	up_host(res);
 	ck_assert_ptr_nonnull(fx.rt.sink);
-	ck_assert_str_eq(fx.rt.sink->ops->name, "host");
+	ck_assert_uint_eq(ainftp_sink_bell(fx.rt.sink->base, 0), 0);
 	for (k = 0; k < SLOTS; k++) {
 		ck_assert_uint_eq(entry(k)->seq_ready, 0);
 		ck_assert_uint_eq(entry(k)->gen, 0);
@@ -230,6 +273,8 @@ every_chunk_once(const char *res)
 				if (w < NW - 1) {
 					ck_assert_uint_eq(n, 0);
 					ck_assert_uint_eq(entry(k)->gen, gen[k]);
+					ck_assert_uint_eq(ainftp_sink_bell(fx.rt.sink->base, 0),
+							  total);
 					continue;
 				}
 				ck_assert_uint_eq(n, NW);
@@ -243,12 +288,21 @@ every_chunk_once(const char *res)
 			ck_assert_uint_gt(entry(k)->seq_ready, last[k]);
 			last[k] = entry(k)->seq_ready;
 			total++;
+			assert_rung(total, &wmbs);
 		}
 	}
 	ck_assert_uint_eq(total, 48);
 	ck_assert_uint_eq(ainftp_ctr_read(&ainftp_stats[FIX_RX_LCORE].sink_written), total);
 	ck_assert_uint_eq(ainftp_ctr_read(&ainftp_stats[FIX_RX_LCORE].port[0].chunks_done), total);
 	ck_assert_uint_eq(stats_sink_written(), total);
+}
+
+static void
+every_chunk_once(const char *res)
+{
+	up_host(res);
+	ck_assert_str_eq(fx.rt.sink->ops->name, "host");
+	chunks_land_once();
 }
 
 START_TEST(test_every_chunk_once_f32)
@@ -345,6 +399,91 @@ START_TEST(test_gpudev_falls_back)
 }
 END_TEST
 
+/*
+ * A GPU through gpudev (the fake device): the arena registered whole with it,
+ * every chunk lands once, each doorbell is an rte_gpu_comm flag set after
+ * rte_gpu_wmb; at close the registration is given back.
+ */
+static void
+gpu_setup(void)
+{
+	setup();
+	gpu = fake_gpu_attach();
+	gpu->on_wmb = on_gpu_wmb;
+}
+
+static void
+gpu_teardown(void)
+{
+	teardown();
+	ck_assert_ptr_null(gpu->reg_ptr);
+	fake_gpu_detach(gpu);
+	gpu = NULL;
+}
+
+static void
+up_gpudev(const char *res)
+{
+	char sink[256];
+
+	snprintf(sink, sizeof(sink),
+		 ", \"sink\": {\"backend\": \"gpudev\", \"device\": %d, \"path\": \"%s\"}",
+		 gpu->dev_id, sink_path);
+	up(res, sink);
+}
+
+static void
+gpudev_chunks(const char *res)
+{
+	up_gpudev(res);
+	ck_assert_str_eq(fx.rt.sink->ops->name, "gpudev");
+	ck_assert(!fx.rt.sink->fell_back);
+	ck_assert_uint_eq(gpu->registrations, 1);
+	ck_assert_ptr_eq(gpu->reg_ptr, fx.rt.sink->base);
+	ck_assert_uint_eq(gpu->reg_size, fx.rt.sink->size);
+	chunks_land_once();
+}
+
+START_TEST(test_gpudev_f32)
+{
+	gpudev_chunks("float32");
+}
+END_TEST
+
+START_TEST(test_gpudev_i16)
+{
+	gpudev_chunks("int16");
+}
+END_TEST
+
+/* A GPU that refuses the registration: host, marked as a fallback, results still land. */
+START_TEST(test_gpudev_refused)
+{
+	gpu->refuse_register = 1;
+	up_gpudev("float32");
+	ck_assert_str_eq(fx.rt.sink->ops->name, "host");
+	ck_assert(fx.rt.sink->fell_back);
+	ck_assert_uint_eq(gpu->registrations, 0);
+	chunks_land_once();
+	ck_assert_uint_eq(gpu->wmbs, 0);
+}
+END_TEST
+
+/* A device id gpudev does not have: the same. */
+START_TEST(test_gpudev_no_such_device)
+{
+	char sink[256];
+
+	snprintf(sink, sizeof(sink),
+		 ", \"sink\": {\"backend\": \"gpudev\", \"device\": %d, \"path\": \"%s\"}",
+		 gpu->dev_id + 1, sink_path);
+	up("float32", sink);
+	ck_assert_str_eq(fx.rt.sink->ops->name, "host");
+	ck_assert(fx.rt.sink->fell_back);
+	ck_assert_uint_eq(gpu->registrations, 0);
+}
+END_TEST
+
 /* The same through CUDA where the driver cannot be loaded (skipped on a box that has one). */
 START_TEST(test_cuda_falls_back)
 {
@@ -397,6 +536,7 @@ sink_suite(void)
 	Suite *s = suite_create("sink");
 	TCase *tc = tcase_create("dp");
 	TCase *unit = tcase_create("protocol");
+	TCase *gpu_tc = tcase_create("gpudev");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_every_chunk_once_f32);
@@ -407,6 +547,12 @@ sink_suite(void)
 	tcase_add_test(tc, test_gpudev_falls_back);
 	tcase_add_test(tc, test_cuda_falls_back);
 	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(gpu_tc, gpu_setup, gpu_teardown);
+	tcase_add_test(gpu_tc, test_gpudev_f32);
+	tcase_add_test(gpu_tc, test_gpudev_i16);
+	tcase_add_test(gpu_tc, test_gpudev_refused);
+	tcase_add_test(gpu_tc, test_gpudev_no_such_device);
+	suite_add_tcase(s, gpu_tc);
 	tcase_add_test(unit, test_read_protocol);
 	suite_add_tcase(s, unit);
 	return s;

@@ -78,9 +78,9 @@ written=$(stat_of "$work/host.out" written)
 [ "$(stat_of "$work/host.out" backend)" = host ] || fail "host: backend not host"
 grep -q '"results_resent":[1-9]' "$work/host.out" || fail "host: no retransmission exercised"
 "$reader" "$arena" --expect "$done_n" >"$work/read.out" || fail "host: ainftp-sink-read: $(cat "$work/read.out")"
-grep -q '^job 9 (index 0): slots=64 elems=256 encoding=float32 ready=64 ' "$work/read.out" ||
-	fail "host: reader: $(cat "$work/read.out")"
-echo "ok   host: $done_n chunks, $written results in the arena, every mark valid"
+grep -q "^job 9 (index 0): slots=64 elems=256 encoding=float32 ready=64 results=$done_n doorbells=$done_n " \
+	"$work/read.out" || fail "host: reader: $(cat "$work/read.out")"
+echo "ok   host: $done_n chunks, $written results in the arena, every mark valid, doorbells agree"
 
 # 1b. Two lanes, two RX lcores, each writing the entries of its own slots (clean: four
 # busy lcores share the CPUs here, and the lossy case above already retransmits).
@@ -93,8 +93,9 @@ print(sum(l["chunks_done"] for l in json.loads(sys.stdin.read())["lcores"]))')
 [ "$done_n" = "$chunks" ] || fail "host2: chunks_done=$done_n, want $chunks"
 [ "$(stat_of "$work/host2.out" written)" = "$done_n" ] || fail "host2: sink.written differs"
 "$reader" "$arena" --expect "$done_n" >"$work/read2.out" || fail "host2: ainftp-sink-read: $(cat "$work/read2.out")"
-grep -q ' ready=64 ' "$work/read2.out" || fail "host2: reader: $(cat "$work/read2.out")"
-echo "ok   host, 2 lanes: $done_n chunks, $done_n results in the arena, every mark valid"
+grep -q ' rx_lcores=2 ' "$work/read2.out" && grep -q " ready=64 results=$done_n doorbells=$done_n " \
+	"$work/read2.out" || fail "host2: reader: $(cat "$work/read2.out")"
+echo "ok   host, 2 lanes: $done_n chunks, $done_n results in the arena, every mark valid, two RX lcores' doorbells agree"
 
 # 2. gpudev without a GPU: one line, host.
 run gpudev "{\"backend\": \"gpudev\", \"path\": \"$arena\"}" || fail "gpudev: exit status $?"

@@ -103,6 +103,7 @@ struct opts {
 	/* --sentry: the policies to measure against none, side by side (n_sentry 0: not asked) */
 	unsigned int n_sentry;
 	enum ainftp_sentry_policy sentry[AINFTP_SENTRY_CLIP + 1];
+	bool sink; /* --sink: the result sink's cost only */
 };
 
 /* One measured configuration: an encoding and a payload size. */
@@ -181,6 +182,7 @@ struct bench {
 	struct window win;
 	struct traffic tr;
 	struct app app;
+	char sink_path[64]; /* the appliance's arena file, or "": no sink */
 };
 
 /* Lcore 1's loops stop when this is set. */
@@ -450,8 +452,14 @@ config_json(const struct bench *b, const struct point *pts, unsigned int n_pts, 
 		"\"tx_queues\": %u, \"mtu\": %u}],"
 		" \"lcores\": {\"control\": 0, \"rx\": [{\"lcore\": %d, \"port\": 0, \"queue\": "
 		"0}]},"
-		" \"telemetry\": {\"enabled\": false, \"stats_interval_s\": 0}, \"jobs\": [",
+		" \"telemetry\": {\"enabled\": false, \"stats_interval_s\": 0},",
 		UDP_PORT, APP_TXQ, MTU, DUT_LCORE);
+	if (b->sink_path[0] != '\0' && n < len)
+		n += (size_t)snprintf(buf + n, len - n,
+				      " \"sink\": {\"backend\": \"host\", \"path\": \"%s\"},",
+				      b->sink_path);
+	if (n < len)
+		n += (size_t)snprintf(buf + n, len - n, " \"jobs\": [");
 	for (j = 0; j < n_pts && n < len; j++) {
 		if (j != 0)
 			n += (size_t)snprintf(buf + n, len - n, ", ");
@@ -1215,7 +1223,7 @@ usage(FILE *out, const char *prog)
 	fprintf(out,
 		"usage: %s [--quick] [--workers N] [--slots N] [--time S] [--reps N] [--auth]\n"
 		"          [--result float32|int16] [--verbose] [--only ENC:SIZE] [--no-ceilings]\n"
-		"          [--sentry POLICY[,POLICY...]]\n"
+		"          [--sentry POLICY[,POLICY...]] [--sink]\n"
 		"  --quick      sizes 256, 1024 and 8192 only, 0.2 s per point\n"
 		"  --workers N  workers of the job (default 4, 1..64)\n"
 		"  --slots N    the job's slots, the window (default 256, a power of two)\n"
@@ -1231,7 +1239,10 @@ usage(FILE *out, const char *prog)
 		"median,\n"
 		"               clip; default parameters) and none as jobs of one appliance, runs\n"
 		"               interleaved, int16 and float32 at 1 KB: chunks/s, Gbit/s, vs "
-		"none\n",
+		"none\n"
+		"  --sink       only the result sink's cost: the same job without a sink and with a\n"
+		"               host arena, runs interleaved (an appliance each), int16 and float32\n"
+		"               at 1 KB: chunks/s, Gbit/s, vs off\n",
 		prog, MAX_REPS);
 }
 
@@ -1309,6 +1320,7 @@ opts_parse(int argc, char **argv, struct opts *o)
 		{"only", required_argument, NULL, 'o'},
 		{"no-ceilings", no_argument, NULL, 'n'},
 		{"sentry", required_argument, NULL, 'S'},
+		{"sink", no_argument, NULL, 'k'},
 		{NULL, 0, NULL, 0},
 	};
 	unsigned long long u;
@@ -1376,6 +1388,9 @@ opts_parse(int argc, char **argv, struct opts *o)
 					optarg);
 				exit(2);
 			}
+			break;
+		case 'k':
+			o->sink = true;
 			break;
 		case 'e':
 			if (strcmp(optarg, "int16") == 0) {
@@ -1689,6 +1704,70 @@ sentry_run(struct bench *b)
 	sentry_point(b, AINFTP_ENC_FLOAT32);
 }
 
+/*
+ * The result sink's cost on the RX lcore: one encoding at 1 KB, the same job on
+ * an appliance without a sink and on one with a host arena, brought up in turn
+ * for each run so drift hits both alike; the sink's rate next to off's.
+ */
+static bool
+sink_point(struct bench *b, enum ainftp_encoding enc)
+{
+	static const char *const modes[] = {"off", "host"};
+	struct point pt = point_make(&b->o, enc, 1024, b->o.auth);
+	struct series se[RTE_DIM(modes)];
+	struct row r[RTE_DIM(modes)];
+	char label[64];
+	struct sample s;
+	unsigned int i, k;
+	bool ok = true;
+
+	memset(se, 0, sizeof(se));
+	point_label(&pt, label, sizeof(label));
+	for (i = 0; i < b->o.reps && ok; i++)
+		for (k = 0; k < RTE_DIM(modes) && ok; k++) {
+			if (k == 0)
+				b->sink_path[0] = '\0';
+			else
+				snprintf(b->sink_path, sizeof(b->sink_path),
+					 "/dev/shm/ainftp-bench-sink-%d", (int)getpid());
+			window_reset(&b->win, b->o.slots);
+			ok = app_up(b, &pt, 1) == 0;
+			if (ok) {
+				traffic_make(b, &pt);
+				ok = traffic_run(b, &pt, DUT_APP, &s);
+				series_add(&se[k], &s);
+			} else {
+				b->failures++;
+			}
+			app_down(b, label);
+			if (b->sink_path[0] != '\0')
+				unlink(b->sink_path);
+		}
+	b->sink_path[0] = '\0';
+	for (k = 0; k < RTE_DIM(modes); k++) {
+		series_median(&se[k], &pt, &r[k]);
+		printf("%-8s  %9u  %-8s  %-5s  %10.0f  %8.3f  %8.2f  %8.1f  %8.1f  %7.2fx\n",
+		       ainftp_encoding_name(enc), pt.payload, ainftp_encoding_name(pt.result),
+		       modes[k], r[k].mpps * 1e6 / b->o.workers, r[k].mpps, r[k].gbps,
+		       r[k].p50_us, r[k].p99_us, r[0].mpps / r[k].mpps);
+	}
+	fflush(stdout);
+	return ok;
+}
+
+static void
+sink_run(struct bench *b)
+{
+	printf("sink cost: one RX lcore (lcore %d), %u workers, %u slots, median of %u "
+	       "interleaved runs of %.2f s each; chunks/s of %u contributions each, Gbit/s of "
+	       "contributions (payload bytes in); vs off: how many times slower\n",
+	       DUT_LCORE, b->o.workers, b->o.slots, b->o.reps, b->o.run_s, b->o.workers);
+	printf("%-8s  %9s  %-8s  %-5s  %10s  %8s  %8s  %8s  %8s  %8s\n", "encoding", "payload_B",
+	       "result", "sink", "chunks/s", "Mpps", "Gbit/s", "p50_us", "p99_us", "vs off");
+	sink_point(b, AINFTP_ENC_INT16);
+	sink_point(b, AINFTP_ENC_FLOAT32);
+}
+
 /* The int16 kernel at 1 KB at every SIMD level the CPU has, levels interleaved. */
 static void
 simd_run(struct bench *b)
@@ -1723,10 +1802,13 @@ main(int argc, char **argv)
 	eal_start(argv[0], prefix, sizeof(prefix), &eal_argc, eal_argv);
 	bench_setup(b);
 	header_print(b, eal_argc, eal_argv);
-	if (b->o.n_sentry != 0) {
-		sentry_run(b);
+	if (b->o.n_sentry != 0 || b->o.sink) {
+		if (b->o.n_sentry != 0)
+			sentry_run(b);
+		if (b->o.sink)
+			sink_run(b);
 		bench_teardown(b);
-		printf("bench: sentry failures=%u\n", b->failures);
+		printf("bench: %s failures=%u\n", b->o.sink ? "sink" : "sentry", b->failures);
 		rte_eal_cleanup();
 		return b->failures == 0 ? 0 : 1;
 	}

@@ -2,17 +2,20 @@
 /*
  * ainftp-sink-read: a local consumer of the result arena (lib/ainftp_sink.h,
  * docs/SINK.md). Maps the file read-only, checks its header and every entry's
- * ready mark, and prints per job how many entries hold a result and how many
- * results were put in all (each entry's generation counts its writes).
+ * ready mark, and prints per job how many entries hold a result, how many
+ * results were put in all (each entry's generation counts its writes) and
+ * what the job's doorbells say.
  *
  *   ainftp-sink-read PATH [--expect N]     (exit 1: an invalid arena, or not N results)
  *
  * Read while the appliance runs, an entry being written is retried; after it
- * stopped, the arena is what it left.
+ * stopped, the arena is what it left. --expect is for an arena at rest: it also
+ * requires every job's doorbells to count exactly the results its marks count.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +28,12 @@
 #define RETRIES 1000
 
 static int
-job_check(void *arena, uint16_t j, const struct ainftp_sink_job *sj, uint64_t *results)
+job_check(void *arena, uint16_t j, const struct ainftp_sink_job *sj, bool at_rest,
+	  uint64_t *results)
 {
 	uint64_t ready = 0, n = 0, seq_max = 0;
+	uint32_t k, bell = ainftp_sink_bell(arena, j);
 	int bad = 0;
-	uint32_t k;
 
 	for (k = 0; k < sj->n_slots; k++) {
 		const struct ainftp_sink_mark *m = ainftp_sink_entry(arena, sj, k);
@@ -66,10 +70,17 @@ job_check(void *arena, uint16_t j, const struct ainftp_sink_job *sj, uint64_t *r
 		}
 	}
 	printf("job %u (index %u): slots=%u elems=%u encoding=%s ready=%" PRIu64 " results=%" PRIu64
-	       " last_step=%" PRIu64 "\n",
+	       " doorbells=%" PRIu32 " last_step=%" PRIu64 "\n",
 	       sj->id, j, sj->n_slots, sj->elems,
-	       sj->encoding == AINFTP_SINK_ENC_INT16 ? "int16" : "float32", ready, n,
+	       sj->encoding == AINFTP_SINK_ENC_INT16 ? "int16" : "float32", ready, n, bell,
 	       seq_max >> 32);
+	/* Doorbells count mod 2^32; at rest each result was rung exactly once. */
+	if (at_rest && bell != (uint32_t)n) {
+		fprintf(stderr,
+			"job %u: its doorbells count %" PRIu32 " results, its marks %" PRIu64 "\n",
+			sj->id, bell, n);
+		bad = 1;
+	}
 	*results += n;
 	return bad;
 }
@@ -109,13 +120,14 @@ main(int argc, char **argv)
 	h = arena;
 	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != AINFTP_SINK_MAGIC ||
 	    h->version != AINFTP_SINK_VERSION || h->n_jobs > AINFTP_SINK_MAX_JOBS ||
-	    h->size > (uint64_t)st.st_size) {
+	    h->size > (uint64_t)st.st_size || h->n_rx == 0 ||
+	    h->doorbells + (uint64_t)h->n_jobs * h->n_rx * AINFTP_SINK_ALIGN > h->size) {
 		fprintf(stderr, "%s: not an ainftp result arena of version %d\n", argv[1],
 			AINFTP_SINK_VERSION);
 		return 1;
 	}
-	printf("sink %s: version=%u jobs=%u bytes=%" PRIu64 "\n", argv[1], h->version, h->n_jobs,
-	       h->size);
+	printf("sink %s: version=%u jobs=%u rx_lcores=%u bytes=%" PRIu64 "\n", argv[1], h->version,
+	       h->n_jobs, h->n_rx, h->size);
 	for (j = 0; j < h->n_jobs; j++) {
 		const struct ainftp_sink_job *sj = &h->jobs[j];
 
@@ -124,7 +136,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "job %u: its entries lie outside the arena\n", sj->id);
 			return 1;
 		}
-		bad |= job_check(arena, (uint16_t)j, sj, &results);
+		bad |= job_check(arena, (uint16_t)j, sj, expect >= 0, &results);
 	}
 	printf("results=%" PRIu64 "\n", results);
 	if (expect >= 0 && (uint64_t)expect != results) {
