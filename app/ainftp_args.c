@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -80,7 +81,8 @@ parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
+	/* Digits only: strtoul would also take " 5", "+5" and "-1" (as ULONG_MAX). */
+	if (!isdigit((unsigned char)s[0]) || errno != 0 || *end != '\0' || v < min || v > max) {
 		snprintf(err, errlen, "%s: \"%s\" is not a whole number in %lu..%lu", opt, s, min,
 			 max);
 		return -1;

@@ -115,6 +115,9 @@ expect_usage_error() {
 expect_usage_error "missing -c FILE" "${eal[@]}"
 expect_usage_error "unknown option \"--bogus\"" "${eal[@]}" -- --bogus
 expect_usage_error "--stats-interval: \"x\" is not a whole number in 0..3600" "${eal[@]}" -- -c f --stats-interval x
+expect_usage_error "--stats-interval: \"+5\" is not a whole number in 0..3600" "${eal[@]}" -- -c f --stats-interval +5
+expect_usage_error "--stats-interval: \" 5\" is not a whole number in 0..3600" "${eal[@]}" -- -c f --stats-interval " 5"
+expect_usage_error "--emulate: \"-1\" is not a whole number in 1..4294967295" "${eal[@]}" -- -c f --emulate -1
 expect_usage_error "-c: missing its argument" "${eal[@]}" -- -c
 expect_usage_error "cannot read" "${eal[@]}" -- -c "$work/nonexistent.json"
 "$app" --version | grep -q '^ainftp ' || fail "--version"
