@@ -1240,8 +1240,10 @@ usage(FILE *out, const char *prog)
 		"               clip; default parameters) and none as jobs of one appliance, runs\n"
 		"               interleaved, int16 and float32 at 1 KB: chunks/s, Gbit/s, vs "
 		"none\n"
-		"  --sink       only the result sink's cost: the same job without a sink and with a\n"
-		"               host arena, runs interleaved (an appliance each), int16 and float32\n"
+		"  --sink       only the result sink's cost: the same job without a sink and with "
+		"a\n"
+		"               host arena, runs interleaved (an appliance each), int16 and "
+		"float32\n"
 		"               at 1 KB: chunks/s, Gbit/s, vs off\n",
 		prog, MAX_REPS);
 }
@@ -1308,20 +1310,13 @@ static void
 opts_parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"quick", no_argument, NULL, 'q'},
-		{"workers", required_argument, NULL, 'w'},
-		{"slots", required_argument, NULL, 's'},
-		{"time", required_argument, NULL, 't'},
-		{"reps", required_argument, NULL, 'r'},
-		{"auth", no_argument, NULL, 'a'},
-		{"result", required_argument, NULL, 'e'},
-		{"help", no_argument, NULL, 'h'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"only", required_argument, NULL, 'o'},
-		{"no-ceilings", no_argument, NULL, 'n'},
-		{"sentry", required_argument, NULL, 'S'},
-		{"sink", no_argument, NULL, 'k'},
-		{NULL, 0, NULL, 0},
+		{"quick", no_argument, NULL, 'q'},	  {"workers", required_argument, NULL, 'w'},
+		{"slots", required_argument, NULL, 's'},  {"time", required_argument, NULL, 't'},
+		{"reps", required_argument, NULL, 'r'},	  {"auth", no_argument, NULL, 'a'},
+		{"result", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
+		{"verbose", no_argument, NULL, 'v'},	  {"only", required_argument, NULL, 'o'},
+		{"no-ceilings", no_argument, NULL, 'n'},  {"sentry", required_argument, NULL, 'S'},
+		{"sink", no_argument, NULL, 'k'},	  {NULL, 0, NULL, 0},
 	};
 	unsigned long long u;
 	double t = 0;
@@ -1748,8 +1743,8 @@ sink_point(struct bench *b, enum ainftp_encoding enc)
 		series_median(&se[k], &pt, &r[k]);
 		printf("%-8s  %9u  %-8s  %-5s  %10.0f  %8.3f  %8.2f  %8.1f  %8.1f  %7.2fx\n",
 		       ainftp_encoding_name(enc), pt.payload, ainftp_encoding_name(pt.result),
-		       modes[k], r[k].mpps * 1e6 / b->o.workers, r[k].mpps, r[k].gbps,
-		       r[k].p50_us, r[k].p99_us, r[0].mpps / r[k].mpps);
+		       modes[k], r[k].mpps * 1e6 / b->o.workers, r[k].mpps, r[k].gbps, r[k].p50_us,
+		       r[k].p99_us, r[0].mpps / r[k].mpps);
 	}
 	fflush(stdout);
 	return ok;
