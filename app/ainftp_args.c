@@ -56,6 +56,8 @@ ainftp_args_usage(const char *prog)
 	       "  --emu-silent W          worker W never answers heartbeats (tests the appliance)\n"
 	       "  --emu-linger MS         after the last result, answer heartbeats MS ms more\n"
 	       "  --emu-rate N            each worker sends at most N new chunks per second\n"
+	       "  --emu-start MS          the first chunk leaves MS ms after start-up (a result\n"
+	       "                          sink's consumer attaches first)\n"
 	       "  --emu-delay W:MS[:FROM] worker W's data leaves MS ms late from chunk FROM on\n"
 	       "                          (default 0); it answers heartbeats at once (a "
 	       "straggler)\n"
@@ -187,6 +189,10 @@ parse_emu_option(int opt, const char *arg, struct ainftp_args *args, char *err, 
 		ret = parse_ulong("--emu-linger", arg, 0, 600000, &v, err, errlen);
 		e->linger_ms = (uint32_t)v;
 		break;
+	case 'H':
+		ret = parse_ulong("--emu-start", arg, 0, 600000, &v, err, errlen);
+		e->start_ms = (uint32_t)v;
+		break;
 	case 'Y': {
 		static const unsigned long min[] = {0, 1, 0},
 					   max[] = {AINFTP_MAX_WORKERS - 1, 600000, UINT32_MAX};
@@ -242,6 +248,7 @@ ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, si
 		{"emu-seed", required_argument, NULL, 'R'},
 		{"emu-silent", required_argument, NULL, 'Q'},
 		{"emu-linger", required_argument, NULL, 'G'},
+		{"emu-start", required_argument, NULL, 'H'},
 		{"emu-delay", required_argument, NULL, 'Y'},
 		{"emu-kill", required_argument, NULL, 'K'},
 		{"emu-rate", required_argument, NULL, 'P'},
@@ -308,6 +315,7 @@ ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, si
 		case 'R':
 		case 'Q':
 		case 'G':
+		case 'H':
 		case 'Y':
 		case 'K':
 		case 'P':

@@ -53,13 +53,15 @@ extern "C" {
 }
 #include "ainftp_gpu_apply.h"
 
+// A CUDA failure: setup (2) until the kernel is launched, then a failed run (1).
+static int ck_exit = 2;
 #define CK(x)                                                                                  \
 	do {                                                                                   \
 		cudaError_t e_ = (x);                                                          \
 		if (e_ != cudaSuccess) {                                                       \
 			fprintf(stderr, "ainftp-gpu-consumer: %s: %s\n", #x,                   \
 				cudaGetErrorString(e_));                                       \
-			exit(2);                                                               \
+			exit(ck_exit);                                                         \
 		}                                                                              \
 	} while (0)
 
@@ -379,6 +381,12 @@ main(int argc, char **argv)
 	CK(cudaFree(0));
 	double cal_err;
 	int64_t offset = clock_offset(&cal_err);
+	// Everything slow before the arena exists: the module loaded, the device's figures.
+	cudaFuncAttributes fattr;
+	cudaDeviceProp prop;
+	CK(cudaFuncGetAttributes(&fattr, consume));
+	CK(cudaGetDeviceProperties(&prop, device));
+	fprintf(stderr, "ainftp-gpu-consumer: ready on %s, waiting for %s\n", prop.name, path);
 
 	// The arena: wait for the appliance to make it (its magic written last).
 	uint64_t t_wait = now_ns();
@@ -414,7 +422,7 @@ main(int argc, char **argv)
 	close(fd);
 	const struct ainftp_sink_job sj = h->jobs[job_idx];
 	if (sj.offset + (uint64_t)sj.stride * sj.n_slots > h->size || sj.n_slots == 0 ||
-	    sj.payload_len % 4 != 0 || sj.payload_len > 48 * 1024 ||
+	    sj.payload_len % 4 != 0 || sj.payload_len > 48 * 1024 - fattr.sharedSizeBytes ||
 	    sj.payload_len < sj.elems * (sj.encoding == AINFTP_SINK_ENC_INT16 ? 2u : 4u)) {
 		fprintf(stderr, "ainftp-gpu-consumer: job %u: unsupported geometry\n", sj.id);
 		return 2;
@@ -427,7 +435,10 @@ main(int argc, char **argv)
 		return 2;
 	w.arena = arena;
 	w.t_last = now_ns();
-	pthread_create(&w.th, NULL, watch, &w);
+	if (pthread_create(&w.th, NULL, watch, &w) != 0) {
+		fprintf(stderr, "ainftp-gpu-consumer: cannot start the watcher thread\n");
+		return 2;
+	}
 
 	CK(cudaHostRegister(arena, (size_t)st.st_size,
 			    cudaHostRegisterMapped | cudaHostRegisterPortable));
@@ -474,13 +485,13 @@ main(int argc, char **argv)
 	CK(cudaHostGetDevicePointer((void **)&kp.progress, hprog, 0));
 
 	// Every block resident at once (a persistent kernel): one per slot, up to the SMs.
-	cudaDeviceProp prop;
-	CK(cudaGetDeviceProperties(&prop, device));
 	unsigned int blocks = std::min<unsigned int>(sj.n_slots, (unsigned)prop.multiProcessorCount);
 	consume<<<blocks, 256, sj.payload_len>>>(kp);
 	CK(cudaGetLastError());
+	ck_exit = 1;
 
-	// Until N results, or none new for idle_ms (on the GPU's side or the watcher's).
+	// Until N results, or none new for idle_ms (on the GPU's side or the watcher's); before
+	// the first result, wait_ms (the appliance may still be starting its workers).
 	uint64_t t_prog = now_ns(), last_prog = 0;
 	for (;;) {
 		unsigned int pr = __atomic_load_n(hprog, __ATOMIC_ACQUIRE);
@@ -492,8 +503,8 @@ main(int argc, char **argv)
 		}
 		if (pr >= chunks || cudaStreamQuery(0) != cudaErrorNotReady)
 			break;
-		if (t - t_prog > (uint64_t)idle_ms * 1000000 &&
-		    t - __atomic_load_n(&w.t_last, __ATOMIC_ACQUIRE) > (uint64_t)idle_ms * 1000000)
+		uint64_t limit = (uint64_t)(pr == 0 ? wait_ms : idle_ms) * 1000000;
+		if (t - t_prog > limit && t - __atomic_load_n(&w.t_last, __ATOMIC_ACQUIRE) > limit)
 			break;
 		usleep(200);
 	}

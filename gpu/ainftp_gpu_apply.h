@@ -73,8 +73,7 @@ ainftp_gpu_value(const void *payload, uint32_t encoding, uint32_t i, float scale
 
 /* One element's update; v is only read and written under momentum. */
 AINFTP_HD void
-ainftp_gpu_update(float *p, float *v, float value, float count_f, uint32_t rule, float lr,
-		  float mu)
+ainftp_gpu_update(float *p, float *v, float value, float count_f, uint32_t rule, float lr, float mu)
 {
 	float g = value / count_f; /* count_f: the count as a float */
 
@@ -98,9 +97,9 @@ ainftp_gpu_update(float *p, float *v, float value, float count_f, uint32_t rule,
  * the chunk's first element. count 0 (no contributor) applies nothing.
  */
 AINFTP_HD void
-ainftp_gpu_apply(float *params, float *vel, const void *payload, uint32_t encoding,
-		 uint32_t elems, int exp, uint32_t count, uint32_t rule, float lr, float mu,
-		 uint32_t first, uint32_t step)
+ainftp_gpu_apply(float *params, float *vel, const void *payload, uint32_t encoding, uint32_t elems,
+		 int exp, uint32_t count, uint32_t rule, float lr, float mu, uint32_t first,
+		 uint32_t step)
 {
 	float scale = ainftp_gpu_pow2(exp), c = (float)count;
 	uint32_t i;
@@ -108,8 +107,8 @@ ainftp_gpu_apply(float *params, float *vel, const void *payload, uint32_t encodi
 	if (count == 0)
 		return;
 	for (i = first; i < elems; i += step)
-		ainftp_gpu_update(&params[i], &vel[i], ainftp_gpu_value(payload, encoding, i, scale),
-				  c, rule, lr, mu);
+		ainftp_gpu_update(&params[i], &vel[i],
+				  ainftp_gpu_value(payload, encoding, i, scale), c, rule, lr, mu);
 }
 
 /* The parameters' deterministic start: element i in [-0.5, 0.5), a multiple of 2^-24. */

@@ -181,7 +181,8 @@ ainftp_gpu_gaps(const uint64_t *seqs, size_t n, uint32_t n_slots, uint32_t cps)
 			uint64_t s = last[k] >> 32;
 			uint32_t lc = (uint32_t)last[k];
 
-			want = lc + n_slots < cps ? (s << 32 | (lc + n_slots)) : ((s + 1) << 32 | k);
+			want = lc + n_slots < cps ? (s << 32 | (lc + n_slots))
+						  : ((s + 1) << 32 | k);
 			if (seqs[i] != want)
 				gaps++;
 		}

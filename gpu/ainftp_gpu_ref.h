@@ -19,8 +19,8 @@
 #include "ainftp_sink.h"
 
 struct ainftp_gpu_rec {
-	uint64_t seq;	   /* (step << 32 | chunk), seq_ready - 1 */
-	uint64_t t_ns;	   /* when the watcher first saw it (CLOCK_MONOTONIC) */
+	uint64_t seq;  /* (step << 32 | chunk), seq_ready - 1 */
+	uint64_t t_ns; /* when the watcher first saw it (CLOCK_MONOTONIC) */
 	uint16_t count;
 	int8_t exp;
 	uint8_t flags;
@@ -31,10 +31,10 @@ struct ainftp_gpu_log {
 	const struct ainftp_sink_job *job;
 	uint32_t cap, n;
 	struct ainftp_gpu_rec *rec; /* cap records */
-	uint8_t *payload;	    /* cap * job->payload_len bytes, record i's at i * payload_len */
-	uint64_t *last;		    /* per slot: the last seq_ready taken */
-	uint64_t torn;		    /* reads that met a write (retried next pass) */
-	uint64_t overflow;	    /* results seen with the log full */
+	uint8_t *payload;  /* cap * job->payload_len bytes, record i's at i * payload_len */
+	uint64_t *last;	   /* per slot: the last seq_ready taken */
+	uint64_t torn;	   /* reads that met a write (retried next pass) */
+	uint64_t overflow; /* results seen with the log full */
 };
 
 int ainftp_gpu_log_init(struct ainftp_gpu_log *l, const struct ainftp_sink_job *job, uint32_t cap);

@@ -1526,6 +1526,10 @@ ainftp_emu_loop(struct ainftp_runtime *rt)
 	AINFTP_LOG(INFO, "lcore %u: %u emulated workers, %" PRIu32 " chunks each, window %u",
 		   rte_lcore_id(), e->n_workers, e->conf.chunks, e->window);
 	e->delay_cycles = e->hz / 1000 * e->conf.delay_ms;
+	/* Held back on request: a consumer of the result sink attaches to the arena first. */
+	start = rte_rdtsc();
+	while (rte_rdtsc() - start < e->hz / 1000 * e->conf.start_ms && !ainftp_should_quit(rt))
+		rte_delay_ms(1);
 	start = last_progress = e->start_tsc = rte_rdtsc();
 	while (!ainftp_should_quit(rt)) {
 		int got;

@@ -32,6 +32,7 @@ struct ainftp_emu_conf {
 	int silent_worker;  /* the id of a worker that never answers a HEARTBEAT; -1: none */
 	uint32_t linger_ms; /* after the last result, go on answering heartbeats this long */
 	uint32_t rate;	    /* new chunks per second per worker (paced from the start); 0: free */
+	uint32_t start_ms;  /* the workers' first chunk leaves this long after the loop starts */
 	/* A straggler: from chunk delay_from on, worker delay_worker's DATA (first sends and
 	 * retransmissions) leaves delay_ms late; it answers heartbeats at once. -1: none. */
 	int delay_worker;

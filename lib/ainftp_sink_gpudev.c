@@ -22,16 +22,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_atomic.h>
 #include <rte_errno.h>
 #include <rte_gpudev.h>
 
+#include "ainftp_log.h"
 #include "ainftp_sink_ops.h"
+
+/* The backend's state; s->priv. */
+struct gpudev_state {
+	bool gpu_wmb;			  /* rte_gpu_wmb works on the device (tried at open) */
+	struct rte_gpu_comm_flag flags[]; /* the doorbells: flags[j * n_rx + r] */
+};
 
 static int
 gpudev_open(struct ainftp_sink *s, char *why, size_t len)
 {
 	int16_t dev = (int16_t)s->device;
-	struct rte_gpu_comm_flag *flags; /* the doorbells: flags[j * n_rx + r] */
+	struct gpudev_state *st;
 	uint32_t j, r;
 
 	if (rte_gpu_count_avail() == 0) {
@@ -42,45 +50,60 @@ gpudev_open(struct ainftp_sink *s, char *why, size_t len)
 		snprintf(why, len, "no gpudev device %d, sink.device", dev);
 		return -1;
 	}
-	flags = calloc((size_t)s->n_jobs * s->n_rx, sizeof(*flags));
-	if (flags == NULL) {
+	st = calloc(1, sizeof(*st) + (size_t)s->n_jobs * s->n_rx * sizeof(st->flags[0]));
+	if (st == NULL) {
 		snprintf(why, len, "%s", strerror(ENOMEM));
 		return -1;
 	}
 	if (rte_gpu_mem_register(dev, s->size, s->base) != 0) {
 		snprintf(why, len, "rte_gpu_mem_register on device %d: %s", dev,
 			 rte_strerror(rte_errno));
-		free(flags);
+		free(st);
 		return -1;
 	}
 	for (j = 0; j < s->n_jobs; j++)
 		for (r = 0; r < s->n_rx; r++) {
-			struct rte_gpu_comm_flag *f = &flags[j * s->n_rx + r];
+			struct rte_gpu_comm_flag *f = &st->flags[j * s->n_rx + r];
 
 			f->dev_id = (uint16_t)dev;
 			f->ptr = ainftp_sink_doorbell(s->base, j, r);
 			f->mtype = RTE_GPU_COMM_FLAG_CPU;
 		}
-	s->priv = flags;
+	/*
+	 * Tried once here, not on every result: gpu/cuda answers ENOTSUP, with a warning
+	 * each time, on a device that can neither order nor flush GPUDirect RDMA writes.
+	 */
+	st->gpu_wmb = rte_gpu_wmb(dev) == 0;
+	if (!st->gpu_wmb)
+		AINFTP_LOG(
+			INFO,
+			"sink: gpudev device %d: rte_gpu_wmb: %s; CPU store fences order the arena",
+			dev, rte_strerror(rte_errno));
+	s->priv = st;
 	return 0;
 }
 
 static void
 gpudev_wmb(const struct ainftp_sink *s)
 {
-	/* Orders CPU stores as the GPU sees them (a return value to ignore: the device was
-	 * checked at open). */
-	(void)rte_gpu_wmb((int16_t)s->device);
+	const struct gpudev_state *st = s->priv;
+
+	/* The arena is host memory: a CPU store fence orders it for every reader, a GPU's too. */
+	rte_wmb();
+	/* And the device's own barrier, which gpudev asks of a writer (a return value to ignore:
+	 * it worked at open). */
+	if (st->gpu_wmb)
+		(void)rte_gpu_wmb((int16_t)s->device);
 }
 
 static void
 gpudev_ring(const struct ainftp_sink *s, uint16_t j, uint16_t r, uint32_t value)
 {
-	struct rte_gpu_comm_flag *flags = s->priv;
+	struct gpudev_state *st = s->priv;
 
 	/* The marks before the flag, as the GPU sees them. */
-	(void)rte_gpu_wmb((int16_t)s->device);
-	(void)rte_gpu_comm_set_flag(&flags[j * s->n_rx + r], value);
+	gpudev_wmb(s);
+	(void)rte_gpu_comm_set_flag(&st->flags[j * s->n_rx + r], value);
 }
 
 static void

@@ -97,6 +97,8 @@ static int
 fake_wmb(struct rte_gpu *dev __rte_unused)
 {
 	fake.wmbs++;
+	if (fake.refuse_wmb)
+		return -ENOTSUP;
 	if (fake.on_wmb != NULL)
 		fake.on_wmb(fake.on_wmb_arg);
 	return 0;

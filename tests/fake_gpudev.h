@@ -15,6 +15,7 @@
 struct fake_gpu {
 	int16_t dev_id;
 	int refuse_register; /* mem_register fails (the driver's -EPERM) */
+	int refuse_wmb;	     /* wmb fails, as gpu/cuda's on a device without GDR write ordering */
 	void *reg_ptr;	     /* the one registration held, or NULL */
 	size_t reg_size;
 	unsigned int registrations; /* made in all */

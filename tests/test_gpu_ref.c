@@ -21,7 +21,7 @@ same(float a, float b)
 	return memcmp(&a, &b, sizeof(a)) == 0;
 }
 
-#define ck_float(a, b)                                                                      \
+#define ck_float(a, b)                                                                            \
 	ck_assert_msg(same((a), (b)), "%s = %a (%g), want %a (%g)", #a, (double)(a), (double)(a), \
 		      (double)(b), (double)(b))
 
@@ -49,7 +49,8 @@ START_TEST(sgd_float32)
 	float g[4] = {4.0f, -2.0f, 1.0f, 0.0f};
 
 	/* count 2, lr 0.5: p -= 0.5 * g / 2 */
-	ainftp_gpu_apply(p, v, g, AINFTP_SINK_ENC_FLOAT32, 4, 0, 2, AINFTP_GPU_SGD, 0.5f, 0.9f, 0, 1);
+	ainftp_gpu_apply(p, v, g, AINFTP_SINK_ENC_FLOAT32, 4, 0, 2, AINFTP_GPU_SGD, 0.5f, 0.9f, 0,
+			 1);
 	ck_float(p[0], 0.0f);
 	ck_float(p[1], 2.5f);
 	ck_float(p[2], -0.75f);
@@ -64,13 +65,15 @@ START_TEST(sgd_int16)
 	int16_t q[4] = {3, -8, 1, 0};
 
 	/* value = q * 2^-2 = {0.75, -2, 0.25, 0}; count 1, lr 1 */
-	ainftp_gpu_apply(p, v, q, AINFTP_SINK_ENC_INT16, 4, -2, 1, AINFTP_GPU_SGD, 1.0f, 0.0f, 0, 1);
+	ainftp_gpu_apply(p, v, q, AINFTP_SINK_ENC_INT16, 4, -2, 1, AINFTP_GPU_SGD, 1.0f, 0.0f, 0,
+			 1);
 	ck_float(p[0], 0.25f);
 	ck_float(p[1], 3.0f);
 	ck_float(p[2], 0.75f);
 	ck_float(p[3], 1.0f);
 	/* count 0: nothing applied */
-	ainftp_gpu_apply(p, v, q, AINFTP_SINK_ENC_INT16, 4, -2, 0, AINFTP_GPU_SGD, 1.0f, 0.0f, 0, 1);
+	ainftp_gpu_apply(p, v, q, AINFTP_SINK_ENC_INT16, 4, -2, 0, AINFTP_GPU_SGD, 1.0f, 0.0f, 0,
+			 1);
 	ck_float(p[0], 0.25f);
 }
 END_TEST
@@ -80,13 +83,13 @@ START_TEST(momentum_float32)
 	float p[1] = {1.0f}, v[1] = {0.5f}, g[1] = {2.0f};
 
 	/* mu 0.5, lr 0.25: v = 0.25 + 2 = 2.25, p = 1 - 0.5625 */
-	ainftp_gpu_apply(p, v, g, AINFTP_SINK_ENC_FLOAT32, 1, 0, 1, AINFTP_GPU_MOMENTUM, 0.25f, 0.5f,
-			 0, 1);
+	ainftp_gpu_apply(p, v, g, AINFTP_SINK_ENC_FLOAT32, 1, 0, 1, AINFTP_GPU_MOMENTUM, 0.25f,
+			 0.5f, 0, 1);
 	ck_float(v[0], 2.25f);
 	ck_float(p[0], 0.4375f);
 	/* again: v = 1.125 + 2 = 3.125, p = 0.4375 - 0.78125 */
-	ainftp_gpu_apply(p, v, g, AINFTP_SINK_ENC_FLOAT32, 1, 0, 1, AINFTP_GPU_MOMENTUM, 0.25f, 0.5f,
-			 0, 1);
+	ainftp_gpu_apply(p, v, g, AINFTP_SINK_ENC_FLOAT32, 1, 0, 1, AINFTP_GPU_MOMENTUM, 0.25f,
+			 0.5f, 0, 1);
 	ck_float(v[0], 3.125f);
 	ck_float(p[0], -0.34375f);
 }
@@ -98,11 +101,11 @@ START_TEST(momentum_int16)
 	int16_t q[2] = {100, -4};
 
 	/* 2^-3: {12.5, -0.5}; count 4: g = {3.125, -0.125}; mu 0.5, lr 0.125 */
-	ainftp_gpu_apply(p, v, q, AINFTP_SINK_ENC_INT16, 2, -3, 4, AINFTP_GPU_MOMENTUM, 0.125f, 0.5f,
-			 0, 1);
+	ainftp_gpu_apply(p, v, q, AINFTP_SINK_ENC_INT16, 2, -3, 4, AINFTP_GPU_MOMENTUM, 0.125f,
+			 0.5f, 0, 1);
 	ck_float(v[0], 3.125f);
 	ck_float(p[0], 0.609375f);
-	ck_float(v[1], 0.375f);	  /* 0.5 * 1 - 0.125 */
+	ck_float(v[1], 0.375f);	    /* 0.5 * 1 - 0.125 */
 	ck_float(p[1], -0.046875f); /* 0 - 0.125 * 0.375 */
 }
 END_TEST
@@ -193,7 +196,8 @@ START_TEST(log_and_reference)
 		for (c = 0; c < CPS; c++) {
 			put(a, s, c);
 			ck_assert_uint_eq(ainftp_gpu_log_poll(&l, a, 100 + n), 1);
-			ck_assert_uint_eq(ainftp_gpu_log_poll(&l, a, 100 + n), 0); /* seen already */
+			ck_assert_uint_eq(ainftp_gpu_log_poll(&l, a, 100 + n),
+					  0); /* seen already */
 			seqs[n++] = (uint64_t)s << 32 | c;
 		}
 	/* An entry being written: not taken, counted as torn. */
@@ -220,7 +224,8 @@ START_TEST(log_and_reference)
 		seqs[i] = seqs[n - 1 - i];
 		seqs[n - 1 - i] = t;
 	}
-	ck_assert_int_eq(ainftp_gpu_ref_apply(p, v, CPS, &l, seqs, n, AINFTP_GPU_SGD, 1.0f, 0.0f), 0);
+	ck_assert_int_eq(ainftp_gpu_ref_apply(p, v, CPS, &l, seqs, n, AINFTP_GPU_SGD, 1.0f, 0.0f),
+			 0);
 	for (c = 0; c < CPS; c++)
 		for (i = 0; i < ELEMS; i++)
 			ck_float(p[c * ELEMS + i], -3.0f * (float)(c + 1));
@@ -228,16 +233,23 @@ START_TEST(log_and_reference)
 
 	/* Drop step 0 chunk 2 (slot 0): one gap; a seq the log lacks: missing. */
 	{
-		uint64_t part[] = {0, 1, 3, (uint64_t)1 << 32 | 0, (uint64_t)1 << 32 | 1,
-				   (uint64_t)1 << 32 | 2, (uint64_t)1 << 32 | 3};
+		uint64_t part[] = {0,
+				   1,
+				   3,
+				   (uint64_t)1 << 32 | 0,
+				   (uint64_t)1 << 32 | 1,
+				   (uint64_t)1 << 32 | 2,
+				   (uint64_t)1 << 32 | 3};
 		uint64_t more[] = {0, (uint64_t)5 << 32 | 1};
 
 		ck_assert_uint_eq(ainftp_gpu_gaps(part, 7, SLOTS, CPS), 1);
 		ck_assert_int_eq(
-			ainftp_gpu_ref_apply(p, v, CPS, &l, more, 2, AINFTP_GPU_SGD, 1.0f, 0.0f), 1);
+			ainftp_gpu_ref_apply(p, v, CPS, &l, more, 2, AINFTP_GPU_SGD, 1.0f, 0.0f),
+			1);
 		more[1] = CPS; /* a chunk beyond the parameters */
 		ck_assert_int_eq(
-			ainftp_gpu_ref_apply(p, v, CPS, &l, more, 2, AINFTP_GPU_SGD, 1.0f, 0.0f), -1);
+			ainftp_gpu_ref_apply(p, v, CPS, &l, more, 2, AINFTP_GPU_SGD, 1.0f, 0.0f),
+			-1);
 	}
 	ainftp_gpu_log_free(&l);
 	free(a);

@@ -97,6 +97,23 @@ grep -q ' rx_lcores=2 ' "$work/read2.out" && grep -q " ready=64 results=$done_n 
 	"$work/read2.out" || fail "host2: reader: $(cat "$work/read2.out")"
 echo "ok   host, 2 lanes: $done_n chunks, $done_n results in the arena, every mark valid, two RX lcores' doorbells agree"
 
+# 1c. A consumer that attaches first (--emu-start: the workers hold back 3 s): the arena is
+# there and valid before any result, nothing ready and every doorbell at 0; afterwards
+# every result is in.
+rm -f "$arena"
+run early "{\"backend\": \"host\", \"path\": \"$arena\"}" --emu-start 3000 &
+pid=$!
+for _ in $(seq 1 300); do
+	"$reader" "$arena" >"$work/early0.out" 2>/dev/null && break
+	sleep 0.1
+done
+grep -q '^job 9 (index 0): .* ready=0 results=0 doorbells=0 ' "$work/early0.out" ||
+	fail "early: before the first result: $(cat "$work/early0.out")"
+wait "$pid" || fail "early: exit status $?"
+check_emu_pass early
+"$reader" "$arena" --expect "$chunks" >"$work/early1.out" || fail "early: $(cat "$work/early1.out")"
+echo "ok   a consumer attached before the first result (--emu-start 3000), then saw all $chunks"
+
 # 2. gpudev without a GPU: one line, host.
 run gpudev "{\"backend\": \"gpudev\", \"path\": \"$arena\"}" || fail "gpudev: exit status $?"
 check_emu_pass gpudev
@@ -109,7 +126,8 @@ grep -qxF "$want" "$work/gpudev.err" || fail "gpudev: no line \"$want\""
 echo "ok   gpudev: $want"
 
 # 3. cuda and auto without libcuda: one line each, host (skipped on a box with the driver).
-if ldconfig -p | grep -q 'libcuda\.so\.1 '; then
+# (grep reads all of it: grep -q could leave ldconfig to die of SIGPIPE under pipefail.)
+if [ "$(ldconfig -p | grep -c 'libcuda\.so\.1 ')" != 0 ]; then
 	echo "skip cuda, auto: libcuda.so.1 is installed"
 else
 	run cuda "{\"backend\": \"cuda\", \"path\": \"$arena\"}" || fail "cuda: exit status $?"
