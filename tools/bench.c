@@ -1638,6 +1638,15 @@ auth_run(struct bench *b)
 	return ok ? r_on.mpps / r_off.mpps : NAN;
 }
 
+/* A row of a cost table: what labels it, then r's figures and r against the baseline's. */
+static void
+cost_row(const struct bench *b, const char *labels, const struct row *r, const struct row *base)
+{
+	printf("%s  %10.0f  %8.3f  %8.2f  %8.1f  %8.1f  %7.2fx\n", labels,
+	       r->mpps * 1e6 / b->o.workers, r->mpps, r->gbps, r->p50_us, r->p99_us,
+	       base->mpps / r->mpps);
+}
+
 /*
  * The sentry's cost on the RX lcore: for one encoding at 1 KB, one appliance
  * with a job per policy (none first), every job's runs interleaved, so drift
@@ -1677,10 +1686,9 @@ sentry_point(struct bench *b, enum ainftp_encoding enc)
 	app_down(b, label);
 	for (k = 0; k < n; k++) {
 		series_median(&se[k], &pts[k], &r[k]);
-		printf("%-8s  %9u  %-12s  %10.0f  %8.3f  %8.2f  %8.1f  %8.1f  %7.2fx\n",
-		       ainftp_encoding_name(enc), pts[k].payload, ainftp_sentry_name(pts[k].sentry),
-		       r[k].mpps * 1e6 / b->o.workers, r[k].mpps, r[k].gbps, r[k].p50_us,
-		       r[k].p99_us, r[0].mpps / r[k].mpps);
+		snprintf(label, sizeof(label), "%-8s  %9u  %-12s", ainftp_encoding_name(enc),
+			 pts[k].payload, ainftp_sentry_name(pts[k].sentry));
+		cost_row(b, label, &r[k], &r[0]);
 	}
 	fflush(stdout);
 	return ok;
@@ -1741,10 +1749,9 @@ sink_point(struct bench *b, enum ainftp_encoding enc)
 	b->sink_path[0] = '\0';
 	for (k = 0; k < RTE_DIM(modes); k++) {
 		series_median(&se[k], &pt, &r[k]);
-		printf("%-8s  %9u  %-8s  %-5s  %10.0f  %8.3f  %8.2f  %8.1f  %8.1f  %7.2fx\n",
-		       ainftp_encoding_name(enc), pt.payload, ainftp_encoding_name(pt.result),
-		       modes[k], r[k].mpps * 1e6 / b->o.workers, r[k].mpps, r[k].gbps, r[k].p50_us,
-		       r[k].p99_us, r[0].mpps / r[k].mpps);
+		snprintf(label, sizeof(label), "%-8s  %9u  %-8s  %-5s", ainftp_encoding_name(enc),
+			 pt.payload, ainftp_encoding_name(pt.result), modes[k]);
+		cost_row(b, label, &r[k], &r[0]);
 	}
 	fflush(stdout);
 	return ok;
