@@ -111,45 +111,19 @@ block_sumsq(const float *x)
 	return _mm_cvtsd_f64(r) + _mm_cvtsd_f64(_mm_unpackhi_pd(r, r));
 }
 
-static uint32_t
-clip(const float *x, uint32_t n, double clip_norm, float *out)
+/* out[0..m) = x[0..m) * s. */
+INLINE void
+scale_run(const float *x, float *out, uint32_t m, float s)
 {
-	uint32_t b, j, full = n / AINFTP_BLOCK, clipped = 0;
+	uint32_t j;
 
-	for (b = 0; b < ainftp_blocks(n); b++) {
-		const float *xb = x + b * AINFTP_BLOCK;
-		float *ob = out + b * AINFTP_BLOCK;
-		uint32_t m = ainftp_block_len(n, b);
-		double ss = b < full ? block_sumsq(xb) : ainftp_sentry_block_sumsq(xb, m);
-		float s = ainftp_sentry_clip_scale(ss, clip_norm);
-
-		if (s == 0.0f) {
-			if (ob != xb)
-				memcpy(ob, xb, m * sizeof(*ob));
-			continue;
-		}
-		clipped++;
-		for (j = 0; j + 16 <= m; j += 16)
-			_mm512_storeu_ps(ob + j,
-					 _mm512_mul_ps(_mm512_loadu_ps(xb + j), _mm512_set1_ps(s)));
-		for (; j < m; j++)
-			ob[j] = xb[j] * s;
-	}
-	return clipped;
+	for (j = 0; j + 16 <= m; j += 16)
+		_mm512_storeu_ps(out + j, _mm512_mul_ps(_mm512_loadu_ps(x + j), _mm512_set1_ps(s)));
+	for (; j < m; j++)
+		out[j] = x[j] * s;
 }
 
-static double
-sumsq(const float *x, uint32_t n)
-{
-	uint32_t b, full = n / AINFTP_BLOCK;
-	double sum = 0.0;
-
-	for (b = 0; b < full; b++)
-		sum += block_sumsq(x + b * AINFTP_BLOCK);
-	if (full < ainftp_blocks(n))
-		sum += ainftp_sentry_block_sumsq(x + full * AINFTP_BLOCK, n - full * AINFTP_BLOCK);
-	return sum;
-}
+#include "ainftp_sentry_blocks.h"
 
 static void
 dequant_i16(const int16_t *q, uint32_t n, int8_t e, float *out)
