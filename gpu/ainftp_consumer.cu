@@ -44,7 +44,7 @@
 #include <algorithm>
 #include <vector>
 
-// lib/ainftp_sink.h is C11 (its layout checks are _Static_assert): C++ spells it static_assert.
+// lib/sink/ainftp_sink.h is C11 (its layout checks are _Static_assert): C++ spells it static_assert.
 #ifndef _Static_assert
 #define _Static_assert static_assert
 #endif

@@ -8,7 +8,7 @@
  * host reference (gpu/ainftp_gpu_ref.c, compiled as C11 and unit-tested by
  * tests/test_gpu_ref.c): the GPU path's math is the tested one.
  *
- * A result of a chunk (lib/ainftp_sink.h) is the sum of `count` workers'
+ * A result of a chunk (lib/sink/ainftp_sink.h) is the sum of `count` workers'
  * gradients, as float32 or as int16 q with value q * 2^exp. Applied to the
  * parameters of that chunk, params[chunk * elems + i]:
  *

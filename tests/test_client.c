@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The worker client library (lib/ainftp_client.h) against a fake appliance:
+ * The worker client library (client/ainftp_client.h) against a fake appliance:
  * a thread in this process that owns UDP sockets on 127.0.0.1 (one per lane),
  * checks every DATA as the appliance would (job, worker, encoding, elements,
  * slot, lane, tag, and the slot rule of docs/PROTOCOL.md) and answers with a
@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "ainftp_client.h"
-#include "ainftp_client_priv.h" /* struct ainftp_opts: what from_cluster fills */
+#include "ainftp_client_private.h" /* struct ainftp_opts: what from_cluster fills */
 #include "ainftp_config.h"
 #include "ainftp_proto.h"
 #include "ainftp_quant.h"

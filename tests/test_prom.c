@@ -22,7 +22,7 @@
 
 #include "ainftp_prom.h"
 
-/* The stats line's shape, as lib/ainftp_stats.c writes it. */
+/* The stats line's shape, as lib/telemetry/ainftp_stats.c writes it. */
 static const char *stats_text =
 	"{\"ainftp_stats\":true,\"final\":false,\"uptime_s\":12.5,"
 	"\"lcores\":[{\"rx_pkts\":7,\"drops_total\":1,\"drops\":{\"tag\":1},\"lcore\":1,"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * ainftp-sink-read: a local consumer of the result arena (lib/ainftp_sink.h,
+ * ainftp-sink-read: a local consumer of the result arena (lib/sink/ainftp_sink.h,
  * docs/SINK.md). Maps the file read-only, checks its header and every entry's
  * ready mark, and prints per job how many entries hold a result, how many
  * results were put in all (each entry's generation counts its writes) and

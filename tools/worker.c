@@ -61,7 +61,7 @@ usage(FILE *f)
 		"  --verify N          check every result: workers 0..N-1 of the job all run\n"
 		"                      with the same --seed and size\n"
 		"  --seed N            gradient seed (default 1)\n"
-		"  --opt NAME=VALUE    a client option (lib/ainftp_client.h), after the config's\n"
+		"  --opt NAME=VALUE    a client option (client/ainftp_client.h), after the config's\n"
 		"  --json              one JSON line of results at the end\n");
 }
 

@@ -2,7 +2,7 @@
 """All-reduce float32 buffers through an ainftp appliance from Python.
 
 A ctypes binding of the worker client library, libainftp-client.so.1
-(lib/ainftp_client.h), so that no C extension has to be built for each
+(client/ainftp_client.h), so that no C extension has to be built for each
 Python: the library does the work (quantizing, sending, retransmitting,
 answering heartbeats) on its own engine thread, and every blocking call
 releases the GIL.
@@ -117,7 +117,7 @@ def _candidates():
 
 
 def _declare(lib):
-    """Prototypes of lib/ainftp_client.h: ctypes must not guess sizes."""
+    """Prototypes of client/ainftp_client.h: ctypes must not guess sizes."""
     p, cp, i, u32 = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint32
     fptr, size = ctypes.POINTER(ctypes.c_float), ctypes.c_size_t
     protos = {
@@ -332,7 +332,7 @@ class Client:
 
     Client("cluster.json", job=1, worker=0) takes the appliance, keys and the
     job's geometry from the appliance's cluster.json; keyword options then
-    override or add any option of lib/ainftp_client.h (first_step=1000,
+    override or add any option of client/ainftp_client.h (first_step=1000,
     timeout_ms=2000, auth=False, ...); None leaves an option at its default.
     Without a cluster file, job and worker are options like the others.
 

@@ -39,7 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ainftp_client_priv.h"
+#include "ainftp_client_private.h"
 #include "ainftp_quant.h"
 
 #ifndef UDP_SEGMENT

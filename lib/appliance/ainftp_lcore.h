@@ -12,6 +12,10 @@
 
 #include "ainftp_runtime.h"
 
+/* The appliance's own roles: polling its queues, and the control lcore. */
+extern const struct ainftp_role ainftp_role_rx;
+extern const struct ainftp_role ainftp_role_control;
+
 /* The config's lcores against the EAL core list: 0, or -1 with one line in err. */
 int ainftp_lcores_check(const struct ainftp_config *cfg, char *err, size_t errlen);
 

@@ -5,7 +5,6 @@
 #include <rte_malloc.h>
 
 #include "ainftp_ctrl.h"
-#include "ainftp_emu.h"
 #include "ainftp_lcore.h"
 #include "ainftp_log.h"
 #include "ainftp_members.h"
@@ -87,9 +86,9 @@ ainftp_lcores_setup(struct ainftp_runtime *rt, char *err, size_t errlen)
 	unsigned int lcore;
 	uint16_t i;
 
-	rt->role[cfg->control_lcore] = AINFTP_ROLE_CONTROL;
+	rt->role[cfg->control_lcore] = &ainftp_role_control;
 	for (i = 0; i < cfg->n_rx; i++)
-		rt->role[cfg->rx[i].lcore] = AINFTP_ROLE_RX;
+		rt->role[cfg->rx[i].lcore] = &ainftp_role_rx;
 	/* Before the RX contexts: their jobs read the published quorum. */
 	rt->members = ainftp_members_create(rt);
 	if (rt->members == NULL) {
@@ -100,7 +99,7 @@ ainftp_lcores_setup(struct ainftp_runtime *rt, char *err, size_t errlen)
 	if (ainftp_sink_open(cfg, &rt->sink, err, errlen) != 0)
 		return -1;
 	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
-		if (rt->role[lcore] != AINFTP_ROLE_RX)
+		if (rt->role[lcore] != &ainftp_role_rx)
 			continue;
 		rt->rx[lcore] = rx_ctx_create(rt, lcore);
 		if (rt->rx[lcore] == NULL) {
@@ -118,31 +117,36 @@ ainftp_lcores_setup(struct ainftp_runtime *rt, char *err, size_t errlen)
 	return 0;
 }
 
+static void
+rx_loop(struct ainftp_runtime *rt, unsigned int lcore)
+{
+	AINFTP_LOG(INFO, "lcore %u: RX on %u queue(s)", lcore, rt->rx[lcore]->n_rxq);
+	ainftp_rx_loop(rt->rx[lcore], rt);
+}
+
+static void
+control_loop(struct ainftp_runtime *rt, unsigned int lcore)
+{
+	AINFTP_LOG(INFO, "lcore %u: control", lcore);
+	ainftp_ctrl_loop(rt);
+}
+
+const struct ainftp_role ainftp_role_rx = {.name = "rx", .loop = rx_loop};
+const struct ainftp_role ainftp_role_control = {.name = "control", .loop = control_loop};
+
 static int
 lcore_main(void *arg)
 {
 	struct ainftp_runtime *rt = arg;
 	unsigned int lcore = rte_lcore_id();
 
-	switch (rt->role[lcore]) {
-	case AINFTP_ROLE_RX:
-		AINFTP_LOG(INFO, "lcore %u: RX on %u queue(s)", lcore, rt->rx[lcore]->n_rxq);
-		ainftp_rx_loop(rt->rx[lcore], rt);
-		break;
-	case AINFTP_ROLE_CONTROL:
-		AINFTP_LOG(INFO, "lcore %u: control", lcore);
-		ainftp_ctrl_loop(rt);
-		break;
-	case AINFTP_ROLE_EMU:
-		AINFTP_LOG(INFO, "lcore %u: emulated workers", lcore);
-		ainftp_emu_loop(rt);
-		break;
-	case AINFTP_ROLE_NONE:
-		/* The main lcore without a role just waits for the signal. */
-		while (!ainftp_should_quit(rt))
-			rte_delay_us_sleep(10 * 1000);
-		break;
+	if (rt->role[lcore] != NULL) {
+		rt->role[lcore]->loop(rt, lcore);
+		return 0;
 	}
+	/* The main lcore without a role just waits for the signal. */
+	while (!ainftp_should_quit(rt))
+		rte_delay_us_sleep(10 * 1000);
 	return 0;
 }
 
@@ -152,7 +156,7 @@ ainftp_lcores_run(struct ainftp_runtime *rt)
 	unsigned int lcore;
 
 	RTE_LCORE_FOREACH_WORKER(lcore)
-	if (rt->role[lcore] != AINFTP_ROLE_NONE)
+	if (rt->role[lcore] != NULL)
 		rte_eal_remote_launch(lcore_main, rt, lcore);
 	lcore_main(rt);
 	rte_eal_mp_wait_lcore();

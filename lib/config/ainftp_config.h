@@ -102,7 +102,7 @@ struct ainftp_job_conf {
 	struct ainftp_worker_conf workers[AINFTP_MAX_WORKERS];
 };
 
-/* Where finished results land besides the wire (lib/ainftp_sink.h, docs/SINK.md). */
+/* Where finished results land besides the wire (lib/sink/ainftp_sink.h, docs/SINK.md). */
 enum ainftp_sink_backend {
 	AINFTP_SINK_OFF, /* no arena (also when "sink" is absent) */
 	AINFTP_SINK_AUTO,
@@ -160,6 +160,8 @@ int ainftp_config_load(const char *path, struct ainftp_config *cfg, char *err, s
 unsigned int ainftp_config_rx_lcore_count(const struct ainftp_config *cfg);
 /* An RX lcore's rank among the RX lcores, in lcore order (its TX queue, its doorbells). */
 unsigned int ainftp_config_rx_lcore_rank(const struct ainftp_config *cfg, unsigned int lcore);
+/* The lcore polls a queue (lcores.rx). */
+bool ainftp_config_is_rx_lcore(const struct ainftp_config *cfg, unsigned int lcore);
 uint16_t ainftp_config_tx_queues_needed(const struct ainftp_config *cfg);
 
 const char *ainftp_encoding_name(enum ainftp_encoding enc);

@@ -140,6 +140,17 @@ ainftp_config_rx_lcore_rank(const struct ainftp_config *cfg, unsigned int lcore)
 	return rank;
 }
 
+bool
+ainftp_config_is_rx_lcore(const struct ainftp_config *cfg, unsigned int lcore)
+{
+	uint16_t i;
+
+	for (i = 0; i < cfg->n_rx; i++)
+		if (cfg->rx[i].lcore == lcore)
+			return true;
+	return false;
+}
+
 uint16_t
 ainftp_config_tx_queues_needed(const struct ainftp_config *cfg)
 {

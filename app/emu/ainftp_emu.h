@@ -79,13 +79,10 @@ struct ainftp_emu_report {
 
 /*
  * Before ainftp_ports_setup: build the ring pair and put it in place of the
- * job's port (rt->ports[i] preset), mark the lcore's role. 0, or -1 with a line.
+ * job's port (rt->ports[i] preset), give the lcore the emulator's role. 0, or -1 with a line.
  */
 int ainftp_emu_attach(struct ainftp_runtime *rt, const struct ainftp_emu_conf *conf, char *err,
 		      size_t errlen);
-
-/* The emulator lcore's loop: runs the workers, then asks the runtime to quit. */
-void ainftp_emu_loop(struct ainftp_runtime *rt);
 
 /*
  * After the lcores have stopped: fill the report (slots and pools measured now),

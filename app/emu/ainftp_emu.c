@@ -418,7 +418,7 @@ payload_decode(const struct ainftp_emu *e, const uint8_t *p, int8_t se, int64_t 
 
 /*
  * int16 result of the exact sums s (at exponent E[b] per block), by the rule
- * of res_i16 in lib/ainftp_quant.h (docs/QUANTIZATION.md): K = the largest bit
+ * of res_i16 in lib/wire/ainftp_quant.h (docs/QUANTIZATION.md): K = the largest bit
  * length of |s| plus its block's exponent, over every non-zero sum; the
  * exponent is K - 15 clamped to [-128, 127] (-128 and all zero when no sum is
  * non-zero); each element is s * 2^(E - exponent) rounded to nearest, ties to
@@ -1505,8 +1505,9 @@ rings_drain(struct rte_ring **rings, uint16_t n)
 	}
 }
 
-void
-ainftp_emu_loop(struct ainftp_runtime *rt)
+/* The emulator lcore's loop: runs the workers, then asks the runtime to quit. */
+static void
+emu_loop(struct ainftp_runtime *rt, unsigned int lcore)
 {
 	struct ainftp_emu *e = rt->emu;
 	uint64_t total = (uint64_t)e->n_workers * e->conf.chunks, taken = 0;
@@ -1524,7 +1525,7 @@ ainftp_emu_loop(struct ainftp_runtime *rt)
 	e->rep.pool_in_use_start =
 		rt->hdr_pool[socket] != NULL ? rte_mempool_in_use_count(rt->hdr_pool[socket]) : 0;
 	AINFTP_LOG(INFO, "lcore %u: %u emulated workers, %" PRIu32 " chunks each, window %u",
-		   rte_lcore_id(), e->n_workers, e->conf.chunks, e->window);
+		   lcore, e->n_workers, e->conf.chunks, e->window);
 	e->delay_cycles = e->hz / 1000 * e->conf.delay_ms;
 	/* Held back on request: a consumer of the result sink attaches to the arena first. */
 	start = rte_rdtsc();
@@ -1570,21 +1571,8 @@ ainftp_emu_loop(struct ainftp_runtime *rt)
 
 /* ------------------------------------------------------------ set-up */
 
-static const char *
-role_name(enum ainftp_role role)
-{
-	switch (role) {
-	case AINFTP_ROLE_RX:
-		return "RX";
-	case AINFTP_ROLE_CONTROL:
-		return "control";
-	case AINFTP_ROLE_EMU:
-		return "emulator";
-	case AINFTP_ROLE_NONE:
-		break;
-	}
-	return "none";
-}
+/* The role this lcore runs in the appliance (ainftp_runtime.h). */
+static const struct ainftp_role emu_role = {.name = "emulator", .loop = emu_loop};
 
 static int
 conf_check(const struct ainftp_runtime *rt, const struct ainftp_emu_conf *conf, char *err,
@@ -1595,7 +1583,7 @@ conf_check(const struct ainftp_runtime *rt, const struct ainftp_emu_conf *conf, 
 		const char *name;
 		double p;
 	} probs[] = {{"loss", conf->loss}, {"dup", conf->dup}, {"reorder", conf->reorder}};
-	enum ainftp_role role = AINFTP_ROLE_NONE;
+	const char *role = NULL;
 	const struct ainftp_job_conf *job;
 	unsigned int i;
 
@@ -1610,16 +1598,15 @@ conf_check(const struct ainftp_runtime *rt, const struct ainftp_emu_conf *conf, 
 		return -1;
 	}
 	/* Roles are given out after the ports are up: the config says who will have one. */
-	if (rt->role[conf->lcore] != AINFTP_ROLE_NONE)
-		role = rt->role[conf->lcore];
+	if (rt->role[conf->lcore] != NULL)
+		role = rt->role[conf->lcore]->name;
 	else if (conf->lcore == cfg->control_lcore)
-		role = AINFTP_ROLE_CONTROL;
-	for (i = 0; role == AINFTP_ROLE_NONE && i < cfg->n_rx; i++)
-		if (cfg->rx[i].lcore == conf->lcore)
-			role = AINFTP_ROLE_RX;
-	if (role != AINFTP_ROLE_NONE) {
+		role = "control";
+	else if (ainftp_config_is_rx_lcore(cfg, conf->lcore))
+		role = "rx";
+	if (role != NULL) {
 		snprintf(err, errlen, "emulator: lcore %u is already the %s lcore", conf->lcore,
-			 role_name(role));
+			 role);
 		return -1;
 	}
 	if (conf->job_idx >= cfg->n_jobs) {
@@ -1974,7 +1961,7 @@ ainftp_emu_attach(struct ainftp_runtime *rt, const struct ainftp_emu_conf *conf,
 	}
 	rt->ports[idx].port_id = e->app_port;
 	rt->ports[idx].preset = true;
-	rt->role[conf->lcore] = AINFTP_ROLE_EMU;
+	rt->role[conf->lcore] = &emu_role;
 	rt->emu = e;
 	AINFTP_LOG(INFO,
 		   "emulator: job %" PRIu32 " on lcore %u: %u workers, %u lane(s), %u result "
@@ -1991,8 +1978,8 @@ ainftp_emu_detach(struct ainftp_runtime *rt)
 	if (e == NULL)
 		return;
 	rt->emu = NULL;
-	if (rt->role[e->conf.lcore] == AINFTP_ROLE_EMU)
-		rt->role[e->conf.lcore] = AINFTP_ROLE_NONE;
+	if (rt->role[e->conf.lcore] == &emu_role)
+		rt->role[e->conf.lcore] = NULL;
 	emu_free(e);
 }
 

@@ -21,6 +21,7 @@ struct ainftp_swarm;
 struct ainftp_members;
 struct ainftp_quorum;
 struct ainftp_sink;
+struct ainftp_runtime;
 
 struct ainftp_port {
 	uint16_t port_id;
@@ -35,11 +36,15 @@ struct ainftp_port {
 	char name[RTE_ETH_NAME_MAX_LEN];
 };
 
-enum ainftp_role {
-	AINFTP_ROLE_NONE,
-	AINFTP_ROLE_RX,
-	AINFTP_ROLE_CONTROL,
-	AINFTP_ROLE_EMU, /* emulated workers (ainftp_emu.h) */
+/*
+ * What an lcore runs, one row per role as testpmd's fwd_engine: the appliance's
+ * own two (ainftp_lcore.c), and any a harness registers by pointing
+ * rt->role[lcore] at its row before the lcores are launched (the emulated
+ * workers, app/emu). An lcore without a role has NULL.
+ */
+struct ainftp_role {
+	const char *name; /* in the stats line and on /metrics */
+	void (*loop)(struct ainftp_runtime *rt, unsigned int lcore);
 };
 
 struct ainftp_runtime {
@@ -57,7 +62,7 @@ struct ainftp_runtime {
 	struct rte_mempool *result_pool[RTE_MAX_NUMA_NODES];
 	struct rte_mempool *hdr_pool[RTE_MAX_NUMA_NODES];
 
-	enum ainftp_role role[RTE_MAX_LCORE];
+	const struct ainftp_role *role[RTE_MAX_LCORE];
 	struct ainftp_rx_ctx *rx[RTE_MAX_LCORE]; /* on the lcore's own socket */
 	struct ainftp_emu *emu;			 /* emulated workers, when attached */
 	struct ainftp_ctrl *ctrl;		 /* the control lcore's state */

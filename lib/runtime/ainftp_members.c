@@ -27,7 +27,7 @@ rcu_create(struct ainftp_members *m, const struct ainftp_runtime *rt)
 	if (m->rcu == NULL || rte_rcu_qsbr_init(m->rcu, RTE_MAX_LCORE) != 0)
 		return -1;
 	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
-		if (rt->role[lcore] != AINFTP_ROLE_RX)
+		if (!ainftp_config_is_rx_lcore(rt->cfg, lcore))
 			continue;
 		if (rte_rcu_qsbr_thread_register(m->rcu, lcore) != 0)
 			return -1;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ainftp_client_priv.h"
+#include "ainftp_client_private.h"
 
 struct ainftp_opts *
 ainftp_opts_new(void)

@@ -169,19 +169,6 @@ port_json(const struct ainftp_runtime *rt, uint16_t idx)
 	return o;
 }
 
-static const char *
-role_name(enum ainftp_role role)
-{
-	static const char *const names[] = {
-		[AINFTP_ROLE_NONE] = "none",
-		[AINFTP_ROLE_RX] = "rx",
-		[AINFTP_ROLE_CONTROL] = "control",
-		[AINFTP_ROLE_EMU] = "emulator",
-	};
-
-	return names[role];
-}
-
 static json_t *
 lcore_json(const struct ainftp_runtime *rt, unsigned int lcore)
 {
@@ -195,7 +182,7 @@ lcore_json(const struct ainftp_runtime *rt, unsigned int lcore)
 		ctr_accumulate(&sum, &s->port[i]);
 	o = ctr_json(&sum);
 	json_object_set_new(o, "lcore", json_integer(lcore));
-	json_object_set_new(o, "role", json_string(role_name(rt->role[lcore])));
+	json_object_set_new(o, "role", json_string(rt->role[lcore]->name));
 	json_object_set_new(o, "loops", json_integer((json_int_t)ainftp_ctr_read(&s->loops)));
 	json_object_set_new(o, "busy_loops",
 			    json_integer((json_int_t)ainftp_ctr_read(&s->busy_loops)));
@@ -343,7 +330,7 @@ ainftp_stats_json(const struct ainftp_runtime *rt, int final)
 	uint16_t i;
 
 	RTE_LCORE_FOREACH(lcore)
-	if (rt->role[lcore] != AINFTP_ROLE_NONE)
+	if (rt->role[lcore] != NULL)
 		json_array_append_new(lcores, lcore_json(rt, lcore));
 	for (i = 0; i < rt->n_ports; i++)
 		json_array_append_new(ports, port_json(rt, i));
@@ -438,7 +425,7 @@ tel_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 	memset(&total, 0, sizeof(total));
 	RTE_LCORE_FOREACH(lcore)
 	{
-		if (rt->role[lcore] == AINFTP_ROLE_NONE)
+		if (rt->role[lcore] == NULL)
 			continue;
 		for (i = 0; i < rt->n_ports; i++)
 			ctr_accumulate(&total, &ainftp_stats[lcore].port[i]);
