@@ -166,7 +166,8 @@ struct inflight {
 struct ainftp_client {
 	struct ainftp_opts o;
 	struct ainftp_mac_key mk;
-	const struct ainftp_quant_ops *ops;
+	struct ainftp_kernels k;		  /* the SIMD kernels o.simd_bits allows */
+	const struct ainftp_codec *codec, *rcodec; /* of contributions, of results */
 	int fd;
 	int wake_fd; /* eventfd: a request was submitted, or close */
 	uint16_t local_port;
@@ -578,19 +579,7 @@ build_data(struct ainftp_client *c, struct ainftp_req *r, uint32_t k, uint8_t *p
 		memcpy(c->pad, x, m * sizeof(float));
 		x = c->pad;
 	}
-	switch (c->o.encoding) {
-	case AINFTP_WIRE_INT16:
-		rc = c->ops->quant_i16(x, c->o.elems, (int16_t *)(void *)pl, &e);
-		break;
-	case AINFTP_WIRE_INT8:
-		rc = c->ops->quant_i8(x, c->o.elems, (int8_t *)pl,
-				      (int8_t *)pl + ainftp_blocks(c->o.elems));
-		break;
-	default:
-		memcpy(pl, x, c->o.elems * sizeof(float));
-		rc = first_nonfinite(x, c->o.elems) < c->o.elems ? -1 : 0;
-		break;
-	}
+	rc = c->codec->quantize(&c->k, x, c->o.elems, pl, &e);
 	msg.scale_exp = e;
 	ainftp_hdr_write((struct ainftp_hdr *)pkt, &msg);
 	if (c->o.auth)
@@ -857,13 +846,8 @@ result_store(struct ainftp_client *c, struct ainftp_req *r, uint32_t k, const st
 	size_t n = r->n - off < c->o.elems ? r->n - off : c->o.elems;
 	float *out = r->buf + off;
 
-	if (m->encoding == AINFTP_WIRE_INT16) {
-		/* pl is 2-aligned in the receive buffer (offset 32). */
-		ainftp_dequant_i16((const int16_t *)(const void *)pl, (uint32_t)n, m->scale_exp,
-				   out);
-	} else {
-		memcpy(out, pl, n * sizeof(float));
-	}
+	/* pl is 2-aligned in the receive buffer (offset 32); a sum is always finite. */
+	c->rcodec->to_f32(&c->k, pl, (uint32_t)n, m->scale_exp, out);
 	if (r->op == AINFTP_OP_MEAN && m->contributors > 1) {
 		float inv = (float)m->contributors;
 
@@ -1152,11 +1136,11 @@ opts_check(const struct ainftp_opts *o)
 	if (o->encoding < 0)
 		return ainftp_client_seterr_status(AINFTP_E_INVAL,
 						   "option \"encoding\" is required");
-	if (o->encoding == AINFTP_WIRE_INT8 && o->elems % AINFTP_BLOCK != 0)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL,
-						   "option \"elems\": %u is not a multiple of 32, "
-						   "as int8 needs",
-						   o->elems);
+	if (o->elems % ainftp_codec_get((unsigned int)o->encoding)->elems_multiple != 0)
+		return ainftp_client_seterr_status(
+			AINFTP_E_INVAL, "option \"elems\": %u is not a multiple of %u, as %s needs",
+			o->elems, ainftp_codec_get((unsigned int)o->encoding)->elems_multiple,
+			ainftp_encoding_name((unsigned int)o->encoding));
 	if (o->auth && !o->has_key)
 		return ainftp_client_seterr_status(AINFTP_E_INVAL,
 						   "option \"key\" (or \"key_file\") is required "
@@ -1171,7 +1155,7 @@ opts_check(const struct ainftp_opts *o)
 						   "rto_max_us (%u)",
 						   o->rto_min_us, o->rto_max_us);
 	if (sizeof(struct ainftp_hdr) +
-		    ainftp_payload_len((enum ainftp_wire_encoding)o->encoding, o->elems) +
+		    ainftp_payload_len((unsigned int)o->encoding, o->elems) +
 		    AINFTP_TAG_LEN + 28 >
 	    RX_BUF)
 		return ainftp_client_seterr_status(AINFTP_E_INVAL,
@@ -1270,16 +1254,18 @@ client_init(struct ainftp_client *c, const struct ainftp_opts *o)
 	int rc;
 
 	c->o = *o;
-	c->payload_len = ainftp_payload_len((enum ainftp_wire_encoding)o->encoding, o->elems);
+	c->payload_len = ainftp_payload_len((unsigned int)o->encoding, o->elems);
 	c->pkt_len = sizeof(struct ainftp_hdr) + c->payload_len + (o->auth ? AINFTP_TAG_LEN : 0);
 	c->result_len = sizeof(struct ainftp_hdr) +
-			ainftp_payload_len((enum ainftp_wire_encoding)o->result_encoding, o->elems);
+			ainftp_payload_len((unsigned int)o->result_encoding, o->elems);
 	c->window = o->window != 0 ? o->window : o->slots;
 	c->cwnd = c->window < CWND_INIT ? c->window : CWND_INIT;
 	c->ssthresh = c->window;
 	c->next_step = o->first_step;
 	c->rto_ns = (uint64_t)o->rto_us * 1000;
-	c->ops = ainftp_quant_select(o->simd_bits);
+	ainftp_kernels_init(&c->k, ainftp_quant_select(o->simd_bits));
+	c->codec = ainftp_codec_get((unsigned int)o->encoding);
+	c->rcodec = ainftp_codec_get((unsigned int)o->result_encoding);
 	if (o->auth && ainftp_mac_key_init(&c->mk, o->key) < 0)
 		return ainftp_client_seterr_status(AINFTP_E_SYSTEM,
 						   "open: libsodium failed to initialise");

@@ -26,7 +26,7 @@ ainftp_opts_new(void)
 	o->worker = -1;
 	o->auth = true;
 	o->encoding = -1;
-	o->result_encoding = AINFTP_WIRE_FLOAT32;
+	o->result_encoding = AINFTP_ENC_FLOAT32;
 	o->slots = AINFTP_DEFAULT_SLOTS;
 	o->rto_us = 20000;
 	o->rto_min_us = 2000;
@@ -108,19 +108,26 @@ parse_ipv4(const char *name, const char *v, uint32_t *out)
 	return 0;
 }
 
+/* An encoding by the codec table's names (ainftp_codec.h); results: only those that encode one. */
 static int
 parse_encoding(const char *name, const char *v, bool results, int *out)
 {
-	if (strcmp(v, "float32") == 0)
-		*out = AINFTP_WIRE_FLOAT32;
-	else if (strcmp(v, "int16") == 0)
-		*out = AINFTP_WIRE_INT16;
-	else if (!results && strcmp(v, "int8") == 0)
-		*out = AINFTP_WIRE_INT8;
-	else
-		return bad(name, v,
-			   results ? "is not float32 or int16" : "is not float32, int16 or int8");
-	return 0;
+	const struct ainftp_codec *k = ainftp_codec_by_name(v), *const *l;
+	char why[96] = "is not one of";
+	const char *sep = " ";
+
+	if (k != NULL && (!results || k->result_encode != NULL)) {
+		*out = (int)k->enc;
+		return 0;
+	}
+	for (l = ainftp_codec_list; *l != NULL; l++)
+		if (!results || (*l)->result_encode != NULL)
+		{
+			snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s%s", sep,
+				 (*l)->name);
+			sep = ", ";
+		}
+	return bad(name, v, why);
 }
 
 /* 64 hex digits. The value is a secret: messages give its length, never its text. */
@@ -128,13 +135,13 @@ static int
 parse_key(const char *name, const char *v, struct ainftp_opts *o)
 {
 	size_t len = strlen(v), i;
-	uint8_t k[AINFTP_KEY_LEN];
+	uint8_t k[AINFTP_KEY_BYTES];
 
-	if (len != 2 * AINFTP_KEY_LEN)
+	if (len != 2 * AINFTP_KEY_BYTES)
 		return ainftp_client_seterr_status(
 			AINFTP_E_INVAL, "option \"%s\": expected 64 hex digits, got %zu characters",
 			name, len);
-	for (i = 0; i < AINFTP_KEY_LEN; i++) {
+	for (i = 0; i < AINFTP_KEY_BYTES; i++) {
 		if (!ainftp_hex_byte(v + 2 * i, &k[i])) {
 			ainftp_client_wipe(k, sizeof(k)); /* the key set before stays */
 			return ainftp_client_seterr_status(
@@ -151,7 +158,7 @@ parse_key(const char *name, const char *v, struct ainftp_opts *o)
 static int
 parse_key_file(const char *name, const char *path, struct ainftp_opts *o)
 {
-	char text[2 * AINFTP_KEY_LEN + 4];
+	char text[2 * AINFTP_KEY_BYTES + 4];
 	size_t len;
 	int rc;
 	FILE *f = fopen(path, "re");
@@ -300,8 +307,8 @@ opts_from_job(struct ainftp_opts *o, const struct ainftp_config *cfg,
 	o->has_key = j->auth;
 	o->elems = j->elems_per_packet;
 	o->slots = j->slots;
-	o->encoding = ainftp_wire_encoding(j->encoding);
-	o->result_encoding = ainftp_wire_encoding(j->result_encoding);
+	o->encoding = (int)j->encoding;
+	o->result_encoding = (int)j->result_encoding;
 }
 
 int

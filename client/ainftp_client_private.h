@@ -23,7 +23,7 @@ struct ainftp_opts {
 	uint32_t job;
 	bool has_job;
 	int worker; /* -1: not set */
-	uint8_t key[AINFTP_KEY_LEN];
+	uint8_t key[AINFTP_KEY_BYTES];
 	bool has_key;
 	bool auth;
 	uint32_t elems;

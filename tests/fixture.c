@@ -106,7 +106,7 @@ fixture_up_json(struct fixture *f, const char *json)
 	f->rt.cfg = &f->cfg;
 	f->rt.stats_out = stdout;
 	f->rt.simd_bits = 512;
-	ainftp_stats_reset();
+	ainftp_counters_reset();
 	if (ainftp_ports_setup(&f->rt, err, sizeof(err)) != 0)
 		die(err);
 	if (ainftp_lcores_setup(&f->rt, err, sizeof(err)) != 0)

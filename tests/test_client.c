@@ -99,16 +99,16 @@ cond_init_mono(pthread_cond_t *cv)
 }
 
 static void
-key_from_hex(const char *hex, uint8_t key[AINFTP_KEY_LEN])
+key_from_hex(const char *hex, uint8_t key[AINFTP_KEY_BYTES])
 {
-	for (int i = 0; i < AINFTP_KEY_LEN; i++)
+	for (int i = 0; i < AINFTP_KEY_BYTES; i++)
 		ck_assert(ainftp_hex_byte(hex + 2 * i, &key[i]));
 }
 
 static void
-key_to_hex(const uint8_t key[AINFTP_KEY_LEN], char hex[2 * AINFTP_KEY_LEN + 1])
+key_to_hex(const uint8_t key[AINFTP_KEY_BYTES], char hex[2 * AINFTP_KEY_BYTES + 1])
 {
-	for (int i = 0; i < AINFTP_KEY_LEN; i++)
+	for (int i = 0; i < AINFTP_KEY_BYTES; i++)
 		snprintf(hex + 2 * i, 3, "%02x", key[i]);
 }
 
@@ -165,7 +165,7 @@ struct fake {
 	uint32_t job;
 	uint16_t worker;
 	bool auth;
-	uint8_t key[AINFTP_KEY_LEN];
+	uint8_t key[AINFTP_KEY_BYTES];
 	uint8_t encoding, result_encoding;
 	uint32_t elems, slots;
 	int lanes;
@@ -317,7 +317,7 @@ fake_result(struct fake *f, const uint8_t *d, uint8_t *out)
 	struct ainftp_msg m;
 	const uint8_t *pl = d + sizeof(struct ainftp_hdr);
 	uint8_t *rp = out + sizeof(struct ainftp_hdr);
-	size_t plen = ainftp_payload_len((enum ainftp_wire_encoding)f->result_encoding, f->elems);
+	size_t plen = ainftp_payload_len((unsigned int)f->result_encoding, f->elems);
 
 	ainftp_hdr_read((const struct ainftp_hdr *)d, &m);
 	m.type = AINFTP_MSG_RESULT;
@@ -402,7 +402,7 @@ fake_noise(struct fake *f, int fd, const uint8_t *res, size_t len, const struct 
 	ainftp_hdr_write((struct ainftp_hdr *)p, &m);
 	fake_send(f, fd, p,
 		  sizeof(struct ainftp_hdr) +
-			  ainftp_payload_len((enum ainftp_wire_encoding)f->result_encoding,
+			  ainftp_payload_len((unsigned int)f->result_encoding,
 					     f->elems + 1),
 		  to);
 }
@@ -732,7 +732,7 @@ static struct ainftp_opts *
 fake_opts(const struct fake *f, ...)
 {
 	struct ainftp_opts *o = ainftp_opts_new();
-	char v[2 * AINFTP_KEY_LEN + 1];
+	char v[2 * AINFTP_KEY_BYTES + 1];
 	const char *name;
 	va_list ap;
 
@@ -1244,12 +1244,12 @@ START_TEST(cluster_fills_options)
 			ck_assert_int_eq(o->worker, w->id);
 			ck_assert_int_eq(o->auth, j->auth);
 			ck_assert_int_eq(o->has_key, j->auth);
-			ck_assert_mem_eq(o->key, w->key, AINFTP_KEY_LEN);
+			ck_assert_mem_eq(o->key, w->key, AINFTP_KEY_BYTES);
 			ck_assert_uint_eq(o->elems, j->elems_per_packet);
 			ck_assert_uint_eq(o->slots, j->slots);
-			ck_assert_int_eq(o->encoding, ainftp_wire_encoding(j->encoding));
+			ck_assert_int_eq(o->encoding, (int)j->encoding);
 			ck_assert_int_eq(o->result_encoding,
-					 ainftp_wire_encoding(j->result_encoding));
+					 (int)j->result_encoding);
 			ainftp_opts_free(o);
 		}
 	}
@@ -1278,7 +1278,7 @@ START_TEST(cluster_job_runs)
 	f->job = 1;
 	f->worker = 2;
 	f->auth = j->auth;
-	memcpy(f->key, j->workers[2].key, AINFTP_KEY_LEN);
+	memcpy(f->key, j->workers[2].key, AINFTP_KEY_BYTES);
 	ck_assert_uint_eq(j->workers[2].id, 2);
 	f->elems = j->elems_per_packet;
 	f->slots = j->slots;

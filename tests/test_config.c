@@ -393,7 +393,7 @@ assert_key(const uint8_t *key, const char *hex)
 	unsigned int byte;
 	int i;
 
-	for (i = 0; i < AINFTP_KEY_LEN; i++) {
+	for (i = 0; i < AINFTP_KEY_BYTES; i++) {
 		ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &byte), 1);
 		ck_assert_uint_eq(key[i], byte);
 	}
@@ -404,7 +404,7 @@ assert_zero_key(const uint8_t *key)
 {
 	int i;
 
-	for (i = 0; i < AINFTP_KEY_LEN; i++)
+	for (i = 0; i < AINFTP_KEY_BYTES; i++)
 		ck_assert_uint_eq(key[i], 0);
 }
 

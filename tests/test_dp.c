@@ -18,6 +18,7 @@
 
 #include "ainftp_ctrl.h"
 #include "ainftp_dp.h"
+#include "ainftp_dp_view.h"
 #include "ainftp_members.h"
 #include "ainftp_quorum.h"
 #include "ainftp_proto.h"
@@ -176,7 +177,7 @@ proto_drops(enum ainftp_bad why)
 {
 	struct ainftp_port_ctr sum;
 
-	ainftp_stats_port_sum(0, &sum);
+	ainftp_counters_port_sum(0, &sum);
 	return sum.proto_drops[why];
 }
 
@@ -659,7 +660,7 @@ port_ctr(size_t offset)
 {
 	struct ainftp_port_ctr sum;
 
-	ainftp_stats_port_sum(0, &sum);
+	ainftp_counters_port_sum(0, &sum);
 	return *(const uint64_t *)((const char *)&sum + offset);
 }
 

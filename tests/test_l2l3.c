@@ -40,7 +40,7 @@ drops(enum ainftp_drop why)
 {
 	struct ainftp_port_ctr sum;
 
-	ainftp_stats_port_sum(0, &sum);
+	ainftp_counters_port_sum(0, &sum);
 	return sum.drops[why];
 }
 
@@ -188,7 +188,7 @@ START_TEST(arp_reply_is_learnt_not_answered)
 
 	arp(rep, 2, peer_mac, peer_ip, our_mac, our_ip);
 	ck_assert_uint_eq(fixture_roundtrip(&fx, rep, 60, NULL, NULL), 0);
-	ainftp_stats_port_sum(0, &sum);
+	ainftp_counters_port_sum(0, &sum);
 	ck_assert_uint_eq(sum.arp_learnt, 1);
 	ck_assert_int_eq(ainftp_neigh_lookup(&fx.rt.rx[FIX_RX_LCORE]->net.neigh,
 					     *(const uint32_t *)peer_ip, &mac, &port),
@@ -355,7 +355,7 @@ START_TEST(udp_is_classified)
 	/* To our port, the data path's: 16 bytes cannot hold an ainftp header. */
 	n = udp(f, FIX_UDP_PORT, 8 + 16, 16);
 	ck_assert_uint_eq(fixture_roundtrip(&fx, f, (uint16_t)n, NULL, NULL), 0);
-	ainftp_stats_port_sum(0, &sum);
+	ainftp_counters_port_sum(0, &sum);
 	ck_assert_uint_eq(sum.proto_drops[AINFTP_BAD_TRUNCATED], 1);
 	/* Our port + 1 is a lane this one-queue port does not have. */
 	n = udp(f, FIX_UDP_PORT + 1, 8 + 16, 16);

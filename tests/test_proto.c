@@ -252,7 +252,7 @@ START_TEST(payload_len_each_encoding)
 			  (size_t)UINT32_MAX + (UINT32_C(1) << 27));
 	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_FLOAT32, 0), 0);
 	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_INT8, 0), 0);
-	ck_assert_uint_eq(ainftp_payload_len((enum ainftp_wire_encoding)3, 10), 0);
+	ck_assert_uint_eq(ainftp_payload_len(3, 10), 0);
 }
 END_TEST
 

@@ -493,7 +493,7 @@ app_up(struct bench *b, const struct point *pts, unsigned int n_pts)
 	a->rt.simd_bits = 512;
 	a->rt.ports[0].port_id = (uint16_t)port;
 	a->rt.ports[0].preset = true;
-	ainftp_stats_reset();
+	ainftp_counters_reset();
 	if (ainftp_ports_setup(&a->rt, err, sizeof(err)) != 0 ||
 	    ainftp_lcores_setup(&a->rt, err, sizeof(err)) != 0) {
 		printf("bench: appliance setup failed: %s\n", err);

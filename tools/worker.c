@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "ainftp_client.h"
+#include "ainftp_config.h"
 #include "ainftp_opt.h"
 #include "ainftp_proto.h"
 #include "ainftp_quant.h"
@@ -242,8 +243,9 @@ gradient(uint64_t seed, int w, uint32_t step, size_t from, size_t n, float *x)
 struct ref {
 	struct ainftp_acc acc;
 	float *x;
-	int16_t *q16;
-	int8_t *q8; /* exponents, then values */
+	struct ainftp_kernels k; /* the scalar references */
+	uint8_t *payload;	 /* a contribution or a result, in its encoding */
+	float *scratch;
 	float *want;
 	double *exact;
 	double *bound;
@@ -256,12 +258,13 @@ ref_init(struct ref *r, uint32_t elems)
 	r->acc.acc = aligned_alloc(64, ((size_t)elems * 8 + 63) / 64 * 64);
 	r->acc.blk = calloc(ainftp_blocks(elems), sizeof(*r->acc.blk));
 	r->x = calloc(elems, sizeof(float));
-	r->q16 = calloc(elems, sizeof(int16_t));
-	r->q8 = calloc(elems + ainftp_blocks(elems), 1);
+	ainftp_kernels_init(&r->k, &ainftp_quant_scalar);
+	r->payload = calloc(elems, sizeof(float));
+	r->scratch = aligned_alloc(64, ((size_t)elems * sizeof(float) + 63) / 64 * 64);
 	r->want = calloc(elems, sizeof(float));
 	r->exact = calloc(elems, sizeof(double));
 	r->bound = calloc(elems, sizeof(double));
-	return r->acc.acc && r->acc.blk && r->x && r->q16 && r->q8 && r->want && r->exact &&
+	return r->acc.acc && r->acc.blk && r->x && r->payload && r->scratch && r->want && r->exact &&
 			       r->bound
 		       ? 0
 		       : -1;
@@ -273,8 +276,8 @@ ref_free(struct ref *r)
 	free(r->acc.acc);
 	free(r->acc.blk);
 	free(r->x);
-	free(r->q16);
-	free(r->q8);
+	free(r->payload);
+	free(r->scratch);
 	free(r->want);
 	free(r->exact);
 	free(r->bound);
@@ -288,10 +291,9 @@ ref_free(struct ref *r)
 static void
 add_bound(const struct geometry *g, const float *x, double *bound)
 {
-	uint32_t blk = g->encoding == AINFTP_WIRE_INT16 ? g->elems : AINFTP_BLOCK;
-	int qbits = g->encoding == AINFTP_WIRE_INT16  ? AINFTP_QBITS_INT16
-		    : g->encoding == AINFTP_WIRE_INT8 ? AINFTP_QBITS_INT8
-						      : AINFTP_QBITS_FLOAT32;
+	const struct ainftp_codec *codec = ainftp_codec_get((unsigned int)g->encoding);
+	uint32_t blk = codec->exp_block != 0 ? codec->exp_block : g->elems;
+	int qbits = codec->qbits;
 
 	for (uint32_t b = 0; b < g->elems; b += blk) {
 		uint32_t m = g->elems - b < blk ? g->elems - b : blk, maxbits = 0;
@@ -313,22 +315,11 @@ add_bound(const struct geometry *g, const float *x, double *bound)
 static void
 ref_add(struct ref *r, const struct geometry *g)
 {
-	const struct ainftp_quant_ops *s = &ainftp_quant_scalar;
+	const struct ainftp_codec *codec = ainftp_codec_get((unsigned int)g->encoding);
 	int8_t e;
 
-	switch (g->encoding) {
-	case AINFTP_WIRE_INT16:
-		s->quant_i16(r->x, g->elems, r->q16, &e);
-		s->acc_i16(&r->acc, r->q16, e);
-		break;
-	case AINFTP_WIRE_INT8:
-		s->quant_i8(r->x, g->elems, r->q8, r->q8 + ainftp_blocks(g->elems));
-		s->acc_i8(&r->acc, r->q8, r->q8 + ainftp_blocks(g->elems));
-		break;
-	default:
-		s->acc_f32(&r->acc, r->x);
-		break;
-	}
+	codec->quantize(&r->k, r->x, g->elems, r->payload, &e);
+	codec->accumulate(&r->k, &r->acc, r->payload, e, r->scratch);
 	add_bound(g, r->x, r->bound);
 	for (uint32_t i = 0; i < g->elems; i++)
 		r->exact[i] += r->x[i];
@@ -339,7 +330,8 @@ static void
 ref_chunk(struct ref *r, const struct geometry *g, const struct args *a, uint32_t step, size_t off,
 	  size_t m)
 {
-	const struct ainftp_quant_ops *s = &ainftp_quant_scalar;
+	const struct ainftp_codec *rc = ainftp_codec_get((unsigned int)g->result_encoding);
+	int8_t e;
 
 	ainftp_acc_reset(&r->acc);
 	memset(r->exact, 0, g->elems * sizeof(double));
@@ -349,15 +341,12 @@ ref_chunk(struct ref *r, const struct geometry *g, const struct args *a, uint32_
 		gradient(a->seed, w, step, off, m, r->x);
 		ref_add(r, g);
 	}
-	if (g->result_encoding == AINFTP_WIRE_INT16) {
-		int8_t e = s->res_i16(&r->acc, r->q16);
-
-		ainftp_dequant_i16(r->q16, g->elems, e, r->want);
+	e = rc->result_encode(&r->k, &r->acc, r->payload);
+	rc->to_f32(&r->k, r->payload, g->elems, e, r->want);
+	/* A quantized result is one more rounding, at its own exponent. */
+	if (rc->qbits != AINFTP_QBITS_FLOAT32)
 		for (uint32_t i = 0; i < g->elems; i++)
 			r->bound[i] += ldexp(1.0, e);
-	} else {
-		s->res_f32(&r->acc, r->want);
-	}
 }
 
 /* Bit-for-bit against the reference; within the bound of the true sum. 0 or -1. */
@@ -462,8 +451,8 @@ job_geometry(const struct args *a, struct geometry *g)
 			if (cfg->jobs[j].id != a->job)
 				continue;
 			g->elems = cfg->jobs[j].elems_per_packet;
-			g->encoding = ainftp_wire_encoding(cfg->jobs[j].encoding);
-			g->result_encoding = ainftp_wire_encoding(cfg->jobs[j].result_encoding);
+			g->encoding = cfg->jobs[j].encoding;
+			g->result_encoding = cfg->jobs[j].result_encoding;
 			rc = 0;
 		}
 		if (rc < 0)

@@ -30,7 +30,8 @@
 #include <rte_ring.h>
 #include <rte_udp.h>
 
-#include "ainftp_dp.h" /* ainftp_dp_slots_busy */
+#include "ainftp_dp.h"
+#include "ainftp_dp_view.h" /* ainftp_dp_slots_busy */
 #include "ainftp_emu.h"
 #include "ainftp_net.h"
 #include "ainftp_log.h"

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <stdio.h>
 
+#include <rte_cycles.h>
 #include <rte_launch.h>
 #include <rte_malloc.h>
 
 #include "ainftp_ctrl.h"
+#include "ainftp_dp.h"
 #include "ainftp_lcore.h"
 #include "ainftp_log.h"
 #include "ainftp_members.h"
 #include "ainftp_rx.h"
 #include "ainftp_sink_ops.h"
+#include "ainftp_stats.h"
 
 static int
 lcore_enabled(const struct ainftp_config *cfg, unsigned int lcore, const char *path, char *err,
@@ -124,11 +127,27 @@ rx_loop(struct ainftp_runtime *rt, unsigned int lcore)
 	ainftp_rx_loop(rt->rx[lcore], rt);
 }
 
+/* The control lcore: ticks of the control plane, and the stats line every stats interval. */
 static void
 control_loop(struct ainftp_runtime *rt, unsigned int lcore)
 {
+	uint64_t period = (uint64_t)rt->stats_interval_s * rte_get_tsc_hz();
+	uint64_t next = rte_get_tsc_cycles() + period, now;
+
 	AINFTP_LOG(INFO, "lcore %u: control", lcore);
-	ainftp_ctrl_loop(rt);
+	while (!ainftp_should_quit(rt)) {
+		rte_delay_us_sleep(AINFTP_CTRL_TICK_US);
+		now = rte_get_tsc_cycles();
+		ainftp_ctrl_tick(rt, now);
+		if (period == 0 || now < next)
+			continue;
+		next += period;
+		if (ainftp_stats_print(rt->stats_out, rt, 0) != 0)
+			AINFTP_LOG(WARNING, "cannot write the stats line");
+	}
+	/* Acks that came in since the last tick: the final stats line shows them. */
+	if (rt->ctrl != NULL)
+		ainftp_ctrl_acks_drain(rt);
 }
 
 const struct ainftp_role ainftp_role_rx = {.name = "rx", .loop = rx_loop};

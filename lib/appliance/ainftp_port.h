@@ -12,9 +12,6 @@
 
 #include "ainftp_runtime.h"
 
-/* Virtual ports have no descriptors; count their rings' depth instead. */
-#define AINFTP_RING_TX_DESC 4096
-
 /* Failures of ainftp_ports_setup: the config asks for what the device lacks, or the system failed.
  */
 #define AINFTP_ERR_CONFIG (-2)

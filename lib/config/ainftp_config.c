@@ -50,20 +50,6 @@ struct ainftp_name {
 	int value;
 };
 
-static const struct ainftp_name ainftp_encodings[] = {
-	{"int16", AINFTP_ENC_INT16},
-	{"int8", AINFTP_ENC_INT8},
-	{"float32", AINFTP_ENC_FLOAT32},
-	{NULL, 0},
-};
-
-/* Results go back to the workers either exact or in the compact int16 form. */
-static const struct ainftp_name ainftp_result_encodings[] = {
-	{"float32", AINFTP_ENC_FLOAT32},
-	{"int16", AINFTP_ENC_INT16},
-	{NULL, 0},
-};
-
 static const struct ainftp_name ainftp_sentries[] = {
 	{"none", AINFTP_SENTRY_NONE},
 	{"zscore", AINFTP_SENTRY_ZSCORE},
@@ -86,12 +72,6 @@ ainftp_name_of(const struct ainftp_name *names, int value)
 			return names->name;
 	}
 	return "unknown";
-}
-
-const char *
-ainftp_encoding_name(enum ainftp_encoding enc)
-{
-	return ainftp_name_of(ainftp_encodings, enc);
 }
 
 const char *
@@ -534,6 +514,41 @@ ainftp_get_enum(struct ainftp_ctx *c, const json_t *obj, const char *path, const
 	return ainftp_fail(c, kpath, "\"%s\" is not one of %s", echo, list);
 }
 
+/*
+ * An encoding by the codec table's names (ainftp_codec.h); for a result
+ * encoding, only codecs that encode results, the default (*out as given) named
+ * first. Absent and not required: *out unchanged.
+ */
+static int
+ainftp_get_encoding(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
+		    bool result, enum ainftp_encoding *out)
+{
+	const struct ainftp_codec *const *k, *found;
+	char kpath[AINFTP_PATH_LEN];
+	char echo[AINFTP_ECHO_LEN];
+	char list[128] = "";
+	const char *s;
+
+	if (ainftp_get_string(c, obj, path, key, !result, &s) < 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	found = ainftp_codec_by_name(s);
+	if (found != NULL && (!result || found->result_encode != NULL)) {
+		*out = found->enc;
+		return 0;
+	}
+	if (result)
+		snprintf(list, sizeof(list), "\"%s\"", ainftp_encoding_name(*out));
+	for (k = ainftp_codec_list; *k != NULL; k++)
+		if (!result || ((*k)->result_encode != NULL && (*k)->enc != *out))
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s\"%s\"",
+				 list[0] == '\0' ? "" : ", ", (*k)->name);
+	ainftp_clip(echo, sizeof(echo), s);
+	ainftp_path_key(kpath, path, key);
+	return ainftp_fail(c, kpath, "\"%s\" is not one of %s", echo, list);
+}
+
 /* Unicast host addresses only: inet_pton takes strict dotted quads, nothing else. */
 static int
 ainftp_get_ipv4(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
@@ -630,7 +645,7 @@ ainftp_get_mac(struct ainftp_ctx *c, const json_t *obj, const char *path)
 /* The key is a secret: messages give its length at most, never any of its text. */
 static int
 ainftp_get_key(struct ainftp_ctx *c, const json_t *obj, const char *path, bool required,
-	       uint8_t key[AINFTP_KEY_LEN])
+	       uint8_t key[AINFTP_KEY_BYTES])
 {
 	char kpath[AINFTP_PATH_LEN];
 	const char *s;
@@ -645,11 +660,11 @@ ainftp_get_key(struct ainftp_ctx *c, const json_t *obj, const char *path, bool r
 	/* Count characters, not bytes, so the figure matches what an editor shows. */
 	for (i = 0; s[i] != '\0'; i++)
 		chars += ((unsigned char)s[i] & 0xc0) != 0x80;
-	if (chars != 2 * AINFTP_KEY_LEN)
+	if (chars != 2 * AINFTP_KEY_BYTES)
 		return ainftp_fail(c, kpath,
 				   "must be %d hex digits (%d bytes), got %zu character%s",
-				   2 * AINFTP_KEY_LEN, AINFTP_KEY_LEN, chars, ainftp_plural(chars));
-	for (i = 0; i < AINFTP_KEY_LEN; i++) {
+				   2 * AINFTP_KEY_BYTES, AINFTP_KEY_BYTES, chars, ainftp_plural(chars));
+	for (i = 0; i < AINFTP_KEY_BYTES; i++) {
 		if (!ainftp_hex_byte(s + 2 * i, &key[i]))
 			return ainftp_fail(c, kpath, "is not hexadecimal");
 	}
@@ -906,40 +921,26 @@ ainftp_min_mtu(const struct ainftp_config *cfg)
 	return mtu;
 }
 
-/* Wire bytes of one packet's gradient payload; int8 blocks carry an exponent byte each. */
-static uint64_t
-ainftp_payload_bytes(enum ainftp_encoding enc, uint64_t n)
-{
-	switch (enc) {
-	case AINFTP_ENC_FLOAT32:
-		return 4 * n;
-	case AINFTP_ENC_INT16:
-		return 2 * n;
-	default:
-		return n + (n + AINFTP_INT8_BLOCK - 1) / AINFTP_INT8_BLOCK;
-	}
-}
-
 /* Packets are never fragmented, so a whole chunk must fit in the smallest MTU. */
 static int
 ainftp_parse_payload(struct ainftp_ctx *c, const json_t *obj, const char *path,
 		     struct ainftp_job_conf *job)
 {
 	char kpath[AINFTP_PATH_LEN];
-	int enc = 0;
 	uint16_t mtu = ainftp_min_mtu(c->cfg);
+	const struct ainftp_codec *codec;
 	uint64_t bytes;
 
 	if (ainftp_get_u32(c, obj, path, "elems_per_packet", true, 1, UINT32_MAX,
 			   &job->elems_per_packet) < 0 ||
-	    ainftp_get_enum(c, obj, path, "encoding", true, ainftp_encodings, &enc) < 0)
+	    ainftp_get_encoding(c, obj, path, "encoding", false, &job->encoding) < 0)
 		return -1;
-	job->encoding = enc;
+	codec = ainftp_codec_get(job->encoding);
 	ainftp_path_key(kpath, path, "elems_per_packet");
-	if (job->encoding == AINFTP_ENC_INT8 && job->elems_per_packet % AINFTP_INT8_BLOCK != 0)
-		return ainftp_fail(c, kpath, "%u is not a multiple of %d, the int8 block size",
-				   job->elems_per_packet, AINFTP_INT8_BLOCK);
-	bytes = ainftp_payload_bytes(job->encoding, job->elems_per_packet) + AINFTP_PKT_OVERHEAD;
+	if (job->elems_per_packet % codec->elems_multiple != 0)
+		return ainftp_fail(c, kpath, "%u is not a multiple of %u, the %s block size",
+				   job->elems_per_packet, codec->elems_multiple, codec->name);
+	bytes = (uint64_t)codec->payload_len(job->elems_per_packet) + AINFTP_PKT_OVERHEAD;
 	if (bytes > mtu)
 		return ainftp_fail(c, kpath,
 				   "%u %s elements need %llu bytes with headers, more than the "
@@ -955,7 +956,7 @@ ainftp_check_result_size(struct ainftp_ctx *c, const char *path, const struct ai
 {
 	char kpath[AINFTP_PATH_LEN];
 	uint16_t mtu = ainftp_min_mtu(c->cfg);
-	uint64_t bytes = ainftp_payload_bytes(job->result_encoding, job->elems_per_packet) +
+	uint64_t bytes = (uint64_t)ainftp_payload_len(job->result_encoding, job->elems_per_packet) +
 			 AINFTP_PKT_OVERHEAD;
 
 	if (bytes <= mtu)
@@ -1131,11 +1132,11 @@ ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, 
 		"auth", "quorum", "straggler", "sentry",	   "workers",  NULL};
 	struct ainftp_job_conf *job = &c->cfg->jobs[index];
 	char path[AINFTP_PATH_LEN];
-	int result = AINFTP_ENC_FLOAT32;
 	json_t *obj;
 
 	job->slots = AINFTP_DEFAULT_SLOTS;
 	job->auth = true;
+	job->result_encoding = AINFTP_ENC_FLOAT32;
 	if (ainftp_get_element(c, arr, index, arr_path, keys, &obj, path) < 0 ||
 	    ainftp_get_u32(c, obj, path, "id", true, 0, UINT32_MAX, &job->id) < 0 ||
 	    ainftp_check_job_id(c, path, index) < 0 ||
@@ -1143,12 +1144,10 @@ ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, 
 			   &job->port) < 0 ||
 	    ainftp_get_pow2(c, obj, path, "slots", 1, 65536, &job->slots) < 0 ||
 	    ainftp_parse_payload(c, obj, path, job) < 0 ||
-	    ainftp_get_enum(c, obj, path, "result_encoding", false, ainftp_result_encodings,
-			    &result) < 0 ||
+	    ainftp_get_encoding(c, obj, path, "result_encoding", true, &job->result_encoding) < 0 ||
 	    ainftp_get_bool(c, obj, path, "auth", &job->auth) < 0 ||
 	    ainftp_parse_workers(c, obj, path, job) < 0)
 		return -1;
-	job->result_encoding = result;
 	if (ainftp_check_result_size(c, path, job) < 0)
 		return -1;
 	job->quorum = job->n_workers;

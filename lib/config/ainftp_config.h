@@ -13,12 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ainftp_codec.h"
+#include "ainftp_proto.h"
+
 #define AINFTP_MAX_PORTS 8
 #define AINFTP_MAX_QUEUES 16	  /* RX or TX queues per port */
 #define AINFTP_MAX_RX_BINDINGS 64 /* (lcore, port, queue) triples */
 #define AINFTP_MAX_JOBS 16
 #define AINFTP_MAX_WORKERS 64 /* per job: results carry a 64-bit bitmap */
-#define AINFTP_KEY_LEN 32     /* bytes; written as 64 hex digits */
 #define AINFTP_DEVICE_LEN 256
 #define AINFTP_MTU_MIN 576
 #define AINFTP_MTU_MAX 9000
@@ -28,7 +30,6 @@
 #define AINFTP_DEFAULT_HEARTBEAT_MS 100
 #define AINFTP_HEARTBEAT_MS_MIN 10 /* the control lcore's tick: it cannot send faster */
 #define AINFTP_HEARTBEAT_MS_MAX 10000
-#define AINFTP_INT8_BLOCK 32 /* elements per int8 block (one scale each) */
 /*
  * Bytes of an MTU that are not gradient payload: IPv4 (20) + UDP (8) + the
  * ainftp header (32) and authentication tag (16); docs/PROTOCOL.md.
@@ -37,12 +38,6 @@
 
 /* Exit code for anything wrong with cluster.json or the command line. */
 #define AINFTP_EXIT_CONFIG 2
-
-enum ainftp_encoding {
-	AINFTP_ENC_INT16,
-	AINFTP_ENC_INT8,
-	AINFTP_ENC_FLOAT32,
-};
 
 enum ainftp_sentry_policy {
 	AINFTP_SENTRY_NONE,
@@ -71,7 +66,7 @@ struct ainftp_rx_binding {
 struct ainftp_worker_conf {
 	uint16_t id;		     /* 0 .. AINFTP_MAX_WORKERS-1, unique in its job */
 	uint32_t ipv4;		     /* network byte order */
-	uint8_t key[AINFTP_KEY_LEN]; /* secret: never print */
+	uint8_t key[AINFTP_KEY_BYTES]; /* secret: never print */
 };
 
 struct ainftp_straggler_conf {
@@ -164,7 +159,6 @@ unsigned int ainftp_config_rx_lcore_rank(const struct ainftp_config *cfg, unsign
 bool ainftp_config_is_rx_lcore(const struct ainftp_config *cfg, unsigned int lcore);
 uint16_t ainftp_config_tx_queues_needed(const struct ainftp_config *cfg);
 
-const char *ainftp_encoding_name(enum ainftp_encoding enc);
 /* Two hex digits at s into *out; s[1] is not read when s[0] is the terminator. */
 bool ainftp_hex_byte(const char *s, uint8_t *out);
 /*

@@ -10,16 +10,12 @@
 #include <rte_ring.h>
 
 #include "ainftp_ctrl.h"
-#include "ainftp_dp.h"
+#include "ainftp_dp_view.h"
 #include "ainftp_log.h"
 #include "ainftp_members.h"
 #include "ainftp_net.h"
-#include "ainftp_port.h"
-#include "ainftp_rx.h"
-#include "ainftp_stats.h"
 
 /* How often the control lcore wakes: bounds how late it sees a quit request. */
-#define CTRL_TICK_US 10000
 #define HB_FRAME_LEN (AINFTP_UDP_HDRS_LEN + sizeof(struct ainftp_hdr))
 #define ACK_BURST 64
 
@@ -101,13 +97,13 @@ ainftp_ctrl_acks_drain(struct ainftp_runtime *rt)
 	unsigned int lcore, n, i, total = 0;
 
 	for (lcore = 0; sw != NULL && lcore < RTE_MAX_LCORE; lcore++) {
-		const struct ainftp_rx_ctx *ctx = rt->rx[lcore];
+		struct rte_ring *ring = ainftp_dp_ack_ring(rt, lcore);
 
-		if (ctx == NULL || ctx->dp.hb_ring == NULL)
+		if (ring == NULL)
 			continue;
 		do {
-			n = rte_ring_dequeue_burst_elem(ctx->dp.hb_ring, acks, sizeof(acks[0]),
-							ACK_BURST, NULL);
+			n = rte_ring_dequeue_burst_elem(ring, acks, sizeof(acks[0]), ACK_BURST,
+							NULL);
 			for (i = 0; i < n; i++) {
 				const struct ainftp_hb_ack *a = &acks[i];
 
@@ -375,37 +371,21 @@ ainftp_ctrl_quorum(struct ainftp_runtime *rt, uint64_t now)
 }
 
 void
-ainftp_ctrl_loop(struct ainftp_runtime *rt)
+ainftp_ctrl_tick(struct ainftp_runtime *rt, uint64_t now)
 {
 	struct ainftp_ctrl *c = rt->ctrl;
-	uint64_t hz = rte_get_tsc_hz();
-	uint64_t period = (uint64_t)rt->stats_interval_s * hz;
-	uint64_t next = rte_get_tsc_cycles() + period, now;
 
-	while (!ainftp_should_quit(rt)) {
-		rte_delay_us_sleep(CTRL_TICK_US);
-		now = rte_get_tsc_cycles();
-		if (c != NULL) {
-			ainftp_ctrl_acks_drain(rt);
-			/* Every tick, not every heartbeat: a straggler is out within a tick of
-			 * crossing the threshold. */
-			ainftp_ctrl_quorum(rt, now);
-			if (c->pool != NULL && now >= c->next_hb) {
-				ainftp_ctrl_heartbeat(rt);
-				/* Behind by more than a round (a stalled lcore): skip, do not
-				 * burst. */
-				c->next_hb += c->swarm.interval;
-				if (c->next_hb <= now)
-					c->next_hb = now + c->swarm.interval;
-			}
-		}
-		if (period == 0 || now < next)
-			continue;
-		next += period;
-		if (ainftp_stats_print(rt->stats_out, rt, 0) != 0)
-			AINFTP_LOG(WARNING, "cannot write the stats line");
+	if (c == NULL)
+		return;
+	ainftp_ctrl_acks_drain(rt);
+	/* Every tick, not every heartbeat: a straggler is out within a tick of crossing the
+	 * threshold. */
+	ainftp_ctrl_quorum(rt, now);
+	if (c->pool != NULL && now >= c->next_hb) {
+		ainftp_ctrl_heartbeat(rt);
+		/* Behind by more than a round (a stalled lcore): skip, do not burst. */
+		c->next_hb += c->swarm.interval;
+		if (c->next_hb <= now)
+			c->next_hb = now + c->swarm.interval;
 	}
-	/* Acks that came in since the last tick: the final stats line shows them. */
-	if (c != NULL)
-		ainftp_ctrl_acks_drain(rt);
 }

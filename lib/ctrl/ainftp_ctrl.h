@@ -64,6 +64,14 @@ unsigned int ainftp_ctrl_quorum(struct ainftp_runtime *rt, uint64_t now);
 int ainftp_ctrl_readmit_request(const struct ainftp_runtime *rt, const char *params, char *err,
 				size_t errlen);
 
-void ainftp_ctrl_loop(struct ainftp_runtime *rt);
+/* The control lcore's sleep between ticks, in microseconds. */
+#define AINFTP_CTRL_TICK_US 10000
+
+/*
+ * One tick at time now: the acks in, the quorum ranked and published, a
+ * heartbeat round when one is due. The control role's loop calls it every
+ * AINFTP_CTRL_TICK_US (ainftp_lcore.c), and prints the stats line beside it.
+ */
+void ainftp_ctrl_tick(struct ainftp_runtime *rt, uint64_t now);
 
 #endif

@@ -26,41 +26,11 @@
 #include <stdint.h>
 
 #include "ainftp_config.h"
+#include "ainftp_publish.h"
 #include "ainftp_swarm.h"
 
 /* Contributions a worker out of the quorum must have made since it left to rejoin. */
 #define AINFTP_QUORUM_REJOIN_SAMPLES 8
-
-/*
- * What a slot waits for, as the control lcore published it: immutable once
- * published. Bits and join_step are by worker id, like a result's bitmap.
- */
-struct ainftp_quorum_snap {
-	uint64_t version;     /* 1 for the first; every change of members or join steps adds 1 */
-	uint64_t members;     /* the workers in the quorum */
-	uint64_t quarantined; /* workers the sentry quarantined: their data is dropped */
-	uint64_t late;	      /* members with a join step above 0 */
-	uint64_t max_join; /* the largest join step of a member: from it on, required = members */
-	uint64_t join_step[AINFTP_MAX_WORKERS]; /* first step a member is required for */
-};
-
-/* The members that a slot of this step waits for. */
-static inline uint64_t
-ainftp_quorum_required(const struct ainftp_quorum_snap *q, uint32_t step)
-{
-	uint64_t req = q->members, late;
-
-	/* Only in the step of a rejoin and those before it: rare. */
-	if (__builtin_expect(step >= q->max_join, 1))
-		return req;
-	for (late = q->late; late != 0; late &= late - 1) {
-		unsigned int w = (unsigned int)__builtin_ctzll(late);
-
-		if (step < q->join_step[w])
-			req &= ~(UINT64_C(1) << w);
-	}
-	return req;
-}
 
 /* Why a worker left the quorum (the latest time). */
 enum ainftp_out_reason {

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "ainftp_config.h"
+#include "ainftp_publish.h"
 
 /* A heartbeat's fate is remembered for this many heartbeats (one bitmap word). */
 #define AINFTP_SWARM_WINDOW 64
@@ -31,19 +32,6 @@ enum ainftp_peer_state {
 	AINFTP_PEER_UNKNOWN, /* its address was never learnt: nothing to send to */
 	AINFTP_PEER_UP,	     /* acked within the silence bound, or too new to tell */
 	AINFTP_PEER_SILENT,  /* no ack for longer than the silence bound */
-};
-
-/*
- * What an RX lcore hands the control lcore for each HEARTBEAT_ACK that passed
- * its checks (tag included): a fixed-size ring element, 24 bytes.
- */
-struct ainftp_hb_ack {
-	uint16_t job_idx; /* index into cfg->jobs */
-	uint8_t widx;	  /* index into the job's workers */
-	uint8_t pad;
-	uint32_t seq;	 /* the echoed step: the heartbeat's sequence number */
-	uint64_t tx_tsc; /* the echoed bitmap: when the control lcore sent it */
-	uint64_t rx_tsc; /* when the RX lcore took the ack */
 };
 
 struct ainftp_peer {

@@ -16,7 +16,7 @@
 #include <rte_mbuf.h>
 
 #include "ainftp_config.h"
-#include "ainftp_stats.h"
+#include "ainftp_counters.h"
 
 #define AINFTP_NEIGH_SIZE 1024 /* power of two, > 2x the largest worker set */
 #define AINFTP_NEIGH_PROBE 8

@@ -3,6 +3,7 @@
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
+#include "ainftp_dp.h"
 #include "ainftp_rx.h"
 
 /* Classify one burst from one queue; replies go to this lcore's TX queue on that port. */

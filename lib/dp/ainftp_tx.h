@@ -11,7 +11,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
-#include "ainftp_stats.h"
+#include "ainftp_counters.h"
 
 #define AINFTP_BURST 32
 

@@ -20,7 +20,7 @@
 
 #include <rte_rcu_qsbr.h>
 
-#include "ainftp_quorum.h"
+#include "ainftp_publish.h"
 #include "ainftp_runtime.h"
 
 /* Buffers per job: the current one and spares still being read or free. */

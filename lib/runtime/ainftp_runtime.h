@@ -23,6 +23,9 @@ struct ainftp_quorum;
 struct ainftp_sink;
 struct ainftp_runtime;
 
+/* Virtual ports have no descriptors; count their rings' depth instead. */
+#define AINFTP_RING_TX_DESC 4096
+
 struct ainftp_port {
 	uint16_t port_id;
 	int socket;

@@ -76,9 +76,6 @@ typedef void (*ainftp_trim_fn)(const struct ainftp_sortnet *net, const float *co
 			       uint32_t elems, uint32_t t, uint32_t band, float scale, float *out,
 			       uint32_t *outside);
 typedef uint32_t (*ainftp_clip_fn)(const float *x, uint32_t n, double clip_norm, float *out);
-typedef double (*ainftp_sumsq_fn)(const float *x, uint32_t n);
-/* ainftp_dequant_i16's bits (q * 2^e, one rounding), for the rules that keep floats. */
-typedef void (*ainftp_dequant_i16_fn)(const int16_t *q, uint32_t n, int8_t e, float *out);
 
 struct ainftp_sentry_ops {
 	const char *name; /* "scalar", "avx2", "avx512" */

@@ -21,6 +21,11 @@
 #include "ainftp_quant.h"
 #include "ainftp_sink_ops.h"
 
+/* The arena says a result's encoding by its wire value: consumers read these numbers. */
+_Static_assert(AINFTP_SINK_ENC_FLOAT32 == (int)AINFTP_ENC_FLOAT32 &&
+		       AINFTP_SINK_ENC_INT16 == (int)AINFTP_ENC_INT16,
+	       "ainftp_sink_enc holds the wire's values (enum ainftp_encoding)");
+
 #define HUGETLBFS_MAGIC_NR 0x958458f6
 #define SINK_HUGE_DIR "/dev/hugepages"
 #define SINK_FILE "ainftp-results"
@@ -44,14 +49,12 @@ layout(const struct ainftp_config *cfg, struct ainftp_sink_hdr *h)
 	for (j = 0; j < cfg->n_jobs; j++) {
 		const struct ainftp_job_conf *jc = &cfg->jobs[j];
 		struct ainftp_sink_job *sj = &h->jobs[j];
-		uint8_t enc = ainftp_wire_encoding(jc->result_encoding);
-
 		sj->id = jc->id;
 		sj->n_slots = jc->slots;
 		sj->elems = jc->elems_per_packet;
-		sj->encoding =
-			enc == AINFTP_WIRE_INT16 ? AINFTP_SINK_ENC_INT16 : AINFTP_SINK_ENC_FLOAT32;
-		sj->payload_len = (uint32_t)ainftp_payload_len(enc, (uint16_t)sj->elems);
+		sj->encoding = jc->result_encoding;
+		sj->payload_len =
+			(uint32_t)ainftp_payload_len(jc->result_encoding, (uint16_t)sj->elems);
 		sj->stride = RTE_ALIGN_CEIL(AINFTP_SINK_ALIGN + sj->payload_len, AINFTP_SINK_ALIGN);
 		sj->offset = off;
 		off += (uint64_t)sj->stride * sj->n_slots;

@@ -10,81 +10,15 @@
 #include <rte_telemetry.h>
 
 #include "ainftp_ctrl.h"
-#include "ainftp_dp.h"
+#include "ainftp_dp_view.h"
 #include "ainftp_quorum.h"
 #include "ainftp_runtime.h"
+#include "ainftp_sink_ops.h"
 #include "ainftp_stats.h"
 #include "ainftp_swarm.h"
 
-struct ainftp_lcore_stats ainftp_stats[RTE_MAX_LCORE];
-
-const char *const ainftp_drop_names[AINFTP_DROP_MAX] = {
-	[AINFTP_DROP_RUNT] = "runt",
-	[AINFTP_DROP_L2_NOT_OURS] = "l2_not_ours",
-	[AINFTP_DROP_ETHERTYPE] = "ethertype",
-	[AINFTP_DROP_ARP_MALFORMED] = "arp_malformed",
-	[AINFTP_DROP_ARP_NOT_OURS] = "arp_not_ours",
-	[AINFTP_DROP_IP_MALFORMED] = "ip_malformed",
-	[AINFTP_DROP_IP_CHECKSUM] = "ip_checksum",
-	[AINFTP_DROP_IP_FRAGMENT] = "ip_fragment",
-	[AINFTP_DROP_IP_NOT_OURS] = "ip_not_ours",
-	[AINFTP_DROP_IP_PROTO] = "ip_proto",
-	[AINFTP_DROP_ICMP_MALFORMED] = "icmp_malformed",
-	[AINFTP_DROP_ICMP_TYPE] = "icmp_type",
-	[AINFTP_DROP_UDP_MALFORMED] = "udp_malformed",
-	[AINFTP_DROP_UDP_PORT] = "udp_port",
-	[AINFTP_DROP_RESULT_NOMBUF] = "result_nombuf",
-	[AINFTP_DROP_TX_FULL] = "tx_full",
-	[AINFTP_DROP_HB_RING_FULL] = "hb_ring_full",
-	[AINFTP_DROP_SENTRY] = "sentry_dropped",
-	[AINFTP_DROP_QUARANTINED] = "quarantined",
-};
-
 /* Telemetry callbacks take no argument: the runtime they report on. */
 static const struct ainftp_runtime *telemetry_rt;
-
-void
-ainftp_stats_reset(void)
-{
-	memset(ainftp_stats, 0, sizeof(ainftp_stats));
-}
-
-static void
-ctr_accumulate(struct ainftp_port_ctr *sum, const struct ainftp_port_ctr *c)
-{
-	unsigned int i;
-
-	sum->rx_pkts += ainftp_ctr_read(&c->rx_pkts);
-	sum->rx_bytes += ainftp_ctr_read(&c->rx_bytes);
-	sum->tx_pkts += ainftp_ctr_read(&c->tx_pkts);
-	sum->tx_bytes += ainftp_ctr_read(&c->tx_bytes);
-	sum->arp_replies += ainftp_ctr_read(&c->arp_replies);
-	sum->icmp_replies += ainftp_ctr_read(&c->icmp_replies);
-	sum->arp_learnt += ainftp_ctr_read(&c->arp_learnt);
-	sum->data_pkts += ainftp_ctr_read(&c->data_pkts);
-	sum->chunks_done += ainftp_ctr_read(&c->chunks_done);
-	sum->chunks_partial += ainftp_ctr_read(&c->chunks_partial);
-	sum->chunks_abandoned += ainftp_ctr_read(&c->chunks_abandoned);
-	sum->results_sent += ainftp_ctr_read(&c->results_sent);
-	sum->results_resent += ainftp_ctr_read(&c->results_resent);
-	sum->overflows += ainftp_ctr_read(&c->overflows);
-	sum->heartbeats_sent += ainftp_ctr_read(&c->heartbeats_sent);
-	sum->heartbeat_acks += ainftp_ctr_read(&c->heartbeat_acks);
-	for (i = 0; i < AINFTP_DROP_MAX; i++)
-		sum->drops[i] += ainftp_ctr_read(&c->drops[i]);
-	for (i = 1; i < AINFTP_BAD_MAX; i++)
-		sum->proto_drops[i] += ainftp_ctr_read(&c->proto_drops[i]);
-}
-
-void
-ainftp_stats_port_sum(uint16_t port_idx, struct ainftp_port_ctr *sum)
-{
-	unsigned int lcore;
-
-	memset(sum, 0, sizeof(*sum));
-	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++)
-		ctr_accumulate(sum, &ainftp_stats[lcore].port[port_idx]);
-}
 
 static uint64_t
 drops_total(const struct ainftp_port_ctr *c)
@@ -145,7 +79,7 @@ port_json(const struct ainftp_runtime *rt, uint16_t idx)
 	char mac[RTE_ETHER_ADDR_FMT_SIZE];
 	json_t *o;
 
-	ainftp_stats_port_sum(idx, &sum);
+	ainftp_counters_port_sum(idx, &sum);
 	o = ctr_json(&sum);
 	rte_ether_format_addr(mac, sizeof(mac), &p->mac);
 	json_object_set_new(o, "port", json_integer(idx));
@@ -179,7 +113,7 @@ lcore_json(const struct ainftp_runtime *rt, unsigned int lcore)
 
 	memset(&sum, 0, sizeof(sum));
 	for (i = 0; i < rt->n_ports; i++)
-		ctr_accumulate(&sum, &s->port[i]);
+		ainftp_counters_accumulate(&sum, &s->port[i]);
 	o = ctr_json(&sum);
 	json_object_set_new(o, "lcore", json_integer(lcore));
 	json_object_set_new(o, "role", json_string(rt->role[lcore]->name));
@@ -428,7 +362,7 @@ tel_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 		if (rt->role[lcore] == NULL)
 			continue;
 		for (i = 0; i < rt->n_ports; i++)
-			ctr_accumulate(&total, &ainftp_stats[lcore].port[i]);
+			ainftp_counters_accumulate(&total, &ainftp_stats[lcore].port[i]);
 		snprintf(name, sizeof(name), "lcore%u", lcore);
 		json_object_set_new(lcores, name, lcore_json(rt, lcore));
 	}
@@ -507,7 +441,7 @@ ainftp_stats_sentry_json(const struct ainftp_runtime *rt, uint16_t j)
 	json_object_set_new(o, "clip_norm", json_real(sc->clip_norm));
 	json_object_set_new(o, "suspicion_threshold", json_real(sc->suspicion_threshold));
 	/* Drops are counted per port: a port's jobs share them. */
-	ainftp_stats_port_sum(jc->port, &sum);
+	ainftp_counters_port_sum(jc->port, &sum);
 	json_object_set_new(o, "port_sentry_dropped",
 			    json_integer((json_int_t)sum.drops[AINFTP_DROP_SENTRY]));
 	json_object_set_new(o, "port_quarantined_dropped",

@@ -4,11 +4,9 @@
 
 #include <sodium.h>
 
-#include "ainftp_config.h"
 #include "ainftp_proto.h"
 #include "ainftp_quant.h"
 
-_Static_assert(AINFTP_KEY_BYTES == AINFTP_KEY_LEN, "one key length for config and wire");
 _Static_assert(sizeof(((struct ainftp_mac_key *)0)->k) == crypto_shorthash_siphashx24_KEYBYTES,
 	       "SipHash-2-4-128 takes a 128-bit key");
 _Static_assert(AINFTP_TAG_LEN == crypto_shorthash_siphashx24_BYTES,
@@ -39,18 +37,11 @@ const char *const ainftp_bad_names[AINFTP_BAD_MAX] = {
 };
 
 size_t
-ainftp_payload_len(enum ainftp_wire_encoding enc, uint32_t n)
+ainftp_payload_len(unsigned int enc, uint32_t n)
 {
-	switch (enc) {
-	case AINFTP_WIRE_FLOAT32:
-		return 4 * (size_t)n;
-	case AINFTP_WIRE_INT16:
-		return 2 * (size_t)n;
-	case AINFTP_WIRE_INT8:
-		/* size_t before the rounding: n + 31 may not fit in 32 bits */
-		return (size_t)n + ((size_t)n + AINFTP_BLOCK - 1) / AINFTP_BLOCK;
-	}
-	return 0;
+	const struct ainftp_codec *c = ainftp_codec_get(enc);
+
+	return c == NULL ? 0 : c->payload_len(n);
 }
 
 /* Derivation without sodium_init(), which takes a lock: the per-call path of ainftp_tag. */

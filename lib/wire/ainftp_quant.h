@@ -80,6 +80,11 @@ typedef int (*ainftp_acc_f32_fn)(struct ainftp_acc *a, const float *x);
 typedef void (*ainftp_res_f32_fn)(const struct ainftp_acc *a, float *out);
 typedef int8_t (*ainftp_res_i16_fn)(const struct ainftp_acc *a, int16_t *out);
 
+/* ainftp_dequant_i16's bits (q * 2^e, one rounding), and a sum of squares of floats (the
+ * sentry's SIMD kernels give both: ainftp_sentry.h). */
+typedef void (*ainftp_dequant_i16_fn)(const int16_t *q, uint32_t n, int8_t e, float *out);
+typedef double (*ainftp_sumsq_fn)(const float *x, uint32_t n);
+
 struct ainftp_quant_ops {
 	const char *name; /* "scalar", "avx2", "avx512" */
 	ainftp_quant_i16_fn quant_i16;

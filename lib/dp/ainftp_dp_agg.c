@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The middle stage: a checked contribution offered to its slot, judged by the
+ * job's sentry, added into the slot's sum by the job's codec and timed; a slot
+ * whose quorum is in turned into its result and handed to the output stage.
+ * Also what each poll starts with: the quorum's snapshot and the scan of the
+ * open slots.
+ */
+#include <rte_cycles.h>
+
+#include "ainftp_dp_private.h"
+
+/* What this lcore's sentry said of worker widx so far, for the control lcore. */
+static inline void
+sentry_publish(struct ainftp_dp_job *job, unsigned int widx)
+{
+	const struct ainftp_sentry_worker *sw = &job->sentry->w[widx];
+	struct ainftp_dp_worker *w = &job->workers[widx];
+
+	__atomic_store_n(&w->sentry_seen, sw->seen, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->sentry_flagged, sw->flagged, __ATOMIC_RELAXED);
+}
+
+/*
+ * trimmed_mean / median at completion: the rule over the rows of the workers
+ * included, in worker-id order (so the result does not depend on arrival
+ * order), minus any quarantined since they contributed; its output (centre
+ * times n) is the slot's one contribution, through acc_f32 like any float32
+ * payload, so the result encoding is the job's. An output that is not finite
+ * (a float overflow of centre x n) leaves the sum empty, flagged overflow.
+ */
+static void
+robust_finish(struct ainftp_dp *dp, struct ainftp_dp_job *job, struct ainftp_slot *s)
+{
+	const float *x[AINFTP_MAX_WORKERS];
+	uint16_t widx[AINFTP_MAX_WORKERS], n = 0, i;
+	uint64_t incl = s->incl & ~job->q.quarantined, m;
+
+	for (m = incl; m != 0; m &= m - 1) {
+		uint8_t idx = job->worker_idx[__builtin_ctzll(m)];
+
+		x[n] = s->rows + (size_t)idx * job->elems;
+		widx[n++] = idx;
+	}
+	ainftp_acc_reset(&s->acc);
+	s->incl = incl;
+	s->n_incl = (uint8_t)n;
+	if (n == 0)
+		return;
+	if (unlikely(ainftp_sentry_robust(job->sentry, x, widx, n, dp->scratch) != 0)) {
+		/* Cannot happen (the workers are distinct and admitted); never a wrong sum. */
+		s->incl = 0;
+		s->n_incl = 0;
+		return;
+	}
+	for (i = 0; i < n; i++)
+		sentry_publish(job, widx[i]);
+	if (unlikely(dp->k.q->acc_f32(&s->acc, dp->scratch) != 0)) {
+		ainftp_acc_reset(&s->acc);
+		s->acc.overflow = true;
+	}
+}
+
+/* A checked payload into the slot's sum; -1 when a float32 payload holds NaN or Inf. */
+static inline int
+payload_add(struct ainftp_dp *dp, const struct ainftp_dp_job *job, struct ainftp_slot *s,
+	    const struct ainftp_hdr *h)
+{
+	return job->codec->accumulate(&dp->k, &s->acc, h + 1, h->scale_exp, dp->scratch);
+}
+
+/*
+ * A checked contribution of worker widx under the job's sentry: 1 used (added,
+ * or kept as its row for the robust rules), 0 dropped by the sentry, -1 a
+ * float32 payload with a NaN or an infinity (judged by nobody).
+ */
+static int
+sentry_add(struct ainftp_dp *dp, struct ainftp_dp_job *job, unsigned int widx,
+	   struct ainftp_slot *s, const struct ainftp_hdr *h)
+{
+	struct ainftp_sentry *se = job->sentry;
+	double norm;
+	int r;
+
+	switch (se->conf.policy) {
+	case AINFTP_SENTRY_ZSCORE:
+		norm = job->codec->norm(&dp->k, h + 1, job->elems, h->scale_exp, dp->scratch);
+		if (unlikely(norm < 0))
+			return -1;
+		r = ainftp_sentry_zscore_check(se, (uint16_t)widx, norm);
+		sentry_publish(job, widx);
+		if (r == AINFTP_SENTRY_DROP)
+			return 0;
+		if (unlikely(r != AINFTP_SENTRY_ACCEPT))
+			return -1;
+		return payload_add(dp, job, s, h) == 0 ? 1 : -1;
+	case AINFTP_SENTRY_CLIP:
+		if (unlikely(job->codec->to_f32(&dp->k, h + 1, job->elems, h->scale_exp,
+						dp->scratch) != 0))
+			return -1;
+		r = ainftp_sentry_clip(se, (uint16_t)widx, dp->scratch, dp->scratch);
+		sentry_publish(job, widx);
+		if (unlikely(r < 0))
+			return -1;
+		return dp->k.q->acc_f32(&s->acc, dp->scratch) == 0 ? 1 : -1;
+	default:
+		/* trimmed_mean, median: judged with the others at completion. */
+		return job->codec->to_f32(&dp->k, h + 1, job->elems, h->scale_exp,
+					  s->rows + (size_t)widx * job->elems) == 0
+			       ? 1
+			       : -1;
+	}
+}
+
+/* One more lateness sample of worker w on this lcore (single writer: plain arithmetic). */
+static inline void
+lag_sample(struct ainftp_dp_worker *w, uint64_t cycles)
+{
+	int64_t e = (int64_t)w->lag_ewma;
+
+	e += ((int64_t)(cycles << 4) - e) / 8;
+	__atomic_store_n(&w->lag_ewma, (uint64_t)e, __ATOMIC_RELAXED);
+	ainftp_ctr_add(&w->lag_samples, 1);
+}
+
+/*
+ * What a refused contribution says of its sender's lag. A retransmission of a
+ * chunk it is in says nothing (its result was lost); of a chunk completed
+ * without it, the lateness is exact; a stale one is later still than the
+ * chunk kept, and at least a threshold late: its slot has moved on without it.
+ */
+static void
+late_sample(const struct ainftp_dp *dp, const struct ainftp_dp_job *job, struct ainftp_dp_worker *w,
+	    const struct ainftp_slot *s, uint64_t bit, bool stale)
+{
+	uint64_t late = s->shadow_seq == AINFTP_SEQ_NONE ? 0 : dp->now - s->shadow_first_tsc;
+
+	if (stale)
+		lag_sample(w, RTE_MAX(late, job->threshold));
+	else if (!(s->shadow_bitmap & bit))
+		lag_sample(w, late);
+}
+
+/* After an ADD: a new chunk starts its clock (and may raise the highest step), or one more is
+ * timed against it. */
+static void
+added_timing(struct ainftp_dp *dp, struct ainftp_dp_job *job, struct ainftp_dp_worker *w,
+	     struct ainftp_slot *s)
+{
+	uint64_t step = s->seq >> 32;
+
+	if (s->count == 1) {
+		s->first_tsc = dp->now;
+		if (step > job->max_step)
+			__atomic_store_n(&job->max_step, step, __ATOMIC_RELAXED);
+	}
+	lag_sample(w, dp->now - s->first_tsc);
+}
+
+/* The members the slot's chunk waits for, and whether it may complete now. */
+static inline bool
+slot_ready(const struct ainftp_dp_job *job, const struct ainftp_slot *s)
+{
+	return ainftp_slot_ready(s, ainftp_quorum_required(&job->q, (uint32_t)(s->seq >> 32)),
+				 job->quorum, job->min_quorum);
+}
+
+/* A result without every worker: counted, and how long its slot waited, for the report. */
+static void
+partial_done(const struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
+	     const struct ainftp_slot *s, struct ainftp_port_ctr *ctr)
+{
+	uint64_t waited = ctx->dp.now - s->first_tsc;
+
+	ainftp_ctr_add(&ctr->chunks_partial, 1);
+	if (waited > job->partial_wait_max)
+		__atomic_store_n(&job->partial_wait_max, waited, __ATOMIC_RELAXED);
+}
+
+/* The slot may complete: turn the sum into the result, keep it, hand it to the output. */
+static void
+slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s, uint16_t k,
+	    struct rte_mbuf *payload, struct ainftp_port_ctr *ctr)
+{
+	void *out = rte_pktmbuf_append(payload, (uint16_t)job->result_len);
+
+	if (s->rows != NULL)
+		robust_finish(&ctx->dp, job, s);
+	s->shadow_exp = job->rcodec->result_encode(&ctx->dp.k, &s->acc, out);
+	/* Who is in it: those heard from, less any the sentry dropped. */
+	s->shadow_bitmap = s->incl;
+	s->shadow_count = s->n_incl;
+	s->shadow_flags = s->acc.overflow ? AINFTP_F_OVERFLOW : 0;
+	rte_pktmbuf_free(ainftp_slot_complete(s, payload));
+	ainftp_ctr_add(&ctr->chunks_done, 1);
+	if (s->count < job->n_workers)
+		partial_done(ctx, job, s, ctr);
+	if (s->acc.overflow)
+		ainftp_ctr_add(&ctr->overflows, 1);
+	ainftp_dp_result_out(ctx, job, s, k, out, payload, ctr);
+}
+
+/* A new address for a worker: published to the control lcore (ainftp_dp_worker addr_sc). */
+static void
+worker_learn(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+	     struct ainftp_dp_worker *w, const struct rte_ether_hdr *eth,
+	     const struct rte_udp_hdr *udp)
+{
+	uint32_t sc = w->addr_sc;
+
+	__atomic_store_n(&w->addr_sc, sc + 1, __ATOMIC_RELAXED);
+	/* The odd count is visible before any of the fields change. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	w->udp_port = udp->src_port;
+	rte_ether_addr_copy(&eth->src_addr, &w->mac);
+	w->learnt_tsc = rte_rdtsc();
+	/* And the fields before the even count. */
+	__atomic_store_n(&w->addr_sc, sc + 2, __ATOMIC_RELEASE);
+	ainftp_dp_result_template(ctx, job, w);
+}
+
+/*
+ * A contribution its slot refused: a retransmission of a chunk completed is
+ * answered with the kept result; the others are counted and dropped.
+ */
+static void
+offer_refused(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_dp_worker *w,
+	      struct ainftp_slot *s, uint16_t k, uint64_t bit, enum ainftp_slot_action action,
+	      struct ainftp_port_ctr *ctr)
+{
+	switch (action) {
+	case AINFTP_SLOT_RESEND:
+		late_sample(&ctx->dp, job, w, s, bit, false);
+		ainftp_dp_result_resend(ctx, job, w, s, k, ctr);
+		return;
+	case AINFTP_SLOT_DUP:
+		ainftp_dp_bad(ctr, AINFTP_BAD_DUPLICATE);
+		break;
+	case AINFTP_SLOT_STALE:
+		late_sample(&ctx->dp, job, w, s, bit, true);
+		ainftp_dp_bad(ctr, AINFTP_BAD_STALE);
+		break;
+	case AINFTP_SLOT_BUSY:
+		ainftp_dp_bad(ctr, AINFTP_BAD_SLOT_BUSY);
+		break;
+	case AINFTP_SLOT_ADD:
+	case AINFTP_SLOT_ABANDON:
+		return;
+	}
+	ainftp_ctr_add(&w->drops, 1);
+}
+
+/*
+ * A contribution added (used > 0), or judged and dropped by the sentry (0):
+ * where the worker is, from a fresh authenticated contribution only (a replayed
+ * packet, a duplicate, cannot redirect its results), and what it counts for.
+ * Dropped by the sentry, it still counts as heard from (the slot needs nobody
+ * else to complete), but is not in the result's bitmap or count.
+ */
+static void
+contribution_taken(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_dp_worker *w,
+		   struct ainftp_slot *s, uint64_t bit, int used, const struct rte_ether_hdr *eth,
+		   const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr)
+{
+	if (unlikely(w->udp_port != udp->src_port ||
+		     !rte_is_same_ether_addr(&w->mac, &eth->src_addr)))
+		worker_learn(ctx, job, w, eth, udp);
+	if (likely(used > 0)) {
+		ainftp_slot_include(s, bit);
+		ainftp_ctr_add(&ctr->data_pkts, 1);
+		ainftp_ctr_add(&w->contribs, 1);
+	} else {
+		ainftp_drop(ctr, AINFTP_DROP_SENTRY);
+		ainftp_ctr_add(&w->drops, 1);
+	}
+	added_timing(&ctx->dp, job, w, s);
+}
+
+void
+ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
+		       const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+		       const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr)
+{
+	struct ainftp_dp_worker *w = &job->workers[widx];
+	uint16_t k = rte_be_to_cpu_16(h->slot), wid = rte_be_to_cpu_16(h->worker);
+	uint64_t seq = ainftp_seq(rte_be_to_cpu_32(h->step), rte_be_to_cpu_32(h->chunk));
+	uint64_t bit = UINT64_C(1) << wid;
+	struct ainftp_slot *s = job->slots[k];
+	struct rte_mbuf *result = NULL;
+	enum ainftp_slot_action action;
+	bool ready;
+	int used;
+
+	/* Quarantined by the sentry: nothing of it is used until an operator readmits it. */
+	if (unlikely(job->q.quarantined & bit)) {
+		ainftp_drop(ctr, AINFTP_DROP_QUARANTINED);
+		ainftp_ctr_add(&w->drops, 1);
+		return;
+	}
+	action = ainftp_slot_offer(s, seq, wid);
+	if (unlikely(action == AINFTP_SLOT_ABANDON))
+		ainftp_ctr_add(&ctr->chunks_abandoned, 1);
+	else if (action != AINFTP_SLOT_ADD) {
+		offer_refused(ctx, job, w, s, k, bit, action, ctr);
+		return;
+	}
+	/* The contribution that completes it: take the result's mbuf first, so a shortage is
+	 * retried. */
+	ready = slot_ready(job, s);
+	if (ready) {
+		result = rte_pktmbuf_alloc(ctx->dp.result_pool);
+		if (unlikely(result == NULL))
+			goto undo;
+	}
+	if (job->sentry == NULL)
+		used = payload_add(&ctx->dp, job, s, h) == 0 ? 1 : -1;
+	else
+		used = sentry_add(&ctx->dp, job, widx, s, h);
+	if (unlikely(used < 0)) {
+		ainftp_dp_bad(ctr, AINFTP_BAD_VALUE);
+		ainftp_ctr_add(&w->drops, 1);
+		rte_pktmbuf_free(result);
+		result = NULL;
+		goto undo;
+	}
+	contribution_taken(ctx, job, w, s, bit, used, eth, udp, ctr);
+	if (result != NULL)
+		slot_finish(ctx, job, s, k, result, ctr);
+	return;
+undo:
+	if (result == NULL && ready)
+		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
+	s->bitmap &= ~bit;
+	s->count--;
+}
+
+/* A slot the quorum no longer holds back: complete it now (a shortage of mbufs: next scan). */
+static void
+scan_complete(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s,
+	      uint16_t k)
+{
+	struct ainftp_port_ctr *ctr = &ctx->stats->port[job->port_idx];
+	struct rte_mbuf *result = rte_pktmbuf_alloc(ctx->dp.result_pool);
+
+	if (unlikely(result == NULL)) {
+		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
+		return;
+	}
+	slot_finish(ctx, job, s, k, result, ctr);
+}
+
+/* Each member an open slot waits for: the slot's age, where it is the longest seen. */
+static void
+scan_waits(const struct ainftp_dp_job *job, const struct ainftp_slot *s, uint64_t age,
+	   uint64_t *wait)
+{
+	uint64_t missing = ainftp_quorum_required(&job->q, (uint32_t)(s->seq >> 32)) & ~s->bitmap;
+
+	for (; missing != 0; missing &= missing - 1) {
+		uint8_t idx = job->worker_idx[__builtin_ctzll(missing)];
+
+		if (idx != AINFTP_DP_NO_WORKER && age > wait[idx])
+			wait[idx] = age;
+	}
+}
+
+static void
+scan_job(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uint64_t now)
+{
+	uint64_t wait[AINFTP_MAX_WORKERS] = {0};
+	uint32_t k;
+	uint16_t i;
+
+	for (k = 0; k < job->n_slots; k++) {
+		struct ainftp_slot *s = job->slots[k];
+		uint64_t age;
+
+		if (s == NULL || s->seq == AINFTP_SEQ_NONE || s->done || s->count == 0)
+			continue;
+		if (slot_ready(job, s)) {
+			scan_complete(ctx, job, s, (uint16_t)k);
+			continue;
+		}
+		/* Short waits are every slot's between its first and last contribution. */
+		age = now > s->first_tsc ? now - s->first_tsc : 0;
+		if (age > job->threshold / 8)
+			scan_waits(job, s, age, wait);
+	}
+	for (i = 0; i < job->n_workers; i++)
+		__atomic_store_n(&job->workers[i].wait, wait[i], __ATOMIC_RELAXED);
+}
+
+void
+ainftp_dp_scan(struct ainftp_rx_ctx *ctx, uint64_t now)
+{
+	uint16_t j;
+
+	ctx->dp.now = now;
+	for (j = 0; j < ctx->dp.n_jobs; j++)
+		scan_job(ctx, &ctx->dp.jobs[j], now);
+	ctx->dp.next_scan = now + ctx->dp.scan_period;
+}
+
+/*
+ * A new snapshot: the sentry's quarantine mask follows it (one source of
+ * truth, the control lcore's); a worker readmitted starts afresh here too.
+ */
+static void
+sentry_sync(struct ainftp_dp_job *job)
+{
+	struct ainftp_sentry *se = job->sentry;
+	uint16_t id;
+
+	if (se == NULL)
+		return;
+	for (id = 0; id < AINFTP_MAX_WORKERS; id++) {
+		uint8_t idx = job->worker_idx[id];
+		uint64_t bit;
+		bool out;
+
+		if (idx == AINFTP_DP_NO_WORKER)
+			continue;
+		bit = UINT64_C(1) << idx;
+		out = (job->q.quarantined >> id & 1) != 0;
+		if (out && !(se->quarantined & bit)) {
+			se->quarantined |= bit;
+			se->w[idx].quarantines++;
+		} else if (!out && (se->quarantined & bit)) {
+			ainftp_sentry_readmit(se, idx);
+		}
+	}
+}
+
+void
+ainftp_dp_begin(struct ainftp_rx_ctx *ctx, uint64_t now)
+{
+	struct ainftp_dp *dp = &ctx->dp;
+	bool moved = false;
+	uint16_t j;
+
+	dp->now = now;
+	for (j = 0; j < dp->n_jobs; j++) {
+		const struct ainftp_quorum_snap *q = ainftp_members_current(dp->members, j);
+
+		/* Rare: a copy only when the control lcore published a new version. */
+		if (unlikely(q->version != dp->jobs[j].q.version)) {
+			dp->jobs[j].q = *q;
+			sentry_sync(&dp->jobs[j]);
+			moved = true;
+		}
+	}
+	ainftp_members_quiescent(dp->members, ctx->lcore);
+	/* A quorum that shrank may complete slots that waited for a worker now out. */
+	if (unlikely(moved) || now >= dp->next_scan)
+		ainftp_dp_scan(ctx, now);
+}

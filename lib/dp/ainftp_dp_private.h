@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef AINFTP_DP_PRIVATE_H
+#define AINFTP_DP_PRIVATE_H
+
+/*
+ * Between the stages of the data path, in the direction a packet goes:
+ * input (ainftp_dp_input.c) -> aggregate (ainftp_dp_agg.c) -> output
+ * (ainftp_dp_out.c). No stage calls one before it.
+ */
+
+#include <rte_byteorder.h>
+#include <rte_udp.h>
+
+#include "ainftp_dp.h"
+
+#define AINFTP_DP_NO_WORKER 0xff /* job->worker_idx of an id the job does not have */
+
+static inline void
+ainftp_dp_bad(struct ainftp_port_ctr *ctr, enum ainftp_bad why)
+{
+	ainftp_ctr_add(&ctr->proto_drops[why], 1);
+}
+
+/* Aggregate: a DATA packet that passed every check of its job (worker widx's). */
+void ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
+			    unsigned int widx, const struct ainftp_hdr *h,
+			    const struct rte_ether_hdr *eth, const struct rte_udp_hdr *udp,
+			    struct ainftp_port_ctr *ctr);
+
+/* Output: the Ethernet, IPv4 and UDP headers of w's results, when its address is learnt. */
+void ainftp_dp_result_template(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+			       struct ainftp_dp_worker *w);
+
+/* Output: slot k's new result (its shadow, payload) to the sink and to every worker heard from. */
+void ainftp_dp_result_out(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
+			  const struct ainftp_slot *s, uint16_t k, const void *out,
+			  struct rte_mbuf *payload, struct ainftp_port_ctr *ctr);
+
+/* Output: slot k's kept result again, to worker w alone (it retransmitted). */
+void ainftp_dp_result_resend(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+			     struct ainftp_dp_worker *w, const struct ainftp_slot *s, uint16_t k,
+			     struct ainftp_port_ctr *ctr);
+
+#endif

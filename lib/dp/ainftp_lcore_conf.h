@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef AINFTP_LCORE_CONF_H
+#define AINFTP_LCORE_CONF_H
+
+/*
+ * One RX lcore's whole state, as l3fwd.h's struct lcore_conf: its queues, its
+ * TX buffers, what it knows of the network, and its share of every job (the
+ * slots of the lanes it polls, its copy of the quorum, its view of each
+ * worker). Allocated on the lcore's own socket before launch; the lcore is the
+ * only writer of all of it. What other lcores read, and how, is said per field
+ * (seqcounts, relaxed single-writer stores) and read through ainftp_dp_view.h.
+ * Every file of the data path includes this; nothing here includes telemetry.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "ainftp_codec.h"
+#include "ainftp_config.h"
+#include "ainftp_counters.h"
+#include "ainftp_members.h"
+#include "ainftp_net.h"
+#include "ainftp_proto.h"
+#include "ainftp_publish.h"
+#include "ainftp_sentry.h"
+#include "ainftp_sink_ops.h"
+#include "ainftp_slot.h"
+#include "ainftp_tx.h"
+
+/*
+ * Where results for a worker go: learnt from its last authenticated packet.
+ *
+ * The control lcore needs the address too, for heartbeats. Each RX lcore has
+ * its own copy of this record and is its only writer, so it is published with
+ * a sequence count and no lock: the writer makes addr_sc odd, writes udp_port,
+ * mac and learnt_tsc, and makes it even again; the control lcore copies them
+ * and retries if addr_sc was odd or moved. A worker whose lanes are on several
+ * lcores is learnt by each of them; the control lcore takes the copy with the
+ * latest learnt_tsc. One record shared by the lcores would need a writer lock
+ * (or CAS) on the data path and would bounce its cache line between them.
+ * Addresses change rarely (a worker restarts), so the reader seldom retries.
+ */
+struct ainftp_dp_worker {
+	uint32_t ipv4;	   /* from cluster.json, network order */
+	uint32_t addr_sc;  /* sequence count of udp_port, mac, learnt_tsc: odd while written */
+	uint16_t udp_port; /* its source port, network order; 0 until seen */
+	struct rte_ether_addr mac;
+	uint64_t learnt_tsc;	   /* when this lcore last learnt it (TSC) */
+	struct ainftp_mac_key key; /* derived once from the worker's key */
+	/* Ethernet, IPv4 and UDP headers of its results, built when its address is learnt. */
+	uint8_t tmpl[AINFTP_UDP_HDRS_LEN];
+	/*
+	 * How late its data is on this lcore, for the control lcore's ranking:
+	 * single writer, relaxed atomics (as counters), read by ainftp_dp_worker_lag.
+	 */
+	uint64_t lag_ewma;    /* EWMA (gain 1/8) of lateness, 1/16 cycles */
+	uint64_t lag_samples; /* contributions timed */
+	uint64_t wait;	      /* cycles the oldest open slot waiting for it had waited, last scan */
+	/* This lcore's sentry on it: contributions (or chunks) judged and flagged. Single
+	 * writer, relaxed stores; the control lcore sums them over lcores each tick. */
+	uint64_t sentry_seen;
+	uint64_t sentry_flagged;
+	/* Its contributions in a result, and its packets refused (authenticated as its,
+	 * or from its address), on this lcore: single writer, for telemetry. */
+	uint64_t contribs;
+	uint64_t drops;
+};
+
+struct ainftp_dp_job {
+	uint32_t id;
+	uint16_t idx; /* in cfg->jobs and in the published quorum */
+	uint16_t port_idx;
+	uint16_t lanes;	    /* the port's RX queues: slot k is summed on queue k % lanes */
+	const struct ainftp_codec *codec;  /* of contributions (ainftp_codec.h) */
+	const struct ainftp_codec *rcodec; /* of results */
+	bool auth;
+	uint16_t quorum;
+	uint16_t min_quorum; /* never a result with fewer contributors */
+	uint64_t threshold;  /* straggler.threshold_ms in cycles */
+	/* This lcore's copy of the published membership, refreshed once per poll. */
+	struct ainftp_quorum_snap q;
+	/* For the control lcore (single writer, relaxed atomics). */
+	uint64_t max_step;	   /* the highest step of a chunk started here */
+	uint64_t partial_wait_max; /* cycles from first contribution to a result without everyone */
+	uint16_t elems;
+	uint32_t n_slots;
+	uint32_t payload_len; /* of a contribution */
+	uint32_t result_len;  /* of a result's payload */
+	uint16_t n_workers;
+	uint8_t worker_idx[AINFTP_MAX_WORKERS]; /* worker id -> index, 0xff: none */
+	struct ainftp_dp_worker workers[AINFTP_MAX_WORKERS];
+	struct ainftp_slot **slots; /* n_slots; NULL where another lcore owns the slot */
+	/* The sink's entry of slot 0 (slot k at k * sink_stride), NULL with the sink off;
+	 * this lcore writes only the entries of its own slots. */
+	struct ainftp_sink_mark *sink_entries;
+	uint32_t sink_stride;
+	uint32_t sink_put; /* results of the job this lcore marked (its doorbell's value) */
+	/*
+	 * The job's sentry on this lcore (docs/SENTRY.md), NULL with policy none.
+	 * Worker w of the library is the worker's index here; its quarantine mask
+	 * follows the published snapshot (q.quarantined), never its own score.
+	 */
+	struct ainftp_sentry *sentry;
+};
+
+_Static_assert(AINFTP_MAX_JOBS <= 32, "ainftp_dp.bells_due has a bit per job");
+
+struct ainftp_dp {
+	uint16_t n_jobs;
+	struct ainftp_dp_job *jobs;
+	struct ainftp_kernels k;	      /* the SIMD kernels the codecs call (--simd) */
+	const struct ainftp_sentry_ops *sops; /* the sentry's kernels, capped like k */
+	struct rte_mempool *result_pool;
+	struct rte_mempool *hdr_pool;
+	float *scratch; /* float32 payloads copied to alignment before summing */
+	/* HEARTBEAT_ACKs that passed their checks, to the control lcore (single producer
+	 * and single consumer: this lcore and the control lcore). */
+	struct rte_ring *hb_ring;
+	struct ainftp_members *members; /* the published quorum (RCU reader) */
+	const struct ainftp_sink *sink; /* the result arena, or NULL */
+	uint16_t sink_rx;		/* this lcore's doorbell in each job's row */
+	uint32_t bells_due;		/* jobs (bit = index) marked this poll, doorbell not rung */
+	uint64_t now;			/* TSC at the start of this poll */
+	uint64_t next_scan;		/* TSC of the next scan of the open slots */
+	uint64_t scan_period;
+};
+
+#define AINFTP_PREFETCH_OFFSET 3
+
+struct ainftp_rxq {
+	uint16_t port_idx; /* index into the config's ports */
+	uint16_t port_id;  /* ethdev port id */
+	uint16_t queue;
+};
+
+struct ainftp_rx_ctx {
+	unsigned int lcore;
+	uint16_t n_rxq;
+	uint16_t n_ports;
+	struct ainftp_rxq rxq[AINFTP_MAX_RX_BINDINGS];
+	struct ainftp_txq txq[AINFTP_MAX_PORTS]; /* this lcore's own TX queue on every port */
+	struct ainftp_lcore_stats *stats;
+	bool multiseg[AINFTP_MAX_PORTS]; /* the port sends chained mbufs */
+	struct ainftp_net net;
+	struct ainftp_dp dp;
+};
+
+#endif
