@@ -26,17 +26,15 @@
 #include "ainftp_opt.h"
 #include "ainftp_quant.h"
 #include "ainftp_sentry.h"
+#include "ainftp_sentry_policy.h"
 
-#define N_POLICIES 5
 #define MAX_REPS 15
 #define ELEMS_MAX 65536 /* per chunk: a jumbo frame holds a few thousand */
 #define PROG "ainftp-bench-sentry"
 #define N_ENC 2
 
-static const enum ainftp_sentry_policy policies[N_POLICIES] = {
-	AINFTP_SENTRY_NONE,	    AINFTP_SENTRY_ZSCORE, AINFTP_SENTRY_CLIP,
-	AINFTP_SENTRY_TRIMMED_MEAN, AINFTP_SENTRY_MEDIAN,
-};
+/* Every rule, in the table's order (ainftp_sentry_policy.h): none first, the baseline. */
+#define N_POLICIES AINFTP_SENTRY_MAX
 static const enum ainftp_encoding encodings[N_ENC] = {AINFTP_ENC_INT16, AINFTP_ENC_FLOAT32};
 
 struct opts {
@@ -62,6 +60,7 @@ struct bench {
 	float *out;
 	uint16_t ids[AINFTP_MAX_WORKERS];
 	struct ainftp_acc acc;
+	struct ainftp_kernels k; /* qops and sops, as an RX lcore holds them */
 	struct ainftp_sentry sentry;
 };
 
@@ -143,62 +142,25 @@ sentry_setup(struct bench *b, enum ainftp_sentry_policy p)
 	}
 }
 
-/* Add worker w's payload as it is. */
-static void
-acc_add(struct bench *b, uint16_t w)
-{
-	if (b->enc == AINFTP_ENC_INT16)
-		b->qops->acc_i16(&b->acc, b->q[w], b->e[w]);
-	else
-		b->qops->acc_f32(&b->acc, b->x[w]);
-}
-
-/* Worker w's payload as floats: dequantized into buf, or the payload itself. */
-static const float *
-as_f32(struct bench *b, uint16_t w, float *buf)
-{
-	if (b->enc != AINFTP_ENC_INT16)
-		return b->x[w];
-	b->sops->dequant_i16(b->q[w], b->o->elems, b->e[w], buf);
-	return buf;
-}
-
-static double
-contribution_norm(struct bench *b, uint16_t w)
-{
-	if (b->enc == AINFTP_ENC_INT16)
-		return ainftp_sentry_norm_i16(b->q[w], b->o->elems, b->e[w]);
-	return ainftp_sentry_norm_f32(&b->sentry, b->x[w]);
-}
-
+/* One chunk of every worker through the rule, as an RX lcore takes it (ainftp_sentry_take). */
 static void
 chunk_run(struct bench *b, enum ainftp_sentry_policy p)
 {
+	const struct ainftp_sentry_rule *rule = ainftp_sentry_rule(p);
+	const struct ainftp_codec *c = ainftp_codec_get(b->enc);
 	uint16_t w, n = b->o->workers;
 
-	if (p == AINFTP_SENTRY_TRIMMED_MEAN || p == AINFTP_SENTRY_MEDIAN) {
-		for (w = 0; w < n; w++)
-			if (b->enc != AINFTP_ENC_INT16)
-				memcpy(b->slot[w], b->x[w], b->o->elems * sizeof(float));
-			else
-				as_f32(b, w, b->slot[w]);
-		ainftp_sentry_robust(&b->sentry, (const float *const *)b->slot, b->ids, n, b->out);
-		return;
-	}
 	ainftp_acc_reset(&b->acc);
 	for (w = 0; w < n; w++) {
-		if (p == AINFTP_SENTRY_ZSCORE &&
-		    ainftp_sentry_zscore_check(&b->sentry, w, contribution_norm(b, w)) !=
-			    AINFTP_SENTRY_ACCEPT)
-			continue;
-		if (p == AINFTP_SENTRY_CLIP) {
-			ainftp_sentry_clip(&b->sentry, w, as_f32(b, w, b->tmp), b->tmp);
-			b->qops->acc_f32(&b->acc, b->tmp);
-		} else {
-			acc_add(b, w);
-		}
+		bool q = b->enc == AINFTP_ENC_INT16;
+
+		ainftp_sentry_take(rule, &b->sentry, w, c, &b->k, q ? (const void *)b->q[w] : b->x[w],
+				   q ? b->e[w] : 0, &b->acc, b->slot[w], b->tmp);
 	}
-	b->qops->res_f32(&b->acc, b->out);
+	if (rule->keeps_rows)
+		rule->finish(&b->sentry, (const float *const *)b->slot, b->ids, n, b->out);
+	else
+		b->qops->res_f32(&b->acc, b->out);
 }
 
 /* Chunks per second of one repetition of run_s seconds. */
@@ -237,14 +199,17 @@ set_run(const struct opts *o, const struct ainftp_quant_ops *qops,
 	for (e = 0; e < N_ENC; e++) {
 		memset(&b[e], 0, sizeof(b[e]));
 		b[e] = (struct bench){.o = o, .qops = qops, .sops = sops, .enc = encodings[e]};
+		ainftp_kernels_init(&b[e].k, qops);
+		b[e].k.dequant_i16 = sops->dequant_i16;
+		b[e].k.sumsq = sops->sumsq;
 		bench_data(&b[e]);
 	}
 	/* Interleaved: each repetition runs every encoding and policy once, warm first. */
 	for (r = 0; r <= o->reps; r++) {
 		for (e = 0; e < N_ENC; e++) {
 			for (p = 0; p < N_POLICIES; p++) {
-				sentry_setup(&b[e], policies[p]);
-				double v = rep_run(&b[e], policies[p]);
+				sentry_setup(&b[e], (enum ainftp_sentry_policy)p);
+				double v = rep_run(&b[e], (enum ainftp_sentry_policy)p);
 
 				if (r > 0)
 					rate[e][p][r - 1] = v;
@@ -265,8 +230,7 @@ set_run(const struct opts *o, const struct ainftp_quant_ops *qops,
 				none = med;
 			printf("%-7s %-8s %-14s %10.0f %10.2f %9.2f %8.2fx\n", sops->name,
 			       encodings[e] == AINFTP_ENC_INT16 ? "int16" : "float32",
-			       policies[p] == AINFTP_SENTRY_NONE ? "none"
-								 : ainftp_sentry_name(policies[p]),
+			       ainftp_sentry_name((enum ainftp_sentry_policy)p),
 			       med, 1e6 / med, med * bytes * 8 / 1e9, none / med);
 		}
 		bench_free(&b[e]);

@@ -17,15 +17,10 @@
 
 #define N_WORKERS 16
 #define F_MAX 7
-#define N_POLICIES 5
+#define N_POLICIES AINFTP_SENTRY_MAX /* every rule of the table, none first */
 #define ELEMS_MAX 65536	   /* per chunk: a jumbo frame holds a few thousand */
 #define CHUNKS_MAX 1000000 /* per run, and there are some 200 runs */
 #define PROG "ainftp-sentry-table"
-
-static const enum ainftp_sentry_policy policies[N_POLICIES] = {
-	AINFTP_SENTRY_NONE,   AINFTP_SENTRY_ZSCORE, AINFTP_SENTRY_TRIMMED_MEAN,
-	AINFTP_SENTRY_MEDIAN, AINFTP_SENTRY_CLIP,
-};
 
 struct opts {
 	struct ainftp_grad_model model;
@@ -147,9 +142,12 @@ opts_parse(int argc, char **argv, struct opts *o)
 static const char *
 policy_label(enum ainftp_sentry_policy p)
 {
-	return p == AINFTP_SENTRY_NONE		 ? "none (mean)"
-	       : p == AINFTP_SENTRY_TRIMMED_MEAN ? "trimmed_mean(f)"
-						 : ainftp_sentry_name(p);
+	static char label[32];
+	const struct ainftp_sentry_rule *r = ainftp_sentry_rule(p);
+
+	snprintf(label, sizeof(label), "%s%s", r->name,
+		 r->judge == NULL ? " (mean)" : r->uses_trim_f ? "(f)" : "");
+	return label;
 }
 
 static struct ainftp_attack_run
@@ -187,9 +185,9 @@ distance_table(const struct opts *o, enum ainftp_attack_kind kind)
 		printf("  f=%-5u", f);
 	printf("\n");
 	for (i = 0; i < N_POLICIES; i++) {
-		printf("%-16s", policy_label(policies[i]));
+		printf("%-16s", policy_label((enum ainftp_sentry_policy)i));
 		for (f = 1; f <= F_MAX; f++) {
-			struct ainftp_attack_run r = run_make(o, kind, policies[i], f, 1.0);
+			struct ainftp_attack_run r = run_make(o, kind, (enum ainftp_sentry_policy)i, f, 1.0);
 
 			if (ainftp_attack_run(&r, &res) < 0)
 				return -1;
@@ -251,7 +249,7 @@ main(int argc, char **argv)
 		printf(" %-21s|", ainftp_attack_name(kind));
 	printf("\n");
 	for (i = 1; i < N_POLICIES; i++)
-		if (quarantine_table(&o, policies[i]) < 0)
+		if (quarantine_table(&o, (enum ainftp_sentry_policy)i) < 0)
 			return 1;
 	return 0;
 }

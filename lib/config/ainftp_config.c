@@ -50,15 +50,6 @@ struct ainftp_name {
 	int value;
 };
 
-static const struct ainftp_name ainftp_sentries[] = {
-	{"none", AINFTP_SENTRY_NONE},
-	{"zscore", AINFTP_SENTRY_ZSCORE},
-	{"trimmed_mean", AINFTP_SENTRY_TRIMMED_MEAN},
-	{"median", AINFTP_SENTRY_MEDIAN},
-	{"clip", AINFTP_SENTRY_CLIP},
-	{NULL, 0},
-};
-
 static const struct ainftp_name ainftp_sink_backends[] = {
 	{"auto", AINFTP_SINK_AUTO},	{"off", AINFTP_SINK_OFF},   {"host", AINFTP_SINK_HOST},
 	{"gpudev", AINFTP_SINK_GPUDEV}, {"cuda", AINFTP_SINK_CUDA}, {NULL, 0},
@@ -78,12 +69,6 @@ const char *
 ainftp_sink_backend_name(enum ainftp_sink_backend backend)
 {
 	return ainftp_name_of(ainftp_sink_backends, (int)backend);
-}
-
-const char *
-ainftp_sentry_name(enum ainftp_sentry_policy policy)
-{
-	return ainftp_name_of(ainftp_sentries, policy);
 }
 
 unsigned int
@@ -515,38 +500,65 @@ ainftp_get_enum(struct ainftp_ctx *c, const json_t *obj, const char *path, const
 }
 
 /*
- * An encoding by the codec table's names (ainftp_codec.h); for a result
- * encoding, only codecs that encode results, the default (*out as given) named
- * first. Absent and not required: *out unchanged.
+ * The names a key takes, from the table that owns them: the codecs for an
+ * encoding (for a result encoding, only those that encode results, the
+ * default first), the sentry's rules for a policy. NULL-ended, as
+ * ainftp_get_enum reads them.
  */
+#define AINFTP_NAMES_MAX 16
+
+static void
+ainftp_codec_names(struct ainftp_name *names, bool result, enum ainftp_encoding dflt)
+{
+	const struct ainftp_codec *const *k;
+	unsigned int n = 0;
+
+	if (result)
+		names[n++] = (struct ainftp_name){ainftp_encoding_name(dflt), (int)dflt};
+	for (k = ainftp_codec_list; *k != NULL && n < AINFTP_NAMES_MAX - 1; k++)
+		if (!result || ((*k)->result_encode != NULL && (*k)->enc != dflt))
+			names[n++] = (struct ainftp_name){(*k)->name, (int)(*k)->enc};
+	names[n] = (struct ainftp_name){NULL, 0};
+}
+
+static void
+ainftp_policy_names(struct ainftp_name *names)
+{
+	int p;
+
+	for (p = 0; p < AINFTP_SENTRY_MAX && p < AINFTP_NAMES_MAX - 1; p++)
+		names[p] = (struct ainftp_name){ainftp_sentry_name(p), p};
+	names[p] = (struct ainftp_name){NULL, 0};
+}
+
+/* An encoding (result: a result encoding, *out its default); absent: *out unchanged. */
 static int
 ainftp_get_encoding(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
 		    bool result, enum ainftp_encoding *out)
 {
-	const struct ainftp_codec *const *k, *found;
-	char kpath[AINFTP_PATH_LEN];
-	char echo[AINFTP_ECHO_LEN];
-	char list[128] = "";
-	const char *s;
+	struct ainftp_name names[AINFTP_NAMES_MAX];
+	int v = (int)*out;
 
-	if (ainftp_get_string(c, obj, path, key, !result, &s) < 0)
+	ainftp_codec_names(names, result, *out);
+	if (ainftp_get_enum(c, obj, path, key, !result, names, &v) < 0)
 		return -1;
-	if (s == NULL)
-		return 0;
-	found = ainftp_codec_by_name(s);
-	if (found != NULL && (!result || found->result_encode != NULL)) {
-		*out = found->enc;
-		return 0;
-	}
-	if (result)
-		snprintf(list, sizeof(list), "\"%s\"", ainftp_encoding_name(*out));
-	for (k = ainftp_codec_list; *k != NULL; k++)
-		if (!result || ((*k)->result_encode != NULL && (*k)->enc != *out))
-			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s\"%s\"",
-				 list[0] == '\0' ? "" : ", ", (*k)->name);
-	ainftp_clip(echo, sizeof(echo), s);
-	ainftp_path_key(kpath, path, key);
-	return ainftp_fail(c, kpath, "\"%s\" is not one of %s", echo, list);
+	*out = (enum ainftp_encoding)v;
+	return 0;
+}
+
+/* sentry.policy; absent: *out unchanged. */
+static int
+ainftp_get_policy(struct ainftp_ctx *c, const json_t *obj, const char *path,
+		  enum ainftp_sentry_policy *out)
+{
+	struct ainftp_name names[AINFTP_NAMES_MAX];
+	int v = (int)*out;
+
+	ainftp_policy_names(names);
+	if (ainftp_get_enum(c, obj, path, "policy", false, names, &v) < 0)
+		return -1;
+	*out = (enum ainftp_sentry_policy)v;
+	return 0;
 }
 
 /* Unicast host addresses only: inet_pton takes strict dotted quads, nothing else. */
@@ -1059,21 +1071,21 @@ ainftp_parse_straggler(struct ainftp_ctx *c, const json_t *job_obj, const char *
 }
 
 /*
- * f is type- and range-checked whatever the policy, but only trimmed_mean uses it,
- * so only trimmed_mean needs workers left over after dropping f from each end.
+ * f is type- and range-checked whatever the policy, but only a rule that trims f
+ * from each end (trimmed_mean) needs workers left over after dropping them.
  */
 static int
 ainftp_check_trim(struct ainftp_ctx *c, const char *path, const struct ainftp_job_conf *job)
 {
 	char kpath[AINFTP_PATH_LEN];
 
-	if (job->sentry.policy != AINFTP_SENTRY_TRIMMED_MEAN ||
+	if (!ainftp_sentry_rule(job->sentry.policy)->uses_trim_f ||
 	    2 * job->sentry.trim_f < job->n_workers)
 		return 0;
 	ainftp_path_key(kpath, path, "f");
-	return ainftp_fail(c, kpath, "%u is too large for %u worker%s: trimmed_mean needs 2f < %u",
+	return ainftp_fail(c, kpath, "%u is too large for %u worker%s: %s needs 2f < %u",
 			   job->sentry.trim_f, job->n_workers, ainftp_plural(job->n_workers),
-			   job->n_workers);
+			   ainftp_sentry_name(job->sentry.policy), job->n_workers);
 }
 
 static int
@@ -1084,9 +1096,9 @@ ainftp_parse_sentry(struct ainftp_ctx *c, const json_t *job_obj, const char *job
 					   NULL};
 	struct ainftp_sentry_conf *s = &job->sentry;
 	char path[AINFTP_PATH_LEN];
-	int policy = AINFTP_SENTRY_NONE;
 	json_t *obj;
 
+	s->policy = AINFTP_SENTRY_NONE;
 	s->zscore_k = 3.5;
 	s->trim_f = 1;
 	s->clip_norm = 1.0;
@@ -1095,14 +1107,13 @@ ainftp_parse_sentry(struct ainftp_ctx *c, const json_t *job_obj, const char *job
 		return -1;
 	if (obj == NULL)
 		return 0;
-	if (ainftp_get_enum(c, obj, path, "policy", false, ainftp_sentries, &policy) < 0 ||
+	if (ainftp_get_policy(c, obj, path, &s->policy) < 0 ||
 	    ainftp_get_real(c, obj, path, "k", 0, 100, "(0, 100]", &s->zscore_k) < 0 ||
 	    ainftp_get_u16(c, obj, path, "f", false, 1, AINFTP_MAX_WORKERS, &s->trim_f) < 0 ||
 	    ainftp_get_real(c, obj, path, "clip_norm", 0, DBL_MAX, "(0, inf)", &s->clip_norm) < 0 ||
 	    ainftp_get_real(c, obj, path, "suspicion_threshold", 0, 1, "(0, 1]",
 			    &s->suspicion_threshold) < 0)
 		return -1;
-	s->policy = policy;
 	return ainftp_check_trim(c, path, job);
 }
 

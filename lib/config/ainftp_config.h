@@ -15,12 +15,12 @@
 
 #include "ainftp_codec.h"
 #include "ainftp_proto.h"
+#include "ainftp_sentry_policy.h"
 
 #define AINFTP_MAX_PORTS 8
 #define AINFTP_MAX_QUEUES 16	  /* RX or TX queues per port */
 #define AINFTP_MAX_RX_BINDINGS 64 /* (lcore, port, queue) triples */
 #define AINFTP_MAX_JOBS 16
-#define AINFTP_MAX_WORKERS 64 /* per job: results carry a 64-bit bitmap */
 #define AINFTP_DEVICE_LEN 256
 #define AINFTP_MTU_MIN 576
 #define AINFTP_MTU_MAX 9000
@@ -38,14 +38,6 @@
 
 /* Exit code for anything wrong with cluster.json or the command line. */
 #define AINFTP_EXIT_CONFIG 2
-
-enum ainftp_sentry_policy {
-	AINFTP_SENTRY_NONE,
-	AINFTP_SENTRY_ZSCORE,
-	AINFTP_SENTRY_TRIMMED_MEAN,
-	AINFTP_SENTRY_MEDIAN,
-	AINFTP_SENTRY_CLIP,
-};
 
 struct ainftp_port_conf {
 	char device[AINFTP_DEVICE_LEN]; /* PCI address, ethdev name or vdev string */
@@ -72,14 +64,6 @@ struct ainftp_worker_conf {
 struct ainftp_straggler_conf {
 	uint32_t threshold_ms; /* lag beyond which a worker leaves the quorum */
 	uint16_t min_quorum;   /* results wait below this many contributors */
-};
-
-struct ainftp_sentry_conf {
-	enum ainftp_sentry_policy policy;
-	double zscore_k;	    /* zscore: drop beyond k sigma */
-	uint16_t trim_f;	    /* trimmed_mean: drop f largest and f smallest */
-	double clip_norm;	    /* clip: per-block L2 norm bound */
-	double suspicion_threshold; /* fraction of flagged chunks before quarantine */
 };
 
 struct ainftp_job_conf {
@@ -168,7 +152,6 @@ bool ainftp_hex_byte(const char *s, uint8_t *out);
  */
 int ainftp_listen_parse(const char *s, uint32_t *ipv4, uint16_t *port, char *why, size_t len);
 
-const char *ainftp_sentry_name(enum ainftp_sentry_policy policy);
 const char *ainftp_sink_backend_name(enum ainftp_sink_backend backend);
 
 #endif

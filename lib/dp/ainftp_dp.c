@@ -18,12 +18,6 @@ lcore_polls(const struct ainftp_rx_ctx *ctx, uint16_t port_idx, uint16_t queue)
 	return false;
 }
 
-static bool
-policy_robust(enum ainftp_sentry_policy p)
-{
-	return p == AINFTP_SENTRY_TRIMMED_MEAN || p == AINFTP_SENTRY_MEDIAN;
-}
-
 /* rows: floats of per-worker rows for the robust rules (n_workers x elems), or 0. */
 static struct ainftp_slot *
 slot_create(uint32_t elems, size_t rows, int socket)
@@ -92,7 +86,7 @@ static int
 sentry_create(struct ainftp_dp_job *job, const struct ainftp_dp *dp,
 	      const struct ainftp_job_conf *jc, int socket)
 {
-	if (jc->sentry.policy == AINFTP_SENTRY_NONE)
+	if (job->rule->judge == NULL)
 		return 0;
 	job->sentry = rte_zmalloc_socket("ainftp_sentry", sizeof(*job->sentry), 64, socket);
 	if (job->sentry == NULL ||
@@ -106,14 +100,15 @@ static int
 job_init(struct ainftp_dp_job *job, const struct ainftp_rx_ctx *ctx,
 	 const struct ainftp_runtime *rt, const struct ainftp_job_conf *jc, int socket)
 {
-	size_t rows =
-		policy_robust(jc->sentry.policy) ? (size_t)jc->n_workers * jc->elems_per_packet : 0;
+	const struct ainftp_sentry_rule *rule = ainftp_sentry_rule(jc->sentry.policy);
+	size_t rows = rule->keeps_rows ? (size_t)jc->n_workers * jc->elems_per_packet : 0;
 	uint32_t k;
 
 	job->id = jc->id;
 	job->idx = (uint16_t)(jc - rt->cfg->jobs);
 	job->port_idx = jc->port;
 	job->lanes = rt->ports[jc->port].n_rxq;
+	job->rule = rule;
 	job->codec = ainftp_codec_get(jc->encoding);
 	job->rcodec = ainftp_codec_get(jc->result_encoding);
 	job->auth = jc->auth;

@@ -47,7 +47,7 @@ robust_finish(struct ainftp_dp *dp, struct ainftp_dp_job *job, struct ainftp_slo
 	s->n_incl = (uint8_t)n;
 	if (n == 0)
 		return;
-	if (unlikely(ainftp_sentry_robust(job->sentry, x, widx, n, dp->scratch) != 0)) {
+	if (unlikely(job->rule->finish(job->sentry, x, widx, n, dp->scratch) != 0)) {
 		/* Cannot happen (the workers are distinct and admitted); never a wrong sum. */
 		s->incl = 0;
 		s->n_incl = 0;
@@ -70,46 +70,20 @@ payload_add(struct ainftp_dp *dp, const struct ainftp_dp_job *job, struct ainftp
 }
 
 /*
- * A checked contribution of worker widx under the job's sentry: 1 used (added,
- * or kept as its row for the robust rules), 0 dropped by the sentry, -1 a
- * float32 payload with a NaN or an infinity (judged by nobody).
+ * A checked contribution of worker widx under the job's sentry rule: 1 used
+ * (added, or kept as its row for the robust rules), 0 dropped by the sentry,
+ * -1 a float32 payload with a NaN or an infinity (judged by nobody).
  */
 static int
 sentry_add(struct ainftp_dp *dp, struct ainftp_dp_job *job, unsigned int widx,
 	   struct ainftp_slot *s, const struct ainftp_hdr *h)
 {
-	struct ainftp_sentry *se = job->sentry;
-	double norm;
-	int r;
+	float *row = s->rows == NULL ? NULL : s->rows + (size_t)widx * job->elems;
+	int used = ainftp_sentry_take(job->rule, job->sentry, (uint16_t)widx, job->codec, &dp->k,
+				      h + 1, h->scale_exp, &s->acc, row, dp->scratch);
 
-	switch (se->conf.policy) {
-	case AINFTP_SENTRY_ZSCORE:
-		norm = job->codec->norm(&dp->k, h + 1, job->elems, h->scale_exp, dp->scratch);
-		if (unlikely(norm < 0))
-			return -1;
-		r = ainftp_sentry_zscore_check(se, (uint16_t)widx, norm);
-		sentry_publish(job, widx);
-		if (r == AINFTP_SENTRY_DROP)
-			return 0;
-		if (unlikely(r != AINFTP_SENTRY_ACCEPT))
-			return -1;
-		return payload_add(dp, job, s, h) == 0 ? 1 : -1;
-	case AINFTP_SENTRY_CLIP:
-		if (unlikely(job->codec->to_f32(&dp->k, h + 1, job->elems, h->scale_exp,
-						dp->scratch) != 0))
-			return -1;
-		r = ainftp_sentry_clip(se, (uint16_t)widx, dp->scratch, dp->scratch);
-		sentry_publish(job, widx);
-		if (unlikely(r < 0))
-			return -1;
-		return dp->k.q->acc_f32(&s->acc, dp->scratch) == 0 ? 1 : -1;
-	default:
-		/* trimmed_mean, median: judged with the others at completion. */
-		return job->codec->to_f32(&dp->k, h + 1, job->elems, h->scale_exp,
-					  s->rows + (size_t)widx * job->elems) == 0
-			       ? 1
-			       : -1;
-	}
+	sentry_publish(job, widx);
+	return used;
 }
 
 /* One more lateness sample of worker w on this lcore (single writer: plain arithmetic). */

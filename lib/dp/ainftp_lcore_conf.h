@@ -28,6 +28,7 @@
 #include "ainftp_proto.h"
 #include "ainftp_publish.h"
 #include "ainftp_sentry.h"
+#include "ainftp_sentry_policy.h"
 #include "ainftp_sink_ops.h"
 #include "ainftp_slot.h"
 #include "ainftp_tx.h"
@@ -106,6 +107,7 @@ struct ainftp_dp_job {
 	 * follows the published snapshot (q.quarantined), never its own score.
 	 */
 	struct ainftp_sentry *sentry;
+	const struct ainftp_sentry_rule *rule; /* the job's row (ainftp_sentry_policy.h) */
 };
 
 _Static_assert(AINFTP_MAX_JOBS <= 32, "ainftp_dp.bells_due has a bit per job");

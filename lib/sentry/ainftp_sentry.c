@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ainftp_sentry.h"
+#include "ainftp_sentry_policy.h"
 
 /* 1 / Phi^-1(3/4): MAD times this estimates sigma for Gaussian data. */
 #define MAD_TO_SIGMA 1.4826
@@ -196,7 +197,7 @@ ainftp_sentry_select(unsigned int max_bits)
 static bool
 ainftp_sentry_conf_ok(const struct ainftp_sentry_conf *c, uint16_t n_workers)
 {
-	if (c->policy < AINFTP_SENTRY_NONE || c->policy > AINFTP_SENTRY_CLIP)
+	if (c->policy < AINFTP_SENTRY_NONE || c->policy >= AINFTP_SENTRY_MAX)
 		return false;
 	if (!(c->zscore_k > 0 && c->zscore_k <= 100) ||
 	    !(c->clip_norm > 0 && isfinite(c->clip_norm)))
@@ -205,7 +206,7 @@ ainftp_sentry_conf_ok(const struct ainftp_sentry_conf *c, uint16_t n_workers)
 		return false;
 	if (c->trim_f < 1 || c->trim_f > AINFTP_MAX_WORKERS)
 		return false;
-	return c->policy != AINFTP_SENTRY_TRIMMED_MEAN || 2u * c->trim_f < n_workers;
+	return !ainftp_sentry_rule(c->policy)->uses_trim_f || 2u * c->trim_f < n_workers;
 }
 
 int
@@ -271,34 +272,6 @@ ainftp_sentry_suspicion(const struct ainftp_sentry *s, uint16_t w)
 	if (s == NULL || w >= s->n_workers)
 		return -1;
 	return (double)s->w[w].score / AINFTP_SENTRY_Q16;
-}
-
-double
-ainftp_sentry_norm_i16(const int16_t *q, uint32_t n, int8_t e)
-{
-	uint64_t sum = 0; /* n < 2^33 values below 2^30 each */
-	uint32_t i;
-
-	for (i = 0; i < n; i++)
-		sum += (uint64_t)((int32_t)q[i] * q[i]);
-	return ldexp(sqrt((double)sum), e);
-}
-
-double
-ainftp_sentry_norm_i8(const int8_t *e, const int8_t *q, uint32_t n)
-{
-	double sum = 0.0;
-	uint32_t b, j;
-
-	for (b = 0; b < ainftp_blocks(n); b++) {
-		const int8_t *qb = q + b * AINFTP_BLOCK;
-		uint32_t bs = 0; /* 32 values below 2^14 */
-
-		for (j = 0; j < ainftp_block_len(n, b); j++)
-			bs += (uint32_t)(qb[j] * qb[j]);
-		sum += ldexp((double)bs, 2 * e[b]);
-	}
-	return sqrt(sum);
 }
 
 double

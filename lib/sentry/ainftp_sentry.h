@@ -34,13 +34,32 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ainftp_config.h"
+#include "ainftp_proto.h"
 #include "ainftp_quant.h"
 
 #define AINFTP_SENTRY_WARMUP 8	   /* zscore: norms a worker needs before its stats count */
 #define AINFTP_SENTRY_EWMA_SHIFT 6 /* suspicion: weight 1/64 per observation */
 #define AINFTP_SENTRY_Q16 65536u   /* suspicion scores are fractions in Q16 */
 #define AINFTP_SORTNET_MAX 543	   /* comparators of Batcher's network for 64 inputs */
+
+/* The rules, by their row in the policy table (ainftp_sentry_policy.h). */
+enum ainftp_sentry_policy {
+	AINFTP_SENTRY_NONE,
+	AINFTP_SENTRY_ZSCORE,
+	AINFTP_SENTRY_TRIMMED_MEAN,
+	AINFTP_SENTRY_MEDIAN,
+	AINFTP_SENTRY_CLIP,
+	AINFTP_SENTRY_MAX
+};
+
+/* A job's sentry in cluster.json (config/README.md). */
+struct ainftp_sentry_conf {
+	enum ainftp_sentry_policy policy;
+	double zscore_k;	    /* zscore: drop beyond k sigma */
+	uint16_t trim_f;	    /* trimmed_mean: drop f largest and f smallest */
+	double clip_norm;	    /* clip: per-block L2 norm bound */
+	double suspicion_threshold; /* fraction of flagged chunks before quarantine */
+};
 
 /* A sorting network for n inputs: comparators (lo[c], hi[c]), lo < hi, in order. */
 struct ainftp_sortnet {
@@ -140,9 +159,7 @@ ainftp_sentry_admitted(const struct ainftp_sentry *s, uint16_t w)
 	return w < s->n_workers && !(s->quarantined >> w & 1);
 }
 
-/* L2 norms of one contribution (elems values), exact up to the final rounding. */
-double ainftp_sentry_norm_i16(const int16_t *q, uint32_t n, int8_t e);
-double ainftp_sentry_norm_i8(const int8_t *e, const int8_t *q, uint32_t n);
+/* L2 norm of elems floats with the sentry's kernels (int16 and int8: ainftp_codec.h). */
 double ainftp_sentry_norm_f32(const struct ainftp_sentry *s, const float *x);
 
 /*

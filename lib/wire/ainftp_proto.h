@@ -18,6 +18,7 @@
 #define AINFTP_TAG_LEN 16
 #define AINFTP_KEY_BYTES 32	       /* a worker's key (cluster.json: 64 hex digits) */
 #define AINFTP_WORKER_APPLIANCE 0xffff /* the worker field of what the appliance sends */
+#define AINFTP_MAX_WORKERS 64	       /* per job: results carry a 64-bit bitmap */
 
 enum ainftp_msg_type {
 	AINFTP_MSG_DATA = 1,	  /* worker -> appliance: one chunk's contribution */

@@ -237,32 +237,37 @@ static void
 run_aggregate(const struct ainftp_attack_run *r, struct ainftp_sentry *s, struct run_mem *m,
 	      struct ainftp_attack_result *res)
 {
+	const struct ainftp_sentry_rule *rule = ainftp_sentry_rule(r->sentry.policy);
+	const struct ainftp_codec *f32 = ainftp_codec_get(AINFTP_ENC_FLOAT32);
 	const float *used[AINFTP_MAX_WORKERS];
 	uint16_t ids[AINFTP_MAX_WORKERS], k = 0, w;
+	struct ainftp_kernels kern;
 	uint32_t i;
 
+	ainftp_kernels_init(&kern, &ainftp_quant_scalar);
+	kern.sumsq = s->ops->sumsq;
 	memset(m->sum, 0, r->elems * sizeof(double));
 	for (w = 0; w < r->n; w++) {
-		if (r->sentry.policy != AINFTP_SENTRY_NONE && !ainftp_sentry_admitted(s, w))
-			continue;
-		if (r->sentry.policy == AINFTP_SENTRY_ZSCORE &&
-		    ainftp_sentry_zscore_check(s, w, ainftp_sentry_norm_f32(s, m->x[w])) ==
-			    AINFTP_SENTRY_DROP) {
+		enum ainftp_judgement v = AINFTP_JUDGE_PAYLOAD;
+
+		if (rule->judge != NULL) {
+			if (!ainftp_sentry_admitted(s, w))
+				continue;
+			/* A kept row is the payload itself: to_f32 moves it onto itself. */
+			v = rule->judge(s, w, f32, &kern, m->x[w], 0,
+					rule->keeps_rows ? m->x[w] : m->tmp);
+		}
+		if (v == AINFTP_JUDGE_DROP) {
 			*(w >= r->n - r->f ? &res->byz_dropped : &res->honest_dropped) += 1;
 			continue;
 		}
-		if (r->sentry.policy == AINFTP_SENTRY_CLIP) {
-			ainftp_sentry_clip(s, w, m->x[w], m->tmp);
-			sum_add(m->sum, m->tmp, r->elems);
-		} else {
-			sum_add(m->sum, m->x[w], r->elems);
-		}
+		/* Sums in double: the harness measures the rule, not the exact accumulator. */
+		sum_add(m->sum, v == AINFTP_JUDGE_FLOATS ? m->tmp : m->x[w], r->elems);
 		used[k] = m->x[w];
 		ids[k++] = w;
 	}
-	if (k > 0 && (r->sentry.policy == AINFTP_SENTRY_TRIMMED_MEAN ||
-		      r->sentry.policy == AINFTP_SENTRY_MEDIAN)) {
-		ainftp_sentry_robust(s, used, ids, k, m->out);
+	if (k > 0 && rule->keeps_rows) {
+		rule->finish(s, used, ids, k, m->out);
 		for (i = 0; i < r->elems; i++)
 			m->out[i] /= k;
 		return;
@@ -303,7 +308,7 @@ run_summary(const struct ainftp_attack_run *r, const struct ainftp_sentry *s,
 {
 	uint16_t w;
 
-	for (w = 0; r->sentry.policy != AINFTP_SENTRY_NONE && w < r->n; w++) {
+	for (w = 0; ainftp_sentry_rule(r->sentry.policy)->judge != NULL && w < r->n; w++) {
 		bool byz = w >= r->n - r->f;
 		bool q = !ainftp_sentry_admitted(s, w);
 

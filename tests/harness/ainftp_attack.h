@@ -17,8 +17,8 @@
 
 #include <stdint.h>
 
-#include "ainftp_config.h"
 #include "ainftp_sentry.h"
+#include "ainftp_sentry_policy.h"
 
 enum ainftp_attack_kind {
 	AINFTP_ATTACK_NONE,	 /* the Byzantine workers send their honest gradients */
