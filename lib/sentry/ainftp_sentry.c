@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "ainftp_sentry.h"
-#include "ainftp_sentry_policy.h"
 
 /* 1 / Phi^-1(3/4): MAD times this estimates sigma for Gaussian data. */
 #define MAD_TO_SIGMA 1.4826
@@ -206,7 +205,7 @@ ainftp_sentry_conf_ok(const struct ainftp_sentry_conf *c, uint16_t n_workers)
 		return false;
 	if (c->trim_f < 1 || c->trim_f > AINFTP_MAX_WORKERS)
 		return false;
-	return !ainftp_sentry_rule(c->policy)->uses_trim_f || 2u * c->trim_f < n_workers;
+	return c->policy != AINFTP_SENTRY_TRIMMED_MEAN || 2u * c->trim_f < n_workers;
 }
 
 int
