@@ -393,185 +393,235 @@ heartbeat_answer(struct ainftp_emu *e, const struct ainftp_runtime *rt, const st
 	emu_send(e, lane, mb);
 }
 
-/* One frame from the appliance; returns 1 when it was a new result for a worker. */
-int
-emu_result_take(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct rte_mbuf *m,
-		uint64_t now)
-{
+/* A frame from the appliance, its headers read out of its chain (into hbuf when split). */
+struct emu_rx_frame {
 	uint8_t hbuf[EMU_HDRS_LEN];
-	const uint8_t *p;
 	const struct rte_ether_hdr *eth;
 	const struct rte_ipv4_hdr *ip;
 	const struct rte_udp_hdr *udp;
 	const struct ainftp_hdr *h;
-	const struct emu_ref *r;
-	const uint8_t *want, *got;
 	struct ainftp_msg msg;
+	uint32_t pkt_len;
+};
+
+/*
+ * The worker a frame from the appliance is addressed to, its headers in f;
+ * NULL when it is for none of them (counted: stray, or misaddressed).
+ */
+static struct emu_worker *
+result_addressee(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct rte_mbuf *m,
+		 struct emu_rx_frame *f)
+{
 	struct emu_worker *wk;
-	uint32_t pkt_len = rte_pktmbuf_pkt_len(m), slot, idx, last, tag_len;
-	uint16_t lane;
-	uint64_t g;
-	bool ok;
+	const uint8_t *p;
 	int w;
 
-	if (pkt_len < EMU_HDRS_LEN) {
+	f->pkt_len = rte_pktmbuf_pkt_len(m);
+	if (f->pkt_len < EMU_HDRS_LEN) {
 		e->stray++;
-		return 0;
+		return NULL;
 	}
-	p = rte_pktmbuf_read(m, 0, EMU_HDRS_LEN, hbuf);
-	eth = (const struct rte_ether_hdr *)p;
-	ip = (const struct rte_ipv4_hdr *)(eth + 1);
-	udp = (const struct rte_udp_hdr *)(ip + 1);
-	h = (const struct ainftp_hdr *)(udp + 1);
-	if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
-	    ip->version_ihl != RTE_IPV4_VHL_DEF || ip->next_proto_id != IPPROTO_UDP ||
-	    ip->src_addr != rt->cfg->ipv4) {
+	p = rte_pktmbuf_read(m, 0, EMU_HDRS_LEN, f->hbuf);
+	f->eth = (const struct rte_ether_hdr *)p;
+	f->ip = (const struct rte_ipv4_hdr *)(f->eth + 1);
+	f->udp = (const struct rte_udp_hdr *)(f->ip + 1);
+	f->h = (const struct ainftp_hdr *)(f->udp + 1);
+	if (f->eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
+	    f->ip->version_ihl != RTE_IPV4_VHL_DEF || f->ip->next_proto_id != IPPROTO_UDP ||
+	    f->ip->src_addr != rt->cfg->ipv4) {
 		e->stray++; /* not the data path's: nothing for a worker to do */
-		return 0;
+		return NULL;
 	}
-	w = worker_by_ip(e, ip->dst_addr);
+	w = worker_by_ip(e, f->ip->dst_addr);
 	if (w < 0) {
 		e->addr_errors++;
 		emu_result_bad(e, NULL, 0, 0, "a result to an address that is no worker's");
-		return 0;
+		return NULL;
 	}
 	wk = &e->workers[w];
-	if (udp->dst_port != rte_cpu_to_be_16(wk->udp_port) ||
-	    !rte_is_same_ether_addr(&eth->dst_addr, &wk->mac)) {
+	if (f->udp->dst_port != rte_cpu_to_be_16(wk->udp_port) ||
+	    !rte_is_same_ether_addr(&f->eth->dst_addr, &wk->mac)) {
 		e->addr_errors++;
 		emu_result_bad(e, wk, 0, 0, "a result to UDP port %u or MAC not the worker's",
-			       rte_be_to_cpu_16(udp->dst_port));
-		return 0;
+			       rte_be_to_cpu_16(f->udp->dst_port));
+		return NULL;
 	}
-	ainftp_hdr_read(h, &msg);
+	return wk;
+}
+
+/*
+ * True for a RESULT to worker wk. Anything else is dealt with here: nothing
+ * reaches a dead worker, a HEARTBEAT is answered, the rest is stray.
+ */
+static bool
+result_is_one(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct emu_worker *wk,
+	      const struct emu_rx_frame *f)
+{
+	const struct ainftp_msg *msg = &f->msg;
+
 	if (wk->dead) {
 		/* Killed: nothing answers, nothing is taken. */
 		e->dead_drops++;
-		if (msg.type == AINFTP_MSG_HEARTBEAT) {
+		if (msg->type == AINFTP_MSG_HEARTBEAT) {
 			e->rep.heartbeats++;
 			e->rep.heartbeats_unanswered++;
 		}
-		return 0;
+		return false;
 	}
-	if (msg.type == AINFTP_MSG_HEARTBEAT && msg.job == e->job->id &&
-	    ainftp_hdr_check(h, rte_be_to_cpu_16(udp->dgram_len) - sizeof(*udp)) == AINFTP_OK) {
-		heartbeat_answer(e, rt, wk, &msg, udp->src_port);
-		return 0;
+	if (msg->type == AINFTP_MSG_HEARTBEAT && msg->job == e->job->id &&
+	    ainftp_hdr_check(f->h, rte_be_to_cpu_16(f->udp->dgram_len) - sizeof(*f->udp)) ==
+		    AINFTP_OK) {
+		heartbeat_answer(e, rt, wk, msg, f->udp->src_port);
+		return false;
 	}
-	if (msg.type != AINFTP_MSG_RESULT) {
+	if (msg->type != AINFTP_MSG_RESULT) {
 		e->stray++;
-		return 0;
+		return false;
 	}
+	return true;
+}
 
-	/* Which chunk: one of the worker's, outstanding or taken already. */
-	g = (uint64_t)msg.step * e->cps + msg.chunk;
-	if ((wk->resuming || wk->gated) && msg.job == e->job->id && msg.chunk < e->cps &&
-	    msg.slot == msg.chunk % e->slots) {
+/*
+ * The worker's outstanding chunk g a result is for: its index in wk->out[], or
+ * EMU_NONE when the worker does not take it (counted: early, never sent, or a
+ * duplicate of a result already taken).
+ */
+static uint32_t
+result_chunk(struct ainftp_emu *e, struct emu_worker *wk, const struct ainftp_msg *msg, uint64_t g)
+{
+	uint32_t idx;
+
+	if ((wk->resuming || wk->gated) && msg->job == e->job->id && msg->chunk < e->cps &&
+	    msg->slot == msg->chunk % e->slots) {
 		/* Restarted: the first result names the step it rejoins after; every
 		 * result opens its slot's gate; those of chunks it never sent are not its. */
 		if (wk->resuming)
-			worker_resume(e, wk, msg.step);
-		e->seen_g1[msg.slot] = RTE_MAX(e->seen_g1[msg.slot], g + 1);
+			worker_resume(e, wk, msg->step);
+		e->seen_g1[msg->slot] = RTE_MAX(e->seen_g1[msg->slot], g + 1);
 		if (g >= wk->next_g || (g >= e->skip_lo && g < e->skip_hi)) {
 			e->results_early++;
-			return 0;
+			return EMU_NONE;
 		}
 	}
-	if (msg.job == e->job->id && g >= wk->next_g && msg.chunk < e->cps &&
-	    msg.slot == msg.chunk % e->slots && !((msg.bitmap >> wk->id) & 1)) {
+	if (msg->job == e->job->id && g >= wk->next_g && msg->chunk < e->cps &&
+	    msg->slot == msg->chunk % e->slots && !((msg->bitmap >> wk->id) & 1)) {
 		/* Completed without it (it left the quorum): it takes the kept result when
 		 * it sends the chunk. */
 		e->results_early++;
-		return 0;
+		return EMU_NONE;
 	}
-	if (msg.job != e->job->id || msg.chunk >= e->cps || msg.slot >= e->slots ||
-	    msg.slot != msg.chunk % e->slots || g >= wk->next_g) {
+	if (msg->job != e->job->id || msg->chunk >= e->cps || msg->slot >= e->slots ||
+	    msg->slot != msg->chunk % e->slots || g >= wk->next_g) {
 		e->bad_results++;
-		emu_result_bad(e, wk, msg.step, msg.chunk,
+		emu_result_bad(e, wk, msg->step, msg->chunk,
 			       "a result for job %" PRIu32 " slot %u the worker did not send",
-			       msg.job, msg.slot);
-		return 0;
+			       msg->job, msg->slot);
+		return EMU_NONE;
 	}
-	slot = msg.slot;
-	idx = wk->slot_out[slot];
+	idx = wk->slot_out[msg->slot];
 	if (idx == EMU_NONE || wk->out[idx].g != g) {
 		e->results_ignored++; /* a duplicate of a result already taken */
-		return 0;
+		return EMU_NONE;
 	}
+	return idx;
+}
 
-	/* Take it, right or wrong: it is checked once. */
-	e->rep.results_checked++;
-	/* A clean round trip: nobody retransmitted this chunk, nor sent a later one of its slot. */
-	if (e->rtx_g1[slot] <= g && e->sent_g1[slot] == g + 1) {
-		uint64_t sample = now - e->sent_tsc[slot];
+/* A clean round trip: nobody retransmitted chunk g, nor sent a later one of its slot. */
+static void
+rtt_sample(struct ainftp_emu *e, uint32_t slot, uint64_t g, uint64_t now)
+{
+	uint64_t sample, d;
 
-		if (e->srtt == 0) {
-			e->srtt = sample;
-			e->rttvar = sample / 2;
-		} else {
-			uint64_t d = e->srtt > sample ? e->srtt - sample : sample - e->srtt;
-
-			e->rttvar = (3 * e->rttvar + d) / 4;
-			e->srtt = (7 * e->srtt + sample) / 8;
-		}
+	if (e->rtx_g1[slot] > g || e->sent_g1[slot] != g + 1)
+		return;
+	sample = now - e->sent_tsc[slot];
+	if (e->srtt == 0) {
+		e->srtt = sample;
+		e->rttvar = sample / 2;
+		return;
 	}
-	lane = (uint16_t)(slot % e->lanes);
-	tag_len = (msg.flags & AINFTP_F_AUTH) ? AINFTP_TAG_LEN : 0;
-	ok = false;
+	d = e->srtt > sample ? e->srtt - sample : sample - e->srtt;
+	e->rttvar = (3 * e->rttvar + d) / 4;
+	e->srtt = (7 * e->srtt + sample) / 8;
+}
+
+/* A result's headers, as the data path writes them; false after saying what is wrong. */
+static bool
+result_headers_ok(struct ainftp_emu *e, const struct ainftp_runtime *rt,
+		  const struct emu_worker *wk, const struct emu_rx_frame *f, uint32_t tag_len)
+{
+	const struct ainftp_msg *msg = &f->msg;
+	const struct rte_ipv4_hdr *ip = f->ip;
+	const struct rte_udp_hdr *udp = f->udp;
+	uint16_t lane = (uint16_t)(msg->slot % e->lanes);
+
 	if (rte_raw_cksum(ip, sizeof(*ip)) != 0xffff)
-		emu_result_bad(e, wk, msg.step, msg.chunk, "bad IPv4 header checksum");
+		emu_result_bad(e, wk, msg->step, msg->chunk, "bad IPv4 header checksum");
 	else if (udp->src_port != rte_cpu_to_be_16((uint16_t)(rt->cfg->udp_port + lane)))
-		emu_result_bad(e, wk, msg.step, msg.chunk, "from UDP port %u, not lane %u's",
+		emu_result_bad(e, wk, msg->step, msg->chunk, "from UDP port %u, not lane %u's",
 			       rte_be_to_cpu_16(udp->src_port), lane);
 	else if (rte_be_to_cpu_16(udp->dgram_len) !=
-			 sizeof(*udp) + sizeof(*h) + e->result_len + tag_len ||
+			 sizeof(*udp) + sizeof(*f->h) + e->result_len + tag_len ||
 		 rte_be_to_cpu_16(ip->total_length) !=
 			 sizeof(*ip) + rte_be_to_cpu_16(udp->dgram_len) ||
-		 pkt_len < RTE_ETHER_HDR_LEN + (uint32_t)rte_be_to_cpu_16(ip->total_length))
-		emu_result_bad(e, wk, msg.step, msg.chunk,
+		 f->pkt_len < RTE_ETHER_HDR_LEN + (uint32_t)rte_be_to_cpu_16(ip->total_length))
+		emu_result_bad(e, wk, msg->step, msg->chunk,
 			       "UDP length %u, IPv4 length %u, frame %u",
 			       rte_be_to_cpu_16(udp->dgram_len), rte_be_to_cpu_16(ip->total_length),
-			       pkt_len);
-	else if (h->version != AINFTP_PROTO_VERSION || msg.worker != AINFTP_WORKER_APPLIANCE)
-		emu_result_bad(e, wk, msg.step, msg.chunk, "version %u, worker field 0x%x",
-			       h->version, msg.worker);
-	else if (msg.elems != e->elems || msg.encoding != e->result_enc)
-		emu_result_bad(e, wk, msg.step, msg.chunk, "elems %u encoding %u, want %u and %u",
-			       msg.elems, msg.encoding, e->elems, e->result_enc);
-	else if (msg.flags & AINFTP_F_OVERFLOW)
-		emu_result_bad(e, wk, msg.step, msg.chunk, "flagged OVERFLOW");
-	else if ((msg.bitmap & ~e->all_bits) != 0 ||
-		 (unsigned int)__builtin_popcountll(msg.bitmap) != msg.contributors ||
-		 msg.contributors < e->job->straggler.min_quorum)
-		emu_result_bad(e, wk, msg.step, msg.chunk,
+			       f->pkt_len);
+	else if (f->h->version != AINFTP_PROTO_VERSION || msg->worker != AINFTP_WORKER_APPLIANCE)
+		emu_result_bad(e, wk, msg->step, msg->chunk, "version %u, worker field 0x%x",
+			       f->h->version, msg->worker);
+	else if (msg->elems != e->elems || msg->encoding != e->result_enc)
+		emu_result_bad(e, wk, msg->step, msg->chunk, "elems %u encoding %u, want %u and %u",
+			       msg->elems, msg->encoding, e->elems, e->result_enc);
+	else if (msg->flags & AINFTP_F_OVERFLOW)
+		emu_result_bad(e, wk, msg->step, msg->chunk, "flagged OVERFLOW");
+	else if ((msg->bitmap & ~e->all_bits) != 0 ||
+		 (unsigned int)__builtin_popcountll(msg->bitmap) != msg->contributors ||
+		 msg->contributors < e->job->straggler.min_quorum)
+		emu_result_bad(e, wk, msg->step, msg->chunk,
 			       "contributors %u bitmap 0x%" PRIx64
 			       ": want a count of the bitmap's bits, within 0x%" PRIx64
 			       ", at least min_quorum %u",
-			       msg.contributors, msg.bitmap, e->all_bits,
+			       msg->contributors, msg->bitmap, e->all_bits,
 			       e->job->straggler.min_quorum);
-	else {
-		/* Header, payload and tag, out of the chain (a header mbuf and a shared payload).
-		 */
-		const uint8_t *body =
-			rte_pktmbuf_read(m, EMU_HDRS_LEN - sizeof(*h),
-					 sizeof(*h) + e->result_len + tag_len, e->rx_payload);
+	else
+		return true;
+	return false;
+}
 
-		got = body + sizeof(*h);
-		if (tag_len != 0 && !ainftp_mac_verify(&wk->mk, body, sizeof(*h) + e->result_len,
-						       body + sizeof(*h) + e->result_len)) {
-			emu_result_bad(e, wk, msg.step, msg.chunk,
-				       "the result's tag does not verify");
-			goto out;
-		}
-		r = emu_reference(e, g, msg.bitmap, &want);
-		ok = emu_result_compare(e, wk, &msg, got, r, want);
+/* Result m of chunk g, headers, tag and payload: true when it is exact. */
+static bool
+result_check(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct emu_worker *wk,
+	     const struct rte_mbuf *m, const struct emu_rx_frame *f, uint64_t g)
+{
+	uint32_t hlen = sizeof(struct ainftp_hdr);
+	uint32_t tag_len = (f->msg.flags & AINFTP_F_AUTH) ? AINFTP_TAG_LEN : 0;
+	const uint8_t *body, *want;
+	const struct emu_ref *r;
+
+	if (!result_headers_ok(e, rt, wk, f, tag_len))
+		return false;
+	/* Header, payload and tag, out of the chain (a header mbuf and a shared payload). */
+	body = rte_pktmbuf_read(m, EMU_HDRS_LEN - hlen, hlen + e->result_len + tag_len,
+				e->rx_payload);
+	if (tag_len != 0 &&
+	    !ainftp_mac_verify(&wk->mk, body, hlen + e->result_len, body + hlen + e->result_len)) {
+		emu_result_bad(e, wk, f->msg.step, f->msg.chunk,
+			       "the result's tag does not verify");
+		return false;
 	}
-out:
-	if (ok) {
-		e->rep.results_exact++;
-		emu_result_count(e, g, msg.bitmap, now);
-	}
-	/* The chunk is the worker's no more. */
+	r = emu_reference(e, g, f->msg.bitmap, &want);
+	return emu_result_compare(e, wk, &f->msg, body + hlen, r, want);
+}
+
+/* The chunk at wk->out[idx], on slot, is the worker's no more: its kept frame freed. */
+static void
+out_release(struct emu_worker *wk, uint32_t idx, uint32_t slot)
+{
+	uint32_t last;
+
 	rte_pktmbuf_free(wk->out[idx].keep);
 	last = --wk->n_out;
 	if (idx != last) {
@@ -579,6 +629,37 @@ out:
 		wk->slot_out[wk->out[idx].slot] = idx;
 	}
 	wk->slot_out[slot] = EMU_NONE;
+}
+
+/* One frame from the appliance; returns 1 when it was a new result for a worker. */
+int
+emu_result_take(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct rte_mbuf *m,
+		uint64_t now)
+{
+	struct emu_rx_frame f;
+	struct emu_worker *wk;
+	uint32_t idx;
+	uint64_t g;
+
+	wk = result_addressee(e, rt, m, &f);
+	if (wk == NULL)
+		return 0;
+	ainftp_hdr_read(f.h, &f.msg);
+	if (!result_is_one(e, rt, wk, &f))
+		return 0;
+	/* Which chunk: one of the worker's, outstanding or taken already. */
+	g = (uint64_t)f.msg.step * e->cps + f.msg.chunk;
+	idx = result_chunk(e, wk, &f.msg, g);
+	if (idx == EMU_NONE)
+		return 0;
+	/* Take it, right or wrong: it is checked once. */
+	e->rep.results_checked++;
+	rtt_sample(e, f.msg.slot, g, now);
+	if (result_check(e, rt, wk, m, &f, g)) {
+		e->rep.results_exact++;
+		emu_result_count(e, g, f.msg.bitmap, now);
+	}
+	out_release(wk, idx, f.msg.slot);
 	wk->received++;
 	return 1;
 }
@@ -811,15 +892,11 @@ zalloc(size_t n, size_t size, int socket, bool *failed)
 	return p;
 }
 
-/* The job as the workers see it, and everything the loop needs, allocated now. */
-static int
-emu_state_init(struct ainftp_emu *e, const struct ainftp_runtime *rt, char *err, size_t errlen)
+/* The job as the workers see it, from the job and the conf. */
+static void
+emu_job_derive(struct ainftp_emu *e, const struct ainftp_runtime *rt)
 {
 	const struct ainftp_job_conf *job = e->job;
-	unsigned int w, i;
-	uint32_t *slot_out;
-	struct emu_out *out;
-	bool failed = false;
 
 	e->n_workers = job->n_workers;
 	e->slots = job->slots;
@@ -857,6 +934,18 @@ emu_state_init(struct ainftp_emu *e, const struct ainftp_runtime *rt, char *err,
 	e->rep.first_partial_after_ms = -1;
 	/* A reference per slot in flight; fewer only costs recomputing one. */
 	e->ref_n = RTE_MIN(e->slots, 2 * e->window);
+}
+
+/*
+ * Everything the loop needs, allocated now. Every worker's slot_out and out
+ * are one array each, held by worker 0 (emu_free frees them there).
+ */
+static int
+emu_state_alloc(struct ainftp_emu *e, char *err, size_t errlen)
+{
+	uint32_t *slot_out;
+	struct emu_out *out;
+	bool failed = false;
 
 	e->workers = zalloc(e->n_workers, sizeof(*e->workers), e->socket, &failed);
 	slot_out = zalloc((size_t)e->n_workers * e->slots, sizeof(*slot_out), e->socket, &failed);
@@ -891,6 +980,18 @@ emu_state_init(struct ainftp_emu *e, const struct ainftp_runtime *rt, char *err,
 			 e->n_workers);
 		return -1;
 	}
+	return 0;
+}
+
+/* Each worker's address, key and share of the arrays; the index of their addresses. */
+static int
+emu_workers_init(struct ainftp_emu *e, char *err, size_t errlen)
+{
+	const struct ainftp_job_conf *job = e->job;
+	uint32_t *slot_out = e->workers[0].slot_out;
+	struct emu_out *out = e->workers[0].out;
+	unsigned int w, i;
+
 	for (i = 0; i < e->ref_n; i++)
 		e->ref[i].g = UINT64_MAX;
 	for (w = 0; w < e->n_workers; w++) {
@@ -918,8 +1019,17 @@ emu_state_init(struct ainftp_emu *e, const struct ainftp_runtime *rt, char *err,
 			h++;
 		e->ip_index[h & 255] = (uint8_t)(w + 1);
 	}
-	(void)rt;
 	return 0;
+}
+
+/* The job as the workers see it, and everything the loop needs, allocated now. */
+static int
+emu_state_init(struct ainftp_emu *e, const struct ainftp_runtime *rt, char *err, size_t errlen)
+{
+	emu_job_derive(e, rt);
+	if (emu_state_alloc(e, err, errlen) != 0)
+		return -1;
+	return emu_workers_init(e, err, errlen);
 }
 
 int

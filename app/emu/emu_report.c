@@ -95,23 +95,12 @@ quorum_summary(const struct ainftp_emu *e, const struct ainftp_emu_report *rep, 
 			 rep->skipped, rep->rejoin_at, rep->full_after_rejoin);
 }
 
-bool
-ainftp_emu_report(struct ainftp_runtime *rt, struct ainftp_emu_report *rep, FILE *out)
+/* Every lcore has stopped: what is left in flight goes back to its pool, the rest is measured. */
+static void
+report_fill(const struct ainftp_runtime *rt, struct ainftp_emu *e, struct ainftp_emu_report *rep)
 {
-	struct ainftp_emu *e = rt->emu;
-	uint64_t want;
-	char reason[320] = "";
-	bool pass;
-	int socket;
+	int socket = rt->ports[e->port_idx].socket;
 
-	memset(rep, 0, sizeof(*rep));
-	if (e == NULL) {
-		if (out != NULL)
-			fprintf(out, "emulator: not attached: FAIL\n");
-		return false;
-	}
-	socket = rt->ports[e->port_idx].socket;
-	/* Every lcore has stopped: what is left in flight goes back to its pool now. */
 	emu_holds_free(e);
 	emu_rings_drain(e->a2w, e->n_a2w);
 	emu_rings_drain(e->w2a, e->lanes);
@@ -127,58 +116,86 @@ ainftp_emu_report(struct ainftp_runtime *rt, struct ainftp_emu_report *rep, FILE
 				? (double)(e->first_partial_tsc - e->fault_tsc) * 1e3 /
 					  (double)e->hz
 				: 0.0;
+}
+
+/* Why the run fails, the first reason found, into reason; left alone when it passes. */
+static void
+report_verdict(const struct ainftp_emu *e, const struct ainftp_emu_report *rep, char *reason,
+	       size_t len)
+{
 	/* Every worker's every chunk, but those the killed worker never sent or took. */
-	want = (uint64_t)rep->workers * rep->chunks - rep->skipped;
+	uint64_t want = (uint64_t)rep->workers * rep->chunks - rep->skipped;
+
 	if (!e->done)
-		snprintf(reason, sizeof(reason), "the emulator never ran to its end");
+		snprintf(reason, len, "the emulator never ran to its end");
 	else if (rep->stalled)
-		snprintf(reason, sizeof(reason), "stalled: no result for %d s", AINFTP_EMU_STALL_S);
+		snprintf(reason, len, "stalled: no result for %d s", AINFTP_EMU_STALL_S);
 	else if (rep->results_checked != want)
-		snprintf(reason, sizeof(reason), "%" PRIu64 " results checked, want %" PRIu64,
+		snprintf(reason, len, "%" PRIu64 " results checked, want %" PRIu64,
 			 rep->results_checked, want);
 	else if (rep->results_exact != want)
-		snprintf(reason, sizeof(reason), "%" PRIu64 " results not exact",
-			 want - rep->results_exact);
+		snprintf(reason, len, "%" PRIu64 " results not exact", want - rep->results_exact);
 	else if (e->addr_errors != 0 || e->bad_results != 0)
-		snprintf(reason, sizeof(reason),
+		snprintf(reason, len,
 			 "%" PRIu64 " results misaddressed, %" PRIu64 " for chunks never sent",
 			 e->addr_errors, e->bad_results);
 	else if (rep->slots_busy != 0)
-		snprintf(reason, sizeof(reason), "%u slots still busy", rep->slots_busy);
+		snprintf(reason, len, "%u slots still busy", rep->slots_busy);
 	else if (rep->pool_in_use_end != rep->pool_in_use_start)
-		snprintf(reason, sizeof(reason),
-			 "result header pool: %u mbufs in use, %u at the start",
+		snprintf(reason, len, "result header pool: %u mbufs in use, %u at the start",
 			 rep->pool_in_use_end, rep->pool_in_use_start);
 	else if (e->emu_pool_in_use_end != 0)
-		snprintf(reason, sizeof(reason), "%u of the workers' mbufs never came back",
+		snprintf(reason, len, "%u of the workers' mbufs never came back",
 			 e->emu_pool_in_use_end);
-	pass = reason[0] == '\0';
-	if (out != NULL) {
-		char quorum[512];
+}
 
-		quorum_summary(e, rep, quorum, sizeof(quorum));
-		fprintf(out,
-			"emulator: details: duplicates_ignored=%" PRIu64 " misaddressed=%" PRIu64
-			" bad=%" PRIu64 " stray=%" PRIu64 " tx_full=%" PRIu64 " nombuf=%" PRIu64
-			" srtt_us=%.1f worker_pool_in_use=%u early=%" PRIu64 " dead_drops=%" PRIu64
-			" delayed=%" PRIu64 " delay_full=%" PRIu64 "%s%s\n",
-			e->results_ignored, e->addr_errors, e->bad_results, e->stray, e->tx_full,
-			e->nombuf, e->hz ? (double)e->srtt * 1e6 / (double)e->hz : 0.0,
-			e->emu_pool_in_use_end, e->results_early, e->dead_drops, rep->delayed,
-			rep->delay_full, e->first_bad[0] ? " first_error=" : "", e->first_bad);
-		fprintf(out,
-			"emulator: workers=%u chunks=%" PRIu64 " results_checked=%" PRIu64
-			" exact=%" PRIu64 " retransmits=%" PRIu64 " loss=%" PRIu64 " dup=%" PRIu64
-			" reorder=%" PRIu64
-			" slots_busy=%u pool_in_use=%u->%u seconds=%.2f heartbeats=%" PRIu64
-			" unanswered=%" PRIu64 "%s: %s%s%s\n",
-			rep->workers, rep->chunks, rep->results_checked, rep->results_exact,
-			rep->retransmits, rep->injected_loss, rep->injected_dup,
-			rep->injected_reorder, rep->slots_busy, rep->pool_in_use_start,
-			rep->pool_in_use_end, rep->seconds, rep->heartbeats,
-			rep->heartbeats_unanswered, quorum, pass ? "PASS" : "FAIL (", reason,
-			pass ? "" : ")");
-		fflush(out);
+/* The details line, then the summary line with the verdict (the tests read both). */
+static void
+report_print(const struct ainftp_emu *e, const struct ainftp_emu_report *rep, bool pass,
+	     const char *reason, FILE *out)
+{
+	char quorum[512];
+
+	quorum_summary(e, rep, quorum, sizeof(quorum));
+	fprintf(out,
+		"emulator: details: duplicates_ignored=%" PRIu64 " misaddressed=%" PRIu64
+		" bad=%" PRIu64 " stray=%" PRIu64 " tx_full=%" PRIu64 " nombuf=%" PRIu64
+		" srtt_us=%.1f worker_pool_in_use=%u early=%" PRIu64 " dead_drops=%" PRIu64
+		" delayed=%" PRIu64 " delay_full=%" PRIu64 "%s%s\n",
+		e->results_ignored, e->addr_errors, e->bad_results, e->stray, e->tx_full, e->nombuf,
+		e->hz ? (double)e->srtt * 1e6 / (double)e->hz : 0.0, e->emu_pool_in_use_end,
+		e->results_early, e->dead_drops, rep->delayed, rep->delay_full,
+		e->first_bad[0] ? " first_error=" : "", e->first_bad);
+	fprintf(out,
+		"emulator: workers=%u chunks=%" PRIu64 " results_checked=%" PRIu64 " exact=%" PRIu64
+		" retransmits=%" PRIu64 " loss=%" PRIu64 " dup=%" PRIu64 " reorder=%" PRIu64
+		" slots_busy=%u pool_in_use=%u->%u seconds=%.2f heartbeats=%" PRIu64
+		" unanswered=%" PRIu64 "%s: %s%s%s\n",
+		rep->workers, rep->chunks, rep->results_checked, rep->results_exact,
+		rep->retransmits, rep->injected_loss, rep->injected_dup, rep->injected_reorder,
+		rep->slots_busy, rep->pool_in_use_start, rep->pool_in_use_end, rep->seconds,
+		rep->heartbeats, rep->heartbeats_unanswered, quorum, pass ? "PASS" : "FAIL (",
+		reason, pass ? "" : ")");
+	fflush(out);
+}
+
+bool
+ainftp_emu_report(struct ainftp_runtime *rt, struct ainftp_emu_report *rep, FILE *out)
+{
+	struct ainftp_emu *e = rt->emu;
+	char reason[320] = "";
+	bool pass;
+
+	memset(rep, 0, sizeof(*rep));
+	if (e == NULL) {
+		if (out != NULL)
+			fprintf(out, "emulator: not attached: FAIL\n");
+		return false;
 	}
+	report_fill(rt, e, rep);
+	report_verdict(e, rep, reason, sizeof(reason));
+	pass = reason[0] == '\0';
+	if (out != NULL)
+		report_print(e, rep, pass, reason, out);
 	return pass;
 }
