@@ -9,7 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-#include <rte_bus_vdev.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
@@ -837,28 +836,7 @@ conf_check(const struct ainftp_runtime *rt, const struct ainftp_emu_conf *conf, 
 static void
 emu_free(struct ainftp_emu *e)
 {
-	uint16_t i;
-
-	if (e->wrk_created) {
-		if (e->wrk_started && rte_eth_dev_stop(e->wrk_port) != 0)
-			AINFTP_LOG(WARNING, "emulator: cannot stop the workers' port");
-		rte_eth_dev_close(e->wrk_port);
-		rte_vdev_uninit("net_ring_" EMU_WRK_NAME);
-	}
-	/* The appliance has closed its side (or never opened it). */
-	if (e->app_created)
-		rte_vdev_uninit("net_ring_" EMU_APP_NAME);
-	/* Our own frames the appliance never took; its results are drained in report. */
-	emu_rings_drain(e->w2a, e->lanes);
-	for (i = 0; i < e->n_a2w; i++) {
-		if (e->a2w[i] != NULL && rte_ring_count(e->a2w[i]) != 0)
-			AINFTP_LOG(WARNING, "emulator: %u results left in ring %u, not freed",
-				   rte_ring_count(e->a2w[i]), i);
-		rte_ring_free(e->a2w[i]);
-	}
-	for (i = 0; i < e->lanes; i++)
-		rte_ring_free(e->w2a[i]);
-	rte_mempool_free(e->pool);
+	emu_link_free(e);
 	if (e->workers != NULL) {
 		rte_free(e->workers[0].slot_out);
 		rte_free(e->workers[0].out);
@@ -1056,12 +1034,11 @@ ainftp_emu_attach(struct ainftp_runtime *rt, const struct ainftp_emu_conf *conf,
 	e->job = &cfg->jobs[conf->job_idx];
 	e->lanes = cfg->ports[idx].rx_queues;
 	e->n_a2w = RTE_MAX(cfg->ports[idx].tx_queues, ainftp_config_tx_queues_needed(cfg));
-	if (emu_state_init(e, rt, err, errlen) != 0 || emu_rings_create(e, err, errlen) != 0 ||
-	    emu_pool_create(e, err, errlen) != 0 || emu_ports_create(e, err, errlen) != 0) {
+	if (emu_state_init(e, rt, err, errlen) != 0 || emu_link_create(e, err, errlen) != 0) {
 		emu_free(e);
 		return -1;
 	}
-	rt->ports[idx].port_id = e->app_port;
+	rt->ports[idx].port_id = e->rp.app_port;
 	rt->ports[idx].preset = true;
 	rt->role[conf->lcore] = &emu_role;
 	rt->emu = e;

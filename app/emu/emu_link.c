@@ -9,10 +9,10 @@
 #include <inttypes.h>
 
 #include <rte_errno.h>
-#include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
+#include "ainftp_log.h"
 #include "emu_private.h"
 
 /* ---------------------------------------------------------------- PRNG */
@@ -45,7 +45,7 @@ lane_flush(struct ainftp_emu *e, uint16_t lane)
 
 	if (t->n == 0)
 		return;
-	sent = rte_eth_tx_burst(e->wrk_port, lane, t->pkts, t->n);
+	sent = rte_eth_tx_burst(e->rp.peer_port, lane, t->pkts, t->n);
 	if (unlikely(sent < t->n)) {
 		e->tx_full += t->n - sent;
 		rte_pktmbuf_free_bulk(&t->pkts[sent], t->n - sent);
@@ -237,7 +237,7 @@ emu_rx_poll(struct ainftp_emu *e, const struct ainftp_runtime *rt, uint64_t now)
 	uint16_t q, n, i;
 
 	for (q = 0; q < e->n_a2w; q++) {
-		n = rte_eth_rx_burst(e->wrk_port, q, pkts, EMU_BURST);
+		n = rte_eth_rx_burst(e->rp.peer_port, q, pkts, EMU_BURST);
 		for (i = 0; i < n; i++)
 			taken += rx_inject(e, rt, pkts[i], now);
 	}
@@ -272,55 +272,9 @@ emu_holds_free(struct ainftp_emu *e)
 	}
 }
 
-/* Frames left in the rings: the run is over, nobody takes them. */
-void
-emu_rings_drain(struct rte_ring **rings, uint16_t n)
-{
-	struct rte_mbuf *pkts[EMU_BURST];
-	unsigned int k;
-	uint16_t i;
-
-	for (i = 0; i < n; i++) {
-		if (rings[i] == NULL)
-			continue;
-		while ((k = rte_ring_dequeue_burst(rings[i], (void **)pkts, EMU_BURST, NULL)) != 0)
-			rte_pktmbuf_free_bulk(pkts, k);
-	}
-}
-
 /* ----------------------------------------------------------------- set-up */
 
-int
-emu_rings_create(struct ainftp_emu *e, char *err, size_t errlen)
-{
-	/* Every worker's whole window, twice over for duplicates and retransmissions. */
-	uint32_t need = rte_align32pow2((uint32_t)e->n_workers * e->window * 2 + 1);
-	uint32_t size =
-		RTE_MIN(RTE_MAX((uint32_t)EMU_RING_SIZE, need), (uint32_t)EMU_RING_SIZE_MAX);
-	char name[RTE_RING_NAMESIZE];
-	unsigned int flags = RING_F_SP_ENQ | RING_F_SC_DEQ; /* one lcore at each end */
-	uint16_t i;
-
-	for (i = 0; i < e->lanes; i++) {
-		snprintf(name, sizeof(name), "emu_w2a_%u", i);
-		e->w2a[i] = rte_ring_create(name, size, e->socket, flags);
-		if (e->w2a[i] == NULL)
-			goto fail;
-	}
-	for (i = 0; i < e->n_a2w; i++) {
-		snprintf(name, sizeof(name), "emu_a2w_%u", i);
-		e->a2w[i] = rte_ring_create(name, size, e->socket, flags);
-		if (e->a2w[i] == NULL)
-			goto fail;
-	}
-	return 0;
-fail:
-	snprintf(err, errlen, "emulator: cannot create ring %s of %u: %s", name, size,
-		 rte_strerror(rte_errno));
-	return -1;
-}
-
-int
+static int
 emu_pool_create(struct ainftp_emu *e, char *err, size_t errlen)
 {
 	/*
@@ -329,7 +283,7 @@ emu_pool_create(struct ainftp_emu *e, char *err, size_t errlen)
 	 * held-back and staged frames, and the lcores' caches.
 	 */
 	uint64_t n = (uint64_t)e->n_workers * e->window * 3 +
-		     (uint64_t)e->lanes * rte_ring_get_size(e->w2a[0]) +
+		     (uint64_t)e->lanes * rte_ring_get_size(e->rp.in[0]) +
 		     (uint64_t)e->lanes * (EMU_BURST + EMU_HOLD_MAX) +
 		     2 * EMU_POOL_CACHE * (rte_lcore_count() + 1);
 	uint32_t room = RTE_MAX(e->frame_len, (uint32_t)RTE_ETHER_MIN_LEN) + RTE_PKTMBUF_HEADROOM;
@@ -338,61 +292,44 @@ emu_pool_create(struct ainftp_emu *e, char *err, size_t errlen)
 	e->pool = rte_pktmbuf_pool_create("emu_pool", (unsigned int)n, EMU_POOL_CACHE, 0,
 					  (uint16_t)room, e->socket);
 	if (e->pool == NULL) {
-		snprintf(err, errlen,
-			 "emulator: cannot create %" PRIu64 " mbufs of %u bytes: %s (raise -m)", n,
-			 room, rte_strerror(rte_errno));
+		snprintf(err, errlen, "cannot create %" PRIu64 " mbufs of %u bytes: %s (raise -m)",
+			 n, room, rte_strerror(rte_errno));
 		return -1;
 	}
 	return 0;
 }
 
 int
-emu_ports_create(struct ainftp_emu *e, char *err, size_t errlen)
+emu_link_create(struct ainftp_emu *e, char *err, size_t errlen)
 {
-	struct rte_eth_conf conf;
-	const char *step = "create";
-	uint16_t q;
-	int ret;
+	/* Every worker's whole window, twice over for duplicates and retransmissions. */
+	uint32_t need = rte_align32pow2((uint32_t)e->n_workers * e->window * 2 + 1);
+	uint32_t size =
+		RTE_MIN(RTE_MAX((uint32_t)EMU_RING_SIZE, need), (uint32_t)EMU_RING_SIZE_MAX);
+	char why[256];
 
-	ret = rte_eth_from_rings(EMU_APP_NAME, e->w2a, e->lanes, e->a2w, e->n_a2w,
-				 (unsigned int)e->socket);
-	if (ret < 0) {
-		snprintf(err, errlen, "emulator: cannot create net_ring_" EMU_APP_NAME ": %s",
-			 rte_strerror(rte_errno));
+	if (ainftp_ringpair_create(&e->rp, "emu", e->lanes, e->n_a2w, size, e->socket, why,
+				   sizeof(why)) != 0 ||
+	    emu_pool_create(e, why, sizeof(why)) != 0 ||
+	    ainftp_ringpair_app_port(&e->rp, EMU_APP_NAME, why, sizeof(why)) < 0 ||
+	    ainftp_ringpair_peer_port(&e->rp, EMU_WRK_NAME, e->pool, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "emulator: %s", why);
 		return -1;
 	}
-	e->app_port = (uint16_t)ret;
-	e->app_created = true;
-	ret = rte_eth_from_rings(EMU_WRK_NAME, e->a2w, e->n_a2w, e->w2a, e->lanes,
-				 (unsigned int)e->socket);
-	if (ret < 0) {
-		snprintf(err, errlen, "emulator: cannot create net_ring_" EMU_WRK_NAME ": %s",
-			 rte_strerror(rte_errno));
-		return -1;
-	}
-	e->wrk_port = (uint16_t)ret;
-	e->wrk_created = true;
-
-	memset(&conf, 0, sizeof(conf));
-	ret = rte_eth_dev_configure(e->wrk_port, e->n_a2w, e->lanes, &conf);
-	for (q = 0; ret == 0 && q < e->n_a2w; q++) {
-		step = "set up an RX queue of";
-		ret = rte_eth_rx_queue_setup(e->wrk_port, q, AINFTP_DEFAULT_DESC, e->socket, NULL,
-					     e->pool);
-	}
-	for (q = 0; ret == 0 && q < e->lanes; q++) {
-		step = "set up a TX queue of";
-		ret = rte_eth_tx_queue_setup(e->wrk_port, q, AINFTP_DEFAULT_DESC, e->socket, NULL);
-	}
-	if (ret == 0) {
-		step = "start";
-		ret = rte_eth_dev_start(e->wrk_port);
-	}
-	if (ret != 0) {
-		snprintf(err, errlen, "emulator: cannot %s net_ring_" EMU_WRK_NAME ": %s", step,
-			 rte_strerror(-ret));
-		return -1;
-	}
-	e->wrk_started = true;
 	return 0;
+}
+
+void
+emu_link_free(struct ainftp_emu *e)
+{
+	uint16_t i;
+
+	/* Our own frames the appliance never took; its results are drained in report. */
+	ainftp_ringpair_drain(&e->rp, AINFTP_RINGPAIR_IN);
+	for (i = 0; i < e->rp.n_txq; i++)
+		if (rte_ring_count(e->rp.out[i]) != 0)
+			AINFTP_LOG(WARNING, "emulator: %u results left in ring %u, not freed",
+				   rte_ring_count(e->rp.out[i]), i);
+	ainftp_ringpair_free(&e->rp);
+	rte_mempool_free(e->pool);
 }

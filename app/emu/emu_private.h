@@ -9,9 +9,10 @@
  *   worker TX queue k --(w2a ring k)--> appliance RX queue k    (k: lane, L of them)
  *   worker RX queue q <--(a2w ring q)-- appliance TX queue q    (q: one per sending lcore)
  *
- * Each worker streams its chunks with a window, retransmits on timeout and
- * checks every result bit for bit against a reference computed here from the
- * same quantized integers, without the library's accumulator.
+ * The rings are an ainftp_ringpair: w2a is its in[], a2w its out[]. Each
+ * worker streams its chunks with a window, retransmits on timeout and checks
+ * every result bit for bit against a reference computed here from the same
+ * quantized integers, without the library's accumulator.
  *
  *   emu.c         state, attach and detach, the loop, sending and retransmission,
  *                 taking results
@@ -36,6 +37,7 @@
 #include "ainftp_emu.h"
 #include "ainftp_proto.h"
 #include "ainftp_quant.h"
+#include "ainftp_ringpair.h"
 
 #define EMU_BURST 32
 #define EMU_RING_SIZE 4096	/* at least; more when workers x window need it */
@@ -129,13 +131,11 @@ struct emu_lane_tx {
 struct ainftp_emu {
 	struct ainftp_emu_conf conf;
 	uint16_t port_idx; /* the config port the ring pair replaces */
-	uint16_t app_port, wrk_port;
-	bool app_created, wrk_created, wrk_started;
 	int socket;
 	uint16_t lanes; /* L: w2a rings, appliance RX queues */
 	uint16_t n_a2w; /* T: a2w rings, appliance TX queues */
-	struct rte_ring *w2a[AINFTP_MAX_QUEUES];
-	struct rte_ring *a2w[AINFTP_MAX_QUEUES];
+	/* rp.in[k]: w2a ring k, rp.out[q]: a2w ring q; rp.peer_port: the workers' port. */
+	struct ainftp_ringpair rp;
 	struct rte_mempool *pool;
 
 	/* The job, as the workers see it. */
@@ -300,13 +300,14 @@ int emu_rx_poll(struct ainftp_emu *e, const struct ainftp_runtime *rt, uint64_t 
 /* Packets still held back or staged: freed, the run is over. */
 void emu_holds_free(struct ainftp_emu *e);
 
-/* Frames left in the rings: the run is over, nobody takes them. */
-void emu_rings_drain(struct rte_ring **rings, uint16_t n);
+/*
+ * At attach: the ring pair, the workers' pool and both ports, the appliance's
+ * left for ainftp_ports_setup. 0, or -1 with a line.
+ */
+int emu_link_create(struct ainftp_emu *e, char *err, size_t errlen);
 
-/* At attach, in this order: the rings, the workers' pool, the ports. 0, or -1 with a line. */
-int emu_rings_create(struct ainftp_emu *e, char *err, size_t errlen);
-int emu_pool_create(struct ainftp_emu *e, char *err, size_t errlen);
-int emu_ports_create(struct ainftp_emu *e, char *err, size_t errlen);
+/* At detach: the ports, the rings and the pool, after the appliance closed its port. */
+void emu_link_free(struct ainftp_emu *e);
 
 /* -------------------------------------------------------------- emu.c */
 

@@ -102,8 +102,7 @@ report_fill(const struct ainftp_runtime *rt, struct ainftp_emu *e, struct ainftp
 	int socket = rt->ports[e->port_idx].socket;
 
 	emu_holds_free(e);
-	emu_rings_drain(e->a2w, e->n_a2w);
-	emu_rings_drain(e->w2a, e->lanes);
+	ainftp_ringpair_drain(&e->rp, AINFTP_RINGPAIR_OUT | AINFTP_RINGPAIR_IN);
 	*rep = e->rep;
 	rep->slots_busy = ainftp_dp_slots_busy(rt);
 	rep->pool_in_use_end =
