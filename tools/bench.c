@@ -1291,6 +1291,112 @@ only_parse(const char *arg, struct opts *o)
 	return 0;
 }
 
+/* --slots N: the job's slots, the workers' window; a power of two. */
+static int
+slots_parse(const char *arg, struct opts *o)
+{
+	unsigned long long u;
+
+	if (ainftp_opt_uint(PROG, "--slots", arg, 1, 65536, &u) < 0)
+		return -1;
+	if (!rte_is_power_of_2((uint32_t)u)) {
+		fprintf(stderr, PROG ": --slots: \"%s\" is not a power of two\n", arg);
+		return -1;
+	}
+	o->slots = (uint32_t)u;
+	return 0;
+}
+
+/* --result float32|int16: one result encoding for every point (the default picks per point). */
+static int
+result_parse(const char *arg, struct opts *o)
+{
+	if (strcmp(arg, "int16") == 0) {
+		o->result_enc = AINFTP_ENC_INT16;
+	} else if (strcmp(arg, "float32") != 0) {
+		fprintf(stderr, PROG ": --result: \"%s\" is not float32 or int16\n", arg);
+		return -1;
+	}
+	o->result_auto = false;
+	return 0;
+}
+
+static void
+opts_default(struct opts *o)
+{
+	*o = (struct opts){.workers = 4,
+			   .slots = 256,
+			   .reps = 3,
+			   .run_s = 0.5,
+			   .warm_s = 0.05,
+			   .compute_s = 0.1,
+			   .result_enc = AINFTP_ENC_FLOAT32,
+			   .result_auto = true,
+			   .ceilings = true,
+			   .only_enc = -1};
+}
+
+/*
+ * One option from getopt_long (--time into *t: --quick's times give way to it
+ * afterwards). 0; -1 after a line on stderr (a bad value); 1: not an option of
+ * ours. --help prints the usage and exits.
+ */
+static int
+opt_apply(int c, const char *arg, const char *prog, struct opts *o, double *t)
+{
+	unsigned long long u;
+
+	switch (c) {
+	case 'q':
+		o->quick = true;
+		return 0;
+	case 'w':
+		if (ainftp_opt_uint(PROG, "--workers", arg, 1, AINFTP_MAX_WORKERS, &u) < 0)
+			return -1;
+		o->workers = (uint16_t)u;
+		return 0;
+	case 's':
+		return slots_parse(arg, o);
+	case 't':
+		return ainftp_opt_real(PROG, "--time", arg, 0, 60, true, t) < 0 ? -1 : 0;
+	case 'r':
+		if (ainftp_opt_uint(PROG, "--reps", arg, 1, MAX_REPS, &u) < 0)
+			return -1;
+		o->reps = (unsigned int)u;
+		return 0;
+	case 'a':
+		o->auth = true;
+		return 0;
+	case 'v':
+		o->verbose = true;
+		return 0;
+	case 'n':
+		o->ceilings = false;
+		return 0;
+	case 'o':
+		return only_parse(arg, o) != 0 ? -1 : 0;
+	case 'S':
+		if (sentry_parse(arg, o) != 0) {
+			fprintf(stderr,
+				PROG ": --sentry: \"%s\" is not a list of zscore, trimmed_mean, "
+				     "median, clip\n",
+				arg);
+			return -1;
+		}
+		return 0;
+	case 'k':
+		o->sink = true;
+		return 0;
+	case 'e':
+		return result_parse(arg, o);
+	case 'h':
+		usage(stdout, prog);
+		exit(0);
+	default:
+		return 1;
+	}
+}
+
 static void
 opts_parse(int argc, char **argv, struct opts *o)
 {
@@ -1303,91 +1409,17 @@ opts_parse(int argc, char **argv, struct opts *o)
 		{"no-ceilings", no_argument, NULL, 'n'},  {"sentry", required_argument, NULL, 'S'},
 		{"sink", no_argument, NULL, 'k'},	  {NULL, 0, NULL, 0},
 	};
-	unsigned long long u;
 	double t = 0;
-	int c;
+	unsigned int i;
+	int c, ret;
 
-	*o = (struct opts){.workers = 4,
-			   .slots = 256,
-			   .reps = 3,
-			   .run_s = 0.5,
-			   .warm_s = 0.05,
-			   .compute_s = 0.1,
-			   .result_enc = AINFTP_ENC_FLOAT32,
-			   .result_auto = true,
-			   .ceilings = true,
-			   .only_enc = -1};
+	opts_default(o);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'q':
-			o->quick = true;
-			break;
-		case 'w':
-			if (ainftp_opt_uint(PROG, "--workers", optarg, 1, AINFTP_MAX_WORKERS, &u) <
-			    0)
-				exit(2);
-			o->workers = (uint16_t)u;
-			break;
-		case 's':
-			if (ainftp_opt_uint(PROG, "--slots", optarg, 1, 65536, &u) < 0)
-				exit(2);
-			if (!rte_is_power_of_2((uint32_t)u)) {
-				fprintf(stderr, PROG ": --slots: \"%s\" is not a power of two\n",
-					optarg);
-				exit(2);
-			}
-			o->slots = (uint32_t)u;
-			break;
-		case 't':
-			if (ainftp_opt_real(PROG, "--time", optarg, 0, 60, true, &t) < 0)
-				exit(2);
-			break;
-		case 'r':
-			if (ainftp_opt_uint(PROG, "--reps", optarg, 1, MAX_REPS, &u) < 0)
-				exit(2);
-			o->reps = (unsigned int)u;
-			break;
-		case 'a':
-			o->auth = true;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'n':
-			o->ceilings = false;
-			break;
-		case 'o':
-			if (only_parse(optarg, o) != 0)
-				exit(2);
-			break;
-		case 'S':
-			if (sentry_parse(optarg, o) != 0) {
-				fprintf(stderr,
-					PROG ": --sentry: \"%s\" is not a list of zscore, "
-					     "trimmed_mean, median, clip\n",
-					optarg);
-				exit(2);
-			}
-			break;
-		case 'k':
-			o->sink = true;
-			break;
-		case 'e':
-			if (strcmp(optarg, "int16") == 0) {
-				o->result_enc = AINFTP_ENC_INT16;
-			} else if (strcmp(optarg, "float32") != 0) {
-				fprintf(stderr, PROG ": --result: \"%s\" is not float32 or int16\n",
-					optarg);
-				exit(2);
-			}
-			o->result_auto = false;
-			break;
-		case 'h':
-			usage(stdout, argv[0]);
-			exit(0);
-		default:
+		ret = opt_apply(c, optarg, argv[0], o, &t);
+		if (ret < 0)
+			exit(2);
+		if (ret > 0)
 			goto bad;
-		}
 	}
 	if (o->quick) {
 		o->run_s = 0.2;
@@ -1395,18 +1427,15 @@ opts_parse(int argc, char **argv, struct opts *o)
 	}
 	if (t > 0)
 		o->run_s = t;
-	if (optind == argc) {
-		unsigned int i;
-
-		/* trimmed_mean's default f = 1 needs 2f < workers (config/README.md). */
-		for (i = 0; i < o->n_sentry; i++)
-			if (o->sentry[i] == AINFTP_SENTRY_TRIMMED_MEAN && o->workers < 3) {
-				fprintf(stderr, PROG ": --sentry trimmed_mean needs --workers 3 "
-						     "or more\n");
-				exit(2);
-			}
-		return;
-	}
+	if (optind != argc)
+		goto bad;
+	/* trimmed_mean's default f = 1 needs 2f < workers (config/README.md). */
+	for (i = 0; i < o->n_sentry; i++)
+		if (o->sentry[i] == AINFTP_SENTRY_TRIMMED_MEAN && o->workers < 3) {
+			fprintf(stderr, PROG ": --sentry trimmed_mean needs --workers 3 or more\n");
+			exit(2);
+		}
+	return;
 bad:
 	usage(stderr, argv[0]);
 	exit(2);
