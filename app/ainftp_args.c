@@ -3,9 +3,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <rte_common.h>
 
 #include "ainftp_args.h"
 #include "ainftp_config.h"
@@ -144,125 +147,194 @@ parse_fields(const char *opt, const char *form, const char *s, unsigned int n_mi
 	return 0;
 }
 
-static int
-parse_emu_option(int opt, const char *arg, struct ainftp_args *args, char *err, size_t errlen)
+/*
+ * The emulator's options, a table: each one's name, getopt_long's letter for it,
+ * its parser, and for a number its range and the field of ainftp_args it goes
+ * into (ARG: the field's offset and type, so that a field and what is stored
+ * in it cannot disagree). W:MS-like values have parsers of their own.
+ */
+enum arg_type {
+	ARG_U16,
+	ARG_U32,
+	ARG_U64,
+	ARG_INT,
+	ARG_REAL,
+};
+
+/* clang-format 14 does not know _Generic's associations. */
+/* clang-format off */
+#define ARG_TYPE(m)                                                                        \
+	_Generic(((struct ainftp_args *)0)->m,                                             \
+		 uint16_t: ARG_U16, uint32_t: ARG_U32, uint64_t: ARG_U64, int: ARG_INT,    \
+		 double: ARG_REAL)
+/* clang-format on */
+#define ARG(m) offsetof(struct ainftp_args, m), ARG_TYPE(m)
+
+struct emu_opt;
+typedef int emu_parse_fn(const struct emu_opt *o, const char *arg, struct ainftp_args *args,
+			 char *err, size_t errlen);
+
+struct emu_opt {
+	const char *name; /* as on the command line */
+	int val;	  /* getopt_long's, a letter of its own */
+	emu_parse_fn *parse;
+	unsigned long min, max; /* a whole number's range */
+	size_t off;		/* where it goes in ainftp_args */
+	enum arg_type type;
+};
+
+/* A whole number into its field, of the type the field has. */
+static void
+arg_store(struct ainftp_args *args, size_t off, enum arg_type type, unsigned long v)
 {
-	struct ainftp_emu_conf *e = &args->emu;
-	unsigned long v = 0;
-	int ret = 0;
+	void *p = (char *)args + off;
 
-	switch (opt) {
-	case 'E':
-		ret = parse_ulong("--emulate", arg, 1, UINT32_MAX, &v, err, errlen);
-		e->chunks = (uint32_t)v;
-		args->emulate = 1;
+	switch (type) {
+	case ARG_U16:
+		*(uint16_t *)p = (uint16_t)v;
 		break;
-	case 'J':
-		ret = parse_ulong("--emu-job", arg, 0, AINFTP_MAX_JOBS - 1, &v, err, errlen);
-		e->job_idx = (uint16_t)v;
+	case ARG_U32:
+		*(uint32_t *)p = (uint32_t)v;
 		break;
-	case 'L':
-		ret = parse_ulong("--emu-lcore", arg, 0, RTE_MAX_LCORE - 1, &v, err, errlen);
-		args->emu_lcore = (int)v;
+	case ARG_U64:
+		*(uint64_t *)p = v;
 		break;
-	case 'W':
-		ret = parse_ulong("--emu-window", arg, 1, 65536, &v, err, errlen);
-		e->window = (uint32_t)v;
+	case ARG_INT:
+		*(int *)p = (int)v;
 		break;
-	case 'S':
-		ret = parse_ulong("--emu-step", arg, 1, UINT32_MAX, &v, err, errlen);
-		e->chunks_per_step = (uint32_t)v;
-		break;
-	case 'T':
-		ret = parse_ulong("--emu-timeout", arg, 100, 10000000, &v, err, errlen);
-		e->timeout_us = (uint32_t)v;
-		break;
-	case 'R':
-		ret = parse_ulong("--emu-seed", arg, 0, ULONG_MAX, &v, err, errlen);
-		e->seed = v;
-		break;
-	case 'Q':
-		ret = parse_ulong("--emu-silent", arg, 0, AINFTP_MAX_WORKERS - 1, &v, err, errlen);
-		e->silent_worker = (int)v;
-		break;
-	case 'G':
-		ret = parse_ulong("--emu-linger", arg, 0, 600000, &v, err, errlen);
-		e->linger_ms = (uint32_t)v;
-		break;
-	case 'H':
-		ret = parse_ulong("--emu-start", arg, 0, 600000, &v, err, errlen);
-		e->start_ms = (uint32_t)v;
-		break;
-	case 'Y': {
-		static const unsigned long min[] = {0, 1, 0},
-					   max[] = {AINFTP_MAX_WORKERS - 1, 600000, UINT32_MAX};
-		unsigned long f[3] = {0, 0, 0};
-
-		ret = parse_fields("--emu-delay", "W:MS[:FROM]", arg, 2, 3, min, max, f, err,
-				   errlen);
-		e->delay_worker = (int)f[0];
-		e->delay_ms = (uint32_t)f[1];
-		e->delay_from = (uint32_t)f[2];
+	case ARG_REAL: /* a probability's field: parse_prob's own */
 		break;
 	}
-	case 'K': {
-		static const unsigned long min[] = {0, 0, 1},
-					   max[] = {AINFTP_MAX_WORKERS - 1, UINT32_MAX, 600000};
-		unsigned long f[3] = {0, 0, 0};
-
-		ret = parse_fields("--emu-kill", "W:AT_CHUNK:MS", arg, 3, 3, min, max, f, err,
-				   errlen);
-		e->kill_worker = (int)f[0];
-		e->kill_at = (uint32_t)f[1];
-		e->kill_ms = (uint32_t)f[2];
-		break;
-	}
-	case 'P':
-		ret = parse_ulong("--emu-rate", arg, 1, 100000000, &v, err, errlen);
-		e->rate = (uint32_t)v;
-		break;
-	case 'l':
-		return parse_probability("--emu-loss", arg, &e->loss, err, errlen);
-	case 'd':
-		return parse_probability("--emu-dup", arg, &e->dup, err, errlen);
-	case 'r':
-		return parse_probability("--emu-reorder", arg, &e->reorder, err, errlen);
-	}
-	return ret;
 }
 
-int
-ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, size_t errlen)
+/* A whole number in the option's range, into its field. */
+static int
+parse_whole(const struct emu_opt *o, const char *arg, struct ainftp_args *args, char *err,
+	    size_t errlen)
 {
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"stats-interval", required_argument, NULL, 's'},
-		{"simd-bits", required_argument, NULL, 'B'},
-		{"metrics", required_argument, NULL, 'M'},
-		{"emulate", required_argument, NULL, 'E'},
-		{"emu-job", required_argument, NULL, 'J'},
-		{"emu-lcore", required_argument, NULL, 'L'},
-		{"emu-window", required_argument, NULL, 'W'},
-		{"emu-step", required_argument, NULL, 'S'},
-		{"emu-timeout", required_argument, NULL, 'T'},
-		{"emu-seed", required_argument, NULL, 'R'},
-		{"emu-silent", required_argument, NULL, 'Q'},
-		{"emu-linger", required_argument, NULL, 'G'},
-		{"emu-start", required_argument, NULL, 'H'},
-		{"emu-delay", required_argument, NULL, 'Y'},
-		{"emu-kill", required_argument, NULL, 'K'},
-		{"emu-rate", required_argument, NULL, 'P'},
-		{"emu-loss", required_argument, NULL, 'l'},
-		{"emu-dup", required_argument, NULL, 'd'},
-		{"emu-reorder", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'v'},
-		{NULL, 0, NULL, 0},
-	};
-	int opt;
-
 	unsigned long v;
 
+	if (parse_ulong(o->name, arg, o->min, o->max, &v, err, errlen) != 0)
+		return -1;
+	arg_store(args, o->off, o->type, v);
+	return 0;
+}
+
+/* --emulate CHUNKS: the run's length, and that there is a run. */
+static int
+parse_emulate(const struct emu_opt *o, const char *arg, struct ainftp_args *args, char *err,
+	      size_t errlen)
+{
+	if (parse_whole(o, arg, args, err, errlen) != 0)
+		return -1;
+	args->emulate = 1;
+	return 0;
+}
+
+static int
+parse_prob(const struct emu_opt *o, const char *arg, struct ainftp_args *args, char *err,
+	   size_t errlen)
+{
+	return parse_probability(o->name, arg, (double *)((char *)args + o->off), err, errlen);
+}
+
+/* --emu-delay W:MS[:FROM] */
+static int
+parse_delay(const struct emu_opt *o, const char *arg, struct ainftp_args *args, char *err,
+	    size_t errlen)
+{
+	static const unsigned long min[] = {0, 1, 0},
+				   max[] = {AINFTP_MAX_WORKERS - 1, 600000, UINT32_MAX};
+	unsigned long f[3] = {0, 0, 0};
+
+	if (parse_fields(o->name, "W:MS[:FROM]", arg, 2, 3, min, max, f, err, errlen) != 0)
+		return -1;
+	args->emu.delay_worker = (int)f[0];
+	args->emu.delay_ms = (uint32_t)f[1];
+	args->emu.delay_from = (uint32_t)f[2];
+	return 0;
+}
+
+/* --emu-kill W:AT_CHUNK:MS */
+static int
+parse_kill(const struct emu_opt *o, const char *arg, struct ainftp_args *args, char *err,
+	   size_t errlen)
+{
+	static const unsigned long min[] = {0, 0, 1},
+				   max[] = {AINFTP_MAX_WORKERS - 1, UINT32_MAX, 600000};
+	unsigned long f[3] = {0, 0, 0};
+
+	if (parse_fields(o->name, "W:AT_CHUNK:MS", arg, 3, 3, min, max, f, err, errlen) != 0)
+		return -1;
+	args->emu.kill_worker = (int)f[0];
+	args->emu.kill_at = (uint32_t)f[1];
+	args->emu.kill_ms = (uint32_t)f[2];
+	return 0;
+}
+
+static const struct emu_opt emu_opts[] = {
+	{"--emulate", 'E', parse_emulate, 1, UINT32_MAX, ARG(emu.chunks)},
+	{"--emu-job", 'J', parse_whole, 0, AINFTP_MAX_JOBS - 1, ARG(emu.job_idx)},
+	{"--emu-lcore", 'L', parse_whole, 0, RTE_MAX_LCORE - 1, ARG(emu_lcore)},
+	{"--emu-window", 'W', parse_whole, 1, 65536, ARG(emu.window)},
+	{"--emu-step", 'S', parse_whole, 1, UINT32_MAX, ARG(emu.chunks_per_step)},
+	{"--emu-timeout", 'T', parse_whole, 100, 10000000, ARG(emu.timeout_us)},
+	{"--emu-seed", 'R', parse_whole, 0, ULONG_MAX, ARG(emu.seed)},
+	{"--emu-silent", 'Q', parse_whole, 0, AINFTP_MAX_WORKERS - 1, ARG(emu.silent_worker)},
+	{"--emu-linger", 'G', parse_whole, 0, 600000, ARG(emu.linger_ms)},
+	{"--emu-start", 'H', parse_whole, 0, 600000, ARG(emu.start_ms)},
+	{.name = "--emu-delay", .val = 'Y', .parse = parse_delay},
+	{.name = "--emu-kill", .val = 'K', .parse = parse_kill},
+	{"--emu-rate", 'P', parse_whole, 1, 100000000, ARG(emu.rate)},
+	{"--emu-loss", 'l', parse_prob, 0, 0, ARG(emu.loss)},
+	{"--emu-dup", 'd', parse_prob, 0, 0, ARG(emu.dup)},
+	{"--emu-reorder", 'r', parse_prob, 0, 0, ARG(emu.reorder)},
+};
+
+/* The app's own options, before and after the emulator's in getopt_long's table. */
+static const struct option app_opts[] = {
+	{"config", required_argument, NULL, 'c'},
+	{"stats-interval", required_argument, NULL, 's'},
+	{"simd-bits", required_argument, NULL, 'B'},
+	{"metrics", required_argument, NULL, 'M'},
+};
+static const struct option app_opts_last[] = {
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'v'},
+	{NULL, 0, NULL, 0},
+};
+
+#define N_OPTS (RTE_DIM(app_opts) + RTE_DIM(emu_opts) + RTE_DIM(app_opts_last))
+
+/* getopt_long's table: the app's options and the emulator's, from emu_opts. */
+static void
+options_make(struct option *opts)
+{
+	size_t n = 0, i;
+
+	for (i = 0; i < RTE_DIM(app_opts); i++)
+		opts[n++] = app_opts[i];
+	for (i = 0; i < RTE_DIM(emu_opts); i++)
+		opts[n++] = (struct option){emu_opts[i].name + 2, required_argument, NULL,
+					    emu_opts[i].val};
+	for (i = 0; i < RTE_DIM(app_opts_last); i++)
+		opts[n++] = app_opts_last[i];
+}
+
+static const struct emu_opt *
+emu_opt_find(int val)
+{
+	size_t i;
+
+	for (i = 0; i < RTE_DIM(emu_opts); i++)
+		if (emu_opts[i].val == val)
+			return &emu_opts[i];
+	return NULL;
+}
+
+static void
+args_defaults(struct ainftp_args *args)
+{
 	memset(args, 0, sizeof(*args));
 	args->stats_interval_s = -1;
 	args->simd_bits = 512;
@@ -273,72 +345,80 @@ ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, si
 	args->emu.silent_worker = -1;
 	args->emu.delay_worker = -1;
 	args->emu.kill_worker = -1;
+}
+
+/*
+ * One of the app's own options (or getopt_long's ':' or '?'): 0, -1 with one
+ * line in err, or 1 when the command line is done with (--help, --version).
+ */
+static int
+parse_app_option(int opt, const char *arg, char **argv, struct ainftp_args *args, char *err,
+		 size_t errlen)
+{
+	unsigned long v;
+
+	switch (opt) {
+	case 'c':
+		args->config_path = arg;
+		return 0;
+	case 's':
+		if (parse_ulong("--stats-interval", arg, 0, STATS_INTERVAL_MAX, &v, err, errlen) !=
+		    0)
+			return -1;
+		args->stats_interval_s = (int)v;
+		return 0;
+	case 'B':
+		if (parse_ulong("--simd-bits", arg, 0, 512, &v, err, errlen) != 0)
+			return -1;
+		if (v != 0 && v != 256 && v != 512) {
+			snprintf(err, errlen, "--simd-bits: %lu is not 0, 256 or 512", v);
+			return -1;
+		}
+		args->simd_bits = (unsigned int)v;
+		return 0;
+	case 'M': {
+		char why[96];
+
+		if (ainftp_listen_parse(arg, &args->metrics_ipv4, &args->metrics_port, why,
+					sizeof(why)) != 0) {
+			snprintf(err, errlen, "--metrics: \"%.64s\": %s", arg, why);
+			return -1;
+		}
+		args->metrics = 1;
+		return 0;
+	}
+	case 'h':
+		args->help = 1;
+		return 1;
+	case 'v':
+		args->version = 1;
+		return 1;
+	case ':':
+		snprintf(err, errlen, "%s: missing its argument", argv[optind - 1]);
+		return -1;
+	default:
+		snprintf(err, errlen, "unknown option \"%s\" (see --help)", argv[optind - 1]);
+		return -1;
+	}
+}
+
+int
+ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, size_t errlen)
+{
+	struct option opts[N_OPTS];
+	int opt;
+
+	options_make(opts);
+	args_defaults(args);
 	optind = 1;
 	opterr = 0; /* we print our own, one line */
 	while ((opt = getopt_long(argc, argv, ":c:hv", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			args->config_path = optarg;
-			break;
-		case 's':
-			if (parse_ulong("--stats-interval", optarg, 0, STATS_INTERVAL_MAX, &v, err,
-					errlen) != 0)
-				return -1;
-			args->stats_interval_s = (int)v;
-			break;
-		case 'B':
-			if (parse_ulong("--simd-bits", optarg, 0, 512, &v, err, errlen) != 0)
-				return -1;
-			if (v != 0 && v != 256 && v != 512) {
-				snprintf(err, errlen, "--simd-bits: %lu is not 0, 256 or 512", v);
-				return -1;
-			}
-			args->simd_bits = (unsigned int)v;
-			break;
-		case 'M': {
-			char why[96];
+		const struct emu_opt *eo = emu_opt_find(opt);
+		int ret = eo != NULL ? eo->parse(eo, optarg, args, err, errlen)
+				     : parse_app_option(opt, optarg, argv, args, err, errlen);
 
-			if (ainftp_listen_parse(optarg, &args->metrics_ipv4, &args->metrics_port,
-						why, sizeof(why)) != 0) {
-				snprintf(err, errlen, "--metrics: \"%.64s\": %s", optarg, why);
-				return -1;
-			}
-			args->metrics = 1;
-			break;
-		}
-		case 'E':
-		case 'J':
-		case 'L':
-		case 'W':
-		case 'S':
-		case 'T':
-		case 'R':
-		case 'Q':
-		case 'G':
-		case 'H':
-		case 'Y':
-		case 'K':
-		case 'P':
-		case 'l':
-		case 'd':
-		case 'r':
-			if (parse_emu_option(opt, optarg, args, err, errlen) != 0)
-				return -1;
-			break;
-		case 'h':
-			args->help = 1;
-			return 0;
-		case 'v':
-			args->version = 1;
-			return 0;
-		case ':':
-			snprintf(err, errlen, "%s: missing its argument", argv[optind - 1]);
-			return -1;
-		default:
-			snprintf(err, errlen, "unknown option \"%s\" (see --help)",
-				 argv[optind - 1]);
-			return -1;
-		}
+		if (ret != 0)
+			return ret < 0 ? -1 : 0;
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", argv[optind]);

@@ -6,9 +6,6 @@
 #include <unistd.h>
 
 #include <rte_eal.h>
-#include <rte_errno.h>
-#include <rte_bus_vdev.h>
-#include <rte_eth_ring.h>
 #include <rte_mbuf.h>
 
 #include "ainftp_ctrl.h"
@@ -79,29 +76,27 @@ fixture_up(struct fixture *f)
 void
 fixture_up_json(struct fixture *f, const char *json)
 {
-	struct rte_ring *rx[2], *tx[2];
-	unsigned int n_rx;
+	uint16_t n_rx;
 	char err[512];
 
 	memset(f, 0, sizeof(*f));
 	if (ainftp_config_parse(json, "fixture.json", &f->cfg, err, sizeof(err)) != 0)
 		die(err);
-	f->in = rte_ring_create("fix_in", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	f->in1 = rte_ring_create("fix_in1", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	f->out = rte_ring_create("fix_out", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	f->ctrl_out = rte_ring_create("fix_ctrl", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	f->pool = rte_pktmbuf_pool_create("fix_pool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-	if (f->in == NULL || f->out == NULL || f->ctrl_out == NULL || f->pool == NULL)
-		die("rings or pool");
-	tx[0] = f->out;	     /* the RX lcore's TX queue */
-	tx[1] = f->ctrl_out; /* the control lcore's */
-	rx[0] = f->in;
-	rx[1] = f->in1;
 	n_rx = f->cfg.ports[0].rx_queues;
-	if (n_rx > RTE_DIM(rx) || f->in1 == NULL)
+	if (n_rx > 2)
 		die("the fixture has at most two RX queues");
-	if (rte_eth_from_rings("fix", rx, n_rx, tx, 2, 0) < 0)
-		die(rte_strerror(rte_errno));
+	/* TX queue 0 is the RX lcore's, 1 the control lcore's. */
+	if (ainftp_ringpair_create(&f->rp, "fix", n_rx, 2, 1024, 0, err, sizeof(err)) != 0)
+		die(err);
+	f->in = f->rp.in[0];
+	f->in1 = f->rp.in[1];
+	f->out = f->rp.out[0];
+	f->ctrl_out = f->rp.out[1];
+	f->pool = rte_pktmbuf_pool_create("fix_pool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	if (f->pool == NULL)
+		die("pool");
+	if (ainftp_ringpair_app_port(&f->rp, "fix", err, sizeof(err)) < 0)
+		die(err);
 
 	f->rt.cfg = &f->cfg;
 	f->rt.stats_out = stdout;
@@ -119,13 +114,8 @@ fixture_down(struct fixture *f)
 	ainftp_lcores_free(&f->rt);
 	ainftp_ports_close(&f->rt);
 	ainftp_ctrl_free(&f->rt);
-	/* rte_eth_from_rings made the vdev (it prefixes "net_ring_"), not ainftp: remove it
-	 * so the next test can make it again. */
-	rte_vdev_uninit("net_ring_fix");
-	rte_ring_free(f->in);
-	rte_ring_free(f->in1);
-	rte_ring_free(f->out);
-	rte_ring_free(f->ctrl_out);
+	/* The vdev removed, so that the next test can make it again, and the rings freed. */
+	ainftp_ringpair_free(&f->rp);
 	rte_mempool_free(f->pool);
 }
 

@@ -16,6 +16,7 @@
 
 #include "ainftp_config.h"
 #include "ainftp_proto.h"
+#include "ainftp_ringpair.h"
 #include "ainftp_runtime.h"
 
 #define FIX_RX_LCORE 1
@@ -29,8 +30,9 @@
 struct fixture {
 	struct ainftp_config cfg;
 	struct ainftp_runtime rt;
-	struct rte_ring *in;  /* RX queue 0 */
-	struct rte_ring *in1; /* RX queue 1, when the config's port has two */
+	struct ainftp_ringpair rp; /* the port's rings (no peer port: the test is the peer) */
+	struct rte_ring *in;	   /* RX queue 0 */
+	struct rte_ring *in1;	   /* RX queue 1, when the config's port has two */
 	struct rte_ring *out, *ctrl_out;
 	struct rte_mempool *pool; /* the test's own, for frames it injects */
 };

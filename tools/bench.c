@@ -13,7 +13,8 @@
  * Lcore 0 is the generator: the W workers of one job, each chunk's W
  * contributions copied from a template per worker, at most `slots` chunks in
  * flight (the workers' window), W result copies back per chunk. The appliance
- * runs on a ring port cross-connected with the generator's, as the emulator's:
+ * runs on a ring port cross-connected with the generator's, as the emulator's
+ * (an ainftp_ringpair: g2a is its in[0], a2g its out[]):
  *
  *   generator TX 0  --(g2a ring)---> appliance RX 0
  *   generator RX q  <--(a2g ring q)-- appliance TX q  (q 0: the RX lcore, 1: control)
@@ -30,11 +31,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <rte_bus_vdev.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
-#include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_launch.h>
@@ -53,6 +52,7 @@
 #include "ainftp_port.h"
 #include "ainftp_proto.h"
 #include "ainftp_quant.h"
+#include "ainftp_ringpair.h"
 #include "ainftp_rx.h"
 #include "ainftp_stats.h"
 
@@ -173,9 +173,8 @@ struct bench {
 	struct opts o;
 	uint64_t hz;
 	int socket;
-	struct rte_mempool *pool; /* the generator's frames */
-	struct rte_ring *g2a, *a2g[APP_TXQ];
-	uint16_t gen_port;
+	struct rte_mempool *pool;  /* the generator's frames */
+	struct ainftp_ringpair rp; /* the appliance's port, and the generator's (its peer) */
 	unsigned int pool_start;
 	unsigned int failures; /* stalls and leaks */
 	const struct ainftp_quant_ops *ops;
@@ -484,9 +483,9 @@ app_up(struct bench *b, const struct point *pts, unsigned int n_pts)
 		die("config too long");
 	if (ainftp_config_parse(json, "bench.json", &a->cfg, err, sizeof(err)) != 0)
 		die("%s", err);
-	port = rte_eth_from_rings(APP_NAME, &b->g2a, 1, b->a2g, APP_TXQ, (unsigned int)b->socket);
+	port = ainftp_ringpair_app_port(&b->rp, APP_NAME, err, sizeof(err));
 	if (port < 0)
-		die("rte_eth_from_rings: %s", rte_strerror(rte_errno));
+		die("%s", err);
 	a->up = true;
 	a->rt.cfg = &a->cfg;
 	a->rt.stats_out = stdout;
@@ -555,8 +554,8 @@ app_down(struct bench *b, const char *label)
 	ainftp_lcores_free(&a->rt); /* the slots give back the results they kept */
 	pools_check(b, label);
 	ainftp_ports_close(&a->rt);
-	/* rte_eth_from_rings made the vdev: remove it so the next point can make it again. */
-	rte_vdev_uninit("net_ring_" APP_NAME);
+	/* Its vdev removed, so that the next point can make it again. */
+	ainftp_ringpair_app_remove(&b->rp);
 	a->up = false;
 }
 
@@ -792,7 +791,7 @@ chunks_send(struct bench *b)
 	}
 	win->next_g += win->pend_new;
 	win->pend_new = 0;
-	sent = rte_eth_tx_burst(b->gen_port, 0, &win->pend[win->pend_off], win->n_pend);
+	sent = rte_eth_tx_burst(b->rp.peer_port, 0, &win->pend[win->pend_off], win->n_pend);
 	win->pend_off = (uint16_t)(win->pend_off + sent);
 	win->n_pend = (uint16_t)(win->n_pend - sent);
 }
@@ -843,7 +842,7 @@ gen_recv(struct bench *b, uint8_t type)
 	uint64_t now;
 
 	for (q = 0; q < APP_TXQ; q++) {
-		n = rte_eth_rx_burst(b->gen_port, q, pkts, RX_BURST);
+		n = rte_eth_rx_burst(b->rp.peer_port, q, pkts, RX_BURST);
 		if (n == 0)
 			continue;
 		for (i = 0; i < n; i++)
@@ -914,28 +913,13 @@ gen_run(struct bench *b, const struct point *pt, uint8_t type, struct sample *s)
 
 /* ------------------------------------------------------------ runs */
 
-static unsigned int
-ring_drain(struct rte_ring *r)
-{
-	void *objs[RX_BURST];
-	unsigned int n, total = 0;
-
-	while ((n = rte_ring_dequeue_burst(r, objs, RTE_DIM(objs), NULL)) != 0) {
-		rte_pktmbuf_free_bulk((struct rte_mbuf **)objs, n);
-		total += n;
-	}
-	return total;
-}
-
 /* After lcore 1 stopped: what a stalled or aborted run left behind goes back to its pool. */
 static unsigned int
 leftovers_free(struct bench *b)
 {
 	struct window *win = &b->win;
-	unsigned int n = ring_drain(b->g2a), q;
+	unsigned int n = ainftp_ringpair_drain(&b->rp, AINFTP_RINGPAIR_IN | AINFTP_RINGPAIR_OUT);
 
-	for (q = 0; q < APP_TXQ; q++)
-		n += ring_drain(b->a2g[q]);
 	if (win->n_pend != 0)
 		rte_pktmbuf_free_bulk(&win->pend[win->pend_off], win->n_pend);
 	n += win->n_pend;
@@ -961,7 +945,8 @@ stall_report(struct bench *b, const struct point *pt, enum dut dut)
 		       ainftp_ctr_read(&c->data_pkts), ainftp_ctr_read(&c->chunks_done),
 		       ainftp_ctr_read(&c->results_sent), drops[0] ? drops : " none");
 	printf("; frames in the rings: to the appliance %u, from it %u + %u); point aborted\n",
-	       rte_ring_count(b->g2a), rte_ring_count(b->a2g[0]), rte_ring_count(b->a2g[1]));
+	       rte_ring_count(b->rp.in[0]), rte_ring_count(b->rp.out[0]),
+	       rte_ring_count(b->rp.out[1]));
 	b->failures++;
 }
 
@@ -1190,7 +1175,7 @@ header_print(const struct bench *b, int eal_argc, char **eal_argv)
 	       o->workers, o->slots, o->workers, o->auth ? "on" : "off",
 	       o->result_auto ? "float32 where it fits the MTU, else int16"
 			      : ainftp_encoding_name(o->result_enc),
-	       MTU, rte_ring_get_capacity(b->g2a) + 1);
+	       MTU, rte_ring_get_capacity(b->rp.in[0]) + 1);
 	printf("sizes (B):");
 	for (i = 0; i < (int)n_sizes; i++)
 		printf(" %u", sizes[i]);
@@ -1306,6 +1291,112 @@ only_parse(const char *arg, struct opts *o)
 	return 0;
 }
 
+/* --slots N: the job's slots, the workers' window; a power of two. */
+static int
+slots_parse(const char *arg, struct opts *o)
+{
+	unsigned long long u;
+
+	if (ainftp_opt_uint(PROG, "--slots", arg, 1, 65536, &u) < 0)
+		return -1;
+	if (!rte_is_power_of_2((uint32_t)u)) {
+		fprintf(stderr, PROG ": --slots: \"%s\" is not a power of two\n", arg);
+		return -1;
+	}
+	o->slots = (uint32_t)u;
+	return 0;
+}
+
+/* --result float32|int16: one result encoding for every point (the default picks per point). */
+static int
+result_parse(const char *arg, struct opts *o)
+{
+	if (strcmp(arg, "int16") == 0) {
+		o->result_enc = AINFTP_ENC_INT16;
+	} else if (strcmp(arg, "float32") != 0) {
+		fprintf(stderr, PROG ": --result: \"%s\" is not float32 or int16\n", arg);
+		return -1;
+	}
+	o->result_auto = false;
+	return 0;
+}
+
+static void
+opts_default(struct opts *o)
+{
+	*o = (struct opts){.workers = 4,
+			   .slots = 256,
+			   .reps = 3,
+			   .run_s = 0.5,
+			   .warm_s = 0.05,
+			   .compute_s = 0.1,
+			   .result_enc = AINFTP_ENC_FLOAT32,
+			   .result_auto = true,
+			   .ceilings = true,
+			   .only_enc = -1};
+}
+
+/*
+ * One option from getopt_long (--time into *t: --quick's times give way to it
+ * afterwards). 0; -1 after a line on stderr (a bad value); 1: not an option of
+ * ours. --help prints the usage and exits.
+ */
+static int
+opt_apply(int c, const char *arg, const char *prog, struct opts *o, double *t)
+{
+	unsigned long long u;
+
+	switch (c) {
+	case 'q':
+		o->quick = true;
+		return 0;
+	case 'w':
+		if (ainftp_opt_uint(PROG, "--workers", arg, 1, AINFTP_MAX_WORKERS, &u) < 0)
+			return -1;
+		o->workers = (uint16_t)u;
+		return 0;
+	case 's':
+		return slots_parse(arg, o);
+	case 't':
+		return ainftp_opt_real(PROG, "--time", arg, 0, 60, true, t) < 0 ? -1 : 0;
+	case 'r':
+		if (ainftp_opt_uint(PROG, "--reps", arg, 1, MAX_REPS, &u) < 0)
+			return -1;
+		o->reps = (unsigned int)u;
+		return 0;
+	case 'a':
+		o->auth = true;
+		return 0;
+	case 'v':
+		o->verbose = true;
+		return 0;
+	case 'n':
+		o->ceilings = false;
+		return 0;
+	case 'o':
+		return only_parse(arg, o) != 0 ? -1 : 0;
+	case 'S':
+		if (sentry_parse(arg, o) != 0) {
+			fprintf(stderr,
+				PROG ": --sentry: \"%s\" is not a list of zscore, trimmed_mean, "
+				     "median, clip\n",
+				arg);
+			return -1;
+		}
+		return 0;
+	case 'k':
+		o->sink = true;
+		return 0;
+	case 'e':
+		return result_parse(arg, o);
+	case 'h':
+		usage(stdout, prog);
+		exit(0);
+	default:
+		return 1;
+	}
+}
+
 static void
 opts_parse(int argc, char **argv, struct opts *o)
 {
@@ -1318,91 +1409,17 @@ opts_parse(int argc, char **argv, struct opts *o)
 		{"no-ceilings", no_argument, NULL, 'n'},  {"sentry", required_argument, NULL, 'S'},
 		{"sink", no_argument, NULL, 'k'},	  {NULL, 0, NULL, 0},
 	};
-	unsigned long long u;
 	double t = 0;
-	int c;
+	unsigned int i;
+	int c, ret;
 
-	*o = (struct opts){.workers = 4,
-			   .slots = 256,
-			   .reps = 3,
-			   .run_s = 0.5,
-			   .warm_s = 0.05,
-			   .compute_s = 0.1,
-			   .result_enc = AINFTP_ENC_FLOAT32,
-			   .result_auto = true,
-			   .ceilings = true,
-			   .only_enc = -1};
+	opts_default(o);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'q':
-			o->quick = true;
-			break;
-		case 'w':
-			if (ainftp_opt_uint(PROG, "--workers", optarg, 1, AINFTP_MAX_WORKERS, &u) <
-			    0)
-				exit(2);
-			o->workers = (uint16_t)u;
-			break;
-		case 's':
-			if (ainftp_opt_uint(PROG, "--slots", optarg, 1, 65536, &u) < 0)
-				exit(2);
-			if (!rte_is_power_of_2((uint32_t)u)) {
-				fprintf(stderr, PROG ": --slots: \"%s\" is not a power of two\n",
-					optarg);
-				exit(2);
-			}
-			o->slots = (uint32_t)u;
-			break;
-		case 't':
-			if (ainftp_opt_real(PROG, "--time", optarg, 0, 60, true, &t) < 0)
-				exit(2);
-			break;
-		case 'r':
-			if (ainftp_opt_uint(PROG, "--reps", optarg, 1, MAX_REPS, &u) < 0)
-				exit(2);
-			o->reps = (unsigned int)u;
-			break;
-		case 'a':
-			o->auth = true;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'n':
-			o->ceilings = false;
-			break;
-		case 'o':
-			if (only_parse(optarg, o) != 0)
-				exit(2);
-			break;
-		case 'S':
-			if (sentry_parse(optarg, o) != 0) {
-				fprintf(stderr,
-					PROG ": --sentry: \"%s\" is not a list of zscore, "
-					     "trimmed_mean, median, clip\n",
-					optarg);
-				exit(2);
-			}
-			break;
-		case 'k':
-			o->sink = true;
-			break;
-		case 'e':
-			if (strcmp(optarg, "int16") == 0) {
-				o->result_enc = AINFTP_ENC_INT16;
-			} else if (strcmp(optarg, "float32") != 0) {
-				fprintf(stderr, PROG ": --result: \"%s\" is not float32 or int16\n",
-					optarg);
-				exit(2);
-			}
-			o->result_auto = false;
-			break;
-		case 'h':
-			usage(stdout, argv[0]);
-			exit(0);
-		default:
+		ret = opt_apply(c, optarg, argv[0], o, &t);
+		if (ret < 0)
+			exit(2);
+		if (ret > 0)
 			goto bad;
-		}
 	}
 	if (o->quick) {
 		o->run_s = 0.2;
@@ -1410,54 +1427,18 @@ opts_parse(int argc, char **argv, struct opts *o)
 	}
 	if (t > 0)
 		o->run_s = t;
-	if (optind == argc) {
-		unsigned int i;
-
-		/* trimmed_mean's default f = 1 needs 2f < workers (config/README.md). */
-		for (i = 0; i < o->n_sentry; i++)
-			if (o->sentry[i] == AINFTP_SENTRY_TRIMMED_MEAN && o->workers < 3) {
-				fprintf(stderr, PROG ": --sentry trimmed_mean needs --workers 3 "
-						     "or more\n");
-				exit(2);
-			}
-		return;
-	}
+	if (optind != argc)
+		goto bad;
+	/* trimmed_mean's default f = 1 needs 2f < workers (config/README.md). */
+	for (i = 0; i < o->n_sentry; i++)
+		if (o->sentry[i] == AINFTP_SENTRY_TRIMMED_MEAN && o->workers < 3) {
+			fprintf(stderr, PROG ": --sentry trimmed_mean needs --workers 3 or more\n");
+			exit(2);
+		}
+	return;
 bad:
 	usage(stderr, argv[0]);
 	exit(2);
-}
-
-static struct rte_ring *
-ring_make(const char *name, unsigned int size, int socket)
-{
-	struct rte_ring *r = rte_ring_create(name, size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-
-	if (r == NULL)
-		die("rte_ring_create: %s", rte_strerror(rte_errno));
-	return r;
-}
-
-/* The generator's side of the ring pair: RX from the appliance's TX rings, TX into its RX. */
-static void
-gen_port_up(struct bench *b)
-{
-	struct rte_eth_conf conf;
-	uint16_t q;
-	int port;
-
-	memset(&conf, 0, sizeof(conf));
-	port = rte_eth_from_rings(GEN_NAME, b->a2g, APP_TXQ, &b->g2a, 1, (unsigned int)b->socket);
-	if (port < 0)
-		die("rte_eth_from_rings: %s", rte_strerror(rte_errno));
-	b->gen_port = (uint16_t)port;
-	if (rte_eth_dev_configure(b->gen_port, APP_TXQ, 1, &conf) != 0)
-		die("cannot configure the generator's port");
-	for (q = 0; q < APP_TXQ; q++)
-		if (rte_eth_rx_queue_setup(b->gen_port, q, 1024, b->socket, NULL, b->pool) != 0)
-			die("cannot set up the generator's RX queues");
-	if (rte_eth_tx_queue_setup(b->gen_port, 0, 1024, b->socket, NULL) != 0 ||
-	    rte_eth_dev_start(b->gen_port) != 0)
-		die("cannot start the generator's port");
 }
 
 static uint8_t *
@@ -1480,8 +1461,8 @@ bench_setup(struct bench *b)
 					 2 * AINFTP_MAX_WORKERS + 1) -
 			 1;
 	struct window *win = &b->win;
+	char err[256];
 	uint16_t w;
-	char name[RTE_RING_NAMESIZE];
 
 	b->hz = rte_get_tsc_hz();
 	b->socket = (int)rte_socket_id();
@@ -1491,12 +1472,11 @@ bench_setup(struct bench *b)
 	if (b->pool == NULL)
 		die("cannot create the generator's pool: %s", rte_strerror(rte_errno));
 	b->pool_start = in_use(b->pool);
-	b->g2a = ring_make("bench_g2a", ring, b->socket);
-	for (w = 0; w < APP_TXQ; w++) {
-		snprintf(name, sizeof(name), "bench_a2g%u", w);
-		b->a2g[w] = ring_make(name, ring, b->socket);
-	}
-	gen_port_up(b);
+	/* The generator's side of the pair: RX from the appliance's TX rings, TX into its RX. */
+	if (ainftp_ringpair_create(&b->rp, "bench", 1, APP_TXQ, ring, b->socket, err,
+				   sizeof(err)) != 0 ||
+	    ainftp_ringpair_peer_port(&b->rp, GEN_NAME, b->pool, err, sizeof(err)) < 0)
+		die("%s", err);
 	for (w = 0; w < b->o.workers; w++) {
 		b->tr.tmpl[w] = zalloc(MAX_FRAME);
 		b->tr.payload[w] = zalloc(MAX_PAYLOAD);
@@ -1513,14 +1493,7 @@ bench_setup(struct bench *b)
 static void
 bench_teardown(struct bench *b)
 {
-	uint16_t w;
-
-	rte_eth_dev_stop(b->gen_port);
-	rte_eth_dev_close(b->gen_port);
-	rte_vdev_uninit("net_ring_" GEN_NAME);
-	rte_ring_free(b->g2a);
-	for (w = 0; w < APP_TXQ; w++)
-		rte_ring_free(b->a2g[w]);
+	ainftp_ringpair_free(&b->rp);
 	rte_mempool_free(b->pool);
 	free(b->win.lat);
 }

@@ -44,6 +44,92 @@ usage(FILE *out, const char *prog)
 		prog, F_MAX, N_WORKERS);
 }
 
+static void
+opts_default(struct opts *o)
+{
+	ainftp_grad_model_defaults(&o->model, 1);
+	o->elems = 364;
+	o->warmup = 16;
+	o->chunks = 64;
+	o->q_chunks = 256;
+	o->clip_norm = 16;
+	o->k = 3.5;
+	o->simd_bits = 512;
+}
+
+/* --simd-bits 512|256|0: the sentry kernels, as the appliance's option. */
+static int
+simd_bits_parse(const char *arg, struct opts *o)
+{
+	unsigned long long u = 0;
+	int rc = ainftp_opt_uint(PROG, "--simd-bits", arg, 0, 512, &u);
+
+	if (rc == 0 && u != 0 && u != 256 && u != 512) {
+		fprintf(stderr, PROG ": --simd-bits: \"%s\" is not 512, 256 or 0\n", arg);
+		rc = -1;
+	}
+	o->simd_bits = (unsigned int)u;
+	return rc;
+}
+
+/*
+ * One option from getopt_long: 0, or -1 after a line on stderr (the usage, for
+ * an option that is not ours). --help prints the usage and exits.
+ */
+static int
+opt_apply(int c, const char *arg, const char *prog, struct opts *o)
+{
+	unsigned long long u = 0;
+	int rc = 0;
+
+	switch (c) {
+	case 's':
+		rc = ainftp_opt_uint(PROG, "--seed", arg, 0, UINT64_MAX, &u);
+		o->model.seed = u;
+		break;
+	case 'e':
+		rc = ainftp_opt_uint(PROG, "--elems", arg, 1, ELEMS_MAX, &u);
+		o->elems = (uint32_t)u;
+		break;
+	case 'c':
+		rc = ainftp_opt_uint(PROG, "--chunks", arg, 1, CHUNKS_MAX, &u);
+		o->chunks = (uint32_t)u;
+		break;
+	case 'w':
+		rc = ainftp_opt_uint(PROG, "--warmup", arg, 0, CHUNKS_MAX, &u);
+		o->warmup = (uint32_t)u;
+		break;
+	case 'q':
+		rc = ainftp_opt_uint(PROG, "--q-chunks", arg, 1, CHUNKS_MAX, &u);
+		o->q_chunks = (uint32_t)u;
+		break;
+	case 'g':
+		rc = ainftp_opt_real(PROG, "--sigma", arg, 0, 1000, false, &o->model.sigma);
+		break;
+	case 'p':
+		/* The chunk scale is 2^[-spread, spread]: float32 must hold it squared. */
+		rc = ainftp_opt_real(PROG, "--spread", arg, 0, 32, false, &o->model.spread);
+		break;
+	case 'l':
+		rc = ainftp_opt_real(PROG, "--clip-norm", arg, 0, 1e9, true, &o->clip_norm);
+		break;
+	case 'k':
+		/* The config's range for sentry.k (config/README.md). */
+		rc = ainftp_opt_real(PROG, "--k", arg, 0, 100, true, &o->k);
+		break;
+	case 'b':
+		rc = simd_bits_parse(arg, o);
+		break;
+	case 'h':
+		usage(stdout, prog);
+		exit(0);
+	default:
+		usage(stderr, prog);
+		return -1;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
 static int
 opts_parse(int argc, char **argv, struct opts *o)
 {
@@ -63,75 +149,10 @@ opts_parse(int argc, char **argv, struct opts *o)
 	};
 	int c;
 
-	ainftp_grad_model_defaults(&o->model, 1);
-	o->elems = 364;
-	o->warmup = 16;
-	o->chunks = 64;
-	o->q_chunks = 256;
-	o->clip_norm = 16;
-	o->k = 3.5;
-	o->simd_bits = 512;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		unsigned long long u = 0;
-		int rc = 0;
-
-		switch (c) {
-		case 's':
-			rc = ainftp_opt_uint(PROG, "--seed", optarg, 0, UINT64_MAX, &u);
-			o->model.seed = u;
-			break;
-		case 'e':
-			rc = ainftp_opt_uint(PROG, "--elems", optarg, 1, ELEMS_MAX, &u);
-			o->elems = (uint32_t)u;
-			break;
-		case 'c':
-			rc = ainftp_opt_uint(PROG, "--chunks", optarg, 1, CHUNKS_MAX, &u);
-			o->chunks = (uint32_t)u;
-			break;
-		case 'w':
-			rc = ainftp_opt_uint(PROG, "--warmup", optarg, 0, CHUNKS_MAX, &u);
-			o->warmup = (uint32_t)u;
-			break;
-		case 'q':
-			rc = ainftp_opt_uint(PROG, "--q-chunks", optarg, 1, CHUNKS_MAX, &u);
-			o->q_chunks = (uint32_t)u;
-			break;
-		case 'g':
-			rc = ainftp_opt_real(PROG, "--sigma", optarg, 0, 1000, false,
-					     &o->model.sigma);
-			break;
-		case 'p':
-			/* The chunk scale is 2^[-spread, spread]: float32 must hold it squared. */
-			rc = ainftp_opt_real(PROG, "--spread", optarg, 0, 32, false,
-					     &o->model.spread);
-			break;
-		case 'l':
-			rc = ainftp_opt_real(PROG, "--clip-norm", optarg, 0, 1e9, true,
-					     &o->clip_norm);
-			break;
-		case 'k':
-			/* The config's range for sentry.k (config/README.md). */
-			rc = ainftp_opt_real(PROG, "--k", optarg, 0, 100, true, &o->k);
-			break;
-		case 'b':
-			rc = ainftp_opt_uint(PROG, "--simd-bits", optarg, 0, 512, &u);
-			if (rc == 0 && u != 0 && u != 256 && u != 512) {
-				fprintf(stderr, PROG ": --simd-bits: \"%s\" is not 512, 256 or 0\n",
-					optarg);
-				rc = -1;
-			}
-			o->simd_bits = (unsigned int)u;
-			break;
-		case 'h':
-			usage(stdout, argv[0]);
-			exit(0);
-		default:
-			usage(stderr, argv[0]);
+	opts_default(o);
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1)
+		if (opt_apply(c, optarg, argv[0], o) < 0)
 			return -1;
-		}
-		if (rc < 0)
-			return -1;
-	}
 	if (optind < argc) {
 		fprintf(stderr, PROG ": unexpected argument \"%s\"\n", argv[optind]);
 		return -1;

@@ -40,7 +40,7 @@ struct ainftp_emu_conf {
 	uint32_t delay_from;
 	/* A crash: worker kill_worker stops entirely (no data, no heartbeat answers, results
 	 * ignored) when it would first send chunk kill_at, for kill_ms; then restarts from the
-	 * same address and rejoins at a step boundary (ainftp_emu.c). -1: none. */
+	 * same address and rejoins at a step boundary (emu.c). -1: none. */
 	int kill_worker;
 	uint32_t kill_at;
 	uint32_t kill_ms;
