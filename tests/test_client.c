@@ -237,8 +237,8 @@ fake_new(void)
 	f->worker = WORKER;
 	f->auth = true;
 	key_from_hex(KEY_HEX, f->key);
-	f->encoding = AINFTP_WIRE_FLOAT32;
-	f->result_encoding = AINFTP_WIRE_FLOAT32;
+	f->encoding = AINFTP_ENC_FLOAT32;
+	f->result_encoding = AINFTP_ENC_FLOAT32;
 	f->elems = ELEMS;
 	f->slots = SLOTS;
 	f->lanes = 1;
@@ -326,7 +326,7 @@ fake_result(struct fake *f, const uint8_t *d, uint8_t *out)
 	m.worker = AINFTP_WORKER_APPLIANCE;
 	m.contributors = f->contributors;
 	m.bitmap = f->bitmap != 0 ? f->bitmap : UINT64_C(1) << f->worker;
-	if (f->encoding == AINFTP_WIRE_FLOAT32 && f->result_encoding == AINFTP_WIRE_FLOAT32) {
+	if (f->encoding == AINFTP_ENC_FLOAT32 && f->result_encoding == AINFTP_ENC_FLOAT32) {
 		/* Plain float arithmetic, so that one contribution comes back bit for bit. */
 		for (uint32_t i = 0; i < f->elems; i++) {
 			float x;
@@ -336,7 +336,7 @@ fake_result(struct fake *f, const uint8_t *d, uint8_t *out)
 			memcpy(rp + 4 * i, &x, 4);
 		}
 		m.scale_exp = 0;
-	} else if (f->encoding == AINFTP_WIRE_INT16 && f->result_encoding == AINFTP_WIRE_INT16) {
+	} else if (f->encoding == AINFTP_ENC_INT16 && f->result_encoding == AINFTP_ENC_INT16) {
 		/* The same integers, the exponent raised: contributors must be a power of two. */
 		int shift = __builtin_ctz(f->contributors);
 
@@ -350,11 +350,11 @@ fake_result(struct fake *f, const uint8_t *d, uint8_t *out)
 		ainftp_acc_reset(&f->acc);
 		for (uint8_t k = 0; k < f->contributors; k++)
 			switch (f->encoding) {
-			case AINFTP_WIRE_INT16:
+			case AINFTP_ENC_INT16:
 				f->ops->acc_i16(&f->acc, (const int16_t *)(const void *)pl,
 						m.scale_exp);
 				break;
-			case AINFTP_WIRE_INT8:
+			case AINFTP_ENC_INT8:
 				f->ops->acc_i8(&f->acc, (const int8_t *)pl,
 					       (const int8_t *)pl + ainftp_blocks(f->elems));
 				break;
@@ -364,7 +364,7 @@ fake_result(struct fake *f, const uint8_t *d, uint8_t *out)
 					0);
 				break;
 			}
-		if (f->result_encoding == AINFTP_WIRE_INT16) {
+		if (f->result_encoding == AINFTP_ENC_INT16) {
 			m.scale_exp = f->ops->res_i16(&f->acc, (int16_t *)(void *)rp);
 		} else {
 			f->ops->res_f32(&f->acc, (float *)(void *)rp);
@@ -509,7 +509,7 @@ fake_packet(struct fake *f, int lane, const uint8_t *p, size_t len, const struct
 			f->max_outstanding = f->unanswered;
 		f->new_chunks++;
 		fake_note_step(f, m.step);
-		if (f->record != NULL && f->encoding == AINFTP_WIRE_FLOAT32 &&
+		if (f->record != NULL && f->encoding == AINFTP_ENC_FLOAT32 &&
 		    m.chunk < f->record_chunks)
 			memcpy(f->record + (size_t)m.chunk * f->elems, p + sizeof(*h),
 			       (size_t)f->elems * sizeof(float));
@@ -720,7 +720,7 @@ fake_heartbeat(struct fake *f, uint16_t to_port, uint32_t job, uint32_t step, ui
 static const char *
 enc_name(uint8_t enc)
 {
-	return enc == AINFTP_WIRE_INT16 ? "int16" : enc == AINFTP_WIRE_INT8 ? "int8" : "float32";
+	return enc == AINFTP_ENC_INT16 ? "int16" : enc == AINFTP_ENC_INT8 ? "int8" : "float32";
 }
 
 #define SET_OK(o, name, value)                                                             \
@@ -2130,7 +2130,7 @@ START_TEST(reduce_int16)
 	const size_t n = 3 * ELEMS + 5, chunks = 4;
 	float x[3 * ELEMS + 5], sum[3 * ELEMS + 5], mean[3 * ELEMS + 5];
 
-	f->encoding = f->result_encoding = AINFTP_WIRE_INT16;
+	f->encoding = f->result_encoding = AINFTP_ENC_INT16;
 	f->contributors = 2;
 	fake_start(f);
 	c = OPEN(f, NULL);
@@ -2177,8 +2177,8 @@ START_TEST(reduce_int8_to_int16)
 	float x[2 * E + 40], want[2 * E + 40], y[2 * E + 40];
 	struct ainftp_acc acc = {.n = E};
 
-	f->encoding = AINFTP_WIRE_INT8;
-	f->result_encoding = AINFTP_WIRE_INT16;
+	f->encoding = AINFTP_ENC_INT8;
+	f->result_encoding = AINFTP_ENC_INT16;
 	f->elems = E;
 	f->contributors = 2;
 	fake_start(f);

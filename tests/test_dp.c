@@ -97,7 +97,7 @@ data_frame(uint8_t *f, const struct contrib *c, const uint8_t *key, uint32_t job
 {
 	struct ainftp_msg m = {
 		.type = AINFTP_MSG_DATA,
-		.encoding = AINFTP_WIRE_INT16,
+		.encoding = AINFTP_ENC_INT16,
 		.flags = AINFTP_F_AUTH,
 		.job = job,
 		.worker = (uint16_t)c->w,
@@ -165,7 +165,7 @@ check_result(struct rte_mbuf *m, const struct contrib *chunk, const float *want,
 	ck_assert_uint_eq(msg.step, chunk->step);
 	ck_assert_uint_eq(msg.chunk, chunk->chunk);
 	ck_assert_uint_eq(msg.slot, chunk->chunk % SLOTS);
-	ck_assert_uint_eq(msg.encoding, AINFTP_WIRE_FLOAT32);
+	ck_assert_uint_eq(msg.encoding, AINFTP_ENC_FLOAT32);
 	ck_assert_uint_eq(msg.contributors, __builtin_popcountll(bitmap));
 	ck_assert_uint_eq(msg.bitmap, bitmap);
 	ck_assert_uint_eq(msg.flags & AINFTP_F_OVERFLOW, 0);
@@ -434,7 +434,7 @@ m_encoding_other(struct ainftp_msg *m, uint8_t *f)
 {
 	(void)f;
 	/* A valid encoding with a consistent length, just not the job's: 32 int16 = 16 float32. */
-	m->encoding = AINFTP_WIRE_FLOAT32;
+	m->encoding = AINFTP_ENC_FLOAT32;
 	m->elems = ELEMS / 2;
 }
 
@@ -580,7 +580,7 @@ f32_frame(uint8_t *f, unsigned int w, const float *x)
 {
 	struct ainftp_msg m = {
 		.type = AINFTP_MSG_DATA,
-		.encoding = AINFTP_WIRE_FLOAT32,
+		.encoding = AINFTP_ENC_FLOAT32,
 		.flags = AINFTP_F_AUTH,
 		.job = JOB,
 		.worker = (uint16_t)w,
@@ -1467,7 +1467,7 @@ START_TEST(median_on_int8)
 	ref_acc_add(&r, out);
 	ref_acc_result(&r, want);
 	for (w = NW; w-- > 0;)
-		send_raw(w, AINFTP_WIRE_INT8, 6, &p[w], sizeof(p[w]));
+		send_raw(w, AINFTP_ENC_INT8, 6, &p[w], sizeof(p[w]));
 	take_results(NW, 0x7, got);
 	ck_assert_mem_eq(got, want, sizeof(want));
 }
@@ -1482,7 +1482,7 @@ zscore_other_encoding(uint8_t enc)
 	struct i8_payload p[NW];
 	unsigned int w, i;
 
-	sentry_up(enc == AINFTP_WIRE_INT8
+	sentry_up(enc == AINFTP_ENC_INT8
 			  ? DP_JSON_X("", RX_Q(0), "int8", "\"sentry\": {\"policy\": \"zscore\"},")
 			  : DP_JSON_X("", RX_Q(0), "float32",
 				      "\"sentry\": {\"policy\": \"zscore\"},"));
@@ -1492,7 +1492,7 @@ zscore_other_encoding(uint8_t enc)
 		for (w = 0; w < NW; w++) {
 			i8_fill(&p[w], w, k, outlier && w == 2);
 			ainftp_dequant_i8(p[w].e, p[w].q, ELEMS, fx32[w]);
-			if (enc == AINFTP_WIRE_INT8)
+			if (enc == AINFTP_ENC_INT8)
 				send_raw(w, enc, k, &p[w], sizeof(p[w]));
 			else
 				send_raw(w, enc, k, fx32[w], sizeof(fx32[w]));
@@ -1510,13 +1510,13 @@ zscore_other_encoding(uint8_t enc)
 
 START_TEST(zscore_on_int8)
 {
-	zscore_other_encoding(AINFTP_WIRE_INT8);
+	zscore_other_encoding(AINFTP_ENC_INT8);
 }
 END_TEST
 
 START_TEST(zscore_on_float32)
 {
-	zscore_other_encoding(AINFTP_WIRE_FLOAT32);
+	zscore_other_encoding(AINFTP_ENC_FLOAT32);
 }
 END_TEST
 

@@ -15,7 +15,7 @@
 /* A DATA header as docs/PROTOCOL.md lays it out, every field distinct. */
 static const struct ainftp_msg sample = {
 	.type = AINFTP_MSG_DATA,
-	.encoding = AINFTP_WIRE_INT8,
+	.encoding = AINFTP_ENC_INT8,
 	.flags = AINFTP_F_AUTH,
 	.job = 0x01020304,
 	.worker = 7,
@@ -237,21 +237,21 @@ END_TEST
 
 START_TEST(payload_len_each_encoding)
 {
-	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_FLOAT32, 1), 4);
-	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_FLOAT32, 360), 1440);
-	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_FLOAT32, 65535), 262140);
-	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_INT16, 1), 2);
-	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_INT16, 720), 1440);
-	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_INT8, 1), 2);	 /* a lone tail block */
-	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_INT8, 32), 33); /* one full block */
-	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_INT8, 33), 35); /* tail of one */
-	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_INT8, 40), 42); /* tail of eight */
-	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_INT8, 64), 66); /* two full blocks */
-	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_INT8, 1400), 1444);
-	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_INT8, UINT32_MAX),
+	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_FLOAT32, 1), 4);
+	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_FLOAT32, 360), 1440);
+	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_FLOAT32, 65535), 262140);
+	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT16, 1), 2);
+	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT16, 720), 1440);
+	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT8, 1), 2);	 /* a lone tail block */
+	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT8, 32), 33); /* one full block */
+	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT8, 33), 35); /* tail of one */
+	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT8, 40), 42); /* tail of eight */
+	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT8, 64), 66); /* two full blocks */
+	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT8, 1400), 1444);
+	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT8, UINT32_MAX),
 			  (size_t)UINT32_MAX + (UINT32_C(1) << 27));
-	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_FLOAT32, 0), 0);
-	ck_assert_uint_eq(ainftp_payload_len(AINFTP_WIRE_INT8, 0), 0);
+	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_FLOAT32, 0), 0);
+	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT8, 0), 0);
 	ck_assert_uint_eq(ainftp_payload_len(3, 10), 0);
 }
 END_TEST

@@ -94,7 +94,7 @@ send_contrib(unsigned int w, uint32_t step, uint32_t chunk)
 	uint16_t payload = ELEMS * 2;
 	struct ainftp_msg m = {
 		.type = AINFTP_MSG_DATA,
-		.encoding = AINFTP_WIRE_INT16,
+		.encoding = AINFTP_ENC_INT16,
 		.flags = AINFTP_F_AUTH,
 		.job = JOB,
 		.worker = (uint16_t)w,

@@ -102,14 +102,14 @@ struct opts {
 	bool result_auto; /* float32 results where they fit the MTU, else int16 */
 	/* --sentry: the policies to measure against none, side by side (n_sentry 0: not asked) */
 	unsigned int n_sentry;
-	enum ainftp_sentry_policy sentry[AINFTP_SENTRY_CLIP + 1];
+	enum ainftp_sentry_policy sentry[AINFTP_SENTRY_MAX];
 	bool sink; /* --sink: the result sink's cost only */
 };
 
 /* One measured configuration: an encoding and a payload size. */
 struct point {
 	enum ainftp_encoding enc;
-	uint8_t wire;
+	const struct ainftp_codec *codec;
 	uint32_t target; /* payload bytes asked for */
 	uint32_t elems;
 	uint32_t payload; /* payload bytes sent: target, or just below it for int8 */
@@ -257,28 +257,19 @@ static struct point
 point_make(const struct opts *o, enum ainftp_encoding enc, uint32_t target, bool auth)
 {
 	struct point pt = {.enc = enc,
-			   .wire = ainftp_wire_encoding(enc),
+			   .codec = ainftp_codec_get(enc),
 			   .target = target,
 			   .auth = auth,
 			   .job = JOB_ID};
+	uint32_t step = pt.codec->elems_multiple;
 
-	switch (enc) {
-	case AINFTP_ENC_INT16:
-		pt.elems = target / 2;
-		break;
-	case AINFTP_ENC_INT8:
-		/* n + n/32 bytes, n a multiple of 32: 33 bytes per block. */
-		pt.elems = target / (AINFTP_BLOCK + 1) * AINFTP_BLOCK;
-		break;
-	case AINFTP_ENC_FLOAT32:
-		pt.elems = target / 4;
-		break;
-	}
-	pt.payload = (uint32_t)ainftp_payload_len(pt.wire, pt.elems);
+	/* Whole steps of elems_multiple elements (int8: 32 in 33 bytes). */
+	pt.elems = target / (uint32_t)pt.codec->payload_len(step) * step;
+	pt.payload = (uint32_t)pt.codec->payload_len(pt.elems);
 	pt.result = o->result_enc;
-	if (o->result_auto && 4 * pt.elems + AINFTP_PKT_OVERHEAD > MTU)
+	if (o->result_auto && ainftp_payload_len(pt.result, pt.elems) + AINFTP_PKT_OVERHEAD > MTU)
 		pt.result = AINFTP_ENC_INT16;
-	pt.fits = (pt.result == AINFTP_ENC_FLOAT32 ? 4 : 2) * pt.elems + AINFTP_PKT_OVERHEAD <= MTU;
+	pt.fits = ainftp_payload_len(pt.result, pt.elems) + AINFTP_PKT_OVERHEAD <= MTU;
 	return pt;
 }
 
@@ -305,23 +296,13 @@ static void
 payload_make(const struct point *pt, uint16_t w, uint8_t *out, int8_t *exp)
 {
 	float *x = malloc(pt->elems * sizeof(*x));
+	struct ainftp_kernels k;
 
 	if (x == NULL)
 		die("out of memory");
 	gradient(w, pt->elems, x);
-	*exp = 0;
-	switch (pt->wire) {
-	case AINFTP_WIRE_INT16:
-		ainftp_quant_scalar.quant_i16(x, pt->elems, (int16_t *)out, exp);
-		break;
-	case AINFTP_WIRE_INT8:
-		ainftp_quant_scalar.quant_i8(x, pt->elems, (int8_t *)out,
-					     (int8_t *)out + ainftp_blocks(pt->elems));
-		break;
-	default:
-		memcpy(out, x, pt->elems * sizeof(*x));
-		break;
-	}
+	ainftp_kernels_init(&k, &ainftp_quant_scalar);
+	pt->codec->quantize(&k, x, pt->elems, out, exp);
 	free(x);
 }
 
@@ -369,7 +350,7 @@ frame_make(uint8_t *f, const struct point *pt, uint16_t w, const uint8_t *payloa
 	uint32_t tag = pt->auth ? AINFTP_TAG_LEN : 0;
 	struct ainftp_msg msg = {
 		.type = AINFTP_MSG_DATA,
-		.encoding = pt->wire,
+		.encoding = (uint8_t)pt->enc,
 		.flags = pt->auth ? AINFTP_F_AUTH : 0,
 		.job = pt->job,
 		.worker = w,
@@ -641,7 +622,8 @@ iofwd_main(void *arg)
 
 /* Compute alone: one kernel, the workers' payloads from memory, a slot's accumulator. */
 struct compute {
-	const struct ainftp_quant_ops *ops;
+	struct ainftp_kernels k;
+	float *scratch; /* a float32 payload's alignment copy, as the RX lcore's */
 	const struct point *pt;
 	const struct traffic *tr;
 	uint16_t workers;
@@ -653,20 +635,9 @@ struct compute {
 static inline void
 compute_add(struct compute *c, uint16_t w)
 {
-	const uint8_t *p = c->tr->payload[w];
-
-	switch (c->pt->wire) {
-	case AINFTP_WIRE_INT16:
-		c->ops->acc_i16(&c->acc, (const int16_t *)p, c->tr->exp[w]);
-		break;
-	case AINFTP_WIRE_INT8:
-		c->ops->acc_i8(&c->acc, (const int8_t *)p,
-			       (const int8_t *)p + ainftp_blocks(c->pt->elems));
-		break;
-	default:
-		(void)c->ops->acc_f32(&c->acc, (const float *)p);
-		break;
-	}
+	/* As the RX lcore adds a payload: float32 through its alignment copy too. */
+	(void)c->pt->codec->accumulate(&c->k, &c->acc, c->tr->payload[w], c->tr->exp[w],
+				       c->scratch);
 }
 
 /* One chunk: the accumulator starts empty, as a slot's does, and takes W contributions. */
@@ -986,7 +957,6 @@ static double
 compute_run(struct bench *b, const struct point *pt, const struct ainftp_quant_ops *ops)
 {
 	struct compute c = {
-		.ops = ops,
 		.pt = pt,
 		.tr = &b->tr,
 		.workers = b->o.workers,
@@ -998,12 +968,15 @@ compute_run(struct bench *b, const struct point *pt, const struct ainftp_quant_o
 	c.acc.acc = rte_malloc("bench_acc", pt->elems * sizeof(int64_t), 64);
 	c.acc.blk = rte_malloc("bench_blk",
 			       ainftp_blocks(pt->elems) * sizeof(struct ainftp_acc_block), 64);
-	if (c.acc.acc == NULL || c.acc.blk == NULL)
+	c.scratch = rte_malloc("bench_scratch", pt->elems * sizeof(float), 64);
+	if (c.acc.acc == NULL || c.acc.blk == NULL || c.scratch == NULL)
 		die("out of memory for the accumulator");
+	ainftp_kernels_init(&c.k, ops);
 	dut_launch(compute_main, &c);
 	rte_eal_wait_lcore(DUT_LCORE);
 	rte_free(c.acc.acc);
 	rte_free(c.acc.blk);
+	rte_free(c.scratch);
 	return (double)c.adds * (double)b->hz / (double)c.elapsed / 1e6;
 }
 
@@ -1244,11 +1217,12 @@ sentry_parse(const char *arg, struct opts *o)
 		size_t n = strcspn(p, ",");
 		int pol;
 
-		for (pol = AINFTP_SENTRY_ZSCORE; pol <= AINFTP_SENTRY_CLIP; pol++)
+		/* Every rule of the table but none (row 0). */
+		for (pol = AINFTP_SENTRY_NONE + 1; pol < AINFTP_SENTRY_MAX; pol++)
 			if (strlen(ainftp_sentry_name(pol)) == n &&
 			    strncmp(p, ainftp_sentry_name(pol), n) == 0)
 				break;
-		if (pol > AINFTP_SENTRY_CLIP || o->n_sentry == RTE_DIM(o->sentry) - 1)
+		if (pol == AINFTP_SENTRY_MAX || o->n_sentry == RTE_DIM(o->sentry) - 1)
 			return -1;
 		o->sentry[o->n_sentry++] = (enum ainftp_sentry_policy)pol;
 		p += n + (p[n] == ',');
@@ -1429,10 +1403,11 @@ opts_parse(int argc, char **argv, struct opts *o)
 		o->run_s = t;
 	if (optind != argc)
 		goto bad;
-	/* trimmed_mean's default f = 1 needs 2f < workers (config/README.md). */
+	/* A rule that trims the default f = 1 needs 2f < workers (config/README.md). */
 	for (i = 0; i < o->n_sentry; i++)
-		if (o->sentry[i] == AINFTP_SENTRY_TRIMMED_MEAN && o->workers < 3) {
-			fprintf(stderr, PROG ": --sentry trimmed_mean needs --workers 3 or more\n");
+		if (ainftp_sentry_rule(o->sentry[i])->uses_trim_f && o->workers < 3) {
+			fprintf(stderr, PROG ": --sentry %s needs --workers 3 or more\n",
+				ainftp_sentry_name(o->sentry[i]));
 			exit(2);
 		}
 	return;
@@ -1629,9 +1604,9 @@ cost_row(const struct bench *b, const char *labels, const struct row *r, const s
 static bool
 sentry_point(struct bench *b, enum ainftp_encoding enc)
 {
-	struct point pts[AINFTP_SENTRY_CLIP + 1];
-	struct series se[AINFTP_SENTRY_CLIP + 1];
-	struct row r[AINFTP_SENTRY_CLIP + 1];
+	struct point pts[AINFTP_SENTRY_MAX];
+	struct series se[AINFTP_SENTRY_MAX];
+	struct row r[AINFTP_SENTRY_MAX];
 	unsigned int n = b->o.n_sentry + 1, i, k;
 	struct sample s;
 	char label[64];

@@ -67,7 +67,7 @@ frame_build(struct ainftp_emu *e, const struct ainftp_runtime *rt, unsigned int 
 	emu_payload_make(e, w, g, payload, &se);
 	memset(&msg, 0, sizeof(msg));
 	msg.type = AINFTP_MSG_DATA;
-	msg.encoding = e->wire_enc;
+	msg.encoding = (uint8_t)e->codec->enc;
 	msg.flags = e->job->auth ? AINFTP_F_AUTH : 0;
 	msg.job = e->job->id;
 	msg.worker = wk->id;
@@ -571,9 +571,9 @@ result_headers_ok(struct ainftp_emu *e, const struct ainftp_runtime *rt,
 	else if (f->h->version != AINFTP_PROTO_VERSION || msg->worker != AINFTP_WORKER_APPLIANCE)
 		emu_result_bad(e, wk, msg->step, msg->chunk, "version %u, worker field 0x%x",
 			       f->h->version, msg->worker);
-	else if (msg->elems != e->elems || msg->encoding != e->result_enc)
+	else if (msg->elems != e->elems || msg->encoding != e->rcodec->enc)
 		emu_result_bad(e, wk, msg->step, msg->chunk, "elems %u encoding %u, want %u and %u",
-			       msg->elems, msg->encoding, e->elems, e->result_enc);
+			       msg->elems, msg->encoding, e->elems, e->rcodec->enc);
 	else if (msg->flags & AINFTP_F_OVERFLOW)
 		emu_result_bad(e, wk, msg->step, msg->chunk, "flagged OVERFLOW");
 	else if ((msg->bitmap & ~e->all_bits) != 0 ||
@@ -882,26 +882,24 @@ emu_job_derive(struct ainftp_emu *e, const struct ainftp_runtime *rt)
 	e->cps = e->conf.chunks_per_step ? e->conf.chunks_per_step : e->conf.chunks;
 	e->elems = job->elems_per_packet;
 	e->blocks = ainftp_blocks(e->elems);
-	e->wire_enc = ainftp_wire_encoding(job->encoding);
-	e->result_enc = ainftp_wire_encoding(job->result_encoding);
+	e->codec = ainftp_codec_get(job->encoding);
+	e->rcodec = ainftp_codec_get(job->result_encoding);
 	/*
 	 * Exponents of one block must stay within 63 - 6 - qbits of each other for
 	 * an exact sum: 42 for int16, 50 for int8, 26 for float32, whose blocks
 	 * spread over 2 * u_range + 3 (per-block offsets) + 1.
 	 */
-	e->qbits = e->wire_enc == AINFTP_WIRE_INT16  ? AINFTP_QBITS_INT16
-		   : e->wire_enc == AINFTP_WIRE_INT8 ? AINFTP_QBITS_INT8
-						     : AINFTP_QBITS_FLOAT32;
-	e->u_range = e->wire_enc == AINFTP_WIRE_FLOAT32 ? 10 : 12;
-	e->payload_len = (uint32_t)ainftp_payload_len(e->wire_enc, e->elems);
-	e->result_len = (uint32_t)ainftp_payload_len(e->result_enc, e->elems);
+	e->qbits = e->codec->qbits;
+	e->u_range = e->qbits > AINFTP_QBITS_INT16 ? 10 : 12;
+	e->payload_len = (uint32_t)e->codec->payload_len(e->elems);
+	e->result_len = (uint32_t)e->rcodec->payload_len(e->elems);
 	e->frame_len = (uint32_t)EMU_HDRS_LEN + e->payload_len + (job->auth ? AINFTP_TAG_LEN : 0);
 	/*
 	 * The workers quantize with the next narrower kernels than the appliance
 	 * sums with (AVX2 beside AVX-512, scalar beside AVX2), so a run checks one
 	 * set against the other as well as the data path.
 	 */
-	e->ops = ainftp_quant_select(rt->simd_bits > 256 ? 256 : 0);
+	ainftp_kernels_init(&e->k, ainftp_quant_select(rt->simd_bits > 256 ? 256 : 0));
 	e->rng = emu_mix3(e->conf.seed, 0x5eed, 0x1u) | 1;
 	e->thr_loss = prob_threshold(e->conf.loss);
 	e->thr_dup = prob_threshold(e->conf.dup);

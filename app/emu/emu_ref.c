@@ -51,40 +51,95 @@ gradient(const struct ainftp_emu *e, unsigned int w, uint64_t g, float *x)
 	}
 }
 
-/* Worker w's payload for chunk g, as it goes on the wire; the int16 exponent in *se. */
+/*
+ * Worker w's payload for chunk g, as a worker's client makes it (the codec's
+ * quantize: what goes on the wire, on a little-endian host as the appliance
+ * is); its header exponent in *se.
+ */
 void
 emu_payload_make(struct ainftp_emu *e, unsigned int w, uint64_t g, uint8_t *out, int8_t *se)
 {
-	uint32_t i;
-
 	gradient(e, w, g, e->x);
-	*se = 0;
-	switch (e->wire_enc) {
-	case AINFTP_WIRE_INT16:
-		e->ops->quant_i16(e->x, e->elems, e->q16, se);
-		for (i = 0; i < e->elems; i++) {
-			uint16_t v = rte_cpu_to_le_16((uint16_t)e->q16[i]);
-
-			memcpy(out + 2 * i, &v, 2);
-		}
-		break;
-	case AINFTP_WIRE_INT8:
-		/* n_blocks exponent bytes, then the values. */
-		e->ops->quant_i8(e->x, e->elems, (int8_t *)out, (int8_t *)out + e->blocks);
-		break;
-	default:
-		for (i = 0; i < e->elems; i++) {
-			uint32_t v;
-
-			memcpy(&v, &e->x[i], 4);
-			v = rte_cpu_to_le_32(v);
-			memcpy(out + 4 * i, &v, 4);
-		}
-		break;
-	}
+	e->codec->quantize(&e->k, e->x, e->elems, out, se);
 }
 
 /* ------------------------------------------------------------ reference */
+
+/*
+ * The oracle's own decoders, one per encoding, written from docs/QUANTIZATION.md
+ * and not from the library: block b of a payload (n <= AINFTP_BLOCK values
+ * from element base) as integers q and the block's exponent. An encoding the
+ * emulator runs needs one here: the check is only as independent as this.
+ */
+typedef int32_t (*emu_decode_fn)(const struct ainftp_emu *e, const uint8_t *p, int8_t se,
+				 uint32_t b, uint32_t base, uint32_t n, int64_t *q);
+
+static int32_t
+decode_i16(const struct ainftp_emu *e, const uint8_t *p, int8_t se, uint32_t b, uint32_t base,
+	   uint32_t n, int64_t *q)
+{
+	uint32_t i;
+
+	RTE_SET_USED(e);
+	RTE_SET_USED(b);
+	for (i = 0; i < n; i++) {
+		uint16_t v;
+
+		memcpy(&v, p + 2 * (base + i), 2);
+		q[i] = (int16_t)rte_le_to_cpu_16(v);
+	}
+	return se;
+}
+
+/* n_blocks exponent bytes, then the values. */
+static int32_t
+decode_i8(const struct ainftp_emu *e, const uint8_t *p, int8_t se, uint32_t b, uint32_t base,
+	  uint32_t n, int64_t *q)
+{
+	uint32_t i;
+
+	RTE_SET_USED(se);
+	for (i = 0; i < n; i++)
+		q[i] = (int8_t)p[e->blocks + base + i];
+	return (int8_t)p[b];
+}
+
+/* float32: e_b = frexp exponent of the block's max - 31, RNE in double. */
+static int32_t
+decode_f32(const struct ainftp_emu *e, const uint8_t *p, int8_t se, uint32_t b, uint32_t base,
+	   uint32_t n, int64_t *q)
+{
+	float xs[AINFTP_BLOCK];
+	float mx = 0;
+	uint32_t i;
+	int fe;
+
+	RTE_SET_USED(e);
+	RTE_SET_USED(se);
+	RTE_SET_USED(b);
+	for (i = 0; i < n; i++) {
+		uint32_t v;
+
+		memcpy(&v, p + 4 * (base + i), 4);
+		v = rte_le_to_cpu_32(v);
+		memcpy(&xs[i], &v, 4);
+		mx = fmaxf(mx, fabsf(xs[i]));
+	}
+	if (mx == 0) {
+		memset(q, 0, n * sizeof(*q));
+		return 0;
+	}
+	frexp((double)mx, &fe);
+	for (i = 0; i < n; i++)
+		q[i] = (int64_t)nearbyint(ldexp((double)xs[i], AINFTP_QBITS_FLOAT32 - fe));
+	return fe - AINFTP_QBITS_FLOAT32;
+}
+
+static const emu_decode_fn emu_decoders[] = {
+	[AINFTP_ENC_FLOAT32] = decode_f32,
+	[AINFTP_ENC_INT16] = decode_i16,
+	[AINFTP_ENC_INT8] = decode_i8,
+};
 
 /*
  * A payload as integers and per-block exponents, decoded here (not by the
@@ -94,55 +149,16 @@ emu_payload_make(struct ainftp_emu *e, unsigned int w, uint64_t g, uint8_t *out,
 static void
 payload_decode(const struct ainftp_emu *e, const uint8_t *p, int8_t se, int64_t *q, int32_t *exp)
 {
+	emu_decode_fn decode = emu_decoders[e->codec->enc];
 	uint32_t b, i, n;
 
 	for (b = 0; b < e->blocks; b++) {
 		uint32_t base = b * AINFTP_BLOCK;
 		bool any = false;
-		int32_t eb = 0;
+		int32_t eb;
 
 		n = RTE_MIN((uint32_t)AINFTP_BLOCK, e->elems - base);
-		switch (e->wire_enc) {
-		case AINFTP_WIRE_INT16:
-			for (i = 0; i < n; i++) {
-				uint16_t v;
-
-				memcpy(&v, p + 2 * (base + i), 2);
-				q[base + i] = (int16_t)rte_le_to_cpu_16(v);
-			}
-			eb = se;
-			break;
-		case AINFTP_WIRE_INT8:
-			for (i = 0; i < n; i++)
-				q[base + i] = (int8_t)p[e->blocks + base + i];
-			eb = (int8_t)p[b];
-			break;
-		default: {
-			/* float32: e_b = frexp exponent of the block's max - 31, RNE in double. */
-			float xs[AINFTP_BLOCK];
-			float mx = 0;
-			int fe;
-
-			for (i = 0; i < n; i++) {
-				uint32_t v;
-
-				memcpy(&v, p + 4 * (base + i), 4);
-				v = rte_le_to_cpu_32(v);
-				memcpy(&xs[i], &v, 4);
-				mx = fmaxf(mx, fabsf(xs[i]));
-			}
-			if (mx == 0) {
-				for (i = 0; i < n; i++)
-					q[base + i] = 0;
-				break;
-			}
-			frexp((double)mx, &fe);
-			eb = fe - AINFTP_QBITS_FLOAT32;
-			for (i = 0; i < n; i++)
-				q[base + i] = (int64_t)nearbyint(ldexp((double)xs[i], -eb));
-			break;
-		}
-		}
+		eb = decode(e, p, se, b, base, n, q + base);
 		for (i = 0; i < n; i++)
 			any |= q[base + i] != 0;
 		exp[b] = any ? eb : AINFTP_EXP_NONE;
@@ -177,7 +193,7 @@ ref_res_i16(const struct ainftp_emu *e, const emu_i128 *s, const int32_t *E, int
 	}
 	if (k == INT32_MIN) {
 		memset(out, 0, e->elems * sizeof(*out));
-		return AINFTP_WIRE_EXP_ZERO;
+		return AINFTP_WIRE_EXP_ZERO; /* the header's exponent of an all-zero payload */
 	}
 	eo = RTE_MIN(RTE_MAX(k - AINFTP_QBITS_INT16, -128), 127);
 	for (i = 0; i < e->elems; i++) {
@@ -210,6 +226,51 @@ ref_res_i16(const struct ainftp_emu *e, const emu_i128 *s, const int32_t *E, int
 	}
 	return (int8_t)eo;
 }
+
+/*
+ * The oracle's result encoders, one per result encoding: the exact sums
+ * (e->ref_sum at e->ref_E per block) as the result's payload at out, and its
+ * exponent.
+ */
+typedef int8_t (*emu_result_fn)(struct ainftp_emu *e, uint8_t *out);
+
+/* Each sum rounded once to float. */
+static int8_t
+result_f32(struct ainftp_emu *e, uint8_t *out)
+{
+	uint32_t i;
+
+	for (i = 0; i < e->elems; i++) {
+		int32_t E = e->ref_E[i / AINFTP_BLOCK];
+		float f = E == AINFTP_EXP_NONE ? 0.0f
+					       : (float)ldexp((double)(int64_t)e->ref_sum[i], E);
+		uint32_t v;
+
+		memcpy(&v, &f, 4);
+		v = rte_cpu_to_le_32(v);
+		memcpy(out + 4 * i, &v, 4);
+	}
+	return 0;
+}
+
+static int8_t
+result_i16(struct ainftp_emu *e, uint8_t *out)
+{
+	int8_t exp = ref_res_i16(e, e->ref_sum, e->ref_E, e->q16);
+	uint32_t i;
+
+	for (i = 0; i < e->elems; i++) {
+		uint16_t v = rte_cpu_to_le_16((uint16_t)e->q16[i]);
+
+		memcpy(out + 2 * i, &v, 2);
+	}
+	return exp;
+}
+
+static const emu_result_fn emu_results[] = {
+	[AINFTP_ENC_FLOAT32] = result_f32,
+	[AINFTP_ENC_INT16] = result_i16,
+};
 
 /*
  * The reference sum of the decoded contributions in e->wq and e->wexp, into
@@ -266,25 +327,8 @@ ref_compute(struct ainftp_emu *e, struct emu_ref *r, uint8_t *out)
 			if (sum[i] > INT64_MAX || sum[i] < INT64_MIN)
 				r->overflow = true;
 		e->ref_E[b] = E == INT32_MAX ? AINFTP_EXP_NONE : E;
-		if (e->result_enc != AINFTP_WIRE_FLOAT32)
-			continue;
-		for (i = 0; i < n; i++) {
-			float f = E == INT32_MAX ? 0.0f : (float)ldexp((double)(int64_t)sum[i], E);
-			uint32_t v;
-
-			memcpy(&v, &f, 4);
-			v = rte_cpu_to_le_32(v);
-			memcpy(out + 4 * (base + i), &v, 4);
-		}
 	}
-	if (e->result_enc == AINFTP_WIRE_INT16) {
-		r->exp = ref_res_i16(e, e->ref_sum, e->ref_E, e->q16);
-		for (i = 0; i < e->elems; i++) {
-			uint16_t v = rte_cpu_to_le_16((uint16_t)e->q16[i]);
-
-			memcpy(out + 2 * i, &v, 2);
-		}
-	}
+	r->exp = emu_results[e->rcodec->enc](e, out);
 }
 
 /*
@@ -337,14 +381,14 @@ bool
 emu_result_compare(struct ainftp_emu *e, const struct emu_worker *wk, const struct ainftp_msg *msg,
 		   const uint8_t *got, const struct emu_ref *r, const uint8_t *want)
 {
-	uint32_t i, size = e->result_enc == AINFTP_WIRE_INT16 ? 2 : 4;
+	uint32_t i, size = (uint32_t)e->rcodec->payload_len(1);
 
 	if (r->overflow) {
 		emu_result_bad(e, wk, msg->step, msg->chunk,
 			       "the test's own inputs overflow the exact sum (emulator bug)");
 		return false;
 	}
-	if (e->result_enc == AINFTP_WIRE_INT16 && msg->scale_exp != r->exp) {
+	if (msg->scale_exp != r->exp) {
 		emu_result_bad(e, wk, msg->step, msg->chunk, "scale_exp %d, want %d",
 			       msg->scale_exp, r->exp);
 		return false;

@@ -153,7 +153,7 @@ result_pools_create(struct ainftp_runtime *rt, int socket, char *err, size_t err
 
 	for (j = 0; j < cfg->n_jobs; j++)
 		room = RTE_MAX(room, (unsigned int)ainftp_payload_len(
-					     AINFTP_WIRE_FLOAT32, cfg->jobs[j].elems_per_packet));
+					     AINFTP_ENC_FLOAT32, cfg->jobs[j].elems_per_packet));
 	/* A port without chained TX gets whole copies: headers and payload in one mbuf. */
 	room += RTE_PKTMBUF_HEADROOM + 128;
 	n_hdr = rte_align32pow2(tx_in_flight(rt, socket) + POOL_SPARE + 1) - 1;

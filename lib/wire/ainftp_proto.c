@@ -191,7 +191,7 @@ ainftp_hdr_check(const struct ainftp_hdr *h, size_t udp_len)
 		return AINFTP_BAD_VERSION;
 	if (h->type < AINFTP_MSG_DATA || h->type > AINFTP_MSG_HELLO_ACK)
 		return AINFTP_BAD_TYPE;
-	if (h->encoding > AINFTP_WIRE_INT8)
+	if (ainftp_codec_get(h->encoding) == NULL)
 		return AINFTP_BAD_ENCODING;
 	if (carries_payload(h->type) && HDR_GET(h, elems) == 0)
 		return AINFTP_BAD_ELEMS;

@@ -29,12 +29,6 @@ enum ainftp_msg_type {
 	AINFTP_MSG_HELLO_ACK = 6, /* appliance -> worker: lanes, elems, slots, encodings */
 };
 
-/* The old names of the encodings' wire values, until the emulator and the bench move to
- * enum ainftp_encoding (ainftp_codec.h). */
-#define AINFTP_WIRE_FLOAT32 AINFTP_ENC_FLOAT32
-#define AINFTP_WIRE_INT16 AINFTP_ENC_INT16
-#define AINFTP_WIRE_INT8 AINFTP_ENC_INT8
-
 enum ainftp_flags {
 	AINFTP_F_AUTH = 1 << 0,	    /* a tag follows the payload */
 	AINFTP_F_OVERFLOW = 1 << 1, /* result: the exponents spread too far for an exact sum */
@@ -87,13 +81,6 @@ enum ainftp_bad {
 };
 
 extern const char *const ainftp_bad_names[AINFTP_BAD_MAX];
-
-/* The same, until the emulator and the bench stop asking. */
-static inline uint8_t
-ainftp_wire_encoding(enum ainftp_encoding enc)
-{
-	return (uint8_t)enc;
-}
 
 /*
  * Payload bytes for n elements of an encoding (int8: one exponent byte per
