@@ -23,6 +23,15 @@ addr_read(const struct ainftp_dp_worker *w, struct ainftp_dp_addr *a)
 	} while ((sc0 & 1) != 0 || sc0 != sc1);
 }
 
+/* Job job_idx of lcore's RX context, or NULL when the lcore is no RX lcore (or has no such job). */
+static const struct ainftp_dp_job *
+job_at(const struct ainftp_runtime *rt, unsigned int lcore, uint16_t job_idx)
+{
+	const struct ainftp_rx_ctx *ctx = rt->rx[lcore];
+
+	return ctx == NULL || job_idx >= ctx->dp.n_jobs ? NULL : &ctx->dp.jobs[job_idx];
+}
+
 bool
 ainftp_dp_worker_addr(const struct ainftp_runtime *rt, uint16_t job_idx, uint16_t widx,
 		      struct ainftp_dp_addr *out)
@@ -32,11 +41,11 @@ ainftp_dp_worker_addr(const struct ainftp_runtime *rt, uint16_t job_idx, uint16_
 	bool found = false;
 
 	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
-		const struct ainftp_rx_ctx *ctx = rt->rx[lcore];
+		const struct ainftp_dp_job *job = job_at(rt, lcore, job_idx);
 
-		if (ctx == NULL || job_idx >= ctx->dp.n_jobs)
+		if (job == NULL)
 			continue;
-		addr_read(&ctx->dp.jobs[job_idx].workers[widx], &a);
+		addr_read(&job->workers[widx], &a);
 		if (a.udp_port != 0 && (!found || a.learnt_tsc > out->learnt_tsc)) {
 			*out = a;
 			found = true;
@@ -53,12 +62,12 @@ ainftp_dp_worker_lag(const struct ainftp_runtime *rt, uint16_t job_idx, uint16_t
 
 	memset(out, 0, sizeof(*out));
 	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
-		const struct ainftp_rx_ctx *ctx = rt->rx[lcore];
+		const struct ainftp_dp_job *job = job_at(rt, lcore, job_idx);
 		const struct ainftp_dp_worker *w;
 
-		if (ctx == NULL || job_idx >= ctx->dp.n_jobs)
+		if (job == NULL)
 			continue;
-		w = &ctx->dp.jobs[job_idx].workers[widx];
+		w = &job->workers[widx];
 		out->ewma =
 			RTE_MAX(out->ewma, __atomic_load_n(&w->lag_ewma, __ATOMIC_RELAXED) >> 4);
 		out->wait = RTE_MAX(out->wait, __atomic_load_n(&w->wait, __ATOMIC_RELAXED));
@@ -76,12 +85,12 @@ ainftp_dp_worker_sentry(const struct ainftp_runtime *rt, uint16_t job_idx, uint1
 
 	*seen = *flagged = 0;
 	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
-		const struct ainftp_rx_ctx *ctx = rt->rx[lcore];
+		const struct ainftp_dp_job *job = job_at(rt, lcore, job_idx);
 		const struct ainftp_dp_worker *w;
 
-		if (ctx == NULL || job_idx >= ctx->dp.n_jobs)
+		if (job == NULL)
 			continue;
-		w = &ctx->dp.jobs[job_idx].workers[widx];
+		w = &job->workers[widx];
 		*seen += __atomic_load_n(&w->sentry_seen, __ATOMIC_RELAXED);
 		*flagged += __atomic_load_n(&w->sentry_flagged, __ATOMIC_RELAXED);
 	}
@@ -95,12 +104,12 @@ job_field_max(const struct ainftp_runtime *rt, uint16_t job_idx, size_t offset)
 	uint64_t v = 0;
 
 	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
-		const struct ainftp_rx_ctx *ctx = rt->rx[lcore];
+		const struct ainftp_dp_job *job = job_at(rt, lcore, job_idx);
 		const uint64_t *f;
 
-		if (ctx == NULL || job_idx >= ctx->dp.n_jobs)
+		if (job == NULL)
 			continue;
-		f = (const uint64_t *)((const char *)&ctx->dp.jobs[job_idx] + offset);
+		f = (const uint64_t *)((const char *)job + offset);
 		v = RTE_MAX(v, __atomic_load_n(f, __ATOMIC_RELAXED));
 	}
 	return v;
