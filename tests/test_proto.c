@@ -301,6 +301,27 @@ kat1_message(uint8_t msg[KAT1_LEN])
 		msg[34 + i] = (uint8_t)(7 * i + 3);
 }
 
+/* The codec table: every row found by its wire value and by its name, and no value without one. */
+START_TEST(codec_rows_by_value_and_name)
+{
+	const struct ainftp_codec *const *c;
+	unsigned int v, rows = 0, found = 0;
+
+	for (c = ainftp_codec_list; *c != NULL; c++, rows++) {
+		ck_assert_ptr_eq(ainftp_codec_get((*c)->enc), *c);
+		ck_assert_ptr_eq(ainftp_codec_by_name((*c)->name), *c);
+		ck_assert_str_eq(ainftp_encoding_name((*c)->enc), (*c)->name);
+		ck_assert_uint_eq((*c)->payload_len(0), 0);
+		ck_assert_uint_ne((*c)->elems_multiple, 0);
+	}
+	for (v = 0; v < 256; v++)
+		found += ainftp_codec_get(v) != NULL;
+	ck_assert_uint_eq(found, rows);
+	ck_assert_ptr_null(ainftp_codec_by_name("int4"));
+	ck_assert_str_eq(ainftp_encoding_name(200), "unknown");
+}
+END_TEST
+
 START_TEST(tag_known_answers)
 {
 	uint8_t msg[KAT1_LEN], key2[32], tag[AINFTP_TAG_LEN];
@@ -412,6 +433,7 @@ proto_suite(void)
 	suite_add_tcase(s, check);
 
 	tcase_add_test(len, payload_len_each_encoding);
+	tcase_add_test(len, codec_rows_by_value_and_name);
 	suite_add_tcase(s, len);
 
 	tcase_add_test(tag, tag_known_answers);

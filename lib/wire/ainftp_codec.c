@@ -4,6 +4,8 @@
 
 #include "ainftp_codec.h"
 
+#define CODEC_DIM(a) (sizeof(a) / sizeof((a)[0]))
+
 /* float32 values all finite (no NaN, no infinity), without branching per element. */
 static bool
 all_finite(const float *x, uint32_t n)
@@ -238,15 +240,17 @@ const struct ainftp_codec *const ainftp_codec_list[] = {
 	NULL,
 };
 
+/* By wire value: every received header is looked up (ainftp_hdr_check), so no scan. */
+static const struct ainftp_codec *const codec_by_enc[] = {
+	[AINFTP_ENC_FLOAT32] = &codec_float32,
+	[AINFTP_ENC_INT16] = &codec_int16,
+	[AINFTP_ENC_INT8] = &codec_int8,
+};
+
 const struct ainftp_codec *
 ainftp_codec_get(unsigned int enc)
 {
-	const struct ainftp_codec *const *c;
-
-	for (c = ainftp_codec_list; *c != NULL; c++)
-		if ((*c)->enc == enc)
-			return *c;
-	return NULL;
+	return enc < CODEC_DIM(codec_by_enc) ? codec_by_enc[enc] : NULL;
 }
 
 const struct ainftp_codec *
