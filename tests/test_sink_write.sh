@@ -30,7 +30,7 @@ n=100000 fast=1000000
 work=$(mktemp -d)
 arena="/dev/shm/ainftp-test-sink-write-$$"
 prefix="ainftp-test-sink-write-$$"
-fpid=
+fpid=''
 cleanup() {
 	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null || true
 	rm -rf "$work" "$arena" /var/run/dpdk/"$prefix"-* 2>/dev/null || true
@@ -131,7 +131,7 @@ done
 "$src/tests/emu_config.py" "$work/app.json" --job 9 --result-encoding float32 --lanes 2 \
 	--sink "{\"backend\": \"host\", \"path\": \"$arena\"}"
 rm -f "$arena"
-# shellcheck disable=SC2086
+# shellcheck disable=SC2046 # eal_lcores gives several words
 timeout 120 "$app" $(eal_lcores 4) --no-huge -m 512 --no-pci --no-shconf --no-telemetry \
 	--file-prefix "$prefix" --log-level=lib.eal:error -- -c "$work/app.json" \
 	--stats-interval 0 --emulate 2000 --emu-lcore 3 >"$work/app.out" 2>"$work/app.err" ||

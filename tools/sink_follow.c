@@ -374,7 +374,8 @@ main(int argc, char **argv)
 	    f.sj->payload_len < f.sj->elems * (f.sj->encoding == AINFTP_SINK_ENC_INT16 ? 2u : 4u)) {
 		fprintf(stderr, PROG ": job index %llu: its entries lie outside the arena\n",
 			a.job);
-		return 2;
+		rc = 2;
+		goto out;
 	}
 	f.slots = calloc(f.sj->n_slots, sizeof(*f.slots));
 	f.pos = calloc(f.sj->n_slots, sizeof(*f.pos));
@@ -384,7 +385,8 @@ main(int argc, char **argv)
 	if (f.slots == NULL || f.pos == NULL || f.seen == NULL || f.payload == NULL ||
 	    f.taken == NULL) {
 		fprintf(stderr, PROG ": %s\n", strerror(ENOMEM));
-		return 2;
+		rc = 2;
+		goto out;
 	}
 	if (a.synthetic) {
 		uint32_t p;
@@ -392,7 +394,8 @@ main(int argc, char **argv)
 		f.patterns = malloc((size_t)AINFTP_SYNTH_PATTERNS * f.sj->payload_len);
 		if (f.patterns == NULL) {
 			fprintf(stderr, PROG ": %s\n", strerror(ENOMEM));
-			return 2;
+			rc = 2;
+			goto out;
 		}
 		/* Padding past the elements is the writer's too: zeros in its buffer's copy. */
 		memset(f.patterns, 0, (size_t)AINFTP_SYNTH_PATTERNS * f.sj->payload_len);
@@ -401,8 +404,10 @@ main(int argc, char **argv)
 						  f.patterns + (size_t)p * f.sj->payload_len);
 	}
 	ainftp_sweep_plan_init(&f.plan, f.arena, (uint32_t)a.job, f.slots, f.pos);
-	if (a.owners)
-		return owners(&f);
+	if (a.owners) {
+		rc = owners(&f);
+		goto out;
+	}
 	if (a.full) {
 		/* The sweep of old: one group of every slot, read whole. */
 		memset(&f.plan, 0, sizeof(f.plan));
@@ -418,7 +423,8 @@ main(int argc, char **argv)
 
 		if (rf == NULL || fclose(rf) != 0) {
 			fprintf(stderr, PROG ": %s: %s\n", a.ready_file, strerror(errno));
-			return 2;
+			rc = 2;
+			goto out;
 		}
 	}
 	idle_ns = a.idle_ms * 1000000ull;
@@ -468,6 +474,7 @@ main(int argc, char **argv)
 	rc = f.dup != 0 || f.beyond != 0 || f.bad_mark != 0 || f.bad_payload != 0 || f.n == 0 ||
 	     (!a.allow_gaps && f.n != a.chunks);
 	printf("sink-follow: %s\n", rc ? "FAIL" : "PASS");
+out:
 	munmap(f.arena, size);
 	free(f.slots);
 	free(f.pos);
