@@ -396,8 +396,17 @@ work_slot(const kparams &p, unsigned int k, unsigned char *stage)
 			unsigned long long t0 = globaltimer(), w;
 
 			if (attempt == 0) {
-				s_hseq = ld_acquire_dev(&p.hint_seq[k]);
-				s_ht = p.hint_t[k];
+				unsigned long long hs;
+
+				// The mailbox's seq and time as one pair: the poller may be
+				// writing the next.
+				do {
+					hs = ld_acquire_dev(&p.hint_seq[k]);
+					s_ht = *(volatile unsigned long long *)&p.hint_t[k];
+					cuda::atomic_thread_fence(cuda::memory_order_acquire,
+								  cuda::thread_scope_device);
+				} while (ld_acquire_dev(&p.hint_seq[k]) != hs);
+				s_hseq = hs;
 			}
 			// gen with count, exp and flags beside it (bytes 16..23), acquired: what
 			// follows reads the entry as of this gen or later.

@@ -231,11 +231,11 @@ fi
 work=$(mktemp -d)
 prefix="ainftp-gpu-check-$$"
 arena="/dev/shm/ainftp-gpu-check-$$"
-app_pid='' cpid=''
+app_pid='' cpid='' copy=''
 cleanup() {
 	[ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null || true
 	[ -n "$cpid" ] && kill "$cpid" 2>/dev/null || true
-	rm -rf "$work" "$arena" /var/run/dpdk/"$prefix"-* 2>/dev/null || true
+	rm -rf "$work" "$arena" ${copy:+"$copy"} /var/run/dpdk/"$prefix"-* 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -245,7 +245,17 @@ if [ "$mode" = prebuilt ]; then
 		[ -x "$prebuilt/bin/$b" ] || die "--prebuilt $prebuilt: no bin/$b (make it with --pack)"
 	done
 	if ww=$(world_writable "$prebuilt/lib"); then
-		die "--prebuilt: $ww is world-writable: EAL loads no PMD from $prebuilt; move it"
+		# A copy where no directory on the way is world-writable, if there is one.
+		for base in "${HOME:-}" /root /opt /srv "$PWD"; do
+			[ -n "$base" ] && [ -d "$base" ] && [ -w "$base" ] && ! world_writable "$base" >/dev/null || continue
+			copy=$(mktemp -d -p "$base" ainftp-gpu-pack.XXXXXX) || continue
+			chmod 755 "$copy"
+			cp -a "$prebuilt/." "$copy/"
+			echo "gpu-check: $ww is world-writable (EAL loads no PMD under it): using a copy in $copy"
+			prebuilt=$copy
+			break
+		done
+		[ -n "$copy" ] || die "--prebuilt: $ww is world-writable: EAL loads no PMD from $prebuilt; move it"
 	fi
 	export LD_LIBRARY_PATH="$prebuilt/lib"
 	app=$prebuilt/bin/ainftp-app consumer=$prebuilt/bin/ainftp-gpu-consumer

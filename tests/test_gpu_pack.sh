@@ -77,6 +77,20 @@ rc=0
 [ "$rc" = 2 ] && grep -q 'is world-writable: EAL would load no PMD' "$work/ww.out" ||
 	fail "--pack under a world-writable directory: exit $rc: $(cat "$work/ww.out")"
 echo "ok   a pack under a world-writable directory is refused"
+# ... and --prebuilt from one uses a copy where EAL takes PMDs (HOME: in the build tree).
+if ! command -v nvidia-smi >/dev/null 2>&1; then
+	mkdir -p "$work/ww/pack" && cp -a "$pack/." "$work/ww/pack/"
+	mkdir -p "$build/gpu-pack-home" && chmod 755 "$build/gpu-pack-home"
+	rc=0
+	env PATH=/usr/bin:/bin HOME="$build/gpu-pack-home" "$work/ww/pack/gpu-check.sh" --prebuilt \
+		"$work/ww/pack" >"$work/ww2.out" 2>&1 || rc=$?
+	[ "$rc" = 2 ] && grep -q "is world-writable (EAL loads no PMD under it): using a copy in $build/gpu-pack-home/" \
+		"$work/ww2.out" && grep -q 'reason: no NVIDIA GPU/driver' "$work/ww2.out" ||
+		fail "--prebuilt under a world-writable directory: exit $rc: $(cat "$work/ww2.out")"
+	[ -z "$(ls -A "$build/gpu-pack-home")" ] || fail "--prebuilt left its copy behind"
+	rmdir "$build/gpu-pack-home"
+	echo "ok   --prebuilt under a world-writable directory runs from a copy, removed after"
+fi
 
 # 5. A box without DPDK and the rest: a private mount namespace hides them.
 if [ "$(id -u)" != 0 ] || ! unshare --mount --propagation private true 2>/dev/null; then
