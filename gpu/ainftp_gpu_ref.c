@@ -4,6 +4,7 @@
 
 #include "ainftp_gpu_apply.h"
 #include "ainftp_gpu_ref.h"
+#include "ainftp_sink_synth.h"
 
 int
 ainftp_gpu_log_init(struct ainftp_gpu_log *l, const struct ainftp_sink_job *job, uint32_t cap)
@@ -190,4 +191,51 @@ ainftp_gpu_gaps(const uint64_t *seqs, size_t n, uint32_t n_slots, uint32_t cps)
 	}
 	free(last);
 	return gaps;
+}
+
+long
+ainftp_gpu_synth_apply(float *params, float *vel, uint32_t cps, const struct ainftp_sink_job *job,
+		       uint32_t workers, const uint64_t *seqs, size_t n, uint32_t rule, float lr,
+		       float mu, uint32_t part, uint32_t part_n)
+{
+	/* Every pattern once: building one per result would cost a hash per element. */
+	uint8_t *patterns = calloc(AINFTP_SYNTH_PATTERNS, job->payload_len);
+	uint8_t *payload = malloc(job->payload_len);
+	long rc = 0;
+	uint32_t p;
+	size_t i;
+
+	if (patterns == NULL || payload == NULL) {
+		free(patterns);
+		free(payload);
+		return -1;
+	}
+	for (p = 0; p < AINFTP_SYNTH_PATTERNS; p++)
+		ainftp_synth_pattern_fill(p, job->encoding, job->elems,
+					  patterns + (size_t)p * job->payload_len);
+	for (i = 0; i < n; i++) {
+		uint64_t seq = seqs[i], bitmap;
+		uint32_t chunk = (uint32_t)seq;
+		uint16_t count;
+		int8_t exp;
+
+		if (chunk >= cps) {
+			rc = -1;
+			break;
+		}
+		if (part_n > 1 && chunk % part_n != part)
+			continue;
+		ainftp_synth_payload_from(seq, job->encoding,
+					  patterns + (size_t)ainftp_synth_pattern(seq) *
+							     job->payload_len,
+					  job->payload_len, payload);
+		ainftp_synth_mark(seq, workers, &bitmap, &count, &exp);
+		ainftp_gpu_apply(params + (size_t)chunk * job->elems,
+				 vel + (size_t)chunk * job->elems, payload, job->encoding,
+				 job->elems, job->encoding == AINFTP_SINK_ENC_INT16 ? exp : 0,
+				 count, rule, lr, mu, 0, 1);
+	}
+	free(patterns);
+	free(payload);
+	return rc;
 }

@@ -65,4 +65,17 @@ long ainftp_gpu_ref_apply(float *params, float *vel, uint32_t cps, const struct 
  */
 uint64_t ainftp_gpu_gaps(const uint64_t *seqs, size_t n, uint32_t n_slots, uint32_t cps);
 
+/*
+ * The reference of a synthetic run (ainftp-sink-write's results, lib/sink/ainftp_sink_synth.h):
+ * params and vel as for ainftp_gpu_ref_apply, updated by the results of seqs[0..n) (sorted
+ * ascending, as ainftp_gpu_ref_apply leaves them) whose chunk c has c % part_n == part, each
+ * payload rebuilt from seq. Parts are disjoint in the parameters, so threads may apply
+ * them at once. job: the geometry (elems, encoding, payload_len); workers: the writer's
+ * --workers. Returns -1 on a chunk >= cps, else 0.
+ */
+long ainftp_gpu_synth_apply(float *params, float *vel, uint32_t cps,
+			    const struct ainftp_sink_job *job, uint32_t workers,
+			    const uint64_t *seqs, size_t n, uint32_t rule, float lr, float mu,
+			    uint32_t part, uint32_t part_n);
+
 #endif

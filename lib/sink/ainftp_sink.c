@@ -74,6 +74,36 @@ is_hugetlbfs(int fd, long *page)
 	return true;
 }
 
+/*
+ * Beside each doorbell, who writes which slots (ainftp_sink_owns): the job's lanes
+ * and, per RX lcore, the lanes of the job's port it polls (lcores.rx). The data
+ * path puts slot k on lane k % lanes (ainftp_dp.c, job_init).
+ */
+static void
+owners_publish(void *arena, const struct ainftp_config *cfg, uint32_t n_rx)
+{
+	uint16_t j, b;
+
+	for (j = 0; j < cfg->n_jobs; j++) {
+		uint32_t lanes = cfg->ports[cfg->jobs[j].port].rx_queues;
+
+		for (b = 0; b < cfg->n_rx; b++) {
+			const struct ainftp_rx_binding *rb = &cfg->rx[b];
+			unsigned int r = ainftp_config_rx_lcore_rank(cfg, rb->lcore);
+			char *bell;
+			uint64_t mask;
+
+			if (rb->port != cfg->jobs[j].port || r >= n_rx || rb->queue >= 64)
+				continue;
+			bell = (char *)ainftp_sink_doorbell(arena, j, r);
+			memcpy(&mask, bell + AINFTP_SINK_BELL_LANE_MASK, sizeof(mask));
+			mask |= UINT64_C(1) << rb->queue;
+			memcpy(bell + AINFTP_SINK_BELL_LANES, &lanes, sizeof(lanes));
+			memcpy(bell + AINFTP_SINK_BELL_LANE_MASK, &mask, sizeof(mask));
+		}
+	}
+}
+
 /* The file at path, sized and mapped shared: 0, or -1 with errno. */
 static int
 map_file(struct ainftp_sink *s, const char *path, size_t size)
@@ -216,6 +246,7 @@ ainftp_sink_open(const struct ainftp_config *cfg, struct ainftp_sink **out, char
 	 * complete table (the entries are zero: nothing ready). */
 	h.magic = 0;
 	memcpy(s->base, &h, sizeof(h));
+	owners_publish(s->base, cfg, h.n_rx);
 	__atomic_store_n(&((struct ainftp_sink_hdr *)s->base)->magic, AINFTP_SINK_MAGIC,
 			 __ATOMIC_RELEASE);
 	backend_choose(s);

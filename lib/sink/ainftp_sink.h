@@ -13,6 +13,8 @@
  *   struct ainftp_sink_hdr                        (magic, version, jobs)
  *   per job j, per RX lcore r (r < n_rx), at doorbells + (j * n_rx + r) * 64:
  *     uint32_t doorbell                           (results r has marked for j)
+ *     uint32_t lanes                              (the job's lanes; 0: not published)
+ *     uint64_t lane_mask                          (bit q: r writes the slots of lane q)
  *   per job j, per slot k (k < jobs[j].n_slots):
  *     at jobs[j].offset + k * jobs[j].stride:
  *       struct ainftp_sink_mark                   (64 bytes: readiness)
@@ -39,6 +41,13 @@
  * doorbell is an rte_gpu_comm flag. A consumer waits for the sum of a job's
  * doorbells (ainftp_sink_bell) to move instead of polling every mark, then
  * scans the marks: every result counted in the sum it read is marked.
+ *
+ * Owners: slot k of a job is on lane k % lanes (the RX queue of the job's port
+ * that carries it), and one RX lcore polls each lane. Next to each doorbell the
+ * appliance publishes, once before the magic, the job's lanes and the lanes that
+ * RX lcore polls (ainftp_sink_owns), so a consumer that sees doorbell r move
+ * knows which slots to look at: those of r, not the job's all. An arena whose
+ * lanes read 0 does not say (then any slot may belong to any doorbell).
  */
 
 #include <stdbool.h>
@@ -121,6 +130,28 @@ ainftp_sink_bell(void *arena, uint32_t j)
 	for (r = 0; r < h->n_rx; r++)
 		sum += __atomic_load_n(ainftp_sink_doorbell(arena, j, r), __ATOMIC_ACQUIRE);
 	return sum;
+}
+
+/* Offsets of the owner words in a doorbell's cache line (see the layout above). */
+#define AINFTP_SINK_BELL_LANES 4
+#define AINFTP_SINK_BELL_LANE_MASK 8
+
+/*
+ * Whether RX lcore r writes slot k of job index j: 1 yes, 0 no, -1 the arena does
+ * not say (lanes 0). Written once before the magic, so plain loads read them.
+ */
+static inline int
+ainftp_sink_owns(void *arena, uint32_t j, uint32_t r, uint32_t k)
+{
+	const char *bell = (const char *)ainftp_sink_doorbell(arena, j, r);
+	uint32_t lanes;
+	uint64_t mask;
+
+	memcpy(&lanes, bell + AINFTP_SINK_BELL_LANES, sizeof(lanes));
+	memcpy(&mask, bell + AINFTP_SINK_BELL_LANE_MASK, sizeof(mask));
+	if (lanes == 0 || lanes > 64)
+		return -1;
+	return (int)((mask >> (k % lanes)) & 1);
 }
 
 static inline void *
