@@ -16,7 +16,16 @@ set -euo pipefail
 
 src=$1 build=$2
 [ -x "$build/gpu/ainftp-gpu-consumer" ] || { echo "skip: no ainftp-gpu-consumer (nvcc)"; exit 77; }
+# EAL loads no PMD from under a world-writable directory: a build under /tmp packs in $HOME.
 pack=$build/gpu-check-stub-pack
+d=$(readlink -f "$build")
+while [ "$d" != / ]; do
+	if [ -n "$(find "$d" -maxdepth 0 -perm -0002)" ]; then
+		pack=$(mktemp -d -p "${HOME:-/root}" ainftp-gpu-check-stub-pack.XXXXXX)
+		break
+	fi
+	d=$(dirname "$d")
+done
 work=$(mktemp -d)
 cleanup() {
 	rm -rf "$work" "$pack"

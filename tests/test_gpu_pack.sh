@@ -21,7 +21,16 @@ set -euo pipefail
 src=$1 build=$2
 check=$src/scripts/gpu-check.sh
 [ -x "$build/gpu/ainftp-gpu-consumer" ] || { echo "skip: no ainftp-gpu-consumer (nvcc)"; exit 77; }
+# EAL loads no PMD from under a world-writable directory: a build under /tmp packs in $HOME.
 pack=$build/gpu-pack-test
+d=$(readlink -f "$build")
+while [ "$d" != / ]; do
+	if [ -n "$(find "$d" -maxdepth 0 -perm -0002)" ]; then
+		pack=$(mktemp -d -p "${HOME:-/root}" ainftp-gpu-pack-test.XXXXXX)
+		break
+	fi
+	d=$(dirname "$d")
+done
 work=$(mktemp -d)
 cleanup() {
 	rm -rf "$work" "$pack" /dev/shm/ainftp-test-gpu-pack-$$* /var/run/dpdk/ainftp-test-gpu-pack-$$* 2>/dev/null || true
@@ -80,15 +89,16 @@ echo "ok   a pack under a world-writable directory is refused"
 # ... and --prebuilt from one uses a copy where EAL takes PMDs (HOME: in the build tree).
 if ! command -v nvidia-smi >/dev/null 2>&1; then
 	mkdir -p "$work/ww/pack" && cp -a "$pack/." "$work/ww/pack/"
-	mkdir -p "$build/gpu-pack-home" && chmod 755 "$build/gpu-pack-home"
+	home=$(dirname "$pack")/gpu-pack-home # beside the pack: a safe place
+	mkdir -p "$home" && chmod 755 "$home"
 	rc=0
-	env PATH=/usr/bin:/bin HOME="$build/gpu-pack-home" "$work/ww/pack/gpu-check.sh" --prebuilt \
+	env PATH=/usr/bin:/bin HOME="$home" "$work/ww/pack/gpu-check.sh" --prebuilt \
 		"$work/ww/pack" >"$work/ww2.out" 2>&1 || rc=$?
-	[ "$rc" = 2 ] && grep -q "is world-writable (EAL loads no PMD under it): using a copy in $build/gpu-pack-home/" \
+	[ "$rc" = 2 ] && grep -q "is world-writable (EAL loads no PMD under it): using a copy in $home/" \
 		"$work/ww2.out" && grep -q 'reason: no NVIDIA GPU/driver' "$work/ww2.out" ||
 		fail "--prebuilt under a world-writable directory: exit $rc: $(cat "$work/ww2.out")"
-	[ -z "$(ls -A "$build/gpu-pack-home")" ] || fail "--prebuilt left its copy behind"
-	rmdir "$build/gpu-pack-home"
+	[ -z "$(ls -A "$home")" ] || fail "--prebuilt left its copy behind"
+	rmdir "$home"
 	echo "ok   --prebuilt under a world-writable directory runs from a copy, removed after"
 fi
 
