@@ -168,51 +168,63 @@ arena_map(struct ainftp_sink *s, const struct ainftp_config *cfg, size_t size, c
 	return -1;
 }
 
-/* auto: gpudev's GPU, else CUDA's, else host; one line says why no GPU. */
+/*
+ * The GPU backends, in the order auto tries them; "host" is what each falls back
+ * to. A new backend is a file with its ops and a row here (docs/ARCHITECTURE.md).
+ */
+static const struct {
+	enum ainftp_sink_backend id;
+	const struct ainftp_sink_ops *ops;
+	const char *via; /* for the line that says why there is no GPU */
+} gpu_backends[] = {
+	{AINFTP_SINK_GPUDEV, &ainftp_sink_gpudev_ops, "gpudev"},
+	{AINFTP_SINK_CUDA, &ainftp_sink_cuda_ops, "CUDA"},
+};
+
+/* auto: the first GPU backend that opens, else host; one line says why no GPU. */
+static void
+backend_auto(struct ainftp_sink *s)
+{
+	char why[RTE_DIM(gpu_backends)][200], line[512] = "";
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(gpu_backends); i++) {
+		why[i][0] = '\0';
+		if (gpu_backends[i].ops->open(s, why[i], sizeof(why[i])) == 0) {
+			s->ops = gpu_backends[i].ops;
+			return;
+		}
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s%s (%s)",
+			 i == 0 ? "" : " nor ", gpu_backends[i].via, why[i]);
+	}
+	/* Not a warning: a box without a GPU is what auto is for. */
+	AINFTP_LOG(INFO, "sink: auto: no GPU through %s: results go to host memory", line);
+	s->ops = &ainftp_sink_host_ops;
+}
+
+/* The backend asked for: auto's choice, host, or a GPU backend that falls back to host. */
 static void
 backend_choose(struct ainftp_sink *s)
 {
-	char why_gpu[160] = "", why_cuda[200] = "";
+	char why[200] = "";
+	unsigned int i;
 
-	switch (s->requested) {
-	case AINFTP_SINK_GPUDEV:
-		if (ainftp_sink_gpudev_ops.open(s, why_gpu, sizeof(why_gpu)) == 0) {
-			s->ops = &ainftp_sink_gpudev_ops;
-			return;
-		}
-		AINFTP_LOG(WARNING, "sink: no GPU through gpudev (%s): results go to host memory",
-			   why_gpu);
-		break;
-	case AINFTP_SINK_CUDA:
-		if (ainftp_sink_cuda_ops.open(s, why_cuda, sizeof(why_cuda)) == 0) {
-			s->ops = &ainftp_sink_cuda_ops;
-			return;
-		}
-		AINFTP_LOG(WARNING, "sink: no GPU through CUDA (%s): results go to host memory",
-			   why_cuda);
-		break;
-	case AINFTP_SINK_AUTO:
-		if (ainftp_sink_gpudev_ops.open(s, why_gpu, sizeof(why_gpu)) == 0) {
-			s->ops = &ainftp_sink_gpudev_ops;
-			return;
-		}
-		if (ainftp_sink_cuda_ops.open(s, why_cuda, sizeof(why_cuda)) == 0) {
-			s->ops = &ainftp_sink_cuda_ops;
-			return;
-		}
-		/* Not a warning: a box without a GPU is what auto is for. */
-		AINFTP_LOG(INFO,
-			   "sink: auto: no GPU through gpudev (%s) nor CUDA (%s): results go to "
-			   "host memory",
-			   why_gpu, why_cuda);
-		s->ops = &ainftp_sink_host_ops;
-		return;
-	default:
-		s->ops = &ainftp_sink_host_ops;
+	s->ops = &ainftp_sink_host_ops;
+	if (s->requested == AINFTP_SINK_AUTO) {
+		backend_auto(s);
 		return;
 	}
-	s->ops = &ainftp_sink_host_ops;
-	s->fell_back = true;
+	for (i = 0; i < RTE_DIM(gpu_backends); i++) {
+		if (gpu_backends[i].id != s->requested)
+			continue;
+		if (gpu_backends[i].ops->open(s, why, sizeof(why)) == 0) {
+			s->ops = gpu_backends[i].ops;
+			return;
+		}
+		AINFTP_LOG(WARNING, "sink: no GPU through %s (%s): results go to host memory",
+			   gpu_backends[i].via, why);
+		s->fell_back = true;
+	}
 }
 
 int
