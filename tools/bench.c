@@ -48,6 +48,7 @@
 
 #include "ainftp_config.h"
 #include "ainftp_opt.h"
+#include "bench_plain.h"
 #include "ainftp_lcore.h"
 #include "ainftp_port.h"
 #include "ainftp_proto.h"
@@ -80,6 +81,7 @@
 #define MAX_REPS 9
 #define PROG "ainftp-bench"
 #define COMPUTE_WARM_S 0.01
+#define TAGS_BYTES (256u << 20) /* pre-made tags: 16 M contributions at most */
 #define N_ENC 3
 
 static const uint32_t sizes_full[] = {256, 512, 1024, 2048, 4096, 8192};
@@ -127,6 +129,17 @@ struct traffic {
 	uint8_t *payload[AINFTP_MAX_WORKERS]; /* 64-byte aligned copies, for compute alone */
 	int8_t exp[AINFTP_MAX_WORKERS];	      /* int16 scale exponents */
 	struct ainftp_mac_key mk[AINFTP_MAX_WORKERS];
+	/*
+	 * Authenticated runs: the tags of chunks tag_g0 .. tag_g0 + tag_n - 1, every
+	 * worker's, made before the run (tags_make), so that the generator only copies
+	 * them and the appliance, not the generator, is what a run measures. A chunk
+	 * past them is tagged as it is sent, and counted in tags_late.
+	 */
+	uint8_t *tags; /* tag_n x W x AINFTP_TAG_LEN */
+	uint64_t tag_g0, tag_n, tag_cap;
+	uint64_t tag_hint; /* chunks the next authenticated run is likely to send */
+	bool tags_unread;  /* iofwd: nothing checks a tag, the bytes of the template's go */
+	uint64_t tags_late;
 };
 
 /*
@@ -167,6 +180,9 @@ struct sample {
 struct row {
 	bool ok;
 	double mpps, gbps, p50_us, p99_us, io_mpps, cmp_mpps;
+	/* The plain-SIMD baselines (bench_plain.c): a widening add into int32 (float32: a
+	 * float add) and into int64, contributions/s; NAN where there is none. */
+	double plain32_mpps, plain64_mpps;
 };
 
 struct bench {
@@ -178,6 +194,7 @@ struct bench {
 	unsigned int pool_start;
 	unsigned int failures; /* stalls and leaks */
 	const struct ainftp_quant_ops *ops;
+	const struct bench_plain_ops *plain; /* the baselines at the kernels' SIMD level */
 	struct window win;
 	struct traffic tr;
 	struct app app;
@@ -620,58 +637,6 @@ iofwd_main(void *arg)
 	return 0;
 }
 
-/* Compute alone: one kernel, the workers' payloads from memory, a slot's accumulator. */
-struct compute {
-	struct ainftp_kernels k;
-	float *scratch; /* a float32 payload's alignment copy, as the RX lcore's */
-	const struct point *pt;
-	const struct traffic *tr;
-	uint16_t workers;
-	struct ainftp_acc acc;
-	uint64_t warm, cycles; /* how long to run */
-	uint64_t adds, elapsed;
-};
-
-static inline void
-compute_add(struct compute *c, uint16_t w)
-{
-	/* As the RX lcore adds a payload: float32 through its alignment copy too. */
-	(void)c->pt->codec->accumulate(&c->k, &c->acc, c->tr->payload[w], c->tr->exp[w],
-				       c->scratch);
-}
-
-/* One chunk: the accumulator starts empty, as a slot's does, and takes W contributions. */
-static void
-compute_chunk(struct compute *c)
-{
-	uint16_t w;
-
-	ainftp_acc_reset(&c->acc);
-	for (w = 0; w < c->workers; w++)
-		compute_add(c, w);
-}
-
-static int
-compute_main(void *arg)
-{
-	struct compute *c = arg;
-	uint64_t start = rte_rdtsc(), now;
-	unsigned int i;
-
-	while (rte_rdtsc() - start < c->warm)
-		compute_chunk(c);
-	start = rte_rdtsc();
-	c->adds = 0;
-	do {
-		for (i = 0; i < 16; i++)
-			compute_chunk(c);
-		c->adds += 16u * c->workers;
-		now = rte_rdtsc();
-	} while (now - start < c->cycles);
-	c->elapsed = now - start;
-	return 0;
-}
-
 static void
 dut_launch(lcore_function_t *fn, void *arg)
 {
@@ -687,6 +652,78 @@ dut_join(void)
 	rte_eal_wait_lcore(DUT_LCORE);
 }
 
+/* Compute alone: one kernel, the workers' payloads from memory, a slot's accumulator. */
+struct compute {
+	struct ainftp_kernels k;
+	float *scratch; /* a float32 payload's alignment copy, as the RX lcore's */
+	const struct point *pt;
+	const struct traffic *tr;
+	uint16_t workers;
+	struct ainftp_acc acc;
+};
+
+/* A kernel timed alone on lcore 1: chunk(arg) once per chunk of W contributions. */
+struct timed {
+	void (*chunk)(void *arg);
+	void *arg;
+	uint16_t workers;
+	uint64_t warm, cycles; /* how long to run */
+	uint64_t adds, elapsed;
+};
+
+static inline void
+compute_add(struct compute *c, uint16_t w)
+{
+	/* As the RX lcore adds a payload: float32 through its alignment copy too. */
+	(void)c->pt->codec->accumulate(&c->k, &c->acc, c->tr->payload[w], c->tr->exp[w],
+				       c->scratch);
+}
+
+/* One chunk: the accumulator starts empty, as a slot's does, and takes W contributions. */
+static void
+compute_chunk(void *arg)
+{
+	struct compute *c = arg;
+	uint16_t w;
+
+	ainftp_acc_reset(&c->acc);
+	for (w = 0; w < c->workers; w++)
+		compute_add(c, w);
+}
+
+static int
+timed_main(void *arg)
+{
+	struct timed *t = arg;
+	uint64_t start = rte_rdtsc(), now;
+	unsigned int i;
+
+	while (rte_rdtsc() - start < t->warm)
+		t->chunk(t->arg);
+	start = rte_rdtsc();
+	t->adds = 0;
+	do {
+		for (i = 0; i < 16; i++)
+			t->chunk(t->arg);
+		t->adds += 16u * t->workers;
+		now = rte_rdtsc();
+	} while (now - start < t->cycles);
+	t->elapsed = now - start;
+	return 0;
+}
+
+/* Contributions/s of t on lcore 1. */
+static double
+timed_run(const struct bench *b, struct timed *t)
+{
+	t->warm = (uint64_t)(COMPUTE_WARM_S * b->hz);
+	t->cycles = (uint64_t)(b->o.compute_s * b->hz);
+	t->workers = b->o.workers;
+	dut_launch(timed_main, t);
+	rte_eal_wait_lcore(DUT_LCORE);
+	return (double)t->adds * (double)b->hz / (double)t->elapsed / 1e6;
+}
+
 /* ------------------------------------------------------------ the generator */
 
 static void
@@ -700,22 +737,64 @@ window_reset(struct window *w, uint32_t slots)
 	memset(w->got, 0, slots * sizeof(*w->got));
 }
 
-/* Copy the template and patch what changes per chunk; with auth, tag it again. */
-static inline void
-contribution_build(const struct bench *b, const struct point *pt, uint16_t w, uint64_t g,
-		   struct rte_mbuf *m)
+/* Worker w's frame of chunk g at f: the template, and what changes per chunk. */
+static inline struct ainftp_hdr *
+frame_patch(const struct bench *b, uint16_t w, uint64_t g, uint8_t *f)
 {
-	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 	struct ainftp_hdr *h = (struct ainftp_hdr *)(f + HDR_OFF);
 
 	rte_memcpy(f, b->tr.tmpl[w], b->tr.frame_len);
-	m->data_len = (uint16_t)b->tr.frame_len;
-	m->pkt_len = b->tr.frame_len;
 	h->step = 0;
 	h->chunk = rte_cpu_to_be_32((uint32_t)g);
 	h->slot = rte_cpu_to_be_16((uint16_t)(g & (b->o.slots - 1)));
-	if (pt->auth)
-		ainftp_mac(&b->tr.mk[w], h, sizeof(*h) + pt->payload, f + HDRS_LEN + pt->payload);
+	return h;
+}
+
+/* With auth, its tag: made ahead of time (tags_make), or now when the run outran them. */
+static inline void
+contribution_build(struct bench *b, const struct point *pt, uint16_t w, uint64_t g,
+		   struct rte_mbuf *m)
+{
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	struct ainftp_hdr *h = frame_patch(b, w, g, f);
+	uint64_t i = g - b->tr.tag_g0;
+
+	m->data_len = (uint16_t)b->tr.frame_len;
+	m->pkt_len = b->tr.frame_len;
+	if (!pt->auth || b->tr.tags_unread)
+		return;
+	if (likely(i < b->tr.tag_n)) {
+		memcpy(f + HDRS_LEN + pt->payload,
+		       b->tr.tags + (i * b->o.workers + w) * AINFTP_TAG_LEN, AINFTP_TAG_LEN);
+		return;
+	}
+	ainftp_mac(&b->tr.mk[w], h, sizeof(*h) + pt->payload, f + HDRS_LEN + pt->payload);
+	b->tr.tags_late++;
+}
+
+/*
+ * The tags of the next chunks the window will send, n of them (at most what
+ * tag_cap holds), before a run: a run then costs the generator a copy per
+ * contribution, not a MAC (issue 14: the appliance is what is measured).
+ */
+static void
+tags_make(struct bench *b, const struct point *pt, uint64_t n)
+{
+	struct traffic *tr = &b->tr;
+	uint8_t f[MAX_FRAME];
+	uint64_t i;
+	uint16_t w;
+
+	tr->tag_g0 = b->win.next_g;
+	tr->tag_n = RTE_MIN(n, tr->tag_cap);
+	tr->tags_late = 0;
+	for (i = 0; pt->auth && i < tr->tag_n; i++)
+		for (w = 0; w < b->o.workers; w++) {
+			struct ainftp_hdr *h = frame_patch(b, w, tr->tag_g0 + i, f);
+
+			ainftp_mac(&tr->mk[w], h, sizeof(*h) + pt->payload,
+				   tr->tags + (i * b->o.workers + w) * AINFTP_TAG_LEN);
+		}
 }
 
 /* As many whole chunks as the window and one burst allow, built into pend[]. */
@@ -921,6 +1000,21 @@ stall_report(struct bench *b, const struct point *pt, enum dut dut)
 	b->failures++;
 }
 
+/* After an authenticated run: the next is sized on this one; say if the tags ran out. */
+static void
+tags_note(struct bench *b, const struct point *pt, enum dut dut, uint64_t sent)
+{
+	char label[64];
+
+	b->tr.tag_hint = sent + sent / 2 + b->o.slots;
+	if (b->tr.tags_late == 0)
+		return;
+	point_label(pt, label, sizeof(label));
+	printf("bench: note: %s, %s: %" PRIu64 " contributions tagged as they were sent: the "
+	       "%" PRIu64 " pre-made chunks ran out\n",
+	       label, dut_names[dut], b->tr.tags_late, b->tr.tag_n);
+}
+
 /* One timed run of the generator against lcore 1 running the appliance or the forwarder. */
 static bool
 traffic_run(struct bench *b, const struct point *pt, enum dut dut, struct sample *s)
@@ -929,10 +1023,18 @@ traffic_run(struct bench *b, const struct point *pt, enum dut dut, struct sample
 	char label[96];
 	unsigned int left;
 
+	uint64_t g0 = b->win.next_g;
+
 	s->mpps = s->p50_us = s->p99_us = NAN;
+	/* A forwarder reads no tag: iofwd sends frames of the same length, tag bytes as they are. */
+	b->tr.tags_unread = dut == DUT_IOFWD;
+	if (pt->auth && dut == DUT_APP)
+		tags_make(b, pt, b->tr.tag_hint);
 	dut_launch(dut == DUT_APP ? app_main : iofwd_main, &d);
 	s->ok = gen_run(b, pt, dut == DUT_APP ? AINFTP_MSG_RESULT : AINFTP_MSG_DATA, s);
 	dut_join();
+	if (pt->auth && dut == DUT_APP)
+		tags_note(b, pt, dut, b->win.next_g - g0);
 	if (!s->ok)
 		stall_report(b, pt, dut);
 	left = leftovers_free(b);
@@ -956,13 +1058,9 @@ traffic_run(struct bench *b, const struct point *pt, enum dut dut, struct sample
 static double
 compute_run(struct bench *b, const struct point *pt, const struct ainftp_quant_ops *ops)
 {
-	struct compute c = {
-		.pt = pt,
-		.tr = &b->tr,
-		.workers = b->o.workers,
-		.warm = (uint64_t)(COMPUTE_WARM_S * b->hz),
-		.cycles = (uint64_t)(b->o.compute_s * b->hz),
-	};
+	struct compute c = {.pt = pt, .tr = &b->tr, .workers = b->o.workers};
+	struct timed t = {.chunk = compute_chunk, .arg = &c};
+	double mpps;
 
 	c.acc.n = pt->elems;
 	c.acc.acc = rte_malloc("bench_acc", pt->elems * sizeof(int64_t), 64);
@@ -972,12 +1070,96 @@ compute_run(struct bench *b, const struct point *pt, const struct ainftp_quant_o
 	if (c.acc.acc == NULL || c.acc.blk == NULL || c.scratch == NULL)
 		die("out of memory for the accumulator");
 	ainftp_kernels_init(&c.k, ops);
-	dut_launch(compute_main, &c);
-	rte_eal_wait_lcore(DUT_LCORE);
+	mpps = timed_run(b, &t);
 	rte_free(c.acc.acc);
 	rte_free(c.acc.blk);
 	rte_free(c.scratch);
-	return (double)c.adds * (double)b->hz / (double)c.elapsed / 1e6;
+	return mpps;
+}
+
+/*
+ * The plain baselines: what summing the same bytes costs without ainftp's exact
+ * accumulator, one widening add per contribution into lanes of `bits` (32 or 64;
+ * float32: a float add, 32 only). Same structure as compute alone: one
+ * accumulator, cleared per chunk, W contributions from memory.
+ */
+struct plain {
+	const struct bench_plain_ops *ops;
+	const struct point *pt;
+	const struct traffic *tr;
+	uint16_t workers;
+	unsigned int bits;
+	void *acc;
+};
+
+static void
+plain_add(struct plain *p, uint16_t w)
+{
+	const uint8_t *x = p->tr->payload[w];
+	uint32_t n = p->pt->elems;
+
+	switch (p->pt->enc) {
+	case AINFTP_ENC_INT16:
+		if (p->bits == 32)
+			p->ops->i16_32(p->acc, (const int16_t *)x, n);
+		else
+			p->ops->i16_64(p->acc, (const int16_t *)x, n);
+		break;
+	case AINFTP_ENC_INT8:
+		/* The values, after the blocks' exponent bytes. */
+		if (p->bits == 32)
+			p->ops->i8_32(p->acc, (const int8_t *)x + ainftp_blocks(n), n);
+		else
+			p->ops->i8_64(p->acc, (const int8_t *)x + ainftp_blocks(n), n);
+		break;
+	case AINFTP_ENC_FLOAT32:
+		p->ops->f32(p->acc, (const float *)x, n);
+		break;
+	}
+}
+
+static void
+plain_chunk(void *arg)
+{
+	struct plain *p = arg;
+	uint16_t w;
+
+	memset(p->acc, 0, (size_t)p->pt->elems * p->bits / 8);
+	for (w = 0; w < p->workers; w++)
+		plain_add(p, w);
+}
+
+/* Contributions/s of the plain baseline in `bits` lanes; NAN where it has none (float32 x 64). */
+static double
+plain_run(struct bench *b, const struct point *pt, unsigned int bits)
+{
+	struct plain p = {
+		.ops = b->plain, .pt = pt, .tr = &b->tr, .workers = b->o.workers, .bits = bits};
+	struct timed t = {.chunk = plain_chunk, .arg = &p};
+	double mpps;
+
+	if (pt->enc == AINFTP_ENC_FLOAT32 && bits != 32)
+		return NAN;
+	p.acc = rte_zmalloc("bench_plain", (size_t)pt->elems * bits / 8, 64);
+	if (p.acc == NULL)
+		die("out of memory for the plain accumulator");
+	mpps = timed_run(b, &t);
+	rte_free(p.acc);
+	return mpps;
+}
+
+/* The baselines at the level of the kernels in use: the same vector width. */
+static const struct bench_plain_ops *
+plain_select(const struct ainftp_quant_ops *ops)
+{
+	static const struct bench_plain_ops *const levels[] = {&bench_plain_avx512,
+							       &bench_plain_avx2};
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(levels); i++)
+		if (strcmp(levels[i]->name, ops->name) == 0)
+			return levels[i];
+	return &bench_plain_scalar;
 }
 
 /* ------------------------------------------------------------ points */
@@ -1012,7 +1194,7 @@ static struct row
 point_measure(struct bench *b, const struct point *pt, bool ceilings)
 {
 	struct series app = {.n = 0}, io = {.n = 0};
-	double cmp[MAX_REPS];
+	double cmp[MAX_REPS], p32[MAX_REPS], p64[MAX_REPS];
 	struct row r = {.ok = true}, r_io;
 	struct sample s;
 	unsigned int i;
@@ -1026,11 +1208,15 @@ point_measure(struct bench *b, const struct point *pt, bool ceilings)
 		r.ok = traffic_run(b, pt, DUT_IOFWD, &s);
 		series_add(&io, &s);
 		cmp[i] = compute_run(b, pt, b->ops);
+		p32[i] = plain_run(b, pt, 32);
+		p64[i] = plain_run(b, pt, 64);
 	}
 	series_median(&app, pt, &r);
 	series_median(&io, pt, &r_io);
 	r.io_mpps = r_io.mpps;
 	r.cmp_mpps = ceilings && r.ok ? median(cmp, i) : NAN;
+	r.plain32_mpps = ceilings && r.ok ? median(p32, i) : NAN;
+	r.plain64_mpps = ceilings && r.ok ? median(p64, i) : NAN;
 	return r;
 }
 
@@ -1076,19 +1262,20 @@ fmt(char *buf, size_t len, int width, int prec, double v)
 		snprintf(buf, len, "%*.*f", width, prec, v);
 }
 
-#define ROW_FMT "%-8s  %9s  %8s  %8s  %8s  %8s  %10s  %8s  %12s  %13s\n"
+#define ROW_FMT "%-8s  %9s  %8s  %8s  %8s  %8s  %10s  %8s  %12s  %13s  %12s  %12s  %12s\n"
 
 static void
 table_header(void)
 {
 	printf(ROW_FMT, "encoding", "payload_B", "Mpps", "Gbit/s", "p50_us", "p99_us", "iofwd_Mpps",
-	       "ratio_io", "compute_Mpps", "ratio_compute");
+	       "ratio_io", "compute_Mpps", "ratio_compute", "plain32_Mpps", "plain64_Mpps",
+	       "ratio_kernel");
 }
 
 static void
 table_row(const struct point *pt, const struct row *r)
 {
-	char c[9][24];
+	char c[12][24];
 
 	snprintf(c[0], sizeof(c[0]), "%9u", pt->payload);
 	fmt(c[1], sizeof(c[1]), 8, 3, r->mpps);
@@ -1099,8 +1286,11 @@ table_row(const struct point *pt, const struct row *r)
 	fmt(c[6], sizeof(c[6]), 8, 2, r->mpps / r->io_mpps);
 	fmt(c[7], sizeof(c[7]), 12, 3, r->cmp_mpps);
 	fmt(c[8], sizeof(c[8]), 13, 2, r->mpps / r->cmp_mpps);
+	fmt(c[9], sizeof(c[9]), 12, 3, r->plain32_mpps);
+	fmt(c[10], sizeof(c[10]), 12, 3, r->plain64_mpps);
+	fmt(c[11], sizeof(c[11]), 12, 2, r->cmp_mpps / r->plain32_mpps);
 	printf(ROW_FMT, ainftp_encoding_name(pt->enc), c[0], c[1], c[2], c[3], c[4], c[5], c[6],
-	       c[7], c[8]);
+	       c[7], c[8], c[9], c[10], c[11]);
 	fflush(stdout);
 }
 
@@ -1168,8 +1358,14 @@ header_print(const struct bench *b, int eal_argc, char **eal_argv)
 	printf("payload_B: int16 2n, float32 4n, int8 n + n/32 with n a multiple of 32 "
 	       "(the largest at or below the size)\n");
 	printf("simd: %s (ainftp_quant_select(512))\n", b->ops->name);
-	printf("last line: int16 at 1 KB; ratio_io = Mpps / iofwd_Mpps, ratio_compute = Mpps / "
-	       "compute_Mpps, auth_cost = Mpps with auth / Mpps without\n\n");
+	printf("plain32/plain64: a plain %s widening add of the same payloads into int32 / int64 "
+	       "lanes (float32: a float add), same structure as compute; ratio_kernel = "
+	       "compute_Mpps / plain32_Mpps\n",
+	       b->plain->name);
+	printf("last line, at 1 KB: ratio_io = Mpps / iofwd_Mpps (int16; _int8, _float32), "
+	       "ratio_compute = Mpps / compute_Mpps, ratio_kernel_ENC, auth_cost = Mpps with auth "
+	       "/ Mpps without, auth_ratio_io = Mpps with auth / iofwd_Mpps on frames of the "
+	       "same length; the generator's tags are made before each run\n\n");
 	fflush(stdout);
 }
 
@@ -1442,6 +1638,7 @@ bench_setup(struct bench *b)
 	b->hz = rte_get_tsc_hz();
 	b->socket = (int)rte_socket_id();
 	b->ops = ainftp_quant_select(512);
+	b->plain = plain_select(b->ops);
 	b->pool = rte_pktmbuf_pool_create("bench_gen", n, POOL_CACHE, 0,
 					  (uint16_t)(RTE_PKTMBUF_HEADROOM + MAX_FRAME), b->socket);
 	if (b->pool == NULL)
@@ -1456,6 +1653,12 @@ bench_setup(struct bench *b)
 		b->tr.tmpl[w] = zalloc(MAX_FRAME);
 		b->tr.payload[w] = zalloc(MAX_PAYLOAD);
 	}
+	b->tr.tag_cap = TAGS_BYTES / ((uint64_t)b->o.workers * AINFTP_TAG_LEN);
+	b->tr.tags = malloc(TAGS_BYTES);
+	if (b->tr.tags == NULL)
+		die("out of memory for the pre-made tags");
+	/* A first guess: 4 M contributions a second; then what the last run sent, and more. */
+	b->tr.tag_hint = (uint64_t)(4e6 * (b->o.warm_s + b->o.run_s + 0.2)) / b->o.workers;
 	win->chunk = (uint32_t *)zalloc(b->o.slots * sizeof(*win->chunk));
 	win->got = (uint16_t *)zalloc(b->o.slots * sizeof(*win->got));
 	win->busy = zalloc(b->o.slots);
@@ -1471,6 +1674,7 @@ bench_teardown(struct bench *b)
 	ainftp_ringpair_free(&b->rp);
 	rte_mempool_free(b->pool);
 	free(b->win.lat);
+	free(b->tr.tags);
 }
 
 static void
@@ -1509,7 +1713,7 @@ static struct bench bench;
 
 /* The table: every encoding and size, with both ceilings. */
 static struct row
-table_run(struct bench *b, struct row *int16_1k)
+table_run(struct bench *b, struct row at1k[N_ENC])
 {
 	const uint32_t *sizes = b->o.quick && b->o.only_enc < 0 ? sizes_quick : sizes_full;
 	size_t n = b->o.quick && b->o.only_enc < 0 ? RTE_DIM(sizes_quick) : RTE_DIM(sizes_full), i;
@@ -1533,20 +1737,26 @@ table_run(struct bench *b, struct row *int16_1k)
 			}
 			r = point_run(b, &pt, b->o.ceilings);
 			table_row(&pt, &r);
-			if (encodings[e] == AINFTP_ENC_INT16 && sizes[i] == 1024)
-				*int16_1k = r;
+			if (sizes[i] == 1024)
+				at1k[e] = r;
 		}
 	}
 	printf("\n");
 	return r;
 }
 
+/* What the authenticated int16 1 KB point says: on/off, and on against iofwd. */
+struct auth_figures {
+	double on_off, on_io;
+};
+
 /*
  * int16 at 1 KB with and without authentication, side by side: two jobs of one
  * appliance, their runs interleaved. Chunk numbers keep growing across both,
- * which is all a slot asks. iofwd with the generator tagging bounds the "on" run.
+ * which is all a slot asks. The generator's tags are made before each run, so
+ * iofwd on the same frames is the packet-I/O ceiling of the "on" run.
  */
-static double
+static struct auth_figures
 auth_run(struct bench *b)
 {
 	struct point pts[2] = {point_make(&b->o, AINFTP_ENC_INT16, 1024, false),
@@ -1579,11 +1789,13 @@ auth_run(struct bench *b)
 	series_median(&on, &pts[1], &r_on);
 	series_median(&io, &pts[1], &r_io);
 	printf("auth, int16 1024 B, median of %u, interleaved: on %.3f Mpps (p50 %.1f us, p99 "
-	       "%.1f us), off %.3f Mpps (p50 %.1f us, p99 %.1f us), on/off %.2f; iofwd with the "
-	       "generator tagging %.3f Mpps\n",
+	       "%.1f us), off %.3f Mpps (p50 %.1f us, p99 %.1f us), on/off %.2f; iofwd on frames of the "
+	       "same length %.3f Mpps, on/iofwd %.2f\n",
 	       b->o.reps, r_on.mpps, r_on.p50_us, r_on.p99_us, r_off.mpps, r_off.p50_us,
-	       r_off.p99_us, r_on.mpps / r_off.mpps, r_io.mpps);
-	return ok ? r_on.mpps / r_off.mpps : NAN;
+	       r_off.p99_us, r_on.mpps / r_off.mpps, r_io.mpps, r_on.mpps / r_io.mpps);
+	if (!ok)
+		return (struct auth_figures){NAN, NAN};
+	return (struct auth_figures){r_on.mpps / r_off.mpps, r_on.mpps / r_io.mpps};
 }
 
 /* A row of a cost table: what labels it, then r's figures and r against the baseline's. */
@@ -1739,13 +1951,37 @@ simd_run(struct bench *b)
 	printf(" (selected: %s)\n", b->ops->name);
 }
 
+/*
+ * The last line, key=value (scripts and plot-bench read it): int16 at 1 KB as
+ * before, and each encoding's io and kernel ratios at 1 KB.
+ */
+static void
+summary_print(const struct bench *b, const struct row at1k[N_ENC], const struct auth_figures *a)
+{
+	const struct row *r = &at1k[0]; /* encodings[0]: int16 */
+	unsigned int e;
+
+	printf("bench: int16_1KB_Mpps=%.3f int16_1KB_Gbps=%.2f int16_1KB_p99_us=%.1f "
+	       "ratio_io=%.2f ratio_compute=%.2f auth_cost=%.2f",
+	       r->mpps, r->gbps, r->p99_us, r->mpps / r->io_mpps, r->mpps / r->cmp_mpps,
+	       a->on_off);
+	for (e = 0; e < N_ENC; e++)
+		printf(" ratio_kernel_%s=%.2f", ainftp_encoding_name(encodings[e]),
+		       at1k[e].cmp_mpps / at1k[e].plain32_mpps);
+	for (e = 1; e < N_ENC; e++)
+		printf(" ratio_io_%s=%.2f", ainftp_encoding_name(encodings[e]),
+		       at1k[e].mpps / at1k[e].io_mpps);
+	printf(" auth_ratio_io=%.2f simd=%s failures=%u\n", a->on_io, b->ops->name, b->failures);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct bench *b = &bench;
 	char prefix[64], *eal_argv[16];
-	struct row r1k = {.mpps = NAN, .gbps = NAN, .p99_us = NAN, .io_mpps = NAN, .cmp_mpps = NAN};
-	double auth_ratio = NAN;
+	struct row at1k[N_ENC];
+	struct auth_figures auth = {NAN, NAN};
+	unsigned int e;
 	int eal_argc;
 
 	opts_parse(argc, argv, &b->o);
@@ -1762,16 +1998,16 @@ main(int argc, char **argv)
 		rte_eal_cleanup();
 		return b->failures == 0 ? 0 : 1;
 	}
-	table_run(b, &r1k);
+	for (e = 0; e < N_ENC; e++)
+		at1k[e] = (struct row){.mpps = NAN, .gbps = NAN, .p99_us = NAN, .io_mpps = NAN,
+				       .cmp_mpps = NAN, .plain32_mpps = NAN, .plain64_mpps = NAN};
+	table_run(b, at1k);
 	if (b->o.only_enc < 0) {
-		auth_ratio = auth_run(b);
+		auth = auth_run(b);
 		simd_run(b);
 	}
 	bench_teardown(b);
-	printf("bench: int16_1KB_Mpps=%.3f int16_1KB_Gbps=%.2f int16_1KB_p99_us=%.1f "
-	       "ratio_io=%.2f ratio_compute=%.2f auth_cost=%.2f simd=%s failures=%u\n",
-	       r1k.mpps, r1k.gbps, r1k.p99_us, r1k.mpps / r1k.io_mpps, r1k.mpps / r1k.cmp_mpps,
-	       auth_ratio, b->ops->name, b->failures);
+	summary_print(b, at1k, &auth);
 	rte_eal_cleanup();
 	return b->failures == 0 ? 0 : 1;
 }
