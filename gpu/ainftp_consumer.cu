@@ -222,6 +222,150 @@ group_of(const poll_state &ps, unsigned int n_groups, unsigned int j)
 	return lo;
 }
 
+// The poller's shared state from the plan (device memory, read once).
+__device__ __forceinline__ void
+poll_init(poll_state &ps, const kparams &p, unsigned int lane)
+{
+	for (unsigned int g = lane; g < NG; g += 32) {
+		ps.grp[g] = ainftp_sweep_group{};
+		ps.start[g] = p.plan->start[g];
+		ps.len[g] = p.plan->len[g];
+		ps.bfirst[g] = p.plan->bell_first[g];
+		ps.bcount[g] = p.plan->bell_count[g];
+	}
+}
+
+// 2. Per group, what was rung and the window it calls for. Nonzero when a group's doorbells
+//    moved (this lane's groups).
+__device__ __forceinline__ unsigned int
+poll_windows(poll_state &ps, unsigned int lane, unsigned int G)
+{
+	unsigned int moved = 0;
+
+	for (unsigned int g = lane; g < G; g += 32) {
+		unsigned int sum = 0;
+
+		for (unsigned int b = 0; b < ps.bcount[g]; b++)
+			sum += ps.bellv[ps.bfirst[g] + b];
+		moved |= sum != ps.grp[g].bell;
+		ainftp_sweep_rung(&ps.grp[g], sum);
+		ps.wn[g] = ainftp_sweep_window(&ps.grp[g], ps.len[g], &ps.wfirst[g]);
+		ps.found[g] = 0;
+		ps.best[g] = 0;
+	}
+	return moved;
+}
+
+// Where each group's window starts among all the marks to read (a warp scan over groups
+// 2 lane and 2 lane + 1). Returns how many marks there are, on every lane.
+__device__ __forceinline__ unsigned int
+poll_window_starts(poll_state &ps, unsigned int lane, unsigned int G)
+{
+	unsigned int g0 = 2 * lane, g1 = g0 + 1;
+	unsigned int a0 = g0 < G ? ps.wn[g0] : 0, a1 = g1 < G ? ps.wn[g1] : 0;
+	unsigned int v = a0 + a1;
+
+	for (unsigned int d = 1; d < 32; d <<= 1) {
+		unsigned int n = __shfl_up_sync(FULL_MASK, v, d);
+
+		if (lane >= d)
+			v += n;
+	}
+	if (g0 < G)
+		ps.wat[g0] = v - a0 - a1;
+	if (g1 < G)
+		ps.wat[g1] = v - a1;
+	return __shfl_sync(FULL_MASK, v, 31);
+}
+
+// 3. The T marks the windows name, a lane each, four per lane in flight at once; a new
+//    seq_ready goes to its slot's mailbox. Moved here whole: the loads, the timer read under
+//    a condition on them and the release stores keep their order. Runs after the doorbells'
+//    acquire loads (poll_loop): every result they count is marked, so relaxed loads suffice.
+__device__ __forceinline__ void
+poll_marks(poll_state &ps, const kparams &p, unsigned int lane, unsigned int G, unsigned int T,
+	   unsigned long long &reads)
+{
+	for (unsigned int base = 0; base < T; base += 4 * 32) {
+		unsigned long long s[4], t = 0;
+		unsigned int k[4], g[4], fresh = 0;
+
+#pragma unroll
+		for (unsigned int u = 0; u < 4; u++) {
+			unsigned int j = base + u * 32 + lane;
+
+			s[u] = 0;
+			k[u] = UINT32_MAX;
+			g[u] = 0;
+			if (j < T) {
+				g[u] = group_of(ps, G, j);
+				k[u] = p.slots[ps.start[g[u]] +
+					       (ps.wfirst[g[u]] + (j - ps.wat[g[u]])) %
+						       ps.len[g[u]]];
+				s[u] = ld_relaxed_sys<unsigned long long>(mark_of(p, k[u]));
+			}
+		}
+#pragma unroll
+		for (unsigned int u = 0; u < 4; u++) {
+			if (k[u] == UINT32_MAX)
+				continue;
+			reads++;
+			fresh |= (s[u] > p.seen[k[u]]) << u;
+		}
+		// When the marks came back: the timer is read under a condition on them,
+		// so not before they are in (a volatile asm is not speculated).
+		if (fresh != 0)
+			t = globaltimer();
+#pragma unroll
+		for (unsigned int u = 0; u < 4; u++) {
+			if (!(fresh & (1u << u)))
+				continue;
+			// New: to the slot's worker, the time first (it reads hint_seq,
+			// then t).
+			p.seen[k[u]] = s[u];
+			p.hint_t[k[u]] = t;
+			st_release_dev(&p.hint_seq[k[u]], s[u]);
+			atomicAdd(&ps.found[g[u]], 1u);
+			atomicMax(&ps.best[g[u]], s[u]);
+		}
+	}
+}
+
+// 4. Each group's window done: where its next results are expected.
+__device__ __forceinline__ void
+poll_windows_done(poll_state &ps, const kparams &p, unsigned int lane, unsigned int G)
+{
+	for (unsigned int g = lane; g < G; g += 32) {
+		if (ps.wn[g] == 0)
+			continue;
+		unsigned int bp =
+			ps.found[g] != 0 ? p.pos[(unsigned int)(ps.best[g] - 1) % p.n_slots] : 0;
+
+		ainftp_sweep_done(&ps.grp[g], ps.len[g], ps.wn[g], ps.found[g], ps.best[g], bp);
+	}
+}
+
+// The poller's counters, once it stops (the warp's mark reads summed).
+__device__ __forceinline__ void
+poll_stats(const poll_state &ps, const kparams &p, unsigned int lane, unsigned int G,
+	   unsigned long long iters, unsigned long long reads, unsigned long long naps)
+{
+	for (unsigned int d = 16; d != 0; d >>= 1)
+		reads += __shfl_down_sync(FULL_MASK, reads, d);
+	if (lane == 0) {
+		unsigned long long resyncs = 0;
+
+		for (unsigned int g = 0; g < G; g++)
+			resyncs += ps.grp[g].resyncs;
+		p.stats[STAT_ITERS] = iters;
+		p.stats[STAT_MARK_READS] = reads;
+		p.stats[STAT_RESYNCS] = resyncs;
+		p.stats[STAT_NAPS] = naps;
+	}
+}
+
+// The poller (warp 0 of block 0). The doorbells' acquire loads, the nap and the stop flag
+// stay here, in their places in the loop; the steps between them are the helpers above.
 __device__ void
 poll_loop(const kparams &p)
 {
@@ -230,13 +374,7 @@ poll_loop(const kparams &p)
 	unsigned long long t_active, t_check, reads = 0, iters = 0, naps = 0;
 	unsigned int nap = 0;
 
-	for (unsigned int g = lane; g < NG; g += 32) {
-		ps.grp[g] = ainftp_sweep_group{};
-		ps.start[g] = p.plan->start[g];
-		ps.len[g] = p.plan->len[g];
-		ps.bfirst[g] = p.plan->bell_first[g];
-		ps.bcount[g] = p.plan->bell_count[g];
-	}
+	poll_init(ps, p, lane);
 	__syncwarp();
 	if (lane == 0) {
 		*(volatile unsigned int *)p.started = 1;
@@ -244,7 +382,7 @@ poll_loop(const kparams &p)
 	}
 	t_active = t_check = globaltimer();
 	for (;;) {
-		unsigned int T, moved = 0;
+		unsigned int T, moved;
 		unsigned long long now;
 
 		iters++;
@@ -254,95 +392,13 @@ poll_loop(const kparams &p)
 			ps.bellv[r] = ld_acquire_sys<unsigned int>(
 				p.arena + p.bells + (unsigned long long)r * AINFTP_SINK_ALIGN);
 		__syncwarp();
-		// 2. Per group, what was rung and the window it calls for.
-		for (unsigned int g = lane; g < G; g += 32) {
-			unsigned int sum = 0;
-
-			for (unsigned int b = 0; b < ps.bcount[g]; b++)
-				sum += ps.bellv[ps.bfirst[g] + b];
-			moved |= sum != ps.grp[g].bell;
-			ainftp_sweep_rung(&ps.grp[g], sum);
-			ps.wn[g] = ainftp_sweep_window(&ps.grp[g], ps.len[g], &ps.wfirst[g]);
-			ps.found[g] = 0;
-			ps.best[g] = 0;
-		}
+		moved = poll_windows(ps, lane, G);
 		__syncwarp();
-		// Where each group's window starts among all the marks to read (a warp scan over
-		// groups 2 lane and 2 lane + 1).
-		{
-			unsigned int g0 = 2 * lane, g1 = g0 + 1;
-			unsigned int a0 = g0 < G ? ps.wn[g0] : 0, a1 = g1 < G ? ps.wn[g1] : 0;
-			unsigned int v = a0 + a1;
-
-			for (unsigned int d = 1; d < 32; d <<= 1) {
-				unsigned int n = __shfl_up_sync(FULL_MASK, v, d);
-
-				if (lane >= d)
-					v += n;
-			}
-			if (g0 < G)
-				ps.wat[g0] = v - a0 - a1;
-			if (g1 < G)
-				ps.wat[g1] = v - a1;
-			T = __shfl_sync(FULL_MASK, v, 31);
-		}
+		T = poll_window_starts(ps, lane, G);
 		__syncwarp();
-		// 3. The marks the windows name, a lane each, four per lane in flight at once.
-		for (unsigned int base = 0; base < T; base += 4 * 32) {
-			unsigned long long s[4], t = 0;
-			unsigned int k[4], g[4], fresh = 0;
-
-#pragma unroll
-			for (unsigned int u = 0; u < 4; u++) {
-				unsigned int j = base + u * 32 + lane;
-
-				s[u] = 0;
-				k[u] = UINT32_MAX;
-				g[u] = 0;
-				if (j < T) {
-					g[u] = group_of(ps, G, j);
-					k[u] = p.slots[ps.start[g[u]] +
-						       (ps.wfirst[g[u]] + (j - ps.wat[g[u]])) %
-							       ps.len[g[u]]];
-					s[u] = ld_relaxed_sys<unsigned long long>(mark_of(p, k[u]));
-				}
-			}
-#pragma unroll
-			for (unsigned int u = 0; u < 4; u++) {
-				if (k[u] == UINT32_MAX)
-					continue;
-				reads++;
-				fresh |= (s[u] > p.seen[k[u]]) << u;
-			}
-			// When the marks came back: the timer is read under a condition on them,
-			// so not before they are in (a volatile asm is not speculated).
-			if (fresh != 0)
-				t = globaltimer();
-#pragma unroll
-			for (unsigned int u = 0; u < 4; u++) {
-				if (!(fresh & (1u << u)))
-					continue;
-				// New: to the slot's worker, the time first (it reads hint_seq,
-				// then t).
-				p.seen[k[u]] = s[u];
-				p.hint_t[k[u]] = t;
-				st_release_dev(&p.hint_seq[k[u]], s[u]);
-				atomicAdd(&ps.found[g[u]], 1u);
-				atomicMax(&ps.best[g[u]], s[u]);
-			}
-		}
+		poll_marks(ps, p, lane, G, T, reads);
 		__syncwarp();
-		// 4. Each group's window done: where its next results are expected.
-		for (unsigned int g = lane; g < G; g += 32) {
-			if (ps.wn[g] == 0)
-				continue;
-			unsigned int bp =
-				ps.found[g] != 0 ? p.pos[(unsigned int)(ps.best[g] - 1) % p.n_slots]
-						 : 0;
-
-			ainftp_sweep_done(&ps.grp[g], ps.len[g], ps.wn[g], ps.found[g], ps.best[g],
-					  bp);
-		}
+		poll_windows_done(ps, p, lane, G);
 		__syncwarp();
 		// 5. Hot while doorbells move; a nap only after spin_ns without.
 		now = globaltimer();
@@ -367,21 +423,128 @@ poll_loop(const kparams &p)
 			}
 		}
 	}
-	for (unsigned int d = 16; d != 0; d >>= 1)
-		reads += __shfl_down_sync(FULL_MASK, reads, d);
-	if (lane == 0) {
-		unsigned long long resyncs = 0;
+	poll_stats(ps, p, lane, G, iters, reads, naps);
+}
 
-		for (unsigned int g = 0; g < G; g++)
-			resyncs += ps.grp[g].resyncs;
-		p.stats[STAT_ITERS] = iters;
-		p.stats[STAT_MARK_READS] = reads;
-		p.stats[STAT_RESYNCS] = resyncs;
-		p.stats[STAT_NAPS] = naps;
+// Slot k's mailbox, its seq and time as one pair (the poller may be writing the next):
+// thread 0, first attempt. Moved here whole, loads and fence in their order.
+__device__ __forceinline__ unsigned long long
+mailbox_read(const kparams &p, unsigned int k, unsigned long long &t)
+{
+	unsigned long long hs;
+
+	do {
+		hs = ld_acquire_dev(&p.hint_seq[k]);
+		t = *(volatile unsigned long long *)&p.hint_t[k];
+		cuda::atomic_thread_fence(cuda::memory_order_acquire, cuda::thread_scope_device);
+	} while (ld_acquire_dev(&p.hint_seq[k]) != hs);
+	return hs;
+}
+
+// seq_ready and bitmap (thread 0), and the payload (the block), 16 bytes a load. Between
+// gen's acquire load and the fence before gen is read again (work_slot), which stay there.
+__device__ __forceinline__ void
+entry_copy(const kparams &p, const char *m, unsigned char *stage, unsigned long long &seq,
+	   unsigned long long &bitmap)
+{
+	if (threadIdx.x == 0) {
+		uint4 v = ld_volatile_v4(m);
+
+		seq = (unsigned long long)v.y << 32 | v.x;
+		bitmap = (unsigned long long)v.w << 32 | v.z;
+	}
+	{
+		const char *src = m + AINFTP_SINK_ALIGN;
+		unsigned int n16 = p.payload_len / 16;
+
+		for (unsigned int i = threadIdx.x; i < n16; i += blockDim.x)
+			reinterpret_cast<uint4 *>(stage)[i] = ld_volatile_v4(src + 16 * i);
+		for (unsigned int i = n16 * 4 + threadIdx.x; i < p.payload_len / 4; i += blockDim.x)
+			reinterpret_cast<unsigned int *>(stage)[i] =
+				*reinterpret_cast<const volatile unsigned int *>(src + 4 * i);
 	}
 }
 
+// A whole copy of slot k's result seq (thread 0): taken if newer than the slot's last and of
+// a chunk this run has, with its place in the log. state: 0 skip, 2 apply.
+__device__ __forceinline__ void
+result_claim(const kparams &p, unsigned int k, unsigned long long seq, int &state,
+	     unsigned int &idx_out)
+{
+	if (seq <= p.last[k] || seq == 0) {
+		state = 0;
+		atomicAdd(&p.stats[STAT_STALE], 1ull);
+	} else {
+		unsigned int chunk = (unsigned int)(seq - 1);
+
+		p.last[k] = seq;
+		state = 0;
+		if (chunk >= p.cps) {
+			atomicAdd(p.bad, 1u);
+		} else {
+			unsigned int idx = atomicAdd(p.consumed, 1u);
+
+			if (idx < p.cap) {
+				idx_out = idx;
+				state = 2;
+			}
+			if (idx + 1 >= p.cap)
+				*(volatile unsigned int *)p.quit = 1;
+		}
+	}
+}
+
+// The copied result (stage, its mark word's low half and seq) into its chunk's parameters;
+// --synthetic: its elements against what the writer put, the differing ones into bad.
+__device__ __forceinline__ void
+result_apply(const kparams &p, const unsigned char *stage, unsigned long long word,
+	     unsigned long long seq_ready, unsigned int &bad_out)
+{
+	unsigned int word_lo = (unsigned int)word;
+	unsigned int count = word_lo & 0xffff;
+	int exp = (int)(signed char)((word_lo >> 16) & 0xff);
+	size_t off = (size_t)(unsigned int)(seq_ready - 1) * p.elems;
+
+	ainftp_gpu_apply(p.params + off, p.vel + off, stage, p.encoding, p.elems, exp, count,
+			 p.rule, p.lr, p.mu, threadIdx.x, blockDim.x);
+	if (p.synthetic) {
+		unsigned long long seq = seq_ready - 1;
+		unsigned int bad = 0;
+
+		for (unsigned int i = threadIdx.x; i < p.elems; i += blockDim.x) {
+			if (p.encoding == AINFTP_SINK_ENC_INT16)
+				bad += reinterpret_cast<const int16_t *>(stage)[i] !=
+				       ainftp_synth_q(seq, i);
+			else
+				bad += __float_as_uint(reinterpret_cast<const float *>(stage)[i]) !=
+				       __float_as_uint(ainftp_synth_f(seq, i));
+		}
+		if (bad)
+			atomicAdd(&bad_out, bad);
+	}
+}
+
+// --synthetic: result seq's mark (bitmap, and the word's count, exp and flags) against
+// what the writer put; one that differs is counted.
+__device__ __forceinline__ void
+synth_mark_check(const kparams &p, unsigned long long seq, unsigned long long word,
+		 const unsigned long long &seen_bitmap)
+{
+	uint64_t bitmap;
+	uint16_t count;
+	int8_t exp;
+	unsigned int word_lo = (unsigned int)word;
+
+	ainftp_synth_mark(seq, p.synth_workers, &bitmap, &count, &exp);
+	if (bitmap != seen_bitmap || count != (word_lo & 0xffff) || (word_lo >> 24) != 0 ||
+	    (signed char)((word_lo >> 16) & 0xff) !=
+		    (p.encoding == AINFTP_SINK_ENC_INT16 ? exp : 0))
+		atomicAdd(&p.stats[STAT_BAD_MARK], 1ull);
+}
+
 // One result of slot k into the parameters, with the seqcount read (docs/SINK.md, "Protocol").
+// gen's acquire load, the fence and gen's second load stay here, in their order; the pieces
+// between them are the helpers above.
 __device__ void
 work_slot(const kparams &p, unsigned int k, unsigned char *stage)
 {
@@ -395,19 +558,8 @@ work_slot(const kparams &p, unsigned int k, unsigned char *stage)
 		if (threadIdx.x == 0) {
 			unsigned long long t0 = globaltimer(), w;
 
-			if (attempt == 0) {
-				unsigned long long hs;
-
-				// The mailbox's seq and time as one pair: the poller may be
-				// writing the next.
-				do {
-					hs = ld_acquire_dev(&p.hint_seq[k]);
-					s_ht = *(volatile unsigned long long *)&p.hint_t[k];
-					cuda::atomic_thread_fence(cuda::memory_order_acquire,
-								  cuda::thread_scope_device);
-				} while (ld_acquire_dev(&p.hint_seq[k]) != hs);
-				s_hseq = hs;
-			}
+			if (attempt == 0)
+				s_hseq = mailbox_read(p, k, s_ht);
 			// gen with count, exp and flags beside it (bytes 16..23), acquired: what
 			// follows reads the entry as of this gen or later.
 			while (((w = ld_acquire_sys<unsigned long long>(m + 16)) >> 32) & 1) {
@@ -425,25 +577,7 @@ work_slot(const kparams &p, unsigned int k, unsigned char *stage)
 				atomicAdd(&p.stats[STAT_TORN], 1ull);
 			return;
 		}
-		// seq_ready and bitmap, and the payload, 16 bytes a load.
-		if (threadIdx.x == 0) {
-			uint4 v = ld_volatile_v4(m);
-
-			s_seq = (unsigned long long)v.y << 32 | v.x;
-			s_bitmap = (unsigned long long)v.w << 32 | v.z;
-		}
-		{
-			const char *src = m + AINFTP_SINK_ALIGN;
-			unsigned int n16 = p.payload_len / 16;
-
-			for (unsigned int i = threadIdx.x; i < n16; i += blockDim.x)
-				reinterpret_cast<uint4 *>(stage)[i] = ld_volatile_v4(src + 16 * i);
-			for (unsigned int i = n16 * 4 + threadIdx.x; i < p.payload_len / 4;
-			     i += blockDim.x)
-				reinterpret_cast<unsigned int *>(stage)[i] =
-					*reinterpret_cast<const volatile unsigned int *>(src +
-											 4 * i);
-		}
+		entry_copy(p, m, stage, s_seq, s_bitmap);
 		__syncthreads();
 		if (threadIdx.x == 0) {
 			// The copies are done before gen is read again.
@@ -454,26 +588,8 @@ work_slot(const kparams &p, unsigned int k, unsigned char *stage)
 			if ((w2 >> 32) != (s_word >> 32)) {
 				s_state = 3; // a newer result came in while read: read again
 				atomicAdd(&p.stats[STAT_TORN], 1ull);
-			} else if (s_seq <= p.last[k] || s_seq == 0) {
-				s_state = 0;
-				atomicAdd(&p.stats[STAT_STALE], 1ull);
 			} else {
-				unsigned int chunk = (unsigned int)(s_seq - 1);
-
-				p.last[k] = s_seq;
-				s_state = 0;
-				if (chunk >= p.cps) {
-					atomicAdd(p.bad, 1u);
-				} else {
-					unsigned int idx = atomicAdd(p.consumed, 1u);
-
-					if (idx < p.cap) {
-						s_idx = idx;
-						s_state = 2;
-					}
-					if (idx + 1 >= p.cap)
-						*(volatile unsigned int *)p.quit = 1;
-				}
+				result_claim(p, k, s_seq, s_state, s_idx);
 			}
 		}
 		__syncthreads();
@@ -484,31 +600,7 @@ work_slot(const kparams &p, unsigned int k, unsigned char *stage)
 	}
 	if (st != 2)
 		return;
-	{
-		unsigned int word_lo = (unsigned int)s_word;
-		unsigned int count = word_lo & 0xffff;
-		int exp = (int)(signed char)((word_lo >> 16) & 0xff);
-		size_t off = (size_t)(unsigned int)(s_seq - 1) * p.elems;
-
-		ainftp_gpu_apply(p.params + off, p.vel + off, stage, p.encoding, p.elems, exp,
-				 count, p.rule, p.lr, p.mu, threadIdx.x, blockDim.x);
-		if (p.synthetic) {
-			unsigned long long seq = s_seq - 1;
-			unsigned int bad = 0;
-
-			for (unsigned int i = threadIdx.x; i < p.elems; i += blockDim.x) {
-				if (p.encoding == AINFTP_SINK_ENC_INT16)
-					bad += reinterpret_cast<const int16_t *>(stage)[i] !=
-					       ainftp_synth_q(seq, i);
-				else
-					bad += __float_as_uint(
-						       reinterpret_cast<const float *>(stage)[i]) !=
-					       __float_as_uint(ainftp_synth_f(seq, i));
-			}
-			if (bad)
-				atomicAdd(&s_bad, bad);
-		}
-	}
+	result_apply(p, stage, s_word, s_seq, s_bad);
 	__syncthreads();
 	if (threadIdx.x == 0) {
 		gpu_rec r;
@@ -521,17 +613,7 @@ work_slot(const kparams &p, unsigned int k, unsigned char *stage)
 		p.log[s_idx] = r;
 		*(volatile unsigned int *)p.progress = s_idx + 1;
 		if (p.synthetic) {
-			uint64_t bitmap;
-			uint16_t count;
-			int8_t exp;
-			unsigned int word_lo = (unsigned int)s_word;
-
-			ainftp_synth_mark(r.seq, p.synth_workers, &bitmap, &count, &exp);
-			if (bitmap != s_bitmap || count != (word_lo & 0xffff) ||
-			    (word_lo >> 24) != 0 ||
-			    (signed char)((word_lo >> 16) & 0xff) !=
-				    (p.encoding == AINFTP_SINK_ENC_INT16 ? exp : 0))
-				atomicAdd(&p.stats[STAT_BAD_MARK], 1ull);
+			synth_mark_check(p, r.seq, s_word, s_bitmap);
 			if (s_bad)
 				atomicAdd(&p.stats[STAT_BAD_PAYLOAD], 1ull);
 		}
@@ -707,86 +789,136 @@ dalloc(size_t n)
 	return p;
 }
 
-int
-main(int argc, char **argv)
-{
+// The command line (usage()).
+struct opts {
 	const char *path = NULL, *out = NULL, *running_file = NULL;
 	unsigned int job_idx = 0, chunks = 0, cps = 0, rule = AINFTP_GPU_SGD, idle_ms = 2000,
 		     wait_ms = 30000, spin_us = 10000, synthetic = 0, synth_workers = 8;
-	int device = 0, ndev = 0;
+	int device = 0;
 	float lr = 0.01f, mu = 0.9f;
+};
 
+// The host's side of a run, from the set-up to the report.
+struct consumer {
+	opts o;
+	double cal_err; // the clock offset's error, ns
+	int64_t offset; // GPU globaltimer minus host CLOCK_MONOTONIC
+	cudaFuncAttributes fattr;
+	cudaDeviceProp prop;
+	void *arena;
+	size_t arena_size;
+	const struct ainftp_sink_hdr *h;
+	struct ainftp_sink_job sj; // a copy: the header is the appliance's to change
+	size_t stage_len;	   // a worker block's shared memory for one payload
+	ainftp_sweep_plan plan;
+	std::vector<unsigned int> slots, pos;
+	struct watcher w;
+	size_t np;		   // parameters: cps * elems
+	std::vector<float> hp, hv; // host: the initial parameters, then the reference's
+	kparams kp;
+	unsigned int *hstop, *hprog, *hstarted; // host-mapped flags (kparams)
+	unsigned int workers;
+};
+
+// What the GPU did, and the host's check of it.
+struct outcome {
+	unsigned int consumed, bad;
+	unsigned long long stats[STAT_N];
+	std::vector<gpu_rec> glog;
+	std::vector<float> gp;	    // the GPU's parameters
+	std::vector<uint64_t> seqs; // the results consumed
+	long missing;		    // consumed, but not in the host's log
+	uint64_t gaps;
+	size_t twice, diff, first_diff;
+	std::vector<double> lat, lat_done; // us, sorted
+	double secs, rps;
+};
+
+static void
+parse_args(int argc, char **argv, opts &o)
+{
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!strcmp(a, "--sgd"))
-			rule = AINFTP_GPU_SGD;
+			o.rule = AINFTP_GPU_SGD;
 		else if (!strcmp(a, "--momentum"))
-			rule = AINFTP_GPU_MOMENTUM;
+			o.rule = AINFTP_GPU_MOMENTUM;
 		else if (!strcmp(a, "--synthetic"))
-			synthetic = 1;
+			o.synthetic = 1;
 		else if (a[0] == '-' && a[1] == '-' && v == NULL)
 			usage(argv[0]);
 		else if (!strcmp(a, "--job"))
-			job_idx = (unsigned)atoi(argv[++i]);
+			o.job_idx = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(a, "--chunks"))
-			chunks = (unsigned)strtoul(argv[++i], NULL, 0);
+			o.chunks = (unsigned)strtoul(argv[++i], NULL, 0);
 		else if (!strcmp(a, "--cps"))
-			cps = (unsigned)strtoul(argv[++i], NULL, 0);
+			o.cps = (unsigned)strtoul(argv[++i], NULL, 0);
 		else if (!strcmp(a, "--lr"))
-			lr = strtof(argv[++i], NULL);
+			o.lr = strtof(argv[++i], NULL);
 		else if (!strcmp(a, "--mu"))
-			mu = strtof(argv[++i], NULL);
+			o.mu = strtof(argv[++i], NULL);
 		else if (!strcmp(a, "--idle-ms"))
-			idle_ms = (unsigned)atoi(argv[++i]);
+			o.idle_ms = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(a, "--wait-ms"))
-			wait_ms = (unsigned)atoi(argv[++i]);
+			o.wait_ms = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(a, "--spin-us"))
-			spin_us = (unsigned)atoi(argv[++i]);
+			o.spin_us = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(a, "--workers"))
-			synth_workers = (unsigned)atoi(argv[++i]);
+			o.synth_workers = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(a, "--out"))
-			out = argv[++i];
+			o.out = argv[++i];
 		else if (!strcmp(a, "--running-file"))
-			running_file = argv[++i];
+			o.running_file = argv[++i];
 		else if (!strcmp(a, "--device"))
-			device = atoi(argv[++i]);
-		else if (a[0] == '-' || path != NULL)
+			o.device = atoi(argv[++i]);
+		else if (a[0] == '-' || o.path != NULL)
 			usage(argv[0]);
 		else
-			path = a;
+			o.path = a;
 	}
-	if (path == NULL || chunks == 0 || synth_workers == 0 || synth_workers > 64)
+	if (o.path == NULL || o.chunks == 0 || o.synth_workers == 0 || o.synth_workers > 64)
 		usage(argv[0]);
-	if (cps == 0)
-		cps = chunks;
+	if (o.cps == 0)
+		o.cps = o.chunks;
+}
 
-	// The GPU first (context creation takes long): ready before the arena fills.
+// The GPU first (context creation takes long): ready before the arena fills. 0, or 2.
+static int
+gpu_setup(consumer &c)
+{
+	int ndev = 0;
 	cudaError_t ce = cudaGetDeviceCount(&ndev);
+
 	if (ce != cudaSuccess || ndev == 0) {
 		fprintf(stderr, "ainftp-gpu-consumer: no NVIDIA GPU/driver: %s\n",
 			ce != cudaSuccess ? cudaGetErrorString(ce) : "no device");
 		return 2;
 	}
-	CK(cudaSetDevice(device));
+	CK(cudaSetDevice(c.o.device));
 	CK(cudaSetDeviceFlags(cudaDeviceMapHost));
 	CK(cudaFree(0));
-	double cal_err;
-	int64_t offset = clock_offset(&cal_err);
+	c.offset = clock_offset(&c.cal_err);
 	// Everything slow before the arena exists: the module loaded, the device's figures.
-	cudaFuncAttributes fattr;
-	cudaDeviceProp prop;
-	CK(cudaFuncGetAttributes(&fattr, consume));
-	CK(cudaGetDeviceProperties(&prop, device));
-	fprintf(stderr, "ainftp-gpu-consumer: ready on %s, waiting for %s\n", prop.name, path);
+	CK(cudaFuncGetAttributes(&c.fattr, consume));
+	CK(cudaGetDeviceProperties(&c.prop, c.o.device));
+	fprintf(stderr, "ainftp-gpu-consumer: ready on %s, waiting for %s\n", c.prop.name,
+		c.o.path);
+	return 0;
+}
 
-	// The arena: wait for the appliance to make it (its magic written last).
+// The arena: wait for the appliance to make it (its magic written last). 0, or 2.
+static int
+arena_wait(consumer &c)
+{
+	const char *path = c.o.path;
 	uint64_t t_wait = now_ns();
 	int fd = -1;
 	struct stat st;
 	const struct ainftp_sink_hdr *h = NULL;
 	void *arena = MAP_FAILED;
+
 	for (;;) {
 		fd = open(path, O_RDWR);
 		if (fd >= 0 && fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof(*h)) {
@@ -797,7 +929,7 @@ main(int argc, char **argv)
 				if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) ==
 					    AINFTP_SINK_MAGIC &&
 				    h->version == AINFTP_SINK_VERSION &&
-				    h->size <= (uint64_t)st.st_size && job_idx < h->n_jobs &&
+				    h->size <= (uint64_t)st.st_size && c.o.job_idx < h->n_jobs &&
 				    h->n_rx >= 1 && h->n_rx <= NG)
 					break;
 				munmap(arena, (size_t)st.st_size);
@@ -807,124 +939,160 @@ main(int argc, char **argv)
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
-		if (now_ns() - t_wait > (uint64_t)wait_ms * 1000000) {
+		if (now_ns() - t_wait > (uint64_t)c.o.wait_ms * 1000000) {
 			fprintf(stderr,
 				"ainftp-gpu-consumer: %s: no arena with job index %u after %u ms\n",
-				path, job_idx, wait_ms);
+				path, c.o.job_idx, c.o.wait_ms);
 			return 2;
 		}
 		usleep(1000);
 	}
 	close(fd);
-	const struct ainftp_sink_job sj = h->jobs[job_idx];
-	size_t stage_len = (sj.payload_len + 15) / 16 * 16;
-	if (sj.offset + (uint64_t)sj.stride * sj.n_slots > h->size || sj.n_slots == 0 ||
-	    sj.payload_len % 4 != 0 || stage_len > 48 * 1024 - fattr.sharedSizeBytes ||
+	c.arena = arena;
+	c.arena_size = (size_t)st.st_size;
+	c.h = h;
+	return 0;
+}
+
+// The job's geometry, checked against what the kernel takes, and which slots each doorbell
+// names (the owners the appliance published). 0, or 2.
+static int
+job_open(consumer &c)
+{
+	const struct ainftp_sink_job &sj = c.sj = c.h->jobs[c.o.job_idx];
+
+	c.stage_len = (sj.payload_len + 15) / 16 * 16;
+	if (sj.offset + (uint64_t)sj.stride * sj.n_slots > c.h->size || sj.n_slots == 0 ||
+	    sj.payload_len % 4 != 0 || c.stage_len > 48 * 1024 - c.fattr.sharedSizeBytes ||
 	    sj.payload_len < sj.elems * (sj.encoding == AINFTP_SINK_ENC_INT16 ? 2u : 4u)) {
 		fprintf(stderr, "ainftp-gpu-consumer: job %u: unsupported geometry\n", sj.id);
 		return 2;
 	}
+	c.slots.resize(sj.n_slots);
+	c.pos.resize(sj.n_slots);
+	ainftp_sweep_plan_init(&c.plan, c.arena, c.o.job_idx, c.slots.data(), c.pos.data());
+	return 0;
+}
 
-	// Which slots each doorbell names (the owners the appliance published).
-	ainftp_sweep_plan plan;
-	std::vector<unsigned int> slots(sj.n_slots), pos(sj.n_slots);
-	ainftp_sweep_plan_init(&plan, arena, job_idx, slots.data(), pos.data());
-
-	// The host watcher first (not in --synthetic: the results are known), then the
-	// registration and the kernel.
-	struct watcher w;
-	memset(&w, 0, sizeof(w));
-	if (!synthetic) {
-		if (ainftp_gpu_log_init(&w.log, &sj, chunks + sj.n_slots) != 0)
-			return 2;
-		w.arena = arena;
-		w.t_last = now_ns();
-		if (pthread_create(&w.th, NULL, watch, &w) != 0) {
-			fprintf(stderr, "ainftp-gpu-consumer: cannot start the watcher thread\n");
-			return 2;
-		}
+// The host watcher, before the registration and the kernel (not in --synthetic: the
+// results are known). 0, or 2.
+static int
+watcher_start(consumer &c)
+{
+	memset(&c.w, 0, sizeof(c.w));
+	if (c.o.synthetic)
+		return 0;
+	if (ainftp_gpu_log_init(&c.w.log, &c.sj, c.o.chunks + c.sj.n_slots) != 0)
+		return 2;
+	c.w.arena = c.arena;
+	c.w.t_last = now_ns();
+	if (pthread_create(&c.w.th, NULL, watch, &c.w) != 0) {
+		fprintf(stderr, "ainftp-gpu-consumer: cannot start the watcher thread\n");
+		return 2;
 	}
+	return 0;
+}
 
-	CK(cudaHostRegister(arena, (size_t)st.st_size,
-			    cudaHostRegisterMapped | cudaHostRegisterPortable));
+// The kernel's parameters: the arena registered (the GPU reads it in place), the job's
+// figures and the options; the chunks' parameters from ainftp_gpu_param_init.
+static void
+kparams_fill(consumer &c)
+{
+	kparams &kp = c.kp;
 	char *darena;
-	CK(cudaHostGetDevicePointer((void **)&darena, arena, 0));
 
-	size_t np = (size_t)cps * sj.elems;
-	std::vector<float> hp(np), hv(np, 0.0f);
-	for (size_t i = 0; i < np; i++)
-		hp[i] = ainftp_gpu_param_init(i);
-	kparams kp;
+	CK(cudaHostRegister(c.arena, c.arena_size,
+			    cudaHostRegisterMapped | cudaHostRegisterPortable));
+	CK(cudaHostGetDevicePointer((void **)&darena, c.arena, 0));
+	c.np = (size_t)c.o.cps * c.sj.elems;
+	c.hp.resize(c.np);
+	c.hv.assign(c.np, 0.0f);
+	for (size_t i = 0; i < c.np; i++)
+		c.hp[i] = ainftp_gpu_param_init(i);
 	memset(&kp, 0, sizeof(kp));
 	kp.arena = darena;
-	kp.offset = sj.offset;
-	kp.bells = h->doorbells + (unsigned long long)job_idx * h->n_rx * AINFTP_SINK_ALIGN;
-	kp.n_rx = h->n_rx;
-	kp.n_slots = sj.n_slots;
-	kp.stride = sj.stride;
-	kp.elems = sj.elems;
-	kp.encoding = sj.encoding;
-	kp.payload_len = sj.payload_len;
-	kp.cps = cps;
-	kp.rule = rule;
-	kp.lr = lr;
-	kp.mu = mu;
-	kp.cap = chunks;
-	kp.synthetic = synthetic;
-	kp.synth_workers = synth_workers;
-	kp.spin_ns = (unsigned long long)spin_us * 1000;
-	kp.params = dalloc<float>(np);
-	kp.vel = dalloc<float>(np);
-	CK(cudaMemcpy(kp.params, hp.data(), np * sizeof(float), cudaMemcpyHostToDevice));
-	kp.log = dalloc<gpu_rec>(chunks);
+	kp.offset = c.sj.offset;
+	kp.bells = c.h->doorbells + (unsigned long long)c.o.job_idx * c.h->n_rx * AINFTP_SINK_ALIGN;
+	kp.n_rx = c.h->n_rx;
+	kp.n_slots = c.sj.n_slots;
+	kp.stride = c.sj.stride;
+	kp.elems = c.sj.elems;
+	kp.encoding = c.sj.encoding;
+	kp.payload_len = c.sj.payload_len;
+	kp.cps = c.o.cps;
+	kp.rule = c.o.rule;
+	kp.lr = c.o.lr;
+	kp.mu = c.o.mu;
+	kp.cap = c.o.chunks;
+	kp.synthetic = c.o.synthetic;
+	kp.synth_workers = c.o.synth_workers;
+	kp.spin_ns = (unsigned long long)c.o.spin_us * 1000;
+}
+
+// The kernel's memory: parameters, log, counters, mailboxes and the plan on the device; the
+// stop, progress and started flags in host memory it maps.
+static void
+kparams_alloc(consumer &c)
+{
+	kparams &kp = c.kp;
+	const unsigned int n_slots = c.sj.n_slots;
+
+	kp.params = dalloc<float>(c.np);
+	kp.vel = dalloc<float>(c.np);
+	CK(cudaMemcpy(kp.params, c.hp.data(), c.np * sizeof(float), cudaMemcpyHostToDevice));
+	kp.log = dalloc<gpu_rec>(c.o.chunks);
 	kp.consumed = dalloc<unsigned int>(1);
 	kp.bad = dalloc<unsigned int>(1);
 	kp.quit = dalloc<unsigned int>(1);
 	kp.stats = dalloc<unsigned long long>(STAT_N);
-	kp.seen = dalloc<unsigned long long>(sj.n_slots);
-	kp.hint_seq = dalloc<unsigned long long>(sj.n_slots);
-	kp.hint_t = dalloc<unsigned long long>(sj.n_slots);
-	kp.last = dalloc<unsigned long long>(sj.n_slots);
+	kp.seen = dalloc<unsigned long long>(n_slots);
+	kp.hint_seq = dalloc<unsigned long long>(n_slots);
+	kp.hint_t = dalloc<unsigned long long>(n_slots);
+	kp.last = dalloc<unsigned long long>(n_slots);
 	ainftp_sweep_plan *dplan = dalloc<ainftp_sweep_plan>(1);
-	unsigned int *dslots = dalloc<unsigned int>(sj.n_slots),
-		     *dpos = dalloc<unsigned int>(sj.n_slots);
-	CK(cudaMemcpy(dplan, &plan, sizeof(plan), cudaMemcpyHostToDevice));
-	CK(cudaMemcpy(dslots, slots.data(), sj.n_slots * sizeof(unsigned int),
+	unsigned int *dslots = dalloc<unsigned int>(n_slots), *dpos = dalloc<unsigned int>(n_slots);
+	CK(cudaMemcpy(dplan, &c.plan, sizeof(c.plan), cudaMemcpyHostToDevice));
+	CK(cudaMemcpy(dslots, c.slots.data(), n_slots * sizeof(unsigned int),
 		      cudaMemcpyHostToDevice));
-	CK(cudaMemcpy(dpos, pos.data(), sj.n_slots * sizeof(unsigned int), cudaMemcpyHostToDevice));
+	CK(cudaMemcpy(dpos, c.pos.data(), n_slots * sizeof(unsigned int), cudaMemcpyHostToDevice));
 	kp.plan = dplan;
 	kp.slots = dslots;
 	kp.pos = dpos;
-	unsigned int *hstop, *hprog, *hstarted;
-	CK(cudaHostAlloc((void **)&hstop, sizeof(unsigned int), cudaHostAllocMapped));
-	CK(cudaHostAlloc((void **)&hprog, sizeof(unsigned int), cudaHostAllocMapped));
-	CK(cudaHostAlloc((void **)&hstarted, sizeof(unsigned int), cudaHostAllocMapped));
-	*hstop = 0;
-	*hprog = 0;
-	*hstarted = 0;
-	CK(cudaHostGetDevicePointer((void **)&kp.stop, hstop, 0));
-	CK(cudaHostGetDevicePointer((void **)&kp.progress, hprog, 0));
-	CK(cudaHostGetDevicePointer((void **)&kp.started, hstarted, 0));
+	CK(cudaHostAlloc((void **)&c.hstop, sizeof(unsigned int), cudaHostAllocMapped));
+	CK(cudaHostAlloc((void **)&c.hprog, sizeof(unsigned int), cudaHostAllocMapped));
+	CK(cudaHostAlloc((void **)&c.hstarted, sizeof(unsigned int), cudaHostAllocMapped));
+	*c.hstop = 0;
+	*c.hprog = 0;
+	*c.hstarted = 0;
+	CK(cudaHostGetDevicePointer((void **)&kp.stop, c.hstop, 0));
+	CK(cudaHostGetDevicePointer((void **)&kp.progress, c.hprog, 0));
+	CK(cudaHostGetDevicePointer((void **)&kp.started, c.hstarted, 0));
+}
 
+// Launches the kernel and waits for the poller to run; then a writer may start
+// (--running-file). 0, or the exit code.
+static int
+launch(consumer &c)
+{
 	// Every block resident at once (a persistent kernel): the poller's, and a worker per
 	// slot up to the SMs left.
-	unsigned int workers = std::max(
-		1u, std::min<unsigned int>(sj.n_slots, (unsigned)prop.multiProcessorCount - 1));
+	c.workers = std::max(
+		1u, std::min<unsigned int>(c.sj.n_slots, (unsigned)c.prop.multiProcessorCount - 1));
 	int per_sm = 0;
-	CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, consume, THREADS, stage_len));
-	if ((long)per_sm * prop.multiProcessorCount < (long)workers + 1) {
+	CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, consume, THREADS, c.stage_len));
+	if ((long)per_sm * c.prop.multiProcessorCount < (long)c.workers + 1) {
 		fprintf(stderr,
 			"ainftp-gpu-consumer: %u blocks cannot all be resident (%d per SM)\n",
-			workers + 1, per_sm);
+			c.workers + 1, per_sm);
 		return 2;
 	}
-	kp.workers = workers;
-	consume<<<workers + 1, THREADS, stage_len>>>(kp);
+	c.kp.workers = c.workers;
+	consume<<<c.workers + 1, THREADS, c.stage_len>>>(c.kp);
 	CK(cudaGetLastError());
 	ck_exit = 1;
 	// Running when the poller says so: a writer may start (--running-file).
 	uint64_t t_launch = now_ns();
-	while (__atomic_load_n(hstarted, __ATOMIC_ACQUIRE) == 0) {
+	while (__atomic_load_n(c.hstarted, __ATOMIC_ACQUIRE) == 0) {
 		if (cudaStreamQuery(0) != cudaErrorNotReady ||
 		    now_ns() - t_launch > 10000000000ull) {
 			fprintf(stderr, "ainftp-gpu-consumer: the kernel did not start\n");
@@ -934,181 +1102,249 @@ main(int argc, char **argv)
 		usleep(100);
 	}
 	fprintf(stderr, "ainftp-gpu-consumer: running: %u workers, %u sweep groups (owners %s)\n",
-		workers, plan.n_groups, plan.owners_known ? "published" : "unknown");
-	if (running_file != NULL) {
-		FILE *rf = fopen(running_file, "w");
+		c.workers, c.plan.n_groups, c.plan.owners_known ? "published" : "unknown");
+	if (c.o.running_file != NULL) {
+		FILE *rf = fopen(c.o.running_file, "w");
 		if (rf == NULL || fclose(rf) != 0) {
-			fprintf(stderr, "ainftp-gpu-consumer: %s: %s\n", running_file,
+			fprintf(stderr, "ainftp-gpu-consumer: %s: %s\n", c.o.running_file,
 				strerror(errno));
-			*hstop = 1;
+			*c.hstop = 1;
 			CK(cudaDeviceSynchronize());
 			return 2;
 		}
 	}
+	return 0;
+}
 
-	// Until N results, or none new for idle_ms (on the GPU's side or the watcher's); before
-	// the first result, wait_ms (the appliance may still be starting its workers).
+// Until N results, or none new for idle_ms (on the GPU's side or the watcher's); before
+// the first result, wait_ms (the appliance may still be starting its workers). Then the
+// kernel and the watcher stopped.
+static void
+run_until_done(consumer &c)
+{
 	uint64_t t_prog = now_ns(), last_prog = 0;
+
 	for (;;) {
-		unsigned int pr = __atomic_load_n(hprog, __ATOMIC_ACQUIRE);
+		unsigned int pr = __atomic_load_n(c.hprog, __ATOMIC_ACQUIRE);
 		uint64_t t = now_ns();
 
 		if (pr != last_prog) {
 			last_prog = pr;
 			t_prog = t;
 		}
-		if (pr >= chunks || cudaStreamQuery(0) != cudaErrorNotReady)
+		if (pr >= c.o.chunks || cudaStreamQuery(0) != cudaErrorNotReady)
 			break;
-		uint64_t limit = (uint64_t)(pr == 0 ? wait_ms : idle_ms) * 1000000;
-		uint64_t t_host = synthetic ? 0 : __atomic_load_n(&w.t_last, __ATOMIC_ACQUIRE);
+		uint64_t limit = (uint64_t)(pr == 0 ? c.o.wait_ms : c.o.idle_ms) * 1000000;
+		uint64_t t_host =
+			c.o.synthetic ? 0 : __atomic_load_n(&c.w.t_last, __ATOMIC_ACQUIRE);
 		if (t - t_prog > limit && t - t_host > limit)
 			break;
 		usleep(200);
 	}
-	__atomic_store_n(hstop, 1u, __ATOMIC_RELEASE);
+	__atomic_store_n(c.hstop, 1u, __ATOMIC_RELEASE);
 	CK(cudaDeviceSynchronize());
-	if (!synthetic) {
+	if (!c.o.synthetic) {
 		usleep(1000);
-		w.stop = 1;
-		pthread_join(w.th, NULL);
+		c.w.stop = 1;
+		pthread_join(c.w.th, NULL);
 	}
+}
 
-	unsigned int consumed = 0, bad = 0;
-	unsigned long long stats[STAT_N];
-	CK(cudaMemcpy(&consumed, kp.consumed, sizeof(consumed), cudaMemcpyDeviceToHost));
-	CK(cudaMemcpy(&bad, kp.bad, sizeof(bad), cudaMemcpyDeviceToHost));
-	CK(cudaMemcpy(stats, kp.stats, sizeof(stats), cudaMemcpyDeviceToHost));
-	consumed = std::min(consumed, chunks);
-	std::vector<gpu_rec> glog(consumed);
-	std::vector<float> gp(np);
-	CK(cudaMemcpy(glog.data(), kp.log, consumed * sizeof(gpu_rec), cudaMemcpyDeviceToHost));
-	CK(cudaMemcpy(gp.data(), kp.params, np * sizeof(float), cudaMemcpyDeviceToHost));
+// The GPU's counters, log and parameters.
+static void
+collect(const consumer &c, outcome &r)
+{
+	r.consumed = 0;
+	r.bad = 0;
+	CK(cudaMemcpy(&r.consumed, c.kp.consumed, sizeof(r.consumed), cudaMemcpyDeviceToHost));
+	CK(cudaMemcpy(&r.bad, c.kp.bad, sizeof(r.bad), cudaMemcpyDeviceToHost));
+	CK(cudaMemcpy(r.stats, c.kp.stats, sizeof(r.stats), cudaMemcpyDeviceToHost));
+	r.consumed = std::min(r.consumed, c.o.chunks);
+	r.glog.resize(r.consumed);
+	r.gp.resize(c.np);
+	CK(cudaMemcpy(r.glog.data(), c.kp.log, r.consumed * sizeof(gpu_rec),
+		      cudaMemcpyDeviceToHost));
+	CK(cudaMemcpy(r.gp.data(), c.kp.params, c.np * sizeof(float), cudaMemcpyDeviceToHost));
+}
 
-	// The reference: from the watcher's copies of the results the GPU consumed, or (synthetic)
-	// from seq alone, a thread per part of the chunks.
-	std::vector<uint64_t> seqs(consumed);
-	for (unsigned int i = 0; i < consumed; i++)
-		seqs[i] = glog[i].seq;
-	long missing = 0;
-	if (synthetic) {
-		std::sort(seqs.begin(), seqs.end());
+// The reference: from the watcher's copies of the results the GPU consumed, or (synthetic)
+// from seq alone, a thread per part of the chunks. Then what differs from the GPU's.
+static void
+reference(consumer &c, outcome &r)
+{
+	r.seqs.resize(r.consumed);
+	for (unsigned int i = 0; i < r.consumed; i++)
+		r.seqs[i] = r.glog[i].seq;
+	r.missing = 0;
+	if (c.o.synthetic) {
+		std::sort(r.seqs.begin(), r.seqs.end());
 		unsigned int nt = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
 		std::vector<std::thread> th;
 		std::vector<long> rcs(nt, 0);
 		for (unsigned int t = 0; t < nt; t++)
 			th.emplace_back([&, t] {
-				rcs[t] = ainftp_gpu_synth_apply(hp.data(), hv.data(), cps, &sj,
-								synth_workers, seqs.data(),
-								seqs.size(), rule, lr, mu, t, nt);
+				rcs[t] = ainftp_gpu_synth_apply(c.hp.data(), c.hv.data(), c.o.cps,
+								&c.sj, c.o.synth_workers,
+								r.seqs.data(), r.seqs.size(),
+								c.o.rule, c.o.lr, c.o.mu, t, nt);
 			});
 		for (auto &x : th)
 			x.join();
-		for (long r : rcs)
-			missing += r != 0;
+		for (long rc : rcs)
+			r.missing += rc != 0;
 	} else {
-		ainftp_gpu_log_sort(&w.log);
-		missing = ainftp_gpu_ref_apply(hp.data(), hv.data(), cps, &w.log, seqs.data(),
-					       seqs.size(), rule, lr, mu);
+		ainftp_gpu_log_sort(&c.w.log);
+		r.missing = ainftp_gpu_ref_apply(c.hp.data(), c.hv.data(), c.o.cps, &c.w.log,
+						 r.seqs.data(), r.seqs.size(), c.o.rule, c.o.lr,
+						 c.o.mu);
 	}
-	uint64_t gaps = ainftp_gpu_gaps(seqs.data(), seqs.size(), sj.n_slots, cps);
-	size_t twice = 0;
-	for (size_t i = 1; i < seqs.size(); i++)
-		twice += seqs[i] == seqs[i - 1];
-	size_t diff = 0, first_diff = 0;
-	for (size_t i = 0; i < np; i++)
-		if (memcmp(&hp[i], &gp[i], sizeof(float)) != 0 && diff++ == 0)
-			first_diff = i;
+	r.gaps = ainftp_gpu_gaps(r.seqs.data(), r.seqs.size(), c.sj.n_slots, c.o.cps);
+	r.twice = 0;
+	for (size_t i = 1; i < r.seqs.size(); i++)
+		r.twice += r.seqs[i] == r.seqs[i - 1];
+	r.diff = 0;
+	r.first_diff = 0;
+	for (size_t i = 0; i < c.np; i++)
+		if (memcmp(&c.hp[i], &r.gp[i], sizeof(float)) != 0 && r.diff++ == 0)
+			r.first_diff = i;
+}
 
-	// Throughput (GPU's own clock, first to last mark seen) and latency.
-	std::vector<double> lat, lat_done;
+// Throughput (GPU's own clock, first to last mark seen) and latency.
+static void
+timing(const consumer &c, outcome &r)
+{
 	uint64_t tmin = UINT64_MAX, tmax = 0;
-	for (unsigned int i = 0; i < consumed; i++) {
-		tmin = std::min<uint64_t>(tmin, glog[i].t_seen);
-		tmax = std::max<uint64_t>(tmax, glog[i].t_seen);
-		if (synthetic)
-			continue;
-		long r = ainftp_gpu_log_find(&w.log, glog[i].seq);
-		if (r >= 0) {
-			double t_host = (double)w.log.rec[r].t_ns;
 
-			lat.push_back(((double)((int64_t)glog[i].t_seen - offset) - t_host) /
-				      1000.0);
-			lat_done.push_back(((double)((int64_t)glog[i].t_done - offset) - t_host) /
-					   1000.0);
+	for (unsigned int i = 0; i < r.consumed; i++) {
+		tmin = std::min<uint64_t>(tmin, r.glog[i].t_seen);
+		tmax = std::max<uint64_t>(tmax, r.glog[i].t_seen);
+		if (c.o.synthetic)
+			continue;
+		long k = ainftp_gpu_log_find(&c.w.log, r.glog[i].seq);
+		if (k >= 0) {
+			double t_host = (double)c.w.log.rec[k].t_ns;
+
+			r.lat.push_back(((double)((int64_t)r.glog[i].t_seen - c.offset) - t_host) /
+					1000.0);
+			r.lat_done.push_back(
+				((double)((int64_t)r.glog[i].t_done - c.offset) - t_host) / 1000.0);
 		}
 	}
-	std::sort(lat.begin(), lat.end());
-	std::sort(lat_done.begin(), lat_done.end());
-	double secs = tmax > tmin ? (tmax - tmin) / 1e9 : 0;
-	double rps = secs > 0 ? (consumed - 1) / secs : 0.0;
+	std::sort(r.lat.begin(), r.lat.end());
+	std::sort(r.lat_done.begin(), r.lat_done.end());
+	r.secs = tmax > tmin ? (tmax - tmin) / 1e9 : 0;
+	r.rps = r.secs > 0 ? (r.consumed - 1) / r.secs : 0.0;
+}
+
+// The report's figures (stdout), and --out.
+static void
+report(const consumer &c, outcome &r)
+{
+	const struct ainftp_sink_job &sj = c.sj;
+	const bool synthetic = c.o.synthetic;
+
 	printf("gpu-consumer: job=%u slots=%u elems=%u encoding=%s rule=%s lr=%g mu=%g device=%s "
 	       "source=%s\n",
 	       sj.id, sj.n_slots, sj.elems,
 	       sj.encoding == AINFTP_SINK_ENC_INT16 ? "int16" : "float32",
-	       rule == AINFTP_GPU_MOMENTUM ? "momentum" : "sgd", lr, mu, prop.name,
+	       c.o.rule == AINFTP_GPU_MOMENTUM ? "momentum" : "sgd", c.o.lr, c.o.mu, c.prop.name,
 	       synthetic ? "synthetic" : "appliance");
 	printf("gpu-consumer: consumed=%u want=%u host_seen=%u gaps=%" PRIu64 " torn_host=%" PRIu64
 	       " bad_chunks=%u missing_in_host_log=%ld twice=%zu\n",
-	       consumed, chunks, synthetic ? 0 : w.log.n, gaps, synthetic ? 0 : w.log.torn, bad,
-	       missing, twice);
+	       r.consumed, c.o.chunks, synthetic ? 0 : c.w.log.n, r.gaps,
+	       synthetic ? 0 : c.w.log.torn, r.bad, r.missing, r.twice);
 	printf("gpu-consumer: sweep: workers=%u groups=%u owners=%s iterations=%llu "
 	       "mark_reads_per_result=%.2f resyncs=%llu naps=%llu torn=%llu stale=%llu\n",
-	       workers, plan.n_groups, plan.owners_known ? "published" : "unknown",
-	       stats[STAT_ITERS], consumed ? (double)stats[STAT_MARK_READS] / consumed : 0.0,
-	       stats[STAT_RESYNCS], stats[STAT_NAPS], stats[STAT_TORN], stats[STAT_STALE]);
+	       c.workers, c.plan.n_groups, c.plan.owners_known ? "published" : "unknown",
+	       r.stats[STAT_ITERS],
+	       r.consumed ? (double)r.stats[STAT_MARK_READS] / r.consumed : 0.0,
+	       r.stats[STAT_RESYNCS], r.stats[STAT_NAPS], r.stats[STAT_TORN], r.stats[STAT_STALE]);
 	if (synthetic)
 		printf("gpu-consumer: synthetic: bad_marks=%llu bad_payloads=%llu\n",
-		       stats[STAT_BAD_MARK], stats[STAT_BAD_PAYLOAD]);
+		       r.stats[STAT_BAD_MARK], r.stats[STAT_BAD_PAYLOAD]);
 	printf("gpu-consumer: results_per_s=%.0f GB_per_s=%.3f (gpu clock, %u results of %u B in "
 	       "%.6f s)\n",
-	       rps, rps * sj.payload_len / 1e9, consumed, sj.payload_len, secs);
+	       r.rps, r.rps * sj.payload_len / 1e9, r.consumed, sj.payload_len, r.secs);
 	if (!synthetic) {
 		printf("gpu-consumer: latency_us (host watcher saw mark -> gpu saw mark; clock "
 		       "offset "
 		       "+-%.2f us) p50=%.2f p99=%.2f min=%.2f max=%.2f n=%zu\n",
-		       cal_err / 1000.0, pct(lat, 0.5), pct(lat, 0.99),
-		       lat.empty() ? 0 : lat.front(), lat.empty() ? 0 : lat.back(), lat.size());
+		       c.cal_err / 1000.0, pct(r.lat, 0.5), pct(r.lat, 0.99),
+		       r.lat.empty() ? 0 : r.lat.front(), r.lat.empty() ? 0 : r.lat.back(),
+		       r.lat.size());
 		printf("gpu-consumer: applied_us (host watcher saw mark -> gpu applied it) "
 		       "p50=%.2f "
 		       "p99=%.2f max=%.2f\n",
-		       pct(lat_done, 0.5), pct(lat_done, 0.99),
-		       lat_done.empty() ? 0 : lat_done.back());
+		       pct(r.lat_done, 0.5), pct(r.lat_done, 0.99),
+		       r.lat_done.empty() ? 0 : r.lat_done.back());
 	}
-	if (out != NULL) {
-		FILE *f = fopen(out, "wb");
-		if (f == NULL || fwrite(gp.data(), sizeof(float), np, f) != np || fclose(f) != 0)
-			fprintf(stderr, "ainftp-gpu-consumer: %s: %s\n", out, strerror(errno));
+	if (c.o.out != NULL) {
+		FILE *f = fopen(c.o.out, "wb");
+		if (f == NULL || fwrite(r.gp.data(), sizeof(float), c.np, f) != c.np ||
+		    fclose(f) != 0)
+			fprintf(stderr, "ainftp-gpu-consumer: %s: %s\n", c.o.out, strerror(errno));
 	}
-	int rc = 0;
-	if (missing != 0 || bad != 0 || twice != 0) {
+}
+
+// PASS or the first reason to fail, on stdout: 0, or 1.
+static int
+verdict(const consumer &c, const outcome &r)
+{
+	if (r.missing != 0 || r.bad != 0 || r.twice != 0) {
 		printf("gpu-consumer: FAIL: reference incomplete (%ld results not in the host log, "
 		       "%u bad "
 		       "chunks, %zu taken twice)\n",
-		       missing, bad, twice);
-		rc = 1;
-	} else if (synthetic && (stats[STAT_BAD_MARK] != 0 || stats[STAT_BAD_PAYLOAD] != 0)) {
+		       r.missing, r.bad, r.twice);
+		return 1;
+	}
+	if (c.o.synthetic && (r.stats[STAT_BAD_MARK] != 0 || r.stats[STAT_BAD_PAYLOAD] != 0)) {
 		printf("gpu-consumer: FAIL: %llu marks and %llu payloads differ from what was "
 		       "written\n",
-		       stats[STAT_BAD_MARK], stats[STAT_BAD_PAYLOAD]);
-		rc = 1;
-	} else if (diff != 0) {
+		       r.stats[STAT_BAD_MARK], r.stats[STAT_BAD_PAYLOAD]);
+		return 1;
+	}
+	if (r.diff != 0) {
 		printf("gpu-consumer: FAIL: %zu of %zu parameters differ from the host reference "
 		       "(first: %zu gpu %a host %a)\n",
-		       diff, np, first_diff, gp[first_diff], hp[first_diff]);
-		rc = 1;
-	} else if (consumed < chunks || gaps != 0) {
+		       r.diff, c.np, r.first_diff, r.gp[r.first_diff], c.hp[r.first_diff]);
+		return 1;
+	}
+	if (r.consumed < c.o.chunks || r.gaps != 0) {
 		printf("gpu-consumer: FAIL: parameters equal the reference, but the GPU consumed "
 		       "%u of %u "
 		       "results (%" PRIu64 " gaps)\n",
-		       consumed, chunks, gaps);
-		rc = 1;
-	} else {
-		printf("gpu-consumer: PASS: %zu parameters equal the host reference bit for bit\n",
-		       np);
+		       r.consumed, c.o.chunks, r.gaps);
+		return 1;
 	}
-	cudaHostUnregister(arena);
-	munmap(arena, (size_t)st.st_size);
-	if (!synthetic)
-		ainftp_gpu_log_free(&w.log);
+	printf("gpu-consumer: PASS: %zu parameters equal the host reference bit for bit\n", c.np);
+	return 0;
+}
+
+// Set-up (exit 2 on a failure), the run (1 once the kernel is launched), the check.
+int
+main(int argc, char **argv)
+{
+	consumer c{};
+	outcome r{};
+	int rc;
+
+	parse_args(argc, argv, c.o);
+	if ((rc = gpu_setup(c)) != 0 || (rc = arena_wait(c)) != 0 || (rc = job_open(c)) != 0 ||
+	    (rc = watcher_start(c)) != 0)
+		return rc;
+	kparams_fill(c);
+	kparams_alloc(c);
+	if ((rc = launch(c)) != 0)
+		return rc;
+	run_until_done(c);
+	collect(c, r);
+	reference(c, r);
+	timing(c, r);
+	report(c, r);
+	rc = verdict(c, r);
+	cudaHostUnregister(c.arena);
+	munmap(c.arena, c.arena_size);
+	if (!c.o.synthetic)
+		ainftp_gpu_log_free(&c.w.log);
 	return rc;
 }

@@ -348,14 +348,152 @@ owners(struct follow *f)
 	return bad;
 }
 
+/* The job's entries inside the arena (size bytes), as the reads assume: 0, or 2. */
+static int
+job_check(struct follow *f, size_t size)
+{
+	const struct ainftp_sink_job *sj = f->sj;
+
+	if (sj->n_slots == 0 || sj->offset + (uint64_t)sj->stride * sj->n_slots > size ||
+	    sj->stride < AINFTP_SINK_ALIGN + sj->payload_len ||
+	    sj->payload_len < sj->elems * (sj->encoding == AINFTP_SINK_ENC_INT16 ? 2u : 4u)) {
+		fprintf(stderr, PROG ": job index %llu: its entries lie outside the arena\n",
+			f->a->job);
+		return 2;
+	}
+	return 0;
+}
+
+/* The per-slot and per-result state, and (--synthetic) the writer's payloads: 0, or 2. */
+static int
+follow_alloc(struct follow *f)
+{
+	const struct ainftp_sink_job *sj = f->sj;
+	uint32_t p;
+
+	f->slots = calloc(sj->n_slots, sizeof(*f->slots));
+	f->pos = calloc(sj->n_slots, sizeof(*f->pos));
+	f->seen = calloc(sj->n_slots, sizeof(*f->seen));
+	f->payload = malloc(sj->payload_len);
+	f->taken = calloc((size_t)(f->a->chunks / 8 + 1), 1);
+	if (f->slots == NULL || f->pos == NULL || f->seen == NULL || f->payload == NULL ||
+	    f->taken == NULL) {
+		fprintf(stderr, PROG ": %s\n", strerror(ENOMEM));
+		return 2;
+	}
+	if (!f->a->synthetic)
+		return 0;
+	f->patterns = malloc((size_t)AINFTP_SYNTH_PATTERNS * sj->payload_len);
+	if (f->patterns == NULL) {
+		fprintf(stderr, PROG ": %s\n", strerror(ENOMEM));
+		return 2;
+	}
+	/* Padding past the elements is the writer's too: zeros in its buffer's copy. */
+	memset(f->patterns, 0, (size_t)AINFTP_SYNTH_PATTERNS * sj->payload_len);
+	for (p = 0; p < AINFTP_SYNTH_PATTERNS; p++)
+		ainftp_synth_pattern_fill(p, sj->encoding, sj->elems,
+					  f->patterns + (size_t)p * sj->payload_len);
+	return 0;
+}
+
+/* --sweep full: the sweep of old, one group of every slot, read whole. */
+static void
+plan_full(struct follow *f)
+{
+	memset(&f->plan, 0, sizeof(f->plan));
+	f->plan.n_slots = f->sj->n_slots;
+	f->plan.n_groups = 1;
+	f->plan.len[0] = f->sj->n_slots;
+	f->plan.bell_count[0] = ((const struct ainftp_sink_hdr *)f->arena)->n_rx;
+	for (uint32_t k = 0; k < f->sj->n_slots; k++)
+		f->slots[k] = k;
+}
+
+/* --ready-file: says the arena is mapped (a writer's --go-file). 0, or 2. */
+static int
+ready_file(const struct args *a)
+{
+	FILE *rf;
+
+	if (a->ready_file == NULL)
+		return 0;
+	rf = fopen(a->ready_file, "w");
+	if (rf == NULL || fclose(rf) != 0) {
+		fprintf(stderr, PROG ": %s: %s\n", a->ready_file, strerror(errno));
+		return 2;
+	}
+	return 0;
+}
+
+/* Passes until N results are taken, or none new for idle_ms (wait_ms before the first). */
+static void
+follow_run(struct follow *f)
+{
+	const struct args *a = f->a;
+	uint64_t idle_ns = a->idle_ms * 1000000ull;
+
+	f->t_new = now_ns();
+	while (f->n < a->chunks) {
+		uint64_t t;
+
+		if (pass(f) != 0) {
+			f->t_new = now_ns();
+			continue;
+		}
+		t = now_ns();
+		/* Before the first result the writer may still be starting: wait_ms. */
+		if (t - f->t_new > (f->t_first == 0 ? a->wait_ms * 1000000ull : idle_ns))
+			break;
+		/* Idle for a millisecond: give the core back between passes (a shared CPU). */
+		if (t - f->t_new > 1000000) {
+			struct timespec ts = {0, 20000};
+
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+/* What was taken, and at what rate; PASS or FAIL. The exit code: 0, or 1. */
+static int
+report(const struct follow *f)
+{
+	const struct args *a = f->a;
+	double secs = f->t_last > f->t_first ? (double)(f->t_last - f->t_first) / 1e9 : 0;
+	uint64_t resyncs = 0;
+	uint32_t g;
+	int rc;
+
+	printf("sink-follow: job=%u slots=%u elems=%u encoding=%s payload_B=%u groups=%u "
+	       "owners=%s sweep=%s\n",
+	       f->sj->id, f->sj->n_slots, f->sj->elems,
+	       f->sj->encoding == AINFTP_SINK_ENC_INT16 ? "int16" : "float32", f->sj->payload_len,
+	       f->plan.n_groups, f->plan.owners_known && !a->full ? "published" : "unknown",
+	       a->full ? "full" : "owners");
+	for (g = 0; g < f->plan.n_groups; g++)
+		resyncs += f->grp[g].resyncs;
+	printf("sink-follow: taken=%" PRIu64 " want=%llu missed=%" PRIu64 " twice=%" PRIu64
+	       " beyond=%" PRIu64 " bad_marks=%" PRIu64 " bad_payloads=%" PRIu64 " torn=%" PRIu64
+	       " resyncs=%" PRIu64 "\n",
+	       f->n, a->chunks, (uint64_t)a->chunks - f->n, f->dup, f->beyond, f->bad_mark,
+	       f->bad_payload, f->torn, resyncs);
+	printf("sink-follow: mark_reads_per_result=%.2f\n",
+	       f->n ? (double)f->reads / (double)f->n : 0.0);
+	printf("sink-follow: results_per_s=%.0f GB_per_s=%.3f (%" PRIu64 " results in %.6f s)\n",
+	       secs > 0 ? (double)(f->n - 1) / secs : 0.0,
+	       secs > 0 ? (double)(f->n - 1) * f->sj->payload_len / secs / 1e9 : 0.0, f->n, secs);
+	rc = f->dup != 0 || f->beyond != 0 || f->bad_mark != 0 || f->bad_payload != 0 ||
+	     f->n == 0 || (!a->allow_gaps && f->n != a->chunks);
+	printf("sink-follow: %s\n", rc ? "FAIL" : "PASS");
+	return rc;
+}
+
+/* The arena, the job checked, the state allocated, then --owners or the follow. */
 int
 main(int argc, char **argv)
 {
 	struct follow f;
 	struct args a;
 	size_t size = 0;
-	uint64_t idle_ns;
-	double secs;
 	int rc;
 
 	if (parse(argc, argv, &a) != 0)
@@ -369,111 +507,23 @@ main(int argc, char **argv)
 		return 2;
 	}
 	f.sj = &((const struct ainftp_sink_hdr *)f.arena)->jobs[a.job];
-	if (f.sj->n_slots == 0 || f.sj->offset + (uint64_t)f.sj->stride * f.sj->n_slots > size ||
-	    f.sj->stride < AINFTP_SINK_ALIGN + f.sj->payload_len ||
-	    f.sj->payload_len < f.sj->elems * (f.sj->encoding == AINFTP_SINK_ENC_INT16 ? 2u : 4u)) {
-		fprintf(stderr, PROG ": job index %llu: its entries lie outside the arena\n",
-			a.job);
-		rc = 2;
+	rc = job_check(&f, size);
+	if (rc == 0)
+		rc = follow_alloc(&f);
+	if (rc != 0)
 		goto out;
-	}
-	f.slots = calloc(f.sj->n_slots, sizeof(*f.slots));
-	f.pos = calloc(f.sj->n_slots, sizeof(*f.pos));
-	f.seen = calloc(f.sj->n_slots, sizeof(*f.seen));
-	f.payload = malloc(f.sj->payload_len);
-	f.taken = calloc((size_t)(a.chunks / 8 + 1), 1);
-	if (f.slots == NULL || f.pos == NULL || f.seen == NULL || f.payload == NULL ||
-	    f.taken == NULL) {
-		fprintf(stderr, PROG ": %s\n", strerror(ENOMEM));
-		rc = 2;
-		goto out;
-	}
-	if (a.synthetic) {
-		uint32_t p;
-
-		f.patterns = malloc((size_t)AINFTP_SYNTH_PATTERNS * f.sj->payload_len);
-		if (f.patterns == NULL) {
-			fprintf(stderr, PROG ": %s\n", strerror(ENOMEM));
-			rc = 2;
-			goto out;
-		}
-		/* Padding past the elements is the writer's too: zeros in its buffer's copy. */
-		memset(f.patterns, 0, (size_t)AINFTP_SYNTH_PATTERNS * f.sj->payload_len);
-		for (p = 0; p < AINFTP_SYNTH_PATTERNS; p++)
-			ainftp_synth_pattern_fill(p, f.sj->encoding, f.sj->elems,
-						  f.patterns + (size_t)p * f.sj->payload_len);
-	}
 	ainftp_sweep_plan_init(&f.plan, f.arena, (uint32_t)a.job, f.slots, f.pos);
 	if (a.owners) {
 		rc = owners(&f);
 		goto out;
 	}
-	if (a.full) {
-		/* The sweep of old: one group of every slot, read whole. */
-		memset(&f.plan, 0, sizeof(f.plan));
-		f.plan.n_slots = f.sj->n_slots;
-		f.plan.n_groups = 1;
-		f.plan.len[0] = f.sj->n_slots;
-		f.plan.bell_count[0] = ((const struct ainftp_sink_hdr *)f.arena)->n_rx;
-		for (uint32_t k = 0; k < f.sj->n_slots; k++)
-			f.slots[k] = k;
-	}
-	if (a.ready_file != NULL) {
-		FILE *rf = fopen(a.ready_file, "w");
-
-		if (rf == NULL || fclose(rf) != 0) {
-			fprintf(stderr, PROG ": %s: %s\n", a.ready_file, strerror(errno));
-			rc = 2;
-			goto out;
-		}
-	}
-	idle_ns = a.idle_ms * 1000000ull;
-	f.t_new = now_ns();
-	while (f.n < a.chunks) {
-		uint64_t t;
-
-		if (pass(&f) != 0) {
-			f.t_new = now_ns();
-			continue;
-		}
-		t = now_ns();
-		/* Before the first result the writer may still be starting: wait_ms. */
-		if (t - f.t_new > (f.t_first == 0 ? a.wait_ms * 1000000ull : idle_ns))
-			break;
-		/* Idle for a millisecond: give the core back between passes (a shared CPU). */
-		if (t - f.t_new > 1000000) {
-			struct timespec ts = {0, 20000};
-
-			nanosleep(&ts, NULL);
-		}
-	}
-	secs = f.t_last > f.t_first ? (double)(f.t_last - f.t_first) / 1e9 : 0;
-	printf("sink-follow: job=%u slots=%u elems=%u encoding=%s payload_B=%u groups=%u "
-	       "owners=%s sweep=%s\n",
-	       f.sj->id, f.sj->n_slots, f.sj->elems,
-	       f.sj->encoding == AINFTP_SINK_ENC_INT16 ? "int16" : "float32", f.sj->payload_len,
-	       f.plan.n_groups, f.plan.owners_known && !a.full ? "published" : "unknown",
-	       a.full ? "full" : "owners");
-	{
-		uint64_t resyncs = 0;
-		uint32_t g;
-
-		for (g = 0; g < f.plan.n_groups; g++)
-			resyncs += f.grp[g].resyncs;
-		printf("sink-follow: taken=%" PRIu64 " want=%llu missed=%" PRIu64 " twice=%" PRIu64
-		       " beyond=%" PRIu64 " bad_marks=%" PRIu64 " bad_payloads=%" PRIu64
-		       " torn=%" PRIu64 " resyncs=%" PRIu64 "\n",
-		       f.n, a.chunks, (uint64_t)a.chunks - f.n, f.dup, f.beyond, f.bad_mark,
-		       f.bad_payload, f.torn, resyncs);
-	}
-	printf("sink-follow: mark_reads_per_result=%.2f\n",
-	       f.n ? (double)f.reads / (double)f.n : 0.0);
-	printf("sink-follow: results_per_s=%.0f GB_per_s=%.3f (%" PRIu64 " results in %.6f s)\n",
-	       secs > 0 ? (double)(f.n - 1) / secs : 0.0,
-	       secs > 0 ? (double)(f.n - 1) * f.sj->payload_len / secs / 1e9 : 0.0, f.n, secs);
-	rc = f.dup != 0 || f.beyond != 0 || f.bad_mark != 0 || f.bad_payload != 0 || f.n == 0 ||
-	     (!a.allow_gaps && f.n != a.chunks);
-	printf("sink-follow: %s\n", rc ? "FAIL" : "PASS");
+	if (a.full)
+		plan_full(&f);
+	rc = ready_file(&a);
+	if (rc != 0)
+		goto out;
+	follow_run(&f);
+	rc = report(&f);
 out:
 	munmap(f.arena, size);
 	free(f.slots);

@@ -24,6 +24,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,11 +156,91 @@ num(const char *opt, const char *v, unsigned long long min, unsigned long long m
 	return ainftp_opt_uint(PROG, opt, v, min, max, out);
 }
 
+/*
+ * The options whose integer goes into an unsigned long long of struct args, with their
+ * bounds. --chunks and --rate, uint64_t there, are parse_value's own.
+ */
+static const struct uint_opt {
+	const char *name;
+	unsigned long long min, max;
+	size_t off;
+} uint_opts[] = {
+	{"--rx", 1, MAX_RX, offsetof(struct args, rx)},
+	{"--slots", 1, 65536, offsetof(struct args, slots)},
+	{"--elems", 2, 4096, offsetof(struct args, elems)},
+	{"--workers", 1, 64, offsetof(struct args, workers)},
+	{"--cps", 1, UINT32_MAX, offsetof(struct args, cps)},
+	{"--batch", 1, 1024, offsetof(struct args, batch)},
+	{"--go-timeout-ms", 1, 3600000, offsetof(struct args, go_timeout_ms)},
+};
+
+/* Option o's value val into a: 0, -1 after a message, 1 not an option of ours. */
+static int
+parse_value(struct args *a, const char *o, const char *val)
+{
+	unsigned long long v;
+	size_t k;
+
+	for (k = 0; k < sizeof(uint_opts) / sizeof(uint_opts[0]); k++)
+		if (strcmp(o, uint_opts[k].name) == 0)
+			return num(o, val, uint_opts[k].min, uint_opts[k].max,
+				   (unsigned long long *)((char *)a + uint_opts[k].off));
+	if (strcmp(o, "--chunks") == 0) {
+		if (num(o, val, 1, UINT64_C(1) << 40, &v) < 0)
+			return -1;
+		a->chunks = v;
+		return 0;
+	}
+	if (strcmp(o, "--rate") == 0) {
+		if (num(o, val, 0, UINT64_C(1) << 34, &v) < 0)
+			return -1;
+		a->rate = v;
+		return 0;
+	}
+	if (strcmp(o, "--go-file") == 0) {
+		a->go_file = val;
+		return 0;
+	}
+	if (strcmp(o, "--encoding") == 0) {
+		if (strcmp(val, "int16") != 0 && strcmp(val, "float32") != 0) {
+			fprintf(stderr, PROG ": --encoding: \"%s\" is not int16 or float32\n", val);
+			return -1;
+		}
+		a->int16 = strcmp(val, "int16") == 0;
+		return 0;
+	}
+	if (strcmp(o, "--backend") == 0) {
+		if (strcmp(val, "host") != 0 && strcmp(val, "cuda") != 0) {
+			fprintf(stderr, PROG ": --backend: \"%s\" is not host or cuda\n", val);
+			return -1;
+		}
+		a->backend = val;
+		return 0;
+	}
+	return 1;
+}
+
+/* What the options say together, once all are in: 0, or -1 after a message. */
+static int
+check_args(struct args *a)
+{
+	if (a->cps == 0)
+		a->cps = a->chunks < UINT32_MAX ? a->chunks : UINT32_MAX;
+	if (a->slots & (a->slots - 1)) {
+		fprintf(stderr, PROG ": --slots: %llu is not a power of two\n", a->slots);
+		return -1;
+	}
+	if (a->rx > a->slots) {
+		fprintf(stderr, PROG ": --rx: %llu writers for %llu slots\n", a->rx, a->slots);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse(int argc, char **argv, struct args *a)
 {
-	unsigned long long v;
-	int i;
+	int i, rc;
 
 	*a = (struct args){.rx = 4,
 			   .slots = 256,
@@ -187,68 +268,15 @@ parse(int argc, char **argv, struct args *a)
 			return -1;
 		}
 		i++;
-		if (strcmp(o, "--chunks") == 0) {
-			if (num(o, val, 1, UINT64_C(1) << 40, &v) < 0)
-				return -1;
-			a->chunks = v;
-		} else if (strcmp(o, "--rate") == 0) {
-			if (num(o, val, 0, UINT64_C(1) << 34, &v) < 0)
-				return -1;
-			a->rate = v;
-		} else if (strcmp(o, "--rx") == 0) {
-			if (num(o, val, 1, MAX_RX, &a->rx) < 0)
-				return -1;
-		} else if (strcmp(o, "--slots") == 0) {
-			if (num(o, val, 1, 65536, &a->slots) < 0)
-				return -1;
-		} else if (strcmp(o, "--elems") == 0) {
-			if (num(o, val, 2, 4096, &a->elems) < 0)
-				return -1;
-		} else if (strcmp(o, "--workers") == 0) {
-			if (num(o, val, 1, 64, &a->workers) < 0)
-				return -1;
-		} else if (strcmp(o, "--cps") == 0) {
-			if (num(o, val, 1, UINT32_MAX, &a->cps) < 0)
-				return -1;
-		} else if (strcmp(o, "--batch") == 0) {
-			if (num(o, val, 1, 1024, &a->batch) < 0)
-				return -1;
-		} else if (strcmp(o, "--go-timeout-ms") == 0) {
-			if (num(o, val, 1, 3600000, &a->go_timeout_ms) < 0)
-				return -1;
-		} else if (strcmp(o, "--go-file") == 0) {
-			a->go_file = val;
-		} else if (strcmp(o, "--encoding") == 0) {
-			if (strcmp(val, "int16") != 0 && strcmp(val, "float32") != 0) {
-				fprintf(stderr,
-					PROG ": --encoding: \"%s\" is not int16 or float32\n", val);
-				return -1;
-			}
-			a->int16 = strcmp(val, "int16") == 0;
-		} else if (strcmp(o, "--backend") == 0) {
-			if (strcmp(val, "host") != 0 && strcmp(val, "cuda") != 0) {
-				fprintf(stderr, PROG ": --backend: \"%s\" is not host or cuda\n",
-					val);
-				return -1;
-			}
-			a->backend = val;
-		} else {
+		rc = parse_value(a, o, val);
+		if (rc > 0)
 			goto bad;
-		}
+		if (rc < 0)
+			return -1;
 	}
 	if (a->arena == NULL || a->chunks == 0)
 		goto bad;
-	if (a->cps == 0)
-		a->cps = a->chunks < UINT32_MAX ? a->chunks : UINT32_MAX;
-	if (a->slots & (a->slots - 1)) {
-		fprintf(stderr, PROG ": --slots: %llu is not a power of two\n", a->slots);
-		return -1;
-	}
-	if (a->rx > a->slots) {
-		fprintf(stderr, PROG ": --rx: %llu writers for %llu slots\n", a->rx, a->slots);
-		return -1;
-	}
-	return 0;
+	return check_args(a);
 bad:
 	usage(stderr);
 	return -1;
