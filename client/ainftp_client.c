@@ -166,7 +166,7 @@ struct inflight {
 struct ainftp_client {
 	struct ainftp_opts o;
 	struct ainftp_mac_key mk;
-	struct ainftp_kernels k;		  /* the SIMD kernels o.simd_bits allows */
+	struct ainftp_kernels k;		   /* the SIMD kernels o.simd_bits allows */
 	const struct ainftp_codec *codec, *rcodec; /* of contributions, of results */
 	int fd;
 	int wake_fd; /* eventfd: a request was submitted, or close */
@@ -1154,8 +1154,7 @@ opts_check(const struct ainftp_opts *o)
 						   "option \"rto_min_us\": %u is more than "
 						   "rto_max_us (%u)",
 						   o->rto_min_us, o->rto_max_us);
-	if (sizeof(struct ainftp_hdr) +
-		    ainftp_payload_len((unsigned int)o->encoding, o->elems) +
+	if (sizeof(struct ainftp_hdr) + ainftp_payload_len((unsigned int)o->encoding, o->elems) +
 		    AINFTP_TAG_LEN + 28 >
 	    RX_BUF)
 		return ainftp_client_seterr_status(AINFTP_E_INVAL,

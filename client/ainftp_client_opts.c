@@ -112,7 +112,8 @@ parse_ipv4(const char *name, const char *v, uint32_t *out)
 static int
 parse_encoding(const char *name, const char *v, bool results, int *out)
 {
-	const struct ainftp_codec *k = ainftp_codec_by_name(v), *const *l;
+	const struct ainftp_codec *k = ainftp_codec_by_name(v);
+	const struct ainftp_codec *const *l;
 	char why[96] = "is not one of";
 	const char *sep = " ";
 
@@ -121,8 +122,7 @@ parse_encoding(const char *name, const char *v, bool results, int *out)
 		return 0;
 	}
 	for (l = ainftp_codec_list; *l != NULL; l++)
-		if (!results || (*l)->result_encode != NULL)
-		{
+		if (!results || (*l)->result_encode != NULL) {
 			snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s%s", sep,
 				 (*l)->name);
 			sep = ", ";

@@ -402,8 +402,7 @@ fake_noise(struct fake *f, int fd, const uint8_t *res, size_t len, const struct 
 	ainftp_hdr_write((struct ainftp_hdr *)p, &m);
 	fake_send(f, fd, p,
 		  sizeof(struct ainftp_hdr) +
-			  ainftp_payload_len((unsigned int)f->result_encoding,
-					     f->elems + 1),
+			  ainftp_payload_len((unsigned int)f->result_encoding, f->elems + 1),
 		  to);
 }
 
@@ -1248,8 +1247,7 @@ START_TEST(cluster_fills_options)
 			ck_assert_uint_eq(o->elems, j->elems_per_packet);
 			ck_assert_uint_eq(o->slots, j->slots);
 			ck_assert_int_eq(o->encoding, (int)j->encoding);
-			ck_assert_int_eq(o->result_encoding,
-					 (int)j->result_encoding);
+			ck_assert_int_eq(o->result_encoding, (int)j->result_encoding);
 			ainftp_opts_free(o);
 		}
 	}

@@ -242,7 +242,7 @@ START_TEST(payload_len_each_encoding)
 	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_FLOAT32, 65535), 262140);
 	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT16, 1), 2);
 	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT16, 720), 1440);
-	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT8, 1), 2);	 /* a lone tail block */
+	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT8, 1), 2);	/* a lone tail block */
 	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT8, 32), 33); /* one full block */
 	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT8, 33), 35); /* tail of one */
 	ck_assert_uint_eq(ainftp_payload_len(AINFTP_ENC_INT8, 40), 42); /* tail of eight */

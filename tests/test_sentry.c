@@ -346,8 +346,7 @@ START_TEST(norms)
 	for (i = 0; i < 364; i++)
 		q16[i] = (int16_t)((int32_t)rnd_below(65535) - 32767);
 	ainftp_dequant_i16(q16, 364, -20, f);
-	ck_assert_double_eq_tol(ainftp_norm_i16(q16, 364, -20), sqrt(ref->sumsq(f, 364)),
-				1e-12);
+	ck_assert_double_eq_tol(ainftp_norm_i16(q16, 364, -20), sqrt(ref->sumsq(f, 364)), 1e-12);
 	for (i = 0; i < 384; i++)
 		q8[i] = (int8_t)((int32_t)rnd_below(255) - 127);
 	for (i = 0; i < 12; i++)

@@ -1026,7 +1026,8 @@ traffic_run(struct bench *b, const struct point *pt, enum dut dut, struct sample
 	uint64_t g0 = b->win.next_g;
 
 	s->mpps = s->p50_us = s->p99_us = NAN;
-	/* A forwarder reads no tag: iofwd sends frames of the same length, tag bytes as they are. */
+	/* A forwarder reads no tag: iofwd sends frames of the same length, tag bytes as they are.
+	 */
 	b->tr.tags_unread = dut == DUT_IOFWD;
 	if (pt->auth && dut == DUT_APP)
 		tags_make(b, pt, b->tr.tag_hint);
@@ -1789,7 +1790,8 @@ auth_run(struct bench *b)
 	series_median(&on, &pts[1], &r_on);
 	series_median(&io, &pts[1], &r_io);
 	printf("auth, int16 1024 B, median of %u, interleaved: on %.3f Mpps (p50 %.1f us, p99 "
-	       "%.1f us), off %.3f Mpps (p50 %.1f us, p99 %.1f us), on/off %.2f; iofwd on frames of the "
+	       "%.1f us), off %.3f Mpps (p50 %.1f us, p99 %.1f us), on/off %.2f; iofwd on frames "
+	       "of the "
 	       "same length %.3f Mpps, on/iofwd %.2f\n",
 	       b->o.reps, r_on.mpps, r_on.p50_us, r_on.p99_us, r_off.mpps, r_off.p50_us,
 	       r_off.p99_us, r_on.mpps / r_off.mpps, r_io.mpps, r_on.mpps / r_io.mpps);
@@ -1963,8 +1965,7 @@ summary_print(const struct bench *b, const struct row at1k[N_ENC], const struct 
 
 	printf("bench: int16_1KB_Mpps=%.3f int16_1KB_Gbps=%.2f int16_1KB_p99_us=%.1f "
 	       "ratio_io=%.2f ratio_compute=%.2f auth_cost=%.2f",
-	       r->mpps, r->gbps, r->p99_us, r->mpps / r->io_mpps, r->mpps / r->cmp_mpps,
-	       a->on_off);
+	       r->mpps, r->gbps, r->p99_us, r->mpps / r->io_mpps, r->mpps / r->cmp_mpps, a->on_off);
 	for (e = 0; e < N_ENC; e++)
 		printf(" ratio_kernel_%s=%.2f", ainftp_encoding_name(encodings[e]),
 		       at1k[e].cmp_mpps / at1k[e].plain32_mpps);
@@ -1999,8 +2000,13 @@ main(int argc, char **argv)
 		return b->failures == 0 ? 0 : 1;
 	}
 	for (e = 0; e < N_ENC; e++)
-		at1k[e] = (struct row){.mpps = NAN, .gbps = NAN, .p99_us = NAN, .io_mpps = NAN,
-				       .cmp_mpps = NAN, .plain32_mpps = NAN, .plain64_mpps = NAN};
+		at1k[e] = (struct row){.mpps = NAN,
+				       .gbps = NAN,
+				       .p99_us = NAN,
+				       .io_mpps = NAN,
+				       .cmp_mpps = NAN,
+				       .plain32_mpps = NAN,
+				       .plain64_mpps = NAN};
 	table_run(b, at1k);
 	if (b->o.only_enc < 0) {
 		auth = auth_run(b);

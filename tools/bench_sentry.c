@@ -154,8 +154,9 @@ chunk_run(struct bench *b, enum ainftp_sentry_policy p)
 	for (w = 0; w < n; w++) {
 		bool q = b->enc == AINFTP_ENC_INT16;
 
-		ainftp_sentry_take(rule, &b->sentry, w, c, &b->k, q ? (const void *)b->q[w] : b->x[w],
-				   q ? b->e[w] : 0, &b->acc, b->slot[w], b->tmp);
+		ainftp_sentry_take(rule, &b->sentry, w, c, &b->k,
+				   q ? (const void *)b->q[w] : b->x[w], q ? b->e[w] : 0, &b->acc,
+				   b->slot[w], b->tmp);
 	}
 	if (rule->keeps_rows)
 		rule->finish(&b->sentry, (const float *const *)b->slot, b->ids, n, b->out);
@@ -230,8 +231,8 @@ set_run(const struct opts *o, const struct ainftp_quant_ops *qops,
 				none = med;
 			printf("%-7s %-8s %-14s %10.0f %10.2f %9.2f %8.2fx\n", sops->name,
 			       encodings[e] == AINFTP_ENC_INT16 ? "int16" : "float32",
-			       ainftp_sentry_name((enum ainftp_sentry_policy)p),
-			       med, 1e6 / med, med * bytes * 8 / 1e9, none / med);
+			       ainftp_sentry_name((enum ainftp_sentry_policy)p), med, 1e6 / med,
+			       med * bytes * 8 / 1e9, none / med);
 		}
 		bench_free(&b[e]);
 	}

@@ -18,8 +18,8 @@
 #define N_WORKERS 16
 #define F_MAX 7
 #define N_POLICIES AINFTP_SENTRY_MAX /* every rule of the table, none first */
-#define ELEMS_MAX 65536	   /* per chunk: a jumbo frame holds a few thousand */
-#define CHUNKS_MAX 1000000 /* per run, and there are some 200 runs */
+#define ELEMS_MAX 65536		     /* per chunk: a jumbo frame holds a few thousand */
+#define CHUNKS_MAX 1000000	     /* per run, and there are some 200 runs */
 #define PROG "ainftp-sentry-table"
 
 struct opts {
@@ -167,7 +167,9 @@ policy_label(enum ainftp_sentry_policy p)
 	const struct ainftp_sentry_rule *r = ainftp_sentry_rule(p);
 
 	snprintf(label, sizeof(label), "%s%s", r->name,
-		 r->judge == NULL ? " (mean)" : r->uses_trim_f ? "(f)" : "");
+		 r->judge == NULL ? " (mean)"
+		 : r->uses_trim_f ? "(f)"
+				  : "");
 	return label;
 }
 
@@ -208,7 +210,8 @@ distance_table(const struct opts *o, enum ainftp_attack_kind kind)
 	for (i = 0; i < N_POLICIES; i++) {
 		printf("%-16s", policy_label((enum ainftp_sentry_policy)i));
 		for (f = 1; f <= F_MAX; f++) {
-			struct ainftp_attack_run r = run_make(o, kind, (enum ainftp_sentry_policy)i, f, 1.0);
+			struct ainftp_attack_run r =
+				run_make(o, kind, (enum ainftp_sentry_policy)i, f, 1.0);
 
 			if (ainftp_attack_run(&r, &res) < 0)
 				return -1;

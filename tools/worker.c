@@ -53,17 +53,17 @@ struct geometry {
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ainftp-worker -c cluster.json --job ID --worker ID [options]\n"
-		"  --size N[K|M|G]     gradient size in bytes of float32 (default 64M)\n"
-		"  --elems N           or in elements\n"
-		"  --steps N           all-reduces to run (default 5)\n"
-		"  --op sum|mean       (default sum)\n"
-		"  --verify N          check every result: workers 0..N-1 of the job all run\n"
-		"                      with the same --seed and size\n"
-		"  --seed N            gradient seed (default 1)\n"
-		"  --opt NAME=VALUE    a client option (client/ainftp_client.h), after the config's\n"
-		"  --json              one JSON line of results at the end\n");
+	fprintf(f, "usage: ainftp-worker -c cluster.json --job ID --worker ID [options]\n"
+		   "  --size N[K|M|G]     gradient size in bytes of float32 (default 64M)\n"
+		   "  --elems N           or in elements\n"
+		   "  --steps N           all-reduces to run (default 5)\n"
+		   "  --op sum|mean       (default sum)\n"
+		   "  --verify N          check every result: workers 0..N-1 of the job all run\n"
+		   "                      with the same --seed and size\n"
+		   "  --seed N            gradient seed (default 1)\n"
+		   "  --opt NAME=VALUE    a client option (client/ainftp_client.h), after the "
+		   "config's\n"
+		   "  --json              one JSON line of results at the end\n");
 }
 
 #define PROG "ainftp-worker"
@@ -264,8 +264,8 @@ ref_init(struct ref *r, uint32_t elems)
 	r->want = calloc(elems, sizeof(float));
 	r->exact = calloc(elems, sizeof(double));
 	r->bound = calloc(elems, sizeof(double));
-	return r->acc.acc && r->acc.blk && r->x && r->payload && r->scratch && r->want && r->exact &&
-			       r->bound
+	return r->acc.acc && r->acc.blk && r->x && r->payload && r->scratch && r->want &&
+			       r->exact && r->bound
 		       ? 0
 		       : -1;
 }

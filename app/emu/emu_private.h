@@ -146,10 +146,10 @@ struct ainftp_emu {
 	uint32_t cps; /* chunks per step */
 	uint32_t elems, blocks;
 	const struct ainftp_codec *codec, *rcodec; /* of contributions, of results */
-	int qbits;   /* of a contribution's integers */
-	int u_range; /* gradients' magnitudes: 2^u, |u| <= u_range */
+	int qbits;				   /* of a contribution's integers */
+	int u_range;				   /* gradients' magnitudes: 2^u, |u| <= u_range */
 	uint32_t payload_len, result_len, frame_len;
-	uint64_t all_bits; /* the bitmap a complete result carries */
+	uint64_t all_bits;	 /* the bitmap a complete result carries */
 	struct ainftp_kernels k; /* the workers' quantization kernels */
 	struct emu_worker *workers;
 	uint8_t ip_index[256]; /* hash of a worker's IPv4 -> index + 1; 0: none */

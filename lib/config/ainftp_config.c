@@ -673,9 +673,9 @@ ainftp_get_key(struct ainftp_ctx *c, const json_t *obj, const char *path, bool r
 	for (i = 0; s[i] != '\0'; i++)
 		chars += ((unsigned char)s[i] & 0xc0) != 0x80;
 	if (chars != 2 * AINFTP_KEY_BYTES)
-		return ainftp_fail(c, kpath,
-				   "must be %d hex digits (%d bytes), got %zu character%s",
-				   2 * AINFTP_KEY_BYTES, AINFTP_KEY_BYTES, chars, ainftp_plural(chars));
+		return ainftp_fail(
+			c, kpath, "must be %d hex digits (%d bytes), got %zu character%s",
+			2 * AINFTP_KEY_BYTES, AINFTP_KEY_BYTES, chars, ainftp_plural(chars));
 	for (i = 0; i < AINFTP_KEY_BYTES; i++) {
 		if (!ainftp_hex_byte(s + 2 * i, &key[i]))
 			return ainftp_fail(c, kpath, "is not hexadecimal");

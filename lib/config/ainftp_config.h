@@ -56,8 +56,8 @@ struct ainftp_rx_binding {
 };
 
 struct ainftp_worker_conf {
-	uint16_t id;		     /* 0 .. AINFTP_MAX_WORKERS-1, unique in its job */
-	uint32_t ipv4;		     /* network byte order */
+	uint16_t id;		       /* 0 .. AINFTP_MAX_WORKERS-1, unique in its job */
+	uint32_t ipv4;		       /* network byte order */
 	uint8_t key[AINFTP_KEY_BYTES]; /* secret: never print */
 };
 

@@ -133,7 +133,8 @@ struct dp_msg {
 };
 
 static const struct dp_msg dp_msgs[] = {
-	[AINFTP_MSG_DATA] = {.check = data_check, .handle = ainftp_dp_contribution,
+	[AINFTP_MSG_DATA] = {.check = data_check,
+			     .handle = ainftp_dp_contribution,
 			     .worker_drops = true},
 	[AINFTP_MSG_HEARTBEAT_ACK] = {.check = ack_check, .handle = ack_forward},
 };

@@ -22,10 +22,9 @@ ainftp_dp_bad(struct ainftp_port_ctr *ctr, enum ainftp_bad why)
 }
 
 /* Aggregate: a DATA packet that passed every check of its job (worker widx's). */
-void ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
-			    unsigned int widx, const struct ainftp_hdr *h,
-			    const struct rte_ether_hdr *eth, const struct rte_udp_hdr *udp,
-			    struct ainftp_port_ctr *ctr);
+void ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
+			    const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+			    const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr);
 
 /* Output: the Ethernet, IPv4 and UDP headers of w's results, when its address is learnt. */
 void ainftp_dp_result_template(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,

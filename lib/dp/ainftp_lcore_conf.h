@@ -76,7 +76,7 @@ struct ainftp_dp_job {
 	uint32_t id;
 	uint16_t idx; /* in cfg->jobs and in the published quorum */
 	uint16_t port_idx;
-	uint16_t lanes;	    /* the port's RX queues: slot k is summed on queue k % lanes */
+	uint16_t lanes; /* the port's RX queues: slot k is summed on queue k % lanes */
 	const struct ainftp_codec *codec;  /* of contributions (ainftp_codec.h) */
 	const struct ainftp_codec *rcodec; /* of results */
 	bool auth;

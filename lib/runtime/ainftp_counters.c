@@ -69,4 +69,3 @@ ainftp_counters_port_sum(uint16_t port_idx, struct ainftp_port_ctr *sum)
 	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++)
 		ainftp_counters_accumulate(sum, &ainftp_stats[lcore].port[port_idx]);
 }
-

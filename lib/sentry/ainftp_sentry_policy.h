@@ -28,9 +28,9 @@ enum ainftp_judgement {
 };
 
 struct ainftp_sentry_rule {
-	const char *name;    /* cluster.json's sentry.policy */
-	bool keeps_rows;     /* judge keeps each worker's floats; finish makes the sum */
-	bool uses_trim_f;    /* the conf's f: then 2f must stay below the job's workers */
+	const char *name; /* cluster.json's sentry.policy */
+	bool keeps_rows;  /* judge keeps each worker's floats; finish makes the sum */
+	bool uses_trim_f; /* the conf's f: then 2f must stay below the job's workers */
 	/*
 	 * Worker w's contribution p (codec c, exponent exp; s->elems values) under
 	 * the rule: out holds s->elems floats (with keeps_rows, the worker's own
