@@ -82,12 +82,27 @@
 #define PROG "ainftp-bench"
 #define COMPUTE_WARM_S 0.01
 #define TAGS_BYTES (256u << 20) /* pre-made tags: 16 M contributions at most */
-#define N_ENC 3
+#define N_ENC 8 /* codecs the table can hold: every row of ainftp_codec_list */
 
 static const uint32_t sizes_full[] = {256, 512, 1024, 2048, 4096, 8192};
 static const uint32_t sizes_quick[] = {256, 1024, 8192};
-static const enum ainftp_encoding encodings[N_ENC] = {AINFTP_ENC_INT16, AINFTP_ENC_INT8,
-						      AINFTP_ENC_FLOAT32};
+
+/* The encodings measured: every codec, in the table's order (ainftp_codec_list). */
+static unsigned int
+n_enc(void)
+{
+	unsigned int n = 0;
+
+	while (ainftp_codec_list[n] != NULL && n < N_ENC)
+		n++;
+	return n;
+}
+
+static enum ainftp_encoding
+enc_at(unsigned int e)
+{
+	return ainftp_codec_list[e]->enc;
+}
 
 struct opts {
 	bool quick;
@@ -1090,33 +1105,55 @@ struct plain {
 	const struct traffic *tr;
 	uint16_t workers;
 	unsigned int bits;
+	void (*add)(const struct plain *p, const uint8_t *x);
 	void *acc;
 };
 
-static void
-plain_add(struct plain *p, uint16_t w)
-{
-	const uint8_t *x = p->tr->payload[w];
-	uint32_t n = p->pt->elems;
+/* A baseline's add of one payload; NULL where an encoding has none at that width. */
+typedef void (*plain_add_fn)(const struct plain *p, const uint8_t *x);
 
-	switch (p->pt->enc) {
-	case AINFTP_ENC_INT16:
-		if (p->bits == 32)
-			p->ops->i16_32(p->acc, (const int16_t *)x, n);
-		else
-			p->ops->i16_64(p->acc, (const int16_t *)x, n);
-		break;
-	case AINFTP_ENC_INT8:
-		/* The values, after the blocks' exponent bytes. */
-		if (p->bits == 32)
-			p->ops->i8_32(p->acc, (const int8_t *)x + ainftp_blocks(n), n);
-		else
-			p->ops->i8_64(p->acc, (const int8_t *)x + ainftp_blocks(n), n);
-		break;
-	case AINFTP_ENC_FLOAT32:
-		p->ops->f32(p->acc, (const float *)x, n);
-		break;
-	}
+static void
+plain_i16_32(const struct plain *p, const uint8_t *x)
+{
+	p->ops->i16_32(p->acc, (const int16_t *)x, p->pt->elems);
+}
+
+static void
+plain_i16_64(const struct plain *p, const uint8_t *x)
+{
+	p->ops->i16_64(p->acc, (const int16_t *)x, p->pt->elems);
+}
+
+/* int8: the values, after the blocks' exponent bytes. */
+static void
+plain_i8_32(const struct plain *p, const uint8_t *x)
+{
+	p->ops->i8_32(p->acc, (const int8_t *)x + ainftp_blocks(p->pt->elems), p->pt->elems);
+}
+
+static void
+plain_i8_64(const struct plain *p, const uint8_t *x)
+{
+	p->ops->i8_64(p->acc, (const int8_t *)x + ainftp_blocks(p->pt->elems), p->pt->elems);
+}
+
+static void
+plain_f32(const struct plain *p, const uint8_t *x)
+{
+	p->ops->f32(p->acc, (const float *)x, p->pt->elems);
+}
+
+/* By encoding: [0] into 32-bit lanes, [1] into 64-bit ones. */
+static const plain_add_fn plain_adds[][2] = {
+	[AINFTP_ENC_INT16] = {plain_i16_32, plain_i16_64},
+	[AINFTP_ENC_INT8] = {plain_i8_32, plain_i8_64},
+	[AINFTP_ENC_FLOAT32] = {plain_f32, NULL},
+};
+
+static plain_add_fn
+plain_add_get(enum ainftp_encoding enc, unsigned int bits)
+{
+	return (unsigned int)enc < RTE_DIM(plain_adds) ? plain_adds[enc][bits == 64] : NULL;
 }
 
 static void
@@ -1127,7 +1164,7 @@ plain_chunk(void *arg)
 
 	memset(p->acc, 0, (size_t)p->pt->elems * p->bits / 8);
 	for (w = 0; w < p->workers; w++)
-		plain_add(p, w);
+		p->add(p, p->tr->payload[w]);
 }
 
 /* Contributions/s of the plain baseline in `bits` lanes; NAN where it has none (float32 x 64). */
@@ -1139,7 +1176,8 @@ plain_run(struct bench *b, const struct point *pt, unsigned int bits)
 	struct timed t = {.chunk = plain_chunk, .arg = &p};
 	double mpps;
 
-	if (pt->enc == AINFTP_ENC_FLOAT32 && bits != 32)
+	p.add = plain_add_get(pt->enc, bits);
+	if (p.add == NULL)
 		return NAN;
 	p.acc = rte_zmalloc("bench_plain", (size_t)pt->elems * bits / 8, 64);
 	if (p.acc == NULL)
@@ -1435,15 +1473,15 @@ only_parse(const char *arg, struct opts *o)
 	unsigned int e, i;
 	size_t n = strcspn(arg, ":");
 
-	for (e = 0; e < N_ENC; e++) {
-		const char *name = ainftp_encoding_name(encodings[e]);
+	for (e = 0; e < n_enc(); e++) {
+		const char *name = ainftp_encoding_name(enc_at(e));
 
 		if (strlen(name) == n && strncmp(arg, name, n) == 0 && arg[n] == ':')
 			break;
 	}
-	if (e == N_ENC) {
-		fprintf(stderr,
-			PROG ": --only: \"%s\" is not ENC:SIZE, ENC int16, int8 or float32\n", arg);
+	if (e == n_enc()) {
+		fprintf(stderr, PROG ": --only: \"%s\" is not ENC:SIZE, ENC an encoding's name\n",
+			arg);
 		return -1;
 	}
 	if (ainftp_opt_uint(PROG, "--only SIZE", arg + n + 1, sizes_full[0],
@@ -1457,7 +1495,7 @@ only_parse(const char *arg, struct opts *o)
 			arg + n + 1);
 		return -1;
 	}
-	o->only_enc = (int)encodings[e];
+	o->only_enc = (int)enc_at(e);
 	o->only_size = (uint32_t)size;
 	return 0;
 }
@@ -1722,12 +1760,12 @@ table_run(struct bench *b, struct row at1k[N_ENC])
 	struct row r = {.ok = false};
 
 	table_header();
-	for (e = 0; e < N_ENC; e++) {
+	for (e = 0; e < n_enc(); e++) {
 		for (i = 0; i < n; i++) {
-			struct point pt = point_make(&b->o, encodings[e], sizes[i], b->o.auth);
+			struct point pt = point_make(&b->o, enc_at(e), sizes[i], b->o.auth);
 
 			if (b->o.only_enc >= 0 &&
-			    (b->o.only_enc != (int)encodings[e] || b->o.only_size != sizes[i]))
+			    (b->o.only_enc != (int)enc_at(e) || b->o.only_size != sizes[i]))
 				continue;
 			if (!pt.fits) {
 				printf("%-8s  %9u  skipped: its %s results (%u elements) exceed "
@@ -1960,17 +1998,17 @@ simd_run(struct bench *b)
 static void
 summary_print(const struct bench *b, const struct row at1k[N_ENC], const struct auth_figures *a)
 {
-	const struct row *r = &at1k[0]; /* encodings[0]: int16 */
+	const struct row *r = &at1k[0]; /* the first codec: int16 */
 	unsigned int e;
 
 	printf("bench: int16_1KB_Mpps=%.3f int16_1KB_Gbps=%.2f int16_1KB_p99_us=%.1f "
 	       "ratio_io=%.2f ratio_compute=%.2f auth_cost=%.2f",
 	       r->mpps, r->gbps, r->p99_us, r->mpps / r->io_mpps, r->mpps / r->cmp_mpps, a->on_off);
-	for (e = 0; e < N_ENC; e++)
-		printf(" ratio_kernel_%s=%.2f", ainftp_encoding_name(encodings[e]),
+	for (e = 0; e < n_enc(); e++)
+		printf(" ratio_kernel_%s=%.2f", ainftp_encoding_name(enc_at(e)),
 		       at1k[e].cmp_mpps / at1k[e].plain32_mpps);
-	for (e = 1; e < N_ENC; e++)
-		printf(" ratio_io_%s=%.2f", ainftp_encoding_name(encodings[e]),
+	for (e = 1; e < n_enc(); e++)
+		printf(" ratio_io_%s=%.2f", ainftp_encoding_name(enc_at(e)),
 		       at1k[e].mpps / at1k[e].io_mpps);
 	printf(" auth_ratio_io=%.2f simd=%s failures=%u\n", a->on_io, b->ops->name, b->failures);
 }
