@@ -63,15 +63,17 @@ check() { # LABEL ENV...: runs gpu-check.sh --prebuilt with ENV, its exit in $rc
 	local label=$1
 	shift
 	rc=0
-	env PATH="$work/bin:/usr/bin:/bin" AINFTP_ENC=int16 AINFTP_RULE=sgd AINFTP_CEIL_CHUNKS=60000 \
-		AINFTP_MIN_RPS=20000 "$@" "$pack/gpu-check.sh" --prebuilt "$pack" 2000 \
+	# A paced ceiling the stub (ainftp-sink-follow) keeps up with on a busy 2-core box, under
+	# ASan too: 256 slots at 2,000/s come round every 128 ms. The real targets are the GPU's.
+	env PATH="$work/bin:/usr/bin:/bin" AINFTP_ENC=int16 AINFTP_RULE=sgd AINFTP_CEIL_CHUNKS=4000 \
+		AINFTP_MIN_RPS=1000 "$@" "$pack/gpu-check.sh" --prebuilt "$pack" 2000 \
 		>"$work/$label.out" 2>&1 || rc=$?
 	last=$(tail -n 1 "$work/$label.out")
 	echo "$label: exit $rc: $last"
 }
 
 # 1. This box's sinks: both fail, each for its reason; the ceiling still measured.
-check real AINFTP_SINKS="cuda gpudev" AINFTP_CEIL_RATES="30000 0"
+check real AINFTP_SINKS="cuda gpudev" AINFTP_CEIL_RATES="2000 0"
 [ "$rc" = 1 ] || { cat "$work/real.out"; fail "real: exit $rc"; }
 grep -q '^gpu-check: FAIL sinks=none latency_p50_us=1.50 latency_p99_us=3.00 results_per_s=[0-9]* ' <<<"$last" &&
 	grep -qF 'cuda-int16-sgd: the appliance did not run the cuda sink' <<<"$last" &&
@@ -83,16 +85,16 @@ grep -q '^== ceiling-0 (writer rate as fast as it goes): writer exit 0, consumer
 echo "ok   cuda and gpudev without a GPU: FAIL, with both reasons"
 
 # 2. The host sink: the path around the consumer, PASS.
-check host AINFTP_SINKS=host AINFTP_CEIL_RATES="30000"
+check host AINFTP_SINKS=host AINFTP_CEIL_RATES="2000"
 [ "$rc" = 0 ] || { cat "$work/host.out"; fail "host: exit $rc"; }
 rps=$(sed -n 's/.* results_per_s=\([0-9]*\) .*/\1/p' <<<"$last")
 grep -q '^gpu-check: PASS sinks=host latency_p50_us=1.50 latency_p99_us=3.00 results_per_s=[0-9]* GB_per_s=[0-9.]*$' <<<"$last" &&
-	[ "$rps" -ge 20000 ] || { cat "$work/host.out"; fail "host: $last"; }
+	[ "$rps" -ge 1000 ] || { cat "$work/host.out"; fail "host: $last"; }
 grep -q '^== host-int16-sgd: app exit 0, consumer exit 0$' "$work/host.out" || fail "host: the app run"
 echo "ok   the host sink: $last"
 
 # 3. A target missed.
-check slow AINFTP_SINKS=host AINFTP_CEIL_RATES="30000" STUB_P99=25.00
+check slow AINFTP_SINKS=host AINFTP_CEIL_RATES="2000" STUB_P99=25.00
 [ "$rc" = 1 ] && grep -q 'reason: latency_p99_us 25.00 > 20$' <<<"$last" ||
 	{ cat "$work/slow.out"; fail "slow: $last"; }
 echo "ok   p99 over its target: $last"
