@@ -112,35 +112,50 @@ guard_copy(int slot, const void *src, size_t len)
 	return memcpy(guard_end(slot, len), src, len);
 }
 
-/* acc is 64-byte aligned; the bytes after its n entries are a canary that must survive. */
+/*
+ * One allocation of ainftp_acc_size(n) bytes and 64 more, all a canary first:
+ * the gaps between acc, acc32 and blk and the bytes after blk must survive
+ * (acc itself too, while every block is narrow: only widening writes it).
+ */
 #define CANARY 0xa5
 
 static size_t
 acc_bytes(uint32_t n)
 {
-	return (n * sizeof(int64_t) + 63) / 64 * 64 + 64;
+	return ainftp_acc_size(n) + 64;
 }
 
 static void
 acc_init(struct ainftp_acc *a, uint32_t n)
 {
-	a->n = n;
-	a->blk = calloc(ainftp_blocks(n), sizeof(*a->blk));
-	a->acc = aligned_alloc(64, acc_bytes(n));
-	ck_assert(a->blk && a->acc);
-	memset(a->acc, CANARY, acc_bytes(n));
-	ainftp_acc_reset(a);
+	void *mem = aligned_alloc(64, acc_bytes(n));
+
+	ck_assert(mem);
+	memset(mem, CANARY, acc_bytes(n));
+	ainftp_acc_init(a, n, mem);
+	ck_assert_ptr_eq(a->acc, mem);
+}
+
+static void
+canary_check(const unsigned char *p, size_t from, size_t to, const char *what, uint32_t n)
+{
+	size_t i;
+
+	for (i = from; i < to; i++)
+		ck_assert_msg(p[i] == CANARY, "written past %s (n=%u, byte %zu)", what, n, i);
 }
 
 static void
 acc_free(struct ainftp_acc *a)
 {
 	const unsigned char *p = (const unsigned char *)a->acc;
-	size_t i;
+	size_t at32 = (size_t)((const unsigned char *)a->acc32 - p);
+	size_t atblk = (size_t)((const unsigned char *)a->blk - p);
 
-	for (i = a->n * sizeof(int64_t); i < acc_bytes(a->n); i++)
-		ck_assert_msg(p[i] == CANARY, "written past acc[%u]", a->n);
-	free(a->blk);
+	canary_check(p, a->n * sizeof(int64_t), at32, "acc", a->n);
+	canary_check(p, at32 + a->n * sizeof(int32_t), atblk, "acc32", a->n);
+	canary_check(p, atblk + ainftp_blocks(a->n) * sizeof(*a->blk), acc_bytes(a->n), "blk",
+		     a->n);
 	free(a->acc);
 }
 
@@ -148,8 +163,10 @@ static void
 acc_copy(struct ainftp_acc *dst, const struct ainftp_acc *src)
 {
 	dst->overflow = src->overflow;
+	dst->uni = src->uni;
 	memcpy(dst->blk, src->blk, ainftp_blocks(src->n) * sizeof(*src->blk));
 	memcpy(dst->acc, src->acc, src->n * sizeof(*src->acc));
+	memcpy(dst->acc32, src->acc32, src->n * sizeof(*src->acc32));
 }
 
 static void
@@ -157,10 +174,14 @@ assert_acc_same(const struct ainftp_acc *want, const struct ainftp_acc *got, con
 {
 	ck_assert_msg(want->overflow == got->overflow, "%s: overflow %d, want %d", what,
 		      got->overflow, want->overflow);
+	ck_assert_same(&want->uni, &got->uni, sizeof(want->uni), "%s: uni state differs (n=%u)",
+		       what, want->n);
 	ck_assert_same(want->blk, got->blk, ainftp_blocks(want->n) * sizeof(*want->blk),
 		       "%s: block state differs (n=%u)", what, want->n);
 	ck_assert_same(want->acc, got->acc, want->n * sizeof(*want->acc),
 		       "%s: acc differs at byte %ld (n=%u)", what, _d, want->n);
+	ck_assert_same(want->acc32, got->acc32, want->n * sizeof(*want->acc32),
+		       "%s: acc32 differs at byte %ld (n=%u)", what, _d, want->n);
 }
 
 /* Both result kernels of ops against the reference. */
@@ -663,12 +684,15 @@ START_TEST(res_crafted_states)
 			for (c = 0; c < sizeof(exps) / sizeof(exps[0]); c++) {
 				uint32_t kind = rnd() % 7;
 
+				/* Every block wide (narrow ones: res_crafted_narrow). */
+				a.uni.mag = AINFTP_MAG_WIDE;
 				for (b = 0; b < ainftp_blocks(a.n); b++) {
 					bool empty = rnd() % 8 == 0;
 
 					a.blk[b].exp = empty ? AINFTP_EXP_NONE
 							     : rnd_in(exps[c][0], exps[c][1]);
 					a.blk[b].emax = a.blk[b].exp;
+					a.blk[b].mag = AINFTP_MAG_WIDE;
 					for (i = b * 32; i < b * 32 + ainftp_block_len(a.n, b); i++)
 						a.acc[i] = empty ? 0
 								 : crafted_value(

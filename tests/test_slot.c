@@ -14,8 +14,7 @@
 #define ELEMS 100
 #define MAXW 64
 
-static int64_t acc_mem[ELEMS] __attribute__((aligned(64)));
-static struct ainftp_acc_block blk_mem[(ELEMS + AINFTP_BLOCK - 1) / AINFTP_BLOCK];
+static unsigned char acc_mem[2048] __attribute__((aligned(64)));
 
 static struct ainftp_slot *
 slot_new(void)
@@ -23,9 +22,8 @@ slot_new(void)
 	static struct ainftp_slot s;
 
 	memset(&s, 0, sizeof(s));
-	s.acc.n = ELEMS;
-	s.acc.acc = acc_mem;
-	s.acc.blk = blk_mem;
+	ck_assert_uint_le(ainftp_acc_size(ELEMS), sizeof(acc_mem));
+	ainftp_acc_init(&s.acc, ELEMS, acc_mem);
 	ainftp_slot_init(&s);
 	return &s;
 }

@@ -963,19 +963,17 @@ compute_run(struct bench *b, const struct point *pt, const struct ainftp_quant_o
 		.warm = (uint64_t)(COMPUTE_WARM_S * b->hz),
 		.cycles = (uint64_t)(b->o.compute_s * b->hz),
 	};
+	void *acc_mem;
 
-	c.acc.n = pt->elems;
-	c.acc.acc = rte_malloc("bench_acc", pt->elems * sizeof(int64_t), 64);
-	c.acc.blk = rte_malloc("bench_blk",
-			       ainftp_blocks(pt->elems) * sizeof(struct ainftp_acc_block), 64);
+	acc_mem = rte_malloc("bench_acc", ainftp_acc_size(pt->elems), 64);
 	c.scratch = rte_malloc("bench_scratch", pt->elems * sizeof(float), 64);
-	if (c.acc.acc == NULL || c.acc.blk == NULL || c.scratch == NULL)
+	if (acc_mem == NULL || c.scratch == NULL)
 		die("out of memory for the accumulator");
+	ainftp_acc_init(&c.acc, pt->elems, acc_mem);
 	ainftp_kernels_init(&c.k, ops);
 	dut_launch(compute_main, &c);
 	rte_eal_wait_lcore(DUT_LCORE);
-	rte_free(c.acc.acc);
-	rte_free(c.acc.blk);
+	rte_free(acc_mem);
 	rte_free(c.scratch);
 	return (double)c.adds * (double)b->hz / (double)c.elapsed / 1e6;
 }

@@ -8,10 +8,13 @@
  * Every value on the wire is an integer times a power of two: int16 with one
  * exponent per packet, int8 with one exponent per block of 32 elements, and
  * float32, which the appliance turns into a 32-bit integer per block on arrival.
- * The appliance sums those integers in int64 at a per-block exponent, so a sum
- * is exact and the same bits whatever the order of arrival, as long as the
- * exponents of one block's contributions stay within a span the int64 can hold
+ * The appliance sums those integers exactly at a per-block exponent, so a sum
+ * is the same bits whatever the order of arrival, as long as the exponents of
+ * one block's contributions stay within a span the int64 can hold
  * (AINFTP_SPAN_*); past it the slot is flagged overflow, never silently wrong.
+ * A block sums in int32 ("narrow") while a bound on its sum stays within 31
+ * bits, and moves to int64 ("wide") for good when it would not: the same
+ * integers either way, in half the memory traffic while narrow.
  *
  * Plain C11, no DPDK: the worker client library links it too. Each kernel has a
  * scalar reference (the _ref functions) and AVX2 / AVX-512 versions that must
@@ -40,20 +43,53 @@ ainftp_blocks(uint32_t n)
 	return (n + AINFTP_BLOCK - 1) / AINFTP_BLOCK;
 }
 
-/* Per-block accumulator state: value of acc[i] = acc[i] * 2^exp. */
+/* A block's mag once it sums in acc (int64): no bound is kept any more. */
+#define AINFTP_MAG_WIDE UINT32_MAX
+
+/* Per-block accumulator state: value of element i = sum[i] * 2^exp. */
 struct ainftp_acc_block {
 	int32_t exp;  /* AINFTP_EXP_NONE until a non-zero contribution arrives */
 	int32_t emax; /* largest contribution exponent, for the overflow check */
+	/*
+	 * Narrow (sum in acc32): a bound on every |acc32[i]| of the block, the
+	 * sum of 2^(w + shift) over what it took, at most INT32_MAX. Wide (sum in
+	 * acc): AINFTP_MAG_WIDE. A block only ever widens; reset makes it narrow.
+	 */
+	uint32_t mag;
 };
 
+/*
+ * One allocation of ainftp_acc_size(n) bytes, laid out by ainftp_acc_init:
+ * acc, acc32 and blk; acc is its start, so freeing acc frees it all.
+ */
 struct ainftp_acc {
 	uint32_t n;    /* elements */
 	bool overflow; /* some block's exponents spread past what int64 holds exactly */
+	/*
+	 * While uni.mag != AINFTP_MAG_WIDE every block is narrow with uni's exp,
+	 * emax and mag (blk[].exp and .emax kept equal, blk[].mag not kept): an
+	 * int16 packet then costs one exponent check, not one per block.
+	 */
+	struct ainftp_acc_block uni;
 	struct ainftp_acc_block *blk; /* ainftp_blocks(n) entries */
-	int64_t *acc;		      /* n entries, 64-byte aligned */
+	int64_t *acc;		      /* n entries, 64-byte aligned: the sums of wide blocks */
+	int32_t *acc32;		      /* n entries, 64-byte aligned: the sums of narrow blocks */
 };
 
-/* Empty the accumulator (all zero, every block AINFTP_EXP_NONE). */
+/* Bytes an accumulator of n elements needs: one allocation, 64-byte aligned. */
+size_t ainftp_acc_size(uint32_t n);
+
+/* Lay a out over mem (ainftp_acc_size(n) bytes, 64-byte aligned) and empty it. */
+void ainftp_acc_init(struct ainftp_acc *a, uint32_t n, void *mem);
+
+/* The sum of element i, at its block's exponent, whichever form the block is in. */
+static inline int64_t
+ainftp_acc_at(const struct ainftp_acc *a, uint32_t i)
+{
+	return a->blk[i / AINFTP_BLOCK].mag == AINFTP_MAG_WIDE ? a->acc[i] : a->acc32[i];
+}
+
+/* Empty the accumulator (all zero, every block narrow and AINFTP_EXP_NONE). */
 void ainftp_acc_reset(struct ainftp_acc *a);
 
 /*
@@ -184,15 +220,92 @@ ainftp_acc_fits(const struct ainftp_acc_block *bk, int32_t e)
 }
 
 /*
- * Make block b ready for a non-zero contribution of w bits at exponent e:
- * updates exp, emax and overflow (rounding the block's acc right in place
- * when overflow raises exp). Returns the shift of the contribution (< 0 only
- * on overflow) and sets *acc_shl, the left shift still owed to the block's acc.
+ * How a block takes a non-zero contribution (docs/QUANTIZATION.md,
+ * "Summing"; an all-zero one changes nothing, not even mag), for shifts ash
+ * (the sum's) and csh (the contribution's):
+ *   32:   acc32 = acc32 * 2^ash + c * 2^csh (no overflow: mag bounds it);
+ *   64:   acc = acc * 2^ash + c * 2^csh, csh < 0 only on overflow (rounded);
+ *   SLOW: not for ainftp_acc_quick: ainftp_acc_step decides.
+ */
+enum { AINFTP_STEP_32 = 1, AINFTP_STEP_64, AINFTP_STEP_SLOW };
+
+/* Exponent spread of the shifts a narrow block can take for w-bit contributions. */
+#define AINFTP_NARROW_BITS 30 /* 2^(w + shift) <= 2^30: adding it to mag cannot wrap */
+
+/*
+ * The common case: a non-empty block and e within [exp, emax], so nothing
+ * but mag changes (ash = 0); a narrow block also needs mag's room. Returns
+ * 32 or 64 (and updates mag), else SLOW.
+ */
+static inline int
+ainftp_acc_quick(struct ainftp_acc_block *bk, int32_t e, int w, int32_t *csh)
+{
+	uint32_t add;
+
+	if (!ainftp_acc_fits(bk, e))
+		return AINFTP_STEP_SLOW;
+	*csh = e - bk->exp;
+	if (bk->mag == AINFTP_MAG_WIDE)
+		return AINFTP_STEP_64;
+	if (w + *csh > AINFTP_NARROW_BITS)
+		return AINFTP_STEP_SLOW;
+	add = UINT32_C(1) << (w + *csh);
+	if (bk->mag > (uint32_t)INT32_MAX - add)
+		return AINFTP_STEP_SLOW;
+	bk->mag += add;
+	return AINFTP_STEP_32;
+}
+
+/*
+ * Everything ainftp_acc_quick left: updates exp, emax, mag and overflow,
+ * widens the block (acc32 to acc) when its bound would pass 31 bits, and
+ * rounds acc right in place when overflow raises exp. Returns 32 or 64.
+ */
+int ainftp_acc_step(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *ash, int32_t *csh);
+
+/*
+ * The int16 packet as a whole while a->uni holds: what every block would do
+ * on its own if its part of c is not zero. Returns 0 when the packet must go
+ * block by block (ainftp_acc_uni_drop first), else 1 or 2 with *next (uni
+ * after the packet) and the shifts of acc32 = acc32 * 2^ash + c * 2^csh:
+ *   1: exp and emax stay, ash = 0: a zero block adds zeros, so add first
+ *      while counting the non-zero blocks, then ainftp_acc_uni_done;
+ *   2: exp or emax change: only when no block of c is zero (a zero block
+ *      would keep its exponents), then ainftp_acc_uni_commit and add.
+ */
+int ainftp_acc_uni_plan(const struct ainftp_acc *a, int32_t e, int w, struct ainftp_acc_block *next,
+			int32_t *ash, int32_t *csh);
+void ainftp_acc_uni_commit(struct ainftp_acc *a, const struct ainftp_acc_block *next);
+/* After a plan-1 add in which nz of the blocks of q were not zero. */
+void ainftp_acc_uni_done(struct ainftp_acc *a, const struct ainftp_acc_block *next, uint32_t nz,
+			 const int16_t *q);
+/* Blocks on their own: each takes uni's mag. */
+void ainftp_acc_uni_drop(struct ainftp_acc *a);
+
+/* Before a block takes a non-zero contribution on its own (zeros keep uni). */
+static inline void
+ainftp_acc_uni_off(struct ainftp_acc *a)
+{
+	if (__builtin_expect(a->uni.mag != AINFTP_MAG_WIDE, 0))
+		ainftp_acc_uni_drop(a);
+}
+/* After an int16 packet went block by block: uni again if every block is narrow, non-empty, alike.
+ */
+void ainftp_acc_uni_try(struct ainftp_acc *a);
+
+/*
+ * The int64 rule on a wide block b, for a non-zero contribution of w bits at
+ * exponent e: updates exp, emax and overflow (rounding the block's acc right
+ * in place when overflow raises exp). Returns the shift of the contribution
+ * (< 0 only on overflow) and sets *acc_shl, the left shift still owed to the
+ * block's acc.
  */
 int32_t ainftp_acc_prep(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *acc_shl);
 /* acc[j] = acc[j] * 2^acc_shl + c[j] * 2^c_shift (rounded), j < m. */
 void ainftp_acc_apply(int64_t *acc, const int64_t *c, uint32_t m, int32_t acc_shl, int32_t c_shift);
-/* The whole rule for one block (zero test, prep, apply), on widened contributions. */
+/* acc32[j] = acc32[j] * 2^ash + c[j] * 2^csh, j < m (mag has checked the range). */
+void ainftp_acc_apply32(int32_t *acc32, const int64_t *c, uint32_t m, int32_t ash, int32_t csh);
+/* The whole rule for one block (zero test, quick, step, apply), on widened contributions. */
 void ainftp_acc_block_add(struct ainftp_acc *a, uint32_t b, const int64_t *c, int32_t e, int w);
 
 /* res_i16: the exponent from K (AINFTP_EXP_NONE: nothing), and one element at shift d. */

@@ -107,52 +107,47 @@ quant_i8(const float *x, uint32_t n, int8_t *e, int8_t *q)
 	return 0;
 }
 
-/*
- * Add one block's contributions, widened to c[0..3], at exponent e. full is a
- * constant at each call site: full blocks use plain loads and stores.
- */
+/* acc32 = acc32 * 2^ash + c * 2^csh on one block; full is a constant at each call site. */
 INLINE void
-add_block(struct ainftp_acc *a, uint32_t b, const __m512i c[4], __mmask32 k, bool full, int32_t e,
-	  int w)
+add32(int32_t *d, const __m512i c[2], __mmask32 k, bool full, int32_t ash, int32_t csh)
 {
-	struct ainftp_acc_block *bk = &a->blk[b];
-	int64_t *d = a->acc + (size_t)b * AINFTP_BLOCK;
-	int32_t acc_shl = 0, c_shift;
-	__m128i csh, ash;
+	__m128i as = _mm_cvtsi32_si128(ash), cs = _mm_cvtsi32_si128(csh);
 	int g;
 
-	if (ainftp_acc_fits(bk, e)) {
-		/* exp and emax stay: a zero block adds zeros, no need to test for it. */
-		c_shift = e - bk->exp;
-	} else {
-		__m512i any =
-			_mm512_or_si512(_mm512_or_si512(c[0], c[1]), _mm512_or_si512(c[2], c[3]));
+	UNROLL
+	for (g = 0; g < 2; g++) {
+		__mmask16 kg = (__mmask16)(k >> (16 * g));
+		__m512i v = full ? _mm512_loadu_si512(d + 16 * g)
+				 : _mm512_maskz_loadu_epi32(kg, d + 16 * g);
 
-		if (!_mm512_test_epi64_mask(any, any))
-			return;
-		c_shift = ainftp_acc_prep(a, b, e, w, &acc_shl);
-		if (c_shift < 0) {
-			/* Overflow rounds the contribution: rare, scalar. */
-			int64_t t[AINFTP_BLOCK];
-
-			UNROLL
-			for (g = 0; g < 4; g++)
-				_mm512_storeu_si512(t + 8 * g, c[g]);
-			ainftp_acc_apply(d, t, ainftp_block_len(a->n, b), acc_shl, c_shift);
-			return;
-		}
+		if (ash)
+			v = _mm512_sll_epi32(v, as);
+		v = _mm512_add_epi32(v, _mm512_sll_epi32(c[g], cs));
+		if (full)
+			_mm512_storeu_si512(d + 16 * g, v);
+		else
+			_mm512_mask_storeu_epi32(d + 16 * g, kg, v);
 	}
-	csh = _mm_cvtsi32_si128(c_shift);
-	ash = _mm_cvtsi32_si128(acc_shl);
+}
+
+/* acc = acc * 2^ash + c * 2^csh on one block, csh >= 0. */
+INLINE void
+add64(int64_t *d, const __m512i c[2], __mmask32 k, bool full, int32_t ash, int32_t csh)
+{
+	__m128i as = _mm_cvtsi32_si128(ash), cs = _mm_cvtsi32_si128(csh);
+	int g;
+
 	UNROLL
 	for (g = 0; g < 4; g++) {
 		__mmask8 kg = (__mmask8)(k >> (8 * g));
+		__m256i half = g % 2 ? _mm512_extracti64x4_epi64(c[g / 2], 1)
+				     : _mm512_castsi512_si256(c[g / 2]);
 		__m512i v = full ? _mm512_loadu_si512(d + 8 * g)
 				 : _mm512_maskz_loadu_epi64(kg, d + 8 * g);
 
-		if (acc_shl)
-			v = _mm512_sll_epi64(v, ash);
-		v = _mm512_add_epi64(v, _mm512_sll_epi64(c[g], csh));
+		if (ash)
+			v = _mm512_sll_epi64(v, as);
+		v = _mm512_add_epi64(v, _mm512_sll_epi64(_mm512_cvtepi32_epi64(half), cs));
 		if (full)
 			_mm512_storeu_si512(d + 8 * g, v);
 		else
@@ -160,64 +155,167 @@ add_block(struct ainftp_acc *a, uint32_t b, const __m512i c[4], __mmask32 k, boo
 	}
 }
 
+/*
+ * Add one block's contributions, as int32 in c[0..1] (lanes past the block
+ * zero), at exponent e: the rule of ainftp_acc_quick and ainftp_acc_step.
+ */
+INLINE void
+add_block(struct ainftp_acc *a, uint32_t b, const __m512i c[2], __mmask32 k, bool full, int32_t e,
+	  int w)
+{
+	size_t off = (size_t)b * AINFTP_BLOCK;
+	__m512i any = _mm512_or_si512(c[0], c[1]);
+	int32_t ash = 0, csh = 0;
+	int how;
+
+	if (!_mm512_test_epi32_mask(any, any))
+		return; /* zeros change nothing, not even mag */
+	ainftp_acc_uni_off(a);
+	how = ainftp_acc_quick(&a->blk[b], e, w, &csh);
+	if (how == AINFTP_STEP_SLOW)
+		how = ainftp_acc_step(a, b, e, w, &ash, &csh);
+	if (how == AINFTP_STEP_32) {
+		add32(a->acc32 + off, c, k, full, ash, csh);
+	} else if (csh >= 0) {
+		add64(a->acc + off, c, k, full, ash, csh);
+	} else {
+		/* Overflow rounds the contribution: rare, scalar. */
+		int32_t t32[AINFTP_BLOCK];
+		int64_t t[AINFTP_BLOCK];
+		int j;
+
+		_mm512_storeu_si512(t32, c[0]);
+		_mm512_storeu_si512(t32 + 16, c[1]);
+		for (j = 0; j < AINFTP_BLOCK; j++)
+			t[j] = t32[j];
+		ainftp_acc_apply(a->acc + off, t, ainftp_block_len(a->n, b), ash, csh);
+	}
+}
+
+/* 32 int16 as two vectors of int32. */
+INLINE void
+widen_i16(__m512i v, __m512i c[2])
+{
+	c[0] = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(v));
+	c[1] = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(v, 1));
+}
+
+/* How many blocks of an int16 payload are not all zero. */
+static uint32_t
+nonzero_blocks_i16(const int16_t *q, uint32_t n)
+{
+	uint32_t nz = 0, b;
+
+	for (b = 0; b < ainftp_blocks(n); b++) {
+		__m512i v = _mm512_maskz_loadu_epi16(block_mask(ainftp_block_len(n, b)),
+						     q + (size_t)b * AINFTP_BLOCK);
+
+		nz += _mm512_test_epi16_mask(v, v) != 0;
+	}
+	return nz;
+}
+
+/*
+ * acc32 = acc32 * 2^ash + q * 2^csh over the whole payload, 32 elements (a
+ * block) at a time: the int16 packet while every block shares one state, no
+ * per-block state at all. Returns how many blocks of q are not zero (the
+ * test rides on the loads). shl_acc is a constant at each call site: without
+ * it this is the plain widening sum.
+ */
+INLINE uint32_t
+uni_add(int32_t *d, const int16_t *q, uint32_t n, int32_t ash, int32_t csh, bool shl_acc)
+{
+	__m128i as = _mm_cvtsi32_si128(ash), cs = _mm_cvtsi32_si128(csh);
+	uint32_t i, nz = 0;
+	__m512i c[2];
+
+	for (i = 0; i + 32 <= n; i += 32) {
+		__m512i v = _mm512_loadu_si512(q + i);
+		__m512i d0 = _mm512_loadu_si512(d + i), d1 = _mm512_loadu_si512(d + i + 16);
+
+		nz += _mm512_test_epi16_mask(v, v) != 0;
+		widen_i16(v, c);
+		if (shl_acc) {
+			d0 = _mm512_sll_epi32(d0, as);
+			d1 = _mm512_sll_epi32(d1, as);
+		}
+		_mm512_storeu_si512(d + i, _mm512_add_epi32(d0, _mm512_sll_epi32(c[0], cs)));
+		_mm512_storeu_si512(d + i + 16, _mm512_add_epi32(d1, _mm512_sll_epi32(c[1], cs)));
+	}
+	if (i < n) {
+		__mmask32 k = block_mask(n - i);
+		__m512i v = _mm512_maskz_loadu_epi16(k, q + i);
+
+		nz += _mm512_test_epi16_mask(v, v) != 0;
+		widen_i16(v, c);
+		add32(d + i, c, k, false, ash, csh);
+	}
+	return nz;
+}
+
 static void
 acc_i16(struct ainftp_acc *a, const int16_t *q, int8_t e)
 {
 	uint32_t nb = ainftp_blocks(a->n), full = a->n / AINFTP_BLOCK, b;
-	__m512i c[4];
-	int g;
+	struct ainftp_acc_block next;
+	int32_t ash, csh;
+	int k = ainftp_acc_uni_plan(a, e, AINFTP_QBITS_INT16, &next, &ash, &csh);
+	__m512i c[2];
 
+	if (k == 1) {
+		ainftp_acc_uni_done(a, &next, uni_add(a->acc32, q, a->n, 0, csh, false), q);
+		return;
+	}
+	if (k == 2) {
+		uint32_t nz = nonzero_blocks_i16(q, a->n);
+
+		if (nz == 0)
+			return; /* every block would skip it */
+		if (nz == nb) {
+			ainftp_acc_uni_commit(a, &next);
+			uni_add(a->acc32, q, a->n, ash, csh, true);
+			return;
+		}
+	}
 	for (b = 0; b < full; b++) {
-		const int16_t *p = q + (size_t)b * AINFTP_BLOCK;
-
-		UNROLL
-		for (g = 0; g < 4; g++)
-			c[g] = _mm512_cvtepi16_epi64(_mm_loadu_si128((const __m128i *)(p + 8 * g)));
+		widen_i16(_mm512_loadu_si512(q + (size_t)b * AINFTP_BLOCK), c);
 		add_block(a, b, c, ~(__mmask32)0, true, e, AINFTP_QBITS_INT16);
 	}
 	if (b < nb) {
 		__mmask32 k = block_mask(ainftp_block_len(a->n, b));
-		__m512i v = _mm512_maskz_loadu_epi16(k, q + (size_t)b * AINFTP_BLOCK);
 
-		c[0] = _mm512_cvtepi16_epi64(_mm512_extracti32x4_epi32(v, 0));
-		c[1] = _mm512_cvtepi16_epi64(_mm512_extracti32x4_epi32(v, 1));
-		c[2] = _mm512_cvtepi16_epi64(_mm512_extracti32x4_epi32(v, 2));
-		c[3] = _mm512_cvtepi16_epi64(_mm512_extracti32x4_epi32(v, 3));
+		widen_i16(_mm512_maskz_loadu_epi16(k, q + (size_t)b * AINFTP_BLOCK), c);
 		add_block(a, b, c, k, false, e, AINFTP_QBITS_INT16);
 	}
+	ainftp_acc_uni_try(a);
 }
 
 static void
 acc_i8(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
 {
 	uint32_t nb = ainftp_blocks(a->n), full = a->n / AINFTP_BLOCK, b;
-	__m512i c[4];
-	int g;
+	__m512i c[2];
 
 	for (b = 0; b < full; b++) {
-		const int8_t *p = q + (size_t)b * AINFTP_BLOCK;
+		__m256i v = _mm256_loadu_si256((const __m256i *)(q + (size_t)b * AINFTP_BLOCK));
 
-		UNROLL
-		for (g = 0; g < 4; g++)
-			c[g] = _mm512_cvtepi8_epi64(_mm_loadl_epi64((const __m128i *)(p + 8 * g)));
+		c[0] = _mm512_cvtepi8_epi32(_mm256_castsi256_si128(v));
+		c[1] = _mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1));
 		add_block(a, b, c, ~(__mmask32)0, true, e[b], AINFTP_QBITS_INT8);
 	}
 	if (b < nb) {
 		__mmask32 k = block_mask(ainftp_block_len(a->n, b));
 		__m256i v = _mm256_maskz_loadu_epi8(k, q + (size_t)b * AINFTP_BLOCK);
-		__m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
 
-		c[0] = _mm512_cvtepi8_epi64(lo);
-		c[1] = _mm512_cvtepi8_epi64(_mm_srli_si128(lo, 8));
-		c[2] = _mm512_cvtepi8_epi64(hi);
-		c[3] = _mm512_cvtepi8_epi64(_mm_srli_si128(hi, 8));
+		c[0] = _mm512_cvtepi8_epi32(_mm256_castsi256_si128(v));
+		c[1] = _mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1));
 		add_block(a, b, c, k, false, e[b], AINFTP_QBITS_INT8);
 	}
 }
 
 /* One float32 block to 32-bit integers at its own exponent; false when all zero. */
 INLINE bool
-f32_block(const float *x, __mmask32 k, bool full, __m512i c[4], int32_t *e)
+f32_block(const float *x, __mmask32 k, bool full, __m512i c[2], int32_t *e)
 {
 	const __m512i abs = _mm512_set1_epi32(0x7fffffff), lim = _mm512_set1_epi32(INT32_MAX);
 	__m512 x0 = full ? _mm512_loadu_ps(x) : _mm512_maskz_loadu_ps((__mmask16)k, x);
@@ -226,19 +324,14 @@ f32_block(const float *x, __mmask32 k, bool full, __m512i c[4], int32_t *e)
 	uint32_t m = _mm512_reduce_max_epu32(
 		_mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(x0), abs),
 				 _mm512_and_si512(_mm512_castps_si512(x1), abs)));
-	__m512i v0, v1;
 	__m512 p;
 
 	if (m == 0)
 		return false;
 	*e = ainftp_frexp_bits(m) - AINFTP_QBITS_FLOAT32;
 	p = _mm512_set1_ps((float)-*e);
-	v0 = quant_v(x0, p, lim); /* |c| < 2^31: the clamp never bites */
-	v1 = quant_v(x1, p, lim);
-	c[0] = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v0));
-	c[1] = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v0, 1));
-	c[2] = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v1));
-	c[3] = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v1, 1));
+	c[0] = quant_v(x0, p, lim); /* |c| < 2^31: the clamp never bites */
+	c[1] = quant_v(x1, p, lim);
 	return true;
 }
 
@@ -246,7 +339,7 @@ static int
 acc_f32(struct ainftp_acc *a, const float *x)
 {
 	uint32_t nb = ainftp_blocks(a->n), full = a->n / AINFTP_BLOCK, b;
-	__m512i c[4];
+	__m512i c[2];
 	int32_t e;
 
 	if (max_abs_bits(x, a->n) >= AINFTP_F32_ABS_INF)
@@ -263,6 +356,17 @@ acc_f32(struct ainftp_acc *a, const float *x)
 	return 0;
 }
 
+/* Group g (8 elements) of block b's sums as int64, from acc32 while the block is narrow. */
+static __m512i
+load_sum(const struct ainftp_acc *a, uint32_t b, int g, __mmask8 kg)
+{
+	size_t off = (size_t)b * AINFTP_BLOCK + 8 * (size_t)g;
+
+	if (a->blk[b].mag != AINFTP_MAG_WIDE)
+		return _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(kg, a->acc32 + off));
+	return _mm512_maskz_loadu_epi64(kg, a->acc + off);
+}
+
 static void
 res_f32(const struct ainftp_acc *a, float *out)
 {
@@ -270,7 +374,6 @@ res_f32(const struct ainftp_acc *a, float *out)
 	int g;
 
 	for (b = 0; b < ainftp_blocks(a->n); b++) {
-		const int64_t *d = a->acc + (size_t)b * AINFTP_BLOCK;
 		__mmask32 k = block_mask(ainftp_block_len(a->n, b));
 		int32_t exp = a->blk[b].exp;
 		/* An empty block holds zeros: any scale gives 0.0f. scalef is ldexp. */
@@ -278,7 +381,7 @@ res_f32(const struct ainftp_acc *a, float *out)
 
 		for (g = 0; g < 4; g++) {
 			__mmask8 kg = (__mmask8)(k >> (8 * g));
-			__m512d v = _mm512_cvtepi64_pd(_mm512_maskz_loadu_epi64(kg, d + 8 * g));
+			__m512d v = _mm512_cvtepi64_pd(load_sum(a, b, g, kg));
 
 			_mm256_mask_storeu_ps(out + (size_t)b * AINFTP_BLOCK + 8 * g, kg,
 					      _mm512_cvtpd_ps(_mm512_scalef_pd(v, p)));
@@ -288,15 +391,15 @@ res_f32(const struct ainftp_acc *a, float *out)
 
 /* Bit length of the largest |acc| of a block (|INT64_MIN| counts as 2^63). */
 static int32_t
-block_bits(const int64_t *d, __mmask32 k)
+block_bits(const struct ainftp_acc *a, uint32_t b, __mmask32 k)
 {
 	__m512i or = _mm512_setzero_si512();
 	uint64_t u;
 	int g;
 
 	for (g = 0; g < 4; g++)
-		or = _mm512_or_si512(or, _mm512_abs_epi64(_mm512_maskz_loadu_epi64(
-						 (__mmask8)(k >> (8 * g)), d + 8 * g)));
+		or = _mm512_or_si512(or,
+				     _mm512_abs_epi64(load_sum(a, b, g, (__mmask8)(k >> (8 * g)))));
 	u = (uint64_t)_mm512_reduce_or_epi64(or);
 	return u ? 64 - __builtin_clzll(u) : 0;
 }
@@ -317,14 +420,14 @@ shr_rne(__m512i v, int32_t s)
 
 /* One block to int16 at a shift d that leaves at most 15 bits (or saturates at 2^15). */
 static void
-res_i16_block(const int64_t *d, __mmask32 k, int32_t dsh, int16_t *out)
+res_i16_block(const struct ainftp_acc *a, uint32_t b, __mmask32 k, int32_t dsh, int16_t *out)
 {
 	const __m512i lim = _mm512_set1_epi64(INT16_MAX), nlim = _mm512_set1_epi64(-INT16_MAX);
 	int g;
 
 	for (g = 0; g < 4; g++) {
 		__mmask8 kg = (__mmask8)(k >> (8 * g));
-		__m512i v = _mm512_maskz_loadu_epi64(kg, d + 8 * g);
+		__m512i v = load_sum(a, b, g, kg);
 
 		if (dsh >= 0)
 			v = _mm512_sll_epi64(v, _mm_cvtsi32_si128(dsh));
@@ -349,8 +452,7 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 
 		if (exp == AINFTP_EXP_NONE)
 			continue;
-		bits = block_bits(a->acc + (size_t)b * AINFTP_BLOCK,
-				  block_mask(ainftp_block_len(a->n, b)));
+		bits = block_bits(a, b, block_mask(ainftp_block_len(a->n, b)));
 		if (bits && bits + exp > k)
 			k = bits + exp;
 	}
@@ -360,8 +462,9 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 		for (i = 0; i < a->n; i++) {
 			int32_t exp = a->blk[i / AINFTP_BLOCK].exp;
 
-			out[i] = exp == AINFTP_EXP_NONE ? 0
-							: ainftp_res_i16_one(a->acc[i], exp - eo);
+			out[i] = exp == AINFTP_EXP_NONE
+					 ? 0
+					 : ainftp_res_i16_one(ainftp_acc_at(a, i), exp - eo);
 		}
 		return eo;
 	}
@@ -369,9 +472,9 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 		int32_t exp = a->blk[b].exp;
 
 		/* An empty block holds zeros: any shift gives 0. */
-		res_i16_block(
-			a->acc + (size_t)b * AINFTP_BLOCK, block_mask(ainftp_block_len(a->n, b)),
-			exp == AINFTP_EXP_NONE ? 0 : exp - eo, out + (size_t)b * AINFTP_BLOCK);
+		res_i16_block(a, b, block_mask(ainftp_block_len(a->n, b)),
+			      exp == AINFTP_EXP_NONE ? 0 : exp - eo,
+			      out + (size_t)b * AINFTP_BLOCK);
 	}
 	return eo;
 }
