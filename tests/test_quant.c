@@ -114,8 +114,9 @@ guard_copy(int slot, const void *src, size_t len)
 
 /*
  * One allocation of ainftp_acc_size(n) bytes and 64 more, all a canary first:
- * the gaps between acc, acc32 and blk and the bytes after blk must survive
- * (acc itself too, while every block is narrow: only widening writes it).
+ * the gaps between acc, acc32 and the block arrays and the bytes after them
+ * must survive (acc itself too, while every block is narrow: only widening
+ * writes it).
  */
 #define CANARY 0xa5
 
@@ -145,28 +146,54 @@ canary_check(const unsigned char *p, size_t from, size_t to, const char *what, u
 		ck_assert_msg(p[i] == CANARY, "written past %s (n=%u, byte %zu)", what, n, i);
 }
 
+/* The parts of an accumulator's allocation, in order: where each starts and its bytes. */
+static void
+acc_parts(const struct ainftp_acc *a, const void *at[5], size_t len[5])
+{
+	size_t nb = ainftp_blocks(a->n);
+
+	at[0] = a->acc, len[0] = a->n * sizeof(*a->acc);
+	at[1] = a->acc32, len[1] = a->n * sizeof(*a->acc32);
+	at[2] = a->exp, len[2] = nb * sizeof(*a->exp);
+	at[3] = a->emax, len[3] = nb * sizeof(*a->emax);
+	at[4] = a->mag, len[4] = nb * sizeof(*a->mag);
+}
+
 static void
 acc_free(struct ainftp_acc *a)
 {
+	static const char *const names[5] = {"acc", "acc32", "exp", "emax", "mag"};
 	const unsigned char *p = (const unsigned char *)a->acc;
-	size_t at32 = (size_t)((const unsigned char *)a->acc32 - p);
-	size_t atblk = (size_t)((const unsigned char *)a->blk - p);
+	const void *at[5];
+	size_t len[5];
+	int k;
 
-	canary_check(p, a->n * sizeof(int64_t), at32, "acc", a->n);
-	canary_check(p, at32 + a->n * sizeof(int32_t), atblk, "acc32", a->n);
-	canary_check(p, atblk + ainftp_blocks(a->n) * sizeof(*a->blk), acc_bytes(a->n), "blk",
-		     a->n);
+	acc_parts(a, at, len);
+	for (k = 0; k < 5; k++) {
+		size_t from = (size_t)((const unsigned char *)at[k] - p) + len[k];
+		size_t to =
+			k < 4 ? (size_t)((const unsigned char *)at[k + 1] - p) : acc_bytes(a->n);
+
+		ck_assert_uint_le(from, to);
+		canary_check(p, from, to, names[k], a->n);
+	}
 	free(a->acc);
 }
 
 static void
 acc_copy(struct ainftp_acc *dst, const struct ainftp_acc *src)
 {
+	const void *from[5], *to[5];
+	size_t len[5];
+	int k;
+
 	dst->overflow = src->overflow;
+	dst->fresh = src->fresh;
 	dst->uni = src->uni;
-	memcpy(dst->blk, src->blk, ainftp_blocks(src->n) * sizeof(*src->blk));
-	memcpy(dst->acc, src->acc, src->n * sizeof(*src->acc));
-	memcpy(dst->acc32, src->acc32, src->n * sizeof(*src->acc32));
+	acc_parts(src, from, len);
+	acc_parts(dst, to, len);
+	for (k = 0; k < 5; k++)
+		memcpy((void *)(uintptr_t)to[k], from[k], len[k]);
 }
 
 static void
@@ -176,12 +203,20 @@ assert_acc_same(const struct ainftp_acc *want, const struct ainftp_acc *got, con
 		      got->overflow, want->overflow);
 	ck_assert_same(&want->uni, &got->uni, sizeof(want->uni), "%s: uni state differs (n=%u)",
 		       what, want->n);
-	ck_assert_same(want->blk, got->blk, ainftp_blocks(want->n) * sizeof(*want->blk),
+	ck_assert_same(want->exp, got->exp, ainftp_blocks(want->n) * sizeof(*want->exp),
+		       "%s: block state differs (n=%u)", what, want->n);
+	ck_assert_same(want->emax, got->emax, ainftp_blocks(want->n) * sizeof(*want->emax),
+		       "%s: block state differs (n=%u)", what, want->n);
+	ck_assert_same(want->mag, got->mag, ainftp_blocks(want->n) * sizeof(*want->mag),
 		       "%s: block state differs (n=%u)", what, want->n);
 	ck_assert_same(want->acc, got->acc, want->n * sizeof(*want->acc),
 		       "%s: acc differs at byte %ld (n=%u)", what, _d, want->n);
-	ck_assert_same(want->acc32, got->acc32, want->n * sizeof(*want->acc32),
-		       "%s: acc32 differs at byte %ld (n=%u)", what, _d, want->n);
+	ck_assert_msg(want->fresh == got->fresh, "%s: fresh %d, want %d", what, got->fresh,
+		      want->fresh);
+	/* A fresh acc32 holds anything (every block is empty). */
+	if (!want->fresh)
+		ck_assert_same(want->acc32, got->acc32, want->n * sizeof(*want->acc32),
+			       "%s: acc32 differs at byte %ld (n=%u)", what, _d, want->n);
 }
 
 /* Both result kernels of ops against the reference. */
@@ -689,17 +724,17 @@ START_TEST(res_crafted_states)
 				for (b = 0; b < ainftp_blocks(a.n); b++) {
 					bool empty = rnd() % 8 == 0;
 
-					a.blk[b].exp = empty ? AINFTP_EXP_NONE
-							     : rnd_in(exps[c][0], exps[c][1]);
-					a.blk[b].emax = a.blk[b].exp;
-					a.blk[b].mag = AINFTP_MAG_WIDE;
+					a.exp[b] = empty ? AINFTP_EXP_NONE
+							 : rnd_in(exps[c][0], exps[c][1]);
+					a.emax[b] = a.exp[b];
+					a.mag[b] = AINFTP_MAG_WIDE;
 					for (i = b * 32; i < b * 32 + ainftp_block_len(a.n, b); i++)
 						a.acc[i] = empty ? 0
 								 : crafted_value(
 									   rnd() % 4 ? kind
 										     : rnd() % 7);
 				}
-				if (kind == 5 && a.blk[0].exp != AINFTP_EXP_NONE)
+				if (kind == 5 && a.exp[0] != AINFTP_EXP_NONE)
 					a.acc[0] = (int64_t)1 << 22; /* eo = exp + 8 */
 				assert_res_same(ops, &a, "crafted");
 			}
@@ -1001,7 +1036,7 @@ START_TEST(overflow_past_span)
 					      "%s enc %d spread %d: overflow %d", ops->name, enc, d,
 					      a.overflow);
 				for (i = 0; i < ainftp_blocks(n); i++)
-					ck_assert_int_eq(a.blk[i].emax - a.blk[i].exp,
+					ck_assert_int_eq(a.emax[i] - a.exp[i],
 							 d > span[enc] ? span[enc] : d);
 			}
 	acc_free(&a);
@@ -1031,8 +1066,8 @@ START_TEST(overflow_rounds_to_nearest_even)
 		q[4] = 1;
 		ops->acc_i16(&a, q, 45);
 		ck_assert(a.overflow);
-		ck_assert_int_eq(a.blk[0].exp, 3);
-		ck_assert_int_eq(a.blk[0].emax, 45);
+		ck_assert_int_eq(a.exp[0], 3);
+		ck_assert_int_eq(a.emax[0], 45);
 		ck_assert_int_eq(a.acc[0], 0);
 		ck_assert_int_eq(a.acc[1], 1);
 		ck_assert_int_eq(a.acc[2], 2);

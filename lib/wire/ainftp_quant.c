@@ -61,24 +61,25 @@ round64(size_t len)
 	return (len + 63) / 64 * 64;
 }
 
+/* Byte offsets of acc32, exp, emax and mag in an accumulator's allocation (acc at 0). */
+static void
+acc_layout(uint32_t n, size_t off[4])
+{
+	size_t blocks = round64(ainftp_blocks(n) * sizeof(int32_t));
+
+	off[0] = round64((size_t)n * sizeof(int64_t));
+	off[1] = off[0] + round64((size_t)n * sizeof(int32_t));
+	off[2] = off[1] + blocks;
+	off[3] = off[2] + blocks;
+}
+
 size_t
 ainftp_acc_size(uint32_t n)
 {
-	return round64((size_t)n * sizeof(int64_t)) + round64((size_t)n * sizeof(int32_t)) +
-	       ainftp_blocks(n) * sizeof(struct ainftp_acc_block);
-}
+	size_t off[4];
 
-void
-ainftp_acc_init(struct ainftp_acc *a, uint32_t n, void *mem)
-{
-	unsigned char *p = mem;
-	size_t off32 = round64((size_t)n * sizeof(int64_t));
-
-	a->n = n;
-	a->acc = mem;
-	a->acc32 = (void *)(p + off32);
-	a->blk = (void *)(p + off32 + round64((size_t)n * sizeof(int32_t)));
-	ainftp_acc_reset(a);
+	acc_layout(n, off);
+	return off[3] + round64(ainftp_blocks(n) * sizeof(uint32_t));
 }
 
 static const struct ainftp_acc_block empty_block = {
@@ -87,55 +88,83 @@ static const struct ainftp_acc_block empty_block = {
 	.mag = 0,
 };
 
-/* uni when the blocks go on their own. */
+/* uni once the blocks go on their own. */
 static const struct ainftp_acc_block no_uni = {
 	.exp = AINFTP_EXP_NONE,
 	.emax = AINFTP_EXP_NONE,
 	.mag = AINFTP_MAG_WIDE,
 };
 
+/* Block b's state in the arrays. */
+static void
+set_state(struct ainftp_acc *a, uint32_t b, const struct ainftp_acc_block *s)
+{
+	a->exp[b] = s->exp;
+	a->emax[b] = s->emax;
+	a->mag[b] = s->mag;
+}
+
+void
+ainftp_acc_init(struct ainftp_acc *a, uint32_t n, void *mem)
+{
+	unsigned char *p = mem;
+	size_t off[4];
+	uint32_t b;
+
+	acc_layout(n, off);
+	a->n = n;
+	a->acc = mem;
+	a->acc32 = (void *)(p + off[0]);
+	a->exp = (void *)(p + off[1]);
+	a->emax = (void *)(p + off[2]);
+	a->mag = (void *)(p + off[3]);
+	/* Stale while uni holds, but defined. */
+	for (b = 0; b < ainftp_blocks(n); b++)
+		set_state(a, b, &empty_block);
+	ainftp_acc_reset(a);
+}
+
 void
 ainftp_acc_reset(struct ainftp_acc *a)
 {
-	uint32_t b;
-
-	/* acc32 only: a block's acc is written whole when the block widens. */
-	memset(a->acc32, 0, sizeof(*a->acc32) * a->n);
-	for (b = 0; b < ainftp_blocks(a->n); b++)
-		a->blk[b] = empty_block;
+	/*
+	 * Nothing per element: acc32 is written whole by the first int16 packet
+	 * or zeroed when uni goes, a block's acc when it widens, the arrays when
+	 * uni goes.
+	 */
 	a->uni = empty_block;
 	a->overflow = false;
+	a->fresh = true;
 }
 
 int32_t
 ainftp_acc_prep(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *acc_shl)
 {
-	struct ainftp_acc_block *bk = &a->blk[b];
 	int64_t *acc = a->acc + (size_t)b * AINFTP_BLOCK;
-	int32_t lo, hi, x;
+	int32_t lo, hi, x, exp = a->exp[b];
 	uint32_t j;
 
-	if (bk->exp == AINFTP_EXP_NONE) {
-		bk->exp = bk->emax = e;
+	if (exp == AINFTP_EXP_NONE) {
+		a->exp[b] = a->emax[b] = e;
 		*acc_shl = 0;
 		return 0;
 	}
-	lo = e < bk->exp ? e : bk->exp;
-	hi = e > bk->emax ? e : bk->emax;
+	lo = e < exp ? e : exp;
+	hi = e > a->emax[b] ? e : a->emax[b];
 	/* Past the span, keep exp high enough that 64 contributions still fit. */
 	x = hi - ainftp_span(w);
 	x = x > lo ? x : lo;
 	if (x > lo)
 		a->overflow = true;
-	if (x > bk->exp) {
+	if (x > exp) {
 		for (j = 0; j < ainftp_block_len(a->n, b); j++)
-			acc[j] = ainftp_shr_rne(acc[j], x - bk->exp);
+			acc[j] = ainftp_shr_rne(acc[j], x - exp);
 		*acc_shl = 0;
 	} else {
-		*acc_shl = bk->exp - x;
+		*acc_shl = exp - x;
 	}
-	bk->exp = x;
-	bk->emax = hi;
+	a->exp[b] = x;
+	a->emax[b] = hi;
 	return e - x;
 }
 
@@ -195,71 +224,68 @@ static void
 widen(struct ainftp_acc *a, uint32_t b)
 {
 	size_t off = (size_t)b * AINFTP_BLOCK;
-	uint32_t j;
+	uint32_t m = ainftp_block_len(a->n, b), j;
 
-	for (j = 0; j < ainftp_block_len(a->n, b); j++)
-		a->acc[off + j] = a->acc32[off + j];
-	a->blk[b].mag = AINFTP_MAG_WIDE;
+	/* A full block's loop has a constant count: the compiler makes it vectors. */
+	if (m == AINFTP_BLOCK)
+		for (j = 0; j < AINFTP_BLOCK; j++)
+			a->acc[off + j] = a->acc32[off + j];
+	else
+		for (j = 0; j < m; j++)
+			a->acc[off + j] = a->acc32[off + j];
+	a->mag[b] = AINFTP_MAG_WIDE;
 }
 
 int
 ainftp_acc_step(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *ash, int32_t *csh)
 {
-	struct ainftp_acc_block *bk = &a->blk[b];
+	if (a->mag[b] != AINFTP_MAG_WIDE) {
+		struct ainftp_acc_block cur = {a->exp[b], a->emax[b], a->mag[b]}, next;
 
-	if (bk->mag != AINFTP_MAG_WIDE) {
-		if (narrow_next(bk, e, w, bk, ash, csh))
+		if (narrow_next(&cur, e, w, &next, ash, csh)) {
+			set_state(a, b, &next);
 			return AINFTP_STEP_32;
+		}
 		widen(a, b);
 	}
 	*csh = ainftp_acc_prep(a, b, e, w, ash);
 	return AINFTP_STEP_64;
 }
 
-int
+bool
 ainftp_acc_uni_plan(const struct ainftp_acc *a, int32_t e, int w, struct ainftp_acc_block *next,
 		    int32_t *ash, int32_t *csh)
 {
 	/* What every block would do on its own (ainftp_acc_quick, then _step), done once. */
-	if (a->uni.mag == AINFTP_MAG_WIDE || !narrow_next(&a->uni, e, w, next, ash, csh))
-		return 0;
-	return next->exp == a->uni.exp && next->emax == a->uni.emax ? 1 : 2;
+	return a->uni.mag != AINFTP_MAG_WIDE && narrow_next(&a->uni, e, w, next, ash, csh);
 }
 
 void
-ainftp_acc_uni_commit(struct ainftp_acc *a, const struct ainftp_acc_block *next)
+ainftp_acc_uni_split(struct ainftp_acc *a, const struct ainftp_acc_block *next, int32_t ash,
+		     uint32_t nz, const int16_t *q)
 {
-	uint32_t b;
+	uint32_t b, j;
 
-	if (next->exp != a->uni.exp || next->emax != a->uni.emax)
-		for (b = 0; b < ainftp_blocks(a->n); b++) {
-			a->blk[b].exp = next->exp;
-			a->blk[b].emax = next->emax;
-		}
-	a->uni = *next;
-}
-
-void
-ainftp_acc_uni_done(struct ainftp_acc *a, const struct ainftp_acc_block *next, uint32_t nz,
-		    const int16_t *q)
-{
-	uint32_t nb = ainftp_blocks(a->n), b, j;
-
-	if (nz == nb) {
-		a->uni = *next;
-		return;
-	}
-	if (nz == 0)
-		return;
-	/* Zero blocks kept their mag, the others took next's: rare, per block from now on. */
-	for (b = 0; b < nb; b++) {
+	/*
+	 * Some blocks of q were zero: they keep uni's state, and shifting their
+	 * sums left by ash did not overflow (mag allowed it), so dividing undoes
+	 * it exactly. Rare: per block from now on, unless every block was zero.
+	 */
+	for (b = 0; b < ainftp_blocks(a->n); b++) {
+		int32_t *d = a->acc32 + (size_t)b * AINFTP_BLOCK;
+		uint32_t m = ainftp_block_len(a->n, b);
 		int16_t any = 0;
 
-		for (j = 0; j < ainftp_block_len(a->n, b); j++)
+		for (j = 0; j < m; j++)
 			any |= q[b * AINFTP_BLOCK + j];
-		a->blk[b].mag = any ? next->mag : a->uni.mag;
+		if (nz)
+			set_state(a, b, any ? next : &a->uni);
+		if (!any && ash)
+			for (j = 0; j < m; j++)
+				d[j] /= (int32_t)1 << ash;
 	}
-	a->uni = no_uni;
+	if (nz)
+		a->uni = no_uni;
 }
 
 void
@@ -269,25 +295,27 @@ ainftp_acc_uni_drop(struct ainftp_acc *a)
 
 	if (a->uni.mag == AINFTP_MAG_WIDE)
 		return;
+	if (a->fresh) {
+		memset(a->acc32, 0, sizeof(*a->acc32) * a->n);
+		a->fresh = false;
+	}
 	for (b = 0; b < ainftp_blocks(a->n); b++)
-		a->blk[b].mag = a->uni.mag;
+		set_state(a, b, &a->uni);
 	a->uni = no_uni;
 }
 
 void
 ainftp_acc_uni_try(struct ainftp_acc *a)
 {
-	const struct ainftp_acc_block *b0 = a->blk;
 	uint32_t b;
 
-	/* Still uni: no block took anything on its own (blk[].mag is stale then). */
-	if (a->uni.mag != AINFTP_MAG_WIDE || a->n == 0 || b0->mag == AINFTP_MAG_WIDE)
+	/* Still uni: no block took anything on its own (the arrays are stale then). */
+	if (a->uni.mag != AINFTP_MAG_WIDE || a->n == 0 || a->mag[0] == AINFTP_MAG_WIDE)
 		return;
 	for (b = 1; b < ainftp_blocks(a->n); b++)
-		if (a->blk[b].exp != b0->exp || a->blk[b].emax != b0->emax ||
-		    a->blk[b].mag != b0->mag)
+		if (a->exp[b] != a->exp[0] || a->emax[b] != a->emax[0] || a->mag[b] != a->mag[0])
 			return;
-	a->uni = *b0;
+	a->uni = (struct ainftp_acc_block){a->exp[0], a->emax[0], a->mag[0]};
 }
 
 void
@@ -304,7 +332,7 @@ ainftp_acc_block_add(struct ainftp_acc *a, uint32_t b, const int64_t *c, int32_t
 	if (!any)
 		return; /* zeros change nothing, not even mag */
 	ainftp_acc_uni_off(a);
-	how = ainftp_acc_quick(&a->blk[b], e, w, &csh);
+	how = ainftp_acc_quick(a, b, e, w, &csh);
 	if (how == AINFTP_STEP_SLOW)
 		how = ainftp_acc_step(a, b, e, w, &ash, &csh);
 	if (how == AINFTP_STEP_32)
@@ -380,29 +408,22 @@ static void
 acc_i16_ref(struct ainftp_acc *a, const int16_t *q, int8_t e)
 {
 	struct ainftp_acc_block next;
-	int32_t ash, csh;
+	int32_t ash = 0, csh = ainftp_acc_uni_quick(a, e, AINFTP_QBITS_INT16, &next);
 	int64_t c[AINFTP_BLOCK];
 	uint32_t b, j;
-	int k = ainftp_acc_uni_plan(a, e, AINFTP_QBITS_INT16, &next, &ash, &csh);
 
-	if (k == 1) {
-		for (j = 0; j < a->n; j++)
-			a->acc32[j] = (int32_t)((uint32_t)a->acc32[j] + ((uint32_t)q[j] << csh));
-		ainftp_acc_uni_done(a, &next, nonzero_blocks_i16(q, a->n), q);
-		return;
-	}
-	if (k == 2) {
+	if (csh >= 0 || ainftp_acc_uni_plan(a, e, AINFTP_QBITS_INT16, &next, &ash, &csh)) {
 		uint32_t nz = nonzero_blocks_i16(q, a->n);
 
-		if (nz == 0)
-			return; /* every block would skip it */
-		if (nz == ainftp_blocks(a->n)) {
-			ainftp_acc_uni_commit(a, &next);
-			for (j = 0; j < a->n; j++)
-				a->acc32[j] = (int32_t)(((uint32_t)a->acc32[j] << ash) +
-							((uint32_t)q[j] << csh));
-			return;
-		}
+		if (a->fresh)
+			memset(a->acc32, 0, sizeof(*a->acc32) * a->n);
+		if (nz)
+			a->fresh = false; /* zeros stored where anything was: still fresh */
+		for (j = 0; j < a->n; j++)
+			a->acc32[j] =
+				(int32_t)(((uint32_t)a->acc32[j] << ash) + ((uint32_t)q[j] << csh));
+		ainftp_acc_uni_after(a, &next, ash, nz, q);
+		return;
 	}
 	for (b = 0; b < ainftp_blocks(a->n); b++) {
 		for (j = 0; j < ainftp_block_len(a->n, b); j++)
@@ -457,7 +478,7 @@ res_f32_ref(const struct ainftp_acc *a, float *out)
 	uint32_t i;
 
 	for (i = 0; i < a->n; i++) {
-		int32_t exp = a->blk[i / AINFTP_BLOCK].exp;
+		int32_t exp = ainftp_acc_state(a, i / AINFTP_BLOCK).exp;
 
 		out[i] = exp == AINFTP_EXP_NONE ? 0.0f
 						: (float)ldexp((double)ainftp_acc_at(a, i), exp);
@@ -501,18 +522,18 @@ res_i16_ref(const struct ainftp_acc *a, int16_t *out)
 		uint64_t or = 0;
 		int32_t kb;
 
-		if (a->blk[b].exp == AINFTP_EXP_NONE)
+		if (ainftp_acc_state(a, b).exp == AINFTP_EXP_NONE)
 			continue;
 		for (j = 0; j < ainftp_block_len(a->n, b); j++)
 			or |= abs_u64(ainftp_acc_at(a, b * AINFTP_BLOCK + j));
 		if (! or)
 			continue;
-		kb = (int32_t)bit_len(or) + a->blk[b].exp;
+		kb = (int32_t)bit_len(or) + ainftp_acc_state(a, b).exp;
 		k = kb > k ? kb : k;
 	}
 	eo = ainftp_res_i16_exp(k);
 	for (b = 0; b < ainftp_blocks(a->n); b++) {
-		int32_t exp = a->blk[b].exp;
+		int32_t exp = ainftp_acc_state(a, b).exp;
 
 		for (j = 0; j < ainftp_block_len(a->n, b); j++) {
 			size_t i = (size_t)b * AINFTP_BLOCK + j;

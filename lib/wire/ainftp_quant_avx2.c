@@ -91,8 +91,11 @@ block_view(const struct ainftp_acc *a, uint32_t b)
 {
 	return (struct ainftp_acc){
 		.n = ainftp_block_len(a->n, b),
-		.uni = {AINFTP_EXP_NONE, AINFTP_EXP_NONE, AINFTP_MAG_WIDE},
-		.blk = a->blk + b,
+		.fresh = a->fresh,
+		.uni = a->uni,
+		.exp = a->exp + b,
+		.emax = a->emax + b,
+		.mag = a->mag + b,
 		.acc = a->acc + (size_t)b * AINFTP_BLOCK,
 		.acc32 = a->acc32 + (size_t)b * AINFTP_BLOCK,
 	};
@@ -220,7 +223,7 @@ add_block(struct ainftp_acc *a, uint32_t b, const __m256i c[4], int32_t e, int w
 	if (_mm256_testz_si256(any, any))
 		return; /* zeros change nothing, not even mag */
 	ainftp_acc_uni_off(a);
-	how = ainftp_acc_quick(&a->blk[b], e, w, &csh);
+	how = ainftp_acc_quick(a, b, e, w, &csh);
 	if (how == AINFTP_STEP_SLOW)
 		how = ainftp_acc_step(a, b, e, w, &ash, &csh);
 	if (how == AINFTP_STEP_32) {
@@ -242,37 +245,17 @@ add_block(struct ainftp_acc *a, uint32_t b, const __m256i c[4], int32_t e, int w
 	}
 }
 
-/* How many blocks of an int16 payload are not all zero. */
-static uint32_t
-nonzero_blocks_i16(const int16_t *q, uint32_t n)
-{
-	uint32_t nb = ainftp_blocks(n), full = n / AINFTP_BLOCK, nz = 0, b, j;
-
-	for (b = 0; b < full; b++) {
-		const __m256i *p = (const __m256i *)(q + (size_t)b * AINFTP_BLOCK);
-		__m256i v = _mm256_or_si256(_mm256_loadu_si256(p), _mm256_loadu_si256(p + 1));
-
-		nz += !_mm256_testz_si256(v, v);
-	}
-	if (b < nb) {
-		int16_t any = 0;
-
-		for (j = b * AINFTP_BLOCK; j < n; j++)
-			any |= q[j];
-		nz += any != 0;
-	}
-	return nz;
-}
+/* What uni_add does with acc32: add, shift and add, or store (a fresh acc32). */
+enum uni_op { UNI_ADD, UNI_SHL, UNI_STORE };
 
 /*
- * acc32 = acc32 * 2^ash + q * 2^csh over the whole payload, a block at a
- * time: the int16 packet while every block shares one state, no per-block
- * state at all. Returns how many blocks of q are not zero (the test rides on
- * the loads). shl_acc is a constant at each call site: without it this is
- * the plain widening sum.
+ * acc32 = acc32 * 2^ash + q * 2^csh over the whole payload, a block (32
+ * elements) at a time, for ainftp_acc_uni_after: returns how many blocks of
+ * q are not zero (the test rides on the loads). op is a constant at each
+ * call site: UNI_ADD is the plain widening sum, and a shift.
  */
 INLINE uint32_t
-uni_add(int32_t *d, const int16_t *q, uint32_t n, int32_t ash, int32_t csh, bool shl_acc)
+uni_add(int32_t *d, const int16_t *q, uint32_t n, int32_t ash, int32_t csh, enum uni_op op)
 {
 	__m128i as = _mm_cvtsi32_si128(ash), cs = _mm_cvtsi32_si128(csh);
 	uint32_t i, nz = 0;
@@ -284,20 +267,26 @@ uni_add(int32_t *d, const int16_t *q, uint32_t n, int32_t ash, int32_t csh, bool
 		UNROLL
 		for (g = 0; g < 2; g++) {
 			__m256i v = _mm256_loadu_si256((const __m256i *)(q + i + 16 * g));
-			__m256i d0 = _mm256_loadu_si256((const __m256i *)(d + i + 16 * g));
-			__m256i d1 = _mm256_loadu_si256((const __m256i *)(d + i + 16 * g + 8));
+			__m256i *p = (__m256i *)(d + i + 16 * g);
 			__m256i c0 = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(v));
 			__m256i c1 = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(v, 1));
+			__m256i d0, d1;
 
 			any = _mm256_or_si256(any, v);
-			if (shl_acc) {
+			if (op == UNI_STORE) {
+				/* ash = csh = 0: exp is this packet's. */
+				_mm256_storeu_si256(p, c0);
+				_mm256_storeu_si256(p + 1, c1);
+				continue;
+			}
+			d0 = _mm256_loadu_si256(p);
+			d1 = _mm256_loadu_si256(p + 1);
+			if (op == UNI_SHL) {
 				d0 = _mm256_sll_epi32(d0, as);
 				d1 = _mm256_sll_epi32(d1, as);
 			}
-			_mm256_storeu_si256((__m256i *)(d + i + 16 * g),
-					    _mm256_add_epi32(d0, _mm256_sll_epi32(c0, cs)));
-			_mm256_storeu_si256((__m256i *)(d + i + 16 * g + 8),
-					    _mm256_add_epi32(d1, _mm256_sll_epi32(c1, cs)));
+			_mm256_storeu_si256(p, _mm256_add_epi32(d0, _mm256_sll_epi32(c0, cs)));
+			_mm256_storeu_si256(p + 1, _mm256_add_epi32(d1, _mm256_sll_epi32(c1, cs)));
 		}
 		nz += !_mm256_testz_si256(any, any);
 	}
@@ -306,37 +295,33 @@ uni_add(int32_t *d, const int16_t *q, uint32_t n, int32_t ash, int32_t csh, bool
 
 		for (; i < n; i++) {
 			any |= q[i];
-			d[i] = (int32_t)(((uint32_t)d[i] << ash) + ((uint32_t)q[i] << csh));
+			d[i] = op == UNI_STORE ? q[i]
+					       : (int32_t)(((uint32_t)d[i] << ash) +
+							   ((uint32_t)q[i] << csh));
 		}
 		nz += any != 0;
 	}
 	return nz;
 }
 
-static void
-acc_i16(struct ainftp_acc *a, const int16_t *q, int8_t e)
+/* An int16 packet when uni's quick check fails: exp or emax change, or block by block. */
+static __attribute__((noinline)) void
+acc_i16_slow(struct ainftp_acc *a, const int16_t *q, int8_t e)
 {
 	uint32_t full = a->n / AINFTP_BLOCK, b;
 	struct ainftp_acc_block next;
 	int32_t ash, csh;
-	int k = ainftp_acc_uni_plan(a, e, AINFTP_QBITS_INT16, &next, &ash, &csh);
 	__m256i c[4];
 	int g;
 
-	if (k == 1) {
-		ainftp_acc_uni_done(a, &next, uni_add(a->acc32, q, a->n, 0, csh, false), q);
-		return;
-	}
-	if (k == 2) {
-		uint32_t nz = nonzero_blocks_i16(q, a->n);
+	if (ainftp_acc_uni_plan(a, e, AINFTP_QBITS_INT16, &next, &ash, &csh)) {
+		uint32_t nz = a->fresh ? uni_add(a->acc32, q, a->n, 0, 0, UNI_STORE)
+				       : uni_add(a->acc32, q, a->n, ash, csh, UNI_SHL);
 
-		if (nz == 0)
-			return; /* every block would skip it */
-		if (nz == ainftp_blocks(a->n)) {
-			ainftp_acc_uni_commit(a, &next);
-			uni_add(a->acc32, q, a->n, ash, csh, true);
-			return;
-		}
+		if (nz)
+			a->fresh = false; /* zeros stored where anything was: still fresh */
+		ainftp_acc_uni_after(a, &next, ash, nz, q);
+		return;
 	}
 	for (b = 0; b < full; b++) {
 		const int16_t *p = q + (size_t)b * AINFTP_BLOCK;
@@ -355,6 +340,19 @@ acc_i16(struct ainftp_acc *a, const int16_t *q, int8_t e)
 		ainftp_acc_block_add(a, b, t, e, AINFTP_QBITS_INT16);
 	}
 	ainftp_acc_uni_try(a);
+}
+
+static void
+acc_i16(struct ainftp_acc *a, const int16_t *q, int8_t e)
+{
+	struct ainftp_acc_block next;
+	int32_t csh = ainftp_acc_uni_quick(a, e, AINFTP_QBITS_INT16, &next);
+
+	/* The common case: one check for the packet, then the plain widening sum. */
+	if (__builtin_expect(csh >= 0, 1))
+		ainftp_acc_uni_after(a, &next, 0, uni_add(a->acc32, q, a->n, 0, csh, UNI_ADD), q);
+	else
+		acc_i16_slow(a, q, e);
 }
 
 static void
@@ -437,7 +435,7 @@ load_sum(const struct ainftp_acc *a, uint32_t b, uint32_t j)
 {
 	size_t off = (size_t)b * AINFTP_BLOCK + j;
 
-	if (a->blk[b].mag != AINFTP_MAG_WIDE)
+	if (!ainftp_acc_wide(a, b))
 		return _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(a->acc32 + off)));
 	return _mm256_loadu_si256((const __m256i *)(a->acc + off));
 }
@@ -478,8 +476,12 @@ res_f32(const struct ainftp_acc *a, float *out)
 	uint32_t full = a->n / AINFTP_BLOCK, b;
 	int g;
 
+	if (a->fresh) {
+		memset(out, 0, sizeof(*out) * a->n); /* every block empty, acc32 anything */
+		return;
+	}
 	for (b = 0; b < full; b++) {
-		int32_t exp = a->blk[b].exp;
+		int32_t exp = ainftp_acc_state(a, b).exp;
 		/*
 		 * Block exponents stay within those of contributions (-179..127), so
 		 * 2^exp is a normal double and the product exact, as ldexp's. An empty
@@ -586,8 +588,12 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 	int32_t k = AINFTP_EXP_NONE;
 	int8_t eo;
 
+	if (a->fresh) {
+		memset(out, 0, sizeof(*out) * a->n); /* every block empty, acc32 anything */
+		return AINFTP_WIRE_EXP_ZERO;
+	}
 	for (b = 0; b < nb; b++) {
-		int32_t bits, exp = a->blk[b].exp;
+		int32_t bits, exp = ainftp_acc_state(a, b).exp;
 
 		if (exp == AINFTP_EXP_NONE)
 			continue;
@@ -600,14 +606,14 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 	if (k != AINFTP_EXP_NONE && k - AINFTP_QBITS_INT16 > eo)
 		nvec = 0;
 	for (b = 0; b < nvec; b++) {
-		int32_t exp = a->blk[b].exp;
+		int32_t exp = ainftp_acc_state(a, b).exp;
 
 		/* An empty block holds zeros: any shift gives 0. */
 		res_i16_block(a, b, exp == AINFTP_EXP_NONE ? 0 : exp - eo,
 			      out + (size_t)b * AINFTP_BLOCK);
 	}
 	for (i = nvec * AINFTP_BLOCK; i < a->n; i++) {
-		int32_t exp = a->blk[i / AINFTP_BLOCK].exp;
+		int32_t exp = ainftp_acc_state(a, i / AINFTP_BLOCK).exp;
 
 		out[i] = exp == AINFTP_EXP_NONE ? 0
 						: ainftp_res_i16_one(ainftp_acc_at(a, i), exp - eo);

@@ -171,7 +171,7 @@ add_block(struct ainftp_acc *a, uint32_t b, const __m512i c[2], __mmask32 k, boo
 	if (!_mm512_test_epi32_mask(any, any))
 		return; /* zeros change nothing, not even mag */
 	ainftp_acc_uni_off(a);
-	how = ainftp_acc_quick(&a->blk[b], e, w, &csh);
+	how = ainftp_acc_quick(a, b, e, w, &csh);
 	if (how == AINFTP_STEP_SLOW)
 		how = ainftp_acc_step(a, b, e, w, &ash, &csh);
 	if (how == AINFTP_STEP_32) {
@@ -200,42 +200,36 @@ widen_i16(__m512i v, __m512i c[2])
 	c[1] = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(v, 1));
 }
 
-/* How many blocks of an int16 payload are not all zero. */
-static uint32_t
-nonzero_blocks_i16(const int16_t *q, uint32_t n)
-{
-	uint32_t nz = 0, b;
-
-	for (b = 0; b < ainftp_blocks(n); b++) {
-		__m512i v = _mm512_maskz_loadu_epi16(block_mask(ainftp_block_len(n, b)),
-						     q + (size_t)b * AINFTP_BLOCK);
-
-		nz += _mm512_test_epi16_mask(v, v) != 0;
-	}
-	return nz;
-}
+/* What uni_add does with acc32: add, shift and add, or store (a fresh acc32). */
+enum uni_op { UNI_ADD, UNI_SHL, UNI_STORE };
 
 /*
- * acc32 = acc32 * 2^ash + q * 2^csh over the whole payload, 32 elements (a
- * block) at a time: the int16 packet while every block shares one state, no
- * per-block state at all. Returns how many blocks of q are not zero (the
- * test rides on the loads). shl_acc is a constant at each call site: without
- * it this is the plain widening sum.
+ * acc32 = acc32 * 2^ash + q * 2^csh over the whole payload, a block (32
+ * elements) at a time, for ainftp_acc_uni_after: returns how many blocks of
+ * q are not zero (the test rides on the loads). op is a constant at each
+ * call site: UNI_ADD is the plain widening sum, and a shift.
  */
 INLINE uint32_t
-uni_add(int32_t *d, const int16_t *q, uint32_t n, int32_t ash, int32_t csh, bool shl_acc)
+uni_add(int32_t *d, const int16_t *q, uint32_t n, int32_t ash, int32_t csh, enum uni_op op)
 {
 	__m128i as = _mm_cvtsi32_si128(ash), cs = _mm_cvtsi32_si128(csh);
 	uint32_t i, nz = 0;
 	__m512i c[2];
 
 	for (i = 0; i + 32 <= n; i += 32) {
-		__m512i v = _mm512_loadu_si512(q + i);
-		__m512i d0 = _mm512_loadu_si512(d + i), d1 = _mm512_loadu_si512(d + i + 16);
+		__m512i v = _mm512_loadu_si512(q + i), d0, d1;
 
 		nz += _mm512_test_epi16_mask(v, v) != 0;
 		widen_i16(v, c);
-		if (shl_acc) {
+		if (op == UNI_STORE) {
+			/* ash = csh = 0: exp is this packet's. */
+			_mm512_storeu_si512(d + i, c[0]);
+			_mm512_storeu_si512(d + i + 16, c[1]);
+			continue;
+		}
+		d0 = _mm512_loadu_si512(d + i);
+		d1 = _mm512_loadu_si512(d + i + 16);
+		if (op == UNI_SHL) {
 			d0 = _mm512_sll_epi32(d0, as);
 			d1 = _mm512_sll_epi32(d1, as);
 		}
@@ -248,34 +242,33 @@ uni_add(int32_t *d, const int16_t *q, uint32_t n, int32_t ash, int32_t csh, bool
 
 		nz += _mm512_test_epi16_mask(v, v) != 0;
 		widen_i16(v, c);
-		add32(d + i, c, k, false, ash, csh);
+		if (op == UNI_STORE) {
+			_mm512_mask_storeu_epi32(d + i, (__mmask16)k, c[0]);
+			_mm512_mask_storeu_epi32(d + i + 16, (__mmask16)(k >> 16), c[1]);
+		} else {
+			add32(d + i, c, k, false, ash, csh);
+		}
 	}
 	return nz;
 }
 
-static void
-acc_i16(struct ainftp_acc *a, const int16_t *q, int8_t e)
+/* An int16 packet when uni's quick check fails: exp or emax change, or block by block. */
+static __attribute__((noinline)) void
+acc_i16_slow(struct ainftp_acc *a, const int16_t *q, int8_t e)
 {
 	uint32_t nb = ainftp_blocks(a->n), full = a->n / AINFTP_BLOCK, b;
 	struct ainftp_acc_block next;
 	int32_t ash, csh;
-	int k = ainftp_acc_uni_plan(a, e, AINFTP_QBITS_INT16, &next, &ash, &csh);
 	__m512i c[2];
 
-	if (k == 1) {
-		ainftp_acc_uni_done(a, &next, uni_add(a->acc32, q, a->n, 0, csh, false), q);
-		return;
-	}
-	if (k == 2) {
-		uint32_t nz = nonzero_blocks_i16(q, a->n);
+	if (ainftp_acc_uni_plan(a, e, AINFTP_QBITS_INT16, &next, &ash, &csh)) {
+		uint32_t nz = a->fresh ? uni_add(a->acc32, q, a->n, 0, 0, UNI_STORE)
+				       : uni_add(a->acc32, q, a->n, ash, csh, UNI_SHL);
 
-		if (nz == 0)
-			return; /* every block would skip it */
-		if (nz == nb) {
-			ainftp_acc_uni_commit(a, &next);
-			uni_add(a->acc32, q, a->n, ash, csh, true);
-			return;
-		}
+		if (nz)
+			a->fresh = false; /* zeros stored where anything was: still fresh */
+		ainftp_acc_uni_after(a, &next, ash, nz, q);
+		return;
 	}
 	for (b = 0; b < full; b++) {
 		widen_i16(_mm512_loadu_si512(q + (size_t)b * AINFTP_BLOCK), c);
@@ -291,59 +284,299 @@ acc_i16(struct ainftp_acc *a, const int16_t *q, int8_t e)
 }
 
 static void
-acc_i8(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
+acc_i16(struct ainftp_acc *a, const int16_t *q, int8_t e)
 {
-	uint32_t nb = ainftp_blocks(a->n), full = a->n / AINFTP_BLOCK, b;
-	__m512i c[2];
+	struct ainftp_acc_block next;
+	int32_t csh = ainftp_acc_uni_quick(a, e, AINFTP_QBITS_INT16, &next);
 
-	for (b = 0; b < full; b++) {
-		__m256i v = _mm256_loadu_si256((const __m256i *)(q + (size_t)b * AINFTP_BLOCK));
-
-		c[0] = _mm512_cvtepi8_epi32(_mm256_castsi256_si128(v));
-		c[1] = _mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1));
-		add_block(a, b, c, ~(__mmask32)0, true, e[b], AINFTP_QBITS_INT8);
-	}
-	if (b < nb) {
-		__mmask32 k = block_mask(ainftp_block_len(a->n, b));
-		__m256i v = _mm256_maskz_loadu_epi8(k, q + (size_t)b * AINFTP_BLOCK);
-
-		c[0] = _mm512_cvtepi8_epi32(_mm256_castsi256_si128(v));
-		c[1] = _mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1));
-		add_block(a, b, c, k, false, e[b], AINFTP_QBITS_INT8);
-	}
+	/* The common case: one check for the packet, then the plain widening sum. */
+	if (__builtin_expect(csh >= 0, 1))
+		ainftp_acc_uni_after(a, &next, 0, uni_add(a->acc32, q, a->n, 0, csh, UNI_ADD), q);
+	else
+		acc_i16_slow(a, q, e);
 }
 
-/* One float32 block to 32-bit integers at its own exponent; false when all zero. */
+/*
+ * The narrow rule (ainftp_acc_quick, and ainftp_acc_step's narrow_next) for
+ * cnt (1..16) full int8 blocks from b0 at once, on the state arrays: fit has
+ * the blocks it takes as acc32 = acc32 * 2^ash + c * 2^csh (those past 31
+ * bits, or wide, are not in it), and when their c is not zero, their state
+ * becomes lo, hi and mag * 2^ash + add.
+ */
+struct i8_plan {
+	__m512i lo, hi, ash, csh, add, mag;
+	__mmask16 fit, shl; /* shl: ash != 0 */
+};
+
+INLINE struct i8_plan
+i8_plan(const struct ainftp_acc *a, const int8_t *e, uint32_t b0, uint32_t cnt)
+{
+	const __m512i w = _mm512_set1_epi32(AINFTP_QBITS_INT8);
+	const __m512i most = _mm512_set1_epi32(AINFTP_NARROW_BITS);
+	__mmask16 km = (__mmask16)((UINT32_C(1) << cnt) - 1), empty;
+	__m512i ev = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(km, e + b0));
+	__m512i exp = _mm512_maskz_loadu_epi32(km, a->exp + b0);
+	__m512i emax = _mm512_maskz_loadu_epi32(km, a->emax + b0);
+	struct i8_plan p;
+
+	p.mag = _mm512_maskz_loadu_epi32(km, a->mag + b0);
+	/* An empty block starts at e; its mag is 0. */
+	empty = _mm512_cmpeq_epi32_mask(exp, _mm512_set1_epi32(AINFTP_EXP_NONE));
+	p.lo = _mm512_mask_min_epi32(ev, (__mmask16)~empty, ev, exp);
+	p.hi = _mm512_mask_max_epi32(ev, (__mmask16)~empty, ev, emax);
+	p.ash = _mm512_maskz_sub_epi32((__mmask16)~empty, exp, p.lo);
+	p.csh = _mm512_sub_epi32(ev, p.lo);
+	p.add = _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_add_epi32(p.csh, w));
+	/* Narrow, shifts in range, and (mag << ash) + add <= INT32_MAX. */
+	p.fit = _mm512_mask_cmpneq_epu32_mask(km, p.mag, _mm512_set1_epi32((int)AINFTP_MAG_WIDE));
+	p.fit = _mm512_mask_cmple_epi32_mask(p.fit, p.ash, most);
+	p.fit = _mm512_mask_cmple_epi32_mask(p.fit, _mm512_add_epi32(p.csh, w), most);
+	p.fit = _mm512_mask_cmple_epu32_mask(
+		p.fit, p.mag,
+		_mm512_srlv_epi32(_mm512_sub_epi32(_mm512_set1_epi32(INT32_MAX), p.add), p.ash));
+	p.shl = _mm512_test_epi32_mask(p.ash, p.ash);
+	return p;
+}
+
+/* The new state of the blocks of p.fit whose c was not zero (nz). */
+INLINE void
+i8_settle(struct ainftp_acc *a, uint32_t b0, const struct i8_plan *p, __mmask16 nz)
+{
+	__mmask16 k = p->fit & nz;
+
+	_mm512_mask_storeu_epi32(a->exp + b0, k, p->lo);
+	_mm512_mask_storeu_epi32(a->emax + b0, k, p->hi);
+	_mm512_mask_storeu_epi32(a->mag + b0, k,
+				 _mm512_add_epi32(_mm512_sllv_epi32(p->mag, p->ash), p->add));
+}
+
+/* Blocks b0.. (cnt of them) when some are not in ainftp_acc_quick's case: apart, so rarer. */
+static __attribute__((noinline)) void
+i8_group(struct ainftp_acc *a, const int8_t *e, const int8_t *q, uint32_t b0, uint32_t cnt)
+{
+	struct i8_plan p = i8_plan(a, e, b0, cnt);
+	int32_t *d = a->acc32 + (size_t)b0 * AINFTP_BLOCK, as[16], cs[16];
+	const int8_t *qb = q + (size_t)b0 * AINFTP_BLOCK;
+	__mmask16 nz = 0;
+	uint32_t i;
+
+	/* Vector stores, then scalar reads of their lanes: no vector shuffles per block. */
+	_mm512_storeu_si512(as, p.ash);
+	_mm512_storeu_si512(cs, p.csh);
+	for (i = 0; i < cnt; i++, d += AINFTP_BLOCK, qb += AINFTP_BLOCK) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)qb);
+		__m512i c[2] = {_mm512_cvtepi8_epi32(_mm256_castsi256_si128(v)),
+				_mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1))};
+		int32_t any = !_mm256_testz_si256(v, v);
+		__m512i av, cv;
+
+		if (!(p.fit >> i & 1)) {
+			add_block(a, b0 + i, c, ~(__mmask32)0, true, e[b0 + i], AINFTP_QBITS_INT8);
+			continue;
+		}
+		/* A zero block changes nothing, not even a shift: its sum shifts by 0. */
+		nz |= (__mmask16)(any << i);
+		av = _mm512_set1_epi32(as[i] & -any);
+		cv = _mm512_set1_epi32(cs[i]);
+		_mm512_storeu_si512(d,
+				    _mm512_add_epi32(_mm512_sllv_epi32(_mm512_loadu_si512(d), av),
+						     _mm512_sllv_epi32(c[0], cv)));
+		_mm512_storeu_si512(
+			d + 16, _mm512_add_epi32(_mm512_sllv_epi32(_mm512_loadu_si512(d + 16), av),
+						 _mm512_sllv_epi32(c[1], cv)));
+	}
+	i8_settle(a, b0, &p, nz);
+}
+
+/*
+ * The first int8 packet after a reset (a fresh acc32, every block empty):
+ * each block's sum is its contribution, so store it, zeros included (an
+ * empty block's sum is 0), and the block's state is the packet's exponent,
+ * with mag 2^7, where it is not all zero. Nothing to read or zero first.
+ */
+static __attribute__((noinline)) void
+i8_first(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
+{
+	uint32_t nb = ainftp_blocks(a->n), b0, i;
+
+	for (b0 = 0; b0 < nb; b0 += 16) {
+		uint32_t cnt = nb - b0 < 16 ? nb - b0 : 16;
+		__mmask16 km = (__mmask16)((UINT32_C(1) << cnt) - 1), nz = 0;
+		__m512i ev = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(km, e + b0));
+
+		for (i = 0; i < cnt; i++) {
+			uint32_t b = b0 + i;
+			__mmask32 k = block_mask(ainftp_block_len(a->n, b));
+			__m256i v = _mm256_maskz_loadu_epi8(k, q + (size_t)b * AINFTP_BLOCK);
+			int32_t *d = a->acc32 + (size_t)b * AINFTP_BLOCK;
+
+			nz |= (__mmask16)((uint32_t)!_mm256_testz_si256(v, v) << i);
+			_mm512_mask_storeu_epi32(d, (__mmask16)k,
+						 _mm512_cvtepi8_epi32(_mm256_castsi256_si128(v)));
+			_mm512_mask_storeu_epi32(
+				d + 16, (__mmask16)(k >> 16),
+				_mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1)));
+		}
+		ev = _mm512_mask_mov_epi32(_mm512_set1_epi32(AINFTP_EXP_NONE), nz, ev);
+		_mm512_mask_storeu_epi32(a->exp + b0, km, ev);
+		_mm512_mask_storeu_epi32(a->emax + b0, km, ev);
+		_mm512_mask_storeu_epi32(
+			a->mag + b0, km,
+			_mm512_maskz_mov_epi32(nz, _mm512_set1_epi32(1 << AINFTP_QBITS_INT8)));
+	}
+	a->uni.mag = AINFTP_MAG_WIDE; /* uni goes, as ainftp_acc_uni_drop */
+	a->uni.exp = a->uni.emax = AINFTP_EXP_NONE;
+	a->fresh = false;
+}
+
+/*
+ * Blocks b0.. (cnt of them), or false when i8_group must take them: the
+ * common case, ainftp_acc_quick's for every block (within [exp, emax], and
+ * narrow with room in mag), so nothing but the widening sum, each block's
+ * contribution shifted by its csh; only mag changes. A zero block adds
+ * zeros; it just must not count in mag.
+ */
+INLINE bool
+i8_fast(struct ainftp_acc *a, const int8_t *e, const int8_t *q, uint32_t b0, uint32_t cnt)
+{
+	__mmask16 km = (__mmask16)((UINT32_C(1) << cnt) - 1), fit;
+	__m512i ev = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(km, e + b0));
+	__m512i exp = _mm512_maskz_loadu_epi32(km, a->exp + b0);
+	__m512i mag = _mm512_maskz_loadu_epi32(km, a->mag + b0);
+	__m512i csh = _mm512_sub_epi32(ev, exp); /* garbage where empty: not in range */
+	__m512i wcs = _mm512_add_epi32(csh, _mm512_set1_epi32(AINFTP_QBITS_INT8));
+	__m512i add = _mm512_sllv_epi32(_mm512_set1_epi32(1), wcs);
+	/* Locals: the stores below may alias *a, so a->acc32 would be read again each time. */
+	int32_t *d = a->acc32 + (size_t)b0 * AINFTP_BLOCK, sh[16];
+	const int8_t *qb = q + (size_t)b0 * AINFTP_BLOCK;
+	uint32_t i, nz = 0;
+
+	fit = _mm512_mask_cmpge_epi32_mask(km, ev, exp);
+	fit = _mm512_mask_cmple_epi32_mask(fit, ev, _mm512_maskz_loadu_epi32(km, a->emax + b0));
+	fit = _mm512_mask_cmple_epi32_mask(fit, wcs, _mm512_set1_epi32(AINFTP_NARROW_BITS));
+	/* Room in mag; a wide block's AINFTP_MAG_WIDE never has it. */
+	fit = _mm512_mask_cmple_epu32_mask(fit, mag,
+					   _mm512_sub_epi32(_mm512_set1_epi32(INT32_MAX), add));
+	if (fit != km)
+		return false;
+	/* A vector store, then scalar reads of its lanes: from the store, no vector shuffles. */
+	_mm512_storeu_si512(sh, csh);
+	for (i = 0; i < cnt; i++, d += AINFTP_BLOCK, qb += AINFTP_BLOCK) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)qb);
+		__m512i cs = _mm512_set1_epi32(sh[i]);
+		__m512i c0 = _mm512_cvtepi8_epi32(_mm256_castsi256_si128(v));
+		__m512i c1 = _mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1));
+
+		nz |= (uint32_t)!_mm256_testz_si256(v, v) << i;
+		_mm512_storeu_si512(
+			d, _mm512_add_epi32(_mm512_loadu_si512(d), _mm512_sllv_epi32(c0, cs)));
+		_mm512_storeu_si512(d + 16, _mm512_add_epi32(_mm512_loadu_si512(d + 16),
+							     _mm512_sllv_epi32(c1, cs)));
+	}
+	_mm512_mask_storeu_epi32(a->mag + b0, (__mmask16)nz, _mm512_add_epi32(mag, add));
+	return true;
+}
+
+/* Whether n bytes are all zero. */
+static bool
+all_zero(const int8_t *q, uint32_t n)
+{
+	__m512i or = _mm512_setzero_si512();
+	uint32_t i;
+
+	for (i = 0; i + 64 <= n; i += 64)
+		or = _mm512_or_si512(or, _mm512_loadu_si512(q + i));
+	if (i < n)
+		or = _mm512_or_si512(or, _mm512_maskz_loadu_epi8(
+						 (__mmask64)(UINT64_MAX >> (64 - (n - i))), q + i));
+	return !_mm512_test_epi8_mask(or, or);
+}
+
+/* The last block, shorter than 32: add_block. */
+static __attribute__((noinline)) void
+i8_tail(struct ainftp_acc *a, const int8_t *e, const int8_t *q, uint32_t b)
+{
+	__mmask32 k = block_mask(ainftp_block_len(a->n, b));
+	__m256i v = _mm256_maskz_loadu_epi8(k, q + (size_t)b * AINFTP_BLOCK);
+	__m512i c[2] = {_mm512_cvtepi8_epi32(_mm256_castsi256_si128(v)),
+			_mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1))};
+
+	add_block(a, b, c, k, false, e[b], AINFTP_QBITS_INT8);
+}
+
+static void
+acc_i8(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
+{
+	uint32_t full = a->n / AINFTP_BLOCK, b, cnt;
+
+	/* Blocks on their own, as add_block would make them at the first non-zero one. */
+	if (a->uni.mag != AINFTP_MAG_WIDE) {
+		if (all_zero(q, a->n))
+			return;
+		if (a->fresh) {
+			i8_first(a, e, q);
+			return;
+		}
+		ainftp_acc_uni_drop(a);
+	}
+	for (b = 0; b < full; b += cnt) {
+		cnt = full - b < 16 ? full - b : 16;
+		if (!i8_fast(a, e, q, b, cnt))
+			i8_group(a, e, q, b, cnt);
+	}
+	if (full < ainftp_blocks(a->n))
+		i8_tail(a, e, q, full);
+}
+
+/*
+ * One float32 block to 32-bit integers at its own exponent; false when all
+ * zero. x * 2^-e is exact and below 2^31 in magnitude (e is the block
+ * maximum's frexp exponent less 31), so the conversion neither rounds
+ * anything but what lies below 1/2 nor needs a clamp.
+ */
 INLINE bool
 f32_block(const float *x, __mmask32 k, bool full, __m512i c[2], int32_t *e)
 {
-	const __m512i abs = _mm512_set1_epi32(0x7fffffff), lim = _mm512_set1_epi32(INT32_MAX);
+	const __m512i abs = _mm512_set1_epi32(0x7fffffff);
 	__m512 x0 = full ? _mm512_loadu_ps(x) : _mm512_maskz_loadu_ps((__mmask16)k, x);
 	__m512 x1 = full ? _mm512_loadu_ps(x + 16)
 			 : _mm512_maskz_loadu_ps((__mmask16)(k >> 16), x + 16);
-	uint32_t m = _mm512_reduce_max_epu32(
-		_mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(x0), abs),
-				 _mm512_and_si512(_mm512_castps_si512(x1), abs)));
+	__m512i m = _mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(x0), abs),
+				     _mm512_and_si512(_mm512_castps_si512(x1), abs));
+	uint32_t mb;
 	__m512 p;
 
-	if (m == 0)
+	/* The maximum in every lane: p is then computed in the vector domain. */
+	m = _mm512_max_epu32(m, _mm512_shuffle_i32x4(m, m, _MM_SHUFFLE(1, 0, 3, 2)));
+	m = _mm512_max_epu32(m, _mm512_shuffle_i32x4(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
+	m = _mm512_max_epu32(m, _mm512_shuffle_epi32(m, _MM_PERM_BADC));
+	m = _mm512_max_epu32(m, _mm512_shuffle_epi32(m, _MM_PERM_CDAB));
+	mb = (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(m));
+	if (mb == 0)
 		return false;
-	*e = ainftp_frexp_bits(m) - AINFTP_QBITS_FLOAT32;
-	p = _mm512_set1_ps((float)-*e);
-	c[0] = quant_v(x0, p, lim); /* |c| < 2^31: the clamp never bites */
-	c[1] = quant_v(x1, p, lim);
+	*e = ainftp_frexp_bits(mb) - AINFTP_QBITS_FLOAT32;
+	if (mb >> 23) /* normal: -e = 157 - the biased exponent */
+		p = _mm512_cvtepi32_ps(
+			_mm512_sub_epi32(_mm512_set1_epi32(157), _mm512_srli_epi32(m, 23)));
+	else
+		p = _mm512_set1_ps((float)-*e);
+	c[0] = _mm512_cvtps_epi32(_mm512_scalef_ps(x0, p));
+	c[1] = _mm512_cvtps_epi32(_mm512_scalef_ps(x1, p));
 	return true;
 }
 
 static int
 acc_f32(struct ainftp_acc *a, const float *x)
 {
-	uint32_t nb = ainftp_blocks(a->n), full = a->n / AINFTP_BLOCK, b;
+	uint32_t nb = ainftp_blocks(a->n), full = a->n / AINFTP_BLOCK, b, m = max_abs_bits(x, a->n);
 	__m512i c[2];
 	int32_t e;
 
-	if (max_abs_bits(x, a->n) >= AINFTP_F32_ABS_INF)
+	if (m >= AINFTP_F32_ABS_INF)
 		return -1;
+	if (m == 0)
+		return 0; /* zeros change nothing */
+	ainftp_acc_uni_off(a);
 	for (b = 0; b < full; b++)
 		if (f32_block(x + (size_t)b * AINFTP_BLOCK, ~(__mmask32)0, true, c, &e))
 			add_block(a, b, c, ~(__mmask32)0, true, e, AINFTP_QBITS_FLOAT32);
@@ -362,7 +595,7 @@ load_sum(const struct ainftp_acc *a, uint32_t b, int g, __mmask8 kg)
 {
 	size_t off = (size_t)b * AINFTP_BLOCK + 8 * (size_t)g;
 
-	if (a->blk[b].mag != AINFTP_MAG_WIDE)
+	if (!ainftp_acc_wide(a, b))
 		return _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(kg, a->acc32 + off));
 	return _mm512_maskz_loadu_epi64(kg, a->acc + off);
 }
@@ -373,9 +606,13 @@ res_f32(const struct ainftp_acc *a, float *out)
 	uint32_t b;
 	int g;
 
+	if (a->fresh) {
+		memset(out, 0, sizeof(*out) * a->n); /* every block empty, acc32 anything */
+		return;
+	}
 	for (b = 0; b < ainftp_blocks(a->n); b++) {
 		__mmask32 k = block_mask(ainftp_block_len(a->n, b));
-		int32_t exp = a->blk[b].exp;
+		int32_t exp = ainftp_acc_state(a, b).exp;
 		/* An empty block holds zeros: any scale gives 0.0f. scalef is ldexp. */
 		__m512d p = _mm512_set1_pd(exp == AINFTP_EXP_NONE ? 0 : exp);
 
@@ -447,8 +684,12 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 	int32_t k = AINFTP_EXP_NONE;
 	int8_t eo;
 
+	if (a->fresh) {
+		memset(out, 0, sizeof(*out) * a->n); /* every block empty, acc32 anything */
+		return AINFTP_WIRE_EXP_ZERO;
+	}
 	for (b = 0; b < nb; b++) {
-		int32_t bits, exp = a->blk[b].exp;
+		int32_t bits, exp = ainftp_acc_state(a, b).exp;
 
 		if (exp == AINFTP_EXP_NONE)
 			continue;
@@ -460,7 +701,7 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 	if (k != AINFTP_EXP_NONE && k - AINFTP_QBITS_INT16 > eo) {
 		/* Exponent clamped at 127: values saturate; rare, scalar. */
 		for (i = 0; i < a->n; i++) {
-			int32_t exp = a->blk[i / AINFTP_BLOCK].exp;
+			int32_t exp = ainftp_acc_state(a, i / AINFTP_BLOCK).exp;
 
 			out[i] = exp == AINFTP_EXP_NONE
 					 ? 0
@@ -469,7 +710,7 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 		return eo;
 	}
 	for (b = 0; b < nb; b++) {
-		int32_t exp = a->blk[b].exp;
+		int32_t exp = ainftp_acc_state(a, b).exp;
 
 		/* An empty block holds zeros: any shift gives 0. */
 		res_i16_block(a, b, block_mask(ainftp_block_len(a->n, b)),
