@@ -77,10 +77,20 @@ first_diff(const void *a, const void *b, size_t len)
 	return -1;
 }
 
+/*
+ * ck_assert_msg, without the pipe write that check's fork mode makes for
+ * every assertion that passes: for the loops that check millions of things.
+ */
+#define check(cond, ...)                           \
+	do {                                       \
+		if (!(cond))                       \
+			ck_abort_msg(__VA_ARGS__); \
+	} while (0)
+
 #define ck_assert_same(a, b, len, ...)                 \
 	do {                                           \
 		long _d = first_diff((a), (b), (len)); \
-		ck_assert_msg(_d < 0, __VA_ARGS__);    \
+		check(_d < 0, __VA_ARGS__);            \
 	} while (0)
 
 /*
@@ -199,8 +209,8 @@ acc_copy(struct ainftp_acc *dst, const struct ainftp_acc *src)
 static void
 assert_acc_same(const struct ainftp_acc *want, const struct ainftp_acc *got, const char *what)
 {
-	ck_assert_msg(want->overflow == got->overflow, "%s: overflow %d, want %d", what,
-		      got->overflow, want->overflow);
+	check(want->overflow == got->overflow, "%s: overflow %d, want %d", what, got->overflow,
+	      want->overflow);
 	ck_assert_same(&want->uni, &got->uni, sizeof(want->uni), "%s: uni state differs (n=%u)",
 		       what, want->n);
 	ck_assert_same(want->exp, got->exp, ainftp_blocks(want->n) * sizeof(*want->exp),
@@ -211,8 +221,7 @@ assert_acc_same(const struct ainftp_acc *want, const struct ainftp_acc *got, con
 		       "%s: block state differs (n=%u)", what, want->n);
 	ck_assert_same(want->acc, got->acc, want->n * sizeof(*want->acc),
 		       "%s: acc differs at byte %ld (n=%u)", what, _d, want->n);
-	ck_assert_msg(want->fresh == got->fresh, "%s: fresh %d, want %d", what, got->fresh,
-		      want->fresh);
+	check(want->fresh == got->fresh, "%s: fresh %d, want %d", what, got->fresh, want->fresh);
 	/* A fresh acc32 holds anything (every block is empty). */
 	if (!want->fresh)
 		ck_assert_same(want->acc32, got->acc32, want->n * sizeof(*want->acc32),
@@ -842,12 +851,14 @@ record(int w, enum enc enc, uint32_t n)
 	}
 }
 
+/* Per block, the least and the largest exponent of the non-zero contributions (expect). */
+static int32_t emin[MAXN / 32], emax_of[MAXN / 32];
+
 /* The sum of nw contributions by __int128, then the defined conversions. */
 static bool
 expect(int nw, uint32_t n, int wbits, float *f, int16_t *q, int8_t *qe)
 {
 	static __int128 sum[MAXN];
-	static int32_t emin[MAXN / 32];
 	int32_t k = INT32_MIN, eo;
 	bool overflow = false;
 	uint32_t b, i;
@@ -868,6 +879,7 @@ expect(int nw, uint32_t n, int wbits, float *f, int16_t *q, int8_t *qe)
 			}
 		}
 		emin[b] = lo;
+		emax_of[b] = hi;
 		if (lo == INT32_MAX)
 			continue;
 		overflow |= hi - lo + wbits + AINFTP_WORKER_BITS > 63;
@@ -996,6 +1008,242 @@ START_TEST(sums_exact_and_order_independent)
 				}
 				acc_free(&a);
 			}
+}
+END_TEST
+
+/* ---- the switch from int32 to int64 ---- */
+
+/*
+ * One contribution of a scenario at the switch: values of magnitude up to
+ * 2^W (sign mostly shared per element, so sums grow), exponents base + [0,
+ * spread] (int8: per block), some zero blocks and some all-zero workers.
+ */
+static void
+gen_switch(uint32_t n, int w, int32_t base, int32_t spread, bool zeros)
+{
+	uint32_t i, b;
+	bool all_zero = zeros && rnd() % 8 == 0;
+
+	ce16 = (int8_t)(base + rnd_in(0, spread));
+	for (b = 0; b < ainftp_blocks(n); b++) {
+		bool zero = all_zero || (zeros && rnd() % 5 == 0);
+
+		ce8[b] = (int8_t)(zero && rnd() & 1 ? AINFTP_WIRE_EXP_ZERO
+						    : base + rnd_in(0, spread));
+		for (i = b * 32; i < b * 32 + ainftp_block_len(n, b); i++) {
+			/* Element i's sign is fixed, but a worker in 8 flips it, and magnitudes
+			 * vary. */
+			bool neg = ((i * 7 + (uint32_t)w) % 3 == 0) != (rnd() % 8 == 0);
+			int32_t m16 = rnd() % 4 ? 32767 : (int32_t)(rnd() % 32768);
+			int32_t m8 = rnd() % 4 ? 127 : (int32_t)(rnd() % 128);
+
+			if (zero) {
+				c16[i] = 0;
+				c8[i] = 0;
+			} else {
+				c16[i] = (int16_t)(neg ? -m16 - (m16 == 32767)
+						       : m16); /* -32768 too */
+				c8[i] = (int8_t)(neg ? -m8 - (m8 == 127) : m8);
+			}
+		}
+	}
+}
+
+/* Whether any block of a is wide. */
+static bool
+any_wide(const struct ainftp_acc *a)
+{
+	uint32_t b;
+
+	for (b = 0; b < ainftp_blocks(a->n); b++)
+		if (ainftp_acc_wide(a, b))
+			return true;
+	return false;
+}
+
+/*
+ * nw contributions around the point where a block's sum leaves 31 bits, in
+ * many orders: ops gives the reference's bits after every contribution, and
+ * the results and block exponents of an independent __int128 sum at the end,
+ * whether the blocks widened early, late or not at all.
+ */
+static void
+switch_run(const struct ainftp_quant_ops *ops, enum enc enc, uint32_t n, int nw, int32_t base,
+	   int32_t spread, bool zeros, int orders, int *widened, int *narrow)
+{
+	static float fw[MAXN], fg[MAXN];
+	static int16_t qw[MAXN], qg[MAXN];
+	struct ainftp_acc a, r;
+	int perm[MAXW], w, p, wbits = enc == ENC_I16 ? AINFTP_QBITS_INT16 : AINFTP_QBITS_INT8;
+	int8_t ew, eg;
+	uint32_t b;
+	char what[96];
+
+	for (w = 0; w < nw; w++) {
+		gen_switch(n, w, base, spread, zeros);
+		record(w, enc, n);
+		perm[w] = w;
+	}
+	ck_assert_msg(!expect(nw, n, wbits, fw, qw, &ew), "test inputs spread too far");
+	acc_init(&a, n);
+	acc_init(&r, n);
+	for (p = 0; p < orders; p++) {
+		bool was_narrow = false;
+
+		ainftp_acc_reset(&a);
+		ainftp_acc_reset(&r);
+		shuffle(perm, nw);
+		for (w = 0; w < nw; w++) {
+			replay(perm[w], enc, n, NULL);
+			snprintf(what, sizeof(what),
+				 "%s enc %d n %u nw %d exps %d+[0,%d] order %d add %d", ops->name,
+				 enc, n, nw, base, spread, p, w);
+			check(add(ref, &r, enc) == 0 && add(ops, &a, enc) == 0, "%s: refused",
+			      what);
+			assert_acc_same(&r, &a, what);
+			was_narrow |= w > 0 && !any_wide(&a) &&
+				      ainftp_acc_state(&a, 0).exp != AINFTP_EXP_NONE;
+		}
+		check(!a.overflow, "%s: overflow", what);
+		if (any_wide(&a))
+			*widened += 1 + was_narrow; /* 2: it summed narrow first */
+		else
+			(*narrow)++;
+		for (b = 0; b < ainftp_blocks(n); b++) {
+			struct ainftp_acc_block s = ainftp_acc_state(&a, b);
+
+			if (emin[b] == INT32_MAX) {
+				check(s.exp == AINFTP_EXP_NONE, "%s: block %u not empty", what, b);
+				continue;
+			}
+			check(s.exp == emin[b] && s.emax == emax_of[b],
+			      "%s: block %u exponents [%d,%d], want [%d,%d]", what, b, s.exp,
+			      s.emax, emin[b], emax_of[b]);
+		}
+		ops->res_f32(&a, fg);
+		eg = ops->res_i16(&a, qg);
+		ck_assert_same(fw, fg, n * sizeof(float), "%s: res_f32 byte %ld", what, _d);
+		check(eg == ew, "%s: res_i16 exponent %d, want %d", what, eg, ew);
+		ck_assert_same(qw, qg, n * sizeof(int16_t), "%s: res_i16 byte %ld", what, _d);
+	}
+	acc_free(&a);
+	acc_free(&r);
+}
+
+START_TEST(switch_to_int64_exact_any_order)
+{
+	/* int16 leaves 31 bits with 64 workers at a spread of 10, int8 at 18. */
+	static const int32_t spreads16[] = {0, 6, 9, 10, 11, 16, 24};
+	static const int32_t spreads8[] = {0, 8, 16, 17, 18, 19, 30};
+	static const uint32_t ns[] = {33, 100, 512};
+	static const int nws[] = {2, 17, 64};
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	int widened = 0, narrow = 0, enc, s, z;
+	unsigned int in, iw;
+
+	if (!ops)
+		return;
+	rng = 31337;
+	for (enc = ENC_I16; enc <= ENC_I8; enc++)
+		for (s = 0; s < 7; s++)
+			for (in = 0; in < 3; in++)
+				for (iw = 0; iw < 3; iw++)
+					for (z = 0; z < 2; z++) {
+						int32_t sp =
+							enc == ENC_I16 ? spreads16[s] : spreads8[s];
+						/* The exponents' extremes, and between. */
+						int32_t base = (in + iw + (uint32_t)s) % 3 == 0
+								       ? -128
+							       : (in + iw + (uint32_t)s) % 3 == 1
+								       ? 127 - sp
+								       : rnd_in(-40, 40);
+
+						switch_run(ops, enc, ns[in], nws[iw], base, sp, z,
+							   6, &widened, &narrow);
+					}
+	/* Both sides of the switch, and blocks that widened after summing narrow, were seen. */
+	ck_assert_int_gt(narrow, 0);
+	ck_assert_int_gt(widened, 0);
+	ck_assert_int_gt(widened % 2 + widened / 2, 0);
+}
+END_TEST
+
+/*
+ * The exact count where int32 ends: K contributions of -2^W (or of 2^W - 1) at
+ * one exponent stay narrow while K * 2^W <= INT32_MAX, and one more widens
+ * the block; with one contribution 10 (int16) or 16 (int8) exponents lower,
+ * 63 (255) at the upper exponent are the most. The sums stay exact (__int128)
+ * and the reference's bits, wherever the lower one comes.
+ */
+static void
+count_run(const struct ainftp_quant_ops *ops, enum enc enc, int32_t lower, uint32_t most,
+	  int32_t e0, bool neg)
+{
+	enum { N = 40 }; /* a full block and a short one */
+	struct ainftp_acc a, r;
+	int wbits = enc == ENC_I16 ? AINFTP_QBITS_INT16 : AINFTP_QBITS_INT8;
+	int32_t v = neg ? -(1 << wbits) : (1 << wbits) - 1;
+	uint32_t k, i, upper, pos = lower ? (uint32_t)(rnd() % (most + 2)) : UINT32_MAX;
+	uint64_t bound;
+	__int128 want = 0;
+	char what[96];
+
+	acc_init(&a, N);
+	acc_init(&r, N);
+	for (k = 0; k < most + 2 + (lower != 0); k++) {
+		bool low = lower && k == pos;
+		int32_t e = low ? e0 : e0 + lower;
+
+		for (i = 0; i < N; i++) {
+			c16[i] = (int16_t)v;
+			c8[i] = (int8_t)v;
+		}
+		ce16 = (int8_t)e;
+		memset(ce8, e, sizeof(ce8));
+		check(add(ref, &r, enc) == 0 && add(ops, &a, enc) == 0, "refused");
+		want += (__int128)v * ((__int128)1 << (low ? 0 : lower));
+		snprintf(what, sizeof(what), "%s enc %d lower %d at %u: contribution %u", ops->name,
+			 enc, lower, pos, k + 1);
+		/* Every 64th, the last ones, and where the lower one went: all bytes. */
+		if (k % 64 == 0 || k + 4 > most || k == pos)
+			assert_acc_same(&r, &a, what);
+		/* Narrow exactly while the bound on the sum, in units of 2^exp, fits 31 bits. */
+		upper = k + 1 - (lower && pos <= k);
+		bound = lower && pos <= k ? ((uint64_t)upper << (wbits + lower)) + (1u << wbits)
+					  : (uint64_t)upper << wbits;
+		if (bound <= INT32_MAX)
+			check(!any_wide(&a), "%s: widened early", what);
+		else
+			check(ainftp_acc_wide(&a, 0) && ainftp_acc_wide(&a, 1), "%s: still narrow",
+			      what);
+		if (lower == 0 || pos <= k)
+			for (i = 0; i < N; i++)
+				check(ainftp_acc_at(&a, i) == want, "%s: sum[%u] wrong", what, i);
+	}
+	ck_assert(!a.overflow);
+	assert_res_same(ops, &a, what);
+	acc_free(&a);
+	acc_free(&r);
+}
+
+START_TEST(switch_at_the_exact_count)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	int k;
+
+	if (!ops)
+		return;
+	rng = 2718;
+	/* 65535 * 2^15 <= INT32_MAX < 65536 * 2^15; -2^31 itself would fit, one more would not. */
+	count_run(ops, ENC_I16, 0, 65535, -20, true);
+	count_run(ops, ENC_I16, 0, 65535, 100, false);
+	for (k = 0; k < 4; k++) {
+		/* 2^15 + 63 * 2^25 <= INT32_MAX < 2^15 + 64 * 2^25: 64 workers at a spread of 10.
+		 */
+		count_run(ops, ENC_I16, 10, 63, k % 2 ? -128 : 117, k < 2);
+		/* 2^7 + 255 * 2^23 <= INT32_MAX < 2^7 + 256 * 2^23. */
+		count_run(ops, ENC_I8, 16, 255, k % 2 ? -128 : 111, k < 2);
+	}
 }
 END_TEST
 
@@ -1151,6 +1399,8 @@ quant_suite(void)
 	tcase_add_loop_test(tc, res_crafted_states, 0, NOPS);
 	tcase_add_loop_test(tc, zero_contributions_change_nothing, 0, NOPS);
 	tcase_add_loop_test(tc, sums_exact_and_order_independent, 0, NOPS);
+	tcase_add_loop_test(tc, switch_to_int64_exact_any_order, 0, NOPS);
+	tcase_add_loop_test(tc, switch_at_the_exact_count, 0, NOPS);
 	tcase_add_loop_test(tc, overflow_past_span, 0, NOPS);
 	tcase_add_test(tc, overflow_rounds_to_nearest_even);
 	tcase_add_loop_test(tc, res_i16_clamps, 0, NOPS);
