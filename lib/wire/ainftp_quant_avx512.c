@@ -206,11 +206,13 @@ enum uni_op { UNI_ADD, UNI_SHL, UNI_STORE };
 /*
  * acc32 = acc32 * 2^ash + q * 2^csh over the whole payload, a block (32
  * elements) at a time, for ainftp_acc_uni_after: returns how many blocks of
- * q are not zero (the test rides on the loads). op is a constant at each
- * call site: UNI_ADD is the plain widening sum, and a shift.
+ * q are not zero (the test rides on the loads). op and shift_c (csh != 0)
+ * are constants at each call site: UNI_ADD without shift_c is the plain
+ * widening sum.
  */
 INLINE uint32_t
-uni_add(int32_t *d, const int16_t *q, uint32_t n, int32_t ash, int32_t csh, enum uni_op op)
+uni_add(int32_t *d, const int16_t *q, uint32_t n, int32_t ash, int32_t csh, enum uni_op op,
+	bool shift_c)
 {
 	__m128i as = _mm_cvtsi32_si128(ash), cs = _mm_cvtsi32_si128(csh);
 	uint32_t i, nz = 0;
@@ -233,8 +235,12 @@ uni_add(int32_t *d, const int16_t *q, uint32_t n, int32_t ash, int32_t csh, enum
 			d0 = _mm512_sll_epi32(d0, as);
 			d1 = _mm512_sll_epi32(d1, as);
 		}
-		_mm512_storeu_si512(d + i, _mm512_add_epi32(d0, _mm512_sll_epi32(c[0], cs)));
-		_mm512_storeu_si512(d + i + 16, _mm512_add_epi32(d1, _mm512_sll_epi32(c[1], cs)));
+		if (shift_c) {
+			c[0] = _mm512_sll_epi32(c[0], cs);
+			c[1] = _mm512_sll_epi32(c[1], cs);
+		}
+		_mm512_storeu_si512(d + i, _mm512_add_epi32(d0, c[0]));
+		_mm512_storeu_si512(d + i + 16, _mm512_add_epi32(d1, c[1]));
 	}
 	if (i < n) {
 		__mmask32 k = block_mask(n - i);
@@ -262,8 +268,9 @@ acc_i16_slow(struct ainftp_acc *a, const int16_t *q, int8_t e)
 	__m512i c[2];
 
 	if (ainftp_acc_uni_plan(a, e, AINFTP_QBITS_INT16, &next, &ash, &csh)) {
-		uint32_t nz = a->fresh ? uni_add(a->acc32, q, a->n, 0, 0, UNI_STORE)
-				       : uni_add(a->acc32, q, a->n, ash, csh, UNI_SHL);
+		uint32_t nz = a->fresh ? uni_add(a->acc32, q, a->n, 0, 0, UNI_STORE, false)
+			      : csh    ? uni_add(a->acc32, q, a->n, ash, csh, UNI_SHL, true)
+				       : uni_add(a->acc32, q, a->n, ash, 0, UNI_SHL, false);
 
 		if (nz)
 			a->fresh = false; /* zeros stored where anything was: still fresh */
@@ -290,8 +297,12 @@ acc_i16(struct ainftp_acc *a, const int16_t *q, int8_t e)
 	int32_t csh = ainftp_acc_uni_quick(a, e, AINFTP_QBITS_INT16, &next);
 
 	/* The common case: one check for the packet, then the plain widening sum. */
-	if (__builtin_expect(csh >= 0, 1))
-		ainftp_acc_uni_after(a, &next, 0, uni_add(a->acc32, q, a->n, 0, csh, UNI_ADD), q);
+	if (__builtin_expect(csh > 0, 1))
+		ainftp_acc_uni_after(a, &next, 0, uni_add(a->acc32, q, a->n, 0, csh, UNI_ADD, true),
+				     q);
+	else if (csh == 0)
+		ainftp_acc_uni_after(a, &next, 0, uni_add(a->acc32, q, a->n, 0, 0, UNI_ADD, false),
+				     q);
 	else
 		acc_i16_slow(a, q, e);
 }
@@ -350,6 +361,44 @@ i8_settle(struct ainftp_acc *a, uint32_t b0, const struct i8_plan *p, __mmask16 
 				 _mm512_add_epi32(_mm512_sllv_epi32(p->mag, p->ash), p->add));
 }
 
+/*
+ * acc32 = acc32 * 2^as[i] + c * 2^cs[i] for blocks i < cnt from d, q:
+ * shift_acc and shift_c are constants at each call site (without either,
+ * the plain widening sum). A zero block must not shift: its sum shifts by 0.
+ * Returns which blocks of q are not zero.
+ */
+INLINE uint32_t
+i8_loop(int32_t *d, const int8_t *qb, const int32_t *as, const int32_t *cs, uint32_t cnt,
+	bool shift_acc, bool shift_c)
+{
+	uint32_t i, nz = 0;
+
+	for (i = 0; i < cnt; i++, d += AINFTP_BLOCK, qb += AINFTP_BLOCK) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)qb);
+		__m512i c0 = _mm512_cvtepi8_epi32(_mm256_castsi256_si128(v));
+		__m512i c1 = _mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1));
+		__m512i d0 = _mm512_loadu_si512(d), d1 = _mm512_loadu_si512(d + 16);
+		uint32_t any = !_mm256_testz_si256(v, v);
+
+		nz |= any << i;
+		if (shift_acc) {
+			__m512i av = _mm512_set1_epi32(as[i] & -(int32_t)any);
+
+			d0 = _mm512_sllv_epi32(d0, av);
+			d1 = _mm512_sllv_epi32(d1, av);
+		}
+		if (shift_c) {
+			__m512i cv = _mm512_set1_epi32(cs[i]);
+
+			c0 = _mm512_sllv_epi32(c0, cv);
+			c1 = _mm512_sllv_epi32(c1, cv);
+		}
+		_mm512_storeu_si512(d, _mm512_add_epi32(d0, c0));
+		_mm512_storeu_si512(d + 16, _mm512_add_epi32(d1, c1));
+	}
+	return nz;
+}
+
 /* Blocks b0.. (cnt of them) when some are not in ainftp_acc_quick's case: apart, so rarer. */
 static __attribute__((noinline)) void
 i8_group(struct ainftp_acc *a, const int8_t *e, const int8_t *q, uint32_t b0, uint32_t cnt)
@@ -363,6 +412,19 @@ i8_group(struct ainftp_acc *a, const int8_t *e, const int8_t *q, uint32_t b0, ui
 	/* Vector stores, then scalar reads of their lanes: no vector shuffles per block. */
 	_mm512_storeu_si512(as, p.ash);
 	_mm512_storeu_si512(cs, p.csh);
+	if (p.fit == (__mmask16)((UINT32_C(1) << cnt) - 1)) {
+		/* Every block in the plan: a loop without a branch per block. */
+		bool sc = _mm512_test_epi32_mask(p.csh, p.csh) != 0;
+
+		if (p.shl)
+			nz = (__mmask16)(sc ? i8_loop(d, qb, as, cs, cnt, true, true)
+					    : i8_loop(d, qb, as, cs, cnt, true, false));
+		else
+			nz = (__mmask16)(sc ? i8_loop(d, qb, as, cs, cnt, false, true)
+					    : i8_loop(d, qb, as, cs, cnt, false, false));
+		i8_settle(a, b0, &p, nz);
+		return;
+	}
 	for (i = 0; i < cnt; i++, d += AINFTP_BLOCK, qb += AINFTP_BLOCK) {
 		__m256i v = _mm256_loadu_si256((const __m256i *)qb);
 		__m512i c[2] = {_mm512_cvtepi8_epi32(_mm256_castsi256_si128(v)),
@@ -449,7 +511,7 @@ i8_fast(struct ainftp_acc *a, const int8_t *e, const int8_t *q, uint32_t b0, uin
 	/* Locals: the stores below may alias *a, so a->acc32 would be read again each time. */
 	int32_t *d = a->acc32 + (size_t)b0 * AINFTP_BLOCK, sh[16];
 	const int8_t *qb = q + (size_t)b0 * AINFTP_BLOCK;
-	uint32_t i, nz = 0;
+	uint32_t nz;
 
 	fit = _mm512_mask_cmpge_epi32_mask(km, ev, exp);
 	fit = _mm512_mask_cmple_epi32_mask(fit, ev, _mm512_maskz_loadu_epi32(km, a->emax + b0));
@@ -461,18 +523,10 @@ i8_fast(struct ainftp_acc *a, const int8_t *e, const int8_t *q, uint32_t b0, uin
 		return false;
 	/* A vector store, then scalar reads of its lanes: from the store, no vector shuffles. */
 	_mm512_storeu_si512(sh, csh);
-	for (i = 0; i < cnt; i++, d += AINFTP_BLOCK, qb += AINFTP_BLOCK) {
-		__m256i v = _mm256_loadu_si256((const __m256i *)qb);
-		__m512i cs = _mm512_set1_epi32(sh[i]);
-		__m512i c0 = _mm512_cvtepi8_epi32(_mm256_castsi256_si128(v));
-		__m512i c1 = _mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1));
-
-		nz |= (uint32_t)!_mm256_testz_si256(v, v) << i;
-		_mm512_storeu_si512(
-			d, _mm512_add_epi32(_mm512_loadu_si512(d), _mm512_sllv_epi32(c0, cs)));
-		_mm512_storeu_si512(d + 16, _mm512_add_epi32(_mm512_loadu_si512(d + 16),
-							     _mm512_sllv_epi32(c1, cs)));
-	}
+	if (_mm512_test_epi32_mask(csh, csh) == 0)
+		nz = i8_loop(d, qb, NULL, sh, cnt, false, false); /* every e at its block's exp */
+	else
+		nz = i8_loop(d, qb, NULL, sh, cnt, false, true);
 	_mm512_mask_storeu_epi32(a->mag + b0, (__mmask16)nz, _mm512_add_epi32(mag, add));
 	return true;
 }
