@@ -69,7 +69,8 @@ struct ainftp_acc {
 	/*
 	 * Reset since acc32 was last written: every block is empty (uni) and
 	 * acc32 holds anything, so reset costs nothing per element. The first
-	 * int16 packet stores its values; anything else zeroes acc32 first.
+	 * int16 packet (and on AVX-512 the first int8 or float32 one) stores its
+	 * values; anything else zeroes acc32 first.
 	 */
 	bool fresh;
 	/*

@@ -158,19 +158,23 @@ add64(int64_t *d, const __m512i c[2], __mmask32 k, bool full, int32_t ash, int32
 /*
  * Add one block's contributions, as int32 in c[0..1] (lanes past the block
  * zero), at exponent e: the rule of ainftp_acc_quick and ainftp_acc_step.
+ * full and known are constants at each call site; known: c is not zero and
+ * uni is gone (float32's blocks).
  */
 INLINE void
-add_block(struct ainftp_acc *a, uint32_t b, const __m512i c[2], __mmask32 k, bool full, int32_t e,
-	  int w)
+add_block_as(struct ainftp_acc *a, uint32_t b, const __m512i c[2], __mmask32 k, bool full,
+	     int32_t e, int w, bool known)
 {
 	size_t off = (size_t)b * AINFTP_BLOCK;
 	__m512i any = _mm512_or_si512(c[0], c[1]);
 	int32_t ash = 0, csh = 0;
 	int how;
 
-	if (!_mm512_test_epi32_mask(any, any))
-		return; /* zeros change nothing, not even mag */
-	ainftp_acc_uni_off(a);
+	if (!known) {
+		if (!_mm512_test_epi32_mask(any, any))
+			return; /* zeros change nothing, not even mag */
+		ainftp_acc_uni_off(a);
+	}
 	how = ainftp_acc_quick(a, b, e, w, &csh);
 	if (how == AINFTP_STEP_SLOW)
 		how = ainftp_acc_step(a, b, e, w, &ash, &csh);
@@ -190,6 +194,13 @@ add_block(struct ainftp_acc *a, uint32_t b, const __m512i c[2], __mmask32 k, boo
 			t[j] = t32[j];
 		ainftp_acc_apply(a->acc + off, t, ainftp_block_len(a->n, b), ash, csh);
 	}
+}
+
+INLINE void
+add_block(struct ainftp_acc *a, uint32_t b, const __m512i c[2], __mmask32 k, bool full, int32_t e,
+	  int w)
+{
+	add_block_as(a, b, c, k, full, e, w, false);
 }
 
 /* 32 int16 as two vectors of int32. */
@@ -619,6 +630,48 @@ f32_block(const float *x, __mmask32 k, bool full, __m512i c[2], int32_t *e)
 	return true;
 }
 
+/*
+ * The first float32 packet after a reset (a fresh acc32, every block empty):
+ * a block that is not zero goes wide at once, its sum the contribution
+ * (acc32 zeroed as ainftp_acc_uni_drop would have), a zero one stays empty
+ * with a zero acc32. Nothing to read or add, no acc32 to copy over.
+ */
+static __attribute__((noinline)) void
+f32_first(struct ainftp_acc *a, const float *x)
+{
+	uint32_t b, g;
+
+	for (b = 0; b < ainftp_blocks(a->n); b++) {
+		uint32_t len = ainftp_block_len(a->n, b);
+		__mmask32 k = block_mask(len);
+		int64_t *d = a->acc + (size_t)b * AINFTP_BLOCK;
+		__m512i c[2];
+		int32_t e;
+
+		_mm512_mask_storeu_epi32(a->acc32 + (size_t)b * AINFTP_BLOCK, (__mmask16)k,
+					 _mm512_setzero_si512());
+		_mm512_mask_storeu_epi32(a->acc32 + (size_t)b * AINFTP_BLOCK + 16,
+					 (__mmask16)(k >> 16), _mm512_setzero_si512());
+		if (!f32_block(x + (size_t)b * AINFTP_BLOCK, k, len == AINFTP_BLOCK, c, &e)) {
+			a->exp[b] = a->emax[b] = AINFTP_EXP_NONE;
+			a->mag[b] = 0;
+			continue;
+		}
+		a->exp[b] = a->emax[b] = e;
+		a->mag[b] = AINFTP_MAG_WIDE;
+		for (g = 0; g < 4; g++) {
+			__m256i half = g % 2 ? _mm512_extracti64x4_epi64(c[g / 2], 1)
+					     : _mm512_castsi512_si256(c[g / 2]);
+
+			_mm512_mask_storeu_epi64(d + 8 * g, (__mmask8)(k >> (8 * g)),
+						 _mm512_cvtepi32_epi64(half));
+		}
+	}
+	a->uni.mag = AINFTP_MAG_WIDE; /* uni goes, as ainftp_acc_uni_drop */
+	a->uni.exp = a->uni.emax = AINFTP_EXP_NONE;
+	a->fresh = false;
+}
+
 static int
 acc_f32(struct ainftp_acc *a, const float *x)
 {
@@ -630,15 +683,20 @@ acc_f32(struct ainftp_acc *a, const float *x)
 		return -1;
 	if (m == 0)
 		return 0; /* zeros change nothing */
+	if (a->fresh) {
+		f32_first(a, x);
+		return 0;
+	}
 	ainftp_acc_uni_off(a);
+	/* A block that is not zero converts its largest value to at least 2^30: known. */
 	for (b = 0; b < full; b++)
 		if (f32_block(x + (size_t)b * AINFTP_BLOCK, ~(__mmask32)0, true, c, &e))
-			add_block(a, b, c, ~(__mmask32)0, true, e, AINFTP_QBITS_FLOAT32);
+			add_block_as(a, b, c, ~(__mmask32)0, true, e, AINFTP_QBITS_FLOAT32, true);
 	if (b < nb) {
 		__mmask32 k = block_mask(ainftp_block_len(a->n, b));
 
 		if (f32_block(x + (size_t)b * AINFTP_BLOCK, k, false, c, &e))
-			add_block(a, b, c, k, false, e, AINFTP_QBITS_FLOAT32);
+			add_block_as(a, b, c, k, false, e, AINFTP_QBITS_FLOAT32, true);
 	}
 	return 0;
 }
