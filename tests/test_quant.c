@@ -1011,6 +1011,72 @@ START_TEST(sums_exact_and_order_independent)
 }
 END_TEST
 
+/*
+ * Encodings mixed in one accumulator (int16 then int8 while every block
+ * still shares one state, float32 onto narrow blocks...): the reference's
+ * bits after every contribution and the __int128 sum, in any order.
+ */
+START_TEST(mixed_encodings_exact_any_order)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	static float xs[MAXW * MAXN], fw[MAXN], fg[MAXN];
+	static int16_t qw[MAXN], qg[MAXN];
+	enum enc encs[MAXW];
+	struct ainftp_acc a, r;
+	int perm[MAXW], round;
+	char what[80];
+
+	if (!ops)
+		return;
+	rng = 6060;
+	for (round = 0; round < 24; round++) {
+		uint32_t n = sizes[rnd() % NSIZES];
+		int nw = rnd_in(2, 12), w, p;
+		int8_t ew, eg;
+
+		for (w = 0; w < nw; w++) {
+			encs[w] = (enum enc)(rnd() % 3);
+			/* Exponents close enough for every block to stay exact. */
+			if (encs[w] == ENC_I16)
+				gen_i16(n, -3, 3);
+			else if (encs[w] == ENC_I8)
+				gen_i8(n, -3, 3);
+			else
+				gen_f32_spread(n, 28, 34);
+			record(w, encs[w], n);
+			memcpy(xs + (size_t)w * n, cf, n * sizeof(float));
+			perm[w] = w;
+		}
+		check(!expect(nw, n, AINFTP_QBITS_FLOAT32, fw, qw, &ew), "inputs spread too far");
+		acc_init(&a, n);
+		acc_init(&r, n);
+		for (p = 0; p < 6; p++) {
+			ainftp_acc_reset(&a);
+			ainftp_acc_reset(&r);
+			shuffle(perm, nw);
+			for (w = 0; w < nw; w++) {
+				replay(perm[w], encs[perm[w]], n, xs);
+				snprintf(what, sizeof(what),
+					 "%s round %d n %u order %d add %d (enc %d)", ops->name,
+					 round, n, p, w, encs[perm[w]]);
+				check(add(ref, &r, encs[perm[w]]) == 0 &&
+					      add(ops, &a, encs[perm[w]]) == 0,
+				      "%s: refused", what);
+				assert_acc_same(&r, &a, what);
+			}
+			ops->res_f32(&a, fg);
+			eg = ops->res_i16(&a, qg);
+			ck_assert_same(fw, fg, n * sizeof(float), "%s: res_f32 byte %ld", what, _d);
+			check(eg == ew, "%s: res_i16 exponent %d, want %d", what, eg, ew);
+			ck_assert_same(qw, qg, n * sizeof(int16_t), "%s: res_i16 byte %ld", what,
+				       _d);
+		}
+		acc_free(&a);
+		acc_free(&r);
+	}
+}
+END_TEST
+
 /* ---- the switch from int32 to int64 ---- */
 
 /*
@@ -1399,6 +1465,7 @@ quant_suite(void)
 	tcase_add_loop_test(tc, res_crafted_states, 0, NOPS);
 	tcase_add_loop_test(tc, zero_contributions_change_nothing, 0, NOPS);
 	tcase_add_loop_test(tc, sums_exact_and_order_independent, 0, NOPS);
+	tcase_add_loop_test(tc, mixed_encodings_exact_any_order, 0, NOPS);
 	tcase_add_loop_test(tc, switch_to_int64_exact_any_order, 0, NOPS);
 	tcase_add_loop_test(tc, switch_at_the_exact_count, 0, NOPS);
 	tcase_add_loop_test(tc, overflow_past_span, 0, NOPS);
