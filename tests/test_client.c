@@ -618,15 +618,14 @@ fake_start(struct fake *f)
 	ck_assert_int_ge(f->wake_fd, 0);
 	ck_assert_int_eq(ainftp_mac_key_init(&f->mk, f->key), 0);
 	f->ops = &ainftp_quant_scalar;
-	f->acc.n = f->elems;
-	f->acc.blk = calloc(ainftp_blocks(f->elems), sizeof(*f->acc.blk));
-	f->acc.acc = aligned_alloc(64, ((size_t)f->elems * 8 + 63) / 64 * 64);
+	f->acc.acc = aligned_alloc(64, (ainftp_acc_size(f->elems) + 63) / 64 * 64);
+	ck_assert(f->acc.acc != NULL);
+	ainftp_acc_init(&f->acc, f->elems, f->acc.acc);
 	f->pend = calloc(FAKE_PENDING, sizeof(*f->pend));
 	f->cur = calloc(f->slots, sizeof(*f->cur));
 	f->has = calloc(f->slots, sizeof(*f->has));
 	f->answered = calloc(f->slots, sizeof(*f->answered));
-	ck_assert(f->acc.blk != NULL && f->acc.acc != NULL && f->pend != NULL && f->cur != NULL &&
-		  f->has != NULL && f->answered != NULL);
+	ck_assert(f->pend != NULL && f->cur != NULL && f->has != NULL && f->answered != NULL);
 	pthread_mutex_init(&f->mu, NULL);
 	cond_init_mono(&f->cv);
 	ck_assert_int_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
@@ -646,7 +645,6 @@ fake_free(struct fake *f)
 	close(f->wake_fd);
 	pthread_mutex_destroy(&f->mu);
 	pthread_cond_destroy(&f->cv);
-	free(f->acc.blk);
 	free(f->acc.acc);
 	free(f->pend);
 	free(f->cur);
@@ -2173,7 +2171,7 @@ START_TEST(reduce_int8_to_int16)
 	enum { E = 64 };
 	const size_t n = 2 * E + 40, chunks = 3;
 	float x[2 * E + 40], want[2 * E + 40], y[2 * E + 40];
-	struct ainftp_acc acc = {.n = E};
+	struct ainftp_acc acc;
 
 	f->encoding = AINFTP_ENC_INT8;
 	f->result_encoding = AINFTP_ENC_INT16;
@@ -2182,8 +2180,7 @@ START_TEST(reduce_int8_to_int16)
 	fake_start(f);
 	c = OPEN(f, NULL);
 	fill(x, n, 51);
-	acc.blk = calloc(ainftp_blocks(E), sizeof(*acc.blk));
-	acc.acc = aligned_alloc(64, E * 8);
+	ainftp_acc_init(&acc, E, aligned_alloc(64, (ainftp_acc_size(E) + 63) / 64 * 64));
 	for (size_t k = 0; k < chunks; k++) {
 		float pad[E] = {0}, maxabs = 0;
 		int8_t e[E / 32], q[E];
@@ -2211,7 +2208,6 @@ START_TEST(reduce_int8_to_int16)
 	ck_assert_uint_eq(fake_get(f, &f->bad), 0);
 	ainftp_client_close(c);
 	fake_free(f);
-	free(acc.blk);
 	free(acc.acc);
 }
 END_TEST

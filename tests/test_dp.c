@@ -1093,17 +1093,14 @@ ref_sentry(struct ainftp_sentry *ref)
 /* Floats summed through a fresh accumulator and out as a float32 result, as the data path does. */
 struct ref_acc {
 	struct ainftp_acc a;
-	int64_t acc[ELEMS] __attribute__((aligned(64)));
-	struct ainftp_acc_block blk[(ELEMS + AINFTP_BLOCK - 1) / AINFTP_BLOCK];
+	unsigned char mem[1024] __attribute__((aligned(64)));
 };
 
 static void
 ref_acc_init(struct ref_acc *r)
 {
-	r->a.n = ELEMS;
-	r->a.acc = r->acc;
-	r->a.blk = r->blk;
-	ainftp_acc_reset(&r->a);
+	ck_assert_uint_le(ainftp_acc_size(ELEMS), sizeof(r->mem));
+	ainftp_acc_init(&r->a, ELEMS, r->mem);
 }
 
 static void

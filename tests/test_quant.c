@@ -77,10 +77,20 @@ first_diff(const void *a, const void *b, size_t len)
 	return -1;
 }
 
+/*
+ * ck_assert_msg, without the pipe write that check's fork mode makes for
+ * every assertion that passes: for the loops that check millions of things.
+ */
+#define check(cond, ...)                           \
+	do {                                       \
+		if (!(cond))                       \
+			ck_abort_msg(__VA_ARGS__); \
+	} while (0)
+
 #define ck_assert_same(a, b, len, ...)                 \
 	do {                                           \
 		long _d = first_diff((a), (b), (len)); \
-		ck_assert_msg(_d < 0, __VA_ARGS__);    \
+		check(_d < 0, __VA_ARGS__);            \
 	} while (0)
 
 /*
@@ -112,55 +122,110 @@ guard_copy(int slot, const void *src, size_t len)
 	return memcpy(guard_end(slot, len), src, len);
 }
 
-/* acc is 64-byte aligned; the bytes after its n entries are a canary that must survive. */
+/*
+ * One allocation of ainftp_acc_size(n) bytes and 64 more, all a canary first:
+ * the gaps between acc, acc32 and the block arrays and the bytes after them
+ * must survive (acc itself too, while every block is narrow: only widening
+ * writes it).
+ */
 #define CANARY 0xa5
 
 static size_t
 acc_bytes(uint32_t n)
 {
-	return (n * sizeof(int64_t) + 63) / 64 * 64 + 64;
+	return ainftp_acc_size(n) + 64;
 }
 
 static void
 acc_init(struct ainftp_acc *a, uint32_t n)
 {
-	a->n = n;
-	a->blk = calloc(ainftp_blocks(n), sizeof(*a->blk));
-	a->acc = aligned_alloc(64, acc_bytes(n));
-	ck_assert(a->blk && a->acc);
-	memset(a->acc, CANARY, acc_bytes(n));
-	ainftp_acc_reset(a);
+	void *mem = aligned_alloc(64, acc_bytes(n));
+
+	ck_assert(mem);
+	memset(mem, CANARY, acc_bytes(n));
+	ainftp_acc_init(a, n, mem);
+	ck_assert_ptr_eq(a->acc, mem);
+}
+
+static void
+canary_check(const unsigned char *p, size_t from, size_t to, const char *what, uint32_t n)
+{
+	size_t i;
+
+	for (i = from; i < to; i++)
+		ck_assert_msg(p[i] == CANARY, "written past %s (n=%u, byte %zu)", what, n, i);
+}
+
+/* The parts of an accumulator's allocation, in order: where each starts and its bytes. */
+static void
+acc_parts(const struct ainftp_acc *a, const void *at[5], size_t len[5])
+{
+	size_t nb = ainftp_blocks(a->n);
+
+	at[0] = a->acc, len[0] = a->n * sizeof(*a->acc);
+	at[1] = a->acc32, len[1] = a->n * sizeof(*a->acc32);
+	at[2] = a->exp, len[2] = nb * sizeof(*a->exp);
+	at[3] = a->emax, len[3] = nb * sizeof(*a->emax);
+	at[4] = a->mag, len[4] = nb * sizeof(*a->mag);
 }
 
 static void
 acc_free(struct ainftp_acc *a)
 {
+	static const char *const names[5] = {"acc", "acc32", "exp", "emax", "mag"};
 	const unsigned char *p = (const unsigned char *)a->acc;
-	size_t i;
+	const void *at[5];
+	size_t len[5];
+	int k;
 
-	for (i = a->n * sizeof(int64_t); i < acc_bytes(a->n); i++)
-		ck_assert_msg(p[i] == CANARY, "written past acc[%u]", a->n);
-	free(a->blk);
+	acc_parts(a, at, len);
+	for (k = 0; k < 5; k++) {
+		size_t from = (size_t)((const unsigned char *)at[k] - p) + len[k];
+		size_t to =
+			k < 4 ? (size_t)((const unsigned char *)at[k + 1] - p) : acc_bytes(a->n);
+
+		ck_assert_uint_le(from, to);
+		canary_check(p, from, to, names[k], a->n);
+	}
 	free(a->acc);
 }
 
 static void
 acc_copy(struct ainftp_acc *dst, const struct ainftp_acc *src)
 {
+	const void *from[5], *to[5];
+	size_t len[5];
+	int k;
+
 	dst->overflow = src->overflow;
-	memcpy(dst->blk, src->blk, ainftp_blocks(src->n) * sizeof(*src->blk));
-	memcpy(dst->acc, src->acc, src->n * sizeof(*src->acc));
+	dst->fresh = src->fresh;
+	dst->uni = src->uni;
+	acc_parts(src, from, len);
+	acc_parts(dst, to, len);
+	for (k = 0; k < 5; k++)
+		memcpy((void *)(uintptr_t)to[k], from[k], len[k]);
 }
 
 static void
 assert_acc_same(const struct ainftp_acc *want, const struct ainftp_acc *got, const char *what)
 {
-	ck_assert_msg(want->overflow == got->overflow, "%s: overflow %d, want %d", what,
-		      got->overflow, want->overflow);
-	ck_assert_same(want->blk, got->blk, ainftp_blocks(want->n) * sizeof(*want->blk),
+	check(want->overflow == got->overflow, "%s: overflow %d, want %d", what, got->overflow,
+	      want->overflow);
+	ck_assert_same(&want->uni, &got->uni, sizeof(want->uni), "%s: uni state differs (n=%u)",
+		       what, want->n);
+	ck_assert_same(want->exp, got->exp, ainftp_blocks(want->n) * sizeof(*want->exp),
+		       "%s: block state differs (n=%u)", what, want->n);
+	ck_assert_same(want->emax, got->emax, ainftp_blocks(want->n) * sizeof(*want->emax),
+		       "%s: block state differs (n=%u)", what, want->n);
+	ck_assert_same(want->mag, got->mag, ainftp_blocks(want->n) * sizeof(*want->mag),
 		       "%s: block state differs (n=%u)", what, want->n);
 	ck_assert_same(want->acc, got->acc, want->n * sizeof(*want->acc),
 		       "%s: acc differs at byte %ld (n=%u)", what, _d, want->n);
+	check(want->fresh == got->fresh, "%s: fresh %d, want %d", what, got->fresh, want->fresh);
+	/* A fresh acc32 holds anything (every block is empty). */
+	if (!want->fresh)
+		ck_assert_same(want->acc32, got->acc32, want->n * sizeof(*want->acc32),
+			       "%s: acc32 differs at byte %ld (n=%u)", what, _d, want->n);
 }
 
 /* Both result kernels of ops against the reference. */
@@ -663,19 +728,22 @@ START_TEST(res_crafted_states)
 			for (c = 0; c < sizeof(exps) / sizeof(exps[0]); c++) {
 				uint32_t kind = rnd() % 7;
 
+				/* Every block wide (narrow ones: res_crafted_narrow). */
+				a.uni.mag = AINFTP_MAG_WIDE;
 				for (b = 0; b < ainftp_blocks(a.n); b++) {
 					bool empty = rnd() % 8 == 0;
 
-					a.blk[b].exp = empty ? AINFTP_EXP_NONE
-							     : rnd_in(exps[c][0], exps[c][1]);
-					a.blk[b].emax = a.blk[b].exp;
+					a.exp[b] = empty ? AINFTP_EXP_NONE
+							 : rnd_in(exps[c][0], exps[c][1]);
+					a.emax[b] = a.exp[b];
+					a.mag[b] = AINFTP_MAG_WIDE;
 					for (i = b * 32; i < b * 32 + ainftp_block_len(a.n, b); i++)
 						a.acc[i] = empty ? 0
 								 : crafted_value(
 									   rnd() % 4 ? kind
 										     : rnd() % 7);
 				}
-				if (kind == 5 && a.blk[0].exp != AINFTP_EXP_NONE)
+				if (kind == 5 && a.exp[0] != AINFTP_EXP_NONE)
 					a.acc[0] = (int64_t)1 << 22; /* eo = exp + 8 */
 				assert_res_same(ops, &a, "crafted");
 			}
@@ -783,12 +851,14 @@ record(int w, enum enc enc, uint32_t n)
 	}
 }
 
+/* Per block, the least and the largest exponent of the non-zero contributions (expect). */
+static int32_t emin[MAXN / 32], emax_of[MAXN / 32];
+
 /* The sum of nw contributions by __int128, then the defined conversions. */
 static bool
 expect(int nw, uint32_t n, int wbits, float *f, int16_t *q, int8_t *qe)
 {
 	static __int128 sum[MAXN];
-	static int32_t emin[MAXN / 32];
 	int32_t k = INT32_MIN, eo;
 	bool overflow = false;
 	uint32_t b, i;
@@ -809,6 +879,7 @@ expect(int nw, uint32_t n, int wbits, float *f, int16_t *q, int8_t *qe)
 			}
 		}
 		emin[b] = lo;
+		emax_of[b] = hi;
 		if (lo == INT32_MAX)
 			continue;
 		overflow |= hi - lo + wbits + AINFTP_WORKER_BITS > 63;
@@ -940,6 +1011,308 @@ START_TEST(sums_exact_and_order_independent)
 }
 END_TEST
 
+/*
+ * Encodings mixed in one accumulator (int16 then int8 while every block
+ * still shares one state, float32 onto narrow blocks...): the reference's
+ * bits after every contribution and the __int128 sum, in any order.
+ */
+START_TEST(mixed_encodings_exact_any_order)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	static float xs[MAXW * MAXN], fw[MAXN], fg[MAXN];
+	static int16_t qw[MAXN], qg[MAXN];
+	enum enc encs[MAXW];
+	struct ainftp_acc a, r;
+	int perm[MAXW], round;
+	char what[80];
+
+	if (!ops)
+		return;
+	rng = 6060;
+	for (round = 0; round < 24; round++) {
+		uint32_t n = sizes[rnd() % NSIZES];
+		int nw = rnd_in(2, 12), w, p;
+		int8_t ew, eg;
+
+		for (w = 0; w < nw; w++) {
+			encs[w] = (enum enc)(rnd() % 3);
+			/* Exponents close enough for every block to stay exact. */
+			if (encs[w] == ENC_I16)
+				gen_i16(n, -3, 3);
+			else if (encs[w] == ENC_I8)
+				gen_i8(n, -3, 3);
+			else
+				gen_f32_spread(n, 28, 34);
+			record(w, encs[w], n);
+			memcpy(xs + (size_t)w * n, cf, n * sizeof(float));
+			perm[w] = w;
+		}
+		check(!expect(nw, n, AINFTP_QBITS_FLOAT32, fw, qw, &ew), "inputs spread too far");
+		acc_init(&a, n);
+		acc_init(&r, n);
+		for (p = 0; p < 6; p++) {
+			ainftp_acc_reset(&a);
+			ainftp_acc_reset(&r);
+			shuffle(perm, nw);
+			for (w = 0; w < nw; w++) {
+				replay(perm[w], encs[perm[w]], n, xs);
+				snprintf(what, sizeof(what),
+					 "%s round %d n %u order %d add %d (enc %d)", ops->name,
+					 round, n, p, w, encs[perm[w]]);
+				check(add(ref, &r, encs[perm[w]]) == 0 &&
+					      add(ops, &a, encs[perm[w]]) == 0,
+				      "%s: refused", what);
+				assert_acc_same(&r, &a, what);
+			}
+			ops->res_f32(&a, fg);
+			eg = ops->res_i16(&a, qg);
+			ck_assert_same(fw, fg, n * sizeof(float), "%s: res_f32 byte %ld", what, _d);
+			check(eg == ew, "%s: res_i16 exponent %d, want %d", what, eg, ew);
+			ck_assert_same(qw, qg, n * sizeof(int16_t), "%s: res_i16 byte %ld", what,
+				       _d);
+		}
+		acc_free(&a);
+		acc_free(&r);
+	}
+}
+END_TEST
+
+/* ---- the switch from int32 to int64 ---- */
+
+/*
+ * One contribution of a scenario at the switch: values of magnitude up to
+ * 2^W (sign mostly shared per element, so sums grow), exponents base + [0,
+ * spread] (int8: per block), some zero blocks and some all-zero workers.
+ */
+static void
+gen_switch(uint32_t n, int w, int32_t base, int32_t spread, bool zeros)
+{
+	uint32_t i, b;
+	bool all_zero = zeros && rnd() % 8 == 0;
+
+	ce16 = (int8_t)(base + rnd_in(0, spread));
+	for (b = 0; b < ainftp_blocks(n); b++) {
+		bool zero = all_zero || (zeros && rnd() % 5 == 0);
+
+		ce8[b] = (int8_t)(zero && rnd() & 1 ? AINFTP_WIRE_EXP_ZERO
+						    : base + rnd_in(0, spread));
+		for (i = b * 32; i < b * 32 + ainftp_block_len(n, b); i++) {
+			/* Element i's sign is fixed, but a worker in 8 flips it, and magnitudes
+			 * vary. */
+			bool neg = ((i * 7 + (uint32_t)w) % 3 == 0) != (rnd() % 8 == 0);
+			int32_t m16 = rnd() % 4 ? 32767 : (int32_t)(rnd() % 32768);
+			int32_t m8 = rnd() % 4 ? 127 : (int32_t)(rnd() % 128);
+
+			if (zero) {
+				c16[i] = 0;
+				c8[i] = 0;
+			} else {
+				c16[i] = (int16_t)(neg ? -m16 - (m16 == 32767)
+						       : m16); /* -32768 too */
+				c8[i] = (int8_t)(neg ? -m8 - (m8 == 127) : m8);
+			}
+		}
+	}
+}
+
+/* Whether any block of a is wide. */
+static bool
+any_wide(const struct ainftp_acc *a)
+{
+	uint32_t b;
+
+	for (b = 0; b < ainftp_blocks(a->n); b++)
+		if (ainftp_acc_wide(a, b))
+			return true;
+	return false;
+}
+
+/*
+ * nw contributions around the point where a block's sum leaves 31 bits, in
+ * many orders: ops gives the reference's bits after every contribution, and
+ * the results and block exponents of an independent __int128 sum at the end,
+ * whether the blocks widened early, late or not at all.
+ */
+static void
+switch_run(const struct ainftp_quant_ops *ops, enum enc enc, uint32_t n, int nw, int32_t base,
+	   int32_t spread, bool zeros, int orders, int *widened, int *narrow)
+{
+	static float fw[MAXN], fg[MAXN];
+	static int16_t qw[MAXN], qg[MAXN];
+	struct ainftp_acc a, r;
+	int perm[MAXW], w, p, wbits = enc == ENC_I16 ? AINFTP_QBITS_INT16 : AINFTP_QBITS_INT8;
+	int8_t ew, eg;
+	uint32_t b;
+	char what[96];
+
+	for (w = 0; w < nw; w++) {
+		gen_switch(n, w, base, spread, zeros);
+		record(w, enc, n);
+		perm[w] = w;
+	}
+	ck_assert_msg(!expect(nw, n, wbits, fw, qw, &ew), "test inputs spread too far");
+	acc_init(&a, n);
+	acc_init(&r, n);
+	for (p = 0; p < orders; p++) {
+		bool was_narrow = false;
+
+		ainftp_acc_reset(&a);
+		ainftp_acc_reset(&r);
+		shuffle(perm, nw);
+		for (w = 0; w < nw; w++) {
+			replay(perm[w], enc, n, NULL);
+			snprintf(what, sizeof(what),
+				 "%s enc %d n %u nw %d exps %d+[0,%d] order %d add %d", ops->name,
+				 enc, n, nw, base, spread, p, w);
+			check(add(ref, &r, enc) == 0 && add(ops, &a, enc) == 0, "%s: refused",
+			      what);
+			assert_acc_same(&r, &a, what);
+			was_narrow |= w > 0 && !any_wide(&a) &&
+				      ainftp_acc_state(&a, 0).exp != AINFTP_EXP_NONE;
+		}
+		check(!a.overflow, "%s: overflow", what);
+		if (any_wide(&a))
+			*widened += 1 + was_narrow; /* 2: it summed narrow first */
+		else
+			(*narrow)++;
+		for (b = 0; b < ainftp_blocks(n); b++) {
+			struct ainftp_acc_block s = ainftp_acc_state(&a, b);
+
+			if (emin[b] == INT32_MAX) {
+				check(s.exp == AINFTP_EXP_NONE, "%s: block %u not empty", what, b);
+				continue;
+			}
+			check(s.exp == emin[b] && s.emax == emax_of[b],
+			      "%s: block %u exponents [%d,%d], want [%d,%d]", what, b, s.exp,
+			      s.emax, emin[b], emax_of[b]);
+		}
+		ops->res_f32(&a, fg);
+		eg = ops->res_i16(&a, qg);
+		ck_assert_same(fw, fg, n * sizeof(float), "%s: res_f32 byte %ld", what, _d);
+		check(eg == ew, "%s: res_i16 exponent %d, want %d", what, eg, ew);
+		ck_assert_same(qw, qg, n * sizeof(int16_t), "%s: res_i16 byte %ld", what, _d);
+	}
+	acc_free(&a);
+	acc_free(&r);
+}
+
+START_TEST(switch_to_int64_exact_any_order)
+{
+	/* int16 leaves 31 bits with 64 workers at a spread of 10, int8 at 18. */
+	static const int32_t spreads16[] = {0, 6, 9, 10, 11, 16, 24};
+	static const int32_t spreads8[] = {0, 8, 16, 17, 18, 19, 30};
+	static const uint32_t ns[] = {33, 100, 512};
+	static const int nws[] = {2, 17, 64};
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	int widened = 0, narrow = 0, enc, s, z;
+	unsigned int in, iw;
+
+	if (!ops)
+		return;
+	rng = 31337;
+	for (enc = ENC_I16; enc <= ENC_I8; enc++)
+		for (s = 0; s < 7; s++)
+			for (in = 0; in < 3; in++)
+				for (iw = 0; iw < 3; iw++)
+					for (z = 0; z < 2; z++) {
+						int32_t sp =
+							enc == ENC_I16 ? spreads16[s] : spreads8[s];
+						/* The exponents' extremes, and between. */
+						int32_t base = (in + iw + (uint32_t)s) % 3 == 0
+								       ? -128
+							       : (in + iw + (uint32_t)s) % 3 == 1
+								       ? 127 - sp
+								       : rnd_in(-40, 40);
+
+						switch_run(ops, enc, ns[in], nws[iw], base, sp, z,
+							   6, &widened, &narrow);
+					}
+	/* Both sides of the switch, and blocks that widened after summing narrow, were seen. */
+	ck_assert_int_gt(narrow, 0);
+	ck_assert_int_gt(widened, 0);
+	ck_assert_int_gt(widened % 2 + widened / 2, 0);
+}
+END_TEST
+
+/*
+ * The exact count where int32 ends: K contributions of -2^W (or of 2^W - 1) at
+ * one exponent stay narrow while K * 2^W <= INT32_MAX, and one more widens
+ * the block; with one contribution 10 (int16) or 16 (int8) exponents lower,
+ * 63 (255) at the upper exponent are the most. The sums stay exact (__int128)
+ * and the reference's bits, wherever the lower one comes.
+ */
+static void
+count_run(const struct ainftp_quant_ops *ops, enum enc enc, int32_t lower, uint32_t most,
+	  int32_t e0, bool neg)
+{
+	enum { N = 40 }; /* a full block and a short one */
+	struct ainftp_acc a, r;
+	int wbits = enc == ENC_I16 ? AINFTP_QBITS_INT16 : AINFTP_QBITS_INT8;
+	int32_t v = neg ? -(1 << wbits) : (1 << wbits) - 1;
+	uint32_t k, i, upper, pos = lower ? (uint32_t)(rnd() % (most + 2)) : UINT32_MAX;
+	uint64_t bound;
+	__int128 want = 0;
+	char what[96];
+
+	acc_init(&a, N);
+	acc_init(&r, N);
+	for (k = 0; k < most + 2 + (lower != 0); k++) {
+		bool low = lower && k == pos;
+		int32_t e = low ? e0 : e0 + lower;
+
+		for (i = 0; i < N; i++) {
+			c16[i] = (int16_t)v;
+			c8[i] = (int8_t)v;
+		}
+		ce16 = (int8_t)e;
+		memset(ce8, e, sizeof(ce8));
+		check(add(ref, &r, enc) == 0 && add(ops, &a, enc) == 0, "refused");
+		want += (__int128)v * ((__int128)1 << (low ? 0 : lower));
+		snprintf(what, sizeof(what), "%s enc %d lower %d at %u: contribution %u", ops->name,
+			 enc, lower, pos, k + 1);
+		/* Every 64th, the last ones, and where the lower one went: all bytes. */
+		if (k % 64 == 0 || k + 4 > most || k == pos)
+			assert_acc_same(&r, &a, what);
+		/* Narrow exactly while the bound on the sum, in units of 2^exp, fits 31 bits. */
+		upper = k + 1 - (lower && pos <= k);
+		bound = lower && pos <= k ? ((uint64_t)upper << (wbits + lower)) + (1u << wbits)
+					  : (uint64_t)upper << wbits;
+		if (bound <= INT32_MAX)
+			check(!any_wide(&a), "%s: widened early", what);
+		else
+			check(ainftp_acc_wide(&a, 0) && ainftp_acc_wide(&a, 1), "%s: still narrow",
+			      what);
+		if (lower == 0 || pos <= k)
+			for (i = 0; i < N; i++)
+				check(ainftp_acc_at(&a, i) == want, "%s: sum[%u] wrong", what, i);
+	}
+	ck_assert(!a.overflow);
+	assert_res_same(ops, &a, what);
+	acc_free(&a);
+	acc_free(&r);
+}
+
+START_TEST(switch_at_the_exact_count)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	int k;
+
+	if (!ops)
+		return;
+	rng = 2718;
+	/* 65535 * 2^15 <= INT32_MAX < 65536 * 2^15; -2^31 itself would fit, one more would not. */
+	count_run(ops, ENC_I16, 0, 65535, -20, true);
+	count_run(ops, ENC_I16, 0, 65535, 100, false);
+	for (k = 0; k < 4; k++) {
+		/* 2^15 + 63 * 2^25 <= INT32_MAX < 2^15 + 64 * 2^25: 64 workers at a spread of 10.
+		 */
+		count_run(ops, ENC_I16, 10, 63, k % 2 ? -128 : 117, k < 2);
+		/* 2^7 + 255 * 2^23 <= INT32_MAX < 2^7 + 256 * 2^23. */
+		count_run(ops, ENC_I8, 16, 255, k % 2 ? -128 : 111, k < 2);
+	}
+}
+END_TEST
+
 /* Two contributions at exponents d apart in every block: overflow exactly past the span. */
 START_TEST(overflow_past_span)
 {
@@ -977,7 +1350,7 @@ START_TEST(overflow_past_span)
 					      "%s enc %d spread %d: overflow %d", ops->name, enc, d,
 					      a.overflow);
 				for (i = 0; i < ainftp_blocks(n); i++)
-					ck_assert_int_eq(a.blk[i].emax - a.blk[i].exp,
+					ck_assert_int_eq(a.emax[i] - a.exp[i],
 							 d > span[enc] ? span[enc] : d);
 			}
 	acc_free(&a);
@@ -1007,8 +1380,8 @@ START_TEST(overflow_rounds_to_nearest_even)
 		q[4] = 1;
 		ops->acc_i16(&a, q, 45);
 		ck_assert(a.overflow);
-		ck_assert_int_eq(a.blk[0].exp, 3);
-		ck_assert_int_eq(a.blk[0].emax, 45);
+		ck_assert_int_eq(a.exp[0], 3);
+		ck_assert_int_eq(a.emax[0], 45);
 		ck_assert_int_eq(a.acc[0], 0);
 		ck_assert_int_eq(a.acc[1], 1);
 		ck_assert_int_eq(a.acc[2], 2);
@@ -1092,6 +1465,9 @@ quant_suite(void)
 	tcase_add_loop_test(tc, res_crafted_states, 0, NOPS);
 	tcase_add_loop_test(tc, zero_contributions_change_nothing, 0, NOPS);
 	tcase_add_loop_test(tc, sums_exact_and_order_independent, 0, NOPS);
+	tcase_add_loop_test(tc, mixed_encodings_exact_any_order, 0, NOPS);
+	tcase_add_loop_test(tc, switch_to_int64_exact_any_order, 0, NOPS);
+	tcase_add_loop_test(tc, switch_at_the_exact_count, 0, NOPS);
 	tcase_add_loop_test(tc, overflow_past_span, 0, NOPS);
 	tcase_add_test(tc, overflow_rounds_to_nearest_even);
 	tcase_add_loop_test(tc, res_i16_clamps, 0, NOPS);

@@ -5,6 +5,8 @@
  * retransmissions never add twice; a slot moves on only when its chunk is done.
  */
 #include <check.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +16,7 @@
 #define ELEMS 100
 #define MAXW 64
 
-static int64_t acc_mem[ELEMS] __attribute__((aligned(64)));
-static struct ainftp_acc_block blk_mem[(ELEMS + AINFTP_BLOCK - 1) / AINFTP_BLOCK];
+static unsigned char acc_mem[2048] __attribute__((aligned(64)));
 
 static struct ainftp_slot *
 slot_new(void)
@@ -23,9 +24,8 @@ slot_new(void)
 	static struct ainftp_slot s;
 
 	memset(&s, 0, sizeof(s));
-	s.acc.n = ELEMS;
-	s.acc.acc = acc_mem;
-	s.acc.blk = blk_mem;
+	ck_assert_uint_le(ainftp_acc_size(ELEMS), sizeof(acc_mem));
+	ainftp_acc_init(&s.acc, ELEMS, acc_mem);
 	ainftp_slot_init(&s);
 	return &s;
 }
@@ -60,10 +60,12 @@ contribs_fill(struct contrib *c, unsigned int n)
 
 /*
  * Offer the n contributions in a random order with duplicates sprinkled in,
- * until the slot is full; return the float32 result.
+ * until the slot is full, through ops; return the float32 result (and the
+ * int16 one, when q16).
  */
-static void
-run_once(const struct contrib *c, unsigned int n, float *out, unsigned int *dups)
+static struct ainftp_slot *
+run_ops(const struct ainftp_quant_ops *ops, const struct contrib *c, unsigned int n, float *out,
+	int16_t *q16, int8_t *e16, unsigned int *dups)
 {
 	struct ainftp_slot *s = slot_new();
 	unsigned int order[MAXW], i, j, tmp, sent = 0;
@@ -78,7 +80,7 @@ run_once(const struct contrib *c, unsigned int n, float *out, unsigned int *dups
 		unsigned int w = order[i];
 
 		ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(4, 2), w), AINFTP_SLOT_ADD);
-		ainftp_quant_scalar.acc_i16(&s->acc, c[w].q, c[w].e);
+		ops->acc_i16(&s->acc, c[w].q, c[w].e);
 		sent++;
 		/* A retransmission of someone already in: refused, the sum untouched. */
 		if (next() % 3 == 0) {
@@ -92,7 +94,16 @@ run_once(const struct contrib *c, unsigned int n, float *out, unsigned int *dups
 		ck_assert(ainftp_slot_ready(s, n == 64 ? UINT64_MAX : (UINT64_C(1) << n) - 1, n,
 					    n) == (sent == n));
 	}
-	ainftp_quant_scalar.res_f32(&s->acc, out);
+	ops->res_f32(&s->acc, out);
+	if (q16)
+		*e16 = ops->res_i16(&s->acc, q16);
+	return s;
+}
+
+static void
+run_once(const struct contrib *c, unsigned int n, float *out, unsigned int *dups)
+{
+	run_ops(&ainftp_quant_scalar, c, n, out, NULL, NULL, dups);
 }
 
 START_TEST(order_and_duplicates_do_not_change_the_bits)
@@ -108,6 +119,101 @@ START_TEST(order_and_duplicates_do_not_change_the_bits)
 		for (r = 0; r < 25; r++) {
 			run_once(c, ns[t], again, &dups);
 			ck_assert_mem_eq(first, again, sizeof(first));
+		}
+	}
+	ck_assert_uint_gt(dups, 0);
+}
+END_TEST
+
+/*
+ * 64 workers of the largest int16 values at exponents up to `spread` apart,
+ * half of them at the top: from a spread of 10 a block's int32 sum could
+ * leave 31 bits, so the slot's blocks move to int64 (docs/QUANTIZATION.md),
+ * at a point that depends on the order. Some blocks and workers are all zero.
+ */
+static void
+contribs_fill_switch(struct contrib *c, unsigned int n, int spread)
+{
+	unsigned int w, i;
+
+	for (w = 0; w < n; w++) {
+		bool zero_worker = next() % 16 == 0;
+
+		c[w].e = (int8_t)(-30 +
+				  (w % 2 ? spread : (int)(next() % (unsigned int)(spread + 1))));
+		for (i = 0; i < ELEMS; i++) {
+			bool zero = zero_worker || ((i / AINFTP_BLOCK + w) % 7 == 0);
+			bool neg = (i % 3 == 0) != (next() % 8 == 0);
+
+			c[w].q[i] = (int16_t)(zero ? 0 : (neg ? -32768 : 32767));
+		}
+	}
+}
+
+/* The float32 result by __int128 (docs/QUANTIZATION.md, "Results"), independent of the library. */
+static void
+expect_f32(const struct contrib *c, unsigned int n, float *out)
+{
+	unsigned int b, i, w;
+
+	for (b = 0; b * AINFTP_BLOCK < ELEMS; b++) {
+		unsigned int end = (b + 1) * AINFTP_BLOCK < ELEMS ? (b + 1) * AINFTP_BLOCK : ELEMS;
+		int lo = INT32_MAX;
+
+		for (w = 0; w < n; w++)
+			for (i = b * AINFTP_BLOCK; i < end; i++)
+				if (c[w].q[i] && c[w].e < lo)
+					lo = c[w].e;
+		for (i = b * AINFTP_BLOCK; i < end; i++) {
+			__int128 sum = 0;
+
+			for (w = 0; w < n && lo != INT32_MAX; w++)
+				if (c[w].q[i]) /* a zero block's exponent may be below lo */
+					sum += (__int128)c[w].q[i] * ((__int128)1 << (c[w].e - lo));
+			out[i] = lo == INT32_MAX ? 0.0f : (float)ldexp((double)sum, lo);
+		}
+	}
+}
+
+START_TEST(every_kernel_across_the_switch_to_int64_gives_the_same_bits)
+{
+	static const struct ainftp_quant_ops *const all[] = {
+		&ainftp_quant_scalar, &ainftp_quant_avx2, &ainftp_quant_avx512};
+	static const int spreads[] = {3, 9, 10, 13, 16};
+	struct contrib c[MAXW];
+	float want[ELEMS], first[ELEMS], again[ELEMS];
+	int16_t q_first[ELEMS], q_again[ELEMS];
+	int8_t e_first, e_again;
+	unsigned int t, k, r, dups = 0;
+
+	for (t = 0; t < 5; t++) {
+		contribs_fill_switch(c, MAXW, spreads[t]);
+		expect_f32(c, MAXW, want);
+		run_ops(&ainftp_quant_scalar, c, MAXW, first, q_first, &e_first, &dups);
+		ck_assert_mem_eq(want, first, sizeof(want));
+		for (k = 0; k < 3; k++) {
+			if (!ainftp_quant_have(all[k])) {
+				printf("test_slot: skipping %s, not on this CPU\n", all[k]->name);
+				continue;
+			}
+			for (r = 0; r < 25; r++) {
+				struct ainftp_slot *s =
+					run_ops(all[k], c, MAXW, again, q_again, &e_again, &dups);
+				bool wide = false;
+				uint32_t b;
+
+				ck_assert_mem_eq(first, again, sizeof(first));
+				ck_assert_int_eq(e_first, e_again);
+				ck_assert_mem_eq(q_first, q_again, sizeof(q_first));
+				/* Up to a spread of 9 every block sums narrow; from 13, some
+				 * widened. */
+				for (b = 0; b < ainftp_blocks(ELEMS); b++)
+					wide |= ainftp_acc_wide(&s->acc, b);
+				if (spreads[t] <= 9)
+					ck_assert(!wide);
+				if (spreads[t] >= 13)
+					ck_assert(wide);
+			}
 		}
 	}
 	ck_assert_uint_gt(dups, 0);
@@ -198,6 +304,7 @@ main(void)
 	int failed;
 
 	tcase_add_test(tc, order_and_duplicates_do_not_change_the_bits);
+	tcase_add_test(tc, every_kernel_across_the_switch_to_int64_gives_the_same_bits);
 	tcase_add_test(tc, a_slot_moves_on_only_when_done);
 	tcase_add_test(tc, a_later_step_abandons_a_chunk_its_workers_gave_up);
 	tcase_add_test(tc, ready_needs_the_members_and_the_floor);

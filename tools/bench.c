@@ -82,7 +82,7 @@
 #define PROG "ainftp-bench"
 #define COMPUTE_WARM_S 0.01
 #define TAGS_BYTES (256u << 20) /* pre-made tags: 16 M contributions at most */
-#define N_ENC 8 /* codecs the table can hold: every row of ainftp_codec_list */
+#define N_ENC 8			/* codecs the table can hold: every row of ainftp_codec_list */
 
 static const uint32_t sizes_full[] = {256, 512, 1024, 2048, 4096, 8192};
 static const uint32_t sizes_quick[] = {256, 1024, 8192};
@@ -1076,19 +1076,17 @@ compute_run(struct bench *b, const struct point *pt, const struct ainftp_quant_o
 {
 	struct compute c = {.pt = pt, .tr = &b->tr, .workers = b->o.workers};
 	struct timed t = {.chunk = compute_chunk, .arg = &c};
+	void *acc_mem;
 	double mpps;
 
-	c.acc.n = pt->elems;
-	c.acc.acc = rte_malloc("bench_acc", pt->elems * sizeof(int64_t), 64);
-	c.acc.blk = rte_malloc("bench_blk",
-			       ainftp_blocks(pt->elems) * sizeof(struct ainftp_acc_block), 64);
+	acc_mem = rte_malloc("bench_acc", ainftp_acc_size(pt->elems), 64);
 	c.scratch = rte_malloc("bench_scratch", pt->elems * sizeof(float), 64);
-	if (c.acc.acc == NULL || c.acc.blk == NULL || c.scratch == NULL)
+	if (acc_mem == NULL || c.scratch == NULL)
 		die("out of memory for the accumulator");
+	ainftp_acc_init(&c.acc, pt->elems, acc_mem);
 	ainftp_kernels_init(&c.k, ops);
 	mpps = timed_run(b, &t);
-	rte_free(c.acc.acc);
-	rte_free(c.acc.blk);
+	rte_free(acc_mem);
 	rte_free(c.scratch);
 	return mpps;
 }

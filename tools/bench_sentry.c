@@ -105,9 +105,7 @@ bench_data(struct bench *b)
 		ainftp_quant_scalar.quant_i16(b->x[w], n, b->q[w], &b->e[w]);
 	b->tmp = xalloc(n * sizeof(float));
 	b->out = xalloc(n * sizeof(float));
-	b->acc.n = n;
-	b->acc.blk = xalloc(ainftp_blocks(n) * sizeof(*b->acc.blk));
-	b->acc.acc = xalloc(n * sizeof(int64_t));
+	ainftp_acc_init(&b->acc, n, xalloc(ainftp_acc_size(n)));
 }
 
 static void
@@ -122,7 +120,6 @@ bench_free(struct bench *b)
 	}
 	free(b->tmp);
 	free(b->out);
-	free(b->acc.blk);
 	free(b->acc.acc);
 }
 

@@ -254,9 +254,9 @@ struct ref {
 static int
 ref_init(struct ref *r, uint32_t elems)
 {
-	r->acc.n = elems;
-	r->acc.acc = aligned_alloc(64, ((size_t)elems * 8 + 63) / 64 * 64);
-	r->acc.blk = calloc(ainftp_blocks(elems), sizeof(*r->acc.blk));
+	r->acc.acc = aligned_alloc(64, (ainftp_acc_size(elems) + 63) / 64 * 64);
+	if (r->acc.acc != NULL)
+		ainftp_acc_init(&r->acc, elems, r->acc.acc);
 	r->x = calloc(elems, sizeof(float));
 	ainftp_kernels_init(&r->k, &ainftp_quant_scalar);
 	r->payload = calloc(elems, sizeof(float));
@@ -264,8 +264,7 @@ ref_init(struct ref *r, uint32_t elems)
 	r->want = calloc(elems, sizeof(float));
 	r->exact = calloc(elems, sizeof(double));
 	r->bound = calloc(elems, sizeof(double));
-	return r->acc.acc && r->acc.blk && r->x && r->payload && r->scratch && r->want &&
-			       r->exact && r->bound
+	return r->acc.acc && r->x && r->payload && r->scratch && r->want && r->exact && r->bound
 		       ? 0
 		       : -1;
 }
@@ -274,7 +273,6 @@ static void
 ref_free(struct ref *r)
 {
 	free(r->acc.acc);
-	free(r->acc.blk);
 	free(r->x);
 	free(r->payload);
 	free(r->scratch);

@@ -23,6 +23,7 @@ static struct ainftp_slot *
 slot_create(uint32_t elems, size_t rows, int socket)
 {
 	struct ainftp_slot *s = rte_zmalloc_socket("ainftp_slot", sizeof(*s), 0, socket);
+	void *mem;
 
 	if (s == NULL)
 		return NULL;
@@ -33,18 +34,13 @@ slot_create(uint32_t elems, size_t rows, int socket)
 			return NULL;
 		}
 	}
-	s->acc.n = elems;
-	s->acc.acc = rte_malloc_socket("ainftp_acc", elems * sizeof(int64_t), 64, socket);
-	s->acc.blk = rte_malloc_socket("ainftp_acc_blk",
-				       ainftp_blocks(elems) * sizeof(struct ainftp_acc_block), 0,
-				       socket);
-	if (s->acc.acc == NULL || s->acc.blk == NULL) {
-		rte_free(s->acc.acc);
-		rte_free(s->acc.blk);
+	mem = rte_malloc_socket("ainftp_acc", ainftp_acc_size(elems), 64, socket);
+	if (mem == NULL) {
 		rte_free(s->rows);
 		rte_free(s);
 		return NULL;
 	}
+	ainftp_acc_init(&s->acc, elems, mem);
 	ainftp_slot_init(s);
 	return s;
 }
@@ -55,8 +51,7 @@ slot_destroy(struct ainftp_slot *s)
 	if (s == NULL)
 		return;
 	rte_pktmbuf_free(s->shadow);
-	rte_free(s->acc.acc);
-	rte_free(s->acc.blk);
+	rte_free(s->acc.acc); /* the accumulator's one allocation */
 	rte_free(s->rows);
 	rte_free(s);
 }

@@ -55,48 +55,116 @@ ainftp_quant_one(float x, double scale, int32_t lim)
 	return (int32_t)v;
 }
 
+static size_t
+round64(size_t len)
+{
+	return (len + 63) / 64 * 64;
+}
+
+/* Byte offsets of acc32, exp, emax and mag in an accumulator's allocation (acc at 0). */
+static void
+acc_layout(uint32_t n, size_t off[4])
+{
+	size_t blocks = round64(ainftp_blocks(n) * sizeof(int32_t));
+
+	off[0] = round64((size_t)n * sizeof(int64_t));
+	off[1] = off[0] + round64((size_t)n * sizeof(int32_t));
+	off[2] = off[1] + blocks;
+	off[3] = off[2] + blocks;
+}
+
+size_t
+ainftp_acc_size(uint32_t n)
+{
+	size_t off[4];
+
+	acc_layout(n, off);
+	return off[3] + round64(ainftp_blocks(n) * sizeof(uint32_t));
+}
+
+static const struct ainftp_acc_block empty_block = {
+	.exp = AINFTP_EXP_NONE,
+	.emax = AINFTP_EXP_NONE,
+	.mag = 0,
+};
+
+/* uni once the blocks go on their own. */
+static const struct ainftp_acc_block no_uni = {
+	.exp = AINFTP_EXP_NONE,
+	.emax = AINFTP_EXP_NONE,
+	.mag = AINFTP_MAG_WIDE,
+};
+
+/* Block b's state in the arrays. */
+static void
+set_state(struct ainftp_acc *a, uint32_t b, const struct ainftp_acc_block *s)
+{
+	a->exp[b] = s->exp;
+	a->emax[b] = s->emax;
+	a->mag[b] = s->mag;
+}
+
+void
+ainftp_acc_init(struct ainftp_acc *a, uint32_t n, void *mem)
+{
+	unsigned char *p = mem;
+	size_t off[4];
+	uint32_t b;
+
+	acc_layout(n, off);
+	a->n = n;
+	a->acc = mem;
+	a->acc32 = (void *)(p + off[0]);
+	a->exp = (void *)(p + off[1]);
+	a->emax = (void *)(p + off[2]);
+	a->mag = (void *)(p + off[3]);
+	/* Stale while uni holds, but defined. */
+	for (b = 0; b < ainftp_blocks(n); b++)
+		set_state(a, b, &empty_block);
+	ainftp_acc_reset(a);
+}
+
 void
 ainftp_acc_reset(struct ainftp_acc *a)
 {
-	uint32_t b;
-
-	memset(a->acc, 0, sizeof(*a->acc) * a->n);
-	for (b = 0; b < ainftp_blocks(a->n); b++) {
-		a->blk[b].exp = AINFTP_EXP_NONE;
-		a->blk[b].emax = AINFTP_EXP_NONE;
-	}
+	/*
+	 * Nothing per element: acc32 is written whole by the first int16 packet
+	 * or zeroed when uni goes, a block's acc when it widens, the arrays when
+	 * uni goes.
+	 */
+	a->uni = empty_block;
 	a->overflow = false;
+	a->fresh = true;
 }
 
 int32_t
 ainftp_acc_prep(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *acc_shl)
 {
-	struct ainftp_acc_block *bk = &a->blk[b];
 	int64_t *acc = a->acc + (size_t)b * AINFTP_BLOCK;
-	int32_t lo, hi, x;
+	int32_t lo, hi, x, exp = a->exp[b];
 	uint32_t j;
 
-	if (bk->exp == AINFTP_EXP_NONE) {
-		bk->exp = bk->emax = e;
+	if (exp == AINFTP_EXP_NONE) {
+		a->exp[b] = a->emax[b] = e;
 		*acc_shl = 0;
 		return 0;
 	}
-	lo = e < bk->exp ? e : bk->exp;
-	hi = e > bk->emax ? e : bk->emax;
+	lo = e < exp ? e : exp;
+	hi = e > a->emax[b] ? e : a->emax[b];
 	/* Past the span, keep exp high enough that 64 contributions still fit. */
 	x = hi - ainftp_span(w);
 	x = x > lo ? x : lo;
 	if (x > lo)
 		a->overflow = true;
-	if (x > bk->exp) {
+	if (x > exp) {
 		for (j = 0; j < ainftp_block_len(a->n, b); j++)
-			acc[j] = ainftp_shr_rne(acc[j], x - bk->exp);
+			acc[j] = ainftp_shr_rne(acc[j], x - exp);
 		*acc_shl = 0;
 	} else {
-		*acc_shl = bk->exp - x;
+		*acc_shl = exp - x;
 	}
-	bk->exp = x;
-	bk->emax = hi;
+	a->exp[b] = x;
+	a->emax[b] = hi;
 	return e - x;
 }
 
@@ -112,18 +180,165 @@ ainftp_acc_apply(int64_t *acc, const int64_t *c, uint32_t m, int32_t acc_shl, in
 }
 
 void
+ainftp_acc_apply32(int32_t *acc32, const int64_t *c, uint32_t m, int32_t ash, int32_t csh)
+{
+	uint32_t j;
+
+	/* Unsigned, as in ainftp_acc_apply: mag keeps it in range, nothing relies on UB. */
+	for (j = 0; j < m; j++)
+		acc32[j] = (int32_t)(((uint32_t)acc32[j] << ash) + ((uint32_t)c[j] << csh));
+}
+
+/*
+ * The narrow state after a non-zero contribution of w bits at e, when its
+ * bound stays within 31 bits: the sum shifts left by ash (exp falls to e),
+ * the contribution by csh, and mag follows both.
+ */
+static bool
+narrow_next(const struct ainftp_acc_block *bk, int32_t e, int w, struct ainftp_acc_block *next,
+	    int32_t *ash, int32_t *csh)
+{
+	struct ainftp_acc_block n = {.exp = e, .emax = e, .mag = 0};
+	uint64_t mag;
+
+	*ash = 0;
+	if (bk->exp != AINFTP_EXP_NONE) {
+		n.exp = e < bk->exp ? e : bk->exp;
+		n.emax = e > bk->emax ? e : bk->emax;
+		*ash = bk->exp - n.exp;
+		n.mag = bk->mag;
+	}
+	*csh = e - n.exp;
+	if (*ash > AINFTP_NARROW_BITS || w + *csh > AINFTP_NARROW_BITS)
+		return false;
+	mag = ((uint64_t)n.mag << *ash) + (UINT64_C(1) << (w + *csh));
+	if (mag > INT32_MAX)
+		return false;
+	n.mag = (uint32_t)mag;
+	*next = n;
+	return true;
+}
+
+/* Block b's sums into acc, for good: the same integers, at the same exponent. */
+static void
+widen(struct ainftp_acc *a, uint32_t b)
+{
+	size_t off = (size_t)b * AINFTP_BLOCK;
+	uint32_t m = ainftp_block_len(a->n, b), j;
+
+	/* A full block's loop has a constant count: the compiler makes it vectors. */
+	if (m == AINFTP_BLOCK)
+		for (j = 0; j < AINFTP_BLOCK; j++)
+			a->acc[off + j] = a->acc32[off + j];
+	else
+		for (j = 0; j < m; j++)
+			a->acc[off + j] = a->acc32[off + j];
+	a->mag[b] = AINFTP_MAG_WIDE;
+}
+
+int
+ainftp_acc_step(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *ash, int32_t *csh)
+{
+	if (a->mag[b] != AINFTP_MAG_WIDE) {
+		struct ainftp_acc_block cur = {a->exp[b], a->emax[b], a->mag[b]}, next;
+
+		if (narrow_next(&cur, e, w, &next, ash, csh)) {
+			set_state(a, b, &next);
+			return AINFTP_STEP_32;
+		}
+		widen(a, b);
+	}
+	*csh = ainftp_acc_prep(a, b, e, w, ash);
+	return AINFTP_STEP_64;
+}
+
+bool
+ainftp_acc_uni_plan(const struct ainftp_acc *a, int32_t e, int w, struct ainftp_acc_block *next,
+		    int32_t *ash, int32_t *csh)
+{
+	/* What every block would do on its own (ainftp_acc_quick, then _step), done once. */
+	return a->uni.mag != AINFTP_MAG_WIDE && narrow_next(&a->uni, e, w, next, ash, csh);
+}
+
+void
+ainftp_acc_uni_split(struct ainftp_acc *a, const struct ainftp_acc_block *next, int32_t ash,
+		     uint32_t nz, const int16_t *q)
+{
+	uint32_t b, j;
+
+	/*
+	 * Some blocks of q were zero: they keep uni's state, and shifting their
+	 * sums left by ash did not overflow (mag allowed it), so dividing undoes
+	 * it exactly. Rare: per block from now on, unless every block was zero.
+	 */
+	for (b = 0; b < ainftp_blocks(a->n); b++) {
+		int32_t *d = a->acc32 + (size_t)b * AINFTP_BLOCK;
+		uint32_t m = ainftp_block_len(a->n, b);
+		int16_t any = 0;
+
+		for (j = 0; j < m; j++)
+			any |= q[b * AINFTP_BLOCK + j];
+		if (nz)
+			set_state(a, b, any ? next : &a->uni);
+		if (!any && ash)
+			for (j = 0; j < m; j++)
+				d[j] /= (int32_t)1 << ash;
+	}
+	if (nz)
+		a->uni = no_uni;
+}
+
+void
+ainftp_acc_uni_drop(struct ainftp_acc *a)
+{
+	uint32_t b;
+
+	if (a->uni.mag == AINFTP_MAG_WIDE)
+		return;
+	if (a->fresh) {
+		memset(a->acc32, 0, sizeof(*a->acc32) * a->n);
+		a->fresh = false;
+	}
+	for (b = 0; b < ainftp_blocks(a->n); b++)
+		set_state(a, b, &a->uni);
+	a->uni = no_uni;
+}
+
+void
+ainftp_acc_uni_try(struct ainftp_acc *a)
+{
+	uint32_t b;
+
+	/* Still uni: no block took anything on its own (the arrays are stale then). */
+	if (a->uni.mag != AINFTP_MAG_WIDE || a->n == 0 || a->mag[0] == AINFTP_MAG_WIDE)
+		return;
+	for (b = 1; b < ainftp_blocks(a->n); b++)
+		if (a->exp[b] != a->exp[0] || a->emax[b] != a->emax[0] || a->mag[b] != a->mag[0])
+			return;
+	a->uni = (struct ainftp_acc_block){a->exp[0], a->emax[0], a->mag[0]};
+}
+
+void
 ainftp_acc_block_add(struct ainftp_acc *a, uint32_t b, const int64_t *c, int32_t e, int w)
 {
+	size_t off = (size_t)b * AINFTP_BLOCK;
 	uint32_t m = ainftp_block_len(a->n, b), j;
-	int32_t acc_shl, c_shift;
+	int32_t ash = 0, csh = 0;
 	uint64_t any = 0;
+	int how;
 
 	for (j = 0; j < m; j++)
 		any |= (uint64_t)c[j];
 	if (!any)
-		return;
-	c_shift = ainftp_acc_prep(a, b, e, w, &acc_shl);
-	ainftp_acc_apply(a->acc + (size_t)b * AINFTP_BLOCK, c, m, acc_shl, c_shift);
+		return; /* zeros change nothing, not even mag */
+	ainftp_acc_uni_off(a);
+	how = ainftp_acc_quick(a, b, e, w, &csh);
+	if (how == AINFTP_STEP_SLOW)
+		how = ainftp_acc_step(a, b, e, w, &ash, &csh);
+	if (how == AINFTP_STEP_32)
+		ainftp_acc_apply32(a->acc32 + off, c, m, ash, csh);
+	else
+		ainftp_acc_apply(a->acc + off, c, m, ash, csh);
 }
 
 static int
@@ -173,17 +388,49 @@ quant_i8_ref(const float *x, uint32_t n, int8_t *e, int8_t *q)
 	return 0;
 }
 
+/* How many blocks of an int16 payload are not all zero. */
+static uint32_t
+nonzero_blocks_i16(const int16_t *q, uint32_t n)
+{
+	uint32_t nb = ainftp_blocks(n), nz = 0, b, j;
+
+	for (b = 0; b < nb; b++) {
+		int16_t any = 0;
+
+		for (j = 0; j < ainftp_block_len(n, b); j++)
+			any |= q[b * AINFTP_BLOCK + j];
+		nz += any != 0;
+	}
+	return nz;
+}
+
 static void
 acc_i16_ref(struct ainftp_acc *a, const int16_t *q, int8_t e)
 {
+	struct ainftp_acc_block next;
+	int32_t ash = 0, csh = ainftp_acc_uni_quick(a, e, AINFTP_QBITS_INT16, &next);
 	int64_t c[AINFTP_BLOCK];
 	uint32_t b, j;
 
+	if (csh >= 0 || ainftp_acc_uni_plan(a, e, AINFTP_QBITS_INT16, &next, &ash, &csh)) {
+		uint32_t nz = nonzero_blocks_i16(q, a->n);
+
+		if (a->fresh)
+			memset(a->acc32, 0, sizeof(*a->acc32) * a->n);
+		if (nz)
+			a->fresh = false; /* zeros stored where anything was: still fresh */
+		for (j = 0; j < a->n; j++)
+			a->acc32[j] =
+				(int32_t)(((uint32_t)a->acc32[j] << ash) + ((uint32_t)q[j] << csh));
+		ainftp_acc_uni_after(a, &next, ash, nz, q);
+		return;
+	}
 	for (b = 0; b < ainftp_blocks(a->n); b++) {
 		for (j = 0; j < ainftp_block_len(a->n, b); j++)
 			c[j] = q[b * AINFTP_BLOCK + j];
 		ainftp_acc_block_add(a, b, c, e, AINFTP_QBITS_INT16);
 	}
+	ainftp_acc_uni_try(a);
 }
 
 static void
@@ -231,9 +478,10 @@ res_f32_ref(const struct ainftp_acc *a, float *out)
 	uint32_t i;
 
 	for (i = 0; i < a->n; i++) {
-		int32_t exp = a->blk[i / AINFTP_BLOCK].exp;
+		int32_t exp = ainftp_acc_state(a, i / AINFTP_BLOCK).exp;
 
-		out[i] = exp == AINFTP_EXP_NONE ? 0.0f : (float)ldexp((double)a->acc[i], exp);
+		out[i] = exp == AINFTP_EXP_NONE ? 0.0f
+						: (float)ldexp((double)ainftp_acc_at(a, i), exp);
 	}
 }
 
@@ -274,24 +522,25 @@ res_i16_ref(const struct ainftp_acc *a, int16_t *out)
 		uint64_t or = 0;
 		int32_t kb;
 
-		if (a->blk[b].exp == AINFTP_EXP_NONE)
+		if (ainftp_acc_state(a, b).exp == AINFTP_EXP_NONE)
 			continue;
 		for (j = 0; j < ainftp_block_len(a->n, b); j++)
-			or |= abs_u64(a->acc[b * AINFTP_BLOCK + j]);
+			or |= abs_u64(ainftp_acc_at(a, b * AINFTP_BLOCK + j));
 		if (! or)
 			continue;
-		kb = (int32_t)bit_len(or) + a->blk[b].exp;
+		kb = (int32_t)bit_len(or) + ainftp_acc_state(a, b).exp;
 		k = kb > k ? kb : k;
 	}
 	eo = ainftp_res_i16_exp(k);
 	for (b = 0; b < ainftp_blocks(a->n); b++) {
-		int32_t exp = a->blk[b].exp;
+		int32_t exp = ainftp_acc_state(a, b).exp;
 
 		for (j = 0; j < ainftp_block_len(a->n, b); j++) {
 			size_t i = (size_t)b * AINFTP_BLOCK + j;
 
-			out[i] = exp == AINFTP_EXP_NONE ? 0
-							: ainftp_res_i16_one(a->acc[i], exp - eo);
+			out[i] = exp == AINFTP_EXP_NONE
+					 ? 0
+					 : ainftp_res_i16_one(ainftp_acc_at(a, i), exp - eo);
 		}
 	}
 	return eo;

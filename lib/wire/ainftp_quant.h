@@ -8,10 +8,13 @@
  * Every value on the wire is an integer times a power of two: int16 with one
  * exponent per packet, int8 with one exponent per block of 32 elements, and
  * float32, which the appliance turns into a 32-bit integer per block on arrival.
- * The appliance sums those integers in int64 at a per-block exponent, so a sum
- * is exact and the same bits whatever the order of arrival, as long as the
- * exponents of one block's contributions stay within a span the int64 can hold
+ * The appliance sums those integers exactly at a per-block exponent, so a sum
+ * is the same bits whatever the order of arrival, as long as the exponents of
+ * one block's contributions stay within a span the int64 can hold
  * (AINFTP_SPAN_*); past it the slot is flagged overflow, never silently wrong.
+ * A block sums in int32 ("narrow") while a bound on its sum stays within 31
+ * bits, and moves to int64 ("wide") for good when it would not: the same
+ * integers either way, in half the memory traffic while narrow.
  *
  * Plain C11, no DPDK: the worker client library links it too. Each kernel has a
  * scalar reference (the _ref functions) and AVX2 / AVX-512 versions that must
@@ -40,20 +43,82 @@ ainftp_blocks(uint32_t n)
 	return (n + AINFTP_BLOCK - 1) / AINFTP_BLOCK;
 }
 
-/* Per-block accumulator state: value of acc[i] = acc[i] * 2^exp. */
+/* A block's mag once it sums in acc (int64): no bound is kept any more. */
+#define AINFTP_MAG_WIDE UINT32_MAX
+
+/* A block's state: value of element i = sum[i] * 2^exp. */
 struct ainftp_acc_block {
 	int32_t exp;  /* AINFTP_EXP_NONE until a non-zero contribution arrives */
 	int32_t emax; /* largest contribution exponent, for the overflow check */
+	/*
+	 * Narrow (sum in acc32): a bound on every |acc32[i]| of the block, the
+	 * sum of 2^(w + shift) over the non-zero contributions it took, at most
+	 * INT32_MAX. Wide (sum in acc): AINFTP_MAG_WIDE. A block only ever
+	 * widens; reset makes it narrow.
+	 */
+	uint32_t mag;
 };
 
+/*
+ * One allocation of ainftp_acc_size(n) bytes, laid out by ainftp_acc_init;
+ * acc is its start, so freeing acc frees it all.
+ */
 struct ainftp_acc {
 	uint32_t n;    /* elements */
 	bool overflow; /* some block's exponents spread past what int64 holds exactly */
-	struct ainftp_acc_block *blk; /* ainftp_blocks(n) entries */
-	int64_t *acc;		      /* n entries, 64-byte aligned */
+	/*
+	 * Reset since acc32 was last written: every block is empty (uni) and
+	 * acc32 holds anything, so reset costs nothing per element. The first
+	 * int16 packet (and on AVX-512 the first int8 or float32 one) stores its
+	 * values; anything else zeroes acc32 first.
+	 */
+	bool fresh;
+	/*
+	 * While uni.mag != AINFTP_MAG_WIDE, uni is the state of every block and
+	 * the arrays below are stale: an int16 packet then costs one exponent
+	 * check, not one per block. ainftp_acc_state reads either.
+	 */
+	struct ainftp_acc_block uni;
+	/* Otherwise block b's state, as arrays: the SIMD kernels check 16 blocks at once. */
+	int32_t *exp;
+	int32_t *emax;
+	uint32_t *mag;
+	int64_t *acc;	/* n entries, 64-byte aligned: the sums of wide blocks */
+	int32_t *acc32; /* n entries, 64-byte aligned: the sums of narrow blocks */
 };
 
-/* Empty the accumulator (all zero, every block AINFTP_EXP_NONE). */
+/* Bytes an accumulator of n elements needs: one allocation, 64-byte aligned. */
+size_t ainftp_acc_size(uint32_t n);
+
+/* Lay a out over mem (ainftp_acc_size(n) bytes, 64-byte aligned) and empty it. */
+void ainftp_acc_init(struct ainftp_acc *a, uint32_t n, void *mem);
+
+/* Block b's state, whether uni holds or not. */
+static inline struct ainftp_acc_block
+ainftp_acc_state(const struct ainftp_acc *a, uint32_t b)
+{
+	if (a->uni.mag != AINFTP_MAG_WIDE)
+		return a->uni;
+	return (struct ainftp_acc_block){a->exp[b], a->emax[b], a->mag[b]};
+}
+
+/* Whether block b sums in acc (int64); uni never is. */
+static inline bool
+ainftp_acc_wide(const struct ainftp_acc *a, uint32_t b)
+{
+	return a->uni.mag == AINFTP_MAG_WIDE && a->mag[b] == AINFTP_MAG_WIDE;
+}
+
+/* The sum of element i, at its block's exponent, whichever form the block is in. */
+static inline int64_t
+ainftp_acc_at(const struct ainftp_acc *a, uint32_t i)
+{
+	if (a->fresh)
+		return 0;
+	return ainftp_acc_wide(a, i / AINFTP_BLOCK) ? a->acc[i] : a->acc32[i];
+}
+
+/* Empty the accumulator (all zero, every block narrow and AINFTP_EXP_NONE), in O(1). */
 void ainftp_acc_reset(struct ainftp_acc *a);
 
 /*
@@ -176,23 +241,121 @@ ainftp_scale_rne(int64_t v, int32_t s)
 	return s >= 0 ? (int64_t)((uint64_t)v << s) : ainftp_shr_rne(v, -s);
 }
 
-/* Whether a contribution at e leaves exp and emax as they are (never for an empty block). */
-static inline bool
-ainftp_acc_fits(const struct ainftp_acc_block *bk, int32_t e)
+/*
+ * How a block takes a non-zero contribution (docs/QUANTIZATION.md,
+ * "Summing"; an all-zero one changes nothing, not even mag), for shifts ash
+ * (the sum's) and csh (the contribution's):
+ *   32:   acc32 = acc32 * 2^ash + c * 2^csh (no overflow: mag bounds it);
+ *   64:   acc = acc * 2^ash + c * 2^csh, csh < 0 only on overflow (rounded);
+ *   SLOW: not for ainftp_acc_quick: ainftp_acc_step decides.
+ */
+enum { AINFTP_STEP_32 = 1, AINFTP_STEP_64, AINFTP_STEP_SLOW };
+
+/* Largest w + shift a narrow block takes: 2^30 added to mag <= INT32_MAX cannot wrap. */
+#define AINFTP_NARROW_BITS 30
+
+/*
+ * The common case, once uni is gone: block b not empty and e within [exp,
+ * emax], so nothing but mag changes (ash = 0); a narrow block also needs
+ * mag's room. Returns 32 or 64 (and updates mag), else SLOW.
+ */
+static inline int
+ainftp_acc_quick(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *csh)
 {
-	return e >= bk->exp && e <= bk->emax;
+	uint32_t mag = a->mag[b], add;
+
+	if (e < a->exp[b] || e > a->emax[b])
+		return AINFTP_STEP_SLOW;
+	*csh = e - a->exp[b];
+	if (mag == AINFTP_MAG_WIDE)
+		return AINFTP_STEP_64;
+	if (w + *csh > AINFTP_NARROW_BITS)
+		return AINFTP_STEP_SLOW;
+	add = UINT32_C(1) << (w + *csh);
+	if (mag > (uint32_t)INT32_MAX - add)
+		return AINFTP_STEP_SLOW;
+	a->mag[b] = mag + add;
+	return AINFTP_STEP_32;
 }
 
 /*
- * Make block b ready for a non-zero contribution of w bits at exponent e:
- * updates exp, emax and overflow (rounding the block's acc right in place
- * when overflow raises exp). Returns the shift of the contribution (< 0 only
- * on overflow) and sets *acc_shl, the left shift still owed to the block's acc.
+ * Everything ainftp_acc_quick left: updates exp, emax, mag and overflow,
+ * widens the block (acc32 to acc) when its bound would pass 31 bits, and
+ * rounds acc right in place when overflow raises exp. Returns 32 or 64.
+ */
+int ainftp_acc_step(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *ash, int32_t *csh);
+
+/* Blocks on their own: the arrays take uni, which goes. */
+void ainftp_acc_uni_drop(struct ainftp_acc *a);
+
+/* Before a block takes a non-zero contribution on its own (zeros keep uni). */
+static inline void
+ainftp_acc_uni_off(struct ainftp_acc *a)
+{
+	if (__builtin_expect(a->uni.mag != AINFTP_MAG_WIDE, 0))
+		ainftp_acc_uni_drop(a);
+}
+
+/*
+ * The int16 packet as a whole while uni holds: every block would do the same
+ * on its own if its part of c is not zero, so add c to all of acc32, acc32 =
+ * acc32 * 2^ash + c * 2^csh, count the blocks of c that are not zero (nz),
+ * and settle with ainftp_acc_uni_after. Adding a zero block changes nothing
+ * but the shift, which ainftp_acc_uni_split undoes exactly.
+ *
+ * ainftp_acc_uni_quick is the common case, inline: e within [exp, emax] with
+ * room in mag, ash = 0; returns the shift csh, or -1. ainftp_acc_uni_plan is
+ * the rest (exp or emax change): returns false when the packet must go block
+ * by block (then ainftp_acc_uni_try after it). When a->fresh (plan: ash =
+ * csh = 0), store c in acc32 rather than add it, and clear fresh.
+ */
+static inline int32_t
+ainftp_acc_uni_quick(const struct ainftp_acc *a, int32_t e, int w, struct ainftp_acc_block *next)
+{
+	int32_t csh;
+
+	if (e < a->uni.exp || e > a->uni.emax) /* also when uni is gone or all empty */
+		return -1;
+	csh = e - a->uni.exp;
+	if (w + csh > AINFTP_NARROW_BITS ||
+	    a->uni.mag > (uint32_t)INT32_MAX - (UINT32_C(1) << (w + csh)))
+		return -1;
+	*next = a->uni;
+	next->mag += UINT32_C(1) << (w + csh);
+	return csh;
+}
+
+bool ainftp_acc_uni_plan(const struct ainftp_acc *a, int32_t e, int w,
+			 struct ainftp_acc_block *next, int32_t *ash, int32_t *csh);
+void ainftp_acc_uni_split(struct ainftp_acc *a, const struct ainftp_acc_block *next, int32_t ash,
+			  uint32_t nz, const int16_t *q);
+
+static inline void
+ainftp_acc_uni_after(struct ainftp_acc *a, const struct ainftp_acc_block *next, int32_t ash,
+		     uint32_t nz, const int16_t *q)
+{
+	if (__builtin_expect(nz == ainftp_blocks(a->n), 1))
+		a->uni = *next;
+	else
+		ainftp_acc_uni_split(a, next, ash, nz, q);
+}
+
+/* After an int16 packet went block by block: uni again if every block is narrow and alike. */
+void ainftp_acc_uni_try(struct ainftp_acc *a);
+
+/*
+ * The int64 rule on a wide block b, for a non-zero contribution of w bits at
+ * exponent e: updates exp, emax and overflow (rounding the block's acc right
+ * in place when overflow raises exp). Returns the shift of the contribution
+ * (< 0 only on overflow) and sets *acc_shl, the left shift still owed to the
+ * block's acc.
  */
 int32_t ainftp_acc_prep(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *acc_shl);
 /* acc[j] = acc[j] * 2^acc_shl + c[j] * 2^c_shift (rounded), j < m. */
 void ainftp_acc_apply(int64_t *acc, const int64_t *c, uint32_t m, int32_t acc_shl, int32_t c_shift);
-/* The whole rule for one block (zero test, prep, apply), on widened contributions. */
+/* acc32[j] = acc32[j] * 2^ash + c[j] * 2^csh, j < m (mag has checked the range). */
+void ainftp_acc_apply32(int32_t *acc32, const int64_t *c, uint32_t m, int32_t ash, int32_t csh);
+/* The whole rule for one block (zero test, quick, step, apply), on widened contributions. */
 void ainftp_acc_block_add(struct ainftp_acc *a, uint32_t b, const int64_t *c, int32_t e, int w);
 
 /* res_i16: the exponent from K (AINFTP_EXP_NONE: nothing), and one element at shift d. */

@@ -85,14 +85,19 @@ quant_v(__m256 x, struct scale s, __m256i lim)
 				_mm256_sub_epi32(_mm256_setzero_si256(), lim));
 }
 
-/* The scalar reference on block b alone: a view that shares its state. */
+/* The scalar reference on block b alone: a view that shares its state (results only). */
 static struct ainftp_acc
 block_view(const struct ainftp_acc *a, uint32_t b)
 {
 	return (struct ainftp_acc){
 		.n = ainftp_block_len(a->n, b),
-		.blk = a->blk + b,
+		.fresh = a->fresh,
+		.uni = a->uni,
+		.exp = a->exp + b,
+		.emax = a->emax + b,
+		.mag = a->mag + b,
 		.acc = a->acc + (size_t)b * AINFTP_BLOCK,
+		.acc32 = a->acc32 + (size_t)b * AINFTP_BLOCK,
 	};
 }
 
@@ -165,99 +170,213 @@ quant_i8(const float *x, uint32_t n, int8_t *e, int8_t *q)
 	return 0;
 }
 
-/* Add one full block's contributions, widened to c[0..7], at exponent e. */
+/* acc32 = acc32 * 2^ash + c * 2^csh on one full block. */
 INLINE void
-add_block(struct ainftp_acc *a, uint32_t b, const __m256i c[8], int32_t e, int w)
+add32(int32_t *d, const __m256i c[4], int32_t ash, int32_t csh)
 {
-	struct ainftp_acc_block *bk = &a->blk[b];
-	int64_t *d = a->acc + (size_t)b * AINFTP_BLOCK;
-	int32_t acc_shl = 0, c_shift;
-	__m128i csh, ash;
+	__m128i as = _mm_cvtsi32_si128(ash), cs = _mm_cvtsi32_si128(csh);
 	int g;
 
-	if (ainftp_acc_fits(bk, e)) {
-		/* exp and emax stay: a zero block adds zeros, no need to test for it. */
-		c_shift = e - bk->exp;
-	} else {
-		__m256i any = c[0];
+	UNROLL
+	for (g = 0; g < 4; g++) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(d + 8 * g));
 
-		UNROLL
-		for (g = 1; g < 8; g++)
-			any = _mm256_or_si256(any, c[g]);
-		if (_mm256_testz_si256(any, any))
-			return;
-		c_shift = ainftp_acc_prep(a, b, e, w, &acc_shl);
-		if (c_shift < 0) {
-			/* Overflow rounds the contribution: rare, scalar. */
-			int64_t t[AINFTP_BLOCK];
-
-			UNROLL
-			for (g = 0; g < 8; g++)
-				_mm256_storeu_si256((__m256i *)(t + 4 * g), c[g]);
-			ainftp_acc_apply(d, t, AINFTP_BLOCK, acc_shl, c_shift);
-			return;
-		}
+		if (ash)
+			v = _mm256_sll_epi32(v, as);
+		v = _mm256_add_epi32(v, _mm256_sll_epi32(c[g], cs));
+		_mm256_storeu_si256((__m256i *)(d + 8 * g), v);
 	}
-	csh = _mm_cvtsi32_si128(c_shift);
-	ash = _mm_cvtsi32_si128(acc_shl);
+}
+
+/* acc = acc * 2^ash + c * 2^csh on one full block, csh >= 0. */
+INLINE void
+add64(int64_t *d, const __m256i c[4], int32_t ash, int32_t csh)
+{
+	__m128i as = _mm_cvtsi32_si128(ash), cs = _mm_cvtsi32_si128(csh);
+	int g;
+
 	UNROLL
 	for (g = 0; g < 8; g++) {
+		__m128i half = g % 2 ? _mm256_extracti128_si256(c[g / 2], 1)
+				     : _mm256_castsi256_si128(c[g / 2]);
 		__m256i v = _mm256_loadu_si256((const __m256i *)(d + 4 * g));
 
-		if (acc_shl)
-			v = _mm256_sll_epi64(v, ash);
-		v = _mm256_add_epi64(v, _mm256_sll_epi64(c[g], csh));
+		if (ash)
+			v = _mm256_sll_epi64(v, as);
+		v = _mm256_add_epi64(v, _mm256_sll_epi64(_mm256_cvtepi32_epi64(half), cs));
 		_mm256_storeu_si256((__m256i *)(d + 4 * g), v);
 	}
+}
+
+/*
+ * Add one full block's contributions, as int32 in c[0..3], at exponent e:
+ * the rule of ainftp_acc_quick and ainftp_acc_step.
+ */
+INLINE void
+add_block(struct ainftp_acc *a, uint32_t b, const __m256i c[4], int32_t e, int w)
+{
+	size_t off = (size_t)b * AINFTP_BLOCK;
+	__m256i any = _mm256_or_si256(_mm256_or_si256(c[0], c[1]), _mm256_or_si256(c[2], c[3]));
+	int32_t ash = 0, csh = 0;
+	int how;
+
+	if (_mm256_testz_si256(any, any))
+		return; /* zeros change nothing, not even mag */
+	ainftp_acc_uni_off(a);
+	how = ainftp_acc_quick(a, b, e, w, &csh);
+	if (how == AINFTP_STEP_SLOW)
+		how = ainftp_acc_step(a, b, e, w, &ash, &csh);
+	if (how == AINFTP_STEP_32) {
+		add32(a->acc32 + off, c, ash, csh);
+	} else if (csh >= 0) {
+		add64(a->acc + off, c, ash, csh);
+	} else {
+		/* Overflow rounds the contribution: rare, scalar. */
+		int32_t t32[AINFTP_BLOCK];
+		int64_t t[AINFTP_BLOCK];
+		int g;
+
+		UNROLL
+		for (g = 0; g < 4; g++)
+			_mm256_storeu_si256((__m256i *)(t32 + 8 * g), c[g]);
+		for (g = 0; g < AINFTP_BLOCK; g++)
+			t[g] = t32[g];
+		ainftp_acc_apply(a->acc + off, t, AINFTP_BLOCK, ash, csh);
+	}
+}
+
+/* What uni_add does with acc32: add, shift and add, or store (a fresh acc32). */
+enum uni_op { UNI_ADD, UNI_SHL, UNI_STORE };
+
+/*
+ * acc32 = acc32 * 2^ash + q * 2^csh over the whole payload, a block (32
+ * elements) at a time, for ainftp_acc_uni_after: returns how many blocks of
+ * q are not zero (the test rides on the loads). op is a constant at each
+ * call site: UNI_ADD is the plain widening sum, and a shift.
+ */
+INLINE uint32_t
+uni_add(int32_t *d, const int16_t *q, uint32_t n, int32_t ash, int32_t csh, enum uni_op op)
+{
+	__m128i as = _mm_cvtsi32_si128(ash), cs = _mm_cvtsi32_si128(csh);
+	uint32_t i, nz = 0;
+	int g;
+
+	for (i = 0; i + 32 <= n; i += 32) {
+		__m256i any = _mm256_setzero_si256();
+
+		UNROLL
+		for (g = 0; g < 2; g++) {
+			__m256i v = _mm256_loadu_si256((const __m256i *)(q + i + 16 * g));
+			__m256i *p = (__m256i *)(d + i + 16 * g);
+			__m256i c0 = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(v));
+			__m256i c1 = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(v, 1));
+			__m256i d0, d1;
+
+			any = _mm256_or_si256(any, v);
+			if (op == UNI_STORE) {
+				/* ash = csh = 0: exp is this packet's. */
+				_mm256_storeu_si256(p, c0);
+				_mm256_storeu_si256(p + 1, c1);
+				continue;
+			}
+			d0 = _mm256_loadu_si256(p);
+			d1 = _mm256_loadu_si256(p + 1);
+			if (op == UNI_SHL) {
+				d0 = _mm256_sll_epi32(d0, as);
+				d1 = _mm256_sll_epi32(d1, as);
+			}
+			_mm256_storeu_si256(p, _mm256_add_epi32(d0, _mm256_sll_epi32(c0, cs)));
+			_mm256_storeu_si256(p + 1, _mm256_add_epi32(d1, _mm256_sll_epi32(c1, cs)));
+		}
+		nz += !_mm256_testz_si256(any, any);
+	}
+	if (i < n) {
+		int16_t any = 0;
+
+		for (; i < n; i++) {
+			any |= q[i];
+			d[i] = op == UNI_STORE ? q[i]
+					       : (int32_t)(((uint32_t)d[i] << ash) +
+							   ((uint32_t)q[i] << csh));
+		}
+		nz += any != 0;
+	}
+	return nz;
+}
+
+/* An int16 packet when uni's quick check fails: exp or emax change, or block by block. */
+static __attribute__((noinline)) void
+acc_i16_slow(struct ainftp_acc *a, const int16_t *q, int8_t e)
+{
+	uint32_t full = a->n / AINFTP_BLOCK, b;
+	struct ainftp_acc_block next;
+	int32_t ash, csh;
+	__m256i c[4];
+	int g;
+
+	if (ainftp_acc_uni_plan(a, e, AINFTP_QBITS_INT16, &next, &ash, &csh)) {
+		uint32_t nz = a->fresh ? uni_add(a->acc32, q, a->n, 0, 0, UNI_STORE)
+				       : uni_add(a->acc32, q, a->n, ash, csh, UNI_SHL);
+
+		if (nz)
+			a->fresh = false; /* zeros stored where anything was: still fresh */
+		ainftp_acc_uni_after(a, &next, ash, nz, q);
+		return;
+	}
+	for (b = 0; b < full; b++) {
+		const int16_t *p = q + (size_t)b * AINFTP_BLOCK;
+
+		UNROLL
+		for (g = 0; g < 4; g++)
+			c[g] = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(p + 8 * g)));
+		add_block(a, b, c, e, AINFTP_QBITS_INT16);
+	}
+	if (b < ainftp_blocks(a->n)) {
+		int64_t t[AINFTP_BLOCK];
+		uint32_t j;
+
+		for (j = 0; j < a->n - b * AINFTP_BLOCK; j++)
+			t[j] = q[b * AINFTP_BLOCK + j];
+		ainftp_acc_block_add(a, b, t, e, AINFTP_QBITS_INT16);
+	}
+	ainftp_acc_uni_try(a);
 }
 
 static void
 acc_i16(struct ainftp_acc *a, const int16_t *q, int8_t e)
 {
-	uint32_t full = a->n / AINFTP_BLOCK, b;
-	__m256i c[8];
-	int g;
+	struct ainftp_acc_block next;
+	int32_t csh = ainftp_acc_uni_quick(a, e, AINFTP_QBITS_INT16, &next);
 
-	for (b = 0; b < full; b++) {
-		const int16_t *p = q + (size_t)b * AINFTP_BLOCK;
-
-		UNROLL
-		for (g = 0; g < 8; g++)
-			c[g] = _mm256_cvtepi16_epi64(_mm_loadl_epi64((const __m128i *)(p + 4 * g)));
-		add_block(a, b, c, e, AINFTP_QBITS_INT16);
-	}
-	if (b < ainftp_blocks(a->n)) {
-		struct ainftp_acc t = block_view(a, b);
-
-		ainftp_quant_scalar.acc_i16(&t, q + (size_t)b * AINFTP_BLOCK, e);
-		a->overflow |= t.overflow;
-	}
+	/* The common case: one check for the packet, then the plain widening sum. */
+	if (__builtin_expect(csh >= 0, 1))
+		ainftp_acc_uni_after(a, &next, 0, uni_add(a->acc32, q, a->n, 0, csh, UNI_ADD), q);
+	else
+		acc_i16_slow(a, q, e);
 }
 
 static void
 acc_i8(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
 {
 	uint32_t full = a->n / AINFTP_BLOCK, b;
-	__m256i c[8];
+	__m256i c[4];
 	int g;
 
 	for (b = 0; b < full; b++) {
 		const int8_t *p = q + (size_t)b * AINFTP_BLOCK;
 
 		UNROLL
-		for (g = 0; g < 8; g++) {
-			int32_t w;
-
-			memcpy(&w, p + 4 * g, sizeof(w));
-			c[g] = _mm256_cvtepi8_epi64(_mm_cvtsi32_si128(w));
-		}
+		for (g = 0; g < 4; g++)
+			c[g] = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 8 * g)));
 		add_block(a, b, c, e[b], AINFTP_QBITS_INT8);
 	}
 	if (b < ainftp_blocks(a->n)) {
-		struct ainftp_acc t = block_view(a, b);
+		int64_t t[AINFTP_BLOCK];
+		uint32_t j;
 
-		ainftp_quant_scalar.acc_i8(&t, e + b, q + (size_t)b * AINFTP_BLOCK);
-		a->overflow |= t.overflow;
+		for (j = 0; j < a->n - b * AINFTP_BLOCK; j++)
+			t[j] = q[b * AINFTP_BLOCK + j];
+		ainftp_acc_block_add(a, b, t, e[b], AINFTP_QBITS_INT8);
 	}
 }
 
@@ -266,7 +385,7 @@ acc_f32(struct ainftp_acc *a, const float *x)
 {
 	const __m256i lim = _mm256_set1_epi32(INT32_MAX);
 	uint32_t full = a->n / AINFTP_BLOCK, b;
-	__m256i c[8];
+	__m256i c[4];
 	int g;
 
 	if (max_abs_bits(x, a->n) >= AINFTP_F32_ABS_INF)
@@ -290,21 +409,35 @@ acc_f32(struct ainftp_acc *a, const float *x)
 		e = ainftp_frexp_bits(mb) - AINFTP_QBITS_FLOAT32;
 		s = scale_of(-e);
 		UNROLL
-		for (g = 0; g < 4; g++) {
-			__m256i v = quant_v(xv[g], s, lim); /* |c| < 2^31: the clamp never bites */
-
-			c[2 * g] = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v));
-			c[2 * g + 1] = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1));
-		}
+		for (g = 0; g < 4; g++)
+			c[g] = quant_v(xv[g], s, lim); /* |c| < 2^31: the clamp never bites */
 		add_block(a, b, c, e, AINFTP_QBITS_FLOAT32);
 	}
 	if (b < ainftp_blocks(a->n)) {
-		struct ainftp_acc t = block_view(a, b);
+		const float *xb = x + (size_t)b * AINFTP_BLOCK;
+		uint32_t len = a->n - b * AINFTP_BLOCK, mb = max_abs_bits(xb, len), j;
+		int64_t t[AINFTP_BLOCK];
+		int32_t e;
 
-		ainftp_quant_scalar.acc_f32(&t, x + (size_t)b * AINFTP_BLOCK);
-		a->overflow |= t.overflow;
+		if (mb == 0)
+			return 0;
+		e = ainftp_frexp_bits(mb) - AINFTP_QBITS_FLOAT32;
+		for (j = 0; j < len; j++)
+			t[j] = ainftp_quant_one(xb[j], ldexp(1.0, -e), INT32_MAX);
+		ainftp_acc_block_add(a, b, t, e, AINFTP_QBITS_FLOAT32);
 	}
 	return 0;
+}
+
+/* Elements j..j+3 of block b's sums as int64, from acc32 while the block is narrow. */
+static __m256i
+load_sum(const struct ainftp_acc *a, uint32_t b, uint32_t j)
+{
+	size_t off = (size_t)b * AINFTP_BLOCK + j;
+
+	if (!ainftp_acc_wide(a, b))
+		return _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(a->acc32 + off)));
+	return _mm256_loadu_si256((const __m256i *)(a->acc + off));
 }
 
 /*
@@ -343,9 +476,12 @@ res_f32(const struct ainftp_acc *a, float *out)
 	uint32_t full = a->n / AINFTP_BLOCK, b;
 	int g;
 
+	if (a->fresh) {
+		memset(out, 0, sizeof(*out) * a->n); /* every block empty, acc32 anything */
+		return;
+	}
 	for (b = 0; b < full; b++) {
-		const int64_t *d = a->acc + (size_t)b * AINFTP_BLOCK;
-		int32_t exp = a->blk[b].exp;
+		int32_t exp = ainftp_acc_state(a, b).exp;
 		/*
 		 * Block exponents stay within those of contributions (-179..127), so
 		 * 2^exp is a normal double and the product exact, as ldexp's. An empty
@@ -354,7 +490,7 @@ res_f32(const struct ainftp_acc *a, float *out)
 		__m256d p = _mm256_set1_pd(exp == AINFTP_EXP_NONE ? 0.0 : pow2d(exp));
 
 		for (g = 0; g < 8; g++) {
-			__m256d v = i64_to_f64(_mm256_loadu_si256((const __m256i *)(d + 4 * g)));
+			__m256d v = i64_to_f64(load_sum(a, b, 4 * (uint32_t)g));
 
 			_mm_storeu_ps(out + (size_t)b * AINFTP_BLOCK + 4 * g,
 				      _mm256_cvtpd_ps(_mm256_mul_pd(v, p)));
@@ -375,18 +511,21 @@ abs_i64(__m256i v)
 	return _mm256_sub_epi64(_mm256_xor_si256(v, sign), sign);
 }
 
-/* Bit length of the largest |acc| of a block (|INT64_MIN| counts as 2^63). */
+/* Bit length of the largest |acc| of block b (|INT64_MIN| counts as 2^63). */
 static int32_t
-block_bits(const int64_t *d, uint32_t len)
+block_bits(const struct ainftp_acc *a, uint32_t b)
 {
+	uint32_t len = ainftp_block_len(a->n, b), j;
 	__m256i or = _mm256_setzero_si256();
 	uint64_t u = 0;
-	uint32_t j;
 
 	for (j = 0; j + 4 <= len; j += 4)
-		or = _mm256_or_si256(or, abs_i64(_mm256_loadu_si256((const __m256i *)(d + j))));
-	for (; j < len; j++)
-		u |= d[j] < 0 ? -(uint64_t)d[j] : (uint64_t)d[j];
+		or = _mm256_or_si256(or, abs_i64(load_sum(a, b, j)));
+	for (; j < len; j++) {
+		int64_t v = ainftp_acc_at(a, b * AINFTP_BLOCK + j);
+
+		u |= v < 0 ? -(uint64_t)v : (uint64_t)v;
+	}
 	u |= (uint64_t)_mm256_extract_epi64(or, 0) | (uint64_t)_mm256_extract_epi64(or, 1) |
 	     (uint64_t)_mm256_extract_epi64(or, 2) | (uint64_t)_mm256_extract_epi64(or, 3);
 	return u ? 64 - __builtin_clzll(u) : 0;
@@ -421,7 +560,7 @@ res_i16_shift(__m256i v, int32_t dsh)
 
 /* One full block to int16 at a shift d that leaves at most 15 bits (or 2^15 once rounded). */
 static void
-res_i16_block(const int64_t *d, int32_t dsh, int16_t *out)
+res_i16_block(const struct ainftp_acc *a, uint32_t b, int32_t dsh, int16_t *out)
 {
 	const __m256i lim = _mm256_set1_epi32(INT16_MAX), nlim = _mm256_set1_epi32(-INT16_MAX);
 	const __m256i low = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
@@ -430,10 +569,9 @@ res_i16_block(const int64_t *d, int32_t dsh, int16_t *out)
 	for (g = 0; g < 8; g += 2) {
 		/* The results fit in 32 bits: take the low dword of each lane, then clamp. */
 		__m256i v0 = _mm256_permutevar8x32_epi32(
-			res_i16_shift(_mm256_loadu_si256((const __m256i *)(d + 4 * g)), dsh), low);
+			res_i16_shift(load_sum(a, b, 4 * (uint32_t)g), dsh), low);
 		__m256i v1 = _mm256_permutevar8x32_epi32(
-			res_i16_shift(_mm256_loadu_si256((const __m256i *)(d + 4 * g + 4)), dsh),
-			low);
+			res_i16_shift(load_sum(a, b, 4 * (uint32_t)g + 4), dsh), low);
 		__m256i v = _mm256_blend_epi32(v0, v1, 0xf0);
 
 		v = _mm256_max_epi32(_mm256_min_epi32(v, lim), nlim);
@@ -450,12 +588,16 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 	int32_t k = AINFTP_EXP_NONE;
 	int8_t eo;
 
+	if (a->fresh) {
+		memset(out, 0, sizeof(*out) * a->n); /* every block empty, acc32 anything */
+		return AINFTP_WIRE_EXP_ZERO;
+	}
 	for (b = 0; b < nb; b++) {
-		int32_t bits, exp = a->blk[b].exp;
+		int32_t bits, exp = ainftp_acc_state(a, b).exp;
 
 		if (exp == AINFTP_EXP_NONE)
 			continue;
-		bits = block_bits(a->acc + (size_t)b * AINFTP_BLOCK, ainftp_block_len(a->n, b));
+		bits = block_bits(a, b);
 		if (bits && bits + exp > k)
 			k = bits + exp;
 	}
@@ -464,17 +606,17 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 	if (k != AINFTP_EXP_NONE && k - AINFTP_QBITS_INT16 > eo)
 		nvec = 0;
 	for (b = 0; b < nvec; b++) {
-		int32_t exp = a->blk[b].exp;
+		int32_t exp = ainftp_acc_state(a, b).exp;
 
 		/* An empty block holds zeros: any shift gives 0. */
-		res_i16_block(a->acc + (size_t)b * AINFTP_BLOCK,
-			      exp == AINFTP_EXP_NONE ? 0 : exp - eo,
+		res_i16_block(a, b, exp == AINFTP_EXP_NONE ? 0 : exp - eo,
 			      out + (size_t)b * AINFTP_BLOCK);
 	}
 	for (i = nvec * AINFTP_BLOCK; i < a->n; i++) {
-		int32_t exp = a->blk[i / AINFTP_BLOCK].exp;
+		int32_t exp = ainftp_acc_state(a, i / AINFTP_BLOCK).exp;
 
-		out[i] = exp == AINFTP_EXP_NONE ? 0 : ainftp_res_i16_one(a->acc[i], exp - eo);
+		out[i] = exp == AINFTP_EXP_NONE ? 0
+						: ainftp_res_i16_one(ainftp_acc_at(a, i), exp - eo);
 	}
 	return eo;
 }

@@ -107,52 +107,47 @@ quant_i8(const float *x, uint32_t n, int8_t *e, int8_t *q)
 	return 0;
 }
 
-/*
- * Add one block's contributions, widened to c[0..3], at exponent e. full is a
- * constant at each call site: full blocks use plain loads and stores.
- */
+/* acc32 = acc32 * 2^ash + c * 2^csh on one block; full is a constant at each call site. */
 INLINE void
-add_block(struct ainftp_acc *a, uint32_t b, const __m512i c[4], __mmask32 k, bool full, int32_t e,
-	  int w)
+add32(int32_t *d, const __m512i c[2], __mmask32 k, bool full, int32_t ash, int32_t csh)
 {
-	struct ainftp_acc_block *bk = &a->blk[b];
-	int64_t *d = a->acc + (size_t)b * AINFTP_BLOCK;
-	int32_t acc_shl = 0, c_shift;
-	__m128i csh, ash;
+	__m128i as = _mm_cvtsi32_si128(ash), cs = _mm_cvtsi32_si128(csh);
 	int g;
 
-	if (ainftp_acc_fits(bk, e)) {
-		/* exp and emax stay: a zero block adds zeros, no need to test for it. */
-		c_shift = e - bk->exp;
-	} else {
-		__m512i any =
-			_mm512_or_si512(_mm512_or_si512(c[0], c[1]), _mm512_or_si512(c[2], c[3]));
+	UNROLL
+	for (g = 0; g < 2; g++) {
+		__mmask16 kg = (__mmask16)(k >> (16 * g));
+		__m512i v = full ? _mm512_loadu_si512(d + 16 * g)
+				 : _mm512_maskz_loadu_epi32(kg, d + 16 * g);
 
-		if (!_mm512_test_epi64_mask(any, any))
-			return;
-		c_shift = ainftp_acc_prep(a, b, e, w, &acc_shl);
-		if (c_shift < 0) {
-			/* Overflow rounds the contribution: rare, scalar. */
-			int64_t t[AINFTP_BLOCK];
-
-			UNROLL
-			for (g = 0; g < 4; g++)
-				_mm512_storeu_si512(t + 8 * g, c[g]);
-			ainftp_acc_apply(d, t, ainftp_block_len(a->n, b), acc_shl, c_shift);
-			return;
-		}
+		if (ash)
+			v = _mm512_sll_epi32(v, as);
+		v = _mm512_add_epi32(v, _mm512_sll_epi32(c[g], cs));
+		if (full)
+			_mm512_storeu_si512(d + 16 * g, v);
+		else
+			_mm512_mask_storeu_epi32(d + 16 * g, kg, v);
 	}
-	csh = _mm_cvtsi32_si128(c_shift);
-	ash = _mm_cvtsi32_si128(acc_shl);
+}
+
+/* acc = acc * 2^ash + c * 2^csh on one block, csh >= 0. */
+INLINE void
+add64(int64_t *d, const __m512i c[2], __mmask32 k, bool full, int32_t ash, int32_t csh)
+{
+	__m128i as = _mm_cvtsi32_si128(ash), cs = _mm_cvtsi32_si128(csh);
+	int g;
+
 	UNROLL
 	for (g = 0; g < 4; g++) {
 		__mmask8 kg = (__mmask8)(k >> (8 * g));
+		__m256i half = g % 2 ? _mm512_extracti64x4_epi64(c[g / 2], 1)
+				     : _mm512_castsi512_si256(c[g / 2]);
 		__m512i v = full ? _mm512_loadu_si512(d + 8 * g)
 				 : _mm512_maskz_loadu_epi64(kg, d + 8 * g);
 
-		if (acc_shl)
-			v = _mm512_sll_epi64(v, ash);
-		v = _mm512_add_epi64(v, _mm512_sll_epi64(c[g], csh));
+		if (ash)
+			v = _mm512_sll_epi64(v, as);
+		v = _mm512_add_epi64(v, _mm512_sll_epi64(_mm512_cvtepi32_epi64(half), cs));
 		if (full)
 			_mm512_storeu_si512(d + 8 * g, v);
 		else
@@ -160,107 +155,561 @@ add_block(struct ainftp_acc *a, uint32_t b, const __m512i c[4], __mmask32 k, boo
 	}
 }
 
-static void
-acc_i16(struct ainftp_acc *a, const int16_t *q, int8_t e)
+/*
+ * Add one block's contributions, as int32 in c[0..1] (lanes past the block
+ * zero), at exponent e: the rule of ainftp_acc_quick and ainftp_acc_step.
+ * full and known are constants at each call site; known: c is not zero and
+ * uni is gone (float32's blocks).
+ */
+INLINE void
+add_block_as(struct ainftp_acc *a, uint32_t b, const __m512i c[2], __mmask32 k, bool full,
+	     int32_t e, int w, bool known)
+{
+	size_t off = (size_t)b * AINFTP_BLOCK;
+	__m512i any = _mm512_or_si512(c[0], c[1]);
+	int32_t ash = 0, csh = 0;
+	int how;
+
+	if (!known) {
+		if (!_mm512_test_epi32_mask(any, any))
+			return; /* zeros change nothing, not even mag */
+		ainftp_acc_uni_off(a);
+	}
+	how = ainftp_acc_quick(a, b, e, w, &csh);
+	if (how == AINFTP_STEP_SLOW)
+		how = ainftp_acc_step(a, b, e, w, &ash, &csh);
+	if (how == AINFTP_STEP_32) {
+		add32(a->acc32 + off, c, k, full, ash, csh);
+	} else if (csh >= 0) {
+		add64(a->acc + off, c, k, full, ash, csh);
+	} else {
+		/* Overflow rounds the contribution: rare, scalar. */
+		int32_t t32[AINFTP_BLOCK];
+		int64_t t[AINFTP_BLOCK];
+		int j;
+
+		_mm512_storeu_si512(t32, c[0]);
+		_mm512_storeu_si512(t32 + 16, c[1]);
+		for (j = 0; j < AINFTP_BLOCK; j++)
+			t[j] = t32[j];
+		ainftp_acc_apply(a->acc + off, t, ainftp_block_len(a->n, b), ash, csh);
+	}
+}
+
+INLINE void
+add_block(struct ainftp_acc *a, uint32_t b, const __m512i c[2], __mmask32 k, bool full, int32_t e,
+	  int w)
+{
+	add_block_as(a, b, c, k, full, e, w, false);
+}
+
+/* 32 int16 as two vectors of int32. */
+INLINE void
+widen_i16(__m512i v, __m512i c[2])
+{
+	c[0] = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(v));
+	c[1] = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(v, 1));
+}
+
+/* What uni_add does with acc32: add, shift and add, or store (a fresh acc32). */
+enum uni_op { UNI_ADD, UNI_SHL, UNI_STORE };
+
+/*
+ * acc32 = acc32 * 2^ash + q * 2^csh over the whole payload, a block (32
+ * elements) at a time, for ainftp_acc_uni_after: returns how many blocks of
+ * q are not zero (the test rides on the loads). op and shift_c (csh != 0)
+ * are constants at each call site: UNI_ADD without shift_c is the plain
+ * widening sum.
+ */
+INLINE uint32_t
+uni_add(int32_t *d, const int16_t *q, uint32_t n, int32_t ash, int32_t csh, enum uni_op op,
+	bool shift_c)
+{
+	__m128i as = _mm_cvtsi32_si128(ash), cs = _mm_cvtsi32_si128(csh);
+	uint32_t i, nz = 0;
+	__m512i c[2];
+
+	for (i = 0; i + 32 <= n; i += 32) {
+		__m512i v = _mm512_loadu_si512(q + i), d0, d1;
+
+		nz += _mm512_test_epi16_mask(v, v) != 0;
+		widen_i16(v, c);
+		if (op == UNI_STORE) {
+			/* ash = csh = 0: exp is this packet's. */
+			_mm512_storeu_si512(d + i, c[0]);
+			_mm512_storeu_si512(d + i + 16, c[1]);
+			continue;
+		}
+		d0 = _mm512_loadu_si512(d + i);
+		d1 = _mm512_loadu_si512(d + i + 16);
+		if (op == UNI_SHL) {
+			d0 = _mm512_sll_epi32(d0, as);
+			d1 = _mm512_sll_epi32(d1, as);
+		}
+		if (shift_c) {
+			c[0] = _mm512_sll_epi32(c[0], cs);
+			c[1] = _mm512_sll_epi32(c[1], cs);
+		}
+		_mm512_storeu_si512(d + i, _mm512_add_epi32(d0, c[0]));
+		_mm512_storeu_si512(d + i + 16, _mm512_add_epi32(d1, c[1]));
+	}
+	if (i < n) {
+		__mmask32 k = block_mask(n - i);
+		__m512i v = _mm512_maskz_loadu_epi16(k, q + i);
+
+		nz += _mm512_test_epi16_mask(v, v) != 0;
+		widen_i16(v, c);
+		if (op == UNI_STORE) {
+			_mm512_mask_storeu_epi32(d + i, (__mmask16)k, c[0]);
+			_mm512_mask_storeu_epi32(d + i + 16, (__mmask16)(k >> 16), c[1]);
+		} else {
+			add32(d + i, c, k, false, ash, csh);
+		}
+	}
+	return nz;
+}
+
+/* An int16 packet when uni's quick check fails: exp or emax change, or block by block. */
+static __attribute__((noinline)) void
+acc_i16_slow(struct ainftp_acc *a, const int16_t *q, int8_t e)
 {
 	uint32_t nb = ainftp_blocks(a->n), full = a->n / AINFTP_BLOCK, b;
-	__m512i c[4];
-	int g;
+	struct ainftp_acc_block next;
+	int32_t ash, csh;
+	__m512i c[2];
 
+	if (ainftp_acc_uni_plan(a, e, AINFTP_QBITS_INT16, &next, &ash, &csh)) {
+		uint32_t nz = a->fresh ? uni_add(a->acc32, q, a->n, 0, 0, UNI_STORE, false)
+			      : csh    ? uni_add(a->acc32, q, a->n, ash, csh, UNI_SHL, true)
+				       : uni_add(a->acc32, q, a->n, ash, 0, UNI_SHL, false);
+
+		if (nz)
+			a->fresh = false; /* zeros stored where anything was: still fresh */
+		ainftp_acc_uni_after(a, &next, ash, nz, q);
+		return;
+	}
 	for (b = 0; b < full; b++) {
-		const int16_t *p = q + (size_t)b * AINFTP_BLOCK;
-
-		UNROLL
-		for (g = 0; g < 4; g++)
-			c[g] = _mm512_cvtepi16_epi64(_mm_loadu_si128((const __m128i *)(p + 8 * g)));
+		widen_i16(_mm512_loadu_si512(q + (size_t)b * AINFTP_BLOCK), c);
 		add_block(a, b, c, ~(__mmask32)0, true, e, AINFTP_QBITS_INT16);
 	}
 	if (b < nb) {
 		__mmask32 k = block_mask(ainftp_block_len(a->n, b));
-		__m512i v = _mm512_maskz_loadu_epi16(k, q + (size_t)b * AINFTP_BLOCK);
 
-		c[0] = _mm512_cvtepi16_epi64(_mm512_extracti32x4_epi32(v, 0));
-		c[1] = _mm512_cvtepi16_epi64(_mm512_extracti32x4_epi32(v, 1));
-		c[2] = _mm512_cvtepi16_epi64(_mm512_extracti32x4_epi32(v, 2));
-		c[3] = _mm512_cvtepi16_epi64(_mm512_extracti32x4_epi32(v, 3));
+		widen_i16(_mm512_maskz_loadu_epi16(k, q + (size_t)b * AINFTP_BLOCK), c);
 		add_block(a, b, c, k, false, e, AINFTP_QBITS_INT16);
 	}
+	ainftp_acc_uni_try(a);
+}
+
+static void
+acc_i16(struct ainftp_acc *a, const int16_t *q, int8_t e)
+{
+	struct ainftp_acc_block next;
+	int32_t csh = ainftp_acc_uni_quick(a, e, AINFTP_QBITS_INT16, &next);
+
+	/* The common case: one check for the packet, then the plain widening sum. */
+	if (__builtin_expect(csh > 0, 1))
+		ainftp_acc_uni_after(a, &next, 0, uni_add(a->acc32, q, a->n, 0, csh, UNI_ADD, true),
+				     q);
+	else if (csh == 0)
+		ainftp_acc_uni_after(a, &next, 0, uni_add(a->acc32, q, a->n, 0, 0, UNI_ADD, false),
+				     q);
+	else
+		acc_i16_slow(a, q, e);
+}
+
+/*
+ * The narrow rule (ainftp_acc_quick, and ainftp_acc_step's narrow_next) for
+ * cnt (1..16) full int8 blocks from b0 at once, on the state arrays: fit has
+ * the blocks it takes as acc32 = acc32 * 2^ash + c * 2^csh (those past 31
+ * bits, or wide, are not in it), and when their c is not zero, their state
+ * becomes lo, hi and mag * 2^ash + add.
+ */
+struct i8_plan {
+	__m512i lo, hi, ash, csh, add, mag;
+	__mmask16 fit, shl; /* shl: ash != 0 */
+};
+
+INLINE struct i8_plan
+i8_plan(const struct ainftp_acc *a, const int8_t *e, uint32_t b0, uint32_t cnt)
+{
+	const __m512i w = _mm512_set1_epi32(AINFTP_QBITS_INT8);
+	const __m512i most = _mm512_set1_epi32(AINFTP_NARROW_BITS);
+	__mmask16 km = (__mmask16)((UINT32_C(1) << cnt) - 1), empty;
+	__m512i ev = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(km, e + b0));
+	__m512i exp = _mm512_maskz_loadu_epi32(km, a->exp + b0);
+	__m512i emax = _mm512_maskz_loadu_epi32(km, a->emax + b0);
+	struct i8_plan p;
+
+	p.mag = _mm512_maskz_loadu_epi32(km, a->mag + b0);
+	/* An empty block starts at e; its mag is 0. */
+	empty = _mm512_cmpeq_epi32_mask(exp, _mm512_set1_epi32(AINFTP_EXP_NONE));
+	p.lo = _mm512_mask_min_epi32(ev, (__mmask16)~empty, ev, exp);
+	p.hi = _mm512_mask_max_epi32(ev, (__mmask16)~empty, ev, emax);
+	p.ash = _mm512_maskz_sub_epi32((__mmask16)~empty, exp, p.lo);
+	p.csh = _mm512_sub_epi32(ev, p.lo);
+	p.add = _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_add_epi32(p.csh, w));
+	/* Narrow, shifts in range, and (mag << ash) + add <= INT32_MAX. */
+	p.fit = _mm512_mask_cmpneq_epu32_mask(km, p.mag, _mm512_set1_epi32((int)AINFTP_MAG_WIDE));
+	p.fit = _mm512_mask_cmple_epi32_mask(p.fit, p.ash, most);
+	p.fit = _mm512_mask_cmple_epi32_mask(p.fit, _mm512_add_epi32(p.csh, w), most);
+	p.fit = _mm512_mask_cmple_epu32_mask(
+		p.fit, p.mag,
+		_mm512_srlv_epi32(_mm512_sub_epi32(_mm512_set1_epi32(INT32_MAX), p.add), p.ash));
+	p.shl = _mm512_test_epi32_mask(p.ash, p.ash);
+	return p;
+}
+
+/* The new state of the blocks of p.fit whose c was not zero (nz). */
+INLINE void
+i8_settle(struct ainftp_acc *a, uint32_t b0, const struct i8_plan *p, __mmask16 nz)
+{
+	__mmask16 k = p->fit & nz;
+
+	_mm512_mask_storeu_epi32(a->exp + b0, k, p->lo);
+	_mm512_mask_storeu_epi32(a->emax + b0, k, p->hi);
+	_mm512_mask_storeu_epi32(a->mag + b0, k,
+				 _mm512_add_epi32(_mm512_sllv_epi32(p->mag, p->ash), p->add));
+}
+
+/*
+ * acc32 = acc32 * 2^as[i] + c * 2^cs[i] for blocks i < cnt from d, q:
+ * shift_acc and shift_c are constants at each call site (without either,
+ * the plain widening sum). A zero block must not shift: its sum shifts by 0.
+ * Returns which blocks of q are not zero.
+ */
+INLINE uint32_t
+i8_loop(int32_t *d, const int8_t *qb, const int32_t *as, const int32_t *cs, uint32_t cnt,
+	bool shift_acc, bool shift_c)
+{
+	uint32_t i, nz = 0;
+
+	for (i = 0; i < cnt; i++, d += AINFTP_BLOCK, qb += AINFTP_BLOCK) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)qb);
+		__m512i c0 = _mm512_cvtepi8_epi32(_mm256_castsi256_si128(v));
+		__m512i c1 = _mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1));
+		__m512i d0 = _mm512_loadu_si512(d), d1 = _mm512_loadu_si512(d + 16);
+		uint32_t any = !_mm256_testz_si256(v, v);
+
+		nz |= any << i;
+		if (shift_acc) {
+			__m512i av = _mm512_set1_epi32(as[i] & -(int32_t)any);
+
+			d0 = _mm512_sllv_epi32(d0, av);
+			d1 = _mm512_sllv_epi32(d1, av);
+		}
+		if (shift_c) {
+			__m512i cv = _mm512_set1_epi32(cs[i]);
+
+			c0 = _mm512_sllv_epi32(c0, cv);
+			c1 = _mm512_sllv_epi32(c1, cv);
+		}
+		_mm512_storeu_si512(d, _mm512_add_epi32(d0, c0));
+		_mm512_storeu_si512(d + 16, _mm512_add_epi32(d1, c1));
+	}
+	return nz;
+}
+
+/* Blocks b0.. (cnt of them) when some are not in ainftp_acc_quick's case: apart, so rarer. */
+static __attribute__((noinline)) void
+i8_group(struct ainftp_acc *a, const int8_t *e, const int8_t *q, uint32_t b0, uint32_t cnt)
+{
+	struct i8_plan p = i8_plan(a, e, b0, cnt);
+	int32_t *d = a->acc32 + (size_t)b0 * AINFTP_BLOCK, as[16], cs[16];
+	const int8_t *qb = q + (size_t)b0 * AINFTP_BLOCK;
+	__mmask16 nz = 0;
+	uint32_t i;
+
+	/* Vector stores, then scalar reads of their lanes: no vector shuffles per block. */
+	_mm512_storeu_si512(as, p.ash);
+	_mm512_storeu_si512(cs, p.csh);
+	if (p.fit == (__mmask16)((UINT32_C(1) << cnt) - 1)) {
+		/* Every block in the plan: a loop without a branch per block. */
+		bool sc = _mm512_test_epi32_mask(p.csh, p.csh) != 0;
+
+		if (p.shl)
+			nz = (__mmask16)(sc ? i8_loop(d, qb, as, cs, cnt, true, true)
+					    : i8_loop(d, qb, as, cs, cnt, true, false));
+		else
+			nz = (__mmask16)(sc ? i8_loop(d, qb, as, cs, cnt, false, true)
+					    : i8_loop(d, qb, as, cs, cnt, false, false));
+		i8_settle(a, b0, &p, nz);
+		return;
+	}
+	for (i = 0; i < cnt; i++, d += AINFTP_BLOCK, qb += AINFTP_BLOCK) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)qb);
+		__m512i c[2] = {_mm512_cvtepi8_epi32(_mm256_castsi256_si128(v)),
+				_mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1))};
+		int32_t any = !_mm256_testz_si256(v, v);
+		__m512i av, cv;
+
+		if (!(p.fit >> i & 1)) {
+			add_block(a, b0 + i, c, ~(__mmask32)0, true, e[b0 + i], AINFTP_QBITS_INT8);
+			continue;
+		}
+		/* A zero block changes nothing, not even a shift: its sum shifts by 0. */
+		nz |= (__mmask16)(any << i);
+		av = _mm512_set1_epi32(as[i] & -any);
+		cv = _mm512_set1_epi32(cs[i]);
+		_mm512_storeu_si512(d,
+				    _mm512_add_epi32(_mm512_sllv_epi32(_mm512_loadu_si512(d), av),
+						     _mm512_sllv_epi32(c[0], cv)));
+		_mm512_storeu_si512(
+			d + 16, _mm512_add_epi32(_mm512_sllv_epi32(_mm512_loadu_si512(d + 16), av),
+						 _mm512_sllv_epi32(c[1], cv)));
+	}
+	i8_settle(a, b0, &p, nz);
+}
+
+/*
+ * The first int8 packet after a reset (a fresh acc32, every block empty):
+ * each block's sum is its contribution, so store it, zeros included (an
+ * empty block's sum is 0), and the block's state is the packet's exponent,
+ * with mag 2^7, where it is not all zero. Nothing to read or zero first.
+ */
+static __attribute__((noinline)) void
+i8_first(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
+{
+	uint32_t nb = ainftp_blocks(a->n), b0, i;
+
+	for (b0 = 0; b0 < nb; b0 += 16) {
+		uint32_t cnt = nb - b0 < 16 ? nb - b0 : 16;
+		__mmask16 km = (__mmask16)((UINT32_C(1) << cnt) - 1), nz = 0;
+		__m512i ev = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(km, e + b0));
+
+		for (i = 0; i < cnt; i++) {
+			uint32_t b = b0 + i;
+			__mmask32 k = block_mask(ainftp_block_len(a->n, b));
+			__m256i v = _mm256_maskz_loadu_epi8(k, q + (size_t)b * AINFTP_BLOCK);
+			int32_t *d = a->acc32 + (size_t)b * AINFTP_BLOCK;
+
+			nz |= (__mmask16)((uint32_t)!_mm256_testz_si256(v, v) << i);
+			_mm512_mask_storeu_epi32(d, (__mmask16)k,
+						 _mm512_cvtepi8_epi32(_mm256_castsi256_si128(v)));
+			_mm512_mask_storeu_epi32(
+				d + 16, (__mmask16)(k >> 16),
+				_mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1)));
+		}
+		ev = _mm512_mask_mov_epi32(_mm512_set1_epi32(AINFTP_EXP_NONE), nz, ev);
+		_mm512_mask_storeu_epi32(a->exp + b0, km, ev);
+		_mm512_mask_storeu_epi32(a->emax + b0, km, ev);
+		_mm512_mask_storeu_epi32(
+			a->mag + b0, km,
+			_mm512_maskz_mov_epi32(nz, _mm512_set1_epi32(1 << AINFTP_QBITS_INT8)));
+	}
+	a->uni.mag = AINFTP_MAG_WIDE; /* uni goes, as ainftp_acc_uni_drop */
+	a->uni.exp = a->uni.emax = AINFTP_EXP_NONE;
+	a->fresh = false;
+}
+
+/*
+ * Blocks b0.. (cnt of them), or false when i8_group must take them: the
+ * common case, ainftp_acc_quick's for every block (within [exp, emax], and
+ * narrow with room in mag), so nothing but the widening sum, each block's
+ * contribution shifted by its csh; only mag changes. A zero block adds
+ * zeros; it just must not count in mag.
+ */
+INLINE bool
+i8_fast(struct ainftp_acc *a, const int8_t *e, const int8_t *q, uint32_t b0, uint32_t cnt)
+{
+	__mmask16 km = (__mmask16)((UINT32_C(1) << cnt) - 1), fit;
+	__m512i ev = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(km, e + b0));
+	__m512i exp = _mm512_maskz_loadu_epi32(km, a->exp + b0);
+	__m512i mag = _mm512_maskz_loadu_epi32(km, a->mag + b0);
+	__m512i csh = _mm512_sub_epi32(ev, exp); /* garbage where empty: not in range */
+	__m512i wcs = _mm512_add_epi32(csh, _mm512_set1_epi32(AINFTP_QBITS_INT8));
+	__m512i add = _mm512_sllv_epi32(_mm512_set1_epi32(1), wcs);
+	/* Locals: the stores below may alias *a, so a->acc32 would be read again each time. */
+	int32_t *d = a->acc32 + (size_t)b0 * AINFTP_BLOCK, sh[16];
+	const int8_t *qb = q + (size_t)b0 * AINFTP_BLOCK;
+	uint32_t nz;
+
+	fit = _mm512_mask_cmpge_epi32_mask(km, ev, exp);
+	fit = _mm512_mask_cmple_epi32_mask(fit, ev, _mm512_maskz_loadu_epi32(km, a->emax + b0));
+	fit = _mm512_mask_cmple_epi32_mask(fit, wcs, _mm512_set1_epi32(AINFTP_NARROW_BITS));
+	/* Room in mag; a wide block's AINFTP_MAG_WIDE never has it. */
+	fit = _mm512_mask_cmple_epu32_mask(fit, mag,
+					   _mm512_sub_epi32(_mm512_set1_epi32(INT32_MAX), add));
+	if (fit != km)
+		return false;
+	/* A vector store, then scalar reads of its lanes: from the store, no vector shuffles. */
+	_mm512_storeu_si512(sh, csh);
+	if (_mm512_test_epi32_mask(csh, csh) == 0)
+		nz = i8_loop(d, qb, NULL, sh, cnt, false, false); /* every e at its block's exp */
+	else
+		nz = i8_loop(d, qb, NULL, sh, cnt, false, true);
+	_mm512_mask_storeu_epi32(a->mag + b0, (__mmask16)nz, _mm512_add_epi32(mag, add));
+	return true;
+}
+
+/* Whether n bytes are all zero. */
+static bool
+all_zero(const int8_t *q, uint32_t n)
+{
+	__m512i or = _mm512_setzero_si512();
+	uint32_t i;
+
+	for (i = 0; i + 64 <= n; i += 64)
+		or = _mm512_or_si512(or, _mm512_loadu_si512(q + i));
+	if (i < n)
+		or = _mm512_or_si512(or, _mm512_maskz_loadu_epi8(
+						 (__mmask64)(UINT64_MAX >> (64 - (n - i))), q + i));
+	return !_mm512_test_epi8_mask(or, or);
+}
+
+/* The last block, shorter than 32: add_block. */
+static __attribute__((noinline)) void
+i8_tail(struct ainftp_acc *a, const int8_t *e, const int8_t *q, uint32_t b)
+{
+	__mmask32 k = block_mask(ainftp_block_len(a->n, b));
+	__m256i v = _mm256_maskz_loadu_epi8(k, q + (size_t)b * AINFTP_BLOCK);
+	__m512i c[2] = {_mm512_cvtepi8_epi32(_mm256_castsi256_si128(v)),
+			_mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1))};
+
+	add_block(a, b, c, k, false, e[b], AINFTP_QBITS_INT8);
 }
 
 static void
 acc_i8(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
 {
-	uint32_t nb = ainftp_blocks(a->n), full = a->n / AINFTP_BLOCK, b;
-	__m512i c[4];
-	int g;
+	uint32_t full = a->n / AINFTP_BLOCK, b, cnt;
 
-	for (b = 0; b < full; b++) {
-		const int8_t *p = q + (size_t)b * AINFTP_BLOCK;
-
-		UNROLL
-		for (g = 0; g < 4; g++)
-			c[g] = _mm512_cvtepi8_epi64(_mm_loadl_epi64((const __m128i *)(p + 8 * g)));
-		add_block(a, b, c, ~(__mmask32)0, true, e[b], AINFTP_QBITS_INT8);
+	/* Blocks on their own, as add_block would make them at the first non-zero one. */
+	if (a->uni.mag != AINFTP_MAG_WIDE) {
+		if (all_zero(q, a->n))
+			return;
+		if (a->fresh) {
+			i8_first(a, e, q);
+			return;
+		}
+		ainftp_acc_uni_drop(a);
 	}
-	if (b < nb) {
-		__mmask32 k = block_mask(ainftp_block_len(a->n, b));
-		__m256i v = _mm256_maskz_loadu_epi8(k, q + (size_t)b * AINFTP_BLOCK);
-		__m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
-
-		c[0] = _mm512_cvtepi8_epi64(lo);
-		c[1] = _mm512_cvtepi8_epi64(_mm_srli_si128(lo, 8));
-		c[2] = _mm512_cvtepi8_epi64(hi);
-		c[3] = _mm512_cvtepi8_epi64(_mm_srli_si128(hi, 8));
-		add_block(a, b, c, k, false, e[b], AINFTP_QBITS_INT8);
+	for (b = 0; b < full; b += cnt) {
+		cnt = full - b < 16 ? full - b : 16;
+		if (!i8_fast(a, e, q, b, cnt))
+			i8_group(a, e, q, b, cnt);
 	}
+	if (full < ainftp_blocks(a->n))
+		i8_tail(a, e, q, full);
 }
 
-/* One float32 block to 32-bit integers at its own exponent; false when all zero. */
+/*
+ * One float32 block to 32-bit integers at its own exponent; false when all
+ * zero. x * 2^-e is exact and below 2^31 in magnitude (e is the block
+ * maximum's frexp exponent less 31), so the conversion neither rounds
+ * anything but what lies below 1/2 nor needs a clamp.
+ */
 INLINE bool
-f32_block(const float *x, __mmask32 k, bool full, __m512i c[4], int32_t *e)
+f32_block(const float *x, __mmask32 k, bool full, __m512i c[2], int32_t *e)
 {
-	const __m512i abs = _mm512_set1_epi32(0x7fffffff), lim = _mm512_set1_epi32(INT32_MAX);
+	const __m512i abs = _mm512_set1_epi32(0x7fffffff);
 	__m512 x0 = full ? _mm512_loadu_ps(x) : _mm512_maskz_loadu_ps((__mmask16)k, x);
 	__m512 x1 = full ? _mm512_loadu_ps(x + 16)
 			 : _mm512_maskz_loadu_ps((__mmask16)(k >> 16), x + 16);
-	uint32_t m = _mm512_reduce_max_epu32(
-		_mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(x0), abs),
-				 _mm512_and_si512(_mm512_castps_si512(x1), abs)));
-	__m512i v0, v1;
+	__m512i m = _mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(x0), abs),
+				     _mm512_and_si512(_mm512_castps_si512(x1), abs));
+	uint32_t mb;
 	__m512 p;
 
-	if (m == 0)
+	/* The maximum in every lane: p is then computed in the vector domain. */
+	m = _mm512_max_epu32(m, _mm512_shuffle_i32x4(m, m, _MM_SHUFFLE(1, 0, 3, 2)));
+	m = _mm512_max_epu32(m, _mm512_shuffle_i32x4(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
+	m = _mm512_max_epu32(m, _mm512_shuffle_epi32(m, _MM_PERM_BADC));
+	m = _mm512_max_epu32(m, _mm512_shuffle_epi32(m, _MM_PERM_CDAB));
+	mb = (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(m));
+	if (mb == 0)
 		return false;
-	*e = ainftp_frexp_bits(m) - AINFTP_QBITS_FLOAT32;
-	p = _mm512_set1_ps((float)-*e);
-	v0 = quant_v(x0, p, lim); /* |c| < 2^31: the clamp never bites */
-	v1 = quant_v(x1, p, lim);
-	c[0] = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v0));
-	c[1] = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v0, 1));
-	c[2] = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v1));
-	c[3] = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v1, 1));
+	*e = ainftp_frexp_bits(mb) - AINFTP_QBITS_FLOAT32;
+	if (mb >> 23) /* normal: -e = 157 - the biased exponent */
+		p = _mm512_cvtepi32_ps(
+			_mm512_sub_epi32(_mm512_set1_epi32(157), _mm512_srli_epi32(m, 23)));
+	else
+		p = _mm512_set1_ps((float)-*e);
+	c[0] = _mm512_cvtps_epi32(_mm512_scalef_ps(x0, p));
+	c[1] = _mm512_cvtps_epi32(_mm512_scalef_ps(x1, p));
 	return true;
+}
+
+/*
+ * The first float32 packet after a reset (a fresh acc32, every block empty):
+ * a block that is not zero goes wide at once, its sum the contribution
+ * (acc32 zeroed as ainftp_acc_uni_drop would have), a zero one stays empty
+ * with a zero acc32. Nothing to read or add, no acc32 to copy over.
+ */
+static __attribute__((noinline)) void
+f32_first(struct ainftp_acc *a, const float *x)
+{
+	uint32_t b, g;
+
+	for (b = 0; b < ainftp_blocks(a->n); b++) {
+		uint32_t len = ainftp_block_len(a->n, b);
+		__mmask32 k = block_mask(len);
+		int64_t *d = a->acc + (size_t)b * AINFTP_BLOCK;
+		__m512i c[2];
+		int32_t e;
+
+		_mm512_mask_storeu_epi32(a->acc32 + (size_t)b * AINFTP_BLOCK, (__mmask16)k,
+					 _mm512_setzero_si512());
+		_mm512_mask_storeu_epi32(a->acc32 + (size_t)b * AINFTP_BLOCK + 16,
+					 (__mmask16)(k >> 16), _mm512_setzero_si512());
+		if (!f32_block(x + (size_t)b * AINFTP_BLOCK, k, len == AINFTP_BLOCK, c, &e)) {
+			a->exp[b] = a->emax[b] = AINFTP_EXP_NONE;
+			a->mag[b] = 0;
+			continue;
+		}
+		a->exp[b] = a->emax[b] = e;
+		a->mag[b] = AINFTP_MAG_WIDE;
+		for (g = 0; g < 4; g++) {
+			__m256i half = g % 2 ? _mm512_extracti64x4_epi64(c[g / 2], 1)
+					     : _mm512_castsi512_si256(c[g / 2]);
+
+			_mm512_mask_storeu_epi64(d + 8 * g, (__mmask8)(k >> (8 * g)),
+						 _mm512_cvtepi32_epi64(half));
+		}
+	}
+	a->uni.mag = AINFTP_MAG_WIDE; /* uni goes, as ainftp_acc_uni_drop */
+	a->uni.exp = a->uni.emax = AINFTP_EXP_NONE;
+	a->fresh = false;
 }
 
 static int
 acc_f32(struct ainftp_acc *a, const float *x)
 {
-	uint32_t nb = ainftp_blocks(a->n), full = a->n / AINFTP_BLOCK, b;
-	__m512i c[4];
+	uint32_t nb = ainftp_blocks(a->n), full = a->n / AINFTP_BLOCK, b, m = max_abs_bits(x, a->n);
+	__m512i c[2];
 	int32_t e;
 
-	if (max_abs_bits(x, a->n) >= AINFTP_F32_ABS_INF)
+	if (m >= AINFTP_F32_ABS_INF)
 		return -1;
+	if (m == 0)
+		return 0; /* zeros change nothing */
+	if (a->fresh) {
+		f32_first(a, x);
+		return 0;
+	}
+	ainftp_acc_uni_off(a);
+	/* A block that is not zero converts its largest value to at least 2^30: known. */
 	for (b = 0; b < full; b++)
 		if (f32_block(x + (size_t)b * AINFTP_BLOCK, ~(__mmask32)0, true, c, &e))
-			add_block(a, b, c, ~(__mmask32)0, true, e, AINFTP_QBITS_FLOAT32);
+			add_block_as(a, b, c, ~(__mmask32)0, true, e, AINFTP_QBITS_FLOAT32, true);
 	if (b < nb) {
 		__mmask32 k = block_mask(ainftp_block_len(a->n, b));
 
 		if (f32_block(x + (size_t)b * AINFTP_BLOCK, k, false, c, &e))
-			add_block(a, b, c, k, false, e, AINFTP_QBITS_FLOAT32);
+			add_block_as(a, b, c, k, false, e, AINFTP_QBITS_FLOAT32, true);
 	}
 	return 0;
+}
+
+/* Group g (8 elements) of block b's sums as int64, from acc32 while the block is narrow. */
+static __m512i
+load_sum(const struct ainftp_acc *a, uint32_t b, int g, __mmask8 kg)
+{
+	size_t off = (size_t)b * AINFTP_BLOCK + 8 * (size_t)g;
+
+	if (!ainftp_acc_wide(a, b))
+		return _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(kg, a->acc32 + off));
+	return _mm512_maskz_loadu_epi64(kg, a->acc + off);
 }
 
 static void
@@ -269,16 +718,19 @@ res_f32(const struct ainftp_acc *a, float *out)
 	uint32_t b;
 	int g;
 
+	if (a->fresh) {
+		memset(out, 0, sizeof(*out) * a->n); /* every block empty, acc32 anything */
+		return;
+	}
 	for (b = 0; b < ainftp_blocks(a->n); b++) {
-		const int64_t *d = a->acc + (size_t)b * AINFTP_BLOCK;
 		__mmask32 k = block_mask(ainftp_block_len(a->n, b));
-		int32_t exp = a->blk[b].exp;
+		int32_t exp = ainftp_acc_state(a, b).exp;
 		/* An empty block holds zeros: any scale gives 0.0f. scalef is ldexp. */
 		__m512d p = _mm512_set1_pd(exp == AINFTP_EXP_NONE ? 0 : exp);
 
 		for (g = 0; g < 4; g++) {
 			__mmask8 kg = (__mmask8)(k >> (8 * g));
-			__m512d v = _mm512_cvtepi64_pd(_mm512_maskz_loadu_epi64(kg, d + 8 * g));
+			__m512d v = _mm512_cvtepi64_pd(load_sum(a, b, g, kg));
 
 			_mm256_mask_storeu_ps(out + (size_t)b * AINFTP_BLOCK + 8 * g, kg,
 					      _mm512_cvtpd_ps(_mm512_scalef_pd(v, p)));
@@ -288,15 +740,15 @@ res_f32(const struct ainftp_acc *a, float *out)
 
 /* Bit length of the largest |acc| of a block (|INT64_MIN| counts as 2^63). */
 static int32_t
-block_bits(const int64_t *d, __mmask32 k)
+block_bits(const struct ainftp_acc *a, uint32_t b, __mmask32 k)
 {
 	__m512i or = _mm512_setzero_si512();
 	uint64_t u;
 	int g;
 
 	for (g = 0; g < 4; g++)
-		or = _mm512_or_si512(or, _mm512_abs_epi64(_mm512_maskz_loadu_epi64(
-						 (__mmask8)(k >> (8 * g)), d + 8 * g)));
+		or = _mm512_or_si512(or,
+				     _mm512_abs_epi64(load_sum(a, b, g, (__mmask8)(k >> (8 * g)))));
 	u = (uint64_t)_mm512_reduce_or_epi64(or);
 	return u ? 64 - __builtin_clzll(u) : 0;
 }
@@ -317,14 +769,14 @@ shr_rne(__m512i v, int32_t s)
 
 /* One block to int16 at a shift d that leaves at most 15 bits (or saturates at 2^15). */
 static void
-res_i16_block(const int64_t *d, __mmask32 k, int32_t dsh, int16_t *out)
+res_i16_block(const struct ainftp_acc *a, uint32_t b, __mmask32 k, int32_t dsh, int16_t *out)
 {
 	const __m512i lim = _mm512_set1_epi64(INT16_MAX), nlim = _mm512_set1_epi64(-INT16_MAX);
 	int g;
 
 	for (g = 0; g < 4; g++) {
 		__mmask8 kg = (__mmask8)(k >> (8 * g));
-		__m512i v = _mm512_maskz_loadu_epi64(kg, d + 8 * g);
+		__m512i v = load_sum(a, b, g, kg);
 
 		if (dsh >= 0)
 			v = _mm512_sll_epi64(v, _mm_cvtsi32_si128(dsh));
@@ -344,13 +796,16 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 	int32_t k = AINFTP_EXP_NONE;
 	int8_t eo;
 
+	if (a->fresh) {
+		memset(out, 0, sizeof(*out) * a->n); /* every block empty, acc32 anything */
+		return AINFTP_WIRE_EXP_ZERO;
+	}
 	for (b = 0; b < nb; b++) {
-		int32_t bits, exp = a->blk[b].exp;
+		int32_t bits, exp = ainftp_acc_state(a, b).exp;
 
 		if (exp == AINFTP_EXP_NONE)
 			continue;
-		bits = block_bits(a->acc + (size_t)b * AINFTP_BLOCK,
-				  block_mask(ainftp_block_len(a->n, b)));
+		bits = block_bits(a, b, block_mask(ainftp_block_len(a->n, b)));
 		if (bits && bits + exp > k)
 			k = bits + exp;
 	}
@@ -358,20 +813,21 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 	if (k != AINFTP_EXP_NONE && k - AINFTP_QBITS_INT16 > eo) {
 		/* Exponent clamped at 127: values saturate; rare, scalar. */
 		for (i = 0; i < a->n; i++) {
-			int32_t exp = a->blk[i / AINFTP_BLOCK].exp;
+			int32_t exp = ainftp_acc_state(a, i / AINFTP_BLOCK).exp;
 
-			out[i] = exp == AINFTP_EXP_NONE ? 0
-							: ainftp_res_i16_one(a->acc[i], exp - eo);
+			out[i] = exp == AINFTP_EXP_NONE
+					 ? 0
+					 : ainftp_res_i16_one(ainftp_acc_at(a, i), exp - eo);
 		}
 		return eo;
 	}
 	for (b = 0; b < nb; b++) {
-		int32_t exp = a->blk[b].exp;
+		int32_t exp = ainftp_acc_state(a, b).exp;
 
 		/* An empty block holds zeros: any shift gives 0. */
-		res_i16_block(
-			a->acc + (size_t)b * AINFTP_BLOCK, block_mask(ainftp_block_len(a->n, b)),
-			exp == AINFTP_EXP_NONE ? 0 : exp - eo, out + (size_t)b * AINFTP_BLOCK);
+		res_i16_block(a, b, block_mask(ainftp_block_len(a->n, b)),
+			      exp == AINFTP_EXP_NONE ? 0 : exp - eo,
+			      out + (size_t)b * AINFTP_BLOCK);
 	}
 	return eo;
 }
