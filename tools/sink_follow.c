@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ainftp_clock.h"
 #include "ainftp_opt.h"
 #include "ainftp_sink.h"
 #include "ainftp_sink_sweep.h"
@@ -65,15 +66,6 @@ struct follow {
 	uint64_t n, dup, beyond, bad_mark, bad_payload, torn, reads;
 	uint64_t t_first, t_last, t_new;
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void
 usage(FILE *f)
@@ -157,7 +149,7 @@ bad:
 static void *
 arena_wait(const struct args *a, size_t *size)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = ainftp_now_ns();
 
 	for (;;) {
 		int fd = open(a->arena, O_RDONLY);
@@ -186,7 +178,7 @@ arena_wait(const struct args *a, size_t *size)
 		} else if (fd >= 0) {
 			close(fd);
 		}
-		if (now_ns() - t0 > a->wait_ms * 1000000ull)
+		if (ainftp_now_ns() - t0 > a->wait_ms * 1000000ull)
 			return NULL;
 		usleep(1000);
 	}
@@ -261,7 +253,7 @@ static uint32_t
 pass(struct follow *f)
 {
 	uint32_t g, found_all = 0;
-	uint64_t t = now_ns();
+	uint64_t t = ainftp_now_ns();
 
 	for (g = 0; g < f->plan.n_groups; g++) {
 		struct ainftp_sweep_group *gr = &f->grp[g];
@@ -432,15 +424,15 @@ follow_run(struct follow *f)
 	const struct args *a = f->a;
 	uint64_t idle_ns = a->idle_ms * 1000000ull;
 
-	f->t_new = now_ns();
+	f->t_new = ainftp_now_ns();
 	while (f->n < a->chunks) {
 		uint64_t t;
 
 		if (pass(f) != 0) {
-			f->t_new = now_ns();
+			f->t_new = ainftp_now_ns();
 			continue;
 		}
-		t = now_ns();
+		t = ainftp_now_ns();
 		/* Before the first result the writer may still be starting: wait_ms. */
 		if (t - f->t_new > (f->t_first == 0 ? a->wait_ms * 1000000ull : idle_ns))
 			break;

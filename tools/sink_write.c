@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ainftp_clock.h"
 #include "ainftp_config.h"
 #include "ainftp_opt.h"
 #include "ainftp_sink_ops.h"
@@ -56,15 +57,6 @@ struct writer {
 	uint64_t t0;
 	uint64_t written;
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void
 usage(FILE *f)
@@ -92,7 +84,7 @@ pace(uint64_t due)
 {
 	uint64_t t;
 
-	while ((t = now_ns()) < due) {
+	while ((t = ainftp_now_ns()) < due) {
 		if (due - t > 20000) {
 			struct timespec ts = {0, (long)(due - t - 20000)};
 
@@ -125,7 +117,7 @@ write_loop(void *arg)
 			continue;
 		due = due_ns(w, i);
 		/* Nothing due yet: the end of an RX lcore's poll, its doorbell rung. */
-		if (batch != 0 && due != 0 && now_ns() < due) {
+		if (batch != 0 && due != 0 && ainftp_now_ns() < due) {
 			w->s->ops->ring(w->s, 0, (uint16_t)w->r, (uint32_t)w->written);
 			batch = 0;
 		}
@@ -328,12 +320,12 @@ make_config(const struct args *a, struct ainftp_config *cfg)
 static int
 wait_go(const struct args *a)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = ainftp_now_ns();
 
 	if (a->go_file == NULL)
 		return 0;
 	while (access(a->go_file, F_OK) != 0) {
-		if (now_ns() - t0 > a->go_timeout_ms * 1000000ull) {
+		if (ainftp_now_ns() - t0 > a->go_timeout_ms * 1000000ull) {
 			fprintf(stderr, PROG ": %s did not appear in %llu ms\n", a->go_file,
 				a->go_timeout_ms);
 			return -1;
@@ -380,7 +372,7 @@ main(int argc, char **argv)
 					  patterns + (size_t)p * len);
 	if (wait_go(&a) != 0)
 		goto out;
-	t0 = now_ns();
+	t0 = ainftp_now_ns();
 	for (r = 0; r < a.rx; r++) {
 		w[r] = (struct writer){
 			.a = &a, .s = s, .patterns = patterns, .r = r, .len = len, .t0 = t0};
@@ -394,7 +386,7 @@ main(int argc, char **argv)
 		pthread_join(w[r].th, NULL);
 		total += w[r].written;
 	}
-	t1 = now_ns();
+	t1 = ainftp_now_ns();
 	secs = (double)(t1 - t0) / 1e9;
 	printf("sink-write: results=%" PRIu64 " writers=%llu slots=%llu elems=%llu encoding=%s "
 	       "payload_B=%u rate=%" PRIu64 " backend=%s\n",
