@@ -120,12 +120,14 @@ expect_bad "$b: --hold-us: \"10000001\" is not an integer in 0..10000000" "$impa
 expect_bad "$b: --seed: \"-1\" is not an integer in 0..18446744073709551615" "$impair" "${i[@]}" --seed -1
 expect_help "$impair"
 
-# ainftp-bench-auth (built where libcrypto is): RUNS, its one argument.
+# ainftp-bench-auth (built where libcrypto is): RUNS, its one argument after --many or not.
 if [ -n "$bench_auth" ]; then
 	b=ainftp-bench-auth
 	expect_bad "$b: RUNS: \"9x\" is not an integer in 1..99" "$bench_auth" 9x
 	expect_bad "$b: RUNS: \"0\" is not an integer in 1..99" "$bench_auth" 0
 	expect_bad "usage:" "$bench_auth" 1 2
+	expect_bad "$b: RUNS: \"100\" is not an integer in 1..99" "$bench_auth" --many 100
+	expect_bad "usage:" "$bench_auth" --many 1 2
 	expect_help "$bench_auth"
 fi
 

@@ -9,7 +9,13 @@
  * baseline. Runs of all candidates are interleaved so that a slow moment of the
  * machine spreads over all of them, and the median of the runs is printed.
  *
- * Usage: ainftp-bench-auth [RUNS]   (default 9; pin it: taskset -c 1 ...)
+ * --many times the appliance's multi-buffer check instead
+ * (ainftp_mac_verify_many in ainftp_mac.h): the SipHash-2-4-128 tags of
+ * bursts of same-length messages under mixed worker keys, checked,
+ * scalar against the AVX2 and AVX-512 kernels, and what a few messages left
+ * over of one length cost through a kernel with idle lanes or one by one.
+ *
+ * Usage: ainftp-bench-auth [--many] [RUNS]   (default 9; pin it: taskset -c 1 ...)
  */
 /*
  * The low-level SHA256_* calls are deprecated in OpenSSL 3, but they are the
@@ -29,6 +35,7 @@
 #include <openssl/sha.h>
 #include <sodium.h>
 
+#include "ainftp_mac.h"
 #include "ainftp_opt.h"
 
 #define TAG_LEN 16
@@ -270,30 +277,207 @@ cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int
-main(int argc, char **argv)
+/* --many: bursts through ainftp_mac_verify_many, as the appliance's RX path checks them. */
+
+#define BURST 32      /* an RX burst */
+#define MANY_KEYS 8   /* workers whose packets share a burst */
+#define LEFT_LEN 1024 /* message length of the leftover table */
+
+/*
+ * Messages MSG_STRIDE apart: a multiple of 4 KiB would put block i of every
+ * message in one L1 set, which packet buffers (mbufs of some 2.2 KiB) never do.
+ */
+#define MSG_STRIDE (MAX_LEN + 320)
+static uint8_t burst_msg[BURST][MSG_STRIDE];
+static struct ainftp_mac_key burst_keys[MANY_KEYS];
+static const struct ainftp_mac_key *burst_mk[BURST];
+static const void *burst_ptr[BURST];
+
+struct many_case {
+	const char *name;
+	struct ainftp_mac_ops ops;
+};
+
+static unsigned int n_many;
+static struct many_case many[3];
+
+static void
+many_setup(void)
+{
+	const struct ainftp_mac_ops *all[] = {&ainftp_mac_scalar, &ainftp_mac_avx2,
+					      &ainftp_mac_avx512};
+	size_t i;
+
+	randombytes_buf(burst_msg, sizeof(burst_msg));
+	randombytes_buf(burst_keys, sizeof(burst_keys));
+	for (i = 0; i < BURST; i++) {
+		burst_mk[i] = &burst_keys[i % MANY_KEYS];
+		burst_ptr[i] = burst_msg[i];
+	}
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (ainftp_mac_have(all[i]))
+			many[n_many++] = (struct many_case){all[i]->name, *all[i]};
+}
+
+/* Every set must give libsodium's tags, or its time is moot. */
+static void
+many_check(void)
+{
+	uint8_t tags[BURST][TAG_LEN], want[TAG_LEN];
+	size_t lens[BURST], i;
+	unsigned int c;
+
+	for (i = 0; i < BURST; i++)
+		lens[i] = 1000 + i % 3; /* three lengths: full groups and leftovers */
+	for (c = 0; c < n_many; c++) {
+		ainftp_mac_many(&many[c].ops, burst_mk, burst_ptr, lens, tags, BURST);
+		for (i = 0; i < BURST; i++) {
+			crypto_shorthash_siphashx24(want, burst_msg[i], lens[i], burst_mk[i]->k);
+			if (memcmp(want, tags[i], TAG_LEN) != 0) {
+				fprintf(stderr, "bench_auth: %s differs from libsodium\n",
+					many[c].name);
+				exit(1);
+			}
+		}
+	}
+}
+
+/*
+ * ns per message over one run of ainftp_mac_verify_many, what the appliance
+ * calls, on n messages of len bytes with their right tags: every run checks
+ * that all n pass.
+ */
+static double
+time_many(const struct ainftp_mac_ops *ops, size_t len, unsigned int n)
+{
+	size_t iters = BYTES_PER_RUN / (len * n), lens[BURST], i;
+	uint8_t tags[BURST][TAG_LEN];
+	const uint8_t *want[BURST];
+	uint64_t all = (UINT64_C(1) << n) - 1, good = all;
+	double t0, t;
+
+	if (iters > 20000)
+		iters = 20000;
+	for (i = 0; i < n; i++) {
+		lens[i] = len;
+		crypto_shorthash_siphashx24(tags[i], burst_msg[i], len, burst_mk[i]->k);
+		want[i] = tags[i];
+	}
+	t0 = now_ns();
+	for (i = 0; i < iters; i++)
+		good &= ainftp_mac_verify_many(ops, burst_mk, burst_ptr, lens, want, n);
+	t = now_ns() - t0;
+	if (good != all) {
+		fprintf(stderr, "bench_auth: %s rejected a right tag\n", ops->name);
+		exit(1);
+	}
+	return t / ((double)iters * n);
+}
+
+static double
+median(double *v, int runs)
+{
+	qsort(v, runs, sizeof(double), cmp_double);
+	return v[runs / 2];
+}
+
+/* Bursts of BURST messages of one length: ns per message and the ratio to scalar. */
+static void
+many_bursts(int runs)
+{
+	static double ns[3][N_SIZES][MAX_RUNS];
+	double med[3][N_SIZES];
+	unsigned int c;
+	size_t s;
+	int r;
+
+	for (r = 0; r < runs; r++)
+		for (s = 0; s < N_SIZES; s++)
+			for (c = 0; c < n_many; c++)
+				ns[c][s][r] = time_many(&many[c].ops, sizes[s], BURST);
+	printf("ns per message checked, bursts of %d messages of one length under %d keys, median "
+	       "of %d runs\n",
+	       BURST, MANY_KEYS, runs);
+	printf("%-36s", "bytes");
+	for (s = 0; s < N_SIZES; s++)
+		printf("%9zu", sizes[s]);
+	printf("\n");
+	for (c = 0; c < n_many; c++) {
+		char name[64];
+
+		if (many[c].ops.lanes == 1)
+			snprintf(name, sizeof(name), "%s (libsodium)", many[c].name);
+		else
+			snprintf(name, sizeof(name), "%s (%u lanes)", many[c].name,
+				 many[c].ops.lanes);
+		printf("%-36s", name);
+		for (s = 0; s < N_SIZES; s++)
+			printf("%9.1f", med[c][s] = median(ns[c][s], runs));
+		printf("\n");
+	}
+	for (c = 1; c < n_many; c++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s: times faster than scalar", many[c].name);
+		printf("%-36s", name);
+		for (s = 0; s < N_SIZES; s++)
+			printf("%9.2f", med[0][s] / med[c][s]);
+		printf("\n");
+	}
+}
+
+/*
+ * c < lanes messages of one length, alone: through a kernel with idle lanes
+ * (min_fill 1) or one by one (min_fill past lanes), ns per message.
+ */
+static void
+many_leftovers(int runs)
+{
+	static double ns[2][AINFTP_MAC_LANES_MAX][MAX_RUNS];
+	unsigned int c, n, way;
+	int r;
+
+	for (c = 1; c < n_many; c++) {
+		struct ainftp_mac_ops ops[2] = {many[c].ops, many[c].ops};
+
+		ops[0].min_fill = 1;
+		ops[1].min_fill = AINFTP_MAC_LANES_MAX;
+		for (r = 0; r < runs; r++)
+			for (n = 1; n < ops[0].lanes; n++)
+				for (way = 0; way < 2; way++)
+					ns[way][n][r] = time_many(&ops[way], LEFT_LEN, n);
+		printf("\n%s: %d-byte messages left over of one length, ns per message checked, "
+		       "median of %d runs\n",
+		       many[c].name, LEFT_LEN, runs);
+		printf("%-20s", "left over");
+		for (n = 1; n < ops[0].lanes; n++)
+			printf("%6u", n);
+		printf("\n");
+		for (way = 0; way < 2; way++) {
+			printf("%-20s", way == 0 ? "kernel, idle lanes" : "scalar, one by one");
+			for (n = 1; n < ops[0].lanes; n++)
+				printf("%6.0f", median(ns[way][n], runs));
+			printf("\n");
+		}
+		printf("%-20s%u (the set's min_fill)\n", "kernel from", many[c].ops.min_fill);
+	}
+}
+
+static void
+usage(FILE *f, const char *prog)
+{
+	fprintf(f, "usage: %s [--many] [RUNS], RUNS 1..%d (default 9)\n", prog, MAX_RUNS);
+}
+
+static int
+candidates_table(int runs)
 {
 	static double ns[N_CANDIDATES][N_SIZES][MAX_RUNS];
-	unsigned long long u = 9;
 	size_t c, s;
-	int r, runs;
+	int r;
 
-	if (argc > 2 ||
-	    (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))) {
-		fprintf(argc > 2 ? stderr : stdout, "usage: %s [RUNS], 1..%d (default 9)\n",
-			argv[0], MAX_RUNS);
-		return argc > 2 ? 2 : 0;
-	}
-	if (argc == 2 && ainftp_opt_uint("ainftp-bench-auth", "RUNS", argv[1], 1, MAX_RUNS, &u) < 0)
-		return 2;
-	runs = (int)u;
-	if (sodium_init() < 0) {
-		fprintf(stderr, "bench_auth: sodium_init failed\n");
-		return 1;
-	}
 	setup_keys();
 	check_hand_hmac();
-
 	for (r = 0; r < runs; r++)
 		for (s = 0; s < N_SIZES; s++)
 			for (c = 0; c < N_CANDIDATES; c++)
@@ -307,13 +491,42 @@ main(int argc, char **argv)
 	printf("\n");
 	for (c = 0; c < N_CANDIDATES; c++) {
 		printf("%-36s", candidates[c].name);
-		for (s = 0; s < N_SIZES; s++) {
-			qsort(ns[c][s], runs, sizeof(double), cmp_double);
-			printf("%9.1f", ns[c][s][runs / 2]);
-		}
+		for (s = 0; s < N_SIZES; s++)
+			printf("%9.1f", median(ns[c][s], runs));
 		printf("\n");
 	}
 	EVP_MAC_CTX_free(ossl_hmac);
 	EVP_MAC_CTX_free(ossl_cmac);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	unsigned long long u = 9;
+	int arg = 1, many_mode = 0;
+
+	if (argc > 1 && strcmp(argv[1], "--many") == 0) {
+		many_mode = 1;
+		arg++;
+	}
+	if (argc > arg + 1 || (argc == arg + 1 && (strcmp(argv[arg], "-h") == 0 ||
+						   strcmp(argv[arg], "--help") == 0))) {
+		usage(argc > arg + 1 ? stderr : stdout, argv[0]);
+		return argc > arg + 1 ? 2 : 0;
+	}
+	if (argc == arg + 1 &&
+	    ainftp_opt_uint("ainftp-bench-auth", "RUNS", argv[arg], 1, MAX_RUNS, &u) < 0)
+		return 2;
+	if (sodium_init() < 0) {
+		fprintf(stderr, "bench_auth: sodium_init failed\n");
+		return 1;
+	}
+	if (!many_mode)
+		return candidates_table((int)u);
+	many_setup();
+	many_check();
+	many_bursts((int)u);
+	many_leftovers((int)u);
 	return 0;
 }
