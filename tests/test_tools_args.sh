@@ -3,9 +3,10 @@
 # The tools' command lines: every numeric option refuses a value that is not a
 # number, out of its range, signed where it is unsigned, NaN or infinite, with
 # exit 2 and one line on stderr naming the tool, the option and the value
-# (tools/ainftp_opt.h); --help still exits 0. Nothing is run: every value here
-# is refused before any work (ainftp-bench's before EAL), so this takes well
-# under a second.
+# (tools/ainftp_opt.h); --help still exits 0. Every value here is refused
+# before any work (ainftp-bench's before EAL); the one run is ainftp-bench
+# --scaling at its shortest (2 lanes on 2 RX lcores: every chunk back complete,
+# failures=0), about a second.
 #
 #   test_tools_args.sh BENCH BENCH_SENTRY SENTRY_TABLE WORKER IMPAIR [BENCH_AUTH]
 set -euo pipefail
@@ -61,7 +62,24 @@ expect_bad "$b: --only SIZE: \"300\" is not in the table" "$bench" --only int16:
 expect_bad "$b: --only: \"int4:256\" is not ENC:SIZE" "$bench" --only int4:256
 expect_bad "$b: --result: \"int8\" is not float32 or int16" "$bench" --result int8
 expect_bad "$b: --sentry: \"krum\" is not a list of" "$bench" --sentry krum
+expect_bad "$b: --rx-lcores: \"3\" is not an integer in 1..2" "$bench" --rx-lcores 3
+expect_bad "$b: --rx-lcores: \"0\" is not an integer in 1..2" "$bench" --rx-lcores 0
+expect_bad "$b: --rx-lcores 2 needs --slots 2 or more" "$bench" --rx-lcores 2 --slots 1
+expect_bad "$b: --scaling runs alone: not with --sentry or --sink" "$bench" --scaling --sink
+expect_bad "$b: --lcores: \"0-2 --vdev x\" is not an EAL lcore map" "$bench" --lcores '0-2 --vdev x'
 expect_help "$bench"
+
+# ainftp-bench --scaling, shortest: 1 RX lcore then 2 on 2 lanes, each chunk back
+# complete and the appliance's counts equal to the generator's. On one CPU, all
+# three lcores on it (idle polls yield).
+lc=()
+[ "$(nproc)" -ge 2 ] || lc=(--lcores 0@0,1@0,2@0)
+rc=0
+timeout 20 "$bench" --scaling --quick --reps 1 --time 0.05 "${lc[@]}" >"$work/out" 2>&1 || rc=$?
+last=$(tail -n 1 "$work/out")
+[ "$rc" = 0 ] && [[ "$last" == "bench: scaling "*" failures=0" ]] ||
+	{ cat "$work/out" >&2; fail "ainftp-bench --scaling: exit $rc, last line: $last"; }
+n=$((n + 1))
 
 # ainftp-bench-sentry
 b=ainftp-bench-sentry

@@ -14,16 +14,21 @@
  * contributions copied from a template per worker, at most `slots` chunks in
  * flight (the workers' window), W result copies back per chunk. The appliance
  * runs on a ring port cross-connected with the generator's, as the emulator's
- * (an ainftp_ringpair: g2a is its in[0], a2g its out[]):
+ * (an ainftp_ringpair: g2a is its in[], a2g its out[]):
  *
- *   generator TX 0  --(g2a ring)---> appliance RX 0
- *   generator RX q  <--(a2g ring q)-- appliance TX q  (q 0: the RX lcore, 1: control)
+ *   generator TX l  --(g2a ring l)---> appliance RX l  (lane l: slots k with k % lanes == l)
+ *   generator RX q  <--(a2g ring q)-- appliance TX q  (q < lanes: RX lcore 1 + q; lanes: control)
  *
- * The control lcore (0 in the config) is never run: nothing here needs it.
+ * One RX lcore and one lane by default; with --rx-lcores 2 (and in --scaling),
+ * lcores 1 and 2 poll lanes 0 and 1, as a NIC with rte_flow would steer them:
+ * the generator sends each contribution to its slot's lane's UDP port, on the
+ * TX queue that reaches that lane's RX queue. The control lcore (0 in the
+ * config) is never run: nothing here needs it.
  */
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -57,8 +62,8 @@
 #include "ainftp_rx.h"
 #include "ainftp_stats.h"
 
-#define DUT_LCORE 1 /* the appliance's RX lcore, or the ceiling under test */
-#define APP_TXQ 2   /* the appliance's TX queues: its RX lcore's and the control lcore's */
+#define DUT_LCORE 1 /* the appliance's first RX lcore, or the ceiling under test */
+#define MAX_RX 2    /* RX lcores, and lanes: RX lcore DUT_LCORE + l polls lane l */
 #define APP_NAME "bench_app"
 #define GEN_NAME "bench_gen"
 #define APP_IP "198.18.0.2"
@@ -120,7 +125,11 @@ struct opts {
 	/* --sentry: the policies to measure against none, side by side (n_sentry 0: not asked) */
 	unsigned int n_sentry;
 	enum ainftp_sentry_policy sentry[AINFTP_SENTRY_MAX];
-	bool sink; /* --sink: the result sink's cost only */
+	bool sink;		/* --sink: the result sink's cost only */
+	unsigned int rx_lcores; /* --rx-lcores: the appliance's RX lcores, and lanes */
+	bool scaling;		/* --scaling: 1 RX lcore against 2 on one point only */
+	const char *lcores;	/* --lcores: EAL's lcore map, or NULL: the default's */
+	bool no_yield;		/* --no-yield: lcores that share a CPU poll it without a break */
 };
 
 /* One measured configuration: an encoding and a payload size. */
@@ -176,8 +185,10 @@ struct window {
 	bool record;
 	uint32_t *lat; /* cycles, first contribution sent to first copy back */
 	uint32_t n_lat;
-	struct rte_mbuf *pend[AINFTP_MAX_WORKERS * 2];
-	uint16_t n_pend, pend_off, pend_new; /* pend_new: chunks whose send time is not set */
+	/* Per lane: contributions built and not yet taken by its TX queue. */
+	struct rte_mbuf *pend[MAX_RX][AINFTP_MAX_WORKERS * 2];
+	uint16_t lane_pend[MAX_RX], lane_off[MAX_RX];
+	uint16_t n_pend, pend_new; /* all lanes'; pend_new: chunks whose send time is not set */
 };
 
 /* An appliance built through the app's own path, on the ring port. */
@@ -190,6 +201,7 @@ struct app {
 struct sample {
 	bool ok;
 	double mpps, p50_us, p99_us;
+	double lc_mpps[MAX_RX]; /* each RX lcore's contributions/s (its data_pkts), same window */
 };
 
 struct row {
@@ -198,6 +210,7 @@ struct row {
 	/* The plain-SIMD baselines (bench_plain.c): a widening add into int32 (float32: a
 	 * float add) and into int64, contributions/s; NAN where there is none. */
 	double plain32_mpps, plain64_mpps;
+	double lc_mpps[MAX_RX]; /* per RX lcore, of the appliance's runs */
 };
 
 struct bench {
@@ -214,6 +227,8 @@ struct bench {
 	struct traffic tr;
 	struct app app;
 	char sink_path[64]; /* the appliance's arena file, or "": no sink */
+	unsigned int n_rx;  /* the appliance's RX lcores and lanes now: 1..MAX_RX */
+	bool gen_yield;	    /* the generator shares its CPU with an RX lcore of this run */
 };
 
 /* Lcore 1's loops stop when this is set. */
@@ -280,6 +295,80 @@ point_label(const struct point *pt, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s %u B%s", ainftp_encoding_name(pt->enc), pt->payload,
 		 pt->auth ? " auth" : "");
+}
+
+/* ------------------------------------------------------------ lcores and CPUs */
+
+/* The CPUs lcore runs on, as a list: "1", "0,1". */
+static void
+lcore_cpus(unsigned int lcore, char *buf, size_t len)
+{
+	rte_cpuset_t set = rte_lcore_cpuset(lcore);
+	size_t n = 0;
+	unsigned int c;
+
+	buf[0] = '\0';
+	for (c = 0; c < CPU_SETSIZE && n < len; c++)
+		if (CPU_ISSET(c, &set))
+			n += (size_t)snprintf(buf + n, len - n, "%s%u", n ? "," : "", c);
+}
+
+static bool
+cpus_shared(unsigned int a, unsigned int b)
+{
+	rte_cpuset_t x = rte_lcore_cpuset(a), y = rte_lcore_cpuset(b), both;
+
+	CPU_AND(&both, &x, &y);
+	return CPU_COUNT(&both) != 0;
+}
+
+/* The RX lcores a run can have: MAX_RX for --scaling, else --rx-lcores. */
+static unsigned int
+rx_max(const struct opts *o)
+{
+	return o->scaling ? MAX_RX : o->rx_lcores;
+}
+
+/*
+ * Where each lcore runs, and which of them time-share a CPU: there a run
+ * shows what the lcores sum to, not what each would do on a core of its own.
+ */
+static void
+cpus_print(const struct bench *b)
+{
+	unsigned int n = rx_max(&b->o), l, m;
+	char cpus[64];
+
+	printf("CPUs:");
+	for (l = 0; l <= n; l++) {
+		lcore_cpus(l, cpus, sizeof(cpus));
+		printf("%s lcore %u on %s", l ? "," : "", l, cpus);
+	}
+	for (l = 0; l <= n; l++)
+		for (m = l + 1; m <= n; m++)
+			if (cpus_shared(l, m))
+				printf("; lcores %u and %u share a CPU", l, m);
+	printf("\n");
+}
+
+/* The RX lcores of the runs, in words. */
+static const char *
+rx_lcores_name(const struct bench *b)
+{
+	return b->n_rx == 1 ? "one RX lcore (lcore 1)" : "2 RX lcores (lcores 1 and 2, 2 lanes)";
+}
+
+/* Whether any two of lcores 0 .. n (the generator and n RX lcores) share a CPU. */
+static bool
+lcores_share(unsigned int n)
+{
+	unsigned int l, m;
+
+	for (l = 0; l <= n; l++)
+		for (m = l + 1; m <= n; m++)
+			if (cpus_shared(l, m))
+				return true;
+	return false;
 }
 
 /* ------------------------------------------------------------ points */
@@ -370,7 +459,7 @@ eth_ip_udp_write(uint8_t *f, uint16_t w, uint16_t udp_len)
 	ip->dst_addr = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 2));
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	udp->src_port = rte_cpu_to_be_16((uint16_t)(WORKER_UDP_BASE + w));
-	udp->dst_port = rte_cpu_to_be_16(UDP_PORT); /* + lane, and there is one lane */
+	udp->dst_port = rte_cpu_to_be_16(UDP_PORT); /* lane 0's: frame_patch sets each chunk's */
 	udp->dgram_len = rte_cpu_to_be_16(udp_len);
 	udp->dgram_cksum = 0;
 }
@@ -448,24 +537,35 @@ job_json(const struct bench *b, const struct point *pt, char *buf, size_t len)
 	return n;
 }
 
-/* The appliance: one port (the ring pair), one RX lcore, one job per point. */
+/*
+ * The appliance: one port (the ring pair) with a queue per lane, which is the
+ * job's lane count, n_rx RX lcores (lcore DUT_LCORE + l polls queue l), one
+ * job per point. Each RX lcore has a TX queue, and the control lcore one more
+ * (ainftp_lcores_setup: RX lcores by rank, then control).
+ */
 static int
 config_json(const struct bench *b, const struct point *pts, unsigned int n_pts, char *buf,
 	    size_t len)
 {
-	unsigned int j;
+	unsigned int j, l;
 	size_t n;
 
-	n = (size_t)snprintf(
-		buf, len,
-		"{\"appliance\": {\"ipv4\": \"" APP_IP "\", \"mac\": \"" APP_MAC "\", "
-		"\"udp_port\": %u},"
-		" \"ports\": [{\"device\": \"net_ring_" APP_NAME "\", \"rx_queues\": 1, "
-		"\"tx_queues\": %u, \"mtu\": %u}],"
-		" \"lcores\": {\"control\": 0, \"rx\": [{\"lcore\": %d, \"port\": 0, \"queue\": "
-		"0}]},"
-		" \"telemetry\": {\"enabled\": false, \"stats_interval_s\": 0},",
-		UDP_PORT, APP_TXQ, MTU, DUT_LCORE);
+	n = (size_t)snprintf(buf, len,
+			     "{\"appliance\": {\"ipv4\": \"" APP_IP "\", \"mac\": \"" APP_MAC "\", "
+			     "\"udp_port\": %u},"
+			     " \"ports\": [{\"device\": \"net_ring_" APP_NAME
+			     "\", \"rx_queues\": %u, "
+			     "\"tx_queues\": %u, \"mtu\": %u}],"
+			     " \"lcores\": {\"control\": 0, \"rx\": [",
+			     UDP_PORT, b->n_rx, b->n_rx + 1, MTU);
+	for (l = 0; l < b->n_rx && n < len; l++)
+		n += (size_t)snprintf(buf + n, len - n,
+				      "%s{\"lcore\": %u, \"port\": 0, \"queue\": %u}",
+				      l ? ", " : "", DUT_LCORE + l, l);
+	if (n < len)
+		n += (size_t)snprintf(
+			buf + n, len - n,
+			"]}, \"telemetry\": {\"enabled\": false, \"stats_interval_s\": 0},");
 	if (b->sink_path[0] != '\0' && n < len)
 		n += (size_t)snprintf(buf + n, len - n,
 				      " \"sink\": {\"backend\": \"host\", \"path\": \"%s\"},",
@@ -514,11 +614,10 @@ app_up(struct bench *b, const struct point *pts, unsigned int n_pts)
 	return 0;
 }
 
-/* Results a slot keeps for retransmissions: in use, and no leak. */
+/* Results the slots of one RX lcore keep for retransmissions: in use, and no leak. */
 static unsigned int
-shadows_held(const struct app *a)
+shadows_held_by(const struct ainftp_rx_ctx *ctx)
 {
-	const struct ainftp_rx_ctx *ctx = a->rt.rx[DUT_LCORE];
 	unsigned int n = 0;
 	uint32_t k;
 	uint16_t j;
@@ -526,9 +625,20 @@ shadows_held(const struct app *a)
 	for (j = 0; ctx != NULL && ctx->dp.jobs != NULL && j < ctx->dp.n_jobs; j++) {
 		const struct ainftp_dp_job *job = &ctx->dp.jobs[j];
 
+		/* slots[k] is NULL on the lcores that do not own slot k's lane. */
 		for (k = 0; job->slots != NULL && k < job->n_slots; k++)
 			n += job->slots[k] != NULL && job->slots[k]->shadow != NULL;
 	}
+	return n;
+}
+
+static unsigned int
+shadows_held(const struct bench *b)
+{
+	unsigned int n = 0, l;
+
+	for (l = 0; l < b->n_rx; l++)
+		n += shadows_held_by(b->app.rt.rx[DUT_LCORE + l]);
 	return n;
 }
 
@@ -544,7 +654,7 @@ pools_check(struct bench *b, const char *when)
 {
 	const struct app *a = &b->app;
 	int s = a->rt.ports[0].socket;
-	unsigned int gen = in_use(b->pool), kept = shadows_held(a);
+	unsigned int gen = in_use(b->pool), kept = shadows_held(b);
 	unsigned int res = in_use(a->rt.result_pool[s]), hdr = in_use(a->rt.hdr_pool[s]);
 	unsigned int rx = in_use(a->rt.pool[s]);
 
@@ -572,26 +682,47 @@ app_down(struct bench *b, const char *label)
 	a->up = false;
 }
 
-/* What the appliance refused or lost, on one line; empty when nothing. */
-static void
-app_drops(char *buf, size_t len)
+/*
+ * A counter of port 0 summed over the appliance's RX lcores: ctr is lcore
+ * DUT_LCORE's, the others' are at the same place in their blocks.
+ */
+static uint64_t
+rx_ctr(const struct bench *b, const uint64_t *ctr)
 {
-	const struct ainftp_port_ctr *c = &ainftp_stats[DUT_LCORE].port[0];
+	const char *first = (const char *)&ainftp_stats[DUT_LCORE].port[0];
+	size_t off = (size_t)((const char *)ctr - first);
+	uint64_t n = 0;
+	unsigned int l;
+
+	for (l = 0; l < b->n_rx; l++)
+		n += ainftp_ctr_read(
+			(const uint64_t *)((const char *)&ainftp_stats[DUT_LCORE + l].port[0] +
+					   off));
+	return n;
+}
+
+#define RX_CTR(b, field) rx_ctr(b, &ainftp_stats[DUT_LCORE].port[0].field)
+
+/* What the appliance's RX lcores refused or lost, on one line; empty when nothing. */
+static void
+app_drops(const struct bench *b, char *buf, size_t len)
+{
 	size_t n = 0;
+	uint64_t v;
 	unsigned int i;
 
 	buf[0] = '\0';
 	for (i = 1; i < AINFTP_BAD_MAX && n < len; i++)
-		if (ainftp_ctr_read(&c->proto_drops[i]) != 0)
+		if ((v = RX_CTR(b, proto_drops[i])) != 0)
 			n += (size_t)snprintf(buf + n, len - n, " %s=%" PRIu64, ainftp_bad_names[i],
-					      ainftp_ctr_read(&c->proto_drops[i]));
+					      v);
 	for (i = 0; i < AINFTP_DROP_MAX && n < len; i++)
-		if (ainftp_ctr_read(&c->drops[i]) != 0)
+		if ((v = RX_CTR(b, drops[i])) != 0)
 			n += (size_t)snprintf(buf + n, len - n, " %s=%" PRIu64,
-					      ainftp_drop_names[i], ainftp_ctr_read(&c->drops[i]));
+					      ainftp_drop_names[i], v);
 }
 
-/* ------------------------------------------------------------ lcore 1 */
+/* ------------------------------------------------------------ lcores 1 and 2 */
 
 static bool
 dut_stopped(void)
@@ -599,10 +730,17 @@ dut_stopped(void)
 	return __atomic_load_n(&dut_stop, __ATOMIC_RELAXED) != 0;
 }
 
-/* What lcore 1 polls, and how busy it was: the generator-bound runs show as idle polls. */
+/*
+ * What an RX lcore polls, and how busy it was: the generator-bound runs show as
+ * idle polls. yield: it shares its CPU with another lcore of the run, and
+ * gives it up after a poll that found nothing (sched_yield). A busy poll would
+ * keep it for the scheduler's whole slice, milliseconds, in which the other
+ * lcore's lane fills the window and everything waits (docs/PERFORMANCE.md).
+ */
 struct dut_loop {
 	struct ainftp_rx_ctx *ctx;
-	uint16_t port;
+	uint16_t port, queue; /* iofwd: its lane's RX queue, and its own TX queue */
+	bool yield;
 	uint64_t polls, busy, frames;
 };
 
@@ -619,6 +757,8 @@ app_main(void *arg)
 		polls++;
 		busy += n != 0;
 		frames += n;
+		if (n == 0 && d->yield)
+			sched_yield();
 	}
 	d->polls = polls;
 	d->busy = busy;
@@ -637,12 +777,15 @@ iofwd_main(void *arg)
 
 	while (!dut_stopped()) {
 		polls++;
-		n = rte_eth_rx_burst(d->port, 0, pkts, AINFTP_BURST);
-		if (n == 0)
+		n = rte_eth_rx_burst(d->port, d->queue, pkts, AINFTP_BURST);
+		if (n == 0) {
+			if (d->yield)
+				sched_yield();
 			continue;
+		}
 		busy++;
 		frames += n;
-		sent = rte_eth_tx_burst(d->port, 0, pkts, n);
+		sent = rte_eth_tx_burst(d->port, d->queue, pkts, n);
 		if (unlikely(sent < n))
 			rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
 	}
@@ -653,18 +796,22 @@ iofwd_main(void *arg)
 }
 
 static void
-dut_launch(lcore_function_t *fn, void *arg)
+dut_launch(lcore_function_t *fn, void *arg, unsigned int lcore)
 {
 	__atomic_store_n(&dut_stop, 0, __ATOMIC_RELAXED);
-	if (rte_eal_remote_launch(fn, arg, DUT_LCORE) != 0)
-		die("lcore 1 is busy");
+	if (rte_eal_remote_launch(fn, arg, lcore) != 0)
+		die("lcore %u is busy", lcore);
 }
 
+/* The loops on lcores DUT_LCORE .. DUT_LCORE + n - 1 stopped and joined. */
 static void
-dut_join(void)
+dut_join(unsigned int n)
 {
+	unsigned int l;
+
 	__atomic_store_n(&dut_stop, 1, __ATOMIC_RELAXED);
-	rte_eal_wait_lcore(DUT_LCORE);
+	for (l = 0; l < n; l++)
+		rte_eal_wait_lcore(DUT_LCORE + l);
 }
 
 /* Compute alone: one kernel, the workers' payloads from memory, a slot's accumulator. */
@@ -734,7 +881,7 @@ timed_run(const struct bench *b, struct timed *t)
 	t->warm = (uint64_t)(COMPUTE_WARM_S * b->hz);
 	t->cycles = (uint64_t)(b->o.compute_s * b->hz);
 	t->workers = b->o.workers;
-	dut_launch(timed_main, t);
+	dut_launch(timed_main, t, DUT_LCORE);
 	rte_eal_wait_lcore(DUT_LCORE);
 	return (double)t->adds * (double)b->hz / (double)t->elapsed / 1e6;
 }
@@ -747,18 +894,32 @@ window_reset(struct window *w, uint32_t slots)
 	w->next_g = w->done = 0;
 	w->in_flight = 0;
 	w->stray = 0;
-	w->n_pend = w->pend_off = w->pend_new = 0;
+	w->n_pend = w->pend_new = 0;
+	memset(w->lane_pend, 0, sizeof(w->lane_pend));
+	memset(w->lane_off, 0, sizeof(w->lane_off));
 	memset(w->busy, 0, slots);
 	memset(w->got, 0, slots * sizeof(*w->got));
 }
 
-/* Worker w's frame of chunk g at f: the template, and what changes per chunk. */
-static inline struct ainftp_hdr *
-frame_patch(const struct bench *b, uint16_t w, uint64_t g, uint8_t *f)
+/* Chunk g's lane: its slot's, k % lanes (README, lanes and steering). */
+static inline uint16_t
+lane_of(const struct bench *b, uint64_t g)
 {
+	return (uint16_t)((g & (b->o.slots - 1)) % b->n_rx);
+}
+
+/*
+ * Worker w's frame of chunk g at f: the template, and what changes per chunk,
+ * the UDP port of its lane too (no UDP checksum: the template sends none).
+ */
+static inline struct ainftp_hdr *
+frame_patch(const struct bench *b, uint16_t w, uint64_t g, uint16_t lane, uint8_t *f)
+{
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(f + HDR_OFF - sizeof(*udp));
 	struct ainftp_hdr *h = (struct ainftp_hdr *)(f + HDR_OFF);
 
 	rte_memcpy(f, b->tr.tmpl[w], b->tr.frame_len);
+	udp->dst_port = rte_cpu_to_be_16((uint16_t)(UDP_PORT + lane));
 	h->step = 0;
 	h->chunk = rte_cpu_to_be_32((uint32_t)g);
 	h->slot = rte_cpu_to_be_16((uint16_t)(g & (b->o.slots - 1)));
@@ -767,11 +928,11 @@ frame_patch(const struct bench *b, uint16_t w, uint64_t g, uint8_t *f)
 
 /* With auth, its tag: made ahead of time (tags_make), or now when the run outran them. */
 static inline void
-contribution_build(struct bench *b, const struct point *pt, uint16_t w, uint64_t g,
+contribution_build(struct bench *b, const struct point *pt, uint16_t w, uint64_t g, uint16_t lane,
 		   struct rte_mbuf *m)
 {
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
-	struct ainftp_hdr *h = frame_patch(b, w, g, f);
+	struct ainftp_hdr *h = frame_patch(b, w, g, lane, f);
 	uint64_t i = g - b->tr.tag_g0;
 
 	m->data_len = (uint16_t)b->tr.frame_len;
@@ -805,39 +966,63 @@ tags_make(struct bench *b, const struct point *pt, uint64_t n)
 	tr->tags_late = 0;
 	for (i = 0; pt->auth && i < tr->tag_n; i++)
 		for (w = 0; w < b->o.workers; w++) {
-			struct ainftp_hdr *h = frame_patch(b, w, tr->tag_g0 + i, f);
+			uint64_t g = tr->tag_g0 + i;
+			struct ainftp_hdr *h = frame_patch(b, w, g, lane_of(b, g), f);
 
 			ainftp_mac(&tr->mk[w], h, sizeof(*h) + pt->payload,
 				   tr->tags + (i * b->o.workers + w) * AINFTP_TAG_LEN);
 		}
 }
 
-/* As many whole chunks as the window and one burst allow, built into pend[]. */
+/*
+ * As many whole chunks as the window and one burst allow, built into their
+ * lanes' pend[] (with 2 lanes, chunks alternate between them).
+ */
 static void
 chunks_build(struct bench *b, const struct point *pt)
 {
 	struct window *win = &b->win;
-	uint16_t W = b->o.workers, max = RTE_MAX(GEN_BURST / W, 1), n = 0, c, w;
+	struct rte_mbuf *m[RTE_DIM(win->pend[0])];
+	uint16_t W = b->o.workers, max = RTE_MAX(GEN_BURST / W, 1), n = 0, c, w, lane;
 	uint32_t mask = b->o.slots - 1;
 
 	while (n < max && !win->busy[(win->next_g + n) & mask])
 		n++;
 	win->full += n == 0;
-	if (n == 0 || rte_pktmbuf_alloc_bulk(b->pool, win->pend, (unsigned int)n * W) != 0)
+	if (n == 0 || rte_pktmbuf_alloc_bulk(b->pool, m, (unsigned int)n * W) != 0)
 		return; /* the window is full, or the pool is (then results will free some) */
 	for (c = 0; c < n; c++) {
 		uint64_t g = win->next_g + c;
 		uint32_t k = (uint32_t)(g & mask);
 
-		for (w = 0; w < W; w++)
-			contribution_build(b, pt, w, g, win->pend[c * W + w]);
+		lane = lane_of(b, g);
+		for (w = 0; w < W; w++) {
+			contribution_build(b, pt, w, g, lane, m[c * W + w]);
+			win->pend[lane][win->lane_pend[lane]++] = m[c * W + w];
+		}
 		win->busy[k] = 1;
 		win->got[k] = 0;
 		win->chunk[k] = (uint32_t)g;
 	}
 	win->n_pend = (uint16_t)(n * W);
-	win->pend_off = 0;
 	win->pend_new = n;
+}
+
+/* What a lane's TX queue takes of its pending contributions. */
+static void
+lane_send(struct bench *b, uint16_t lane)
+{
+	struct window *win = &b->win;
+	uint16_t n = win->lane_pend[lane], sent;
+
+	if (n == 0)
+		return;
+	sent = rte_eth_tx_burst(b->rp.peer_port, lane, &win->pend[lane][win->lane_off[lane]], n);
+	win->lane_off[lane] = (uint16_t)(win->lane_off[lane] + sent);
+	win->lane_pend[lane] = (uint16_t)(n - sent);
+	win->n_pend = (uint16_t)(win->n_pend - sent);
+	if (win->lane_pend[lane] == 0)
+		win->lane_off[lane] = 0;
 }
 
 static void
@@ -846,7 +1031,7 @@ chunks_send(struct bench *b)
 	struct window *win = &b->win;
 	uint32_t mask = b->o.slots - 1;
 	uint64_t now = rte_rdtsc();
-	uint16_t sent, c;
+	uint16_t c, lane;
 
 	/* A chunk's latency starts as its first contribution leaves. */
 	for (c = 0; c < win->pend_new; c++) {
@@ -856,18 +1041,23 @@ chunks_send(struct bench *b)
 	}
 	win->next_g += win->pend_new;
 	win->pend_new = 0;
-	sent = rte_eth_tx_burst(b->rp.peer_port, 0, &win->pend[win->pend_off], win->n_pend);
-	win->pend_off = (uint16_t)(win->pend_off + sent);
-	win->n_pend = (uint16_t)(win->n_pend - sent);
+	for (lane = 0; lane < b->n_rx; lane++)
+		lane_send(b, lane);
 }
 
-static void
+/* Whether the pass sent anything. */
+static bool
 gen_send(struct bench *b, const struct point *pt, bool more)
 {
+	uint16_t before;
+
 	if (b->win.n_pend == 0 && more)
 		chunks_build(b, pt);
-	if (b->win.n_pend != 0)
-		chunks_send(b);
+	if (b->win.n_pend == 0)
+		return false;
+	before = b->win.n_pend;
+	chunks_send(b);
+	return b->win.n_pend != before;
 }
 
 /* One frame back: a result copy (ainftp) or a contribution (iofwd), by its chunk. */
@@ -899,14 +1089,17 @@ frame_take(struct bench *b, const struct rte_mbuf *m, uint8_t type, uint64_t now
 	win->last_progress = now;
 }
 
-static void
+/* Frames back from the appliance (or iofwd), taken and freed: how many. */
+static unsigned int
 gen_recv(struct bench *b, uint8_t type)
 {
 	struct rte_mbuf *pkts[RX_BURST];
+	unsigned int got = 0;
 	uint16_t q, n, i;
 	uint64_t now;
 
-	for (q = 0; q < APP_TXQ; q++) {
+	/* Every TX queue of the appliance: each RX lcore's, then the control lcore's. */
+	for (q = 0; q <= b->n_rx; q++) {
 		n = rte_eth_rx_burst(b->rp.peer_port, q, pkts, RX_BURST);
 		if (n == 0)
 			continue;
@@ -916,7 +1109,9 @@ gen_recv(struct bench *b, uint8_t type)
 		for (i = 0; i < n; i++)
 			frame_take(b, pkts[i], type, now);
 		rte_pktmbuf_free_bulk(pkts, n);
+		got += n;
 	}
+	return got;
 }
 
 /* Latency percentiles of the run, in microseconds. */
@@ -934,6 +1129,30 @@ latency_fill(struct bench *b, struct sample *s)
 	s->p99_us = cycles_to_us(b, win->lat[(uint64_t)win->n_lat * 99 / 100]);
 }
 
+/* Contributions each RX lcore has summed so far: its data_pkts, which only it writes. */
+static void
+lcores_summed(const struct bench *b, uint64_t pkts[MAX_RX])
+{
+	unsigned int l;
+
+	for (l = 0; l < b->n_rx; l++)
+		pkts[l] = ainftp_ctr_read(&ainftp_stats[DUT_LCORE + l].port[0].data_pkts);
+}
+
+/* Each RX lcore's contributions/s between pkts0 (at t0) and now; NAN past n_rx. */
+static void
+lcores_rate(const struct bench *b, const uint64_t pkts0[MAX_RX], uint64_t cycles, struct sample *s)
+{
+	uint64_t pkts[MAX_RX];
+	unsigned int l;
+
+	lcores_summed(b, pkts);
+	for (l = 0; l < MAX_RX; l++)
+		s->lc_mpps[l] = l < b->n_rx ? (double)(pkts[l] - pkts0[l]) * (double)b->hz /
+						      (double)cycles / 1e6
+					    : NAN;
+}
+
 /*
  * Warm up, measure for run_s, then stop sending and wait for every chunk in
  * flight. Returns false on a stall: chunks in flight and nothing back for STALL_S.
@@ -942,10 +1161,12 @@ static bool
 gen_run(struct bench *b, const struct point *pt, uint8_t type, struct sample *s)
 {
 	struct window *win = &b->win;
+	uint64_t pkts0[MAX_RX];
 	uint64_t now = rte_rdtsc(), t0 = 0, done0 = 0, stall = (uint64_t)(STALL_S * b->hz);
 	uint64_t t_warm = now + (uint64_t)(b->o.warm_s * b->hz);
 	uint64_t t_end = t_warm + (uint64_t)(b->o.run_s * b->hz);
 	int phase = 0; /* 0 warm-up, 1 measuring, 2 draining */
+	bool busy;
 
 	win->last_progress = now;
 	win->n_lat = 0;
@@ -957,17 +1178,22 @@ gen_run(struct bench *b, const struct point *pt, uint8_t type, struct sample *s)
 			phase = 1;
 			t0 = now;
 			done0 = win->done;
+			lcores_summed(b, pkts0);
 			win->record = true;
 		} else if (phase == 1 && now >= t_end) {
 			phase = 2;
 			win->record = false;
 			s->mpps = (double)(win->done - done0) * b->o.workers * (double)b->hz /
 				  (double)(now - t0) / 1e6;
+			lcores_rate(b, pkts0, now - t0, s);
 		}
-		gen_send(b, pt, phase < 2);
-		gen_recv(b, type);
+		busy = gen_send(b, pt, phase < 2);
+		busy |= gen_recv(b, type) != 0;
 		if (phase == 2 && win->in_flight == 0)
 			break;
+		/* Sharing a CPU with an RX lcore: an idle pass lets it run (struct dut_loop). */
+		if (!busy && b->gen_yield)
+			sched_yield();
 		/* Signed: sends and receives stamp last_progress later than this pass's now. */
 		if (win->in_flight != 0 && (int64_t)(now - win->last_progress) > (int64_t)stall)
 			return false;
@@ -984,22 +1210,37 @@ leftovers_free(struct bench *b)
 {
 	struct window *win = &b->win;
 	unsigned int n = ainftp_ringpair_drain(&b->rp, AINFTP_RINGPAIR_IN | AINFTP_RINGPAIR_OUT);
+	uint16_t lane;
 
-	if (win->n_pend != 0)
-		rte_pktmbuf_free_bulk(&win->pend[win->pend_off], win->n_pend);
+	for (lane = 0; lane < MAX_RX; lane++) {
+		if (win->lane_pend[lane] != 0)
+			rte_pktmbuf_free_bulk(&win->pend[lane][win->lane_off[lane]],
+					      win->lane_pend[lane]);
+		win->lane_pend[lane] = win->lane_off[lane] = 0;
+	}
 	n += win->n_pend;
 	win->n_pend = 0;
 	return n;
 }
 
+/* Frames waiting in the first n of rings. */
+static unsigned int
+rings_count(struct rte_ring *const *rings, unsigned int n)
+{
+	unsigned int c = 0, q;
+
+	for (q = 0; q < n; q++)
+		c += rte_ring_count(rings[q]);
+	return c;
+}
+
 static void
 stall_report(struct bench *b, const struct point *pt, enum dut dut)
 {
-	const struct ainftp_port_ctr *c = &ainftp_stats[DUT_LCORE].port[0];
 	char label[64], drops[512];
 
 	point_label(pt, label, sizeof(label));
-	app_drops(drops, sizeof(drops));
+	app_drops(b, drops, sizeof(drops));
 	printf("bench: STALL: %s, %s: no result for %.0f s with %u chunks in flight "
 	       "(sent %" PRIu64 " chunks, %" PRIu64 " done, %" PRIu64 " stray frames",
 	       label, dut_names[dut], STALL_S, b->win.in_flight, b->win.next_g, b->win.done,
@@ -1007,11 +1248,10 @@ stall_report(struct bench *b, const struct point *pt, enum dut dut)
 	if (dut == DUT_APP)
 		printf("; appliance: %" PRIu64 " contributions summed, %" PRIu64
 		       " chunks done, %" PRIu64 " result copies sent, drops:%s",
-		       ainftp_ctr_read(&c->data_pkts), ainftp_ctr_read(&c->chunks_done),
-		       ainftp_ctr_read(&c->results_sent), drops[0] ? drops : " none");
-	printf("; frames in the rings: to the appliance %u, from it %u + %u); point aborted\n",
-	       rte_ring_count(b->rp.in[0]), rte_ring_count(b->rp.out[0]),
-	       rte_ring_count(b->rp.out[1]));
+		       RX_CTR(b, data_pkts), RX_CTR(b, chunks_done), RX_CTR(b, results_sent),
+		       drops[0] ? drops : " none");
+	printf("; frames in the rings: to the appliance %u, from it %u); point aborted\n",
+	       rings_count(b->rp.in, b->rp.n_rxq), rings_count(b->rp.out, b->rp.n_txq));
 	b->failures++;
 }
 
@@ -1030,14 +1270,102 @@ tags_note(struct bench *b, const struct point *pt, enum dut dut, uint64_t sent)
 	       label, dut_names[dut], b->tr.tags_late, b->tr.tag_n);
 }
 
-/* One timed run of the generator against lcore 1 running the appliance or the forwarder. */
+/* Whether lcore l gives up its CPU when idle: it shares it with another of this run's. */
+static bool
+lcore_yields(const struct bench *b, unsigned int l)
+{
+	unsigned int m;
+
+	for (m = 0; m < DUT_LCORE + b->n_rx && !b->o.no_yield; m++)
+		if (m != l && cpus_shared(l, m))
+			return true;
+	return false;
+}
+
+/* A line per RX lcore: how busy its loop was, and what it summed while measuring. */
+static void
+dut_verbose(const struct bench *b, const struct dut_loop *d, const struct sample *s)
+{
+	unsigned int l;
+
+	for (l = 0; l < b->n_rx; l++) {
+		printf("    lcore %u: %.0f%% of %" PRIu64 " polls busy, %.1f frames per busy poll",
+		       DUT_LCORE + l, 100.0 * (double)d[l].busy / (double)d[l].polls, d[l].polls,
+		       (double)d[l].frames / (double)RTE_MAX(d[l].busy, UINT64_C(1)));
+		if (!isnan(s->lc_mpps[l]))
+			printf(", %.3f Mpps summed", s->lc_mpps[l]);
+		printf("\n");
+	}
+}
+
+/* The appliance (or iofwd) on each RX lcore of the run, lane l's on lcore DUT_LCORE + l. */
+static void
+duts_launch(struct bench *b, enum dut dut, struct dut_loop d[MAX_RX])
+{
+	unsigned int l;
+
+	b->gen_yield = lcore_yields(b, 0);
+	for (l = 0; l < b->n_rx; l++) {
+		d[l] = (struct dut_loop){.ctx = b->app.rt.rx[DUT_LCORE + l],
+					 .port = b->app.rt.ports[0].port_id,
+					 .queue = (uint16_t)l,
+					 .yield = lcore_yields(b, DUT_LCORE + l)};
+		dut_launch(dut == DUT_APP ? app_main : iofwd_main, &d[l], DUT_LCORE + l);
+	}
+}
+
+/* What the appliance's RX lcores have counted, together: to check a run against. */
+struct app_counts {
+	uint64_t done; /* chunks the generator saw complete */
+	uint64_t summed, chunks, results;
+};
+
+static void
+app_counts_read(const struct bench *b, struct app_counts *c)
+{
+	c->done = b->win.done;
+	c->summed = RX_CTR(b, data_pkts);
+	c->chunks = RX_CTR(b, chunks_done);
+	c->results = RX_CTR(b, results_sent);
+}
+
+/*
+ * After a clean run, lcores joined: every chunk the generator saw complete was
+ * summed once from W contributions, finished once and sent once to each
+ * worker, over however many lanes; nothing else was. A sentry may drop
+ * contributions (not in the sum), so only jobs without one are held to it.
+ */
+static bool
+app_counts_check(struct bench *b, const struct point *pt, const struct app_counts *c0)
+{
+	struct app_counts c;
+	uint64_t n;
+	char label[64];
+
+	app_counts_read(b, &c);
+	n = c.done - c0->done;
+	if (pt->sentry != AINFTP_SENTRY_NONE ||
+	    (c.summed - c0->summed == n * b->o.workers && c.chunks - c0->chunks == n &&
+	     c.results - c0->results == n * b->o.workers))
+		return true;
+	point_label(pt, label, sizeof(label));
+	printf("bench: MISMATCH: %s, %u lane(s): %" PRIu64 " chunks of %u came back complete; the "
+	       "appliance summed %" PRIu64 " contributions, finished %" PRIu64
+	       " chunks, sent %" PRIu64 " result copies\n",
+	       label, b->n_rx, n, b->o.workers, c.summed - c0->summed, c.chunks - c0->chunks,
+	       c.results - c0->results);
+	b->failures++;
+	return false;
+}
+
+/* One timed run of the generator against the RX lcores running the appliance or iofwd. */
 static bool
 traffic_run(struct bench *b, const struct point *pt, enum dut dut, struct sample *s)
 {
-	struct dut_loop d = {.ctx = b->app.rt.rx[DUT_LCORE], .port = b->app.rt.ports[0].port_id};
+	struct dut_loop d[MAX_RX];
+	struct app_counts c0;
 	char label[96];
-	unsigned int left;
-
+	unsigned int left, l;
 	uint64_t g0 = b->win.next_g;
 
 	s->mpps = s->p50_us = s->p99_us = NAN;
@@ -1046,13 +1374,19 @@ traffic_run(struct bench *b, const struct point *pt, enum dut dut, struct sample
 	b->tr.tags_unread = dut == DUT_IOFWD;
 	if (pt->auth && dut == DUT_APP)
 		tags_make(b, pt, b->tr.tag_hint);
-	dut_launch(dut == DUT_APP ? app_main : iofwd_main, &d);
+	app_counts_read(b, &c0);
+	duts_launch(b, dut, d);
 	s->ok = gen_run(b, pt, dut == DUT_APP ? AINFTP_MSG_RESULT : AINFTP_MSG_DATA, s);
-	dut_join();
+	dut_join(b->n_rx);
+	if (dut != DUT_APP) /* a forwarder sums nothing: its lcores' counters stay still */
+		for (l = 0; l < MAX_RX; l++)
+			s->lc_mpps[l] = NAN;
 	if (pt->auth && dut == DUT_APP)
 		tags_note(b, pt, dut, b->win.next_g - g0);
 	if (!s->ok)
 		stall_report(b, pt, dut);
+	else if (dut == DUT_APP && !app_counts_check(b, pt, &c0))
+		s->ok = false;
 	left = leftovers_free(b);
 	if (s->ok && left != 0)
 		printf("bench: %u frames left in the rings after a clean run\n", left);
@@ -1060,14 +1394,13 @@ traffic_run(struct bench *b, const struct point *pt, enum dut dut, struct sample
 	snprintf(label + strlen(label), sizeof(label) - strlen(label), " (%s)", dut_names[dut]);
 	if (pools_check(b, label) != 0)
 		s->ok = false;
-	if (b->o.verbose)
-		printf("  %s: %.3f Mpps, p50 %.1f us, p99 %.1f us; lcore 1: %.0f%% of %" PRIu64
-		       " polls busy, %.1f frames per busy poll; generator: %.0f%% of passes "
-		       "with the window full\n",
-		       label, s->mpps, s->p50_us, s->p99_us,
-		       100.0 * (double)d.busy / (double)d.polls, d.polls,
-		       (double)d.frames / (double)RTE_MAX(d.busy, UINT64_C(1)),
-		       100.0 * (double)b->win.full / (double)RTE_MAX(b->win.passes, UINT64_C(1)));
+	if (!b->o.verbose)
+		return s->ok;
+	printf("  %s: %.3f Mpps, p50 %.1f us, p99 %.1f us; generator: %.0f%% of passes with the "
+	       "window full\n",
+	       label, s->mpps, s->p50_us, s->p99_us,
+	       100.0 * (double)b->win.full / (double)RTE_MAX(b->win.passes, UINT64_C(1)));
+	dut_verbose(b, d, s);
 	return s->ok;
 }
 
@@ -1205,14 +1538,19 @@ plain_select(const struct ainftp_quant_ops *ops)
 struct series {
 	unsigned int n;
 	double mpps[MAX_REPS], p50[MAX_REPS], p99[MAX_REPS];
+	double lc[MAX_RX][MAX_REPS];
 };
 
 static void
 series_add(struct series *se, const struct sample *s)
 {
+	unsigned int l;
+
 	se->mpps[se->n] = s->mpps;
 	se->p50[se->n] = s->p50_us;
 	se->p99[se->n] = s->p99_us;
+	for (l = 0; l < MAX_RX; l++)
+		se->lc[l][se->n] = s->lc_mpps[l];
 	se->n++;
 }
 
@@ -1220,10 +1558,14 @@ series_add(struct series *se, const struct sample *s)
 static void
 series_median(struct series *se, const struct point *pt, struct row *r)
 {
+	unsigned int l;
+
 	r->mpps = se->n ? median(se->mpps, se->n) : NAN;
 	r->gbps = r->mpps * pt->payload * 8 / 1e3;
 	r->p50_us = se->n ? median(se->p50, se->n) : NAN;
 	r->p99_us = se->n ? median(se->p99, se->n) : NAN;
+	for (l = 0; l < MAX_RX; l++)
+		r->lc_mpps[l] = se->n ? median(se->lc[l], se->n) : NAN;
 }
 
 /* The repetitions interleaved (ainftp, iofwd, compute), so that drift hits all three alike. */
@@ -1258,11 +1600,11 @@ point_measure(struct bench *b, const struct point *pt, bool ceilings)
 }
 
 static void
-point_notes(const struct point *pt)
+point_notes(const struct bench *b, const struct point *pt)
 {
 	char label[64], drops[512];
 
-	app_drops(drops, sizeof(drops));
+	app_drops(b, drops, sizeof(drops));
 	if (drops[0] == '\0')
 		return;
 	point_label(pt, label, sizeof(label));
@@ -1280,7 +1622,7 @@ point_run(struct bench *b, const struct point *pt, bool ceilings)
 	window_reset(&b->win, b->o.slots);
 	if (app_up(b, pt, 1) == 0) {
 		r = point_measure(b, pt, ceilings);
-		point_notes(pt);
+		point_notes(b, pt);
 	} else {
 		b->failures++;
 	}
@@ -1367,14 +1709,24 @@ header_print(const struct bench *b, int eal_argc, char **eal_argv)
 	printf("EAL:");
 	for (i = 1; i < eal_argc; i++)
 		printf(" %s", eal_argv[i]);
-	printf("\nlcores: 0 generator (main), %d the appliance's RX lcore, or iofwd, or compute; "
-	       "control lcore 0 in the config, never run\n",
-	       DUT_LCORE);
-	printf("job: %u workers, %u slots, quorum %u, auth %s, result %s, 1 lane, MTU %u, "
+	if (rx_max(o) == 1)
+		printf("\nlcores: 0 generator (main), %d the appliance's RX lcore, or iofwd, or "
+		       "compute; control lcore 0 in the config, never run\n",
+		       DUT_LCORE);
+	else
+		printf("\nlcores: 0 generator (main), %d and %d the appliance's RX lcores on "
+		       "lanes 0 and 1 (UDP ports %u and %u, RX queues 0 and 1), or iofwd on each; "
+		       "compute on %d; control lcore 0 in the config, never run\n",
+		       DUT_LCORE, DUT_LCORE + 1, UDP_PORT, UDP_PORT + 1, DUT_LCORE);
+	cpus_print(b);
+	printf("job: %u workers, %u slots, quorum %u, auth %s, result %s, %s, MTU %u, "
 	       "ring ports (rings of %u)\n",
 	       o->workers, o->slots, o->workers, o->auth ? "on" : "off",
 	       o->result_auto ? "float32 where it fits the MTU, else int16"
 			      : ainftp_encoding_name(o->result_enc),
+	       o->scaling	   ? "1 lane, then 2"
+	       : o->rx_lcores == 1 ? "1 lane"
+				   : "2 lanes",
 	       MTU, rte_ring_get_capacity(b->rp.in[0]) + 1);
 	printf("sizes (B):");
 	for (i = 0; i < (int)n_sizes; i++)
@@ -1383,8 +1735,9 @@ header_print(const struct bench *b, int eal_argc, char **eal_argv)
 	printf("each point: median of %u repetitions; a repetition is ainftp, then iofwd, %.2f s "
 	       "each after %.2f s warm-up, then compute %.2f s\n",
 	       o->reps, o->run_s, o->warm_s, o->compute_s);
-	printf("Mpps: contributions aggregated per second by the one RX lcore; Gbit/s: "
-	       "contributions x payload bytes x 8\n");
+	printf("Mpps: contributions aggregated per second by the %s; Gbit/s: "
+	       "contributions x payload bytes x 8\n",
+	       rx_max(o) == 1 ? "one RX lcore" : "RX lcores together");
 	printf("latency: TSC at a chunk's first contribution sent to its first result copy "
 	       "received, every chunk that completes while measuring (up to %u)\n",
 	       LAT_CAP);
@@ -1414,7 +1767,8 @@ usage(FILE *out, const char *prog)
 	fprintf(out,
 		"usage: %s [--quick] [--workers N] [--slots N] [--time S] [--reps N] [--auth]\n"
 		"          [--result float32|int16] [--verbose] [--only ENC:SIZE] [--no-ceilings]\n"
-		"          [--sentry POLICY[,POLICY...]] [--sink]\n"
+		"          [--sentry POLICY[,POLICY...]] [--sink] [--rx-lcores N] [--scaling]\n"
+		"          [--lcores MAP] [--no-yield]\n"
 		"  --quick      sizes 256, 1024 and 8192 only, 0.2 s per point\n"
 		"  --workers N  workers of the job (default 4, 1..64)\n"
 		"  --slots N    the job's slots, the window (default 256, a power of two)\n"
@@ -1435,7 +1789,25 @@ usage(FILE *out, const char *prog)
 		"a\n"
 		"               host arena, runs interleaved (an appliance each), int16 and "
 		"float32\n"
-		"               at 1 KB: chunks/s, Gbit/s, vs off\n",
+		"               at 1 KB: chunks/s, Gbit/s, vs off\n"
+		"  --rx-lcores N  the appliance's RX lcores, 1 or 2 (default 1); with 2,\n"
+		"               lcores 1 and 2 poll RX queues 0 and 1, the job's 2 lanes\n"
+		"               (slot k on lane k %% 2); the generator sends each chunk to its\n"
+		"               lane's UDP port, on the TX queue that reaches its lane's queue\n"
+		"  --scaling    only 1 RX lcore against 2 on one point (int16:1024, or --only),\n"
+		"               an appliance each, runs interleaved: total and per-lcore Mpps\n"
+		"  --lcores MAP EAL's lcore-to-CPU map, e.g. 0@0,1@1,2@1 (default -l 0-1; with\n"
+		"               2 RX lcores -l 0-2, or 0@0,1@1,2@1 on fewer than 3 CPUs)\n"
+		"  --no-yield   lcores that share a CPU poll without a break (by default an idle\n"
+		"               poll gives the CPU to the other lcore: sched_yield)\n"
+		"\n"
+		"On 2 CPUs the 3 lcores of 2 RX lcores share one: 0@0,1@1,2@1 (the RX lcores\n"
+		"time-share CPU 1) or 0@0,1@1,2@0 (lcore 2 time-shares the generator's). Such a\n"
+		"run shows that 2 lanes are exact (every chunk complete, no drops) and that the\n"
+		"lcores share no slot state: their rates sum to most of one lcore's on the CPU\n"
+		"they share, what is lost going to switching, not to contention. It cannot show\n"
+		"linear scaling, which needs a CPU per RX lcore and one for the generator (3 or\n"
+		"more); an RX lcore sharing a CPU runs at about half rate.\n",
 		prog, MAX_REPS);
 }
 
@@ -1498,6 +1870,25 @@ only_parse(const char *arg, struct opts *o)
 	return 0;
 }
 
+/*
+ * --lcores MAP: handed to EAL as it is; checked here only for its characters,
+ * so that a typo gets one line before EAL starts (EAL checks the rest).
+ */
+static int
+lcores_parse(const char *arg, struct opts *o)
+{
+	size_t n = strlen(arg);
+
+	if (n == 0 || n > 64 || arg[strspn(arg, "0123456789@,()-")] != '\0') {
+		fprintf(stderr,
+			PROG ": --lcores: \"%s\" is not an EAL lcore map such as 0@0,1@1,2@1\n",
+			arg);
+		return -1;
+	}
+	o->lcores = arg;
+	return 0;
+}
+
 /* --slots N: the job's slots, the workers' window; a power of two. */
 static int
 slots_parse(const char *arg, struct opts *o)
@@ -1540,7 +1931,8 @@ opts_default(struct opts *o)
 			   .result_enc = AINFTP_ENC_FLOAT32,
 			   .result_auto = true,
 			   .ceilings = true,
-			   .only_enc = -1};
+			   .only_enc = -1,
+			   .rx_lcores = 1};
 }
 
 /*
@@ -1596,6 +1988,19 @@ opt_apply(int c, const char *arg, const char *prog, struct opts *o, double *t)
 		return 0;
 	case 'e':
 		return result_parse(arg, o);
+	case 'x':
+		if (ainftp_opt_uint(PROG, "--rx-lcores", arg, 1, MAX_RX, &u) < 0)
+			return -1;
+		o->rx_lcores = (unsigned int)u;
+		return 0;
+	case 'c':
+		o->scaling = true;
+		return 0;
+	case 'l':
+		return lcores_parse(arg, o);
+	case 'y':
+		o->no_yield = true;
+		return 0;
 	case 'h':
 		usage(stdout, prog);
 		exit(0);
@@ -1604,17 +2009,45 @@ opt_apply(int c, const char *arg, const char *prog, struct opts *o, double *t)
 	}
 }
 
+/* What options ask together: 0, or -1 after one line on stderr. */
+static int
+opts_check(const struct opts *o)
+{
+	if (o->scaling && (o->n_sentry != 0 || o->sink)) {
+		fprintf(stderr, PROG ": --scaling runs alone: not with --sentry or --sink\n");
+		return -1;
+	}
+	/* Slot k is on lane k % 2: with one slot, lcore 2 would have nothing to sum. */
+	if (rx_max(o) > 1 && o->slots < rx_max(o)) {
+		fprintf(stderr, PROG ": %s needs --slots %u or more: slot k is on lane k %% %u\n",
+			o->scaling ? "--scaling" : "--rx-lcores 2", rx_max(o), rx_max(o));
+		return -1;
+	}
+	return 0;
+}
+
 static void
 opts_parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"quick", no_argument, NULL, 'q'},	  {"workers", required_argument, NULL, 'w'},
-		{"slots", required_argument, NULL, 's'},  {"time", required_argument, NULL, 't'},
-		{"reps", required_argument, NULL, 'r'},	  {"auth", no_argument, NULL, 'a'},
-		{"result", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
-		{"verbose", no_argument, NULL, 'v'},	  {"only", required_argument, NULL, 'o'},
-		{"no-ceilings", no_argument, NULL, 'n'},  {"sentry", required_argument, NULL, 'S'},
-		{"sink", no_argument, NULL, 'k'},	  {NULL, 0, NULL, 0},
+		{"quick", no_argument, NULL, 'q'},
+		{"workers", required_argument, NULL, 'w'},
+		{"slots", required_argument, NULL, 's'},
+		{"time", required_argument, NULL, 't'},
+		{"reps", required_argument, NULL, 'r'},
+		{"auth", no_argument, NULL, 'a'},
+		{"result", required_argument, NULL, 'e'},
+		{"help", no_argument, NULL, 'h'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"only", required_argument, NULL, 'o'},
+		{"no-ceilings", no_argument, NULL, 'n'},
+		{"sentry", required_argument, NULL, 'S'},
+		{"sink", no_argument, NULL, 'k'},
+		{"rx-lcores", required_argument, NULL, 'x'},
+		{"scaling", no_argument, NULL, 'c'},
+		{"lcores", required_argument, NULL, 'l'},
+		{"no-yield", no_argument, NULL, 'y'},
+		{NULL, 0, NULL, 0},
 	};
 	double t = 0;
 	unsigned int i;
@@ -1636,6 +2069,8 @@ opts_parse(int argc, char **argv, struct opts *o)
 		o->run_s = t;
 	if (optind != argc)
 		goto bad;
+	if (opts_check(o) != 0)
+		exit(2);
 	/* A rule that trims the default f = 1 needs 2f < workers (config/README.md). */
 	for (i = 0; i < o->n_sentry; i++)
 		if (ainftp_sentry_rule(o->sentry[i])->uses_trim_f && o->workers < 3) {
@@ -1662,10 +2097,10 @@ zalloc(size_t n)
 static void
 bench_setup(struct bench *b)
 {
-	/* The window's contributions plus what both lcores' caches and bursts may hold. */
-	unsigned int inflight = b->o.slots * b->o.workers;
+	/* The window's contributions plus what every lcore's cache and bursts may hold. */
+	unsigned int inflight = b->o.slots * b->o.workers, lanes = rx_max(&b->o);
 	unsigned int ring = rte_align32pow2(RTE_MAX(2 * inflight, 4096u));
-	unsigned int n = rte_align32pow2(inflight + 2 * POOL_CACHE + 4 * RX_BURST +
+	unsigned int n = rte_align32pow2(inflight + (1 + lanes) * POOL_CACHE + 4 * RX_BURST +
 					 2 * AINFTP_MAX_WORKERS + 1) -
 			 1;
 	struct window *win = &b->win;
@@ -1674,6 +2109,7 @@ bench_setup(struct bench *b)
 
 	b->hz = rte_get_tsc_hz();
 	b->socket = (int)rte_socket_id();
+	b->n_rx = b->o.rx_lcores;
 	b->ops = ainftp_quant_select(512);
 	b->plain = plain_select(b->ops);
 	b->pool = rte_pktmbuf_pool_create("bench_gen", n, POOL_CACHE, 0,
@@ -1681,9 +2117,13 @@ bench_setup(struct bench *b)
 	if (b->pool == NULL)
 		die("cannot create the generator's pool: %s", rte_strerror(rte_errno));
 	b->pool_start = in_use(b->pool);
-	/* The generator's side of the pair: RX from the appliance's TX rings, TX into its RX. */
-	if (ainftp_ringpair_create(&b->rp, "bench", 1, APP_TXQ, ring, b->socket, err,
-				   sizeof(err)) != 0 ||
+	/*
+	 * The generator's side of the pair: RX from the appliance's TX rings, TX into
+	 * its RX. A ring per lane and per TX queue of the most RX lcores a run has: an
+	 * appliance with fewer configures fewer queues on the same port.
+	 */
+	if (ainftp_ringpair_create(&b->rp, "bench", (uint16_t)lanes, (uint16_t)(lanes + 1), ring,
+				   b->socket, err, sizeof(err)) != 0 ||
 	    ainftp_ringpair_peer_port(&b->rp, GEN_NAME, b->pool, err, sizeof(err)) < 0)
 		die("%s", err);
 	for (w = 0; w < b->o.workers; w++) {
@@ -1714,9 +2154,31 @@ bench_teardown(struct bench *b)
 	free(b->tr.tags);
 }
 
+/*
+ * EAL's lcores: 0 and 1, and 2 when a run has two RX lcores, each on a CPU of
+ * its own where there are 3; on fewer, both RX lcores on CPU 1, so that the
+ * generator keeps a CPU to itself. --lcores MAP replaces either.
+ */
 static void
-eal_start(const char *prog, char *prefix, size_t len, int *argc, char **argv)
+eal_lcores(const struct opts *o, char **flag, char **val)
 {
+	*flag = "-l";
+	*val = "0-1";
+	if (o->lcores != NULL) {
+		*flag = "--lcores";
+		*val = (char *)o->lcores;
+	} else if (rx_max(o) > 1 && sysconf(_SC_NPROCESSORS_ONLN) >= 3) {
+		*val = "0-2";
+	} else if (rx_max(o) > 1) {
+		*flag = "--lcores";
+		*val = "0@0,1@1,2@1";
+	}
+}
+
+static void
+eal_start(const struct opts *o, const char *prog, char *prefix, size_t len, int *argc, char **argv)
+{
+	char *flag, *val;
 	char *args[] = {(char *)prog,
 			"-l",
 			"0-1",
@@ -1732,7 +2194,11 @@ eal_start(const char *prog, char *prefix, size_t len, int *argc, char **argv)
 			"--log-level=ainftp:warning",
 			NULL};
 	char *copy[RTE_DIM(args)];
+	unsigned int l;
 
+	eal_lcores(o, &flag, &val);
+	args[1] = flag;
+	args[2] = val;
 	snprintf(prefix, len, "ainftp-bench-%d", (int)getpid());
 	*argc = (int)RTE_DIM(args) - 1;
 	memcpy(argv, args, sizeof(args));
@@ -1740,8 +2206,10 @@ eal_start(const char *prog, char *prefix, size_t len, int *argc, char **argv)
 	memcpy(copy, args, sizeof(args));
 	if (rte_eal_init(*argc, copy) < 0)
 		die("rte_eal_init: %s", rte_strerror(rte_errno));
-	if (rte_lcore_count() < 2 || !rte_lcore_is_enabled(DUT_LCORE))
-		die("needs lcores 0 and 1");
+	/* The generator is the main lcore, 0; the RX lcores are 1 and up. */
+	for (l = 0; l <= rx_max(o); l++)
+		if (!rte_lcore_is_enabled(l) || rte_get_main_lcore() != 0)
+			die("needs lcores 0 (the main one) to %u, has %s %s", rx_max(o), flag, val);
 }
 
 /* ------------------------------------------------------------ main */
@@ -1818,7 +2286,7 @@ auth_run(struct bench *b)
 		series_add(&io, &s);
 	}
 	if (b->app.up)
-		point_notes(&pts[1]);
+		point_notes(b, &pts[1]);
 	else
 		b->failures++;
 	app_down(b, "the auth point");
@@ -1877,7 +2345,7 @@ sentry_point(struct bench *b, enum ainftp_encoding enc)
 			series_add(&se[k], &s);
 		}
 	if (b->app.up)
-		point_notes(&pts[0]);
+		point_notes(b, &pts[0]);
 	else
 		b->failures++;
 	point_label(&pts[0], label, sizeof(label));
@@ -1895,10 +2363,10 @@ sentry_point(struct bench *b, enum ainftp_encoding enc)
 static void
 sentry_run(struct bench *b)
 {
-	printf("sentry cost: one RX lcore (lcore %d), %u workers, %u slots, median of %u "
+	printf("sentry cost: %s, %u workers, %u slots, median of %u "
 	       "interleaved runs of %.2f s per policy; chunks/s of %u contributions each, Gbit/s "
 	       "of contributions (payload bytes in); vs none: how many times slower\n",
-	       DUT_LCORE, b->o.workers, b->o.slots, b->o.reps, b->o.run_s, b->o.workers);
+	       rx_lcores_name(b), b->o.workers, b->o.slots, b->o.reps, b->o.run_s, b->o.workers);
 	printf("%-8s  %9s  %-12s  %10s  %8s  %8s  %8s  %8s  %8s\n", "encoding", "payload_B",
 	       "policy", "chunks/s", "Mpps", "Gbit/s", "p50_us", "p99_us", "vs none");
 	sentry_point(b, AINFTP_ENC_INT16);
@@ -1958,14 +2426,108 @@ sink_point(struct bench *b, enum ainftp_encoding enc)
 static void
 sink_run(struct bench *b)
 {
-	printf("sink cost: one RX lcore (lcore %d), %u workers, %u slots, median of %u "
+	printf("sink cost: %s, %u workers, %u slots, median of %u "
 	       "interleaved runs of %.2f s each; chunks/s of %u contributions each, Gbit/s of "
 	       "contributions (payload bytes in); vs off: how many times slower\n",
-	       DUT_LCORE, b->o.workers, b->o.slots, b->o.reps, b->o.run_s, b->o.workers);
+	       rx_lcores_name(b), b->o.workers, b->o.slots, b->o.reps, b->o.run_s, b->o.workers);
 	printf("%-8s  %9s  %-8s  %-5s  %10s  %8s  %8s  %8s  %8s  %8s\n", "encoding", "payload_B",
 	       "result", "sink", "chunks/s", "Mpps", "Gbit/s", "p50_us", "p99_us", "vs off");
 	sink_point(b, AINFTP_ENC_INT16);
 	sink_point(b, AINFTP_ENC_FLOAT32);
+}
+
+/* What --scaling measured, medians: 1 RX lcore, 2 together, and each of the 2. */
+struct scaling {
+	struct point pt;
+	double one, two, lc[MAX_RX];
+};
+
+/* One run of pt on an appliance of its own with n RX lcores (and lanes), into se. */
+static bool
+scaling_once(struct bench *b, const struct point *pt, unsigned int n, struct series *se)
+{
+	char label[64];
+	struct sample s;
+	bool ok;
+
+	b->n_rx = n;
+	window_reset(&b->win, b->o.slots);
+	point_label(pt, label, sizeof(label));
+	ok = app_up(b, pt, 1) == 0;
+	if (ok) {
+		traffic_make(b, pt);
+		ok = traffic_run(b, pt, DUT_APP, &s);
+		series_add(se, &s);
+		point_notes(b, pt);
+	} else {
+		b->failures++;
+	}
+	app_down(b, label);
+	return ok;
+}
+
+/*
+ * One point (int16 1 KB, or --only's) on 1 RX lcore and on 2, an appliance
+ * brought up for each run, runs interleaved so that drift hits both alike. The
+ * two lcores own disjoint slots (k % 2) and share nothing else the data path
+ * writes, so 2 lcores against 1 is what lanes cost or give: on CPUs of their
+ * own, twice the rate; time-sharing one, nearly the same total.
+ */
+static struct scaling
+scaling_run(struct bench *b)
+{
+	struct scaling sc = {
+		.pt = point_make(&b->o,
+				 b->o.only_enc >= 0 ? (enum ainftp_encoding)b->o.only_enc
+						    : AINFTP_ENC_INT16,
+				 b->o.only_enc >= 0 ? b->o.only_size : 1024, b->o.auth)};
+	struct series se[MAX_RX];
+	struct row r[MAX_RX];
+	unsigned int i, n;
+	bool ok = true;
+	char label[64];
+
+	printf("scaling: the same job on 1 RX lcore (lcore %d, 1 lane) and on 2 (lcores %d and "
+	       "%d, 2 lanes), an appliance each, runs of %.2f s interleaved, median of %u; Mpps: "
+	       "contributions whose chunks came back complete, per second; per lcore: its "
+	       "data_pkts over the same window\n",
+	       DUT_LCORE, DUT_LCORE, DUT_LCORE + 1, b->o.run_s, b->o.reps);
+	memset(se, 0, sizeof(se));
+	point_label(&sc.pt, label, sizeof(label));
+	if (!sc.pt.fits) {
+		printf("bench: %s: its %s results exceed MTU %u\n", label,
+		       ainftp_encoding_name(sc.pt.result), MTU);
+		b->failures++;
+		ok = false;
+	}
+	for (i = 0; i < b->o.reps && ok; i++)
+		for (n = 1; n <= MAX_RX && ok; n++)
+			ok = scaling_once(b, &sc.pt, n, &se[n - 1]);
+	for (n = 0; n < MAX_RX; n++)
+		series_median(&se[n], &sc.pt, &r[n]);
+	sc.one = r[0].mpps;
+	sc.two = r[1].mpps;
+	memcpy(sc.lc, r[1].lc_mpps, sizeof(sc.lc));
+	printf("scaling, %s, median of %u interleaved: 1 lcore %.3f Mpps; 2 lcores %.3f Mpps "
+	       "(lcore %d %.3f, lcore %d %.3f), per-lcore ratio (2 lcores / 2) / 1 lcore = %.2f\n",
+	       label, b->o.reps, sc.one, sc.two, DUT_LCORE, sc.lc[0], DUT_LCORE + 1, sc.lc[1],
+	       sc.two / 2 / sc.one);
+	if (lcores_share(MAX_RX))
+		printf("note: lcores share a CPU (CPUs above): this shows 2 lanes exact and "
+		       "independent, not linear scaling, which needs a CPU per RX lcore and one "
+		       "for the generator\n");
+	return sc;
+}
+
+/* The last line of --scaling, key=value. */
+static void
+scaling_summary(const struct bench *b, const struct scaling *sc)
+{
+	printf("bench: scaling point=%s:%u 1lcore_Mpps=%.3f 2lcores_Mpps=%.3f lcore%d_Mpps=%.3f "
+	       "lcore%d_Mpps=%.3f per_lcore_ratio=%.2f shared_cpu=%s failures=%u\n",
+	       ainftp_encoding_name(sc->pt.enc), sc->pt.payload, sc->one, sc->two, DUT_LCORE,
+	       sc->lc[0], DUT_LCORE + 1, sc->lc[1], sc->two / 2 / sc->one,
+	       lcores_share(MAX_RX) ? "yes" : "no", b->failures);
 }
 
 /* The int16 kernel at 1 KB at every SIMD level the CPU has, levels interleaved. */
@@ -2022,9 +2584,17 @@ main(int argc, char **argv)
 	int eal_argc;
 
 	opts_parse(argc, argv, &b->o);
-	eal_start(argv[0], prefix, sizeof(prefix), &eal_argc, eal_argv);
+	eal_start(&b->o, argv[0], prefix, sizeof(prefix), &eal_argc, eal_argv);
 	bench_setup(b);
 	header_print(b, eal_argc, eal_argv);
+	if (b->o.scaling) {
+		struct scaling sc = scaling_run(b);
+
+		bench_teardown(b);
+		scaling_summary(b, &sc);
+		rte_eal_cleanup();
+		return b->failures == 0 ? 0 : 1;
+	}
 	if (b->o.n_sentry != 0 || b->o.sink) {
 		if (b->o.n_sentry != 0)
 			sentry_run(b);
