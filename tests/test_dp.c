@@ -316,6 +316,63 @@ START_TEST(wrong_key)
 }
 END_TEST
 
+/* A frame into the RX ring without a poll: several make one burst. */
+static void
+enqueue_frame(const uint8_t *f, size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(fx.pool);
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(rte_pktmbuf_append(m, (uint16_t)len));
+	memcpy(rte_pktmbuf_mtod(m, void *), f, len);
+	ck_assert_int_eq(rte_ring_enqueue(fx.in, m), 0);
+}
+
+/*
+ * Tags are checked a burst at a time, several per SIMD pass: in one burst of
+ * every worker's contribution to every slot, exactly the two with a wrong tag
+ * are refused and the others summed; sent again with their right tags, the
+ * two chunks they held back complete with the exact sums.
+ */
+START_TEST(tags_checked_a_burst_at_a_time)
+{
+	static const uint32_t bad[] = {2, 5}; /* worker 1's frame of these chunks */
+	uint64_t before = proto_drops(AINFTP_BAD_TAG);
+	struct contrib c[SLOTS][NW];
+	struct rte_mbuf *out[64];
+	float want[ELEMS];
+	uint8_t f[2048];
+	unsigned int k, w, n, i;
+	size_t len;
+
+	for (k = 0; k < SLOTS; k++)
+		three(c[k], 1, k);
+	for (k = 0; k < SLOTS; k++)
+		for (w = 0; w < NW; w++) {
+			len = data_frame(f, &c[k][w], keys[w], JOB, ELEMS);
+			if (w == 1 && (k == bad[0] || k == bad[1]))
+				f[len - 1] ^= 0x40; /* the tag's last byte */
+			enqueue_frame(f, len);
+		}
+	ck_assert_uint_eq(ainftp_rx_poll(fx.rt.rx[FIX_RX_LCORE]), SLOTS * NW);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_TAG), before + 2);
+	n = drain(out, RTE_DIM(out));
+	ck_assert_uint_eq(n, (SLOTS - 2) * NW);
+	rte_pktmbuf_free_bulk(out, n);
+	for (i = 0; i < 2; i++)
+		enqueue_frame(f, data_frame(f, &c[bad[i]][1], keys[1], JOB, ELEMS));
+	ainftp_rx_poll(fx.rt.rx[FIX_RX_LCORE]);
+	n = drain(out, RTE_DIM(out));
+	ck_assert_uint_eq(n, 2 * NW);
+	for (i = 0; i < 2; i++) {
+		expected_sum(c[bad[i]], NW, want);
+		check_result(out[i * NW], c[bad[i]], want, 0x7, 0);
+	}
+	rte_pktmbuf_free_bulk(out, n);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_TAG), before + 2);
+}
+END_TEST
+
 START_TEST(unknown_worker)
 {
 	struct contrib c[NW], evil;
@@ -637,6 +694,7 @@ END_TEST
 START_TEST(slots_are_idle_and_mbufs_back_after_a_run)
 {
 	unsigned int before = rte_mempool_in_use_count(fx.pool), w, k;
+	struct ainftp_dp *dp;
 	struct rte_mbuf *out[8];
 	struct contrib c;
 
@@ -648,8 +706,17 @@ START_TEST(slots_are_idle_and_mbufs_back_after_a_run)
 		}
 	ck_assert_uint_eq(ainftp_dp_slots_busy(&fx.rt), 0);
 	ck_assert_uint_eq(rte_mempool_in_use_count(fx.pool), before);
-	/* Each slot keeps exactly its last result. */
+	/* Each slot keeps exactly its last result; the lcore's stash holds the rest taken. */
+	dp = &fx.rt.rx[FIX_RX_LCORE]->dp;
+	ck_assert_uint_gt(ainftp_mstash_count(&dp->result_stash), 0);
+	ck_assert_uint_eq(rte_mempool_in_use_count(fx.rt.result_pool[0]),
+			  SLOTS + ainftp_mstash_count(&dp->result_stash));
+	ck_assert_uint_eq(rte_mempool_in_use_count(fx.rt.hdr_pool[0]),
+			  ainftp_mstash_count(&dp->hdr_stash));
+	/* Which go back when it stops. */
+	ainftp_dp_stop(dp);
 	ck_assert_uint_eq(rte_mempool_in_use_count(fx.rt.result_pool[0]), SLOTS);
+	ck_assert_uint_eq(rte_mempool_in_use_count(fx.rt.hdr_pool[0]), 0);
 }
 END_TEST
 
@@ -1720,6 +1787,7 @@ main(void)
 	tcase_add_test(tc, a_chunk_is_summed_and_sent_to_every_worker);
 	tcase_add_test(tc, retransmissions_are_idempotent);
 	tcase_add_test(tc, wrong_key);
+	tcase_add_test(tc, tags_checked_a_burst_at_a_time);
 	tcase_add_test(tc, unknown_worker);
 	tcase_add_test(tc, wrong_job);
 	tcase_add_test(tc, stale_step);

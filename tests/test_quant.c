@@ -752,6 +752,56 @@ START_TEST(res_crafted_states)
 }
 END_TEST
 
+/*
+ * Narrow states (every block in acc32 at one exponent) on both sides of where
+ * res_f32 converts int32 straight to float (ainftp_res_f32_narrow: exponents
+ * -126..96): ties of int32 -> float, the int32 extremes, random values.
+ */
+START_TEST(res_crafted_narrow)
+{
+	static const int32_t exps[] = {-179, -128, -127, -126, -125, -20, 0, 95, 96, 97, 127};
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	struct ainftp_acc a;
+	uint32_t s, c, r, i;
+
+	if (!ops)
+		return;
+	rng = 7;
+	for (s = 0; s < NSIZES; s++) {
+		acc_init(&a, sizes[s]);
+		for (c = 0; c < sizeof(exps) / sizeof(exps[0]); c++)
+			for (r = 0; r < 4; r++) {
+				ainftp_acc_reset(&a);
+				a.fresh = false;
+				a.uni.exp = exps[c];
+				a.uni.emax = exps[c];
+				a.uni.mag = (uint32_t)INT32_MAX;
+				for (i = 0; i < a.n; i++) {
+					int64_t v;
+
+					switch (rnd() % 4) {
+					case 0: /* int32 -> float ties */
+						v = ((int64_t)1 << 24) + 1 + 2 * (int64_t)(rnd() % 64);
+						v <<= rnd() % 7;
+						break;
+					case 1:
+						v = INT32_MAX - (int64_t)(rnd() % 3);
+						break;
+					case 2:
+						v = 0;
+						break;
+					default:
+						v = (int32_t)rnd();
+					}
+					a.acc32[i] = (int32_t)(rnd() & 1 ? -v : v);
+				}
+				assert_res_same(ops, &a, "crafted narrow");
+			}
+		acc_free(&a);
+	}
+}
+END_TEST
+
 START_TEST(zero_contributions_change_nothing)
 {
 	const struct ainftp_quant_ops *ops = ops_of(_i);
@@ -1463,6 +1513,7 @@ quant_suite(void)
 	tcase_add_loop_test(tc, quant_exponents, 0, NOPS);
 	tcase_add_loop_test(tc, acc_matches_reference, 0, NOPS);
 	tcase_add_loop_test(tc, res_crafted_states, 0, NOPS);
+	tcase_add_loop_test(tc, res_crafted_narrow, 0, NOPS);
 	tcase_add_loop_test(tc, zero_contributions_change_nothing, 0, NOPS);
 	tcase_add_loop_test(tc, sums_exact_and_order_independent, 0, NOPS);
 	tcase_add_loop_test(tc, mixed_encodings_exact_any_order, 0, NOPS);

@@ -742,6 +742,7 @@ struct dut_loop {
 	uint16_t port, queue; /* iofwd: its lane's RX queue, and its own TX queue */
 	bool yield;
 	uint64_t polls, busy, frames;
+	uint64_t busy_tsc; /* TSC cycles in the polls that found frames (the appliance's) */
 };
 
 /* The appliance's RX lcore, as ainftp_rx_loop with its loop counters kept here. */
@@ -749,17 +750,24 @@ static int
 app_main(void *arg)
 {
 	struct dut_loop *d = arg;
-	uint64_t polls = 0, busy = 0, frames = 0;
+	uint64_t polls = 0, busy = 0, frames = 0, busy_tsc = 0, t0;
 	uint16_t n;
 
 	while (!dut_stopped()) {
+		t0 = rte_rdtsc();
 		n = ainftp_rx_poll(d->ctx);
 		polls++;
 		busy += n != 0;
 		frames += n;
-		if (n == 0 && d->yield)
+		/* The cost of a frame to the lcore, whatever the generator's pace. */
+		if (n != 0)
+			busy_tsc += rte_rdtsc() - t0;
+		else if (d->yield)
 			sched_yield();
 	}
+	/* As ainftp_rx_loop leaves: what it took ahead back to the pools, which are counted. */
+	ainftp_rx_stop(d->ctx);
+	d->busy_tsc = busy_tsc;
 	d->polls = polls;
 	d->busy = busy;
 	d->frames = frames;
@@ -1292,6 +1300,9 @@ dut_verbose(const struct bench *b, const struct dut_loop *d, const struct sample
 		printf("    lcore %u: %.0f%% of %" PRIu64 " polls busy, %.1f frames per busy poll",
 		       DUT_LCORE + l, 100.0 * (double)d[l].busy / (double)d[l].polls, d[l].polls,
 		       (double)d[l].frames / (double)RTE_MAX(d[l].busy, UINT64_C(1)));
+		if (d[l].busy_tsc != 0)
+			printf(", %.0f TSC cycles per frame in them",
+			       (double)d[l].busy_tsc / (double)RTE_MAX(d[l].frames, UINT64_C(1)));
 		if (!isnan(s->lc_mpps[l]))
 			printf(", %.3f Mpps summed", s->lc_mpps[l]);
 		printf("\n");

@@ -147,7 +147,7 @@ static struct rte_mempool *
 result_pools_create(struct ainftp_runtime *rt, int socket, char *err, size_t errlen)
 {
 	const struct ainftp_config *cfg = rt->cfg;
-	unsigned int n_hdr, n_res, room = 0;
+	unsigned int n_hdr, n_res, stash, room = 0;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	uint16_t j;
 
@@ -156,9 +156,11 @@ result_pools_create(struct ainftp_runtime *rt, int socket, char *err, size_t err
 					     AINFTP_ENC_FLOAT32, cfg->jobs[j].elems_per_packet));
 	/* A port without chained TX gets whole copies: headers and payload in one mbuf. */
 	room += RTE_PKTMBUF_HEADROOM + 128;
-	n_hdr = rte_align32pow2(tx_in_flight(rt, socket) + POOL_SPARE + 1) - 1;
+	/* Each RX lcore keeps a stash of each taken ahead (ainftp_mstash.h). */
+	stash = ainftp_config_rx_lcore_count(cfg) * AINFTP_MSTASH_SIZE;
+	n_hdr = rte_align32pow2(tx_in_flight(rt, socket) + stash + POOL_SPARE + 1) - 1;
 	n_res = rte_align32pow2(ainftp_dp_result_pool_size(cfg) + tx_in_flight(rt, socket) +
-				POOL_SPARE + 1) -
+				stash + POOL_SPARE + 1) -
 		1;
 	snprintf(name, sizeof(name), "ainftp_hdr_s%d", socket);
 	rt->hdr_pool[socket] = rte_pktmbuf_pool_create(name, n_hdr, POOL_CACHE, 0,

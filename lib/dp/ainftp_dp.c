@@ -156,11 +156,14 @@ ainftp_dp_init(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt)
 	uint16_t j;
 
 	dp->sops = ainftp_sentry_select(rt->simd_bits);
+	dp->mac = ainftp_mac_select(rt->simd_bits);
 	ainftp_kernels_init(&dp->k, ainftp_quant_select(rt->simd_bits));
 	dp->k.dequant_i16 = dp->sops->dequant_i16;
 	dp->k.sumsq = dp->sops->sumsq;
 	dp->result_pool = rt->result_pool[port_socket];
 	dp->hdr_pool = rt->hdr_pool[port_socket];
+	ainftp_mstash_init(&dp->result_stash, dp->result_pool);
+	ainftp_mstash_init(&dp->hdr_stash, dp->hdr_pool);
 	dp->n_jobs = cfg->n_jobs;
 	dp->members = rt->members;
 	dp->sink = rt->sink;
@@ -193,6 +196,7 @@ ainftp_dp_free(struct ainftp_rx_ctx *ctx)
 		rte_free(dp->jobs[j].slots);
 		rte_free(dp->jobs[j].sentry);
 	}
+	ainftp_dp_stop(dp);
 	rte_free(dp->jobs);
 	rte_free(dp->scratch);
 	rte_ring_free(dp->hb_ring);

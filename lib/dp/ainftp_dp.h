@@ -60,9 +60,26 @@ ainftp_dp_end(struct ainftp_dp *dp)
  */
 void ainftp_dp_scan(struct ainftp_rx_ctx *ctx, uint64_t now);
 
-/* A UDP datagram to one of our ports, received by this lcore: consume it (the caller frees it). */
-void ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf *m,
-		     struct ainftp_port_ctr *ctr);
+/*
+ * UDP datagrams to our ports, n <= AINFTP_BURST of one burst from one port,
+ * received by this lcore: consume them (the caller frees them). In stages, each
+ * over the whole burst: the checks before the tag, the tags (several per SIMD
+ * pass), then each datagram's route and handling, in arrival order.
+ */
+void ainftp_dp_input_burst(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf **m,
+			   uint16_t n, struct ainftp_port_ctr *ctr);
+
+/*
+ * The lcore leaves its loop: the mbufs it took ahead go back to their pools,
+ * so that their counts are exact while it is stopped (it takes them again on
+ * its next result).
+ */
+static inline void
+ainftp_dp_stop(struct ainftp_dp *dp)
+{
+	ainftp_mstash_release(&dp->result_stash);
+	ainftp_mstash_release(&dp->hdr_stash);
+}
 
 /* Mbufs a socket's result and header pools need. */
 unsigned int ainftp_dp_result_pool_size(const struct ainftp_config *cfg);

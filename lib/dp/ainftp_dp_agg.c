@@ -282,8 +282,7 @@ ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uns
 	 * retried. */
 	ready = slot_ready(job, s);
 	if (ready) {
-		result = rte_pktmbuf_alloc(ctx->dp.result_pool);
-		if (unlikely(result == NULL))
+		if (unlikely(ainftp_mstash_take(&ctx->dp.result_stash, &result, 1) != 0))
 			goto undo;
 	}
 	if (job->sentry == NULL)
@@ -314,9 +313,9 @@ scan_complete(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainft
 	      uint16_t k)
 {
 	struct ainftp_port_ctr *ctr = &ctx->stats->port[job->port_idx];
-	struct rte_mbuf *result = rte_pktmbuf_alloc(ctx->dp.result_pool);
+	struct rte_mbuf *result;
 
-	if (unlikely(result == NULL)) {
+	if (unlikely(ainftp_mstash_take(&ctx->dp.result_stash, &result, 1) != 0)) {
 		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
 		return;
 	}

@@ -6,8 +6,10 @@
  */
 #include <rte_cycles.h>
 #include <rte_ip.h>
+#include <rte_prefetch.h>
 
 #include "ainftp_dp_private.h"
+#include "ainftp_prefetch.h"
 
 static inline struct ainftp_dp_job *
 job_find(struct ainftp_dp *dp, uint32_t id)
@@ -21,21 +23,21 @@ job_find(struct ainftp_dp *dp, uint32_t id)
 	return NULL;
 }
 
-/* Every field of a DATA packet against its job: AINFTP_OK or why not. */
+/* Every field of a DATA packet against its job up to its tag: AINFTP_OK or why not. */
 static enum ainftp_bad
 data_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	   const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp, const struct ainftp_hdr *h,
 	   int *widx)
 {
-	uint16_t wid = rte_be_to_cpu_16(h->worker), k = rte_be_to_cpu_16(h->slot);
-	uint16_t lane = rte_be_to_cpu_16(udp->dst_port) - rte_be_to_cpu_16(ctx->net.udp_port);
-	const struct ainftp_dp_worker *w;
+	uint16_t wid = rte_be_to_cpu_16(h->worker);
+
+	RTE_SET_USED(ctx);
+	RTE_SET_USED(udp);
 
 	if (wid >= AINFTP_MAX_WORKERS || job->worker_idx[wid] == AINFTP_DP_NO_WORKER)
 		return AINFTP_BAD_WORKER;
 	*widx = job->worker_idx[wid];
-	w = &job->workers[*widx];
-	if (ip->src_addr != w->ipv4)
+	if (ip->src_addr != job->workers[*widx].ipv4)
 		return AINFTP_BAD_SOURCE;
 	if (h->encoding != job->codec->enc)
 		return AINFTP_BAD_ENCODING;
@@ -43,9 +45,17 @@ data_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 		return AINFTP_BAD_ELEMS;
 	if (job->auth && !(h->flags & AINFTP_F_AUTH))
 		return AINFTP_BAD_AUTH_MISSING;
-	if (job->auth && !ainftp_mac_verify(&w->key, h, sizeof(*h) + job->payload_len,
-					    (const uint8_t *)(h + 1) + job->payload_len))
-		return AINFTP_BAD_TAG;
+	return AINFTP_OK;
+}
+
+/* The fields of an authenticated DATA packet that say where it goes: its slot and lane. */
+static enum ainftp_bad
+data_route(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+	   const struct rte_udp_hdr *udp, const struct ainftp_hdr *h)
+{
+	uint16_t k = rte_be_to_cpu_16(h->slot);
+	uint16_t lane = rte_be_to_cpu_16(udp->dst_port) - rte_be_to_cpu_16(ctx->net.udp_port);
+
 	if (k >= job->n_slots || k != rte_be_to_cpu_32(h->chunk) % job->n_slots)
 		return AINFTP_BAD_SLOT;
 	/*
@@ -58,6 +68,37 @@ data_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	if (lane != k % job->lanes || job->slots[k] == NULL)
 		return AINFTP_BAD_LANE;
 	return AINFTP_OK;
+}
+
+static size_t
+data_signed_len(const struct ainftp_dp_job *job)
+{
+	return sizeof(struct ainftp_hdr) + job->payload_len;
+}
+
+/*
+ * Ahead of its sum: every line of the payload (it was written by another
+ * core, or by the NIC) and, when it starts a chunk, the slot's int32 sums it
+ * will write (last written a window of chunks ago) and the mbuf of the result
+ * it keeps.
+ */
+static void
+data_prefetch(const struct ainftp_dp_job *job, const struct ainftp_hdr *h)
+{
+	const char *b = (const char *)(h + 1);
+	uint16_t k = rte_be_to_cpu_16(h->slot);
+	const struct ainftp_slot *s;
+	uint32_t off;
+
+	for (off = 0; off < job->payload_len; off += RTE_CACHE_LINE_SIZE)
+		rte_prefetch0(b + off);
+	if (k >= job->n_slots || (s = job->slots[k]) == NULL || !s->done)
+		return;
+	/* The result it keeps, freed when this chunk completes: its mbuf came back cold. */
+	if (s->shadow != NULL)
+		rte_prefetch0(s->shadow);
+	for (off = 0; off < job->elems * sizeof(int32_t); off += RTE_CACHE_LINE_SIZE)
+		ainftp_prefetch_w((const char *)s->acc.acc32 + off);
 }
 
 /*
@@ -84,9 +125,14 @@ ack_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 		return AINFTP_BAD_SOURCE;
 	if (job->auth && !(h->flags & AINFTP_F_AUTH))
 		return AINFTP_BAD_AUTH_MISSING;
-	if (job->auth && !ainftp_mac_verify(&w->key, h, sizeof(*h), (const uint8_t *)(h + 1)))
-		return AINFTP_BAD_TAG;
 	return AINFTP_OK;
+}
+
+static size_t
+ack_signed_len(const struct ainftp_dp_job *job)
+{
+	RTE_SET_USED(job);
+	return sizeof(struct ainftp_hdr);
 }
 
 /* A checked ack to the control lcore, which times it; a full ring loses it, counted. */
@@ -118,13 +164,20 @@ ack_forward(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int w
 
 /*
  * What the appliance takes, by message type: the checks of the type against
- * its job (AINFTP_OK, and the worker's index in widx, or why not) and what
+ * its job before its tag (AINFTP_OK, and the worker's index in widx, or why
+ * not), the bytes the tag covers, the checks after it (NULL: none) and what
  * then happens to it. A type without a row is refused (AINFTP_BAD_TYPE).
+ * Tags are checked between the two sets of checks, for a whole burst at once.
  */
 struct dp_msg {
 	enum ainftp_bad (*check)(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 				 const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp,
 				 const struct ainftp_hdr *h, int *widx);
+	size_t (*signed_len)(const struct ainftp_dp_job *job);
+	/* What handle will read and write, read ahead of it (NULL: nothing worth it). */
+	void (*prefetch)(const struct ainftp_dp_job *job, const struct ainftp_hdr *h);
+	enum ainftp_bad (*route)(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+				 const struct rte_udp_hdr *udp, const struct ainftp_hdr *h);
 	void (*handle)(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
 		       const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
 		       const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr);
@@ -134,47 +187,127 @@ struct dp_msg {
 
 static const struct dp_msg dp_msgs[] = {
 	[AINFTP_MSG_DATA] = {.check = data_check,
+			     .signed_len = data_signed_len,
+			     .prefetch = data_prefetch,
+			     .route = data_route,
 			     .handle = ainftp_dp_contribution,
 			     .worker_drops = true},
-	[AINFTP_MSG_HEARTBEAT_ACK] = {.check = ack_check, .handle = ack_forward},
+	[AINFTP_MSG_HEARTBEAT_ACK] = {.check = ack_check,
+				      .signed_len = ack_signed_len,
+				      .handle = ack_forward},
 };
 
-void
-ainftp_dp_input(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf *m,
-		struct ainftp_port_ctr *ctr)
-{
-	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
-	const struct rte_udp_hdr *udp =
-		(const struct rte_udp_hdr *)((const char *)ip + rte_ipv4_hdr_len(ip));
-	const struct ainftp_hdr *h = (const struct ainftp_hdr *)(udp + 1);
-	size_t udp_len = rte_be_to_cpu_16(udp->dgram_len) - sizeof(*udp);
-	const struct dp_msg *msg = NULL;
-	struct ainftp_dp_job *job = NULL;
-	enum ainftp_bad why;
-	int widx = -1;
+/* One datagram of a burst between its stages: NULL msg once refused. */
+struct dp_pkt {
+	const struct rte_ether_hdr *eth;
+	const struct rte_udp_hdr *udp;
+	const struct ainftp_hdr *h;
+	const struct dp_msg *msg;
+	struct ainftp_dp_job *job;
+	int widx;
+};
 
-	why = ainftp_hdr_check(h, udp_len);
+/* A refusal, counted; a worker's own (from its address) shows in its telemetry too. */
+static void
+pkt_refuse(struct dp_pkt *p, enum ainftp_bad why, struct ainftp_port_ctr *ctr)
+{
+	ainftp_dp_bad(ctr, why);
+	if (p->msg != NULL && p->msg->worker_drops && p->widx >= 0 && why != AINFTP_BAD_SOURCE)
+		ainftp_ctr_add(&p->job->workers[p->widx].drops, 1);
+	p->msg = NULL;
+}
+
+/* Header, type, job and the type's checks before the tag; false when refused (counted). */
+static bool
+pkt_check(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf *m, struct dp_pkt *p,
+	  struct ainftp_port_ctr *ctr)
+{
+	const struct rte_ipv4_hdr *ip;
+	enum ainftp_bad why;
+
+	p->eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	ip = (const struct rte_ipv4_hdr *)(p->eth + 1);
+	p->udp = (const struct rte_udp_hdr *)((const char *)ip + rte_ipv4_hdr_len(ip));
+	p->h = (const struct ainftp_hdr *)(p->udp + 1);
+	p->msg = NULL;
+	p->job = NULL;
+	p->widx = -1;
+	why = ainftp_hdr_check(p->h, rte_be_to_cpu_16(p->udp->dgram_len) - sizeof(*p->udp));
 	if (why == AINFTP_OK) {
-		if (h->type < RTE_DIM(dp_msgs) && dp_msgs[h->type].check != NULL)
-			msg = &dp_msgs[h->type];
+		if (p->h->type < RTE_DIM(dp_msgs) && dp_msgs[p->h->type].check != NULL)
+			p->msg = &dp_msgs[p->h->type];
 		else
 			why = AINFTP_BAD_TYPE;
 	}
 	if (why == AINFTP_OK) {
-		job = job_find(&ctx->dp, rte_be_to_cpu_32(h->job));
-		if (job == NULL || job->port_idx != port_idx)
+		p->job = job_find(&ctx->dp, rte_be_to_cpu_32(p->h->job));
+		if (p->job == NULL || p->job->port_idx != port_idx)
 			why = AINFTP_BAD_JOB;
 	}
 	if (why == AINFTP_OK)
-		why = msg->check(ctx, job, ip, udp, h, &widx);
-	if (unlikely(why != AINFTP_OK)) {
-		ainftp_dp_bad(ctr, why);
-		/* A worker's own, from its address: its telemetry shows it (a wrong key, a
-		 * wrong size). */
-		if (msg != NULL && msg->worker_drops && widx >= 0 && why != AINFTP_BAD_SOURCE)
-			ainftp_ctr_add(&job->workers[widx].drops, 1);
-		return;
+		why = p->msg->check(ctx, p->job, ip, p->udp, p->h, &p->widx);
+	if (likely(why == AINFTP_OK))
+		return true;
+	pkt_refuse(p, why, ctr);
+	return false;
+}
+
+/*
+ * The tags of the burst's authenticated packets, all at once: the MAC runs
+ * several packets per pass in SIMD lanes (ainftp_mac.h). A wrong tag refuses
+ * its packet.
+ */
+static void
+burst_verify(const struct ainftp_dp *dp, struct dp_pkt *p, uint16_t n, struct ainftp_port_ctr *ctr)
+{
+	const struct ainftp_mac_key *mk[AINFTP_BURST];
+	const void *msg[AINFTP_BURST];
+	const uint8_t *tag[AINFTP_BURST];
+	size_t len[AINFTP_BURST];
+	uint8_t who[AINFTP_BURST];
+	uint16_t i, na = 0;
+	uint64_t good;
+
+	for (i = 0; i < n; i++) {
+		if (!p[i].job->auth)
+			continue;
+		mk[na] = &p[i].job->workers[p[i].widx].key;
+		msg[na] = p[i].h;
+		len[na] = p[i].msg->signed_len(p[i].job);
+		tag[na] = (const uint8_t *)p[i].h + len[na];
+		who[na++] = (uint8_t)i;
 	}
-	msg->handle(ctx, job, (unsigned int)widx, h, eth, udp, ctr);
+	if (na == 0)
+		return;
+	good = ainftp_mac_verify_many(dp->mac, mk, msg, len, tag, na);
+	for (i = 0; i < na; i++)
+		if (!(good >> i & 1))
+			pkt_refuse(&p[who[i]], AINFTP_BAD_TAG, ctr);
+}
+
+void
+ainftp_dp_input_burst(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf **m, uint16_t n,
+		      struct ainftp_port_ctr *ctr)
+{
+	struct dp_pkt p[AINFTP_BURST];
+	enum ainftp_bad why;
+	uint16_t i, np = 0;
+
+	for (i = 0; i < n; i++)
+		np += pkt_check(ctx, port_idx, m[i], &p[np], ctr);
+	burst_verify(&ctx->dp, p, np, ctr);
+	for (i = 0; i < np; i++) {
+		if (p[i].msg == NULL)
+			continue;
+		if (i + 1 < np && p[i + 1].msg != NULL && p[i + 1].msg->prefetch != NULL)
+			p[i + 1].msg->prefetch(p[i + 1].job, p[i + 1].h);
+		why = p[i].msg->route == NULL ? AINFTP_OK
+					      : p[i].msg->route(ctx, p[i].job, p[i].udp, p[i].h);
+		if (unlikely(why != AINFTP_OK)) {
+			pkt_refuse(&p[i], why, ctr);
+			continue;
+		}
+		p[i].msg->handle(ctx, p[i].job, (unsigned int)p[i].widx, p[i].h, p[i].eth, p[i].udp,
+				 ctr);
+	}
 }

@@ -67,7 +67,7 @@ result_send(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 
 	if (n == 0)
 		return;
-	if (unlikely(rte_pktmbuf_alloc_bulk(chain ? ctx->dp.hdr_pool : ctx->dp.result_pool, h, n) !=
+	if (unlikely(ainftp_mstash_take(chain ? &ctx->dp.hdr_stash : &ctx->dp.result_stash, h, n) !=
 		     0)) {
 		ainftp_ctr_add(&ctr->drops[AINFTP_DROP_RESULT_NOMBUF], n);
 		return;

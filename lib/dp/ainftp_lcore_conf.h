@@ -23,7 +23,9 @@
 #include "ainftp_codec.h"
 #include "ainftp_config.h"
 #include "ainftp_counters.h"
+#include "ainftp_mac.h"
 #include "ainftp_members.h"
+#include "ainftp_mstash.h"
 #include "ainftp_net.h"
 #include "ainftp_proto.h"
 #include "ainftp_publish.h"
@@ -117,8 +119,12 @@ struct ainftp_dp {
 	struct ainftp_dp_job *jobs;
 	struct ainftp_kernels k;	      /* the SIMD kernels the codecs call (--simd) */
 	const struct ainftp_sentry_ops *sops; /* the sentry's kernels, capped like k */
+	const struct ainftp_mac_ops *mac;     /* the MAC's kernels, capped like k */
 	struct rte_mempool *result_pool;
 	struct rte_mempool *hdr_pool;
+	/* Their mbufs taken ahead, warm (ainftp_mstash.h): what results are built in. */
+	struct ainftp_mstash result_stash;
+	struct ainftp_mstash hdr_stash;
 	float *scratch; /* float32 payloads copied to alignment before summing */
 	/* HEARTBEAT_ACKs that passed their checks, to the control lcore (single producer
 	 * and single consumer: this lcore and the control lcore). */

@@ -13,10 +13,13 @@ rx_burst_process(struct ainftp_rx_ctx *ctx, const struct ainftp_rxq *q, struct r
 {
 	struct ainftp_port_ctr *ctr = &ctx->stats->port[q->port_idx];
 	struct ainftp_txq *txq = &ctx->txq[q->port_idx];
-	struct rte_mbuf *to_free[AINFTP_BURST];
-	uint16_t i, n_free = 0;
+	struct rte_mbuf *to_free[AINFTP_BURST], *data[AINFTP_BURST];
+	uint16_t i, n_free = 0, n_data = 0;
 	uint64_t bytes = 0;
 
+	/* The mbufs themselves first: where their data is, and what freeing them writes. */
+	for (i = 0; i < n; i++)
+		rte_prefetch0(pkts[i]);
 	for (i = 0; i < n && i < AINFTP_PREFETCH_OFFSET; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i < n; i++) {
@@ -30,7 +33,7 @@ rx_burst_process(struct ainftp_rx_ctx *ctx, const struct ainftp_rxq *q, struct r
 			ainftp_tx_enqueue(txq, m, ctr);
 			break;
 		case AINFTP_VERDICT_DATA:
-			ainftp_dp_input(ctx, q->port_idx, m, ctr);
+			data[n_data++] = m;
 			to_free[n_free++] = m;
 			break;
 		case AINFTP_VERDICT_CONSUMED:
@@ -39,6 +42,9 @@ rx_burst_process(struct ainftp_rx_ctx *ctx, const struct ainftp_rxq *q, struct r
 			break;
 		}
 	}
+	/* The datagrams together: their tags are checked several at a time. */
+	if (n_data != 0)
+		ainftp_dp_input_burst(ctx, q->port_idx, data, n_data, ctr);
 	ainftp_ctr_add(&ctr->rx_pkts, n);
 	ainftp_ctr_add(&ctr->rx_bytes, bytes);
 	if (n_free != 0)
@@ -85,4 +91,11 @@ ainftp_rx_loop(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt)
 	}
 	ainftp_ctr_add(&ctx->stats->loops, loops);
 	ainftp_ctr_add(&ctx->stats->busy_loops, busy);
+	ainftp_rx_stop(ctx);
+}
+
+void
+ainftp_rx_stop(struct ainftp_rx_ctx *ctx)
+{
+	ainftp_dp_stop(&ctx->dp);
 }

@@ -18,7 +18,13 @@
 /* One pass over every queue of the lcore. Returns the packets received. */
 uint16_t ainftp_rx_poll(struct ainftp_rx_ctx *ctx);
 
-/* Poll until the runtime asks to quit. */
+/* Poll until the runtime asks to quit, then ainftp_rx_stop. */
 void ainftp_rx_loop(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt);
+
+/*
+ * By the lcore as it leaves a loop of ainftp_rx_poll of its own: the mbufs it
+ * took ahead go back to their pools, whose counts are then exact.
+ */
+void ainftp_rx_stop(struct ainftp_rx_ctx *ctx);
 
 #endif

@@ -102,6 +102,32 @@ ainftp_acc_state(const struct ainftp_acc *a, uint32_t b)
 	return (struct ainftp_acc_block){a->exp[b], a->emax[b], a->mag[b]};
 }
 
+/*
+ * Whether res_f32 may turn acc32 into floats directly: every block narrow at
+ * one exponent e with -126 <= e <= 96. Then v * 2^e (0 < |v| <= 2^31) is a
+ * normal float, so int32 -> float rounds once, to nearest even, and the power
+ * of two is exact: the same float as (float)ldexp((double)v, e), the
+ * reference, at half the vector width's work of going through int64 and double.
+ */
+static inline bool
+ainftp_res_f32_narrow(const struct ainftp_acc *a)
+{
+	return a->uni.mag != AINFTP_MAG_WIDE && a->uni.exp != AINFTP_EXP_NONE &&
+	       a->uni.exp >= -126 && a->uni.exp <= 96;
+}
+
+/* 2^e as a float, for -126 <= e <= 127: its bits. */
+static inline float
+ainftp_pow2f(int32_t e)
+{
+	union {
+		uint32_t u;
+		float f;
+	} v = {.u = (uint32_t)(e + 127) << 23};
+
+	return v.f;
+}
+
 /* Whether block b sums in acc (int64); uni never is. */
 static inline bool
 ainftp_acc_wide(const struct ainftp_acc *a, uint32_t b)

@@ -470,6 +470,22 @@ pow2d(int32_t p)
 	return d;
 }
 
+/* ainftp_res_f32_narrow: acc32 to float and times 2^e, 8 at a time (the tail as C does it). */
+static void
+res_f32_narrow(const struct ainftp_acc *a, float *out)
+{
+	const float s = ainftp_pow2f(a->uni.exp);
+	const __m256 p = _mm256_set1_ps(s);
+	uint32_t i;
+
+	for (i = 0; i + 8 <= a->n; i += 8)
+		_mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(
+								(const __m256i *)(a->acc32 + i))),
+							p));
+	for (; i < a->n; i++)
+		out[i] = (float)a->acc32[i] * s;
+}
+
 static void
 res_f32(const struct ainftp_acc *a, float *out)
 {
@@ -478,6 +494,10 @@ res_f32(const struct ainftp_acc *a, float *out)
 
 	if (a->fresh) {
 		memset(out, 0, sizeof(*out) * a->n); /* every block empty, acc32 anything */
+		return;
+	}
+	if (ainftp_res_f32_narrow(a)) {
+		res_f32_narrow(a, out);
 		return;
 	}
 	for (b = 0; b < full; b++) {

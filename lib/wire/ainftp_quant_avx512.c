@@ -712,6 +712,25 @@ load_sum(const struct ainftp_acc *a, uint32_t b, int g, __mmask8 kg)
 	return _mm512_maskz_loadu_epi64(kg, a->acc + off);
 }
 
+/* ainftp_res_f32_narrow: acc32 to float and times 2^e, 16 at a time. */
+static void
+res_f32_narrow(const struct ainftp_acc *a, float *out)
+{
+	const __m512 p = _mm512_set1_ps(ainftp_pow2f(a->uni.exp));
+	uint32_t i;
+
+	for (i = 0; i + 16 <= a->n; i += 16)
+		_mm512_storeu_ps(out + i,
+				 _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(a->acc32 + i)), p));
+	if (i < a->n) {
+		__mmask16 k = (__mmask16)((1u << (a->n - i)) - 1);
+
+		_mm512_mask_storeu_ps(
+			out + i, k,
+			_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, a->acc32 + i)), p));
+	}
+}
+
 static void
 res_f32(const struct ainftp_acc *a, float *out)
 {
@@ -720,6 +739,10 @@ res_f32(const struct ainftp_acc *a, float *out)
 
 	if (a->fresh) {
 		memset(out, 0, sizeof(*out) * a->n); /* every block empty, acc32 anything */
+		return;
+	}
+	if (ainftp_res_f32_narrow(a)) {
+		res_f32_narrow(a, out);
 		return;
 	}
 	for (b = 0; b < ainftp_blocks(a->n); b++) {
