@@ -74,6 +74,9 @@
 #define UDP_PORT 47474
 #define JOB_ID 1
 #define MTU 9000
+/* RTE_IPV4 shifts an int: 198 << 24 overflows it (UBSan says so). */
+#define IPV4(a, b, c, d) \
+	((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
 #define HDR_OFF (RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr))
 #define HDRS_LEN (HDR_OFF + sizeof(struct ainftp_hdr))
 #define MAX_PAYLOAD 8192
@@ -455,8 +458,8 @@ eth_ip_udp_write(uint8_t *f, uint16_t w, uint16_t udp_len)
 	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
 	ip->time_to_live = 64;
 	ip->next_proto_id = IPPROTO_UDP;
-	ip->src_addr = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, WORKER_HOST_BASE + w));
-	ip->dst_addr = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 2));
+	ip->src_addr = rte_cpu_to_be_32(IPV4(198, 18, 0, WORKER_HOST_BASE + w));
+	ip->dst_addr = rte_cpu_to_be_32(IPV4(198, 18, 0, 2));
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	udp->src_port = rte_cpu_to_be_16((uint16_t)(WORKER_UDP_BASE + w));
 	udp->dst_port = rte_cpu_to_be_16(UDP_PORT); /* lane 0's: frame_patch sets each chunk's */
