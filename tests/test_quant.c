@@ -781,7 +781,8 @@ START_TEST(res_crafted_narrow)
 
 					switch (rnd() % 4) {
 					case 0: /* int32 -> float ties */
-						v = ((int64_t)1 << 24) + 1 + 2 * (int64_t)(rnd() % 64);
+						v = ((int64_t)1 << 24) + 1 +
+						    2 * (int64_t)(rnd() % 64);
 						v <<= rnd() % 7;
 						break;
 					case 1:
@@ -798,6 +799,50 @@ START_TEST(res_crafted_narrow)
 				assert_res_same(ops, &a, "crafted narrow");
 			}
 		acc_free(&a);
+	}
+}
+END_TEST
+
+/*
+ * acc_f32_any, where a set has it, on float32s at every misalignment (a
+ * payload sits at frame offset 74): the same sum as acc_f32 on an aligned
+ * copy, a first packet and a later one, and NaN refused alike.
+ */
+START_TEST(acc_f32_any_alignment)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	static float x[MAXN], y[MAXN];
+	static unsigned char raw[MAXN * sizeof(float) + 8];
+	struct ainftp_acc want, got;
+	uint32_t s, off;
+
+	if (!ops || ops->acc_f32_any == NULL)
+		return;
+	rng = 11;
+	for (s = 0; s < NSIZES; s++) {
+		uint32_t n = sizes[s];
+
+		acc_init(&want, n);
+		acc_init(&got, n);
+		for (off = 0; off < 4; off++) {
+			ainftp_acc_reset(&want);
+			ainftp_acc_reset(&got);
+			fill(G_RANDOM, x, n);
+			fill(G_RANDOM, y, n);
+			ck_assert_int_eq(ops->acc_f32(&want, x), 0);
+			ck_assert_int_eq(ops->acc_f32(&want, y), 0);
+			memcpy(raw + off, x, n * sizeof(float));
+			ck_assert_int_eq(ops->acc_f32_any(&got, raw + off), 0);
+			memcpy(raw + off, y, n * sizeof(float));
+			ck_assert_int_eq(ops->acc_f32_any(&got, raw + off), 0);
+			assert_acc_same(&want, &got, "acc_f32_any");
+			y[n / 2] = NAN;
+			memcpy(raw + off, y, n * sizeof(float));
+			ck_assert_int_eq(ops->acc_f32_any(&got, raw + off), -1);
+			assert_acc_same(&want, &got, "acc_f32_any refusing NaN");
+		}
+		acc_free(&want);
+		acc_free(&got);
 	}
 }
 END_TEST
@@ -1514,6 +1559,7 @@ quant_suite(void)
 	tcase_add_loop_test(tc, acc_matches_reference, 0, NOPS);
 	tcase_add_loop_test(tc, res_crafted_states, 0, NOPS);
 	tcase_add_loop_test(tc, res_crafted_narrow, 0, NOPS);
+	tcase_add_loop_test(tc, acc_f32_any_alignment, 0, NOPS);
 	tcase_add_loop_test(tc, zero_contributions_change_nothing, 0, NOPS);
 	tcase_add_loop_test(tc, sums_exact_and_order_independent, 0, NOPS);
 	tcase_add_loop_test(tc, mixed_encodings_exact_any_order, 0, NOPS);

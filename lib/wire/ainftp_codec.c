@@ -188,6 +188,8 @@ f32_accumulate(const struct ainftp_kernels *k, struct ainftp_acc *a, const void 
 	       float *scratch)
 {
 	(void)exp;
+	if (k->q->acc_f32_any != NULL)
+		return k->q->acc_f32_any(a, p);
 	/* At frame offset 74 a float32 payload is not 4-byte aligned. */
 	memcpy(scratch, p, f32_len(a->n));
 	return k->q->acc_f32(a, scratch);

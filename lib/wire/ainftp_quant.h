@@ -183,6 +183,12 @@ struct ainftp_quant_ops {
 	ainftp_acc_i16_fn acc_i16;
 	ainftp_acc_i8_fn acc_i8;
 	ainftp_acc_f32_fn acc_f32;
+	/*
+	 * acc_f32 of float32s at any address (a payload where a frame puts it,
+	 * offset 74): the same sum without the alignment copy. NULL where the
+	 * kernels read floats as floats: the caller copies to alignment first.
+	 */
+	int (*acc_f32_any)(struct ainftp_acc *a, const void *x);
 	ainftp_res_f32_fn res_f32;
 	ainftp_res_i16_fn res_i16;
 };

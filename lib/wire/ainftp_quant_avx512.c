@@ -19,17 +19,29 @@ block_mask(uint32_t len)
 	return len == AINFTP_BLOCK ? ~(__mmask32)0 : ((__mmask32)1 << len) - 1;
 }
 
+/*
+ * Element i of float32s at x, which need not be float-aligned (a payload in a
+ * frame): float32 is read here only through unaligned vector loads, so the
+ * address is kept as bytes, never as a misaligned float pointer.
+ */
+static inline const void *
+f32_at(const void *x, size_t i)
+{
+	return (const char *)x + i * sizeof(float);
+}
+
 static uint32_t
-max_abs_bits(const float *x, uint32_t n)
+max_abs_bits(const void *x, uint32_t n)
 {
 	const __m512i abs = _mm512_set1_epi32(0x7fffffff);
 	__m512i m = _mm512_setzero_si512();
 	uint32_t i;
 
 	for (i = 0; i + 16 <= n; i += 16)
-		m = _mm512_max_epu32(m, _mm512_and_si512(_mm512_loadu_si512(x + i), abs));
+		m = _mm512_max_epu32(m, _mm512_and_si512(_mm512_loadu_si512(f32_at(x, i)), abs));
 	if (i < n) {
-		__m512i v = _mm512_maskz_loadu_epi32((__mmask16)((1u << (n - i)) - 1), x + i);
+		__m512i v =
+			_mm512_maskz_loadu_epi32((__mmask16)((1u << (n - i)) - 1), f32_at(x, i));
 
 		m = _mm512_max_epu32(m, _mm512_and_si512(v, abs));
 	}
@@ -600,12 +612,12 @@ acc_i8(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
  * anything but what lies below 1/2 nor needs a clamp.
  */
 INLINE bool
-f32_block(const float *x, __mmask32 k, bool full, __m512i c[2], int32_t *e)
+f32_block(const void *x, __mmask32 k, bool full, __m512i c[2], int32_t *e)
 {
 	const __m512i abs = _mm512_set1_epi32(0x7fffffff);
 	__m512 x0 = full ? _mm512_loadu_ps(x) : _mm512_maskz_loadu_ps((__mmask16)k, x);
-	__m512 x1 = full ? _mm512_loadu_ps(x + 16)
-			 : _mm512_maskz_loadu_ps((__mmask16)(k >> 16), x + 16);
+	__m512 x1 = full ? _mm512_loadu_ps(f32_at(x, 16))
+			 : _mm512_maskz_loadu_ps((__mmask16)(k >> 16), f32_at(x, 16));
 	__m512i m = _mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(x0), abs),
 				     _mm512_and_si512(_mm512_castps_si512(x1), abs));
 	uint32_t mb;
@@ -637,7 +649,7 @@ f32_block(const float *x, __mmask32 k, bool full, __m512i c[2], int32_t *e)
  * with a zero acc32. Nothing to read or add, no acc32 to copy over.
  */
 static __attribute__((noinline)) void
-f32_first(struct ainftp_acc *a, const float *x)
+f32_first(struct ainftp_acc *a, const void *x)
 {
 	uint32_t b, g;
 
@@ -652,7 +664,8 @@ f32_first(struct ainftp_acc *a, const float *x)
 					 _mm512_setzero_si512());
 		_mm512_mask_storeu_epi32(a->acc32 + (size_t)b * AINFTP_BLOCK + 16,
 					 (__mmask16)(k >> 16), _mm512_setzero_si512());
-		if (!f32_block(x + (size_t)b * AINFTP_BLOCK, k, len == AINFTP_BLOCK, c, &e)) {
+		if (!f32_block(f32_at(x, (size_t)b * AINFTP_BLOCK), k, len == AINFTP_BLOCK, c,
+			       &e)) {
 			a->exp[b] = a->emax[b] = AINFTP_EXP_NONE;
 			a->mag[b] = 0;
 			continue;
@@ -672,8 +685,9 @@ f32_first(struct ainftp_acc *a, const float *x)
 	a->fresh = false;
 }
 
+/* acc_f32 of float32s at any alignment (ainftp_quant_ops.acc_f32_any). */
 static int
-acc_f32(struct ainftp_acc *a, const float *x)
+acc_f32_any(struct ainftp_acc *a, const void *x)
 {
 	uint32_t nb = ainftp_blocks(a->n), full = a->n / AINFTP_BLOCK, b, m = max_abs_bits(x, a->n);
 	__m512i c[2];
@@ -690,15 +704,21 @@ acc_f32(struct ainftp_acc *a, const float *x)
 	ainftp_acc_uni_off(a);
 	/* A block that is not zero converts its largest value to at least 2^30: known. */
 	for (b = 0; b < full; b++)
-		if (f32_block(x + (size_t)b * AINFTP_BLOCK, ~(__mmask32)0, true, c, &e))
+		if (f32_block(f32_at(x, (size_t)b * AINFTP_BLOCK), ~(__mmask32)0, true, c, &e))
 			add_block_as(a, b, c, ~(__mmask32)0, true, e, AINFTP_QBITS_FLOAT32, true);
 	if (b < nb) {
 		__mmask32 k = block_mask(ainftp_block_len(a->n, b));
 
-		if (f32_block(x + (size_t)b * AINFTP_BLOCK, k, false, c, &e))
+		if (f32_block(f32_at(x, (size_t)b * AINFTP_BLOCK), k, false, c, &e))
 			add_block_as(a, b, c, k, false, e, AINFTP_QBITS_FLOAT32, true);
 	}
 	return 0;
+}
+
+static int
+acc_f32(struct ainftp_acc *a, const float *x)
+{
+	return acc_f32_any(a, x);
 }
 
 /* Group g (8 elements) of block b's sums as int64, from acc32 while the block is narrow. */
@@ -720,14 +740,16 @@ res_f32_narrow(const struct ainftp_acc *a, float *out)
 	uint32_t i;
 
 	for (i = 0; i + 16 <= a->n; i += 16)
-		_mm512_storeu_ps(out + i,
-				 _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(a->acc32 + i)), p));
+		_mm512_storeu_ps(
+			out + i,
+			_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(a->acc32 + i)), p));
 	if (i < a->n) {
 		__mmask16 k = (__mmask16)((1u << (a->n - i)) - 1);
 
 		_mm512_mask_storeu_ps(
 			out + i, k,
-			_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, a->acc32 + i)), p));
+			_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, a->acc32 + i)),
+				      p));
 	}
 }
 
@@ -862,6 +884,7 @@ const struct ainftp_quant_ops ainftp_quant_avx512 = {
 	.acc_i16 = acc_i16,
 	.acc_i8 = acc_i8,
 	.acc_f32 = acc_f32,
+	.acc_f32_any = acc_f32_any,
 	.res_f32 = res_f32,
 	.res_i16 = res_i16,
 };
