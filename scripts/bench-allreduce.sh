@@ -125,8 +125,8 @@ base = load("gloo-lab-up")[0]["median_s"]
 alone = load("gloo-alone")[0]["median_s"]
 raw_tx, raw_tx_peer = load("raw-tx.send")[0], load("raw-tx.recv")[0]
 raw_rx, raw_rx_peer = load("raw-rx.recv")[0], load("raw-rx.send")[0]
-print("%-16s %12s %10s %12s %10s %22s" % ("", "median ms", "vs gloo", "retransmits",
-      "retx/chunk", "Gbit/s per core tx/rx"))
+print("%-16s %12s %10s %12s %10s %22s %9s" % ("", "median ms", "vs gloo", "retransmits",
+      "retx/chunk", "Gbit/s per core tx/rx", "cpu busy"))
 res, all_retx, all_first = {}, 0, 0
 for label in ("ainftp-float32", "ainftp-int16", "ainftp-int8"):
     ws = load(label)
@@ -137,9 +137,12 @@ for label in ("ainftp-float32", "ainftp-int16", "ainftp-int8"):
     all_retx, all_first = all_retx + retx, all_first + first
     tx = statistics.median(w["tx_gbps_per_core"] for w in ws)
     rx = statistics.median(w["rx_gbps_per_core"] for w in ws)
+    # The share of its wall time a worker's threads were on a CPU: low, and the
+    # client waits on the path or its timers rather than computing.
+    busy = statistics.median(w["cpu_s"] / w["wall_s"] for w in ws)
     res[label] = (med, tx, rx)
-    print("%-16s %12.1f %9.2fx %12d %10.4f %11.2f / %.2f" % (label, med * 1e3, base / med, retx,
-          retx / first, tx, rx))
+    print("%-16s %12.1f %9.2fx %12d %10.4f %11.2f / %-5.2f %8.0f%%" % (label, med * 1e3,
+          base / med, retx, retx / first, tx, rx, busy * 100))
 print("%-16s %12.1f %9.2fx" % ("gloo (lab up)", base * 1e3, 1.0))
 print("%-16s %12.1f %9.2fx" % ("gloo (alone)", alone * 1e3, base / alone))
 # The ceiling's far ends (box side) are shown for what they are, not compared.
@@ -148,8 +151,9 @@ print("%-16s %49s %11.2f / %.2f" % ("raw UDP GSO/GRO", "workers' side:", raw_tx[
 print("%-16s %49s %11.2f / %.2f" % ("", "box side:", raw_rx_peer["gbps_per_core"],
       raw_tx_peer["gbps_per_core"]))
 print("(vs gloo > 1: faster than Gloo with the lab up; ainftp's median is its slowest worker's;")
-print(" retx/chunk: DATA datagrams sent again per chunk; raw UDP: %d-byte datagrams, %.0f s each way)"
+print(" retx/chunk: DATA datagrams sent again per chunk; raw UDP: %d-byte datagrams, %.0f s each way;"
       % (raw_tx["seg"], raw_tx["wall_s"]))
+print(" cpu busy: the workers' median CPU time / wall time)")
 med16, tx16, rx16 = res["ainftp-int16"]
 kv = [("client_tx_gbps_per_core", tx16), ("client_rx_gbps_per_core", rx16),
       ("raw_tx_gbps_per_core", raw_tx["gbps_per_core"]),

@@ -499,7 +499,7 @@ progress_line(struct progress *p)
 
 	ainftp_client_get_stats(p->c, &st);
 	fprintf(p->out,
-		"progress: %.0f s: %llu/%llu chunks (%.1f%%), %.3f Gbit/s sent, %.3f Gbit/s "
+		"progress: %.1f s: %llu/%llu chunks (%.1f%%), %.3f Gbit/s sent, %.3f Gbit/s "
 		"received, %llu retransmits\n",
 		t, (unsigned long long)st.chunks, (unsigned long long)p->total,
 		100.0 * (double)st.chunks / (double)p->total, st.bytes_sent * 8.0 / t / 1e9,
