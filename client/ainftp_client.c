@@ -490,15 +490,16 @@ fail_errno(struct ainftp_client *c, const char *what, int err)
 
 /* ------------------------------------------------------------ engine: requests */
 
+/*
+ * The queue is looked at on every loop; the eventfd is drained only where
+ * ppoll finds it readable (wait_io): a read() per loop was one system call
+ * per batch of chunks for nothing.
+ */
 static void
 take_submitted(struct ainftp_client *c)
 {
 	struct ainftp_req *r;
-	uint64_t v;
 
-	if (read(c->wake_fd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: nothing new; the queue is checked below in any case. */
-	}
 	pthread_mutex_lock(&c->mu);
 	r = c->sub_head;
 	c->sub_head = c->sub_tail = NULL;
@@ -1036,6 +1037,13 @@ wait_io(struct ainftp_client *c, uint64_t until, uint64_t now)
 
 	if (ppoll(pf, 2, &ts, NULL) < 0 && errno != EINTR)
 		return -1;
+	if (pf[1].revents & POLLIN) {
+		uint64_t v;
+
+		if (read(c->wake_fd, &v, sizeof(v)) < 0) {
+			/* EAGAIN: drained already; the queue is looked at next loop. */
+		}
+	}
 	if (pf[0].revents & POLLERR) {
 		int err = read_errqueue(c);
 

@@ -7,21 +7,38 @@
 #   gloo     torch.distributed's Gloo all-reduce by 4 processes over 127.0.0.1,
 #            with the lab up (the appliance's busy-polling core taken, as for ainftp)
 #            and with it down (Gloo alone on the machine).
-# Prints each one's median step time and the ratio to Gloo, and the client's
-# UDP payload Gbit/s per core of CPU time, sent and received (the medians over
-# the 4 workers). On a machine of a few cores the workers, the appliance and the
-# kernel's tap share them: compare ratios, not absolute numbers.
-# Usage: scripts/bench-allreduce.sh [--size 64M] [--steps 5]
+#   raw UDP  the kernel's ceiling on the same wire, with no ainftp code
+#            (ainftp-udp-ceiling: 64 KB per sendmsg cut by UDP GSO into datagrams of
+#            the lab's MTU, received with UDP GRO), while the lab is up. The app's
+#            port is a net_tap inside ainftp-app, so the far end is the appliance's
+#            namespace itself: a spare address of the lab's /24 put on the lab's
+#            bridge for the measurement. A datagram then takes the workers' path
+#            (the workers' veth, the box's veth, the bridge) and ends in the box's
+#            kernel instead of going on through the tap. Workers to box gives the
+#            send ceiling (sender in the workers' namespace), box to workers the
+#            receive ceiling (receiver in the workers' namespace), as the client
+#            sends and receives there.
+# Prints each one's median step time and the ratio to Gloo, the retransmissions
+# per chunk (DATA datagrams sent again / chunks, each sent once first), and UDP
+# payload Gbit/s per core of CPU time, sent and received (the client's: the
+# medians over the 4 workers). On a machine of a few cores the workers, the
+# appliance and the kernel's tap share them: compare ratios, not absolute numbers.
+# The last line is one summary, KEY=VALUE separated by spaces (the client's
+# figures from the int16 run; xdp_ is nan until there is an AF_XDP path).
+# Usage: scripts/bench-allreduce.sh [--size 64M] [--steps 5] [--quick]
+#   --quick   8M and 2 steps (a minute or so), unless --size or --steps follow it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 size=64M
 steps=5
+raw_time=2 # seconds each way of the raw UDP ceiling
 while [ $# -gt 0 ]; do
 	case $1 in
 	--size) size=$2; shift 2 ;;
 	--steps) steps=$2; shift 2 ;;
-	*) echo "usage: $0 [--size N[K|M|G]] [--steps N]" >&2; exit 2 ;;
+	--quick) size=8M steps=2 raw_time=1; shift ;;
+	*) echo "usage: $0 [--size N[K|M|G]] [--steps N] [--quick]" >&2; exit 2 ;;
 	esac
 done
 
@@ -35,12 +52,14 @@ elems=$(/usr/bin/python3 -c "
 s = '$size'.upper(); m = {'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30}
 print((int(s[:-1]) * m[s[-1]] if s[-1] in m else int(s)) // 4)")
 
+# Worker 0 alone prints progress (every 10 s, on stderr): one line per interval.
 ainftp() { # JOB LABEL
 	local job=$1 label=$2
 	for w in 0 1 2 3; do
 		scripts/lab.sh exec --name $name -- build/tools/ainftp-worker -c config/lab.json \
 			--job "$job" --worker $w --size "$size" --steps "$steps" --json \
-			>"$work/$label.$w" &
+			--progress $([ $w = 0 ] && echo 10 || echo 0) \
+			>"$work/$label.$w" 2> >(sed "s/^/  $label worker $w: /" >&2) &
 	done
 	wait
 	cat "$work/$label".[0-3] >"$work/$label.json"
@@ -53,8 +72,43 @@ gloo() { # LABEL [ip netns exec NS]
 		--steps "$steps" >"$work/$label.json"
 }
 
+# One way of the raw ceiling: receiver in RNS on RADDR, sender in SNS from SADDR.
+raw_one() { # LABEL RNS RADDR SNS SADDR SEG
+	local label=$1 rns=$2 raddr=$3 sns=$4 saddr=$5 seg=$6 i
+	ip netns exec "$rns" build/tools/ainftp-udp-ceiling --recv "$raddr:5001" --wait 10 \
+		>"$work/$label.recv.json" 2>"$work/$label.err" &
+	local pid=$!
+	for i in $(seq 50); do
+		grep -qs receiving "$work/$label.err" && break
+		sleep 0.1
+	done
+	ip netns exec "$sns" build/tools/ainftp-udp-ceiling --send "$raddr:5001" --bind "$saddr" \
+		--seg "$seg" --time "$raw_time" >"$work/$label.send.json"
+	wait $pid || { cat "$work/$label.err" >&2; return 1; }
+}
+
+raw_ceiling() {
+	local br mtu raddr w0
+	br=$(ip -n $name-box -o link show type bridge | awk -F': ' '{ print $2; exit }')
+	mtu=$(ip -n $name-wk -o link show type veth | sed -n 's/.* mtu \([0-9]*\) .*/\1/p' | head -1)
+	# A host of the appliance's /24 that neither the appliance nor a worker uses.
+	read -r raddr w0 < <(/usr/bin/python3 -c "
+import ipaddress, json
+c = json.load(open('config/lab.json'))
+used = {c['appliance']['ipv4']} | {w['ipv4'] for j in c['jobs'] for w in j['workers']}
+net = ipaddress.ip_network(c['appliance']['ipv4'] + '/24', strict=False)
+free = [str(h) for h in reversed(list(net.hosts())) if str(h) not in used]
+print(free[0], sorted(used - {c['appliance']['ipv4']})[0])")
+	ip -n $name-box addr add "$raddr/24" dev "$br"
+	raw_one raw-tx $name-box "$raddr" $name-wk "$w0" $((mtu - 28))
+	raw_one raw-rx $name-wk "$w0" $name-box "$raddr" $((mtu - 28))
+	ip -n $name-box addr del "$raddr/24" dev "$br"
+	echo "raw UDP: $name-wk $w0 <-> $name-box $raddr on $br, MTU $mtu, $raw_time s each way"
+}
+
 echo "== 4 workers, $size of float32 each, $steps steps"
 scripts/lab.sh up --name $name >/dev/null
+raw_ceiling
 ainftp 1 ainftp-float32
 ainftp 2 ainftp-int16
 ainftp 3 ainftp-int8
@@ -69,17 +123,45 @@ def load(label):
     return [json.loads(l) for l in open("%s/%s.json" % (d, label)) if l.strip()]
 base = load("gloo-lab-up")[0]["median_s"]
 alone = load("gloo-alone")[0]["median_s"]
-print("%-16s %12s %10s %14s %22s" % ("", "median ms", "vs gloo", "retransmits",
-      "Gbit/s per core tx/rx"))
+raw_tx, raw_tx_peer = load("raw-tx.send")[0], load("raw-tx.recv")[0]
+raw_rx, raw_rx_peer = load("raw-rx.recv")[0], load("raw-rx.send")[0]
+print("%-16s %12s %10s %12s %10s %22s %9s" % ("", "median ms", "vs gloo", "retransmits",
+      "retx/chunk", "Gbit/s per core tx/rx", "cpu busy"))
+res, all_retx, all_first = {}, 0, 0
 for label in ("ainftp-float32", "ainftp-int16", "ainftp-int8"):
     ws = load(label)
     # A collective ends for everyone with its slowest worker.
     med = max(w["median_s"] for w in ws)
     retx = sum(w["retransmits"] for w in ws)
+    first = sum(w["first_sends"] for w in ws)
+    all_retx, all_first = all_retx + retx, all_first + first
     tx = statistics.median(w["tx_gbps_per_core"] for w in ws)
     rx = statistics.median(w["rx_gbps_per_core"] for w in ws)
-    print("%-16s %12.1f %9.2fx %14d %11.2f / %.2f" % (label, med * 1e3, base / med, retx, tx, rx))
+    # The share of its wall time a worker's threads were on a CPU: low, and the
+    # client waits on the path or its timers rather than computing.
+    busy = statistics.median(w["cpu_s"] / w["wall_s"] for w in ws)
+    res[label] = (med, tx, rx)
+    print("%-16s %12.1f %9.2fx %12d %10.4f %11.2f / %-5.2f %8.0f%%" % (label, med * 1e3,
+          base / med, retx, retx / first, tx, rx, busy * 100))
 print("%-16s %12.1f %9.2fx" % ("gloo (lab up)", base * 1e3, 1.0))
 print("%-16s %12.1f %9.2fx" % ("gloo (alone)", alone * 1e3, base / alone))
-print("(vs gloo > 1: faster than Gloo with the lab up; ainftp's median is its slowest worker's)")
+# The ceiling's far ends (box side) are shown for what they are, not compared.
+print("%-16s %49s %11.2f / %.2f" % ("raw UDP GSO/GRO", "workers' side:", raw_tx["gbps_per_core"],
+      raw_rx["gbps_per_core"]))
+print("%-16s %49s %11.2f / %.2f" % ("", "box side:", raw_rx_peer["gbps_per_core"],
+      raw_tx_peer["gbps_per_core"]))
+print("(vs gloo > 1: faster than Gloo with the lab up; ainftp's median is its slowest worker's;")
+print(" retx/chunk: DATA datagrams sent again per chunk; raw UDP: %d-byte datagrams, %.0f s each way;"
+      % (raw_tx["seg"], raw_tx["wall_s"]))
+print(" cpu busy: the workers' median CPU time / wall time)")
+med16, tx16, rx16 = res["ainftp-int16"]
+kv = [("client_tx_gbps_per_core", tx16), ("client_rx_gbps_per_core", rx16),
+      ("raw_tx_gbps_per_core", raw_tx["gbps_per_core"]),
+      ("raw_rx_gbps_per_core", raw_rx["gbps_per_core"]),
+      ("ratio_raw_tx", tx16 / raw_tx["gbps_per_core"]),
+      ("ratio_raw_rx", rx16 / raw_rx["gbps_per_core"]),
+      ("xdp_tx_gbps_per_core", float("nan")), ("xdp_rx_gbps_per_core", float("nan")),
+      ("int16_vs_gloo", base / med16), ("float32_vs_gloo", base / res["ainftp-float32"][0]),
+      ("retransmits_per_chunk", all_retx / all_first)]
+print("bench-allreduce: " + " ".join("%s=%.4g" % (k, v) for k, v in kv))
 PY
