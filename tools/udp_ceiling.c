@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ainftp-udp-ceiling: what the kernel's UDP moves per core of CPU time on a
- * path, with none of ainftp's code: the ceiling the worker client is measured
- * against (scripts/bench-allreduce.sh). The sender hands the kernel 64 KB per
- * sendmsg, cut into MTU-sized datagrams by UDP GSO (UDP_SEGMENT); the receiver
- * takes them coalesced by UDP GRO (UDP_GRO), the segment size in a cmsg. Each
- * side prints one JSON line: UDP payload bytes over its own thread's CPU time.
+ * path, with none of ainftp's code but the tools' clock: the ceiling the
+ * worker client is measured against (scripts/bench-allreduce.sh). The sender
+ * hands the kernel 64 KB per sendmsg, cut into MTU-sized datagrams by UDP GSO
+ * (UDP_SEGMENT); the receiver takes them coalesced by UDP GRO (UDP_GRO), the
+ * segment size in a cmsg. Each side prints one JSON line: UDP payload bytes
+ * over its own thread's CPU time.
  *
  *   ainftp-udp-ceiling --recv 198.18.0.254:5001 &
  *   ainftp-udp-ceiling --send 198.18.0.254:5001 --bind 198.18.0.11 --seg 1472 --time 2
@@ -26,6 +27,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "ainftp_clock.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -63,15 +66,6 @@ usage(FILE *f)
 		"Prints one JSON line: bytes, cpu_s and gbps_per_core (UDP payload bits\n"
 		"per second of this thread's CPU time).\n",
 		RX_IDLE_MS);
-}
-
-static double
-seconds(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static int
@@ -229,11 +223,11 @@ run_send(const struct args *a)
 		fprintf(stderr, PROG ": send: %s\n", strerror(errno));
 		return 1;
 	}
-	cpu0 = seconds(CLOCK_THREAD_CPUTIME_ID);
-	wall0 = seconds(CLOCK_MONOTONIC);
+	cpu0 = ainftp_seconds(CLOCK_THREAD_CPUTIME_ID);
+	wall0 = ainftp_seconds(CLOCK_MONOTONIC);
 	end = wall0 + a->time_s;
 	/* The clock read every 64 sends only: it is not free either. */
-	while ((calls & 63) != 0 || seconds(CLOCK_MONOTONIC) < end) {
+	while ((calls & 63) != 0 || ainftp_seconds(CLOCK_MONOTONIC) < end) {
 		ssize_t n = send(fd, buf, len, 0);
 
 		calls++;
@@ -246,8 +240,8 @@ run_send(const struct args *a)
 			return 1;
 		}
 	}
-	print_result("send", a->seg, bytes, calls, seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0,
-		     seconds(CLOCK_MONOTONIC) - wall0, "refused", errs);
+	print_result("send", a->seg, bytes, calls, ainftp_seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0,
+		     ainftp_seconds(CLOCK_MONOTONIC) - wall0, "refused", errs);
 	close(fd);
 	free(buf);
 	return 0;
@@ -264,7 +258,7 @@ run_recv(const struct args *a)
 	} cm;
 	struct timeval tv = {.tv_sec = 0, .tv_usec = 100 * 1000};
 	uint64_t bytes = 0, calls = 0, gro = 0;
-	double cpu0 = 0, wall0 = 0, last = 0, start = seconds(CLOCK_MONOTONIC);
+	double cpu0 = 0, wall0 = 0, last = 0, start = ainftp_seconds(CLOCK_MONOTONIC);
 	int one = 1, fd = open_socket(&a->peer);
 
 	if (fd < 0 || setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0) {
@@ -287,14 +281,14 @@ run_recv(const struct args *a)
 			fprintf(stderr, PROG ": recv: %s\n", strerror(errno));
 			return 1;
 		}
-		now = seconds(CLOCK_MONOTONIC);
+		now = ainftp_seconds(CLOCK_MONOTONIC);
 		if (n < 0) {
 			if (calls > 0 ? now - last > RX_IDLE_MS / 1e3 : now - start > a->wait_s)
 				break;
 			continue;
 		}
 		if (calls++ == 0) {
-			cpu0 = seconds(CLOCK_THREAD_CPUTIME_ID);
+			cpu0 = ainftp_seconds(CLOCK_THREAD_CPUTIME_ID);
 			wall0 = now;
 			continue; /* the first one starts the clocks */
 		}
@@ -308,7 +302,7 @@ run_recv(const struct args *a)
 		return 1;
 	}
 	/* The idle tail's timeouts cost a few microseconds of CPU: left in. */
-	print_result("recv", a->seg, bytes, calls, seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0,
+	print_result("recv", a->seg, bytes, calls, ainftp_seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0,
 		     last - wall0, "gro_calls", gro);
 	close(fd);
 	return 0;

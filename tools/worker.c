@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "ainftp_client.h"
+#include "ainftp_clock.h"
 #include "ainftp_config.h"
 #include "ainftp_opt.h"
 #include "ainftp_proto.h"
@@ -400,15 +401,6 @@ verify(const struct args *a, const struct geometry *g, uint32_t step, const floa
 
 /* ------------------------------------------------------------ the run */
 
-static double
-seconds(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int
 cmp_double(const void *x, const void *y)
 {
@@ -495,7 +487,7 @@ static void
 progress_line(struct progress *p)
 {
 	struct ainftp_client_stats st;
-	double t = seconds(CLOCK_MONOTONIC) - p->wall0;
+	double t = ainftp_seconds(CLOCK_MONOTONIC) - p->wall0;
 
 	ainftp_client_get_stats(p->c, &st);
 	fprintf(p->out,
@@ -543,7 +535,7 @@ progress_start(struct progress *p, const struct args *a, const struct geometry *
 			       .out = a->json ? stderr : stdout, /* --json's stdout is one line */
 			       .every_s = a->progress_s,
 			       .total = (a->elems + g->elems - 1) / g->elems * a->steps,
-			       .wall0 = seconds(CLOCK_MONOTONIC)};
+			       .wall0 = ainftp_seconds(CLOCK_MONOTONIC)};
 	if (a->progress_s <= 0)
 		return -1;
 	pthread_mutex_init(&p->mu, NULL);
@@ -593,11 +585,11 @@ run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *
 		 * element it took a fifth of the process's CPU: the clocks leave it out.
 		 */
 		gradient(a->seed, a->worker, s, 0, a->elems, buf);
-		cpu0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
-		t0 = seconds(CLOCK_MONOTONIC);
+		cpu0 = ainftp_seconds(CLOCK_PROCESS_CPUTIME_ID);
+		t0 = ainftp_seconds(CLOCK_MONOTONIC);
 		rc = ainftp_allreduce(c, buf, a->elems, a->op);
-		res->lat[s] = seconds(CLOCK_MONOTONIC) - t0;
-		res->cpu_s += seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+		res->lat[s] = ainftp_seconds(CLOCK_MONOTONIC) - t0;
+		res->cpu_s += ainftp_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
 		res->wall_s += res->lat[s];
 		if (rc < 0) {
 			fprintf(stderr, "ainftp-worker: worker %d step %u: %s\n", a->worker, s,
