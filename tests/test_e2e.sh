@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Real workers end to end: 4 ainftp-worker processes (the C client library over
-# kernel UDP) all-reduce through ainftp-app on net_tap in the lab of scripts/lab.sh.
+# kernel UDP) all-reduce through ainftp-app on net_af_packet in the lab of scripts/lab.sh.
 #  1. a clean path: 64 MB of float32 per worker for job 1 (float32), 2 (int16) and
 #     3 (int8 blocks, int16 results), every result checked by --verify: bit for bit
 #     against the scalar reference, and within the documented bound of the exact sum;
