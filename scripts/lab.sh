@@ -231,12 +231,13 @@ finish_tap() {
 }
 
 # The app as tests/test_netns_tap.sh runs it, in its own session so that the
-# caller's Ctrl-C or exit does not reach it; `down` stops it.
+# caller's Ctrl-C or exit does not reach it; `down` stops it. 768 MB: 16 KB
+# mbufs for net_af_packet's ring frames and the slots of jumbo jobs.
 start_app() {
 	local lcores=(-l 0-1)
 	# One CPU: both lcores on it (slow, but up).
 	[ "$(nproc)" -ge 2 ] || lcores=(--lcores '0@0,1@0')
-	setsid ip netns exec "$ns_box" "$app" "${lcores[@]}" --no-huge -m 512 --no-pci \
+	setsid ip netns exec "$ns_box" "$app" "${lcores[@]}" --no-huge -m 768 --no-pci \
 		--no-shconf --file-prefix "$prefix" -- -c "$state/config.json" \
 		</dev/null >"$state/app.out" 2>"$state/app.err" &
 	echo $! >"$state/app.pid"

@@ -177,8 +177,11 @@ rc=0
 "$lab" stats --name "$name" | grep -q '"ainftp_stats"' || fail "no stats line"
 "$lab" down --name "$name" >/dev/null || fail "lab down (bridge)"
 
-# net_tap stays the lab's other port: its ARP and ping at MTU 1500.
-sed 's/"mtu": 9000/"mtu": 1500/' "$src/config/lab.json" >"$work/tap.json"
+# net_tap stays the lab's other port: its ARP and ping at MTU 1500, with jobs
+# of 1500-byte datagrams (docs/PROTOCOL.md's table).
+sed -e 's/"mtu": 9000/"mtu": 1500/' -e 's/"elems_per_packet": 2231/"elems_per_packet": 356/' \
+	-e 's/"elems_per_packet": 4462/"elems_per_packet": 712/' \
+	-e 's/"elems_per_packet": 4448/"elems_per_packet": 704/' "$src/config/lab.json" >"$work/tap.json"
 "$lab" up --name "$name" --app "$app" --config "$work/tap.json" --port tap >"$work/up" ||
 	fail "lab up (net_tap)"
 cat "$work/up"
