@@ -2,19 +2,19 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # All-reduce of 64 MB of float32 by 4 workers on this machine, in one run:
 #   ainftp   4 ainftp-worker processes (the client library over kernel UDP) through
-#            ainftp-app on net_tap in the lab of scripts/lab.sh, for float32, int16
-#            and int8 wire encodings;
+#            ainftp-app on net_af_packet (a veth pair, MTU 9000) in the lab of
+#            scripts/lab.sh, for float32, int16 and int8 wire encodings;
 #   gloo     torch.distributed's Gloo all-reduce by 4 processes over 127.0.0.1,
 #            with the lab up (the appliance's busy-polling core taken, as for ainftp)
 #            and with it down (Gloo alone on the machine).
 #   raw UDP  the kernel's ceiling on the same wire, with no ainftp code
 #            (ainftp-udp-ceiling: 64 KB per sendmsg cut by UDP GSO into datagrams of
 #            the lab's MTU, received with UDP GRO), while the lab is up. The app's
-#            port is a net_tap inside ainftp-app, so the far end is the appliance's
+#            port is a veth end the app reads itself, so the far end is the appliance's
 #            namespace itself: a spare address of the lab's /24 put on the lab's
 #            bridge for the measurement. A datagram then takes the workers' path
 #            (the workers' veth, the box's veth, the bridge) and ends in the box's
-#            kernel instead of going on through the tap. Workers to box gives the
+#            kernel instead of going on to the app's veth. Workers to box gives the
 #            send ceiling (sender in the workers' namespace), box to workers the
 #            receive ceiling (receiver in the workers' namespace), as the client
 #            sends and receives there.

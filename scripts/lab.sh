@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# A lab network for real kernel-UDP workers: ainftp-app on a net_tap port in one
-# network namespace, the workers' addresses in another, joined by a veth pair
-# through a bridge, or through an impaired path (--impair): tc netem where the
-# kernel has it, else the ainftp-impair relay. Nothing outside the two namespaces
-# is touched; addresses come from the config (198.18.0.0/24 in config/lab.json).
+# A lab network for real kernel-UDP workers: ainftp-app on a net_af_packet port
+# (a veth pair of its own) or a net_tap port in one network namespace, the
+# workers' addresses in another, joined by a veth pair through a bridge, or
+# through an impaired path (--impair): tc netem where the kernel has it, else the
+# ainftp-impair relay. Nothing outside the two namespaces is touched; addresses
+# come from the config (198.18.0.0/24 in config/lab.json).
 #
-#   appliance ns NAME-box                                     workers ns NAME-wk
-#   ainftp-app == tap ==[bridge | ainftp-impair]== veth ==== veth: one address per worker
+#   appliance ns NAME-box                                          workers ns NAME-wk
+#   ainftp-app = veth == veth =[bridge | ainftp-impair]= veth ==== veth: one address per worker
+#   (net_af_packet)   or tap =[...] (net_tap)
+#
+# net_af_packet copies frames through mmap'ed rings with no system call per frame
+# and carries jumbo frames (framesz= of 16384); net_tap costs a write() and a
+# SIGIO per frame through the kernel's tun driver, at most MTU 1500, and stays
+# for what only it has (the kernel's side of a tap).
 #
 # Run scripts/lab.sh --help for the commands.
 set -euo pipefail
@@ -17,7 +24,8 @@ prog=scripts/lab.sh
 
 usage() {
 	cat <<EOF
-usage: $prog up    [--name N] [--config F] [--impair SPEC] [--app PATH] [--impair-bin PATH]
+usage: $prog up    [--name N] [--config F] [--port af_packet|tap] [--impair SPEC] [--app PATH]
+                   [--impair-bin PATH]
        $prog exec  [--name N] -- CMD [ARGS...]
        $prog stats [--name N]
        $prog down  [--name N]
@@ -30,8 +38,12 @@ usage: $prog up    [--name N] [--config F] [--impair SPEC] [--app PATH] [--impai
          the namespaces and the state; succeeds when nothing is up
 
   --name N          lab name (default ainftp-lab): namespaces N-box and N-wk, state in /run/N
-  --config F        cluster.json with one net_tap port (default config/lab.json); the
-                    tap's iface= is rewritten in a private copy
+  --config F        cluster.json with one port whose device is a net_af_packet or a
+                    net_tap vdev (default config/lab.json); its iface= is rewritten
+                    in a private copy, to the lab's veth or tap
+  --port KIND       af_packet or tap: the app's port is of that kind whatever the
+                    config's device (af_packet: qpairs for the config's queues,
+                    16 KB ring frames; tap: MTU 1500 at most)
   --impair SPEC     loss=PCT,dup=PCT,reorder=PCT[,hold-us=US][,seed=N][,dir=both|a2b|b2a]
                     (a2b: appliance to workers, b2a: workers to appliance; hold-us
                     and seed are the relay's, netem has neither)
@@ -57,6 +69,8 @@ set_names() {
 	ns_box=$name-box
 	ns_wk=$name-wk
 	tap=lt$tag
+	veth_app=la$tag  # net_af_packet's interface ...
+	veth_link=lp$tag # ... and its peer, on the bridge or the relay
 	veth_box=lb$tag
 	veth_wk=lw$tag
 	bridge=lbr$tag
@@ -76,13 +90,17 @@ ns_exists() {
 
 # --- config -------------------------------------------------------------------
 
-# Checks the config's shape (one net_tap port, one /24 for everyone), writes the
-# private copy with the tap's name and prints what the lab needs as shell words.
-# The app checks everything else when it starts.
+# Checks the config's shape (one net_af_packet or net_tap port, one /24 for
+# everyone), writes the private copy with the lab's interface in the device and
+# prints what the lab needs as shell words. The app checks everything else when
+# it starts.
 prepare_config() {
-	/usr/bin/python3 - "$config" "$state/config.json" "$tap" <<'PY'
+	/usr/bin/python3 - "$config" "$state/config.json" "$port_kind" "$tap" "$veth_app" <<'PY'
 import ipaddress, json, os, re, shlex, sys
-src, dst, tap = sys.argv[1:]
+src, dst, want, tap, veth_app = sys.argv[1:]
+# Ring frames of 16 KB hold a 9000-MTU frame (the app checks framesz against
+# the MTU); 1024 of them per queue pair, a ring each way, locked in memory.
+AFP_ARGS = ["blocksz=16384", "framesz=16384", "framecnt=1024"]
 def die(msg):
     print("scripts/lab.sh: %s: %s" % (src, msg), file=sys.stderr)
     sys.exit(1)
@@ -95,12 +113,29 @@ try:
     ports, jobs = cfg["ports"], cfg["jobs"]
     appliance = cfg["appliance"]["ipv4"]
     if len(ports) != 1:
-        die("ports: the lab has one net_tap port, got %d ports" % len(ports))
+        die("ports: the lab has one port (net_af_packet or net_tap), got %d ports" % len(ports))
     dev = ports[0]["device"]
-    if not re.match(r"net_tap\d+(,|$)", dev):
-        die('ports[0].device: "%s" is not a net_tap vdev' % dev)
+    m = re.match(r"net_(af_packet|tap)\d+(,|$)", dev)
+    if not m:
+        die('ports[0].device: "%s" is neither a net_af_packet nor a net_tap vdev '
+            '(the lab takes "net_af_packet0[,ARG=V...]" or "net_tap0[,ARG=V...]"; '
+            'it sets iface= itself)' % dev)
+    kind = want or m.group(1)
     args = [a for a in dev.split(",")[1:] if not a.startswith("iface=")]
-    ports[0]["device"] = ",".join([dev.split(",")[0], "iface=" + tap] + args)
+    if kind != m.group(1):
+        # Another kind's arguments mean nothing to this one.
+        args = []
+    if kind == "af_packet":
+        # One queue pair per RX queue and per TX queue the app opens (one per
+        # RX lcore and one for the control lcore), as the PMD has them in pairs.
+        rx_lcores = {r["lcore"] for r in cfg.get("lcores", {}).get("rx", [])}
+        qpairs = max(ports[0].get("rx_queues", 1), ports[0].get("tx_queues", 1),
+                     len(rx_lcores) + 1)
+        keys = {a.split("=")[0] for a in args}
+        args += [a for a in ["qpairs=%d" % qpairs] + AFP_ARGS if a.split("=")[0] not in keys]
+        ports[0]["device"] = ",".join(["net_af_packet0", "iface=" + veth_app] + args)
+    else:
+        ports[0]["device"] = ",".join(["net_tap0", "iface=" + tap] + args)
     mtu = ports[0].get("mtu", 1500)
     workers = []
     for j in jobs:
@@ -119,7 +154,7 @@ fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # keys inside
 with os.fdopen(fd, "w") as f:
     json.dump(cfg, f, indent=1)
 print(" ".join("%s=%s" % (k, shlex.quote(str(v))) for k, v in [
-    ("mtu", mtu), ("appliance", appliance),
+    ("kind", kind), ("mtu", mtu), ("appliance", appliance),
     ("mac", cfg["appliance"].get("mac", "the port's own")), ("workers", " ".join(workers))]))
 PY
 }
@@ -166,13 +201,43 @@ make_namespaces() {
 		peer name "$veth_wk" mtu "$mtu" netns "$ns_wk"
 }
 
+# net_af_packet's veth pair, up before the app opens its end (the PMD neither
+# creates nor brings up an interface). The box's kernel keeps out of the app's
+# end: no ARP replies there for addresses of its own (the bench puts one on the
+# bridge). The peer resolves what the workers' kernel left to the NIC (UDP GSO
+# super-frames, checksums) as it sends to the app: an AF_PACKET ring gets
+# frames as they are, and the app checks every UDP checksum.
+make_app_veth() {
+	ip -n "$ns_box" link add "$veth_app" mtu "$mtu" type veth peer name "$veth_link" mtu "$mtu"
+	ip netns exec "$ns_box" sysctl -qw "net.ipv4.conf.$veth_app.arp_ignore=8"
+	ip netns exec "$ns_box" ethtool -K "$veth_link" tx off tx-udp-segmentation off \
+		tso off gso off >/dev/null
+	ip -n "$ns_box" link set "$veth_app" up
+	ip -n "$ns_box" link set "$veth_link" up
+}
+
+# The tap exists once the app has started: the lab finishes its kernel's side.
+finish_tap() {
+	# The kernel's side of the tap starts with the appliance's own MAC. A bridge
+	# would take that MAC as its local address and keep the workers' frames for
+	# itself: give the kernel's side an address of its own (the app's is unchanged).
+	ip -n "$ns_box" link set "$tap" address "$tap_mac"
+	# The app brings the tap up but leaves the kernel's side at MTU 1500, whatever
+	# the port's MTU (checked with DPDK 22.11): the lab sets it.
+	# The tap's queue toward the app is the lab's NIC RX ring: 1000 by default,
+	# less than 4 workers' windows of 256 chunks in flight, so bursts would be
+	# dropped there whenever the app's lcore is descheduled (2-core machines).
+	ip -n "$ns_box" link set "$tap" mtu "$mtu" txqueuelen 8192 up
+}
+
 # The app as tests/test_netns_tap.sh runs it, in its own session so that the
-# caller's Ctrl-C or exit does not reach it; `down` stops it.
+# caller's Ctrl-C or exit does not reach it; `down` stops it. 768 MB: 16 KB
+# mbufs for net_af_packet's ring frames and the slots of jumbo jobs.
 start_app() {
 	local lcores=(-l 0-1)
 	# One CPU: both lcores on it (slow, but up).
 	[ "$(nproc)" -ge 2 ] || lcores=(--lcores '0@0,1@0')
-	setsid ip netns exec "$ns_box" "$app" "${lcores[@]}" --no-huge -m 512 --no-pci \
+	setsid ip netns exec "$ns_box" "$app" "${lcores[@]}" --no-huge -m 768 --no-pci \
 		--no-shconf --file-prefix "$prefix" -- -c "$state/config.json" \
 		</dev/null >"$state/app.out" 2>"$state/app.err" &
 	echo $! >"$state/app.pid"
@@ -214,7 +279,7 @@ link_bridge() {
 	# STP off (the default): ports forward at once. No multicast snooping: the
 	# bridge would send IGMP reports of its own onto the lab's wire.
 	ip -n "$ns_box" link add "$bridge" type bridge mcast_snooping 0
-	ip -n "$ns_box" link set "$tap" master "$bridge"
+	ip -n "$ns_box" link set "$link_if" master "$bridge"
 	ip -n "$ns_box" link set "$veth_box" master "$bridge"
 	ip -n "$ns_box" link set "$bridge" up
 }
@@ -231,7 +296,7 @@ link_netem() {
 
 link_relay() {
 	[ -x "$impair_bin" ] || die "$impair_bin: not found or not executable (build it: scripts/build.sh)"
-	setsid ip netns exec "$ns_box" "$impair_bin" --a "$tap" --b "$veth_box" "${impair_args[@]}" \
+	setsid ip netns exec "$ns_box" "$impair_bin" --a "$link_if" --b "$veth_box" "${impair_args[@]}" \
 		</dev/null >"$state/impair.out" 2>"$state/impair.err" &
 	echo $! >"$state/impair.pid"
 	# Its start-up line comes once both sockets are bound: from then on no frame is missed.
@@ -255,10 +320,19 @@ ping_appliance() {
 	ip netns exec "$ns_wk" ping -c 1 -W 1 -q "$appliance" >/dev/null 2>&1
 }
 
+app_port() {
+	if [ "$kind" = af_packet ]; then
+		echo "net_af_packet on veth $veth_app (peer $veth_link)"
+	else
+		echo "net_tap $tap"
+	fi
+}
+
 cmd_up() {
-	local mtu appliance mac workers path="bridge $bridge (no impairment)" vars
+	local kind mtu appliance mac workers path="bridge $bridge (no impairment)" vars link_if
 	[ "$(id -u)" = 0 ] || die "needs root (network namespaces, /dev/net/tun)"
 	[ -x "$app" ] || die "$app: not found or not executable (build it: scripts/build.sh)"
+	[[ $port_kind =~ ^(|af_packet|tap)$ ]] || die "--port: \"$port_kind\" is not af_packet or tap"
 	[ -r "$config" ] || die "$config: cannot read"
 	if state_is_ours || ns_exists "$ns_box" || ns_exists "$ns_wk"; then
 		die "lab $name is already up (or half up): $prog down --name $name"
@@ -273,19 +347,19 @@ cmd_up() {
 		trap 'echo "$prog: up failed, tearing down" >&2; teardown >/dev/null 2>&1' EXIT
 	vars=$(prepare_config) || exit 1
 	eval "$vars"
+	[ "$kind" != af_packet ] || command -v ethtool >/dev/null ||
+		die "needs ethtool for a net_af_packet lab (scripts/deps.sh installs it; or --port tap)"
 
 	make_namespaces
-	start_app
-	# The kernel's side of the tap starts with the appliance's own MAC. A bridge
-	# would take that MAC as its local address and keep the workers' frames for
-	# itself: give the kernel's side an address of its own (the app's is unchanged).
-	ip -n "$ns_box" link set "$tap" address "$tap_mac"
-	# The app brings the tap up but leaves the kernel's side at MTU 1500, whatever
-	# the port's MTU (checked with DPDK 22.11): the lab sets it.
-	# The tap's queue toward the app is the lab's NIC RX ring: 1000 by default,
-	# less than 4 workers' windows of 256 chunks in flight, so bursts would be
-	# dropped there whenever the app's lcore is descheduled (2-core machines).
-	ip -n "$ns_box" link set "$tap" mtu "$mtu" txqueuelen 8192 up
+	if [ "$kind" = af_packet ]; then
+		link_if=$veth_link
+		make_app_veth
+		start_app
+	else
+		link_if=$tap
+		start_app
+		finish_tap
+	fi
 	ip -n "$ns_box" link set "$veth_box" up
 	if [ -n "$impair" ] && have_netem; then
 		link_netem
@@ -300,9 +374,9 @@ cmd_up() {
 
 	cat <<EOF
 lab $name is up
-  appliance  $appliance (MAC $mac) in netns $ns_box on $tap, MTU $mtu: $app, pid $(cat "$state/app.pid")
+  appliance  $appliance (MAC $mac) in netns $ns_box on $(app_port), MTU $mtu: $app, pid $(cat "$state/app.pid")
   workers    $workers in netns $ns_wk on $veth_wk
-  path       $tap <-> $veth_box: $path
+  path       $link_if <-> $veth_box: $path
   state      $state (config.json, app.out, app.err$([ ! -f "$state/impair.pid" ] || echo ", impair.out, impair.err"))
   run        $prog exec --name $name -- CMD    then    $prog down --name $name
 EOF
@@ -403,6 +477,7 @@ main() {
 	name=ainftp-lab
 	config=$root/config/lab.json
 	impair=
+	port_kind=
 	app=$root/build/app/ainftp-app
 	impair_bin=$root/build/tools/ainftp-impair
 	case $cmd in
@@ -422,11 +497,12 @@ main() {
 	esac
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--name | --config | --impair | --app | --impair-bin)
+		--name | --config | --port | --impair | --app | --impair-bin)
 			[ $# -ge 2 ] || { echo "$prog: $1 needs a value" >&2; exit 2; }
 			case $1 in
 			--name) name=$2 ;;
 			--config) config=$2 ;;
+			--port) port_kind=$2 ;;
 			--impair) impair=$2 ;;
 			--app) app=$(realpath -m "$2") ;;
 			--impair-bin) impair_bin=$(realpath -m "$2") ;;

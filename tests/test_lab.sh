@@ -3,11 +3,16 @@
 # The lab network (scripts/lab.sh) and its impairment relay (ainftp-impair):
 #  1. the relay between two kernels: UDP datagrams whose checksum the sender left
 #     to the NIC (CHECKSUM_PARTIAL on veth) and a TCP stream (GSO) arrive intact;
-#  2. a lab through a bridge: every ping answered, exec's exit status passed through;
+#  2. a lab through a bridge, the app on net_af_packet at the config's MTU 9000:
+#     ARP resolves the appliance's MAC, every ping answered, 8000-byte ones too
+#     (unfragmented), exec's exit status passed through; the same on net_tap
+#     (--port tap, MTU 1500): ARP and every ping answered;
 #  3. a lab through the relay with 20% loss, 10% duplication and 30% reordering
-#     both ways: some pings answered, not all, and the relay's counters show every
-#     impairment in both directions; `down` leaves nothing behind;
-#  4. `up` with configs the lab or the app refuses: a clear error, nothing left.
+#     both ways, on net_af_packet: some pings answered, not all, and the relay's
+#     counters show every impairment in both directions; `down` leaves nothing behind;
+#  4. `up` with configs the lab or the app refuses (an MTU the port cannot carry:
+#     net_af_packet's framesz too small, net_tap's 1522-byte frame; a port of
+#     another kind): a clear error, nothing left.
 # Usage: test_lab.sh APP IMPAIR SRCDIR. Addresses are 198.18.0.0/24, in namespaces only.
 set -euo pipefail
 
@@ -146,17 +151,46 @@ for n in "$ns-a" "$ns-r" "$ns-b"; do ip netns del "$n"; done
 
 # --- 2. a lab through a bridge ----------------------------------------------------
 
+mac=$(/usr/bin/python3 -c "import json; print(json.load(open('$src/config/lab.json'))['appliance']['mac'])")
+# ARP: the workers' kernel learnt the appliance's MAC from its reply.
+arp_check() { # KIND
+	ip -n "$name-wk" neigh show 198.18.0.1 | grep -qi "lladdr $mac" ||
+		fail "$1: no ARP entry for 198.18.0.1 at $mac: $(ip -n "$name-wk" neigh show)"
+}
+
 "$lab" up --name "$name" --app "$app" >"$work/up" || fail "lab up (bridge)"
 cat "$work/up"
 grep -q "bridge" "$work/up" || fail "up did not say the path is a bridge"
+grep -q "on net_af_packet on veth .*, MTU 9000" "$work/up" ||
+	fail "up did not say the port is net_af_packet at MTU 9000"
 "$lab" exec --name "$name" -- ping -c 10 -i 0.1 -W 2 198.18.0.1 >"$work/ping" ||
 	fail "ping through the bridge: $(tail -2 "$work/ping")"
 grep -q " 0% packet loss" "$work/ping" || fail "ping through the bridge lost packets"
+arp_check af_packet
+# 8028-byte frames, not fragmented: the jumbo path end to end.
+"$lab" exec --name "$name" -- ping -c 5 -i 0.1 -W 2 -s 8000 -M "do" 198.18.0.1 >"$work/ping" ||
+	fail "8000-byte ping through the bridge: $(tail -2 "$work/ping")"
+grep -q " 0% packet loss" "$work/ping" || fail "8000-byte ping through the bridge lost packets"
 rc=0
 "$lab" exec --name "$name" -- sh -c 'exit 7' || rc=$?
 [ "$rc" = 7 ] || fail "exec passed exit status $rc, not 7"
 "$lab" stats --name "$name" | grep -q '"ainftp_stats"' || fail "no stats line"
 "$lab" down --name "$name" >/dev/null || fail "lab down (bridge)"
+
+# net_tap stays the lab's other port: its ARP and ping at MTU 1500, with jobs
+# of 1500-byte datagrams (docs/PROTOCOL.md's table).
+sed -e 's/"mtu": 9000/"mtu": 1500/' -e 's/"elems_per_packet": 2231/"elems_per_packet": 356/' \
+	-e 's/"elems_per_packet": 4462/"elems_per_packet": 712/' \
+	-e 's/"elems_per_packet": 4448/"elems_per_packet": 704/' "$src/config/lab.json" >"$work/tap.json"
+"$lab" up --name "$name" --app "$app" --config "$work/tap.json" --port tap >"$work/up" ||
+	fail "lab up (net_tap)"
+cat "$work/up"
+grep -q "on net_tap .*, MTU 1500" "$work/up" || fail "up did not say the port is net_tap at MTU 1500"
+"$lab" exec --name "$name" -- ping -c 10 -i 0.1 -W 2 198.18.0.1 >"$work/ping" ||
+	fail "ping through net_tap: $(tail -2 "$work/ping")"
+grep -q " 0% packet loss" "$work/ping" || fail "ping through net_tap lost packets"
+arp_check net_tap
+"$lab" down --name "$name" >/dev/null || fail "lab down (net_tap)"
 
 # --- 3. a lab through the relay ---------------------------------------------------
 
@@ -194,18 +228,24 @@ ns_gone "$name-box" && ns_gone "$name-wk" || fail "namespaces left after down"
 
 # --- 4. configs the lab or the app refuses ------------------------------------------
 
-# ainftp-app refuses it (no net_tap frame of 9018 bytes in DPDK 22.11) after the
-# namespaces exist; the lab refuses a port that is not a net_tap before.
-sed 's/"mtu": 1500/"mtu": 9000/' "$src/config/lab.json" >"$work/mtu.json"
-sed 's/net_tap0,iface=labtap/net_ring0/' "$src/config/lab.json" >"$work/ring.json"
-for bad in mtu ring; do
+# ainftp-app refuses the first two after the namespaces exist (net_af_packet's
+# 4 KB ring frames hold no 9018-byte frame; net_tap takes frames of 1522 bytes
+# in DPDK 22.11); the lab refuses a port of another kind before.
+sed 's/framesz=16384/framesz=4096/' "$src/config/lab.json" >"$work/afp-mtu.json"
+cp "$src/config/lab.json" "$work/tap-mtu.json"
+sed 's/"device": "[^"]*"/"device": "net_ring0"/' "$src/config/lab.json" >"$work/ring.json"
+for bad in afp-mtu tap-mtu ring; do
+	port=()
+	[ "$bad" != tap-mtu ] || port=(--port tap)
 	rc=0
-	"$lab" up --name "$name-bad" --app "$app" --config "$work/$bad.json" >"$work/out" 2>"$work/err" ||
-		rc=$?
+	"$lab" up --name "$name-bad" --app "$app" --config "$work/$bad.json" "${port[@]}" \
+		>"$work/out" 2>"$work/err" || rc=$?
 	[ "$rc" != 0 ] || fail "lab up took $bad.json"
 	cat "$work/err"
-	grep -q "^scripts/lab.sh: .*\(ainftp-app exited\|is not a net_tap\)" "$work/err" ||
-		fail "no clear error for $bad.json"
+	grep -q "^scripts/lab.sh: .*\(ainftp-app exited\|is neither a net_af_packet nor a net_tap\)" \
+		"$work/err" || fail "no clear error for $bad.json"
+	[ "$bad" != afp-mtu ] || grep -q "ports\[0\].mtu: 9000 is outside .*framesz=" "$work/err" ||
+		fail "the app did not say framesz= bounds the MTU"
 	ns_gone "$name-bad-box" && ns_gone "$name-bad-wk" || fail "namespaces left after a failed up"
 	[ ! -e "/run/$name-bad" ] || fail "/run/$name-bad left after a failed up"
 done

@@ -40,8 +40,9 @@ import ainftp
 SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP = None  # set from --app
 
-JOB = 1  # config/lab.json: float32, 356 elements per packet
-ELEMS = 356
+JOB = 1  # config/lab.json: float32, its elements per packet
+with open(os.path.join(SRCDIR, "config", "lab.json")) as _f:
+    ELEMS = next(j for j in json.load(_f)["jobs"] if j["id"] == JOB)["elems_per_packet"]
 WORKERS = 4
 BLOCK = 32
 KEY = "0123456789abcdef" * 4

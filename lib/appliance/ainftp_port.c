@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <linux/if_packet.h>
 
 #include <rte_bus.h>
 #include <rte_dev.h>
@@ -20,6 +23,21 @@
 #define POOL_SPARE 1024 /* packets in flight between stages beyond the rings */
 /* Room for the largest frame: MTU plus Ethernet header, two VLAN tags and FCS. */
 #define FRAME_OVERHEAD (RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN)
+
+/*
+ * net_af_packet moves each frame through a TPACKET_V2 ring slot of framesz
+ * bytes (its framesz= argument, 2048 by default) but reports a 1518-byte
+ * max_rx_pktlen whatever framesz is. The kernel writes a received frame
+ * AFP_FRAME_OFF bytes into its slot and cuts what does not fit, so the slot,
+ * not the report, bounds the MTU. The PMD copies a slot less its first
+ * AFP_MBUF_OFF bytes into one mbuf (no scatter) and refuses a pool whose data
+ * room is smaller.
+ */
+#define AFP_DRIVER "net_af_packet"
+#define AFP_FRAMESZ_ARG ",framesz="
+#define AFP_FRAMESZ_DEFAULT 2048
+#define AFP_FRAME_OFF (TPACKET_ALIGN(TPACKET2_HDRLEN + 16) - RTE_ETHER_HDR_LEN)
+#define AFP_MBUF_OFF (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
 
 static int
 port_socket(uint16_t port_id)
@@ -73,6 +91,67 @@ port_resolve(struct ainftp_runtime *rt, uint16_t idx, char *err, size_t errlen)
 	return AINFTP_ERR_CONFIG;
 }
 
+static bool
+port_is_afp(const struct rte_eth_dev_info *info)
+{
+	return strcmp(info->driver_name, AFP_DRIVER) == 0;
+}
+
+/* The framesz= of a net_af_packet vdev string; the PMD's default without one. */
+static uint32_t
+afp_framesz(const char *device)
+{
+	const char *arg = strstr(device, AFP_FRAMESZ_ARG);
+
+	if (arg == NULL)
+		return AFP_FRAMESZ_DEFAULT;
+	/* The PMD read it with atoi() and refused 0 when it created the port. */
+	return (uint32_t)strtoul(arg + strlen(AFP_FRAMESZ_ARG), NULL, 10);
+}
+
+/*
+ * What a port really carries, per PMD: net_af_packet its ring slot (see
+ * AFP_FRAME_OFF), every other PMD the max_rx_pktlen it reports (net_tap 1522
+ * in DPDK 22.11, so MTU 1500 with room for VLAN tags). Also the mbuf data room
+ * its RX queues need: one whole frame, or net_af_packet's slot.
+ */
+static void
+port_frame_limits(struct ainftp_runtime *rt, uint16_t idx, const struct rte_eth_dev_info *info)
+{
+	const struct ainftp_port_conf *pc = &rt->cfg->ports[idx];
+	struct ainftp_port *p = &rt->ports[idx];
+	uint32_t framesz;
+
+	p->rx_room = (uint32_t)pc->mtu + FRAME_OVERHEAD;
+	p->max_frame = info->max_rx_pktlen;
+	if (!port_is_afp(info))
+		return;
+	framesz = afp_framesz(pc->device);
+	p->max_frame = framesz > AFP_FRAME_OFF ? framesz - (uint32_t)AFP_FRAME_OFF : 0;
+	if (framesz > AFP_MBUF_OFF)
+		p->rx_room = RTE_MAX(p->rx_room, framesz - (uint32_t)AFP_MBUF_OFF);
+}
+
+/*
+ * The largest MTU the config may ask of a port: what its frames hold, less the
+ * overhead rte_eth_dev_configure() counts (the gap between the max frame and
+ * max MTU the PMD reports, else Ethernet header and CRC), so that a port the
+ * PMD would refuse is refused here, naming the config's key.
+ */
+static uint32_t
+port_mtu_max(const struct ainftp_port *p, const struct rte_eth_dev_info *info)
+{
+	uint32_t overhead = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
+
+	if (port_is_afp(info))
+		return p->max_frame > FRAME_OVERHEAD ? p->max_frame - FRAME_OVERHEAD : 0;
+	if (info->max_mtu != UINT16_MAX && info->max_rx_pktlen > info->max_mtu)
+		overhead = info->max_rx_pktlen - info->max_mtu;
+	if (p->max_frame <= overhead)
+		return 0;
+	return RTE_MIN((uint32_t)info->max_mtu, p->max_frame - overhead);
+}
+
 /* The config against what the device offers. */
 static int
 port_check(struct ainftp_runtime *rt, uint16_t idx, const struct rte_eth_dev_info *info, char *err,
@@ -102,9 +181,12 @@ port_check(struct ainftp_runtime *rt, uint16_t idx, const struct rte_eth_dev_inf
 			 cfg->source, idx, p->n_txq, info->max_tx_queues, p->name);
 		return AINFTP_ERR_CONFIG;
 	}
-	if (pc->mtu < info->min_mtu || pc->mtu > info->max_mtu) {
-		snprintf(err, errlen, "%s: ports[%u].mtu: %u is outside what %s takes (%u..%u)",
-			 cfg->source, idx, pc->mtu, p->name, info->min_mtu, info->max_mtu);
+	if (pc->mtu < info->min_mtu || pc->mtu > port_mtu_max(p, info)) {
+		snprintf(err, errlen, "%s: ports[%u].mtu: %u is outside what %s takes (%u..%u%s)",
+			 cfg->source, idx, pc->mtu, p->name, info->min_mtu, port_mtu_max(p, info),
+			 port_is_afp(info) ? ": its framesz= less the ring's header and "
+					     "the frame's overhead"
+					   : "");
 		return AINFTP_ERR_CONFIG;
 	}
 	return 0;
@@ -181,18 +263,23 @@ result_pools_create(struct ainftp_runtime *rt, int socket, char *err, size_t err
 static int
 pool_create(struct ainftp_runtime *rt, int socket, char *err, size_t errlen)
 {
-	uint16_t i, mtu = 0;
 	unsigned int n = ainftp_pool_size(rt, socket);
-	uint32_t room;
+	uint32_t room = RTE_MBUF_DEFAULT_DATAROOM;
 	char name[RTE_MEMPOOL_NAMESIZE];
+	uint16_t i;
 
 	if (rt->pool[socket] != NULL)
 		return 0;
+	/* One mbuf per frame on RX: no port on this socket needs scatter. */
 	for (i = 0; i < rt->n_ports; i++)
 		if (rt->ports[i].socket == socket)
-			mtu = RTE_MAX(mtu, rt->cfg->ports[i].mtu);
-	room = RTE_MAX((uint32_t)RTE_MBUF_DEFAULT_DATAROOM, (uint32_t)mtu + FRAME_OVERHEAD) +
-	       RTE_PKTMBUF_HEADROOM;
+			room = RTE_MAX(room, rt->ports[i].rx_room);
+	room += RTE_PKTMBUF_HEADROOM;
+	if (room > UINT16_MAX) {
+		snprintf(err, errlen, "socket %d: mbufs of %u bytes: more than an mbuf holds",
+			 socket, room);
+		return AINFTP_ERR_CONFIG;
+	}
 	snprintf(name, sizeof(name), "ainftp_mbuf_s%d", socket);
 	rt->pool[socket] = rte_pktmbuf_pool_create(name, n, POOL_CACHE, 0, (uint16_t)room, socket);
 	if (rt->pool[socket] == NULL) {
@@ -212,6 +299,13 @@ port_conf_fill(const struct ainftp_port_conf *pc, const struct rte_eth_dev_info 
 {
 	memset(conf, 0, sizeof(*conf));
 	conf->rxmode.mtu = pc->mtu;
+	/*
+	 * rte_eth_dev_configure() holds net_af_packet to its reported 1518-byte
+	 * frame, but the PMD never uses the MTU it is given: its ring slot bounds
+	 * the frames (port_frame_limits), the interface's own MTU the kernel's.
+	 */
+	if (port_is_afp(info))
+		conf->rxmode.mtu = RTE_MIN(pc->mtu, (uint16_t)RTE_ETHER_MTU);
 	/* Checksums in hardware where the NIC has them; the software check covers the rest. */
 	conf->rxmode.offloads = info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 	/* Results are a header mbuf chained to a payload shared by every worker's copy. */
@@ -386,6 +480,7 @@ ainftp_ports_setup(struct ainftp_runtime *rt, char *err, size_t errlen)
 		p->socket = port_socket(p->port_id);
 		p->n_rxq = cfg->ports[i].rx_queues;
 		p->n_txq = RTE_MAX(cfg->ports[i].tx_queues, txq);
+		port_frame_limits(rt, i, &info[i]);
 		ret = port_check(rt, i, &info[i], err, errlen);
 		if (ret != 0)
 			return ret;

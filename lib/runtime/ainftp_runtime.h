@@ -32,9 +32,11 @@ struct ainftp_port {
 	uint16_t n_rxq;
 	uint16_t n_txq;
 	bool started;
-	bool probed;   /* hot-plugged by us from a vdev string: removed at close */
-	bool preset;   /* port_id set before setup (emulated workers): not looked up */
-	bool multiseg; /* can send chained mbufs: results share one payload */
+	bool probed;	    /* hot-plugged by us from a vdev string: removed at close */
+	bool preset;	    /* port_id set before setup (emulated workers): not looked up */
+	bool multiseg;	    /* can send chained mbufs: results share one payload */
+	uint32_t max_frame; /* the largest frame it carries (port_frame_limits, ainftp_port.c) */
+	uint32_t rx_room;   /* mbuf data room its RX queues need, headroom excluded */
 	struct rte_ether_addr mac;
 	char name[RTE_ETH_NAME_MAX_LEN];
 };
