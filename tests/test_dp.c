@@ -734,6 +734,46 @@ port_ctr(size_t offset)
 #define CTR(field) port_ctr(offsetof(struct ainftp_port_ctr, field))
 
 /*
+ * A result pool with nothing left: the contribution that completes a chunk is
+ * counted as a shortage and not taken (the stash, refilled from the pool, has
+ * nothing either), so its retransmission completes the chunk, with the exact
+ * sum, once mbufs are back.
+ */
+START_TEST(result_shortage_is_retried)
+{
+	struct ainftp_dp *dp = &fx.rt.rx[FIX_RX_LCORE]->dp;
+	struct rte_mempool *mp = fx.rt.result_pool[0];
+	uint64_t before = CTR(drops[AINFTP_DROP_RESULT_NOMBUF]);
+	unsigned int held = 0, n;
+	struct rte_mbuf *out[8];
+	struct contrib c[NW];
+	float want[ELEMS];
+	void **all;
+
+	three(c, 1, 0);
+	expected_sum(c, NW, want);
+	ainftp_dp_stop(dp); /* the stash back to the pool, which the test then empties */
+	all = malloc(mp->size * sizeof(*all));
+	ck_assert_ptr_nonnull(all);
+	while (held < mp->size && rte_mempool_get(mp, &all[held]) == 0)
+		held++;
+	send_contrib(&c[0]);
+	send_contrib(&c[1]);
+	send_contrib(&c[2]);
+	ck_assert_uint_eq(drain(out, 8), 0);
+	ck_assert_uint_eq(CTR(drops[AINFTP_DROP_RESULT_NOMBUF]), before + 1);
+	rte_mempool_put_bulk(mp, all, held);
+	free(all);
+	send_contrib(&c[2]);
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, NW);
+	check_result(out[0], c, want, 0x7, 0);
+	rte_pktmbuf_free_bulk(out, n);
+	ck_assert_uint_eq(CTR(drops[AINFTP_DROP_RESULT_NOMBUF]), before + 1);
+}
+END_TEST
+
+/*
  * A HEARTBEAT_ACK from worker `from` (its source address), claiming worker
  * `claim`, tagged under `key`, with AUTH when `auth`. Returns its length.
  */
@@ -1788,6 +1828,7 @@ main(void)
 	tcase_add_test(tc, retransmissions_are_idempotent);
 	tcase_add_test(tc, wrong_key);
 	tcase_add_test(tc, tags_checked_a_burst_at_a_time);
+	tcase_add_test(tc, result_shortage_is_retried);
 	tcase_add_test(tc, unknown_worker);
 	tcase_add_test(tc, wrong_job);
 	tcase_add_test(tc, stale_step);
