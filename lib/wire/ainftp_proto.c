@@ -13,7 +13,7 @@ _Static_assert(AINFTP_TAG_LEN == crypto_shorthash_siphashx24_BYTES,
 	       "the tag is all of SipHash-128");
 
 /* Input of the key derivation: names what the derived key is for (docs/PROTOCOL.md). */
-static const char mac_key_context[] = "ainftp v1 SipHash-2-4-128 key";
+static const char mac_key_context[] = "ainftp v2 SipHash-2-4-128 key";
 
 const char *const ainftp_bad_names[AINFTP_BAD_MAX] = {
 	[AINFTP_OK] = "ok",
@@ -34,6 +34,26 @@ const char *const ainftp_bad_names[AINFTP_BAD_MAX] = {
 	[AINFTP_BAD_STALE] = "stale",
 	[AINFTP_BAD_DUPLICATE] = "duplicate",
 	[AINFTP_BAD_SLOT_BUSY] = "slot_busy",
+};
+
+const char *const ainftp_hello_status_names[AINFTP_HELLO_MAX] = {
+	[AINFTP_HELLO_OK] = "ok",
+	[AINFTP_HELLO_JOB] = "job",
+	[AINFTP_HELLO_WORKER] = "worker",
+	[AINFTP_HELLO_ELEMS] = "elems_per_packet",
+	[AINFTP_HELLO_ENCODING] = "encoding",
+	[AINFTP_HELLO_RESULT_ENC] = "result_encoding",
+	[AINFTP_HELLO_SLOTS] = "slots",
+	[AINFTP_HELLO_LANES] = "lanes",
+	[AINFTP_HELLO_AUTH] = "auth",
+};
+
+const char *const ainftp_state_reason_names[AINFTP_STATE_REASON_MAX] = {
+	[0] = "none",
+	[AINFTP_STATE_STALE] = "stale",
+	[AINFTP_STATE_AHEAD] = "ahead",
+	[AINFTP_STATE_MISSING] = "missing",
+	[AINFTP_STATE_HAVE] = "have",
 };
 
 size_t
@@ -160,18 +180,27 @@ ainftp_hdr_read(const struct ainftp_hdr *h, struct ainftp_msg *m)
 	m->bitmap = HDR_GET(h, bitmap);
 }
 
-/* DATA and RESULT carry elements; the other types are the header, and a tag if flagged. */
+/* DATA and RESULT carry elements; HELLO, HELLO_ACK and STATE a body; the others nothing. */
 static int
 carries_payload(uint8_t type)
 {
 	return type == AINFTP_MSG_DATA || type == AINFTP_MSG_RESULT;
 }
 
+size_t
+ainftp_body_len(unsigned int type)
+{
+	return type == AINFTP_MSG_HELLO || type == AINFTP_MSG_HELLO_ACK ||
+			       type == AINFTP_MSG_STATE
+		       ? AINFTP_BODY_LEN
+		       : 0;
+}
+
 /* Bytes after the UDP header that a message with this header must have exactly. */
 static size_t
 expected_len(const struct ainftp_hdr *h)
 {
-	size_t len = sizeof(*h);
+	size_t len = sizeof(*h) + ainftp_body_len(h->type);
 
 	if (carries_payload(h->type))
 		len += ainftp_payload_len(h->encoding, (uint32_t)HDR_GET(h, elems));
@@ -189,7 +218,7 @@ ainftp_hdr_check(const struct ainftp_hdr *h, size_t udp_len)
 		return AINFTP_BAD_TRUNCATED;
 	if (h->version != AINFTP_PROTO_VERSION)
 		return AINFTP_BAD_VERSION;
-	if (h->type < AINFTP_MSG_DATA || h->type > AINFTP_MSG_HELLO_ACK)
+	if (h->type < AINFTP_MSG_DATA || h->type > AINFTP_MSG_MAX)
 		return AINFTP_BAD_TYPE;
 	if (ainftp_codec_get(h->encoding) == NULL)
 		return AINFTP_BAD_ENCODING;
@@ -201,4 +230,66 @@ ainftp_hdr_check(const struct ainftp_hdr *h, size_t udp_len)
 	if (udp_len > want)
 		return AINFTP_BAD_LENGTH;
 	return AINFTP_OK;
+}
+
+#define BODY_PUT(b, field, v) \
+	put_be((uint8_t *)(b) + offsetof(__typeof__(*(b)), field), (v), sizeof((b)->field))
+#define BODY_GET(b, field) \
+	get_be((const uint8_t *)(b) + offsetof(__typeof__(*(b)), field), sizeof((b)->field))
+
+void
+ainftp_hello_write(struct ainftp_hello *b, const struct ainftp_hello_info *i)
+{
+	memset(b, 0, sizeof(*b));
+	BODY_PUT(b, slots, i->slots);
+	BODY_PUT(b, lanes, i->lanes);
+	b->result_encoding = i->result_encoding;
+	b->status = i->status;
+	BODY_PUT(b, step, i->step);
+	b->auth = i->auth;
+}
+
+void
+ainftp_hello_read(const struct ainftp_hello *b, struct ainftp_hello_info *i)
+{
+	i->slots = (uint32_t)BODY_GET(b, slots);
+	i->lanes = (uint16_t)BODY_GET(b, lanes);
+	i->result_encoding = b->result_encoding;
+	i->status = b->status;
+	i->step = (uint32_t)BODY_GET(b, step);
+	i->auth = b->auth;
+}
+
+void
+ainftp_state_write(struct ainftp_state *b, const struct ainftp_state_info *i)
+{
+	memset(b, 0, sizeof(*b));
+	BODY_PUT(b, slot_step, i->slot_step);
+	BODY_PUT(b, slot_chunk, i->slot_chunk);
+	BODY_PUT(b, next_step, i->next_step);
+	b->reason = i->reason;
+	b->slot_state = i->slot_state;
+}
+
+void
+ainftp_state_read(const struct ainftp_state *b, struct ainftp_state_info *i)
+{
+	i->slot_step = (uint32_t)BODY_GET(b, slot_step);
+	i->slot_chunk = (uint32_t)BODY_GET(b, slot_chunk);
+	i->next_step = (uint32_t)BODY_GET(b, next_step);
+	i->reason = b->reason;
+	i->slot_state = b->slot_state;
+}
+
+int
+ainftp_result_verify(const struct ainftp_mac_key *mk, uint8_t *p, size_t udp_len)
+{
+	uint8_t tag[AINFTP_TAG_LEN];
+	size_t hl = sizeof(struct ainftp_hdr);
+
+	if (udp_len < hl + AINFTP_TAG_LEN)
+		return 0;
+	memcpy(tag, p + hl, AINFTP_TAG_LEN);
+	memmove(p + AINFTP_TAG_LEN, p, hl);
+	return ainftp_mac_verify(mk, p + AINFTP_TAG_LEN, udp_len - AINFTP_TAG_LEN, tag);
 }

@@ -3,8 +3,11 @@
 #define AINFTP_PROTO_H
 
 /*
- * The ainftp wire format (docs/PROTOCOL.md), version 1: a fixed header right
- * after the UDP header, the payload, then (when flags has AUTH) a 16-byte tag.
+ * The ainftp wire format (docs/PROTOCOL.md), version 2: a fixed header right
+ * after the UDP header, then a payload (DATA, RESULT) or a 16-byte body
+ * (HELLO, HELLO_ACK, STATE), and (when flags has AUTH) a 16-byte tag: after
+ * everything else, but in a RESULT right after the header, so that the
+ * payload is one buffer shared by every worker's copy.
  * Shared by the appliance, the emulated workers and the worker client library,
  * so it uses no DPDK: plain C11 and the MAC library.
  */
@@ -14,7 +17,8 @@
 
 #include "ainftp_codec.h"
 
-#define AINFTP_PROTO_VERSION 1
+#define AINFTP_PROTO_VERSION 2
+#define AINFTP_BODY_LEN 16 /* HELLO, HELLO_ACK and STATE */
 #define AINFTP_TAG_LEN 16
 #define AINFTP_KEY_BYTES 32	       /* a worker's key (cluster.json: 64 hex digits) */
 #define AINFTP_WORKER_APPLIANCE 0xffff /* the worker field of what the appliance sends */
@@ -25,14 +29,89 @@ enum ainftp_msg_type {
 	AINFTP_MSG_RESULT = 2,	  /* appliance -> worker: one chunk's sum */
 	AINFTP_MSG_HEARTBEAT = 3, /* appliance -> worker (control lcore) */
 	AINFTP_MSG_HEARTBEAT_ACK = 4,
-	AINFTP_MSG_HELLO = 5,	  /* worker -> appliance: what is the job's geometry? */
-	AINFTP_MSG_HELLO_ACK = 6, /* appliance -> worker: lanes, elems, slots, encodings */
+	AINFTP_MSG_HELLO = 5,	  /* worker -> appliance: its view of the job; join */
+	AINFTP_MSG_HELLO_ACK = 6, /* appliance -> worker: the job's geometry and step */
+	AINFTP_MSG_STATE = 7,	  /* appliance -> worker: where a slot is (catch-up) */
+	AINFTP_MSG_PROBE = 8,	  /* worker -> appliance: is my contribution in? */
+	AINFTP_MSG_MAX = AINFTP_MSG_PROBE,
 };
 
 enum ainftp_flags {
 	AINFTP_F_AUTH = 1 << 0,	    /* a tag follows the payload */
 	AINFTP_F_OVERFLOW = 1 << 1, /* result: the exponents spread too far for an exact sum */
+	/*
+	 * DATA: the payload is already a sum of the workers in contributors and
+	 * bitmap (a leaf box's, for the scale-out hierarchy). Reserved: this
+	 * appliance sums only workers' own data and refuses it (`type`).
+	 */
+	AINFTP_F_AGGREGATE = 1 << 2,
 };
+
+/*
+ * The body of HELLO and HELLO_ACK: the job's geometry as the worker sees it
+ * (HELLO) and as the appliance has it (HELLO_ACK), big-endian. The header's
+ * encoding and elems are the contributions' and bitmap is the worker's nonce,
+ * echoed in the ack.
+ */
+struct ainftp_hello {
+	uint32_t slots;
+	uint16_t lanes;
+	uint8_t result_encoding;
+	uint8_t status; /* HELLO_ACK: enum ainftp_hello_status; HELLO: 0 */
+	uint32_t step;	/* HELLO_ACK: the step the worker starts at; HELLO: 0 */
+	uint8_t auth;	/* 1: the job tags its messages */
+	uint8_t pad[3]; /* sent as 0 */
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct ainftp_hello) == AINFTP_BODY_LEN, "HELLO body is 16 bytes");
+
+/* What a HELLO_ACK says of the worker's view; the first difference found. */
+enum ainftp_hello_status {
+	AINFTP_HELLO_OK = 0,
+	AINFTP_HELLO_JOB,	  /* no such job on this port (the ack has no tag) */
+	AINFTP_HELLO_WORKER,	  /* not a worker of the job (the ack has no tag) */
+	AINFTP_HELLO_ELEMS,	  /* elements per packet */
+	AINFTP_HELLO_ENCODING,	  /* contributions' encoding */
+	AINFTP_HELLO_RESULT_ENC, /* results' encoding */
+	AINFTP_HELLO_SLOTS,
+	AINFTP_HELLO_LANES,
+	AINFTP_HELLO_AUTH,
+	AINFTP_HELLO_MAX
+};
+
+extern const char *const ainftp_hello_status_names[AINFTP_HELLO_MAX];
+
+/*
+ * The body of STATE, big-endian: where the slot named in the header (the
+ * chunk answered: its step, chunk and slot) is. The header's contributors and
+ * bitmap are the slot's current chunk's.
+ */
+struct ainftp_state {
+	uint32_t slot_step; /* the chunk the slot sums, or last completed */
+	uint32_t slot_chunk;
+	uint32_t next_step; /* where a worker that fell behind rejoins */
+	uint8_t reason;	    /* enum ainftp_state_reason */
+	uint8_t slot_state; /* enum ainftp_slot_state_wire */
+	uint8_t pad[2];
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct ainftp_state) == AINFTP_BODY_LEN, "STATE body is 16 bytes");
+
+enum ainftp_state_reason {
+	AINFTP_STATE_STALE = 1,	  /* the slot moved past that chunk without you: skip it */
+	AINFTP_STATE_AHEAD = 2,	  /* the slot still sums an earlier chunk: send it again later */
+	AINFTP_STATE_MISSING = 3, /* probe: nothing of yours in that chunk: send your data again */
+	AINFTP_STATE_HAVE = 4,	  /* probe: yours is in, the chunk waits for others */
+	AINFTP_STATE_REASON_MAX
+};
+
+enum ainftp_slot_state_wire {
+	AINFTP_SLOT_WIRE_IDLE = 0,    /* nothing summed there yet */
+	AINFTP_SLOT_WIRE_SUMMING = 1, /* slot_step/slot_chunk is being summed */
+	AINFTP_SLOT_WIRE_DONE = 2,    /* slot_step/slot_chunk completed; its result is kept */
+};
+
+extern const char *const ainftp_state_reason_names[AINFTP_STATE_REASON_MAX];
 
 /*
  * 32 bytes, all multi-byte fields big-endian, each at a multiple of its size
@@ -144,5 +223,39 @@ void ainftp_hdr_read(const struct ainftp_hdr *h, struct ainftp_msg *m);
  * flags has AUTH) fit exactly. Returns AINFTP_OK or the reason.
  */
 enum ainftp_bad ainftp_hdr_check(const struct ainftp_hdr *h, size_t udp_len);
+
+/* Bytes of body a type carries: AINFTP_BODY_LEN for HELLO, HELLO_ACK and STATE, else 0. */
+size_t ainftp_body_len(unsigned int type);
+
+/* Host-order views of the bodies, and their conversions (big-endian on the wire). */
+struct ainftp_hello_info {
+	uint32_t slots;
+	uint16_t lanes;
+	uint8_t result_encoding;
+	uint8_t status;
+	uint32_t step;
+	uint8_t auth;
+};
+
+struct ainftp_state_info {
+	uint32_t slot_step;
+	uint32_t slot_chunk;
+	uint32_t next_step;
+	uint8_t reason;
+	uint8_t slot_state;
+};
+
+void ainftp_hello_write(struct ainftp_hello *b, const struct ainftp_hello_info *i);
+void ainftp_hello_read(const struct ainftp_hello *b, struct ainftp_hello_info *i);
+void ainftp_state_write(struct ainftp_state *b, const struct ainftp_state_info *i);
+void ainftp_state_read(const struct ainftp_state *b, struct ainftp_state_info *i);
+
+/*
+ * A RESULT's tag sits right after the header and covers header and payload,
+ * which are therefore not contiguous on the wire: this checks it in place of
+ * the datagram p (udp_len bytes after the UDP header) by moving the header
+ * next to the payload, so p is changed; 1 when the tag is right.
+ */
+int ainftp_result_verify(const struct ainftp_mac_key *mk, uint8_t *p, size_t udp_len);
 
 #endif
