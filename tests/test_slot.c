@@ -247,7 +247,7 @@ START_TEST(a_slot_moves_on_only_when_done)
 }
 END_TEST
 
-START_TEST(a_later_step_abandons_a_chunk_its_workers_gave_up)
+START_TEST(a_later_step_is_left_to_the_caller_and_abandon_restarts_the_slot)
 {
 	struct ainftp_slot *s = slot_new();
 	int result;
@@ -256,15 +256,20 @@ START_TEST(a_later_step_abandons_a_chunk_its_workers_gave_up)
 	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(2, 3), 1), AINFTP_SLOT_ADD);
 	/* Within the step a newer chunk is still a broken window rule... */
 	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(2, 11), 2), AINFTP_SLOT_BUSY);
-	/* ...a later step restarts the slot with that worker alone. */
-	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(3, 0), 2), AINFTP_SLOT_ABANDON);
+	/* ...a later step is the data path's to judge, and the slot is left as it was. */
+	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(3, 0), 2), AINFTP_SLOT_LATER);
+	ck_assert_int_eq(s->count, 2);
+	ck_assert_uint_eq(s->bitmap, 3u);
+	ck_assert_uint_eq(s->seq, ainftp_seq(2, 3));
+	/* Abandoned (everyone in it moved on): that worker alone in the new chunk. */
+	ainftp_slot_abandon(s, ainftp_seq(3, 0), 2);
 	ck_assert_int_eq(s->count, 1);
 	ck_assert_uint_eq(s->bitmap, 1u << 2);
 	ck_assert(!s->done);
 	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(2, 3), 0), AINFTP_SLOT_STALE);
 	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(3, 0), 0), AINFTP_SLOT_ADD);
 	ck_assert_int_eq(s->count, 2);
-	/* A complete chunk is kept, not abandoned: the next step just moves on. */
+	/* A complete chunk is kept: the next step just moves on. */
 	ck_assert(ainftp_slot_complete(s, &result) == NULL);
 	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(4, 0), 0), AINFTP_SLOT_ADD);
 	ck_assert_int_eq(ainftp_slot_offer(s, ainftp_seq(3, 0), 1), AINFTP_SLOT_RESEND);
@@ -306,7 +311,7 @@ main(void)
 	tcase_add_test(tc, order_and_duplicates_do_not_change_the_bits);
 	tcase_add_test(tc, every_kernel_across_the_switch_to_int64_gives_the_same_bits);
 	tcase_add_test(tc, a_slot_moves_on_only_when_done);
-	tcase_add_test(tc, a_later_step_abandons_a_chunk_its_workers_gave_up);
+	tcase_add_test(tc, a_later_step_is_left_to_the_caller_and_abandon_restarts_the_slot);
 	tcase_add_test(tc, ready_needs_the_members_and_the_floor);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -166,6 +166,8 @@ slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_
 	s->shadow_count = s->n_incl;
 	s->shadow_flags = s->acc.overflow ? AINFTP_F_OVERFLOW : 0;
 	rte_pktmbuf_free(ainftp_slot_complete(s, payload));
+	if ((uint32_t)(s->shadow_seq >> 32) >= job->done_next)
+		job->done_next = (uint32_t)(s->shadow_seq >> 32) + 1;
 	ainftp_ctr_add(&ctr->chunks_done, 1);
 	if (s->count < job->n_workers)
 		partial_done(ctx, job, s, ctr);
@@ -195,13 +197,18 @@ worker_learn(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 
 /*
  * A contribution its slot refused: a retransmission of a chunk completed is
- * answered with the kept result; the others are counted and dropped.
+ * answered with the kept result; a duplicate, a stale or an early one with a
+ * STATE that tells the worker where the slot is, so that it waits, skips or
+ * catches up instead of timing out; each is counted.
  */
 static void
 offer_refused(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_dp_worker *w,
 	      struct ainftp_slot *s, uint16_t k, uint64_t bit, enum ainftp_slot_action action,
-	      struct ainftp_port_ctr *ctr)
+	      const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+	      const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr)
 {
+	enum ainftp_state_reason reason;
+
 	switch (action) {
 	case AINFTP_SLOT_RESEND:
 		late_sample(&ctx->dp, job, w, s, bit, false);
@@ -209,19 +216,24 @@ offer_refused(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainft
 		return;
 	case AINFTP_SLOT_DUP:
 		ainftp_dp_bad(ctr, AINFTP_BAD_DUPLICATE);
+		reason = AINFTP_STATE_HAVE;
 		break;
 	case AINFTP_SLOT_STALE:
 		late_sample(&ctx->dp, job, w, s, bit, true);
 		ainftp_dp_bad(ctr, AINFTP_BAD_STALE);
+		reason = AINFTP_STATE_STALE;
 		break;
 	case AINFTP_SLOT_BUSY:
 		ainftp_dp_bad(ctr, AINFTP_BAD_SLOT_BUSY);
+		reason = AINFTP_STATE_AHEAD;
 		break;
 	case AINFTP_SLOT_ADD:
-	case AINFTP_SLOT_ABANDON:
+	case AINFTP_SLOT_LATER:
+	default:
 		return;
 	}
 	ainftp_ctr_add(&w->drops, 1);
+	ainftp_dp_state_out(ctx, job, w, s, h, reason, eth, udp, ctr);
 }
 
 /*
@@ -250,6 +262,60 @@ contribution_taken(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct 
 	added_timing(&ctx->dp, job, w, s);
 }
 
+/* Every worker in the slot's chunk has sent a later step since: nobody waits for its result. */
+static bool
+slot_deserted(const struct ainftp_dp_job *job, const struct ainftp_slot *s)
+{
+	uint64_t step = s->seq >> 32, m;
+
+	for (m = s->bitmap; m != 0; m &= m - 1) {
+		uint8_t idx = job->worker_idx[__builtin_ctzll(m)];
+
+		if (job->workers[idx].step_seen <= step + 1)
+			return false;
+	}
+	return true;
+}
+
+/* The slot's chunk may complete without the worker with this bit (it moved on). */
+static bool
+slot_ready_without(const struct ainftp_dp_job *job, const struct ainftp_slot *s, uint64_t bit)
+{
+	uint64_t req = ainftp_quorum_required(&job->q, (uint32_t)(s->seq >> 32)) & ~bit;
+
+	return s->count >= job->min_quorum && (s->count >= job->quorum || (s->bitmap & req) == req);
+}
+
+/*
+ * A later step's contribution to a slot still summing (AINFTP_SLOT_LATER):
+ * its sender skipped the chunk or restarted, so the chunk no longer waits for
+ * it. Deserted by every worker in it, the chunk is dropped; ready without
+ * the sender, it completes now (its workers get a result without it); else
+ * the later one must wait (BUSY). Never does one worker's data drop what its
+ * peers are still summing. Returns what to do with the contribution.
+ */
+static enum ainftp_slot_action
+offer_later(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s, uint16_t k,
+	    uint64_t seq, uint16_t wid, struct ainftp_port_ctr *ctr)
+{
+	struct rte_mbuf *result;
+
+	if (slot_deserted(job, s)) {
+		ainftp_slot_abandon(s, seq, wid);
+		ainftp_ctr_add(&ctr->chunks_abandoned, 1);
+		return AINFTP_SLOT_ADD;
+	}
+	if (!slot_ready_without(job, s, UINT64_C(1) << wid))
+		return AINFTP_SLOT_BUSY;
+	if (unlikely(ainftp_mstash_take(&ctx->dp.result_stash, &result, 1) != 0)) {
+		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
+		return AINFTP_SLOT_BUSY;
+	}
+	slot_finish(ctx, job, s, k, result, ctr);
+	ainftp_ctr_add(&ctr->chunks_early, 1);
+	return ainftp_slot_offer(s, seq, wid);
+}
+
 void
 ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
 		       const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
@@ -257,7 +323,8 @@ ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uns
 {
 	struct ainftp_dp_worker *w = &job->workers[widx];
 	uint16_t k = rte_be_to_cpu_16(h->slot), wid = rte_be_to_cpu_16(h->worker);
-	uint64_t seq = ainftp_seq(rte_be_to_cpu_32(h->step), rte_be_to_cpu_32(h->chunk));
+	uint32_t step = rte_be_to_cpu_32(h->step);
+	uint64_t seq = ainftp_seq(step, rte_be_to_cpu_32(h->chunk));
 	uint64_t bit = UINT64_C(1) << wid;
 	struct ainftp_slot *s = job->slots[k];
 	struct rte_mbuf *result = NULL;
@@ -271,11 +338,13 @@ ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uns
 		ainftp_ctr_add(&w->drops, 1);
 		return;
 	}
+	if (unlikely((uint64_t)step + 1 > w->step_seen))
+		w->step_seen = (uint64_t)step + 1;
 	action = ainftp_slot_offer(s, seq, wid);
-	if (unlikely(action == AINFTP_SLOT_ABANDON))
-		ainftp_ctr_add(&ctr->chunks_abandoned, 1);
-	else if (action != AINFTP_SLOT_ADD) {
-		offer_refused(ctx, job, w, s, k, bit, action, ctr);
+	if (unlikely(action == AINFTP_SLOT_LATER))
+		action = offer_later(ctx, job, s, k, seq, wid, ctr);
+	if (action != AINFTP_SLOT_ADD) {
+		offer_refused(ctx, job, w, s, k, bit, action, h, eth, udp, ctr);
 		return;
 	}
 	/* The contribution that completes it: take the result's mbuf first, so a shortage is
@@ -305,6 +374,72 @@ undo:
 		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
 	s->bitmap &= ~bit;
 	s->count--;
+}
+
+/*
+ * A PROBE: the worker's timer ran out on a chunk and it asks before it sends
+ * the data again. The kept result if that chunk completed; otherwise a STATE
+ * saying whether its contribution is in (wait), missing (send it again) or
+ * too old for the slot (skip it). So a lost packet costs one data
+ * retransmission, by the one worker whose data is missing.
+ */
+void
+ainftp_dp_probe(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
+		const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+		const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr)
+{
+	struct ainftp_dp_worker *w = &job->workers[widx];
+	uint16_t k = rte_be_to_cpu_16(h->slot);
+	uint64_t seq = ainftp_seq(rte_be_to_cpu_32(h->step), rte_be_to_cpu_32(h->chunk));
+	uint64_t bit = UINT64_C(1) << rte_be_to_cpu_16(h->worker);
+	const struct ainftp_slot *s = job->slots[k];
+	enum ainftp_state_reason reason;
+
+	ainftp_ctr_add(&ctr->probes, 1);
+	if (seq == s->shadow_seq) {
+		ainftp_dp_result_resend(ctx, job, w, s, k, ctr);
+		return;
+	}
+	if (seq == s->seq)
+		reason = (s->bitmap & bit) ? AINFTP_STATE_HAVE : AINFTP_STATE_MISSING;
+	else if (s->seq == AINFTP_SEQ_NONE || seq > s->seq)
+		reason = AINFTP_STATE_MISSING;
+	else
+		reason = AINFTP_STATE_STALE;
+	ainftp_dp_state_out(ctx, job, w, s, h, reason, eth, udp, ctr);
+}
+
+/* The first field where the worker's view of the job (HELLO) differs from the job's. */
+static enum ainftp_hello_status
+hello_compare(const struct ainftp_dp_job *job, const struct ainftp_hdr *h)
+{
+	struct ainftp_hello_info hi;
+
+	ainftp_hello_read((const struct ainftp_hello *)(h + 1), &hi);
+	if (rte_be_to_cpu_16(h->elems) != job->elems)
+		return AINFTP_HELLO_ELEMS;
+	if (h->encoding != job->codec->enc)
+		return AINFTP_HELLO_ENCODING;
+	if (hi.result_encoding != job->rcodec->enc)
+		return AINFTP_HELLO_RESULT_ENC;
+	if (hi.slots != job->n_slots)
+		return AINFTP_HELLO_SLOTS;
+	if (hi.lanes != job->lanes)
+		return AINFTP_HELLO_LANES;
+	if ((hi.auth != 0) != job->auth)
+		return AINFTP_HELLO_AUTH;
+	return AINFTP_HELLO_OK;
+}
+
+void
+ainftp_dp_hello(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
+		const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+		const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr)
+{
+	const struct ainftp_dp_worker *w = &job->workers[widx];
+
+	ainftp_dp_hello_out(ctx, job->port_idx, job, job->auth ? &w->key : NULL, h,
+			    hello_compare(job, h), eth, w->ipv4, udp, ctr);
 }
 
 /* A slot the quorum no longer holds back: complete it now (a shortage of mbufs: next scan). */

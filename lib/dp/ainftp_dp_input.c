@@ -39,6 +39,9 @@ data_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	*widx = job->worker_idx[wid];
 	if (ip->src_addr != job->workers[*widx].ipv4)
 		return AINFTP_BAD_SOURCE;
+	/* A leaf box's sum (the scale-out hierarchy): not summed here. */
+	if (unlikely(h->flags & AINFTP_F_AGGREGATE))
+		return AINFTP_BAD_TYPE;
 	if (h->encoding != job->codec->enc)
 		return AINFTP_BAD_ENCODING;
 	if (rte_be_to_cpu_16(h->elems) != job->elems)
@@ -102,9 +105,9 @@ data_prefetch(const struct ainftp_dp_job *job, const struct ainftp_hdr *h)
 }
 
 /*
- * A HEARTBEAT_ACK against its job: the checks of a DATA that apply to a
- * header without payload (worker, source, AUTH, tag), so that only the worker
- * itself can say it is alive.
+ * A HEARTBEAT_ACK, PROBE or HELLO against its job: the checks of a DATA that
+ * apply to a message without payload (worker, source, AUTH, tag), so that
+ * only the worker itself can say it is alive, ask after its data or join.
  */
 static enum ainftp_bad
 ack_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
@@ -133,6 +136,13 @@ ack_signed_len(const struct ainftp_dp_job *job)
 {
 	RTE_SET_USED(job);
 	return sizeof(struct ainftp_hdr);
+}
+
+static size_t
+hello_signed_len(const struct ainftp_dp_job *job)
+{
+	RTE_SET_USED(job);
+	return sizeof(struct ainftp_hdr) + AINFTP_BODY_LEN;
 }
 
 /* A checked ack to the control lcore, which times it; a full ring loses it, counted. */
@@ -195,6 +205,15 @@ static const struct dp_msg dp_msgs[] = {
 	[AINFTP_MSG_HEARTBEAT_ACK] = {.check = ack_check,
 				      .signed_len = ack_signed_len,
 				      .handle = ack_forward},
+	[AINFTP_MSG_HELLO] = {.check = ack_check,
+			      .signed_len = hello_signed_len,
+			      .handle = ainftp_dp_hello,
+			      .worker_drops = true},
+	[AINFTP_MSG_PROBE] = {.check = ack_check,
+			      .signed_len = ack_signed_len,
+			      .route = data_route,
+			      .handle = ainftp_dp_probe,
+			      .worker_drops = true},
 };
 
 /* One datagram of a burst between its stages: NULL msg once refused. */
@@ -215,6 +234,24 @@ pkt_refuse(struct dp_pkt *p, enum ainftp_bad why, struct ainftp_port_ctr *ctr)
 	if (p->msg != NULL && p->msg->worker_drops && p->widx >= 0 && why != AINFTP_BAD_SOURCE)
 		ainftp_ctr_add(&p->job->workers[p->widx].drops, 1);
 	p->msg = NULL;
+}
+
+/*
+ * A HELLO from a job or worker the appliance does not have gets a HELLO_ACK
+ * that says so, untagged (there is no key to tag it with), so the client
+ * names the mistake at once instead of timing out. It echoes the client's
+ * nonce, so only who saw the HELLO can forge one.
+ */
+static void
+hello_refuse(struct ainftp_rx_ctx *ctx, uint16_t port_idx, const struct dp_pkt *p,
+	     const struct rte_ipv4_hdr *ip, enum ainftp_bad why, struct ainftp_port_ctr *ctr)
+{
+	if (why == AINFTP_BAD_JOB)
+		ainftp_dp_hello_out(ctx, port_idx, NULL, NULL, p->h, AINFTP_HELLO_JOB, p->eth,
+				    ip->src_addr, p->udp, ctr);
+	else if (why == AINFTP_BAD_WORKER)
+		ainftp_dp_hello_out(ctx, port_idx, NULL, NULL, p->h, AINFTP_HELLO_WORKER, p->eth,
+				    ip->src_addr, p->udp, ctr);
 }
 
 /* Header, type, job and the type's checks before the tag; false when refused (counted). */
@@ -248,6 +285,8 @@ pkt_check(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf *m, stru
 		why = p->msg->check(ctx, p->job, ip, p->udp, p->h, &p->widx);
 	if (likely(why == AINFTP_OK))
 		return true;
+	if (unlikely(p->h->type == AINFTP_MSG_HELLO))
+		hello_refuse(ctx, port_idx, p, ip, why, ctr);
 	pkt_refuse(p, why, ctr);
 	return false;
 }

@@ -40,4 +40,34 @@ void ainftp_dp_result_resend(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_j
 			     struct ainftp_dp_worker *w, const struct ainftp_slot *s, uint16_t k,
 			     struct ainftp_port_ctr *ctr);
 
+/* Aggregate: a PROBE (worker widx asks whether its contribution to a chunk is in). */
+void ainftp_dp_probe(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
+		     const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+		     const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr);
+
+/* Aggregate: a HELLO that passed its checks and tag: the job's geometry back. */
+void ainftp_dp_hello(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
+		     const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+		     const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr);
+
+/*
+ * Output: a STATE to worker w, in answer to its packet h (from eth/udp): where
+ * slot s is, and why it cannot take h.
+ */
+void ainftp_dp_state_out(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+			 const struct ainftp_dp_worker *w, const struct ainftp_slot *s,
+			 const struct ainftp_hdr *h, enum ainftp_state_reason reason,
+			 const struct rte_ether_hdr *eth, const struct rte_udp_hdr *udp,
+			 struct ainftp_port_ctr *ctr);
+
+/*
+ * Output: a HELLO_ACK to the sender of h (eth, src_ip, udp) with the job's
+ * geometry (job NULL: no such job) and status; tagged under mk unless NULL.
+ */
+void ainftp_dp_hello_out(struct ainftp_rx_ctx *ctx, uint16_t port_idx,
+			 const struct ainftp_dp_job *job, const struct ainftp_mac_key *mk,
+			 const struct ainftp_hdr *h, enum ainftp_hello_status status,
+			 const struct rte_ether_hdr *eth, uint32_t src_ip,
+			 const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr);
+
 #endif

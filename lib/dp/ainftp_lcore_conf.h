@@ -53,7 +53,10 @@ struct ainftp_dp_worker {
 	uint32_t addr_sc;  /* sequence count of udp_port, mac, learnt_tsc: odd while written */
 	uint16_t udp_port; /* its source port, network order; 0 until seen */
 	struct rte_ether_addr mac;
-	uint64_t learnt_tsc;	   /* when this lcore last learnt it (TSC) */
+	uint64_t learnt_tsc; /* when this lcore last learnt it (TSC) */
+	/* 1 + the highest step of its authenticated DATA on this lcore, 0 before any: a chunk
+	 * whose every contributor has gone past its step is waited for by nobody. */
+	uint64_t step_seen;
 	struct ainftp_mac_key key; /* derived once from the worker's key */
 	/* Ethernet, IPv4 and UDP headers of its results, built when its address is learnt. */
 	uint8_t tmpl[AINFTP_UDP_HDRS_LEN];
@@ -88,7 +91,10 @@ struct ainftp_dp_job {
 	/* This lcore's copy of the published membership, refreshed once per poll. */
 	struct ainftp_quorum_snap q;
 	/* For the control lcore (single writer, relaxed atomics). */
-	uint64_t max_step;	   /* the highest step of a chunk started here */
+	uint64_t max_step; /* the highest step of a chunk started here */
+	/* 1 + the highest step of a chunk completed here, 0 before any: where a worker
+	 * joins (HELLO_ACK) or rejoins (STATE). Only this lcore reads it. */
+	uint32_t done_next;
 	uint64_t partial_wait_max; /* cycles from first contribution to a result without everyone */
 	uint16_t elems;
 	uint32_t n_slots;

@@ -35,20 +35,25 @@ ainftp_slot_offer(struct ainftp_slot *s, uint64_t seq, unsigned int worker)
 		s->done = false;
 		ainftp_acc_reset(&s->acc);
 	} else if (seq > s->seq && seq >> 32 > s->seq >> 32) {
-		/* An earlier step's chunk that its workers gave up (ainftp_slot.h). */
-		s->seq = seq;
-		s->bitmap = bit;
-		s->count = 1;
-		s->incl = 0;
-		s->n_incl = 0;
-		ainftp_acc_reset(&s->acc);
-		return AINFTP_SLOT_ABANDON;
+		return AINFTP_SLOT_LATER;
 	} else {
 		return seq > s->seq ? AINFTP_SLOT_BUSY : AINFTP_SLOT_STALE;
 	}
 	s->bitmap |= bit;
 	s->count++;
 	return AINFTP_SLOT_ADD;
+}
+
+void
+ainftp_slot_abandon(struct ainftp_slot *s, uint64_t seq, unsigned int worker)
+{
+	s->seq = seq;
+	s->bitmap = UINT64_C(1) << worker;
+	s->count = 1;
+	s->incl = 0;
+	s->n_incl = 0;
+	s->done = false;
+	ainftp_acc_reset(&s->acc);
 }
 
 void *

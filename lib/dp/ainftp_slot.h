@@ -10,12 +10,12 @@
  * last completed (the shadow), so a worker whose result was lost gets it again
  * by retransmitting its contribution, even after the slot has moved on.
  *
- * A later step abandons a chunk still summing: with the window rule, a worker
- * reaches the slot's next step only after every chunk it sent here completed,
- * so an incomplete chunk of an earlier step is one the sender never sent: it
- * gave up on that step (a timeout, then a restart from a later step) or its
- * tensor was shorter than the others'. Waiting for it would block the slot
- * for good; within a step, a newer chunk is still refused (BUSY).
+ * A later step's contribution to a slot still summing an earlier chunk is
+ * the caller's to judge (AINFTP_SLOT_LATER): with the window rule its sender
+ * will not contribute to the earlier chunk (it skipped it, or restarted), so
+ * the chunk either completes without it, or is abandoned when every worker in
+ * it has moved on too, or the later one waits (docs/PROTOCOL.md, "Catch-up").
+ * One worker alone can never make the slot drop what its peers are summing.
  */
 
 #include <stdbool.h>
@@ -60,12 +60,12 @@ struct ainftp_slot {
 
 /* What to do with a contribution from one worker. */
 enum ainftp_slot_action {
-	AINFTP_SLOT_ADD,     /* add it; the slot is (re)started for seq when needed */
-	AINFTP_SLOT_ABANDON, /* add it to the slot restarted: an earlier step's sum is dropped */
-	AINFTP_SLOT_RESEND,  /* a retransmission of a completed chunk: send the shadow again */
-	AINFTP_SLOT_DUP,     /* already in the sum: drop */
-	AINFTP_SLOT_STALE,   /* older than anything kept: drop */
-	AINFTP_SLOT_BUSY,    /* a newer chunk while this one still sums: drop */
+	AINFTP_SLOT_ADD,    /* add it; the slot is (re)started for seq when needed */
+	AINFTP_SLOT_LATER,  /* a later step while an earlier chunk sums: the caller judges */
+	AINFTP_SLOT_RESEND, /* a retransmission of a completed chunk: send the shadow again */
+	AINFTP_SLOT_DUP,    /* already in the sum: drop */
+	AINFTP_SLOT_STALE,  /* older than anything kept: drop */
+	AINFTP_SLOT_BUSY,   /* a newer chunk while this one still sums: drop */
 };
 
 void ainftp_slot_init(struct ainftp_slot *s);
@@ -96,6 +96,12 @@ ainftp_slot_ready(const struct ainftp_slot *s, uint64_t required, unsigned int q
 {
 	return s->count >= min_quorum && (s->count >= quorum || (s->bitmap & required) == required);
 }
+
+/*
+ * Restart the slot for seq with the worker with this bit alone, dropping the
+ * chunk it was summing (every worker in it has moved on: nobody waits for it).
+ */
+void ainftp_slot_abandon(struct ainftp_slot *s, uint64_t seq, unsigned int worker);
 
 /* Mark the chunk complete with its result kept; returns the previous shadow to release. */
 void *ainftp_slot_complete(struct ainftp_slot *s, void *result);

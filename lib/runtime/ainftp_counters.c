@@ -49,6 +49,10 @@ ainftp_counters_accumulate(struct ainftp_port_ctr *sum, const struct ainftp_port
 	sum->chunks_done += ainftp_ctr_read(&c->chunks_done);
 	sum->chunks_partial += ainftp_ctr_read(&c->chunks_partial);
 	sum->chunks_abandoned += ainftp_ctr_read(&c->chunks_abandoned);
+	sum->chunks_early += ainftp_ctr_read(&c->chunks_early);
+	sum->probes += ainftp_ctr_read(&c->probes);
+	sum->states_sent += ainftp_ctr_read(&c->states_sent);
+	sum->hellos += ainftp_ctr_read(&c->hellos);
 	sum->results_sent += ainftp_ctr_read(&c->results_sent);
 	sum->results_resent += ainftp_ctr_read(&c->results_resent);
 	sum->overflows += ainftp_ctr_read(&c->overflows);

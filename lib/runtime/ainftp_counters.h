@@ -56,7 +56,11 @@ struct ainftp_port_ctr {
 	uint64_t data_pkts;	   /* contributions summed */
 	uint64_t chunks_done;	   /* slots completed */
 	uint64_t chunks_partial;   /* of which without every worker of the job */
-	uint64_t chunks_abandoned; /* partial sums of a step dropped for a later one */
+	uint64_t chunks_abandoned; /* partial sums dropped: every worker in them moved on */
+	uint64_t chunks_early;	   /* completed without a worker that moved to a later step */
+	uint64_t probes;	   /* PROBEs answered */
+	uint64_t states_sent;	   /* STATEs: where a slot is, to a worker off its pace */
+	uint64_t hellos;	   /* HELLOs answered with HELLO_ACK, refusals included */
 	uint64_t results_sent;	   /* result copies, one per worker */
 	uint64_t results_resent;   /* kept results sent again to a worker that retransmitted */
 	uint64_t overflows;	   /* results flagged overflow: exponents spread too far */

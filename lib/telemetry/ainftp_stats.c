@@ -51,6 +51,10 @@ ctr_json(const struct ainftp_port_ctr *c)
 	json_object_set_new(o, "chunks_done", json_integer((json_int_t)c->chunks_done));
 	json_object_set_new(o, "chunks_partial", json_integer((json_int_t)c->chunks_partial));
 	json_object_set_new(o, "chunks_abandoned", json_integer((json_int_t)c->chunks_abandoned));
+	json_object_set_new(o, "chunks_early", json_integer((json_int_t)c->chunks_early));
+	json_object_set_new(o, "probes", json_integer((json_int_t)c->probes));
+	json_object_set_new(o, "states_sent", json_integer((json_int_t)c->states_sent));
+	json_object_set_new(o, "hellos", json_integer((json_int_t)c->hellos));
 	json_object_set_new(o, "results_sent", json_integer((json_int_t)c->results_sent));
 	json_object_set_new(o, "results_resent", json_integer((json_int_t)c->results_resent));
 	json_object_set_new(o, "overflows", json_integer((json_int_t)c->overflows));

@@ -190,8 +190,7 @@ carries_payload(uint8_t type)
 size_t
 ainftp_body_len(unsigned int type)
 {
-	return type == AINFTP_MSG_HELLO || type == AINFTP_MSG_HELLO_ACK ||
-			       type == AINFTP_MSG_STATE
+	return type == AINFTP_MSG_HELLO || type == AINFTP_MSG_HELLO_ACK || type == AINFTP_MSG_STATE
 		       ? AINFTP_BODY_LEN
 		       : 0;
 }

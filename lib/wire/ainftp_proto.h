@@ -68,10 +68,10 @@ _Static_assert(sizeof(struct ainftp_hello) == AINFTP_BODY_LEN, "HELLO body is 16
 /* What a HELLO_ACK says of the worker's view; the first difference found. */
 enum ainftp_hello_status {
 	AINFTP_HELLO_OK = 0,
-	AINFTP_HELLO_JOB,	  /* no such job on this port (the ack has no tag) */
-	AINFTP_HELLO_WORKER,	  /* not a worker of the job (the ack has no tag) */
-	AINFTP_HELLO_ELEMS,	  /* elements per packet */
-	AINFTP_HELLO_ENCODING,	  /* contributions' encoding */
+	AINFTP_HELLO_JOB,	 /* no such job on this port (the ack has no tag) */
+	AINFTP_HELLO_WORKER,	 /* not a worker of the job (the ack has no tag) */
+	AINFTP_HELLO_ELEMS,	 /* elements per packet */
+	AINFTP_HELLO_ENCODING,	 /* contributions' encoding */
 	AINFTP_HELLO_RESULT_ENC, /* results' encoding */
 	AINFTP_HELLO_SLOTS,
 	AINFTP_HELLO_LANES,
