@@ -128,6 +128,8 @@ ainftp_status_name(int status)
 		return "NaN or infinity";
 	case AINFTP_E_CLOSED:
 		return "client closed";
+	case AINFTP_E_SKIPPED:
+		return "skipped: the job went on without this worker";
 	}
 	return "unknown status";
 }
@@ -140,8 +142,9 @@ struct ainftp_req {
 	int op;
 	uint32_t step;
 	uint32_t nchunks;
-	uint32_t next; /* engine: next chunk to send */
-	uint32_t done; /* engine: chunks whose result arrived */
+	uint32_t next;	  /* engine: next chunk to send */
+	uint32_t done;	  /* engine: chunks whose result arrived, or skipped */
+	uint32_t skipped; /* engine: chunks the job completed without this worker */
 	bool overflow;
 	struct ainftp_req *link; /* submit queue, then the engine's active list */
 	pthread_mutex_t mu;
@@ -155,8 +158,10 @@ struct ainftp_req {
 struct inflight {
 	struct ainftp_req *req; /* NULL: the slot is free */
 	uint32_t chunk;
-	uint16_t tries;
-	uint64_t order; /* the client's count of chunks sent before this one */
+	uint16_t tries;	 /* DATA sent */
+	uint16_t probes; /* PROBEs since the last DATA */
+	bool missing;	 /* the appliance says it lacks our data: send it again, now */
+	uint64_t order;	 /* the client's count of chunks sent before this one */
 	uint64_t sent_ns;
 	uint64_t deadline_ns;
 	uint64_t rto_ns;
@@ -180,7 +185,6 @@ struct ainftp_client {
 	/* Shared with the callers, under mu. */
 	pthread_mutex_t mu;
 	struct ainftp_req *sub_head, *sub_tail;
-	uint32_t next_step;
 	int fail_status; /* 0, or why the engine stopped; new requests get AINFTP_E_FAILED */
 	char fail_msg[ERRLEN];
 	struct ainftp_client_stats pub; /* published by the engine once per loop */
@@ -192,6 +196,8 @@ struct ainftp_client {
 	uint8_t *pkts;
 	uint32_t in_flight;
 	uint64_t sent_chunks; /* ever: the order of first transmissions */
+	uint32_t next_step;   /* of the next request to start sending */
+	uint32_t rejoin_step; /* the job's step when it went on without us (STATE) */
 	uint32_t window;      /* the ceiling: the window option */
 	uint32_t cwnd;	      /* the congestion window, <= window */
 	uint32_t ssthresh;    /* slow start below it */
@@ -380,7 +386,6 @@ ainftp_allreduce_start(struct ainftp_client *c, float *buf, size_t n, int op,
 		req_destroy(r); /* never queued: nothing will complete it */
 		return rc;
 	}
-	r->step = c->next_step++;
 	if (c->sub_tail != NULL)
 		c->sub_tail->link = r;
 	else
@@ -539,7 +544,18 @@ req_maybe_done(struct ainftp_client *c, struct ainftp_req *r)
 	active_remove(c, r);
 	c->st.requests++;
 	publish_stats(c); /* a waiter that reads the stats next sees its request in them */
-	if (r->overflow) {
+	if (r->skipped > 0) {
+		c->st.requests_skipped++;
+		snprintf(
+			msg, sizeof(msg),
+			"step %u: the job went on without this worker for %u of %u chunks (it fell "
+			"behind by more than a slot's turn); those elements keep their input "
+			"values, "
+			"and the next request rejoins the job at step %u",
+			r->step, r->skipped, r->nchunks,
+			c->rejoin_step > r->step + 1 ? c->rejoin_step : r->step + 1);
+		req_finish(r, AINFTP_E_SKIPPED, msg);
+	} else if (r->overflow) {
 		snprintf(msg, sizeof(msg),
 			 "step %u: the appliance flagged a result OVERFLOW: exponents spread too "
 			 "far for an exact sum; the buffer holds the sum rounded at each block's "
@@ -695,6 +711,19 @@ tx_add(struct ainftp_client *c, struct txbatch *b, uint32_t slot)
 	return b->n == (c->gso ? TX_MAX : BATCH) ? tx_flush(c, b) : 0;
 }
 
+/*
+ * A request's first chunk goes out: it takes the next step, or the job's
+ * when the job went on without this worker (a step boundary: every chunk of
+ * a request has one step).
+ */
+static void
+req_begin(struct ainftp_client *c, struct ainftp_req *r)
+{
+	if (c->rejoin_step > c->next_step)
+		c->next_step = c->rejoin_step;
+	r->step = c->next_step++;
+}
+
 /* Start new chunks while their slots are free and the window allows. */
 static int
 send_new(struct ainftp_client *c, uint64_t now, struct txbatch *b)
@@ -707,6 +736,8 @@ send_new(struct ainftp_client *c, uint64_t now, struct txbatch *b)
 
 		if (f->req != NULL)
 			break; /* the slot's previous chunk has no result yet */
+		if (r->next == 0)
+			req_begin(c, r);
 		if (build_data(c, r, r->next, f->pkt) < 0) {
 			engine_fail(c, AINFTP_E_VALUE,
 				    "all-reduce: a NaN or infinity appeared in the buffer "
@@ -718,6 +749,8 @@ send_new(struct ainftp_client *c, uint64_t now, struct txbatch *b)
 		f->req = r;
 		f->chunk = r->next++;
 		f->tries = 1;
+		f->probes = 0;
+		f->missing = false;
 		f->order = c->sent_chunks++;
 		f->sent_ns = now;
 		f->rto_ns = c->rto_ns;
@@ -783,14 +816,62 @@ backoff(struct ainftp_client *c, struct inflight *f, uint64_t now)
 }
 
 /*
- * Send again, unchanged, what has waited past its timer; back off each time.
+ * A PROBE for the chunk in f: header and tag, to its lane. The appliance
+ * answers with the result if the chunk completed, or a STATE that says
+ * whether this worker's data is in; only "missing" makes it send the data
+ * again. So a lost packet costs one data retransmission, not one per worker.
+ */
+static void
+send_probe(struct ainftp_client *c, struct inflight *f, uint32_t slot)
+{
+	uint8_t pkt[sizeof(struct ainftp_hdr) + AINFTP_TAG_LEN];
+	struct ainftp_msg m = {
+		.type = AINFTP_MSG_PROBE,
+		.flags = c->o.auth ? AINFTP_F_AUTH : 0,
+		.job = c->o.job,
+		.worker = (uint16_t)c->o.worker,
+		.step = f->req->step,
+		.chunk = f->chunk,
+		.slot = (uint16_t)slot,
+	};
+	size_t len = sizeof(struct ainftp_hdr);
+	struct sockaddr_in sa;
+
+	ainftp_hdr_write((struct ainftp_hdr *)pkt, &m);
+	if (c->o.auth) {
+		ainftp_mac(&c->mk, pkt, len, pkt + len);
+		len += AINFTP_TAG_LEN;
+	}
+	sockaddr_lane(c, slot_lane(c, slot), &sa);
+	if (sendto(c->fd, pkt, len, MSG_DONTWAIT, (const struct sockaddr *)&sa, sizeof(sa)) ==
+	    (ssize_t)len) {
+		c->st.probes++;
+		f->probes++;
+	}
+}
+
+/*
+ * Ask after what has waited past its timer (a PROBE); back off each time.
  * When nothing at all has come back since the oldest chunk in flight was sent,
  * a lost chunk is the unlikely cause: a result waits for every worker, so a
  * peer that has not started the step yet (or an appliance that is gone)
- * silences them all. Then only that oldest chunk goes again, as a probe (as
- * TCP's timeout resends only the first unacknowledged segment), and the other
- * timers just back off.
+ * silences them all. Then only that oldest chunk is probed (as TCP's timeout
+ * resends only the first unacknowledged segment), and the other timers just
+ * back off.
  */
+/* The data of the chunk in slot s again: the appliance said it is missing. */
+static int
+resend_data(struct ainftp_client *c, struct txbatch *b, struct inflight *f, uint32_t s,
+	    uint64_t now)
+{
+	f->missing = false;
+	f->tries++;
+	f->probes = 0;
+	f->deadline_ns = now + f->rto_ns;
+	c->st.retransmits++;
+	return tx_add(c, b, s);
+}
+
 static int
 retransmit(struct ainftp_client *c, uint64_t now, struct txbatch *b)
 {
@@ -802,6 +883,12 @@ retransmit(struct ainftp_client *c, uint64_t now, struct txbatch *b)
 
 		if (f->req == NULL || f->deadline_ns > now)
 			continue;
+		if (f->missing) {
+			cwnd_cut(c, now);
+			if (resend_data(c, b, f, s, now) < 0)
+				return -1;
+			continue;
+		}
 		if (probe == NULL) { /* only when something is due: a scan of every slot */
 			probe = oldest_in_flight(c);
 			silent = c->last_progress_ns <= probe->sent_ns;
@@ -810,10 +897,7 @@ retransmit(struct ainftp_client *c, uint64_t now, struct txbatch *b)
 		backoff(c, f, now);
 		if (silent && f != probe)
 			continue;
-		f->tries++;
-		c->st.retransmits++;
-		if (tx_add(c, b, s) < 0)
-			return -1;
+		send_probe(c, f, s);
 	}
 	return 0;
 }
@@ -857,6 +941,30 @@ result_store(struct ainftp_client *c, struct ainftp_req *r, uint32_t k, const st
 	}
 }
 
+/* The chunk in flight that a message from the appliance names, or NULL. */
+static struct inflight *
+inflight_of(struct ainftp_client *c, const struct ainftp_msg *m)
+{
+	struct inflight *f = &c->slot[m->chunk & (c->o.slots - 1)];
+
+	if (f->req == NULL || f->req->step != m->step || f->chunk != m->chunk)
+		return NULL;
+	return f;
+}
+
+/* A chunk leaves the window: its result arrived, or the job completed it without us. */
+static void
+chunk_retire(struct ainftp_client *c, struct inflight *f, uint64_t now)
+{
+	struct ainftp_req *r = f->req;
+
+	f->req = NULL;
+	c->in_flight--;
+	c->last_progress_ns = now;
+	r->done++;
+	req_maybe_done(c, r);
+}
+
 static void
 take_result(struct ainftp_client *c, const struct ainftp_msg *m, const uint8_t *pl, uint64_t now)
 {
@@ -875,18 +983,52 @@ take_result(struct ainftp_client *c, const struct ainftp_msg *m, const uint8_t *
 	c->st.results++;
 	c->st.chunks++;
 	c->st.bytes_received += c->result_len;
-	if (f->tries == 1) {
+	if (f->tries == 1 && f->probes == 0) { /* Karn: no sample from a chunk asked after */
 		rtt_sample(c, now - f->sent_ns);
 		cwnd_grow(c);
 	}
 	if (m->flags & AINFTP_F_OVERFLOW)
 		r->overflow = true;
 	result_store(c, r, f->chunk, m, pl);
-	f->req = NULL;
-	c->in_flight--;
-	c->last_progress_ns = now;
-	r->done++;
-	req_maybe_done(c, r);
+	chunk_retire(c, f, now);
+}
+
+/*
+ * A STATE about a chunk in flight: where its slot is. Stale: the job
+ * completed it without us; skip it and rejoin at the job's step. Missing:
+ * send the data again. Have: our data is in, the chunk waits for others.
+ * Ahead: the slot still sums an earlier chunk. The last two just wait.
+ */
+static void
+take_state(struct ainftp_client *c, const struct ainftp_msg *m, const uint8_t *body, uint64_t now)
+{
+	struct inflight *f = inflight_of(c, m);
+	struct ainftp_state_info si;
+
+	c->st.states++;
+	if (f == NULL)
+		return;
+	ainftp_state_read((const struct ainftp_state *)body, &si);
+	switch (si.reason) {
+	case AINFTP_STATE_STALE:
+		if (si.next_step > c->rejoin_step)
+			c->rejoin_step = si.next_step;
+		f->req->skipped++;
+		c->st.chunks_skipped++;
+		chunk_retire(c, f, now);
+		break;
+	case AINFTP_STATE_MISSING:
+		f->missing = true;
+		f->deadline_ns = now;
+		break;
+	case AINFTP_STATE_HAVE:
+	case AINFTP_STATE_AHEAD:
+		f->deadline_ns = now + f->rto_ns;
+		break;
+	default:
+		c->st.bad_packets++;
+		break;
+	}
 }
 
 /* HEARTBEAT_ACK: the heartbeat's step, chunk and bitmap echoed, as this worker. */
@@ -914,8 +1056,24 @@ answer_heartbeat(struct ainftp_client *c, const struct ainftp_msg *hb,
 		c->st.heartbeats++;
 }
 
+/*
+ * A RESULT's or STATE's tag, when the job has auth (it then must have one).
+ * A RESULT's tag follows its header; checking it moves the header in place.
+ */
+static bool
+tag_ok(struct ainftp_client *c, const struct ainftp_msg *m, uint8_t *p, size_t len)
+{
+	if (!c->o.auth)
+		return true;
+	if (!(m->flags & AINFTP_F_AUTH))
+		return false;
+	if (m->type == AINFTP_MSG_RESULT)
+		return ainftp_result_verify(&c->mk, p, len) == 1;
+	return ainftp_mac_verify(&c->mk, p, len - AINFTP_TAG_LEN, p + len - AINFTP_TAG_LEN) == 1;
+}
+
 static void
-rx_one(struct ainftp_client *c, const uint8_t *p, size_t len, const struct sockaddr_in *from,
+rx_one(struct ainftp_client *c, uint8_t *p, size_t len, const struct sockaddr_in *from,
        uint64_t now)
 {
 	const struct ainftp_hdr *h = (const struct ainftp_hdr *)p;
@@ -931,9 +1089,16 @@ rx_one(struct ainftp_client *c, const uint8_t *p, size_t len, const struct socka
 		c->st.bad_packets++;
 		return;
 	}
-	if (m.type == AINFTP_MSG_RESULT)
-		take_result(c, &m, p + sizeof(*h), now);
-	else if (m.type == AINFTP_MSG_HEARTBEAT)
+	if (m.type == AINFTP_MSG_RESULT || m.type == AINFTP_MSG_STATE) {
+		if (!tag_ok(c, &m, p, len)) {
+			c->st.bad_tags++;
+			return;
+		}
+		if (m.type == AINFTP_MSG_RESULT)
+			take_result(c, &m, p + sizeof(*h) + (c->o.auth ? AINFTP_TAG_LEN : 0), now);
+		else
+			take_state(c, &m, p + sizeof(*h), now);
+	} else if (m.type == AINFTP_MSG_HEARTBEAT)
 		answer_heartbeat(c, &m, from);
 	else
 		c->st.bad_packets++;
@@ -1269,6 +1434,7 @@ client_init(struct ainftp_client *c, const struct ainftp_opts *o)
 	c->cwnd = c->window < CWND_INIT ? c->window : CWND_INIT;
 	c->ssthresh = c->window;
 	c->next_step = o->first_step;
+	c->rejoin_step = 0;
 	c->rto_ns = (uint64_t)o->rto_us * 1000;
 	ainftp_kernels_init(&c->k, ainftp_quant_select(o->simd_bits));
 	c->codec = ainftp_codec_get((unsigned int)o->encoding);
@@ -1283,6 +1449,18 @@ client_init(struct ainftp_client *c, const struct ainftp_opts *o)
 	if (c->wake_fd < 0)
 		return sys_err("eventfd");
 	return open_socket(c);
+}
+
+/* The join handshake; the step to start at is the appliance's unless first_step says. */
+static int
+client_join(struct ainftp_client *c)
+{
+	uint32_t step;
+	int rc = ainftp_client_hello(&c->o, &c->mk, c->fd, &step);
+
+	if (rc == 0 && !c->o.has_first_step)
+		c->next_step = step;
+	return rc;
 }
 
 int
@@ -1305,6 +1483,8 @@ ainftp_client_open(const struct ainftp_opts *o, struct ainftp_client **out)
 	c->fd = c->wake_fd = -1;
 	pthread_mutex_init(&c->mu, NULL);
 	rc = client_init(c, o);
+	if (rc == 0)
+		rc = client_join(c);
 	if (rc == 0 && (errno = pthread_create(&c->thread, NULL, engine, c)) != 0)
 		rc = sys_err("pthread_create");
 	if (rc < 0) {

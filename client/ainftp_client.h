@@ -38,7 +38,7 @@
 extern "C" {
 #endif
 
-#define AINFTP_CLIENT_ABI 1 /* bumped on any incompatible change of this header */
+#define AINFTP_CLIENT_ABI 2 /* bumped on any incompatible change of this header */
 
 enum ainftp_status {
 	AINFTP_S_OK = 0,
@@ -51,6 +51,13 @@ enum ainftp_status {
 	AINFTP_E_OVERFLOW = -7, /* a result is flagged OVERFLOW: not an exact sum */
 	AINFTP_E_VALUE = -8,	/* NaN or infinity in the input */
 	AINFTP_E_CLOSED = -9,	/* the client was closed with the request pending */
+	/*
+	 * The job went on without this worker for some chunks of the request
+	 * (it fell behind by more than a slot's turn): those elements keep the
+	 * caller's values, the others hold the result. Not a failure: the client
+	 * rejoins the job at its next step by itself.
+	 */
+	AINFTP_E_SKIPPED = -10,
 };
 
 enum ainftp_reduce_op {
@@ -85,7 +92,8 @@ const char *ainftp_status_name(int status);
  *   result_encoding  float32 or int16: the job's result_encoding (float32)
  *   window           most chunks in flight, 1..slots (slots); a congestion
  *                    window under it adapts to timeouts (docs/CLIENT.md)
- *   first_step       the step number of the first request (0); see below
+ *   first_step       the step number of the first request (default: the one the
+ *                    appliance gives at join); see below
  *   rto_us           first retransmission timeout (20000); adapts to the RTT
  *   rto_min_us       retransmission timeout floor (2000)
  *   rto_max_us       backoff ceiling (1000000)
@@ -94,10 +102,14 @@ const char *ainftp_status_name(int status);
  *   gso              UDP GSO and GRO: auto, on, off (auto: where the kernel has them)
  *   simd_bits        widest SIMD for quantizing: 512, 256 or 0 (512)
  *
- * Steps: request i of a client uses step first_step + i, and the appliance
- * only moves a slot forward. A job restarted while the appliance kept
- * running must start above the last step it used (or the appliance be
- * restarted): its old steps are refused as stale and time out.
+ * Joining: ainftp_client_open() sends the appliance a HELLO with the job's
+ * geometry as these options have it and fails with a message that names the
+ * first difference (elems, encoding, result_encoding, slots, lanes, auth, an
+ * unknown job or worker). The appliance answers with the step to start at.
+ *
+ * Steps: each request uses the next step. A worker that falls behind (its
+ * chunks' slots completed without it) gets AINFTP_E_SKIPPED for the request
+ * and the client starts its next request where the job is.
  */
 struct ainftp_opts;
 
@@ -146,18 +158,23 @@ const char *ainftp_req_error(const struct ainftp_req *r);
 void ainftp_req_free(struct ainftp_req *r);
 
 struct ainftp_client_stats {
-	uint64_t requests;	 /* completed requests */
-	uint64_t chunks;	 /* chunks whose results arrived */
-	uint64_t packets_sent;	 /* DATA datagrams, retransmissions included */
-	uint64_t retransmits;	 /* DATA datagrams sent again after a timeout */
-	uint64_t results;	 /* RESULT datagrams taken */
-	uint64_t dup_results;	 /* RESULTs for chunks already done or not in flight */
-	uint64_t bad_packets;	 /* datagrams that were not well-formed ainftp for this job */
-	uint64_t heartbeats;	 /* HEARTBEATs answered */
-	uint64_t bytes_sent;	 /* UDP payload bytes sent */
-	uint64_t bytes_received; /* UDP payload bytes of RESULTs taken */
-	uint64_t srtt_us;	 /* smoothed chunk round trip */
-	uint64_t rto_us;	 /* current retransmission timeout */
+	uint64_t requests;	   /* completed requests */
+	uint64_t chunks;	   /* chunks whose results arrived */
+	uint64_t packets_sent;	   /* DATA datagrams, retransmissions included */
+	uint64_t retransmits;	   /* DATA datagrams sent again after a timeout */
+	uint64_t results;	   /* RESULT datagrams taken */
+	uint64_t dup_results;	   /* RESULTs for chunks already done or not in flight */
+	uint64_t bad_packets;	   /* datagrams that were not well-formed ainftp for this job */
+	uint64_t heartbeats;	   /* HEARTBEATs answered */
+	uint64_t bytes_sent;	   /* UDP payload bytes sent */
+	uint64_t bytes_received;   /* UDP payload bytes of RESULTs taken */
+	uint64_t probes;	   /* PROBEs sent after a timeout: "is my data in?" */
+	uint64_t states;	   /* STATEs taken: where a slot is */
+	uint64_t chunks_skipped;   /* chunks the job completed without this worker */
+	uint64_t requests_skipped; /* requests with chunks skipped (AINFTP_E_SKIPPED) */
+	uint64_t bad_tags;	   /* RESULTs, STATEs and HELLO_ACKs whose tag failed: dropped */
+	uint64_t srtt_us;	   /* smoothed chunk round trip */
+	uint64_t rto_us;	   /* current retransmission timeout */
 };
 
 int ainftp_client_get_stats(struct ainftp_client *c, struct ainftp_client_stats *s);

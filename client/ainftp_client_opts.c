@@ -237,8 +237,12 @@ set_one(struct ainftp_opts *o, const char *n, const char *v)
 		return parse_encoding(n, v, true, &o->result_encoding);
 	if (strcmp(n, "window") == 0)
 		return parse_u32(n, v, 1, 65536, &o->window);
-	if (strcmp(n, "first_step") == 0)
-		return parse_u32(n, v, 0, UINT32_MAX, &o->first_step);
+	if (strcmp(n, "first_step") == 0) {
+		if (parse_u32(n, v, 0, UINT32_MAX, &o->first_step) < 0)
+			return AINFTP_E_INVAL;
+		o->has_first_step = true;
+		return 0;
+	}
 	if (strcmp(n, "rto_us") == 0)
 		return parse_u32(n, v, 1, 60000000, &o->rto_us);
 	if (strcmp(n, "rto_min_us") == 0)

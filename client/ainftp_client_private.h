@@ -32,6 +32,7 @@ struct ainftp_opts {
 	uint32_t slots;
 	uint32_t window; /* 0: slots */
 	uint32_t first_step;
+	bool has_first_step; /* set: no step from the appliance's HELLO_ACK */
 	uint32_t rto_us;
 	uint32_t rto_min_us;
 	uint32_t rto_max_us;
@@ -45,6 +46,13 @@ struct ainftp_opts {
 void ainftp_client_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ainftp_client_seterr_status(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * The join handshake on fd (bound, not connected): 0 and the step to start
+ * at from the appliance, or a negative status with the error set.
+ */
+int ainftp_client_hello(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, int fd,
+			uint32_t *step);
 
 /* Zero memory that held a key, in a way the compiler keeps. */
 void ainftp_client_wipe(void *p, size_t n);

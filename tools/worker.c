@@ -591,6 +591,12 @@ run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *
 		res->lat[s] = ainftp_seconds(CLOCK_MONOTONIC) - t0;
 		res->cpu_s += ainftp_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
 		res->wall_s += res->lat[s];
+		if (rc == AINFTP_E_SKIPPED) {
+			/* Not a failure: the job went on without us, and the client rejoins. */
+			fprintf(stderr, "ainftp-worker: worker %d step %u: %s\n", a->worker, s,
+				ainftp_last_error());
+			continue;
+		}
 		if (rc < 0) {
 			fprintf(stderr, "ainftp-worker: worker %d step %u: %s\n", a->worker, s,
 				ainftp_last_error());
@@ -622,7 +628,8 @@ report(const struct args *a, struct results *r)
 		       "\"packets_sent\":%llu,\"bytes_sent\":%llu,\"bytes_received\":%llu,"
 		       "\"cpu_s\":%.3f,\"wall_s\":%.3f,\"tx_gbps_per_core\":%.3f,"
 		       "\"rx_gbps_per_core\":%.3f,\"srtt_us\":%llu,\"first_sends\":%llu,"
-		       "\"checked\":%llu}\n",
+		       "\"checked\":%llu,\"probes\":%llu,\"chunks_skipped\":%llu,"
+		       "\"requests_skipped\":%llu,\"bad_tags\":%llu}\n",
 		       a->worker, a->job, a->elems, a->steps, med, gbps,
 		       (unsigned long long)r->st.retransmits, (unsigned long long)r->st.dup_results,
 		       (unsigned long long)r->st.packets_sent, (unsigned long long)r->st.bytes_sent,
@@ -630,7 +637,10 @@ report(const struct args *a, struct results *r)
 		       per_core_rx, (unsigned long long)r->st.srtt_us,
 		       /* Each chunk went out once before any retransmission: every chunk
 			* of a finished run is one first send. */
-		       (unsigned long long)r->st.chunks, (unsigned long long)r->checked);
+		       (unsigned long long)r->st.chunks, (unsigned long long)r->checked,
+		       (unsigned long long)r->st.probes, (unsigned long long)r->st.chunks_skipped,
+		       (unsigned long long)r->st.requests_skipped,
+		       (unsigned long long)r->st.bad_tags);
 		return;
 	}
 	printf("worker %d: %u steps of %zu elements: median %.1f ms, %.2f Gbit/s; "

@@ -31,10 +31,10 @@ import threading
 __all__ = [
     "Client", "Error", "Request", "allreduce", "finalize", "init", "status_name",
     "E_INVAL", "E_TIMEOUT", "E_UNREACHABLE", "E_SYSTEM", "E_NOMEM", "E_FAILED",
-    "E_OVERFLOW", "E_VALUE", "E_CLOSED", "ABI",
+    "E_OVERFLOW", "E_VALUE", "E_CLOSED", "E_SKIPPED", "ABI",
 ]
 
-ABI = 1  # AINFTP_CLIENT_ABI of the header this binding follows
+ABI = 2  # AINFTP_CLIENT_ABI of the header this binding follows
 
 # enum ainftp_status
 E_INVAL = -1
@@ -46,12 +46,14 @@ E_FAILED = -6
 E_OVERFLOW = -7
 E_VALUE = -8
 E_CLOSED = -9
+E_SKIPPED = -10
 
 _OPS = {"sum": 0, "mean": 1}  # enum ainftp_reduce_op
 
 _STATS_FIELDS = (
     "requests", "chunks", "packets_sent", "retransmits", "results", "dup_results",
-    "bad_packets", "heartbeats", "bytes_sent", "bytes_received", "srtt_us", "rto_us",
+    "bad_packets", "heartbeats", "bytes_sent", "bytes_received", "probes", "states",
+    "chunks_skipped", "requests_skipped", "bad_tags", "srtt_us", "rto_us",
 )
 
 

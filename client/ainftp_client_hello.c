@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The join handshake (docs/PROTOCOL.md, "Joining"): before its engine starts,
+ * a client sends HELLO with its view of the job and takes the appliance's
+ * HELLO_ACK: the step to start at, or the first field where the two views
+ * differ, named in the error, instead of a timeout later.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "ainftp_client_private.h"
+
+#define HELLO_RESEND_MS 200 /* a HELLO or its ack lost: ask again */
+#define HELLO_LEN (sizeof(struct ainftp_hdr) + AINFTP_BODY_LEN)
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+hello_build(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, uint64_t nonce,
+	    uint8_t *pkt, size_t *len)
+{
+	struct ainftp_msg m = {
+		.type = AINFTP_MSG_HELLO,
+		.encoding = (uint8_t)o->encoding,
+		.flags = o->auth ? AINFTP_F_AUTH : 0,
+		.job = o->job,
+		.worker = (uint16_t)o->worker,
+		.elems = (uint16_t)o->elems,
+		.bitmap = nonce,
+	};
+	struct ainftp_hello_info hi = {
+		.slots = o->slots,
+		.lanes = o->lanes,
+		.result_encoding = (uint8_t)o->result_encoding,
+		.auth = o->auth,
+	};
+
+	ainftp_hdr_write((struct ainftp_hdr *)pkt, &m);
+	ainftp_hello_write((struct ainftp_hello *)(pkt + sizeof(struct ainftp_hdr)), &hi);
+	*len = HELLO_LEN;
+	if (o->auth) {
+		ainftp_mac(mk, pkt, HELLO_LEN, pkt + HELLO_LEN);
+		*len += AINFTP_TAG_LEN;
+	}
+}
+
+/* What the client has for a field the appliance named, for the message. */
+static void
+view_of(const struct ainftp_opts *o, const struct ainftp_hdr *h, const struct ainftp_hello_info *a,
+	unsigned int status, char *mine, char *theirs, size_t n)
+{
+	struct ainftp_msg m;
+
+	ainftp_hdr_read(h, &m);
+	switch (status) {
+	case AINFTP_HELLO_ELEMS:
+		snprintf(mine, n, "%u", o->elems);
+		snprintf(theirs, n, "%u", m.elems);
+		break;
+	case AINFTP_HELLO_ENCODING:
+		snprintf(mine, n, "%s", ainftp_encoding_name((unsigned int)o->encoding));
+		snprintf(theirs, n, "%s", ainftp_encoding_name(m.encoding));
+		break;
+	case AINFTP_HELLO_RESULT_ENC:
+		snprintf(mine, n, "%s", ainftp_encoding_name((unsigned int)o->result_encoding));
+		snprintf(theirs, n, "%s", ainftp_encoding_name(a->result_encoding));
+		break;
+	case AINFTP_HELLO_SLOTS:
+		snprintf(mine, n, "%u", o->slots);
+		snprintf(theirs, n, "%u", a->slots);
+		break;
+	case AINFTP_HELLO_LANES:
+		snprintf(mine, n, "%u", o->lanes);
+		snprintf(theirs, n, "%u", a->lanes);
+		break;
+	default: /* auth */
+		snprintf(mine, n, "%s", o->auth ? "true" : "false");
+		snprintf(theirs, n, "%s", a->auth ? "true" : "false");
+		break;
+	}
+}
+
+/* The ack's verdict: 0 and the step, or the error that names the difference. */
+static int
+hello_verdict(const struct ainftp_opts *o, const struct ainftp_hdr *h,
+	      const struct ainftp_hello_info *a, uint32_t *step)
+{
+	char mine[32], theirs[32];
+
+	if (a->status == AINFTP_HELLO_OK) {
+		*step = a->step;
+		return 0;
+	}
+	if (a->status == AINFTP_HELLO_JOB)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "join: the appliance has no job %u on port %u",
+						   o->job, o->port);
+	if (a->status == AINFTP_HELLO_WORKER)
+		return ainftp_client_seterr_status(
+			AINFTP_E_INVAL,
+			"join: worker %d is not a worker of job %u on the appliance", o->worker,
+			o->job);
+	if (a->status >= AINFTP_HELLO_MAX)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "join: the appliance refused job %u with "
+						   "status %u",
+						   o->job, a->status);
+	view_of(o, h, a, a->status, mine, theirs, sizeof(mine));
+	return ainftp_client_seterr_status(
+		AINFTP_E_INVAL,
+		"join: job %u's %s is %s on the appliance, %s here (option "
+		"\"%s\", or cluster.json)",
+		o->job, ainftp_hello_status_names[a->status], theirs, mine,
+		a->status == AINFTP_HELLO_ELEMS	       ? "elems"
+		: a->status == AINFTP_HELLO_RESULT_ENC ? "result_encoding"
+						       : ainftp_hello_status_names[a->status]);
+}
+
+/*
+ * A datagram that answers our HELLO: a well-formed HELLO_ACK of this job and
+ * worker echoing the nonce, tagged unless it refuses the job or the worker
+ * (the appliance has no key to tag those with). 1 with its body in a, else 0.
+ */
+static int
+hello_ack_take(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, uint64_t nonce,
+	       const uint8_t *p, size_t len, struct ainftp_hello_info *a)
+{
+	const struct ainftp_hdr *h = (const struct ainftp_hdr *)p;
+	struct ainftp_msg m;
+
+	if (len < sizeof(*h) || ainftp_hdr_check(h, len) != AINFTP_OK)
+		return 0;
+	ainftp_hdr_read(h, &m);
+	if (m.type != AINFTP_MSG_HELLO_ACK || m.job != o->job || m.worker != o->worker ||
+	    m.bitmap != nonce)
+		return 0;
+	ainftp_hello_read((const struct ainftp_hello *)(h + 1), a);
+	if (a->status == AINFTP_HELLO_JOB || a->status == AINFTP_HELLO_WORKER)
+		return 1;
+	if (o->auth &&
+	    (!(m.flags & AINFTP_F_AUTH) || !ainftp_mac_verify(mk, p, HELLO_LEN, p + HELLO_LEN)))
+		return 0;
+	return 1;
+}
+
+int
+ainftp_client_hello(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, int fd,
+		    uint32_t *step)
+{
+	struct sockaddr_in to = {
+		.sin_family = AF_INET, .sin_addr.s_addr = o->appliance, .sin_port = htons(o->port)};
+	uint8_t pkt[HELLO_LEN + AINFTP_TAG_LEN], rx[9216];
+	uint64_t nonce, start = mono_ms(), next = 0, now;
+	struct ainftp_hello_info a;
+	char ip[INET_ADDRSTRLEN];
+	size_t len;
+
+	randombytes_buf(&nonce, sizeof(nonce));
+	hello_build(o, mk, nonce, pkt, &len);
+	while ((now = mono_ms()) - start < o->timeout_ms) {
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		ssize_t got;
+
+		if (now >= next) {
+			if (sendto(fd, pkt, len, 0, (const struct sockaddr *)&to, sizeof(to)) < 0 &&
+			    errno != EAGAIN && errno != ENOBUFS)
+				break;
+			next = now + HELLO_RESEND_MS;
+		}
+		if (poll(&pf, 1, (int)(next - now)) <= 0)
+			continue;
+		got = recvfrom(fd, rx, sizeof(rx), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+		if (got < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			break;
+		}
+		if (from.sin_addr.s_addr == o->appliance &&
+		    hello_ack_take(o, mk, nonce, rx, (size_t)got, &a))
+			return hello_verdict(o, (const struct ainftp_hdr *)rx, &a, step);
+	}
+	inet_ntop(AF_INET, &o->appliance, ip, sizeof(ip));
+	if (mono_ms() - start < o->timeout_ms)
+		return ainftp_client_seterr_status(
+			errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH
+				? AINFTP_E_UNREACHABLE
+				: AINFTP_E_SYSTEM,
+			"join: appliance %s:%u: %s", ip, o->port, strerror(errno));
+	return ainftp_client_seterr_status(
+		AINFTP_E_TIMEOUT,
+		"join: no HELLO_ACK from appliance %s:%u in %u ms (job %u, "
+		"worker %d); check that it runs and speaks protocol "
+		"version %d, and that the key agrees with cluster.json",
+		ip, o->port, o->timeout_ms, o->job, o->worker, AINFTP_PROTO_VERSION);
+}
