@@ -132,7 +132,7 @@ result_header(const struct ainftp_dp_job *job, const struct ainftp_slot *s, uint
 	struct ainftp_msg msg = {
 		.type = AINFTP_MSG_RESULT,
 		.encoding = (uint8_t)job->rcodec->enc,
-		.flags = s->shadow_flags,
+		.flags = (uint8_t)(s->shadow_flags | (job->auth ? AINFTP_F_AUTH : 0)),
 		.job = job->id,
 		.worker = AINFTP_WORKER_APPLIANCE,
 		.elems = job->elems,
