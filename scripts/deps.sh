@@ -13,6 +13,7 @@ pkgs=(
 	ethtool                            # the lab: offloads off on the veth into net_af_packet
 	python3-numpy python3-torch        # the Python binding's tests and the PyTorch DDP hook
 	python3-sklearn                    # the DDP test's dataset (digits)
+	tshark                             # the Wireshark dissector's test (contrib/wireshark)
 )
 
 missing=()
@@ -28,5 +29,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# wireshark-common asks whether non-root users may capture (a setuid dumpcap): no.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -12,18 +12,26 @@
 #     counters show every impairment in both directions; `down` leaves nothing behind;
 #  4. `up` with configs the lab or the app refuses (an MTU the port cannot carry:
 #     net_af_packet's framesz too small, net_tap's 1522-byte frame; a port of
-#     another kind): a clear error, nothing left.
-# Usage: test_lab.sh APP IMPAIR SRCDIR. Addresses are 198.18.0.0/24, in namespaces only.
+#     another kind): a clear error, nothing left;
+#  5. the traffic of 2 ainftp-worker processes (2 steps), captured with dumpcap on
+#     the app's veth peer and read with the Wireshark dissector
+#     (contrib/wireshark/ainftp.lua): every DATA is the workers', as many per worker
+#     as it says it sent, over the steps and chunks of the run, and every chunk's
+#     RESULT reached both workers with 2 contributors. Skipped without tshark.
+# Usage: test_lab.sh APP IMPAIR SRCDIR WORKER. Addresses are 198.18.0.0/24, in
+# namespaces only.
 set -euo pipefail
 
 app=$1
 impair=$2
 src=$3
+worker=$4
 lab=$src/scripts/lab.sh
 name=tlab$$
 ns=timp$$ # the relay-only namespaces: $ns-a, $ns-r, $ns-b
 work=$(mktemp -d)
 relay_pid=
+cap_pid=
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -31,6 +39,7 @@ fail() {
 }
 cleanup() {
 	[ -n "$relay_pid" ] && kill -9 "$relay_pid" 2>/dev/null || true
+	[ -n "$cap_pid" ] && kill -9 "$cap_pid" 2>/dev/null || true
 	"$lab" down --name "$name" >/dev/null 2>&1 || true
 	"$lab" down --name "$name-bad" >/dev/null 2>&1 || true
 	for n in "$ns-a" "$ns-r" "$ns-b"; do ip netns del "$n" 2>/dev/null || true; done
@@ -249,4 +258,105 @@ for bad in afp-mtu tap-mtu ring; do
 	ns_gone "$name-bad-box" && ns_gone "$name-bad-wk" || fail "namespaces left after a failed up"
 	[ ! -e "/run/$name-bad" ] || fail "/run/$name-bad left after a failed up"
 done
+# --- 5. the traffic in Wireshark ------------------------------------------------------
+
+# Job 4 (356 float32 per packet) with workers 0 and 1 only; 40 chunks a step.
+capture_check() {
+	local ifc w pids=()
+	/usr/bin/python3 - "$src/config/lab.json" "$work/two.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["jobs"] = [j for j in c["jobs"] if j["id"] == 4]
+c["jobs"][0]["workers"] = c["jobs"][0]["workers"][:2]
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+PY
+	"$lab" up --name "$name" --app "$app" --config "$work/two.json" >"$work/up" ||
+		fail "lab up (capture)"
+	# The app's veth peer: frames there are single datagrams (the lab turns the
+	# peer's segmentation offloads off), in both directions.
+	ifc=lp$(printf '%s' "$name" | cksum | awk '{ printf "%08x", $1 }')
+	ip netns exec "$name-box" dumpcap -q -i "$ifc" -f udp -B 64 -w "$work/lab.pcapng" \
+		2>"$work/dumpcap.err" &
+	cap_pid=$!
+	# dumpcap says "Capturing on" before it captures: markers to the discard port
+	# (the app drops them) until one is in the file, which it flushes as it goes.
+	for _ in $(seq 50); do
+		"$lab" exec --name "$name" -- bash -c 'echo mark >/dev/udp/198.18.0.1/9'
+		sleep 0.2
+		[ -n "$(tshark -r "$work/lab.pcapng" -Y "udp.dstport == 9" -c 1 -T fields \
+			-e frame.number 2>/dev/null)" ] && break
+	done
+	[ -n "$(tshark -r "$work/lab.pcapng" -Y "udp.dstport == 9" -c 1 -T fields \
+		-e frame.number 2>/dev/null)" ] || fail "dumpcap captured nothing: $(cat "$work/dumpcap.err")"
+	for w in 0 1; do
+		"$lab" exec --name "$name" -- "$worker" -c "$work/two.json" --job 4 --worker "$w" \
+			--elems 14240 --steps 2 --json --progress 0 >"$work/worker.$w" 2>&1 &
+		pids+=($!)
+	done
+	for w in 0 1; do
+		wait "${pids[$w]}" || fail "worker $w: $(cat "$work/worker.$w")"
+	done
+	sleep 0.5 # the last results on their way to the other worker
+	kill -INT "$cap_pid"
+	wait "$cap_pid" || fail "dumpcap: $(cat "$work/dumpcap.err")"
+	cap_pid=
+	"$lab" down --name "$name" >/dev/null || fail "lab down (capture)"
+	grep -q "dropped on interface .*: [0-9]*/0 " "$work/dumpcap.err" ||
+		fail "dumpcap dropped frames: $(cat "$work/dumpcap.err")"
+	WIRESHARK_CONFIG_DIR=$work tshark -r "$work/lab.pcapng" \
+		-X "lua_script:$src/contrib/wireshark/ainftp.lua" -T fields -E separator=/t \
+		-e udp.dstport -e ip.src -e ip.dst -e ainftp.type -e ainftp.job -e ainftp.worker -e ainftp.elems \
+		-e ainftp.step -e ainftp.chunk -e ainftp.contributors -e ainftp.bitmap -e ainftp.len \
+		-e ainftp.expected_len >"$work/fields" 2>"$work/tshark.err" ||
+		fail "tshark: $(cat "$work/tshark.err")"
+	/usr/bin/python3 - "$work/fields" "$work/worker.0" "$work/worker.1" <<'PY' || fail "the captured traffic (above)"
+import json, sys
+addr = {"198.18.0.11": 0, "198.18.0.12": 1}
+sent = {}
+for w, path in enumerate(sys.argv[2:]):
+    line = [l for l in open(path) if l.startswith("{")][-1]
+    sent[w] = json.loads(line)["packets_sent"]
+data = {0: [], 1: []}
+results = {}
+for n, line in enumerate(open(sys.argv[1]), 1):
+    dport, src, dst, typ, job, wk, elems, step, chunk, contrib, bitmap, ln, exp = \
+        line.rstrip("\n").split("\t")
+    if dport == "9":
+        continue  # the capture's start markers
+    assert typ != "", "frame %d: UDP that the dissector did not take: %s -> %s" % (n, src, dst)
+    assert ln == exp, "frame %d: %s bytes, the header calls for %s" % (n, ln, exp)
+    typ, job, step, chunk = int(typ), int(job), int(step), int(chunk)
+    if typ == 1:  # DATA: fields that versions 1 and 2 share
+        assert src in addr and addr[src] == int(wk), "frame %d: DATA of worker %s from %s" % (n, wk, src)
+        assert job == 4 and int(elems) == 356, "frame %d: DATA of job %d, %s elements" % (n, job, elems)
+        assert 0 <= chunk < 40, "frame %d: chunk %d of a 40-chunk step" % (n, chunk)
+        data[int(wk)].append((step, chunk))
+    elif typ == 2:
+        assert job == 4 and int(wk) == 0xffff, "frame %d: RESULT of job %d from worker %s" % (n, job, wk)
+        assert int(contrib) == 2 and int(bitmap, 16) == 3, \
+            "frame %d: RESULT with %s contributors, bitmap %s" % (n, contrib, bitmap)
+        results.setdefault((step, chunk), set()).add(dst)
+    # Anything else (heartbeats, v2's HELLO, STATE, PROBE) is only checked for length.
+for w in (0, 1):
+    steps = sorted({s for s, _ in data[w]})
+    assert len(data[w]) == sent[w], \
+        "worker %d: %d DATA captured, it reports packets_sent %d; chunks captured of steps %s: %s" % \
+        (w, len(data[w]), sent[w], steps, sorted(set(data[w])))
+    assert len(steps) == 2 and steps[1] == steps[0] + 1, "worker %d: steps %s" % (w, steps)
+    assert {(s, c) for s in steps for c in range(40)} == set(data[w]), \
+        "worker %d: not every chunk of steps %s" % (w, steps)
+assert set(results) == set(data[0]) | set(data[1]), \
+    "RESULTs for %d chunks, DATA for %d" % (len(results), len(set(data[0]) | set(data[1])))
+missing = [k for k, d in results.items() if d != set(addr)]
+assert not missing, "RESULTs not sent to both workers: %s" % missing[:5]
+print("capture: DATA %d + %d (as the workers report), RESULTs of %d chunks to both workers" %
+      (len(data[0]), len(data[1]), len(results)))
+PY
+}
+
+if command -v tshark >/dev/null && command -v dumpcap >/dev/null; then
+	capture_check
+else
+	echo "SKIP: 5. the capture: no tshark (scripts/deps.sh installs it)"
+fi
 echo "lab: ok"
