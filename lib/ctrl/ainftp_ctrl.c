@@ -370,6 +370,41 @@ ainftp_ctrl_quorum(struct ainftp_runtime *rt, uint64_t now)
 	return published;
 }
 
+#define VERSION_CHECK_S 10 /* how often a port's version refusals may be logged */
+
+/*
+ * Workers that speak another version of the protocol (a rack half upgraded)
+ * get nothing back: their datagrams cannot carry a refusal they would read.
+ * So the operator hears of it, once per period while it goes on, with a
+ * count per port and what to do.
+ */
+static void
+ainftp_ctrl_versions(struct ainftp_runtime *rt, uint64_t now)
+{
+	struct ainftp_ctrl *c = rt->ctrl;
+	struct ainftp_port_ctr sum;
+	uint16_t p;
+
+	if (now < c->next_version_check)
+		return;
+	c->next_version_check = now + VERSION_CHECK_S * rte_get_tsc_hz();
+	for (p = 0; p < rt->n_ports; p++) {
+		uint64_t n;
+
+		ainftp_counters_port_sum(p, &sum);
+		n = sum.proto_drops[AINFTP_BAD_VERSION];
+		if (n > c->version_drops[p])
+			AINFTP_LOG(
+				WARNING,
+				"port %u: %" PRIu64 " datagrams of another protocol version "
+				"refused (counter \"version\"); this appliance speaks version %d: "
+				"upgrade the workers' client library (docs/PROTOCOL.md, "
+				"\"Upgrading a rack\")",
+				p, n - c->version_drops[p], AINFTP_PROTO_VERSION);
+		c->version_drops[p] = n;
+	}
+}
+
 void
 ainftp_ctrl_tick(struct ainftp_runtime *rt, uint64_t now)
 {
@@ -381,6 +416,7 @@ ainftp_ctrl_tick(struct ainftp_runtime *rt, uint64_t now)
 	/* Every tick, not every heartbeat: a straggler is out within a tick of crossing the
 	 * threshold. */
 	ainftp_ctrl_quorum(rt, now);
+	ainftp_ctrl_versions(rt, now);
 	if (c->pool != NULL && now >= c->next_hb) {
 		ainftp_ctrl_heartbeat(rt);
 		/* Behind by more than a round (a stalled lcore): skip, do not burst. */

@@ -37,6 +37,10 @@ struct ainftp_ctrl {
 	 * (atomic exchange), which alone writes the quorum.
 	 */
 	uint64_t readmit[AINFTP_MAX_JOBS];
+	/* Datagrams of another protocol version, per port, when last told (ainftp_ctrl_versions).
+	 */
+	uint64_t version_drops[AINFTP_MAX_PORTS];
+	uint64_t next_version_check; /* TSC */
 };
 
 /* After ainftp_lcores_setup (it reads the RX lcores' rings). 0, or -1 with a line in err. */

@@ -416,10 +416,11 @@ hello_compare(const struct ainftp_dp_job *job, const struct ainftp_hdr *h)
 	struct ainftp_hello_info hi;
 
 	ainftp_hello_read((const struct ainftp_hello *)(h + 1), &hi);
-	if (rte_be_to_cpu_16(h->elems) != job->elems)
-		return AINFTP_HELLO_ELEMS;
+	/* The encoding first: a worker with another encoding has other elems too. */
 	if (h->encoding != job->codec->enc)
 		return AINFTP_HELLO_ENCODING;
+	if (rte_be_to_cpu_16(h->elems) != job->elems)
+		return AINFTP_HELLO_ELEMS;
 	if (hi.result_encoding != job->rcodec->enc)
 		return AINFTP_HELLO_RESULT_ENC;
 	if (hi.slots != job->n_slots)
