@@ -146,6 +146,7 @@ struct ainftp_req {
 	uint32_t done;	  /* engine: chunks whose result arrived, or skipped */
 	uint32_t skipped; /* engine: chunks the job completed without this worker */
 	bool overflow;
+	uint64_t *bitmaps;	  /* engine: each chunk's contributors (0: skipped) */
 	struct ainftp_req *link; /* submit queue, then the engine's active list */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -188,6 +189,7 @@ struct ainftp_client {
 	int fail_status; /* 0, or why the engine stopped; new requests get AINFTP_E_FAILED */
 	char fail_msg[ERRLEN];
 	struct ainftp_client_stats pub; /* published by the engine once per loop */
+	uint32_t pub_next_step;		/* and where the next request starts */
 	atomic_bool stop;
 
 	/* Engine only. */
@@ -286,6 +288,7 @@ req_destroy(struct ainftp_req *r)
 {
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
+	free(r->bitmaps);
 	free(r);
 }
 
@@ -375,6 +378,12 @@ ainftp_allreduce_start(struct ainftp_client *c, float *buf, size_t n, int op,
 	r->n = n;
 	r->op = op;
 	r->nchunks = (uint32_t)((n + c->o.elems - 1) / c->o.elems);
+	/* One allocation per request, none per chunk: what ainftp_req_info reports. */
+	r->bitmaps = calloc(r->nchunks, sizeof(*r->bitmaps));
+	if (r->bitmaps == NULL) {
+		free(r);
+		return ainftp_client_seterr_status(AINFTP_E_NOMEM, "all-reduce: out of memory");
+	}
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 
@@ -990,6 +999,7 @@ take_result(struct ainftp_client *c, const struct ainftp_msg *m, const uint8_t *
 	if (m->flags & AINFTP_F_OVERFLOW)
 		r->overflow = true;
 	result_store(c, r, f->chunk, m, pl);
+	r->bitmaps[f->chunk] = m->bitmap;
 	chunk_retire(c, f, now);
 }
 
@@ -1227,6 +1237,7 @@ publish_stats(struct ainftp_client *c)
 	c->st.rto_us = c->rto_ns / 1000;
 	pthread_mutex_lock(&c->mu);
 	c->pub = c->st;
+	c->pub_next_step = c->rejoin_step > c->next_step ? c->rejoin_step : c->next_step;
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -1460,6 +1471,7 @@ client_join(struct ainftp_client *c)
 
 	if (rc == 0 && !c->o.has_first_step)
 		c->next_step = step;
+	c->pub_next_step = c->next_step; /* the engine has not started: no lock needed */
 	return rc;
 }
 
@@ -1528,6 +1540,35 @@ ainftp_client_get_stats(struct ainftp_client *c, struct ainftp_client_stats *s)
 						   "required (got NULL)");
 	pthread_mutex_lock(&c->mu);
 	*s = c->pub;
+	pthread_mutex_unlock(&c->mu);
+	return 0;
+}
+
+int
+ainftp_req_info(const struct ainftp_req *r, uint32_t *step, uint64_t *bitmaps, size_t n)
+{
+	if (r == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL, "ainftp_req_info: request is NULL");
+	if (!atomic_load(&r->complete))
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "ainftp_req_info: the request is still pending");
+	if (step != NULL)
+		*step = r->step;
+	if (bitmaps != NULL)
+		memcpy(bitmaps, r->bitmaps,
+		       (n < r->nchunks ? n : r->nchunks) * sizeof(*bitmaps));
+	return 0;
+}
+
+int
+ainftp_client_next_step(struct ainftp_client *c, uint32_t *step)
+{
+	if (c == NULL || step == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "ainftp_client_next_step: client and step are "
+						   "required (got NULL)");
+	pthread_mutex_lock(&c->mu);
+	*step = c->pub_next_step;
 	pthread_mutex_unlock(&c->mu);
 	return 0;
 }

@@ -157,6 +157,21 @@ const char *ainftp_req_error(const struct ainftp_req *r);
 /* Free a request; a pending one is waited for first. NULL is a no-op. */
 void ainftp_req_free(struct ainftp_req *r);
 
+/*
+ * What a completed request was: the step it used and, for each of its
+ * chunks (bitmaps[k] for elements k*elems .. (k+1)*elems-1), the workers in
+ * that chunk's sum (bit w: worker w), 0 for a chunk skipped. n is the room in
+ * bitmaps; up to n are written. 0, or AINFTP_E_INVAL (NULL, or still pending).
+ */
+int ainftp_req_info(const struct ainftp_req *r, uint32_t *step, uint64_t *bitmaps, size_t n);
+
+/*
+ * The step the next request will use, as far as the client knows: exact when
+ * no request is pending (a worker that fell behind learns the job's step as
+ * its requests end). For a caller whose data depends on the step.
+ */
+int ainftp_client_next_step(struct ainftp_client *c, uint32_t *step);
+
 struct ainftp_client_stats {
 	uint64_t requests;	   /* completed requests */
 	uint64_t chunks;	   /* chunks whose results arrived */

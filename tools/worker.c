@@ -44,6 +44,8 @@ struct args {
 	double progress_s; /* 0: no progress lines */
 	char *opt[32];	   /* name=value overrides of the client options */
 	int n_opt;
+	unsigned int pause_step; /* --pause: before this step, sleep pause_ms */
+	unsigned int pause_ms;
 };
 
 /* The job's geometry, as the reference needs it (the same options the client takes). */
@@ -68,7 +70,9 @@ usage(FILE *f)
 		   "config's\n"
 		   "  --json              one JSON line of results at the end\n"
 		   "  --progress S        a progress line every S seconds of a run (default 5;\n"
-		   "                      0: none), on stdout, or on stderr with --json\n");
+		   "                      0: none), on stdout, or on stderr with --json\n"
+		   "  --pause STEP:MS     sleep MS ms before step STEP (a slow worker falls "
+		   "behind)\n");
 }
 
 #define PROG "ainftp-worker"
@@ -102,6 +106,20 @@ bad_arg(const char *opt, const char *val)
 {
 	fprintf(stderr, PROG ": %s: bad value \"%s\"\n", opt, val);
 	return -1;
+}
+
+/* --pause STEP:MS */
+static int
+parse_pause(const char *v, struct args *a)
+{
+	unsigned int step, ms;
+	int end = 0;
+
+	if (sscanf(v, "%u:%u%n", &step, &ms, &end) != 2 || v[end] != '\0' || ms > 3600000)
+		return bad_arg("--pause (STEP:MS, MS at most 3600000)", v);
+	a->pause_step = step;
+	a->pause_ms = ms;
+	return 0;
 }
 
 static int
@@ -160,6 +178,8 @@ parse_one(struct args *a, int ch, const char *v)
 		return 0;
 	case 'P':
 		return ainftp_opt_real(PROG, "--progress", v, 0, 3600, false, &a->progress_s);
+	case 'p':
+		return parse_pause(v, a);
 	}
 	return -1;
 }
@@ -179,6 +199,7 @@ parse_args(int argc, char **argv, struct args *a)
 					   {"opt", required_argument, NULL, 'O'},
 					   {"json", no_argument, NULL, 'J'},
 					   {"progress", required_argument, NULL, 'P'},
+					   {"pause", required_argument, NULL, 'p'},
 					   {"help", no_argument, NULL, 'h'},
 					   {NULL, 0, NULL, 0}};
 	int ch;
@@ -337,8 +358,8 @@ ref_add(struct ref *r, const struct geometry *g)
 
 /* The appliance's result for one chunk, in r->want; the true sum and bound beside it. */
 static void
-ref_chunk(struct ref *r, const struct geometry *g, const struct args *a, uint32_t step, size_t off,
-	  size_t m)
+ref_chunk(struct ref *r, const struct geometry *g, const struct args *a, uint32_t step,
+	  uint64_t bitmap, size_t off, size_t m)
 {
 	const struct ainftp_codec *rc = ainftp_codec_get((unsigned int)g->result_encoding);
 	int8_t e;
@@ -347,6 +368,8 @@ ref_chunk(struct ref *r, const struct geometry *g, const struct args *a, uint32_
 	memset(r->exact, 0, g->elems * sizeof(double));
 	memset(r->bound, 0, g->elems * sizeof(double));
 	for (int w = 0; w < a->verify_workers; w++) {
+		if (!(bitmap >> w & 1))
+			continue;
 		memset(r->x, 0, g->elems * sizeof(float));
 		gradient(a->seed, w, step, off, m, r->x);
 		ref_add(r, g);
@@ -360,9 +383,29 @@ ref_chunk(struct ref *r, const struct geometry *g, const struct args *a, uint32_
 }
 
 /* Bit-for-bit against the reference; within the bound of the true sum. 0 or -1. */
+/*
+ * A chunk the job completed without this worker holds its input: this
+ * worker's own gradient, bit for bit.
+ */
 static int
-verify(const struct args *a, const struct geometry *g, uint32_t step, const float *got,
-       uint64_t *checked)
+verify_skipped(const struct args *a, uint32_t step, size_t off, size_t m, const float *got,
+	       float *x)
+{
+	gradient(a->seed, a->worker, step, off, m, x);
+	if (memcmp(got + off, x, m * sizeof(float)) == 0)
+		return 0;
+	fprintf(stderr, "ainftp-worker: step %u: a skipped chunk at element %zu lost its input\n",
+		step, off);
+	return -1;
+}
+
+/*
+ * Every chunk against the reference over the workers in its sum (its
+ * bitmap, as the appliance said): the mean divides by their count.
+ */
+static int
+verify(const struct args *a, const struct geometry *g, uint32_t step, const uint64_t *bitmaps,
+       const float *got, uint64_t *checked)
 {
 	struct ref r;
 	int rc = 0;
@@ -372,23 +415,27 @@ verify(const struct args *a, const struct geometry *g, uint32_t step, const floa
 		ref_free(&r);
 		return -1;
 	}
-	for (size_t off = 0; off < a->elems && rc == 0; off += g->elems) {
+	for (size_t off = 0, k = 0; off < a->elems && rc == 0; off += g->elems, k++) {
 		size_t m = a->elems - off < g->elems ? a->elems - off : g->elems;
+		int n = __builtin_popcountll(bitmaps[k]);
 
-		ref_chunk(&r, g, a, step, off, m);
+		if (n == 0) {
+			rc = verify_skipped(a, step, off, m, got, r.x);
+			continue;
+		}
+		ref_chunk(&r, g, a, step, bitmaps[k], off, m);
 		for (size_t i = 0; i < m; i++) {
-			float want = a->op == AINFTP_OP_MEAN ? r.want[i] / (float)a->verify_workers
-							     : r.want[i];
-			double exact = a->op == AINFTP_OP_MEAN ? r.exact[i] / a->verify_workers
-							       : r.exact[i];
+			float want = a->op == AINFTP_OP_MEAN ? r.want[i] / (float)n : r.want[i];
+			double exact = a->op == AINFTP_OP_MEAN ? r.exact[i] / n : r.exact[i];
 			double tol = r.bound[i] + fabs(exact) * 0x1p-23;
 
 			if (memcmp(&got[off + i], &want, 4) != 0 ||
 			    fabs(got[off + i] - exact) > tol) {
 				fprintf(stderr,
-					"ainftp-worker: step %u element %zu: got %a, reference %a, "
-					"true sum %a (bound %a)\n",
-					step, off + i, got[off + i], want, exact, tol);
+					"ainftp-worker: step %u element %zu (workers 0x%llx): got %a, "
+					"reference %a, true sum %a (bound %a)\n",
+					step, off + i, (unsigned long long)bitmaps[k], got[off + i],
+					want, exact, tol);
 				rc = -1;
 				break;
 			}
@@ -566,11 +613,40 @@ progress_stop(struct progress *p)
 
 struct results {
 	double *lat;
+	uint32_t step;	   /* of the last all-reduce */
+	uint64_t *bitmaps; /* its chunks' contributors (ainftp_req_info) */
+	size_t n_chunks;
 	uint64_t checked;
 	double cpu_s;  /* in the all-reduce calls only: the client's cost, all threads */
 	double wall_s; /* their wall time */
 	struct ainftp_client_stats st;
 };
+
+static void
+sleep_ms(unsigned int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* One all-reduce, and what it was: its step and each chunk's contributors. */
+static int
+allreduce_step(struct ainftp_client *c, const struct args *a, float *buf, uint32_t step,
+	       struct results *res)
+{
+	struct ainftp_req *r;
+	int rc = ainftp_allreduce_start(c, buf, a->elems, a->op, &r);
+
+	if (rc < 0)
+		return rc;
+	rc = ainftp_req_wait(r); /* its message, if any, in ainftp_last_error() */
+	res->step = step;
+	ainftp_req_info(r, &res->step, res->bitmaps, res->n_chunks);
+	ainftp_req_free(r);
+	return rc;
+}
 
 static int
 run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *c, float *buf,
@@ -578,16 +654,23 @@ run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *
 {
 	for (unsigned int s = 0; s < a->steps; s++) {
 		double t0, cpu0;
+		uint32_t step;
 		int rc;
 
+		if (s == a->pause_step && a->pause_ms > 0)
+			sleep_ms(a->pause_ms); /* a slow training step: it falls behind */
 		/*
-		 * The synthetic gradient is not the client's work, and with ldexpf per
-		 * element it took a fifth of the process's CPU: the clocks leave it out.
+		 * The gradient is the step's (the one the client will use, not the loop's:
+		 * a worker that fell behind rejoins at a later step), so that every worker's
+		 * data for one step is known to all of them for --verify. It is not the
+		 * client's work, and with ldexpf per element it took a fifth of the
+		 * process's CPU: the clocks leave it out.
 		 */
-		gradient(a->seed, a->worker, s, 0, a->elems, buf);
+		ainftp_client_next_step(c, &step);
+		gradient(a->seed, a->worker, step, 0, a->elems, buf);
 		cpu0 = ainftp_seconds(CLOCK_PROCESS_CPUTIME_ID);
 		t0 = ainftp_seconds(CLOCK_MONOTONIC);
-		rc = ainftp_allreduce(c, buf, a->elems, a->op);
+		rc = allreduce_step(c, a, buf, step, res);
 		res->lat[s] = ainftp_seconds(CLOCK_MONOTONIC) - t0;
 		res->cpu_s += ainftp_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
 		res->wall_s += res->lat[s];
@@ -595,17 +678,16 @@ run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *
 			/* Not a failure: the job went on without us, and the client rejoins. */
 			fprintf(stderr, "ainftp-worker: worker %d step %u: %s\n", a->worker, s,
 				ainftp_last_error());
-			continue;
-		}
-		if (rc < 0) {
+		} else if (rc < 0) {
 			fprintf(stderr, "ainftp-worker: worker %d step %u: %s\n", a->worker, s,
 				ainftp_last_error());
 			return 1;
-		}
-		if (!a->json)
+		} else if (!a->json) {
 			printf("step %u: %.1f ms, %.2f Gbit/s of float32 gradient\n", s,
 			       res->lat[s] * 1e3, a->elems * 32.0 / res->lat[s] / 1e9);
-		if (a->verify_workers > 0 && verify(a, g, s, buf, &res->checked) < 0)
+		}
+		if (a->verify_workers > 0 &&
+		    verify(a, g, res->step, res->bitmaps, buf, &res->checked) < 0)
 			return EXIT_WRONG;
 	}
 	return 0;
@@ -671,7 +753,9 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	buf = aligned_alloc(64, (a.elems * 4 + 63) / 64 * 64);
 	res.lat = calloc(a.steps, sizeof(double));
-	if (buf == NULL || res.lat == NULL) {
+	res.n_chunks = (a.elems + g.elems - 1) / g.elems;
+	res.bitmaps = calloc(res.n_chunks, sizeof(*res.bitmaps));
+	if (buf == NULL || res.lat == NULL || res.bitmaps == NULL) {
 		fprintf(stderr, "ainftp-worker: out of memory\n");
 		return 1;
 	}
@@ -684,5 +768,6 @@ main(int argc, char **argv)
 		report(&a, &res);
 	free(buf);
 	free(res.lat);
+	free(res.bitmaps);
 	return rc;
 }
