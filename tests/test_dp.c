@@ -919,6 +919,429 @@ START_TEST(slots_are_idle_and_mbufs_back_after_a_run)
 }
 END_TEST
 
+/* ------------------------------------------------------------ v2: probe, hello */
+
+/* Each worker's copy of a result has its own tag: under any other worker's key it fails. */
+START_TEST(each_result_copy_is_tagged_for_its_worker)
+{
+	struct contrib c[NW];
+	struct rte_mbuf *out[8];
+	struct ainftp_mac_key mk;
+	uint8_t buf[2048];
+	unsigned int w, v, n;
+	uint16_t len;
+
+	three(c, 1, 6);
+	send_all(c, NW);
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, NW);
+	for (w = 0; w < NW; w++)
+		for (v = 0; v < NW; v++) {
+			len = frame_copy(out[w], buf, sizeof(buf));
+			ck_assert_uint_eq(frame_to(buf), w);
+			ck_assert_int_eq(ainftp_mac_key_init(&mk, keys[v]), 0);
+			ck_assert_int_eq(ainftp_result_verify(&mk, buf + 42, len - 42u), v == w);
+		}
+	rte_pktmbuf_free_bulk(out, n);
+}
+END_TEST
+
+/* A PROBE from worker w for (step, chunk): header and tag, to the slot's lane. */
+static size_t
+probe_frame(uint8_t *f, unsigned int w, uint32_t step, uint32_t chunk, const uint8_t *key)
+{
+	static const uint8_t none[1];
+	struct ainftp_msg m = {
+		.type = AINFTP_MSG_PROBE,
+		.encoding = AINFTP_ENC_INT16,
+		.flags = AINFTP_F_AUTH,
+		.job = JOB,
+		.worker = (uint16_t)w,
+		.step = step,
+		.chunk = chunk,
+		.slot = (uint16_t)(chunk % SLOTS),
+	};
+
+	return fixture_data_frame(f, &m, none, 0, key);
+}
+
+static void
+send_probe(unsigned int w, uint32_t step, uint32_t chunk)
+{
+	uint8_t f[256];
+
+	fixture_inject(&fx, f, (uint16_t)probe_frame(f, w, step, chunk, keys[w]));
+}
+
+/*
+ * Each answer a PROBE can get, on slot 3: MISSING before the slot saw
+ * anything and for a chunk it has not started; HAVE from a worker in the
+ * chunk, MISSING from one not in it; the kept result (to the prober alone)
+ * once it completed; STALE once the slot kept a later one. A PROBE never
+ * changes the slot.
+ */
+START_TEST(a_probe_gets_each_answer)
+{
+	struct contrib c[NW], d[NW];
+	struct rte_mbuf *out[8];
+	struct ainftp_msg msg;
+	struct ainftp_state_info si;
+	float want[ELEMS], want2[ELEMS];
+	uint8_t f[256];
+	unsigned int n;
+
+	three(c, 1, 3);
+	expected_sum(c, NW, want);
+	send_probe(0, 1, 3);
+	expect_state(0, 1, 3, AINFTP_STATE_MISSING, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_IDLE, 0, 0, 0, 0);
+
+	send_contrib(&c[0]);
+	send_probe(0, 1, 3);
+	expect_state(0, 1, 3, AINFTP_STATE_HAVE, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 1, 3, 0, 0x1);
+	send_probe(1, 1, 3);
+	expect_state(1, 1, 3, AINFTP_STATE_MISSING, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 1, 3, 0, 0x1);
+	/* The slot's next chunk, not started: nothing of it here yet. */
+	send_probe(2, 1, 3 + SLOTS);
+	expect_state(2, 1, 3 + SLOTS, AINFTP_STATE_MISSING, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 1, 3, 0, 0x1);
+
+	send_contrib(&c[1]);
+	send_contrib(&c[2]);
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, NW);
+	rte_pktmbuf_free_bulk(out, n);
+	/* Worker 1 lost its result: the probe brings the kept one, to it alone. */
+	send_probe(1, 1, 3);
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, 1);
+	check_result(out[0], &c[0], want, 0x7, 1);
+	rte_pktmbuf_free_bulk(out, n);
+	ck_assert_uint_eq(CTR(results_resent), 1);
+
+	three(d, 1, 3 + SLOTS);
+	expected_sum(d, NW, want2);
+	send_all(d, NW);
+	rte_pktmbuf_free_bulk(out, drain(out, 8));
+	/* Chunk 3 is neither summed nor kept now: skip it, step 1 is where slot 3 is. */
+	send_probe(2, 1, 3);
+	expect_state(2, 1, 3, AINFTP_STATE_STALE, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_DONE, 1, 3 + SLOTS, 2, 0x7);
+	send_probe(0, 1, 3 + SLOTS);
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, 1);
+	check_result(out[0], &d[0], want2, 0x7, 0);
+	rte_pktmbuf_free_bulk(out, n);
+
+	ck_assert_uint_eq(CTR(probes), 7);
+	ck_assert_uint_eq(CTR(states_sent), 5);
+	ck_assert_uint_eq(CTR(chunks_done), 2);
+	ck_assert_uint_eq(all_proto_drops(), 0);
+	/* A probe under another worker's key, or to the wrong slot, is refused and not answered. */
+	fixture_inject(&fx, f, (uint16_t)probe_frame(f, 1, 1, 3, keys[0]));
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_TAG), 1);
+	probe_frame(f, 1, 1, 3, keys[1]);
+	f[42 + 21] ^= 1; /* slot 2 for chunk 3 */
+	ainftp_tag(keys[1], f + 42, 32, f + 42 + 32);
+	fixture_inject(&fx, f, (uint16_t)(42 + 32 + 16));
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT), 1);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ck_assert_uint_eq(CTR(probes), 7);
+}
+END_TEST
+
+/* What a worker says of the job in its HELLO: the fixture job's own, unless changed. */
+struct hello_view {
+	uint32_t job;
+	uint16_t elems;
+	uint8_t encoding;
+	struct ainftp_hello_info body;
+};
+
+static struct hello_view
+hello_right(void)
+{
+	struct hello_view v = {
+		.job = JOB,
+		.elems = ELEMS,
+		.encoding = AINFTP_ENC_INT16,
+		.body = {.slots = SLOTS,
+			 .lanes = 1,
+			 .result_encoding = AINFTP_ENC_FLOAT32,
+			 .auth = 1},
+	};
+
+	return v;
+}
+
+/* A HELLO from worker `from`'s address claiming worker `claim`, tagged under key. */
+static size_t
+hello_frame(uint8_t *f, unsigned int from, uint16_t claim, const struct hello_view *v,
+	    uint64_t nonce, const uint8_t *key)
+{
+	struct ainftp_msg m = {
+		.type = AINFTP_MSG_HELLO,
+		.encoding = v->encoding,
+		.flags = AINFTP_F_AUTH,
+		.job = v->job,
+		.worker = (uint16_t)from,
+		.elems = v->elems,
+		.bitmap = nonce,
+	};
+	struct ainftp_hello body;
+	uint8_t *h = f + 42;
+	size_t len;
+
+	ainftp_hello_write(&body, &v->body);
+	len = fixture_data_frame(f, &m, &body, sizeof(body), key);
+	/* The claimed worker in the header and the tag again; the source address stays from's. */
+	fixture_put16(h + 8, claim);
+	ainftp_tag(key, h, 32 + AINFTP_BODY_LEN, h + 32 + AINFTP_BODY_LEN);
+	return len;
+}
+
+/*
+ * The one frame waiting is a HELLO_ACK to the host of worker `to`, echoing
+ * the job, the claimed worker and the nonce; tagged under key, or untagged
+ * when key is NULL. Its body in hi.
+ */
+static void
+expect_hello_ack(unsigned int to, uint32_t job, uint16_t claim, uint64_t nonce, const uint8_t *key,
+		 struct ainftp_hello_info *hi)
+{
+	struct rte_mbuf *out[8];
+	unsigned int n = drain(out, 8);
+	uint8_t buf[2048];
+	const uint8_t *h = buf + 42;
+	struct ainftp_msg msg;
+	uint16_t len;
+
+	ck_assert_uint_eq(n, 1);
+	len = frame_copy(out[0], buf, sizeof(buf));
+	rte_pktmbuf_free(out[0]);
+	ck_assert_uint_eq(len, 42 + 32 + AINFTP_BODY_LEN + (key != NULL ? AINFTP_TAG_LEN : 0));
+	check_addressed(buf, to, PORT);
+	ck_assert_uint_eq(ainftp_hdr_check((const struct ainftp_hdr *)h, len - 42u), AINFTP_OK);
+	ainftp_hdr_read((const struct ainftp_hdr *)h, &msg);
+	ck_assert_uint_eq(msg.type, AINFTP_MSG_HELLO_ACK);
+	ck_assert_uint_eq(msg.job, job);
+	ck_assert_uint_eq(msg.worker, claim);
+	ck_assert_uint_eq(msg.bitmap, nonce);
+	ck_assert_uint_eq(msg.flags, key != NULL ? AINFTP_F_AUTH : 0);
+	if (key != NULL)
+		ck_assert_int_eq(
+			ainftp_tag_verify(key, h, 32 + AINFTP_BODY_LEN, h + 32 + AINFTP_BODY_LEN),
+			1);
+	ainftp_hello_read((const struct ainftp_hello *)(h + 32), hi);
+}
+
+/*
+ * A HELLO that matches the job: HELLO_ACK with status OK, the nonce and the
+ * job's geometry, tagged under the worker's key; its step is the one after
+ * the highest completed (0 before any).
+ */
+START_TEST(a_hello_is_answered_with_the_jobs_geometry_and_step)
+{
+	struct hello_view v = hello_right();
+	struct ainftp_hello_info hi;
+	struct rte_mbuf *out[8];
+	struct contrib c[NW];
+	uint8_t f[256];
+
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 1, 1, &v, 0x0123456789abcdef, keys[1]));
+	expect_hello_ack(1, JOB, 1, 0x0123456789abcdef, keys[1], &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_OK);
+	ck_assert_uint_eq(hi.slots, SLOTS);
+	ck_assert_uint_eq(hi.lanes, 1);
+	ck_assert_uint_eq(hi.result_encoding, AINFTP_ENC_FLOAT32);
+	ck_assert_uint_eq(hi.auth, 1);
+	ck_assert_uint_eq(hi.step, 0);
+	ck_assert_uint_eq(CTR(hellos), 1);
+	ck_assert_uint_eq(all_proto_drops(), 0);
+
+	/* Step 4 completes (on one slot), then step 2 on another: the step after the highest. */
+	three(c, 4, 1);
+	send_all(c, NW);
+	three(c, 2, 2);
+	send_all(c, NW);
+	rte_pktmbuf_free_bulk(out, drain(out, 8));
+	rte_pktmbuf_free_bulk(out, drain(out, 8));
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, 42, keys[2]));
+	expect_hello_ack(2, JOB, 2, 42, keys[2], &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_OK);
+	ck_assert_uint_eq(hi.step, 5);
+	ck_assert_uint_eq(CTR(hellos), 2);
+
+	/* Under another worker's key: refused, unanswered (nobody joins as someone else). */
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, 43, keys[1]));
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_TAG), 1);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ck_assert_uint_eq(CTR(hellos), 2);
+}
+END_TEST
+
+/*
+ * One field of the worker's view differs from the job: the ack names it, still
+ * tagged, still with the job's own geometry so the worker can say what to fix.
+ */
+static void
+m_hello_elems(struct hello_view *v)
+{
+	v->elems = ELEMS / 2;
+}
+
+static void
+m_hello_encoding(struct hello_view *v)
+{
+	v->encoding = AINFTP_ENC_FLOAT32;
+}
+
+static void
+m_hello_result_encoding(struct hello_view *v)
+{
+	v->body.result_encoding = AINFTP_ENC_INT16;
+}
+
+static void
+m_hello_slots(struct hello_view *v)
+{
+	v->body.slots = SLOTS * 2;
+}
+
+static void
+m_hello_lanes(struct hello_view *v)
+{
+	v->body.lanes = 2;
+}
+
+static void
+m_hello_auth(struct hello_view *v)
+{
+	v->body.auth = 0;
+}
+
+static const struct {
+	void (*mutate)(struct hello_view *v);
+	enum ainftp_hello_status want;
+} hello_mismatches[] = {
+	{m_hello_elems, AINFTP_HELLO_ELEMS},
+	{m_hello_encoding, AINFTP_HELLO_ENCODING},
+	{m_hello_result_encoding, AINFTP_HELLO_RESULT_ENC},
+	{m_hello_slots, AINFTP_HELLO_SLOTS},
+	{m_hello_lanes, AINFTP_HELLO_LANES},
+	{m_hello_auth, AINFTP_HELLO_AUTH},
+};
+
+START_TEST(a_hello_names_the_first_difference)
+{
+	struct hello_view v = hello_right();
+	struct ainftp_hello_info hi;
+	uint8_t f[256];
+
+	hello_mismatches[_i].mutate(&v);
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 0, 0, &v, 7 + (uint64_t)_i, keys[0]));
+	expect_hello_ack(0, JOB, 0, 7 + (uint64_t)_i, keys[0], &hi);
+	ck_assert_msg(hi.status == hello_mismatches[_i].want, "status %s, want %s",
+		      hi.status < AINFTP_HELLO_MAX ? ainftp_hello_status_names[hi.status] : "?",
+		      ainftp_hello_status_names[hello_mismatches[_i].want]);
+	ck_assert_uint_eq(hi.slots, SLOTS);
+	ck_assert_uint_eq(hi.lanes, 1);
+	ck_assert_uint_eq(hi.result_encoding, AINFTP_ENC_FLOAT32);
+	ck_assert_uint_eq(hi.auth, 1);
+	ck_assert_uint_eq(CTR(hellos), 1);
+	ck_assert_uint_eq(all_proto_drops(), 0);
+}
+END_TEST
+
+/*
+ * An unknown job or worker: an untagged HELLO_ACK naming it (there is no key
+ * to tag it with), to where the HELLO came from, counted as a drop too.
+ */
+START_TEST(a_hello_for_an_unknown_job_or_worker_is_told_so)
+{
+	struct hello_view v = hello_right();
+	struct ainftp_hello_info hi;
+	uint8_t f[256];
+
+	v.job = JOB + 1;
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 1, 1, &v, 99, keys[1]));
+	expect_hello_ack(1, JOB + 1, 1, 99, NULL, &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_JOB);
+	ck_assert_uint_eq(hi.slots, 0); /* no job: no geometry to give */
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_JOB), 1);
+
+	v.job = JOB;
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 9, &v, 100, keys[2]));
+	expect_hello_ack(2, JOB, 9, 100, NULL, &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_WORKER);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_WORKER), 1);
+	ck_assert_uint_eq(CTR(hellos), 2);
+	ck_assert_uint_eq(all_proto_drops(), 2);
+}
+END_TEST
+
+/* A tagged frame of len bytes made untagged: AUTH cleared, 16 bytes shorter in UDP, IPv4, frame. */
+static size_t
+untag(uint8_t *f, size_t len)
+{
+	len -= AINFTP_TAG_LEN;
+	f[42 + 3] &= (uint8_t)~AINFTP_F_AUTH;
+	fixture_put16(f + 16, (uint16_t)(len - 14));
+	fixture_put16(f + 24, 0);
+	fixture_put16(f + 24, fixture_ip_csum(f + 14));
+	fixture_put16(f + 38, (uint16_t)(len - 34));
+	return len;
+}
+
+/*
+ * A job without auth: nothing of v2's tags. Results as before (no AUTH, the
+ * payload right after the header), STATE and HELLO_ACK untagged.
+ */
+static const char noauth_json[] = DP_JSON_X("", RX_Q(0), "int16", "\"auth\": false,");
+
+START_TEST(without_auth_results_and_replies_carry_no_tag)
+{
+	struct hello_view v = hello_right();
+	struct ainftp_hello_info hi;
+	struct ainftp_msg msg;
+	struct ainftp_state_info si;
+	struct rte_mbuf *out[8];
+	struct contrib c[NW];
+	float want[ELEMS];
+	uint8_t f[2048];
+	unsigned int w, n;
+
+	fixture_down(&fx);
+	fixture_up_json(&fx, noauth_json);
+	ck_assert_uint_eq(tag_len(), 0);
+	three(c, 1, 2);
+	expected_sum(c, NW, want);
+	fixture_inject(&fx, f, (uint16_t)untag(f, data_frame(f, &c[0], keys[0], JOB, ELEMS)));
+	fixture_inject(&fx, f, (uint16_t)untag(f, probe_frame(f, 0, 1, 2, keys[0])));
+	expect_state(0, 1, 2, AINFTP_STATE_HAVE, &msg, &si);
+	fixture_inject(&fx, f, (uint16_t)untag(f, data_frame(f, &c[0], keys[0], JOB, ELEMS)));
+	expect_state(0, 1, 2, AINFTP_STATE_HAVE, &msg, &si);
+	for (w = 1; w < NW; w++)
+		fixture_inject(&fx, f,
+			       (uint16_t)untag(f, data_frame(f, &c[w], keys[w], JOB, ELEMS)));
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, NW);
+	for (w = 0; w < NW; w++)
+		check_result(out[w], &c[0], want, 0x7, w);
+	rte_pktmbuf_free_bulk(out, n);
+
+	v.body.auth = 0;
+	fixture_inject(&fx, f, (uint16_t)untag(f, hello_frame(f, 2, 2, &v, 5, keys[2])));
+	expect_hello_ack(2, JOB, 2, 5, NULL, &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_OK);
+	ck_assert_uint_eq(hi.auth, 0);
+	ck_assert_uint_eq(hi.step, 2);
+	ck_assert_uint_eq(all_proto_drops(), 1); /* the duplicate */
+}
+END_TEST
+
 /* ------------------------------------------------------------ heartbeats */
 
 /*
@@ -2024,6 +2447,16 @@ main(void)
 	tcase_add_test(tc, a_packet_off_its_lane_is_refused);
 	tcase_add_test(tc, non_finite_float32_is_refused);
 	tcase_add_test(tc, slots_are_idle_and_mbufs_back_after_a_run);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("v2");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, each_result_copy_is_tagged_for_its_worker);
+	tcase_add_test(tc, a_probe_gets_each_answer);
+	tcase_add_test(tc, a_hello_is_answered_with_the_jobs_geometry_and_step);
+	tcase_add_loop_test(tc, a_hello_names_the_first_difference, 0,
+			    (int)RTE_DIM(hello_mismatches));
+	tcase_add_test(tc, a_hello_for_an_unknown_job_or_worker_is_told_so);
+	tcase_add_test(tc, without_auth_results_and_replies_carry_no_tag);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("heartbeat");
 	tcase_add_checked_fixture(tc, setup, teardown);
