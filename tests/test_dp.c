@@ -1775,6 +1775,144 @@ START_TEST(a_snapshot_is_reused_only_after_the_readers_moved_on)
 }
 END_TEST
 
+/* ------------------------------------------------------------ a later step at a busy slot */
+
+/*
+ * Workers 0 and 1 sum (1, 1) on slot 1 and the job needs all three for a
+ * result. Worker 0 moves to step 2 on that slot: worker 1 still sums, so it
+ * is refused (AHEAD) and nothing is dropped. Once worker 1 has sent step 2
+ * too, nobody waits for (1, 1): worker 0's retry abandons it and starts
+ * (2, 1), whose result has none of the abandoned data in it.
+ */
+START_TEST(a_later_step_abandons_a_chunk_only_when_all_its_workers_left)
+{
+	struct contrib old[NW], c[NW], other;
+	struct ainftp_msg msg;
+	struct ainftp_state_info si;
+	float want[ELEMS];
+
+	three(old, 1, 1);
+	three(c, 2, 1);
+	send_all(old, 2);
+	send_contrib(&c[0]);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT_BUSY), 1);
+	expect_state(0, 2, 1, AINFTP_STATE_AHEAD, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 1, 1, 0, 0x3);
+	ck_assert_uint_eq(CTR(chunks_abandoned), 0);
+
+	contrib_fill(&other, 1, 2, 2, -3); /* worker 1 at step 2, on slot 2 */
+	send_contrib(&other);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	send_contrib(&c[0]);
+	ck_assert_uint_eq(CTR(chunks_abandoned), 1);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT_BUSY), 1);
+
+	send_contrib(&c[1]);
+	send_contrib(&c[2]);
+	expected_sum(c, NW, want);
+	expect_results(&c[0], want, 0x7, 0x7);
+	ck_assert_uint_eq(CTR(chunks_done), 1);
+	ck_assert_uint_eq(CTR(chunks_early), 0);
+}
+END_TEST
+
+/*
+ * One worker running ahead can never make the box drop a chunk its peers
+ * sum: worker 2 sends step after step to slot 1 while worker 1 is still in
+ * (1, 1) (worker 0, also in it, has moved on). Each is refused AHEAD with the
+ * slot unchanged; (1, 1) keeps waiting and completes, exactly, when worker
+ * 2's own data for it comes.
+ */
+START_TEST(one_worker_ahead_never_drops_its_peers_chunk)
+{
+	struct contrib old[NW], ahead, other;
+	struct ainftp_msg msg;
+	struct ainftp_state_info si;
+	float want[ELEMS];
+	uint32_t step;
+
+	three(old, 1, 1);
+	expected_sum(old, NW, want);
+	send_all(old, 2);
+	contrib_fill(&other, 0, 2, 2, -3); /* worker 0 at step 2, on slot 2 */
+	send_contrib(&other);
+	for (step = 2; step < 12; step++) {
+		contrib_fill(&ahead, 2, step, 1, -3);
+		send_contrib(&ahead);
+		expect_state(2, step, 1, AINFTP_STATE_AHEAD, &msg, &si);
+		check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 1, 1, 0, 0x3);
+	}
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT_BUSY), 10);
+	ck_assert_uint_eq(CTR(chunks_abandoned), 0);
+	ck_assert_uint_eq(CTR(chunks_early), 0);
+	ck_assert_uint_eq(CTR(chunks_done), 0);
+	send_contrib(&old[2]);
+	expect_results(&old[0], want, 0x7, 0x7);
+}
+END_TEST
+
+/*
+ * min_quorum 2 (quorum fixture): workers 0 and 1 are in (1, 1), which waits
+ * for worker 2. Worker 2 sends step 2 to that slot: it will not contribute
+ * to (1, 1), which is ready without it, so (1, 1) completes now, to the
+ * workers heard from, without worker 2; worker 2's data starts (2, 1).
+ */
+START_TEST(a_later_step_completes_a_chunk_ready_without_its_sender)
+{
+	struct contrib old[NW], c[NW];
+	float want[ELEMS], want2[ELEMS];
+
+	three(old, 1, 1);
+	three(c, 2, 1);
+	expected_sum(old, 2, want);
+	expected_sum(c, NW, want2);
+	send_all(old, 2);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	send_contrib(&c[2]);
+	expect_results(&old[0], want, 0x3, 0x3);
+	ck_assert_uint_eq(CTR(chunks_early), 1);
+	ck_assert_uint_eq(CTR(chunks_partial), 1);
+	ck_assert_uint_eq(CTR(chunks_abandoned), 0);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT_BUSY), 0);
+	send_all(c, 2);
+	expect_results(&c[0], want2, 0x7, 0x7);
+	ck_assert_uint_eq(CTR(chunks_done), 2);
+}
+END_TEST
+
+/*
+ * min_quorum 2: (1, 1) has worker 0 alone, below the floor, so worker 2's
+ * step 2 waits (AHEAD) and (1, 1) is kept; with worker 1 in, worker 2's
+ * retry completes it early, with both, and starts (2, 1).
+ */
+START_TEST(a_later_step_waits_while_the_chunk_needs_its_peers)
+{
+	struct contrib old[NW], c[NW];
+	struct ainftp_msg msg;
+	struct ainftp_state_info si;
+	float want[ELEMS], want2[ELEMS];
+
+	three(old, 1, 1);
+	three(c, 2, 1);
+	expected_sum(old, 2, want);
+	expected_sum(c, NW, want2);
+	send_contrib(&old[0]);
+	send_contrib(&c[2]);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT_BUSY), 1);
+	expect_state(2, 2, 1, AINFTP_STATE_AHEAD, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 1, 1, 0, 0x1);
+	send_contrib(&old[1]);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0); /* it still waits for worker 2 */
+	send_contrib(&c[2]);
+	expect_results(&old[0], want, 0x3, 0x3);
+	ck_assert_uint_eq(CTR(chunks_early), 1);
+	ck_assert_uint_eq(CTR(chunks_abandoned), 0);
+	send_all(c, 2);
+	expect_results(&c[0], want2, 0x7, 0x7);
+}
+END_TEST
+
 /* ------------------------------------------------------------ sentry */
 
 /* The three workers under a sentry (`sentry`: the keys of the job's "sentry" object). */
@@ -2472,6 +2610,13 @@ main(void)
 	tcase_add_test(tc, a_rejoined_worker_is_required_from_its_step);
 	tcase_add_test(tc, a_late_contribution_gets_the_result_and_changes_no_sum);
 	tcase_add_test(tc, a_snapshot_is_reused_only_after_the_readers_moved_on);
+	tcase_add_test(tc, a_later_step_completes_a_chunk_ready_without_its_sender);
+	tcase_add_test(tc, a_later_step_waits_while_the_chunk_needs_its_peers);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("later");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, a_later_step_abandons_a_chunk_only_when_all_its_workers_left);
+	tcase_add_test(tc, one_worker_ahead_never_drops_its_peers_chunk);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sentry");
 	tcase_add_checked_fixture(tc, setup, teardown);
