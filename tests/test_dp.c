@@ -120,6 +120,16 @@ send_contrib(const struct contrib *c)
 	fixture_inject(&fx, f, (uint16_t)data_frame(f, c, keys[c->w], JOB, ELEMS));
 }
 
+/* The first n contributions of c, in order. */
+static void
+send_all(const struct contrib *c, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		send_contrib(&c[i]);
+}
+
 /* The exact sum of some contributions, converted as docs/QUANTIZATION.md says. */
 static void
 expected_sum(const struct contrib *c, unsigned int n, float *out)
@@ -145,23 +155,105 @@ drain(struct rte_mbuf **out, unsigned int max)
 	return rte_ring_dequeue_burst(fx.out, (void **)out, max, NULL);
 }
 
-/* A result as a worker reads it: header fields and destination, payload compared. */
+/* The job's workers' keys as its cluster.json gives them (each fixture's own). */
+static const uint8_t *
+worker_key(unsigned int id)
+{
+	const struct ainftp_job_conf *j = &fx.cfg.jobs[0];
+	uint16_t i;
+
+	for (i = 0; i < j->n_workers; i++)
+		if (j->workers[i].id == id)
+			return j->workers[i].key;
+	ck_abort_msg("the job has no worker %u", id);
+	return NULL;
+}
+
+/* What the appliance sends after the header: a tag when the job has auth. */
+static size_t
+tag_len(void)
+{
+	return fx.cfg.jobs[0].auth ? AINFTP_TAG_LEN : 0;
+}
+
+/* The port's lanes: one UDP port, and RX queue, each. */
+static unsigned int
+lanes(void)
+{
+	return fx.cfg.ports[0].rx_queues;
+}
+
+/* A frame's bytes, copied (a chained result is read across its segments); its length. */
+static uint16_t
+frame_copy(struct rte_mbuf *m, uint8_t *buf, size_t cap)
+{
+	uint32_t len = rte_pktmbuf_pkt_len(m);
+	const uint8_t *p;
+
+	ck_assert_uint_le(len, cap);
+	p = rte_pktmbuf_read(m, 0, len, buf);
+	ck_assert_ptr_nonnull(p);
+	if (p != buf)
+		memcpy(buf, p, len);
+	return (uint16_t)len;
+}
+
+/* The worker a frame from the appliance is addressed to, by its IPv4 destination. */
+static unsigned int
+frame_to(const uint8_t *f)
+{
+	return (unsigned int)f[33] - 11;
+}
+
+/* A reply is addressed to worker w: Ethernet, IPv4 and UDP destinations, from port `from`. */
+static void
+check_addressed(const uint8_t *f, unsigned int w, uint16_t from)
+{
+	ck_assert_uint_eq(f[5], 0x10 + w);		  /* Ethernet destination */
+	ck_assert_uint_eq(f[33], 11 + w);		  /* IPv4 destination */
+	ck_assert_uint_eq(f[34] << 8 | f[35], from);	  /* UDP source port */
+	ck_assert_uint_eq(f[36] << 8 | f[37], 40000 + w); /* UDP destination port */
+}
+
+/*
+ * A RESULT as worker `to` takes it: addressed to it, tag (right after the
+ * header, over header ‖ payload) checked under its own key when the job has
+ * auth. The header read into msg; returns the payload, in buf, which holds
+ * the frame (the check moves the header in place).
+ */
+static const uint8_t *
+result_take(struct rte_mbuf *m, uint8_t *buf, unsigned int to, struct ainftp_msg *msg)
+{
+	uint16_t len = frame_copy(m, buf, 2048);
+	struct ainftp_mac_key mk;
+
+	ck_assert_uint_eq(len, 14 + 20 + 8 + 32 + tag_len() + ELEMS * 4);
+	ck_assert_uint_eq(ainftp_hdr_check((const struct ainftp_hdr *)(buf + 42), len - 42u),
+			  AINFTP_OK);
+	ainftp_hdr_read((const struct ainftp_hdr *)(buf + 42), msg);
+	/* From the slot's lane: the UDP port a worker sends that slot's data to. */
+	check_addressed(buf, to, (uint16_t)(PORT + msg->slot % lanes()));
+	ck_assert_uint_eq(msg->type, AINFTP_MSG_RESULT);
+	ck_assert_uint_eq(msg->flags & AINFTP_F_AUTH, tag_len() != 0 ? AINFTP_F_AUTH : 0);
+	if (tag_len() != 0) {
+		ck_assert_int_eq(ainftp_mac_key_init(&mk, worker_key(to)), 0);
+		ck_assert_msg(ainftp_result_verify(&mk, buf + 42, len - 42u) == 1,
+			      "the result to worker %u has no tag of its key", to);
+	}
+	return buf + 42 + 32 + tag_len();
+}
+
+/* A result as a worker reads it: header fields and destination, tag, payload compared. */
 static void
 check_result(struct rte_mbuf *m, const struct contrib *chunk, const float *want, uint64_t bitmap,
 	     unsigned int to_worker)
 {
 	uint8_t buf[2048];
-	const uint8_t *p = rte_pktmbuf_read(m, 0, rte_pktmbuf_pkt_len(m), buf);
 	struct ainftp_msg msg;
+	const uint8_t *payload = result_take(m, buf, to_worker, &msg);
 
-	ck_assert_ptr_nonnull(p);
-	ck_assert_uint_eq(rte_pktmbuf_pkt_len(m), 14 + 20 + 8 + 32 + ELEMS * 4);
-	ck_assert_uint_eq(p[33], 11 + to_worker);		  /* IPv4 destination */
-	ck_assert_uint_eq(p[36] << 8 | p[37], 40000 + to_worker); /* UDP destination port */
-	ck_assert_uint_eq(p[5], 0x10 + to_worker);		  /* Ethernet destination */
-	ainftp_hdr_read((const struct ainftp_hdr *)(p + 42), &msg);
-	ck_assert_uint_eq(msg.type, AINFTP_MSG_RESULT);
 	ck_assert_uint_eq(msg.job, JOB);
+	ck_assert_uint_eq(msg.worker, AINFTP_WORKER_APPLIANCE);
 	ck_assert_uint_eq(msg.step, chunk->step);
 	ck_assert_uint_eq(msg.chunk, chunk->chunk);
 	ck_assert_uint_eq(msg.slot, chunk->chunk % SLOTS);
@@ -169,7 +261,66 @@ check_result(struct rte_mbuf *m, const struct contrib *chunk, const float *want,
 	ck_assert_uint_eq(msg.contributors, __builtin_popcountll(bitmap));
 	ck_assert_uint_eq(msg.bitmap, bitmap);
 	ck_assert_uint_eq(msg.flags & AINFTP_F_OVERFLOW, 0);
-	ck_assert_mem_eq(p + 74, want, ELEMS * 4);
+	ck_assert_mem_eq(payload, want, ELEMS * 4);
+}
+
+/*
+ * The one frame waiting is a STATE to worker w about the chunk (step, chunk)
+ * it named: the header echoes it, the slot's contributors and bitmap, tagged
+ * under w's key (and no other worker's) when the job has auth. Its body in si.
+ */
+static void
+expect_state(unsigned int w, uint32_t step, uint32_t chunk, enum ainftp_state_reason reason,
+	     struct ainftp_msg *msg, struct ainftp_state_info *si)
+{
+	struct rte_mbuf *out[8];
+	unsigned int n = drain(out, 8), v;
+	uint8_t buf[2048];
+	const uint8_t *h = buf + 42;
+	uint16_t len;
+
+	ck_assert_uint_eq(n, 1);
+	len = frame_copy(out[0], buf, sizeof(buf));
+	rte_pktmbuf_free(out[0]);
+	ck_assert_uint_eq(len, 42 + 32 + AINFTP_BODY_LEN + tag_len());
+	check_addressed(buf, w, (uint16_t)(PORT + (chunk % SLOTS) % lanes()));
+	ck_assert_uint_eq(ainftp_hdr_check((const struct ainftp_hdr *)h, len - 42u), AINFTP_OK);
+	ainftp_hdr_read((const struct ainftp_hdr *)h, msg);
+	ck_assert_uint_eq(msg->type, AINFTP_MSG_STATE);
+	ck_assert_uint_eq(msg->job, JOB);
+	ck_assert_uint_eq(msg->worker, AINFTP_WORKER_APPLIANCE);
+	ck_assert_uint_eq(msg->step, step);
+	ck_assert_uint_eq(msg->chunk, chunk);
+	ck_assert_uint_eq(msg->slot, chunk % SLOTS);
+	ck_assert_uint_eq(msg->contributors, __builtin_popcountll(msg->bitmap));
+	if (tag_len() != 0) {
+		ck_assert_uint_eq(msg->flags, AINFTP_F_AUTH);
+		for (v = 0; v < fx.cfg.jobs[0].n_workers; v++)
+			ck_assert_int_eq(ainftp_tag_verify(worker_key(fx.cfg.jobs[0].workers[v].id),
+							   h, 32 + AINFTP_BODY_LEN,
+							   h + 32 + AINFTP_BODY_LEN),
+					 fx.cfg.jobs[0].workers[v].id == w);
+	} else {
+		ck_assert_uint_eq(msg->flags, 0);
+	}
+	ainftp_state_read((const struct ainftp_state *)(h + 32), si);
+	ck_assert_msg(si->reason == reason, "STATE %s, want %s",
+		      si->reason < AINFTP_STATE_REASON_MAX ? ainftp_state_reason_names[si->reason]
+							   : "?",
+		      ainftp_state_reason_names[reason]);
+}
+
+/* The STATE's body and header: where the slot is. */
+static void
+check_slot_state(const struct ainftp_msg *msg, const struct ainftp_state_info *si,
+		 uint8_t slot_state, uint32_t slot_step, uint32_t slot_chunk, uint32_t next_step,
+		 uint64_t bitmap)
+{
+	ck_assert_uint_eq(si->slot_state, slot_state);
+	ck_assert_uint_eq(si->slot_step, slot_step);
+	ck_assert_uint_eq(si->slot_chunk, slot_chunk);
+	ck_assert_uint_eq(si->next_step, next_step);
+	ck_assert_uint_eq(msg->bitmap, bitmap);
 }
 
 static uint64_t
@@ -190,6 +341,18 @@ all_proto_drops(void)
 		n += proto_drops((enum ainftp_bad)why);
 	return n;
 }
+
+/* A port counter summed over the lcores. */
+static uint64_t
+port_ctr(size_t offset)
+{
+	struct ainftp_port_ctr sum;
+
+	ainftp_counters_port_sum(0, &sum);
+	return *(const uint64_t *)((const char *)&sum + offset);
+}
+
+#define CTR(field) port_ctr(offsetof(struct ainftp_port_ctr, field))
 
 /* Three workers, one chunk: three results, one per worker, exact; nothing before the last. */
 START_TEST(a_chunk_is_summed_and_sent_to_every_worker)
@@ -228,6 +391,8 @@ assert_worker_counts(uint16_t widx, uint64_t contribs, uint64_t drops)
 START_TEST(retransmissions_are_idempotent)
 {
 	struct contrib c[NW];
+	struct ainftp_msg msg;
+	struct ainftp_state_info si;
 	struct rte_mbuf *out[8];
 	float want[ELEMS];
 	unsigned int w, n;
@@ -238,6 +403,10 @@ START_TEST(retransmissions_are_idempotent)
 	send_contrib(&c[0]);
 	send_contrib(&c[0]);
 	ck_assert_uint_eq(proto_drops(AINFTP_BAD_DUPLICATE), 1);
+	/* Answered: it is in, the chunk waits for the others (no step completed yet). */
+	expect_state(0, 0, 5, AINFTP_STATE_HAVE, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 0, 5, 0, 0x1);
+	ck_assert_uint_eq(CTR(states_sent), 1);
 	send_contrib(&c[1]);
 	send_contrib(&c[2]);
 	n = drain(out, 8);
@@ -398,12 +567,19 @@ START_TEST(wrong_job)
 }
 END_TEST
 
+/*
+ * A stale contribution is refused, counted, answered with a STATE that tells
+ * its sender to skip the chunk (the slot sums a later step), and changes no sum.
+ */
 START_TEST(stale_step)
 {
 	struct contrib c[NW], old;
 	struct rte_mbuf *out[8];
+	struct ainftp_msg msg;
+	struct ainftp_state_info si;
+	float want[ELEMS];
 	uint8_t f[2048];
-	unsigned int w;
+	unsigned int w, n;
 
 	/* Steps 1 and 2 complete on slot 1; step 1 is then neither current nor kept. */
 	for (w = 0; w < NW; w++) {
@@ -417,9 +593,19 @@ START_TEST(stale_step)
 	rte_pktmbuf_free_bulk(out, drain(out, 8));
 	rte_pktmbuf_free_bulk(out, drain(out, 8));
 	three(c, 3, 1);
+	expected_sum(c, NW, want);
+	send_all(c, 2);
 	contrib_fill(&old, 2, 1, 1, 20);
-	bad_frame_never_changes_the_sum(f, data_frame(f, &old, keys[2], JOB, ELEMS),
-					AINFTP_BAD_STALE, c);
+	fixture_inject(&fx, f, (uint16_t)data_frame(f, &old, keys[2], JOB, ELEMS));
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_STALE), 1);
+	/* Slot 1 sums step 3 with workers 0 and 1; steps up to 2 are done: rejoin at 3. */
+	expect_state(2, 1, 1, AINFTP_STATE_STALE, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 3, 1, 3, 0x3);
+	send_contrib(&c[2]);
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, NW);
+	check_result(out[0], &c[0], want, 0x7, 0);
+	rte_pktmbuf_free_bulk(out, n);
 }
 END_TEST
 
@@ -477,6 +663,13 @@ m_type(struct ainftp_msg *m, uint8_t *f)
 {
 	(void)f;
 	m->type = AINFTP_MSG_RESULT;
+}
+
+static void
+m_aggregate(struct ainftp_msg *m, uint8_t *f)
+{
+	(void)f;
+	m->flags |= AINFTP_F_AGGREGATE; /* a leaf box's sum: reserved, not summed here */
 }
 
 static void
@@ -551,9 +744,10 @@ START_TEST(every_bad_field_has_its_own_counter)
 	size_t n;
 
 	n = mutated_frame(f, m_none);
-	f[42] = 2; /* version, after signing: checked before the tag */
+	f[42] = 1; /* a v1 header, after signing: the version is checked before the tag */
 	expect_refused(f, n, AINFTP_BAD_VERSION);
 	expect_refused(f, mutated_frame(f, m_type), AINFTP_BAD_TYPE);
+	expect_refused(f, mutated_frame(f, m_aggregate), AINFTP_BAD_TYPE);
 	expect_refused(f, mutated_frame(f, m_encoding), AINFTP_BAD_ENCODING);
 	expect_refused(f, mutated_frame(f, m_encoding_other), AINFTP_BAD_ENCODING);
 	expect_refused(f, mutated_frame(f, m_source), AINFTP_BAD_SOURCE);
@@ -581,16 +775,22 @@ START_TEST(every_bad_field_has_its_own_counter)
 }
 END_TEST
 
+/* Refused as slot_busy and answered AHEAD: the slot still sums chunk 2 of the same step. */
 START_TEST(a_newer_chunk_while_a_slot_sums_is_refused)
 {
+	struct ainftp_msg msg;
+	struct ainftp_state_info si;
 	struct contrib c;
-	uint8_t f[2048];
 
 	contrib_fill(&c, 0, 0, 2, 1);
 	send_contrib(&c); /* slot 2 now sums chunk 2 */
 	contrib_fill(&c, 1, 0, 2 + SLOTS, 1);
-	expect_refused(f, data_frame(f, &c, keys[1], JOB, ELEMS), AINFTP_BAD_SLOT_BUSY);
+	send_contrib(&c);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT_BUSY), 1);
+	expect_state(1, 0, 2 + SLOTS, AINFTP_STATE_AHEAD, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 0, 2, 0, 0x1);
 	ck_assert_uint_eq(ainftp_dp_slots_busy(&fx.rt), 1);
+	ck_assert_uint_eq(CTR(chunks_abandoned) + CTR(chunks_early), 0);
 }
 END_TEST
 
@@ -682,10 +882,9 @@ START_TEST(non_finite_float32_is_refused)
 	ck_assert_uint_eq(drain(out, 8), NW);
 	for (w = 0; w < NW; w++) {
 		uint8_t buf[2048];
-		const uint8_t *p = rte_pktmbuf_read(out[w], 0, rte_pktmbuf_pkt_len(out[w]), buf);
+		struct ainftp_msg msg;
 
-		ck_assert_ptr_nonnull(p);
-		ck_assert_mem_eq(p + 74, want, sizeof(want));
+		ck_assert_mem_eq(result_take(out[w], buf, w, &msg), want, sizeof(want));
 	}
 	rte_pktmbuf_free_bulk(out, NW);
 }
@@ -720,18 +919,430 @@ START_TEST(slots_are_idle_and_mbufs_back_after_a_run)
 }
 END_TEST
 
-/* ------------------------------------------------------------ heartbeats */
+/* ------------------------------------------------------------ v2: probe, hello */
 
-static uint64_t
-port_ctr(size_t offset)
+/* Each worker's copy of a result has its own tag: under any other worker's key it fails. */
+START_TEST(each_result_copy_is_tagged_for_its_worker)
 {
-	struct ainftp_port_ctr sum;
+	struct contrib c[NW];
+	struct rte_mbuf *out[8];
+	struct ainftp_mac_key mk;
+	uint8_t buf[2048];
+	unsigned int w, v, n;
+	uint16_t len;
 
-	ainftp_counters_port_sum(0, &sum);
-	return *(const uint64_t *)((const char *)&sum + offset);
+	three(c, 1, 6);
+	send_all(c, NW);
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, NW);
+	for (w = 0; w < NW; w++)
+		for (v = 0; v < NW; v++) {
+			len = frame_copy(out[w], buf, sizeof(buf));
+			ck_assert_uint_eq(frame_to(buf), w);
+			ck_assert_int_eq(ainftp_mac_key_init(&mk, keys[v]), 0);
+			ck_assert_int_eq(ainftp_result_verify(&mk, buf + 42, len - 42u), v == w);
+		}
+	rte_pktmbuf_free_bulk(out, n);
+}
+END_TEST
+
+/* A PROBE from worker w for (step, chunk): header and tag, to the slot's lane. */
+static size_t
+probe_frame(uint8_t *f, unsigned int w, uint32_t step, uint32_t chunk, const uint8_t *key)
+{
+	static const uint8_t none[1];
+	struct ainftp_msg m = {
+		.type = AINFTP_MSG_PROBE,
+		.encoding = AINFTP_ENC_INT16,
+		.flags = AINFTP_F_AUTH,
+		.job = JOB,
+		.worker = (uint16_t)w,
+		.step = step,
+		.chunk = chunk,
+		.slot = (uint16_t)(chunk % SLOTS),
+	};
+
+	return fixture_data_frame(f, &m, none, 0, key);
 }
 
-#define CTR(field) port_ctr(offsetof(struct ainftp_port_ctr, field))
+static void
+send_probe(unsigned int w, uint32_t step, uint32_t chunk)
+{
+	uint8_t f[256];
+
+	fixture_inject(&fx, f, (uint16_t)probe_frame(f, w, step, chunk, keys[w]));
+}
+
+/*
+ * Each answer a PROBE can get, on slot 3: MISSING before the slot saw
+ * anything and for a chunk it has not started; HAVE from a worker in the
+ * chunk, MISSING from one not in it; the kept result (to the prober alone)
+ * once it completed; STALE once the slot kept a later one. A PROBE never
+ * changes the slot.
+ */
+START_TEST(a_probe_gets_each_answer)
+{
+	struct contrib c[NW], d[NW];
+	struct rte_mbuf *out[8];
+	struct ainftp_msg msg;
+	struct ainftp_state_info si;
+	float want[ELEMS], want2[ELEMS];
+	uint8_t f[256];
+	unsigned int n;
+
+	three(c, 1, 3);
+	expected_sum(c, NW, want);
+	send_probe(0, 1, 3);
+	expect_state(0, 1, 3, AINFTP_STATE_MISSING, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_IDLE, 0, 0, 0, 0);
+
+	send_contrib(&c[0]);
+	send_probe(0, 1, 3);
+	expect_state(0, 1, 3, AINFTP_STATE_HAVE, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 1, 3, 0, 0x1);
+	send_probe(1, 1, 3);
+	expect_state(1, 1, 3, AINFTP_STATE_MISSING, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 1, 3, 0, 0x1);
+	/* The slot's next chunk, not started: nothing of it here yet. */
+	send_probe(2, 1, 3 + SLOTS);
+	expect_state(2, 1, 3 + SLOTS, AINFTP_STATE_MISSING, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 1, 3, 0, 0x1);
+
+	send_contrib(&c[1]);
+	send_contrib(&c[2]);
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, NW);
+	rte_pktmbuf_free_bulk(out, n);
+	/* Worker 1 lost its result: the probe brings the kept one, to it alone. */
+	send_probe(1, 1, 3);
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, 1);
+	check_result(out[0], &c[0], want, 0x7, 1);
+	rte_pktmbuf_free_bulk(out, n);
+	ck_assert_uint_eq(CTR(results_resent), 1);
+
+	three(d, 1, 3 + SLOTS);
+	expected_sum(d, NW, want2);
+	send_all(d, NW);
+	rte_pktmbuf_free_bulk(out, drain(out, 8));
+	/* Chunk 3 is neither summed nor kept now: skip it, step 1 is where slot 3 is. */
+	send_probe(2, 1, 3);
+	expect_state(2, 1, 3, AINFTP_STATE_STALE, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_DONE, 1, 3 + SLOTS, 2, 0x7);
+	send_probe(0, 1, 3 + SLOTS);
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, 1);
+	check_result(out[0], &d[0], want2, 0x7, 0);
+	rte_pktmbuf_free_bulk(out, n);
+
+	ck_assert_uint_eq(CTR(probes), 7);
+	ck_assert_uint_eq(CTR(states_sent), 5);
+	ck_assert_uint_eq(CTR(chunks_done), 2);
+	ck_assert_uint_eq(all_proto_drops(), 0);
+	/* A probe under another worker's key, or to the wrong slot, is refused and not answered. */
+	fixture_inject(&fx, f, (uint16_t)probe_frame(f, 1, 1, 3, keys[0]));
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_TAG), 1);
+	probe_frame(f, 1, 1, 3, keys[1]);
+	f[42 + 21] ^= 1; /* slot 2 for chunk 3 */
+	ainftp_tag(keys[1], f + 42, 32, f + 42 + 32);
+	fixture_inject(&fx, f, (uint16_t)(42 + 32 + 16));
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT), 1);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ck_assert_uint_eq(CTR(probes), 7);
+}
+END_TEST
+
+/* What a worker says of the job in its HELLO: the fixture job's own, unless changed. */
+struct hello_view {
+	uint32_t job;
+	uint16_t elems;
+	uint8_t encoding;
+	struct ainftp_hello_info body;
+};
+
+static struct hello_view
+hello_right(void)
+{
+	struct hello_view v = {
+		.job = JOB,
+		.elems = ELEMS,
+		.encoding = AINFTP_ENC_INT16,
+		.body = {.slots = SLOTS,
+			 .lanes = 1,
+			 .result_encoding = AINFTP_ENC_FLOAT32,
+			 .auth = 1},
+	};
+
+	return v;
+}
+
+/* A HELLO from worker `from`'s address claiming worker `claim`, tagged under key. */
+static size_t
+hello_frame(uint8_t *f, unsigned int from, uint16_t claim, const struct hello_view *v,
+	    uint64_t nonce, const uint8_t *key)
+{
+	struct ainftp_msg m = {
+		.type = AINFTP_MSG_HELLO,
+		.encoding = v->encoding,
+		.flags = AINFTP_F_AUTH,
+		.job = v->job,
+		.worker = (uint16_t)from,
+		.elems = v->elems,
+		.bitmap = nonce,
+	};
+	struct ainftp_hello body;
+	uint8_t *h = f + 42;
+	size_t len;
+
+	ainftp_hello_write(&body, &v->body);
+	len = fixture_data_frame(f, &m, &body, sizeof(body), key);
+	/* The claimed worker in the header and the tag again; the source address stays from's. */
+	fixture_put16(h + 8, claim);
+	ainftp_tag(key, h, 32 + AINFTP_BODY_LEN, h + 32 + AINFTP_BODY_LEN);
+	return len;
+}
+
+/*
+ * The one frame waiting is a HELLO_ACK to the host of worker `to`, echoing
+ * the job, the claimed worker and the nonce; tagged under key, or untagged
+ * when key is NULL. Its body in hi.
+ */
+static void
+expect_hello_ack(unsigned int to, uint32_t job, uint16_t claim, uint64_t nonce, const uint8_t *key,
+		 struct ainftp_hello_info *hi)
+{
+	struct rte_mbuf *out[8];
+	unsigned int n = drain(out, 8);
+	uint8_t buf[2048];
+	const uint8_t *h = buf + 42;
+	struct ainftp_msg msg;
+	uint16_t len;
+
+	ck_assert_uint_eq(n, 1);
+	len = frame_copy(out[0], buf, sizeof(buf));
+	rte_pktmbuf_free(out[0]);
+	ck_assert_uint_eq(len, 42 + 32 + AINFTP_BODY_LEN + (key != NULL ? AINFTP_TAG_LEN : 0));
+	check_addressed(buf, to, PORT);
+	ck_assert_uint_eq(ainftp_hdr_check((const struct ainftp_hdr *)h, len - 42u), AINFTP_OK);
+	ainftp_hdr_read((const struct ainftp_hdr *)h, &msg);
+	ck_assert_uint_eq(msg.type, AINFTP_MSG_HELLO_ACK);
+	ck_assert_uint_eq(msg.job, job);
+	ck_assert_uint_eq(msg.worker, claim);
+	ck_assert_uint_eq(msg.bitmap, nonce);
+	ck_assert_uint_eq(msg.flags, key != NULL ? AINFTP_F_AUTH : 0);
+	if (key != NULL)
+		ck_assert_int_eq(
+			ainftp_tag_verify(key, h, 32 + AINFTP_BODY_LEN, h + 32 + AINFTP_BODY_LEN),
+			1);
+	ainftp_hello_read((const struct ainftp_hello *)(h + 32), hi);
+}
+
+/*
+ * A HELLO that matches the job: HELLO_ACK with status OK, the nonce and the
+ * job's geometry, tagged under the worker's key; its step is the one after
+ * the highest completed (0 before any).
+ */
+START_TEST(a_hello_is_answered_with_the_jobs_geometry_and_step)
+{
+	struct hello_view v = hello_right();
+	struct ainftp_hello_info hi;
+	struct rte_mbuf *out[8];
+	struct contrib c[NW];
+	uint8_t f[256];
+
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 1, 1, &v, 0x0123456789abcdef, keys[1]));
+	expect_hello_ack(1, JOB, 1, 0x0123456789abcdef, keys[1], &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_OK);
+	ck_assert_uint_eq(hi.slots, SLOTS);
+	ck_assert_uint_eq(hi.lanes, 1);
+	ck_assert_uint_eq(hi.result_encoding, AINFTP_ENC_FLOAT32);
+	ck_assert_uint_eq(hi.auth, 1);
+	ck_assert_uint_eq(hi.step, 0);
+	ck_assert_uint_eq(CTR(hellos), 1);
+	ck_assert_uint_eq(all_proto_drops(), 0);
+
+	/* Step 4 completes (on one slot), then step 2 on another: the step after the highest. */
+	three(c, 4, 1);
+	send_all(c, NW);
+	three(c, 2, 2);
+	send_all(c, NW);
+	rte_pktmbuf_free_bulk(out, drain(out, 8));
+	rte_pktmbuf_free_bulk(out, drain(out, 8));
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, 42, keys[2]));
+	expect_hello_ack(2, JOB, 2, 42, keys[2], &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_OK);
+	ck_assert_uint_eq(hi.step, 5);
+	ck_assert_uint_eq(CTR(hellos), 2);
+
+	/* Under another worker's key: refused, unanswered (nobody joins as someone else). */
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, 43, keys[1]));
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_TAG), 1);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ck_assert_uint_eq(CTR(hellos), 2);
+}
+END_TEST
+
+/*
+ * One field of the worker's view differs from the job: the ack names it, still
+ * tagged, still with the job's own geometry so the worker can say what to fix.
+ */
+static void
+m_hello_elems(struct hello_view *v)
+{
+	v->elems = ELEMS / 2;
+}
+
+static void
+m_hello_encoding(struct hello_view *v)
+{
+	v->encoding = AINFTP_ENC_FLOAT32;
+}
+
+static void
+m_hello_result_encoding(struct hello_view *v)
+{
+	v->body.result_encoding = AINFTP_ENC_INT16;
+}
+
+static void
+m_hello_slots(struct hello_view *v)
+{
+	v->body.slots = SLOTS * 2;
+}
+
+static void
+m_hello_lanes(struct hello_view *v)
+{
+	v->body.lanes = 2;
+}
+
+static void
+m_hello_auth(struct hello_view *v)
+{
+	v->body.auth = 0;
+}
+
+static const struct {
+	void (*mutate)(struct hello_view *v);
+	enum ainftp_hello_status want;
+} hello_mismatches[] = {
+	{m_hello_elems, AINFTP_HELLO_ELEMS},
+	{m_hello_encoding, AINFTP_HELLO_ENCODING},
+	{m_hello_result_encoding, AINFTP_HELLO_RESULT_ENC},
+	{m_hello_slots, AINFTP_HELLO_SLOTS},
+	{m_hello_lanes, AINFTP_HELLO_LANES},
+	{m_hello_auth, AINFTP_HELLO_AUTH},
+};
+
+START_TEST(a_hello_names_the_first_difference)
+{
+	struct hello_view v = hello_right();
+	struct ainftp_hello_info hi;
+	uint8_t f[256];
+
+	hello_mismatches[_i].mutate(&v);
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 0, 0, &v, 7 + (uint64_t)_i, keys[0]));
+	expect_hello_ack(0, JOB, 0, 7 + (uint64_t)_i, keys[0], &hi);
+	ck_assert_msg(hi.status == hello_mismatches[_i].want, "status %s, want %s",
+		      hi.status < AINFTP_HELLO_MAX ? ainftp_hello_status_names[hi.status] : "?",
+		      ainftp_hello_status_names[hello_mismatches[_i].want]);
+	ck_assert_uint_eq(hi.slots, SLOTS);
+	ck_assert_uint_eq(hi.lanes, 1);
+	ck_assert_uint_eq(hi.result_encoding, AINFTP_ENC_FLOAT32);
+	ck_assert_uint_eq(hi.auth, 1);
+	ck_assert_uint_eq(CTR(hellos), 1);
+	ck_assert_uint_eq(all_proto_drops(), 0);
+}
+END_TEST
+
+/*
+ * An unknown job or worker: an untagged HELLO_ACK naming it (there is no key
+ * to tag it with), to where the HELLO came from, counted as a drop too.
+ */
+START_TEST(a_hello_for_an_unknown_job_or_worker_is_told_so)
+{
+	struct hello_view v = hello_right();
+	struct ainftp_hello_info hi;
+	uint8_t f[256];
+
+	v.job = JOB + 1;
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 1, 1, &v, 99, keys[1]));
+	expect_hello_ack(1, JOB + 1, 1, 99, NULL, &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_JOB);
+	ck_assert_uint_eq(hi.slots, 0); /* no job: no geometry to give */
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_JOB), 1);
+
+	v.job = JOB;
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 9, &v, 100, keys[2]));
+	expect_hello_ack(2, JOB, 9, 100, NULL, &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_WORKER);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_WORKER), 1);
+	ck_assert_uint_eq(CTR(hellos), 2);
+	ck_assert_uint_eq(all_proto_drops(), 2);
+}
+END_TEST
+
+/* A tagged frame of len bytes made untagged: AUTH cleared, 16 bytes shorter in UDP, IPv4, frame. */
+static size_t
+untag(uint8_t *f, size_t len)
+{
+	len -= AINFTP_TAG_LEN;
+	f[42 + 3] &= (uint8_t)~AINFTP_F_AUTH;
+	fixture_put16(f + 16, (uint16_t)(len - 14));
+	fixture_put16(f + 24, 0);
+	fixture_put16(f + 24, fixture_ip_csum(f + 14));
+	fixture_put16(f + 38, (uint16_t)(len - 34));
+	return len;
+}
+
+/*
+ * A job without auth: nothing of v2's tags. Results as before (no AUTH, the
+ * payload right after the header), STATE and HELLO_ACK untagged.
+ */
+static const char noauth_json[] = DP_JSON_X("", RX_Q(0), "int16", "\"auth\": false,");
+
+START_TEST(without_auth_results_and_replies_carry_no_tag)
+{
+	struct hello_view v = hello_right();
+	struct ainftp_hello_info hi;
+	struct ainftp_msg msg;
+	struct ainftp_state_info si;
+	struct rte_mbuf *out[8];
+	struct contrib c[NW];
+	float want[ELEMS];
+	uint8_t f[2048];
+	unsigned int w, n;
+
+	fixture_down(&fx);
+	fixture_up_json(&fx, noauth_json);
+	ck_assert_uint_eq(tag_len(), 0);
+	three(c, 1, 2);
+	expected_sum(c, NW, want);
+	fixture_inject(&fx, f, (uint16_t)untag(f, data_frame(f, &c[0], keys[0], JOB, ELEMS)));
+	fixture_inject(&fx, f, (uint16_t)untag(f, probe_frame(f, 0, 1, 2, keys[0])));
+	expect_state(0, 1, 2, AINFTP_STATE_HAVE, &msg, &si);
+	fixture_inject(&fx, f, (uint16_t)untag(f, data_frame(f, &c[0], keys[0], JOB, ELEMS)));
+	expect_state(0, 1, 2, AINFTP_STATE_HAVE, &msg, &si);
+	for (w = 1; w < NW; w++)
+		fixture_inject(&fx, f,
+			       (uint16_t)untag(f, data_frame(f, &c[w], keys[w], JOB, ELEMS)));
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, NW);
+	for (w = 0; w < NW; w++)
+		check_result(out[w], &c[0], want, 0x7, w);
+	rte_pktmbuf_free_bulk(out, n);
+
+	v.body.auth = 0;
+	fixture_inject(&fx, f, (uint16_t)untag(f, hello_frame(f, 2, 2, &v, 5, keys[2])));
+	expect_hello_ack(2, JOB, 2, 5, NULL, &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_OK);
+	ck_assert_uint_eq(hi.auth, 0);
+	ck_assert_uint_eq(hi.step, 2);
+	ck_assert_uint_eq(all_proto_drops(), 1); /* the duplicate */
+}
+END_TEST
+
+/* ------------------------------------------------------------ heartbeats */
 
 /*
  * A result pool with nothing left: the contribution that completes a chunk is
@@ -859,10 +1470,12 @@ START_TEST(bad_heartbeat_acks_never_reach_the_control_ring)
 	len = ack_frame(f, 1, 1, keys[1], true, 1, 1);
 	f[14 + 20 + 8 + 31] ^= 1;
 	ack_refused(len, f, AINFTP_BAD_TAG);
-	/* HELLO is still not taken. */
+	/* A HELLO without its body (a v1 one: header and tag) is cut short, and not answered. */
 	len = ack_frame(f, 1, 1, keys[1], true, 1, 1);
 	f[14 + 20 + 8 + 1] = AINFTP_MSG_HELLO;
-	ack_refused(len, f, AINFTP_BAD_TYPE);
+	ack_refused(len, f, AINFTP_BAD_TRUNCATED);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ck_assert_uint_eq(CTR(hellos), 0);
 }
 END_TEST
 
@@ -982,15 +1595,6 @@ publish(uint64_t members, int late, uint64_t join)
 	ck_assert(ainftp_members_publish(fx.rt.members, 0, &q));
 }
 
-static void
-send_all(const struct contrib *c, unsigned int n)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		send_contrib(&c[i]);
-}
-
 /* Every frame waiting is a result of chunk c with `bitmap`, exact, one per worker in `to`. */
 static void
 expect_results(const struct contrib *c, const float *want, uint64_t bitmap, uint64_t to)
@@ -1107,6 +1711,8 @@ END_TEST
  */
 START_TEST(a_late_contribution_gets_the_result_and_changes_no_sum)
 {
+	struct ainftp_msg msg;
+	struct ainftp_state_info si;
 	struct contrib c[NW], late;
 	struct ainftp_dp_lag lag;
 	float want[ELEMS], want2[ELEMS];
@@ -1133,10 +1739,11 @@ START_TEST(a_late_contribution_gets_the_result_and_changes_no_sum)
 	send_contrib(&c[2]);
 	send_all(c, 2);
 	expect_results(&c[0], want2, 0x7, 0x7);
-	/* Chunk 3 again: neither current nor kept. */
+	/* Chunk 3 again: neither current nor kept; told to skip it (slot 3 has step 1 done). */
 	send_contrib(&late);
 	ck_assert_uint_eq(proto_drops(AINFTP_BAD_STALE), 1);
-	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	expect_state(2, 1, 3, AINFTP_STATE_STALE, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_DONE, 1, 3 + SLOTS, 2, 0x7);
 	ainftp_dp_worker_lag(&fx.rt, 0, 2, &lag);
 	/* A stale contribution counts as at least a threshold late: EWMA gain 1/8. */
 	ck_assert_uint_ge(lag.ewma, rte_get_tsc_hz() / 10 / 8);
@@ -1165,6 +1772,144 @@ START_TEST(a_snapshot_is_reused_only_after_the_readers_moved_on)
 	poll_once();
 	ck_assert_uint_eq(rx_ctx()->dp.jobs[0].q.version,
 			  ainftp_members_current(fx.rt.members, 0)->version);
+}
+END_TEST
+
+/* ------------------------------------------------------------ a later step at a busy slot */
+
+/*
+ * Workers 0 and 1 sum (1, 1) on slot 1 and the job needs all three for a
+ * result. Worker 0 moves to step 2 on that slot: worker 1 still sums, so it
+ * is refused (AHEAD) and nothing is dropped. Once worker 1 has sent step 2
+ * too, nobody waits for (1, 1): worker 0's retry abandons it and starts
+ * (2, 1), whose result has none of the abandoned data in it.
+ */
+START_TEST(a_later_step_abandons_a_chunk_only_when_all_its_workers_left)
+{
+	struct contrib old[NW], c[NW], other;
+	struct ainftp_msg msg;
+	struct ainftp_state_info si;
+	float want[ELEMS];
+
+	three(old, 1, 1);
+	three(c, 2, 1);
+	send_all(old, 2);
+	send_contrib(&c[0]);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT_BUSY), 1);
+	expect_state(0, 2, 1, AINFTP_STATE_AHEAD, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 1, 1, 0, 0x3);
+	ck_assert_uint_eq(CTR(chunks_abandoned), 0);
+
+	contrib_fill(&other, 1, 2, 2, -3); /* worker 1 at step 2, on slot 2 */
+	send_contrib(&other);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	send_contrib(&c[0]);
+	ck_assert_uint_eq(CTR(chunks_abandoned), 1);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT_BUSY), 1);
+
+	send_contrib(&c[1]);
+	send_contrib(&c[2]);
+	expected_sum(c, NW, want);
+	expect_results(&c[0], want, 0x7, 0x7);
+	ck_assert_uint_eq(CTR(chunks_done), 1);
+	ck_assert_uint_eq(CTR(chunks_early), 0);
+}
+END_TEST
+
+/*
+ * One worker running ahead can never make the box drop a chunk its peers
+ * sum: worker 2 sends step after step to slot 1 while worker 1 is still in
+ * (1, 1) (worker 0, also in it, has moved on). Each is refused AHEAD with the
+ * slot unchanged; (1, 1) keeps waiting and completes, exactly, when worker
+ * 2's own data for it comes.
+ */
+START_TEST(one_worker_ahead_never_drops_its_peers_chunk)
+{
+	struct contrib old[NW], ahead, other;
+	struct ainftp_msg msg;
+	struct ainftp_state_info si;
+	float want[ELEMS];
+	uint32_t step;
+
+	three(old, 1, 1);
+	expected_sum(old, NW, want);
+	send_all(old, 2);
+	contrib_fill(&other, 0, 2, 2, -3); /* worker 0 at step 2, on slot 2 */
+	send_contrib(&other);
+	for (step = 2; step < 12; step++) {
+		contrib_fill(&ahead, 2, step, 1, -3);
+		send_contrib(&ahead);
+		expect_state(2, step, 1, AINFTP_STATE_AHEAD, &msg, &si);
+		check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 1, 1, 0, 0x3);
+	}
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT_BUSY), 10);
+	ck_assert_uint_eq(CTR(chunks_abandoned), 0);
+	ck_assert_uint_eq(CTR(chunks_early), 0);
+	ck_assert_uint_eq(CTR(chunks_done), 0);
+	send_contrib(&old[2]);
+	expect_results(&old[0], want, 0x7, 0x7);
+}
+END_TEST
+
+/*
+ * min_quorum 2 (quorum fixture): workers 0 and 1 are in (1, 1), which waits
+ * for worker 2. Worker 2 sends step 2 to that slot: it will not contribute
+ * to (1, 1), which is ready without it, so (1, 1) completes now, to the
+ * workers heard from, without worker 2; worker 2's data starts (2, 1).
+ */
+START_TEST(a_later_step_completes_a_chunk_ready_without_its_sender)
+{
+	struct contrib old[NW], c[NW];
+	float want[ELEMS], want2[ELEMS];
+
+	three(old, 1, 1);
+	three(c, 2, 1);
+	expected_sum(old, 2, want);
+	expected_sum(c, NW, want2);
+	send_all(old, 2);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	send_contrib(&c[2]);
+	expect_results(&old[0], want, 0x3, 0x3);
+	ck_assert_uint_eq(CTR(chunks_early), 1);
+	ck_assert_uint_eq(CTR(chunks_partial), 1);
+	ck_assert_uint_eq(CTR(chunks_abandoned), 0);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT_BUSY), 0);
+	send_all(c, 2);
+	expect_results(&c[0], want2, 0x7, 0x7);
+	ck_assert_uint_eq(CTR(chunks_done), 2);
+}
+END_TEST
+
+/*
+ * min_quorum 2: (1, 1) has worker 0 alone, below the floor, so worker 2's
+ * step 2 waits (AHEAD) and (1, 1) is kept; with worker 1 in, worker 2's
+ * retry completes it early, with both, and starts (2, 1).
+ */
+START_TEST(a_later_step_waits_while_the_chunk_needs_its_peers)
+{
+	struct contrib old[NW], c[NW];
+	struct ainftp_msg msg;
+	struct ainftp_state_info si;
+	float want[ELEMS], want2[ELEMS];
+
+	three(old, 1, 1);
+	three(c, 2, 1);
+	expected_sum(old, 2, want);
+	expected_sum(c, NW, want2);
+	send_contrib(&old[0]);
+	send_contrib(&c[2]);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT_BUSY), 1);
+	expect_state(2, 2, 1, AINFTP_STATE_AHEAD, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 1, 1, 0, 0x1);
+	send_contrib(&old[1]);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0); /* it still waits for worker 2 */
+	send_contrib(&c[2]);
+	expect_results(&old[0], want, 0x3, 0x3);
+	ck_assert_uint_eq(CTR(chunks_early), 1);
+	ck_assert_uint_eq(CTR(chunks_abandoned), 0);
+	send_all(c, 2);
+	expect_results(&c[0], want2, 0x7, 0x7);
 }
 END_TEST
 
@@ -1232,19 +1977,20 @@ take_results(unsigned int n_expected, uint64_t bitmap, float *got)
 	ck_assert_uint_eq(n, n_expected);
 	for (i = 0; i < n; i++) {
 		uint8_t buf[2048];
-		const uint8_t *p = rte_pktmbuf_read(out[i], 0, rte_pktmbuf_pkt_len(out[i]), buf);
 		struct ainftp_msg msg;
+		const uint8_t *payload;
 
-		ck_assert_ptr_nonnull(p);
-		ainftp_hdr_read((const struct ainftp_hdr *)(p + 42), &msg);
-		ck_assert_uint_eq(msg.type, AINFTP_MSG_RESULT);
+		ck_assert_uint_eq(frame_copy(out[i], buf, sizeof(buf)),
+				  rte_pktmbuf_pkt_len(out[i]));
+		/* Each copy tagged for whom it goes to. */
+		payload = result_take(out[i], buf, frame_to(buf), &msg);
 		ck_assert_uint_eq(msg.bitmap, bitmap);
 		ck_assert_uint_eq(msg.contributors, __builtin_popcountll(bitmap));
 		ck_assert_uint_eq(msg.flags & AINFTP_F_OVERFLOW, 0);
 		if (i == 0)
-			memcpy(got, p + 74, ELEMS * 4);
+			memcpy(got, payload, ELEMS * 4);
 		else
-			ck_assert_mem_eq(p + 74, got, ELEMS * 4);
+			ck_assert_mem_eq(payload, got, ELEMS * 4);
 	}
 	rte_pktmbuf_free_bulk(out, n);
 }
@@ -1840,6 +2586,16 @@ main(void)
 	tcase_add_test(tc, non_finite_float32_is_refused);
 	tcase_add_test(tc, slots_are_idle_and_mbufs_back_after_a_run);
 	suite_add_tcase(s, tc);
+	tc = tcase_create("v2");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, each_result_copy_is_tagged_for_its_worker);
+	tcase_add_test(tc, a_probe_gets_each_answer);
+	tcase_add_test(tc, a_hello_is_answered_with_the_jobs_geometry_and_step);
+	tcase_add_loop_test(tc, a_hello_names_the_first_difference, 0,
+			    (int)RTE_DIM(hello_mismatches));
+	tcase_add_test(tc, a_hello_for_an_unknown_job_or_worker_is_told_so);
+	tcase_add_test(tc, without_auth_results_and_replies_carry_no_tag);
+	suite_add_tcase(s, tc);
 	tc = tcase_create("heartbeat");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, a_heartbeat_ack_reaches_the_control_ring);
@@ -1854,6 +2610,13 @@ main(void)
 	tcase_add_test(tc, a_rejoined_worker_is_required_from_its_step);
 	tcase_add_test(tc, a_late_contribution_gets_the_result_and_changes_no_sum);
 	tcase_add_test(tc, a_snapshot_is_reused_only_after_the_readers_moved_on);
+	tcase_add_test(tc, a_later_step_completes_a_chunk_ready_without_its_sender);
+	tcase_add_test(tc, a_later_step_waits_while_the_chunk_needs_its_peers);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("later");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, a_later_step_abandons_a_chunk_only_when_all_its_workers_left);
+	tcase_add_test(tc, one_worker_ahead_never_drops_its_peers_chunk);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sentry");
 	tcase_add_checked_fixture(tc, setup, teardown);

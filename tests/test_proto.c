@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The wire format against docs/PROTOCOL.md: header offsets and byte order,
- * each reason ainftp_hdr_check gives, payload lengths, and the tag against
- * vectors computed outside this code.
+ * The wire format (version 2) against docs/PROTOCOL.md and ainftp_proto.h:
+ * header offsets and byte order, each reason ainftp_hdr_check gives, payload
+ * and body lengths, the HELLO and STATE bodies, and the tags (a DATA's after
+ * the payload, a RESULT's after the header) against vectors computed outside
+ * this code.
  */
 #include <check.h>
 #include <ctype.h>
@@ -29,7 +31,7 @@ static const struct ainftp_msg sample = {
 };
 
 static const uint8_t sample_bytes[32] = {
-	0x01, 0x01, 0x02, 0x01, /* version, type, encoding, flags */
+	0x02, 0x01, 0x02, 0x01, /* version, type, encoding, flags */
 	0x01, 0x02, 0x03, 0x04, /* job at 4 */
 	0x00, 0x07, 0x00, 0x28, /* worker at 8, elems at 10 */
 	0x11, 0x22, 0x33, 0x44, /* step at 12 */
@@ -141,39 +143,52 @@ struct check_case {
 
 /* int8, 40 elements: 32 header + 40 values + 2 exponents (+ 16 tag) = 74 (90). */
 static const struct check_case check_cases[] = {
-	{"good int8 data", 1, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 90, AINFTP_OK},
-	{"good data without tag", 1, AINFTP_MSG_DATA, 2, 0, 40, 74, AINFTP_OK},
-	{"good float32 result", 1, AINFTP_MSG_RESULT, 0, AINFTP_F_OVERFLOW, 360, 32 + 1440,
+	{"good int8 data", 2, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 90, AINFTP_OK},
+	{"good data without tag", 2, AINFTP_MSG_DATA, 2, 0, 40, 74, AINFTP_OK},
+	{"good float32 result", 2, AINFTP_MSG_RESULT, 0, AINFTP_F_OVERFLOW, 360, 32 + 1440,
 	 AINFTP_OK},
-	{"good int16 result", 1, AINFTP_MSG_RESULT, 1, 0, 3, 38, AINFTP_OK},
-	{"good heartbeat", 1, AINFTP_MSG_HEARTBEAT, 0, 0, 0, 32, AINFTP_OK},
-	{"good hello with tag", 1, AINFTP_MSG_HELLO, 0, AINFTP_F_AUTH, 0, 48, AINFTP_OK},
-	{"good hello_ack, elems ignored", 1, AINFTP_MSG_HELLO_ACK, 0, 0, 99, 32, AINFTP_OK},
-	{"empty", 1, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 0, AINFTP_BAD_TRUNCATED},
-	{"shorter than the header", 1, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 31,
+	{"good int16 result", 2, AINFTP_MSG_RESULT, 1, 0, 3, 38, AINFTP_OK},
+	{"good heartbeat", 2, AINFTP_MSG_HEARTBEAT, 0, 0, 0, 32, AINFTP_OK},
+	/* HELLO, HELLO_ACK and STATE: header + 16-byte body (+ tag); elems says nothing of it. */
+	{"good hello with tag", 2, AINFTP_MSG_HELLO, 0, AINFTP_F_AUTH, 0, 64, AINFTP_OK},
+	{"good hello_ack, elems ignored", 2, AINFTP_MSG_HELLO_ACK, 0, 0, 99, 48, AINFTP_OK},
+	{"good state with tag", 2, AINFTP_MSG_STATE, 0, AINFTP_F_AUTH, 0, 64, AINFTP_OK},
+	{"good state without tag", 2, AINFTP_MSG_STATE, 0, 0, 0, 48, AINFTP_OK},
+	/* PROBE: the header and its tag, no body. */
+	{"good probe", 2, AINFTP_MSG_PROBE, 2, AINFTP_F_AUTH, 40, 48, AINFTP_OK},
+	{"empty", 2, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 0, AINFTP_BAD_TRUNCATED},
+	{"shorter than the header", 2, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 31,
 	 AINFTP_BAD_TRUNCATED},
 	{"short header beats bad version", 9, AINFTP_MSG_DATA, 2, 0, 40, 31, AINFTP_BAD_TRUNCATED},
-	{"tag cut by one byte", 1, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 89, AINFTP_BAD_TRUNCATED},
-	{"tag missing", 1, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 74, AINFTP_BAD_TRUNCATED},
-	{"payload cut", 1, AINFTP_MSG_DATA, 2, 0, 40, 73, AINFTP_BAD_TRUNCATED},
-	{"heartbeat tag missing", 1, AINFTP_MSG_HEARTBEAT, 0, AINFTP_F_AUTH, 0, 32,
+	{"tag cut by one byte", 2, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 89, AINFTP_BAD_TRUNCATED},
+	{"tag missing", 2, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 74, AINFTP_BAD_TRUNCATED},
+	{"payload cut", 2, AINFTP_MSG_DATA, 2, 0, 40, 73, AINFTP_BAD_TRUNCATED},
+	{"heartbeat tag missing", 2, AINFTP_MSG_HEARTBEAT, 0, AINFTP_F_AUTH, 0, 32,
 	 AINFTP_BAD_TRUNCATED},
+	/* A v1 HELLO was header + tag: without its body the tag is taken for one. */
+	{"hello without body", 2, AINFTP_MSG_HELLO, 0, AINFTP_F_AUTH, 0, 48, AINFTP_BAD_TRUNCATED},
+	{"hello body cut", 2, AINFTP_MSG_HELLO, 0, 0, 0, 47, AINFTP_BAD_TRUNCATED},
+	{"state without body", 2, AINFTP_MSG_STATE, 0, 0, 0, 32, AINFTP_BAD_TRUNCATED},
 	{"version 0", 0, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 90, AINFTP_BAD_VERSION},
-	{"version 2", 2, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 90, AINFTP_BAD_VERSION},
-	{"version beats type", 2, 0, 2, AINFTP_F_AUTH, 40, 90, AINFTP_BAD_VERSION},
-	{"type 0", 1, 0, 2, AINFTP_F_AUTH, 40, 90, AINFTP_BAD_TYPE},
-	{"type 7", 1, 7, 2, AINFTP_F_AUTH, 40, 90, AINFTP_BAD_TYPE},
-	{"type 255", 1, 255, 2, AINFTP_F_AUTH, 40, 90, AINFTP_BAD_TYPE},
-	{"encoding 3", 1, AINFTP_MSG_DATA, 3, AINFTP_F_AUTH, 40, 90, AINFTP_BAD_ENCODING},
-	{"encoding 255 on a heartbeat", 1, AINFTP_MSG_HEARTBEAT, 255, 0, 0, 32,
+	{"version 1: a v1 header", 1, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 90,
+	 AINFTP_BAD_VERSION},
+	{"version 3", 3, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 90, AINFTP_BAD_VERSION},
+	{"version beats type", 1, 0, 2, AINFTP_F_AUTH, 40, 90, AINFTP_BAD_VERSION},
+	{"type 0", 2, 0, 2, AINFTP_F_AUTH, 40, 90, AINFTP_BAD_TYPE},
+	{"type 9", 2, 9, 2, AINFTP_F_AUTH, 40, 90, AINFTP_BAD_TYPE},
+	{"type 255", 2, 255, 2, AINFTP_F_AUTH, 40, 90, AINFTP_BAD_TYPE},
+	{"encoding 3", 2, AINFTP_MSG_DATA, 3, AINFTP_F_AUTH, 40, 90, AINFTP_BAD_ENCODING},
+	{"encoding 255 on a heartbeat", 2, AINFTP_MSG_HEARTBEAT, 255, 0, 0, 32,
 	 AINFTP_BAD_ENCODING},
-	{"no elements", 1, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 0, 48, AINFTP_BAD_ELEMS},
-	{"result with no elements", 1, AINFTP_MSG_RESULT, 0, 0, 0, 32, AINFTP_BAD_ELEMS},
-	{"one trailing byte", 1, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 91, AINFTP_BAD_LENGTH},
-	{"tag sent without the flag", 1, AINFTP_MSG_DATA, 2, 0, 40, 90, AINFTP_BAD_LENGTH},
-	{"more elements than the count", 1, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 39, 90,
+	{"no elements", 2, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 0, 48, AINFTP_BAD_ELEMS},
+	{"result with no elements", 2, AINFTP_MSG_RESULT, 0, 0, 0, 32, AINFTP_BAD_ELEMS},
+	{"one trailing byte", 2, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 40, 91, AINFTP_BAD_LENGTH},
+	{"tag sent without the flag", 2, AINFTP_MSG_DATA, 2, 0, 40, 90, AINFTP_BAD_LENGTH},
+	{"more elements than the count", 2, AINFTP_MSG_DATA, 2, AINFTP_F_AUTH, 39, 90,
 	 AINFTP_BAD_LENGTH},
-	{"heartbeat with a body", 1, AINFTP_MSG_HEARTBEAT, 0, 0, 0, 33, AINFTP_BAD_LENGTH},
+	{"heartbeat with a body", 2, AINFTP_MSG_HEARTBEAT, 0, 0, 0, 33, AINFTP_BAD_LENGTH},
+	{"probe with a body", 2, AINFTP_MSG_PROBE, 2, AINFTP_F_AUTH, 40, 64, AINFTP_BAD_LENGTH},
+	{"state with a payload's length", 2, AINFTP_MSG_STATE, 2, 0, 40, 74, AINFTP_BAD_LENGTH},
 };
 #define N_CHECK_CASES ((int)(sizeof(check_cases) / sizeof(check_cases[0])))
 
@@ -260,7 +275,7 @@ END_TEST
  * Known answers, computed with Python from the specification, not from this
  * code: BLAKE2b from hashlib, SipHash-2-4-128 written out from the paper and
  * first checked against the reference vectors of github.com/veorq/SipHash.
- *   mk  = hashlib.blake2b(b"ainftp v1 SipHash-2-4-128 key", key=key,
+ *   mk  = hashlib.blake2b(b"ainftp v2 SipHash-2-4-128 key", key=key,
  *                         digest_size=16).digest()
  *   tag = siphash_2_4_128(mk, header + payload)
  */
@@ -270,21 +285,21 @@ static const uint8_t kat_key1[32] = {
 	0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
 };
 static const uint8_t kat_mk1[16] = {
-	0x07, 0xa4, 0x9d, 0xa2, 0xce, 0xa4, 0x52, 0x59,
-	0x82, 0x85, 0x74, 0x0d, 0xba, 0xfb, 0xd4, 0x84,
+	0x01, 0x1c, 0xaa, 0xb8, 0xb0, 0xf5, 0xbd, 0xcc,
+	0xed, 0x67, 0xce, 0x26, 0x8f, 0xc8, 0x42, 0x86,
 };
 /* sample_bytes, then int8 exponents 0xfa 0xfb and values (7 i + 3) mod 256, i < 40. */
 static const uint8_t kat_tag1[16] = {
-	0x0e, 0x07, 0xd6, 0x2b, 0x32, 0x46, 0x53, 0x0c,
-	0xd9, 0x86, 0x59, 0xdf, 0xcb, 0xdb, 0xda, 0xb6,
+	0xbc, 0xf9, 0x66, 0x42, 0x23, 0x0c, 0x01, 0x56,
+	0xc0, 0x5b, 0xda, 0xe8, 0x40, 0xdd, 0xc5, 0xa3,
 };
 /* Key of 32 bytes 0xff; a heartbeat header alone: job and worker all ones, AUTH. */
 static const uint8_t kat_hdr2[32] = {
-	0x01, 0x03, 0x00, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0x02, 0x03, 0x00, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 };
 static const uint8_t kat_tag2[16] = {
-	0x0e, 0x9c, 0xad, 0xb0, 0xfe, 0xb4, 0x50, 0x8b,
-	0x51, 0xe5, 0xbb, 0xb8, 0x47, 0xef, 0xdb, 0x3c,
+	0x66, 0x60, 0x40, 0xbe, 0x89, 0xe6, 0x72, 0x8a,
+	0x58, 0x73, 0xb9, 0x77, 0x69, 0x69, 0x6f, 0x94,
 };
 
 #define KAT1_LEN (32 + 42)
@@ -413,6 +428,223 @@ START_TEST(verify_rejects_key_bit_flips)
 }
 END_TEST
 
+/* v2: a key derived under the v1 context string is another key, so v1 tags never verify. */
+START_TEST(v1_mac_key_is_not_v2)
+{
+	static const uint8_t v1_mk1[16] = {
+		0x07, 0xa4, 0x9d, 0xa2, 0xce, 0xa4, 0x52, 0x59,
+		0x82, 0x85, 0x74, 0x0d, 0xba, 0xfb, 0xd4, 0x84,
+	};
+	struct ainftp_mac_key mk;
+
+	ck_assert_int_eq(ainftp_mac_key_init(&mk, kat_key1), 0);
+	ck_assert_mem_ne(mk.k, v1_mk1, sizeof(v1_mk1));
+}
+END_TEST
+
+/* ------------------------------------------------------------ bodies */
+
+START_TEST(body_len_by_type)
+{
+	unsigned int t;
+
+	for (t = 0; t < 256; t++)
+		ck_assert_uint_eq(ainftp_body_len(t), t == AINFTP_MSG_HELLO ||
+								      t == AINFTP_MSG_HELLO_ACK ||
+								      t == AINFTP_MSG_STATE
+							      ? AINFTP_BODY_LEN
+							      : 0);
+	ck_assert_uint_eq(AINFTP_BODY_LEN, 16);
+}
+END_TEST
+
+/* The HELLO body as ainftp_proto.h lays it out: big-endian, every field distinct. */
+START_TEST(hello_body_layout_and_round_trip)
+{
+	static const uint8_t want[16] = {
+		0x01, 0x02, 0x03, 0x04, /* slots */
+		0x05, 0x06,		/* lanes */
+		0x02,			/* result_encoding */
+		0x07,			/* status */
+		0x89, 0xab, 0xcd, 0xef, /* step */
+		0x01,			/* auth */
+		0x00, 0x00, 0x00,	/* pad, sent as 0 */
+	};
+	const struct ainftp_hello_info in = {
+		.slots = 0x01020304,
+		.lanes = 0x0506,
+		.result_encoding = 2,
+		.status = 7,
+		.step = 0x89abcdef,
+		.auth = 1,
+	};
+	const struct ainftp_hello_info ones = {
+		.slots = UINT32_MAX,
+		.lanes = UINT16_MAX,
+		.result_encoding = UINT8_MAX,
+		.status = UINT8_MAX,
+		.step = UINT32_MAX,
+		.auth = UINT8_MAX,
+	};
+	struct ainftp_hello b;
+	struct ainftp_hello_info back;
+
+	memset(&b, 0xa5, sizeof(b)); /* the pad must be written, not left */
+	ainftp_hello_write(&b, &in);
+	ck_assert_mem_eq(&b, want, sizeof(want));
+	memset(&back, 0, sizeof(back));
+	ainftp_hello_read((const struct ainftp_hello *)want, &back);
+	ck_assert_uint_eq(back.slots, in.slots);
+	ck_assert_uint_eq(back.lanes, in.lanes);
+	ck_assert_uint_eq(back.result_encoding, in.result_encoding);
+	ck_assert_uint_eq(back.status, in.status);
+	ck_assert_uint_eq(back.step, in.step);
+	ck_assert_uint_eq(back.auth, in.auth);
+
+	ainftp_hello_write(&b, &ones);
+	ainftp_hello_read(&b, &back);
+	ck_assert_uint_eq(back.slots, UINT32_MAX);
+	ck_assert_uint_eq(back.lanes, UINT16_MAX);
+	ck_assert_uint_eq(back.result_encoding, UINT8_MAX);
+	ck_assert_uint_eq(back.status, UINT8_MAX);
+	ck_assert_uint_eq(back.step, UINT32_MAX);
+	ck_assert_uint_eq(back.auth, UINT8_MAX);
+	ck_assert_mem_eq(b.pad, ((const uint8_t[3]){0}), 3);
+}
+END_TEST
+
+START_TEST(state_body_layout_and_round_trip)
+{
+	static const uint8_t want[16] = {
+		0x11, 0x22, 0x33, 0x44, /* slot_step */
+		0x55, 0x66, 0x77, 0x88, /* slot_chunk */
+		0x99, 0xaa, 0xbb, 0xcc, /* next_step */
+		0x03,			/* reason: missing */
+		0x02,			/* slot_state: done */
+		0x00, 0x00,		/* pad */
+	};
+	const struct ainftp_state_info in = {
+		.slot_step = 0x11223344,
+		.slot_chunk = 0x55667788,
+		.next_step = 0x99aabbcc,
+		.reason = AINFTP_STATE_MISSING,
+		.slot_state = AINFTP_SLOT_WIRE_DONE,
+	};
+	struct ainftp_state b;
+	struct ainftp_state_info back;
+
+	memset(&b, 0xa5, sizeof(b));
+	ainftp_state_write(&b, &in);
+	ck_assert_mem_eq(&b, want, sizeof(want));
+	memset(&back, 0, sizeof(back));
+	ainftp_state_read((const struct ainftp_state *)want, &back);
+	ck_assert_uint_eq(back.slot_step, in.slot_step);
+	ck_assert_uint_eq(back.slot_chunk, in.slot_chunk);
+	ck_assert_uint_eq(back.next_step, in.next_step);
+	ck_assert_uint_eq(back.reason, in.reason);
+	ck_assert_uint_eq(back.slot_state, in.slot_state);
+}
+END_TEST
+
+/* Names for every status and reason a reply can carry: what tools and errors print. */
+START_TEST(hello_and_state_names)
+{
+	int i;
+
+	for (i = 0; i < AINFTP_HELLO_MAX; i++)
+		ck_assert_ptr_nonnull(ainftp_hello_status_names[i]);
+	for (i = 0; i < AINFTP_STATE_REASON_MAX; i++)
+		ck_assert_ptr_nonnull(ainftp_state_reason_names[i]);
+	ck_assert_str_eq(ainftp_hello_status_names[AINFTP_HELLO_OK], "ok");
+	ck_assert_str_eq(ainftp_hello_status_names[AINFTP_HELLO_RESULT_ENC], "result_encoding");
+	ck_assert_str_eq(ainftp_state_reason_names[AINFTP_STATE_STALE], "stale");
+	ck_assert_str_eq(ainftp_state_reason_names[AINFTP_STATE_HAVE], "have");
+}
+END_TEST
+
+/* ------------------------------------------------------------ result tag */
+
+/*
+ * A RESULT as the appliance sends it to a worker with key kat_key1: header,
+ * tag, payload. The tag is a known answer from the same Python as above, over
+ * header ‖ payload (the order it is signed in, not the order it is sent in):
+ * float32, AUTH, job 0x01020304, from the appliance, 4 elements, step
+ * 0x11223344, chunk 0x55667788, slot 0x88, 3 contributors, bitmap 7; payload
+ * bytes 0x10..0x1f.
+ */
+static const uint8_t kat_rhdr[32] = {
+	0x02, 0x02, 0x00, 0x01, 0x01, 0x02, 0x03, 0x04, 0xff, 0xff, 0x00,
+	0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x00, 0x88,
+	0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07,
+};
+static const uint8_t kat_rtag[16] = {
+	0xaf, 0xcf, 0x40, 0x06, 0x7b, 0x87, 0xc7, 0x82,
+	0x1d, 0xa1, 0x0a, 0xd4, 0x5e, 0x1d, 0xd0, 0x84,
+};
+
+#define KATR_LEN (32 + 16 + 16)
+
+static void
+kat_result_wire(uint8_t p[KATR_LEN])
+{
+	int i;
+
+	memcpy(p, kat_rhdr, 32);
+	memcpy(p + 32, kat_rtag, 16);
+	for (i = 0; i < 16; i++)
+		p[48 + i] = (uint8_t)(0x10 + i);
+}
+
+START_TEST(result_tag_known_answer)
+{
+	uint8_t p[KATR_LEN], signed_bytes[48];
+	struct ainftp_mac_key mk;
+
+	ck_assert_int_eq(ainftp_mac_key_init(&mk, kat_key1), 0);
+	kat_result_wire(p);
+	ck_assert_int_eq(ainftp_hdr_check((const struct ainftp_hdr *)p, sizeof(p)), AINFTP_OK);
+	ck_assert_int_eq(ainftp_result_verify(&mk, p, sizeof(p)), 1);
+	/* The MAC itself over header ‖ payload gives that tag: the layout is the only change. */
+	kat_result_wire(p);
+	memcpy(signed_bytes, p, 32);
+	memcpy(signed_bytes + 32, p + 48, 16);
+	ck_assert_int_eq(ainftp_mac_verify(&mk, signed_bytes, sizeof(signed_bytes), kat_rtag), 1);
+	/* Nor is it a tag over the bytes as sent, header then payload then the tag's place. */
+	ck_assert_int_eq(ainftp_mac_verify(&mk, p, 32, kat_rtag), 0);
+}
+END_TEST
+
+/* Every single-byte flip of header, tag or payload fails; so does another key or a short datagram.
+ */
+START_TEST(result_verify_rejects_flips)
+{
+	uint8_t p[KATR_LEN], key[32];
+	struct ainftp_mac_key mk;
+	size_t i;
+
+	ck_assert_int_eq(ainftp_mac_key_init(&mk, kat_key1), 0);
+	for (i = 0; i < KATR_LEN; i++) {
+		kat_result_wire(p);
+		p[i] ^= 0x01;
+		ck_assert_msg(ainftp_result_verify(&mk, p, sizeof(p)) == 0,
+			      "flip of byte %zu (%s) verified", i,
+			      i < 32   ? "header"
+			      : i < 48 ? "tag"
+				       : "payload");
+	}
+	memcpy(key, kat_key1, sizeof(key));
+	key[31] ^= 0x80;
+	ck_assert_int_eq(ainftp_mac_key_init(&mk, key), 0);
+	kat_result_wire(p);
+	ck_assert_int_eq(ainftp_result_verify(&mk, p, sizeof(p)), 0);
+	ck_assert_int_eq(ainftp_mac_key_init(&mk, kat_key1), 0);
+	kat_result_wire(p);
+	ck_assert_int_eq(ainftp_result_verify(&mk, p, 47), 0); /* no room for header and tag */
+	kat_result_wire(p);
+	ck_assert_int_eq(ainftp_result_verify(&mk, p, sizeof(p) - 1), 0); /* payload cut */
+}
+END_TEST
+
 static Suite *
 proto_suite(void)
 {
@@ -421,6 +653,7 @@ proto_suite(void)
 	TCase *check = tcase_create("check");
 	TCase *len = tcase_create("lengths");
 	TCase *tag = tcase_create("tag");
+	TCase *body = tcase_create("body");
 
 	tcase_add_test(hdr, hdr_offsets_and_byte_order);
 	tcase_add_test(hdr, hdr_bitmap_big_endian);
@@ -441,7 +674,16 @@ proto_suite(void)
 	tcase_add_test(tag, verify_rejects_message_bit_flips);
 	tcase_add_test(tag, verify_rejects_tag_bit_flips);
 	tcase_add_test(tag, verify_rejects_key_bit_flips);
+	tcase_add_test(tag, v1_mac_key_is_not_v2);
+	tcase_add_test(tag, result_tag_known_answer);
+	tcase_add_test(tag, result_verify_rejects_flips);
 	suite_add_tcase(s, tag);
+
+	tcase_add_test(body, body_len_by_type);
+	tcase_add_test(body, hello_body_layout_and_round_trip);
+	tcase_add_test(body, state_body_layout_and_round_trip);
+	tcase_add_test(body, hello_and_state_names);
+	suite_add_tcase(s, body);
 	return s;
 }
 
