@@ -543,9 +543,10 @@ req_maybe_done(struct ainftp_client *c, struct ainftp_req *r)
 		return;
 	active_remove(c, r);
 	c->st.requests++;
+	if (r->skipped > 0)
+		c->st.requests_skipped++;
 	publish_stats(c); /* a waiter that reads the stats next sees its request in them */
 	if (r->skipped > 0) {
-		c->st.requests_skipped++;
 		snprintf(
 			msg, sizeof(msg),
 			"step %u: the job went on without this worker for %u of %u chunks (it fell "
