@@ -730,10 +730,10 @@ fake_hello(struct fake *f, int lane, const uint8_t *p, size_t len, const struct 
 	} else if (f->auth && !f->hello_tag_ok) {
 		f->bad_tag++;
 		return;
+	} else if (m.encoding != f->encoding) {
+		status = AINFTP_HELLO_ENCODING; /* first, as the appliance: it changes elems too */
 	} else if (m.elems != f->elems) {
 		status = AINFTP_HELLO_ELEMS;
-	} else if (m.encoding != f->encoding) {
-		status = AINFTP_HELLO_ENCODING;
 	} else if (hi.result_encoding != f->result_encoding) {
 		status = AINFTP_HELLO_RESULT_ENC;
 	} else if (hi.slots != f->slots) {
