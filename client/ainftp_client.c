@@ -552,9 +552,10 @@ req_maybe_done(struct ainftp_client *c, struct ainftp_req *r)
 		return;
 	active_remove(c, r);
 	c->st.requests++;
+	if (r->skipped > 0)
+		c->st.requests_skipped++;
 	publish_stats(c); /* a waiter that reads the stats next sees its request in them */
 	if (r->skipped > 0) {
-		c->st.requests_skipped++;
 		snprintf(
 			msg, sizeof(msg),
 			"step %u: the job went on without this worker for %u of %u chunks (it fell "
@@ -1108,10 +1109,15 @@ rx_one(struct ainftp_client *c, uint8_t *p, size_t len, const struct sockaddr_in
 			take_result(c, &m, p + sizeof(*h) + (c->o.auth ? AINFTP_TAG_LEN : 0), now);
 		else
 			take_state(c, &m, p + sizeof(*h), now);
-	} else if (m.type == AINFTP_MSG_HEARTBEAT)
+	} else if (m.type == AINFTP_MSG_HEARTBEAT) {
 		answer_heartbeat(c, &m, from);
-	else
+	} else if (m.type != AINFTP_MSG_HELLO_ACK) {
+		/*
+		 * A HELLO_ACK here is the answer to a HELLO sent again during a
+		 * slow join: well-formed and this job's, so not a bad packet.
+		 */
 		c->st.bad_packets++;
+	}
 }
 
 /* An ICMP error queued by IP_RECVERR: what the network said about the appliance. */

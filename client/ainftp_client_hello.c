@@ -135,7 +135,11 @@ hello_verdict(const struct ainftp_opts *o, const struct ainftp_hdr *h,
 /*
  * A datagram that answers our HELLO: a well-formed HELLO_ACK of this job and
  * worker echoing the nonce, tagged unless it refuses the job or the worker
- * (the appliance has no key to tag those with). 1 with its body in a, else 0.
+ * (the appliance has no key to tag those with), or says that the job has no
+ * auth (the appliance tags nothing of such a job: a client with auth on
+ * would otherwise drop the one answer that names its mistake, and time out).
+ * Like the other two, such an untagged refusal can only come from whoever saw
+ * the nonce. 1 with its body in a, else 0.
  */
 static int
 hello_ack_take(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, uint64_t nonce,
@@ -152,6 +156,8 @@ hello_ack_take(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, uin
 		return 0;
 	ainftp_hello_read((const struct ainftp_hello *)(h + 1), a);
 	if (a->status == AINFTP_HELLO_JOB || a->status == AINFTP_HELLO_WORKER)
+		return 1;
+	if (a->status == AINFTP_HELLO_AUTH && !a->auth && !(m.flags & AINFTP_F_AUTH))
 		return 1;
 	if (o->auth &&
 	    (!(m.flags & AINFTP_F_AUTH) || !ainftp_mac_verify(mk, p, HELLO_LEN, p + HELLO_LEN)))

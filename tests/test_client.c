@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The worker client library (client/ainftp_client.h) against a fake appliance:
- * a thread in this process that owns UDP sockets on 127.0.0.1 (one per lane),
- * checks every DATA as the appliance would (job, worker, encoding, elements,
- * slot, lane, tag, and the slot rule of docs/PROTOCOL.md) and answers with a
- * RESULT. Knobs make it drop, duplicate, delay, hold back, flag OVERFLOW, add
- * forged and malformed datagrams, or stay silent; it also sends HEARTBEATs and
- * keeps the HEARTBEAT_ACKs.
+ * The worker client library (client/ainftp_client.h) against a fake appliance
+ * speaking protocol version 2: a thread in this process that owns UDP sockets
+ * on 127.0.0.1 (one per lane), answers HELLO with a HELLO_ACK (the job's
+ * geometry and a step, or the first difference), checks every DATA as the
+ * appliance would (job, worker, encoding, elements, slot, lane, tag, and the
+ * slot rule of docs/PROTOCOL.md) and answers with a RESULT tagged after its
+ * header, and answers PROBEs with the kept RESULT or a STATE (missing, have,
+ * stale). Knobs make it drop DATA or RESULTs, duplicate, delay, hold back,
+ * flag OVERFLOW, add forged and malformed datagrams, let the job go on
+ * without the worker, or stay silent; it also sends HEARTBEATs and keeps the
+ * HEARTBEAT_ACKs.
  *
- * Options and their messages, cluster.json, API misuse, failures (unreachable,
- * silent, closed, NaN, overflow), the reductions, the wire rules, heartbeats
- * and the statistics.
+ * Options and their messages, cluster.json, the join, API misuse, failures
+ * (unreachable, silent, closed, NaN, overflow), the reductions, the wire rules
+ * (probes, states, tags), heartbeats and the statistics.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -152,6 +156,7 @@ bits_equal(const float *a, const float *b, size_t n, size_t *where)
 #define FAKE_PKT 9216
 #define FAKE_PENDING 512
 #define FAKE_MAX_STEPS 16
+#define HELLO_LEN (sizeof(struct ainftp_hdr) + AINFTP_BODY_LEN)
 
 struct pending {
 	uint8_t pkt[FAKE_PKT];
@@ -161,7 +166,7 @@ struct pending {
 };
 
 struct fake {
-	/* The job: set before fake_start. */
+	/* The job: set before fake_start. It is also what HELLO_ACK says of the job. */
 	uint32_t job;
 	uint16_t worker;
 	bool auth;
@@ -171,18 +176,30 @@ struct fake {
 	int lanes;
 	uint8_t contributors; /* also how many copies of the contribution the sum holds */
 	uint64_t bitmap;
+	uint32_t hello_step; /* the step HELLO_ACK gives the worker */
 
 	/* Knobs: under mu once started (fake_set_* wake the thread). */
 	uint32_t drop_first;	/* drop the first k DATA that pass the checks */
+	uint32_t drop_results;	/* lose the first k RESULTs (kept: a PROBE gets them) */
 	bool dup;		/* send every RESULT twice */
-	bool silent;		/* answer nothing */
+	bool silent;		/* answer no DATA and no PROBE (HELLO still) */
 	bool hold;		/* keep the answers back until cleared */
 	bool noise;		/* before each RESULT, 4 datagrams the client must ignore */
+	bool forge;		/* before each RESULT, 3 forgeries from the appliance's address */
+	bool hello_silent;	/* answer no HELLO */
+	bool hello_forge;	/* before each HELLO_ACK, acks the client must ignore */
 	uint32_t answer_below;	/* answer only chunks below this one */
 	int64_t overflow_chunk; /* flag OVERFLOW on this chunk's results; -1: none */
 	uint32_t delay_us;	/* before each RESULT */
 	uint32_t coalesce_us;	/* after a DATA, wait this long for more before answering */
-	float *record;		/* float32 payload of chunk k at record[k * elems] */
+	/*
+	 * Chunks of step stale_step (bit k: chunk k < 64) that the job completes
+	 * without this worker: their DATA is taken but never answered, and a
+	 * PROBE for them gets STATE STALE with next_step stale_next_step.
+	 */
+	uint64_t stale_mask;
+	uint32_t stale_step, stale_next_step;
+	float *record; /* float32 payload of chunk k at record[k * elems] */
 	uint32_t record_chunks;
 
 	/* Runtime. */
@@ -200,8 +217,15 @@ struct fake {
 	struct pending *pend;
 	uint32_t npend;
 	uint64_t pend_deadline_ms;
-	uint64_t *cur; /* per slot: (step, chunk) of the chunk there */
-	bool *has, *answered;
+	/* Per slot: */
+	uint64_t *cur;	      /* (step, chunk) of the chunk there */
+	bool *has, *answered; /* a chunk there; its result sent (or the job went on) */
+	bool *in;	      /* this worker's DATA for it was taken (not dropped) */
+	uint8_t *held;	      /* that DATA, FAKE_PKT bytes per slot */
+	size_t *held_len;
+	uint8_t *kept; /* the last RESULT sent there, as sent, FAKE_PKT bytes per slot */
+	size_t *kept_len;
+	uint64_t *kept_key;
 	uint32_t unanswered;
 	uint8_t rx[FAKE_PKT];
 
@@ -212,8 +236,9 @@ struct fake {
 	uint64_t new_chunks;	  /* distinct (step, chunk) */
 	uint64_t resent;	  /* DATA for the chunk a slot already has: retransmissions */
 	uint32_t first_resent;	  /* the chunk of the first of them */
-	uint32_t watch;		  /* a chunk whose retransmissions are counted: */
+	uint32_t watch;		  /* a chunk whose retransmissions and probes are counted: */
 	uint64_t watch_resent;	  /* here */
+	uint64_t watch_probes;	  /* and here */
 	uint64_t slot_violations; /* a slot's next chunk before its previous result */
 	uint64_t max_outstanding; /* most chunks sent and not yet answered */
 	uint64_t lane_data[FAKE_MAX_LANES];
@@ -225,6 +250,17 @@ struct fake {
 	struct ainftp_msg ack;
 	size_t ack_len;
 	bool ack_tag_ok;
+	uint64_t results_lost;	/* RESULTs not sent (drop_results) */
+	uint64_t probes;	/* well-formed PROBEs of this worker */
+	uint64_t probe_results; /* PROBEs answered with the kept RESULT */
+	uint64_t states;	/* STATEs sent */
+	uint64_t reasons[AINFTP_STATE_REASON_MAX];
+	uint64_t hellos; /* HELLOs, well-formed or not */
+	struct ainftp_msg hello;
+	struct ainftp_hello_info hello_info;
+	size_t hello_len;
+	int hello_lane;
+	bool hello_tag_ok;
 };
 
 static struct fake *
@@ -246,6 +282,7 @@ fake_new(void)
 	f->overflow_chunk = -1;
 	f->answer_below = UINT32_MAX;
 	f->watch = UINT32_MAX;
+	f->hello_lane = -1;
 	for (int i = 0; i < FAKE_MAX_LANES; i++)
 		f->fd[i] = -1;
 	f->noise_fd = f->wake_fd = -1;
@@ -310,7 +347,26 @@ fake_send(struct fake *f, int fd, const void *p, size_t len, const struct sockad
 		ck_abort_msg("fake: sendto: %s", strerror(errno));
 }
 
-/* The sum of `contributors` copies of the DATA in d, as a RESULT in out. Its length. */
+/*
+ * p holds a RESULT's header (AUTH in its flags when the job has auth) and
+ * plen bytes of payload; with auth, the v2 layout: the tag over header and
+ * payload goes right after the header, the payload after it. The length.
+ */
+static size_t
+fake_seal_result(const struct fake *f, uint8_t *p, size_t plen)
+{
+	const size_t hl = sizeof(struct ainftp_hdr);
+	uint8_t tag[AINFTP_TAG_LEN];
+
+	if (!f->auth)
+		return hl + plen;
+	ainftp_mac(&f->mk, p, hl + plen, tag);
+	memmove(p + hl + AINFTP_TAG_LEN, p + hl, plen);
+	memcpy(p + hl, tag, AINFTP_TAG_LEN);
+	return hl + AINFTP_TAG_LEN + plen;
+}
+
+/* The sum of `contributors` copies of the DATA in d, as a sealed RESULT in out. Its length. */
 static size_t
 fake_result(struct fake *f, const uint8_t *d, uint8_t *out)
 {
@@ -373,22 +429,25 @@ fake_result(struct fake *f, const uint8_t *d, uint8_t *out)
 		if (f->acc.overflow)
 			m.flags |= AINFTP_F_OVERFLOW;
 	}
+	if (f->auth)
+		m.flags |= AINFTP_F_AUTH;
 	ainftp_hdr_write((struct ainftp_hdr *)out, &m);
-	return sizeof(struct ainftp_hdr) + plen;
+	return fake_seal_result(f, out, plen);
 }
 
-/* Four datagrams the client must count as bad and otherwise ignore. */
+/* Four datagrams the client must count as bad (not as bad tags) and otherwise ignore. */
 static void
 fake_noise(struct fake *f, int fd, const uint8_t *res, size_t len, const struct sockaddr_in *to)
 {
 	uint8_t p[FAKE_PKT];
 	struct ainftp_msg m;
+	size_t plen;
 
 	/* The right result, with wrong numbers, from an address that is not the appliance's. */
 	memcpy(p, res, len);
 	memset(p + sizeof(struct ainftp_hdr), 0x41, len - sizeof(struct ainftp_hdr));
 	fake_send(f, f->noise_fd, p, len, to);
-	/* Another job's. */
+	/* Another job's: refused on the job before its tag is looked at. */
 	ainftp_hdr_read((const struct ainftp_hdr *)p, &m);
 	m.job = f->job + 1;
 	ainftp_hdr_write((struct ainftp_hdr *)p, &m);
@@ -397,13 +456,110 @@ fake_noise(struct fake *f, int fd, const uint8_t *res, size_t len, const struct 
 	m.job = f->job;
 	ainftp_hdr_write((struct ainftp_hdr *)p, &m);
 	fake_send(f, fd, p, sizeof(struct ainftp_hdr), to);
-	/* Not the job's element count (well-formed for its own). */
+	/* Not the job's element count: well-formed for its own, and rightly tagged. */
 	m.elems = (uint16_t)(f->elems + 1);
 	ainftp_hdr_write((struct ainftp_hdr *)p, &m);
-	fake_send(f, fd, p,
-		  sizeof(struct ainftp_hdr) +
-			  ainftp_payload_len((unsigned int)f->result_encoding, f->elems + 1),
-		  to);
+	plen = ainftp_payload_len((unsigned int)f->result_encoding, f->elems + 1);
+	memset(p + sizeof(struct ainftp_hdr), 0, plen);
+	fake_send(f, fd, p, fake_seal_result(f, p, plen), to);
+}
+
+/* A STATE about the chunk a PROBE (m) names; the tag over header and body with auth. */
+static void
+fake_state_send(struct fake *f, int lane, const struct ainftp_msg *probe, uint8_t reason,
+		uint32_t next_step, const struct sockaddr_in *to, bool bad_tag)
+{
+	uint8_t p[HELLO_LEN + AINFTP_TAG_LEN];
+	uint16_t s = probe->slot;
+	struct ainftp_msg m = *probe;
+	struct ainftp_state_info si = {
+		.slot_step = f->has[s] ? (uint32_t)(f->cur[s] >> 32) : 0,
+		.slot_chunk = f->has[s] ? (uint32_t)f->cur[s] : 0,
+		.next_step = next_step,
+		.reason = reason,
+		.slot_state = !f->has[s]       ? AINFTP_SLOT_WIRE_IDLE
+			      : f->answered[s] ? AINFTP_SLOT_WIRE_DONE
+					       : AINFTP_SLOT_WIRE_SUMMING,
+	};
+	size_t len = HELLO_LEN;
+
+	m.type = AINFTP_MSG_STATE;
+	m.encoding = 0;
+	m.flags = f->auth ? AINFTP_F_AUTH : 0;
+	m.worker = AINFTP_WORKER_APPLIANCE;
+	m.elems = 0;
+	m.scale_exp = 0;
+	m.contributors = f->in[s] ? 1 : 0;
+	m.bitmap = f->in[s] ? UINT64_C(1) << f->worker : 0;
+	ainftp_hdr_write((struct ainftp_hdr *)p, &m);
+	ainftp_state_write((struct ainftp_state *)(p + sizeof(struct ainftp_hdr)), &si);
+	if (f->auth) {
+		ainftp_mac(&f->mk, p, HELLO_LEN, p + HELLO_LEN);
+		if (bad_tag)
+			p[HELLO_LEN] ^= 0x80;
+		len += AINFTP_TAG_LEN;
+	}
+	fake_send(f, f->fd[lane], p, len, to);
+	if (!bad_tag) {
+		f->states++;
+		f->reasons[reason]++;
+	}
+}
+
+/*
+ * Forgeries from the appliance's own address, before the genuine RESULT res,
+ * each of which, taken, would show: its header and tag over another payload
+ * (a wrong sum), a STALE STATE for the chunk with a wrong tag (a skipped
+ * chunk), and the RESULT with a changed tag (taken, it would make the
+ * genuine one a duplicate).
+ */
+static void
+fake_forge(struct fake *f, int lane, const uint8_t *res, size_t len, const struct sockaddr_in *to)
+{
+	const size_t hl = sizeof(struct ainftp_hdr);
+	uint8_t p[FAKE_PKT];
+	struct ainftp_msg m;
+
+	memcpy(p, res, len);
+	p[len - 1] ^= 0x40; /* the payload's last byte: the float's exponent */
+	fake_send(f, f->fd[lane], p, len, to);
+	ainftp_hdr_read((const struct ainftp_hdr *)res, &m);
+	fake_state_send(f, lane, &m, AINFTP_STATE_STALE, m.step + 1000, to, true);
+	memcpy(p, res, len);
+	p[hl + 3] ^= 0x01;
+	fake_send(f, f->fd[lane], p, len, to);
+}
+
+/* Whether the chunk of step `step` is one the job completes without this worker. */
+static bool
+fake_stale(const struct fake *f, uint32_t step, uint32_t chunk)
+{
+	return f->stale_mask != 0 && step == f->stale_step && chunk < 64 &&
+	       (f->stale_mask >> chunk & 1);
+}
+
+/* Whether the fake answers a chunk now (its other workers have sent it). */
+static bool
+fake_answers(const struct fake *f, uint32_t step, uint32_t chunk)
+{
+	return !f->silent && !f->hold && chunk < f->answer_below && !fake_stale(f, step, chunk);
+}
+
+static void fake_flush(struct fake *f);
+
+/* Queue a DATA for its RESULT: sent by fake_flush, at once or after coalesce_us. */
+static void
+fake_pend(struct fake *f, int lane, const uint8_t *p, size_t len, const struct sockaddr_in *from)
+{
+	if (f->npend == FAKE_PENDING)
+		fake_flush(f);
+	if (f->npend == 0)
+		f->pend_deadline_ms = now_ms() + (f->coalesce_us + 999) / 1000;
+	memcpy(f->pend[f->npend].pkt, p, len);
+	f->pend[f->npend].len = len;
+	f->pend[f->npend].lane = lane;
+	f->pend[f->npend].from = *from;
+	f->npend++;
 }
 
 /* Answer what is pending. Called and returns with mu held. */
@@ -415,6 +571,7 @@ fake_flush(struct fake *f)
 	for (uint32_t i = 0; i < f->npend; i++) {
 		struct pending *e = &f->pend[i];
 		struct ainftp_msg m;
+		uint64_t key;
 		size_t len;
 
 		if (f->delay_us > 0) {
@@ -425,13 +582,26 @@ fake_flush(struct fake *f)
 			pthread_mutex_lock(&f->mu);
 		}
 		ainftp_hdr_read((const struct ainftp_hdr *)e->pkt, &m);
-		if (f->cur[m.slot] == ((uint64_t)m.step << 32 | m.chunk) && !f->answered[m.slot]) {
-			f->answered[m.slot] = true;
-			f->unanswered--;
-		}
+		key = (uint64_t)m.step << 32 | m.chunk;
 		len = fake_result(f, e->pkt, res);
+		if (f->cur[m.slot] == key) {
+			/* The appliance keeps the last result of each slot for PROBEs. */
+			if (!f->answered[m.slot]) {
+				f->answered[m.slot] = true;
+				f->unanswered--;
+			}
+			memcpy(f->kept + (size_t)m.slot * FAKE_PKT, res, len);
+			f->kept_len[m.slot] = len;
+			f->kept_key[m.slot] = key;
+		}
+		if (f->results_lost < f->drop_results) {
+			f->results_lost++;
+			continue;
+		}
 		if (f->noise)
 			fake_noise(f, f->fd[e->lane], res, len, &e->from);
+		if (f->forge)
+			fake_forge(f, e->lane, res, len, &e->from);
 		fake_send(f, f->fd[e->lane], res, len, &e->from);
 		f->results++;
 		if (f->dup) {
@@ -441,6 +611,213 @@ fake_flush(struct fake *f)
 	}
 	f->npend = 0;
 	pthread_cond_broadcast(&f->cv);
+}
+
+/* Whether the slot's chunk `key` waits in the pending list. */
+static bool
+fake_pending(const struct fake *f, uint16_t slot, uint64_t key)
+{
+	for (uint32_t i = 0; i < f->npend; i++) {
+		struct ainftp_msg m;
+
+		ainftp_hdr_read((const struct ainftp_hdr *)f->pend[i].pkt, &m);
+		if (m.slot == slot && ((uint64_t)m.step << 32 | m.chunk) == key)
+			return true;
+	}
+	return false;
+}
+
+/* HELLO_ACK for hello h (as read in m), with status and the job's geometry. */
+static size_t
+fake_hello_ack(const struct fake *f, const struct ainftp_msg *h, uint8_t status, bool tagged,
+	       uint8_t *p)
+{
+	struct ainftp_msg m = *h; /* job, worker and the nonce (bitmap) echoed */
+	struct ainftp_hello_info hi = {.status = status};
+	size_t len = HELLO_LEN;
+
+	m.type = AINFTP_MSG_HELLO_ACK;
+	m.flags = tagged ? AINFTP_F_AUTH : 0;
+	m.step = m.chunk = 0;
+	m.slot = 0;
+	m.scale_exp = 0;
+	m.contributors = 0;
+	if (status != AINFTP_HELLO_JOB && status != AINFTP_HELLO_WORKER) {
+		m.encoding = f->encoding;
+		m.elems = (uint16_t)f->elems;
+		hi.slots = f->slots;
+		hi.lanes = (uint16_t)f->lanes;
+		hi.result_encoding = f->result_encoding;
+		hi.step = f->hello_step;
+		hi.auth = f->auth;
+	}
+	ainftp_hdr_write((struct ainftp_hdr *)p, &m);
+	ainftp_hello_write((struct ainftp_hello *)(p + sizeof(struct ainftp_hdr)), &hi);
+	if (tagged) {
+		ainftp_mac(&f->mk, p, HELLO_LEN, p + HELLO_LEN);
+		len += AINFTP_TAG_LEN;
+	}
+	return len;
+}
+
+/*
+ * Acks the client must ignore, before the genuine one: refusals untagged with
+ * the wrong nonce; untagged answers that only a tag could make true (OK, a
+ * geometry difference, "the job has auth"); a tag that does not verify; and a
+ * genuine-looking one from another address. Each, taken, would fail the join
+ * or start the client at step hello_step + 1000.
+ */
+static void
+fake_hello_forge(struct fake *f, int lane, const struct ainftp_msg *h, const struct sockaddr_in *to)
+{
+	uint8_t p[HELLO_LEN + AINFTP_TAG_LEN];
+	struct ainftp_msg m = *h;
+	struct ainftp_hello_info hi;
+	size_t len;
+
+	m.bitmap = h->bitmap ^ 1;
+	fake_send(f, f->fd[lane], p, fake_hello_ack(f, &m, AINFTP_HELLO_JOB, false, p), to);
+	m.bitmap = h->bitmap ^ UINT64_C(0x8000000000000000);
+	fake_send(f, f->fd[lane], p, fake_hello_ack(f, &m, AINFTP_HELLO_WORKER, false, p), to);
+	f->hello_step += 1000;
+	fake_send(f, f->fd[lane], p, fake_hello_ack(f, h, AINFTP_HELLO_OK, false, p), to);
+	fake_send(f, f->fd[lane], p, fake_hello_ack(f, h, AINFTP_HELLO_ELEMS, false, p), to);
+	/* "AUTH" untagged but saying the job has auth: only a job without auth answers untagged. */
+	len = fake_hello_ack(f, h, AINFTP_HELLO_AUTH, false, p);
+	ainftp_hello_read((const struct ainftp_hello *)(p + sizeof(struct ainftp_hdr)), &hi);
+	hi.auth = 1;
+	ainftp_hello_write((struct ainftp_hello *)(p + sizeof(struct ainftp_hdr)), &hi);
+	fake_send(f, f->fd[lane], p, len, to);
+	len = fake_hello_ack(f, h, AINFTP_HELLO_OK, true, p);
+	p[HELLO_LEN] ^= 1;
+	fake_send(f, f->fd[lane], p, len, to);
+	fake_send(f, f->noise_fd, p, fake_hello_ack(f, h, AINFTP_HELLO_OK, true, p), to);
+	f->hello_step -= 1000;
+}
+
+/*
+ * A HELLO, answered as the appliance does: an unknown job or worker gets an
+ * untagged refusal; a HELLO without the tag the job wants, or with a wrong
+ * one, nothing; otherwise the first difference of the worker's view of the
+ * job from the fake's, tagged when the job has auth.
+ */
+static void
+fake_hello(struct fake *f, int lane, const uint8_t *p, size_t len, const struct sockaddr_in *from)
+{
+	struct ainftp_hello_info hi;
+	struct ainftp_msg m;
+	uint8_t ack[HELLO_LEN + AINFTP_TAG_LEN];
+	uint8_t status = AINFTP_HELLO_OK;
+
+	ainftp_hdr_read((const struct ainftp_hdr *)p, &m);
+	ainftp_hello_read((const struct ainftp_hello *)(p + sizeof(struct ainftp_hdr)), &hi);
+	f->hellos++;
+	f->hello = m;
+	f->hello_info = hi;
+	f->hello_len = len;
+	f->hello_lane = lane;
+	f->hello_tag_ok = (m.flags & AINFTP_F_AUTH) && len == HELLO_LEN + AINFTP_TAG_LEN &&
+			  ainftp_mac_verify(&f->mk, p, HELLO_LEN, p + HELLO_LEN);
+	if (f->hello_silent)
+		return;
+	if (m.job != f->job) {
+		status = AINFTP_HELLO_JOB;
+	} else if (m.worker != f->worker) {
+		status = AINFTP_HELLO_WORKER;
+	} else if (f->auth && !(m.flags & AINFTP_F_AUTH)) {
+		f->bad++; /* the appliance's auth_missing */
+		return;
+	} else if (f->auth && !f->hello_tag_ok) {
+		f->bad_tag++;
+		return;
+	} else if (m.encoding != f->encoding) {
+		status = AINFTP_HELLO_ENCODING; /* first, as the appliance: it changes elems too */
+	} else if (m.elems != f->elems) {
+		status = AINFTP_HELLO_ELEMS;
+	} else if (hi.result_encoding != f->result_encoding) {
+		status = AINFTP_HELLO_RESULT_ENC;
+	} else if (hi.slots != f->slots) {
+		status = AINFTP_HELLO_SLOTS;
+	} else if (hi.lanes != f->lanes) {
+		status = AINFTP_HELLO_LANES;
+	} else if ((hi.auth != 0) != f->auth) {
+		status = AINFTP_HELLO_AUTH;
+	}
+	if (f->hello_forge)
+		fake_hello_forge(f, lane, &m, from);
+	len = fake_hello_ack(f, &m, status,
+			     f->auth && status != AINFTP_HELLO_JOB && status != AINFTP_HELLO_WORKER,
+			     ack);
+	fake_send(f, f->fd[lane], ack, len, from);
+}
+
+/*
+ * A PROBE, answered as the appliance does: the kept RESULT when the chunk
+ * completed; else a STATE: STALE for a chunk the slot went past (or that the
+ * job completed without this worker: stale_mask), HAVE when this worker's
+ * DATA is in and the chunk waits, MISSING when it is not. A chunk that waits
+ * but that the fake would answer now (answer_below raised) is answered, as
+ * when the last peer's data arrived.
+ */
+static void
+fake_probe(struct fake *f, int lane, const uint8_t *p, size_t len, const struct sockaddr_in *from)
+{
+	struct ainftp_msg m;
+	uint64_t key;
+	uint16_t s;
+	uint8_t reason;
+	uint32_t next = 0;
+
+	ainftp_hdr_read((const struct ainftp_hdr *)p, &m);
+	if (m.job != f->job || m.worker != f->worker || f->auth != !!(m.flags & AINFTP_F_AUTH)) {
+		f->bad++;
+		return;
+	}
+	if (f->auth &&
+	    !ainftp_mac_verify(&f->mk, p, len - AINFTP_TAG_LEN, p + len - AINFTP_TAG_LEN)) {
+		f->bad_tag++;
+		return;
+	}
+	if (m.slot != (m.chunk & (f->slots - 1))) {
+		f->bad_slot++;
+		return;
+	}
+	if (lane != m.slot % f->lanes) {
+		f->bad_lane++;
+		return;
+	}
+	f->probes++;
+	f->watch_probes += m.chunk == f->watch;
+	if (f->silent)
+		return;
+	s = m.slot;
+	key = (uint64_t)m.step << 32 | m.chunk;
+	if (f->kept_len[s] > 0 && f->kept_key[s] == key) {
+		fake_send(f, f->fd[lane], f->kept + (size_t)s * FAKE_PKT, f->kept_len[s], from);
+		f->probe_results++;
+		return;
+	}
+	if (fake_stale(f, m.step, m.chunk)) {
+		reason = AINFTP_STATE_STALE;
+		next = f->stale_next_step;
+		if (f->has[s] && f->cur[s] == key && !f->answered[s]) {
+			f->answered[s] = true; /* the job went on: the slot is free */
+			f->unanswered--;
+		}
+	} else if (f->has[s] && key < f->cur[s]) {
+		reason = AINFTP_STATE_STALE;
+		next = (uint32_t)(f->cur[s] >> 32);
+	} else if (f->has[s] && key == f->cur[s] && f->in[s]) {
+		if (!f->answered[s] && fake_answers(f, m.step, m.chunk) &&
+		    !fake_pending(f, s, key)) {
+			fake_pend(f, lane, f->held + (size_t)s * FAKE_PKT, f->held_len[s], from);
+			return;
+		}
+		reason = AINFTP_STATE_HAVE;
+	} else {
+		reason = AINFTP_STATE_MISSING;
+	}
+	fake_state_send(f, lane, &m, reason, next, from, false);
 }
 
 static void
@@ -462,6 +839,14 @@ fake_packet(struct fake *f, int lane, const uint8_t *p, size_t len, const struct
 		f->ack_len = len;
 		f->ack_tag_ok = (m.flags & AINFTP_F_AUTH) && len == sizeof(*h) + AINFTP_TAG_LEN &&
 				ainftp_mac_verify(&f->mk, p, sizeof(*h), p + sizeof(*h));
+		return;
+	}
+	if (m.type == AINFTP_MSG_HELLO) {
+		fake_hello(f, lane, p, len, from);
+		return;
+	}
+	if (m.type == AINFTP_MSG_PROBE) {
+		fake_probe(f, lane, p, len, from);
 		return;
 	}
 	if (m.type != AINFTP_MSG_DATA) {
@@ -504,6 +889,7 @@ fake_packet(struct fake *f, int lane, const uint8_t *p, size_t len, const struct
 		f->has[s] = true;
 		f->cur[s] = key;
 		f->answered[s] = false;
+		f->in[s] = false;
 		if (f->unanswered > f->max_outstanding)
 			f->max_outstanding = f->unanswered;
 		f->new_chunks++;
@@ -521,20 +907,15 @@ fake_packet(struct fake *f, int lane, const uint8_t *p, size_t len, const struct
 		f->watch_resent += m.chunk == f->watch;
 	}
 	if (f->dropped < f->drop_first) {
-		f->dropped++;
+		f->dropped++; /* lost on the way: the slot has nothing of this worker's */
 		return;
 	}
-	if (f->silent || m.chunk >= f->answer_below)
-		return;
-	if (f->npend == FAKE_PENDING)
-		fake_flush(f);
-	if (f->npend == 0)
-		f->pend_deadline_ms = now_ms() + (f->coalesce_us + 999) / 1000;
-	memcpy(f->pend[f->npend].pkt, p, len);
-	f->pend[f->npend].len = len;
-	f->pend[f->npend].lane = lane;
-	f->pend[f->npend].from = *from;
-	f->npend++;
+	f->in[s] = true;
+	memcpy(f->held + (size_t)s * FAKE_PKT, p, len);
+	f->held_len[s] = len;
+	if (f->silent || m.chunk >= f->answer_below || fake_stale(f, m.step, m.chunk))
+		return; /* in, waiting for peers that do not come (or did without it) */
+	fake_pend(f, lane, p, len, from);
 }
 
 static void *
@@ -625,7 +1006,15 @@ fake_start(struct fake *f)
 	f->cur = calloc(f->slots, sizeof(*f->cur));
 	f->has = calloc(f->slots, sizeof(*f->has));
 	f->answered = calloc(f->slots, sizeof(*f->answered));
+	f->in = calloc(f->slots, sizeof(*f->in));
+	f->held = calloc(f->slots, FAKE_PKT);
+	f->held_len = calloc(f->slots, sizeof(*f->held_len));
+	f->kept = calloc(f->slots, FAKE_PKT);
+	f->kept_len = calloc(f->slots, sizeof(*f->kept_len));
+	f->kept_key = calloc(f->slots, sizeof(*f->kept_key));
 	ck_assert(f->pend != NULL && f->cur != NULL && f->has != NULL && f->answered != NULL);
+	ck_assert(f->in != NULL && f->held != NULL && f->held_len != NULL && f->kept != NULL &&
+		  f->kept_len != NULL && f->kept_key != NULL);
 	pthread_mutex_init(&f->mu, NULL);
 	cond_init_mono(&f->cv);
 	ck_assert_int_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
@@ -650,6 +1039,12 @@ fake_free(struct fake *f)
 	free(f->cur);
 	free(f->has);
 	free(f->answered);
+	free(f->in);
+	free(f->held);
+	free(f->held_len);
+	free(f->kept);
+	free(f->kept_len);
+	free(f->kept_key);
 	free(f->record);
 	free(f);
 }
@@ -1037,21 +1432,36 @@ START_TEST(open_missing_required)
 }
 END_TEST
 
+/*
+ * complete_opts() is enough to open: the defaults (slots 256, one lane,
+ * float32 results) are the rest of the job's geometry. Open joins, so a fake
+ * with that job answers; without auth it has no key.
+ */
 START_TEST(open_complete_and_without_key)
 {
-	struct ainftp_opts *o = complete_opts(NULL);
+	struct ainftp_opts *o;
 	struct ainftp_client *c = NULL;
+	char port[16];
 
-	ck_assert_msg(ainftp_client_open(o, &c) == 0, "%s", ainftp_last_error());
-	ck_assert_int_gt(ainftp_client_local_port(c), 0);
-	ainftp_client_close(c);
-	ainftp_opts_free(o);
-	/* auth false: no key needed. */
-	o = complete_opts("key");
-	SET_OK(o, "auth", "false");
-	ck_assert_msg(ainftp_client_open(o, &c) == 0, "%s", ainftp_last_error());
-	ainftp_client_close(c);
-	ainftp_opts_free(o);
+	for (int auth = 1; auth >= 0; auth--) {
+		struct fake *f = fake_new();
+
+		f->slots = 256;
+		f->auth = auth;
+		fake_start(f);
+		o = complete_opts(auth ? NULL : "key");
+		if (!auth)
+			SET_OK(o, "auth", "false");
+		snprintf(port, sizeof(port), "%u", f->port);
+		SET_OK(o, "port", port);
+		ck_assert_msg(ainftp_client_open(o, &c) == 0, "auth %d: %s", auth,
+			      ainftp_last_error());
+		ck_assert_int_gt(ainftp_client_local_port(c), 0);
+		ck_assert_uint_eq(fake_get(f, &f->hellos), 1);
+		ainftp_client_close(c);
+		ainftp_opts_free(o);
+		fake_free(f);
+	}
 }
 END_TEST
 
@@ -1471,33 +1881,50 @@ END_TEST
 
 /* ------------------------------------------------------------ failures */
 
+/*
+ * An appliance that goes away after the join: a request fails with
+ * E_UNREACHABLE, at once. Loopback answers with ICMP port unreachable,
+ * unlimited: IP_RECVERR sees it. A port with nothing behind it from the
+ * start fails the join the same way.
+ */
 START_TEST(fail_unreachable)
 {
 	struct fake *f = fake_new();
-	struct ainftp_client *c;
+	struct ainftp_client *c = NULL;
+	struct ainftp_opts *o;
 	float x[ELEMS];
 	char port[16], name[32];
 	uint64_t t0;
-	int rc, fd;
+	int rc;
 
-	/* A port with nothing behind it. */
-	fd = udp_socket(htonl(INADDR_LOOPBACK), 0);
-	ck_assert_int_ge(fd, 0);
-	f->port = sock_port(fd);
-	close(fd);
-	snprintf(port, sizeof(port), "%u", f->port);
+	fake_start(f);
 	c = OPEN(f, "timeout_ms", "3000", NULL);
+	snprintf(port, sizeof(port), "%u", f->port);
+	fake_free(f); /* closes its sockets: the port has nothing behind it now */
+	f = fake_new();
+	f->port = (uint16_t)atoi(port);
 	fill(x, ELEMS, 6);
 	t0 = now_ms();
 	rc = ainftp_allreduce(c, x, ELEMS, AINFTP_OP_SUM);
 	ck_assert_msg(now_ms() - t0 < 3000 + 2000, "took %" PRIu64 " ms", now_ms() - t0);
-	/* Loopback answers with ICMP port unreachable, unlimited: IP_RECVERR sees it. */
 	ck_assert_msg(rc == AINFTP_E_UNREACHABLE, "got %d (%s): %s", rc, ainftp_status_name(rc),
 		      ainftp_last_error());
 	snprintf(name, sizeof(name), "127.0.0.1:%s", port);
 	ck_assert_msg(strstr(ainftp_last_error(), name) != NULL, "message \"%s\"",
 		      ainftp_last_error());
 	ainftp_client_close(c);
+	/* The join to that port. */
+	o = fake_opts(f, "timeout_ms", "3000", NULL);
+	t0 = now_ms();
+	rc = ainftp_client_open(o, &c);
+	ainftp_opts_free(o);
+	ck_assert_msg(now_ms() - t0 < 3000, "the join took %" PRIu64 " ms", now_ms() - t0);
+	ck_assert_msg(rc == AINFTP_E_UNREACHABLE, "got %d (%s): %s", rc, ainftp_status_name(rc),
+		      ainftp_last_error());
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(ainftp_last_error(), "join") != NULL &&
+			      strstr(ainftp_last_error(), name) != NULL,
+		      "message \"%s\"", ainftp_last_error());
 	free(f);
 }
 END_TEST
@@ -1521,8 +1948,12 @@ START_TEST(fail_silent_timeout)
 	ck_assert_msg(dt >= 450 && dt < 5000, "returned after %" PRIu64 " ms", dt);
 	ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "timeout"));
 	ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "500 ms"));
-	/* It retransmitted while waiting. */
-	ck_assert_uint_gt(fake_get(f, &f->data), 3);
+	/*
+	 * It asked after its chunks while waiting, with PROBEs; with no STATE
+	 * saying the data is missing it never sent the data again.
+	 */
+	ck_assert_uint_gt(fake_get(f, &f->probes), 0);
+	ck_assert_uint_eq(fake_get(f, &f->data), 3);
 	ainftp_client_close(c);
 	fake_free(f);
 }
@@ -1926,7 +2357,13 @@ START_TEST(reduce_no_auth)
 }
 END_TEST
 
-/* The first k DATA are lost: the timers send them again, the result is right. */
+/*
+ * The first k DATA are lost: each lost chunk's timer sends a PROBE, the
+ * appliance answers STATE MISSING, and the client sends that chunk's data
+ * once more. A probe that comes again before the resent data's result (a
+ * slow machine) finds the data in (HAVE) or the chunk done (its RESULT), so
+ * exactly one DATA retransmission per lost chunk, however the timers go.
+ */
 START_TEST(reduce_drops_retransmit)
 {
 	struct fake *f = fake_new();
@@ -1943,10 +2380,15 @@ START_TEST(reduce_drops_retransmit)
 	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
 	ck_assert_bits_eq(x, want, n);
 	stats_after(c, 1, &st);
-	ck_assert_uint_ge(st.retransmits, 5);
 	ck_assert_uint_eq(fake_get(f, &f->dropped), 5);
+	ck_assert_uint_eq(st.retransmits, 5);
+	ck_assert_uint_eq(fake_get(f, &f->resent), 5);
+	ck_assert_uint_ge(st.probes, 5);
+	ck_assert_uint_ge(st.states, 5);
+	ck_assert_uint_ge(fake_get(f, &f->reasons[AINFTP_STATE_MISSING]), 5);
 	ck_assert_uint_eq(st.chunks, 6);
-	ck_assert_uint_eq(st.packets_sent, 6 + st.retransmits);
+	ck_assert_uint_eq(st.packets_sent, 6 + 5);
+	ck_assert_uint_eq(st.chunks_skipped, 0);
 	ck_assert_uint_eq(fake_get(f, &f->slot_violations), 0);
 	ainftp_client_close(c);
 	fake_free(f);
@@ -2006,6 +2448,7 @@ START_TEST(reduce_ignores_noise)
 	ck_assert_bits_eq(x, want, n);
 	stats_after(c, 1, &st);
 	ck_assert_uint_eq(st.bad_packets, 4 * 5);
+	ck_assert_uint_eq(st.bad_tags, 0); /* each is refused before its tag matters */
 	ck_assert_uint_eq(st.results, 5);
 	ck_assert_uint_eq(st.dup_results, 0);
 	ainftp_client_close(c);
@@ -2013,7 +2456,11 @@ START_TEST(reduce_ignores_noise)
 }
 END_TEST
 
-/* An appliance slower than the RTO: retransmissions, late copies, the right answer. */
+/*
+ * An appliance slower than the RTO: the timers send PROBEs, answered late
+ * with the kept RESULT (copies the client counts as duplicates) or with HAVE;
+ * the data was never missing, so it is never sent again. The right answer.
+ */
 START_TEST(reduce_slow_appliance)
 {
 	struct fake *f = fake_new();
@@ -2030,7 +2477,10 @@ START_TEST(reduce_slow_appliance)
 	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
 	ck_assert_bits_eq(x, want, n);
 	stats_after(c, 1, &st);
-	ck_assert_uint_gt(st.retransmits, 0);
+	ck_assert_uint_gt(st.probes, 0);
+	ck_assert_uint_eq(st.retransmits, 0);
+	ck_assert_uint_eq(fake_get(f, &f->resent), 0);
+	ck_assert_uint_eq(fake_get(f, &f->data), 2);
 	ck_assert_uint_eq(st.chunks, 2);
 	ck_assert_uint_eq(fake_get(f, &f->slot_violations), 0);
 	ainftp_client_close(c);
@@ -2040,8 +2490,10 @@ END_TEST
 
 /*
  * Nothing comes back for a while, as when a peer is late to the step: the
- * timers fire, but only the oldest chunk goes again, as a probe, and the
- * others back off. Resending all 8 at each timeout would be 8 at the first.
+ * timers fire, but only the oldest chunk (0) is asked after, with a PROBE,
+ * and the others back off. The appliance has the data (STATE HAVE), so
+ * nothing is sent again. Probing all 8 at each timeout would be 8 at the
+ * first; a v1 client would have resent the data.
  */
 START_TEST(reduce_silence_sends_one_probe)
 {
@@ -2053,19 +2505,25 @@ START_TEST(reduce_silence_sends_one_probe)
 	float x[8 * ELEMS], want[8 * ELEMS];
 
 	f->hold = true;
+	f->watch = 0;
 	fake_start(f);
 	c = OPEN(f, "rto_us", "2000", "rto_min_us", "1000", NULL);
 	fill(x, n, 61);
 	memcpy(want, x, sizeof(x));
 	ck_assert_int_eq(ainftp_allreduce_start(c, x, n, AINFTP_OP_SUM, &r), 0);
-	ck_assert(fake_wait(f, &f->data, 8 + 3)); /* three timeouts, backing off */
+	ck_assert(fake_wait(f, &f->probes, 3)); /* three timeouts, backing off */
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->watch_probes, f->probes); /* all of chunk 0 */
+	ck_assert_uint_eq(f->reasons[AINFTP_STATE_HAVE], f->states);
+	pthread_mutex_unlock(&f->mu);
 	fake_set_hold(f, false);
 	ck_assert_msg(ainftp_req_wait(r) == 0, "%s", ainftp_req_error(r));
 	ainftp_req_free(r);
 	ck_assert_bits_eq(x, want, n);
 	stats_after(c, 1, &st);
-	ck_assert_uint_ge(st.retransmits, 3);
-	ck_assert_uint_lt(st.retransmits, 8);
+	ck_assert_uint_ge(st.probes, 3);
+	ck_assert_uint_eq(st.retransmits, 0);
+	ck_assert_uint_eq(fake_get(f, &f->data), 8);
 	ck_assert_uint_eq(fake_get(f, &f->new_chunks), 8);
 	ainftp_client_close(c);
 	fake_free(f);
@@ -2076,13 +2534,15 @@ END_TEST
  * The probe is the chunk sent first, also when one batch wraps around the
  * slots. With 4 slots and a window of 3, the results of chunks 0..2 come back
  * together; chunks 3, 4 and 5 then go out at once into slots 3, 0 and 1, and
- * nothing more comes back. Chunk 3 must be sent again: the other workers of a
- * job wait on it, and a probe of chunk 4 (the first in slot order) would leave
- * it unsent for ever (a deadlock seen in the lossy end-to-end test). When a
- * loaded machine splits the three results over two reads, the path is not
- * silent and each chunk times out on its own timer: chunk 3 is resent then
- * too, perhaps after another; so the test asks for chunk 3 resent at all,
- * which without the rule never happens.
+ * nothing more comes back. Chunk 3 must be asked after: the other workers of
+ * a job wait on it, and a probe of chunk 4 only (the first in slot order)
+ * would never learn whether chunk 3 is lost (a deadlock seen in the lossy
+ * end-to-end test). When a loaded machine splits the three results over two
+ * reads, the path is not silent and each chunk times out on its own timer:
+ * chunk 3 is probed then too, perhaps after another; so the test asks for a
+ * probe of chunk 3 at all, which without the rule never happens. The fake
+ * has the data (HAVE) until answer_below is raised; the next probe of
+ * chunk 3 then gets its RESULT, as when the last peer's data arrives.
  */
 START_TEST(reduce_probe_is_first_sent)
 {
@@ -2101,7 +2561,7 @@ START_TEST(reduce_probe_is_first_sent)
 	fill(x, n, 67);
 	memcpy(want, x, sizeof(x));
 	ck_assert_int_eq(ainftp_allreduce_start(c, x, n, AINFTP_OP_SUM, &r), 0);
-	ck_assert_msg(fake_wait(f, &f->watch_resent, 1), "chunk 3 never sent again");
+	ck_assert_msg(fake_wait(f, &f->watch_probes, 1), "chunk 3 never probed");
 	pthread_mutex_lock(&f->mu);
 	ck_assert_uint_eq(f->new_chunks, 6);
 	f->answer_below = UINT32_MAX;
@@ -2109,6 +2569,7 @@ START_TEST(reduce_probe_is_first_sent)
 	ck_assert_msg(ainftp_req_wait(r) == 0, "%s", ainftp_req_error(r));
 	ainftp_req_free(r);
 	ck_assert_bits_eq(x, want, n);
+	ck_assert_uint_eq(fake_get(f, &f->resent), 0); /* the data was in all along */
 	ainftp_client_close(c);
 	fake_free(f);
 }
@@ -2321,6 +2782,431 @@ START_TEST(reduce_bind_port)
 }
 END_TEST
 
+/* ------------------------------------------------------------ the join */
+
+/* The HELLO: to the base port, the options' view of the job, a fresh nonce, tagged. */
+START_TEST(join_hello_contents)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	uint64_t nonce;
+
+	f->lanes = 2;
+	f->slots = 16;
+	fake_start(f);
+	c = OPEN(f, NULL);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->hellos, 1);
+	ck_assert_int_eq(f->hello_lane, 0);
+	ck_assert_uint_eq(f->hello.type, AINFTP_MSG_HELLO);
+	ck_assert_uint_eq(f->hello.job, JOB);
+	ck_assert_uint_eq(f->hello.worker, WORKER);
+	ck_assert_uint_eq(f->hello.encoding, AINFTP_ENC_FLOAT32);
+	ck_assert_uint_eq(f->hello.elems, ELEMS);
+	ck_assert_uint_eq(f->hello.flags, AINFTP_F_AUTH);
+	ck_assert_uint_eq(f->hello_len, 32 + AINFTP_BODY_LEN + AINFTP_TAG_LEN);
+	ck_assert_msg(f->hello_tag_ok, "the HELLO's tag does not verify with the key");
+	ck_assert_uint_eq(f->hello_info.slots, 16);
+	ck_assert_uint_eq(f->hello_info.lanes, 2);
+	ck_assert_uint_eq(f->hello_info.result_encoding, AINFTP_ENC_FLOAT32);
+	ck_assert_uint_eq(f->hello_info.auth, 1);
+	ck_assert_uint_eq(f->hello_info.status, 0);
+	ck_assert_uint_eq(f->hello_info.step, 0);
+	nonce = f->hello.bitmap;
+	pthread_mutex_unlock(&f->mu);
+	ainftp_client_close(c);
+	/* Another open, another nonce: an old ack cannot answer a new HELLO. */
+	c = OPEN(f, NULL);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->hellos, 2);
+	ck_assert_uint_ne(f->hello.bitmap, nonce);
+	pthread_mutex_unlock(&f->mu);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/*
+ * Each difference between the options and the appliance's job fails the
+ * open with E_INVAL and a message naming the field and both values, before
+ * any data is sent. The fake's job is the default one; the client's options
+ * differ in one field. Without auth the job has no key and its ack no tag,
+ * which a client with auth must still take (the auth row).
+ */
+static const struct {
+	const char *option, *value;
+	const char *said; /* what the message must hold */
+} join_bad[] = {
+	{"elems", "32", "elems_per_packet is 16 on the appliance, 32 here"},
+	{"encoding", "int16", "encoding is float32 on the appliance, int16 here"},
+	{"result_encoding", "int16", "result_encoding is float32 on the appliance, int16 here"},
+	{"slots", "16", "slots is 8 on the appliance, 16 here"},
+	{"lanes", "2", "lanes is 1 on the appliance, 2 here"},
+	{"auth", NULL, "auth is false on the appliance, true here"},
+};
+
+START_TEST(join_mismatch)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c = (struct ainftp_client *)&f; /* not NULL: open must clear it */
+	struct ainftp_opts *o;
+	char quoted[32];
+	int rc;
+
+	if (join_bad[_i].value == NULL)
+		f->auth = false;
+	fake_start(f);
+	o = fake_opts(f, NULL);
+	if (join_bad[_i].value != NULL) {
+		SET_OK(o, join_bad[_i].option, join_bad[_i].value);
+	} else {
+		SET_OK(o, "auth", "true");
+		SET_OK(o, "key", KEY_HEX);
+	}
+	rc = ainftp_client_open(o, &c);
+	ainftp_opts_free(o);
+	ck_assert_msg(rc == AINFTP_E_INVAL, "got %d (%s): %s", rc, ainftp_status_name(rc),
+		      ainftp_last_error());
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(ainftp_last_error(), "join:") != NULL &&
+			      strstr(ainftp_last_error(), join_bad[_i].said) != NULL,
+		      "want \"%s\" in \"%s\"", join_bad[_i].said, ainftp_last_error());
+	snprintf(quoted, sizeof(quoted), "\"%s\"", join_bad[_i].option);
+	ck_assert_msg(strstr(ainftp_last_error(), quoted) != NULL, "the option %s not in \"%s\"",
+		      quoted, ainftp_last_error());
+	assert_no_key(ainftp_last_error(), KEY_HEX);
+	ck_assert_uint_eq(fake_get(f, &f->hellos), 1); /* answered at once: no HELLO again */
+	ck_assert_uint_eq(fake_get(f, &f->data), 0);
+	fake_free(f);
+}
+END_TEST
+
+/* A job or a worker the appliance does not have: its untagged refusal names it. */
+static const struct {
+	const char *option, *value, *said;
+} join_unknown[] = {
+	{"job", "8", "no job 8 on port"},
+	{"worker", "5", "worker 5 is not a worker of job 7"},
+};
+
+START_TEST(join_unknown_job_or_worker)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c = NULL;
+	struct ainftp_opts *o;
+	int rc;
+
+	fake_start(f);
+	o = fake_opts(f, join_unknown[_i].option, join_unknown[_i].value, NULL);
+	rc = ainftp_client_open(o, &c);
+	ainftp_opts_free(o);
+	ck_assert_msg(rc == AINFTP_E_INVAL, "got %d (%s): %s", rc, ainftp_status_name(rc),
+		      ainftp_last_error());
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(ainftp_last_error(), "join:") != NULL &&
+			      strstr(ainftp_last_error(), join_unknown[_i].said) != NULL,
+		      "want \"%s\" in \"%s\"", join_unknown[_i].said, ainftp_last_error());
+	ck_assert_uint_eq(fake_get(f, &f->hellos), 1);
+	fake_free(f);
+}
+END_TEST
+
+/*
+ * Untagged acks are taken only as refusals of the job or the worker (or of
+ * auth by a job without it), and only with the HELLO's nonce; a tag that
+ * does not verify, or an ack from another address, is ignored. Before the
+ * genuine ack (OK, step 4242) the fake sends seven that would each fail the
+ * open or start the client at step 5242 (fake_hello_forge).
+ */
+START_TEST(join_ignores_forged_acks)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_client_stats st;
+
+	f->hello_forge = true;
+	f->hello_step = 4242;
+	fake_start(f);
+	c = OPEN(f, NULL);
+	run_float(f, 2 * ELEMS, AINFTP_OP_SUM, 100, c);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->nsteps, 1);
+	ck_assert_uint_eq(f->steps[0], 4242);
+	pthread_mutex_unlock(&f->mu);
+	stats_after(c, 1, &st);
+	ck_assert_uint_eq(st.requests, 1);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/* No HELLO_ACK: open fails with E_TIMEOUT after timeout_ms, having asked more than once. */
+START_TEST(join_timeout)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c = NULL;
+	struct ainftp_opts *o;
+	uint64_t t0, dt;
+	int rc;
+
+	f->hello_silent = true;
+	fake_start(f);
+	o = fake_opts(f, "timeout_ms", "500", NULL);
+	t0 = now_ms();
+	rc = ainftp_client_open(o, &c);
+	dt = now_ms() - t0;
+	ainftp_opts_free(o);
+	ck_assert_msg(rc == AINFTP_E_TIMEOUT, "got %d (%s): %s", rc, ainftp_status_name(rc),
+		      ainftp_last_error());
+	ck_assert_ptr_null(c);
+	ck_assert_msg(dt >= 450 && dt < HANG_MS, "returned after %" PRIu64 " ms", dt);
+	ck_assert_msg(strstr(ainftp_last_error(), "join:") != NULL &&
+			      strstr(ainftp_last_error(), "no HELLO_ACK") != NULL &&
+			      strstr(ainftp_last_error(), "500 ms") != NULL,
+		      "message \"%s\"", ainftp_last_error());
+	assert_no_key(ainftp_last_error(), KEY_HEX);
+	ck_assert_uint_ge(fake_get(f, &f->hellos), 2); /* a lost HELLO is sent again */
+	ck_assert_uint_eq(fake_get(f, &f->data), 0);
+	fake_free(f);
+}
+END_TEST
+
+/*
+ * The first request takes the step of the HELLO_ACK; the option first_step
+ * overrides it (a fresh fake: on this one, step 5 would be behind the slots,
+ * and STALE).
+ */
+START_TEST(join_step_from_ack)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+
+	f->hello_step = 777;
+	fake_start(f);
+	c = OPEN(f, NULL);
+	run_float(f, ELEMS, AINFTP_OP_SUM, 101, c);
+	run_float(f, ELEMS, AINFTP_OP_SUM, 102, c);
+	ainftp_client_close(c);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->nsteps, 2);
+	ck_assert_uint_eq(f->steps[0], 777);
+	ck_assert_uint_eq(f->steps[1], 778);
+	pthread_mutex_unlock(&f->mu);
+	fake_free(f);
+
+	f = fake_new();
+	f->hello_step = 777;
+	fake_start(f);
+	c = OPEN(f, "first_step", "5", NULL);
+	run_float(f, ELEMS, AINFTP_OP_SUM, 103, c);
+	ainftp_client_close(c);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->hellos, 1); /* first_step does not skip the join */
+	ck_assert_uint_eq(f->nsteps, 1);
+	ck_assert_uint_eq(f->steps[0], 5);
+	pthread_mutex_unlock(&f->mu);
+	fake_free(f);
+}
+END_TEST
+
+/* ------------------------------------------------------------ v2: tags, probes, states */
+
+/*
+ * Before each genuine RESULT, from the appliance's own address: the RESULT
+ * with a changed tag, its header and tag over another payload, and a STALE
+ * STATE with a wrong tag. All three are dropped and counted in bad_tags; the
+ * genuine RESULTs complete the request with exact values, nothing skipped.
+ */
+START_TEST(tags_forged_dropped)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_client_stats st;
+	const size_t n = 5 * ELEMS;
+
+	f->forge = true;
+	f->contributors = 2;
+	fake_start(f);
+	c = OPEN(f, "rto_us", "500000", "rto_min_us", "500000", NULL);
+	run_float(f, n, AINFTP_OP_SUM, 104, c);
+	for (uint64_t end = now_ms() + WAIT_MS;; sleep_us(1000)) {
+		stats_after(c, 1, &st);
+		if (st.bad_tags >= 3 * 5 || now_ms() > end)
+			break;
+	}
+	ck_assert_uint_eq(st.bad_tags, 3 * 5);
+	ck_assert_uint_eq(st.results, 5);
+	ck_assert_uint_eq(st.states, 0);
+	ck_assert_uint_eq(st.chunks_skipped, 0);
+	ck_assert_uint_eq(st.bad_packets, 0);
+	ck_assert_uint_eq(st.dup_results, 0);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/*
+ * The job went on without this worker for chunks 1 and 2 of its step 10: the
+ * probes get STATE STALE with next_step 50. The request completes with
+ * AINFTP_E_SKIPPED: chunks 1 and 2 keep their input, 0 and 3 hold the sum
+ * (two contributions: twice the input). The client is not failed: its next
+ * request starts at step 50 and completes.
+ */
+START_TEST(state_stale_skips)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_client_stats st;
+	struct ainftp_req *r;
+	const size_t n = 4 * ELEMS;
+	float x[4 * ELEMS], in[4 * ELEMS];
+	int rc;
+
+	f->contributors = 2;
+	f->hello_step = 10;
+	f->stale_step = 10;
+	f->stale_mask = 0x6;
+	f->stale_next_step = 50;
+	fake_start(f);
+	c = OPEN(f, "rto_us", "2000", "rto_min_us", "1000", NULL);
+	fill(x, n, 105);
+	memcpy(in, x, sizeof(x));
+	ck_assert_int_eq(ainftp_allreduce_start(c, x, n, AINFTP_OP_SUM, &r), 0);
+	rc = ainftp_req_wait(r);
+	ck_assert_msg(rc == AINFTP_E_SKIPPED, "got %d (%s): %s", rc, ainftp_status_name(rc),
+		      ainftp_req_error(r));
+	ck_assert_msg(strstr(ainftp_req_error(r), "step 10") != NULL &&
+			      strstr(ainftp_req_error(r), "2 of 4 chunks") != NULL &&
+			      strstr(ainftp_req_error(r), "step 50") != NULL,
+		      "message \"%s\"", ainftp_req_error(r));
+	ainftp_req_free(r);
+	for (size_t i = 0; i < n; i++) {
+		float want = i / ELEMS == 1 || i / ELEMS == 2 ? in[i] : in[i] * 2.0f;
+
+		ck_assert_msg(memcmp(&x[i], &want, sizeof(want)) == 0,
+			      "element %zu (chunk %zu): got %a, expected %a", i, i / ELEMS,
+			      (double)x[i], (double)want);
+	}
+	stats_after(c, 1, &st);
+	ck_assert_uint_eq(st.requests, 1);
+	ck_assert_uint_eq(st.requests_skipped, 1);
+	ck_assert_uint_eq(st.chunks_skipped, 2);
+	ck_assert_uint_eq(st.chunks, 2);
+	ck_assert_uint_ge(st.states, 2);
+	ck_assert_uint_eq(st.retransmits, 0);
+	/* Rejoined at the STATE's next_step. */
+	run_float(f, 2 * ELEMS, AINFTP_OP_SUM, 106, c);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_ge(f->reasons[AINFTP_STATE_STALE], 2);
+	ck_assert_uint_eq(f->nsteps, 2);
+	ck_assert_uint_eq(f->steps[0], 10);
+	ck_assert_uint_eq(f->steps[1], 50);
+	ck_assert_uint_eq(f->slot_violations, 0);
+	pthread_mutex_unlock(&f->mu);
+	stats_after(c, 2, &st);
+	ck_assert_uint_eq(st.requests_skipped, 1);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/*
+ * Chunk 0's DATA is lost: its probe gets STATE MISSING and the client sends
+ * the data again, exactly once (a probe after that finds it in or done).
+ */
+START_TEST(state_missing_resends_once)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_client_stats st;
+	const size_t n = 3 * ELEMS;
+
+	f->drop_first = 1;
+	fake_start(f);
+	c = OPEN(f, "rto_us", "2000", "rto_min_us", "1000", NULL);
+	run_float(f, n, AINFTP_OP_SUM, 107, c);
+	stats_after(c, 1, &st);
+	ck_assert_uint_eq(st.retransmits, 1);
+	ck_assert_uint_eq(st.packets_sent, 3 + 1);
+	ck_assert_uint_ge(st.probes, 1);
+	ck_assert_uint_ge(st.states, 1);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_ge(f->reasons[AINFTP_STATE_MISSING], 1);
+	ck_assert_uint_eq(f->resent, 1);
+	ck_assert_uint_eq(f->first_resent, 0);
+	ck_assert_uint_eq(f->data, 3 + 1);
+	pthread_mutex_unlock(&f->mu);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/*
+ * The appliance has the data and the chunk waits for others: probes get
+ * STATE HAVE, and the client waits without sending the data again.
+ */
+START_TEST(state_have_no_resend)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_client_stats st;
+	struct ainftp_req *r;
+	const size_t n = 2 * ELEMS;
+	float x[2 * ELEMS], want[2 * ELEMS];
+
+	f->hold = true;
+	fake_start(f);
+	c = OPEN(f, "rto_us", "2000", "rto_min_us", "1000", NULL);
+	fill(x, n, 108);
+	memcpy(want, x, sizeof(x));
+	ck_assert_int_eq(ainftp_allreduce_start(c, x, n, AINFTP_OP_SUM, &r), 0);
+	ck_assert(fake_wait(f, &f->reasons[AINFTP_STATE_HAVE], 3));
+	ck_assert_uint_eq(fake_get(f, &f->data), 2);
+	fake_set_hold(f, false);
+	ck_assert_msg(ainftp_req_wait(r) == 0, "%s", ainftp_req_error(r));
+	ainftp_req_free(r);
+	ck_assert_bits_eq(x, want, n);
+	stats_after(c, 1, &st);
+	ck_assert_uint_eq(st.retransmits, 0);
+	ck_assert_uint_ge(st.states, 3);
+	ck_assert_uint_eq(st.chunks_skipped, 0);
+	ck_assert_uint_eq(fake_get(f, &f->data), 2);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/*
+ * The RESULTs of chunks 0 and 1 are lost on the way back: their probes get
+ * the RESULT the appliance kept, which completes them; no data is sent again.
+ */
+START_TEST(probe_gets_kept_result)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_client_stats st;
+	const size_t n = 3 * ELEMS;
+
+	f->drop_results = 2;
+	f->contributors = 3;
+	fake_start(f);
+	c = OPEN(f, "rto_us", "2000", "rto_min_us", "1000", NULL);
+	run_float(f, n, AINFTP_OP_SUM, 109, c);
+	stats_after(c, 1, &st);
+	ck_assert_uint_eq(st.retransmits, 0);
+	ck_assert_uint_ge(st.probes, 2);
+	ck_assert_uint_eq(st.results, 3);
+	ck_assert_uint_eq(st.chunks, 3);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->results_lost, 2);
+	ck_assert_uint_ge(f->probe_results, 2);
+	ck_assert_uint_eq(f->data, 3);
+	pthread_mutex_unlock(&f->mu);
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
 /* ------------------------------------------------------------ heartbeats */
 
 static const bool hb_auth[] = {true, false};
@@ -2396,8 +3282,14 @@ START_TEST(stats_consistent)
 	ck_assert_uint_eq(st.dup_results, 0);
 	ck_assert_uint_eq(st.bad_packets, 0);
 	ck_assert_uint_eq(st.heartbeats, 0);
+	ck_assert_uint_eq(st.probes, 0);
+	ck_assert_uint_eq(st.states, 0);
+	ck_assert_uint_eq(st.chunks_skipped, 0);
+	ck_assert_uint_eq(st.requests_skipped, 0);
+	ck_assert_uint_eq(st.bad_tags, 0);
 	ck_assert_uint_eq(st.bytes_sent, (chunks + 1) * pkt);
 	ck_assert_uint_eq(st.bytes_sent, f->bytes_in);
+	/* RESULTs' header and payload: their tags are not counted. */
 	ck_assert_uint_eq(st.bytes_received, (chunks + 1) * (32 + 4 * ELEMS));
 	ck_assert_uint_eq(f->results, chunks + 1);
 	ck_assert_uint_ge(st.rto_us, 400000);
@@ -2421,7 +3313,9 @@ client_suite(void)
 	TCase *reduce = tcase_create("reduce");
 	TCase *hb = tcase_create("heartbeat");
 	TCase *stats = tcase_create("stats");
-	TCase *all[] = {opts, cluster, misuse, fail, reduce, hb, stats};
+	TCase *join = tcase_create("join");
+	TCase *v2 = tcase_create("v2");
+	TCase *all[] = {opts, cluster, misuse, fail, reduce, hb, stats, join, v2};
 
 	tcase_add_test(opts, opts_unknown_name);
 	tcase_add_loop_test(opts, opts_bad_value, 0, sizeof(bad_values) / sizeof(bad_values[0]));
@@ -2475,6 +3369,20 @@ client_suite(void)
 	tcase_add_loop_test(hb, heartbeat_ack, 0, sizeof(hb_auth) / sizeof(hb_auth[0]));
 
 	tcase_add_test(stats, stats_consistent);
+
+	tcase_add_test(join, join_hello_contents);
+	tcase_add_loop_test(join, join_mismatch, 0, sizeof(join_bad) / sizeof(join_bad[0]));
+	tcase_add_loop_test(join, join_unknown_job_or_worker, 0,
+			    sizeof(join_unknown) / sizeof(join_unknown[0]));
+	tcase_add_test(join, join_ignores_forged_acks);
+	tcase_add_test(join, join_timeout);
+	tcase_add_test(join, join_step_from_ack);
+
+	tcase_add_test(v2, tags_forged_dropped);
+	tcase_add_test(v2, state_stale_skips);
+	tcase_add_test(v2, state_missing_resends_once);
+	tcase_add_test(v2, state_have_no_resend);
+	tcase_add_test(v2, probe_gets_kept_result);
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		/* Generous for sanitizers on a loaded machine; a hang still ends. */

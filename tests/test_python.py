@@ -6,7 +6,9 @@
    refuses, n = 0, an appliance that refuses datagrams (closed port) or never
    answers (a silent socket), close() with a request pending, the module-level
    client, the DDP hook's failures, a library that is not there; no key in
-   any message.
+   any message. Opening a client joins the job (protocol v2: HELLO, then
+   HELLO_ACK), so a FakeJoin thread answers the join and then closes its
+   port (refuses) or stays silent.
 2. End to end in a lab (scripts/lab.sh): four worker processes in the lab's
    workers' namespace all-reduce NumPy arrays and torch tensors (sum and mean,
    sizes from 1 element to 100,003), overlap several asynchronous requests,
@@ -22,14 +24,18 @@ lab's worker program: test_python.py worker --config F --worker W --out DIR.
 """
 
 import argparse
+import ctypes
+import ctypes.util
 import importlib.util
 import json
 import os
 import pathlib
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -288,6 +294,85 @@ def closed_udp_port():
         return s.getsockname()[1]
 
 
+# lib/wire/ainftp_proto.h, protocol version 2: the header, the HELLO body.
+_HDR = struct.Struct(">BBBBIHHIIHbBQ")
+_HELLO = struct.Struct(">IHBBIB3x")
+_MSG_HELLO, _MSG_HELLO_ACK, _F_AUTH = 5, 6, 1
+_MAC_CONTEXT = b"ainftp v2 SipHash-2-4-128 key"
+
+
+def _tag(key_hex, msg):
+    """The v2 tag of msg under a worker's key, with libsodium as the library does it."""
+    sodium = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
+    mk = ctypes.create_string_buffer(16)
+    key = bytes.fromhex(key_hex)
+    sodium.crypto_generichash(mk, ctypes.c_size_t(16), _MAC_CONTEXT,
+                              ctypes.c_ulonglong(len(_MAC_CONTEXT)), key,
+                              ctypes.c_size_t(len(key)))
+    tag = ctypes.create_string_buffer(16)
+    sodium.crypto_shorthash_siphashx24(tag, msg, ctypes.c_ulonglong(len(msg)), mk)
+    return tag.raw
+
+
+class FakeJoin:
+    """An appliance that only lets clients join: it answers each HELLO on a
+    port of 127.0.0.1 with a HELLO_ACK that takes the client's view of the job
+    (status OK, step 0, tagged with KEY when the HELLO is), and nothing else.
+
+    After the first join, "refuse" closes the port (the network then says
+    port unreachable); "silent" keeps it and answers no DATA or PROBE.
+    """
+
+    def __init__(self, after="refuse"):
+        self.after = after
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self.joined = threading.Event()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def ack(self, p):
+        h = list(_HDR.unpack_from(p))
+        if len(p) < _HDR.size + _HELLO.size or h[0] != 2 or h[1] != _MSG_HELLO:
+            return None
+        slots, lanes, renc, _, _, auth = _HELLO.unpack_from(p, _HDR.size)
+        h[1] = _MSG_HELLO_ACK
+        h[7:12] = [0, 0, 0, 0, 0]  # step, chunk, slot, scale_exp, contributors
+        a = _HDR.pack(*h) + _HELLO.pack(slots, lanes, renc, 0, 0, auth)
+        return a + _tag(KEY, a) if h[3] & _F_AUTH else a
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                p, src = self.sock.recvfrom(9216)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            a = self.ack(p)
+            if a is not None:
+                self.sock.sendto(a, src)
+                if not self.joined.is_set():
+                    self.joined.set()
+                    if self.after == "refuse":
+                        self.sock.close()
+                        return
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class ApiTest(unittest.TestCase):
     """The binding's and the library's errors, no appliance needed."""
 
@@ -301,8 +386,15 @@ class ApiTest(unittest.TestCase):
         self.assertNotIn(KEY[:16], str(e))
         return e
 
+    def fake(self, after="refuse"):
+        """A FakeJoin's port, closed when the test ends."""
+        f = FakeJoin(after)
+        self.addCleanup(f.close)
+        return f.port
+
     def client(self, **extra):
-        c = ainftp.Client(**local_options(port=closed_udp_port(), **extra))
+        """A client joined to a FakeJoin whose port is closed then: its requests fail."""
+        c = ainftp.Client(**local_options(port=self.fake(), **extra))
         self.addCleanup(c.close)
         return c
 
@@ -415,18 +507,30 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(c.stats()["packets_sent"], 0)
 
     def test_unreachable(self):
-        """a closed port: E_UNREACHABLE within 2 s, then E_FAILED at once"""
+        """a closed port: E_UNREACHABLE within 2 s, then E_FAILED at once; the join too"""
         c = self.client()
         t = time.monotonic()
         self.assertError(ainftp.E_UNREACHABLE, c.allreduce, np.ones(1000, np.float32))
         self.assertLess(time.monotonic() - t, 2.0)
         self.assertError(ainftp.E_FAILED, c.allreduce, np.ones(10, np.float32))
+        e = self.assertError(ainftp.E_UNREACHABLE, ainftp.Client,
+                             **local_options(port=closed_udp_port()))
+        self.assertIn("join", e.message)
+
+    def test_join_timeout(self):
+        """nothing answers the join: E_TIMEOUT from Client() after timeout_ms (300 ms)"""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+            silent.bind(("127.0.0.1", 0))
+            t = time.monotonic()
+            e = self.assertError(ainftp.E_TIMEOUT, ainftp.Client,
+                                 **local_options(port=silent.getsockname()[1]))
+            self.assertGreaterEqual(time.monotonic() - t, 0.25)
+            self.assertIn("HELLO_ACK", e.message)
 
     def test_timeout(self):
         """an appliance that never answers: E_TIMEOUT after timeout_ms (300 ms), within 3 s"""
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
-            silent.bind(("127.0.0.1", 0))
-            with ainftp.Client(**local_options(port=silent.getsockname()[1])) as c:
+        with FakeJoin("silent") as silent:
+            with ainftp.Client(**local_options(port=silent.port)) as c:
                 self.assertGreater(c.local_port, 0)
                 t = time.monotonic()
                 self.assertError(ainftp.E_TIMEOUT, c.allreduce, np.ones(5000, np.float32))
@@ -437,9 +541,8 @@ class ApiTest(unittest.TestCase):
 
     def test_close_pending(self):
         """close() with a request pending: it fails with E_CLOSED; the client then refuses"""
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
-            silent.bind(("127.0.0.1", 0))
-            c = ainftp.Client(**local_options(port=silent.getsockname()[1], timeout_ms=10000))
+        with FakeJoin("silent") as silent:
+            c = ainftp.Client(**local_options(port=silent.port, timeout_ms=10000))
             x = np.ones(1000, np.float32)
             req = c.allreduce_async(x)
             self.assertFalse(req.test())
@@ -456,7 +559,7 @@ class ApiTest(unittest.TestCase):
     def test_module_client(self):
         """ainftp.allreduce needs init(); init() twice is refused; finalize() twice is fine"""
         self.assertRaises(RuntimeError, ainftp.allreduce, np.ones(4, np.float32))
-        c = ainftp.init(**local_options(port=closed_udp_port()))
+        c = ainftp.init(**local_options(port=self.fake()))
         try:
             self.assertRaises(RuntimeError, ainftp.init, **local_options())
             self.assertError(ainftp.E_INVAL, ainftp.allreduce, np.zeros(0, np.float32))
