@@ -237,8 +237,9 @@ pkt_refuse(struct dp_pkt *p, enum ainftp_bad why, struct ainftp_port_ctr *ctr)
 }
 
 /*
- * A HELLO from a job or worker the appliance does not have gets a HELLO_ACK
- * that says so, untagged (there is no key to tag it with), so the client
+ * A HELLO from a job or worker the appliance does not have, or without the
+ * tag its job wants, gets a HELLO_ACK that says so, untagged (there is no key
+ * to tag it with, or the client has none to check it), so the client
  * names the mistake at once instead of timing out. It echoes the client's
  * nonce, so only who saw the HELLO can forge one.
  */
@@ -251,6 +252,9 @@ hello_refuse(struct ainftp_rx_ctx *ctx, uint16_t port_idx, const struct dp_pkt *
 				    ip->src_addr, p->udp, ctr);
 	else if (why == AINFTP_BAD_WORKER)
 		ainftp_dp_hello_out(ctx, port_idx, NULL, NULL, p->h, AINFTP_HELLO_WORKER, p->eth,
+				    ip->src_addr, p->udp, ctr);
+	else if (why == AINFTP_BAD_AUTH_MISSING) /* a client without the job's key */
+		ainftp_dp_hello_out(ctx, port_idx, p->job, NULL, p->h, AINFTP_HELLO_AUTH, p->eth,
 				    ip->src_addr, p->udp, ctr);
 }
 
