@@ -146,7 +146,7 @@ struct ainftp_req {
 	uint32_t done;	  /* engine: chunks whose result arrived, or skipped */
 	uint32_t skipped; /* engine: chunks the job completed without this worker */
 	bool overflow;
-	uint64_t *bitmaps;	  /* engine: each chunk's contributors (0: skipped) */
+	uint64_t *bitmaps;	 /* engine: each chunk's contributors (0: skipped) */
 	struct ainftp_req *link; /* submit queue, then the engine's active list */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -1554,15 +1554,15 @@ int
 ainftp_req_info(const struct ainftp_req *r, uint32_t *step, uint64_t *bitmaps, size_t n)
 {
 	if (r == NULL)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL, "ainftp_req_info: request is NULL");
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "ainftp_req_info: request is NULL");
 	if (!atomic_load(&r->complete))
 		return ainftp_client_seterr_status(AINFTP_E_INVAL,
 						   "ainftp_req_info: the request is still pending");
 	if (step != NULL)
 		*step = r->step;
 	if (bitmaps != NULL)
-		memcpy(bitmaps, r->bitmaps,
-		       (n < r->nchunks ? n : r->nchunks) * sizeof(*bitmaps));
+		memcpy(bitmaps, r->bitmaps, (n < r->nchunks ? n : r->nchunks) * sizeof(*bitmaps));
 	return 0;
 }
 

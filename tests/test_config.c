@@ -646,7 +646,7 @@ START_TEST(test_auth_off)
 }
 END_TEST
 
-/* min_quorum defaults to quorum: every worker, unless quorum says fewer. */
+/* min_quorum defaults to a majority of quorum: 3 of 5, 2 of 2. */
 START_TEST(test_min_quorum_default)
 {
 #define FIVE                                                                        \
@@ -656,7 +656,7 @@ START_TEST(test_min_quorum_default)
 
 	parse_ok(WITH_JOB_FULL(JOB_HEAD, FIVE), &cfg);
 	ck_assert_uint_eq(cfg.jobs[0].quorum, 5);
-	ck_assert_uint_eq(cfg.jobs[0].straggler.min_quorum, 5);
+	ck_assert_uint_eq(cfg.jobs[0].straggler.min_quorum, 3);
 	parse_ok(WITH_JOB_FULL(JOB_HEAD ",'quorum':2", FIVE), &cfg);
 	ck_assert_uint_eq(cfg.jobs[0].straggler.min_quorum, 2);
 #undef FIVE

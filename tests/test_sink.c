@@ -135,9 +135,11 @@ drain(struct result *r, unsigned int max)
 			ainftp_hdr_read(p, &r[k].m);
 			if (r[k].m.type == AINFTP_MSG_RESULT) {
 				uint32_t len = ainftp_payload_len(r[k].m.encoding, ELEMS);
+				/* After the header and, with auth, the tag (protocol v2). */
+				uint32_t at = HDRS + 32 +
+					      (r[k].m.flags & AINFTP_F_AUTH ? AINFTP_TAG_LEN : 0);
 				/* A pointer into the mbuf when contiguous, else into the copy. */
-				const void *pl =
-					rte_pktmbuf_read(out[i], HDRS + 32, len, r[k].payload);
+				const void *pl = rte_pktmbuf_read(out[i], at, len, r[k].payload);
 
 				ck_assert_ptr_nonnull(pl);
 				memmove(r[k].payload, pl, len);

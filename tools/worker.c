@@ -44,6 +44,7 @@ struct args {
 	double progress_s; /* 0: no progress lines */
 	char *opt[32];	   /* name=value overrides of the client options */
 	int n_opt;
+	uint32_t end_step;	 /* --end-step: stop before this step of the job (0: none) */
 	unsigned int pause_step; /* --pause: before this step, sleep pause_ms */
 	unsigned int pause_ms;
 };
@@ -72,7 +73,10 @@ usage(FILE *f)
 		   "  --progress S        a progress line every S seconds of a run (default 5;\n"
 		   "                      0: none), on stdout, or on stderr with --json\n"
 		   "  --pause STEP:MS     sleep MS ms before step STEP (a slow worker falls "
-		   "behind)\n");
+		   "behind)\n"
+		   "  --end-step N        stop before the job's step N, whatever --steps says\n"
+		   "                      (workers that fell behind and rejoined end with the "
+		   "others)\n");
 }
 
 #define PROG "ainftp-worker"
@@ -180,6 +184,10 @@ parse_one(struct args *a, int ch, const char *v)
 		return ainftp_opt_real(PROG, "--progress", v, 0, 3600, false, &a->progress_s);
 	case 'p':
 		return parse_pause(v, a);
+	case 'E':
+		return ainftp_opt_uint(PROG, "--end-step", v, 1, UINT32_MAX, &u) < 0
+			       ? -1
+			       : (a->end_step = (uint32_t)u, 0);
 	}
 	return -1;
 }
@@ -200,6 +208,7 @@ parse_args(int argc, char **argv, struct args *a)
 					   {"json", no_argument, NULL, 'J'},
 					   {"progress", required_argument, NULL, 'P'},
 					   {"pause", required_argument, NULL, 'p'},
+					   {"end-step", required_argument, NULL, 'E'},
 					   {"help", no_argument, NULL, 'h'},
 					   {NULL, 0, NULL, 0}};
 	int ch;
@@ -432,7 +441,8 @@ verify(const struct args *a, const struct geometry *g, uint32_t step, const uint
 			if (memcmp(&got[off + i], &want, 4) != 0 ||
 			    fabs(got[off + i] - exact) > tol) {
 				fprintf(stderr,
-					"ainftp-worker: step %u element %zu (workers 0x%llx): got %a, "
+					"ainftp-worker: step %u element %zu (workers 0x%llx): got "
+					"%a, "
 					"reference %a, true sum %a (bound %a)\n",
 					step, off + i, (unsigned long long)bitmaps[k], got[off + i],
 					want, exact, tol);
@@ -615,6 +625,7 @@ struct results {
 	double *lat;
 	uint32_t step;	   /* of the last all-reduce */
 	uint64_t *bitmaps; /* its chunks' contributors (ainftp_req_info) */
+	unsigned int done; /* all-reduces run: --steps, or fewer with --end-step */
 	size_t n_chunks;
 	uint64_t checked;
 	double cpu_s;  /* in the all-reduce calls only: the client's cost, all threads */
@@ -667,6 +678,9 @@ run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *
 		 * process's CPU: the clocks leave it out.
 		 */
 		ainftp_client_next_step(c, &step);
+		if (a->end_step != 0 && step >= a->end_step)
+			break;
+		res->done++;
 		gradient(a->seed, a->worker, step, 0, a->elems, buf);
 		cpu0 = ainftp_seconds(CLOCK_PROCESS_CPUTIME_ID);
 		t0 = ainftp_seconds(CLOCK_MONOTONIC);
@@ -698,8 +712,8 @@ report(const struct args *a, struct results *r)
 {
 	double med, gbps, per_core_tx, per_core_rx;
 
-	qsort(r->lat, a->steps, sizeof(double), cmp_double);
-	med = r->lat[a->steps / 2];
+	qsort(r->lat, r->done, sizeof(double), cmp_double);
+	med = r->done > 0 ? r->lat[r->done / 2] : NAN;
 	gbps = a->elems * 32.0 / med / 1e9;
 	/* The engine's CPU and the caller's in the all-reduce calls (no gradient, no --verify). */
 	per_core_tx = r->st.bytes_sent * 8.0 / r->cpu_s / 1e9;
@@ -712,7 +726,7 @@ report(const struct args *a, struct results *r)
 		       "\"rx_gbps_per_core\":%.3f,\"srtt_us\":%llu,\"first_sends\":%llu,"
 		       "\"checked\":%llu,\"probes\":%llu,\"chunks_skipped\":%llu,"
 		       "\"requests_skipped\":%llu,\"bad_tags\":%llu}\n",
-		       a->worker, a->job, a->elems, a->steps, med, gbps,
+		       a->worker, a->job, a->elems, r->done, med, gbps,
 		       (unsigned long long)r->st.retransmits, (unsigned long long)r->st.dup_results,
 		       (unsigned long long)r->st.packets_sent, (unsigned long long)r->st.bytes_sent,
 		       (unsigned long long)r->st.bytes_received, r->cpu_s, r->wall_s, per_core_tx,
@@ -728,9 +742,9 @@ report(const struct args *a, struct results *r)
 	printf("worker %d: %u steps of %zu elements: median %.1f ms, %.2f Gbit/s; "
 	       "%llu retransmits, %llu duplicate results, srtt %llu us\n"
 	       "  wire: %.2f Gbit/s sent, %.2f Gbit/s received per core of CPU time\n",
-	       a->worker, a->steps, a->elems, med * 1e3, gbps,
-	       (unsigned long long)r->st.retransmits, (unsigned long long)r->st.dup_results,
-	       (unsigned long long)r->st.srtt_us, per_core_tx, per_core_rx);
+	       a->worker, r->done, a->elems, med * 1e3, gbps, (unsigned long long)r->st.retransmits,
+	       (unsigned long long)r->st.dup_results, (unsigned long long)r->st.srtt_us,
+	       per_core_tx, per_core_rx);
 	if (a->verify_workers > 0)
 		printf("  verified: %llu elements, bit for bit and within the error bound\n",
 		       (unsigned long long)r->checked);

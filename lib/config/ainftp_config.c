@@ -1056,11 +1056,11 @@ ainftp_parse_straggler(struct ainftp_ctx *c, const json_t *job_obj, const char *
 
 	s->threshold_ms = 500;
 	/*
-	 * Every worker by default: a partial result is the operator's choice,
-	 * because a worker that falls more than a slot's turn behind gets no answer
-	 * (docs/CONTROL.md) and its client times out.
+	 * A majority by default: a slow, dead or restarting worker does not hold the
+	 * others back, and catches up by itself (protocol v2's STATE), while more
+	 * than half of the job is in every result (docs/CONTROL.md).
 	 */
-	s->min_quorum = job->quorum;
+	s->min_quorum = (uint16_t)(job->quorum / 2 + 1);
 	if (ainftp_get_object(c, job_obj, job_path, "straggler", false, keys, &obj, path) < 0)
 		return -1;
 	if (obj == NULL)

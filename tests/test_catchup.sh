@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Membership that heals itself (protocol version 2), through the real app and
+# real kernel clients in the lab of scripts/lab.sh, with cluster.json's
+# defaults (min_quorum a majority). Job 4: 4 workers, float32, auth on.
+#
+#   restart   worker 3 is killed 1 s into a run and started again: it joins at
+#             the job's step (HELLO), the others go on without it meanwhile, and
+#             every worker's results verify over the workers each chunk names.
+#   delay     worker 3 sleeps 1 s before its step 3: more than a slot's turn
+#             behind, it is told so (STATE), skips what the job finished
+#             without it (AINFTP_E_SKIPPED, counted), rejoins, and ends with the
+#             others; every result any worker got verifies over its bitmap.
+#   forged    a host in the workers' network sends worker 0 RESULTs spoofed from
+#             the appliance's address, for the job, steps, chunks and slots it
+#             is running, with a wrong tag: all dropped and counted (bad_tags),
+#             the run verifies, and the appliance abandons no chunk.
+#
+#   test_catchup.sh APP IMPAIR WORKER SRCDIR
+# Addresses: 198.18.0.0/24 inside the lab's namespaces only.
+set -euo pipefail
+
+app=$1
+impair=$2
+worker=$3
+src=$4
+lab=$src/scripts/lab.sh
+cfg=$src/config/lab.json
+name=tcu$$
+work=$(mktemp -d)
+END=40 # every worker stops before this step of the job
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+cleanup() {
+	"$lab" down --name "$name" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+[ "$(id -u)" = 0 ] || fail "needs root (network namespaces)"
+
+up() {
+	"$lab" up --name "$name" --config "$cfg" --app "$app" --impair-bin "$impair" \
+		>"$work/up.out" 2>&1 || fail "lab up: $(cat "$work/up.out")"
+}
+down() {
+	"$lab" down --name "$name" >"$work/down.out" 2>&1 || fail "lab down: $(cat "$work/down.out")"
+}
+# run_worker OUT WORKER-ARGS...: one worker of job 4; its exit status in OUT.rc.
+run_worker() {
+	local out=$1 rc=0
+	shift
+	"$lab" exec --name "$name" -- "$worker" -c "$cfg" --job 4 --size 1M --verify 4 \
+		--end-step $END --steps 1000 --json --progress 0 "$@" >"$out" 2>"$out.err" || rc=$?
+	echo "$rc" >"$out.rc"
+}
+# ok_worker OUT: it exited 0 and verified what it got.
+ok_worker() {
+	[ "$(cat "$1.rc")" = 0 ] || fail "$(basename "$1"): exit $(cat "$1.rc"): $(tail -3 "$1.err")"
+	/usr/bin/python3 -c '
+import json, sys
+r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+assert r["checked"] > 0 and r["steps"] > 0, r
+' "$1" || fail "$(basename "$1"): nothing verified: $(cat "$1")"
+}
+json_field() {
+	/usr/bin/python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])[sys.argv[2]])' "$1" "$2"
+}
+box_counter() {
+	"$lab" stats --name "$name" | /usr/bin/python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print(sum(p.get(sys.argv[1], 0) for p in s["ports"]))' "$1"
+}
+
+# --- restart -------------------------------------------------------------------
+up
+for w in 0 1 2; do run_worker "$work/restart.$w" --worker $w & done
+# The first life of worker 3 ends by SIGKILL, mid-run.
+"$lab" exec --name "$name" -- timeout -s KILL 1 "$worker" -c "$cfg" --job 4 --worker 3 \
+	--size 1M --steps 1000 --progress 0 >/dev/null 2>&1 || true
+run_worker "$work/restart.3" --worker 3
+wait
+for w in 0 1 2 3; do ok_worker "$work/restart.$w"; done
+echo "ok: restart: worker 3 killed after 1 s and started again; all four verify" \
+	"(worker 3 ran $(json_field "$work/restart.3" steps) steps after its restart," \
+	"the others $(json_field "$work/restart.0" steps))"
+down
+
+# --- delay ---------------------------------------------------------------------
+up
+for w in 0 1 2; do run_worker "$work/delay.$w" --worker $w & done
+run_worker "$work/delay.3" --worker 3 --pause 3:1000 &
+wait
+for w in 0 1 2 3; do ok_worker "$work/delay.$w"; done
+skipped=$(json_field "$work/delay.3" requests_skipped)
+[ "$skipped" -ge 1 ] || fail "delay: worker 3 skipped nothing: $(cat "$work/delay.3")"
+echo "ok: delay: worker 3 slept 1 s, skipped $skipped request(s)" \
+	"($(json_field "$work/delay.3" chunks_skipped) chunks), rejoined and verified;" \
+	"partial results: $(box_counter chunks_partial)"
+down
+
+# --- forged --------------------------------------------------------------------
+up
+box=$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["appliance"]["ipv4"])' "$cfg")
+victim=$(/usr/bin/python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+print([w["ipv4"] for j in c["jobs"] if j["id"] == 4 for w in j["workers"] if w["id"] == 0][0])' "$cfg")
+run_worker "$work/forged.0" --worker 0 --opt bind_port=41000 &
+for w in 1 2 3; do run_worker "$work/forged.$w" --worker $w & done
+"$lab" exec --name "$name" -- /usr/bin/python3 "$src/tests/forge_results.py" \
+	--src "$box" --dst "$victim" --dport 41000 --job 4 --elems 356 --steps $END \
+	--chunks 737 --seconds 3 >"$work/forger.out" 2>&1 || fail "forger: $(cat "$work/forger.out")"
+wait
+for w in 0 1 2 3; do ok_worker "$work/forged.$w"; done
+bad=$(json_field "$work/forged.0" bad_tags)
+[ "$bad" -gt 0 ] || fail "forged: worker 0 counted no bad tag: $(cat "$work/forged.0") $(cat "$work/forger.out")"
+abandoned=$(box_counter chunks_abandoned)
+[ "$abandoned" = 0 ] || fail "forged: the appliance abandoned $abandoned chunks"
+echo "ok: forged: $(cat "$work/forger.out"); worker 0 dropped $bad on their tag, verified," \
+	"no chunk abandoned"
+down
+echo "catchup: all passed"
