@@ -83,9 +83,9 @@ frame_build(struct ainftp_emu *e, const struct ainftp_runtime *rt, unsigned int 
 }
 
 /*
- * The straggler's probes take the delay line too, behind its data: a probe
- * that overtook the data it asks after would be told MISSING and cost a
- * needless retransmission.
+ * Worker w's frame m of chunk g to the box, through the straggler's delay
+ * line when it is the straggler's: its probes too, so that none overtakes the
+ * data it asks after (it would be told MISSING, a needless retransmission).
  */
 void
 emu_frame_route(struct ainftp_emu *e, unsigned int w, uint64_t g, struct rte_mbuf *m, uint32_t slot,
@@ -162,7 +162,9 @@ worker_kill(struct ainftp_emu *e, struct emu_worker *wk, uint64_t now)
  * framework restarts a worker at the step after the current one. Chunks
  * before J it never sends. It then sends a chunk only once the result of the
  * chunk before it on its slot has come (gated): it did not see the slot's
- * history, and a chunk of J sent early would abandon the others' chunk of J-1.
+ * history, and a chunk of J sent early would find the others' chunk of J-1
+ * still summing there: a v2 box completes that without it when the quorum
+ * allows, else answers AHEAD; the gate keeps the run to full sums.
  */
 static void
 worker_resume(struct ainftp_emu *e, struct emu_worker *wk, uint64_t first_step)
