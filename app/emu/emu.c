@@ -283,7 +283,8 @@ send_new(struct ainftp_emu *e, const struct ainftp_runtime *rt, uint64_t now)
 			o->g = g;
 			o->slot = slot;
 			o->tries = 0;
-			o->probing = o->resend = false;
+			o->probes_out = o->stale_answers = 0;
+			o->resend = false;
 			/* The straggler knows its own delay: no retransmission before it. */
 			o->rto = rto_now(e) + (emu_delayed(e, w, g) ? e->delay_cycles : 0);
 			o->deadline = now + o->rto;

@@ -73,8 +73,11 @@ struct emu_out {
 	uint64_t rto;	    /* current timeout, cycles */
 	uint64_t first_rto; /* the first, which backoff multiplies */
 	uint32_t slot;
-	uint32_t tries;	       /* timeouts so far (each a probe or, after AHEAD, the data) */
-	bool probing;	       /* a PROBE went and has no answer yet */
+	uint32_t tries; /* timeouts so far (each a probe or, after AHEAD, the data) */
+	/* PROBEs since the data last went, without an answer yet; and answers still due to
+	 * probes sent before it, which the box took before that data (one lane is FIFO): a
+	 * MISSING among them is stale and must not send the data once more. */
+	uint16_t probes_out, stale_answers;
 	bool resend;	       /* the box said AHEAD: the next timeout sends the data */
 	struct rte_mbuf *keep; /* the frame as built, never sent: copies of it are */
 };
@@ -214,7 +217,8 @@ struct ainftp_emu {
 	uint64_t bad_tags;	/* results and STATEs whose tag is missing or wrong: dropped */
 	uint64_t states[AINFTP_STATE_REASON_MAX]; /* STATEs for an outstanding chunk, by reason */
 	uint64_t states_late;			  /* STATEs for a chunk no longer outstanding */
-	uint64_t states_unasked; /* MISSING with no probe out (a duplicate answer): ignored */
+	uint64_t states_unasked; /* MISSING ignored: a duplicate, or older than the data's last send
+				  */
 	uint64_t bad_states;	 /* STATEs malformed, or failing their tag */
 	uint64_t data_lost;	 /* of the injected losses, DATA frames */
 	uint64_t tx_full, nombuf;

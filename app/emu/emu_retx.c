@@ -41,9 +41,13 @@ backoff(struct ainftp_emu *e, unsigned int w, struct emu_out *o, uint64_t now)
 	o->deadline = now + o->rto;
 }
 
-/* Worker w's data of chunk o again, a copy of the kept frame; false when the pool is empty. */
+/*
+ * Worker w's data of chunk o again, a copy of the kept frame; false when the
+ * pool is empty. The probes still out were sent before it: their answers
+ * describe the box without it.
+ */
 static bool
-data_resend(struct ainftp_emu *e, unsigned int w, const struct emu_out *o, uint64_t now)
+data_resend(struct ainftp_emu *e, unsigned int w, struct emu_out *o, uint64_t now)
 {
 	struct rte_mbuf *m = rte_pktmbuf_copy(o->keep, e->pool, 0, UINT32_MAX);
 
@@ -54,6 +58,8 @@ data_resend(struct ainftp_emu *e, unsigned int w, const struct emu_out *o, uint6
 	emu_frame_route(e, w, o->g, m, o->slot, now);
 	e->rep.retransmits++;
 	rtt_taint(e, o);
+	o->stale_answers = (uint16_t)RTE_MIN(o->stale_answers + o->probes_out, UINT16_MAX);
+	o->probes_out = 0;
 	return true;
 }
 
@@ -96,7 +102,8 @@ probe_send(struct ainftp_emu *e, const struct ainftp_runtime *rt, unsigned int w
 		ainftp_mac(&wk->mk, h, sizeof(*h), (uint8_t *)(h + 1));
 	emu_frame_route(e, w, o->g, m, o->slot, now);
 	e->rep.probes++;
-	o->probing = true;
+	if (o->probes_out < UINT16_MAX)
+		o->probes_out++;
 	rtt_taint(e, o);
 	return true;
 }
@@ -199,18 +206,22 @@ state_read(struct ainftp_emu *e, const struct emu_worker *wk, const struct rte_m
 }
 
 /*
- * MISSING answers a probe: the data goes again now. Only the first answer to
- * the probe out is acted on: a duplicated probe or answer must not cost a
- * second retransmission.
+ * MISSING answers a probe: the data goes again now. Not for an answer to a
+ * probe sent before the data last went (the box took that probe first: when
+ * answers queue up longer than a timeout, one comes after the next probe
+ * went), nor for a MISSING with no probe out (a duplicated probe or answer):
+ * each would cost a needless retransmission. A stale answer lost leaves a
+ * genuine one ignored later: that costs a timeout, never the data.
  */
 static void
 state_missing(struct ainftp_emu *e, unsigned int w, struct emu_out *o, uint64_t now)
 {
-	if (!o->probing) {
+	if (o->stale_answers != 0 || o->probes_out == 0) {
+		o->stale_answers -= o->stale_answers != 0;
 		e->states_unasked++;
 		return;
 	}
-	o->probing = false;
+	o->probes_out--;
 	if (data_resend(e, w, o, now)) {
 		rearm(e, o, now);
 		return;
@@ -266,14 +277,13 @@ emu_state_take(struct ainftp_emu *e, struct emu_worker *wk, const struct rte_mbu
 	o = &wk->out[idx];
 	switch (si.reason) {
 	case AINFTP_STATE_HAVE: /* in the sum: wait for the others, sending nothing */
-		o->probing = false;
+		o->probes_out -= o->probes_out != 0;
 		rearm(e, o, now);
 		break;
 	case AINFTP_STATE_MISSING:
 		state_missing(e, w, o, now);
 		break;
 	case AINFTP_STATE_AHEAD: /* refused for now: the data again at the next timeout */
-		o->probing = false;
 		o->resend = true;
 		rearm(e, o, now);
 		break;
