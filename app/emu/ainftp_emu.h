@@ -6,7 +6,8 @@
  * Emulated workers, testpmd-style, in the appliance's own process: a pair of
  * ring ethdevs cross-connected in place of one config port, and one extra
  * lcore that runs N workers of a job. Each worker streams its chunks with a
- * window, retransmits on timeout, takes the results and checks every one bit
+ * window, probes the box on timeout and resends data only when the box misses
+ * it (protocol v2), verifies the results' tags and checks every one bit
  * for bit against a reference computed separately from the inputs. Loss,
  * duplication and reordering can be injected in both directions.
  */
@@ -51,7 +52,10 @@ struct ainftp_emu_report {
 	uint64_t chunks;	  /* per worker */
 	uint64_t results_checked; /* results taken by a worker and compared */
 	uint64_t results_exact;
-	uint64_t retransmits;
+	uint64_t retransmits;  /* DATA sent again: after a MISSING, or an AHEAD and a timeout */
+	uint64_t probes;       /* PROBEs sent on timeouts, instead of the data */
+	uint64_t tag_failures; /* results and STATEs dropped for their tag (want 0) */
+	uint64_t states_stale; /* STALE for an outstanding chunk (want 0: nothing skips here) */
 	uint64_t injected_loss, injected_dup, injected_reorder;
 	uint64_t heartbeats;		/* HEARTBEATs taken by the workers */
 	uint64_t heartbeats_unanswered; /* of which the silent worker's, or no mbuf for the ack */

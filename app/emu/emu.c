@@ -2,7 +2,7 @@
 /*
  * Emulated workers (ainftp_emu.h, emu_private.h): their state, attach and
  * detach, and the emulator lcore's loop, which sends every worker's chunks
- * with a window, retransmits on timeout and takes the results.
+ * with a window, has emu_retx.c deal with timeouts and takes the results.
  */
 
 #include <inttypes.h>
@@ -82,12 +82,23 @@ frame_build(struct ainftp_emu *e, const struct ainftp_runtime *rt, unsigned int 
 	return m;
 }
 
-/* Worker w's frames of chunk g leave through the delay line. */
-static inline bool
-delayed(const struct ainftp_emu *e, unsigned int w, uint64_t g)
+/*
+ * Worker w's frame m of chunk g to the box, through the straggler's delay
+ * line when it is the straggler's: its probes too, so that none overtakes the
+ * data it asks after (it would be told MISSING, a needless retransmission).
+ */
+void
+emu_frame_route(struct ainftp_emu *e, unsigned int w, uint64_t g, struct rte_mbuf *m, uint32_t slot,
+		uint64_t now)
 {
-	return e->delay != NULL && (int)e->workers[w].id == e->conf.delay_worker &&
-	       g >= e->conf.delay_from;
+	uint16_t lane = (uint16_t)(slot % e->lanes);
+
+	if (emu_delayed(e, w, g)) {
+		if (e->fault_tsc == 0)
+			e->fault_tsc = now;
+		emu_delay_push(e, lane, m, now);
+	} else
+		emu_send(e, lane, m);
 }
 
 /* A copy of worker w's kept frame of chunk g to the appliance; false when the pool is empty. */
@@ -96,18 +107,12 @@ frame_send(struct ainftp_emu *e, unsigned int w, uint64_t g, const struct rte_mb
 	   uint32_t slot, uint64_t now)
 {
 	struct rte_mbuf *m = rte_pktmbuf_copy(keep, e->pool, 0, UINT32_MAX);
-	uint16_t lane = (uint16_t)(slot % e->lanes);
 
 	if (unlikely(m == NULL)) {
 		e->nombuf++;
 		return false;
 	}
-	if (delayed(e, w, g)) {
-		if (e->fault_tsc == 0)
-			e->fault_tsc = now;
-		emu_delay_push(e, lane, m, now);
-	} else
-		emu_send(e, lane, m);
+	emu_frame_route(e, w, g, m, slot, now);
 	return true;
 }
 
@@ -157,7 +162,9 @@ worker_kill(struct ainftp_emu *e, struct emu_worker *wk, uint64_t now)
  * framework restarts a worker at the step after the current one. Chunks
  * before J it never sends. It then sends a chunk only once the result of the
  * chunk before it on its slot has come (gated): it did not see the slot's
- * history, and a chunk of J sent early would abandon the others' chunk of J-1.
+ * history, and a chunk of J sent early would find the others' chunk of J-1
+ * still summing there: a v2 box completes that without it when the quorum
+ * allows, else answers AHEAD; the gate keeps the run to full sums.
  */
 static void
 worker_resume(struct ainftp_emu *e, struct emu_worker *wk, uint64_t first_step)
@@ -276,8 +283,10 @@ send_new(struct ainftp_emu *e, const struct ainftp_runtime *rt, uint64_t now)
 			o->g = g;
 			o->slot = slot;
 			o->tries = 0;
+			o->probes_out = o->stale_answers = 0;
+			o->resend = false;
 			/* The straggler knows its own delay: no retransmission before it. */
-			o->rto = rto_now(e) + (delayed(e, w, g) ? e->delay_cycles : 0);
+			o->rto = rto_now(e) + (emu_delayed(e, w, g) ? e->delay_cycles : 0);
 			o->deadline = now + o->rto;
 			o->first_rto = o->rto;
 			e->next_scan = RTE_MIN(e->next_scan, o->deadline);
@@ -289,44 +298,6 @@ send_new(struct ainftp_emu *e, const struct ainftp_runtime *rt, uint64_t now)
 			more = true;
 		}
 	}
-}
-
-/* Chunks whose results are late: the same bytes again, with the timeout doubled. */
-static void
-send_again(struct ainftp_emu *e, uint64_t now)
-{
-	unsigned int w, budget = EMU_RESEND_PER_PASS;
-	uint64_t next = UINT64_MAX;
-	uint32_t i;
-
-	if (now < e->next_scan)
-		return;
-	for (w = 0; w < e->n_workers; w++) {
-		struct emu_worker *wk = &e->workers[w];
-
-		for (i = 0; i < wk->n_out; i++) {
-			struct emu_out *o = &wk->out[i];
-
-			if (o->deadline <= now && budget > 0) {
-				if (!frame_send(e, w, o->g, o->keep, o->slot, now)) {
-					budget = 0;
-					next = now;
-					continue;
-				}
-				budget--;
-				o->tries++;
-				e->rep.retransmits++;
-				e->rtx_g1[o->slot] = RTE_MAX(e->rtx_g1[o->slot], o->g + 1);
-				o->rto = RTE_MIN(o->rto * 2, o->first_rto * EMU_BACKOFF_MAX);
-				o->rto = RTE_MIN(
-					o->rto,
-					e->rto_cap + (delayed(e, w, o->g) ? e->delay_cycles : 0));
-				o->deadline = now + o->rto;
-			}
-			next = RTE_MIN(next, o->deadline);
-		}
-	}
-	e->next_scan = next;
 }
 
 /* ---------------------------------------------------- appliance -> worker */
@@ -392,17 +363,6 @@ heartbeat_answer(struct ainftp_emu *e, const struct ainftp_runtime *rt, const st
 	emu_send(e, lane, mb);
 }
 
-/* A frame from the appliance, its headers read out of its chain (into hbuf when split). */
-struct emu_rx_frame {
-	uint8_t hbuf[EMU_HDRS_LEN];
-	const struct rte_ether_hdr *eth;
-	const struct rte_ipv4_hdr *ip;
-	const struct rte_udp_hdr *udp;
-	const struct ainftp_hdr *h;
-	struct ainftp_msg msg;
-	uint32_t pkt_len;
-};
-
 /*
  * The worker a frame from the appliance is addressed to, its headers in f;
  * NULL when it is for none of them (counted: stray, or misaddressed).
@@ -450,11 +410,12 @@ result_addressee(struct ainftp_emu *e, const struct ainftp_runtime *rt, const st
 
 /*
  * True for a RESULT to worker wk. Anything else is dealt with here: nothing
- * reaches a dead worker, a HEARTBEAT is answered, the rest is stray.
+ * reaches a dead worker, a HEARTBEAT is answered, a STATE acted on, the rest
+ * is stray.
  */
 static bool
-result_is_one(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct emu_worker *wk,
-	      const struct emu_rx_frame *f)
+result_is_one(struct ainftp_emu *e, const struct ainftp_runtime *rt, struct emu_worker *wk,
+	      const struct rte_mbuf *m, const struct emu_rx_frame *f, uint64_t now)
 {
 	const struct ainftp_msg *msg = &f->msg;
 
@@ -471,6 +432,10 @@ result_is_one(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struc
 	    ainftp_hdr_check(f->h, rte_be_to_cpu_16(f->udp->dgram_len) - sizeof(*f->udp)) ==
 		    AINFTP_OK) {
 		heartbeat_answer(e, rt, wk, msg, f->udp->src_port);
+		return false;
+	}
+	if (msg->type == AINFTP_MSG_STATE) {
+		emu_state_take(e, wk, m, f, now);
 		return false;
 	}
 	if (msg->type != AINFTP_MSG_RESULT) {
@@ -590,34 +555,62 @@ result_headers_ok(struct ainftp_emu *e, const struct ainftp_runtime *rt,
 	return false;
 }
 
-/* Result m of chunk g, headers, tag and payload: true when it is exact. */
+/*
+ * Result m's payload, its tag verified when the job has auth: NULL when the
+ * tag is missing or wrong (counted: the worker drops it, as if lost, and its
+ * probe gets the result again), or the frame is too short for one (its
+ * headers' check says so). The tag follows the header (v2), so the bytes it
+ * covers are not contiguous: they are read into rx_payload, always a copy,
+ * because the check moves the header and a duplicated frame is taken twice.
+ */
+static const uint8_t *
+result_payload(struct ainftp_emu *e, struct emu_worker *wk, const struct rte_mbuf *m,
+	       const struct emu_rx_frame *f, bool *forged)
+{
+	uint32_t hlen = sizeof(struct ainftp_hdr), off = EMU_HDRS_LEN - hlen;
+	uint32_t tag_len = e->job->auth ? AINFTP_TAG_LEN : 0;
+	uint32_t len = hlen + tag_len + e->result_len;
+	const uint8_t *p;
+
+	*forged = false;
+	if (f->pkt_len < off + len)
+		return NULL;
+	p = rte_pktmbuf_read(m, off, len, e->rx_payload);
+	if (p != e->rx_payload)
+		memcpy(e->rx_payload, p, len);
+	if (tag_len != 0 && (!(f->msg.flags & AINFTP_F_AUTH) ||
+			     !ainftp_result_verify(&wk->mk, e->rx_payload, len))) {
+		*forged = true;
+		e->bad_tags++;
+		emu_result_bad(e, wk, f->msg.step, f->msg.chunk, "the result's tag is %s: dropped",
+			       (f->msg.flags & AINFTP_F_AUTH) ? "wrong" : "missing");
+		return NULL;
+	}
+	return e->rx_payload + hlen + tag_len;
+}
+
+/* Result of chunk g, headers and payload (NULL: too short): true when it is exact. */
 static bool
 result_check(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct emu_worker *wk,
-	     const struct rte_mbuf *m, const struct emu_rx_frame *f, uint64_t g)
+	     const struct emu_rx_frame *f, const uint8_t *payload, uint64_t g)
 {
-	uint32_t hlen = sizeof(struct ainftp_hdr);
 	uint32_t tag_len = (f->msg.flags & AINFTP_F_AUTH) ? AINFTP_TAG_LEN : 0;
-	const uint8_t *body, *want;
+	const uint8_t *want;
 	const struct emu_ref *r;
 
 	if (!result_headers_ok(e, rt, wk, f, tag_len))
 		return false;
-	/* Header, payload and tag, out of the chain (a header mbuf and a shared payload). */
-	body = rte_pktmbuf_read(m, EMU_HDRS_LEN - hlen, hlen + e->result_len + tag_len,
-				e->rx_payload);
-	if (tag_len != 0 &&
-	    !ainftp_mac_verify(&wk->mk, body, hlen + e->result_len, body + hlen + e->result_len)) {
-		emu_result_bad(e, wk, f->msg.step, f->msg.chunk,
-			       "the result's tag does not verify");
+	if (payload == NULL) {
+		emu_result_bad(e, wk, f->msg.step, f->msg.chunk, "frame of %u bytes: no payload",
+			       f->pkt_len);
 		return false;
 	}
 	r = emu_reference(e, g, f->msg.bitmap, &want);
-	return emu_result_compare(e, wk, &f->msg, body + hlen, r, want);
+	return emu_result_compare(e, wk, &f->msg, payload, r, want);
 }
 
-/* The chunk at wk->out[idx], on slot, is the worker's no more: its kept frame freed. */
-static void
-out_release(struct emu_worker *wk, uint32_t idx, uint32_t slot)
+void
+emu_out_release(struct emu_worker *wk, uint32_t idx, uint32_t slot)
 {
 	uint32_t last;
 
@@ -637,6 +630,8 @@ emu_result_take(struct ainftp_emu *e, const struct ainftp_runtime *rt, const str
 {
 	struct emu_rx_frame f;
 	struct emu_worker *wk;
+	const uint8_t *payload;
+	bool forged;
 	uint32_t idx;
 	uint64_t g;
 
@@ -644,7 +639,11 @@ emu_result_take(struct ainftp_emu *e, const struct ainftp_runtime *rt, const str
 	if (wk == NULL)
 		return 0;
 	ainftp_hdr_read(f.h, &f.msg);
-	if (!result_is_one(e, rt, wk, &f))
+	if (!result_is_one(e, rt, wk, m, &f, now))
+		return 0;
+	/* Authentic first: a result that fails its tag was never the box's, so it is not taken. */
+	payload = result_payload(e, wk, m, &f, &forged);
+	if (forged)
 		return 0;
 	/* Which chunk: one of the worker's, outstanding or taken already. */
 	g = (uint64_t)f.msg.step * e->cps + f.msg.chunk;
@@ -654,11 +653,11 @@ emu_result_take(struct ainftp_emu *e, const struct ainftp_runtime *rt, const str
 	/* Take it, right or wrong: it is checked once. */
 	e->rep.results_checked++;
 	rtt_sample(e, f.msg.slot, g, now);
-	if (result_check(e, rt, wk, m, &f, g)) {
+	if (result_check(e, rt, wk, &f, payload, g)) {
 		e->rep.results_exact++;
 		emu_result_count(e, g, f.msg.bitmap, now);
 	}
-	out_release(wk, idx, f.msg.slot);
+	emu_out_release(wk, idx, f.msg.slot);
 	wk->received++;
 	return 1;
 }
@@ -730,7 +729,7 @@ emu_loop(struct ainftp_runtime *rt, unsigned int lcore)
 			continue;
 		}
 		send_new(e, rt, now);
-		send_again(e, now);
+		emu_timeouts(e, rt, now);
 		emu_delay_release(e, now);
 		emu_lanes_flush(e);
 		if (got != 0) {

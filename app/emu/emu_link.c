@@ -125,6 +125,10 @@ emu_send(struct ainftp_emu *e, uint16_t lane, struct rte_mbuf *m)
 
 	if (chance(e, e->thr_loss)) {
 		e->rep.injected_loss++;
+		/* Lost DATA: what retransmissions must make up for (the rest, probes and acks). */
+		e->data_lost += rte_pktmbuf_mtod_offset(m, const struct ainftp_hdr *,
+							EMU_HDRS_LEN - sizeof(struct ainftp_hdr))
+					->type == AINFTP_MSG_DATA;
 		rte_pktmbuf_free(m);
 		return;
 	}

@@ -10,12 +10,15 @@
  *   worker RX queue q <--(a2w ring q)-- appliance TX queue q    (q: one per sending lcore)
  *
  * The rings are an ainftp_ringpair: w2a is its in[], a2w its out[]. Each
- * worker streams its chunks with a window, retransmits on timeout and checks
- * every result bit for bit against a reference computed here from the same
- * quantized integers, without the library's accumulator.
+ * worker streams its chunks with a window and, on a timeout, asks the box with
+ * a PROBE before it sends any data again (protocol v2): it resends a chunk's
+ * data only when a STATE says the box misses it. It verifies every result's
+ * tag and checks every result bit for bit against a reference computed here
+ * from the same quantized integers, without the library's accumulator.
  *
- *   emu.c         state, attach and detach, the loop, sending and retransmission,
- *                 taking results
+ *   emu.c         state, attach and detach, the loop, sending, taking results
+ *   emu_retx.c    timeouts, PROBEs and the box's STATE answers: the retransmission
+ *                 economy
  *   emu_ref.c     the oracle: gradients, payloads made and decoded, reference sums
  *   emu_link.c    rings and ports, injected loss, duplication, reordering and
  *                 delay, held-back frames, lane flushes
@@ -70,7 +73,12 @@ struct emu_out {
 	uint64_t rto;	    /* current timeout, cycles */
 	uint64_t first_rto; /* the first, which backoff multiplies */
 	uint32_t slot;
-	uint32_t tries;	       /* retransmissions so far */
+	uint32_t tries; /* timeouts so far (each a probe or, after AHEAD, the data) */
+	/* PROBEs since the data last went, without an answer yet; and answers still due to
+	 * probes sent before it, which the box took before that data (one lane is FIFO): a
+	 * MISSING among them is stale and must not send the data once more. */
+	uint16_t probes_out, stale_answers;
+	bool resend;	       /* the box said AHEAD: the next timeout sends the data */
 	struct rte_mbuf *keep; /* the frame as built, never sent: copies of it are */
 };
 
@@ -206,6 +214,13 @@ struct ainftp_emu {
 	uint64_t bad_results;	/* results of chunks the worker never sent */
 	uint64_t addr_errors;	/* results to an address or port that is not a worker's */
 	uint64_t stray;		/* frames that are no result at all */
+	uint64_t bad_tags;	/* results and STATEs whose tag is missing or wrong: dropped */
+	uint64_t states[AINFTP_STATE_REASON_MAX]; /* STATEs for an outstanding chunk, by reason */
+	uint64_t states_late;			  /* STATEs for a chunk no longer outstanding */
+	uint64_t states_unasked; /* MISSING ignored: a duplicate, or older than the data's last send
+				  */
+	uint64_t bad_states;	 /* STATEs malformed, or failing their tag */
+	uint64_t data_lost;	 /* of the injected losses, DATA frames */
 	uint64_t tx_full, nombuf;
 	char first_bad[256];
 	unsigned int emu_pool_in_use_end;
@@ -263,6 +278,14 @@ emu_in_sum(const struct ainftp_emu *e, const struct emu_ref *r, unsigned int w)
 	return emu_in_sum_bits(e, r->bitmap, w);
 }
 
+/* Worker w's frames of chunk g leave through the straggler's delay line. */
+static inline bool
+emu_delayed(const struct ainftp_emu *e, unsigned int w, uint64_t g)
+{
+	return e->delay != NULL && (int)e->workers[w].id == e->conf.delay_worker &&
+	       g >= e->conf.delay_from;
+}
+
 /* ---------------------------------------------------------- emu_ref.c */
 
 /* Worker w's payload for chunk g, as it goes on the wire; the int16 exponent in *se. */
@@ -314,6 +337,33 @@ void emu_link_free(struct ainftp_emu *e);
 /* One frame from the appliance; returns 1 when it was a new result for a worker. */
 int emu_result_take(struct ainftp_emu *e, const struct ainftp_runtime *rt, const struct rte_mbuf *m,
 		    uint64_t now);
+
+/* Worker w's frame m of chunk g (DATA or PROBE) toward the box: late for the straggler. */
+void emu_frame_route(struct ainftp_emu *e, unsigned int w, uint64_t g, struct rte_mbuf *m,
+		     uint32_t slot, uint64_t now);
+
+/* The chunk at wk->out[idx], on slot, is the worker's no more: its kept frame freed. */
+void emu_out_release(struct emu_worker *wk, uint32_t idx, uint32_t slot);
+
+/* A frame from the appliance, its headers read out of its chain (into hbuf when split). */
+struct emu_rx_frame {
+	uint8_t hbuf[EMU_HDRS_LEN];
+	const struct rte_ether_hdr *eth;
+	const struct rte_ipv4_hdr *ip;
+	const struct rte_udp_hdr *udp;
+	const struct ainftp_hdr *h;
+	struct ainftp_msg msg;
+	uint32_t pkt_len;
+};
+
+/* ------------------------------------------------------------ emu_retx.c */
+
+/* The outstanding chunks whose timer ran out: a PROBE each (the data after AHEAD). */
+void emu_timeouts(struct ainftp_emu *e, const struct ainftp_runtime *rt, uint64_t now);
+
+/* A STATE from the box to worker wk (frame m, headers in f): acted on, or counted. */
+void emu_state_take(struct ainftp_emu *e, struct emu_worker *wk, const struct rte_mbuf *m,
+		    const struct emu_rx_frame *f, uint64_t now);
 
 /* ------------------------------------------------------- emu_report.c */
 

@@ -104,6 +104,7 @@ report_fill(const struct ainftp_runtime *rt, struct ainftp_emu *e, struct ainftp
 	emu_holds_free(e);
 	ainftp_ringpair_drain(&e->rp, AINFTP_RINGPAIR_OUT | AINFTP_RINGPAIR_IN);
 	*rep = e->rep;
+	rep->tag_failures = e->bad_tags;
 	rep->slots_busy = ainftp_dp_slots_busy(rt);
 	rep->pool_in_use_end =
 		rt->hdr_pool[socket] != NULL ? rte_mempool_in_use_count(rt->hdr_pool[socket]) : 0;
@@ -134,6 +135,13 @@ report_verdict(const struct ainftp_emu *e, const struct ainftp_emu_report *rep, 
 			 rep->results_checked, want);
 	else if (rep->results_exact != want)
 		snprintf(reason, len, "%" PRIu64 " results not exact", want - rep->results_exact);
+	else if (rep->tag_failures != 0)
+		snprintf(reason, len, "%" PRIu64 " results or STATEs failed their tag",
+			 rep->tag_failures);
+	else if (rep->states_stale != 0 || e->bad_states != 0)
+		snprintf(reason, len,
+			 "%" PRIu64 " STALE for chunks outstanding, %" PRIu64 " STATEs malformed",
+			 rep->states_stale, e->bad_states);
 	else if (e->addr_errors != 0 || e->bad_results != 0)
 		snprintf(reason, len,
 			 "%" PRIu64 " results misaddressed, %" PRIu64 " for chunks never sent",
@@ -148,6 +156,14 @@ report_verdict(const struct ainftp_emu *e, const struct ainftp_emu_report *rep, 
 			 e->emu_pool_in_use_end);
 }
 
+/* Data retransmissions per packet lost on purpose, either way: 1 at best when all were data. */
+static double
+retx_per_loss(const struct ainftp_emu_report *rep)
+{
+	return rep->injected_loss != 0 ? (double)rep->retransmits / (double)rep->injected_loss
+				       : 0.0;
+}
+
 /* The details line, then the summary line with the verdict (the tests read both). */
 static void
 report_print(const struct ainftp_emu *e, const struct ainftp_emu_report *rep, bool pass,
@@ -160,21 +176,30 @@ report_print(const struct ainftp_emu *e, const struct ainftp_emu_report *rep, bo
 		"emulator: details: duplicates_ignored=%" PRIu64 " misaddressed=%" PRIu64
 		" bad=%" PRIu64 " stray=%" PRIu64 " tx_full=%" PRIu64 " nombuf=%" PRIu64
 		" srtt_us=%.1f worker_pool_in_use=%u early=%" PRIu64 " dead_drops=%" PRIu64
-		" delayed=%" PRIu64 " delay_full=%" PRIu64 "%s%s\n",
+		" delayed=%" PRIu64 " delay_full=%" PRIu64 " states=have:%" PRIu64
+		",missing:%" PRIu64 ",ahead:%" PRIu64 ",stale:%" PRIu64 " states_late=%" PRIu64
+		" states_unasked=%" PRIu64 " bad_states=%" PRIu64 " data_lost=%" PRIu64
+		" retx_per_data_loss=%.2f%s%s\n",
 		e->results_ignored, e->addr_errors, e->bad_results, e->stray, e->tx_full, e->nombuf,
 		e->hz ? (double)e->srtt * 1e6 / (double)e->hz : 0.0, e->emu_pool_in_use_end,
 		e->results_early, e->dead_drops, rep->delayed, rep->delay_full,
+		e->states[AINFTP_STATE_HAVE], e->states[AINFTP_STATE_MISSING],
+		e->states[AINFTP_STATE_AHEAD], e->states[AINFTP_STATE_STALE], e->states_late,
+		e->states_unasked, e->bad_states, e->data_lost,
+		e->data_lost ? (double)rep->retransmits / (double)e->data_lost : 0.0,
 		e->first_bad[0] ? " first_error=" : "", e->first_bad);
 	fprintf(out,
 		"emulator: workers=%u chunks=%" PRIu64 " results_checked=%" PRIu64 " exact=%" PRIu64
-		" retransmits=%" PRIu64 " loss=%" PRIu64 " dup=%" PRIu64 " reorder=%" PRIu64
+		" retransmits=%" PRIu64 " probes=%" PRIu64 " retx_per_loss=%.2f loss=%" PRIu64
+		" dup=%" PRIu64 " reorder=%" PRIu64 " tag_failures=%" PRIu64
 		" slots_busy=%u pool_in_use=%u->%u seconds=%.2f heartbeats=%" PRIu64
 		" unanswered=%" PRIu64 "%s: %s%s%s\n",
 		rep->workers, rep->chunks, rep->results_checked, rep->results_exact,
-		rep->retransmits, rep->injected_loss, rep->injected_dup, rep->injected_reorder,
-		rep->slots_busy, rep->pool_in_use_start, rep->pool_in_use_end, rep->seconds,
-		rep->heartbeats, rep->heartbeats_unanswered, quorum, pass ? "PASS" : "FAIL (",
-		reason, pass ? "" : ")");
+		rep->retransmits, rep->probes, retx_per_loss(rep), rep->injected_loss,
+		rep->injected_dup, rep->injected_reorder, rep->tag_failures, rep->slots_busy,
+		rep->pool_in_use_start, rep->pool_in_use_end, rep->seconds, rep->heartbeats,
+		rep->heartbeats_unanswered, quorum, pass ? "PASS" : "FAIL (", reason,
+		pass ? "" : ")");
 	fflush(out);
 }
 
