@@ -172,6 +172,7 @@ struct inflight {
 struct ainftp_client {
 	struct ainftp_opts o;
 	struct ainftp_mac_key mk;
+	bool result_tags; /* the appliance tags results (HELLO_ACK): untagged ones are refused */
 	struct ainftp_kernels k;		   /* the SIMD kernels o.simd_bits allows */
 	const struct ainftp_codec *codec, *rcodec; /* of contributions, of results */
 	int fd;
@@ -1068,8 +1069,10 @@ answer_heartbeat(struct ainftp_client *c, const struct ainftp_msg *hb,
 }
 
 /*
- * A RESULT's or STATE's tag, when the job has auth (it then must have one).
- * A RESULT's tag follows its header; checking it moves the header in place.
+ * A RESULT's or STATE's tag, when the job has auth: a STATE must have one, a
+ * RESULT too unless the appliance said at join that its results go untagged
+ * (cluster.json result_tags false). A RESULT's tag follows its header;
+ * checking it moves the header in place.
  */
 static bool
 tag_ok(struct ainftp_client *c, const struct ainftp_msg *m, uint8_t *p, size_t len)
@@ -1077,7 +1080,7 @@ tag_ok(struct ainftp_client *c, const struct ainftp_msg *m, uint8_t *p, size_t l
 	if (!c->o.auth)
 		return true;
 	if (!(m->flags & AINFTP_F_AUTH))
-		return false;
+		return m->type == AINFTP_MSG_RESULT && !c->result_tags;
 	if (m->type == AINFTP_MSG_RESULT)
 		return ainftp_result_verify(&c->mk, p, len) == 1;
 	return ainftp_mac_verify(&c->mk, p, len - AINFTP_TAG_LEN, p + len - AINFTP_TAG_LEN) == 1;
@@ -1106,7 +1109,9 @@ rx_one(struct ainftp_client *c, uint8_t *p, size_t len, const struct sockaddr_in
 			return;
 		}
 		if (m.type == AINFTP_MSG_RESULT)
-			take_result(c, &m, p + sizeof(*h) + (c->o.auth ? AINFTP_TAG_LEN : 0), now);
+			take_result(c, &m,
+				    p + sizeof(*h) + (m.flags & AINFTP_F_AUTH ? AINFTP_TAG_LEN : 0),
+				    now);
 		else
 			take_state(c, &m, p + sizeof(*h), now);
 	} else if (m.type == AINFTP_MSG_HEARTBEAT) {
@@ -1472,11 +1477,12 @@ client_init(struct ainftp_client *c, const struct ainftp_opts *o)
 static int
 client_join(struct ainftp_client *c)
 {
-	uint32_t step;
-	int rc = ainftp_client_hello(&c->o, &c->mk, c->fd, &step);
+	struct ainftp_join j;
+	int rc = ainftp_client_hello(&c->o, &c->mk, c->fd, &j);
 
 	if (rc == 0 && !c->o.has_first_step)
-		c->next_step = step;
+		c->next_step = j.step;
+	c->result_tags = rc == 0 && j.result_tags;
 	c->pub_next_step = c->next_step; /* the engine has not started: no lock needed */
 	return rc;
 }

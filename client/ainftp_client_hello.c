@@ -48,7 +48,7 @@ hello_build(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, uint64
 		.slots = o->slots,
 		.lanes = o->lanes,
 		.result_encoding = (uint8_t)o->result_encoding,
-		.auth = o->auth,
+		.auth = o->auth ? AINFTP_HELLO_AUTH_DATA : 0,
 	};
 
 	ainftp_hdr_write((struct ainftp_hdr *)pkt, &m);
@@ -91,7 +91,7 @@ view_of(const struct ainftp_opts *o, const struct ainftp_hdr *h, const struct ai
 		break;
 	default: /* auth */
 		snprintf(mine, n, "%s", o->auth ? "true" : "false");
-		snprintf(theirs, n, "%s", a->auth ? "true" : "false");
+		snprintf(theirs, n, "%s", a->auth & AINFTP_HELLO_AUTH_DATA ? "true" : "false");
 		break;
 	}
 }
@@ -99,12 +99,13 @@ view_of(const struct ainftp_opts *o, const struct ainftp_hdr *h, const struct ai
 /* The ack's verdict: 0 and the step, or the error that names the difference. */
 static int
 hello_verdict(const struct ainftp_opts *o, const struct ainftp_hdr *h,
-	      const struct ainftp_hello_info *a, uint32_t *step)
+	      const struct ainftp_hello_info *a, struct ainftp_join *j)
 {
 	char mine[32], theirs[32];
 
 	if (a->status == AINFTP_HELLO_OK) {
-		*step = a->step;
+		j->step = a->step;
+		j->result_tags = o->auth && (a->auth & AINFTP_HELLO_AUTH_RESULTS) != 0;
 		return 0;
 	}
 	if (a->status == AINFTP_HELLO_JOB)
@@ -157,7 +158,8 @@ hello_ack_take(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, uin
 	ainftp_hello_read((const struct ainftp_hello *)(h + 1), a);
 	if (a->status == AINFTP_HELLO_JOB || a->status == AINFTP_HELLO_WORKER)
 		return 1;
-	if (a->status == AINFTP_HELLO_AUTH && !a->auth && !(m.flags & AINFTP_F_AUTH))
+	if (a->status == AINFTP_HELLO_AUTH && !(a->auth & AINFTP_HELLO_AUTH_DATA) &&
+	    !(m.flags & AINFTP_F_AUTH))
 		return 1;
 	if (o->auth &&
 	    (!(m.flags & AINFTP_F_AUTH) || !ainftp_mac_verify(mk, p, HELLO_LEN, p + HELLO_LEN)))
@@ -167,7 +169,7 @@ hello_ack_take(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, uin
 
 int
 ainftp_client_hello(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, int fd,
-		    uint32_t *step)
+		    struct ainftp_join *j)
 {
 	struct sockaddr_in to = {
 		.sin_family = AF_INET, .sin_addr.s_addr = o->appliance, .sin_port = htons(o->port)};
@@ -201,7 +203,7 @@ ainftp_client_hello(const struct ainftp_opts *o, const struct ainftp_mac_key *mk
 		}
 		if (from.sin_addr.s_addr == o->appliance &&
 		    hello_ack_take(o, mk, nonce, rx, (size_t)got, &a))
-			return hello_verdict(o, (const struct ainftp_hdr *)rx, &a, step);
+			return hello_verdict(o, (const struct ainftp_hdr *)rx, &a, j);
 	}
 	inet_ntop(AF_INET, &o->appliance, ip, sizeof(ip));
 	if (mono_ms() - start < o->timeout_ms)

@@ -47,12 +47,18 @@ void ainftp_client_seterr(const char *fmt, ...) __attribute__((format(printf, 1,
 int ainftp_client_seterr_status(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* What the join learnt from the appliance. */
+struct ainftp_join {
+	uint32_t step;	  /* where to start */
+	bool result_tags; /* the job tags its results (auth on, cluster.json result_tags) */
+};
+
 /*
- * The join handshake on fd (bound, not connected): 0 and the step to start
- * at from the appliance, or a negative status with the error set.
+ * The join handshake on fd (bound, not connected): 0 and what the appliance
+ * said, or a negative status with the error set.
  */
 int ainftp_client_hello(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, int fd,
-			uint32_t *step);
+			struct ainftp_join *j);
 
 /* Zero memory that held a key, in a way the compiler keeps. */
 void ainftp_client_wipe(void *p, size_t n);

@@ -649,7 +649,8 @@ fake_hello_ack(const struct fake *f, const struct ainftp_msg *h, uint8_t status,
 		hi.lanes = (uint16_t)f->lanes;
 		hi.result_encoding = f->result_encoding;
 		hi.step = f->hello_step;
-		hi.auth = f->auth;
+		/* As the appliance: with auth, its results are tagged too. */
+		hi.auth = f->auth ? AINFTP_HELLO_AUTH_DATA | AINFTP_HELLO_AUTH_RESULTS : 0;
 	}
 	ainftp_hdr_write((struct ainftp_hdr *)p, &m);
 	ainftp_hello_write((struct ainftp_hello *)(p + sizeof(struct ainftp_hdr)), &hi);
@@ -740,7 +741,7 @@ fake_hello(struct fake *f, int lane, const uint8_t *p, size_t len, const struct 
 		status = AINFTP_HELLO_SLOTS;
 	} else if (hi.lanes != f->lanes) {
 		status = AINFTP_HELLO_LANES;
-	} else if ((hi.auth != 0) != f->auth) {
+	} else if (((hi.auth & AINFTP_HELLO_AUTH_DATA) != 0) != f->auth) {
 		status = AINFTP_HELLO_AUTH;
 	}
 	if (f->hello_forge)

@@ -143,6 +143,7 @@ struct point {
 	uint32_t elems;
 	uint32_t payload; /* payload bytes sent: target, or just below it for int8 */
 	bool auth;
+	bool untagged_results;	     /* with auth: cluster.json result_tags false */
 	uint32_t job;		     /* its job id in the appliance's config */
 	enum ainftp_encoding result; /* the job's result encoding */
 	bool fits;		     /* its results fit the MTU: results are never fragmented */
@@ -521,9 +522,11 @@ job_json(const struct bench *b, const struct point *pt, char *buf, size_t len)
 	n = (size_t)snprintf(buf, len,
 			     "{\"id\": %u, \"slots\": %u, \"elems_per_packet\": %u, \"encoding\": "
 			     "\"%s\", \"result_encoding\": \"%s\", \"auth\": %s, "
-			     "\"sentry\": {\"policy\": \"%s\"}, \"workers\": [",
+			     "\"result_tags\": %s, \"sentry\": {\"policy\": \"%s\"}, "
+			     "\"workers\": [",
 			     pt->job, b->o.slots, pt->elems, ainftp_encoding_name(pt->enc),
 			     ainftp_encoding_name(pt->result), pt->auth ? "true" : "false",
+			     pt->untagged_results ? "false" : "true",
 			     ainftp_sentry_name(pt->sentry));
 	for (w = 0; w < b->o.workers && n < len; w++) {
 		n += (size_t)snprintf(buf + n, len - n,
@@ -1769,7 +1772,9 @@ header_print(const struct bench *b, int eal_argc, char **eal_argv)
 	printf("last line, at 1 KB: ratio_io = Mpps / iofwd_Mpps (int16; _int8, _float32), "
 	       "ratio_compute = Mpps / compute_Mpps, ratio_kernel_ENC, auth_cost = Mpps with auth "
 	       "/ Mpps without, auth_ratio_io = Mpps with auth / iofwd_Mpps on frames of the "
-	       "same length; the generator's tags are made before each run\n\n");
+	       "same length (both directions tagged), result_auth_cost = Mpps with results "
+	       "tagged / Mpps with results untagged (auth on); the generator's tags are made "
+	       "before each run\n\n");
 	fflush(stdout);
 }
 
@@ -2264,9 +2269,12 @@ table_run(struct bench *b, struct row at1k[N_ENC])
 	return r;
 }
 
-/* What the authenticated int16 1 KB point says: on/off, and on against iofwd. */
+/*
+ * What the authenticated int16 1 KB point says: on/off, on against iofwd, and
+ * on against on with untagged results (what tagging every result costs).
+ */
 struct auth_figures {
-	double on_off, on_io;
+	double on_off, on_io, result_tags;
 };
 
 /*
@@ -2278,17 +2286,20 @@ struct auth_figures {
 static struct auth_figures
 auth_run(struct bench *b)
 {
-	struct point pts[2] = {point_make(&b->o, AINFTP_ENC_INT16, 1024, false),
+	struct point pts[3] = {point_make(&b->o, AINFTP_ENC_INT16, 1024, false),
+			       point_make(&b->o, AINFTP_ENC_INT16, 1024, true),
 			       point_make(&b->o, AINFTP_ENC_INT16, 1024, true)};
-	struct series off = {.n = 0}, on = {.n = 0}, io = {.n = 0};
-	struct row r_off, r_on, r_io;
+	struct series off = {.n = 0}, on = {.n = 0}, io = {.n = 0}, untagged = {.n = 0};
+	struct row r_off, r_on, r_io, r_untagged;
 	struct sample s;
 	bool ok;
 	unsigned int i;
 
 	pts[1].job = JOB_ID + 1;
+	pts[2].job = JOB_ID + 2;
+	pts[2].untagged_results = true;
 	window_reset(&b->win, b->o.slots);
-	ok = app_up(b, pts, 2) == 0;
+	ok = app_up(b, pts, 3) == 0;
 	for (i = 0; i < b->o.reps && ok; i++) {
 		traffic_make(b, &pts[0]);
 		ok = traffic_run(b, &pts[0], DUT_APP, &s);
@@ -2298,6 +2309,9 @@ auth_run(struct bench *b)
 		series_add(&on, &s);
 		ok = ok && traffic_run(b, &pts[1], DUT_IOFWD, &s);
 		series_add(&io, &s);
+		traffic_make(b, &pts[2]);
+		ok = ok && traffic_run(b, &pts[2], DUT_APP, &s);
+		series_add(&untagged, &s);
 	}
 	if (b->app.up)
 		point_notes(b, &pts[1]);
@@ -2307,15 +2321,20 @@ auth_run(struct bench *b)
 	series_median(&off, &pts[0], &r_off);
 	series_median(&on, &pts[1], &r_on);
 	series_median(&io, &pts[1], &r_io);
+	series_median(&untagged, &pts[2], &r_untagged);
 	printf("auth, int16 1024 B, median of %u, interleaved: on %.3f Mpps (p50 %.1f us, p99 "
 	       "%.1f us), off %.3f Mpps (p50 %.1f us, p99 %.1f us), on/off %.2f; iofwd on frames "
 	       "of the "
 	       "same length %.3f Mpps, on/iofwd %.2f\n",
 	       b->o.reps, r_on.mpps, r_on.p50_us, r_on.p99_us, r_off.mpps, r_off.p50_us,
 	       r_off.p99_us, r_on.mpps / r_off.mpps, r_io.mpps, r_on.mpps / r_io.mpps);
+	printf("auth, int16 1024 B: results tagged %.3f Mpps, untagged (result_tags false) %.3f "
+	       "Mpps, tagged/untagged %.2f\n",
+	       r_on.mpps, r_untagged.mpps, r_on.mpps / r_untagged.mpps);
 	if (!ok)
-		return (struct auth_figures){NAN, NAN};
-	return (struct auth_figures){r_on.mpps / r_off.mpps, r_on.mpps / r_io.mpps};
+		return (struct auth_figures){NAN, NAN, NAN};
+	return (struct auth_figures){r_on.mpps / r_off.mpps, r_on.mpps / r_io.mpps,
+				     r_on.mpps / r_untagged.mpps};
 }
 
 /* A row of a cost table: what labels it, then r's figures and r against the baseline's. */
@@ -2584,7 +2603,8 @@ summary_print(const struct bench *b, const struct row at1k[N_ENC], const struct 
 	for (e = 1; e < n_enc(); e++)
 		printf(" ratio_io_%s=%.2f", ainftp_encoding_name(enc_at(e)),
 		       at1k[e].mpps / at1k[e].io_mpps);
-	printf(" auth_ratio_io=%.2f simd=%s failures=%u\n", a->on_io, b->ops->name, b->failures);
+	printf(" auth_ratio_io=%.2f result_auth_cost=%.2f simd=%s failures=%u\n", a->on_io,
+	       a->result_tags, b->ops->name, b->failures);
 }
 
 int
@@ -2593,7 +2613,7 @@ main(int argc, char **argv)
 	struct bench *b = &bench;
 	char prefix[64], *eal_argv[16];
 	struct row at1k[N_ENC];
-	struct auth_figures auth = {NAN, NAN};
+	struct auth_figures auth = {NAN, NAN, NAN};
 	unsigned int e;
 	int eal_argc;
 

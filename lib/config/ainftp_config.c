@@ -1139,14 +1139,16 @@ static int
 ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, uint16_t index)
 {
 	static const char *const keys[] = {
-		"id",	"port",	  "slots",     "elems_per_packet", "encoding", "result_encoding",
-		"auth", "quorum", "straggler", "sentry",	   "workers",  NULL};
+		"id",	"port",	       "slots",	 "elems_per_packet", "encoding", "result_encoding",
+		"auth", "result_tags", "quorum", "straggler",	     "sentry",	 "workers",
+		NULL};
 	struct ainftp_job_conf *job = &c->cfg->jobs[index];
 	char path[AINFTP_PATH_LEN];
 	json_t *obj;
 
 	job->slots = AINFTP_DEFAULT_SLOTS;
 	job->auth = true;
+	job->result_tags = true;
 	job->result_encoding = AINFTP_ENC_FLOAT32;
 	if (ainftp_get_element(c, arr, index, arr_path, keys, &obj, path) < 0 ||
 	    ainftp_get_u32(c, obj, path, "id", true, 0, UINT32_MAX, &job->id) < 0 ||
@@ -1157,6 +1159,7 @@ ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, 
 	    ainftp_parse_payload(c, obj, path, job) < 0 ||
 	    ainftp_get_encoding(c, obj, path, "result_encoding", true, &job->result_encoding) < 0 ||
 	    ainftp_get_bool(c, obj, path, "auth", &job->auth) < 0 ||
+	    ainftp_get_bool(c, obj, path, "result_tags", &job->result_tags) < 0 ||
 	    ainftp_parse_workers(c, obj, path, job) < 0)
 		return -1;
 	if (ainftp_check_result_size(c, path, job) < 0)

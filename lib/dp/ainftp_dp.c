@@ -107,6 +107,7 @@ job_init(struct ainftp_dp_job *job, const struct ainftp_rx_ctx *ctx,
 	job->codec = ainftp_codec_get(jc->encoding);
 	job->rcodec = ainftp_codec_get(jc->result_encoding);
 	job->auth = jc->auth;
+	job->result_tags = jc->auth && jc->result_tags;
 	job->quorum = jc->quorum;
 	job->min_quorum = jc->straggler.min_quorum;
 	job->threshold = rte_get_tsc_hz() / 1000 * jc->straggler.threshold_ms;

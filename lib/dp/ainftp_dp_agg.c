@@ -427,7 +427,7 @@ hello_compare(const struct ainftp_dp_job *job, const struct ainftp_hdr *h)
 		return AINFTP_HELLO_SLOTS;
 	if (hi.lanes != job->lanes)
 		return AINFTP_HELLO_LANES;
-	if ((hi.auth != 0) != job->auth)
+	if (((hi.auth & AINFTP_HELLO_AUTH_DATA) != 0) != job->auth)
 		return AINFTP_HELLO_AUTH;
 	return AINFTP_HELLO_OK;
 }

@@ -16,7 +16,7 @@
 static inline uint16_t
 result_tag_len(const struct ainftp_dp_job *job)
 {
-	return job->auth ? AINFTP_TAG_LEN : 0;
+	return job->result_tags ? AINFTP_TAG_LEN : 0;
 }
 
 /*
@@ -117,7 +117,7 @@ result_send(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 		ainftp_ctr_add(&ctr->drops[AINFTP_DROP_RESULT_NOMBUF], n);
 		return;
 	}
-	if (job->auth)
+	if (job->result_tags)
 		result_tags(ctx, job, to, n, rh, payload, tags);
 	if (chain)
 		rte_mbuf_refcnt_update(payload, (int16_t)n);
@@ -132,7 +132,7 @@ result_header(const struct ainftp_dp_job *job, const struct ainftp_slot *s, uint
 	struct ainftp_msg msg = {
 		.type = AINFTP_MSG_RESULT,
 		.encoding = (uint8_t)job->rcodec->enc,
-		.flags = (uint8_t)(s->shadow_flags | (job->auth ? AINFTP_F_AUTH : 0)),
+		.flags = (uint8_t)(s->shadow_flags | (job->result_tags ? AINFTP_F_AUTH : 0)),
 		.job = job->id,
 		.worker = AINFTP_WORKER_APPLIANCE,
 		.elems = job->elems,
@@ -291,7 +291,8 @@ ainftp_dp_hello_out(struct ainftp_rx_ctx *ctx, uint16_t port_idx, const struct a
 		hi.lanes = job->lanes;
 		hi.result_encoding = (uint8_t)job->rcodec->enc;
 		hi.step = job->done_next;
-		hi.auth = job->auth;
+		hi.auth = (uint8_t)((job->auth ? AINFTP_HELLO_AUTH_DATA : 0) |
+				    (job->result_tags ? AINFTP_HELLO_AUTH_RESULTS : 0));
 	}
 	ainftp_hello_write(&body, &hi);
 	reply_out(ctx, port_idx, &m, &body, mk, eth, src_ip, udp, ctr);

@@ -59,11 +59,17 @@ struct ainftp_hello {
 	uint8_t result_encoding;
 	uint8_t status; /* HELLO_ACK: enum ainftp_hello_status; HELLO: 0 */
 	uint32_t step;	/* HELLO_ACK: the step the worker starts at; HELLO: 0 */
-	uint8_t auth;	/* 1: the job tags its messages */
+	uint8_t auth;	/* enum ainftp_hello_auth bits */
 	uint8_t pad[3]; /* sent as 0 */
 } __attribute__((packed));
 
 _Static_assert(sizeof(struct ainftp_hello) == AINFTP_BODY_LEN, "HELLO body is 16 bytes");
+
+/* The body's auth byte: what is tagged. */
+enum ainftp_hello_auth {
+	AINFTP_HELLO_AUTH_DATA = 1 << 0,    /* workers' messages (the job's auth) */
+	AINFTP_HELLO_AUTH_RESULTS = 1 << 1, /* HELLO_ACK: results too (cluster.json result_tags) */
+};
 
 /* What a HELLO_ACK says of the worker's view; the first difference found. */
 enum ainftp_hello_status {
