@@ -480,12 +480,13 @@ fail_timeout(struct ainftp_client *c)
 
 	snprintf(msg, sizeof(msg),
 		 "timeout: no result for %u ms from appliance %s:%u (job %u, worker %d, step %u, "
-		 "%u chunks in flight, %llu retransmissions); check that it runs, and that the "
-		 "job, worker id, key and tensor size agree with cluster.json and the other "
-		 "workers",
+		 "%u chunks in flight, %llu retransmissions, %llu probes, %llu states); check that "
+		 "it runs, and that the job, worker id, key and tensor size agree with "
+		 "cluster.json and the other workers",
 		 c->o.timeout_ms, addr_str(c->o.appliance, ip, sizeof(ip)), c->o.port, c->o.job,
 		 c->o.worker, r != NULL ? r->step : 0, c->in_flight,
-		 (unsigned long long)c->st.retransmits);
+		 (unsigned long long)c->st.retransmits, (unsigned long long)c->st.probes,
+		 (unsigned long long)c->st.states);
 	engine_fail(c, AINFTP_E_TIMEOUT, msg);
 }
 

@@ -38,7 +38,9 @@ static struct fixture fx;
 static const uint8_t keys[NW][32] = {{1, 2, 3}, {4, 5, 6}, {7, 8, 9}};
 
 /* The job: 3 workers with keys 01020300.., 04050600.., 07080900.., on ports and lcores as given. */
-#define DP_JSON(ports, rx, encoding) DP_JSON_X(ports, rx, encoding, "")
+/* Every result waits for all three (min_quorum 3: the default is a majority, 2). */
+#define DP_JSON(ports, rx, encoding) \
+	DP_JSON_X(ports, rx, encoding, "\"straggler\": {\"min_quorum\": 3},")
 /* The same with more keys for the job (`extra`: a comma-terminated list). */
 #define DP_JSON_X(ports, rx, encoding, extra)                                                     \
 	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"             \
@@ -1156,7 +1158,8 @@ START_TEST(a_hello_is_answered_with_the_jobs_geometry_and_step)
 	ck_assert_uint_eq(hi.slots, SLOTS);
 	ck_assert_uint_eq(hi.lanes, 1);
 	ck_assert_uint_eq(hi.result_encoding, AINFTP_ENC_FLOAT32);
-	ck_assert_uint_eq(hi.auth, 1);
+	/* Its data and its results are tagged. */
+	ck_assert_uint_eq(hi.auth, AINFTP_HELLO_AUTH_DATA | AINFTP_HELLO_AUTH_RESULTS);
 	ck_assert_uint_eq(hi.step, 0);
 	ck_assert_uint_eq(CTR(hellos), 1);
 	ck_assert_uint_eq(all_proto_drops(), 0);
@@ -1249,7 +1252,8 @@ START_TEST(a_hello_names_the_first_difference)
 	ck_assert_uint_eq(hi.slots, SLOTS);
 	ck_assert_uint_eq(hi.lanes, 1);
 	ck_assert_uint_eq(hi.result_encoding, AINFTP_ENC_FLOAT32);
-	ck_assert_uint_eq(hi.auth, 1);
+	/* Its data and its results are tagged. */
+	ck_assert_uint_eq(hi.auth, AINFTP_HELLO_AUTH_DATA | AINFTP_HELLO_AUTH_RESULTS);
 	ck_assert_uint_eq(CTR(hellos), 1);
 	ck_assert_uint_eq(all_proto_drops(), 0);
 }

@@ -160,24 +160,25 @@ expect_error wrong-encoding 1500 "join: job 2's encoding is int16 on the applian
 timed_worker wrong-slots --job 1 --worker 0 --size 1M --steps 1 --opt slots=64 --opt timeout_ms=1500
 expect_error wrong-slots 1500 "join: job 1's slots is [0-9]+ on the appliance, 64 here"
 
-# Workers 0-2 all-reduce 1 MB, worker 3 2 MB: the first 1 MB is a sum of all four
+# Job 10 (every result waits for every worker, min_quorum 4):
+# workers 0-2 all-reduce 1 MB, worker 3 2 MB: the first 1 MB is a sum of all four
 # and verifies; the rest never completes and worker 3 times out. Then the other way
 # round (worker 3 512 KB): workers 0-2 time out, worker 3's results verify.
 for w in 0 1 2; do
-	timed_worker size-big.$w --job 4 --worker $w --size 1M --steps 1 --verify 4 \
+	timed_worker size-big.$w --job 10 --worker $w --size 1M --steps 1 --verify 4 \
 		--opt timeout_ms=2000 &
 done
-timed_worker size-big.3 --job 4 --worker 3 --size 2M --steps 1 --verify 4 --opt timeout_ms=2000 &
+timed_worker size-big.3 --job 10 --worker 3 --size 2M --steps 1 --verify 4 --opt timeout_ms=2000 &
 wait
 for w in 0 1 2; do
 	[ "$(cat "$work/size-big.$w.rc")" = 0 ] || fail "size-big: worker $w: $(cat "$work/size-big.$w")"
 done
 expect_error size-big.3 2000 "timeout: no result.*tensor size"
 for w in 0 1 2; do
-	timed_worker size-small.$w --job 4 --worker $w --size 1M --steps 1 --verify 4 \
+	timed_worker size-small.$w --job 10 --worker $w --size 1M --steps 1 --verify 4 \
 		--opt timeout_ms=2000 --opt first_step=10 &
 done
-timed_worker size-small.3 --job 4 --worker 3 --size 512K --steps 1 --verify 4 \
+timed_worker size-small.3 --job 10 --worker 3 --size 512K --steps 1 --verify 4 \
 	--opt timeout_ms=2000 --opt first_step=10 &
 wait
 for w in 0 1 2; do expect_error size-small.$w 2000 "timeout: no result"; done

@@ -430,6 +430,7 @@ verify(const struct args *a, const struct geometry *g, uint32_t step, const uint
 
 		if (n == 0) {
 			rc = verify_skipped(a, step, off, m, got, r.x);
+			*checked += m;
 			continue;
 		}
 		ref_chunk(&r, g, a, step, bitmaps[k], off, m);

@@ -70,6 +70,13 @@ void ainftp_dp_input_burst(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct 
 			   uint16_t n, struct ainftp_port_ctr *ctr);
 
 /*
+ * The result copies of the burst whose tags are due: their tags, all in one
+ * pass of the MAC's lanes, then onto the TX queues. After every burst and
+ * every scan, before the TX queues are flushed.
+ */
+void ainftp_dp_tags_flush(struct ainftp_rx_ctx *ctx);
+
+/*
  * The lcore leaves its loop: the mbufs it took ahead go back to their pools,
  * so that their counts are exact while it is stopped (it takes them again on
  * its next result).

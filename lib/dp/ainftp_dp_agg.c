@@ -212,7 +212,7 @@ offer_refused(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainft
 	switch (action) {
 	case AINFTP_SLOT_RESEND:
 		late_sample(&ctx->dp, job, w, s, bit, false);
-		ainftp_dp_result_resend(ctx, job, w, s, k, ctr);
+		ainftp_dp_result_resend(ctx, job, w, s, k, eth, udp, ctr);
 		return;
 	case AINFTP_SLOT_DUP:
 		ainftp_dp_bad(ctr, AINFTP_BAD_DUPLICATE);
@@ -397,7 +397,7 @@ ainftp_dp_probe(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned i
 
 	ainftp_ctr_add(&ctr->probes, 1);
 	if (seq == s->shadow_seq) {
-		ainftp_dp_result_resend(ctx, job, w, s, k, ctr);
+		ainftp_dp_result_resend(ctx, job, w, s, k, eth, udp, ctr);
 		return;
 	}
 	if (seq == s->seq)
@@ -507,6 +507,7 @@ ainftp_dp_scan(struct ainftp_rx_ctx *ctx, uint64_t now)
 	ctx->dp.now = now;
 	for (j = 0; j < ctx->dp.n_jobs; j++)
 		scan_job(ctx, &ctx->dp.jobs[j], now);
+	ainftp_dp_tags_flush(ctx);
 	ctx->dp.next_scan = now + ctx->dp.scan_period;
 }
 

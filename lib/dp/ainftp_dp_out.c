@@ -35,26 +35,26 @@ ainftp_dp_result_template(const struct ainftp_rx_ctx *ctx, const struct ainftp_d
 }
 
 /*
- * One copy of the result to one worker in h: its headers and its tag (NULL:
- * the job has no auth), then the payload, shared or copied.
+ * One copy of the result to one worker in h: its headers (tmpl: Ethernet,
+ * IPv4 and UDP to it), room for its tag
+ * when results are tagged (returned, else NULL), then the payload, shared or
+ * copied. Not sent yet: its tag may be due.
  */
-static void
-result_copy(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
-	    const struct ainftp_dp_worker *w, const struct ainftp_hdr *rh, const uint8_t *tag,
-	    uint16_t lane, struct rte_mbuf *payload, struct rte_mbuf *h,
-	    struct ainftp_port_ctr *ctr)
+static uint8_t *
+result_copy(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job, const uint8_t *tmpl,
+	    const struct ainftp_hdr *rh, uint16_t lane, struct rte_mbuf *payload,
+	    struct rte_mbuf *h, struct ainftp_port_ctr *ctr)
 {
 	bool chain = ctx->multiseg[job->port_idx];
 	uint16_t tl = result_tag_len(job);
 	char *p = rte_pktmbuf_append(h, RESULT_HDRS_LEN + tl + (chain ? 0 : job->result_len));
 	struct rte_udp_hdr *udp =
 		(struct rte_udp_hdr *)(p + RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr));
+	uint8_t *tag = tl != 0 ? (uint8_t *)p + RESULT_HDRS_LEN : NULL;
 
-	memcpy(p, w->tmpl, sizeof(w->tmpl));
+	memcpy(p, tmpl, AINFTP_UDP_HDRS_LEN);
 	udp->src_port = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ctx->net.udp_port) + lane));
 	memcpy(udp + 1, rh, sizeof(*rh));
-	if (tl != 0)
-		memcpy(p + RESULT_HDRS_LEN, tag, tl);
 	p += tl;
 	if (chain) {
 		h->next = payload;
@@ -65,49 +65,70 @@ result_copy(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 		memcpy(p + RESULT_HDRS_LEN, rte_pktmbuf_mtod(payload, void *), job->result_len);
 	}
 	ainftp_ctr_add(&ctr->results_sent, 1);
-	ainftp_tx_enqueue(&ctx->txq[job->port_idx], h, ctr);
+	return tag;
 }
 
-/*
- * Each worker's tag over the result's header and payload. The workers' keys
- * differ but the bytes do not, so the MAC's SIMD lanes take them all in one
- * pass: the header is copied into the payload mbuf's headroom, right in
- * front of the payload, which makes the signed bytes contiguous (the
- * headroom is never sent: each copy's own header goes in its own mbuf).
- */
-static void
-result_tags(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
-	    struct ainftp_dp_worker *const *to, unsigned int n, const struct ainftp_hdr *rh,
-	    struct rte_mbuf *payload, uint8_t (*tags)[AINFTP_TAG_LEN])
+void
+ainftp_dp_tags_flush(struct ainftp_rx_ctx *ctx)
 {
-	const struct ainftp_mac_key *mk[AINFTP_MAX_WORKERS];
-	const void *msg[AINFTP_MAX_WORKERS];
-	size_t len[AINFTP_MAX_WORKERS];
-	char *signed_bytes = rte_pktmbuf_mtod(payload, char *) - sizeof(*rh);
+	struct ainftp_tags_due *d = &ctx->dp.tags_due;
+	uint8_t tags[AINFTP_TAGS_DUE][AINFTP_TAG_LEN];
 	unsigned int i;
 
-	RTE_BUILD_BUG_ON(RTE_PKTMBUF_HEADROOM < sizeof(struct ainftp_hdr));
-	memcpy(signed_bytes, rh, sizeof(*rh));
-	for (i = 0; i < n; i++) {
-		mk[i] = &to[i]->key;
-		msg[i] = signed_bytes;
-		len[i] = sizeof(*rh) + job->result_len;
+	if (d->n == 0)
+		return;
+	ainftp_mac_many(ctx->dp.mac, d->mk, d->msg, d->len, tags, d->n);
+	for (i = 0; i < d->n; i++) {
+		uint16_t port = d->port_idx[i];
+
+		memcpy(d->tag[i], tags[i], AINFTP_TAG_LEN);
+		if (d->hold[i] != NULL)
+			rte_pktmbuf_free(d->hold[i]);
+		ainftp_tx_enqueue(&ctx->txq[port], d->m[i], &ctx->stats->port[port]);
 	}
-	ainftp_mac_many(ctx->dp.mac, mk, msg, len, tags, n);
+	d->n = 0;
 }
 
 /*
- * The result to n workers: their header mbufs in one allocation, and the
+ * A copy whose tag is due at the end of the burst, over the bytes at msg
+ * (the header copied in front of the shared payload, in its headroom, which
+ * is never sent: each copy's own header is in its own mbuf). A copied
+ * payload's mbuf gets a reference until then; a chained one has its own.
+ */
+static void
+tag_due(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job, struct rte_mbuf *h,
+	uint8_t *tag, const struct ainftp_mac_key *mk, const void *msg, struct rte_mbuf *hold)
+{
+	struct ainftp_tags_due *d = &ctx->dp.tags_due;
+
+	if (unlikely(d->n == AINFTP_TAGS_DUE))
+		ainftp_dp_tags_flush(ctx);
+	d->m[d->n] = h;
+	d->port_idx[d->n] = job->port_idx;
+	d->tag[d->n] = tag;
+	d->hold[d->n] = hold;
+	d->mk[d->n] = mk;
+	d->msg[d->n] = msg;
+	d->len[d->n] = sizeof(struct ainftp_hdr) + job->result_len;
+	d->n++;
+}
+
+/*
+ * The result to n workers (tmpl: their frame headers, else each one's learnt
+ * template): their header mbufs in one allocation, and the
  * payload's reference count raised once for all the copies that share it.
+ * Tagged, each copy waits for the end of the burst, when the tags of every
+ * result of the burst are made together (ainftp_dp_tags_flush).
  */
 static void
 result_send(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
-	    struct ainftp_dp_worker *const *to, unsigned int n, const struct ainftp_hdr *rh,
-	    uint16_t lane, struct rte_mbuf *payload, struct ainftp_port_ctr *ctr)
+	    struct ainftp_dp_worker *const *to, unsigned int n, const uint8_t *tmpl,
+	    const struct ainftp_hdr *rh, uint16_t lane, struct rte_mbuf *payload,
+	    struct ainftp_port_ctr *ctr)
 {
 	bool chain = ctx->multiseg[job->port_idx];
 	struct rte_mbuf *h[AINFTP_MAX_WORKERS];
-	uint8_t tags[AINFTP_MAX_WORKERS][AINFTP_TAG_LEN];
+	char *signed_bytes = rte_pktmbuf_mtod(payload, char *) - sizeof(*rh);
 	unsigned int i;
 
 	if (n == 0)
@@ -117,12 +138,21 @@ result_send(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 		ainftp_ctr_add(&ctr->drops[AINFTP_DROP_RESULT_NOMBUF], n);
 		return;
 	}
+	RTE_BUILD_BUG_ON(RTE_PKTMBUF_HEADROOM < sizeof(struct ainftp_hdr));
 	if (job->result_tags)
-		result_tags(ctx, job, to, n, rh, payload, tags);
-	if (chain)
+		memcpy(signed_bytes, rh, sizeof(*rh));
+	if (chain || job->result_tags)
 		rte_mbuf_refcnt_update(payload, (int16_t)n);
-	for (i = 0; i < n; i++)
-		result_copy(ctx, job, to[i], rh, tags[i], lane, payload, h[i], ctr);
+	for (i = 0; i < n; i++) {
+		uint8_t *tag = result_copy(ctx, job, tmpl != NULL ? tmpl : to[i]->tmpl, rh, lane,
+					   payload, h[i], ctr);
+
+		if (tag != NULL)
+			tag_due(ctx, job, h[i], tag, &to[i]->key, signed_bytes,
+				chain ? NULL : payload);
+		else
+			ainftp_tx_enqueue(&ctx->txq[job->port_idx], h[i], ctr);
+	}
 }
 
 static void
@@ -182,20 +212,33 @@ ainftp_dp_result_out(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
 	for (i = 0; i < job->n_workers; i++)
 		if (job->workers[i].udp_port != 0)
 			to[n++] = &job->workers[i];
-	result_send(ctx, job, to, n, &rh, (uint16_t)(k % job->lanes), payload, ctr);
+	result_send(ctx, job, to, n, NULL, &rh, (uint16_t)(k % job->lanes), payload, ctr);
 }
 
 void
 ainftp_dp_result_resend(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 			struct ainftp_dp_worker *w, const struct ainftp_slot *s, uint16_t k,
+			const struct rte_ether_hdr *eth, const struct rte_udp_hdr *udp,
 			struct ainftp_port_ctr *ctr)
 {
+	uint8_t tmpl[AINFTP_UDP_HDRS_LEN];
+	const uint8_t *to = w->tmpl;
 	struct ainftp_hdr rh;
 
+	/*
+	 * To where it asked from: a restarted worker's first packets are stale or
+	 * probes, which never teach its address (only a fresh contribution does),
+	 * so what was learnt may be its old process's port.
+	 */
+	if (udp->src_port != w->udp_port || !rte_is_same_ether_addr(&eth->src_addr, &w->mac)) {
+		ainftp_udp_headers(tmpl, &ctx->net.mac[job->port_idx], &eth->src_addr,
+				   ctx->net.ipv4, w->ipv4, ctx->net.udp_port, udp->src_port,
+				   (uint16_t)(sizeof(struct ainftp_hdr) + result_tag_len(job) +
+					      job->result_len));
+		to = tmpl;
+	}
 	result_header(job, s, k, &rh);
-	/* Only to a worker heard from here: it is where its template comes from. */
-	result_send(ctx, job, &w, w->udp_port != 0, &rh, (uint16_t)(k % job->lanes), s->shadow,
-		    ctr);
+	result_send(ctx, job, &w, 1, to, &rh, (uint16_t)(k % job->lanes), s->shadow, ctr);
 	ainftp_ctr_add(&ctr->results_resent, 1);
 }
 

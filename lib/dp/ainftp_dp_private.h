@@ -35,9 +35,13 @@ void ainftp_dp_result_out(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
 			  const struct ainftp_slot *s, uint16_t k, const void *out,
 			  struct rte_mbuf *payload, struct ainftp_port_ctr *ctr);
 
-/* Output: slot k's kept result again, to worker w alone (it retransmitted). */
+/*
+ * Output: slot k's kept result again, to worker w alone, where the packet
+ * that asked for it (eth, udp) came from (it retransmitted, or probed).
+ */
 void ainftp_dp_result_resend(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 			     struct ainftp_dp_worker *w, const struct ainftp_slot *s, uint16_t k,
+			     const struct rte_ether_hdr *eth, const struct rte_udp_hdr *udp,
 			     struct ainftp_port_ctr *ctr);
 
 /* Aggregate: a PROBE (worker widx asks whether its contribution to a chunk is in). */

@@ -121,6 +121,24 @@ struct ainftp_dp_job {
 
 _Static_assert(AINFTP_MAX_JOBS <= 32, "ainftp_dp.bells_due has a bit per job");
 
+/*
+ * Result copies whose tags wait for the end of the burst: every result of a
+ * burst, each for every worker, goes through the MAC's SIMD lanes together
+ * (a result alone fills 4 of 16 lanes at 4 workers). Up to AINFTP_TAGS_DUE.
+ */
+#define AINFTP_TAGS_DUE 128
+
+struct ainftp_tags_due {
+	unsigned int n;
+	struct rte_mbuf *m[AINFTP_TAGS_DUE]; /* the copy, sent once its tag is in */
+	uint16_t port_idx[AINFTP_TAGS_DUE];
+	uint8_t *tag[AINFTP_TAGS_DUE];		/* where its tag goes */
+	struct rte_mbuf *hold[AINFTP_TAGS_DUE]; /* a reference on msg's mbuf (copies), or NULL */
+	const struct ainftp_mac_key *mk[AINFTP_TAGS_DUE];
+	const void *msg[AINFTP_TAGS_DUE]; /* the signed bytes: header and payload */
+	size_t len[AINFTP_TAGS_DUE];
+};
+
 struct ainftp_dp {
 	uint16_t n_jobs;
 	struct ainftp_dp_job *jobs;
@@ -132,7 +150,8 @@ struct ainftp_dp {
 	/* Their mbufs taken ahead, warm (ainftp_mstash.h): what results are built in. */
 	struct ainftp_mstash result_stash;
 	struct ainftp_mstash hdr_stash;
-	float *scratch; /* float32 payloads copied to alignment before summing */
+	struct ainftp_tags_due tags_due; /* result copies waiting for their tags */
+	float *scratch;			 /* float32 payloads copied to alignment before summing */
 	/* HEARTBEAT_ACKs that passed their checks, to the control lcore (single producer
 	 * and single consumer: this lcore and the control lcore). */
 	struct rte_ring *hb_ring;

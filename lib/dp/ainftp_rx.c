@@ -68,6 +68,7 @@ ainftp_rx_poll(struct ainftp_rx_ctx *ctx)
 		rx_burst_process(ctx, q, pkts, n);
 		total += n;
 	}
+	ainftp_dp_tags_flush(ctx);
 	ainftp_dp_end(&ctx->dp);
 	/* Replies never wait for a full burst: latency matters more than batching them. */
 	for (i = 0; i < ctx->n_ports; i++)
@@ -97,5 +98,11 @@ ainftp_rx_loop(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt)
 void
 ainftp_rx_stop(struct ainftp_rx_ctx *ctx)
 {
+	uint16_t i;
+
+	/* Copies still waiting for their tags go out, so no mbuf stays taken. */
+	ainftp_dp_tags_flush(ctx);
+	for (i = 0; i < ctx->n_ports; i++)
+		ainftp_tx_flush(&ctx->txq[i], &ctx->stats->port[i]);
 	ainftp_dp_stop(&ctx->dp);
 }

@@ -41,7 +41,7 @@ import time
 
 import torch
 
-from . import E_OVERFLOW, Client, Error
+from . import E_OVERFLOW, E_SKIPPED, Client, Error
 
 __all__ = ["HookState", "allreduce_hook", "hook_state"]
 
@@ -61,12 +61,21 @@ class HookState:
     block's largest value, far below float32's own precision, so the hook
     takes it unless accept_overflow is False (then the Future fails with the
     ainftp.Error).
+
+    skips: buckets the job completed partly without this rank (it fell more
+    than a slot's turn behind; the appliance's default quorum is a majority).
+    Their elements hold the mean where results came and this rank's own
+    gradient where the job went on without it: still a gradient, so the hook
+    takes it unless accept_skip is False. The client rejoins the job by
+    itself at its next step.
     """
 
-    def __init__(self, client, accept_overflow=True):
+    def __init__(self, client, accept_overflow=True, accept_skip=True):
         self.client = client
         self.accept_overflow = accept_overflow
+        self.accept_skip = accept_skip
         self.overflows = 0
+        self.skips = 0
         self.allreduces = 0
         self.elements = 0
         self.seconds = 0.0
@@ -114,13 +123,16 @@ class HookState:
             done.set_result(grad)
 
     def _wait_one(self, req):
-        """Wait for req; an OVERFLOW result is a gradient too when accept_overflow is set."""
+        """Wait for req; an OVERFLOW or a skipped bucket is a gradient too, when accepted."""
         try:
             req.wait()
         except Error as e:
-            if e.status != E_OVERFLOW or not self.accept_overflow:
+            if e.status == E_OVERFLOW and self.accept_overflow:
+                self.overflows += 1
+            elif e.status == E_SKIPPED and self.accept_skip:
+                self.skips += 1
+            else:
                 raise
-            self.overflows += 1
 
     def close(self, close_client=True):
         """Stop the waiter once the Futures already started are complete."""
