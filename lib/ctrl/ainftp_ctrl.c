@@ -125,9 +125,9 @@ ainftp_ctrl_acks_drain(struct ainftp_runtime *rt)
 }
 
 /*
- * A HEARTBEAT to one worker: no payload and no tag. RESULTs carry no tag
- * either (docs/PROTOCOL.md, "Limitations of version 1"); a forged heartbeat
- * can only make a worker answer, and its ack is tagged under the worker's key.
+ * A HEARTBEAT to one worker: no payload and no tag (docs/PROTOCOL.md,
+ * "Limitations"): a forged heartbeat can only make a worker answer, and its
+ * ack is tagged under the worker's key.
  */
 static struct rte_mbuf *
 hb_frame(struct ainftp_runtime *rt, uint16_t j, uint16_t w, const struct ainftp_dp_addr *a,

@@ -36,9 +36,9 @@ ainftp_dp_result_template(const struct ainftp_rx_ctx *ctx, const struct ainftp_d
 
 /*
  * One copy of the result to one worker in h: its headers (tmpl: Ethernet,
- * IPv4 and UDP to it), room for its tag
- * when results are tagged (returned, else NULL), then the payload, shared or
- * copied. Not sent yet: its tag may be due.
+ * IPv4 and UDP to it), room for its tag when results are tagged (returned,
+ * else NULL), then the payload, shared or copied. Not sent yet: its tag may
+ * be due.
  */
 static uint8_t *
 result_copy(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job, const uint8_t *tmpl,
@@ -115,10 +115,10 @@ tag_due(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job, struct rte_m
 
 /*
  * The result to n workers (tmpl: their frame headers, else each one's learnt
- * template): their header mbufs in one allocation, and the
- * payload's reference count raised once for all the copies that share it.
- * Tagged, each copy waits for the end of the burst, when the tags of every
- * result of the burst are made together (ainftp_dp_tags_flush).
+ * template): their header mbufs in one allocation, and the payload's
+ * reference count raised once for all the copies that share it. Tagged, each
+ * copy waits for the end of the burst, when the tags of every result of the
+ * burst are made together (ainftp_dp_tags_flush).
  */
 static void
 result_send(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
