@@ -943,8 +943,18 @@ result_store(struct ainftp_client *c, struct ainftp_req *r, uint32_t k, const st
 	size_t n = r->n - off < c->o.elems ? r->n - off : c->o.elems;
 	float *out = r->buf + off;
 
-	/* pl is 2-aligned in the receive buffer (offset 32); a sum is always finite. */
-	c->rcodec->to_f32(&c->k, pl, (uint32_t)n, m->scale_exp, out);
+	/*
+	 * pl is 2-aligned in the receive buffer (offset 32); a sum is always
+	 * finite. The last, short chunk is decoded whole, through pad (free while
+	 * results are read): an int8 payload's values follow the exponents of all
+	 * its blocks, so its first n values are not an n-element payload.
+	 */
+	if (n < c->o.elems) {
+		c->rcodec->to_f32(&c->k, pl, c->o.elems, m->scale_exp, c->pad);
+		memcpy(out, c->pad, n * sizeof(float));
+	} else {
+		c->rcodec->to_f32(&c->k, pl, (uint32_t)n, m->scale_exp, out);
+	}
 	if (r->op == AINFTP_OP_MEAN && m->contributors > 1) {
 		float inv = (float)m->contributors;
 

@@ -89,7 +89,7 @@ const char *ainftp_status_name(int status);
  *   elems            elements per packet: the job's elems_per_packet (required)
  *   slots            the job's slots, a power of two (256)
  *   encoding         float32, int16 or int8: the job's encoding (required)
- *   result_encoding  float32 or int16: the job's result_encoding (float32)
+ *   result_encoding  float32, int16 or int8: the job's result_encoding (float32)
  *   window           most chunks in flight, 1..slots (slots); a congestion
  *                    window under it adapts to timeouts (docs/CLIENT.md)
  *   first_step       the step number of the first request (default: the one the

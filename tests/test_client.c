@@ -38,6 +38,7 @@
 
 #include "ainftp_client.h"
 #include "ainftp_client_private.h" /* struct ainftp_opts: what from_cluster fills */
+#include "ainftp_codec.h"
 #include "ainftp_config.h"
 #include "ainftp_proto.h"
 #include "ainftp_quant.h"
@@ -366,6 +367,17 @@ fake_seal_result(const struct fake *f, uint8_t *p, size_t plen)
 	return hl + AINFTP_TAG_LEN + plen;
 }
 
+/* The fake's sum as a result payload at rp, through the codec as the appliance does. */
+static int8_t
+fake_result_encode(const struct fake *f, uint8_t *rp)
+{
+	const struct ainftp_codec *rc = ainftp_codec_get(f->result_encoding);
+	struct ainftp_kernels k;
+
+	ainftp_kernels_init(&k, f->ops);
+	return rc->result_encode(&k, &f->acc, rp);
+}
+
 /* The sum of `contributors` copies of the DATA in d, as a sealed RESULT in out. Its length. */
 static size_t
 fake_result(struct fake *f, const uint8_t *d, uint8_t *out)
@@ -420,12 +432,7 @@ fake_result(struct fake *f, const uint8_t *d, uint8_t *out)
 					0);
 				break;
 			}
-		if (f->result_encoding == AINFTP_ENC_INT16) {
-			m.scale_exp = f->ops->res_i16(&f->acc, (int16_t *)(void *)rp);
-		} else {
-			f->ops->res_f32(&f->acc, (float *)(void *)rp);
-			m.scale_exp = 0;
-		}
+		m.scale_exp = fake_result_encode(f, rp);
 		if (f->acc.overflow)
 			m.flags |= AINFTP_F_OVERFLOW;
 	}
@@ -1315,7 +1322,7 @@ static const struct {
 	{"window", "0"},
 	{"encoding", "float64"},
 	{"encoding", "FLOAT32"},
-	{"result_encoding", "int8"},
+	{"result_encoding", "int4"},
 	{"key", "abcd"},
 	{"key", KEY_HEX "0"},
 	{"key", "5e1f0c9a7b3d2e4f6a8b9c0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4g"},
@@ -1369,6 +1376,7 @@ static const struct {
 	{"encoding", "int16"},
 	{"encoding", "float32"},
 	{"result_encoding", "int16"},
+	{"result_encoding", "int8"},
 	{"key", KEY_HEX_UPPER},
 	{"auth", "0"},
 	{"auth", "true"},
@@ -2674,6 +2682,60 @@ START_TEST(reduce_int8_to_int16)
 }
 END_TEST
 
+/*
+ * int8 contributions and int8 results (the appliance's res_i8), sum and mean,
+ * the last chunk short (40 of 96 elements: its values still start after all
+ * three block exponents), each value within half a unit of its block's exponent.
+ */
+START_TEST(reduce_int8_to_int8)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	enum { E = 96, N = 2 * E + 40 };
+	const size_t n = N, chunks = 3;
+	float x[N], sum[N], mean[N], y[N];
+	struct ainftp_acc acc;
+
+	f->encoding = f->result_encoding = AINFTP_ENC_INT8;
+	f->elems = E;
+	f->contributors = 3;
+	fake_start(f);
+	c = OPEN(f, NULL);
+	fill(x, n, 52);
+	ainftp_acc_init(&acc, E, aligned_alloc(64, (ainftp_acc_size(E) + 63) / 64 * 64));
+	for (size_t k = 0; k < chunks; k++) {
+		float pad[E] = {0}, c1[E];
+		int8_t e[E / 32], q[E], r[E / 32 + E];
+		size_t m = n - k * E < E ? n - k * E : E;
+
+		memcpy(pad, x + k * E, m * sizeof(float));
+		ck_assert_int_eq(ainftp_quant_scalar.quant_i8(pad, E, e, q), 0);
+		ainftp_dequant_i8(e, q, E, c1);
+		ainftp_acc_reset(&acc);
+		for (int w = 0; w < 3; w++)
+			ainftp_quant_scalar.acc_i8(&acc, e, q);
+		ainftp_quant_scalar.res_i8(&acc, r, r + E / 32);
+		ainftp_dequant_i8(r, r + E / 32, (uint32_t)m, sum + k * E);
+		for (size_t i = 0; i < m; i++) {
+			/* 3 x c1 is exact in double; the result within half its block's unit */
+			ck_assert_double_le(fabs((double)sum[k * E + i] - 3.0 * c1[i]),
+					    ldexp(1.0, r[i / 32] - 1));
+			mean[k * E + i] = sum[k * E + i] / 3.0f;
+		}
+	}
+	memcpy(y, x, sizeof(x));
+	ck_assert_msg(ainftp_allreduce(c, y, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(y, sum, n);
+	memcpy(y, x, sizeof(x));
+	ck_assert_msg(ainftp_allreduce(c, y, n, AINFTP_OP_MEAN) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(y, mean, n);
+	ck_assert_uint_eq(fake_get(f, &f->bad), 0);
+	ainftp_client_close(c);
+	fake_free(f);
+	free(acc.acc);
+}
+END_TEST
+
 /* Three requests started at once: each right, steps first_step, +1, +2 in that order. */
 START_TEST(reduce_async_steps)
 {
@@ -3363,6 +3425,7 @@ client_suite(void)
 	tcase_add_test(reduce, reduce_probe_is_first_sent);
 	tcase_add_test(reduce, reduce_int16);
 	tcase_add_test(reduce, reduce_int8_to_int16);
+	tcase_add_test(reduce, reduce_int8_to_int8);
 	tcase_add_test(reduce, reduce_async_steps);
 	tcase_add_test(reduce, reduce_two_threads);
 	tcase_add_test(reduce, reduce_bind_port);

@@ -62,6 +62,9 @@
 #define WITH_TELEMETRY(t) CFG(APPLIANCE, PORTS, LCORES, JOBS "," t)
 
 #define E8 "{},{},{},{},{},{},{},{},"
+/* int8 contributions of 8 KB and more (8640 + 270 exponents + 76 of headers: 8986 bytes). */
+#define JUMBO "'ports':[{'device':'net_ring0','mtu':9000}]"
+#define JOB_8K "'id':1,'elems_per_packet':8640,'encoding':'int8'"
 #define SIXTEEN_QUEUES "'ports':[{'device':'net_ring0','rx_queues':16}]"
 #define BINDS_1_4 BIND(1, 0, 0) "," BIND(2, 0, 1) "," BIND(3, 0, 2) "," BIND(4, 0, 3)
 #define BINDS_5_8 BIND(5, 0, 4) "," BIND(6, 0, 5) "," BIND(7, 0, 6) "," BIND(8, 0, 7)
@@ -218,8 +221,15 @@ static const struct bad_case bad_cases[] = {
 	    WITH_JOB_FULL("'id':1,'elems_per_packet':256,'encoding':'int4'", WORKERS),
 	    "cluster.json: jobs[0].encoding: \"int4\" is not one of \"int16\", \"int8\", "
 	    "\"float32\""),
-	BAD("int8 result encoding", WITH_JOB(",'result_encoding':'int8'"),
-	    "cluster.json: jobs[0].result_encoding: \"int8\" is not one of \"float32\", \"int16\""),
+	BAD("unknown result encoding", WITH_JOB(",'result_encoding':'int4'"),
+	    "cluster.json: jobs[0].result_encoding: \"int4\" is not one of \"float32\", "
+	    "\"int16\", \"int8\""),
+	BAD("int8 results with the sink on",
+	    CFG(APPLIANCE, PORTS, LCORES,
+		"'jobs':[" JOB_WITH(",'result_encoding':'int8'") "],'sink':{}"),
+	    "cluster.json: jobs[0].result_encoding: \"int8\" results have an exponent per "
+	    "block, which the result sink's consumers do not read: \"float32\" or \"int16\" "
+	    "with \"sink\", or no \"sink\""),
 	BAD("bad IPv4", WITH_APPLIANCE("'appliance':{'ipv4':'10.0.0.300'}"),
 	    "cluster.json: appliance.ipv4: \"10.0.0.300\" is not an IPv4 address"),
 	BAD("unspecified IPv4", WITH_APPLIANCE("'appliance':{'ipv4':'0.0.0.0'}"),
@@ -283,7 +293,13 @@ static const struct bad_case bad_cases[] = {
 	    WITH_JOB_FULL("'id':1,'elems_per_packet':712,'encoding':'int16'", WORKERS),
 	    "cluster.json: jobs[0].elems_per_packet: 712 elements make float32 results of 2924 "
 	    "bytes with headers, more than the smallest port MTU (1500): fewer elements, or "
-	    "\"result_encoding\": \"int16\""),
+	    "\"result_encoding\": \"int16\" or \"int8\""),
+	BAD("int16 results of 8 KB of int8 too big for MTU 9000",
+	    CFG(APPLIANCE, JUMBO, LCORES,
+		"'jobs':[" JOB_FULL(JOB_8K ",'result_encoding':'int16'", WORKERS) "]"),
+	    "cluster.json: jobs[0].elems_per_packet: 8640 elements make int16 results of 17356 "
+	    "bytes with headers, more than the smallest port MTU (9000): fewer elements, or "
+	    "\"result_encoding\": \"int8\""),
 	BAD("elements too big for the MTU",
 	    WITH_JOB_FULL("'id':1,'elems_per_packet':1024,'encoding':'int16'", WORKERS),
 	    "cluster.json: jobs[0].elems_per_packet: 1024 int16 elements need 2124 bytes with "
@@ -610,6 +626,34 @@ START_TEST(test_sink)
 		ck_assert_uint_eq(cfg.sink.device, 3);
 		ck_assert_str_eq(cfg.sink.path, "/dev/shm/r");
 	}
+}
+END_TEST
+
+/*
+ * int8 results: 8 KB of int8 contributions at MTU 9000 (their int16 results
+ * would not fit), any element count with other contributions, the sink off.
+ */
+START_TEST(test_int8_results)
+{
+	struct ainftp_config cfg;
+
+	parse_ok(CFG(APPLIANCE, JUMBO, LCORES,
+		     "'jobs':[" JOB_FULL(JOB_8K ",'result_encoding':'int8'", WORKERS) "]"),
+		 &cfg);
+	ck_assert_uint_eq(cfg.jobs[0].elems_per_packet, 8640);
+	ck_assert_int_eq(cfg.jobs[0].encoding, AINFTP_ENC_INT8);
+	ck_assert_int_eq(cfg.jobs[0].result_encoding, AINFTP_ENC_INT8);
+	ck_assert_uint_le(ainftp_payload_len(AINFTP_ENC_INT8, 8640) + AINFTP_PKT_OVERHEAD, 9000);
+	parse_ok(WITH_JOB_FULL("'id':1,'elems_per_packet':100,'encoding':'float32',"
+			       "'result_encoding':'int8'",
+			       WORKERS),
+		 &cfg);
+	ck_assert_int_eq(cfg.jobs[0].result_encoding, AINFTP_ENC_INT8);
+	parse_ok(CFG(APPLIANCE, PORTS, LCORES,
+		     "'jobs':[" JOB_WITH(",'result_encoding':'int8'") "],'sink':{'backend':'off'}"),
+		 &cfg);
+	ck_assert_int_eq(cfg.jobs[0].result_encoding, AINFTP_ENC_INT8);
+	ck_assert_int_eq(cfg.sink.backend, AINFTP_SINK_OFF);
 }
 END_TEST
 
@@ -979,6 +1023,7 @@ config_suite(void)
 	tcase_add_test(tc, test_heartbeat_interval);
 	tcase_add_test(tc, test_prometheus);
 	tcase_add_test(tc, test_sink);
+	tcase_add_test(tc, test_int8_results);
 	tcase_add_test(tc, test_auth_off);
 	tcase_add_test(tc, test_min_quorum_default);
 	tcase_add_test(tc, test_names);

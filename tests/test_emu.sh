@@ -4,7 +4,7 @@
 # on one lcore against the appliance's own RX lcores (a ring port pair in place
 # of the job's port) and checks every result bit for bit. Jobs of 2, 8, 32 and
 # 64 workers (int16, auth on, random keys, 256 elements, 64 slots), then a
-# two-lane layout, int8, float32 and int16 results; each clean, then with 5%
+# two-lane layout, int8, float32, int16 results and int8 results; each clean, then with 5%
 # loss, 1% duplication and 1% reordering in both directions. Protocol v2's
 # retransmission economy (workers probe on timeout and resend data only when
 # the box says it is missing): data retransmissions per injected loss at most
@@ -106,6 +106,8 @@ run_case "f32-n8" 8 float32 float32 1 1 "${clean[@]}"
 run_case "f32-n8-lossy" 8 float32 float32 1 1 "${lossy[@]}"
 run_case "i16res-n8" 8 int16 int16 1 1 "${clean[@]}"
 run_case "i16res-n8-lossy" 8 int16 int16 1 1 "${lossy[@]}"
+run_case "i8res-n8" 8 int8 int8 1 1 "${clean[@]}"
+run_case "i8res-n8-lossy" 8 int8 int8 1 1 "${lossy[@]}"
 
 echo "emu: ${#summary[@]} runs of $chunks chunks, $failures failed"
 [ "$failures" = 0 ]

@@ -228,7 +228,77 @@ assert_acc_same(const struct ainftp_acc *want, const struct ainftp_acc *got, con
 			       "%s: acc32 differs at byte %ld (n=%u)", what, _d, want->n);
 }
 
-/* Both result kernels of ops against the reference. */
+/* The int8 payload (exponents, then values) res_i8 writes for a, at out (guarded). */
+static int8_t *
+res_i8_payload(const struct ainftp_quant_ops *ops, const struct ainftp_acc *a)
+{
+	size_t len = a->n + ainftp_blocks(a->n);
+	int8_t *out = guard_end(G_OUT, len);
+
+	ops->res_i8(a, out, out + ainftp_blocks(a->n));
+	return out;
+}
+
+static void
+assert_res_i8_same(const struct ainftp_quant_ops *ops, const struct ainftp_acc *a, const char *what)
+{
+	static int8_t want[MAXN + MAXN / 32];
+	size_t len = a->n + ainftp_blocks(a->n);
+
+	memcpy(want, res_i8_payload(ref, a), len);
+	ck_assert_same(want, res_i8_payload(ops, a), len,
+		       "%s res_i8 %s: differs at byte %ld (n=%u)", ops->name, what, _d, a->n);
+}
+
+/*
+ * res_i8 is a function of the exact sums alone: a copy of a with every block
+ * wide and its sums shifted left (exponents lowered) by amounts int64 holds
+ * gives the same payload as a, narrow or wide.
+ */
+static void
+assert_res_i8_any_state(const struct ainftp_quant_ops *ops, const struct ainftp_acc *a,
+			const char *what)
+{
+	static int8_t want[MAXN + MAXN / 32];
+	size_t len = a->n + ainftp_blocks(a->n);
+	struct ainftp_acc w;
+	uint32_t b, i;
+
+	memcpy(want, res_i8_payload(ops, a), len);
+	acc_init(&w, a->n);
+	w.fresh = false;
+	w.uni.mag = AINFTP_MAG_WIDE;
+	for (b = 0; b < ainftp_blocks(a->n); b++) {
+		struct ainftp_acc_block st = ainftp_acc_state(a, b);
+		uint32_t i0 = b * AINFTP_BLOCK, blen = ainftp_block_len(a->n, b);
+		int room = 63, sh;
+
+		for (i = i0; st.exp != AINFTP_EXP_NONE && i < i0 + blen; i++) {
+			int64_t v = ainftp_acc_at(a, i);
+			int used =
+				v == 0 ? 0
+				       : 64 - __builtin_clzll(v < 0 ? -(uint64_t)v : (uint64_t)v);
+
+			room = 63 - used < room ? 63 - used : room;
+		}
+		/* No rnd(): the callers' random sequences stay as they were. */
+		room = room < 0 ? 0 : room; /* INT64_MIN */
+		sh = st.exp == AINFTP_EXP_NONE ? 0 : (int)((b * 7 + a->n) % (uint32_t)(room + 1));
+		w.exp[b] = st.exp == AINFTP_EXP_NONE ? st.exp : st.exp - sh;
+		w.emax[b] = st.emax;
+		w.mag[b] = AINFTP_MAG_WIDE;
+		for (i = i0; i < i0 + blen; i++)
+			w.acc[i] = st.exp == AINFTP_EXP_NONE
+					   ? 0
+					   : (int64_t)((uint64_t)ainftp_acc_at(a, i) << sh);
+	}
+	ck_assert_same(want, res_i8_payload(ops, &w), len,
+		       "%s res_i8 %s: widened and shifted, differs at byte %ld (n=%u)", ops->name,
+		       what, _d, a->n);
+	acc_free(&w);
+}
+
+/* The result kernels of ops against the reference. */
 static void
 assert_res_same(const struct ainftp_quant_ops *ops, const struct ainftp_acc *a, const char *what)
 {
@@ -248,6 +318,7 @@ assert_res_same(const struct ainftp_quant_ops *ops, const struct ainftp_acc *a, 
 	ck_assert_msg(ew == eg, "%s res_i16 %s: exponent %d, want %d", ops->name, what, eg, ew);
 	ck_assert_same(iw, ig, a->n * sizeof(int16_t), "%s res_i16 %s: differs at byte %ld (n=%u)",
 		       ops->name, what, _d, a->n);
+	assert_res_i8_same(ops, a, what);
 }
 
 /* ---- inputs ---- */
@@ -950,10 +1021,13 @@ record(int w, enum enc enc, uint32_t n)
 static int32_t emin[MAXN / 32], emax_of[MAXN / 32];
 
 /* The sum of nw contributions by __int128, then the defined conversions. */
+/* expect's sums, at exponent emin[b] in block b. */
+static __int128 xsum[MAXN];
+
 static bool
 expect(int nw, uint32_t n, int wbits, float *f, int16_t *q, int8_t *qe)
 {
-	static __int128 sum[MAXN];
+	__int128 *sum = xsum;
 	int32_t k = INT32_MIN, eo;
 	bool overflow = false;
 	uint32_t b, i;
@@ -1011,6 +1085,116 @@ expect(int nw, uint32_t n, int wbits, float *f, int16_t *q, int8_t *qe)
 	return overflow;
 }
 
+static unsigned __int128
+mag128(__int128 v)
+{
+	return v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+}
+
+/* v * 2^s for any s (a right shift rounds to nearest even). */
+static __int128
+scale128(__int128 v, int32_t s)
+{
+	return s >= 0 ? v * ((__int128)1 << s) : shr128(v, -s);
+}
+
+/*
+ * The int8 result of expect's sums (e8: per block, q8: the values), from the
+ * __int128 sums: per block, e = K - 7 with K the bit length of the largest
+ * |sum| plus the block's exponent, one more if that maximum rounds to 128.
+ */
+static void
+expect_i8(uint32_t n, int8_t *e8, int8_t *q8)
+{
+	uint32_t b, i;
+
+	for (b = 0; b < ainftp_blocks(n); b++) {
+		uint32_t i0 = b * 32, len = ainftp_block_len(n, b);
+		unsigned __int128 top = 0;
+		int32_t e, lo = emin[b];
+
+		for (i = i0; lo != INT32_MAX && i < i0 + len; i++)
+			top = mag128(xsum[i]) > top ? mag128(xsum[i]) : top;
+		if (top == 0) {
+			e8[b] = AINFTP_WIRE_EXP_ZERO;
+			memset(q8 + i0, 0, len);
+			continue;
+		}
+		e = (int32_t)bits128(top) + lo - 7;
+		if (e > lo && e < 127 && shr128((__int128)top, e - lo) > 127)
+			e++;
+		e = e < -128 ? -128 : (e > 127 ? 127 : e);
+		e8[b] = (int8_t)e;
+		for (i = i0; i < i0 + len; i++) {
+			__int128 v = scale128(xsum[i], lo - e);
+
+			q8[i] = (int8_t)(v > 127 ? 127 : (v < -127 ? -127 : v));
+		}
+	}
+}
+
+/*
+ * What an int8 result must be, whatever computed it, for expect's sums: an
+ * all-zero block at -128; every |q| <= 127 and q x 2^e within 2^(e-1) of the
+ * exact sum (but +-127 for any sum beyond, at e clamped at 127); e the
+ * smallest exponent that holds the block's maximum (at e - 1 it would round
+ * past 127), unless clamped at -128.
+ */
+static void
+check_i8_bound(uint32_t n, const int8_t *e8, const int8_t *q8, const char *what)
+{
+	uint32_t b, i;
+
+	for (b = 0; b < ainftp_blocks(n); b++) {
+		uint32_t i0 = b * 32, len = ainftp_block_len(n, b);
+		int32_t e = e8[b], lo = emin[b], m;
+		unsigned __int128 top = 0;
+
+		for (i = i0; lo != INT32_MAX && i < i0 + len; i++)
+			top = mag128(xsum[i]) > top ? mag128(xsum[i]) : top;
+		if (top == 0) {
+			check(e == AINFTP_WIRE_EXP_ZERO, "%s: zero block %u at exponent %d", what,
+			      b, e);
+			for (i = i0; i < i0 + len; i++)
+				check(q8[i] == 0, "%s: zero block %u, value %d", what, b, q8[i]);
+			continue;
+		}
+		m = e < lo ? e : lo; /* both sides exact at 2^m */
+		for (i = i0; i < i0 + len; i++) {
+			__int128 d = (__int128)q8[i] * ((__int128)1 << (e - m)) -
+				     xsum[i] * ((__int128)1 << (lo - m));
+
+			check(q8[i] >= -127, "%s: element %u is -128", what, i);
+			/* Clamped at 127 (a sum of 2^134 or more): saturated, on the sum's side. */
+			if (e == 127 && (q8[i] == 127 || q8[i] == -127) && (d < 0) == (q8[i] > 0))
+				continue;
+			check(2 * mag128(d) <= (unsigned __int128)1 << (e - m),
+			      "%s: element %u: %d x 2^%d is more than half a unit from the sum",
+			      what, i, q8[i], e);
+		}
+		check(e == -128 || mag128(scale128((__int128)top, lo - (e - 1))) > 127,
+		      "%s: block %u at 2^%d, but 2^%d holds its maximum", what, b, e, e - 1);
+	}
+}
+
+/*
+ * The result of ops on a (whose sums expect computed) against expect_i8 and
+ * the bound, and the same bits from a widened copy at lower exponents.
+ */
+static void
+check_res_i8(const struct ainftp_quant_ops *ops, const struct ainftp_acc *a, const char *what)
+{
+	static int8_t e8[MAXN / 32], q8[MAXN];
+	uint32_t nb = ainftp_blocks(a->n);
+	const int8_t *got = res_i8_payload(ops, a);
+
+	expect_i8(a->n, e8, q8);
+	ck_assert_same(e8, got, nb, "%s: res_i8 exponent of block %ld", what, _d);
+	ck_assert_same(q8, got + nb, a->n, "%s: res_i8 element %ld", what, _d);
+	check_i8_bound(a->n, got, got + nb, what);
+	assert_res_i8_any_state(ops, a, what);
+}
+
 static void
 shuffle(int *p, int nw)
 {
@@ -1054,6 +1238,7 @@ START_TEST(sums_exact_and_order_independent)
 	int perm[MAXW];
 	struct ainftp_acc a;
 	unsigned int in, iw;
+	char what[80];
 	int enc;
 
 	if (!ops)
@@ -1100,6 +1285,9 @@ START_TEST(sums_exact_and_order_independent)
 					ck_assert_same(qw, qg, n * sizeof(int16_t),
 						       "%s enc %d nw %d perm %d: res_i16 byte %ld",
 						       ops->name, enc, nw, p, _d);
+					snprintf(what, sizeof(what), "%s enc %d nw %d n %u perm %d",
+						 ops->name, enc, nw, n, p);
+					check_res_i8(ops, &a, what);
 				}
 				acc_free(&a);
 			}
@@ -1165,6 +1353,7 @@ START_TEST(mixed_encodings_exact_any_order)
 			check(eg == ew, "%s: res_i16 exponent %d, want %d", what, eg, ew);
 			ck_assert_same(qw, qg, n * sizeof(int16_t), "%s: res_i16 byte %ld", what,
 				       _d);
+			check_res_i8(ops, &a, what);
 		}
 		acc_free(&a);
 		acc_free(&r);
@@ -1286,6 +1475,7 @@ switch_run(const struct ainftp_quant_ops *ops, enum enc enc, uint32_t n, int nw,
 		ck_assert_same(fw, fg, n * sizeof(float), "%s: res_f32 byte %ld", what, _d);
 		check(eg == ew, "%s: res_i16 exponent %d, want %d", what, eg, ew);
 		ck_assert_same(qw, qg, n * sizeof(int16_t), "%s: res_i16 byte %ld", what, _d);
+		check_res_i8(ops, &a, what);
 	}
 	acc_free(&a);
 	acc_free(&r);
@@ -1526,6 +1716,141 @@ START_TEST(res_i16_clamps)
 }
 END_TEST
 
+/*
+ * res_i8 on crafted block states, by hand: ties either way and negative, a
+ * maximum that rounds to 128 (one exponent more), powers of two, empty and
+ * cancelled blocks, both clamps, the int64 extremes.
+ */
+struct i8_case {
+	int32_t exp;  /* AINFTP_EXP_NONE: empty */
+	int64_t v[6]; /* the block's first sums; the rest are 0 */
+	int8_t e;     /* the result's exponent */
+	int8_t q[6];
+};
+
+static const struct i8_case i8_cases[] = {
+	{0, {129, 3, -3, 1, -1, 5}, 1, {64, 2, -2, 0, 0, 2}},
+	{0, {255, -255, 254, 2}, 2, {64, -64, 64, 0}}, /* 127.5 units at 2^1 */
+	{-3, {-255, -131, -129, 6, -6}, -1, {-64, -33, -32, 2, -2}},
+	{AINFTP_EXP_NONE, {0}, AINFTP_WIRE_EXP_ZERO, {0}},
+	{5, {0}, AINFTP_WIRE_EXP_ZERO, {0}}, /* contributions that cancelled */
+	{10, {128, -64, 1}, 11, {64, -32, 0}},
+	{-130, {3, 1, 2, -2, 6}, -128, {1, 0, 0, 0, 2}},      /* below the clamp: fewer bits */
+	{127, {1 << 20, -(1 << 20), 1}, 127, {127, -127, 1}}, /* above it: saturated */
+	{0, {127, -127}, 0, {127, -127}},
+	{0, {INT64_MIN, INT64_MAX, 1}, 57, {-64, 64, 0}},
+	{0, {-128, 1}, 1, {-64, 0}},
+	{0, {383, 191}, 2, {96, 48}},
+	{-7, {8128, -8192}, 0, {64, -64}}, /* 63.5 units: to even */
+};
+#define N_I8_CASES (sizeof(i8_cases) / sizeof(i8_cases[0]))
+
+START_TEST(res_i8_crafted)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	const uint32_t n = N_I8_CASES * AINFTP_BLOCK - 5; /* a short last block */
+	struct ainftp_acc a;
+	const int8_t *out;
+	uint32_t b, j;
+
+	if (!ops)
+		return;
+	acc_init(&a, n);
+	a.fresh = false;
+	a.uni.mag = AINFTP_MAG_WIDE;
+	for (b = 0; b < N_I8_CASES; b++) {
+		a.exp[b] = i8_cases[b].exp;
+		a.emax[b] = i8_cases[b].exp;
+		a.mag[b] = AINFTP_MAG_WIDE;
+		for (j = 0; j < ainftp_block_len(n, b); j++)
+			a.acc[b * AINFTP_BLOCK + j] = j < 6 ? i8_cases[b].v[j] : 0;
+	}
+	out = res_i8_payload(ops, &a);
+	for (b = 0; b < N_I8_CASES; b++) {
+		const int8_t *q = out + ainftp_blocks(n) + b * AINFTP_BLOCK;
+
+		ck_assert_msg(out[b] == i8_cases[b].e, "%s block %u: exponent %d, want %d",
+			      ops->name, b, out[b], i8_cases[b].e);
+		for (j = 0; j < ainftp_block_len(n, b); j++)
+			ck_assert_msg(q[j] == (j < 6 ? i8_cases[b].q[j] : 0),
+				      "%s block %u element %u: %d, want %d", ops->name, b, j, q[j],
+				      j < 6 ? i8_cases[b].q[j] : 0);
+	}
+	assert_res_same(ops, &a, "crafted i8");
+	assert_res_i8_any_state(ops, &a, "crafted i8");
+	acc_free(&a);
+}
+END_TEST
+
+/*
+ * 64 workers of the largest values, each encoding: the int8 result against
+ * the __int128 sum and its bound, in any order, narrow or widened (the
+ * exponents of some blocks spread past what int32 holds).
+ */
+static void
+fill_extreme(int w, uint32_t n, int scenario)
+{
+	uint32_t i, b;
+
+	for (b = 0; b < ainftp_blocks(n); b++) {
+		/* Block 3 spreads its exponents by 20 (wide); the others share one. */
+		int32_t e = b == 3 && w % 2 ? 20 : 0;
+
+		ce8[b] = (int8_t)e;
+		ce16 = scenario == 1 ? 127 : (int8_t)(w % 2 ? 20 : 0);
+		for (i = b * 32; i < b * 32 + ainftp_block_len(n, b); i++) {
+			/* block 0 all +max, block 1 all -max, the rest alternating */
+			bool neg = b == 1 || (b >= 2 && (i + (uint32_t)w) % 2);
+
+			c8[i] = (int8_t)(neg ? -128 : 127);
+			c16[i] = (int16_t)(neg ? -32768 : 32767);
+			cf[i] = neg ? -FLT_MAX : FLT_MAX;
+		}
+	}
+}
+
+START_TEST(res_i8_extremes_any_order)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	static float fw[MAXN], xs[MAXW * 160];
+	static int16_t qw[MAXN];
+	static const int wbits[] = {AINFTP_QBITS_INT16, AINFTP_QBITS_INT8, AINFTP_QBITS_FLOAT32};
+	const uint32_t n = 160;
+	struct ainftp_acc a;
+	int perm[MAXW], enc, scenario, w, p;
+	char what[80];
+	int8_t ew;
+
+	if (!ops)
+		return;
+	rng = 31337;
+	acc_init(&a, n);
+	for (enc = ENC_I16; enc <= ENC_F32; enc++)
+		for (scenario = 0; scenario < 2; scenario++) {
+			for (w = 0; w < MAXW; w++) {
+				fill_extreme(w, n, scenario);
+				record(w, (enum enc)enc, n);
+				memcpy(xs + (size_t)w * n, cf, n * sizeof(float));
+				perm[w] = w;
+			}
+			ck_assert(!expect(MAXW, n, wbits[enc], fw, qw, &ew));
+			for (p = 0; p < 6; p++) {
+				ainftp_acc_reset(&a);
+				shuffle(perm, MAXW);
+				for (w = 0; w < MAXW; w++) {
+					replay(perm[w], (enum enc)enc, n, xs);
+					ck_assert_int_eq(add(ops, &a, (enum enc)enc), 0);
+				}
+				ck_assert(!a.overflow);
+				snprintf(what, sizeof(what), "%s enc %d scenario %d order %d",
+					 ops->name, enc, scenario, p);
+				check_res_i8(ops, &a, what);
+			}
+		}
+	acc_free(&a);
+}
+END_TEST
+
 START_TEST(select_and_names)
 {
 	ck_assert_str_eq(ainftp_quant_scalar.name, "scalar");
@@ -1568,6 +1893,8 @@ quant_suite(void)
 	tcase_add_loop_test(tc, overflow_past_span, 0, NOPS);
 	tcase_add_test(tc, overflow_rounds_to_nearest_even);
 	tcase_add_loop_test(tc, res_i16_clamps, 0, NOPS);
+	tcase_add_loop_test(tc, res_i8_crafted, 0, NOPS);
+	tcase_add_loop_test(tc, res_i8_extremes_any_order, 0, NOPS);
 	suite_add_tcase(s, tc);
 	return s;
 }

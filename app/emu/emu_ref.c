@@ -227,6 +227,59 @@ ref_res_i16(const struct ainftp_emu *e, const emu_i128 *s, const int32_t *E, int
 	return (int8_t)eo;
 }
 
+/* a * 2^d for a >= 0 (a < 2^71, d <= 7 but where an exponent clamped at 127), rounded to
+ * nearest, ties to even; 2^71 stands for anything past 7 bits. */
+static emu_i128
+ref_scale(emu_i128 a, int32_t d)
+{
+	emu_i128 half, rem, r;
+
+	if (d >= 0)
+		return d > AINFTP_QBITS_INT8 ? (emu_i128)1 << 71 : a << d;
+	if (-d > 120)
+		return 0; /* far below one half */
+	half = (emu_i128)1 << (-d - 1);
+	rem = a & (((emu_i128)1 << -d) - 1);
+	r = a >> -d;
+	return r + (rem > half || (rem == half && (r & 1)));
+}
+
+/*
+ * int8 result of the exact sums s (at E[b]), block b, by the rule of res_i8
+ * (docs/QUANTIZATION.md): K = the bit length of the block's largest |s| plus
+ * E; the exponent is K - 7, or K - 6 when that largest sum rounds to 128 at
+ * K - 7, clamped to [-128, 127] (-128 and all zero for a zero block); each
+ * element is s * 2^(E - exponent) rounded to nearest, ties to even,
+ * saturated at +-127.
+ */
+static int8_t
+ref_res_i8_block(const struct ainftp_emu *e, uint32_t b, const emu_i128 *s, int32_t E, int8_t *q)
+{
+	uint32_t i, n = RTE_MIN((uint32_t)AINFTP_BLOCK, e->elems - b * AINFTP_BLOCK);
+	emu_i128 top = 0, v;
+	int32_t eo = 0;
+
+	for (i = 0; E != AINFTP_EXP_NONE && i < n; i++)
+		top = RTE_MAX(top, s[i] < 0 ? -s[i] : s[i]);
+	if (top == 0) {
+		memset(q, 0, n);
+		return AINFTP_WIRE_EXP_ZERO;
+	}
+	for (v = top; v != 0; v >>= 1)
+		eo++;
+	eo += E - AINFTP_QBITS_INT8;
+	if (eo > E && eo < 127 && ref_scale(top, E - eo) > INT8_MAX)
+		eo++;
+	eo = RTE_MIN(RTE_MAX(eo, -128), 127);
+	for (i = 0; i < n; i++) {
+		emu_i128 r =
+			RTE_MIN(ref_scale(s[i] < 0 ? -s[i] : s[i], E - eo), (emu_i128)INT8_MAX);
+
+		q[i] = (int8_t)(s[i] < 0 ? -r : r);
+	}
+	return (int8_t)eo;
+}
+
 /*
  * The oracle's result encoders, one per result encoding: the exact sums
  * (e->ref_sum at e->ref_E per block) as the result's payload at out, and its
@@ -267,9 +320,22 @@ result_i16(struct ainftp_emu *e, uint8_t *out)
 	return exp;
 }
 
+/* The int8 payload: the blocks' exponents, then the values; the header's exponent is 0. */
+static int8_t
+result_i8(struct ainftp_emu *e, uint8_t *out)
+{
+	uint32_t b;
+
+	for (b = 0; b < e->blocks; b++)
+		out[b] = (uint8_t)ref_res_i8_block(e, b, e->ref_sum + b * AINFTP_BLOCK, e->ref_E[b],
+						   (int8_t *)out + e->blocks + b * AINFTP_BLOCK);
+	return 0;
+}
+
 static const emu_result_fn emu_results[] = {
 	[AINFTP_ENC_FLOAT32] = result_f32,
 	[AINFTP_ENC_INT16] = result_i16,
+	[AINFTP_ENC_INT8] = result_i8,
 };
 
 /*
@@ -395,6 +461,16 @@ emu_result_compare(struct ainftp_emu *e, const struct emu_worker *wk, const stru
 	}
 	if (memcmp(got, want, e->result_len) == 0)
 		return true;
+	if (e->rcodec->payload_len(2) != 2 * (size_t)size) {
+		/* Block exponents in the payload (int8): no fixed bytes per element. */
+		for (i = 0; got[i] == want[i]; i++)
+			;
+		emu_result_bad(
+			e, wk, msg->step, msg->chunk,
+			"payload byte %u (of %u block exponents, then values) is %d, want %d", i,
+			e->blocks, (int8_t)got[i], (int8_t)want[i]);
+		return false;
+	}
 	for (i = 0; i < e->elems; i++) {
 		uint32_t a = 0, b = 0;
 

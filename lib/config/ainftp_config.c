@@ -962,24 +962,38 @@ ainftp_parse_payload(struct ainftp_ctx *c, const json_t *obj, const char *path,
 	return 0;
 }
 
-/* Results are never fragmented either: their encoding may be wider than the contributions'. */
+/* Bytes of a job's results in encoding enc, with headers. */
+static uint64_t
+ainftp_result_bytes(enum ainftp_encoding enc, const struct ainftp_job_conf *job)
+{
+	return (uint64_t)ainftp_payload_len(enc, job->elems_per_packet) + AINFTP_PKT_OVERHEAD;
+}
+
+/*
+ * Results are never fragmented either: their encoding may be wider than the
+ * contributions'. The error names the result encodings that would fit.
+ */
 static int
 ainftp_check_result_size(struct ainftp_ctx *c, const char *path, const struct ainftp_job_conf *job)
 {
-	char kpath[AINFTP_PATH_LEN];
+	char kpath[AINFTP_PATH_LEN], fits[128] = "";
+	const struct ainftp_codec *const *k;
 	uint16_t mtu = ainftp_min_mtu(c->cfg);
-	uint64_t bytes = (uint64_t)ainftp_payload_len(job->result_encoding, job->elems_per_packet) +
-			 AINFTP_PKT_OVERHEAD;
+	uint64_t bytes = ainftp_result_bytes(job->result_encoding, job);
 
 	if (bytes <= mtu)
 		return 0;
+	for (k = ainftp_codec_list; *k != NULL; k++)
+		if ((*k)->result_encode != NULL && ainftp_result_bytes((*k)->enc, job) <= mtu)
+			snprintf(fits + strlen(fits), sizeof(fits) - strlen(fits), "%s\"%s\"",
+				 fits[0] == '\0' ? ", or \"result_encoding\": " : " or ",
+				 (*k)->name);
 	ainftp_path_key(kpath, path, "elems_per_packet");
 	return ainftp_fail(c, kpath,
 			   "%u elements make %s results of %llu bytes with headers, more than the "
-			   "smallest port MTU (%u): fewer elements, or \"result_encoding\": "
-			   "\"int16\"",
+			   "smallest port MTU (%u): fewer elements%s",
 			   job->elems_per_packet, ainftp_encoding_name(job->result_encoding),
-			   (unsigned long long)bytes, mtu);
+			   (unsigned long long)bytes, mtu, fits);
 }
 
 static int
@@ -1286,6 +1300,35 @@ ainftp_parse_control(struct ainftp_ctx *c, const json_t *root)
 }
 
 /*
+ * The result sink's consumers (ainftp-sink-read, ainftp-sink-follow, the GPU
+ * consumer: docs/SINK.md) read a result as floats, or as int16 at the one
+ * exponent its mark holds. int8 results keep an exponent per block inside the
+ * payload, which they do not read: refused while the sink is on.
+ */
+static int
+ainftp_check_sink_encodings(struct ainftp_ctx *c)
+{
+	char kpath[AINFTP_PATH_LEN];
+	uint16_t j;
+
+	if (c->cfg->sink.backend == AINFTP_SINK_OFF)
+		return 0;
+	for (j = 0; j < c->cfg->n_jobs; j++) {
+		enum ainftp_encoding enc = c->cfg->jobs[j].result_encoding;
+
+		if (enc == AINFTP_ENC_FLOAT32 || enc == AINFTP_ENC_INT16)
+			continue;
+		snprintf(kpath, sizeof(kpath), "jobs[%u].result_encoding", j);
+		return ainftp_fail(c, kpath,
+				   "\"%s\" results have an exponent per block, which the result "
+				   "sink's consumers do not read: \"float32\" or \"int16\" with "
+				   "\"sink\", or no \"sink\"",
+				   ainftp_encoding_name(enc));
+	}
+	return 0;
+}
+
+/*
  * The result sink. Absent: off, so an appliance that never asked for an arena
  * makes no file; present, its backend defaults to auto (a GPU when there is
  * one, host memory otherwise).
@@ -1310,6 +1353,8 @@ ainftp_parse_sink(struct ainftp_ctx *c, const json_t *root)
 	    ainftp_get_string(c, obj, path, "path", false, &file) < 0)
 		return -1;
 	sk->backend = backend;
+	if (ainftp_check_sink_encodings(c) < 0)
+		return -1;
 	if (file == NULL)
 		return 0;
 	ainftp_path_key(kpath, path, "path");

@@ -59,7 +59,11 @@
 #define AINFTP_SINK_MAX_JOBS 16 /* AINFTP_MAX_JOBS */
 #define AINFTP_SINK_ALIGN 64
 
-/* How a job's result payload is encoded (the wire's result encodings). */
+/*
+ * How a job's result payload is encoded (the wire's result encodings that
+ * carry at most one exponent, in the mark: cluster.json refuses int8 results,
+ * whose exponents are per block, while the sink is on).
+ */
 enum ainftp_sink_enc {
 	AINFTP_SINK_ENC_FLOAT32 = 0, /* elems floats */
 	AINFTP_SINK_ENC_INT16 = 1,   /* elems int16, value = q * 2^exp */

@@ -152,6 +152,14 @@ i8_norm(const struct ainftp_kernels *k, const void *p, uint32_t n, int8_t exp, f
 	return ainftp_norm_i8(p, (const int8_t *)p + ainftp_blocks(n), n);
 }
 
+/* Exponents per block in the payload, as contributions have: the header's is 0. */
+static int8_t
+i8_result(const struct ainftp_kernels *k, const struct ainftp_acc *a, void *out)
+{
+	k->q->res_i8(a, out, (int8_t *)out + ainftp_blocks(a->n));
+	return 0;
+}
+
 static const struct ainftp_codec codec_int8 = {
 	.name = "int8",
 	.enc = AINFTP_ENC_INT8,
@@ -163,7 +171,7 @@ static const struct ainftp_codec codec_int8 = {
 	.accumulate = i8_accumulate,
 	.to_f32 = i8_to_f32,
 	.norm = i8_norm,
-	.result_encode = NULL, /* an int8 result could not say a sum of 64 exactly enough */
+	.result_encode = i8_result,
 };
 
 /* ------------------------------------------------------------ float32: IEEE binary32, as is */

@@ -494,21 +494,88 @@ ainftp_res_i16_exp(int32_t k)
 	return (int8_t)(k < -128 ? -128 : (k > 127 ? 127 : k));
 }
 
-int16_t
-ainftp_res_i16_one(int64_t v, int32_t d)
+/* v * 2^d rounded to nearest even, saturated to +-(2^bits - 1): one element of an integer result.
+ */
+static int64_t
+res_one(int64_t v, int32_t d, int bits)
 {
+	const int64_t lim = ((int64_t)1 << bits) - 1;
 	int64_t r;
 
 	if (v == 0)
 		return 0;
 	if (d >= 0) {
-		/* Only an exponent clamped at 127 can leave more than 15 bits here. */
-		if (d > AINFTP_QBITS_INT16 || (int32_t)bit_len(abs_u64(v)) + d > AINFTP_QBITS_INT16)
-			return v < 0 ? -INT16_MAX : INT16_MAX;
-		return (int16_t)(v * ((int64_t)1 << d));
+		/* Only an exponent clamped at 127 can leave more than `bits` bits here. */
+		if (d > bits || (int32_t)bit_len(abs_u64(v)) + d > bits)
+			return v < 0 ? -lim : lim;
+		return v * ((int64_t)1 << d);
 	}
 	r = ainftp_shr_rne(v, -d);
-	return (int16_t)(r > INT16_MAX ? INT16_MAX : (r < -INT16_MAX ? -INT16_MAX : r));
+	return r > lim ? lim : (r < -lim ? -lim : r);
+}
+
+int16_t
+ainftp_res_i16_one(int64_t v, int32_t d)
+{
+	return (int16_t)res_one(v, d, AINFTP_QBITS_INT16);
+}
+
+int8_t
+ainftp_res_i8_exp(int64_t top, int32_t exp)
+{
+	int32_t e;
+	int64_t r;
+
+	if (top == 0 || exp == AINFTP_EXP_NONE)
+		return AINFTP_WIRE_EXP_ZERO;
+	e = (int32_t)bit_len(abs_u64(top)) + exp - AINFTP_QBITS_INT8;
+	/*
+	 * |top| x 2^exp is below 128 units of 2^e but may round to 128: then one
+	 * exponent more (where it is below 64 units), so that no value saturates
+	 * and each is within half a unit. int16 saturates there instead, at a
+	 * cost of 2^-15 of its maximum; at 7 bits it would be 2^-7.
+	 */
+	if (e > exp && e < 127) {
+		r = ainftp_shr_rne(top, e - exp);
+		if (r > INT8_MAX || r < -INT8_MAX)
+			e++;
+	}
+	return (int8_t)(e < -128 ? -128 : (e > 127 ? 127 : e));
+}
+
+int8_t
+ainftp_res_i8_one(int64_t v, int32_t d)
+{
+	return (int8_t)res_one(v, d, AINFTP_QBITS_INT8);
+}
+
+/* res_i8, one block: the values at q, its exponent returned. */
+static int8_t
+res_i8_block(const struct ainftp_acc *a, uint32_t b, int8_t *q)
+{
+	int32_t exp = ainftp_acc_state(a, b).exp;
+	uint32_t j, len = ainftp_block_len(a->n, b);
+	size_t i0 = (size_t)b * AINFTP_BLOCK;
+	int64_t top = 0;
+	int8_t eo;
+
+	if (exp != AINFTP_EXP_NONE)
+		for (j = 0; j < len; j++)
+			if (abs_u64(ainftp_acc_at(a, i0 + j)) > abs_u64(top))
+				top = ainftp_acc_at(a, i0 + j);
+	eo = ainftp_res_i8_exp(top, exp);
+	for (j = 0; j < len; j++)
+		q[j] = top == 0 ? 0 : ainftp_res_i8_one(ainftp_acc_at(a, i0 + j), exp - eo);
+	return eo;
+}
+
+void
+ainftp_res_i8_ref(const struct ainftp_acc *a, int8_t *e, int8_t *q)
+{
+	uint32_t b;
+
+	for (b = 0; b < ainftp_blocks(a->n); b++)
+		e[b] = res_i8_block(a, b, q + (size_t)b * AINFTP_BLOCK);
 }
 
 static int8_t
@@ -573,6 +640,7 @@ const struct ainftp_quant_ops ainftp_quant_scalar = {
 	.acc_f32 = acc_f32_ref,
 	.res_f32 = res_f32_ref,
 	.res_i16 = res_i16_ref,
+	.res_i8 = ainftp_res_i8_ref,
 };
 
 bool

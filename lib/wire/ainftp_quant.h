@@ -167,9 +167,13 @@ typedef void (*ainftp_acc_i16_fn)(struct ainftp_acc *a, const int16_t *q, int8_t
 typedef void (*ainftp_acc_i8_fn)(struct ainftp_acc *a, const int8_t *e, const int8_t *q);
 typedef int (*ainftp_acc_f32_fn)(struct ainftp_acc *a, const float *x);
 
-/* Results: float32, or int16 with one exponent (returned). */
+/*
+ * Results: float32, int16 with one exponent (returned), or int8 blocks: one
+ * exponent per block at e, the values at q (the int8 payload's two parts).
+ */
 typedef void (*ainftp_res_f32_fn)(const struct ainftp_acc *a, float *out);
 typedef int8_t (*ainftp_res_i16_fn)(const struct ainftp_acc *a, int16_t *out);
+typedef void (*ainftp_res_i8_fn)(const struct ainftp_acc *a, int8_t *e, int8_t *q);
 
 /* ainftp_dequant_i16's bits (q * 2^e, one rounding), and a sum of squares of floats (the
  * sentry's SIMD kernels give both: ainftp_sentry.h). */
@@ -191,6 +195,7 @@ struct ainftp_quant_ops {
 	int (*acc_f32_any)(struct ainftp_acc *a, const void *x);
 	ainftp_res_f32_fn res_f32;
 	ainftp_res_i16_fn res_i16;
+	ainftp_res_i8_fn res_i8;
 };
 
 extern const struct ainftp_quant_ops ainftp_quant_scalar;
@@ -393,5 +398,15 @@ void ainftp_acc_block_add(struct ainftp_acc *a, uint32_t b, const int64_t *c, in
 /* res_i16: the exponent from K (AINFTP_EXP_NONE: nothing), and one element at shift d. */
 int8_t ainftp_res_i16_exp(int32_t k);
 int16_t ainftp_res_i16_one(int64_t v, int32_t d);
+
+/*
+ * res_i8, per block: the exponent from the block's sum of largest magnitude
+ * (top, at exp; top == 0 or exp == AINFTP_EXP_NONE: the block is zero), the
+ * smallest at which top rounds within +-127; and one element at shift d.
+ * ainftp_res_i8_ref is the scalar reference, in every set of kernels for now.
+ */
+int8_t ainftp_res_i8_exp(int64_t top, int32_t exp);
+int8_t ainftp_res_i8_one(int64_t v, int32_t d);
+void ainftp_res_i8_ref(const struct ainftp_acc *a, int8_t *e, int8_t *q);
 
 #endif

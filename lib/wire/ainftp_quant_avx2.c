@@ -650,4 +650,5 @@ const struct ainftp_quant_ops ainftp_quant_avx2 = {
 	.acc_f32 = acc_f32,
 	.res_f32 = res_f32,
 	.res_i16 = res_i16,
+	.res_i8 = ainftp_res_i8_ref, /* once per chunk per job: not worth a kernel yet */
 };

@@ -887,4 +887,5 @@ const struct ainftp_quant_ops ainftp_quant_avx512 = {
 	.acc_f32_any = acc_f32_any,
 	.res_f32 = res_f32,
 	.res_i16 = res_i16,
+	.res_i8 = ainftp_res_i8_ref, /* once per chunk per job: not worth a kernel yet */
 };
