@@ -4,7 +4,8 @@
 # real kernel clients in the lab of scripts/lab.sh, with cluster.json's
 # defaults (min_quorum a majority). Job 4: 4 workers, float32, auth on.
 #
-#   restart   worker 3 is killed 1 s into a run and started again: it joins at
+#   restart   worker 3 is killed (SIGKILL) once the job is at step 3 and started
+#             again: it joins at
 #             the job's step (HELLO), the others go on without it meanwhile, and
 #             every worker's results verify over the workers each chunk names.
 #   delay     worker 3 sleeps 1 s before its step 3: more than a slot's turn
@@ -13,8 +14,10 @@
 #             others; every result any worker got verifies over its bitmap.
 #   forged    a host in the workers' network sends worker 0 RESULTs spoofed from
 #             the appliance's address, for the job, steps, chunks and slots it
-#             is running, with a wrong tag: all dropped and counted (bad_tags),
-#             the run verifies, and the appliance abandons no chunk.
+#             is running, with a wrong tag, for 3 s (worker 0 pauses 1.5 s at its
+#             step 2, so the two overlap on any machine): all dropped and
+#             counted (bad_tags), the run verifies, and the appliance abandons
+#             no chunk.
 #
 #   test_catchup.sh APP IMPAIR WORKER SRCDIR
 # Addresses: 198.18.0.0/24 inside the lab's namespaces only.
@@ -68,6 +71,13 @@ assert r["checked"] > 0 and r["steps"] > 0, r
 json_field() {
 	/usr/bin/python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])[sys.argv[2]])' "$1" "$2"
 }
+# job_step: the highest step the appliance has started for job 4.
+job_step() {
+	"$lab" stats --name "$name" | /usr/bin/python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print(max([j["max_step"] for j in s["jobs"] if j["id"] == 4] + [0]))'
+}
 box_counter() {
 	"$lab" stats --name "$name" | /usr/bin/python3 -c '
 import json, sys
@@ -78,13 +88,21 @@ print(sum(p.get(sys.argv[1], 0) for p in s["ports"]))' "$1"
 # --- restart -------------------------------------------------------------------
 up
 for w in 0 1 2; do run_worker "$work/restart.$w" --worker $w & done
-# The first life of worker 3 ends by SIGKILL, mid-run.
-"$lab" exec --name "$name" -- timeout -s KILL 1 "$worker" -c "$cfg" --job 4 --worker 3 \
-	--size 1M --steps 1000 --progress 0 >/dev/null 2>&1 || true
+# The first life of worker 3 ends by SIGKILL, mid-run, once the job is at step 3
+# (by the job's progress, not the clock: the others must still have steps to go).
+"$lab" exec --name "$name" -- "$worker" -c "$cfg" --job 4 --worker 3 --size 1M --steps 1000 \
+	--progress 0 --opt timeout_ms=5003 >/dev/null 2>&1 &
+first=$!
+for _ in $(seq 300); do
+	[ "$(job_step)" -ge 3 ] && break
+	sleep 0.05
+done
+pkill -KILL -f "timeout_ms=5003" || fail "restart: worker 3's first life was not running"
+wait "$first" 2>/dev/null || true
 run_worker "$work/restart.3" --worker 3
 wait
 for w in 0 1 2 3; do ok_worker "$work/restart.$w"; done
-echo "ok: restart: worker 3 killed after 1 s and started again; all four verify" \
+echo "ok: restart: worker 3 killed at the job's step 3 and started again; all four verify" \
 	"(worker 3 ran $(json_field "$work/restart.3" steps) steps after its restart," \
 	"the others $(json_field "$work/restart.0" steps))"
 down
@@ -109,7 +127,7 @@ victim=$(/usr/bin/python3 -c '
 import json, sys
 c = json.load(open(sys.argv[1]))
 print([w["ipv4"] for j in c["jobs"] if j["id"] == 4 for w in j["workers"] if w["id"] == 0][0])' "$cfg")
-run_worker "$work/forged.0" --worker 0 --opt bind_port=41000 &
+run_worker "$work/forged.0" --worker 0 --opt bind_port=41000 --pause 2:1500 &
 for w in 1 2 3; do run_worker "$work/forged.$w" --worker $w & done
 "$lab" exec --name "$name" -- /usr/bin/python3 "$src/tests/forge_results.py" \
 	--src "$box" --dst "$victim" --dport 41000 --job 4 --elems 356 --steps $END \
