@@ -990,18 +990,20 @@ chunk_retire(struct ainftp_client *c, struct inflight *f, uint64_t now)
 static void
 take_result(struct ainftp_client *c, const struct ainftp_msg *m, const uint8_t *pl, uint64_t now)
 {
-	uint32_t s = m->chunk & (c->o.slots - 1);
-	struct inflight *f = &c->slot[s];
-	struct ainftp_req *r = f->req;
+	struct inflight *f;
+	struct ainftp_req *r;
 
-	if (m->slot != s || m->elems != c->o.elems || m->encoding != c->o.result_encoding) {
+	if (m->slot != (m->chunk & (c->o.slots - 1)) || m->elems != c->o.elems ||
+	    m->encoding != c->o.result_encoding) {
 		c->st.bad_packets++; /* not this job's geometry */
 		return;
 	}
-	if (r == NULL || r->step != m->step || f->chunk != m->chunk) {
+	f = inflight_of(c, m);
+	if (f == NULL) {
 		c->st.dup_results++; /* done already, or not in flight */
 		return;
 	}
+	r = f->req;
 	c->st.results++;
 	c->st.chunks++;
 	c->st.bytes_received += c->result_len;
