@@ -115,6 +115,7 @@ enc_at(unsigned int e)
 struct opts {
 	bool quick;
 	bool auth;
+	bool untagged_results; /* --untagged-results: the table's jobs with result_tags false */
 	bool verbose;
 	bool ceilings;	    /* iofwd and compute next to ainftp */
 	int only_enc;	    /* -1, or the one encoding to run (profiling) */
@@ -1794,6 +1795,9 @@ usage(FILE *out, const char *prog)
 		"  --time S     seconds per measured run (default 0.5)\n"
 		"  --reps N     repetitions per point, median taken (default 3, 1..%d)\n"
 		"  --auth       authenticate every contribution in the table too\n"
+		"  --untagged-results  with --auth, the table's results untagged (result_tags "
+		"false):\n"
+		"               with --verbose, the RX lcore's cycles per frame of result tags\n"
 		"  --result E   the job's result encoding (default: float32 where it fits the MTU, "
 		"else int16)\n"
 		"  --verbose    a line per run: lcore 1's busy polls, the generator's window\n"
@@ -1985,6 +1989,9 @@ opt_apply(int c, const char *arg, const char *prog, struct opts *o, double *t)
 	case 'a':
 		o->auth = true;
 		return 0;
+	case 'U':
+		o->untagged_results = true;
+		return 0;
 	case 'v':
 		o->verbose = true;
 		return 0;
@@ -2055,6 +2062,7 @@ opts_parse(int argc, char **argv, struct opts *o)
 		{"time", required_argument, NULL, 't'},
 		{"reps", required_argument, NULL, 'r'},
 		{"auth", no_argument, NULL, 'a'},
+		{"untagged-results", no_argument, NULL, 'U'},
 		{"result", required_argument, NULL, 'e'},
 		{"help", no_argument, NULL, 'h'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -2249,6 +2257,7 @@ table_run(struct bench *b, struct row at1k[N_ENC])
 		for (i = 0; i < n; i++) {
 			struct point pt = point_make(&b->o, enc_at(e), sizes[i], b->o.auth);
 
+			pt.untagged_results = b->o.untagged_results;
 			if (b->o.only_enc >= 0 &&
 			    (b->o.only_enc != (int)enc_at(e) || b->o.only_size != sizes[i]))
 				continue;
