@@ -199,8 +199,7 @@ struct ainftp_client {
 	uint8_t *pkts;
 	uint32_t in_flight;
 	uint64_t sent_chunks; /* ever: the order of first transmissions */
-	uint32_t next_step;   /* of the next request to start sending */
-	uint32_t rejoin_step; /* the job's step when it went on without us (STATE) */
+	uint32_t next_step;   /* of the next request to start sending (STATE may move it on) */
 	uint32_t window;      /* the ceiling: the window option */
 	uint32_t cwnd;	      /* the congestion window, <= window */
 	uint32_t ssthresh;    /* slow start below it */
@@ -213,15 +212,6 @@ struct ainftp_client {
 	uint8_t *rx;
 	struct ainftp_client_stats st;
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static const char *
 addr_str(uint32_t be, char *buf, size_t len)
@@ -564,8 +554,7 @@ req_maybe_done(struct ainftp_client *c, struct ainftp_req *r)
 			"behind by more than a slot's turn); those elements keep their input "
 			"values, "
 			"and the next request rejoins the job at step %u",
-			r->step, r->skipped, r->nchunks,
-			c->rejoin_step > r->step + 1 ? c->rejoin_step : r->step + 1);
+			r->step, r->skipped, r->nchunks, c->next_step);
 		req_finish(r, AINFTP_E_SKIPPED, msg);
 	} else if (r->overflow) {
 		snprintf(msg, sizeof(msg),
@@ -723,19 +712,6 @@ tx_add(struct ainftp_client *c, struct txbatch *b, uint32_t slot)
 	return b->n == (c->gso ? TX_MAX : BATCH) ? tx_flush(c, b) : 0;
 }
 
-/*
- * A request's first chunk goes out: it takes the next step, or the job's
- * when the job went on without this worker (a step boundary: every chunk of
- * a request has one step).
- */
-static void
-req_begin(struct ainftp_client *c, struct ainftp_req *r)
-{
-	if (c->rejoin_step > c->next_step)
-		c->next_step = c->rejoin_step;
-	r->step = c->next_step++;
-}
-
 /* Start new chunks while their slots are free and the window allows. */
 static int
 send_new(struct ainftp_client *c, uint64_t now, struct txbatch *b)
@@ -747,9 +723,9 @@ send_new(struct ainftp_client *c, uint64_t now, struct txbatch *b)
 		struct inflight *f = &c->slot[s];
 
 		if (f->req != NULL)
-			break; /* the slot's previous chunk has no result yet */
-		if (r->next == 0)
-			req_begin(c, r);
+			break;	  /* the slot's previous chunk has no result yet */
+		if (r->next == 0) /* a step boundary: every chunk of a request has one step */
+			r->step = c->next_step++;
 		if (build_data(c, r, r->next, f->pkt) < 0) {
 			engine_fail(c, AINFTP_E_VALUE,
 				    "all-reduce: a NaN or infinity appeared in the buffer "
@@ -1036,8 +1012,9 @@ take_state(struct ainftp_client *c, const struct ainftp_msg *m, const uint8_t *b
 	ainftp_state_read((const struct ainftp_state *)body, &si);
 	switch (si.reason) {
 	case AINFTP_STATE_STALE:
-		if (si.next_step > c->rejoin_step)
-			c->rejoin_step = si.next_step;
+		/* The next request not yet begun rejoins the job where it is. */
+		if (si.next_step > c->next_step)
+			c->next_step = si.next_step;
 		f->req->skipped++;
 		c->st.chunks_skipped++;
 		chunk_retire(c, f, now);
@@ -1261,7 +1238,7 @@ publish_stats(struct ainftp_client *c)
 	c->st.rto_us = c->rto_ns / 1000;
 	pthread_mutex_lock(&c->mu);
 	c->pub = c->st;
-	c->pub_next_step = c->rejoin_step > c->next_step ? c->rejoin_step : c->next_step;
+	c->pub_next_step = c->next_step;
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -1277,7 +1254,7 @@ can_send(struct ainftp_client *c)
 static int
 engine_step(struct ainftp_client *c, struct txbatch *b)
 {
-	uint64_t now = now_ns();
+	uint64_t now = ainftp_client_now_ns();
 	int got;
 
 	take_submitted(c);
@@ -1290,7 +1267,7 @@ engine_step(struct ainftp_client *c, struct txbatch *b)
 		return 0;
 	}
 	/* A fresh clock: sending can take long enough to skew the round trips. */
-	now = now_ns();
+	now = ainftp_client_now_ns();
 	got = receive(c, now);
 	if (got < 0)
 		return 0;
@@ -1469,7 +1446,6 @@ client_init(struct ainftp_client *c, const struct ainftp_opts *o)
 	c->cwnd = c->window < CWND_INIT ? c->window : CWND_INIT;
 	c->ssthresh = c->window;
 	c->next_step = o->first_step;
-	c->rejoin_step = 0;
 	c->rto_ns = (uint64_t)o->rto_us * 1000;
 	ainftp_kernels_init(&c->k, ainftp_quant_select(o->simd_bits));
 	c->codec = ainftp_codec_get((unsigned int)o->encoding);

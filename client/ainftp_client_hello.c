@@ -22,15 +22,6 @@
 #define HELLO_RESEND_MS 200 /* a HELLO or its ack lost: ask again */
 #define HELLO_LEN (sizeof(struct ainftp_hdr) + AINFTP_BODY_LEN)
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 hello_build(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, uint64_t nonce,
 	    uint8_t *pkt, size_t *len)
@@ -174,14 +165,14 @@ ainftp_client_hello(const struct ainftp_opts *o, const struct ainftp_mac_key *mk
 	struct sockaddr_in to = {
 		.sin_family = AF_INET, .sin_addr.s_addr = o->appliance, .sin_port = htons(o->port)};
 	uint8_t pkt[HELLO_LEN + AINFTP_TAG_LEN], rx[9216];
-	uint64_t nonce, start = mono_ms(), next = 0, now;
+	uint64_t nonce, start = ainftp_client_now_ns() / 1000000, next = 0, now;
 	struct ainftp_hello_info a;
 	char ip[INET_ADDRSTRLEN];
 	size_t len;
 
 	randombytes_buf(&nonce, sizeof(nonce));
 	hello_build(o, mk, nonce, pkt, &len);
-	while ((now = mono_ms()) - start < o->timeout_ms) {
+	while ((now = ainftp_client_now_ns() / 1000000) - start < o->timeout_ms) {
 		struct pollfd pf = {.fd = fd, .events = POLLIN};
 		struct sockaddr_in from;
 		socklen_t fl = sizeof(from);
@@ -206,7 +197,7 @@ ainftp_client_hello(const struct ainftp_opts *o, const struct ainftp_mac_key *mk
 			return hello_verdict(o, (const struct ainftp_hdr *)rx, &a, j);
 	}
 	inet_ntop(AF_INET, &o->appliance, ip, sizeof(ip));
-	if (mono_ms() - start < o->timeout_ms)
+	if (ainftp_client_now_ns() / 1000000 - start < o->timeout_ms)
 		return ainftp_client_seterr_status(
 			errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH
 				? AINFTP_E_UNREACHABLE

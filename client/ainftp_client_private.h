@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "ainftp_client.h"
 #include "ainftp_config.h"
@@ -41,6 +42,16 @@ struct ainftp_opts {
 	int gso; /* enum ainftp_gso_mode */
 	uint32_t simd_bits;
 };
+
+/* CLOCK_MONOTONIC in nanoseconds: the engine's timers and the join's. */
+static inline uint64_t
+ainftp_client_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* Set this thread's ainftp_last_error(); the _status form returns status. */
 void ainftp_client_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
