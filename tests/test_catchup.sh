@@ -33,24 +33,7 @@ name=tcu$$
 work=$(mktemp -d)
 END=40 # every worker stops before this step of the job
 
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-cleanup() {
-	"$lab" down --name "$name" >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-[ "$(id -u)" = 0 ] || fail "needs root (network namespaces)"
-
-up() {
-	"$lab" up --name "$name" --config "$cfg" --app "$app" --impair-bin "$impair" \
-		>"$work/up.out" 2>&1 || fail "lab up: $(cat "$work/up.out")"
-}
-down() {
-	"$lab" down --name "$name" >"$work/down.out" 2>&1 || fail "lab down: $(cat "$work/down.out")"
-}
+. "$src/tests/lab_lib.sh"
 # run_worker OUT WORKER-ARGS...: one worker of job 4; its exit status in OUT.rc.
 run_worker() {
 	local out=$1 rc=0

@@ -27,25 +27,7 @@ cfg=$src/config/lab.json
 name=te2e$$
 work=$(mktemp -d)
 
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-cleanup() {
-	"$lab" down --name "$name" >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-[ "$(id -u)" = 0 ] || fail "needs root (network namespaces, /dev/net/tun)"
-
-up() {
-	"$lab" up --name "$name" --config "$cfg" --app "$app" --impair-bin "$impair" "$@" \
-		>"$work/up.out" 2>&1 || fail "lab up $*: $(cat "$work/up.out")"
-}
-down() {
-	"$lab" down --name "$name" >"$work/down.out" 2>&1 || fail "lab down: $(cat "$work/down.out")"
-}
+. "$src/tests/lab_lib.sh"
 
 # run_worker OUT WORKER-ARGS...: one worker in the lab; its exit status in OUT.rc.
 run_worker() {

@@ -281,9 +281,9 @@ slot_deserted(const struct ainftp_dp_job *job, const struct ainftp_slot *s)
 static bool
 slot_ready_without(const struct ainftp_dp_job *job, const struct ainftp_slot *s, uint64_t bit)
 {
-	uint64_t req = ainftp_quorum_required(&job->q, (uint32_t)(s->seq >> 32)) & ~bit;
-
-	return s->count >= job->min_quorum && (s->count >= job->quorum || (s->bitmap & req) == req);
+	return ainftp_slot_ready(s,
+				 ainftp_quorum_required(&job->q, (uint32_t)(s->seq >> 32)) & ~bit,
+				 job->quorum, job->min_quorum);
 }
 
 /*
