@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <check.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,33 @@ fixture_up_json(struct fixture *f, const char *json)
 		die(err);
 }
 
+/* Every frame the lcores took in is in exactly one outcome (ainftp_counters_unaccounted). */
+static void
+accounting_check(void)
+{
+	unsigned int lcore;
+	uint16_t p;
+
+	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++)
+		for (p = 0; p < AINFTP_MAX_PORTS; p++) {
+			const struct ainftp_port_ctr *c = &ainftp_stats[lcore].port[p];
+
+			ck_assert_msg(ainftp_counters_unaccounted(c) == 0,
+				      "lcore %u port %u: %" PRId64 " of %" PRIu64
+				      " frames in no outcome (negative: in two)",
+				      lcore, p, ainftp_counters_unaccounted(c), c->rx_pkts);
+		}
+}
+
+int64_t
+fixture_unaccounted(void)
+{
+	struct ainftp_port_ctr sum;
+
+	ainftp_counters_port_sum(0, &sum);
+	return ainftp_counters_unaccounted(&sum);
+}
+
 void
 fixture_down(struct fixture *f)
 {
@@ -117,6 +145,8 @@ fixture_down(struct fixture *f)
 	/* The vdev removed, so that the next test can make it again, and the rings freed. */
 	ainftp_ringpair_free(&f->rp);
 	rte_mempool_free(f->pool);
+	/* Last: the counters outlive the appliance, and a failure here must not leak it. */
+	accounting_check();
 }
 
 static void

@@ -51,7 +51,10 @@ int fixture_run(struct Suite *s);
 void fixture_up(struct fixture *f);
 /* The same with a cluster.json of the test's own (its port must be "net_ring_fix"). */
 void fixture_up_json(struct fixture *f, const char *json);
+/* Tear it down; fails the test if a frame the lcores took in is in no outcome or in two. */
 void fixture_down(struct fixture *f);
+/* Port 0's frames in no outcome, summed over the lcores (0: all accounted for). */
+int64_t fixture_unaccounted(void);
 
 /* Inject a frame, run one RX poll, return how many frames came out (copied to out). */
 unsigned int fixture_roundtrip(struct fixture *f, const void *frame, uint16_t len, uint8_t *reply,

@@ -892,6 +892,67 @@ START_TEST(non_finite_float32_is_refused)
 }
 END_TEST
 
+/* Four workers, float32, every one needed: the fourth worker's contribution completes a chunk. */
+static const char f32_four_json[] =
+	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"
+	" \"ports\": [{\"device\": \"net_ring_fix\"}],"
+	" \"lcores\": {\"control\": 0, \"rx\": [" RX_Q(
+		0) "]},"
+		   " \"jobs\": [{\"id\": 7, \"elems_per_packet\": 64, \"encoding\": \"float32\","
+		   "   \"auth\": false, \"straggler\": {\"min_quorum\": 4}, \"slots\": 8, "
+		   "\"workers\": ["
+		   "    {\"id\": 0, \"ipv4\": \"198.18.0.11\"}, {\"id\": 1, \"ipv4\": "
+		   "\"198.18.0.12\"},"
+		   "    {\"id\": 2, \"ipv4\": \"198.18.0.13\"}, {\"id\": 3, \"ipv4\": "
+		   "\"198.18.0.14\"}]}],"
+		   " \"telemetry\": {\"stats_interval_s\": 0}}";
+
+/*
+ * Issue 18's finding 1: workers 0-2 valid, worker 3 with a NaN in element 0,
+ * same chunk. The NaN would have completed the chunk: it is one outcome
+ * (`value`), not also a shortage of result mbufs. Four frames, four outcomes.
+ */
+START_TEST(a_non_finite_contribution_that_would_complete_is_counted_once)
+{
+	static const uint8_t no_key[32];
+	float x[ELEMS];
+	struct rte_mbuf *out[8];
+	uint8_t f[2048];
+	unsigned int w, i;
+
+	fixture_down(&fx);
+	fixture_up_json(&fx, f32_four_json);
+	for (w = 0; w < 4; w++) {
+		for (i = 0; i < ELEMS; i++)
+			x[i] = (float)(i + w);
+		if (w == 3)
+			x[0] = NAN;
+		fixture_inject(
+			&fx, f,
+			(uint16_t)fixture_data_frame(
+				f,
+				&(struct ainftp_msg){
+					.type = AINFTP_MSG_DATA,
+					.encoding = AINFTP_ENC_FLOAT32,
+					.flags = AINFTP_F_AUTH, /* tagged; the job checks none */
+					.job = JOB,
+					.worker = (uint16_t)w,
+					.elems = ELEMS,
+					.chunk = 4,
+					.slot = 4,
+				},
+				x, ELEMS * 4, no_key));
+	}
+	ck_assert_uint_eq(drain(out, 8), 0);
+	ck_assert_uint_eq(CTR(rx_pkts), 4);
+	ck_assert_uint_eq(CTR(data_pkts), 3);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_VALUE), 1);
+	ck_assert_uint_eq(CTR(drops[AINFTP_DROP_RESULT_NOMBUF]), 0);
+	ck_assert_uint_eq(CTR(drops[AINFTP_DROP_NOMBUF]), 0);
+	ck_assert_int_eq(fixture_unaccounted(), 0);
+}
+END_TEST
+
 START_TEST(slots_are_idle_and_mbufs_back_after_a_run)
 {
 	unsigned int before = rte_mempool_in_use_count(fx.pool), w, k;
@@ -1261,7 +1322,8 @@ END_TEST
 
 /*
  * An unknown job or worker: an untagged HELLO_ACK naming it (there is no key
- * to tag it with), to where the HELLO came from, counted as a drop too.
+ * to tag it with), to where the HELLO came from, counted as a drop only (a
+ * frame's one outcome: `hellos` counts the ones answered for their job).
  */
 START_TEST(a_hello_for_an_unknown_job_or_worker_is_told_so)
 {
@@ -1281,7 +1343,7 @@ START_TEST(a_hello_for_an_unknown_job_or_worker_is_told_so)
 	expect_hello_ack(2, JOB, 9, 100, NULL, &hi);
 	ck_assert_uint_eq(hi.status, AINFTP_HELLO_WORKER);
 	ck_assert_uint_eq(proto_drops(AINFTP_BAD_WORKER), 1);
-	ck_assert_uint_eq(CTR(hellos), 2);
+	ck_assert_uint_eq(CTR(hellos), 0);
 	ck_assert_uint_eq(all_proto_drops(), 2);
 }
 END_TEST
@@ -2588,6 +2650,7 @@ main(void)
 	tcase_add_test(tc, a_newer_chunk_while_a_slot_sums_is_refused);
 	tcase_add_test(tc, a_packet_off_its_lane_is_refused);
 	tcase_add_test(tc, non_finite_float32_is_refused);
+	tcase_add_test(tc, a_non_finite_contribution_that_would_complete_is_counted_once);
 	tcase_add_test(tc, slots_are_idle_and_mbufs_back_after_a_run);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("v2");

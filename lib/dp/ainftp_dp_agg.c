@@ -212,6 +212,7 @@ offer_refused(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainft
 	switch (action) {
 	case AINFTP_SLOT_RESEND:
 		late_sample(&ctx->dp, job, w, s, bit, false);
+		ainftp_ctr_add(&ctr->data_answered, 1);
 		ainftp_dp_result_resend(ctx, job, w, s, k, eth, udp, ctr);
 		return;
 	case AINFTP_SLOT_DUP:
@@ -307,13 +308,22 @@ offer_later(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_
 	}
 	if (!slot_ready_without(job, s, UINT64_C(1) << wid))
 		return AINFTP_SLOT_BUSY;
+	/* No mbuf to complete it: the later one is refused as BUSY, its frame's one outcome. */
 	if (unlikely(ainftp_mstash_take(&ctx->dp.result_stash, &result, 1) != 0)) {
-		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
+		ainftp_drop(ctr, AINFTP_DROP_NOMBUF);
 		return AINFTP_SLOT_BUSY;
 	}
 	slot_finish(ctx, job, s, k, result, ctr);
 	ainftp_ctr_add(&ctr->chunks_early, 1);
 	return ainftp_slot_offer(s, seq, wid);
+}
+
+/* A contribution offered and not taken after all: out of the slot's contributors again. */
+static inline void
+offer_undo(struct ainftp_slot *s, uint64_t bit)
+{
+	s->bitmap &= ~bit;
+	s->count--;
 }
 
 void
@@ -329,7 +339,6 @@ ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uns
 	struct ainftp_slot *s = job->slots[k];
 	struct rte_mbuf *result = NULL;
 	enum ainftp_slot_action action;
-	bool ready;
 	int used;
 
 	/* Quarantined by the sentry: nothing of it is used until an operator readmits it. */
@@ -349,31 +358,27 @@ ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uns
 	}
 	/* The contribution that completes it: take the result's mbuf first, so a shortage is
 	 * retried. */
-	ready = slot_ready(job, s);
-	if (ready) {
-		if (unlikely(ainftp_mstash_take(&ctx->dp.result_stash, &result, 1) != 0))
-			goto undo;
+	if (slot_ready(job, s) &&
+	    unlikely(ainftp_mstash_take(&ctx->dp.result_stash, &result, 1) != 0)) {
+		offer_undo(s, bit);
+		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
+		return;
 	}
 	if (job->sentry == NULL)
 		used = payload_add(&ctx->dp, job, s, h) == 0 ? 1 : -1;
 	else
 		used = sentry_add(&ctx->dp, job, widx, s, h);
 	if (unlikely(used < 0)) {
+		/* One outcome for the frame: the value, not a shortage (its mbuf is given back). */
+		rte_pktmbuf_free(result);
+		offer_undo(s, bit);
 		ainftp_dp_bad(ctr, AINFTP_BAD_VALUE);
 		ainftp_ctr_add(&w->drops, 1);
-		rte_pktmbuf_free(result);
-		result = NULL;
-		goto undo;
+		return;
 	}
 	contribution_taken(ctx, job, w, s, bit, used, eth, udp, ctr);
 	if (result != NULL)
 		slot_finish(ctx, job, s, k, result, ctr);
-	return;
-undo:
-	if (result == NULL && ready)
-		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
-	s->bitmap &= ~bit;
-	s->count--;
 }
 
 /*
@@ -439,6 +444,7 @@ ainftp_dp_hello(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned i
 {
 	const struct ainftp_dp_worker *w = &job->workers[widx];
 
+	ainftp_ctr_add(&ctr->hellos, 1);
 	ainftp_dp_hello_out(ctx, job->port_idx, job, job->auth ? &w->key : NULL, h,
 			    hello_compare(job, h), eth, w->ipv4, udp, ctr);
 }
@@ -452,7 +458,7 @@ scan_complete(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainft
 	struct rte_mbuf *result;
 
 	if (unlikely(ainftp_mstash_take(&ctx->dp.result_stash, &result, 1) != 0)) {
-		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
+		ainftp_drop(ctr, AINFTP_DROP_NOMBUF);
 		return;
 	}
 	slot_finish(ctx, job, s, k, result, ctr);

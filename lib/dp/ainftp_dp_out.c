@@ -135,7 +135,7 @@ result_send(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 		return;
 	if (unlikely(ainftp_mstash_take(chain ? &ctx->dp.hdr_stash : &ctx->dp.result_stash, h, n) !=
 		     0)) {
-		ainftp_ctr_add(&ctr->drops[AINFTP_DROP_RESULT_NOMBUF], n);
+		ainftp_ctr_add(&ctr->drops[AINFTP_DROP_NOMBUF], n);
 		return;
 	}
 	RTE_BUILD_BUG_ON(RTE_PKTMBUF_HEADROOM < sizeof(struct ainftp_hdr));
@@ -259,7 +259,7 @@ reply_out(struct ainftp_rx_ctx *ctx, uint16_t port_idx, const struct ainftp_msg 
 	char *p;
 
 	if (unlikely(ainftp_mstash_take(&ctx->dp.result_stash, &r, 1) != 0)) {
-		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
+		ainftp_drop(ctr, AINFTP_DROP_NOMBUF);
 		return;
 	}
 	p = rte_pktmbuf_append(r, (uint16_t)(AINFTP_UDP_HDRS_LEN + len));
@@ -339,5 +339,4 @@ ainftp_dp_hello_out(struct ainftp_rx_ctx *ctx, uint16_t port_idx, const struct a
 	}
 	ainftp_hello_write(&body, &hi);
 	reply_out(ctx, port_idx, &m, &body, mk, eth, src_ip, udp, ctr);
-	ainftp_ctr_add(&ctr->hellos, 1);
 }

@@ -20,12 +20,29 @@ const char *const ainftp_drop_names[AINFTP_DROP_MAX] = {
 	[AINFTP_DROP_ICMP_TYPE] = "icmp_type",
 	[AINFTP_DROP_UDP_MALFORMED] = "udp_malformed",
 	[AINFTP_DROP_UDP_PORT] = "udp_port",
-	[AINFTP_DROP_RESULT_NOMBUF] = "result_nombuf",
-	[AINFTP_DROP_TX_FULL] = "tx_full",
 	[AINFTP_DROP_HB_RING_FULL] = "hb_ring_full",
 	[AINFTP_DROP_SENTRY] = "sentry_dropped",
 	[AINFTP_DROP_QUARANTINED] = "quarantined",
+	[AINFTP_DROP_RESULT_NOMBUF] = "result_nombuf",
+	[AINFTP_DROP_TX_FULL] = "tx_full",
+	[AINFTP_DROP_NOMBUF] = "nombuf",
 };
+
+int64_t
+ainftp_counters_unaccounted(const struct ainftp_port_ctr *c)
+{
+	uint64_t n = ainftp_ctr_read(&c->data_pkts) + ainftp_ctr_read(&c->data_answered) +
+		     ainftp_ctr_read(&c->heartbeat_acks) + ainftp_ctr_read(&c->probes) +
+		     ainftp_ctr_read(&c->hellos) + ainftp_ctr_read(&c->arp_replies) +
+		     ainftp_ctr_read(&c->arp_learnt) + ainftp_ctr_read(&c->icmp_replies);
+	unsigned int i;
+
+	for (i = 0; i < AINFTP_DROP_FRAME_MAX; i++)
+		n += ainftp_ctr_read(&c->drops[i]);
+	for (i = 1; i < AINFTP_BAD_MAX; i++)
+		n += ainftp_ctr_read(&c->proto_drops[i]);
+	return (int64_t)(ainftp_ctr_read(&c->rx_pkts) - n);
+}
 
 void
 ainftp_counters_reset(void)
@@ -46,6 +63,7 @@ ainftp_counters_accumulate(struct ainftp_port_ctr *sum, const struct ainftp_port
 	sum->icmp_replies += ainftp_ctr_read(&c->icmp_replies);
 	sum->arp_learnt += ainftp_ctr_read(&c->arp_learnt);
 	sum->data_pkts += ainftp_ctr_read(&c->data_pkts);
+	sum->data_answered += ainftp_ctr_read(&c->data_answered);
 	sum->chunks_done += ainftp_ctr_read(&c->chunks_done);
 	sum->chunks_partial += ainftp_ctr_read(&c->chunks_partial);
 	sum->chunks_abandoned += ainftp_ctr_read(&c->chunks_abandoned);

@@ -19,7 +19,12 @@
 #include "ainftp_config.h"
 #include "ainftp_proto.h"
 
-/* Why a packet was dropped. Keep names in step with ainftp_drop_names[]. */
+/*
+ * Why a packet was dropped. Keep names in step with ainftp_drop_names[]. The
+ * reasons before AINFTP_DROP_FRAME_MAX are a received frame's outcome (see
+ * ainftp_counters_unaccounted); the ones after it are not: a reply or a result
+ * copy lost on its way out, whatever became of the frame that caused it.
+ */
 enum ainftp_drop {
 	AINFTP_DROP_RUNT,	   /* shorter than an Ethernet header */
 	AINFTP_DROP_L2_NOT_OURS,   /* unicast to another MAC (promiscuous ports) */
@@ -35,11 +40,17 @@ enum ainftp_drop {
 	AINFTP_DROP_ICMP_TYPE,	    /* anything but an echo request */
 	AINFTP_DROP_UDP_MALFORMED,  /* bad length */
 	AINFTP_DROP_UDP_PORT,	    /* not the appliance's port */
-	AINFTP_DROP_RESULT_NOMBUF,  /* no mbuf for a result: the worker's retransmission retries */
-	AINFTP_DROP_TX_FULL,	    /* TX queue full: reply lost */
 	AINFTP_DROP_HB_RING_FULL,   /* a HEARTBEAT_ACK the control lcore had no room for */
 	AINFTP_DROP_SENTRY,	    /* a contribution the sentry dropped (zscore): not in the sum */
 	AINFTP_DROP_QUARANTINED,    /* from a worker the sentry quarantined */
+	/* A contribution that would complete its chunk, with no mbuf for the result: not
+	 * taken, so the worker's retransmission completes it. */
+	AINFTP_DROP_RESULT_NOMBUF,
+	AINFTP_DROP_FRAME_MAX,
+	AINFTP_DROP_TX_FULL = AINFTP_DROP_FRAME_MAX, /* TX queue full: a reply or result lost */
+	/* No mbuf for a result copy, a reply or a completion the scan or a later step asked
+	 * for: the worker asks again. */
+	AINFTP_DROP_NOMBUF,
 	AINFTP_DROP_MAX
 };
 
@@ -54,13 +65,14 @@ struct ainftp_port_ctr {
 	uint64_t icmp_replies;
 	uint64_t arp_learnt;	   /* ARP replies and announcements for us */
 	uint64_t data_pkts;	   /* contributions summed */
+	uint64_t data_answered;	   /* DATA of a completed chunk, answered with its kept result */
 	uint64_t chunks_done;	   /* slots completed */
 	uint64_t chunks_partial;   /* of which without every worker of the job */
 	uint64_t chunks_abandoned; /* partial sums dropped: every worker in them moved on */
 	uint64_t chunks_early;	   /* completed without a worker that moved to a later step */
 	uint64_t probes;	   /* PROBEs answered */
 	uint64_t states_sent;	   /* STATEs: where a slot is, to a worker off its pace */
-	uint64_t hellos;	   /* HELLOs answered with HELLO_ACK, refusals included */
+	uint64_t hellos;	   /* HELLOs answered with the job's HELLO_ACK (refusals: drops) */
 	uint64_t results_sent;	   /* result copies, one per worker */
 	uint64_t results_resent;   /* kept results sent again to a worker that retransmitted */
 	uint64_t overflows;	   /* results flagged overflow: exponents spread too far */
@@ -98,6 +110,17 @@ ainftp_drop(struct ainftp_port_ctr *ctr, enum ainftp_drop why)
 {
 	ainftp_ctr_add(&ctr->drops[why], 1);
 }
+
+/*
+ * Every received frame lands in exactly one outcome: a contribution summed
+ * (data_pkts), a DATA answered from a kept result (data_answered), a
+ * HEARTBEAT_ACK handed on, a PROBE or HELLO answered, an ARP or ICMP handled,
+ * or one drop reason (drops[] before AINFTP_DROP_FRAME_MAX, proto_drops[]).
+ * Returns rx_pkts minus those: 0 when every frame is accounted for, whatever
+ * the traffic (docs/CONTROL.md, "Counters"). Exact on a quiescent lcore;
+ * while one runs, a reader may see a burst counted in part.
+ */
+int64_t ainftp_counters_unaccounted(const struct ainftp_port_ctr *c);
 
 /* Zero all counters (start-up, tests). */
 void ainftp_counters_reset(void);

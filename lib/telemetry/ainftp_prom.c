@@ -40,9 +40,10 @@ struct section {
 
 static const char *const port_labels[] = {"port", "name", NULL};
 static const char *const port_skip[] = {"drops_total", "mac", "socket", NULL};
-static const char *const port_gauges[] = {"rx_queues", "tx_queues", NULL};
+static const char *const port_gauges[] = {"rx_queues", "tx_queues", "unaccounted", NULL};
 static const char *const lcore_labels[] = {"lcore", "role", NULL};
 static const char *const lcore_skip[] = {"drops_total", NULL};
+static const char *const lcore_gauges[] = {"unaccounted", NULL};
 /* "job" is the label Prometheus gives every scraped series (the scrape job's name): ours
  * would be renamed exported_job, so a job's id is "ainftp_job", in both sections. */
 static const char *const worker_labels[] = {"job>ainftp_job", "id", "ipv4", NULL};
@@ -58,7 +59,7 @@ static const char *const none[] = {NULL};
 
 static const struct section sections[] = {
 	{"ports", "port", port_labels, port_skip, port_gauges, none, true},
-	{"lcores", "lcore", lcore_labels, lcore_skip, none, none, true},
+	{"lcores", "lcore", lcore_labels, lcore_skip, lcore_gauges, none, true},
 	{"workers", "worker", worker_labels, none, none, worker_counters, false},
 	{"jobs", "job", job_labels, none, none, none, false},
 	{"sink", "sink", none, sink_skip, none, sink_counters, false},
