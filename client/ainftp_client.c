@@ -130,6 +130,8 @@ ainftp_status_name(int status)
 		return "client closed";
 	case AINFTP_E_SKIPPED:
 		return "skipped: the job went on without this worker";
+	case AINFTP_E_MISMATCH:
+		return "collective mismatch between workers";
 	}
 	return "unknown status";
 }
@@ -140,6 +142,7 @@ struct ainftp_req {
 	float *buf;
 	size_t n;
 	int op;
+	uint64_t desc; /* its size and op, in every DATA and PROBE (ainftp_req_desc) */
 	uint32_t step;
 	uint32_t nchunks;
 	uint32_t next;	  /* engine: next chunk to send */
@@ -369,6 +372,8 @@ ainftp_allreduce_start(struct ainftp_client *c, float *buf, size_t n, int op,
 	r->n = n;
 	r->op = op;
 	r->nchunks = (uint32_t)((n + c->o.elems - 1) / c->o.elems);
+	/* Under 2^32 chunks of under 2^16 elements: n fits the descriptor's 48 bits. */
+	r->desc = ainftp_req_desc(n, (unsigned int)op);
 	/* One allocation per request, none per chunk: what ainftp_req_info reports. */
 	r->bitmaps = calloc(r->nchunks, sizeof(*r->bitmaps));
 	if (r->bitmaps == NULL) {
@@ -588,6 +593,7 @@ build_data(struct ainftp_client *c, struct ainftp_req *r, uint32_t k, uint8_t *p
 		.step = r->step,
 		.chunk = k,
 		.slot = (uint16_t)(k & (c->o.slots - 1)),
+		.bitmap = r->desc,
 	};
 	int8_t e = 0;
 	int rc = 0;
@@ -821,6 +827,7 @@ send_probe(struct ainftp_client *c, struct inflight *f, uint32_t slot)
 		.step = f->req->step,
 		.chunk = f->chunk,
 		.slot = (uint16_t)slot,
+		.bitmap = f->req->desc,
 	};
 	size_t len = sizeof(struct ainftp_hdr);
 	struct sockaddr_in sa;
@@ -995,10 +1002,34 @@ take_result(struct ainftp_client *c, const struct ainftp_msg *m, const uint8_t *
 }
 
 /*
+ * The chunk's other workers are on another collective: the order (or the
+ * size) of this worker's requests differs from theirs. Nothing can be summed
+ * from here on, so the client stops, saying what differs.
+ */
+static void
+fail_mismatch(struct ainftp_client *c, const struct inflight *f, uint64_t other)
+{
+	static const char *const ops[] = {"sum", "mean"};
+	unsigned int mine_op = ainftp_req_desc_op(f->req->desc), op = ainftp_req_desc_op(other);
+	char msg[ERRLEN];
+
+	snprintf(msg, sizeof(msg),
+		 "collective mismatch at step %u, chunk %u: this worker's all-reduce is of %llu "
+		 "elements (%s), the other workers' of %llu elements (%s); every worker must issue "
+		 "the same collectives, of the same sizes, in the same order (threads that share "
+		 "a client must agree on an order)",
+		 f->req->step, f->chunk, (unsigned long long)ainftp_req_desc_elems(f->req->desc),
+		 mine_op < 2 ? ops[mine_op] : "?", (unsigned long long)ainftp_req_desc_elems(other),
+		 op < 2 ? ops[op] : "?");
+	engine_fail(c, AINFTP_E_MISMATCH, msg);
+}
+
+/*
  * A STATE about a chunk in flight: where its slot is. Stale: the job
  * completed it without us; skip it and rejoin at the job's step. Missing:
  * send the data again. Have: our data is in, the chunk waits for others.
  * Ahead: the slot still sums an earlier chunk. The last two just wait.
+ * Mismatch: another collective's chunk is there; the client stops.
  */
 static void
 take_state(struct ainftp_client *c, const struct ainftp_msg *m, const uint8_t *body, uint64_t now)
@@ -1026,6 +1057,9 @@ take_state(struct ainftp_client *c, const struct ainftp_msg *m, const uint8_t *b
 	case AINFTP_STATE_HAVE:
 	case AINFTP_STATE_AHEAD:
 		f->deadline_ns = now + f->rto_ns;
+		break;
+	case AINFTP_STATE_MISMATCH:
+		fail_mismatch(c, f, m->bitmap);
 		break;
 	default:
 		c->st.bad_packets++;

@@ -24,8 +24,13 @@
  * results and answers the appliance's heartbeats. The engine works on
  * requests in the order they were started (a later one may finish first only
  * when it is small); every worker of the job must start the same requests,
- * with the same sizes, in the same order (as with any collective).
- * Thread-safe: any thread may start and wait for requests.
+ * with the same sizes, in the same order (as with any collective, NCCL's
+ * rule). Thread-safe: any thread may start and wait for requests, but the
+ * order in which they start is the job's order: threads that share a client
+ * must agree on it (one thread issuing, or a lock and a schedule). Workers
+ * that disagree on a step's size or operation get AINFTP_E_MISMATCH, never a
+ * sum of different tensors; two requests of the same size and operation
+ * swapped between workers cannot be told apart on the wire.
  *
  * docs/CLIENT.md is the user's guide; docs/PROTOCOL.md the wire rules the
  * engine follows.
@@ -58,6 +63,14 @@ enum ainftp_status {
 	 * rejoins the job at its next step by itself.
 	 */
 	AINFTP_E_SKIPPED = -10,
+	/*
+	 * The workers of a chunk were on different collectives: this worker's
+	 * request differs in size or operation from the others' at the same
+	 * step (they issued them in different orders). Nothing was summed across
+	 * them; the message names both; the client is unusable (AINFTP_E_FAILED
+	 * after), as after a timeout.
+	 */
+	AINFTP_E_MISMATCH = -11,
 };
 
 enum ainftp_reduce_op {

@@ -428,10 +428,13 @@ kill_leftovers() {
 
 # Best effort at every step: a half-built lab comes down as far as it was built.
 teardown() {
-	local ns
+	local ns line
 	set +e
 	if state_is_ours; then
 		stop_pid "$state/app.pid" 5
+		# What the app counted to the end: tests check every frame is accounted for.
+		line=$(grep -E '"final": ?true' "$state/app.out" 2>/dev/null | tail -1)
+		[ -z "$line" ] || echo "ainftp-app final stats: $line"
 		stop_pid "$state/impair.pid" 2
 		if [ -s "$state/impair.out" ]; then
 			echo "ainftp-impair counters: $(cat "$state/impair.out")"

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Sourced by the tests that run real workers in the lab of scripts/lab.sh
-# (test_e2e.sh, test_catchup.sh). The caller sets lab, name, cfg, app, impair
-# and work (a temporary folder) first; the lab and work go on exit.
+# (test_e2e.sh, test_catchup.sh). The caller sets lab, name, cfg, app, impair,
+# src and work (a temporary folder) first; the lab and work go on exit.
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -19,6 +19,10 @@ up() {
 	"$lab" up --name "$name" --config "$cfg" --app "$app" --impair-bin "$impair" "$@" \
 		>"$work/up.out" 2>&1 || fail "lab up $*: $(cat "$work/up.out")"
 }
+# down: the lab goes; the app's final stats must account for every frame it received.
 down() {
+	local acct
 	"$lab" down --name "$name" >"$work/down.out" 2>&1 || fail "lab down: $(cat "$work/down.out")"
+	acct=$("$src/tests/accounting.py" "$work/down.out") || fail "lab down: $acct"
+	echo "ok: $acct"
 }

@@ -256,7 +256,10 @@ struct fake {
 	uint64_t probe_results; /* PROBEs answered with the kept RESULT */
 	uint64_t states;	/* STATEs sent */
 	uint64_t reasons[AINFTP_STATE_REASON_MAX];
-	uint64_t hellos; /* HELLOs, well-formed or not */
+	uint64_t mismatch;   /* nonzero: PROBEs answered MISMATCH, naming this request */
+	uint64_t data_desc;  /* the last DATA's request descriptor (its bitmap) */
+	uint64_t probe_desc; /* and the last PROBE's */
+	uint64_t hellos;     /* HELLOs, well-formed or not */
 	struct ainftp_msg hello;
 	struct ainftp_hello_info hello_info;
 	size_t hello_len;
@@ -498,6 +501,10 @@ fake_state_send(struct fake *f, int lane, const struct ainftp_msg *probe, uint8_
 	m.scale_exp = 0;
 	m.contributors = f->in[s] ? 1 : 0;
 	m.bitmap = f->in[s] ? UINT64_C(1) << f->worker : 0;
+	if (reason == AINFTP_STATE_MISMATCH) {
+		m.contributors = 0;
+		m.bitmap = f->mismatch;
+	}
 	ainftp_hdr_write((struct ainftp_hdr *)p, &m);
 	ainftp_state_write((struct ainftp_state *)(p + sizeof(struct ainftp_hdr)), &si);
 	if (f->auth) {
@@ -795,9 +802,14 @@ fake_probe(struct fake *f, int lane, const uint8_t *p, size_t len, const struct 
 		return;
 	}
 	f->probes++;
+	f->probe_desc = m.bitmap;
 	f->watch_probes += m.chunk == f->watch;
 	if (f->silent)
 		return;
+	if (f->mismatch != 0) {
+		fake_state_send(f, lane, &m, AINFTP_STATE_MISMATCH, 0, from, false);
+		return;
+	}
 	s = m.slot;
 	key = (uint64_t)m.step << 32 | m.chunk;
 	if (f->kept_len[s] > 0 && f->kept_key[s] == key) {
@@ -887,6 +899,7 @@ fake_packet(struct fake *f, int lane, const uint8_t *p, size_t len, const struct
 		return;
 	}
 	f->lane_data[lane]++;
+	f->data_desc = m.bitmap;
 	s = m.slot;
 	key = (uint64_t)m.step << 32 | m.chunk;
 	if (!f->has[s] || key > f->cur[s]) {
@@ -3174,6 +3187,50 @@ START_TEST(state_stale_skips)
 END_TEST
 
 /*
+ * The appliance says the chunk's other workers are on another collective
+ * (issue 18's finding 4): the request fails at once with AINFTP_E_MISMATCH
+ * naming both sizes and operations, the client is failed after it, and what
+ * it sent described its request (size and operation in every DATA and PROBE).
+ */
+START_TEST(state_mismatch_fails_naming_both)
+{
+	struct fake *f = fake_new();
+	const size_t n = 2 * ELEMS + 5;
+	struct ainftp_client *c;
+	float x[2 * ELEMS + 5], in[2 * ELEMS + 5];
+	char want_mine[64], want_other[64];
+	int rc;
+
+	f->answer_below = 0; /* the data is in; the chunk waits for peers on another collective */
+	f->mismatch = ainftp_req_desc(3 * ELEMS, AINFTP_OP_MEAN);
+	fake_start(f);
+	c = OPEN(f, "rto_us", "2000", "rto_min_us", "1000", "timeout_ms", "3000", NULL);
+	fill(x, n, 7);
+	memcpy(in, x, sizeof(x));
+	rc = ainftp_allreduce(c, x, n, AINFTP_OP_SUM);
+	ck_assert_msg(rc == AINFTP_E_MISMATCH, "got %d (%s): %s", rc, ainftp_status_name(rc),
+		      ainftp_last_error());
+	snprintf(want_mine, sizeof(want_mine), "of %zu elements (sum)", n);
+	snprintf(want_other, sizeof(want_other), "of %u elements (mean)", 3 * ELEMS);
+	ck_assert_msg(strstr(ainftp_last_error(), want_mine) != NULL &&
+			      strstr(ainftp_last_error(), want_other) != NULL &&
+			      strstr(ainftp_last_error(), "same order") != NULL,
+		      "message \"%s\"", ainftp_last_error());
+	ck_assert_mem_eq(x, in, sizeof(x)); /* no result: the input as it was */
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->data_desc, ainftp_req_desc(n, AINFTP_OP_SUM));
+	ck_assert_uint_eq(f->probe_desc, ainftp_req_desc(n, AINFTP_OP_SUM));
+	ck_assert_uint_ge(f->reasons[AINFTP_STATE_MISMATCH], 1);
+	pthread_mutex_unlock(&f->mu);
+	rc = ainftp_allreduce(c, x, n, AINFTP_OP_SUM);
+	ck_assert_msg(rc == AINFTP_E_FAILED && strstr(ainftp_last_error(), "collective") != NULL,
+		      "got %d: %s", rc, ainftp_last_error());
+	ainftp_client_close(c);
+	fake_free(f);
+}
+END_TEST
+
+/*
  * Chunk 0's DATA is lost: its probe gets STATE MISSING and the client sends
  * the data again, exactly once (a probe after that finds it in or done).
  */
@@ -3444,6 +3501,7 @@ client_suite(void)
 
 	tcase_add_test(v2, tags_forged_dropped);
 	tcase_add_test(v2, state_stale_skips);
+	tcase_add_test(v2, state_mismatch_fails_naming_both);
 	tcase_add_test(v2, state_missing_resends_once);
 	tcase_add_test(v2, state_have_no_resend);
 	tcase_add_test(v2, probe_gets_kept_result);

@@ -63,6 +63,7 @@ static const char dp_json[] = DP_JSON("", RX_Q(0), "int16");
 struct contrib {
 	unsigned int w;
 	uint32_t step, chunk;
+	uint64_t desc; /* its request (ainftp_req_desc); 0: not said */
 	int8_t e;
 	int16_t q[ELEMS];
 };
@@ -87,6 +88,7 @@ contrib_fill(struct contrib *c, unsigned int w, uint32_t step, uint32_t chunk, i
 	c->w = w;
 	c->step = step;
 	c->chunk = chunk;
+	c->desc = 0;
 	c->e = e;
 	for (i = 0; i < ELEMS; i++)
 		c->q[i] = (int16_t)((int)((i * 2654435761u + w * 40503u + chunk * 977u) % 60001) -
@@ -108,6 +110,7 @@ data_frame(uint8_t *f, const struct contrib *c, const uint8_t *key, uint32_t job
 		.chunk = c->chunk,
 		.slot = (uint16_t)(c->chunk % SLOTS),
 		.scale_exp = c->e,
+		.bitmap = c->desc,
 	};
 
 	/* A little-endian host: int16 values are already in the wire's order. */
@@ -294,7 +297,9 @@ expect_state(unsigned int w, uint32_t step, uint32_t chunk, enum ainftp_state_re
 	ck_assert_uint_eq(msg->step, step);
 	ck_assert_uint_eq(msg->chunk, chunk);
 	ck_assert_uint_eq(msg->slot, chunk % SLOTS);
-	ck_assert_uint_eq(msg->contributors, __builtin_popcountll(msg->bitmap));
+	/* A mismatch's bitmap is the other request, not workers (ainftp_req_desc). */
+	if (reason != AINFTP_STATE_MISMATCH)
+		ck_assert_uint_eq(msg->contributors, __builtin_popcountll(msg->bitmap));
 	if (tag_len() != 0) {
 		ck_assert_uint_eq(msg->flags, AINFTP_F_AUTH);
 		for (v = 0; v < fx.cfg.jobs[0].n_workers; v++)
@@ -1009,9 +1014,10 @@ START_TEST(each_result_copy_is_tagged_for_its_worker)
 }
 END_TEST
 
-/* A PROBE from worker w for (step, chunk): header and tag, to the slot's lane. */
+/* A PROBE from worker w for (step, chunk) of request desc: header and tag, to the slot's lane. */
 static size_t
-probe_frame(uint8_t *f, unsigned int w, uint32_t step, uint32_t chunk, const uint8_t *key)
+probe_frame_desc(uint8_t *f, unsigned int w, uint32_t step, uint32_t chunk, uint64_t desc,
+		 const uint8_t *key)
 {
 	static const uint8_t none[1];
 	struct ainftp_msg m = {
@@ -1023,9 +1029,16 @@ probe_frame(uint8_t *f, unsigned int w, uint32_t step, uint32_t chunk, const uin
 		.step = step,
 		.chunk = chunk,
 		.slot = (uint16_t)(chunk % SLOTS),
+		.bitmap = desc,
 	};
 
 	return fixture_data_frame(f, &m, none, 0, key);
+}
+
+static size_t
+probe_frame(uint8_t *f, unsigned int w, uint32_t step, uint32_t chunk, const uint8_t *key)
+{
+	return probe_frame_desc(f, w, step, chunk, 0, key);
 }
 
 static void
@@ -1345,6 +1358,70 @@ START_TEST(a_hello_for_an_unknown_job_or_worker_is_told_so)
 	ck_assert_uint_eq(proto_drops(AINFTP_BAD_WORKER), 1);
 	ck_assert_uint_eq(CTR(hellos), 0);
 	ck_assert_uint_eq(all_proto_drops(), 2);
+}
+END_TEST
+
+/*
+ * Issue 18's finding 4: workers on different collectives at one step (their
+ * threads issued them in different orders, or their sizes differ). A
+ * contribution of another request than the chunk's is never summed with it:
+ * refused as `mismatch`, answered with a STATE naming the chunk's request;
+ * the chunk's own workers learn it when they probe; a retransmission never
+ * gets another request's result; whoever joins next starts after the step.
+ * A DATA that says nothing (0) is never compared.
+ */
+START_TEST(chunks_of_different_collectives_are_never_summed)
+{
+	const uint64_t x = ainftp_req_desc(1000, 0), x_mean = ainftp_req_desc(1000, 1);
+	const uint64_t y = ainftp_req_desc(3000, 0);
+	struct ainftp_state_info si;
+	struct rte_mbuf *out[8];
+	struct ainftp_msg msg;
+	struct contrib c[NW];
+	uint8_t f[256];
+	float want[ELEMS];
+
+	three(c, 1, 0);
+	c[0].desc = c[2].desc = x;
+	send_contrib(&c[0]);
+	/* Another size. */
+	c[1].desc = y;
+	send_contrib(&c[1]);
+	expect_state(1, 1, 0, AINFTP_STATE_MISMATCH, &msg, &si);
+	ck_assert_uint_eq(msg.bitmap, x);
+	ck_assert_uint_eq(msg.contributors, 0);
+	ck_assert_uint_eq(si.next_step, 2); /* the step is over for whoever joins */
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_MISMATCH), 1);
+	/* The same size, another operation. */
+	c[1].desc = x_mean;
+	send_contrib(&c[1]);
+	expect_state(1, 1, 0, AINFTP_STATE_MISMATCH, &msg, &si);
+	ck_assert_uint_eq(msg.bitmap, x);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_MISMATCH), 2);
+	/* Worker 0, whose data is in, asks: told of the other request (the last one seen). */
+	fixture_inject(&fx, f, (uint16_t)probe_frame_desc(f, 0, 1, 0, x, keys[0]));
+	expect_state(0, 1, 0, AINFTP_STATE_MISMATCH, &msg, &si);
+	ck_assert_uint_eq(msg.bitmap, x_mean);
+	/* Worker 2 agrees with the chunk: summed. Worker 1 saying nothing (0) is not compared. */
+	send_contrib(&c[2]);
+	ck_assert_uint_eq(drain(out, 8), 0);
+	c[1].desc = 0;
+	expected_sum(c, NW, want);
+	send_contrib(&c[1]);
+	ck_assert_uint_eq(drain(out, 8), NW);
+	check_result(out[0], c, want, 0x7, 0);
+	rte_pktmbuf_free_bulk(out, NW);
+	/* A retransmission from the other request gets a STATE, not this chunk's result. */
+	c[1].desc = y;
+	send_contrib(&c[1]);
+	expect_state(1, 1, 0, AINFTP_STATE_MISMATCH, &msg, &si);
+	ck_assert_uint_eq(msg.bitmap, x);
+	fixture_inject(&fx, f, (uint16_t)probe_frame_desc(f, 1, 1, 0, y, keys[1]));
+	expect_state(1, 1, 0, AINFTP_STATE_MISMATCH, &msg, &si);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_MISMATCH), 3);
+	ck_assert_uint_eq(CTR(data_pkts), 3);
+	ck_assert_uint_eq(CTR(data_answered), 0);
+	ck_assert_int_eq(fixture_unaccounted(), 0);
 }
 END_TEST
 
@@ -2662,6 +2739,7 @@ main(void)
 			    (int)RTE_DIM(hello_mismatches));
 	tcase_add_test(tc, a_hello_for_an_unknown_job_or_worker_is_told_so);
 	tcase_add_test(tc, without_auth_results_and_replies_carry_no_tag);
+	tcase_add_test(tc, chunks_of_different_collectives_are_never_summed);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("heartbeat");
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -9,9 +9,10 @@
 #  2. the same through 2% loss, 1% duplication and 25% reordering both ways
 #     (netem where the kernel has it, else ainftp-impair), which must have hit;
 #  3. misuse: a wrong key, a job the appliance does not have, workers disagreeing on
-#     the tensor size, an appliance that is not running: each worker that cannot
-#     finish fails with a clear message within its timeout (no hang), no result is
-#     ever wrong (--verify's exit 3), and keys never appear in the output.
+#     the tensor size or the operation (a collective mismatch), an appliance that is
+#     not running: each worker that cannot finish fails with a clear message within
+#     its timeout (no hang), no result is ever wrong (--verify's exit 3), and keys
+#     never appear in the output. The app's final stats account for every frame.
 # Usage: test_e2e.sh APP IMPAIR WORKER SRCDIR [--quick] (--quick: 4 MB, for sanitizers).
 # Addresses: 198.18.0.0/24 inside the lab's namespaces only.
 set -euo pipefail
@@ -145,37 +146,49 @@ expect_error wrong-encoding 1500 "join: job 2's encoding is int16 on the applian
 timed_worker wrong-slots --job 1 --worker 0 --size 1M --steps 1 --opt slots=64 --opt timeout_ms=1500
 expect_error wrong-slots 1500 "join: job 1's slots is [0-9]+ on the appliance, 64 here"
 
-# Job 10 (every result waits for every worker, min_quorum 4):
-# workers 0-2 all-reduce 1 MB, worker 3 2 MB: the first 1 MB is a sum of all four
-# and verifies; the rest never completes and worker 3 times out. Then the other way
-# round (worker 3 512 KB): workers 0-2 time out, worker 3's results verify.
+# Job 10 (every result waits for every worker, min_quorum 4): workers on different
+# collectives at one step (issue 18's finding 4; threads of one client that issue
+# them in different orders come to the same). Workers 0-2 all-reduce 1 MB, worker
+# 3 2 MB: nothing is summed across the two (no wrong result), and every worker
+# fails at once with a message naming both sizes, not a timeout. Then workers
+# 0-1 sum and 2-3 average 1 MB: the operation differs. Then all four agree: they
+# join after the steps where they disagreed, and every result verifies. (The first
+# two runs name their step: one that started late would otherwise join after the
+# step its peers already gave up, and wait there alone.)
 for w in 0 1 2; do
-	timed_worker size-big.$w --job 10 --worker $w --size 1M --steps 1 --verify 4 \
-		--opt timeout_ms=2000 &
+	timed_worker size.$w --job 10 --worker $w --size 1M --steps 1 --verify 4 \
+		--opt timeout_ms=4000 --opt first_step=100 &
 done
-timed_worker size-big.3 --job 10 --worker 3 --size 2M --steps 1 --verify 4 --opt timeout_ms=2000 &
+timed_worker size.3 --job 10 --worker 3 --size 2M --steps 1 --verify 4 --opt timeout_ms=4000 \
+	--opt first_step=100 &
 wait
+mm="collective mismatch at step [0-9]+, chunk [0-9]+: this worker's all-reduce is of"
 for w in 0 1 2; do
-	[ "$(cat "$work/size-big.$w.rc")" = 0 ] || fail "size-big: worker $w: $(cat "$work/size-big.$w")"
+	expect_error size.$w 4000 "$mm 262144 elements \(sum\), the other workers' of 524288 elements \(sum\)"
 done
-expect_error size-big.3 2000 "timeout: no result.*tensor size"
-for w in 0 1 2; do
-	timed_worker size-small.$w --job 10 --worker $w --size 1M --steps 1 --verify 4 \
-		--opt timeout_ms=2000 --opt first_step=10 &
+expect_error size.3 4000 "$mm 524288 elements \(sum\), the other workers' of 262144 elements \(sum\)"
+for w in 0 1 2 3; do
+	op=sum
+	[ "$w" -lt 2 ] || op=mean
+	timed_worker op.$w --job 10 --worker $w --size 1M --steps 1 --verify 4 --op $op \
+		--opt timeout_ms=4000 --opt first_step=200 &
 done
-timed_worker size-small.3 --job 10 --worker 3 --size 512K --steps 1 --verify 4 \
-	--opt timeout_ms=2000 --opt first_step=10 &
 wait
-for w in 0 1 2; do expect_error size-small.$w 2000 "timeout: no result"; done
-[ "$(cat "$work/size-small.3.rc")" = 0 ] || fail "size-small: worker 3: $(cat "$work/size-small.3")"
-# Step 10 went on over the chunks of step 0 that worker 3 had left half summed.
+for w in 0 1 2 3; do
+	expect_error op.$w 4000 "$mm 262144 elements \((sum|mean)\), the other workers' of 262144 elements \((mean|sum)\)"
+done
+grep -q "elements (sum), the other workers' of 262144 elements (mean)" "$work/op.0" ||
+	fail "op: worker 0 (sum) was not told of the mean: $(cat "$work/op.0")"
+all_verify agreed 10
+# The steps where they disagreed were given up, their half sums abandoned for the next.
 sleep 1.2
 "$lab" stats --name "$name" | /usr/bin/python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 n = sum(p["chunks_abandoned"] for p in s["ports"])
-assert n > 0, s["ports"]
-print("ok: size: %d partial sums of step 0 abandoned for step 10" % n)'
+m = sum(p["drops"].get("mismatch", 0) for p in s["ports"])
+assert n > 0 and m > 0, s["ports"]
+print("ok: size and op: %d contributions refused as mismatch, %d half sums abandoned" % (m, n))'
 
 # The appliance stops: a worker fails with a timeout or the network's word.
 kill "$(cat "/run/$name/app.pid")"

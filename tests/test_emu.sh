@@ -9,7 +9,8 @@
 # retransmission economy (workers probe on timeout and resend data only when
 # the box says it is missing): data retransmissions per injected loss at most
 # 1.5 (retx_max) in the lossy runs at N = 8 and N = 64 (issue 16; about 10 at N = 64
-# in v1, where every worker of a stalled chunk resent its data).
+# in v1, where every worker of a stalled chunk resent its data). Every run's final
+# stats line accounts for every frame the box received (tests/accounting.py).
 #
 #   test_emu.sh APP SRCDIR [--quick]     (--quick: 1000 chunks, for ASan builds)
 #
@@ -55,7 +56,7 @@ run_case() {
 	t1=$(date +%s%N)
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
 	line=$(grep -E '^emulator: workers=' "$out" "$err" 2>/dev/null | tail -n 1 | sed 's/^[^:]*:emulator/emulator/' || true)
-	local checked exact retx ok=1 why=""
+	local checked exact retx acct ok=1 why=""
 	checked=$(sed -n 's/.* results_checked=\([0-9]*\) .*/\1/p' <<<"$line")
 	exact=$(sed -n 's/.* exact=\([0-9]*\) .*/\1/p' <<<"$line")
 	retx=$(sed -n 's/.* retx_per_loss=\([0-9.]*\) .*/\1/p' <<<"$line")
@@ -68,6 +69,8 @@ run_case() {
 	elif [ "$loss" != 0 ] && [[ "$retx_n" == *" $n "* ]] &&
 		! awk -v r="$retx" -v m="$retx_max" 'BEGIN { exit !(r != "" && r <= m) }'; then
 		ok=0 why="retx_per_loss=${retx:-none}, want at most $retx_max"
+	elif ! acct=$("$src/tests/accounting.py" "$out"); then
+		ok=0 why="$acct"
 	fi
 	if [ "$ok" = 1 ]; then
 		summary+=("ok   ${secs}s  $label (seed $seed) retx/loss=${retx:--}: $line")

@@ -60,6 +60,8 @@ enum col {
 	C_HELLO_STEP,
 	C_HELLO_AUTH,
 	C_HELLO_NONCE,
+	C_REQ_ELEMS,
+	C_REQ_OP,
 	C_STATE_SLOT_STEP,
 	C_STATE_SLOT_CHUNK,
 	C_STATE_NEXT_STEP,
@@ -101,6 +103,8 @@ static const char *const col_names[C_MAX] = {
 	[C_HELLO_STEP] = "ainftp.hello.step",
 	[C_HELLO_AUTH] = "ainftp.hello.auth",
 	[C_HELLO_NONCE] = "ainftp.hello.nonce",
+	[C_REQ_ELEMS] = "ainftp.req.elems",
+	[C_REQ_OP] = "ainftp.req.op",
 	[C_STATE_SLOT_STEP] = "ainftp.state.slot_step",
 	[C_STATE_SLOT_CHUNK] = "ainftp.state.slot_chunk",
 	[C_STATE_NEXT_STEP] = "ainftp.state.next_step",
@@ -224,6 +228,11 @@ static const struct spec frames[] = {
 	{.version = 9, .m = MSG(1, F32, 0, 1, 0, 4, 3, 23, 23, 0, 0, 0)},
 	{.version = 1, .m = MSG(7, F32, 0, 1, BOX, 0, 3, 24, 24, 0, 0, 0)},
 	{.version = 2, .m = MSG(9, F32, 0, 1, 0, 0, 3, 25, 25, 0, 0, 0)},
+	/* DATA and PROBE with their request's descriptor: 2^40 + 5 elements, mean; 1000, sum. */
+	{.version = 2,
+	 .m = MSG(1, I16, AUTH, 2, 3, 9, 8, 4, 4, -2, 0,
+		  (UINT64_C(1) << 48) | ((UINT64_C(1) << 40) + 5))},
+	{.version = 2, .m = MSG(8, F32, AUTH, 1, 0, 0, 3, 19, 19, 0, 0, 1000)},
 };
 
 /* --- building the messages ----------------------------------------------- */
@@ -364,6 +373,12 @@ expect_header(const struct spec *s, struct row *r)
 	set(r, C_BITMAP, "0x%016" PRIx64, m->bitmap);
 	if (m->type == AINFTP_MSG_HELLO || m->type == AINFTP_MSG_HELLO_ACK)
 		set(r, C_HELLO_NONCE, "0x%016" PRIx64, m->bitmap);
+	/* DATA's and PROBE's request descriptor (not a leaf box's sum, whose bitmap is workers). */
+	if (s->version == 2 && (m->type == AINFTP_MSG_DATA || m->type == AINFTP_MSG_PROBE) &&
+	    m->bitmap != 0 && !(m->flags & AINFTP_F_AGGREGATE)) {
+		set(r, C_REQ_ELEMS, "%" PRIu64, ainftp_req_desc_elems(m->bitmap));
+		set(r, C_REQ_OP, "%u", ainftp_req_desc_op(m->bitmap));
+	}
 	if (!known_type(s))
 		set(r, s->version == 1 || s->version == 2 ? C_BAD_TYPE : C_BAD_VERSION, "1");
 }

@@ -47,7 +47,8 @@ local status_names = {
 	[7] = "lanes",
 	[8] = "auth",
 }
-local reason_names = { [0] = "none", [1] = "stale", [2] = "ahead", [3] = "missing", [4] = "have" }
+local reason_names = { [0] = "none", [1] = "stale", [2] = "ahead", [3] = "missing", [4] = "have",
+	[5] = "mismatch" }
 local slot_state_names = { [0] = "idle", [1] = "summing", [2] = "done" }
 
 local p = Proto("ainftp", "ainftp in-network aggregation")
@@ -85,6 +86,9 @@ local f = {
 	hello_auth = ProtoField.uint8("ainftp.hello.auth", "Auth", base.DEC),
 	hello_pad = ProtoField.bytes("ainftp.hello.pad", "Padding"),
 	hello_nonce = ProtoField.uint64("ainftp.hello.nonce", "Nonce", base.HEX),
+	req_elems = ProtoField.uint64("ainftp.req.elems", "Request elements", base.DEC),
+	req_op = ProtoField.uint8("ainftp.req.op", "Request operation", base.DEC,
+		{ [0] = "sum", [1] = "mean" }),
 	state_slot_step = ProtoField.uint32("ainftp.state.slot_step", "Slot's step", base.DEC),
 	state_slot_chunk = ProtoField.uint32("ainftp.state.slot_chunk", "Slot's chunk", base.DEC),
 	state_next_step = ProtoField.uint32("ainftp.state.next_step", "Next step", base.DEC),
@@ -199,6 +203,12 @@ local function add_header(tree, tvb)
 	if t == HELLO or t == HELLO_ACK then
 		-- In HELLO and HELLO_ACK the bitmap is the worker's nonce, echoed.
 		bm:add(f.hello_nonce, tvb(24, 8))
+	elseif version == 2 and (t == DATA or t == PROBE) and tvb(24, 8):uint64() ~= UInt64(0)
+		and bit.band(tvb(3, 1):uint(), 4) == 0 then
+		-- In DATA and PROBE, the request's descriptor: its operation and size (a
+		-- leaf box's AGGREGATE sum has its workers there instead).
+		bm:add(f.req_op, tvb(25, 1))
+		bm:add(f.req_elems, tvb(26, 6), tvb(26, 6):uint64())
 	end
 end
 

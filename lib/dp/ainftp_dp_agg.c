@@ -318,6 +318,32 @@ offer_later(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_
 	return ainftp_slot_offer(s, seq, wid);
 }
 
+/*
+ * A contribution to a chunk of another request (issue order differs between
+ * the workers, or sizes do): never summed with it. Kept in mind while the
+ * chunk sums, so that its other workers' probes are told too; the sender
+ * gets a STATE that names the other request. The step is over: its workers
+ * stop, and whoever joins next starts after it (done_next), so that the
+ * chunk left half summed is abandoned once they move on, and the job does
+ * not stay stuck on it.
+ */
+static void
+contribution_mismatch(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
+		      struct ainftp_dp_worker *w, struct ainftp_slot *s, uint64_t seq,
+		      uint64_t desc, const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+		      const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr)
+{
+	uint32_t step = (uint32_t)(seq >> 32);
+
+	if (seq == s->seq && !s->done)
+		s->desc_other = desc;
+	if (step >= job->done_next && step != UINT32_MAX)
+		job->done_next = step + 1;
+	ainftp_dp_bad(ctr, AINFTP_BAD_MISMATCH);
+	ainftp_ctr_add(&w->drops, 1);
+	ainftp_dp_state_out(ctx, job, w, s, h, AINFTP_STATE_MISMATCH, eth, udp, ctr);
+}
+
 /* A contribution offered and not taken after all: out of the slot's contributors again. */
 static inline void
 offer_undo(struct ainftp_slot *s, uint64_t bit)
@@ -335,7 +361,7 @@ ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uns
 	uint16_t k = rte_be_to_cpu_16(h->slot), wid = rte_be_to_cpu_16(h->worker);
 	uint32_t step = rte_be_to_cpu_32(h->step);
 	uint64_t seq = ainftp_seq(step, rte_be_to_cpu_32(h->chunk));
-	uint64_t bit = UINT64_C(1) << wid;
+	uint64_t bit = UINT64_C(1) << wid, desc = rte_be_to_cpu_64(h->bitmap);
 	struct ainftp_slot *s = job->slots[k];
 	struct rte_mbuf *result = NULL;
 	enum ainftp_slot_action action;
@@ -349,12 +375,23 @@ ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uns
 	}
 	if (unlikely((uint64_t)step + 1 > w->step_seen))
 		w->step_seen = (uint64_t)step + 1;
+	if (unlikely(ainftp_slot_desc_conflict(s, seq, desc, false) != 0)) {
+		contribution_mismatch(ctx, job, w, s, seq, desc, h, eth, udp, ctr);
+		return;
+	}
 	action = ainftp_slot_offer(s, seq, wid);
 	if (unlikely(action == AINFTP_SLOT_LATER))
 		action = offer_later(ctx, job, s, k, seq, wid, ctr);
 	if (action != AINFTP_SLOT_ADD) {
 		offer_refused(ctx, job, w, s, k, bit, action, h, eth, udp, ctr);
 		return;
+	}
+	/* The chunk's request is its first contributor's (or the first that says one). */
+	if (s->count == 1) {
+		s->desc = desc;
+		s->desc_other = 0;
+	} else if (s->desc == 0) {
+		s->desc = desc;
 	}
 	/* The contribution that completes it: take the result's mbuf first, so a shortage is
 	 * retried. */
@@ -401,11 +438,13 @@ ainftp_dp_probe(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned i
 	enum ainftp_state_reason reason;
 
 	ainftp_ctr_add(&ctr->probes, 1);
-	if (seq == s->shadow_seq) {
+	/* Before the kept result: it may be another request's. */
+	if (unlikely(ainftp_slot_desc_conflict(s, seq, rte_be_to_cpu_64(h->bitmap), true) != 0)) {
+		reason = AINFTP_STATE_MISMATCH;
+	} else if (seq == s->shadow_seq) {
 		ainftp_dp_result_resend(ctx, job, w, s, k, eth, udp, ctr);
 		return;
-	}
-	if (seq == s->seq)
+	} else if (seq == s->seq)
 		reason = (s->bitmap & bit) ? AINFTP_STATE_HAVE : AINFTP_STATE_MISSING;
 	else if (s->seq == AINFTP_SEQ_NONE || seq > s->seq)
 		reason = AINFTP_STATE_MISSING;

@@ -302,6 +302,12 @@ ainftp_dp_state_out(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	m.scale_exp = 0;
 	m.contributors = s->count;
 	m.bitmap = s->bitmap;
+	/* A mismatch names the other request instead (ainftp_req_desc): no workers. */
+	if (reason == AINFTP_STATE_MISMATCH) {
+		m.contributors = 0;
+		m.bitmap = ainftp_slot_desc_conflict(s, ainftp_seq(m.step, m.chunk),
+						     rte_be_to_cpu_64(h->bitmap), true);
+	}
 	if (si.slot_state == AINFTP_SLOT_WIRE_IDLE)
 		si.slot_step = si.slot_chunk = 0;
 	ainftp_state_write(&body, &si);

@@ -11,6 +11,7 @@ ainftp_slot_init(struct ainftp_slot *s)
 	s->incl = 0;
 	s->n_incl = 0;
 	s->done = false;
+	s->desc = s->desc_other = s->shadow_desc = 0;
 	s->shadow = NULL;
 	ainftp_acc_reset(&s->acc);
 }
@@ -65,5 +66,6 @@ ainftp_slot_complete(struct ainftp_slot *s, void *result)
 	s->shadow = result;
 	s->shadow_seq = s->seq;
 	s->shadow_first_tsc = s->first_tsc;
+	s->shadow_desc = s->desc;
 	return old;
 }

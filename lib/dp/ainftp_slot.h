@@ -42,13 +42,22 @@ struct ainftp_slot {
 	 */
 	uint64_t incl;
 	uint8_t n_incl;
-	bool done;		   /* complete: its result is the shadow */
+	bool done; /* complete: its result is the shadow */
+	/*
+	 * Its request as its first contributor described it (ainftp_req_desc; 0:
+	 * not said), and another that a later contributor gave (0: none), so that
+	 * chunks of different collectives are never summed together and every
+	 * worker of the chunk can be told so.
+	 */
+	uint64_t desc;
+	uint64_t desc_other;
 	uint64_t first_tsc;	   /* when its first contribution came (set by the data path) */
 	uint64_t shadow_seq;	   /* the chunk whose result is kept */
 	uint64_t shadow_first_tsc; /* and when its first contribution came */
 	void *shadow;		   /* that result's payload, owned by the data path */
 	/* What the result header says of it, to send it again unchanged. */
 	uint64_t shadow_bitmap;
+	uint64_t shadow_desc;
 	uint8_t shadow_count;
 	uint8_t shadow_flags;
 	int8_t shadow_exp;
@@ -102,6 +111,31 @@ ainftp_slot_ready(const struct ainftp_slot *s, uint64_t required, unsigned int q
  * chunk it was summing (every worker in it has moved on: nobody waits for it).
  */
 void ainftp_slot_abandon(struct ainftp_slot *s, uint64_t seq, unsigned int worker);
+
+/*
+ * The descriptor of another request than desc (a contribution's or probe's
+ * to chunk seq) that the chunk holds, 0 when they agree or one of them was
+ * not said. A contribution is compared with the chunk's own request; a probe
+ * with any the chunk has seen, so that every worker of a chunk where two
+ * requests met is told (both sides of it stop, not only the one refused).
+ */
+static inline uint64_t
+ainftp_slot_desc_conflict(const struct ainftp_slot *s, uint64_t seq, uint64_t desc, bool probe)
+{
+	uint64_t have = 0, other = 0;
+
+	if (desc == 0)
+		return 0;
+	if (seq == s->seq && s->count > 0) {
+		have = s->desc;
+		other = probe ? s->desc_other : 0;
+	} else if (seq == s->shadow_seq) {
+		have = s->shadow_desc;
+	}
+	if (have != 0 && have != desc)
+		return have;
+	return other != 0 && other != desc ? other : 0;
+}
 
 /* Mark the chunk complete with its result kept; returns the previous shadow to release. */
 void *ainftp_slot_complete(struct ainftp_slot *s, void *result);

@@ -34,6 +34,7 @@ const char *const ainftp_bad_names[AINFTP_BAD_MAX] = {
 	[AINFTP_BAD_STALE] = "stale",
 	[AINFTP_BAD_DUPLICATE] = "duplicate",
 	[AINFTP_BAD_SLOT_BUSY] = "slot_busy",
+	[AINFTP_BAD_MISMATCH] = "mismatch",
 };
 
 const char *const ainftp_hello_status_names[AINFTP_HELLO_MAX] = {
@@ -54,6 +55,7 @@ const char *const ainftp_state_reason_names[AINFTP_STATE_REASON_MAX] = {
 	[AINFTP_STATE_AHEAD] = "ahead",
 	[AINFTP_STATE_MISSING] = "missing",
 	[AINFTP_STATE_HAVE] = "have",
+	[AINFTP_STATE_MISMATCH] = "mismatch",
 };
 
 size_t

@@ -108,6 +108,12 @@ enum ainftp_state_reason {
 	AINFTP_STATE_AHEAD = 2,	  /* the slot still sums an earlier chunk: send it again later */
 	AINFTP_STATE_MISSING = 3, /* probe: nothing of yours in that chunk: send your data again */
 	AINFTP_STATE_HAVE = 4,	  /* probe: yours is in, the chunk waits for others */
+	/*
+	 * The chunk's workers disagree on its request (size or operation): the
+	 * header's bitmap is the other request's descriptor (ainftp_req_desc).
+	 * Nothing of yours was or will be summed there: stop, and fix the order.
+	 */
+	AINFTP_STATE_MISMATCH = 5,
 	AINFTP_STATE_REASON_MAX
 };
 
@@ -162,10 +168,39 @@ enum ainftp_bad {
 	AINFTP_BAD_DUPLICATE,	 /* this worker is already in the slot's sum */
 	AINFTP_BAD_SLOT_BUSY, /* a newer chunk for a slot still summing: the sender's window is too
 				 big */
+	AINFTP_BAD_MISMATCH,  /* its request differs from the chunk's other workers' (desc) */
 	AINFTP_BAD_MAX
 };
 
 extern const char *const ainftp_bad_names[AINFTP_BAD_MAX];
+
+/*
+ * What a DATA or PROBE's bitmap says of its request (the collective the
+ * chunk belongs to), so that the appliance can refuse to sum chunks of
+ * different collectives together: workers that issued them in different
+ * orders. Bits 0-47 the request's element count, 48-55 its reduce operation
+ * (the client's enum ainftp_reduce_op), 56-63 zero. 0: not said (never
+ * compared). A RESULT's bitmap is its contributors, as before.
+ */
+#define AINFTP_REQ_ELEMS_MAX ((UINT64_C(1) << 48) - 1)
+
+static inline uint64_t
+ainftp_req_desc(uint64_t elems, unsigned int op)
+{
+	return (uint64_t)(op & 0xff) << 48 | (elems & AINFTP_REQ_ELEMS_MAX);
+}
+
+static inline uint64_t
+ainftp_req_desc_elems(uint64_t desc)
+{
+	return desc & AINFTP_REQ_ELEMS_MAX;
+}
+
+static inline unsigned int
+ainftp_req_desc_op(uint64_t desc)
+{
+	return (unsigned int)(desc >> 48 & 0xff);
+}
 
 /*
  * Payload bytes for n elements of an encoding (int8: one exponent byte per

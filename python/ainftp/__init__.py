@@ -31,7 +31,7 @@ import threading
 __all__ = [
     "Client", "Error", "Request", "allreduce", "finalize", "init", "status_name",
     "E_INVAL", "E_TIMEOUT", "E_UNREACHABLE", "E_SYSTEM", "E_NOMEM", "E_FAILED",
-    "E_OVERFLOW", "E_VALUE", "E_CLOSED", "E_SKIPPED", "ABI",
+    "E_OVERFLOW", "E_VALUE", "E_CLOSED", "E_SKIPPED", "E_MISMATCH", "ABI",
 ]
 
 ABI = 2  # AINFTP_CLIENT_ABI of the header this binding follows
@@ -47,6 +47,7 @@ E_OVERFLOW = -7
 E_VALUE = -8
 E_CLOSED = -9
 E_SKIPPED = -10
+E_MISMATCH = -11
 
 _OPS = {"sum": 0, "mean": 1}  # enum ainftp_reduce_op
 
