@@ -328,6 +328,16 @@ req_check(struct ainftp_client *c, const float *buf, size_t n, int op)
 		return ainftp_client_seterr_status(AINFTP_E_INVAL, "all-reduce: client is NULL");
 	if (buf == NULL)
 		return ainftp_client_seterr_status(AINFTP_E_INVAL, "all-reduce: buffer is NULL");
+	/*
+	 * The engine loads and stores buf as floats: at an address that is not a
+	 * multiple of their alignment (a C caller's byte buffer, a tensor at an odd
+	 * byte offset) that is undefined behaviour, and a fault on some CPUs.
+	 */
+	if ((uintptr_t)buf % _Alignof(float) != 0)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "all-reduce: buffer %p is not aligned for "
+						   "float (a multiple of %zu bytes)",
+						   (const void *)buf, _Alignof(float));
 	if (n == 0)
 		return ainftp_client_seterr_status(AINFTP_E_INVAL,
 						   "all-reduce: length is 0 elements");

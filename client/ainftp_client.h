@@ -149,14 +149,17 @@ void ainftp_client_close(struct ainftp_client *c);
 /* The local UDP port the client sends from and receives on. */
 int ainftp_client_local_port(const struct ainftp_client *c);
 
-/* All-reduce buf[0..n) in place: start, then wait. */
+/*
+ * All-reduce buf[0..n) in place: start, then wait. buf must be aligned for
+ * float; a misaligned one is refused with AINFTP_E_INVAL.
+ */
 int ainftp_allreduce(struct ainftp_client *c, float *buf, size_t n, int op);
 
 /*
  * Asynchronous: queue buf[0..n) and return at once; the engine works on
  * requests in order, so a framework can start several buckets and overlap
- * them with computation. buf must stay valid, and not be touched, until the
- * request completes.
+ * them with computation. buf, aligned for float as above, must stay valid,
+ * and not be touched, until the request completes.
  */
 struct ainftp_req;
 int ainftp_allreduce_start(struct ainftp_client *c, float *buf, size_t n, int op,

@@ -1840,6 +1840,48 @@ START_TEST(misuse_arguments)
 }
 END_TEST
 
+/*
+ * A float buffer at an address that is not a multiple of 4 (a C caller's byte
+ * buffer; a tensor at an odd byte offset through the Python binding): refused
+ * with E_INVAL before any float is loaded from it, which would be undefined
+ * behaviour (UBSan: misaligned load in first_nonfinite), and left untouched.
+ */
+START_TEST(misuse_misaligned)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_req *r = (struct ainftp_req *)&f; /* must be set to NULL on failure */
+	unsigned char *bytes = malloc(ELEMS * sizeof(float) + 1);
+	unsigned char *before = malloc(ELEMS * sizeof(float) + 1);
+	float x[ELEMS];
+	float *odd;
+
+	ck_assert_ptr_nonnull(bytes);
+	ck_assert_ptr_nonnull(before);
+	fake_start(f);
+	c = OPEN(f, NULL);
+	fill(x, ELEMS, 3);
+	memset(bytes, 0, ELEMS * sizeof(float) + 1);
+	memcpy(bytes + 1, x, sizeof(x));
+	memcpy(before, bytes, ELEMS * sizeof(float) + 1);
+	odd = (float *)(void *)(bytes + 1); /* what a C caller can hand over */
+
+	ck_assert_int_eq(ainftp_allreduce(c, odd, ELEMS, AINFTP_OP_SUM), AINFTP_E_INVAL);
+	ck_assert_msg(strstr(ainftp_last_error(), "not aligned") != NULL, "message \"%s\"",
+		      ainftp_last_error());
+	ck_assert_int_eq(ainftp_allreduce_start(c, odd, ELEMS, AINFTP_OP_MEAN, &r), AINFTP_E_INVAL);
+	ck_assert_ptr_null(r);
+	ck_assert_mem_eq(bytes, before, ELEMS * sizeof(float) + 1);
+	/* Nothing reached the appliance, and the client still works. */
+	ck_assert_uint_eq(fake_get(f, &f->data), 0);
+	ck_assert_msg(ainftp_allreduce(c, x, ELEMS, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ainftp_client_close(c);
+	fake_free(f);
+	free(bytes);
+	free(before);
+}
+END_TEST
+
 START_TEST(misuse_status_names)
 {
 	static const int all[] = {AINFTP_S_OK,		AINFTP_E_INVAL,	   AINFTP_E_TIMEOUT,
@@ -3452,6 +3494,7 @@ client_suite(void)
 	tcase_add_test(cluster, cluster_unknown_job_or_worker);
 
 	tcase_add_test(misuse, misuse_arguments);
+	tcase_add_test(misuse, misuse_misaligned);
 	tcase_add_test(misuse, misuse_status_names);
 	tcase_add_loop_test(misuse, misuse_nonfinite, 0, sizeof(nonfinite) / sizeof(nonfinite[0]));
 

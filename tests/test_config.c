@@ -36,6 +36,11 @@
 #define KEY "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 #define KEY_A "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF"
 #define KEY_B "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+/* A key pasted where it does not belong: whole, halved, cut to 8 digits, in groups. */
+#define KEY_C "6b6ed970a17aa1a6a33547cc78eb6be9c13e32d8339ea4d8b054c02e384cc644"
+#define KEY_C_HALF "6b6ed970a17aa1a6a33547cc78eb6be9"
+#define KEY_C_8 "6b6ed970"
+#define KEY_C_GROUPS "6b6e d970 a17a a1a6 a335 47cc 78eb 6be9"
 #define NOT_HEX "QZJXQZJXQZJXQZJXQZJXQZJXQZJXQZJXQZJXQZJXQZJXQZJXQZJXQZJXQZJXQZJX"
 
 #define APPLIANCE "'appliance':{'ipv4':'198.18.0.2'}"
@@ -270,6 +275,55 @@ static const struct bad_case bad_cases[] = {
 		"0123456789"),
 	BAD_KEY("key not hexadecimal", WITH_WORKERS(WORKER_KEY(0, 11, NOT_HEX)),
 		"cluster.json: jobs[0].workers[0].key: is not hexadecimal", NOT_HEX),
+	/*
+	 * A key in another field, or as a member name, is named by its length only:
+	 * the messages name the field and show none of the key.
+	 */
+	BAD_KEY("key as a worker's ipv4",
+		WITH_WORKERS("{'id':0,'ipv4':'" KEY_C "','key':'" KEY "'}"),
+		"cluster.json: jobs[0].workers[0].ipv4: a string of 64 characters is not an IPv4 "
+		"address",
+		KEY_C),
+	BAD_KEY("half a key as a worker's ipv4",
+		WITH_WORKERS("{'id':0,'ipv4':'" KEY_C_HALF "','key':'" KEY "'}"),
+		"cluster.json: jobs[0].workers[0].ipv4: a string of 32 characters is not an IPv4 "
+		"address",
+		KEY_C_HALF),
+	BAD_KEY("8 digits of a key as a worker's ipv4",
+		WITH_WORKERS("{'id':0,'ipv4':'" KEY_C_8 "','key':'" KEY "'}"),
+		"cluster.json: jobs[0].workers[0].ipv4: a string of 8 characters is not an IPv4 "
+		"address",
+		KEY_C_8),
+	BAD_KEY("a key in groups as a worker's ipv4",
+		WITH_WORKERS("{'id':0,'ipv4':'" KEY_C_GROUPS "','key':'" KEY "'}"),
+		"cluster.json: jobs[0].workers[0].ipv4: a string of 39 characters is not an IPv4 "
+		"address",
+		KEY_C_GROUPS),
+	BAD_KEY("key as the appliance's mac",
+		WITH_APPLIANCE("'appliance':{'ipv4':'198.18.0.2','mac':'" KEY_C "'}"),
+		"cluster.json: appliance.mac: a string of 64 characters is not a MAC address (six "
+		"hex pairs separated by ':')",
+		KEY_C),
+	BAD_KEY("key as an encoding",
+		WITH_JOB_FULL("'id':1,'elems_per_packet':256,'encoding':'" KEY_C "'", WORKERS),
+		"cluster.json: jobs[0].encoding: a string of 64 characters is not one of "
+		"\"int16\", \"int8\", \"float32\"",
+		KEY_C),
+	BAD_KEY("key as a duplicate device",
+		WITH_PORTS("'ports':[{'device':'" KEY_C "'},{'device':'" KEY_C "'}]"),
+		"cluster.json: ports[1].device: a string of 64 characters duplicates "
+		"ports[0].device",
+		KEY_C),
+	BAD_KEY("key as prometheus", WITH_TELEMETRY("'telemetry':{'prometheus':'" KEY_C "'}"),
+		"cluster.json: telemetry.prometheus: a string of 64 characters: the port is not a "
+		"whole number in 0..65535",
+		KEY_C),
+	BAD_KEY("key as a worker's member name",
+		WITH_WORKERS("{'id':0,'ipv4':'198.18.0.11','key':'" KEY "','" KEY_C "':1}"),
+		"cluster.json: jobs[0].workers[0]: unknown key: a name of 64 characters", KEY_C),
+	BAD_KEY("key as a top-level member name",
+		"{" APPLIANCE "," PORTS "," LCORES "," JOBS ",'" KEY_C "':1}",
+		"cluster.json: (top level): unknown key: a name of 64 characters", KEY_C),
 	BAD("key missing with auth on", WITH_WORKERS("{'id':0,'ipv4':'198.18.0.11'}"),
 	    "cluster.json: jobs[0].workers[0]: missing required key \"key\""),
 	BAD("missing workers", WITH_JOB_FULL(JOB_HEAD, "'auth':true"),

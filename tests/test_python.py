@@ -463,6 +463,20 @@ class ApiTest(unittest.TestCase):
         self.assertRaises(ValueError, c.allreduce, x, op="max")
         self.assertEqual(c.stats()["packets_sent"], 0)
 
+    def test_misaligned_array(self):
+        """an array at an odd byte address: ValueError, never a misaligned load"""
+        c = self.client()
+        odd = np.frombuffer(bytearray(4 * 1000 + 1), np.float32, offset=1)
+        self.assertTrue(odd.flags.writeable)  # refused for its address alone
+        self.assertNotEqual(odd.ctypes.data % 4, 0)
+        for op in ("sum", "mean"):
+            with self.subTest(op=op):
+                with self.assertRaisesRegex(ValueError, "not aligned"):
+                    c.allreduce(odd, op=op)
+                with self.assertRaisesRegex(ValueError, "not aligned"):
+                    c.allreduce_async(odd, op=op)
+        self.assertEqual(c.stats()["packets_sent"], 0)
+
     @unittest.skipUnless(has_torch(), "no torch")
     def test_refused_tensors(self):
         """tensors the library cannot write: TypeError or ValueError"""
@@ -476,6 +490,21 @@ class ApiTest(unittest.TestCase):
                 self.assertRaises(exc, c.allreduce, buf)
         if torch.cuda.is_available():
             self.assertRaises(ValueError, c.allreduce, torch.zeros(4, device="cuda"))
+
+    @unittest.skipUnless(has_torch(), "no torch")
+    def test_misaligned_tensor(self):
+        """a tensor at an odd byte address: ValueError, never a misaligned load"""
+        import torch
+        c = self.client()
+        odd = torch.frombuffer(bytearray(4 * 1000 + 1), dtype=torch.float32, offset=1)
+        self.assertNotEqual(odd.data_ptr() % 4, 0)
+        for op in ("sum", "mean"):
+            with self.subTest(op=op):
+                with self.assertRaisesRegex(ValueError, "not aligned"):
+                    c.allreduce(odd, op=op)
+                with self.assertRaisesRegex(ValueError, "not aligned"):
+                    c.allreduce_async(odd, op=op)
+        self.assertEqual(c.stats()["packets_sent"], 0)
 
     @unittest.skipUnless(has_torch(), "no torch")
     def test_hook_errors(self):

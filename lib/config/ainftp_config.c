@@ -19,7 +19,11 @@
 #include "ainftp_config.h"
 
 #define AINFTP_PATH_LEN 128
-#define AINFTP_ECHO_LEN 64 /* bytes of a value quoted back in a message */
+/* What a message may quote of a user's string (ainftp_may_show). */
+#define AINFTP_ECHO_MAX 48		      /* bytes */
+#define AINFTP_ECHO_HEX_RUN 8		      /* hex digits in a row: 32 bits of a key */
+#define AINFTP_ECHO_HEX_MAX 20		      /* hex digits in all */
+#define AINFTP_ECHO_LEN (AINFTP_ECHO_MAX + 3) /* quotes and NUL */
 #define AINFTP_FILE_MAX (1024 * 1024)
 
 struct ainftp_ctx {
@@ -128,24 +132,69 @@ ainftp_plural(unsigned long long n)
 	return n == 1 ? "" : "s";
 }
 
-/*
- * Copy s, cut to fit at a UTF-8 character boundary with "..." appended: a
- * value echoed in a message must not push the problem itself out of err.
- */
-static void
-ainftp_clip(char *dst, size_t size, const char *s)
+static int
+ainftp_nibble(char ch)
 {
-	size_t len = strlen(s);
-	size_t cut = size - 4;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
 
-	if (len < size) {
-		memcpy(dst, s, len + 1);
-		return;
+/* Characters, not bytes, so that a length in a message matches what an editor shows. */
+static size_t
+ainftp_utf8_chars(const char *s)
+{
+	size_t chars = 0;
+
+	for (; *s != '\0'; s++)
+		chars += ((unsigned char)*s & 0xc0) != 0x80;
+	return chars;
+}
+
+/*
+ * Whether a user's string may be quoted back. Keys are 64 hex digits, and one
+ * pasted into the wrong field (or used as a member name) must not leak: so a
+ * string is shown only when it is short and holds too few hex digits, in a row
+ * or in all, to be a useful part of a key. What an operator types in the other
+ * fields passes: an ADDR:PORT holds at most 17 hex digits, a MAC 12, a PCI
+ * address 10, and none of them 8 in a row.
+ */
+static bool
+ainftp_may_show(const char *s)
+{
+	size_t run = 0, hex = 0;
+
+	if (strlen(s) > AINFTP_ECHO_MAX)
+		return false;
+	for (; *s != '\0'; s++) {
+		run = ainftp_nibble(*s) >= 0 ? run + 1 : 0;
+		hex += run > 0;
+		if (run >= AINFTP_ECHO_HEX_RUN || hex > AINFTP_ECHO_HEX_MAX)
+			return false;
 	}
-	while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
-		cut--;
-	memcpy(dst, s, cut);
-	memcpy(dst + cut, "...", 4);
+	return true;
+}
+
+/*
+ * The one way a message shows a user's string s (a value, or a member name:
+ * noun says which): quoted when ainftp_may_show allows it, else only its
+ * length, "a string of 64 characters". Returns dst.
+ */
+static const char *
+ainftp_echo(char dst[AINFTP_ECHO_LEN], const char *s, const char *noun)
+{
+	size_t chars = ainftp_utf8_chars(s);
+
+	if (ainftp_may_show(s))
+		snprintf(dst, AINFTP_ECHO_LEN, "\"%s\"", s);
+	else
+		snprintf(dst, AINFTP_ECHO_LEN, "a %s of %zu character%s", noun, chars,
+			 ainftp_plural(chars));
+	return dst;
 }
 
 /* Messages are one line whatever the file holds: control characters become '?'. */
@@ -194,7 +243,7 @@ ainftp_fail(struct ainftp_ctx *c, const char *path, const char *fmt, ...)
 
 /*
  * dst = a + b + c, cut at AINFTP_PATH_LEN - 1 bytes. Paths stay well below that
- * (unknown keys are clipped before they are appended); copying by hand rather
+ * (only an unknown key that ainftp_may_show passes is appended); copying by hand rather
  * than with snprintf keeps GCC's truncation warning quiet at -O2.
  */
 static void
@@ -295,8 +344,11 @@ ainftp_check_keys(struct ainftp_ctx *c, const json_t *obj, const char *path,
 			;
 		if (*a != NULL)
 			continue;
-		ainftp_clip(name, sizeof(name), key);
-		ainftp_path_key(kpath, path, name);
+		/* A name that may not be shown is described after the object's path instead. */
+		if (!ainftp_may_show(key))
+			return ainftp_fail(c, path, "unknown key: %s",
+					   ainftp_echo(name, key, "name"));
+		ainftp_path_key(kpath, path, key);
 		return ainftp_fail(c, kpath, "unknown key");
 	}
 	return 0;
@@ -494,9 +546,8 @@ ainftp_get_enum(struct ainftp_ctx *c, const json_t *obj, const char *path, const
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s\"%s\"",
 			 n == names ? "" : ", ", n->name);
 	}
-	ainftp_clip(echo, sizeof(echo), s);
 	ainftp_path_key(kpath, path, key);
-	return ainftp_fail(c, kpath, "\"%s\" is not one of %s", echo, list);
+	return ainftp_fail(c, kpath, "%s is not one of %s", ainftp_echo(echo, s, "string"), list);
 }
 
 /*
@@ -575,30 +626,18 @@ ainftp_get_ipv4(struct ainftp_ctx *c, const json_t *obj, const char *path, const
 	if (ainftp_get_string(c, obj, path, key, true, &s) < 0)
 		return -1;
 	ainftp_path_key(kpath, path, key);
-	ainftp_clip(echo, sizeof(echo), s);
+	ainftp_echo(echo, s, "string");
 	if (inet_pton(AF_INET, s, &addr) != 1)
-		return ainftp_fail(c, kpath, "\"%s\" is not an IPv4 address", echo);
+		return ainftp_fail(c, kpath, "%s is not an IPv4 address", echo);
 	host = ntohl(addr.s_addr);
 	if (host == 0)
-		return ainftp_fail(c, kpath, "\"%s\" is the unspecified address", echo);
+		return ainftp_fail(c, kpath, "%s is the unspecified address", echo);
 	if (host == UINT32_MAX)
-		return ainftp_fail(c, kpath, "\"%s\" is the broadcast address", echo);
+		return ainftp_fail(c, kpath, "%s is the broadcast address", echo);
 	if ((host >> 28) == 0xe)
-		return ainftp_fail(c, kpath, "\"%s\" is a multicast address", echo);
+		return ainftp_fail(c, kpath, "%s is a multicast address", echo);
 	*out = addr.s_addr;
 	return 0;
-}
-
-static int
-ainftp_nibble(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
 }
 
 bool
@@ -641,15 +680,14 @@ ainftp_get_mac(struct ainftp_ctx *c, const json_t *obj, const char *path)
 	if (s == NULL)
 		return 0;
 	ainftp_path_key(kpath, path, "mac");
-	ainftp_clip(echo, sizeof(echo), s);
+	ainftp_echo(echo, s, "string");
 	if (!ainftp_parse_mac(s, cfg->mac))
-		return ainftp_fail(c, kpath,
-				   "\"%s\" is not a MAC address (six hex pairs separated by ':')",
-				   echo);
+		return ainftp_fail(
+			c, kpath, "%s is not a MAC address (six hex pairs separated by ':')", echo);
 	if (cfg->mac[0] & 1)
-		return ainftp_fail(c, kpath, "\"%s\" is a multicast MAC address", echo);
+		return ainftp_fail(c, kpath, "%s is a multicast MAC address", echo);
 	if (memcmp(cfg->mac, zero, sizeof(zero)) == 0)
-		return ainftp_fail(c, kpath, "\"%s\" is the all-zero MAC address", echo);
+		return ainftp_fail(c, kpath, "%s is the all-zero MAC address", echo);
 	cfg->has_mac = true;
 	return 0;
 }
@@ -661,7 +699,7 @@ ainftp_get_key(struct ainftp_ctx *c, const json_t *obj, const char *path, bool r
 {
 	char kpath[AINFTP_PATH_LEN];
 	const char *s;
-	size_t chars = 0;
+	size_t chars;
 	size_t i;
 
 	if (ainftp_get_string(c, obj, path, "key", required, &s) < 0)
@@ -669,9 +707,7 @@ ainftp_get_key(struct ainftp_ctx *c, const json_t *obj, const char *path, bool r
 	if (s == NULL)
 		return 0;
 	ainftp_path_key(kpath, path, "key");
-	/* Count characters, not bytes, so the figure matches what an editor shows. */
-	for (i = 0; s[i] != '\0'; i++)
-		chars += ((unsigned char)s[i] & 0xc0) != 0x80;
+	chars = ainftp_utf8_chars(s);
 	if (chars != 2 * AINFTP_KEY_BYTES)
 		return ainftp_fail(
 			c, kpath, "must be %d hex digits (%d bytes), got %zu character%s",
@@ -719,8 +755,8 @@ ainftp_parse_device(struct ainftp_ctx *c, const json_t *obj, const char *path, u
 				   AINFTP_DEVICE_LEN - 1);
 	for (i = 0; i < index; i++) {
 		if (strcmp(ports[i].device, s) == 0) {
-			ainftp_clip(echo, sizeof(echo), s);
-			return ainftp_fail(c, kpath, "\"%s\" duplicates ports[%u].device", echo, i);
+			return ainftp_fail(c, kpath, "%s duplicates ports[%u].device",
+					   ainftp_echo(echo, s, "string"), i);
 		}
 	}
 	memcpy(ports[index].device, s, len + 1);
@@ -1005,6 +1041,7 @@ ainftp_check_worker_unique(struct ainftp_ctx *c, const char *path, const char *a
 	char addr[INET_ADDRSTRLEN];
 	uint16_t i;
 
+	/* The parsed address, written here: no text of the file, so quoted as is. */
 	inet_ntop(AF_INET, &w->ipv4, addr, sizeof(addr));
 	for (i = 0; i < index; i++) {
 		if (job->workers[i].id == w->id) {
@@ -1245,12 +1282,12 @@ ainftp_parse_prometheus(struct ainftp_ctx *c, const json_t *obj, const char *pat
 	if (s == NULL)
 		return 0;
 	ainftp_path_key(kpath, path, "prometheus");
-	ainftp_clip(echo, sizeof(echo), s);
+	ainftp_echo(echo, s, "string");
 	if (ainftp_listen_parse(s, &c->cfg->prometheus_ipv4, &c->cfg->prometheus_port, why,
 				sizeof(why)) < 0)
-		return ainftp_fail(c, kpath, "\"%s\": %s", echo, why);
+		return ainftp_fail(c, kpath, "%s: %s", echo, why);
 	if (c->cfg->prometheus_port == 0)
-		return ainftp_fail(c, kpath, "\"%s\": port 0 is not a port to scrape", echo);
+		return ainftp_fail(c, kpath, "%s: port 0 is not a port to scrape", echo);
 	c->cfg->prometheus = true;
 	return 0;
 }

@@ -198,7 +198,7 @@ def _numpy_buffer(x):
     if not x.flags.writeable:
         raise ValueError("ainftp: the array is read-only; the result is written into it")
     if not x.flags.aligned:
-        raise ValueError("ainftp: the array's data is not aligned for float32")
+        raise ValueError("ainftp: the array's data is not aligned for float32 (x.copy())")
     return x.ctypes.data, x.size
 
 
@@ -215,6 +215,10 @@ def _torch_buffer(x):
                          "(x.cpu(), then copy the result back)" % x.device)
     if not x.is_contiguous():
         raise ValueError("ainftp: the tensor is not contiguous (x.contiguous())")
+    # torch has no aligned flag: a tensor at an odd byte offset of its storage
+    # (torch.frombuffer(..., offset=1)) would have the library load misaligned floats.
+    if x.data_ptr() % x.element_size() != 0:
+        raise ValueError("ainftp: the tensor's data is not aligned for float32 (x.clone())")
     return x.data_ptr(), x.numel()
 
 
