@@ -2056,6 +2056,45 @@ START_TEST(a_later_step_waits_while_the_chunk_needs_its_peers)
 }
 END_TEST
 
+/*
+ * The soak's stall (issue 18): (1, 1) has workers 0 and 1 and needs worker 2
+ * (min_quorum 3), but worker 2 restarted and its HELLO_ACK sent it on to step
+ * 2 (step 1 completed elsewhere). Worker 2 will never come to (1, 1): its
+ * step 2 there abandons the chunk instead of waiting for it forever, while
+ * workers 0 and 1 would wait at step 1 for a worker at step 2. Worker 0's
+ * probe is then told the chunk is stale, and it moves on to step 2 too.
+ */
+START_TEST(a_chunk_that_needs_a_worker_sent_past_it_is_abandoned)
+{
+	struct hello_view v = hello_right();
+	struct ainftp_hello_info hi;
+	struct ainftp_state_info si;
+	struct contrib done[NW], old[NW], c;
+	struct ainftp_msg msg;
+	float want[ELEMS];
+	uint8_t f[256];
+
+	three(done, 1, 2);
+	expected_sum(done, NW, want);
+	send_all(done, NW);
+	expect_results(&done[0], want, 0x7, 0x7);
+	three(old, 1, 1);
+	send_all(old, 2);
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, 7, keys[2]));
+	expect_hello_ack(2, JOB, 2, 7, keys[2], &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_OK);
+	ck_assert_uint_eq(hi.step, 2);
+	contrib_fill(&c, 2, 2, 1, -3);
+	send_contrib(&c);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0); /* taken: no STATE ahead */
+	ck_assert_uint_eq(CTR(chunks_abandoned), 1);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT_BUSY), 0);
+	fixture_inject(&fx, f, (uint16_t)probe_frame(f, 0, 1, 1, keys[0]));
+	expect_state(0, 1, 1, AINFTP_STATE_STALE, &msg, &si);
+	check_slot_state(&msg, &si, AINFTP_SLOT_WIRE_SUMMING, 2, 1, 2, 0x4);
+}
+END_TEST
+
 /* ------------------------------------------------------------ sentry */
 
 /* The three workers under a sentry (`sentry`: the keys of the job's "sentry" object). */
@@ -2762,6 +2801,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, a_later_step_abandons_a_chunk_only_when_all_its_workers_left);
 	tcase_add_test(tc, one_worker_ahead_never_drops_its_peers_chunk);
+	tcase_add_test(tc, a_chunk_that_needs_a_worker_sent_past_it_is_abandoned);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sentry");
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -196,6 +196,22 @@ worker_learn(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 }
 
 /*
+ * A STATE stale for a chunk of `step` sends worker w on to the job's next
+ * step: the steps in between that it has not begun (by what this lcore saw
+ * of it) it will leave out.
+ */
+static void
+worker_sent_past(const struct ainftp_dp_job *job, struct ainftp_dp_worker *w, uint32_t step)
+{
+	uint64_t lo = RTE_MAX((uint64_t)step + 1, w->step_seen);
+
+	if (lo < job->done_next) {
+		w->absent_lo = (uint32_t)lo;
+		w->absent_hi = job->done_next;
+	}
+}
+
+/*
  * A contribution its slot refused: a retransmission of a chunk completed is
  * answered with the kept result; a duplicate, a stale or an early one with a
  * STATE that tells the worker where the slot is, so that it waits, skips or
@@ -222,6 +238,7 @@ offer_refused(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainft
 	case AINFTP_SLOT_STALE:
 		late_sample(&ctx->dp, job, w, s, bit, true);
 		ainftp_dp_bad(ctr, AINFTP_BAD_STALE);
+		worker_sent_past(job, w, rte_be_to_cpu_32(h->step));
 		reason = AINFTP_STATE_STALE;
 		break;
 	case AINFTP_SLOT_BUSY:
@@ -278,6 +295,31 @@ slot_deserted(const struct ainftp_dp_job *job, const struct ainftp_slot *s)
 	return true;
 }
 
+/*
+ * Whether the slot's chunk can no longer reach min_quorum: with those in it,
+ * every other worker of the job that may still come (not told to leave its
+ * step out, not quarantined) would not be enough. Nothing else decides it:
+ * a worker running ahead on its own is never taken for one that left.
+ */
+static bool
+slot_hopeless(const struct ainftp_dp_job *job, const struct ainftp_slot *s)
+{
+	uint32_t step = (uint32_t)(s->seq >> 32), may = 0;
+	uint16_t id;
+
+	for (id = 0; id < AINFTP_MAX_WORKERS; id++) {
+		uint8_t idx = job->worker_idx[id];
+		const struct ainftp_dp_worker *w;
+
+		if (idx == AINFTP_DP_NO_WORKER || (s->bitmap >> id & 1) ||
+		    (job->q.quarantined >> id & 1))
+			continue;
+		w = &job->workers[idx];
+		may += !(step >= w->absent_lo && step < w->absent_hi);
+	}
+	return s->count + may < job->min_quorum;
+}
+
 /* The slot's chunk may complete without the worker with this bit (it moved on). */
 static bool
 slot_ready_without(const struct ainftp_dp_job *job, const struct ainftp_slot *s, uint64_t bit)
@@ -290,10 +332,13 @@ slot_ready_without(const struct ainftp_dp_job *job, const struct ainftp_slot *s,
 /*
  * A later step's contribution to a slot still summing (AINFTP_SLOT_LATER):
  * its sender skipped the chunk or restarted, so the chunk no longer waits for
- * it. Deserted by every worker in it, the chunk is dropped; ready without
- * the sender, it completes now (its workers get a result without it); else
- * the later one must wait (BUSY). Never does one worker's data drop what its
- * peers are still summing. Returns what to do with the contribution.
+ * it. Deserted by every worker in it, or beyond reach of min_quorum with the
+ * workers the appliance itself sent past its step (a restarted worker joined
+ * later, one that fell behind was sent on: nobody else can come), the chunk is
+ * dropped; ready without the sender, it completes now (its workers get a
+ * result without it); else the later one must wait (BUSY). Never does one
+ * worker's data alone drop what its peers are still summing. Returns what to
+ * do with the contribution.
  */
 static enum ainftp_slot_action
 offer_later(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s, uint16_t k,
@@ -301,7 +346,7 @@ offer_later(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_
 {
 	struct rte_mbuf *result;
 
-	if (slot_deserted(job, s)) {
+	if (slot_deserted(job, s) || slot_hopeless(job, s)) {
 		ainftp_slot_abandon(s, seq, wid);
 		ainftp_ctr_add(&ctr->chunks_abandoned, 1);
 		return AINFTP_SLOT_ADD;
@@ -450,6 +495,8 @@ ainftp_dp_probe(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned i
 		reason = AINFTP_STATE_MISSING;
 	else
 		reason = AINFTP_STATE_STALE;
+	if (reason == AINFTP_STATE_STALE)
+		worker_sent_past(job, w, rte_be_to_cpu_32(h->step));
 	ainftp_dp_state_out(ctx, job, w, s, h, reason, eth, udp, ctr);
 }
 
@@ -481,11 +528,17 @@ ainftp_dp_hello(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned i
 		const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
 		const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr)
 {
-	const struct ainftp_dp_worker *w = &job->workers[widx];
+	struct ainftp_dp_worker *w = &job->workers[widx];
+	enum ainftp_hello_status status = hello_compare(job, h);
 
 	ainftp_ctr_add(&ctr->hellos, 1);
-	ainftp_dp_hello_out(ctx, job->port_idx, job, job->auth ? &w->key : NULL, h,
-			    hello_compare(job, h), eth, w->ipv4, udp, ctr);
+	/* A new process starts at done_next: it leaves every step before out. */
+	if (status == AINFTP_HELLO_OK) {
+		w->absent_lo = 0;
+		w->absent_hi = job->done_next;
+	}
+	ainftp_dp_hello_out(ctx, job->port_idx, job, job->auth ? &w->key : NULL, h, status, eth,
+			    w->ipv4, udp, ctr);
 }
 
 /* A slot the quorum no longer holds back: complete it now (a shortage of mbufs: next scan). */

@@ -57,6 +57,13 @@ struct ainftp_dp_worker {
 	/* 1 + the highest step of its authenticated DATA on this lcore, 0 before any: a chunk
 	 * whose every contributor has gone past its step is waited for by nobody. */
 	uint64_t step_seen;
+	/*
+	 * Steps [absent_lo, absent_hi) it was told to leave out: the ones before
+	 * the step its HELLO_ACK gave it (a new process), or those a STATE stale
+	 * sent it past. It sends nothing to their chunks, so a chunk that needs it
+	 * to reach min_quorum can never complete (offer_later abandons it).
+	 */
+	uint32_t absent_lo, absent_hi;
 	struct ainftp_mac_key key; /* derived once from the worker's key */
 	/* Ethernet, IPv4 and UDP headers of its results, built when its address is learnt. */
 	uint8_t tmpl[AINFTP_UDP_HDRS_LEN];
