@@ -4,7 +4,7 @@
  * appliance for the process, built through the app's own path
  * (tests/fixture.c) on a net_ring port; each input is up to FZ_MAX_FRAMES
  * frames, each injected into the port's RX ring and followed by one RX poll.
- * The appliance's state carries over from input to input, as on the wire.
+ * The data path starts afresh for each input (fz_reset_dp).
  *
  * An input is a sequence of records (tests/fuzz/make_corpus.py writes them):
  *
@@ -31,6 +31,7 @@
 
 #include "ainftp_counters.h"
 #include "ainftp_ctrl.h"
+#include "ainftp_dp.h"
 #include "../fixture.h"
 
 #define FZ_MAX_FRAMES 8
@@ -98,6 +99,35 @@ ainftp_counters_unaccounted(const struct ainftp_port_ctr *c)
 	return 0;
 }
 
+/*
+ * With AINFTP_FUZZ_STATS set, the RX lcore's counters at exit: what a corpus
+ * reaches (results, STATEs, HELLOs, each refusal), to check the seeds by.
+ */
+static void
+fz_stats(void)
+{
+	const struct ainftp_port_ctr *c = &ainftp_stats[FIX_RX_LCORE].port[0];
+	unsigned int i;
+
+	fprintf(stderr,
+		"fuzz_rx: rx %llu tx %llu data %llu chunks_done %llu results %llu resent %llu "
+		"states %llu hellos %llu probes %llu hb_acks %llu arp %llu icmp %llu\n",
+		(unsigned long long)c->rx_pkts, (unsigned long long)c->tx_pkts,
+		(unsigned long long)c->data_pkts, (unsigned long long)c->chunks_done,
+		(unsigned long long)c->results_sent, (unsigned long long)c->results_resent,
+		(unsigned long long)c->states_sent, (unsigned long long)c->hellos,
+		(unsigned long long)c->probes, (unsigned long long)c->heartbeat_acks,
+		(unsigned long long)c->arp_replies, (unsigned long long)c->icmp_replies);
+	for (i = 1; i < AINFTP_BAD_MAX; i++)
+		if (c->proto_drops[i] != 0)
+			fprintf(stderr, "fuzz_rx: refused %s %llu\n", ainftp_bad_names[i],
+				(unsigned long long)c->proto_drops[i]);
+	for (i = 0; i < AINFTP_DROP_MAX; i++)
+		if (c->drops[i] != 0)
+			fprintf(stderr, "fuzz_rx: dropped %s %llu\n", ainftp_drop_names[i],
+				(unsigned long long)c->drops[i]);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -105,6 +135,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	fixture_eal_init("fuzz_rx", 0);
 	fixture_up_json(&fz, fz_json);
+	if (getenv("AINFTP_FUZZ_STATS") != NULL)
+		atexit(fz_stats);
 	return 0;
 }
 
@@ -235,10 +267,31 @@ fz_check(void)
 	}
 }
 
+/*
+ * The data path afresh (slots, sentries, kept results): each input starts from
+ * the same appliance, so a finding replays alone, and steps that one input
+ * moved on do not make every later input stale. The ports, the lcores' setup,
+ * the neighbours and the counters stay.
+ */
+static void
+fz_reset_dp(void)
+{
+	struct ainftp_rx_ctx *ctx = fz.rt.rx[FIX_RX_LCORE];
+
+	ainftp_dp_free(ctx);
+	memset(&ctx->dp, 0, sizeof(ctx->dp));
+	if (ainftp_dp_init(ctx, &fz.rt) != 0) {
+		fprintf(stderr, "fuzz_rx: ainftp_dp_init failed\n");
+		abort();
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	unsigned int frames = 0;
+
+	fz_reset_dp();
 
 	while (size >= 3 && frames < FZ_MAX_FRAMES) {
 		uint8_t ctrl = data[0];
