@@ -145,6 +145,12 @@ def rx_corpus():
         rec(FIX_L3, worker_frame(0, data_msg(1, 0, 1, 0, flags=0))),
         ainftp_rec(3, 1, hdr(DATA, F32, F_AUTH, 3, 1, 32, 1, 0, 0) +
                    struct.pack("<f", float("nan")) * 32),
+    ])
+    seeds["reserved_tag"] = b"".join([
+        # The reserved chunk (step and chunk 0xffffffff): once a NULL result resent.
+        ainftp_rec(4, 0, hdr(DATA, I16, 0, 4, 0, 32, 0xffffffff, 0xffffffff, 0) +
+                   payload(I16, 32, 0)),
+        ainftp_rec(1, 0, hdr(PROBE, 0, F_AUTH, 1, 0, 0, 0xffffffff, 0xffffffff, 3)),
         # A tag of the wrong key (all zero): refused as `tag`.
         rec(FIX_L3, worker_frame(1, data_msg(1, 1, 1, 0) + bytes(16))),
     ])
