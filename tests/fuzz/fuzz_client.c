@@ -236,6 +236,7 @@ fz_hello(struct ainftp_client *c, const uint8_t *p, size_t len)
 	struct ainftp_hello_info a;
 	struct ainftp_join j;
 
+	last_error[0] = '\0'; /* a refusal must write its own */
 	if (hello_ack_take(&c->o, &c->mk, FZ_NONCE, p, len, &a) &&
 	    hello_verdict(&c->o, (const struct ainftp_hdr *)p, &a, &j) < 0 &&
 	    ainftp_last_error()[0] == '\0') {

@@ -46,7 +46,8 @@ enum fz_ctrl {
 
 /*
  * Key of worker w of job j: byte 0 the job, byte 1 the worker + 1, the rest
- * 0; make_corpus.py writes the same. Throwaway keys of a test.
+ * 0: the harness tags with them (make_corpus.py leaves tags to it).
+ * Throwaway keys of a test.
  */
 #define FZ_KEY(j, w) "\"" j w "000000000000000000000000000000000000000000000000000000000000\""
 #define FZ_W(id, ip, j, w) \
