@@ -88,6 +88,7 @@ for h in "${harnesses[@]}"; do
 		grep -E 'ERROR:|SUMMARY:|runtime error:|fuzz_[a-z]+: ' "$out/log" | head -5 | sed 's/^/  /' || true
 	else
 		echo "fuzz_$h: $(summary "$out/log")"
+		rm -rf "$out/corpus" # what it grew: CI would fill the temp folder run after run
 	fi
 done
 exit $failed
