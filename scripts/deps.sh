@@ -14,6 +14,7 @@ pkgs=(
 	python3-numpy python3-torch        # the Python binding's tests and the PyTorch DDP hook
 	python3-sklearn                    # the DDP test's dataset (digits)
 	tshark                             # the Wireshark dissector's test (contrib/wireshark)
+	clang-14 libclang-rt-14-dev        # the libFuzzer harnesses (scripts/fuzz.sh): libFuzzer comes only with the latter
 )
 
 missing=()

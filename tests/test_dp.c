@@ -726,6 +726,16 @@ m_slot_range(struct ainftp_msg *m, uint8_t *f)
 }
 
 static void
+m_seq_none(struct ainftp_msg *m, uint8_t *f)
+{
+	(void)f;
+	/* The last chunk of the last step: the slots' "none", reserved (fuzz_rx found it). */
+	m->step = UINT32_MAX;
+	m->chunk = UINT32_MAX;
+	m->slot = (uint16_t)(UINT32_MAX % SLOTS);
+}
+
+static void
 m_none(struct ainftp_msg *m, uint8_t *f)
 {
 	(void)m;
@@ -760,6 +770,7 @@ START_TEST(every_bad_field_has_its_own_counter)
 	expect_refused(f, mutated_frame(f, m_source), AINFTP_BAD_SOURCE);
 	expect_refused(f, mutated_frame(f, m_slot), AINFTP_BAD_SLOT);
 	expect_refused(f, mutated_frame(f, m_slot_range), AINFTP_BAD_SLOT);
+	expect_refused(f, mutated_frame(f, m_seq_none), AINFTP_BAD_SLOT);
 
 	/* Without the AUTH flag the tag's 16 bytes are extra: first a length error... */
 	expect_refused(f, mutated_frame(f, m_auth_missing), AINFTP_BAD_LENGTH);
@@ -1123,6 +1134,9 @@ START_TEST(a_probe_gets_each_answer)
 	ainftp_tag(keys[1], f + 42, 32, f + 42 + 32);
 	fixture_inject(&fx, f, (uint16_t)(42 + 32 + 16));
 	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT), 1);
+	/* Nor one for the reserved chunk: a fresh slot has no kept result to resend. */
+	fixture_inject(&fx, f, (uint16_t)probe_frame(f, 1, UINT32_MAX, UINT32_MAX, keys[1]));
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_SLOT), 2);
 	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
 	ck_assert_uint_eq(CTR(probes), 7);
 }

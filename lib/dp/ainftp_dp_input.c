@@ -62,6 +62,13 @@ data_route(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	if (k >= job->n_slots || k != rte_be_to_cpu_32(h->chunk) % job->n_slots)
 		return AINFTP_BAD_SLOT;
 	/*
+	 * The last chunk of the last step is the slots' "none" (AINFTP_SEQ_NONE):
+	 * a fresh slot would take it for its kept result, which it does not have,
+	 * and resend a NULL payload. Never a chunk (fuzz_rx found it).
+	 */
+	if (ainftp_seq(rte_be_to_cpu_32(h->step), rte_be_to_cpu_32(h->chunk)) == AINFTP_SEQ_NONE)
+		return AINFTP_BAD_SLOT;
+	/*
 	 * The slot's lane is the UDP port that steers it to its queue. The queue it
 	 * came in on matters only through the lcore: a slot is summed by the lcore
 	 * that polls its lane's queue, and only that lcore has it (slots[k] is NULL

@@ -79,13 +79,20 @@ sip_init(struct sip *s, const struct ainftp_mac_key *const mk[])
 	__m512i a = _mm512_castsi128_si512(_mm_loadu_si128((const void *)mk[0]->k));
 	__m512i b = _mm512_castsi128_si512(_mm_loadu_si128((const void *)mk[4]->k));
 	__m512i k0, k1;
-	int i;
 
-	UNROLL
-	for (i = 1; i < 4; i++) {
-		a = _mm512_inserti32x4(a, _mm_loadu_si128((const void *)mk[i]->k), i);
-		b = _mm512_inserti32x4(b, _mm_loadu_si128((const void *)mk[4 + i]->k), i);
-	}
+	/*
+	 * The lane index of inserti32x4 is an immediate: spelt out, not a loop
+	 * that only gcc's unrolling turns into constants (clang refuses it).
+	 */
+#define SIP_INSERT(i)                                                                      \
+	do {                                                                               \
+		a = _mm512_inserti32x4(a, _mm_loadu_si128((const void *)mk[i]->k), i);     \
+		b = _mm512_inserti32x4(b, _mm_loadu_si128((const void *)mk[4 + i]->k), i); \
+	} while (0)
+	SIP_INSERT(1);
+	SIP_INSERT(2);
+	SIP_INSERT(3);
+#undef SIP_INSERT
 	k0 = _mm512_permutex2var_epi64(a, even, b);
 	k1 = _mm512_permutex2var_epi64(a, odd, b);
 	s->v0 = _mm512_xor_si512(k0, _mm512_set1_epi64((long long)AINFTP_SIP_V0));

@@ -159,7 +159,8 @@ enum ainftp_bad {
 	AINFTP_BAD_ENCODING,	 /* not the job's encoding */
 	AINFTP_BAD_ELEMS,	 /* element count is not the job's elems_per_packet */
 	AINFTP_BAD_LENGTH,	 /* payload length does not match the element count */
-	AINFTP_BAD_SLOT,	 /* slot out of range, or not chunk % slots */
+	AINFTP_BAD_SLOT,	 /* slot out of range, or not chunk % slots, or step and chunk
+				    both 0xffffffff (reserved) */
 	AINFTP_BAD_LANE,	 /* arrived on a queue that does not own the slot */
 	AINFTP_BAD_AUTH_MISSING, /* the job wants a tag and there is none */
 	AINFTP_BAD_TAG,		 /* the tag does not verify */
