@@ -45,7 +45,7 @@ usage() {
 usage: $prog --minutes N [--keep DIR] [--build DIR] [--emu-share PCT] [--impair SPEC]
                       [--name NAME]
   --minutes N      total wall time, 1..1440 (the phases are sized to fit; about
-                   20 s of it is the lab's start and stop and the report)
+                   15 s of it is the lab's start and stop and the report)
   --keep DIR       keep every log there (created; default: a temporary folder,
                    deleted at the end)
   --build DIR      the build folder (default build)
@@ -115,8 +115,18 @@ failures=()
 lab_up=0
 emu_prefix=ainftp-soak-emu-$$
 
+# kill_tree PID: SIGKILL to PID and everything below it, by process id.
+# shellcheck disable=SC2317 # called by the trap's cleanup
+kill_tree() {
+	local c
+	for c in $(pgrep -P "$1"); do
+		kill_tree "$c"
+	done
+	kill -KILL "$1" 2>/dev/null || true
+}
+
 # Every child runs under timeout, which we track: on any exit the children go
-# (their workers with them: kill by parent id), then the lab, then the logs.
+# (with everything they started), then the lab, then the logs.
 children=()
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
@@ -124,8 +134,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	set +e
 	for p in "${children[@]}"; do
-		pkill -KILL -P "$p" 2>/dev/null
-		kill -KILL "$p" 2>/dev/null
+		kill_tree "$p"
 	done
 	wait 2>/dev/null
 	[ "$lab_up" = 0 ] || "$lab" down --name "$name" >>"$work/lab-down.out" 2>&1
@@ -143,10 +152,10 @@ trap 'echo "$prog: interrupted" >&2; exit 130' INT TERM
 now() { date +%s; }
 t_start=$(now)
 t_end=$((t_start + minutes * 60))
-# The lab's start, its stop and the report: about 20 s at the end, 5 at the start.
-budget=$((minutes * 60 - 25))
+# The lab's start (5 s), its stop and the report (about 10 s at the end).
+budget=$((minutes * 60 - 15))
 emu_end=$((t_start + budget * emu_share / 100))
-lab_end=$((t_end - 20))
+lab_end=$((t_end - 10))
 next_tick=$((t_start + 60))
 
 fail() {
@@ -237,8 +246,10 @@ emu_configs=(
 # emu_run LABEL N ENC RES LANES: one --emulate run; a record; a failure if not all exact.
 emu_run() {
 	local label=$1 n=$2 enc=$3 res=$4 lanes=$5 seed=$((RANDOM * 32768 + RANDOM))
-	# About 40,000 results per run (a few seconds on 2 busy cores).
-	local chunks=$((40000 / n)) base="$work/emu-$emu_i-$label" rc=0 line checked exact pools
+	# About 40,000 results per run and minute of soak, up to 10 minutes (a few
+	# seconds per 40,000 on 2 busy cores): longer soaks, longer-lived processes.
+	local per_run=$((40000 * (minutes < 10 ? minutes : 10)))
+	local chunks=$((per_run / n)) base="$work/emu-$emu_i-$label" rc=0 line checked exact pools
 	[ "$chunks" -ge 500 ] || chunks=500
 	"$root/tests/emu_config.py" "$base.json" --workers "$n" --encoding "$enc" \
 		--result-encoding "$res" --lanes "$lanes" --rx-lcores "$lanes"
@@ -324,6 +335,19 @@ print(json.dumps({"rss_kb": rss, "pools": pools}))
 PY
 }
 
+# tel CMD: one rte_telemetry command to the lab app; its JSON answer.
+tel() {
+	/usr/bin/python3 - "$tel_sock" "$1" <<'PY2'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.recv(4096)
+s.send(sys.argv[2].encode())
+print(s.recv(1 << 20).decode())
+PY2
+}
+
 job_step() {
 	"$lab" stats --name "$name" 2>/dev/null | /usr/bin/python3 -c '
 import json, sys
@@ -332,12 +356,17 @@ print(max([j["max_step"] for j in s["jobs"] if j["id"] == int(sys.argv[1])] + [0
 }
 
 # lab_worker OUT SECS WORKER-ARGS...: one ainftp-worker in the workers' namespace,
-# in the background under timeout; its pid (timeout's) in $wpid.
+# in the background under timeout; the pid to wait for in $wpid (the worker is
+# its grandchild: subshell, timeout, worker, as ip netns exec execs it).
 lab_worker() {
 	local out=$1 secs=$2
 	shift 2
-	timeout -k 5 "$secs" ip netns exec "$name-wk" "$worker" -c "$cfg" --json --progress 0 "$@" \
-		>"$out" 2>"$out.err" &
+	# In a subshell that waits for it ("|| exit"): a worker killed on purpose
+	# ends the subshell with 137, and bash has no "Killed" job to report.
+	{
+		timeout -k 5 "$secs" ip netns exec "$name-wk" "$worker" -c "$cfg" --json --progress 0 \
+			"$@" >"$out" 2>"$out.err" || exit $?
+	} &
 	wpid=$!
 	children+=("$wpid")
 }
@@ -383,6 +412,13 @@ lab_round() {
 		fi
 		pid[2.$w]=$wpid
 	done
+	# The attackers were quarantined in an earlier round: readmitted, as an
+	# operator would, so that every round's trimmed mean sees them again.
+	if [ "$round" -gt 1 ]; then
+		for w in 6 7; do
+			tel "/ainftp/readmit,7,$w" >>"$d/readmit.out" 2>&1 || true
+		done
+	fi
 	timeout -k 5 "$secs" ip netns exec "$name-wk" env PYTHONPATH="$build/python" /usr/bin/python3 \
 		"$root/scripts/soak_sentry.py" --config "$cfg" --job 7 --steps "$K" --seed "$seed" \
 		>"$d/j7.sentry" 2>"$d/j7.sentry.err" &
@@ -394,7 +430,7 @@ lab_round() {
 	# for a quorum that has gone home), and starts again at once.
 	sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.3 + r / 32768 * 2 }')"
 	if kill -0 "$victim" 2>/dev/null && [ "$(job_step 4)" -lt $((end - 3)) ] &&
-		pkill -KILL -P "$victim"; then
+		pkill -KILL -P "$(pgrep -P "$victim" | head -n 1)"; then
 		wait "$victim" 2>/dev/null || true
 		record '{"kind":"killed","job":4,"worker":3}'
 		lab_worker "$d/j4.w3" "$secs" --job 4 --worker 3 --size 1M --verify 4 --seed "$seed" \
@@ -515,10 +551,22 @@ if start and end:
 elif os.path.exists(os.path.join(w, "sample.start")):
     print("CHECK: no pool or RSS sample at the end")
 
+try:
+    for l in open(os.path.join(w, "lab-down.out")):
+        if l.startswith("ainftp-impair counters:"):
+            c = json.loads(l.split(":", 1)[1])
+            print("lab impairment (ainftp-impair): " + "; ".join(
+                "%s %d frames, %d dropped, %d duplicated, %d reordered"
+                % (d, c[d]["frames"], c[d]["dropped"], c[d]["duplicated"], c[d]["reordered"])
+                for d in ("a2b", "b2a")))
+except (OSError, ValueError, KeyError):
+    pass
+
 def flat(o, pre=""):
     out = {}
     for k, v in o.items():
-        if isinstance(v, bool) or k in ("port", "lcore"):
+        # Counters only: ids and the ports' shape are not.
+        if isinstance(v, bool) or k in ("port", "lcore", "socket", "rx_queues", "tx_queues"):
             continue
         if isinstance(v, (int, float)):
             out[pre + k] = v
