@@ -133,10 +133,13 @@ cleanup() {
 	local rc=$? p
 	trap - EXIT INT TERM
 	set +e
-	for p in "${children[@]}"; do
-		kill_tree "$p"
-	done
-	wait 2>/dev/null
+	# Quietly: bash would report each child it reaps here as "Killed".
+	{
+		for p in "${children[@]}"; do
+			kill_tree "$p"
+		done
+		wait
+	} 2>/dev/null
 	[ "$lab_up" = 0 ] || "$lab" down --name "$name" >>"$work/lab-down.out" 2>&1
 	rm -rf /var/run/dpdk/"$emu_prefix"-* 2>/dev/null
 	if [ -z "$keep" ]; then
@@ -250,6 +253,7 @@ emu_run() {
 	# seconds per 40,000 on 2 busy cores): longer soaks, longer-lived processes.
 	local per_run=$((40000 * (minutes < 10 ? minutes : 10)))
 	local chunks=$((per_run / n)) base="$work/emu-$emu_i-$label" rc=0 line checked exact pools
+	local t0=$SECONDS
 	[ "$chunks" -ge 500 ] || chunks=500
 	"$root/tests/emu_config.py" "$base.json" --workers "$n" --encoding "$enc" \
 		--result-encoding "$res" --lanes "$lanes" --rx-lcores "$lanes"
@@ -278,7 +282,7 @@ emu_run() {
 	elif [ "${pools%->*}" != "${pools#*->}" ]; then
 		fail "emulator $label (seed $seed): worker pool in use $pools (not flat)"
 	fi
-	echo "  emulator $label: $chunks chunks x $n workers, seed $seed: ${checked:-0} checked, ${exact:-0} exact, pool $pools, rc $rc"
+	echo "  emulator $label: $chunks chunks x $n workers, seed $seed: ${checked:-0} checked, ${exact:-0} exact, pool $pools, rc $rc, $((SECONDS - t0)) s"
 }
 
 emu_phase() {
@@ -362,11 +366,12 @@ lab_worker() {
 	local out=$1 secs=$2
 	shift 2
 	# In a subshell that waits for it ("|| exit"): a worker killed on purpose
-	# ends the subshell with 137, and bash has no "Killed" job to report.
+	# ends the subshell with 137, not by a signal, and the subshell's own
+	# "Killed" line goes nowhere (the kill is recorded).
 	{
 		timeout -k 5 "$secs" ip netns exec "$name-wk" "$worker" -c "$cfg" --json --progress 0 \
 			"$@" >"$out" 2>"$out.err" || exit $?
-	} &
+	} 2>/dev/null &
 	wpid=$!
 	children+=("$wpid")
 }
