@@ -15,10 +15,11 @@
 #                      it must then see exact results or clean skips)
 #               job 2  ainftp-worker 0-3 --verify 4; worker 1 a straggler
 #                      (--pause 3:1500: the job goes on without it, it skips)
-#               job 7  the sentry job (trimmed_mean, f 2): 6 honest workers and
-#                      2 attackers sending 1000 x their gradient
-#                      (scripts/soak_sentry.py); every honest mean must lie
-#                      between the honest values, coordinate by coordinate
+#               job 7  the sentry jobs, trimmed_mean (f 2) and median, in turn:
+#               or 8   6 honest workers and 2 attackers sending 1000 x their
+#                      gradient (scripts/soak_sentry.py); every honest mean must
+#                      lie between the honest values, coordinate by coordinate;
+#                      the attackers, quarantined, are readmitted each time
 #             and the app's mbuf pools (telemetry) and RSS at the start (after
 #             the first round: warm) and at the end, both idle.
 #
@@ -390,9 +391,9 @@ finish_worker() {
 	esac
 }
 
-# One round: jobs 4, 2 and 7 at once, each to K more steps.
+# One round: jobs 4, 2 and 7 or 8 at once, each to K more steps.
 lab_round() {
-	local d=$work/round-$round seed=$((RANDOM * 32768 + RANDOM)) secs w victim sentry_pid rc js
+	local d=$work/round-$round seed=$((RANDOM * 32768 + RANDOM)) secs w victim sentry_pid rc js sjob
 	local -A pid=()
 	mkdir -p "$d"
 	end=$((end + K))
@@ -417,16 +418,18 @@ lab_round() {
 		fi
 		pid[2.$w]=$wpid
 	done
+	# The sentry's two robust policies in turn: trimmed_mean (f 2), median.
+	sjob=$((round % 2 ? 7 : 8))
 	# The attackers were quarantined in an earlier round: readmitted, as an
 	# operator would, so that every round's trimmed mean sees them again.
-	if [ "$round" -gt 1 ]; then
+	if [ "$round" -gt 2 ]; then
 		for w in 6 7; do
-			tel "/ainftp/readmit,7,$w" >>"$d/readmit.out" 2>&1 || true
+			tel "/ainftp/readmit,$sjob,$w" >>"$d/readmit.out" 2>&1 || true
 		done
 	fi
 	timeout -k 5 "$secs" ip netns exec "$name-wk" env PYTHONPATH="$build/python" /usr/bin/python3 \
-		"$root/scripts/soak_sentry.py" --config "$cfg" --job 7 --steps "$K" --seed "$seed" \
-		>"$d/j7.sentry" 2>"$d/j7.sentry.err" &
+		"$root/scripts/soak_sentry.py" --config "$cfg" --job "$sjob" --steps "$K" --seed "$seed" \
+		>"$d/sentry" 2>"$d/sentry.err" &
 	sentry_pid=$!
 	children+=("$sentry_pid")
 
@@ -457,16 +460,16 @@ lab_round() {
 	done
 	rc=0
 	wait "$sentry_pid" || rc=$?
-	js=$(tail -n 1 "$d/j7.sentry" 2>/dev/null | grep '^{' || echo null)
-	record "{\"kind\":\"sentry\",\"job\":7,\"rc\":$rc,\"json\":$js}"
-	[ "$rc" = 0 ] || fail "round $round: sentry job 7: exit status $rc: $js $(tail -n 2 "$d/j7.sentry.err" | tr '\n' ' ')"
+	js=$(tail -n 1 "$d/sentry" 2>/dev/null | grep '^{' || echo null)
+	record "{\"kind\":\"sentry\",\"job\":$sjob,\"rc\":$rc,\"json\":$js}"
+	[ "$rc" = 0 ] || fail "round $round: sentry job $sjob: exit status $rc: $js $(tail -n 2 "$d/sentry.err" | tr '\n' ' ')"
 	children=()
 	record "{\"kind\":\"round\",\"round\":$round,\"end_step\":$end}"
 }
 
 lab_phase() {
 	local t0 last=10
-	echo "== lab: until $(date -d "@$lab_end" +%T) ($impair both ways; jobs 4, 2 and 7)"
+	echo "== lab: until $(date -d "@$lab_end" +%T) ($impair both ways; jobs 4, 2 and 7 or 8)"
 	"$lab" up --name "$name" --config "$cfg" --app "$app" --impair-bin "$impair_bin" \
 		--impair "$impair" >"$work/lab-up.out" 2>&1 || {
 		cat "$work/lab-up.out" >&2
