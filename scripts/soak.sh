@@ -250,12 +250,14 @@ emu_configs=(
 # emu_run LABEL N ENC RES LANES: one --emulate run; a record; a failure if not all exact.
 emu_run() {
 	local label=$1 n=$2 enc=$3 res=$4 lanes=$5 seed=$((RANDOM * 32768 + RANDOM))
-	# About 40,000 results per run and minute of soak, up to 10 minutes (a few
-	# seconds per 40,000 on 2 busy cores): longer soaks, longer-lived processes.
-	local per_run=$((40000 * (minutes < 10 ? minutes : 10)))
-	local chunks=$((per_run / n)) base="$work/emu-$emu_i-$label" rc=0 line checked exact pools
+	# Each configuration gets its turn within the emulator's share: about 500
+	# chunks a second whatever the workers (2 busy cores, 5% loss), for a
+	# seventh of the share, 1000 to 50,000 chunks (longer soaks, longer-lived
+	# processes; then the configurations come round again with fresh seeds).
+	local chunks=$(((emu_end - t_start) * 500 / ${#emu_configs[@]})) base="$work/emu-$emu_i-$label" rc=0 line checked exact pools
 	local t0=$SECONDS
-	[ "$chunks" -ge 500 ] || chunks=500
+	[ "$chunks" -ge 1000 ] || chunks=1000
+	[ "$chunks" -le 50000 ] || chunks=50000
 	"$root/tests/emu_config.py" "$base.json" --workers "$n" --encoding "$enc" \
 		--result-encoding "$res" --lanes "$lanes" --rx-lcores "$lanes"
 	# shellcheck disable=SC2046
