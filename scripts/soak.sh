@@ -31,7 +31,7 @@
 # otherwise, 2 on a usage error.
 #
 #   scripts/soak.sh --minutes N [--keep DIR] [--build DIR] [--emu-share PCT]
-#                   [--impair SPEC] [--name NAME]
+#                   [--impair SPEC] [--name NAME] [--seed S]
 #
 # Needs root (network namespaces). Addresses: config/lab.json's 198.18.0.0/24,
 # inside the lab's namespaces only. Keys stay in the configs (0600); nothing
@@ -44,7 +44,7 @@ prog=scripts/soak.sh
 usage() {
 	cat <<EOF
 usage: $prog --minutes N [--keep DIR] [--build DIR] [--emu-share PCT] [--impair SPEC]
-                      [--name NAME]
+                      [--name NAME] [--seed S]
   --minutes N      total wall time, 1..1440 (the phases are sized to fit; about
                    15 s of it is the lab's start and stop and the report)
   --keep DIR       keep every log there (created; default: a temporary folder,
@@ -55,6 +55,7 @@ usage: $prog --minutes N [--keep DIR] [--build DIR] [--emu-share PCT] [--impair 
   --impair SPEC    the lab's impairment, as scripts/lab.sh --impair
                    (default loss=2,dup=1,reorder=2)
   --name NAME      the lab's name (default soak<pid>)
+  --seed S         the lab workers' gradient seed (default random; printed)
 EOF
 }
 
@@ -64,9 +65,10 @@ die_usage() {
 }
 
 minutes='' keep='' build=$root/build emu_share=40 impair=loss=2,dup=1,reorder=2 name=soak$$
+lab_seed=$((RANDOM * 32768 + RANDOM))
 while [ $# -gt 0 ]; do
 	case $1 in
-	--minutes | --keep | --build | --emu-share | --impair | --name)
+	--minutes | --keep | --build | --emu-share | --impair | --name | --seed)
 		[ $# -ge 2 ] || die_usage "$1 needs a value"
 		case $1 in
 		--minutes) minutes=$2 ;;
@@ -75,6 +77,7 @@ while [ $# -gt 0 ]; do
 		--emu-share) emu_share=$2 ;;
 		--impair) impair=$2 ;;
 		--name) name=$2 ;;
+		--seed) lab_seed=$2 ;;
 		esac
 		shift 2
 		;;
@@ -88,6 +91,7 @@ done
 if ! [[ $minutes =~ ^[0-9]+$ ]] || [ "$minutes" -lt 1 ] || [ "$minutes" -gt 1440 ]; then
 	die_usage "--minutes: \"$minutes\" is not a whole number of minutes in 1..1440"
 fi
+[[ $lab_seed =~ ^[0-9]{1,18}$ ]] || die_usage "--seed: \"$lab_seed\" is not a number"
 if ! [[ $emu_share =~ ^[0-9]+$ ]] || [ "$emu_share" -gt 100 ]; then
 	die_usage "--emu-share: \"$emu_share\" is not a percentage"
 fi
@@ -395,7 +399,11 @@ finish_worker() {
 
 # One round: jobs 4, 2 and 7 or 8 at once, each to K more steps.
 lab_round() {
-	local d=$work/round-$round seed=$((RANDOM * 32768 + RANDOM)) secs w victim sentry_pid rc js sjob
+	# One gradient seed for the whole lab: a worker's gradient for a step is the
+	# same in every life and every round, so a contribution a slot kept from an
+	# earlier life (a stalled step a later round takes up) is still the one the
+	# reference expects; with a seed per round, such a result reads as wrong.
+	local d=$work/round-$round seed=$lab_seed secs w victim sentry_pid rc js sjob
 	local -A pid=()
 	mkdir -p "$d"
 	end=$((end + K))
@@ -471,7 +479,7 @@ lab_round() {
 
 lab_phase() {
 	local t0 last=10
-	echo "== lab: until $(date -d "@$lab_end" +%T) ($impair both ways; jobs 4, 2 and 7 or 8)"
+	echo "== lab: until $(date -d "@$lab_end" +%T) ($impair both ways; jobs 4, 2 and 7 or 8; gradient seed $lab_seed)"
 	"$lab" up --name "$name" --config "$cfg" --app "$app" --impair-bin "$impair_bin" \
 		--impair "$impair" >"$work/lab-up.out" 2>&1 || {
 		cat "$work/lab-up.out" >&2
