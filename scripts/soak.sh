@@ -393,7 +393,16 @@ finish_worker() {
 	0) ;;
 	3) fail "round $round: job $job worker $w ($role): a WRONG result: $(tail -n 2 "$out.err" | tr '\n' ' ')" ;;
 	124 | 137) fail "round $round: job $job worker $w ($role): still running after its timeout" ;;
-	*) fail "round $round: job $job worker $w ($role): exit status $rc: $(tail -n 2 "$out.err" | tr '\n' ' ')" ;;
+	*)
+		if grep -q 'timeout: no result' "$out.err"; then
+			# Not a wrong result: the job stopped making progress for this worker.
+			# The app's view of the job then: round-N/stats.json.
+			[ -s "${out%/*}/stats.json" ] || "$lab" stats --name "$name" >"${out%/*}/stats.json" 2>&1 || true
+			fail "round $round: job $job worker $w ($role): STALLED (no result for the client's timeout; stats in ${out%/*}/stats.json): $(tail -n 2 "$out.err" | tr '\n' ' ')"
+		else
+			fail "round $round: job $job worker $w ($role): exit status $rc: $(tail -n 2 "$out.err" | tr '\n' ' ')"
+		fi
+		;;
 	esac
 }
 
