@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_mempool.h>
 #include <rte_telemetry.h>
 
 #include "ainftp_ctrl.h"
@@ -530,6 +531,34 @@ tel_jobs(const char *cmd __rte_unused, const char *params __rte_unused, struct r
 	return ret;
 }
 
+static void
+mempool_json(struct rte_mempool *mp, void *arg)
+{
+	json_t *o = json_object();
+	unsigned int avail = rte_mempool_avail_count(mp);
+
+	json_object_set_new(o, "size", json_integer(mp->size));
+	json_object_set_new(o, "avail", json_integer(avail));
+	/* As rte_mempool_in_use_count(): objects in the lcores' caches count as free. */
+	json_object_set_new(o, "in_use", json_integer(mp->size - avail));
+	json_object_set_new(arg, mp->name, o);
+}
+
+/* {"<pool>": {"size", "avail", "in_use"}}: every mempool of the process
+ * (DPDK 22.11's /mempool/info has no counts); a soak compares them idle. */
+static int
+tel_mempools(const char *cmd __rte_unused, const char *params __rte_unused,
+	     struct rte_tel_data *d)
+{
+	json_t *o = json_object();
+	int ret;
+
+	rte_mempool_walk(mempool_json, o);
+	ret = tel_from_json(d, o);
+	json_decref(o);
+	return ret;
+}
+
 int
 ainftp_stats_telemetry_register(const struct ainftp_runtime *rt)
 {
@@ -554,6 +583,10 @@ ainftp_stats_telemetry_register(const struct ainftp_runtime *rt)
 						 "ainftp sentry by job: policy, parameters, drops, "
 						 "per worker seen, flagged, suspicion, quarantine. "
 						 "No parameters");
+	if (ret == 0)
+		ret = rte_telemetry_register_cmd("/ainftp/mempools", tel_mempools,
+						 "ainftp mempools: size, available and in use "
+						 "(lcore caches count as available). No parameters");
 	if (ret == 0)
 		ret = rte_telemetry_register_cmd(
 			"/ainftp/readmit", ainftp_tel_readmit,
