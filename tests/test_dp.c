@@ -2109,6 +2109,50 @@ START_TEST(a_chunk_that_needs_a_worker_sent_past_it_is_abandoned)
 }
 END_TEST
 
+/*
+ * The same stall when the restarted worker never sends a later step to that
+ * slot (its window is full of chunks that wait for the stuck workers: the
+ * soak's second stall). The scan gives the chunk up once it has waited a
+ * straggler threshold with nobody left to come: its workers' probes and
+ * data are then told it is stale, and the slot takes the next chunk.
+ */
+START_TEST(a_chunk_nobody_can_complete_is_given_up_by_the_scan)
+{
+	uint64_t hz = rte_get_tsc_hz(), now;
+	struct hello_view v = hello_right();
+	struct ainftp_hello_info hi;
+	struct ainftp_state_info si;
+	struct contrib done[NW], old[NW], c;
+	struct ainftp_msg msg;
+	float want[ELEMS];
+	uint8_t f[256];
+
+	three(done, 1, 2);
+	expected_sum(done, NW, want);
+	send_all(done, NW);
+	expect_results(&done[0], want, 0x7, 0x7);
+	three(old, 1, 1);
+	send_all(old, 2);
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, 9, keys[2]));
+	expect_hello_ack(2, JOB, 2, 9, keys[2], &hi);
+	ck_assert_uint_eq(hi.step, 2);
+	now = rte_rdtsc();
+	ainftp_dp_scan(rx_ctx(), now + hz / 4); /* within the threshold (500 ms): kept */
+	ck_assert_uint_eq(CTR(chunks_abandoned), 0);
+	ainftp_dp_scan(rx_ctx(), now + 2 * hz);
+	ck_assert_uint_eq(CTR(chunks_abandoned), 1);
+	fixture_inject(&fx, f, (uint16_t)probe_frame(f, 0, 1, 1, keys[0]));
+	expect_state(0, 1, 1, AINFTP_STATE_STALE, &msg, &si);
+	ck_assert_uint_eq(si.next_step, 2);
+	send_contrib(&old[1]);
+	expect_state(1, 1, 1, AINFTP_STATE_STALE, &msg, &si);
+	contrib_fill(&c, 2, 2, 1, -3);
+	send_contrib(&c);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0); /* taken: (2, 1) starts */
+	ck_assert_uint_eq(CTR(data_pkts), 3 + 2 + 1);
+}
+END_TEST
+
 /* ------------------------------------------------------------ sentry */
 
 /* The three workers under a sentry (`sentry`: the keys of the job's "sentry" object). */
@@ -2816,6 +2860,7 @@ main(void)
 	tcase_add_test(tc, a_later_step_abandons_a_chunk_only_when_all_its_workers_left);
 	tcase_add_test(tc, one_worker_ahead_never_drops_its_peers_chunk);
 	tcase_add_test(tc, a_chunk_that_needs_a_worker_sent_past_it_is_abandoned);
+	tcase_add_test(tc, a_chunk_nobody_can_complete_is_given_up_by_the_scan);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sentry");
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -489,7 +489,7 @@ ainftp_dp_probe(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned i
 	} else if (seq == s->shadow_seq) {
 		ainftp_dp_result_resend(ctx, job, w, s, k, eth, udp, ctr);
 		return;
-	} else if (seq == s->seq)
+	} else if (seq == s->seq && !s->done)
 		reason = (s->bitmap & bit) ? AINFTP_STATE_HAVE : AINFTP_STATE_MISSING;
 	else if (s->seq == AINFTP_SEQ_NONE || seq > s->seq)
 		reason = AINFTP_STATE_MISSING;
@@ -590,6 +590,16 @@ scan_job(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uint64_t now)
 		}
 		/* Short waits are every slot's between its first and last contribution. */
 		age = now > s->first_tsc ? now - s->first_tsc : 0;
+		/*
+		 * Waiting long for workers sent past it: it can never complete, and
+		 * those who could abandon it with a later step may never send one
+		 * there (their window is full of chunks that wait for its workers).
+		 */
+		if (age > job->threshold && slot_hopeless(job, s)) {
+			ainftp_slot_drop(s);
+			ainftp_ctr_add(&ctx->stats->port[job->port_idx].chunks_abandoned, 1);
+			continue;
+		}
 		if (age > job->threshold / 8)
 			scan_waits(job, s, age, wait);
 	}

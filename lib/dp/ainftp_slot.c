@@ -24,6 +24,8 @@ ainftp_slot_offer(struct ainftp_slot *s, uint64_t seq, unsigned int worker)
 	if (seq == s->shadow_seq)
 		return AINFTP_SLOT_RESEND;
 	if (seq == s->seq) {
+		if (s->done) /* done and not the shadow: a chunk given up (ainftp_slot_drop) */
+			return AINFTP_SLOT_STALE;
 		if (s->bitmap & bit)
 			return AINFTP_SLOT_DUP;
 	} else if (s->seq == AINFTP_SEQ_NONE || (seq > s->seq && s->done)) {
@@ -54,6 +56,17 @@ ainftp_slot_abandon(struct ainftp_slot *s, uint64_t seq, unsigned int worker)
 	s->incl = 0;
 	s->n_incl = 0;
 	s->done = false;
+	ainftp_acc_reset(&s->acc);
+}
+
+void
+ainftp_slot_drop(struct ainftp_slot *s)
+{
+	s->bitmap = 0;
+	s->count = 0;
+	s->incl = 0;
+	s->n_incl = 0;
+	s->done = true;
 	ainftp_acc_reset(&s->acc);
 }
 

@@ -137,6 +137,13 @@ ainftp_slot_desc_conflict(const struct ainftp_slot *s, uint64_t seq, uint64_t de
 	return other != 0 && other != desc ? other : 0;
 }
 
+/*
+ * Give up the chunk being summed: it can never complete (the workers it
+ * needs were sent past it). Nobody is in it any more and what comes for it
+ * from now on is stale, so its workers skip it; the kept result stays.
+ */
+void ainftp_slot_drop(struct ainftp_slot *s);
+
 /* Mark the chunk complete with its result kept; returns the previous shadow to release. */
 void *ainftp_slot_complete(struct ainftp_slot *s, void *result);
 
