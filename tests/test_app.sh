@@ -20,6 +20,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 eal=(-l 0-1 --no-huge -m 512 --no-pci --vdev=net_ring0 --no-shconf --file-prefix "$prefix")
 
 start() {
+	# The last run's lines go first: the background shell may open (and empty) the
+	# file only after the loop below has read the old one and signalled too early.
+	rm -f "$work/out" "$work/err"
 	"$app" "${eal[@]}" -- -c "$src/config/loopback.json" --stats-interval 1 \
 		>"$work/out" 2>"$work/err" &
 	pid=$!
