@@ -2071,20 +2071,16 @@ START_TEST(a_later_step_waits_while_the_chunk_needs_its_peers)
 END_TEST
 
 /*
- * The soak's stall (issue 18): (1, 1) has workers 0 and 1 and needs worker 2
- * (min_quorum 3), but worker 2 restarted and its HELLO_ACK sent it on to step
- * 2 (step 1 completed elsewhere). Worker 2 will never come to (1, 1): its
- * step 2 there abandons the chunk instead of waiting for it forever, while
- * workers 0 and 1 would wait at step 1 for a worker at step 2. Worker 0's
- * probe is then told the chunk is stale, and it moves on to step 2 too.
+ * Step 1 completes on slot 2; (1, 1) has workers 0 and 1 (old, filled) and
+ * waits for worker 2 (min_quorum 3); worker 2 restarts: its HELLO_ACK (nonce)
+ * starts it at step 2, past (1, 1).
  */
-START_TEST(a_chunk_that_needs_a_worker_sent_past_it_is_abandoned)
+static void
+worker_2_restarts_past_its_chunk(struct contrib *old, uint64_t nonce)
 {
 	struct hello_view v = hello_right();
 	struct ainftp_hello_info hi;
-	struct ainftp_state_info si;
-	struct contrib done[NW], old[NW], c;
-	struct ainftp_msg msg;
+	struct contrib done[NW];
 	float want[ELEMS];
 	uint8_t f[256];
 
@@ -2094,10 +2090,28 @@ START_TEST(a_chunk_that_needs_a_worker_sent_past_it_is_abandoned)
 	expect_results(&done[0], want, 0x7, 0x7);
 	three(old, 1, 1);
 	send_all(old, 2);
-	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, 7, keys[2]));
-	expect_hello_ack(2, JOB, 2, 7, keys[2], &hi);
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, nonce, keys[2]));
+	expect_hello_ack(2, JOB, 2, nonce, keys[2], &hi);
 	ck_assert_uint_eq(hi.status, AINFTP_HELLO_OK);
 	ck_assert_uint_eq(hi.step, 2);
+}
+
+/*
+ * The soak's stall (issue 18): (1, 1) has workers 0 and 1 and needs worker 2
+ * (min_quorum 3), but worker 2 restarted and its HELLO_ACK sent it on to step
+ * 2 (step 1 completed elsewhere). Worker 2 will never come to (1, 1): its
+ * step 2 there abandons the chunk instead of waiting for it forever, while
+ * workers 0 and 1 would wait at step 1 for a worker at step 2. Worker 0's
+ * probe is then told the chunk is stale, and it moves on to step 2 too.
+ */
+START_TEST(a_chunk_that_needs_a_worker_sent_past_it_is_abandoned)
+{
+	struct ainftp_state_info si;
+	struct contrib old[NW], c;
+	struct ainftp_msg msg;
+	uint8_t f[256];
+
+	worker_2_restarts_past_its_chunk(old, 7);
 	contrib_fill(&c, 2, 2, 1, -3);
 	send_contrib(&c);
 	ck_assert_uint_eq(rte_ring_count(fx.out), 0); /* taken: no STATE ahead */
@@ -2119,23 +2133,12 @@ END_TEST
 START_TEST(a_chunk_nobody_can_complete_is_given_up_by_the_scan)
 {
 	uint64_t hz = rte_get_tsc_hz(), now;
-	struct hello_view v = hello_right();
-	struct ainftp_hello_info hi;
 	struct ainftp_state_info si;
-	struct contrib done[NW], old[NW], c;
+	struct contrib old[NW], c;
 	struct ainftp_msg msg;
-	float want[ELEMS];
 	uint8_t f[256];
 
-	three(done, 1, 2);
-	expected_sum(done, NW, want);
-	send_all(done, NW);
-	expect_results(&done[0], want, 0x7, 0x7);
-	three(old, 1, 1);
-	send_all(old, 2);
-	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, 9, keys[2]));
-	expect_hello_ack(2, JOB, 2, 9, keys[2], &hi);
-	ck_assert_uint_eq(hi.step, 2);
+	worker_2_restarts_past_its_chunk(old, 9);
 	now = rte_rdtsc();
 	ainftp_dp_scan(rx_ctx(), now + hz / 4); /* within the threshold (500 ms): kept */
 	ck_assert_uint_eq(CTR(chunks_abandoned), 0);
