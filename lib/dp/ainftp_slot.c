@@ -16,6 +16,19 @@ ainftp_slot_init(struct ainftp_slot *s)
 	ainftp_acc_reset(&s->acc);
 }
 
+/* The slot holds chunk seq with nobody in it yet (done: given up, or summing). */
+static void
+slot_reset(struct ainftp_slot *s, uint64_t seq, bool done)
+{
+	s->seq = seq;
+	s->bitmap = 0;
+	s->count = 0;
+	s->incl = 0;
+	s->n_incl = 0;
+	s->done = done;
+	ainftp_acc_reset(&s->acc);
+}
+
 enum ainftp_slot_action
 ainftp_slot_offer(struct ainftp_slot *s, uint64_t seq, unsigned int worker)
 {
@@ -30,13 +43,7 @@ ainftp_slot_offer(struct ainftp_slot *s, uint64_t seq, unsigned int worker)
 			return AINFTP_SLOT_DUP;
 	} else if (s->seq == AINFTP_SEQ_NONE || (seq > s->seq && s->done)) {
 		/* The next chunk for this slot: its previous one is complete and kept. */
-		s->seq = seq;
-		s->bitmap = 0;
-		s->count = 0;
-		s->incl = 0;
-		s->n_incl = 0;
-		s->done = false;
-		ainftp_acc_reset(&s->acc);
+		slot_reset(s, seq, false);
 	} else if (seq > s->seq && seq >> 32 > s->seq >> 32) {
 		return AINFTP_SLOT_LATER;
 	} else {
@@ -50,24 +57,15 @@ ainftp_slot_offer(struct ainftp_slot *s, uint64_t seq, unsigned int worker)
 void
 ainftp_slot_abandon(struct ainftp_slot *s, uint64_t seq, unsigned int worker)
 {
-	s->seq = seq;
+	slot_reset(s, seq, false);
 	s->bitmap = UINT64_C(1) << worker;
 	s->count = 1;
-	s->incl = 0;
-	s->n_incl = 0;
-	s->done = false;
-	ainftp_acc_reset(&s->acc);
 }
 
 void
 ainftp_slot_drop(struct ainftp_slot *s)
 {
-	s->bitmap = 0;
-	s->count = 0;
-	s->incl = 0;
-	s->n_incl = 0;
-	s->done = true;
-	ainftp_acc_reset(&s->acc);
+	slot_reset(s, s->seq, true);
 }
 
 void *
