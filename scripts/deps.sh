@@ -13,6 +13,7 @@ pkgs=(
 	ethtool                            # the lab: offloads off on the veth into net_af_packet
 	python3-numpy python3-torch        # the Python binding's tests and the PyTorch DDP hook
 	python3-sklearn                    # the DDP test's dataset (digits)
+	g++ libtorch-dev pybind11-dev python3-dev   # ainftp._c10d, the torch.distributed backend (C++)
 	tshark                             # the Wireshark dissector's test (contrib/wireshark)
 	clang-14 libclang-rt-14-dev        # the libFuzzer harnesses (scripts/fuzz.sh): libFuzzer comes only with the latter
 )

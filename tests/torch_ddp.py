@@ -111,10 +111,12 @@ def finite_everywhere(loss):
     return bad.item() == 0
 
 
-def train(args, mode, data, name=None, job=None, attack=None, guard=False):
+def train(args, mode, data, name=None, job=None, attack=None, guard=False, group=None):
     """One DDP training run; what it measured, as a dict.
 
-    mode: "gloo" (Gloo's all-reduce) or "ainftp" (on job, args.job by default);
+    mode: "gloo" (Gloo's all-reduce) or "ainftp" (on job, args.job by default)
+    through the hook; anything else: the process group's own all-reduce, on
+    group (the default group when None: tests/torch_c10d.py's "ainftp");
     name: the run's name in the report (mode by default); attack: None, or a
     function that rewrites the bucket's buffer in place before it is
     all-reduced (this rank's gradients as an attacker sends them); guard:
@@ -129,7 +131,7 @@ def train(args, mode, data, name=None, job=None, attack=None, guard=False):
     import ainftp.torch
 
     x_tr, y_tr, x_te, y_te = data
-    model = DDP(build_model())
+    model = DDP(build_model(), process_group=group)
     state = None
     if mode == "ainftp":
         client = ainftp.Client(args.config, job=args.job if job is None else job,

@@ -1,40 +1,58 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""A DistributedDataParallel communication hook that all-reduces through ainftp.
+"""PyTorch through ainftp: a torch.distributed backend, and a DDP comm hook.
 
-DDP calls a communication hook once per gradient bucket, when the bucket's
-gradients are ready, and waits on the Future the hook returns before the
-optimizer step. allreduce_hook starts an asynchronous MEAN all-reduce of the
-bucket through the appliance and returns at once, so backward keeps running
-while the bucket is on the wire; one waiter thread per client completes the
-Futures in the order the buckets were started.
+The backend. Importing this module registers "ainftp" with torch.distributed,
+so a training script under its usual launcher needs two lines more:
 
-A training script, one process per worker (rank r is worker r of the job):
+    import torch.distributed as dist, ainftp.torch
+    dist.init_process_group("ainftp")     # env:// (RANK, WORLD_SIZE, MASTER_ADDR, ...)
+    model = torch.nn.parallel.DistributedDataParallel(net)   # no hook, no Gloo group
 
-    import torch, torch.distributed as dist, ainftp, ainftp.torch
-    # DDP still needs a process group: its constructor broadcasts rank 0's
-    # parameters and syncs bucket order through it. Gloo is enough, since no
-    # gradient goes through it (GLOO_SOCKET_IFNAME=lo for 127.0.0.1, or a
-    # FileStore: init_method="file:///shared/store").
+with the appliance's cluster.json in AINFTP_CONFIG and the job in AINFTP_JOB
+(or pg_options=ainftp.torch.Options(config=..., job=...); a cluster.json of
+one job needs no job). Rank r is the job's r-th worker in ascending id order,
+and the group must be the whole job: its world size is the job's worker count.
+
+all_reduce with SUM or AVG of floating-point tensors goes through the
+appliance (float32 CPU tensors in place, other floating dtypes and GPU
+tensors through a float32 host copy); every other collective, reduce op, and
+integer or bool tensors (a count must be exact, and the appliance's sums are
+of quantized floats) go to a Gloo group the backend makes over the same store
+(set GLOO_SOCKET_IFNAME as for Gloo). The C++ side is ainftp._c10d, built by
+meson against Debian's libtorch-dev; AINFTP_C10D names the module's file for
+a copy of this package that has none beside it (pip's).
+
+Launchers: Debian's torchrun (torch 1.13) fails at start on Python 3.11 (an
+enum bug in its log redirection) unless given --redirects 1 --tee 1:
+
+    torchrun --standalone --nproc_per_node 4 --redirects 1 --tee 1 train.py
+
+The hook. A DDP communication hook for a job of its own beside any process
+group, when the group must stay Gloo's:
+
     dist.init_process_group("gloo", init_method="tcp://127.0.0.1:29500",
                             rank=r, world_size=n)
     model = torch.nn.parallel.DistributedDataParallel(net)
     state = ainftp.torch.hook_state(ainftp.Client("cluster.json", job=4, worker=r))
     model.register_comm_hook(state=state, hook=ainftp.torch.allreduce_hook)
     ...                                   # train as usual
-    print(state.allreduces, state.seconds)
     state.close()                         # stops the waiter, closes the client
 
-register_comm_hook(state=client, ...) with a bare ainftp.Client works too: a
-HookState is then made for the client on the first call.
-
-Every rank must register the hook on the same model, so that every worker of
-the job starts the same all-reduces in the same order (DDP starts buckets in
-index order, and rebuilds them the same way on every rank). The gradient
-buffer is float32 on the CPU in the common case and is all-reduced in place;
-any other bucket (on a GPU, or of another dtype) goes through a CPU float32
-copy that is copied back before the Future completes.
+allreduce_hook starts an asynchronous MEAN all-reduce of each bucket through
+the appliance and returns at once, so backward keeps running while the bucket
+is on the wire; one waiter thread per client completes the Futures in the
+order the buckets were started. register_comm_hook(state=client, ...) with a
+bare ainftp.Client works too. Every rank must register the hook on the same
+model, so that every worker of the job starts the same all-reduces in the
+same order. The gradient buffer is all-reduced in place when it is float32 on
+the CPU, else through a CPU float32 copy.
 """
 
+import hashlib
+import importlib.machinery
+import importlib.util
+import json
+import os
 import queue
 import threading
 import time
@@ -43,7 +61,7 @@ import torch
 
 from . import E_OVERFLOW, E_SKIPPED, Client, Error
 
-__all__ = ["HookState", "allreduce_hook", "hook_state"]
+__all__ = ["HookState", "Options", "allreduce_hook", "hook_state"]
 
 
 class HookState:
@@ -192,3 +210,172 @@ def allreduce_hook(state, bucket):
     ainftp.Error that stopped it.
     """
     return hook_state(state).submit(bucket.buffer())
+
+
+# --- the torch.distributed backend ---------------------------------------------------
+
+
+class Options:
+    """init_process_group("ainftp", pg_options=Options(...)): what the backend uses.
+
+    config: the appliance's cluster.json (default: $AINFTP_CONFIG); job: the
+    job id (default: $AINFTP_JOB, or the file's only job); accept_overflow:
+    take a result flagged OVERFLOW (a sum rounded to 2^-57 of its block's
+    largest value, see HookState) as the sum, as DDP's gradients can;
+    accept_partial: take a result some rank is not in (the job's quorum left
+    a straggler out: its elements there keep its own values, the others'
+    lack its addend). Off: all_reduce promises the sum over every rank, so
+    the call fails instead, naming who was left out. A job for this backend
+    should have "straggler": {"min_quorum": <its worker count>} in
+    cluster.json, so that the appliance waits for every rank. Any other
+    keyword is a client option of client/ainftp_client.h (timeout_ms=...,
+    window=..., gso=...).
+    """
+
+    def __init__(self, config=None, job=None, accept_overflow=True, accept_partial=False,
+                 **client_options):
+        self.config = config
+        self.job = job
+        self.accept_overflow = bool(accept_overflow)
+        self.accept_partial = bool(accept_partial)
+        self.client_options = client_options
+
+
+def _c10d():
+    """The extension module ainftp._c10d; ImportError that says how to get one."""
+    path = os.environ.get("AINFTP_C10D")
+    try:
+        if not path:
+            from . import _c10d as mod
+            return mod
+        loader = importlib.machinery.ExtensionFileLoader("ainftp._c10d", path)
+        spec = importlib.util.spec_from_file_location("ainftp._c10d", path, loader=loader)
+        mod = importlib.util.module_from_spec(spec)
+        loader.exec_module(mod)
+        return mod
+    except ImportError as e:
+        raise ImportError("ainftp: the torch.distributed backend's module ainftp._c10d %s (%s). "
+                          "meson builds it where g++, libtorch-dev, pybind11-dev and python3-dev "
+                          "are installed (scripts/deps.sh); a copy of the package without it "
+                          "(pip's) finds it through AINFTP_C10D=<build>/python/ainftp/_c10d*.so"
+                          % ("at " + path + " does not load" if path else "is not built", e)) \
+            from e
+
+
+def _job_of(config, job):
+    """(job id, the job's workers in ascending id order) from cluster.json."""
+    try:
+        with open(config) as f:
+            jobs = json.load(f).get("jobs", [])
+    except (OSError, ValueError, AttributeError) as e:
+        raise ValueError("ainftp: cannot read the jobs of %s: %s" % (config, e)) from e
+    ids = [j.get("id") for j in jobs if isinstance(j, dict)]
+    if job is None:
+        if len(ids) != 1:
+            raise ValueError("ainftp: %s has %d jobs (%s): say which in AINFTP_JOB or "
+                             "ainftp.torch.Options(job=...)"
+                             % (config, len(ids), ", ".join(map(str, ids))))
+        job = ids[0]
+    try:
+        job = int(job)
+    except ValueError:
+        raise ValueError("ainftp: job %r is not an integer" % (job,)) from None
+    for j in jobs:
+        if isinstance(j, dict) and j.get("id") == job:
+            workers = sorted(w.get("id") for w in j.get("workers", []))
+            return job, workers, j
+    raise ValueError("ainftp: %s has no job %d (its jobs: %s)"
+                     % (config, job, ", ".join(map(str, ids))))
+
+
+def _fingerprint(config, spec):
+    """What every rank of a group must agree on: the appliance and the job's geometry."""
+    with open(config) as f:
+        appliance = json.load(f).get("appliance")
+    geometry = {k: v for k, v in spec.items() if k != "workers"}
+    text = json.dumps({"appliance": appliance, "job": geometry}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _agree(store, rank, size, job, fingerprint):
+    """Every rank on the same job of the same appliance, or ValueError on every rank.
+
+    Caught here, a rank started on another job fails at init, naming both,
+    instead of waiting out its timeout in all_reduce.
+    """
+    mine = "%d %s" % (job, fingerprint)
+    store.set("ainftp/job/%d" % rank, mine)
+    for r in range(size):
+        theirs = store.get("ainftp/job/%d" % r).decode()
+        if theirs != mine:
+            tj, tf = theirs.split()
+            why = ("job %s" % tj) if int(tj) != job else \
+                "job %d of another appliance or geometry (%s, here %s)" % (job, tf, fingerprint)
+            raise ValueError("ainftp: rank %d is on %s; this rank (%d) is on job %d: every "
+                             "rank of the group must say the same cluster.json and job"
+                             % (r, why, rank, job))
+
+
+def _create_backend(dist_opts, pg_options):
+    """torch.distributed's creator for "ainftp" (extended_api): the process group."""
+    import torch.distributed as dist
+
+    opts = Options() if pg_options is None else pg_options
+    if not isinstance(opts, Options):
+        raise TypeError("ainftp: pg_options must be an ainftp.torch.Options, not %s"
+                        % type(opts).__name__)
+    config = opts.config or os.environ.get("AINFTP_CONFIG")
+    if not config:
+        raise ValueError("ainftp: no cluster.json: set AINFTP_CONFIG or pass "
+                         "pg_options=ainftp.torch.Options(config=...)")
+    job = opts.job if opts.job is not None else os.environ.get("AINFTP_JOB")
+    job, workers, spec = _job_of(config, job)
+    rank, size = dist_opts.group_rank, dist_opts.group_size
+    if size != len(workers):
+        raise ValueError("ainftp: the process group has %d ranks but job %d of %s has %d "
+                         "workers: an ainftp group is a whole job (rank r is its r-th worker)"
+                         % (size, job, config, len(workers)))
+    c10d = _c10d()
+    store = dist_opts.store
+    gloo = dist.ProcessGroupGloo(dist.PrefixStore("gloo", store), rank, size,
+                                 dist_opts.timeout)
+    _agree(store, rank, size, job, _fingerprint(config, spec))
+    options = {k: _option_text(v) for k, v in opts.client_options.items() if v is not None}
+    try:
+        pg = c10d.ProcessGroupAinftp(rank, size, gloo, os.fspath(config), job, workers,
+                                     int(spec.get("elems_per_packet", 0)), options,
+                                     opts.accept_overflow, opts.accept_partial)
+    except Exception as e:
+        store.set("ainftp/open/%d" % rank, str(e) or type(e).__name__)
+        raise
+    store.set("ainftp/open/%d" % rank, "")
+    _joined(store, size, job)
+    return pg
+
+
+def _joined(store, size, job):
+    """RuntimeError on every rank when some rank's client could not join.
+
+    Without it the ranks that joined would wait for that one in their first
+    collective until the group's timeout (30 minutes by default).
+    """
+    for r in range(size):
+        why = store.get("ainftp/open/%d" % r).decode()
+        if why:
+            raise RuntimeError("ainftp: rank %d could not join job %d: %s" % (r, job, why))
+
+
+def _option_text(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _register():
+    import torch.distributed as dist
+
+    if dist.is_available() and "AINFTP" not in dist.Backend._plugins:
+        dist.Backend.register_backend("ainftp", _create_backend, extended_api=True)
+
+
+_register()
