@@ -14,6 +14,7 @@
 #include "ainftp_config.h"
 
 #define STATS_INTERVAL_MAX 3600
+#define IDLE_US_MAX 100000 /* a tenth of a second: more would stall heartbeats and probes */
 #define EMU_DEFAULT_CHUNKS_PER_STEP 100
 #define EMU_DEFAULT_TIMEOUT_US 2000
 
@@ -37,6 +38,9 @@ ainftp_args_usage(const char *prog)
 	       "  --stats-interval S      print the stats line every S seconds (0: never);\n"
 	       "                          overrides telemetry.stats_interval_s\n"
 	       "  --simd-bits N           widest SIMD kernels: 512 (default), 256 or 0 (scalar)\n"
+	       "  --idle-us US            idle mode: an RX lcore that found nothing in 1024\n"
+	       "                          polls sleeps US microseconds between polls, up to\n"
+	       "                          100000 (0, the default: spin, the lowest latency)\n"
 	       "  --metrics [ADDR:]PORT   serve Prometheus text at http://ADDR:PORT/metrics\n"
 	       "                          (ADDR 127.0.0.1 when left out; PORT 0: any free one);\n"
 	       "                          overrides telemetry.prometheus\n"
@@ -297,6 +301,7 @@ static const struct option app_opts[] = {
 	{"stats-interval", required_argument, NULL, 's'},
 	{"simd-bits", required_argument, NULL, 'B'},
 	{"metrics", required_argument, NULL, 'M'},
+	{"idle-us", required_argument, NULL, 'I'},
 };
 static const struct option app_opts_last[] = {
 	{"help", no_argument, NULL, 'h'},
@@ -375,6 +380,11 @@ parse_app_option(int opt, const char *arg, char **argv, struct ainftp_args *args
 			return -1;
 		}
 		args->simd_bits = (unsigned int)v;
+		return 0;
+	case 'I':
+		if (parse_ulong("--idle-us", arg, 0, IDLE_US_MAX, &v, err, errlen) != 0)
+			return -1;
+		args->idle_us = (unsigned int)v;
 		return 0;
 	case 'M': {
 		char why[96];

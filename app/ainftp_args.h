@@ -12,6 +12,7 @@ struct ainftp_args {
 	const char *config_path;
 	int stats_interval_s; /* -1: as cluster.json says */
 	unsigned int simd_bits;
+	unsigned int idle_us; /* --idle-us: 0, RX lcores spin */
 	int metrics; /* --metrics given: serve /metrics there, whatever cluster.json says */
 	uint32_t metrics_ipv4;
 	uint16_t metrics_port;

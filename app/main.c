@@ -96,6 +96,7 @@ load_config(int argc, char **argv, int split)
 		args.stats_interval_s >= 0 ? (uint32_t)args.stats_interval_s : cfg.stats_interval_s;
 	rt.stats_out = stdout;
 	rt.simd_bits = args.simd_bits;
+	rt.idle_us = args.idle_us;
 	if (args.metrics) {
 		cfg.prometheus = true;
 		cfg.prometheus_ipv4 = args.metrics_ipv4;

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # ainftp-app as a user runs it on the loopback config: it prints JSON stats lines,
 # answers dpdk-telemetry.py, and exits 0 with a final stats line within 2 s of
-# SIGINT. Then the same for SIGTERM, and the command-line errors exit 2.
+# SIGINT. Then the same for SIGTERM; in idle mode (--idle-us) it sleeps instead
+# of spinning when nothing comes (idle_sleeps, and under half the CPU); and the
+# command-line errors exit 2.
 set -euo pipefail
 
 app=$1
@@ -19,11 +21,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 eal=(-l 0-1 --no-huge -m 512 --no-pci --vdev=net_ring0 --no-shconf --file-prefix "$prefix")
 
+# start [APP OPTION...]
 start() {
 	# The last run's lines go first: the background shell may open (and empty) the
 	# file only after the loop below has read the old one and signalled too early.
 	rm -f "$work/out" "$work/err"
-	"$app" "${eal[@]}" -- -c "$src/config/loopback.json" --stats-interval 1 \
+	"$app" "${eal[@]}" -- -c "$src/config/loopback.json" --stats-interval 1 "$@" \
 		>"$work/out" 2>"$work/err" &
 	pid=$!
 	# Up when the first periodic stats line is out.
@@ -103,9 +106,34 @@ done
 stop_within_2s INT
 check_stats_lines
 
+# CPU ticks (user + system) the app used over 2 s of no traffic.
+idle_ticks() {
+	local a b
+	a=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+	sleep 2
+	b=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+	echo $((b - a))
+}
+
 start
+spin=$(idle_ticks)
 stop_within_2s TERM
 check_stats_lines
+
+# Idle mode: with nothing to receive, the RX lcore sleeps instead of spinning:
+# it says so in idle_sleeps, and the app uses under half the CPU it spun with.
+start --idle-us 1000
+idle=$(idle_ticks)
+stop_within_2s TERM
+echo "CPU ticks over 2 s without traffic: $spin spinning, $idle in idle mode" >&2
+[ "$((idle * 2))" -lt "$spin" ] || fail "idle mode used $idle ticks, spinning $spin"
+/usr/bin/python3 - "$work/out" <<'PY' || fail "idle_sleeps"
+import json, sys
+final = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')][-1]
+rx = [l for l in final["lcores"] if l["role"] == "rx"]
+assert rx and all(l["idle_sleeps"] > 0 for l in rx), rx
+print("idle_sleeps: %s" % [l["idle_sleeps"] for l in rx])
+PY
 
 # Command-line mistakes: one line, exit 2, before EAL starts.
 expect_usage_error() {
@@ -122,6 +150,7 @@ expect_usage_error "--stats-interval: \"+5\" is not a whole number in 0..3600" "
 expect_usage_error "--stats-interval: \" 5\" is not a whole number in 0..3600" "${eal[@]}" -- -c f --stats-interval " 5"
 expect_usage_error "--emulate: \"-1\" is not a whole number in 1..4294967295" "${eal[@]}" -- -c f --emulate -1
 expect_usage_error "-c: missing its argument" "${eal[@]}" -- -c
+expect_usage_error "--idle-us: \"100001\" is not a whole number in 0..100000" "${eal[@]}" -- -c f --idle-us 100001
 expect_usage_error "cannot read" "${eal[@]}" -- -c "$work/nonexistent.json"
 "$app" --version | grep -q '^ainftp ' || fail "--version"
 "$app" -- --help | grep -q 'Usage:' || fail "--help"

@@ -5,7 +5,8 @@
 # of the job's port) and checks every result bit for bit. Jobs of 2, 8, 32 and
 # 64 workers (int16, auth on, random keys, 256 elements, 64 slots), then a
 # two-lane layout, int8, float32, int16 results and int8 results; each clean, then with 5%
-# loss, 1% duplication and 1% reordering in both directions. Protocol v2's
+# loss, 1% duplication and 1% reordering in both directions, and int16 with the
+# RX lcore in idle mode (--idle-us). Protocol v2's
 # retransmission economy (workers probe on timeout and resend data only when
 # the box says it is missing): data retransmissions per injected loss at most
 # 1.5 (retx_max) in the lossy runs at N = 8 and N = 64 (issue 16; about 10 at N = 64
@@ -36,6 +37,8 @@ summary=()
 retx_max=1.5
 retx_n=" 8 64 " # the N whose lossy runs must keep to retx_max
 
+app_extra=() # more of the app's options, for some runs
+
 # run_case LABEL WORKERS ENCODING RESULT_ENCODING LANES RX_LCORES LOSS DUP REORDER TIMEOUT_US
 run_case() {
 	local label=$1 n=$2 enc=$3 res=$4 lanes=$5 rxl=$6 loss=$7 dup=$8 reorder=$9 timeout_us=${10}
@@ -51,7 +54,7 @@ run_case() {
 		--no-telemetry --file-prefix "$prefix-$label" --log-level=lib.eal:error -- \
 		-c "$cfg" --stats-interval 0 --emulate "$chunks" --emu-lcore "$emu_lcore" \
 		--emu-loss "$loss" --emu-dup "$dup" --emu-reorder "$reorder" --emu-timeout "$timeout_us" \
-		--emu-seed "$seed" \
+		--emu-seed "$seed" "${app_extra[@]}" \
 		>"$out" 2>"$err" || rc=$?
 	t1=$(date +%s%N)
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
@@ -111,6 +114,11 @@ run_case "i16res-n8" 8 int16 int16 1 1 "${clean[@]}"
 run_case "i16res-n8-lossy" 8 int16 int16 1 1 "${lossy[@]}"
 run_case "i8res-n8" 8 int8 int8 1 1 "${clean[@]}"
 run_case "i8res-n8-lossy" 8 int8 int8 1 1 "${lossy[@]}"
+# Idle mode: the RX lcore sleeps 200 us between polls after 1024 empty ones.
+app_extra=(--idle-us 200)
+run_case "i16-n8-idle" 8 int16 float32 1 1 "${clean[@]}"
+run_case "i16-n8-idle-lossy" 8 int16 float32 1 1 "${lossy[@]}"
+app_extra=()
 
 echo "emu: ${#summary[@]} runs of $chunks chunks, $failures failed"
 [ "$failures" = 0 ]

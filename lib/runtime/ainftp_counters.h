@@ -85,6 +85,7 @@ struct ainftp_port_ctr {
 struct ainftp_lcore_stats {
 	uint64_t loops;	       /* polling iterations */
 	uint64_t busy_loops;   /* iterations that received something */
+	uint64_t idle_sleeps;  /* sleeps of idle mode (--idle-us) */
 	uint64_t sink_written; /* results put into the sink's arena (ainftp_sink_ops.h) */
 	struct ainftp_port_ctr port[AINFTP_MAX_PORTS];
 } __rte_cache_aligned;

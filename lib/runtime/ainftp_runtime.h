@@ -56,6 +56,7 @@ struct ainftp_runtime {
 	const struct ainftp_config *cfg;
 	uint32_t stats_interval_s;
 	unsigned int simd_bits; /* widest SIMD kernels to use: 512, 256, or 0 for scalar */
+	unsigned int idle_us;	/* idle mode: RX lcores sleep this long when idle (0: spin) */
 	FILE *stats_out;
 	uint64_t start_tsc;
 	bool quit; /* set by the signal handler; lcores poll it (relaxed loads) */

@@ -128,6 +128,8 @@ lcore_json(const struct ainftp_runtime *rt, unsigned int lcore)
 	json_object_set_new(o, "loops", json_integer((json_int_t)ainftp_ctr_read(&s->loops)));
 	json_object_set_new(o, "busy_loops",
 			    json_integer((json_int_t)ainftp_ctr_read(&s->busy_loops)));
+	json_object_set_new(o, "idle_sleeps",
+			    json_integer((json_int_t)ainftp_ctr_read(&s->idle_sleeps)));
 	return o;
 }
 
@@ -547,8 +549,7 @@ mempool_json(struct rte_mempool *mp, void *arg)
 /* {"<pool>": {"size", "avail", "in_use"}}: every mempool of the process
  * (DPDK 22.11's /mempool/info has no counts); a soak compares them idle. */
 static int
-tel_mempools(const char *cmd __rte_unused, const char *params __rte_unused,
-	     struct rte_tel_data *d)
+tel_mempools(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
 {
 	json_t *o = json_object();
 	int ret;
@@ -584,9 +585,10 @@ ainftp_stats_telemetry_register(const struct ainftp_runtime *rt)
 						 "per worker seen, flagged, suspicion, quarantine. "
 						 "No parameters");
 	if (ret == 0)
-		ret = rte_telemetry_register_cmd("/ainftp/mempools", tel_mempools,
-						 "ainftp mempools: size, available and in use "
-						 "(lcore caches count as available). No parameters");
+		ret = rte_telemetry_register_cmd(
+			"/ainftp/mempools", tel_mempools,
+			"ainftp mempools: size, available and in use "
+			"(lcore caches count as available). No parameters");
 	if (ret == 0)
 		ret = rte_telemetry_register_cmd(
 			"/ainftp/readmit", ainftp_tel_readmit,
