@@ -58,7 +58,8 @@ struct ainftp_runtime {
 	unsigned int simd_bits; /* widest SIMD kernels to use: 512, 256, or 0 for scalar */
 	FILE *stats_out;
 	uint64_t start_tsc;
-	bool quit; /* set by the signal handler; lcores poll it (relaxed loads) */
+	double start_time; /* unix time (CLOCK_REALTIME) at start_tsc, for Prometheus */
+	bool quit;	   /* set by the signal handler; lcores poll it (relaxed loads) */
 
 	uint16_t n_ports;
 	struct ainftp_port ports[AINFTP_MAX_PORTS];
