@@ -14,6 +14,8 @@ pkgs=(
 	python3-numpy python3-torch        # the Python binding's tests and the PyTorch DDP hook
 	python3-sklearn                    # the DDP test's dataset (digits)
 	tshark                             # the Wireshark dissector's test (contrib/wireshark)
+	prometheus                         # promtool: the metrics test lints a live /metrics (only promtool is used)
+	python3-matplotlib                 # scripts/plot-bench.py: bench results as PNGs, and its test
 	clang-14 libclang-rt-14-dev        # the libFuzzer harnesses (scripts/fuzz.sh): libFuzzer comes only with the latter
 )
 

@@ -1855,16 +1855,16 @@ START_TEST(latency_buckets)
 
 	memset(&h, 0, sizeof(h));
 	ainftp_lat_hist_init(&h, 1000000000); /* 1 GHz: a cycle a nanosecond */
-	ck_assert_uint_eq(h.le[0], 8000);
-	ck_assert_uint_eq(h.le[AINFTP_LAT_BUCKETS - 1], 8000ull << (AINFTP_LAT_BUCKETS - 1));
+	ck_assert_uint_eq(h.le[0], 1000);
+	ck_assert_uint_eq(h.le[AINFTP_LAT_BUCKETS - 1], 1000ull << (AINFTP_LAT_BUCKETS - 1));
 	ainftp_lat_hist_add(&h, 0);
-	ainftp_lat_hist_add(&h, 8000);
+	ainftp_lat_hist_add(&h, 1000);
 	ck_assert_uint_eq(h.bucket[0], 2);
-	ainftp_lat_hist_add(&h, 8001);
-	ainftp_lat_hist_add(&h, 16000);
+	ainftp_lat_hist_add(&h, 1001);
+	ainftp_lat_hist_add(&h, 2000);
 	ck_assert_uint_eq(h.bucket[1], 2);
-	ainftp_lat_hist_add(&h, 1000000); /* 1 ms: up to 1.024 ms, bucket 7 */
-	ck_assert_uint_eq(h.bucket[7], 1);
+	ainftp_lat_hist_add(&h, 1000000); /* 1 ms: up to 1.024 ms, bucket 10 */
+	ck_assert_uint_eq(h.bucket[10], 1);
 	ainftp_lat_hist_add(&h, h.le[AINFTP_LAT_BUCKETS - 1]);
 	ck_assert_uint_eq(h.bucket[AINFTP_LAT_BUCKETS - 1], 1);
 	ainftp_lat_hist_add(&h, h.le[AINFTP_LAT_BUCKETS - 1] + 1);
@@ -1872,9 +1872,9 @@ START_TEST(latency_buckets)
 	ck_assert_uint_eq(h.bucket[AINFTP_LAT_BUCKETS], 2);
 	ck_assert_uint_eq(lat_count(&h), 8);
 	for (i = 0; i < AINFTP_LAT_BUCKETS; i++)
-		if (i != 0 && i != 1 && i != 7 && i != AINFTP_LAT_BUCKETS - 1)
+		if (i != 0 && i != 1 && i != 10 && i != AINFTP_LAT_BUCKETS - 1)
 			ck_assert_uint_eq(h.bucket[i], 0);
-	ck_assert_uint_eq(h.sum, 0 + 8000 + 8001 + 16000 + 1000000 +
+	ck_assert_uint_eq(h.sum, 0 + 1000 + 1001 + 2000 + 1000000 +
 					 2 * h.le[AINFTP_LAT_BUCKETS - 1] + 1 + UINT64_MAX / 2);
 }
 END_TEST

@@ -95,13 +95,14 @@ extern struct ainftp_lcore_stats ainftp_stats[RTE_MAX_LCORE];
 /*
  * Chunk completion latency, from a slot's first accepted contribution to its
  * result: a log2 histogram, bucket i counting latencies up to
- * AINFTP_LAT_LE0_US << i microseconds (8 us .. 4.19 s), the last bucket the
- * rest (+Inf). Buckets are not cumulative here (a completion is one store);
+ * AINFTP_LAT_LE0_US << i microseconds (1 us .. 8.39 s: a chunk summed within
+ * a poll on loopback, up to a straggler threshold and past it), the last
+ * bucket the rest (+Inf). Buckets are not cumulative here (a completion is one store);
  * the count is their sum. Per lcore and job, single writer; telemetry sums
  * the lcores' and makes them cumulative for Prometheus.
  */
-#define AINFTP_LAT_BUCKETS 20
-#define AINFTP_LAT_LE0_US 8
+#define AINFTP_LAT_BUCKETS 24
+#define AINFTP_LAT_LE0_US 1
 
 struct ainftp_lat_hist {
 	uint64_t le[AINFTP_LAT_BUCKETS]; /* the bounds in TSC cycles, set before launch */
