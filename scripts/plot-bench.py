@@ -140,7 +140,8 @@ def plot_rate(res, out, plt, ticker):
                     color=color, alpha=0.6, label="%s iofwd ceiling" % enc)
     sizes = [r["payload_B"] for r in res.rate if r["Mpps"] is not None]
     # Powers of two across the sizes: int8's payloads (n + n/32) sit just below them.
-    ticks = [1 << k for k in range(int(math.log2(min(sizes))), int(math.ceil(math.log2(max(sizes)))) + 1)]
+    lo, hi = int(math.log2(min(sizes))), int(math.ceil(math.log2(max(sizes))))
+    ticks = [1 << k for k in range(lo, hi + 1)]
     for ax, what in ((ax_pps, "contributions, Mpps"), (ax_bps, "payload, Gbit/s")):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
@@ -194,8 +195,10 @@ def plot_allreduce(res, out, plt, ticker):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 usage="%(prog)s [-o DIR] [FILE...]")
-    p.add_argument("files", nargs="*", metavar="FILE", help="saved bench output; - or none: stdin")
-    p.add_argument("-o", "--out", default=".", metavar="DIR", help="where the PNGs go (made if missing)")
+    p.add_argument("files", nargs="*", metavar="FILE",
+                   help="saved bench output; - or none: stdin")
+    p.add_argument("-o", "--out", default=".", metavar="DIR",
+                   help="where the PNGs go (made if missing)")
     a = p.parse_args()
 
     res = Results()

@@ -126,8 +126,8 @@ buckets = sorted((float(dict(l)["le"]), v) for (n, l), v in second.items() if n 
 count = [v for (n, l), v in second.items() if n == H + "_count"]
 if types.get(H) != "histogram" or len(buckets) != 25 or len(count) != 1:
     bad.append("histogram: %s, %d buckets, count %s" % (types.get(H), len(buckets), count))
-elif (any(a[1] > b[1] for a, b in zip(buckets, buckets[1:])) or buckets[-1] != (float("inf"), count[0])
-      or count[0] <= 0):
+elif (any(a[1] > b[1] for a, b in zip(buckets, buckets[1:])) or count[0] <= 0
+      or buckets[-1] != (float("inf"), count[0])):
     bad.append("histogram not cumulative or empty: %s, count %s" % (buckets, count))
 if bad:
     sys.exit("; ".join(bad))
@@ -179,8 +179,8 @@ print("ok   final rx_pkts %d >= scraped %s" % (final["ports"][0]["rx_pkts"], m.g
 # Once the lcores have stopped, every chunk done is in the histogram, once.
 timed = sum(j["chunk_latency"]["count"] for j in final["jobs"])
 done = sum(p["chunks_done"] for p in final["ports"])
-assert timed == done > 0 and timed == sum(sum(j["chunk_latency"]["counts"]) for j in final["jobs"]), \
-    (timed, done)
+counts = sum(sum(j["chunk_latency"]["counts"]) for j in final["jobs"])
+assert timed == done > 0 and timed == counts, (timed, done, counts)
 print("ok   final chunk_latency count %d == chunks_done" % timed)
 PY
 
