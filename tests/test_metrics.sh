@@ -10,9 +10,9 @@
 # cumulative, counters that only go up between scrapes, and figures no larger
 # than the final stats line's (whose histogram counts every chunk done). The
 # Grafana dashboard (contrib/grafana/ainftp.json) is JSON and names only
-# metrics of the live page. Then the command-line mistakes: a bad --metrics,
-# and a port already taken, each a clear error and a non-zero exit. Only hang
-# bounds are timed.
+# metrics of the live page, in queries promtool parses. Then the command-line
+# mistakes: a bad --metrics, and a port already taken, each a clear error and
+# a non-zero exit. Only hang bounds are timed.
 #
 #   test_metrics.sh APP SRCDIR
 set -euo pipefail
@@ -142,7 +142,8 @@ promtool check metrics <"$work/scrape.txt" >"$work/promtool.out" 2>&1 ||
 echo "ok   promtool check metrics: no problem on the live page"
 
 # The dashboard: JSON, every panel with a query, every metric it names on the live page.
-/usr/bin/python3 - "$src/contrib/grafana/ainftp.json" "$work/scrape.txt" <<'PY' ||
+/usr/bin/python3 - "$src/contrib/grafana/ainftp.json" "$work/scrape.txt" \
+	"$work/dashboard-rules.yml" <<'PY' ||
 import json, re, sys
 dash = json.load(open(sys.argv[1]))
 page = open(sys.argv[2]).read()
@@ -153,18 +154,29 @@ for p in dash["panels"]:
         continue
     assert p.get("targets") and all(t.get("expr") for t in p["targets"]), p.get("title")
     exprs += [t["expr"] for t in p["targets"]]
-exprs += [v["query"]["query"] if isinstance(v.get("query"), dict) else v.get("query", "")
-          for v in dash.get("templating", {}).get("list", []) if v.get("type") == "query"]
+# Its variables' queries are Grafana's (label_values(...)): their metrics count, not their syntax.
+variables = [v["query"]["query"] if isinstance(v.get("query"), dict) else v.get("query", "")
+             for v in dash.get("templating", {}).get("list", []) if v.get("type") == "query"]
 # Metric names only: not the label names of by (...) clauses or {...} matchers.
-text = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)|\{[^}]*\}", " ", " ".join(exprs))
+text = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)|\{[^}]*\}", " ",
+              " ".join(exprs + variables))
 names = set(re.findall(r"\bainftp_[a-z0-9_]+", text))
 missing = sorted(n for n in names if n not in types and
                  types.get(re.sub(r"_(bucket|sum|count)$", "", n)) != "histogram")
 assert names and not missing, "not on the live page: %s" % missing
+# Every query as a recording rule (JSON is YAML), Grafana's variables given values, for
+# promtool to parse as PromQL.
+rules = [{"record": "ainftp:dashboard_%d" % i,
+          "expr": e.replace("$__rate_interval", "1m").replace("$instance", ".*")}
+         for i, e in enumerate(exprs)]
+json.dump({"groups": [{"name": "dashboard", "rules": rules}]}, open(sys.argv[3], "w"))
 print("ok   dashboard: %d panels, %d metric names, all on the live page" % (
     len([p for p in dash["panels"] if p.get("type") != "row"]), len(names)))
 PY
 	fail "dashboard"
+promtool check rules "$work/dashboard-rules.yml" >"$work/rules.out" 2>&1 ||
+	fail "the dashboard's queries are not PromQL: $(head -n 20 "$work/rules.out")"
+echo "ok   the dashboard's queries parse (promtool check rules)"
 
 wait "$pid" || fail "the app's exit status $?: $(tail -n 5 "$work/run.err")"
 pid=
