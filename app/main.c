@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -231,7 +232,13 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	eal_init(argc, argv);
-	rt.start_tsc = rte_get_tsc_cycles();
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		rt.start_tsc = rte_get_tsc_cycles();
+		rt.start_time = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	}
 
 	ret = run();
 	if (ret == EXIT_SUCCESS) {

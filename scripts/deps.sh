@@ -15,6 +15,8 @@ pkgs=(
 	python3-sklearn                    # the DDP test's dataset (digits)
 	g++ libtorch-dev pybind11-dev python3-dev   # ainftp._c10d, the torch.distributed backend (C++)
 	tshark                             # the Wireshark dissector's test (contrib/wireshark)
+	prometheus                         # promtool: the metrics test lints a live /metrics (only promtool is used)
+	python3-matplotlib                 # scripts/plot-bench.py: bench results as PNGs, and its test
 	clang-14 libclang-rt-14-dev        # the libFuzzer harnesses (scripts/fuzz.sh): libFuzzer comes only with the latter
 )
 

@@ -1773,9 +1773,39 @@ expect_results(const struct contrib *c, const float *want, uint64_t bitmap, uint
  * publishes the wait, the control lcore downranks worker 2 (lag), and the next
  * poll completes the slot with workers 0 and 1, counted as partial.
  */
+static uint64_t
+lat_count(const struct ainftp_lat_hist *h)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i <= AINFTP_LAT_BUCKETS; i++)
+		n += h->bucket[i];
+	return n;
+}
+
+/* The job's latency holds one chunk, in the bucket of its sum. */
+static void
+latency_is_one_chunk(void)
+{
+	struct ainftp_lat_hist h;
+	unsigned int i;
+
+	ainftp_dp_job_latency(&fx.rt, 0, &h);
+	ck_assert_uint_eq(lat_count(&h), 1);
+	ck_assert_uint_gt(h.sum, 0);
+	for (i = 0; i <= AINFTP_LAT_BUCKETS; i++)
+		if (h.bucket[i] != 0) {
+			ck_assert_uint_eq(h.bucket[i], 1);
+			ck_assert(i == AINFTP_LAT_BUCKETS || h.sum <= h.le[i]);
+			ck_assert(i == 0 || h.sum > h.le[i - 1]);
+		}
+}
+
 START_TEST(a_straggler_is_downranked_and_the_slot_completes_without_it)
 {
 	uint64_t hz = rte_get_tsc_hz(), now;
+	struct ainftp_lat_hist lat;
 	struct contrib c[NW];
 	struct ainftp_dp_lag lag;
 	float want[ELEMS];
@@ -1803,11 +1833,49 @@ START_TEST(a_straggler_is_downranked_and_the_slot_completes_without_it)
 	ck_assert_uint_eq(CTR(chunks_partial), 1);
 	ck_assert_uint_eq(CTR(chunks_done), 1);
 	ck_assert_uint_gt(ainftp_dp_job_partial_wait(&fx.rt, 0), 0);
+	latency_is_one_chunk();
 	/* The next chunk of the slot needs only the two members. */
 	three(c, 1, 3 + SLOTS);
 	expected_sum(c, 2, want);
 	send_all(c, 2);
 	expect_results(&c[0], want, 0x3, 0x3);
+	ainftp_dp_job_latency(&fx.rt, 0, &lat);
+	ck_assert_uint_eq(lat_count(&lat), 2);
+}
+END_TEST
+
+/*
+ * The bucket a completion lands in: up to and including a bound is that
+ * bound's bucket, one cycle more the next; past the last bound, the +Inf one.
+ */
+START_TEST(latency_buckets)
+{
+	struct ainftp_lat_hist h;
+	unsigned int i;
+
+	memset(&h, 0, sizeof(h));
+	ainftp_lat_hist_init(&h, 1000000000); /* 1 GHz: a cycle a nanosecond */
+	ck_assert_uint_eq(h.le[0], 1000);
+	ck_assert_uint_eq(h.le[AINFTP_LAT_BUCKETS - 1], 1000ull << (AINFTP_LAT_BUCKETS - 1));
+	ainftp_lat_hist_add(&h, 0);
+	ainftp_lat_hist_add(&h, 1000);
+	ck_assert_uint_eq(h.bucket[0], 2);
+	ainftp_lat_hist_add(&h, 1001);
+	ainftp_lat_hist_add(&h, 2000);
+	ck_assert_uint_eq(h.bucket[1], 2);
+	ainftp_lat_hist_add(&h, 1000000); /* 1 ms: up to 1.024 ms, bucket 10 */
+	ck_assert_uint_eq(h.bucket[10], 1);
+	ainftp_lat_hist_add(&h, h.le[AINFTP_LAT_BUCKETS - 1]);
+	ck_assert_uint_eq(h.bucket[AINFTP_LAT_BUCKETS - 1], 1);
+	ainftp_lat_hist_add(&h, h.le[AINFTP_LAT_BUCKETS - 1] + 1);
+	ainftp_lat_hist_add(&h, UINT64_MAX / 2);
+	ck_assert_uint_eq(h.bucket[AINFTP_LAT_BUCKETS], 2);
+	ck_assert_uint_eq(lat_count(&h), 8);
+	for (i = 0; i < AINFTP_LAT_BUCKETS; i++)
+		if (i != 0 && i != 1 && i != 10 && i != AINFTP_LAT_BUCKETS - 1)
+			ck_assert_uint_eq(h.bucket[i], 0);
+	ck_assert_uint_eq(h.sum, 0 + 1000 + 1001 + 2000 + 1000000 +
+					 2 * h.le[AINFTP_LAT_BUCKETS - 1] + 1 + UINT64_MAX / 2);
 }
 END_TEST
 
@@ -2851,6 +2919,7 @@ main(void)
 	tc = tcase_create("quorum");
 	tcase_add_checked_fixture(tc, quorum_setup, teardown);
 	tcase_add_test(tc, a_straggler_is_downranked_and_the_slot_completes_without_it);
+	tcase_add_test(tc, latency_buckets);
 	tcase_add_test(tc, below_the_floor_results_wait);
 	tcase_add_test(tc, a_rejoined_worker_is_required_from_its_step);
 	tcase_add_test(tc, a_late_contribution_gets_the_result_and_changes_no_sum);

@@ -24,7 +24,8 @@
 
 /* The stats line's shape, as lib/telemetry/ainftp_stats.c writes it. */
 static const char *stats_text =
-	"{\"ainftp_stats\":true,\"final\":false,\"uptime_s\":12.5,"
+	"{\"ainftp_stats\":true,\"final\":false,\"start_time_s\":1700000000.25,"
+	"\"uptime_s\":12.5,"
 	"\"lcores\":[{\"rx_pkts\":7,\"drops_total\":1,\"drops\":{\"tag\":1},\"lcore\":1,"
 	"\"role\":\"rx\",\"loops\":1000,\"busy_loops\":10}],"
 	"\"ports\":[{\"rx_pkts\":5,\"tx_bytes\":640,\"drops_total\":3,"
@@ -39,7 +40,9 @@ static const char *stats_text =
 	"\"rtt_us\":0.0,\"jitter_us\":0.0,\"loss\":0.0,\"last_seen_ms\":-1,"
 	"\"heartbeats_sent\":0,\"acks\":0}],"
 	"\"jobs\":[{\"id\":7,\"workers\":4,\"min_quorum\":3,\"sentry\":\"median\","
-	"\"quorum_size\":3,\"partial_wait_max_ms\":250.0}],"
+	"\"quorum_size\":3,\"partial_wait_max_ms\":250.0,"
+	"\"chunk_latency\":{\"le_us\":[8,16,32],\"counts\":[1,0,2,1],\"count\":4,"
+	"\"sum_ms\":12.5}}],"
 	"\"sink\":{\"backend\":\"host\",\"requested\":\"auto\","
 	"\"path\":\"/dev/shm/x\",\"bytes\":4096,\"written\":12,\"fallbacks\":0}}";
 
@@ -92,8 +95,11 @@ START_TEST(names_types_units)
 
 	has_line(t, "# TYPE ainftp_uptime_seconds gauge");
 	has_line(t, "ainftp_uptime_seconds 12.5");
-	has_line(t, "# TYPE ainftp_port_rx_pkts_total counter");
-	has_line(t, "ainftp_port_rx_pkts_total{port=\"0\",name=\"net_\\\"odd\\\\name\"} 5");
+	has_line(t, "# TYPE ainftp_start_time_seconds gauge");
+	has_line(t, "ainftp_start_time_seconds 1700000000.25");
+	has_line(t, "# HELP ainftp_port_rx_packets_total Frames received");
+	has_line(t, "# TYPE ainftp_port_rx_packets_total counter");
+	has_line(t, "ainftp_port_rx_packets_total{port=\"0\",name=\"net_\\\"odd\\\\name\"} 5");
 	has_line(t, "ainftp_port_tx_bytes_total{port=\"0\",name=\"net_\\\"odd\\\\name\"} 640");
 	has_line(t, "# TYPE ainftp_port_rx_queues gauge");
 	has_line(t, "ainftp_port_rx_queues{port=\"0\",name=\"net_\\\"odd\\\\name\"} 2");
@@ -103,7 +109,11 @@ START_TEST(names_types_units)
 		    "reason=\"duplicate\"} 2");
 	has_line(t, "ainftp_port_drops_total{port=\"0\",name=\"net_\\\"odd\\\\name\","
 		    "reason=\"ip_checksum\"} 1");
-	has_line(t, "ainftp_port_device_imissed_total{port=\"0\",name=\"net_\\\"odd\\\\name\"} 0");
+	has_line(t, "ainftp_port_device_rx_missed_packets_total{port=\"0\",name=\"net_"
+		    "\\\"odd\\\\name\"} "
+		    "0");
+	has_line(t,
+		 "ainftp_port_device_rx_packets_total{port=\"0\",name=\"net_\\\"odd\\\\name\"} 5");
 	has_line(t, "ainftp_lcore_loops_total{lcore=\"1\",role=\"rx\"} 1000");
 	has_line(t, "ainftp_lcore_drops_total{lcore=\"1\",role=\"rx\",reason=\"tag\"} 1");
 	/* Workers: times in seconds, counts as counters, the state a label. */
@@ -113,7 +123,9 @@ START_TEST(names_types_units)
 	has_line(t,
 		 "ainftp_worker_last_seen_seconds{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} "
 		 "0.040000000000000001");
-	has_line(t, "ainftp_worker_loss{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 0.25");
+	/* A fraction is a _ratio. */
+	has_line(t,
+		 "ainftp_worker_loss_ratio{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 0.25");
 	has_line(t, "# TYPE ainftp_worker_acks_total counter");
 	has_line(t, "ainftp_worker_acks_total{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0.13\"} 8");
 	has_line(t, "ainftp_worker_state{ainftp_job=\"1\",id=\"3\",ipv4=\"198.18.0.13\",state="
@@ -130,7 +142,7 @@ START_TEST(names_types_units)
 	has_line(t, "# TYPE ainftp_sink_written_total counter");
 	has_line(t, "ainftp_sink_written_total 12");
 	has_line(t, "ainftp_sink_backend{backend=\"host\"} 1");
-	has_line(t, "ainftp_sink_bytes 4096");
+	has_line(t, "ainftp_sink_arena_bytes 4096");
 	lacks(t, "/dev/shm/x");
 	has_line(t, "# TYPE ainftp_worker_suspicion gauge");
 	has_line(t,
@@ -151,20 +163,24 @@ START_TEST(names_types_units)
 	lacks(t, "drops_total{port=\"0\",name=\"net_\\\"odd\\\\name\"} 3");
 	lacks(t, "ainftp_final");
 	lacks(t, "ainftp_ainftp_stats");
+	/* No abbreviations of packets left. */
+	lacks(t, "_pkts");
 	free(t);
 }
 END_TEST
 
 /*
  * The format's own rules: each line a comment or a sample of a well-formed
- * name, labels and value; a family's TYPE line first and its samples together.
+ * name, labels and value; every family with a HELP line and then its TYPE
+ * line, first, and its samples together (a histogram's under its _bucket,
+ * _sum and _count names).
  */
 START_TEST(well_formed)
 {
 	char *t = render(), *save = NULL, *line;
-	char families[64][128];
+	char families[80][128], kind[16] = "", help_of[128] = "";
 	unsigned int n_fam = 0;
-	regex_t sample, type;
+	regex_t sample, type, help;
 
 	ck_assert_int_eq(regcomp(&sample,
 				 "^([a-zA-Z_:][a-zA-Z0-9_:]*)"
@@ -172,33 +188,120 @@ START_TEST(well_formed)
 				 "(-?[0-9.e+-]+|NaN|[+-]Inf)$",
 				 REG_EXTENDED),
 			 0);
-	ck_assert_int_eq(
-		regcomp(&type, "^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge)$", REG_EXTENDED),
-		0);
+	ck_assert_int_eq(regcomp(&type,
+				 "^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram)$",
+				 REG_EXTENDED),
+			 0);
+	ck_assert_int_eq(regcomp(&help, "^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) [^ ].*$", REG_EXTENDED),
+			 0);
 	for (line = strtok_r(t, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
-		regmatch_t m[2];
-		char name[128];
+		regmatch_t m[3];
+		char name[128], want[160];
 
-		if (regexec(&type, line, 2, m, 0) == 0) {
+		if (regexec(&help, line, 2, m, 0) == 0) {
+			snprintf(help_of, sizeof(help_of), "%.*s", (int)(m[1].rm_eo - m[1].rm_so),
+				 line + m[1].rm_so);
+			continue;
+		}
+		if (regexec(&type, line, 3, m, 0) == 0) {
 			snprintf(name, sizeof(name), "%.*s", (int)(m[1].rm_eo - m[1].rm_so),
 				 line + m[1].rm_so);
+			snprintf(kind, sizeof(kind), "%.*s", (int)(m[2].rm_eo - m[2].rm_so),
+				 line + m[2].rm_so);
+			ck_assert_msg(strcmp(help_of, name) == 0, "no HELP right before %s", line);
+			help_of[0] = '\0';
 			for (unsigned int i = 0; i < n_fam; i++)
 				ck_assert_msg(strcmp(families[i], name) != 0,
 					      "family %s declared twice", name);
-			ck_assert_uint_lt(n_fam, 64);
+			ck_assert_uint_lt(n_fam, 80);
 			snprintf(families[n_fam++], sizeof(families[0]), "%s", name);
 			continue;
 		}
 		ck_assert_msg(regexec(&sample, line, 2, m, 0) == 0, "malformed line: %s", line);
+		ck_assert_msg(n_fam > 0, "sample before any TYPE: %s", line);
 		snprintf(name, sizeof(name), "%.*s", (int)(m[1].rm_eo - m[1].rm_so),
 			 line + m[1].rm_so);
-		ck_assert_msg(n_fam > 0 && strcmp(families[n_fam - 1], name) == 0,
-			      "sample %s outside its family's block", line);
+		if (strcmp(kind, "histogram") == 0) {
+			size_t n = strlen(families[n_fam - 1]);
+
+			ck_assert_msg(strncmp(name, families[n_fam - 1], n) == 0 &&
+					      (strcmp(name + n, "_bucket") == 0 ||
+					       strcmp(name + n, "_sum") == 0 ||
+					       strcmp(name + n, "_count") == 0),
+				      "sample %s outside its histogram's block", line);
+			continue;
+		}
+		snprintf(want, sizeof(want), "%s", families[n_fam - 1]);
+		ck_assert_msg(strcmp(want, name) == 0, "sample %s outside its family's block",
+			      line);
+		/* Counters, and only counters, end in _total. */
+		ck_assert_msg((strcmp(kind, "counter") == 0) ==
+				      (strlen(name) > 6 &&
+				       strcmp(name + strlen(name) - 6, "_total") == 0),
+			      "%s of a %s", name, kind);
 	}
 	ck_assert_uint_gt(n_fam, 10);
 	regfree(&sample);
 	regfree(&type);
+	regfree(&help);
 	free(t);
+}
+END_TEST
+
+/* Prometheus' build_info: the version as a label of a constant 1, whatever the stats hold. */
+START_TEST(build_info)
+{
+	char *t = render(), line[128];
+	json_t *empty = json_object();
+	char *text;
+	size_t len;
+
+	snprintf(line, sizeof(line), "ainftp_build_info{version=\"%s\"} 1", AINFTP_VERSION);
+	has_line(t, "# TYPE ainftp_build_info gauge");
+	has_line(t, line);
+	ck_assert_int_eq(ainftp_prom_render(empty, &text, &len), 0);
+	has_line(text, line);
+	free(text);
+	json_decref(empty);
+	free(t);
+}
+END_TEST
+
+/*
+ * The chunk latency histogram: the stats line's own counts per bucket (1, 0,
+ * 2 and 1 past the last bound) become cumulative buckets in seconds, +Inf the
+ * count, the sum in seconds; one that is not of a histogram's shape renders
+ * nothing.
+ */
+START_TEST(histogram)
+{
+	char *t = render();
+	json_t *o;
+	char *text;
+	size_t len;
+
+	has_line(t, "# HELP ainftp_job_chunk_latency_seconds Chunk completion latency: from a "
+		    "slot's first accepted contribution to its result");
+	has_line(t, "# TYPE ainftp_job_chunk_latency_seconds histogram");
+	has_line(t, "ainftp_job_chunk_latency_seconds_bucket{ainftp_job=\"7\",le=\"8e-06\"} 1");
+	has_line(t, "ainftp_job_chunk_latency_seconds_bucket{ainftp_job=\"7\",le=\"1.6e-05\"} 1");
+	has_line(t, "ainftp_job_chunk_latency_seconds_bucket{ainftp_job=\"7\",le=\"3.2e-05\"} 3");
+	has_line(t, "ainftp_job_chunk_latency_seconds_bucket{ainftp_job=\"7\",le=\"+Inf\"} 4");
+	has_line(t, "ainftp_job_chunk_latency_seconds_sum{ainftp_job=\"7\"} 0.012500000000000001");
+	has_line(t, "ainftp_job_chunk_latency_seconds_count{ainftp_job=\"7\"} 4");
+	/* Its parts are not families of their own. */
+	lacks(t, "ainftp_job_chunk_latency_count");
+	lacks(t, "ainftp_job_chunk_latency_le_us");
+	free(t);
+
+	/* One count short of the bounds: not a histogram, and nothing made up. */
+	o = json_pack("{s:[{s:i,s:{s:[i,i],s:[i,i],s:i,s:f}}]}", "jobs", "id", 7, "chunk_latency",
+		      "le_us", 8, 16, "counts", 1, 2, "count", 3, "sum_ms", 1.0);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(ainftp_prom_render(o, &text, &len), 0);
+	lacks(text, "chunk_latency");
+	free(text);
+	json_decref(o);
 }
 END_TEST
 
@@ -380,6 +483,8 @@ prom_suite(void)
 	tcase_add_test(render_tc, names_types_units);
 	tcase_add_test(render_tc, well_formed);
 	tcase_add_test(render_tc, not_an_object);
+	tcase_add_test(render_tc, build_info);
+	tcase_add_test(render_tc, histogram);
 	tcase_add_test(serve, serves_metrics);
 	tcase_add_test(serve, refuses_the_rest);
 	tcase_add_test(serve, silent_client);

@@ -111,6 +111,7 @@ job_init(struct ainftp_dp_job *job, const struct ainftp_rx_ctx *ctx,
 	job->quorum = jc->quorum;
 	job->min_quorum = jc->straggler.min_quorum;
 	job->threshold = rte_get_tsc_hz() / 1000 * jc->straggler.threshold_ms;
+	ainftp_lat_hist_init(&job->latency, rte_get_tsc_hz());
 	job->q = *ainftp_members_current(rt->members, job->idx);
 	job->elems = (uint16_t)jc->elems_per_packet;
 	job->n_slots = jc->slots;

@@ -169,6 +169,7 @@ slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_
 	if ((uint32_t)(s->shadow_seq >> 32) >= job->done_next)
 		job->done_next = (uint32_t)(s->shadow_seq >> 32) + 1;
 	ainftp_ctr_add(&ctr->chunks_done, 1);
+	ainftp_lat_hist_add(&job->latency, ctx->dp.now - s->first_tsc);
 	if (s->count < job->n_workers)
 		partial_done(ctx, job, s, ctr);
 	if (s->acc.overflow)

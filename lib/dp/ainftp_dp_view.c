@@ -127,6 +127,25 @@ ainftp_dp_job_partial_wait(const struct ainftp_runtime *rt, uint16_t job_idx)
 	return job_field_max(rt, job_idx, offsetof(struct ainftp_dp_job, partial_wait_max));
 }
 
+void
+ainftp_dp_job_latency(const struct ainftp_runtime *rt, uint16_t job_idx,
+		      struct ainftp_lat_hist *out)
+{
+	unsigned int lcore, i;
+
+	memset(out, 0, sizeof(*out));
+	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
+		const struct ainftp_dp_job *job = job_at(rt, lcore, job_idx);
+
+		if (job == NULL)
+			continue;
+		memcpy(out->le, job->latency.le, sizeof(out->le));
+		for (i = 0; i <= AINFTP_LAT_BUCKETS; i++)
+			out->bucket[i] += ainftp_ctr_read(&job->latency.bucket[i]);
+		out->sum += ainftp_ctr_read(&job->latency.sum);
+	}
+}
+
 uint64_t
 ainftp_dp_sink_written(const struct ainftp_runtime *rt)
 {

@@ -15,6 +15,7 @@
 #include <rte_ether.h>
 #include <rte_ring.h>
 
+#include "ainftp_counters.h"
 #include "ainftp_runtime.h"
 
 /* One worker's lateness over every RX lcore, for the control lcore. */
@@ -53,6 +54,16 @@ uint64_t ainftp_dp_job_max_step(const struct ainftp_runtime *rt, uint16_t job_id
 
 /* Cycles: the longest any RX lcore took from first contribution to a partial result. */
 uint64_t ainftp_dp_job_partial_wait(const struct ainftp_runtime *rt, uint16_t job_idx);
+
+/*
+ * A job's chunk completion latency over every RX lcore: the buckets and the
+ * sum (cycles) added up, the bounds of any lcore (all have the same). Zero
+ * when no RX lcore serves the job. Relaxed loads of live counters: the sum
+ * may be a completion or two apart from the buckets, never a bucket from its
+ * count (the count is their sum).
+ */
+void ainftp_dp_job_latency(const struct ainftp_runtime *rt, uint16_t job_idx,
+			   struct ainftp_lat_hist *out);
 
 /* Slots in the middle of a chunk, over every RX lcore (0 when all is quiet). */
 unsigned int ainftp_dp_slots_busy(const struct ainftp_runtime *rt);

@@ -104,6 +104,7 @@ struct ainftp_dp_job {
 	 * joins (HELLO_ACK) or rejoins (STATE). Only this lcore reads it. */
 	uint32_t done_next;
 	uint64_t partial_wait_max; /* cycles from first contribution to a result without everyone */
+	struct ainftp_lat_hist latency; /* of this lcore's chunks of the job (ainftp_counters.h) */
 	uint16_t elems;
 	uint32_t n_slots;
 	uint32_t payload_len; /* of a contribution */

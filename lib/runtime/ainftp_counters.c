@@ -91,3 +91,13 @@ ainftp_counters_port_sum(uint16_t port_idx, struct ainftp_port_ctr *sum)
 	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++)
 		ainftp_counters_accumulate(sum, &ainftp_stats[lcore].port[port_idx]);
 }
+
+void
+ainftp_lat_hist_init(struct ainftp_lat_hist *h, uint64_t hz)
+{
+	unsigned int i;
+
+	for (i = 0; i < AINFTP_LAT_BUCKETS; i++)
+		h->le[i] =
+			(uint64_t)((double)hz * 1e-6 * (double)((uint64_t)AINFTP_LAT_LE0_US << i));
+}

@@ -93,6 +93,24 @@ struct ainftp_lcore_stats {
 /* One block per lcore id, written only by that lcore. */
 extern struct ainftp_lcore_stats ainftp_stats[RTE_MAX_LCORE];
 
+/*
+ * Chunk completion latency, from a slot's first accepted contribution to its
+ * result: a log2 histogram, bucket i counting latencies up to
+ * AINFTP_LAT_LE0_US << i microseconds (1 us .. 8.39 s: a chunk summed within
+ * a poll on loopback, up to a straggler threshold and past it), the last
+ * bucket the rest (+Inf). Buckets are not cumulative here (a completion is one store);
+ * the count is their sum. Per lcore and job, single writer; telemetry sums
+ * the lcores' and makes them cumulative for Prometheus.
+ */
+#define AINFTP_LAT_BUCKETS 24
+#define AINFTP_LAT_LE0_US 1
+
+struct ainftp_lat_hist {
+	uint64_t le[AINFTP_LAT_BUCKETS]; /* the bounds in TSC cycles, set before launch */
+	uint64_t bucket[AINFTP_LAT_BUCKETS + 1];
+	uint64_t sum; /* cycles */
+};
+
 /* Single writer: a plain load and store, made atomic only so readers never tear. */
 static inline void
 ainftp_ctr_add(uint64_t *ctr, uint64_t n)
@@ -105,6 +123,28 @@ ainftp_ctr_read(const uint64_t *ctr)
 {
 	return __atomic_load_n(ctr, __ATOMIC_RELAXED);
 }
+
+/* One completion that took `cycles`: a binary search of the bounds (5 compares), one
+ * bucket and the sum stored; no division, no atomic read-modify-write. */
+static inline void
+ainftp_lat_hist_add(struct ainftp_lat_hist *h, uint64_t cycles)
+{
+	unsigned int lo = 0, hi = AINFTP_LAT_BUCKETS;
+
+	while (lo < hi) {
+		unsigned int mid = (lo + hi) / 2;
+
+		if (cycles <= h->le[mid])
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	ainftp_ctr_add(&h->bucket[lo], 1);
+	ainftp_ctr_add(&h->sum, cycles);
+}
+
+/* The bounds for a TSC of hz cycles a second. */
+void ainftp_lat_hist_init(struct ainftp_lat_hist *h, uint64_t hz);
 
 static inline void
 ainftp_drop(struct ainftp_port_ctr *ctr, enum ainftp_drop why)

@@ -59,7 +59,8 @@ struct ainftp_runtime {
 	unsigned int idle_us;	/* idle mode: RX lcores sleep this long when idle (0: spin) */
 	FILE *stats_out;
 	uint64_t start_tsc;
-	bool quit; /* set by the signal handler; lcores poll it (relaxed loads) */
+	double start_time; /* unix time (CLOCK_REALTIME) at start_tsc, for Prometheus */
+	bool quit;	   /* set by the signal handler; lcores poll it (relaxed loads) */
 
 	uint16_t n_ports;
 	struct ainftp_port ports[AINFTP_MAX_PORTS];

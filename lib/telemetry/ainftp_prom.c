@@ -65,14 +65,125 @@ static const struct section sections[] = {
 	{"sink", "sink", none, sink_skip, none, sink_counters, false},
 };
 
+/*
+ * Where a stats key does not make a Prometheus name by itself (a unit that is
+ * only implied, a DPDK abbreviation), the name it takes; units (_us, _ms, _s)
+ * and "_pkts" are mapped by rule (unit_of). The JSON keys stay as they are:
+ * the stats line has consumers of its own.
+ */
+static const struct rename {
+	const char *family; /* NULL: any */
+	const char *key;
+	const char *name;
+} renames[] = {
+	{"worker", "loss", "loss_ratio"},   {NULL, "unaccounted", "unaccounted_packets"},
+	{"sink", "bytes", "arena_bytes"},   {"port", "ipackets", "rx_packets"},
+	{"port", "opackets", "tx_packets"}, {"port", "imissed", "rx_missed_packets"},
+	{"port", "ierrors", "rx_errors"},   {"port", "oerrors", "tx_errors"},
+};
+
+/*
+ * Each family's HELP, by section family (NULL: any) and stats key. A key not
+ * here still gets one naming where it comes from ("stats line field ...");
+ * tests/test_metrics.sh fails on such a line on a live page, so a new key
+ * comes with its words.
+ */
+static const struct help {
+	const char *family;
+	const char *key;
+	const char *text;
+} helps[] = {
+	{NULL, "rx_pkts", "Frames received"},
+	{NULL, "rx_bytes", "Bytes received"},
+	{NULL, "tx_pkts", "Frames sent"},
+	{NULL, "tx_bytes", "Bytes sent"},
+	{NULL, "arp_replies", "ARP requests for the appliance answered"},
+	{NULL, "icmp_replies", "ICMP echo requests answered"},
+	{NULL, "arp_learnt", "ARP replies and announcements for the appliance learnt from"},
+	{NULL, "data_pkts", "Contributions (DATA) summed"},
+	{NULL, "data_answered", "DATA of a completed chunk answered with its kept result"},
+	{NULL, "chunks_done", "Chunks completed: results made"},
+	{NULL, "chunks_partial", "Chunks completed without every worker of the job"},
+	{NULL, "chunks_abandoned", "Partial sums dropped because every worker in them moved on"},
+	{NULL, "chunks_early", "Chunks completed without a worker that moved to a later step"},
+	{NULL, "probes", "PROBEs answered"},
+	{NULL, "states_sent", "STATEs sent: where a slot is, to a worker off its pace"},
+	{NULL, "hellos", "HELLOs answered with the job's HELLO_ACK"},
+	{NULL, "results_sent", "Result copies sent, one per worker"},
+	{NULL, "results_resent", "Kept results sent again to a worker that retransmitted"},
+	{NULL, "overflows", "Results flagged overflow: exponents spread too far"},
+	{"worker", "heartbeats_sent", "HEARTBEATs sent to the worker"},
+	{NULL, "heartbeats_sent", "HEARTBEATs the control lcore sent"},
+	{NULL, "heartbeat_acks", "HEARTBEAT_ACKs checked and handed to the control lcore"},
+	{NULL, "unaccounted",
+	 "Frames received in no outcome or in two: 0 unless the data path miscounts"},
+	{"worker", "drops", "The worker's packets refused"},
+	{NULL, "drops", "Frames dropped, by reason"},
+	{NULL, "rx_queues", "RX queues of the port"},
+	{NULL, "tx_queues", "TX queues of the port"},
+	{NULL, "ipackets", "Frames the device received (rte_eth_stats ipackets)"},
+	{NULL, "opackets", "Frames the device sent (rte_eth_stats opackets)"},
+	{NULL, "imissed", "Frames the device dropped for want of room (rte_eth_stats imissed)"},
+	{NULL, "ierrors", "Erroneous frames the device received (rte_eth_stats ierrors)"},
+	{NULL, "oerrors", "Frames the device failed to send (rte_eth_stats oerrors)"},
+	{NULL, "rx_nombuf", "RX mbuf allocation failures (rte_eth_stats rx_nombuf)"},
+	{NULL, "loops", "Polling iterations of the lcore"},
+	{NULL, "busy_loops", "Polling iterations that received something"},
+	{NULL, "state", "The worker's heartbeat state (up, silent, unknown): 1 for its state"},
+	{NULL, "rtt_us", "The worker's heartbeat round-trip time"},
+	{NULL, "jitter_us", "The jitter of the worker's heartbeat round-trip time"},
+	{NULL, "loss", "Heartbeats lost, over the last ones whose acks are due (0..1)"},
+	{NULL, "last_seen_ms", "Time since the worker's last heartbeat ack"},
+	{NULL, "acks", "HEARTBEAT_ACKs from the worker"},
+	{NULL, "rank", "The worker's rank in the job's straggler ranking"},
+	{NULL, "in_quorum", "1 while the worker is in the job's quorum"},
+	{NULL, "lag_ms", "The worker's lateness, as the straggler ranking sees it"},
+	{NULL, "downranked", "Times the worker left the quorum"},
+	{NULL, "rejoined", "Times the worker rejoined the quorum"},
+	{NULL, "out_reason", "Why the worker is out of the quorum: 1 for the reason"},
+	{NULL, "join_step", "The first step the worker is required for"},
+	{NULL, "suspicion", "The sentry's job-wide suspicion score of the worker"},
+	{NULL, "quarantined", "1 while the sentry quarantines the worker"},
+	{NULL, "sentry_seen", "The worker's contributions the sentry judged"},
+	{NULL, "sentry_flagged", "The worker's contributions the sentry flagged"},
+	{NULL, "quarantines", "Times the sentry quarantined the worker"},
+	{NULL, "readmits", "Times an operator readmitted the worker"},
+	{NULL, "contributions", "The worker's contributions in a result"},
+	{"job", "workers", "Workers of the job"},
+	{NULL, "min_quorum", "The fewest contributors a result may have"},
+	{NULL, "threshold_ms", "The job's straggler threshold"},
+	{NULL, "sentry", "The job's sentry rule: 1 for it"},
+	{NULL, "quorum_version", "Quorum snapshots published for the job"},
+	{NULL, "quorum_size", "Workers in the job's quorum"},
+	{NULL, "max_step", "The highest step of a chunk started"},
+	{NULL, "partial_wait_max_ms",
+	 "The longest wait from a chunk's first contribution to a partial result"},
+	{NULL, "chunk_latency",
+	 "Chunk completion latency: from a slot's first accepted contribution to its result"},
+	{NULL, "backend", "The result sink's backend in use: 1 for it"},
+	{NULL, "requested", "The result sink's backend asked for: 1 for it"},
+	{NULL, "bytes", "Size of the result sink's arena"},
+	{NULL, "written", "Results put into the sink's arena"},
+	{NULL, "fallbacks", "1 when the sink fell back from the backend asked for"},
+	{NULL, "uptime_s", "Time since the appliance started"},
+	{NULL, "start_time_s", "When the appliance started, unix time"},
+	{NULL, "build_info", "The appliance's version, as labels of a constant 1"},
+};
+
+enum kind { GAUGE, COUNTER, HISTOGRAM };
+
+static const char *const kind_names[] = {"gauge", "counter", "histogram"};
+
 struct family {
 	char name[128];
-	bool counter;
+	char help[160];
+	enum kind kind;
 };
 
 struct sample {
 	unsigned int family;
-	char *labels; /* {a="b",...}, or "" */
+	const char *suffix; /* "", or a histogram's "_bucket", "_sum", "_count" */
+	char *labels;	    /* {a="b",...}, or "" */
 	char value[40];
 };
 
@@ -82,6 +193,12 @@ struct render {
 	struct sample *smp;
 	unsigned int n_smp, cap_smp;
 	bool oom;
+};
+
+/* Where a sample comes from: the section's family ("port"; "" at the top) and the key. */
+struct origin {
+	const char *family;
+	const char *key;
 };
 
 static bool
@@ -96,6 +213,38 @@ listed(const char *const *list, const char *key)
 	return false;
 }
 
+static bool
+origin_is(const char *want_family, const char *want_key, struct origin o)
+{
+	return (want_family == NULL || strcmp(want_family, o.family) == 0) &&
+	       strcmp(want_key, o.key) == 0;
+}
+
+/* The name a key takes before units are mapped: renames[], or the key itself. */
+static const char *
+renamed(struct origin o)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(renames) / sizeof(renames[0]); i++)
+		if (origin_is(renames[i].family, renames[i].key, o))
+			return renames[i].name;
+	return o.key;
+}
+
+static void
+help_of(struct origin o, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+		if (origin_is(helps[i].family, helps[i].key, o)) {
+			snprintf(buf, len, "%s", helps[i].text);
+			return;
+		}
+	snprintf(buf, len, "stats line field %s%s%s", o.family, *o.family ? "." : "", o.key);
+}
+
 /* Metric names allow [a-zA-Z0-9_:]; the stats' keys are snake_case, but be sure. */
 static void
 name_clean(char *s)
@@ -107,7 +256,7 @@ name_clean(char *s)
 }
 
 static int
-family_find(struct render *r, const char *name, bool counter)
+family_find(struct render *r, const char *name, enum kind kind, struct origin o)
 {
 	unsigned int i;
 
@@ -125,34 +274,37 @@ family_find(struct render *r, const char *name, bool counter)
 	}
 	snprintf(r->fam[r->n_fam].name, sizeof(r->fam[0].name), "%s", name);
 	name_clean(r->fam[r->n_fam].name);
-	r->fam[r->n_fam].counter = counter;
+	help_of(o, r->fam[r->n_fam].help, sizeof(r->fam[0].help));
+	r->fam[r->n_fam].kind = kind;
 	return (int)r->n_fam++;
 }
 
-/* One sample of family `name`; labels and value are copied. */
+/* One sample of family `name` (its series name: name + suffix); labels and value are copied. */
 static void
-add(struct render *r, const char *name, bool counter, const char *labels, const char *value)
+add(struct render *r, const char *name, enum kind kind, struct origin o, const char *suffix,
+    const char *labels, const char *value)
 {
 	int f;
 
 	if (r->oom)
 		return;
-	f = family_find(r, name, counter);
+	f = family_find(r, name, kind, o);
 	if (f < 0)
 		goto oom;
 	if (r->n_smp == r->cap_smp) {
 		unsigned int cap = r->cap_smp ? 2 * r->cap_smp : 128;
-		struct sample *s = realloc(r->smp, cap * sizeof(*s));
+		struct sample *smp = realloc(r->smp, cap * sizeof(*smp));
 
-		if (s == NULL)
+		if (smp == NULL)
 			goto oom;
-		r->smp = s;
+		r->smp = smp;
 		r->cap_smp = cap;
 	}
 	r->smp[r->n_smp].labels = strdup(labels);
 	if (r->smp[r->n_smp].labels == NULL)
 		goto oom;
 	r->smp[r->n_smp].family = (unsigned int)f;
+	r->smp[r->n_smp].suffix = suffix;
 	snprintf(r->smp[r->n_smp].value, sizeof(r->smp[0].value), "%s", value);
 	r->n_smp++;
 	return;
@@ -247,26 +399,32 @@ labels_of(const struct section *sec, const json_t *o, const char *extra_key,
 
 /*
  * Units: Prometheus wants base units, so a field "rtt_us" becomes
- * "rtt_seconds" scaled by 1e-6 (and "_ms" by 1e-3). Negative times mean
- * "never" in the stats line: no sample.
+ * "rtt_seconds" scaled by 1e-6 (and "_ms" by 1e-3), and spelt out: "_pkts"
+ * becomes "_packets". Negative times mean "never" in the stats line: no
+ * sample. key is the name after renames[].
  */
 static double
 unit_of(const char *key, char *base, size_t len)
 {
-	size_t n = strlen(key);
+	static const struct {
+		const char *suffix, *base;
+		double scale;
+	} units[] = {
+		{"_us", "_seconds", 1e-6},
+		{"_ms", "_seconds", 1e-3},
+		{"_s", "_seconds", 1.0},
+		{"_pkts", "_packets", 1.0},
+	};
+	size_t n = strlen(key), i;
 
 	snprintf(base, len, "%s", key);
-	if (n > 3 && strcmp(key + n - 3, "_us") == 0) {
-		snprintf(base + n - 3, len - (n - 3), "_seconds");
-		return 1e-6;
-	}
-	if (n > 3 && strcmp(key + n - 3, "_ms") == 0) {
-		snprintf(base + n - 3, len - (n - 3), "_seconds");
-		return 1e-3;
-	}
-	if (n > 2 && strcmp(key + n - 2, "_s") == 0) {
-		snprintf(base + n - 2, len - (n - 2), "_seconds");
-		return 1.0;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		size_t m = strlen(units[i].suffix);
+
+		if (n > m && strcmp(key + n - m, units[i].suffix) == 0) {
+			snprintf(base + n - m, len - (n - m), "%s", units[i].base);
+			return units[i].scale;
+		}
 	}
 	return 1.0;
 }
@@ -282,24 +440,79 @@ render_object(struct render *r, const struct section *sec, const json_t *el, con
 
 	json_object_foreach((json_t *)obj, k, v)
 	{
+		struct origin o = {sec->family, k};
+
 		if (!number_str(v, 1.0, val, sizeof(val)))
 			continue;
 		if (strcmp(key, "drops") == 0) {
 			/* Drop reasons are values of one label, so a sum over them works. */
+			o.key = key;
 			snprintf(name, sizeof(name), PREFIX "%s_drops_total", sec->family);
 			labels_of(sec, el, "reason", k, labels, sizeof(labels));
 		} else {
-			snprintf(name, sizeof(name), PREFIX "%s_%s_%s_total", sec->family, key, k);
+			snprintf(name, sizeof(name), PREFIX "%s_%s_%s_total", sec->family, key,
+				 renamed(o));
 			labels_of(sec, el, NULL, NULL, labels, sizeof(labels));
 		}
-		add(r, name, true, labels, val);
+		add(r, name, COUNTER, o, "", labels, val);
 	}
+}
+
+/*
+ * A histogram of the stats line ({"le_us": [bounds], "counts": [one more],
+ * "count", "sum_ms"}, each bucket its own count) as Prometheus has it:
+ * cumulative buckets in seconds, "+Inf" the count, _sum and _count. False
+ * for an object without "le_us" (not a histogram); one with it but of another
+ * shape renders nothing rather than figures made up.
+ */
+static bool
+render_histogram(struct render *r, const struct section *sec, const json_t *el, const char *key,
+		 const json_t *h)
+{
+	const json_t *le = json_object_get(h, "le_us"), *counts = json_object_get(h, "counts");
+	const json_t *sum = json_object_get(h, "sum_ms");
+	struct origin o = {sec->family, key};
+	char name[128], labels[512], val[40], bound[40];
+	json_int_t total = 0;
+	size_t i;
+
+	if (le == NULL)
+		return false;
+	if (!json_is_array(le) || !json_is_array(counts) || !json_is_number(sum) ||
+	    json_array_size(counts) != json_array_size(le) + 1)
+		return true;
+	snprintf(name, sizeof(name), PREFIX "%s_%s_seconds", sec->family, key);
+	for (i = 0; i < json_array_size(counts); i++) {
+		const json_t *c = json_array_get(counts, i);
+
+		if (!json_is_integer(c) ||
+		    (i < json_array_size(le) && !json_is_number(json_array_get(le, i))))
+			return true;
+	}
+	for (i = 0; i < json_array_size(counts); i++) {
+		total += json_integer_value(json_array_get(counts, i));
+		if (i < json_array_size(le))
+			snprintf(bound, sizeof(bound), "%.12g",
+				 json_number_value(json_array_get(le, i)) * 1e-6);
+		else
+			snprintf(bound, sizeof(bound), "+Inf");
+		labels_of(sec, el, "le", bound, labels, sizeof(labels));
+		snprintf(val, sizeof(val), "%" JSON_INTEGER_FORMAT, total);
+		add(r, name, HISTOGRAM, o, "_bucket", labels, val);
+	}
+	labels_of(sec, el, NULL, NULL, labels, sizeof(labels));
+	number_str(sum, 1e-3, val, sizeof(val));
+	add(r, name, HISTOGRAM, o, "_sum", labels, val);
+	snprintf(val, sizeof(val), "%" JSON_INTEGER_FORMAT, total);
+	add(r, name, HISTOGRAM, o, "_count", labels, val);
+	return true;
 }
 
 static void
 render_field(struct render *r, const struct section *sec, const json_t *el, const char *key,
 	     const json_t *v)
 {
+	struct origin o = {sec->family, key};
 	char name[128], base[96], labels[512], val[40];
 	double scale;
 	bool counter;
@@ -307,31 +520,32 @@ render_field(struct render *r, const struct section *sec, const json_t *el, cons
 	if (listed(sec->labels, key) || listed(sec->skip, key))
 		return;
 	if (json_is_object(v)) {
-		render_object(r, sec, el, key, v);
+		if (!render_histogram(r, sec, el, key, v))
+			render_object(r, sec, el, key, v);
 		return;
 	}
 	if (json_is_string(v)) {
 		/* A state: one sample, the state a label, value 1. */
 		snprintf(name, sizeof(name), PREFIX "%s_%s", sec->family, key);
 		labels_of(sec, el, key, json_string_value(v), labels, sizeof(labels));
-		add(r, name, false, labels, "1");
+		add(r, name, GAUGE, o, "", labels, "1");
 		return;
 	}
 	if (json_is_boolean(v)) {
 		snprintf(name, sizeof(name), PREFIX "%s_%s", sec->family, key);
 		labels_of(sec, el, NULL, NULL, labels, sizeof(labels));
-		add(r, name, false, labels, json_is_true(v) ? "1" : "0");
+		add(r, name, GAUGE, o, "", labels, json_is_true(v) ? "1" : "0");
 		return;
 	}
-	scale = unit_of(key, base, sizeof(base));
-	if (!json_is_number(v) || (scale != 1.0 && json_number_value(v) < 0))
+	scale = unit_of(renamed(o), base, sizeof(base));
+	if (!json_is_number(v) || (strstr(base, "_seconds") != NULL && json_number_value(v) < 0))
 		return;
-	counter = json_is_integer(v) && scale == 1.0 &&
+	counter = json_is_integer(v) && strstr(base, "_seconds") == NULL &&
 		  (sec->ints_are_counters ? !listed(sec->gauges, key) : listed(sec->counters, key));
 	snprintf(name, sizeof(name), PREFIX "%s_%s%s", sec->family, base, counter ? "_total" : "");
 	labels_of(sec, el, NULL, NULL, labels, sizeof(labels));
 	number_str(v, scale, val, sizeof(val));
-	add(r, name, counter, labels, val);
+	add(r, name, counter ? COUNTER : GAUGE, o, "", labels, val);
 }
 
 static void
@@ -358,7 +572,22 @@ render_section(struct render *r, const struct section *sec, const json_t *arr)
 	json_array_foreach((json_t *)arr, i, el) render_element(r, sec, el);
 }
 
-/* Top-level numbers (uptime_s): gauges without labels. */
+/*
+ * What this build is, as Prometheus' own build_info: a constant 1 whose
+ * labels are the facts (the renderer's version is the binary's).
+ */
+static void
+render_build_info(struct render *r)
+{
+	struct origin o = {"", "build_info"};
+	char labels[128] = "{";
+
+	label_append(labels, sizeof(labels), "version", AINFTP_VERSION);
+	strcat(labels, "}");
+	add(r, PREFIX "build_info", GAUGE, o, "", labels, "1");
+}
+
+/* Top-level numbers (uptime_s, start_time_s): gauges without labels. */
 static void
 render_top(struct render *r, const json_t *stats)
 {
@@ -368,6 +597,7 @@ render_top(struct render *r, const json_t *stats)
 
 	json_object_foreach((json_t *)stats, key, v)
 	{
+		struct origin o = {"", key};
 		double scale;
 
 		if (!json_is_number(v))
@@ -375,11 +605,25 @@ render_top(struct render *r, const json_t *stats)
 		scale = unit_of(key, base, sizeof(base));
 		snprintf(name, sizeof(name), PREFIX "%s", base);
 		number_str(v, scale, val, sizeof(val));
-		add(r, name, false, "", val);
+		add(r, name, GAUGE, o, "", "", val);
 	}
 }
 
-/* Every family's TYPE line, then its samples together, as the format requires. */
+/* HELP text escapes backslash and newline (the format's rule for it). */
+static void
+help_print(FILE *f, const char *help)
+{
+	for (; *help != '\0'; help++) {
+		if (*help == '\\')
+			fputs("\\\\", f);
+		else if (*help == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*help, f);
+	}
+}
+
+/* Every family's HELP and TYPE lines, then its samples together, as the format requires. */
 static int
 render_emit(const struct render *r, char **text, size_t *len)
 {
@@ -389,12 +633,13 @@ render_emit(const struct render *r, char **text, size_t *len)
 	if (f == NULL)
 		return -1;
 	for (i = 0; i < r->n_fam; i++) {
-		fprintf(f, "# TYPE %s %s\n", r->fam[i].name,
-			r->fam[i].counter ? "counter" : "gauge");
+		fprintf(f, "# HELP %s ", r->fam[i].name);
+		help_print(f, r->fam[i].help);
+		fprintf(f, "\n# TYPE %s %s\n", r->fam[i].name, kind_names[r->fam[i].kind]);
 		for (j = 0; j < r->n_smp; j++)
 			if (r->smp[j].family == i)
-				fprintf(f, "%s%s %s\n", r->fam[i].name, r->smp[j].labels,
-					r->smp[j].value);
+				fprintf(f, "%s%s%s %s\n", r->fam[i].name, r->smp[j].suffix,
+					r->smp[j].labels, r->smp[j].value);
 	}
 	return fclose(f) == 0 ? 0 : -1;
 }
@@ -409,6 +654,7 @@ ainftp_prom_render(const json_t *stats, char **text, size_t *len)
 	*text = NULL;
 	*len = 0;
 	if (json_is_object(stats)) {
+		render_build_info(&r);
 		render_top(&r, stats);
 		for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 			const json_t *arr = json_object_get(stats, sections[i].key);

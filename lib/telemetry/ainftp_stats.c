@@ -212,6 +212,33 @@ workers_json(const struct ainftp_runtime *rt)
 	return a;
 }
 
+/*
+ * A job's chunk completion latency (first contribution to result) over every
+ * RX lcore: the buckets' upper bounds in microseconds, each bucket's own count
+ * (not cumulative; the last one past every bound), their total and the sum.
+ */
+static json_t *
+latency_json(const struct ainftp_runtime *rt, uint16_t j)
+{
+	struct ainftp_lat_hist h;
+	json_t *o = json_object(), *le = json_array(), *counts = json_array();
+	uint64_t n = 0;
+	unsigned int i;
+
+	ainftp_dp_job_latency(rt, j, &h);
+	for (i = 0; i < AINFTP_LAT_BUCKETS; i++)
+		json_array_append_new(le, json_integer((json_int_t)AINFTP_LAT_LE0_US << i));
+	for (i = 0; i <= AINFTP_LAT_BUCKETS; i++) {
+		json_array_append_new(counts, json_integer((json_int_t)h.bucket[i]));
+		n += h.bucket[i];
+	}
+	json_object_set_new(o, "le_us", le);
+	json_object_set_new(o, "counts", counts);
+	json_object_set_new(o, "count", json_integer((json_int_t)n));
+	json_object_set_new(o, "sum_ms", json_real(cycles_ms(h.sum)));
+	return o;
+}
+
 /* Each job's quorum as the control lcore ranks it, and how long partial results waited. */
 static json_t *
 job_json(const struct ainftp_runtime *rt, uint16_t j)
@@ -233,6 +260,7 @@ job_json(const struct ainftp_runtime *rt, uint16_t j)
 	json_object_set_new(o, "max_step", json_integer((json_int_t)ainftp_dp_job_max_step(rt, j)));
 	json_object_set_new(o, "partial_wait_max_ms",
 			    json_real(cycles_ms(ainftp_dp_job_partial_wait(rt, j))));
+	json_object_set_new(o, "chunk_latency", latency_json(rt, j));
 	return o;
 }
 
@@ -280,6 +308,7 @@ ainftp_stats_json(const struct ainftp_runtime *rt, int final)
 		json_array_append_new(ports, port_json(rt, i));
 	json_object_set_new(o, "ainftp_stats", json_true());
 	json_object_set_new(o, "final", json_boolean(final));
+	json_object_set_new(o, "start_time_s", json_real(rt->start_time));
 	json_object_set_new(o, "uptime_s",
 			    json_real((double)(rte_get_tsc_cycles() - rt->start_tsc) /
 				      (double)rte_get_tsc_hz()));
