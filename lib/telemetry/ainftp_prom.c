@@ -129,6 +129,8 @@ static const struct help {
 	{NULL, "rx_nombuf", "RX mbuf allocation failures (rte_eth_stats rx_nombuf)"},
 	{NULL, "loops", "Polling iterations of the lcore"},
 	{NULL, "busy_loops", "Polling iterations that received something"},
+	{NULL, "idle_sleeps",
+	 "Sleeps of idle mode (--idle-us): polls that found nothing 1024 times in a row"},
 	{NULL, "state", "The worker's heartbeat state (up, silent, unknown): 1 for its state"},
 	{NULL, "rtt_us", "The worker's heartbeat round-trip time"},
 	{NULL, "jitter_us", "The jitter of the worker's heartbeat round-trip time"},
