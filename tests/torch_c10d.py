@@ -10,7 +10,9 @@ torchrun, 4 ranks, env:// (RANK, WORLD_SIZE, MASTER_ADDR from torchrun):
 
 Without --fault, every rank (rank 0 checks and reports what all of them saw,
 gathered through the backend's all_gather_object, which is Gloo's):
-  1. init_process_group("ainftp"), no other group, no hook;
+  1. init_process_group("ainftp"), no other group, no hook; a second
+     ainftp group on the same job is refused (it would be a second client of
+     the same worker);
   2. all_reduce of several sizes (0 to 2^20 elements, across chunk edges),
      dtypes (float32, float64, float16, bfloat16 through the appliance;
      int64, int32 to Gloo) and ops (SUM, AVG, MAX), a non-contiguous
@@ -249,6 +251,13 @@ def main(argv):
     dist.init_process_group("ainftp", pg_options=ainftp.torch.Options(config=args.config,
                                                                        job=args.job))
     assert dist.get_backend() == "ainftp", dist.get_backend()
+    try:  # a second group on the job would be a second client of this worker
+        dist.new_group(backend="ainftp",
+                       pg_options=ainftp.torch.Options(config=args.config, job=args.job))
+        raise SystemExit("rank %d: a second ainftp group on job %d was made" % (args.rank, args.job))
+    except ValueError as e:
+        if "already has a process group" not in str(e):
+            raise
     mine = {"collectives": check_allreduces(args.world, args.rank), "ddp": ddp_runs(args),
             "stats": dist.group.WORLD.stats()}
     reps = [None] * args.world

@@ -56,6 +56,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 
 import torch
 
@@ -335,6 +336,7 @@ def _create_backend(dist_opts, pg_options):
         raise ValueError("ainftp: the process group has %d ranks but job %d of %s has %d "
                          "workers: an ainftp group is a whole job (rank r is its r-th worker)"
                          % (size, job, config, len(workers)))
+    _claim(config, job)
     c10d = _c10d()
     store = dist_opts.store
     gloo = dist.ProcessGroupGloo(dist.PrefixStore("gloo", store), rank, size,
@@ -350,7 +352,26 @@ def _create_backend(dist_opts, pg_options):
         raise
     store.set("ainftp/open/%d" % rank, "")
     _joined(store, size, job)
+    _groups[(os.path.realpath(config), job)] = weakref.ref(pg)
     return pg
+
+
+# (cluster.json, job) -> weakref to the live process group that is its worker.
+_groups = {}
+
+
+def _claim(config, job):
+    """ValueError when this process already has a live group on the job.
+
+    A second group would be a second client of the same worker: the appliance
+    would take the two groups' all-reduces of a step as one worker's
+    retransmissions and mix them.
+    """
+    live = _groups.get((os.path.realpath(config), job))
+    if live is not None and live() is not None:
+        raise ValueError("ainftp: job %d of %s already has a process group in this process "
+                         "(a worker joins its job once): use that group, or give the new "
+                         "one a job of its own" % (job, config))
 
 
 def _joined(store, size, job):
