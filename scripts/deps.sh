@@ -15,6 +15,8 @@ pkgs=(
 	python3-sklearn                    # the DDP test's dataset (digits)
 	tshark                             # the Wireshark dissector's test (contrib/wireshark)
 	clang-14 libclang-rt-14-dev        # the libFuzzer harnesses (scripts/fuzz.sh): libFuzzer comes only with the latter
+	man-db groff-base                  # the man pages' test (man -l, groff warnings)
+	python3-venv python3-pip           # pip install ./python in a fresh venv (tests/test_pip.sh)
 )
 
 missing=()

@@ -519,7 +519,7 @@ main(int argc, char **argv)
 		arg++;
 	}
 	if (argc > arg + 1) {
-		usage(stderr);
+		fprintf(stderr, PROG ": unexpected argument \"%s\" (see --help)\n", argv[arg + 1]);
 		return 2;
 	}
 	if (argc == arg + 1 && ainftp_opt_uint(PROG, "RUNS", argv[arg], 1, MAX_RUNS, &u) < 0)

@@ -109,6 +109,10 @@ main(int argc, char **argv)
 	uint32_t j;
 
 	ainftp_opt_std(argc, argv, PROG, usage);
+	if (argc < 2 || argv[1][0] == '-') {
+		usage(stderr);
+		return 2;
+	}
 	if (argc == 4 && strcmp(argv[2], "--expect") == 0) {
 		if (ainftp_opt_uint(PROG, "--expect", argv[3], 0, UINT64_MAX, &expect) < 0)
 			return 2;
