@@ -471,8 +471,7 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: " PROG " [--many] [RUNS]\n"
 		"  RUNS         runs per figure, the median taken (1..%d, default 9)\n"
-		"  --many       the multi-buffer SipHash against the scalar "
-		"one\n" AINFTP_OPT_STD_USAGE,
+		"  --many       multi-buffer SipHash against scalar\n" AINFTP_OPT_STD_USAGE,
 		MAX_RUNS);
 }
 

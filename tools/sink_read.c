@@ -33,9 +33,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: " PROG " PATH [--expect N]\n"
-		   "Checks a result arena's header and marks and prints per job its results and\n"
-		   "doorbells; --expect: exactly N results, an arena at rest (man "
-		   "ainftp-sink-read).\n" AINFTP_OPT_STD_USAGE);
+		   "Checks a result arena's header and marks, prints per job its results and\n"
+		   "doorbells (man ainftp-sink-read).\n"
+		   "  --expect N   an arena at rest: exactly N results\n" AINFTP_OPT_STD_USAGE);
 }
 
 static int
