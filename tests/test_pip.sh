@@ -12,16 +12,16 @@
 #  3. a 2-worker all-reduce (job 4 of config/lab.json with workers 0 and 1) from the
 #     venv's python in the lab (scripts/lab.sh): both get the exact sum.
 #
-#   test_pip.sh SRCDIR APP CLIENT_LIB VERSION
+#   test_pip.sh SRCDIR APP IMPAIR CLIENT_LIB VERSION
 set -euo pipefail
 
-[ $# = 4 ] || { echo "usage: $0 SRCDIR APP CLIENT_LIB VERSION" >&2; exit 2; }
-src=$1 app=$2 clientlib=$3 version=$4
+[ $# = 5 ] || { echo "usage: $0 SRCDIR APP IMPAIR CLIENT_LIB VERSION" >&2; exit 2; }
+# lab, name, cfg, app and impair are lab_lib.sh's (its up and down).
+src=$1 app=$2 impair=$3 clientlib=$4 version=$5
 lab=$src/scripts/lab.sh
-impair=$(dirname "$(dirname "$app")")/tools/ainftp-impair
 name=tpip$$
-cfg= # set below, in work
 work=$(mktemp -d)
+cfg=$work/two.json
 # shellcheck source=tests/lab_lib.sh
 . "$src/tests/lab_lib.sh"
 
@@ -65,7 +65,6 @@ fi
 echo "ok: the library by its soname $so, by AINFTP_CLIENT_LIB, and a clear error without"
 
 # 3. Two workers of job 4 (356 float32 per packet, 3 chunks of 1000 elements).
-cfg=$work/two.json
 /usr/bin/python3 - "$src/config/lab.json" "$cfg" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
