@@ -30,9 +30,9 @@ ainftp_args_split(int argc, char **argv)
 }
 
 void
-ainftp_args_usage(const char *prog)
+ainftp_args_usage(void)
 {
-	printf("Usage: %s [EAL options] -- -c FILE [--stats-interval S]\n"
+	printf("usage: ainftp-app [EAL options] -- -c FILE [--stats-interval S]\n"
 	       "\n"
 	       "  -c, --config FILE       cluster.json: ports, lcores, jobs (config/README.md)\n"
 	       "  --stats-interval S      print the stats line every S seconds (0: never);\n"
@@ -45,7 +45,7 @@ ainftp_args_usage(const char *prog)
 	       "                          (ADDR 127.0.0.1 when left out; PORT 0: any free one);\n"
 	       "                          overrides telemetry.prometheus\n"
 	       "  -h, --help              this text\n"
-	       "  -v, --version           the version\n"
+	       "  -v, --version           the tool's name and version\n"
 	       "\n"
 	       "Emulated workers (the job's own workers, in this process, on a ring port pair\n"
 	       "that replaces the job's port):\n"
@@ -73,11 +73,11 @@ ainftp_args_usage(const char *prog)
 	       "ms,\n"
 	       "                          then restarts and rejoins at a later step boundary\n"
 	       "\n"
-	       "Example: %s -l 0-1 --no-huge -m 512 --no-pci --vdev=net_ring0 -- -c "
+	       "Example: ainftp-app -l 0-1 --no-huge -m 512 --no-pci --vdev=net_ring0 -- -c "
 	       "config/loopback.json\n"
 	       "Exit codes: 0 clean stop (SIGINT/SIGTERM), 1 system failure, 2 bad command line "
-	       "or cluster.json, 3 emulated workers saw a wrong or missing result.\n",
-	       prog, prog);
+	       "or cluster.json, 3 emulated workers saw a wrong or missing result.\n"
+	       "See ainftp-app(8) and cluster.json(5).\n");
 }
 
 /* An integer option in [min, max]; the message names the option and the range. */

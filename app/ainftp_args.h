@@ -29,6 +29,7 @@ int ainftp_args_split(int argc, char **argv);
 /* 0, or -1 with one line in err. argv[0] is the program name. */
 int ainftp_args_parse(int argc, char **argv, struct ainftp_args *args, char *err, size_t errlen);
 
-void ainftp_args_usage(const char *prog);
+/* The usage on stdout (--help). */
+void ainftp_args_usage(void);
 
 #endif

@@ -80,11 +80,11 @@ load_config(int argc, char **argv, int split)
 		exit(AINFTP_EXIT_CONFIG);
 	}
 	if (args.help) {
-		ainftp_args_usage(argv[0]);
+		ainftp_args_usage();
 		exit(EXIT_SUCCESS);
 	}
 	if (args.version) {
-		printf("ainftp %s\n", AINFTP_VERSION);
+		printf("ainftp-app %s\n", AINFTP_VERSION);
 		exit(EXIT_SUCCESS);
 	}
 	if (ainftp_config_load(args.config_path, &cfg, err, sizeof(err)) != 0) {

@@ -1425,10 +1425,19 @@ open_socket(struct ainftp_client *c)
 	set_bufs(c->fd, (int)c->o.sockbuf);
 	/* ICMP errors (port or host unreachable) come back as errors, not silence. */
 	setsockopt(c->fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+	/* The worker's address from cluster.json is bound as it is: the kernel's "Cannot
+	 * assign requested address" alone says neither that the worker runs on the wrong
+	 * host or outside its network namespace (the lab's) nor what to do. */
 	if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return ainftp_client_seterr_status(AINFTP_E_SYSTEM, "bind %s:%u: %s",
-						   addr_str(c->o.bind, ip, sizeof(ip)),
-						   c->o.bind_port, strerror(errno));
+		return ainftp_client_seterr_status(
+			AINFTP_E_SYSTEM, "bind %s:%u: %s%s", addr_str(c->o.bind, ip, sizeof(ip)),
+			c->o.bind_port, strerror(errno),
+			errno != EADDRNOTAVAIL
+				? ""
+				: ": that address is not on this host: run this worker where it is "
+				  "(in its network namespace: ip netns exec NS ...; the lab's: "
+				  "scripts/lab.sh exec), or give it one of this host's addresses "
+				  "(cluster.json's worker \"ipv4\", or the option \"bind\")");
 	if (getsockname(c->fd, (struct sockaddr *)&sa, &len) < 0)
 		return sys_err("getsockname");
 	c->local_port = ntohs(sa.sin_port);

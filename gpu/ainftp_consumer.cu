@@ -757,16 +757,21 @@ watch(void *arg)
 	return NULL;
 }
 
+#define PROG "ainftp-gpu-consumer"
+
+// The usage, then exit: 0 after --help on stdout, 2 after a bad command line.
 static void
-usage(const char *p)
+usage(FILE *f, int status)
 {
-	fprintf(stderr,
-		"usage: %s ARENA --chunks N [--job INDEX] [--cps C] [--sgd|--momentum]\n"
-		"       [--lr F] [--mu F] [--idle-ms MS] [--wait-ms MS] [--spin-us US] [--out "
-		"FILE]\n"
-		"       [--device D] [--synthetic [--workers W]] [--running-file PATH]\n",
-		p);
-	exit(2);
+	fprintf(f, "usage: " PROG " ARENA --chunks N [--job INDEX] [--cps C] [--sgd|--momentum]\n"
+		   "       [--lr F] [--mu F] [--idle-ms MS] [--wait-ms MS] [--spin-us US] [--out "
+		   "FILE]\n"
+		   "       [--device D] [--synthetic [--workers W]] [--running-file PATH]\n"
+		   "Applies each result of a live arena to parameters on the GPU (SGD or\n"
+		   "momentum) and checks them against the host's reference (docs/SINK.md).\n"
+		   "  -h, --help   this text\n"
+		   "  --version    the tool's name and version\n");
+	exit(status);
 }
 
 static double
@@ -837,6 +842,15 @@ struct outcome {
 static void
 parse_args(int argc, char **argv, opts &o)
 {
+	// --help and --version first, as the other tools (tools/ainftp_opt.h): never a value.
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			usage(stdout, 0);
+		if (!strcmp(argv[i], "--version")) {
+			printf(PROG " %s\n", AINFTP_VERSION);
+			exit(0);
+		}
+	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -848,7 +862,7 @@ parse_args(int argc, char **argv, opts &o)
 		else if (!strcmp(a, "--synthetic"))
 			o.synthetic = 1;
 		else if (a[0] == '-' && a[1] == '-' && v == NULL)
-			usage(argv[0]);
+			usage(stderr, 2);
 		else if (!strcmp(a, "--job"))
 			o.job_idx = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(a, "--chunks"))
@@ -874,12 +888,12 @@ parse_args(int argc, char **argv, opts &o)
 		else if (!strcmp(a, "--device"))
 			o.device = atoi(argv[++i]);
 		else if (a[0] == '-' || o.path != NULL)
-			usage(argv[0]);
+			usage(stderr, 2);
 		else
 			o.path = a;
 	}
 	if (o.path == NULL || o.chunks == 0 || o.synth_workers == 0 || o.synth_workers > 64)
-		usage(argv[0]);
+		usage(stderr, 2);
 	if (o.cps == 0)
 		o.cps = o.chunks;
 }

@@ -10,6 +10,7 @@ pkgs=(
 	libnuma-dev libjansson-dev check   # NUMA, cluster.json, unit tests
 	libsodium-dev                      # the keyed MAC of the wire format
 	python3 iproute2 iputils-ping      # integration tests: JSON checks, namespaces, ping
+	curl                               # the lab's Prometheus page (scripts/lab.sh up --metrics)
 	ethtool                            # the lab: offloads off on the veth into net_af_packet
 	python3-numpy python3-torch        # the Python binding's tests and the PyTorch DDP hook
 	python3-sklearn                    # the DDP test's dataset (digits)
@@ -18,6 +19,8 @@ pkgs=(
 	prometheus                         # promtool: the metrics test lints a live /metrics (only promtool is used)
 	python3-matplotlib                 # scripts/plot-bench.py: bench results as PNGs, and its test
 	clang-14 libclang-rt-14-dev        # the libFuzzer harnesses (scripts/fuzz.sh): libFuzzer comes only with the latter
+	man-db groff-base                  # the man pages' test (man -l, groff warnings)
+	python3-venv python3-pip           # pip install ./python in a fresh venv (tests/test_pip.sh)
 )
 
 missing=()

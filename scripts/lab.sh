@@ -25,13 +25,14 @@ prog=scripts/lab.sh
 usage() {
 	cat <<EOF
 usage: $prog up    [--name N] [--config F] [--port af_packet|tap] [--impair SPEC] [--app PATH]
-                   [--impair-bin PATH]
+                   [--impair-bin PATH] [--metrics [ADDR:]PORT]
        $prog exec  [--name N] -- CMD [ARGS...]
        $prog stats [--name N]
        $prog down  [--name N]
 
   up     builds the lab NAME and starts ainftp-app in it; returns once the app
-         prints stats and a worker-namespace ping reaches the appliance (10 s each)
+         prints stats and a worker-namespace ping reaches the appliance (10 s each),
+         printing how to look inside: dpdk-telemetry.py's file-prefix, curl for --metrics
   exec   runs CMD in the workers' namespace (its exit status is returned)
   stats  prints the app's latest JSON stats line
   down   stops the app and the relay (printing the relay's counters) and deletes
@@ -49,6 +50,9 @@ usage: $prog up    [--name N] [--config F] [--port af_packet|tap] [--impair SPEC
                     and seed are the relay's, netem has neither)
   --app PATH        default build/app/ainftp-app
   --impair-bin PATH default build/tools/ainftp-impair
+  --metrics [ADDR:]PORT  the app serves Prometheus text at http://ADDR:PORT/metrics in the
+                    appliance's namespace (ainftp-app --metrics: ADDR 127.0.0.1 when left
+                    out, PORT 0 any free one); up prints the curl command that reads it
 EOF
 }
 
@@ -237,8 +241,10 @@ start_app() {
 	local lcores=(-l 0-1)
 	# One CPU: both lcores on it (slow, but up).
 	[ "$(nproc)" -ge 2 ] || lcores=(--lcores '0@0,1@0')
+	local metrics_arg=()
+	[ -z "$metrics" ] || metrics_arg=(--metrics "$metrics")
 	setsid ip netns exec "$ns_box" "$app" "${lcores[@]}" --no-huge -m 768 --no-pci \
-		--no-shconf --file-prefix "$prefix" -- -c "$state/config.json" \
+		--no-shconf --file-prefix "$prefix" -- -c "$state/config.json" "${metrics_arg[@]}" \
 		</dev/null >"$state/app.out" 2>"$state/app.err" &
 	echo $! >"$state/app.pid"
 	wait_for 10 app_ready || {
@@ -330,6 +336,7 @@ app_port() {
 
 cmd_up() {
 	local kind mtu appliance mac workers path="bridge $bridge (no impairment)" vars link_if
+	local metrics_url=
 	[ "$(id -u)" = 0 ] || die "needs root (network namespaces, /dev/net/tun)"
 	[ -x "$app" ] || die "$app: not found or not executable (build it: scripts/build.sh)"
 	[[ $port_kind =~ ^(|af_packet|tap)$ ]] || die "--port: \"$port_kind\" is not af_packet or tap"
@@ -370,6 +377,8 @@ cmd_up() {
 	fi
 	setup_workers
 	wait_for 10 ping_appliance || die "no ping reply from $appliance in $ns_wk within 10 s"
+	[ -z "$metrics" ] || wait_for 5 metrics_url_read ||
+		die "--metrics $metrics: the app logged no metrics address (log: $state/app.err)"
 	trap - EXIT
 
 	cat <<EOF
@@ -380,6 +389,31 @@ lab $name is up
   state      $state (config.json, app.out, app.err$([ ! -f "$state/impair.pid" ] || echo ", impair.out, impair.err"))
   run        $prog exec --name $name -- CMD    then    $prog down --name $name
 EOF
+	look_inside
+}
+
+# Where a person looks inside the running app: rte_telemetry's socket (a Unix
+# socket under /var/run/dpdk/PREFIX, reachable from any namespace) and, with
+# --metrics, the Prometheus page, which listens in the appliance's namespace only.
+look_inside() {
+	cat <<EOF
+  telemetry  DPDK file-prefix $prefix: dpdk-telemetry.py -f $prefix
+             (then /ainftp/stats, /ainftp/ports, /help), or at once:
+             echo /ainftp/stats | dpdk-telemetry.py -f $prefix
+EOF
+	[ -z "$metrics_url" ] || echo "  metrics    ip netns exec $ns_box curl -s $metrics_url"
+	[ "$kind" != tap ] || cat <<EOF
+  app.err    net_tap's multiq, flow and secondary-process errors there are expected in
+             a kernel without sch_multiq or cls_flower (docs/CLIENT.md, "The lab")
+EOF
+}
+
+# The Prometheus page's URL, from the app's own line (PORT 0: the port it got);
+# 0.0.0.0 is reached at 127.0.0.1.
+metrics_url_read() {
+	metrics_url=$(sed -n 's|^ainftp: metrics: \(http://[^ ]*\)$|\1|p' "$state/app.err" | tail -n 1)
+	metrics_url=${metrics_url/\/\/0.0.0.0:/\/\/127.0.0.1:}
+	[ -n "$metrics_url" ]
 }
 
 # --- down ---------------------------------------------------------------------
@@ -483,6 +517,7 @@ main() {
 	port_kind=
 	app=$root/build/app/ainftp-app
 	impair_bin=$root/build/tools/ainftp-impair
+	metrics=
 	case $cmd in
 	-h | --help | help)
 		usage
@@ -500,7 +535,7 @@ main() {
 	esac
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--name | --config | --port | --impair | --app | --impair-bin)
+		--name | --config | --port | --impair | --app | --impair-bin | --metrics)
 			[ $# -ge 2 ] || { echo "$prog: $1 needs a value" >&2; exit 2; }
 			case $1 in
 			--name) name=$2 ;;
@@ -509,6 +544,7 @@ main() {
 			--impair) impair=$2 ;;
 			--app) app=$(realpath -m "$2") ;;
 			--impair-bin) impair_bin=$(realpath -m "$2") ;;
+			--metrics) metrics=$2 ;;
 			esac
 			[ "$cmd" = up ] || [ "$1" = --name ] || { echo "$prog: $cmd does not take $1" >&2; exit 2; }
 			shift 2

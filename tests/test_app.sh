@@ -152,6 +152,6 @@ expect_usage_error "--emulate: \"-1\" is not a whole number in 1..4294967295" "$
 expect_usage_error "-c: missing its argument" "${eal[@]}" -- -c
 expect_usage_error "--idle-us: \"100001\" is not a whole number in 0..100000" "${eal[@]}" -- -c f --idle-us 100001
 expect_usage_error "cannot read" "${eal[@]}" -- -c "$work/nonexistent.json"
-"$app" --version | grep -q '^ainftp ' || fail "--version"
-"$app" -- --help | grep -q 'Usage:' || fail "--help"
+"$app" --version | grep -qx "ainftp-app [0-9.]*" || fail "--version"
+"$app" -- --help | grep -q '^usage: ainftp-app ' || fail "--help"
 echo "app: ok"

@@ -2900,6 +2900,35 @@ START_TEST(reduce_bind_port)
 }
 END_TEST
 
+/*
+ * A worker address that is not on this host (TEST-NET-1, never assigned): the
+ * open fails with the kernel's reason, the address, and what to do (the lab's
+ * namespace, or cluster.json), not the kernel's words alone.
+ */
+START_TEST(fail_bind_not_on_host)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c = NULL;
+	struct ainftp_opts *o;
+	const char *msg;
+	int rc;
+
+	fake_start(f);
+	o = fake_opts(f, "bind", "192.0.2.1", NULL);
+	rc = ainftp_client_open(o, &c);
+	ainftp_opts_free(o);
+	msg = ainftp_last_error();
+	ck_assert_msg(rc == AINFTP_E_SYSTEM && c == NULL, "got %d: %s", rc, msg);
+	ck_assert_msg(strstr(msg, "bind 192.0.2.1:0: Cannot assign requested address: that address "
+				  "is not on this host") == msg,
+		      "message \"%s\"", msg);
+	ck_assert_msg(strstr(msg, "ip netns exec") != NULL && strstr(msg, "scripts/lab.sh exec") &&
+			      strstr(msg, "cluster.json's worker \"ipv4\""),
+		      "message \"%s\"", msg);
+	fake_free(f);
+}
+END_TEST
+
 /* ------------------------------------------------------------ the join */
 
 /* The HELLO: to the base port, the options' view of the job, a fresh nonce, tagged. */
@@ -3506,6 +3535,7 @@ client_suite(void)
 	tcase_add_test(fail, fail_nan_after_start);
 	tcase_add_test(fail, fail_overflow_flag);
 	tcase_add_test(fail, fail_timeout_is_silence);
+	tcase_add_test(fail, fail_bind_not_on_host);
 
 	tcase_add_loop_test(reduce, reduce_float32, 0,
 			    sizeof(float_cases) / sizeof(float_cases[0]));

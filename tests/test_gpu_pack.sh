@@ -60,7 +60,7 @@ echo "ok   --pack: $(ls "$pack/lib" | wc -l) libraries, $(ls "$pack/pmds" | wc -
 
 # 2. Starts from the pack alone.
 v=$(env -i LD_LIBRARY_PATH="$pack/lib" "$pack/bin/ainftp-app" --version) || fail "env -i ainftp-app --version"
-[[ $v == "ainftp "* ]] || fail "ainftp-app --version: $v"
+[[ $v == "ainftp-app "* ]] || fail "ainftp-app --version: $v"
 echo "ok   env -i LD_LIBRARY_PATH=DIR/lib ainftp-app --version: $v"
 
 # 3. --prebuilt stops at the GPU (a PATH without nvidia-smi, as here).

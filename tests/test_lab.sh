@@ -5,8 +5,10 @@
 #     to the NIC (CHECKSUM_PARTIAL on veth) and a TCP stream (GSO) arrive intact;
 #  2. a lab through a bridge, the app on net_af_packet at the config's MTU 9000:
 #     ARP resolves the appliance's MAC, every ping answered, 8000-byte ones too
-#     (unfragmented), exec's exit status passed through; the same on net_tap
-#     (--port tap, MTU 1500): ARP and every ping answered;
+#     (unfragmented), exec's exit status passed through; the commands `up` prints
+#     to look inside (dpdk-telemetry.py -f PREFIX; curl for --metrics 0, the port
+#     the app got) work as printed; the same on net_tap (--port tap, MTU 1500):
+#     ARP and every ping answered, and `up` says its start-up errors are expected;
 #  3. a lab through the relay with 20% loss, 10% duplication and 30% reordering
 #     both ways, on net_af_packet: some pings answered, not all, and the relay's
 #     counters show every impairment in both directions; `down` leaves nothing behind;
@@ -167,8 +169,20 @@ arp_check() { # KIND
 		fail "$1: no ARP entry for 198.18.0.1 at $mac: $(ip -n "$name-wk" neigh show)"
 }
 
-"$lab" up --name "$name" --app "$app" >"$work/up" || fail "lab up (bridge)"
+"$lab" up --name "$name" --app "$app" --metrics 0 >"$work/up" || fail "lab up (bridge)"
 cat "$work/up"
+# What up prints to look inside, run as printed: rte_telemetry from this
+# namespace (its socket is a file), the Prometheus page from the appliance's.
+tele=$(grep -o 'echo /ainftp/stats | dpdk-telemetry.py -f [^ ]*$' "$work/up") ||
+	fail "up printed no dpdk-telemetry.py command"
+bash -c "$tele" >"$work/tele" 2>&1 && grep -q '"/ainftp/stats": {"rx_pkts"' "$work/tele" ||
+	fail "$tele: $(head -c 300 "$work/tele")"
+metrics_cmd=$(sed -n 's/^  metrics    //p' "$work/up")
+[[ $metrics_cmd == "ip netns exec $name-box curl -s http://127.0.0.1:"*/metrics ]] ||
+	fail "up printed no curl command for --metrics: \"$metrics_cmd\""
+bash -c "$metrics_cmd" >"$work/metrics" && grep -q '^ainftp_' "$work/metrics" ||
+	fail "$metrics_cmd: $(head -c 300 "$work/metrics")"
+echo "ok: up's dpdk-telemetry.py and curl commands work as printed"
 grep -q "bridge" "$work/up" || fail "up did not say the path is a bridge"
 grep -q "on net_af_packet on veth .*, MTU 9000" "$work/up" ||
 	fail "up did not say the port is net_af_packet at MTU 9000"
@@ -195,6 +209,8 @@ sed -e 's/"mtu": 9000/"mtu": 1500/' -e 's/"elems_per_packet": 2231/"elems_per_pa
 	fail "lab up (net_tap)"
 cat "$work/up"
 grep -q "on net_tap .*, MTU 1500" "$work/up" || fail "up did not say the port is net_tap at MTU 1500"
+grep -q "^  app.err    net_tap's .* errors there are expected" "$work/up" ||
+	fail "up did not say net_tap's start-up errors are expected"
 "$lab" exec --name "$name" -- ping -c 10 -i 0.1 -W 2 198.18.0.1 >"$work/ping" ||
 	fail "ping through net_tap: $(tail -2 "$work/ping")"
 grep -q " 0% packet loss" "$work/ping" || fail "ping through net_tap lost packets"

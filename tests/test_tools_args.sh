@@ -145,9 +145,9 @@ if [ -n "$bench_auth" ]; then
 	b=ainftp-bench-auth
 	expect_bad "$b: RUNS: \"9x\" is not an integer in 1..99" "$bench_auth" 9x
 	expect_bad "$b: RUNS: \"0\" is not an integer in 1..99" "$bench_auth" 0
-	expect_bad "usage:" "$bench_auth" 1 2
+	expect_bad "$b: unexpected argument \"2\"" "$bench_auth" 1 2
 	expect_bad "$b: RUNS: \"100\" is not an integer in 1..99" "$bench_auth" --many 100
-	expect_bad "usage:" "$bench_auth" --many 1 2
+	expect_bad "$b: unexpected argument \"2\"" "$bench_auth" --many 1 2
 	expect_help "$bench_auth"
 fi
 

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ainftp_opt.h"
 
@@ -48,4 +49,21 @@ ainftp_opt_real(const char *prog, const char *opt, const char *arg, double min, 
 	}
 	*out = v;
 	return 0;
+}
+
+void
+ainftp_opt_std(int argc, char **argv, const char *prog, void (*usage)(FILE *))
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			exit(0);
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("%s %s\n", prog, AINFTP_VERSION);
+			exit(0);
+		}
+	}
 }

@@ -13,6 +13,7 @@
 #define AINFTP_OPT_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 /*
  * A decimal integer in min..max: no sign, no blanks, no trailing characters,
@@ -27,5 +28,18 @@ int ainftp_opt_uint(const char *prog, const char *opt, const char *arg, unsigned
  */
 int ainftp_opt_real(const char *prog, const char *opt, const char *arg, double min, double max,
 		    bool min_open, double *out);
+
+/* The last lines of every tool's usage, for ainftp_opt_std's two options. */
+#define AINFTP_OPT_STD_USAGE         \
+	"  -h, --help   this text\n" \
+	"  --version    the tool's name and version\n"
+
+/*
+ * --help and --version, answered alike by every tool before its own parsing, so
+ * that neither can be taken for a path or a value: --help (or -h) anywhere
+ * before a "--" prints usage(stdout) and exits 0; --version prints
+ * "PROG VERSION" and exits 0. Returns when neither is there.
+ */
+void ainftp_opt_std(int argc, char **argv, const char *prog, void (*usage)(FILE *));
 
 #endif

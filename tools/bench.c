@@ -1782,10 +1782,11 @@ header_print(const struct bench *b, int eal_argc, char **eal_argv)
 /* ------------------------------------------------------------ setup */
 
 static void
-usage(FILE *out, const char *prog)
+usage(FILE *out)
 {
 	fprintf(out,
-		"usage: %s [--quick] [--workers N] [--slots N] [--time S] [--reps N] [--auth]\n"
+		"usage: " PROG
+		" [--quick] [--workers N] [--slots N] [--time S] [--reps N] [--auth]\n"
 		"          [--result float32|int16] [--verbose] [--only ENC:SIZE] [--no-ceilings]\n"
 		"          [--sentry POLICY[,POLICY...]] [--sink] [--rx-lcores N] [--scaling]\n"
 		"          [--lcores MAP] [--no-yield]\n"
@@ -1822,8 +1823,8 @@ usage(FILE *out, const char *prog)
 		"  --lcores MAP EAL's lcore-to-CPU map, e.g. 0@0,1@1,2@1 (default -l 0-1; with\n"
 		"               2 RX lcores -l 0-2, or 0@0,1@1,2@1 on fewer than 3 CPUs)\n"
 		"  --no-yield   lcores that share a CPU poll without a break (by default an idle\n"
-		"               poll gives the CPU to the other lcore: sched_yield)\n"
-		"\n"
+		"               poll gives the CPU to the other lcore: "
+		"sched_yield)\n" AINFTP_OPT_STD_USAGE "\n"
 		"On 2 CPUs the 3 lcores of 2 RX lcores share one: 0@0,1@1,2@1 (the RX lcores\n"
 		"time-share CPU 1) or 0@0,1@1,2@0 (lcore 2 time-shares the generator's). Such a\n"
 		"run shows that 2 lanes are exact (every chunk complete, no drops) and that the\n"
@@ -1831,7 +1832,7 @@ usage(FILE *out, const char *prog)
 		"they share, what is lost going to switching, not to contention. It cannot show\n"
 		"linear scaling, which needs a CPU per RX lcore and one for the generator (3 or\n"
 		"more); an RX lcore sharing a CPU runs at about half rate.\n",
-		prog, MAX_REPS);
+		MAX_REPS);
 }
 
 /* --sentry P[,P...]: policies by their config names, none implied (it is the baseline). */
@@ -1961,10 +1962,10 @@ opts_default(struct opts *o)
 /*
  * One option from getopt_long (--time into *t: --quick's times give way to it
  * afterwards). 0; -1 after a line on stderr (a bad value); 1: not an option of
- * ours. --help prints the usage and exits.
+ * ours.
  */
 static int
-opt_apply(int c, const char *arg, const char *prog, struct opts *o, double *t)
+opt_apply(int c, const char *arg, struct opts *o, double *t)
 {
 	unsigned long long u;
 
@@ -2027,9 +2028,6 @@ opt_apply(int c, const char *arg, const char *prog, struct opts *o, double *t)
 	case 'y':
 		o->no_yield = true;
 		return 0;
-	case 'h':
-		usage(stdout, prog);
-		exit(0);
 	default:
 		return 1;
 	}
@@ -2064,7 +2062,6 @@ opts_parse(int argc, char **argv, struct opts *o)
 		{"auth", no_argument, NULL, 'a'},
 		{"untagged-results", no_argument, NULL, 'U'},
 		{"result", required_argument, NULL, 'e'},
-		{"help", no_argument, NULL, 'h'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"only", required_argument, NULL, 'o'},
 		{"no-ceilings", no_argument, NULL, 'n'},
@@ -2081,8 +2078,9 @@ opts_parse(int argc, char **argv, struct opts *o)
 	int c, ret;
 
 	opts_default(o);
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		ret = opt_apply(c, optarg, argv[0], o, &t);
+	ainftp_opt_std(argc, argv, PROG, usage);
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		ret = opt_apply(c, optarg, o, &t);
 		if (ret < 0)
 			exit(2);
 		if (ret > 0)
@@ -2107,7 +2105,7 @@ opts_parse(int argc, char **argv, struct opts *o)
 		}
 	return;
 bad:
-	usage(stderr, argv[0]);
+	usage(stderr);
 	exit(2);
 }
 

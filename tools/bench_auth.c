@@ -463,10 +463,16 @@ many_leftovers(int runs)
 	}
 }
 
+#define PROG "ainftp-bench-auth"
+
 static void
-usage(FILE *f, const char *prog)
+usage(FILE *f)
 {
-	fprintf(f, "usage: %s [--many] [RUNS], RUNS 1..%d (default 9)\n", prog, MAX_RUNS);
+	fprintf(f,
+		"usage: " PROG " [--many] [RUNS]\n"
+		"  RUNS         runs per figure, the median taken (1..%d, default 9)\n"
+		"  --many       multi-buffer SipHash against scalar\n" AINFTP_OPT_STD_USAGE,
+		MAX_RUNS);
 }
 
 static int
@@ -506,20 +512,19 @@ main(int argc, char **argv)
 	unsigned long long u = 9;
 	int arg = 1, many_mode = 0;
 
+	ainftp_opt_std(argc, argv, PROG, usage);
 	if (argc > 1 && strcmp(argv[1], "--many") == 0) {
 		many_mode = 1;
 		arg++;
 	}
-	if (argc > arg + 1 || (argc == arg + 1 && (strcmp(argv[arg], "-h") == 0 ||
-						   strcmp(argv[arg], "--help") == 0))) {
-		usage(argc > arg + 1 ? stderr : stdout, argv[0]);
-		return argc > arg + 1 ? 2 : 0;
+	if (argc > arg + 1) {
+		fprintf(stderr, PROG ": unexpected argument \"%s\" (see --help)\n", argv[arg + 1]);
+		return 2;
 	}
-	if (argc == arg + 1 &&
-	    ainftp_opt_uint("ainftp-bench-auth", "RUNS", argv[arg], 1, MAX_RUNS, &u) < 0)
+	if (argc == arg + 1 && ainftp_opt_uint(PROG, "RUNS", argv[arg], 1, MAX_RUNS, &u) < 0)
 		return 2;
 	if (sodium_init() < 0) {
-		fprintf(stderr, "bench_auth: sodium_init failed\n");
+		fprintf(stderr, PROG ": sodium_init failed\n");
 		return 1;
 	}
 	if (!many_mode)

@@ -236,29 +236,33 @@ set_run(const struct opts *o, const struct ainftp_quant_ops *qops,
 }
 
 static void
-usage(FILE *out, const char *prog)
+usage(FILE *out)
 {
-	fprintf(out,
-		"usage: %s [--workers N] [--elems N] [--f F] [--reps N] [--time S] [--cpu C]\n"
-		"Per-lcore aggregation rate of each sentry policy next to none, same run:\n"
-		"medians of --reps repetitions of --time seconds, for every kernel set.\n",
-		prog);
+	fprintf(out, "usage: " PROG
+		     " [--workers N] [--elems N] [--f F] [--reps N] [--time S] [--cpu C]\n"
+		     "Per-lcore aggregation rate of each sentry policy next to none, same run:\n"
+		     "medians of --reps repetitions of --time seconds, for every kernel "
+		     "set.\n" AINFTP_OPT_STD_USAGE);
 }
 
 static int
 opts_parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{"workers", required_argument, NULL, 'w'}, {"elems", required_argument, NULL, 'e'},
-		{"f", required_argument, NULL, 'f'},	   {"reps", required_argument, NULL, 'r'},
-		{"time", required_argument, NULL, 't'},	   {"cpu", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
+		{"workers", required_argument, NULL, 'w'},
+		{"elems", required_argument, NULL, 'e'},
+		{"f", required_argument, NULL, 'f'},
+		{"reps", required_argument, NULL, 'r'},
+		{"time", required_argument, NULL, 't'},
+		{"cpu", required_argument, NULL, 'c'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 
 	*o = (struct opts){
 		.workers = 16, .elems = 364, .reps = 5, .run_s = 0.2, .cpu = -1, .trim_f = 1};
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	ainftp_opt_std(argc, argv, PROG, usage);
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		unsigned long long u = 0;
 		int rc = 0;
 
@@ -288,11 +292,8 @@ opts_parse(int argc, char **argv, struct opts *o)
 			rc = ainftp_opt_uint(PROG, "--cpu", optarg, 0, CPU_SETSIZE - 1, &u);
 			o->cpu = (int)u;
 			break;
-		case 'h':
-			usage(stdout, argv[0]);
-			exit(0);
 		default:
-			usage(stderr, argv[0]);
+			usage(stderr);
 			return -1;
 		}
 		if (rc < 0)

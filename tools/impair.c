@@ -130,7 +130,7 @@ usage(FILE *f)
 		"(--dup) and reordering (--reorder) a percentage of them at random; a\n"
 		"reordered frame goes after the next one, or after --hold-us (default %d).\n"
 		"--dir picks the impaired directions (default both). SIGINT or SIGTERM\n"
-		"prints the counters as one JSON line and exits.\n",
+		"prints the counters as one JSON line and exits.\n" AINFTP_OPT_STD_USAGE,
 		prog, DEFAULT_HOLD_US);
 }
 
@@ -206,7 +206,6 @@ parse_args(int argc, char **argv, struct opts *o)
 		{"hold-us", required_argument, NULL, OPT_HOLD},
 		{"seed", required_argument, NULL, OPT_SEED},
 		{"dir", required_argument, NULL, OPT_DIR},
-		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	bool seeded = false;
@@ -216,7 +215,8 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->hold_ns = DEFAULT_HOLD_US * 1000ull;
 	o->impair[0] = o->impair[1] = true;
 	opterr = 0; /* one message of our own, naming the option */
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	ainftp_opt_std(argc, argv, prog, usage);
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_A:
 		case OPT_B:
@@ -248,9 +248,6 @@ parse_args(int argc, char **argv, struct opts *o)
 				bad_usage("--dir: \"%s\" is not one of both, a2b, b2a", optarg);
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
 		case ':':
 			bad_usage("option %s needs a value", argv[optind - 1]);
 			break;

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ainftp_opt.h"
 #include "ainftp_proto.h"
 
 #define BASE_PORT 47474
@@ -556,6 +557,15 @@ write_frame(FILE *f, unsigned int i, const struct spec *s, const struct dgram *d
 	pcap_record(f, i, fr, len);
 }
 
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ainftp-pcap-gen OUT.pcap > expected.tsv\n"
+		"Writes a capture of every ainftp message type, v1 and v2, to OUT.pcap and\n"
+		"the fields a dissector must decode from it to stdout.\n" AINFTP_OPT_STD_USAGE);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -563,8 +573,9 @@ main(int argc, char **argv)
 	struct row r;
 	FILE *f;
 
+	ainftp_opt_std(argc, argv, "ainftp-pcap-gen", usage);
 	if (argc != 2) {
-		fprintf(stderr, "usage: ainftp-pcap-gen OUT.pcap > expected.tsv\n");
+		usage(stderr);
 		return 2;
 	}
 	f = fopen(argv[1], "wb");

@@ -34,14 +34,14 @@ struct opts {
 };
 
 static void
-usage(FILE *out, const char *prog)
+usage(FILE *out)
 {
 	fprintf(out,
-		"usage: %s [--seed S] [--elems N] [--chunks N] [--warmup N] [--q-chunks N]\n"
+		"usage: " PROG " [--seed S] [--elems N] [--chunks N] [--warmup N] [--q-chunks N]\n"
 		"       [--sigma X] [--spread X] [--clip-norm X] [--k X] [--simd-bits 512|256|0]\n"
 		"The relative L2 distance of each policy's aggregate from the honest mean,\n"
-		"for each attack and f = 1..%d Byzantine workers of %d.\n",
-		prog, F_MAX, N_WORKERS);
+		"for each attack and f = 1..%d Byzantine workers of %d.\n" AINFTP_OPT_STD_USAGE,
+		F_MAX, N_WORKERS);
 }
 
 static void
@@ -74,10 +74,10 @@ simd_bits_parse(const char *arg, struct opts *o)
 
 /*
  * One option from getopt_long: 0, or -1 after a line on stderr (the usage, for
- * an option that is not ours). --help prints the usage and exits.
+ * an option that is not ours).
  */
 static int
-opt_apply(int c, const char *arg, const char *prog, struct opts *o)
+opt_apply(int c, const char *arg, struct opts *o)
 {
 	unsigned long long u = 0;
 	int rc = 0;
@@ -120,11 +120,8 @@ opt_apply(int c, const char *arg, const char *prog, struct opts *o)
 	case 'b':
 		rc = simd_bits_parse(arg, o);
 		break;
-	case 'h':
-		usage(stdout, prog);
-		exit(0);
 	default:
-		usage(stderr, prog);
+		usage(stderr);
 		return -1;
 	}
 	return rc < 0 ? -1 : 0;
@@ -144,14 +141,14 @@ opts_parse(int argc, char **argv, struct opts *o)
 		{"clip-norm", required_argument, NULL, 'l'},
 		{"k", required_argument, NULL, 'k'},
 		{"simd-bits", required_argument, NULL, 'b'},
-		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
 	opts_default(o);
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1)
-		if (opt_apply(c, optarg, argv[0], o) < 0)
+	ainftp_opt_std(argc, argv, PROG, usage);
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1)
+		if (opt_apply(c, optarg, o) < 0)
 			return -1;
 	if (optind < argc) {
 		fprintf(stderr, PROG ": unexpected argument \"%s\"\n", argv[optind]);

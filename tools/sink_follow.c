@@ -73,7 +73,11 @@ usage(FILE *f)
 	fprintf(f, "usage: " PROG " ARENA --chunks N [--job INDEX] [--synthetic] [--workers W]\n"
 		   "       [--cps C] [--sweep owners|full] [--allow-gaps] [--ready-file PATH]\n"
 		   "       [--idle-ms MS] [--wait-ms MS]\n"
-		   "       " PROG " ARENA --owners\n");
+		   "       " PROG " ARENA --owners\n"
+		   "Follows a live result arena until N results or none new for --idle-ms,\n"
+		   "checking each against ainftp-sink-write's with --synthetic; --owners\n"
+		   "prints who writes which slots of an arena at rest (man "
+		   "ainftp-sink-follow).\n" AINFTP_OPT_STD_USAGE);
 }
 
 static int
@@ -488,6 +492,7 @@ main(int argc, char **argv)
 	size_t size = 0;
 	int rc;
 
+	ainftp_opt_std(argc, argv, PROG, usage);
 	if (parse(argc, argv, &a) != 0)
 		return 2;
 	memset(&f, 0, sizeof(f));

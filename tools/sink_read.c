@@ -23,9 +23,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ainftp_opt.h"
 #include "ainftp_sink.h"
 
+#define PROG "ainftp-sink-read"
 #define RETRIES 1000
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: " PROG " PATH [--expect N]\n"
+		   "Checks a result arena's header and marks, prints per job its results and\n"
+		   "doorbells (man ainftp-sink-read).\n"
+		   "  --expect N   an arena at rest: exactly N results\n" AINFTP_OPT_STD_USAGE);
+}
 
 static int
 job_check(void *arena, uint16_t j, const struct ainftp_sink_job *sj, bool at_rest,
@@ -89,17 +100,25 @@ int
 main(int argc, char **argv)
 {
 	const struct ainftp_sink_hdr *h;
-	long long expect = -1;
+	unsigned long long expect = 0;
+	bool expecting = false;
 	uint64_t results = 0;
 	struct stat st;
 	void *arena;
 	int fd, bad = 0;
 	uint32_t j;
 
-	if (argc == 4 && strcmp(argv[2], "--expect") == 0)
-		expect = atoll(argv[3]);
-	else if (argc != 2) {
-		fprintf(stderr, "usage: %s PATH [--expect N]\n", argv[0]);
+	ainftp_opt_std(argc, argv, PROG, usage);
+	if (argc < 2 || argv[1][0] == '-') {
+		usage(stderr);
+		return 2;
+	}
+	if (argc == 4 && strcmp(argv[2], "--expect") == 0) {
+		if (ainftp_opt_uint(PROG, "--expect", argv[3], 0, UINT64_MAX, &expect) < 0)
+			return 2;
+		expecting = true;
+	} else if (argc != 2) {
+		usage(stderr);
 		return 2;
 	}
 	fd = open(argv[1], O_RDONLY);
@@ -136,11 +155,11 @@ main(int argc, char **argv)
 			fprintf(stderr, "job %u: its entries lie outside the arena\n", sj->id);
 			return 1;
 		}
-		bad |= job_check(arena, (uint16_t)j, sj, expect >= 0, &results);
+		bad |= job_check(arena, (uint16_t)j, sj, expecting, &results);
 	}
 	printf("results=%" PRIu64 "\n", results);
-	if (expect >= 0 && (uint64_t)expect != results) {
-		fprintf(stderr, "%s: %" PRIu64 " results, expected %lld\n", argv[1], results,
+	if (expecting && expect != results) {
+		fprintf(stderr, "%s: %" PRIu64 " results, expected %llu\n", argv[1], results,
 			expect);
 		bad = 1;
 	}

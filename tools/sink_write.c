@@ -64,7 +64,10 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: " PROG " ARENA --chunks N [--rx R] [--slots S] [--elems E]\n"
 		"       [--encoding int16|float32] [--workers W] [--cps C] [--rate R] [--batch B]\n"
-		"       [--backend host|cuda] [--go-file PATH] [--go-timeout-ms MS]\n");
+		"       [--backend host|cuda] [--go-file PATH] [--go-timeout-ms MS]\n"
+		"Makes a result arena as the appliance does and writes N known results into\n"
+		"it, one writer thread per RX lane (man "
+		"ainftp-sink-write).\n" AINFTP_OPT_STD_USAGE);
 }
 
 /* When result i is due (rate 0: at once). */
@@ -245,10 +248,6 @@ parse(int argc, char **argv, struct args *a)
 	for (i = 1; i < argc; i++) {
 		const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
-			usage(stdout);
-			exit(0);
-		}
 		if (o[0] != '-') {
 			if (a->arena != NULL)
 				goto bad;
@@ -349,6 +348,7 @@ main(int argc, char **argv)
 	double secs;
 	int rc = 1;
 
+	ainftp_opt_std(argc, argv, PROG, usage);
 	if (cfg == NULL)
 		return 1;
 	if (parse(argc, argv, &a) != 0) {

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "ainftp_clock.h"
+#include "ainftp_opt.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -64,7 +65,7 @@ usage(FILE *f)
 		"  --recv    receive with UDP GRO until %d ms pass without a datagram, or\n"
 		"            --wait seconds (default 10) without any\n"
 		"Prints one JSON line: bytes, cpu_s and gbps_per_core (UDP payload bits\n"
-		"per second of this thread's CPU time).\n",
+		"per second of this thread's CPU time).\n" AINFTP_OPT_STD_USAGE,
 		RX_IDLE_MS);
 }
 
@@ -111,18 +112,21 @@ parse_num(const char *opt, const char *v, double lo, double hi, double *out)
 static int
 parse_args(int argc, char **argv, struct args *a)
 {
-	static const struct option lo[] = {
-		{"send", required_argument, NULL, 's'}, {"recv", required_argument, NULL, 'r'},
-		{"bind", required_argument, NULL, 'b'}, {"seg", required_argument, NULL, 'g'},
-		{"time", required_argument, NULL, 't'}, {"wait", required_argument, NULL, 'w'},
-		{"help", no_argument, NULL, 'h'},	{NULL, 0, NULL, 0}};
+	static const struct option lo[] = {{"send", required_argument, NULL, 's'},
+					   {"recv", required_argument, NULL, 'r'},
+					   {"bind", required_argument, NULL, 'b'},
+					   {"seg", required_argument, NULL, 'g'},
+					   {"time", required_argument, NULL, 't'},
+					   {"wait", required_argument, NULL, 'w'},
+					   {NULL, 0, NULL, 0}};
 	bool mode = false;
 	double d;
 	int ch;
 
 	*a = (struct args){.seg = 1472, .time_s = 2, .wait_s = 10};
 	a->bind.sin_family = AF_INET;
-	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	ainftp_opt_std(argc, argv, PROG, usage);
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 		case 'r':
@@ -154,9 +158,6 @@ parse_args(int argc, char **argv, struct args *a)
 			if (parse_num("--wait", optarg, 0.1, 600, &a->wait_s) < 0)
 				return -1;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
 		default:
 			usage(stderr);
 			return -1;

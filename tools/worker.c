@@ -76,7 +76,7 @@ usage(FILE *f)
 		   "behind)\n"
 		   "  --end-step N        stop before the job's step N, whatever --steps says\n"
 		   "                      (workers that fell behind and rejoined end with the "
-		   "others)\n");
+		   "others)\n" AINFTP_OPT_STD_USAGE);
 }
 
 #define PROG "ainftp-worker"
@@ -209,7 +209,6 @@ parse_args(int argc, char **argv, struct args *a)
 					   {"progress", required_argument, NULL, 'P'},
 					   {"pause", required_argument, NULL, 'p'},
 					   {"end-step", required_argument, NULL, 'E'},
-					   {"help", no_argument, NULL, 'h'},
 					   {NULL, 0, NULL, 0}};
 	int ch;
 
@@ -221,11 +220,8 @@ parse_args(int argc, char **argv, struct args *a)
 			   .progress_s = 5};
 	bool job_set = false;
 
-	while ((ch = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
-		if (ch == 'h') {
-			usage(stdout);
-			exit(0);
-		}
+	ainftp_opt_std(argc, argv, "ainftp-worker", usage);
+	while ((ch = getopt_long(argc, argv, "c:", lo, NULL)) != -1) {
 		if (ch == '?') {
 			usage(stderr);
 			return -1;

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """All-reduce float32 buffers through an ainftp appliance from Python.
 
-A ctypes binding of the worker client library, libainftp-client.so.1
+A ctypes binding of the worker client library, libainftp-client.so.2
 (client/ainftp_client.h), so that no C extension has to be built for each
 Python: the library does the work (quantizing, sending, retransmitting,
 answering heartbeats) on its own engine thread, and every blocking call
@@ -18,8 +18,11 @@ DistributedDataParallel communication hook.
 
 The library is found, in this order: the AINFTP_CLIENT_LIB environment
 variable (only it, when set); the path meson wrote into ainftp/_build.py at
-configure time; ctypes.util.find_library("ainftp-client"); the soname
-libainftp-client.so.1 for the dynamic linker's own search.
+configure time (the build tree's library for the build tree's copy of the
+package, the installed one for meson's installed copy); then, as for a package
+installed by pip, which has no _build.py: ctypes.util.find_library("ainftp-client")
+(the linker cache: a library meson installed) and the soname
+libainftp-client.so.2 for the dynamic linker's own search (LD_LIBRARY_PATH).
 """
 
 import ctypes
@@ -28,13 +31,17 @@ import os
 import sys
 import threading
 
+from ._version import __version__
+
 __all__ = [
+    "__version__",
     "Client", "Error", "Request", "allreduce", "finalize", "init", "status_name",
     "E_INVAL", "E_TIMEOUT", "E_UNREACHABLE", "E_SYSTEM", "E_NOMEM", "E_FAILED",
     "E_OVERFLOW", "E_VALUE", "E_CLOSED", "E_SKIPPED", "E_MISMATCH", "ABI",
 ]
 
 ABI = 2  # AINFTP_CLIENT_ABI of the header this binding follows
+SONAME = "libainftp-client.so.%d" % ABI  # client/meson.build's soversion is the ABI
 
 # enum ainftp_status
 E_INVAL = -1
@@ -115,7 +122,7 @@ def _candidates():
     name = ctypes.util.find_library("ainftp-client")
     if name:
         found.append(("find_library", name))
-    found.append(("soname", "libainftp-client.so.1"))
+    found.append(("soname", SONAME))
     return found
 
 
