@@ -12,12 +12,16 @@
 #  3. a 2-worker all-reduce (job 4 of config/lab.json with workers 0 and 1) from the
 #     venv's python in the lab (scripts/lab.sh): both get the exact sum.
 #
-#   test_pip.sh SRCDIR APP IMPAIR CLIENT_LIB VERSION
+#  2b. with torch and the built backend (C10D, the build's ainftp._c10d module):
+#     the venv's ainftp.torch registers "ainftp", says to set AINFTP_C10D without
+#     the module, and loads it from AINFTP_C10D;
+#
+#   test_pip.sh SRCDIR APP IMPAIR CLIENT_LIB VERSION [C10D]
 set -euo pipefail
 
-[ $# = 5 ] || { echo "usage: $0 SRCDIR APP IMPAIR CLIENT_LIB VERSION" >&2; exit 2; }
+[ $# = 5 ] || [ $# = 6 ] || { echo "usage: $0 SRCDIR APP IMPAIR CLIENT_LIB VERSION [C10D]" >&2; exit 2; }
 # lab, name, cfg, app and impair are lab_lib.sh's (its up and down).
-src=$1 app=$2 impair=$3 clientlib=$4 version=$5
+src=$1 app=$2 impair=$3 clientlib=$4 version=$5 c10d=${6:-}
 lab=$src/scripts/lab.sh
 name=tpip$$
 work=$(mktemp -d)
@@ -63,6 +67,25 @@ if ! /sbin/ldconfig -p | grep -qF "$so "; then
 		! grep -qF "_build.py" "$work/none" || fail "no library: $(tail -n 1 "$work/none")"
 fi
 echo "ok: the library by its soname $so, by AINFTP_CLIENT_LIB, and a clear error without"
+
+# 2b. The torch.distributed backend from the venv: pip's package has no
+# ainftp._c10d (meson builds it), so the import registers "ainftp" and its
+# creation says to set AINFTP_C10D, which then loads the build's module.
+if [ -n "$c10d" ] && "$py" -c 'import torch' 2>/dev/null; then
+	env -u AINFTP_C10D "$py" -c 'import torch.distributed as d, ainftp.torch as t
+assert "AINFTP" in d.Backend._plugins
+try:
+    t._c10d()
+except ImportError as e:
+    assert "AINFTP_C10D" in str(e), e
+else:
+    raise SystemExit("ainftp._c10d loaded from nowhere")' || fail "the backend without ainftp._c10d"
+	AINFTP_C10D=$c10d "$py" -c 'import sys, ainftp.torch as t
+m = t._c10d()
+assert m.__file__ == sys.argv[1] and hasattr(m, "ProcessGroupAinftp"), m' "$c10d" ||
+		fail "AINFTP_C10D=$c10d does not load"
+	echo "ok: ainftp.torch registers the backend; ainftp._c10d from AINFTP_C10D"
+fi
 
 # 3. Two workers of job 4 (356 float32 per packet, 3 chunks of 1000 elements).
 /usr/bin/python3 - "$src/config/lab.json" "$cfg" <<'PY'
