@@ -8,6 +8,13 @@
 #             again: it joins at
 #             the job's step (HELLO), the others go on without it meanwhile, and
 #             every worker's results verify over the workers each chunk names.
+#   rejoin    worker 0's first process joins (HELLO) and dies before its first
+#             all-reduce; the others run 30 steps without it (it leaves the
+#             quorum). Then all four run again, worker 0 a new process: its
+#             HELLO makes it a member again from its step, so the second run's
+#             chunks complete with all four (at most one step's worth without
+#             it: the start race of four processes), and nobody skips a step
+#             (requests of 1000 elements, 3 chunks, as in a small model's).
 #   delay     worker 3 sleeps 1 s before its step 3: more than a slot's turn
 #             behind, it is told so (STATE), skips what the job finished
 #             without it (AINFTP_E_SKIPPED, counted), rejoins, and ends with the
@@ -88,6 +95,53 @@ for w in 0 1 2 3; do ok_worker "$work/restart.$w"; done
 echo "ok: restart: worker 3 killed at the job's step 3 and started again; all four verify" \
 	"(worker 3 ran $(json_field "$work/restart.3" steps) steps after its restart," \
 	"the others $(json_field "$work/restart.0" steps))"
+down
+
+# --- rejoin --------------------------------------------------------------------
+up
+# Its first life joins and sleeps before step 0; it is killed once the appliance has
+# taken its HELLO (the stats line, every second, counts it).
+"$lab" exec --name "$name" -- "$worker" -c "$cfg" --job 4 --worker 0 --size 1M --steps 1 \
+	--pause 0:60000 --progress 0 --opt timeout_ms=5004 >/dev/null 2>&1 &
+first=$!
+for _ in $(seq 200); do
+	[ "$(box_counter hellos)" -ge 1 ] && break
+	sleep 0.05
+done
+[ "$(box_counter hellos)" -ge 1 ] || fail "rejoin: no HELLO from worker 0's first life"
+pkill -KILL -f "timeout_ms=5004" || fail "rejoin: worker 0's first life was not running"
+wait "$first" 2>/dev/null || true
+for w in 1 2 3; do
+	run_worker "$work/rejoin.first.$w" --worker $w --size 4000 --steps 30 &
+done
+wait
+for w in 1 2 3; do ok_worker "$work/rejoin.first.$w"; done
+sleep 1.2 # the stats line after the first run
+partial_first=$(box_counter chunks_partial)
+[ "$partial_first" -gt 0 ] || fail "rejoin: the first run had no result without worker 0"
+# The second run: 30 steps from the job's next. Each worker sleeps 1 s between its
+# HELLO and its first all-reduce, so that all four have joined before any of them
+# sends (four processes started at once may start far apart on a loaded machine).
+second=$(($(job_step) + 1))
+for w in 0 1 2 3; do
+	run_worker "$work/rejoin.$w" --worker $w --size 4000 --pause 0:1000 \
+		--end-step $((second + 30)) &
+done
+wait
+for w in 0 1 2 3; do
+	ok_worker "$work/rejoin.$w"
+	[ "$(json_field "$work/rejoin.$w" requests_skipped)" = 0 ] ||
+		fail "rejoin: worker $w skipped requests: $(cat "$work/rejoin.$w")"
+done
+sleep 1.2
+per_step=$(( $(json_field "$work/rejoin.1" first_sends) / 30 ))
+partial=$(( $(box_counter chunks_partial) - partial_first ))
+[ "$partial" -le "$per_step" ] ||
+	fail "rejoin: $partial chunks of the second run completed without a worker" \
+		"($per_step chunks a step): worker 0's new process was not taken back"
+echo "ok: rejoin: worker 0 died after its HELLO, the others ran on without it" \
+	"($partial_first partial chunks); its new process was a member again:" \
+	"$partial of $((per_step * 30)) chunks of the second run without a worker"
 down
 
 # --- delay ---------------------------------------------------------------------

@@ -59,6 +59,22 @@ static const uint8_t keys[NW][32] = {{1, 2, 3}, {4, 5, 6}, {7, 8, 9}};
 
 static const char dp_json[] = DP_JSON("", RX_Q(0), "int16");
 
+/*
+ * The UDP port worker w's current process sends from: 0 is the fixture's
+ * (40000 + w); a restarted one's is another. Its frames leave from there and
+ * what the appliance sends it must go there. Every test starts at 0.
+ */
+static uint16_t moved_port[NW];
+
+/* A frame built by fixture_data_frame for worker w, from its current process's port. */
+static size_t
+from_process(uint8_t *f, size_t len, unsigned int w)
+{
+	if (w < NW && moved_port[w] != 0)
+		fixture_put16(f + 34, moved_port[w]); /* no UDP checksum to fix: it is 0 */
+	return len;
+}
+
 /* One worker's contribution to one chunk. */
 struct contrib {
 	unsigned int w;
@@ -71,6 +87,7 @@ struct contrib {
 static void
 setup(void)
 {
+	memset(moved_port, 0, sizeof(moved_port));
 	fixture_up_json(&fx, dp_json);
 }
 
@@ -114,7 +131,7 @@ data_frame(uint8_t *f, const struct contrib *c, const uint8_t *key, uint32_t job
 	};
 
 	/* A little-endian host: int16 values are already in the wire's order. */
-	return fixture_data_frame(f, &m, c->q, (uint16_t)(elems * 2), key);
+	return from_process(f, fixture_data_frame(f, &m, c->q, (uint16_t)(elems * 2), key), c->w);
 }
 
 static void
@@ -214,10 +231,11 @@ frame_to(const uint8_t *f)
 static void
 check_addressed(const uint8_t *f, unsigned int w, uint16_t from)
 {
-	ck_assert_uint_eq(f[5], 0x10 + w);		  /* Ethernet destination */
-	ck_assert_uint_eq(f[33], 11 + w);		  /* IPv4 destination */
-	ck_assert_uint_eq(f[34] << 8 | f[35], from);	  /* UDP source port */
-	ck_assert_uint_eq(f[36] << 8 | f[37], 40000 + w); /* UDP destination port */
+	ck_assert_uint_eq(f[5], 0x10 + w);	     /* Ethernet destination */
+	ck_assert_uint_eq(f[33], 11 + w);	     /* IPv4 destination */
+	ck_assert_uint_eq(f[34] << 8 | f[35], from); /* UDP source port */
+	ck_assert_uint_eq(f[36] << 8 | f[37],	     /* UDP destination port */
+			  w < NW && moved_port[w] != 0 ? moved_port[w] : 40000 + w);
 }
 
 /*
@@ -1043,7 +1061,7 @@ probe_frame_desc(uint8_t *f, unsigned int w, uint32_t step, uint32_t chunk, uint
 		.bitmap = desc,
 	};
 
-	return fixture_data_frame(f, &m, none, 0, key);
+	return from_process(f, fixture_data_frame(f, &m, none, 0, key), w);
 }
 
 static size_t
@@ -1189,7 +1207,7 @@ hello_frame(uint8_t *f, unsigned int from, uint16_t claim, const struct hello_vi
 	/* The claimed worker in the header and the tag again; the source address stays from's. */
 	fixture_put16(h + 8, claim);
 	ainftp_tag(key, h, 32 + AINFTP_BODY_LEN, h + 32 + AINFTP_BODY_LEN);
-	return len;
+	return from_process(f, len, from);
 }
 
 /*
@@ -1596,6 +1614,7 @@ START_TEST(a_heartbeat_ack_reaches_the_control_ring)
 			 0);
 	ck_assert_uint_eq(a.job_idx, 0);
 	ck_assert_uint_eq(a.widx, 2);
+	ck_assert_uint_eq(a.kind, AINFTP_UP_ACK);
 	ck_assert_uint_eq(a.seq, 41);
 	ck_assert_uint_eq(a.tx_tsc, 0x1122334455667788);
 	ck_assert_uint_ne(a.rx_tsc, 0);
@@ -1639,7 +1658,11 @@ END_TEST
 /* When the control lcore falls behind, acks are dropped and counted, never blocking. */
 START_TEST(a_full_ack_ring_is_a_counted_drop)
 {
-	unsigned int cap = rte_ring_get_capacity(fx.rt.rx[FIX_RX_LCORE]->dp.hb_ring), i;
+	struct rte_ring *ring = fx.rt.rx[FIX_RX_LCORE]->dp.hb_ring;
+	unsigned int cap = rte_ring_get_capacity(ring), i;
+	struct hello_view v = hello_right();
+	struct ainftp_hello_info hi;
+	struct ainftp_hb_ack a;
 	uint8_t f[256];
 	size_t len = ack_frame(f, 0, 0, keys[0], true, 5, 5);
 
@@ -1648,6 +1671,19 @@ START_TEST(a_full_ack_ring_is_a_counted_drop)
 	ck_assert_uint_eq(acks_waiting(), cap);
 	ck_assert_uint_eq(CTR(heartbeat_acks), cap);
 	ck_assert_uint_eq(CTR(drops[AINFTP_DROP_HB_RING_FULL]), 3);
+	/* A new process's HELLO that the control lcore cannot be told of: not taken and
+	 * not answered (its client asks again); the same HELLO once there is room is. */
+	len = hello_frame(f, 1, 1, &v, 77, keys[1]);
+	fixture_inject(&fx, f, (uint16_t)len);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ck_assert_uint_eq(CTR(drops[AINFTP_DROP_HB_RING_FULL]), 4);
+	ck_assert_uint_eq(CTR(hellos), 0);
+	ck_assert_int_eq(rte_ring_dequeue_elem(ring, &a, sizeof(a)), 0);
+	fixture_inject(&fx, f, (uint16_t)len);
+	expect_hello_ack(1, JOB, 1, 77, keys[1], &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_OK);
+	ck_assert_uint_eq(CTR(hellos), 1);
+	ck_assert_uint_eq(acks_waiting(), cap);
 }
 END_TEST
 
@@ -1717,6 +1753,7 @@ quorum_setup(void)
 {
 	char err[256];
 
+	memset(moved_port, 0, sizeof(moved_port));
 	fixture_up_json(&fx, quorum_json);
 	ck_assert_msg(ainftp_ctrl_setup(&fx.rt, err, sizeof(err)) == 0, "%s", err);
 }
@@ -2221,6 +2258,176 @@ START_TEST(a_chunk_nobody_can_complete_is_given_up_by_the_scan)
 	send_contrib(&c);
 	ck_assert_uint_eq(rte_ring_count(fx.out), 0); /* taken: (2, 1) starts */
 	ck_assert_uint_eq(CTR(data_pkts), 3 + 2 + 1);
+}
+END_TEST
+
+/* ------------------------------------------------------------ restart */
+
+#define NEW_PORT 41002 /* where worker 2's new process sends from */
+
+/*
+ * Worker 2 left the quorum (it never sent: its wait downranked it, as for a
+ * straggler) and its process died. A new process joins with a HELLO from
+ * another UDP port; its HELLO_ACK starts it at step 2, and from that step it
+ * is a member again, at its new port: at once on the RX lcore (a snapshot
+ * made before the control lcore saw the HELLO does not undo it), then in the
+ * control lcore's quorum, alive and not downranked for the old process's
+ * wait. (2, 1) waits for it, and its result has all three, exact, the new
+ * process's copy at the new port. Copies of the HELLO move nothing: a bad
+ * tag is refused unanswered, the same nonce again (from the old port) gets
+ * the same step even once the job has moved on, and results still go to the
+ * new port.
+ */
+START_TEST(a_restarted_worker_is_a_member_again_from_its_hello_step)
+{
+	uint64_t hz = rte_get_tsc_hz(), now;
+	const struct ainftp_member *m = &fx.rt.quorum->jobs[0].m[2];
+	const struct ainftp_quorum_snap *snap;
+	struct hello_view v = hello_right();
+	struct ainftp_hello_info hi;
+	struct contrib c[NW];
+	float want[ELEMS];
+	uint8_t f[256];
+
+	three(c, 1, 3);
+	expected_sum(c, 2, want);
+	send_all(c, 2);
+	now = rte_rdtsc();
+	ainftp_dp_scan(rx_ctx(), now + hz / 5);
+	ck_assert_uint_eq(ainftp_ctrl_quorum(&fx.rt, now + hz / 5), 1);
+	ck_assert_uint_eq(m->in, 0);
+	poll_once();
+	expect_results(&c[0], want, 0x3, 0x3);
+
+	moved_port[2] = NEW_PORT;
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, 11, keys[2]));
+	expect_hello_ack(2, JOB, 2, 11, keys[2], &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_OK);
+	ck_assert_uint_eq(hi.step, 2);
+	publish(0x3, -1, 0); /* the control lcore's, made before it took the HELLO */
+	poll_once();
+	three(c, 2, 1);
+	expected_sum(c, NW, want);
+	send_all(c, 2);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ck_assert_uint_eq(rte_ring_count(rx_ctx()->dp.hb_ring), 1);
+
+	/* Signed with another worker's key: refused, unanswered, and nothing moves. */
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, 12, keys[1]));
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_TAG), 1);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ck_assert_uint_eq(rte_ring_count(rx_ctx()->dp.hb_ring), 1);
+
+	ck_assert_uint_eq(ainftp_ctrl_acks_drain(&fx.rt), 1);
+	ck_assert_uint_eq(m->in, 1);
+	ck_assert_uint_eq(m->join_step, 2);
+	ck_assert_uint_eq(m->rejoined, 1);
+	ck_assert_uint_eq(m->starts, 1);
+	ck_assert_uint_ne(fx.rt.swarm->jobs[0].peers[2].hello_tsc, 0);
+	/* Its wait above the threshold is the old process's: it stays in. */
+	ck_assert_uint_eq(ainftp_ctrl_quorum(&fx.rt, m->start_tsc + hz / 100), 1);
+	ck_assert_uint_eq(m->in, 1);
+	snap = ainftp_members_current(fx.rt.members, 0);
+	ck_assert_uint_eq(snap->members, 0x7);
+	ck_assert_uint_eq(ainftp_quorum_required(snap, 2), 0x7);
+	ck_assert_uint_eq(ainftp_quorum_required(snap, 1), 0x3);
+	ck_assert_uint_eq(snap->starts[2], 1);
+	poll_once();
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ck_assert_uint_eq(CTR(chunks_abandoned), 0); /* its own HELLO is not taken twice */
+	send_contrib(&c[2]);
+	expect_results(&c[0], want, 0x7, 0x7);
+
+	moved_port[2] = 0;
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, 11, keys[2]));
+	expect_hello_ack(2, JOB, 2, 11, keys[2], &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_OK);
+	ck_assert_uint_eq(hi.step, 2);
+	ck_assert_uint_eq(rte_ring_count(rx_ctx()->dp.hb_ring), 0);
+	ck_assert_uint_eq(CTR(hellos), 2);
+	moved_port[2] = NEW_PORT;
+	three(c, 3, 1);
+	expected_sum(c, NW, want);
+	send_all(c, NW);
+	expect_results(&c[0], want, 0x7, 0x7);
+}
+END_TEST
+
+/*
+ * Worker 2's process dies with its data in (2, 1), which also has worker
+ * 0's, and step 1 complete (min_quorum 3). Its new process is told to start
+ * at step 2 and sends (2, 1) again, with other values: the sum must be the
+ * new process's, never the dead one's. Its HELLO forgets the chunk the old
+ * data is in (counted as abandoned); worker 0's probe is told its data is
+ * missing and it sends it again; the result is exactly the three live
+ * contributions.
+ */
+START_TEST(a_restarted_worker_never_sums_its_old_process_data)
+{
+	struct hello_view v = hello_right();
+	struct ainftp_state_info si;
+	struct ainftp_hello_info hi;
+	struct contrib done[NW], old, c[NW];
+	struct ainftp_msg msg;
+	float want[ELEMS];
+	uint8_t f[256];
+
+	three(done, 1, 2);
+	expected_sum(done, NW, want);
+	send_all(done, NW);
+	expect_results(&done[0], want, 0x7, 0x7);
+	three(c, 2, 1);
+	contrib_fill(&old, 2, 2, 1, 9); /* what the dead process sent: another exponent */
+	send_contrib(&c[0]);
+	send_contrib(&old);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+
+	moved_port[2] = NEW_PORT;
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, 21, keys[2]));
+	expect_hello_ack(2, JOB, 2, 21, keys[2], &hi);
+	ck_assert_uint_eq(hi.step, 2);
+	ck_assert_uint_eq(CTR(chunks_abandoned), 1);
+	send_contrib(&c[2]); /* taken, not a duplicate of the old one */
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_DUPLICATE), 0);
+	send_probe(0, 2, 1);
+	expect_state(0, 2, 1, AINFTP_STATE_MISSING, &msg, &si);
+	send_contrib(&c[0]);
+	send_contrib(&c[1]);
+	expected_sum(c, NW, want);
+	expect_results(&c[0], want, 0x7, 0x7);
+}
+END_TEST
+
+/*
+ * A HELLO another RX lcore took (the snapshot counts one more start of
+ * worker 2, from step 2): this lcore forgets what the old process left in
+ * its chunks of that step and later, and keeps the earlier ones.
+ */
+START_TEST(a_restart_taken_elsewhere_is_forgotten_here_too)
+{
+	struct ainftp_quorum_snap q = *ainftp_members_current(fx.rt.members, 0);
+	struct contrib before[NW], c[NW];
+	float want[ELEMS];
+
+	three(before, 1, 1);
+	three(c, 2, 2);
+	send_all(before, 3 - 1);
+	send_contrib(&c[2]);
+	send_contrib(&c[1]);
+	q.version++;
+	q.starts[2] = 1;
+	q.start_step[2] = 2;
+	ck_assert(ainftp_members_publish(fx.rt.members, 0, &q));
+	poll_once();
+	ck_assert_uint_eq(CTR(chunks_abandoned), 1);
+	ck_assert_uint_eq(ainftp_dp_slots_busy(&fx.rt), 1);
+	send_all(c, NW); /* (2, 2) afresh: worker 0's is taken, the others' too */
+	expected_sum(c, NW, want);
+	expect_results(&c[0], want, 0x7, 0x7);
+	send_contrib(&before[2]); /* (1, 1) kept its two */
+	expected_sum(before, NW, want);
+	expect_results(&before[0], want, 0x7, 0x7);
 }
 END_TEST
 
@@ -2926,6 +3133,7 @@ main(void)
 	tcase_add_test(tc, a_snapshot_is_reused_only_after_the_readers_moved_on);
 	tcase_add_test(tc, a_later_step_completes_a_chunk_ready_without_its_sender);
 	tcase_add_test(tc, a_later_step_waits_while_the_chunk_needs_its_peers);
+	tcase_add_test(tc, a_restarted_worker_is_a_member_again_from_its_hello_step);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("later");
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -2933,6 +3141,8 @@ main(void)
 	tcase_add_test(tc, one_worker_ahead_never_drops_its_peers_chunk);
 	tcase_add_test(tc, a_chunk_that_needs_a_worker_sent_past_it_is_abandoned);
 	tcase_add_test(tc, a_chunk_nobody_can_complete_is_given_up_by_the_scan);
+	tcase_add_test(tc, a_restarted_worker_never_sums_its_old_process_data);
+	tcase_add_test(tc, a_restart_taken_elsewhere_is_forgotten_here_too);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sentry");
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -295,6 +295,82 @@ END_TEST
 
 /* The floor first: with min_quorum = every worker, a flagged worker is suspected, not quarantined.
  */
+/*
+ * A new process's HELLO (worker index 2, id 2, told to start at step 40):
+ * back in from its step, however it left, and counted in the snapshot; the
+ * lag measured before it (the old process's) does not send it out again for
+ * a threshold, then counts; its silence counts at once. A quarantined worker
+ * stays out: only the operator readmits it.
+ */
+START_TEST(a_hello_brings_a_new_process_in_from_its_step)
+{
+	struct ainftp_quorum_snap s;
+	uint64_t t0 = 1000 * MS, v;
+
+	h[2].lag = T + 1;
+	ck_assert(ainftp_quorum_update(job, h, 30, t0));
+	ck_assert_uint_eq(job->m[2].in, 0);
+	v = job->version;
+	ainftp_quorum_hello(job, 2, 40, t0 + 10 * MS);
+	ck_assert_uint_eq(job->version, v + 1);
+	ck_assert_uint_eq(job->m[2].in, 1);
+	ck_assert_uint_eq(job->m[2].join_step, 40);
+	ck_assert_uint_eq(job->m[2].rejoined, 1);
+	ck_assert_uint_eq(job->n_members, NW);
+	ainftp_quorum_snapshot(job, &s);
+	ck_assert_uint_eq(s.members, 0x27);
+	ck_assert_uint_eq(ainftp_quorum_required(&s, 39), 0x23);
+	ck_assert_uint_eq(ainftp_quorum_required(&s, 40), 0x27);
+	ck_assert_uint_eq(s.starts[2], 1);
+	ck_assert_uint_eq(s.start_step[2], 40);
+	ck_assert_uint_eq(s.starts[0], 0);
+	/* The old lag, within a threshold of the HELLO: it stays. */
+	ck_assert(!ainftp_quorum_update(job, h, 40, t0 + 10 * MS + T - 1));
+	ck_assert_uint_eq(job->m[2].in, 1);
+	/* A threshold on, the lag is the new process's: out. */
+	ck_assert(ainftp_quorum_update(job, h, 40, t0 + 10 * MS + T));
+	ck_assert_uint_eq(job->m[2].in, 0);
+	ck_assert_uint_eq(job->m[2].reason, AINFTP_OUT_LAG);
+	/* Another new process, silent: out at once. */
+	ainftp_quorum_hello(job, 2, 50, t0 + 2000 * MS);
+	ck_assert_uint_eq(job->m[2].in, 1);
+	ck_assert_uint_eq(job->m[2].starts, 2);
+	h[2].lag = 0;
+	h[2].state = AINFTP_PEER_SILENT;
+	ck_assert(ainftp_quorum_update(job, h, 50, t0 + 2001 * MS));
+	ck_assert_uint_eq(job->m[2].reason, AINFTP_OUT_SILENT);
+	/* A member already: only its join step moves. */
+	ainftp_quorum_hello(job, 0, 60, t0 + 3000 * MS);
+	ck_assert_uint_eq(job->m[0].in, 1);
+	ck_assert_uint_eq(job->m[0].rejoined, 0);
+	ck_assert_uint_eq(job->m[0].join_step, 60);
+	ck_assert_uint_eq(job->n_members, NW - 1);
+}
+END_TEST
+
+/* A quarantined worker's new process is counted, and stays out. */
+START_TEST(a_hello_never_lifts_a_quarantine)
+{
+	uint64_t seen[NW] = {64, 64, 64, 64}, flagged[NW] = {0, 64, 0, 0};
+	struct ainftp_quorum_snap s;
+
+	cfg.jobs[0].sentry.policy = AINFTP_SENTRY_CLIP;
+	cfg.jobs[0].sentry.suspicion_threshold = 0.5;
+	ainftp_quorum_init(&q, &cfg, HZ, 100);
+	job = &q.jobs[0];
+	ck_assert(ainftp_quorum_sentry(job, seen, flagged));
+	ck_assert_uint_eq(job->m[1].quarantined, 1);
+	ainftp_quorum_hello(job, 1, 7, 1000 * MS);
+	ck_assert_uint_eq(job->m[1].in, 0);
+	ck_assert_uint_eq(job->m[1].quarantined, 1);
+	ck_assert_uint_eq(job->n_members, NW - 1);
+	ainftp_quorum_snapshot(job, &s);
+	ck_assert_uint_eq(s.members, 0x25);
+	ck_assert_uint_eq(s.quarantined, 0x2);
+	ck_assert_uint_eq(s.starts[1], 1);
+}
+END_TEST
+
 START_TEST(the_sentry_never_quarantines_below_the_floor)
 {
 	uint64_t seen[NW] = {64, 64, 64, 64}, flagged[NW] = {0, 64, 0, 0};
@@ -334,6 +410,8 @@ main(void)
 	tcase_add_test(tc, without_heartbeats_data_decides);
 	tcase_add_test(tc, the_sentry_quarantines_at_most_a_minority_until_readmitted);
 	tcase_add_test(tc, the_sentry_never_quarantines_below_the_floor);
+	tcase_add_test(tc, a_hello_brings_a_new_process_in_from_its_step);
+	tcase_add_test(tc, a_hello_never_lifts_a_quarantine);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

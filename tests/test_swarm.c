@@ -197,6 +197,37 @@ START_TEST(test_state)
 }
 END_TEST
 
+/*
+ * A new process's HELLO: heard from then, for the silence bound, though the
+ * old process never answered; its RTT is measured afresh (the old one's is
+ * not its), the counts go on.
+ */
+START_TEST(test_hello)
+{
+	const struct ainftp_swarm_job *job = &sw.jobs[0];
+	struct ainftp_peer *p = peer(0);
+
+	ainftp_swarm_known(p);
+	beat(p, 0, 40 * MS);
+	ainftp_swarm_sent(p, 1, T0 + 100 * MS);
+	ck_assert_int_eq(ainftp_swarm_state(job, p, T0 + 2000 * MS), AINFTP_PEER_SILENT);
+	ainftp_swarm_hello(p, T0 + 2000 * MS);
+	ck_assert_uint_eq(p->srtt, 0);
+	ck_assert_uint_eq(p->jitter, 0);
+	ck_assert_int_eq(ainftp_swarm_state(job, p, T0 + 2500 * MS), AINFTP_PEER_UP);
+	ck_assert_int_eq(ainftp_swarm_state(job, p, T0 + 2501 * MS), AINFTP_PEER_SILENT);
+	/* A HELLO older than the last news moves nothing. */
+	ainftp_swarm_hello(p, T0 + 1500 * MS);
+	ck_assert_int_eq(ainftp_swarm_state(job, p, T0 + 2501 * MS), AINFTP_PEER_SILENT);
+	/* The new process's first ack is its first RTT sample, not an EWMA step from the old. */
+	ainftp_swarm_sent(p, 2, T0 + 2600 * MS);
+	ck_assert(ainftp_swarm_ack(p, 2, T0 + 2600 * MS, T0 + 2600 * MS + 2 * MS));
+	ck_assert_uint_eq(p->srtt, 2 * MS * F);
+	ck_assert_uint_eq(p->acks, 2);
+	ck_assert_uint_eq(p->sent, 3);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -211,6 +242,7 @@ main(void)
 	tcase_add_test(tc, test_loss);
 	tcase_add_test(tc, test_ignored_acks);
 	tcase_add_test(tc, test_state);
+	tcase_add_test(tc, test_hello);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -89,6 +89,31 @@ ainftp_ctrl_free(struct ainftp_runtime *rt)
 	rt->quorum = NULL;
 }
 
+/*
+ * A new process of worker w of job j, taken in by an RX lcore's HELLO at
+ * rx_tsc and told to start at step: alive, and a member from that step
+ * (ainftp_quorum_hello), published with the next snapshot.
+ */
+static void
+ctrl_hello(struct ainftp_runtime *rt, uint16_t j, uint16_t w, uint32_t step, uint64_t rx_tsc)
+{
+	struct ainftp_ctrl *c = rt->ctrl;
+	struct ainftp_quorum_job *job = &c->quorum.jobs[j];
+
+	ainftp_swarm_hello(&c->swarm.jobs[j].peers[w], rx_tsc);
+	ainftp_quorum_hello(job, w, step, rx_tsc);
+	c->unpublished[j] = true;
+	if (job->m[w].quarantined)
+		AINFTP_LOG(NOTICE,
+			   "job %" PRIu32 ": worker %u joins again (HELLO), still quarantined",
+			   job->id, job->worker_id[w]);
+	else
+		AINFTP_LOG(INFO,
+			   "job %" PRIu32
+			   ": worker %u joins (HELLO): in the quorum from step %" PRIu32,
+			   job->id, job->worker_id[w], step);
+}
+
 unsigned int
 ainftp_ctrl_acks_drain(struct ainftp_runtime *rt)
 {
@@ -113,8 +138,12 @@ ainftp_ctrl_acks_drain(struct ainftp_runtime *rt)
 				 * timers assume too). A forged or replayed echo is
 				 * refused by ainftp_swarm_ack.
 				 */
-				if (a->job_idx < sw->n_jobs &&
-				    a->widx < sw->jobs[a->job_idx].n_workers)
+				if (a->job_idx >= sw->n_jobs ||
+				    a->widx >= sw->jobs[a->job_idx].n_workers)
+					continue;
+				if (a->kind == AINFTP_UP_HELLO)
+					ctrl_hello(rt, a->job_idx, a->widx, a->seq, a->rx_tsc);
+				else
 					ainftp_swarm_ack(&sw->jobs[a->job_idx].peers[a->widx],
 							 a->seq, a->tx_tsc, a->rx_tsc);
 			}

@@ -48,7 +48,10 @@ int ainftp_ctrl_setup(struct ainftp_runtime *rt, char *err, size_t errlen);
 /* After the ports are closed and every ring drained: the pool goes too. */
 void ainftp_ctrl_free(struct ainftp_runtime *rt);
 
-/* Take every ack waiting in the RX lcores' rings into the swarm. Returns how many. */
+/*
+ * Take every ack (into the swarm) and every new process's HELLO (into the swarm and
+ * the quorum: ainftp_quorum_hello) waiting in the RX lcores' rings. Returns how many.
+ */
 unsigned int ainftp_ctrl_acks_drain(struct ainftp_runtime *rt);
 /* One heartbeat round, to every worker with a known address. Returns heartbeats sent. */
 unsigned int ainftp_ctrl_heartbeat(struct ainftp_runtime *rt);

@@ -45,15 +45,21 @@ ainftp_quorum_init(struct ainftp_quorum *q, const struct ainftp_config *cfg, uin
 	}
 }
 
-/* A member that must leave, and why; AINFTP_OUT_NONE when it may stay. */
+/*
+ * A member that must leave, and why; AINFTP_OUT_NONE when it may stay. A new
+ * process is not judged on lag for a threshold after its HELLO: until the RX
+ * lcores have seen the snapshot that counts it, their lag is the old one's.
+ */
 static enum ainftp_out_reason
-leave_reason(const struct ainftp_quorum_job *job, const struct ainftp_health *h)
+leave_reason(const struct ainftp_quorum_job *job, const struct ainftp_member *m,
+	     const struct ainftp_health *h, uint64_t now)
 {
 	if (h->state == AINFTP_PEER_SILENT)
 		return AINFTP_OUT_SILENT;
 	if (h->srtt > job->threshold)
 		return AINFTP_OUT_RTT;
-	if (h->lag > job->threshold)
+	if (h->lag > job->threshold &&
+	    (m->starts == 0 || now < m->start_tsc || now - m->start_tsc >= job->threshold))
 		return AINFTP_OUT_LAG;
 	return AINFTP_OUT_NONE;
 }
@@ -143,7 +149,7 @@ ainftp_quorum_update(struct ainftp_quorum_job *job, const struct ainftp_health *
 		if (m->quarantined) {
 			/* Only the operator brings it back (ainftp_quorum_readmit). */
 		} else if (m->in) {
-			why = leave_reason(job, &h[i]);
+			why = leave_reason(job, m, &h[i], now);
 			if (why != AINFTP_OUT_NONE) {
 				leave(m, &h[i], why, now);
 				changed = true;
@@ -163,6 +169,25 @@ ainftp_quorum_update(struct ainftp_quorum_job *job, const struct ainftp_health *
 	}
 	rank_update(job, h);
 	return changed;
+}
+
+void
+ainftp_quorum_hello(struct ainftp_quorum_job *job, uint16_t i, uint32_t step, uint64_t now)
+{
+	struct ainftp_member *m = &job->m[i];
+
+	put(&m->starts, m->starts + 1);
+	put(&m->start_step, step);
+	put(&m->start_tsc, now);
+	if (!m->quarantined) {
+		if (!m->in) {
+			put(&m->rejoined, m->rejoined + 1);
+			put(&m->in, 1);
+			put(&job->n_members, job->n_members + 1);
+		}
+		put(&m->join_step, step);
+	}
+	put(&job->version, job->version + 1);
 }
 
 bool
@@ -248,6 +273,8 @@ ainftp_quorum_snapshot(const struct ainftp_quorum_job *job, struct ainftp_quorum
 		const struct ainftp_member *m = &job->m[i];
 		uint16_t id = job->worker_id[i];
 
+		out->starts[id] = (uint32_t)m->starts;
+		out->start_step[id] = (uint32_t)m->start_step;
 		if (m->quarantined)
 			out->quarantined |= UINT64_C(1) << id;
 		if (!m->in)

@@ -83,6 +83,12 @@ struct ainftp_member {
 	 */
 	uint64_t rank;
 	uint64_t contribs, drops;
+	/*
+	 * New processes of it taken in by a HELLO (ainftp_quorum_hello), the step
+	 * the latest was told to start at, and when it joined: for a threshold
+	 * from then, the lag is the new process's to show, not the old one's.
+	 */
+	uint64_t starts, start_step, start_tsc;
 };
 
 #define AINFTP_QUORUM_Q16 65536u
@@ -117,6 +123,18 @@ void ainftp_quorum_init(struct ainftp_quorum *q, const struct ainftp_config *cfg
  */
 bool ainftp_quorum_update(struct ainftp_quorum_job *job, const struct ainftp_health *h,
 			  uint64_t max_step, uint64_t now);
+
+/*
+ * A new process of worker index i joined at time now (an RX lcore took its
+ * HELLO, authenticated, with the job's geometry) and was told to start at
+ * `step`: a member required from that step on, whatever the old process's
+ * health was (out of the quorum, or not), and not downranked for lag before
+ * a threshold has passed (its silence and RTT are its own: ainftp_swarm_hello),
+ * unless quarantined: only the operator readmits it. Every HELLO taken is
+ * counted in the snapshot (starts, start_step), so that each RX lcore
+ * forgets what the old process left there. The membership moved: publish.
+ */
+void ainftp_quorum_hello(struct ainftp_quorum_job *job, uint16_t i, uint32_t step, uint64_t now);
 
 /*
  * The sentry's tick for one job: seen[i] and flagged[i] are worker index i's

@@ -50,6 +50,15 @@ ainftp_swarm_known(struct ainftp_peer *p)
 }
 
 void
+ainftp_swarm_hello(struct ainftp_peer *p, uint64_t now)
+{
+	if (now > p->hello_tsc)
+		put(&p->hello_tsc, now);
+	put(&p->srtt, 0);
+	put(&p->jitter, 0);
+}
+
+void
 ainftp_swarm_sent(struct ainftp_peer *p, uint32_t seq, uint64_t now)
 {
 	uint32_t gap = (uint32_t)(seq - (uint32_t)p->last_seq);
@@ -74,7 +83,7 @@ rtt_sample(struct ainftp_peer *p, uint64_t cycles)
 {
 	uint64_t srtt = p->srtt, jitter = p->jitter, rtt = cycles << AINFTP_SWARM_FRAC_BITS, d;
 
-	if (p->acks == 0) {
+	if (srtt == 0) {
 		put(&p->srtt, rtt);
 		put(&p->jitter, 0); /* RFC 3550 starts at 0 */
 		return;
@@ -126,10 +135,13 @@ ainftp_swarm_loss(const struct ainftp_peer *p)
 enum ainftp_peer_state
 ainftp_swarm_state(const struct ainftp_swarm_job *job, const struct ainftp_peer *p, uint64_t now)
 {
-	uint64_t last = get(&p->last_ack_tsc);
+	uint64_t last = get(&p->last_ack_tsc), hello = get(&p->hello_tsc);
 
 	if (!get(&p->known))
 		return AINFTP_PEER_UNKNOWN;
+	/* A new process's HELLO is news of it too, the latest if it came after the last ack. */
+	if (hello > last)
+		last = hello;
 	/* Never acked: silent once its first heartbeat has gone unanswered too long. */
 	if (last == 0)
 		last = get(&p->first_tsc);

@@ -41,8 +41,10 @@ struct ainftp_peer {
 	uint64_t last_seq;     /* sequence number of the latest heartbeat sent to it */
 	uint64_t first_tsc;    /* when its first heartbeat went; 0: none yet */
 	uint64_t last_ack_tsc; /* when its latest ack arrived; 0: never */
-	uint64_t srtt;	       /* smoothed RTT, 1/16 cycles (EWMA 1/8); 0: no sample yet */
-	uint64_t jitter;       /* EWMA 1/16 of |rtt - srtt|, 1/16 cycles */
+	uint64_t hello_tsc;    /* when a new process of it last joined (HELLO); 0: never */
+	/* smoothed RTT, 1/16 cycles (EWMA 1/8); 0: no sample yet (since its latest HELLO) */
+	uint64_t srtt;
+	uint64_t jitter; /* EWMA 1/16 of |rtt - srtt|, 1/16 cycles */
 	/* Bit i: heartbeat last_seq - i was acked. Bits past `sent` mean nothing. */
 	uint64_t window;
 };
@@ -86,6 +88,12 @@ void ainftp_swarm_init(struct ainftp_swarm *sw, const struct ainftp_config *cfg,
 
 /* Its address is known from now on: heartbeats go to it. */
 void ainftp_swarm_known(struct ainftp_peer *p);
+
+/*
+ * A new process of p joined at time now (an accepted HELLO): heard from then,
+ * as by an ack, and its RTT measured afresh (the old process's is not its).
+ */
+void ainftp_swarm_hello(struct ainftp_peer *p, uint64_t now);
 
 /* A heartbeat with sequence number seq went to p at time now. */
 void ainftp_swarm_sent(struct ainftp_peer *p, uint32_t seq, uint64_t now);

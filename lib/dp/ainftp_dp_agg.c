@@ -7,6 +7,7 @@
  * open slots.
  */
 #include <rte_cycles.h>
+#include <rte_ring.h>
 
 #include "ainftp_dp_private.h"
 
@@ -524,6 +525,83 @@ hello_compare(const struct ainftp_dp_job *job, const struct ainftp_hdr *h)
 	return AINFTP_HELLO_OK;
 }
 
+/*
+ * A new process of worker widx (id `id`) starts at `step`, told so by a
+ * HELLO_ACK (here, or on another lcore: the snapshot's starts). What the old
+ * process left on this lcore must not count for the new one: its data in
+ * chunks of `step` and later, which the new one sends again, is forgotten
+ * with the chunks it is in (their other workers' probes are told that
+ * their data is missing, and they send it again: a sum never mixes two
+ * processes of one worker); chunks before `step` keep it (the old run's
+ * steps, which the new process leaves out). Its lateness starts afresh: the
+ * control lcore ranks the new process, not the old one.
+ */
+static void
+worker_restarted(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
+		 unsigned int id, uint32_t step)
+{
+	struct ainftp_dp_worker *w = &job->workers[widx];
+	uint64_t bit = UINT64_C(1) << id;
+	uint32_t k;
+
+	for (k = 0; k < job->n_slots; k++) {
+		struct ainftp_slot *s = job->slots[k];
+
+		if (s == NULL || s->seq == AINFTP_SEQ_NONE || s->done || !(s->bitmap & bit) ||
+		    (uint32_t)(s->seq >> 32) < step)
+			continue;
+		ainftp_slot_forget(s);
+		ainftp_ctr_add(&ctx->stats->port[job->port_idx].chunks_abandoned, 1);
+	}
+	w->absent_lo = 0;
+	w->absent_hi = step;
+	__atomic_store_n(&w->lag_ewma, 0, __ATOMIC_RELAXED);
+}
+
+/*
+ * A new process's HELLO, taken: it is a member from the step its HELLO_ACK
+ * gives (this lcore's copy of the quorum says so now; the control lcore,
+ * told through the ring, says so to every lcore with its next snapshot and
+ * takes it for alive), and its results go to its new port. 0, or -1 when the
+ * ring is full: nothing moved, and nothing is answered (its client asks
+ * again).
+ */
+static int
+hello_take(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
+	   const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+	   const struct rte_udp_hdr *udp)
+{
+	struct ainftp_dp_worker *w = &job->workers[widx];
+	unsigned int id = rte_be_to_cpu_16(h->worker);
+	struct ainftp_hb_ack a = {
+		.job_idx = job->idx,
+		.widx = (uint8_t)widx,
+		.kind = AINFTP_UP_HELLO,
+		.seq = job->done_next,
+		.rx_tsc = rte_rdtsc(),
+	};
+
+	if (unlikely(rte_ring_enqueue_elem(ctx->dp.hb_ring, &a, sizeof(a)) != 0))
+		return -1;
+	w->hello_taken = true;
+	w->hello_nonce = rte_be_to_cpu_64(h->bitmap);
+	w->hello_step = job->done_next;
+	w->starts++;
+	worker_restarted(ctx, job, widx, id, w->hello_step);
+	if (!(job->q.quarantined >> id & 1))
+		ainftp_quorum_admit(&job->q, id, w->hello_step);
+	if (w->udp_port != udp->src_port || !rte_is_same_ether_addr(&w->mac, &eth->src_addr))
+		worker_learn(ctx, job, w, eth, udp);
+	return 0;
+}
+
+/*
+ * A HELLO that passed its checks and tag. With the job's geometry, and a
+ * nonce other than the one this lcore took last from the worker, it is a new
+ * process's: taken in (hello_take). The same nonce again is the same
+ * process asking again (its ack lost) or a copy of its HELLO on the wire:
+ * answered as the first one was, and nothing moves.
+ */
 void
 ainftp_dp_hello(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
 		const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
@@ -531,15 +609,20 @@ ainftp_dp_hello(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned i
 {
 	struct ainftp_dp_worker *w = &job->workers[widx];
 	enum ainftp_hello_status status = hello_compare(job, h);
+	uint32_t step = job->done_next;
 
-	ainftp_ctr_add(&ctr->hellos, 1);
-	/* A new process starts at done_next: it leaves every step before out. */
 	if (status == AINFTP_HELLO_OK) {
-		w->absent_lo = 0;
-		w->absent_hi = job->done_next;
+		if ((!w->hello_taken || w->hello_nonce != rte_be_to_cpu_64(h->bitmap)) &&
+		    unlikely(hello_take(ctx, job, widx, h, eth, udp) != 0)) {
+			ainftp_drop(ctr, AINFTP_DROP_HB_RING_FULL);
+			ainftp_ctr_add(&w->drops, 1);
+			return;
+		}
+		step = w->hello_step;
 	}
-	ainftp_dp_hello_out(ctx, job->port_idx, job, job->auth ? &w->key : NULL, h, status, eth,
-			    w->ipv4, udp, ctr);
+	ainftp_ctr_add(&ctr->hellos, 1);
+	ainftp_dp_hello_out(ctx, job->port_idx, job, job->auth ? &w->key : NULL, h, status, step,
+			    eth, w->ipv4, udp, ctr);
 }
 
 /* A slot the quorum no longer holds back: complete it now (a shortage of mbufs: next scan). */
@@ -650,6 +733,36 @@ sentry_sync(struct ainftp_dp_job *job)
 	}
 }
 
+/*
+ * A new snapshot against what this lcore knows of the workers' processes:
+ * one taken in by a HELLO elsewhere (its start counted there first) is
+ * forgotten here too; one this lcore took in that the snapshot does not
+ * count yet stays a member in the copy (a snapshot made before the control
+ * lcore saw the HELLO must not undo it).
+ */
+static void
+starts_sync(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job)
+{
+	uint16_t id;
+
+	for (id = 0; id < AINFTP_MAX_WORKERS; id++) {
+		uint8_t idx = job->worker_idx[id];
+		struct ainftp_dp_worker *w;
+		int32_t ahead;
+
+		if (idx == AINFTP_DP_NO_WORKER)
+			continue;
+		w = &job->workers[idx];
+		ahead = (int32_t)(job->q.starts[id] - w->starts);
+		if (ahead > 0) {
+			w->starts = job->q.starts[id];
+			worker_restarted(ctx, job, idx, id, job->q.start_step[id]);
+		} else if (ahead < 0 && !(job->q.quarantined >> id & 1)) {
+			ainftp_quorum_admit(&job->q, id, w->hello_step);
+		}
+	}
+}
+
 void
 ainftp_dp_begin(struct ainftp_rx_ctx *ctx, uint64_t now)
 {
@@ -664,6 +777,7 @@ ainftp_dp_begin(struct ainftp_rx_ctx *ctx, uint64_t now)
 		/* Rare: a copy only when the control lcore published a new version. */
 		if (unlikely(q->version != dp->jobs[j].q.version)) {
 			dp->jobs[j].q = *q;
+			starts_sync(ctx, &dp->jobs[j]);
 			sentry_sync(&dp->jobs[j]);
 			moved = true;
 		}

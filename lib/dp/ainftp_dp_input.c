@@ -167,7 +167,7 @@ ack_forward(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int w
 	ainftp_hdr_read(h, &msg);
 	a.job_idx = (uint16_t)(job - ctx->dp.jobs);
 	a.widx = (uint8_t)widx;
-	a.pad = 0;
+	a.kind = AINFTP_UP_ACK;
 	a.seq = msg.step;
 	a.tx_tsc = msg.bitmap;
 	a.rx_tsc = rte_rdtsc();
@@ -255,14 +255,14 @@ hello_refuse(struct ainftp_rx_ctx *ctx, uint16_t port_idx, const struct dp_pkt *
 	     const struct rte_ipv4_hdr *ip, enum ainftp_bad why, struct ainftp_port_ctr *ctr)
 {
 	if (why == AINFTP_BAD_JOB)
-		ainftp_dp_hello_out(ctx, port_idx, NULL, NULL, p->h, AINFTP_HELLO_JOB, p->eth,
+		ainftp_dp_hello_out(ctx, port_idx, NULL, NULL, p->h, AINFTP_HELLO_JOB, 0, p->eth,
 				    ip->src_addr, p->udp, ctr);
 	else if (why == AINFTP_BAD_WORKER)
-		ainftp_dp_hello_out(ctx, port_idx, NULL, NULL, p->h, AINFTP_HELLO_WORKER, p->eth,
+		ainftp_dp_hello_out(ctx, port_idx, NULL, NULL, p->h, AINFTP_HELLO_WORKER, 0, p->eth,
 				    ip->src_addr, p->udp, ctr);
 	else if (why == AINFTP_BAD_AUTH_MISSING) /* a client without the job's key */
-		ainftp_dp_hello_out(ctx, port_idx, p->job, NULL, p->h, AINFTP_HELLO_AUTH, p->eth,
-				    ip->src_addr, p->udp, ctr);
+		ainftp_dp_hello_out(ctx, port_idx, p->job, NULL, p->h, AINFTP_HELLO_AUTH,
+				    p->job->done_next, p->eth, ip->src_addr, p->udp, ctr);
 }
 
 /* Header, type, job and the type's checks before the tag; false when refused (counted). */

@@ -319,7 +319,7 @@ ainftp_dp_state_out(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 void
 ainftp_dp_hello_out(struct ainftp_rx_ctx *ctx, uint16_t port_idx, const struct ainftp_dp_job *job,
 		    const struct ainftp_mac_key *mk, const struct ainftp_hdr *h,
-		    enum ainftp_hello_status status, const struct rte_ether_hdr *eth,
+		    enum ainftp_hello_status status, uint32_t step, const struct rte_ether_hdr *eth,
 		    uint32_t src_ip, const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr)
 {
 	struct ainftp_hello_info hi = {.status = (uint8_t)status};
@@ -339,7 +339,7 @@ ainftp_dp_hello_out(struct ainftp_rx_ctx *ctx, uint16_t port_idx, const struct a
 		hi.slots = job->n_slots;
 		hi.lanes = job->lanes;
 		hi.result_encoding = (uint8_t)job->rcodec->enc;
-		hi.step = job->done_next;
+		hi.step = step;
 		hi.auth = (uint8_t)((job->auth ? AINFTP_HELLO_AUTH_DATA : 0) |
 				    (job->result_tags ? AINFTP_HELLO_AUTH_RESULTS : 0));
 	}

@@ -66,11 +66,12 @@ void ainftp_dp_state_out(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *
 
 /*
  * Output: a HELLO_ACK to the sender of h (eth, src_ip, udp) with the job's
- * geometry (job NULL: no such job) and status; tagged under mk unless NULL.
+ * geometry (job NULL: no such job), status and the step to start at; tagged
+ * under mk unless NULL.
  */
 void ainftp_dp_hello_out(struct ainftp_rx_ctx *ctx, uint16_t port_idx,
 			 const struct ainftp_dp_job *job, const struct ainftp_mac_key *mk,
-			 const struct ainftp_hdr *h, enum ainftp_hello_status status,
+			 const struct ainftp_hdr *h, enum ainftp_hello_status status, uint32_t step,
 			 const struct rte_ether_hdr *eth, uint32_t src_ip,
 			 const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr);
 

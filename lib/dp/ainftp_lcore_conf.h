@@ -68,6 +68,17 @@ struct ainftp_dp_worker {
 	/* Ethernet, IPv4 and UDP headers of its results, built when its address is learnt. */
 	uint8_t tmpl[AINFTP_UDP_HDRS_LEN];
 	/*
+	 * Its processes: the nonce of the latest HELLO this lcore took in as a new
+	 * process's (hello_taken), the step that HELLO's ack gave it (every copy
+	 * of the same HELLO gets the same answer and moves nothing), and how many
+	 * new processes this lcore has forgotten the old one of (its own HELLOs,
+	 * and the snapshot's starts for those taken elsewhere).
+	 */
+	uint64_t hello_nonce;
+	uint32_t hello_step;
+	uint32_t starts;
+	bool hello_taken;
+	/*
 	 * How late its data is on this lcore, for the control lcore's ranking:
 	 * single writer, relaxed atomics (as counters), read by ainftp_dp_worker_lag.
 	 */

@@ -68,6 +68,12 @@ ainftp_slot_drop(struct ainftp_slot *s)
 	slot_reset(s, s->seq, true);
 }
 
+void
+ainftp_slot_forget(struct ainftp_slot *s)
+{
+	slot_reset(s, s->shadow_seq, s->shadow_seq != AINFTP_SEQ_NONE);
+}
+
 void *
 ainftp_slot_complete(struct ainftp_slot *s, void *result)
 {

@@ -144,6 +144,15 @@ ainftp_slot_desc_conflict(const struct ainftp_slot *s, uint64_t seq, uint64_t de
  */
 void ainftp_slot_drop(struct ainftp_slot *s);
 
+/*
+ * Forget the chunk being summed as if it had never started: a contributor's
+ * process died and a new one will send that chunk again, which must not
+ * find the old one's data in the sum. The slot is back at its kept result
+ * (or empty); whoever sends to the chunk again starts it afresh, and a
+ * probe for it is told its data is missing.
+ */
+void ainftp_slot_forget(struct ainftp_slot *s);
+
 /* Mark the chunk complete with its result kept; returns the previous shadow to release. */
 void *ainftp_slot_complete(struct ainftp_slot *s, void *result);
 
