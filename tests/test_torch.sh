@@ -12,7 +12,8 @@
 # Debian's torchrun, 4 ranks on job 10 (min_quorum 4): all_reduce of sizes,
 # dtypes and ops against the reference, DDP with init_process_group("ainftp")
 # and no hook against a Gloo group, then a rank on a wrong job and a rank with
-# a wrong key: every rank must fail at init with a message that says so.
+# a wrong key: every rank must fail at init with a message that says so; then a
+# second, shorter run on the same box (the appliance takes the new processes back).
 # Usage: test_torch.sh APP SRCDIR PYTHONPATH [sentry|c10d]. Exit 77 (skipped)
 # without torch or scikit-learn in /usr/bin/python3, or for c10d without the
 # built backend (ainftp._c10d).
@@ -82,6 +83,14 @@ if [ "${4:-}" = c10d ]; then
 			fail "--fault $fault: torchrun exited $rc, $n of 4 ranks failed as they should"
 		}
 	done
+	# A new training run on the same box, after the runs above ended and their
+	# processes went away (some of them after joining only): every all-reduce
+	# must again hold every rank (a partial result fails the run).
+	if [ "$rc" = 0 ]; then
+		echo "a second run on the same box: 3 epochs, every all-reduce of every rank"
+		"$lab" exec --name "$name" -- env GLOO_SOCKET_IFNAME=lo timeout 400 "${run[@]}" \
+			--epochs 3 --min-accuracy 0 --max-gap 100 || rc=$?
+	fi
 else
 	"$lab" exec --name "$name" -- "$python" "${run[@]}" || rc=$?
 fi
