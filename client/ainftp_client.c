@@ -1287,8 +1287,8 @@ engine(void *arg)
 
 /* ------------------------------------------------------------ open and close */
 
-static int
-opts_check(const struct ainftp_opts *o)
+int
+ainftp_client_opts_check(const struct ainftp_opts *o)
 {
 	if (!o->has_appliance)
 		return ainftp_client_seterr_status(AINFTP_E_INVAL,
@@ -1471,9 +1471,6 @@ ainftp_box_open(const struct ainftp_opts *o, struct box **out)
 	int rc;
 
 	*out = NULL;
-	rc = opts_check(o);
-	if (rc < 0)
-		return rc;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return ainftp_client_seterr_status(AINFTP_E_NOMEM, "open: out of memory");

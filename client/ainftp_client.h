@@ -148,7 +148,7 @@ int ainftp_client_open(const struct ainftp_opts *o, struct ainftp_client **out);
  * (their waiters return). Requests must still be freed. NULL is a no-op.
  */
 void ainftp_client_close(struct ainftp_client *c);
-/* The local UDP port the client sends from and receives on. */
+/* The local UDP port the client sends from and receives on (of a sharded job: box 0's). */
 int ainftp_client_local_port(const struct ainftp_client *c);
 
 /*

@@ -93,7 +93,9 @@ void ainftp_client_wipe(void *p, size_t n);
 struct box;
 struct box_req;
 
-/* ainftp_client_open for one box: the options checked, the join done, the thread started. */
+/* What ainftp_client_open refuses in the options, before it opens any box. */
+int ainftp_client_opts_check(const struct ainftp_opts *o);
+/* ainftp_client_open for one box (options checked): the join done, the thread started. */
 int ainftp_box_open(const struct ainftp_opts *o, struct box **out);
 void ainftp_box_close(struct box *c);
 uint16_t ainftp_box_local_port(const struct box *c);

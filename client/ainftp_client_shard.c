@@ -67,6 +67,9 @@ ainftp_client_open(const struct ainftp_opts *o, struct ainftp_client **out)
 						   "ainftp_client_open: options and out are "
 						   "required (got NULL)");
 	*out = NULL;
+	rc = ainftp_client_opts_check(o);
+	if (rc < 0)
+		return rc;
 	/* Each box's engine has a socket of its own: consecutive ports from bind_port. */
 	if (o->bind_port != 0 && o->bind_port + o->shards - 1u > 65535)
 		return ainftp_client_seterr_status(

@@ -3685,6 +3685,14 @@ START_TEST(shard_join_mismatch)
 	ck_assert_msg(strstr(ainftp_last_error(), "join: box 127.0.0.1 is shard 0 of 1 here, the "
 						  "box says shard 0 of 2") != NULL,
 		      "message \"%s\"", ainftp_last_error());
+	/* Box 1 would bind port 65536: refused before any box is asked. */
+	o = fake_opts(f[0], "appliance", SHARDS, "bind_port", "65535", NULL);
+	rc = ainftp_client_open(o, &c);
+	ainftp_opts_free(o);
+	ck_assert_int_eq(rc, AINFTP_E_INVAL);
+	ck_assert_msg(strncmp(ainftp_last_error(), "option \"bind_port\"", 18) == 0,
+		      "message \"%s\"", ainftp_last_error());
+	ck_assert_uint_eq(fake_get(f[0], &f[0]->hellos), 2);
 	fake_free(f[0]);
 	fake_free(f[1]);
 }
