@@ -276,15 +276,17 @@ ainftp_req_test(struct ainftp_req *r)
 }
 
 /*
- * The part whose status is the request's, NULL when all succeeded: the
- * first failure in box order, else the first AINFTP_E_SKIPPED or
- * AINFTP_E_OVERFLOW (their buffers hold results: not failures).
+ * Wait for every part (a request is complete, and its buffer the caller's
+ * again, only when each box is done with its part), then the part whose
+ * status is the request's, NULL when all succeeded: the first failure in box
+ * order, else the first AINFTP_E_SKIPPED or AINFTP_E_OVERFLOW (their buffers
+ * hold results: not failures).
  */
 static struct box_req *
 req_verdict(const struct ainftp_req *r, int *status)
 {
-	struct box_req *soft = NULL;
-	int soft_status = 0;
+	struct box_req *hard = NULL, *soft = NULL;
+	int hard_status = 0, soft_status = 0;
 
 	for (unsigned int b = 0; b < r->n_boxes; b++) {
 		int s;
@@ -297,13 +299,13 @@ req_verdict(const struct ainftp_req *r, int *status)
 				soft = r->sub[b];
 				soft_status = s;
 			}
-		} else if (s < 0) {
-			*status = s;
-			return r->sub[b];
+		} else if (s < 0 && hard == NULL) {
+			hard = r->sub[b];
+			hard_status = s;
 		}
 	}
-	*status = soft_status;
-	return soft;
+	*status = hard != NULL ? hard_status : soft_status;
+	return hard != NULL ? hard : soft;
 }
 
 /* No deadline of its own: each box's engine completes its part (timeout_ms, or close). */

@@ -3656,6 +3656,48 @@ START_TEST(shard_box_silent)
 }
 END_TEST
 
+/*
+ * A request is complete only when every box is done with its part: box 0
+ * fails first (silent), box 1 answers slowly; the wait returns the failure
+ * only once box 1's part is in, and box 1's elements hold its results.
+ */
+START_TEST(shard_wait_for_every_part)
+{
+	float x[4 * ELEMS], want[4 * ELEMS];
+	struct ainftp_client *c;
+	struct ainftp_req *r;
+	struct fake *f[2];
+	uint64_t bm[4];
+	uint32_t step;
+	int rc;
+
+	shard_fakes(f, 1);
+	pthread_mutex_lock(&f[0]->mu);
+	f[0]->silent = true;
+	pthread_mutex_unlock(&f[0]->mu);
+	pthread_mutex_lock(&f[1]->mu);
+	f[1]->delay_us = 250000;
+	pthread_mutex_unlock(&f[1]->mu);
+	c = OPEN(f[0], "appliance", SHARDS, "timeout_ms", "300", NULL);
+	fill(x, 4 * ELEMS, 90);
+	for (int i = 0; i < 4 * ELEMS; i++)
+		want[i] = i >= 2 * ELEMS ? x[i] * 3.0f : x[i];
+	ck_assert_int_eq(ainftp_allreduce_start(c, x, 4 * ELEMS, AINFTP_OP_SUM, &r), 0);
+	rc = ainftp_req_wait(r);
+	ck_assert_msg(rc == AINFTP_E_TIMEOUT, "got %d: %s", rc, ainftp_last_error());
+	ck_assert_int_eq(ainftp_req_test(r), 1);
+	ck_assert_ptr_nonnull(strstr(ainftp_req_error(r), "appliance 127.0.0.1 (shard 0 of 2)"));
+	ck_assert_int_eq(ainftp_req_info(r, &step, bm, 4), 0);
+	ck_assert_uint_eq(bm[2], 0x38);
+	ck_assert_uint_eq(bm[3], 0x38);
+	ck_assert_bits_eq(x + 2 * ELEMS, want + 2 * ELEMS, 2 * ELEMS);
+	ainftp_req_free(r);
+	ainftp_client_close(c);
+	fake_free(f[0]);
+	fake_free(f[1]);
+}
+END_TEST
+
 /* Views of the split that differ fail the join, naming the box and both views. */
 START_TEST(shard_join_mismatch)
 {
@@ -3790,6 +3832,7 @@ client_suite(void)
 	tcase_add_test(shards, cluster_fills_shards);
 	tcase_add_loop_test(shards, shard_split, 0, sizeof(shard_sizes) / sizeof(shard_sizes[0]));
 	tcase_add_test(shards, shard_box_silent);
+	tcase_add_test(shards, shard_wait_for_every_part);
 	tcase_add_test(shards, shard_join_mismatch);
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
