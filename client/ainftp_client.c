@@ -146,10 +146,11 @@ struct box_req {
 	int op;
 	uint64_t desc; /* its size and op, in every DATA and PROBE (ainftp_req_desc) */
 	uint32_t step;
-	uint32_t nchunks;
-	uint32_t next;	  /* engine: next chunk to send */
-	uint32_t done;	  /* engine: chunks whose result arrived, or skipped */
-	uint32_t skipped; /* engine: chunks the job completed without this worker */
+	uint32_t min_step; /* the step is at least this: the job's, as another box said */
+	uint32_t nchunks;  /* 0: another box's request only (it still takes a step here) */
+	uint32_t next;	   /* engine: next chunk to send */
+	uint32_t done;	   /* engine: chunks whose result arrived, or skipped */
+	uint32_t skipped;  /* engine: chunks the job completed without this worker */
 	bool overflow;
 	uint64_t *bitmaps;    /* engine: each chunk's contributors (0: skipped) */
 	struct box_req *link; /* submit queue, then the engine's active list */
@@ -297,7 +298,7 @@ ainftp_box_req_info(const struct box_req *r, uint32_t *step, const uint64_t **bi
 }
 
 struct box_req *
-ainftp_box_req_new(const struct box *c, float *buf, size_t n, int op)
+ainftp_box_req_new(const struct box *c, float *buf, size_t n, int op, uint32_t min_step)
 {
 	struct box_req *r = calloc(1, sizeof(*r));
 
@@ -306,12 +307,13 @@ ainftp_box_req_new(const struct box *c, float *buf, size_t n, int op)
 	r->buf = buf;
 	r->n = n;
 	r->op = op;
+	r->min_step = min_step;
 	r->nchunks = (uint32_t)((n + c->o.elems - 1) / c->o.elems);
 	/* Under 2^32 chunks of under 2^16 elements: n fits the descriptor's 48 bits. */
 	r->desc = ainftp_req_desc(n, (unsigned int)op);
 	/* One allocation per request, none per chunk: what ainftp_req_info reports. */
 	r->bitmaps = calloc(r->nchunks, sizeof(*r->bitmaps));
-	if (r->bitmaps == NULL) {
+	if (r->bitmaps == NULL && r->nchunks > 0) {
 		free(r);
 		return NULL;
 	}
@@ -484,7 +486,7 @@ send_cursor(struct box *c)
 	struct box_req *r;
 
 	for (r = c->act_head; r != NULL; r = r->link)
-		if (r->next < r->nchunks)
+		if (r->next < r->nchunks || r->nchunks == 0)
 			return r;
 	return NULL;
 }
@@ -669,6 +671,20 @@ tx_add(struct box *c, struct txbatch *b, uint32_t slot)
 	return b->n == (c->gso ? TX_MAX : BATCH) ? tx_flush(c, b) : 0;
 }
 
+/*
+ * A request's step: the next one here, or the job's where another box of a
+ * sharded job knows it to be further on (this box's parts would otherwise
+ * be summed with the job's earlier requests).
+ */
+static uint32_t
+step_take(struct box *c, const struct box_req *r)
+{
+	uint32_t step = r->min_step > c->next_step ? r->min_step : c->next_step;
+
+	c->next_step = step + 1;
+	return step;
+}
+
 /* Start new chunks while their slots are free and the window allows. */
 static int
 send_new(struct box *c, uint64_t now, struct txbatch *b)
@@ -679,10 +695,16 @@ send_new(struct box *c, uint64_t now, struct txbatch *b)
 		uint32_t s = r->next & (c->o.slots - 1);
 		struct inflight *f = &c->slot[s];
 
+		if (r->nchunks == 0) {
+			/* No chunk here: the request takes its step and ends, in order. */
+			r->step = step_take(c, r);
+			req_maybe_done(c, r);
+			continue;
+		}
 		if (f->req != NULL)
 			break;	  /* the slot's previous chunk has no result yet */
 		if (r->next == 0) /* a step boundary: every chunk of a request has one step */
-			r->step = c->next_step++;
+			r->step = step_take(c, r);
 		if (build_data(c, r, r->next, f->pkt) < 0) {
 			engine_fail(c, AINFTP_E_VALUE,
 				    "all-reduce: a NaN or infinity appeared in the buffer "
@@ -1230,7 +1252,7 @@ can_send(struct box *c)
 	struct box_req *r = send_cursor(c);
 
 	return r != NULL && c->in_flight < c->cwnd &&
-	       c->slot[r->next & (c->o.slots - 1)].req == NULL;
+	       (r->nchunks == 0 || c->slot[r->next & (c->o.slots - 1)].req == NULL);
 }
 
 static int

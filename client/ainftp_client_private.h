@@ -103,8 +103,14 @@ uint16_t ainftp_box_local_port(const struct box *c);
 void ainftp_box_stats(struct box *c, struct ainftp_client_stats *s);
 uint32_t ainftp_box_next_step(struct box *c);
 
-/* A request of buf[0..n) for box c, not yet queued; NULL when out of memory. */
-struct box_req *ainftp_box_req_new(const struct box *c, float *buf, size_t n, int op);
+/*
+ * A request of buf[0..n) for box c, not yet queued; NULL when out of memory.
+ * n 0: no chunk of the job's request is this box's, but it takes a step
+ * here too, so that every box numbers the job's requests alike. Its step
+ * is at least min_step.
+ */
+struct box_req *ainftp_box_req_new(const struct box *c, float *buf, size_t n, int op,
+				   uint32_t min_step);
 /*
  * Queue reqs[b] on boxes[b] (NULL: nothing for that box), all or none: when
  * one of the boxes failed earlier, none is queued and AINFTP_E_FAILED is

@@ -194,22 +194,44 @@ req_destroy(struct ainftp_req *r)
 }
 
 /*
+ * The step every part starts at or after: the furthest any box has said the
+ * job is. A box that joined earlier in the job's life than another, or that
+ * did not yet tell this worker to skip ahead (STATE stale) as another did,
+ * would otherwise put its part in an earlier request of the job than the
+ * other boxes put theirs. One box: its own.
+ */
+static uint32_t
+job_step(struct ainftp_client *c)
+{
+	uint32_t step = 0;
+
+	for (unsigned int b = 0; c->n_boxes > 1 && b < c->n_boxes; b++) {
+		uint32_t s = ainftp_box_next_step(c->box[b]);
+
+		step = s > step ? s : step;
+	}
+	return step;
+}
+
+/*
  * Box b's part: the chunks [first, end) of the shard rule, that is elements
- * first * elems up to end * elems or n. A box that owns none gets no request
- * at all, so its step does not move: every worker splits alike.
+ * first * elems up to end * elems or n. A box that owns none gets an empty
+ * part that sends nothing: the box sees no request, but the client takes
+ * the step there too, so that all boxes number the job's requests alike.
  */
 static int
 req_split(struct ainftp_client *c, struct ainftp_req *r, float *buf, size_t n, int op)
 {
+	uint32_t step = job_step(c);
+
 	for (unsigned int b = 0; b < c->n_boxes; b++) {
 		uint32_t first = ainftp_shard_first(r->nchunks, b, c->n_boxes);
 		uint32_t end = ainftp_shard_first(r->nchunks, b + 1, c->n_boxes);
 		size_t lo = (size_t)first * c->elems, hi = (size_t)end * c->elems;
 
 		r->first[b] = first;
-		if (first == end)
-			continue;
-		r->sub[b] = ainftp_box_req_new(c->box[b], buf + lo, (hi < n ? hi : n) - lo, op);
+		r->sub[b] = ainftp_box_req_new(c->box[b], buf + lo,
+					       first == end ? 0 : (hi < n ? hi : n) - lo, op, step);
 		if (r->sub[b] == NULL)
 			return ainftp_client_seterr_status(AINFTP_E_NOMEM,
 							   "all-reduce: out of memory");
@@ -344,9 +366,9 @@ ainftp_req_free(struct ainftp_req *r)
 }
 
 /*
- * The step is the last box's: it owns chunks of every request (the shard
- * rule gives it at least one), so its steps count the job's requests as one
- * box's do. The bitmaps are each box's, at its chunks' places.
+ * The step is the last box's, the one whose part has chunks of every request
+ * (the shard rule gives it at least one), that is the step the box summed it
+ * at. The bitmaps are each box's, at its chunks' places.
  */
 int
 ainftp_req_info(const struct ainftp_req *r, uint32_t *step, uint64_t *bitmaps, size_t n)

@@ -3555,7 +3555,7 @@ END_TEST
 
 /*
  * The shard rule: of k chunks, box 0 owns the first floor(k/2), box 1 the
- * rest; under two chunks box 0 gets no request at all, and its step stays.
+ * rest; under two chunks box 0 gets no request at all.
  * Sizes: one element, a chunk and one (a short last chunk on box 1), exact
  * multiples with an odd and an even count, and a short last chunk after 5.
  */
@@ -3597,9 +3597,10 @@ START_TEST(shard_split)
 	ck_assert_uint_eq(fake_get(f[0], &f[0]->new_chunks), first1);
 	ck_assert_uint_eq(fake_get(f[1], &f[1]->new_chunks), k - first1);
 	pthread_mutex_lock(&f[0]->mu);
+	/* Box 0 said step 10, box 1 20: the job is at 20, and so is box 0's part. */
 	ck_assert_uint_eq(f[0]->nsteps, first1 > 0 ? 1 : 0);
 	if (first1 > 0)
-		ck_assert_uint_eq(f[0]->steps[0], 10);
+		ck_assert_uint_eq(f[0]->steps[0], 20);
 	ck_assert_uint_eq(f[0]->hello_info.shard, 0);
 	ck_assert_uint_eq(f[0]->hello_info.shards, 2);
 	pthread_mutex_unlock(&f[0]->mu);
@@ -3692,6 +3693,53 @@ START_TEST(shard_wait_for_every_part)
 	ck_assert_uint_eq(bm[3], 0x38);
 	ck_assert_bits_eq(x + 2 * ELEMS, want + 2 * ELEMS, 2 * ELEMS);
 	ainftp_req_free(r);
+	ainftp_client_close(c);
+	fake_free(f[0]);
+	fake_free(f[1]);
+}
+END_TEST
+
+/*
+ * Every box numbers the job's requests alike: a request with no chunk on box
+ * 0 still takes its step there (box 0 sees nothing of it), so the next
+ * request's parts are the same step on both boxes.
+ */
+START_TEST(shard_steps_align)
+{
+	float one[2] = {1.5f, 2.5f}, x[4 * ELEMS];
+	struct ainftp_client *c;
+	struct ainftp_req *r[3];
+	struct fake *f[2];
+	uint32_t step;
+
+	shard_fakes(f, 1);
+	/* Box 1 answers slowly: the third request is queued before box 1 starts the second. */
+	pthread_mutex_lock(&f[1]->mu);
+	f[1]->delay_us = 100000;
+	pthread_mutex_unlock(&f[1]->mu);
+	c = OPEN(f[0], "appliance", SHARDS, NULL);
+	fill(x, 4 * ELEMS, 95);
+	ck_assert_int_eq(ainftp_allreduce_start(c, &one[0], 1, AINFTP_OP_SUM, &r[0]), 0);
+	ck_assert_int_eq(ainftp_allreduce_start(c, &one[1], 1, AINFTP_OP_SUM, &r[1]), 0);
+	ck_assert_int_eq(ainftp_allreduce_start(c, x, 4 * ELEMS, AINFTP_OP_SUM, &r[2]), 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_msg(ainftp_req_wait(r[i]) == 0, "%s", ainftp_last_error());
+		ck_assert_int_eq(ainftp_req_info(r[i], &step, NULL, 0), 0);
+		ck_assert_uint_eq(step, 20 + (uint32_t)i);
+		ainftp_req_free(r[i]);
+	}
+	ck_assert_float_eq(one[0], 4.5f);
+	ck_assert_float_eq(one[1], 7.5f);
+	ck_assert_int_eq(ainftp_client_next_step(c, &step), 0);
+	ck_assert_uint_eq(step, 23);
+	pthread_mutex_lock(&f[0]->mu);
+	ck_assert_uint_eq(f[0]->nsteps, 1);
+	ck_assert_uint_eq(f[0]->steps[0], 22);
+	pthread_mutex_unlock(&f[0]->mu);
+	pthread_mutex_lock(&f[1]->mu);
+	ck_assert_uint_eq(f[1]->nsteps, 3);
+	ck_assert_uint_eq(f[1]->steps[2], 22);
+	pthread_mutex_unlock(&f[1]->mu);
 	ainftp_client_close(c);
 	fake_free(f[0]);
 	fake_free(f[1]);
@@ -3833,6 +3881,7 @@ client_suite(void)
 	tcase_add_loop_test(shards, shard_split, 0, sizeof(shard_sizes) / sizeof(shard_sizes[0]));
 	tcase_add_test(shards, shard_box_silent);
 	tcase_add_test(shards, shard_wait_for_every_part);
+	tcase_add_test(shards, shard_steps_align);
 	tcase_add_test(shards, shard_join_mismatch);
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
