@@ -216,6 +216,12 @@ run(void)
 	}
 	AINFTP_LOG(INFO, "running: %u port(s), %u RX lcore(s), control on lcore %u, %u job(s)",
 		   rt.n_ports, ainftp_config_rx_lcore_count(&cfg), cfg.control_lcore, cfg.n_jobs);
+	/* Where this box is in each sharded job: what a worker's failed join is compared to. */
+	for (uint16_t j = 0; j < cfg.n_jobs; j++)
+		if (cfg.jobs[j].shard_count > 1)
+			AINFTP_LOG(INFO, "job %u: shard %u of %u (docs/PROTOCOL.md, \"Shards\")",
+				   cfg.jobs[j].id, cfg.jobs[j].shard_index,
+				   cfg.jobs[j].shard_count);
 	ainftp_lcores_run(&rt);
 	AINFTP_LOG(INFO, "stopping");
 	metrics_stop(metrics, metrics_tid);

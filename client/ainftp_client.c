@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The worker client: requests, the engine thread, and the public calls.
+ * One box's engine (ainftp_client_private.h): its requests and its thread;
+ * ainftp_client_shard.c has the public calls, over the job's boxes. Also the
+ * calls' shared error handling.
  *
  * The engine owns the socket. Each request is cut into chunks of the job's
  * elems_per_packet (the last one zero-padded); chunk c of the request with step
@@ -24,7 +26,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/errqueue.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <poll.h>
@@ -55,7 +56,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define GSO_MAX_BYTES 65000 /* one GSO send stays under 64 KiB of UDP payload */
 #define RX_BUF 9216	    /* a jumbo datagram */
 #define IDLE_WAIT_MS 100    /* engine wake-up when nothing is due */
-#define ERRLEN 320
+/* A timeout's message, behind a sharded box's name. */
+#define ERRLEN 448
 #define CWND_INIT 16 /* chunks: the congestion window's start, as TCP's IW10 or so */
 
 /* ------------------------------------------------------------ errors */
@@ -138,19 +140,20 @@ ainftp_status_name(int status)
 
 /* ------------------------------------------------------------ state */
 
-struct ainftp_req {
+struct box_req {
 	float *buf;
 	size_t n;
 	int op;
 	uint64_t desc; /* its size and op, in every DATA and PROBE (ainftp_req_desc) */
 	uint32_t step;
-	uint32_t nchunks;
-	uint32_t next;	  /* engine: next chunk to send */
-	uint32_t done;	  /* engine: chunks whose result arrived, or skipped */
-	uint32_t skipped; /* engine: chunks the job completed without this worker */
+	uint32_t min_step; /* the step is at least this: the job's, as another box said */
+	uint32_t nchunks;  /* 0: another box's request only (it still takes a step here) */
+	uint32_t next;	   /* engine: next chunk to send */
+	uint32_t done;	   /* engine: chunks whose result arrived, or skipped */
+	uint32_t skipped;  /* engine: chunks the job completed without this worker */
 	bool overflow;
-	uint64_t *bitmaps;	 /* engine: each chunk's contributors (0: skipped) */
-	struct ainftp_req *link; /* submit queue, then the engine's active list */
+	uint64_t *bitmaps;    /* engine: each chunk's contributors (0: skipped) */
+	struct box_req *link; /* submit queue, then the engine's active list */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	atomic_int complete;
@@ -160,7 +163,7 @@ struct ainftp_req {
 
 /* What this worker has in flight in one slot of the appliance. */
 struct inflight {
-	struct ainftp_req *req; /* NULL: the slot is free */
+	struct box_req *req; /* NULL: the slot is free */
 	uint32_t chunk;
 	uint16_t tries;	 /* DATA sent */
 	uint16_t probes; /* PROBEs since the last DATA */
@@ -172,8 +175,10 @@ struct inflight {
 	uint8_t *pkt; /* the datagram, sent again as it is */
 };
 
-struct ainftp_client {
+struct box {
 	struct ainftp_opts o;
+	/* What failures begin with: "" alone, else "appliance A (shard b of B): ". */
+	char who[64];
 	struct ainftp_mac_key mk;
 	bool result_tags; /* the appliance tags results (HELLO_ACK): untagged ones are refused */
 	struct ainftp_kernels k;		   /* the SIMD kernels o.simd_bits allows */
@@ -189,7 +194,7 @@ struct ainftp_client {
 
 	/* Shared with the callers, under mu. */
 	pthread_mutex_t mu;
-	struct ainftp_req *sub_head, *sub_tail;
+	struct box_req *sub_head, *sub_tail;
 	int fail_status; /* 0, or why the engine stopped; new requests get AINFTP_E_FAILED */
 	char fail_msg[ERRLEN];
 	struct ainftp_client_stats pub; /* published by the engine once per loop */
@@ -197,7 +202,7 @@ struct ainftp_client {
 	atomic_bool stop;
 
 	/* Engine only. */
-	struct ainftp_req *act_head, *act_tail;
+	struct box_req *act_head, *act_tail;
 	struct inflight *slot; /* o.slots entries */
 	uint8_t *pkts;
 	uint32_t in_flight;
@@ -227,7 +232,7 @@ addr_str(uint32_t be, char *buf, size_t len)
 /* ------------------------------------------------------------ requests */
 
 static void
-req_finish(struct ainftp_req *r, int status, const char *msg)
+req_finish(struct box_req *r, int status, const char *msg)
 {
 	pthread_mutex_lock(&r->mu);
 	r->status = status;
@@ -237,13 +242,10 @@ req_finish(struct ainftp_req *r, int status, const char *msg)
 	pthread_mutex_unlock(&r->mu);
 }
 
-int
-ainftp_req_test(struct ainftp_req *r)
+bool
+ainftp_box_req_done(const struct box_req *r)
 {
-	if (r == NULL)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL,
-						   "ainftp_req_test: request is NULL");
-	return atomic_load(&r->complete) ? 1 : 0;
+	return atomic_load(&((struct box_req *)r)->complete) != 0;
 }
 
 /*
@@ -252,33 +254,26 @@ ainftp_req_test(struct ainftp_req *r)
  * AINFTP_E_CLOSED when the client is closed.
  */
 int
-ainftp_req_wait(struct ainftp_req *r)
+ainftp_box_req_wait(struct box_req *r)
 {
 	int status;
 
-	if (r == NULL)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL,
-						   "ainftp_req_wait: request is NULL");
 	pthread_mutex_lock(&r->mu);
 	while (!atomic_load(&r->complete))
 		pthread_cond_wait(&r->cv, &r->mu);
 	status = r->status;
 	pthread_mutex_unlock(&r->mu);
-	if (status < 0)
-		ainftp_client_seterr("%s", r->err);
 	return status;
 }
 
 const char *
-ainftp_req_error(const struct ainftp_req *r)
+ainftp_box_req_error(const struct box_req *r)
 {
-	if (r == NULL || !atomic_load(&((struct ainftp_req *)r)->complete))
-		return "";
-	return r->err;
+	return ainftp_box_req_done(r) ? r->err : "";
 }
 
 static void
-req_destroy(struct ainftp_req *r)
+req_destroy(struct box_req *r)
 {
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
@@ -287,152 +282,98 @@ req_destroy(struct ainftp_req *r)
 }
 
 void
-ainftp_req_free(struct ainftp_req *r)
+ainftp_box_req_free(struct box_req *r)
 {
-	if (r == NULL)
-		return;
-	ainftp_req_wait(r);
+	ainftp_box_req_wait(r);
 	req_destroy(r);
 }
 
-/* The first non-finite element, or n: the appliance would drop its chunk as `value`. */
-static size_t
-first_nonfinite(const float *x, size_t n)
+void
+ainftp_box_req_info(const struct box_req *r, uint32_t *step, const uint64_t **bitmaps,
+		    uint32_t *nchunks)
 {
-	uint32_t acc = 0;
-	size_t i, j;
-
-	/* Branch-free blocks, so the common all-finite case vectorizes. */
-	for (i = 0; i + 1024 <= n; i += 1024) {
-		for (j = 0; j < 1024; j++) {
-			uint32_t b;
-
-			memcpy(&b, &x[i + j], 4);
-			acc |= (b & 0x7fffffffu) >= AINFTP_F32_ABS_INF;
-		}
-		if (acc)
-			break;
-	}
-	for (; i < n; i++)
-		if (!isfinite(x[i]))
-			return i;
-	return n;
+	*step = r->step;
+	*bitmaps = r->bitmaps;
+	*nchunks = r->nchunks;
 }
 
-static int
-req_check(struct ainftp_client *c, const float *buf, size_t n, int op)
+struct box_req *
+ainftp_box_req_new(const struct box *c, float *buf, size_t n, int op, uint32_t min_step)
 {
-	size_t bad;
+	struct box_req *r = calloc(1, sizeof(*r));
 
-	if (c == NULL)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL, "all-reduce: client is NULL");
-	if (buf == NULL)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL, "all-reduce: buffer is NULL");
-	/*
-	 * The engine loads and stores buf as floats: at an address that is not a
-	 * multiple of their alignment (a C caller's byte buffer, a tensor at an odd
-	 * byte offset) that is undefined behaviour, and a fault on some CPUs.
-	 */
-	if ((uintptr_t)buf % _Alignof(float) != 0)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL,
-						   "all-reduce: buffer %p is not aligned for "
-						   "float (a multiple of %zu bytes)",
-						   (const void *)buf, _Alignof(float));
-	if (n == 0)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL,
-						   "all-reduce: length is 0 elements");
-	if ((n + c->o.elems - 1) / c->o.elems > UINT32_MAX)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL,
-						   "all-reduce: %zu elements is more than 2^32 "
-						   "chunks of %u",
-						   n, c->o.elems);
-	if (op != AINFTP_OP_SUM && op != AINFTP_OP_MEAN)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL,
-						   "all-reduce: op %d is not AINFTP_OP_SUM or "
-						   "AINFTP_OP_MEAN",
-						   op);
-	bad = first_nonfinite(buf, n);
-	if (bad < n)
-		return ainftp_client_seterr_status(AINFTP_E_VALUE,
-						   "all-reduce: element %zu is %s; the appliance "
-						   "refuses NaN and infinity",
-						   bad, isnan(buf[bad]) ? "NaN" : "infinite");
-	return 0;
-}
-
-int
-ainftp_allreduce_start(struct ainftp_client *c, float *buf, size_t n, int op,
-		       struct ainftp_req **out)
-{
-	struct ainftp_req *r;
-	uint64_t one = 1;
-	int rc;
-
-	if (out == NULL)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL,
-						   "ainftp_allreduce_start: out is NULL");
-	*out = NULL;
-	rc = req_check(c, buf, n, op);
-	if (rc < 0)
-		return rc;
-	r = calloc(1, sizeof(*r));
 	if (r == NULL)
-		return ainftp_client_seterr_status(AINFTP_E_NOMEM, "all-reduce: out of memory");
+		return NULL;
 	r->buf = buf;
 	r->n = n;
 	r->op = op;
+	r->min_step = min_step;
 	r->nchunks = (uint32_t)((n + c->o.elems - 1) / c->o.elems);
 	/* Under 2^32 chunks of under 2^16 elements: n fits the descriptor's 48 bits. */
 	r->desc = ainftp_req_desc(n, (unsigned int)op);
 	/* One allocation per request, none per chunk: what ainftp_req_info reports. */
 	r->bitmaps = calloc(r->nchunks, sizeof(*r->bitmaps));
-	if (r->bitmaps == NULL) {
+	if (r->bitmaps == NULL && r->nchunks > 0) {
 		free(r);
-		return ainftp_client_seterr_status(AINFTP_E_NOMEM, "all-reduce: out of memory");
+		return NULL;
 	}
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
-
-	pthread_mutex_lock(&c->mu);
-	if (c->fail_status != 0) {
-		rc = ainftp_client_seterr_status(AINFTP_E_FAILED, "client failed earlier: %s",
-						 c->fail_msg);
-		pthread_mutex_unlock(&c->mu);
-		req_destroy(r); /* never queued: nothing will complete it */
-		return rc;
-	}
-	if (c->sub_tail != NULL)
-		c->sub_tail->link = r;
-	else
-		c->sub_head = r;
-	c->sub_tail = r;
-	pthread_mutex_unlock(&c->mu);
-	if (write(c->wake_fd, &one, sizeof(one)) < 0) {
-		/* The counter cannot overflow at 2^64 - 1 wake-ups: never reached. */
-	}
-	*out = r;
-	return 0;
+	return r;
 }
 
+/*
+ * All the boxes' locks at once, in box order (an engine takes only its own):
+ * no box takes its part of a request while another, failed, refuses its own,
+ * which would leave the first box a step ahead of the job for good.
+ */
 int
-ainftp_allreduce(struct ainftp_client *c, float *buf, size_t n, int op)
+ainftp_box_submit(struct box *const *boxes, struct box_req *const *reqs, unsigned int n)
 {
-	struct ainftp_req *r;
-	int rc = ainftp_allreduce_start(c, buf, n, op, &r);
+	unsigned int b, failed = n;
+	uint64_t one = 1;
+	int rc = 0;
 
-	if (rc < 0)
-		return rc;
-	rc = ainftp_req_wait(r);
-	ainftp_req_free(r);
+	for (b = 0; b < n; b++) {
+		pthread_mutex_lock(&boxes[b]->mu);
+		if (failed == n && boxes[b]->fail_status != 0)
+			failed = b;
+	}
+	if (failed < n)
+		rc = ainftp_client_seterr_status(AINFTP_E_FAILED, "client failed earlier: %s",
+						 boxes[failed]->fail_msg);
+	for (b = 0; b < n && rc == 0; b++) {
+		struct box *c = boxes[b];
+
+		if (reqs[b] == NULL)
+			continue;
+		if (c->sub_tail != NULL)
+			c->sub_tail->link = reqs[b];
+		else
+			c->sub_head = reqs[b];
+		c->sub_tail = reqs[b];
+	}
+	for (b = n; b-- > 0;)
+		pthread_mutex_unlock(&boxes[b]->mu);
+	for (b = 0; b < n && rc == 0; b++)
+		if (reqs[b] != NULL && write(boxes[b]->wake_fd, &one, sizeof(one)) < 0) {
+			/* The counter cannot overflow at 2^64 - 1 wake-ups: never reached. */
+		}
 	return rc;
+}
+
+void
+ainftp_box_req_discard(struct box_req *r)
+{
+	req_destroy(r);
 }
 
 /* ------------------------------------------------------------ engine: failures */
 
 static void
-active_remove(struct ainftp_client *c, struct ainftp_req *r)
+active_remove(struct box *c, struct box_req *r)
 {
-	struct ainftp_req **pp = &c->act_head, *prev = NULL;
+	struct box_req **pp = &c->act_head, *prev = NULL;
 
 	while (*pp != NULL && *pp != r) {
 		prev = *pp;
@@ -451,10 +392,12 @@ active_remove(struct ainftp_client *c, struct ainftp_req *r)
  * state on the appliance is no longer known, so this client cannot go on.
  */
 static void
-engine_fail(struct ainftp_client *c, int status, const char *msg)
+engine_fail(struct box *c, int status, const char *why)
 {
-	struct ainftp_req *r, *next;
+	struct box_req *r, *next;
+	char msg[ERRLEN];
 
+	snprintf(msg, sizeof(msg), "%s%s", c->who, why);
 	pthread_mutex_lock(&c->mu);
 	if (c->fail_status == 0) {
 		c->fail_status = status;
@@ -478,10 +421,10 @@ engine_fail(struct ainftp_client *c, int status, const char *msg)
 }
 
 static void
-fail_timeout(struct ainftp_client *c)
+fail_timeout(struct box *c)
 {
 	char msg[ERRLEN], ip[INET_ADDRSTRLEN];
-	const struct ainftp_req *r = c->act_head;
+	const struct box_req *r = c->act_head;
 
 	snprintf(msg, sizeof(msg),
 		 "timeout: no result for %u ms from appliance %s:%u (job %u, worker %d, step %u, "
@@ -496,7 +439,7 @@ fail_timeout(struct ainftp_client *c)
 }
 
 static void
-fail_errno(struct ainftp_client *c, const char *what, int err)
+fail_errno(struct box *c, const char *what, int err)
 {
 	char msg[ERRLEN], ip[INET_ADDRSTRLEN];
 	int status = AINFTP_E_SYSTEM;
@@ -517,9 +460,9 @@ fail_errno(struct ainftp_client *c, const char *what, int err)
  * per batch of chunks for nothing.
  */
 static void
-take_submitted(struct ainftp_client *c)
+take_submitted(struct box *c)
 {
-	struct ainftp_req *r;
+	struct box_req *r;
 
 	pthread_mutex_lock(&c->mu);
 	r = c->sub_head;
@@ -537,21 +480,21 @@ take_submitted(struct ainftp_client *c)
 }
 
 /* The first request with chunks still to send. */
-static struct ainftp_req *
-send_cursor(struct ainftp_client *c)
+static struct box_req *
+send_cursor(struct box *c)
 {
-	struct ainftp_req *r;
+	struct box_req *r;
 
 	for (r = c->act_head; r != NULL; r = r->link)
-		if (r->next < r->nchunks)
+		if (r->next < r->nchunks || r->nchunks == 0)
 			return r;
 	return NULL;
 }
 
-static void publish_stats(struct ainftp_client *c);
+static void publish_stats(struct box *c);
 
 static void
-req_maybe_done(struct ainftp_client *c, struct ainftp_req *r)
+req_maybe_done(struct box *c, struct box_req *r)
 {
 	char msg[ERRLEN];
 
@@ -563,20 +506,20 @@ req_maybe_done(struct ainftp_client *c, struct ainftp_req *r)
 		c->st.requests_skipped++;
 	publish_stats(c); /* a waiter that reads the stats next sees its request in them */
 	if (r->skipped > 0) {
-		snprintf(
-			msg, sizeof(msg),
-			"step %u: the job went on without this worker for %u of %u chunks (it fell "
-			"behind by more than a slot's turn); those elements keep their input "
-			"values, "
-			"and the next request rejoins the job at step %u",
-			r->step, r->skipped, r->nchunks, c->next_step);
+		snprintf(msg, sizeof(msg),
+			 "%sstep %u: the job went on without this worker for %u of %u chunks (it "
+			 "fell "
+			 "behind by more than a slot's turn); those elements keep their input "
+			 "values, "
+			 "and the next request rejoins the job at step %u",
+			 c->who, r->step, r->skipped, r->nchunks, c->next_step);
 		req_finish(r, AINFTP_E_SKIPPED, msg);
 	} else if (r->overflow) {
 		snprintf(msg, sizeof(msg),
-			 "step %u: the appliance flagged a result OVERFLOW: exponents spread too "
+			 "%sstep %u: the appliance flagged a result OVERFLOW: exponents spread too "
 			 "far for an exact sum; the buffer holds the sum rounded at each block's "
 			 "largest exponent",
-			 r->step);
+			 c->who, r->step);
 		req_finish(r, AINFTP_E_OVERFLOW, msg);
 	} else {
 		req_finish(r, 0, NULL);
@@ -587,7 +530,7 @@ req_maybe_done(struct ainftp_client *c, struct ainftp_req *r)
 
 /* Quantize chunk k of r into its datagram. Fails only on a NaN the caller put in later. */
 static int
-build_data(struct ainftp_client *c, struct ainftp_req *r, uint32_t k, uint8_t *pkt)
+build_data(struct box *c, struct box_req *r, uint32_t k, uint8_t *pkt)
 {
 	size_t off = (size_t)k * c->o.elems;
 	size_t m = r->n - off < c->o.elems ? r->n - off : c->o.elems;
@@ -623,7 +566,7 @@ build_data(struct ainftp_client *c, struct ainftp_req *r, uint32_t k, uint8_t *p
 }
 
 static uint16_t
-slot_lane(const struct ainftp_client *c, uint32_t slot)
+slot_lane(const struct box *c, uint32_t slot)
 {
 	return (uint16_t)(slot % c->o.lanes);
 }
@@ -635,7 +578,7 @@ struct txbatch {
 };
 
 static void
-sockaddr_lane(const struct ainftp_client *c, uint16_t lane, struct sockaddr_in *sa)
+sockaddr_lane(const struct box *c, uint16_t lane, struct sockaddr_in *sa)
 {
 	memset(sa, 0, sizeof(*sa));
 	sa->sin_family = AF_INET;
@@ -655,7 +598,7 @@ union gso_cmsg {
  * its retransmission timer.
  */
 static int
-tx_flush(struct ainftp_client *c, struct txbatch *b)
+tx_flush(struct box *c, struct txbatch *b)
 {
 	struct mmsghdr mm[TX_MAX];
 	struct iovec iov[TX_MAX];
@@ -722,26 +665,46 @@ tx_flush(struct ainftp_client *c, struct txbatch *b)
 }
 
 static int
-tx_add(struct ainftp_client *c, struct txbatch *b, uint32_t slot)
+tx_add(struct box *c, struct txbatch *b, uint32_t slot)
 {
 	b->slot[b->n++] = slot;
 	return b->n == (c->gso ? TX_MAX : BATCH) ? tx_flush(c, b) : 0;
 }
 
+/*
+ * A request's step: the next one here, or the job's where another box of a
+ * sharded job knows it to be further on (this box's parts would otherwise
+ * be summed with the job's earlier requests).
+ */
+static uint32_t
+step_take(struct box *c, const struct box_req *r)
+{
+	uint32_t step = r->min_step > c->next_step ? r->min_step : c->next_step;
+
+	c->next_step = step + 1;
+	return step;
+}
+
 /* Start new chunks while their slots are free and the window allows. */
 static int
-send_new(struct ainftp_client *c, uint64_t now, struct txbatch *b)
+send_new(struct box *c, uint64_t now, struct txbatch *b)
 {
-	struct ainftp_req *r;
+	struct box_req *r;
 
 	while (c->in_flight < c->cwnd && (r = send_cursor(c)) != NULL) {
 		uint32_t s = r->next & (c->o.slots - 1);
 		struct inflight *f = &c->slot[s];
 
+		if (r->nchunks == 0) {
+			/* No chunk here: the request takes its step and ends, in order. */
+			r->step = step_take(c, r);
+			req_maybe_done(c, r);
+			continue;
+		}
 		if (f->req != NULL)
 			break;	  /* the slot's previous chunk has no result yet */
 		if (r->next == 0) /* a step boundary: every chunk of a request has one step */
-			r->step = c->next_step++;
+			r->step = step_take(c, r);
 		if (build_data(c, r, r->next, f->pkt) < 0) {
 			engine_fail(c, AINFTP_E_VALUE,
 				    "all-reduce: a NaN or infinity appeared in the buffer "
@@ -768,7 +731,7 @@ send_new(struct ainftp_client *c, uint64_t now, struct txbatch *b)
 
 /* A timeout: halve the congestion window, unless it was halved this round trip. */
 static void
-cwnd_cut(struct ainftp_client *c, uint64_t now)
+cwnd_cut(struct box *c, uint64_t now)
 {
 	if (now - c->cut_ns < c->srtt_ns)
 		return;
@@ -780,7 +743,7 @@ cwnd_cut(struct ainftp_client *c, uint64_t now)
 
 /* A result for a first transmission: grow the congestion window. */
 static void
-cwnd_grow(struct ainftp_client *c)
+cwnd_grow(struct box *c)
 {
 	if (c->cwnd >= c->window)
 		return;
@@ -800,7 +763,7 @@ cwnd_grow(struct ainftp_client *c)
  * wait on the earlier chunk, which this worker would then never resend.
  */
 static struct inflight *
-oldest_in_flight(struct ainftp_client *c)
+oldest_in_flight(struct box *c)
 {
 	struct inflight *old = NULL;
 
@@ -811,7 +774,7 @@ oldest_in_flight(struct ainftp_client *c)
 }
 
 static void
-backoff(struct ainftp_client *c, struct inflight *f, uint64_t now)
+backoff(struct box *c, struct inflight *f, uint64_t now)
 {
 	f->rto_ns *= 2;
 	if (f->rto_ns > (uint64_t)c->o.rto_max_us * 1000)
@@ -826,7 +789,7 @@ backoff(struct ainftp_client *c, struct inflight *f, uint64_t now)
  * again. So a lost packet costs one data retransmission, not one per worker.
  */
 static void
-send_probe(struct ainftp_client *c, struct inflight *f, uint32_t slot)
+send_probe(struct box *c, struct inflight *f, uint32_t slot)
 {
 	uint8_t pkt[sizeof(struct ainftp_hdr) + AINFTP_TAG_LEN];
 	struct ainftp_msg m = {
@@ -866,8 +829,7 @@ send_probe(struct ainftp_client *c, struct inflight *f, uint32_t slot)
  */
 /* The data of the chunk in slot s again: the appliance said it is missing. */
 static int
-resend_data(struct ainftp_client *c, struct txbatch *b, struct inflight *f, uint32_t s,
-	    uint64_t now)
+resend_data(struct box *c, struct txbatch *b, struct inflight *f, uint32_t s, uint64_t now)
 {
 	f->missing = false;
 	f->tries++;
@@ -878,7 +840,7 @@ resend_data(struct ainftp_client *c, struct txbatch *b, struct inflight *f, uint
 }
 
 static int
-retransmit(struct ainftp_client *c, uint64_t now, struct txbatch *b)
+retransmit(struct box *c, uint64_t now, struct txbatch *b)
 {
 	struct inflight *probe = NULL;
 	bool silent = false;
@@ -910,7 +872,7 @@ retransmit(struct ainftp_client *c, uint64_t now, struct txbatch *b)
 /* ------------------------------------------------------------ engine: receiving */
 
 static void
-rtt_sample(struct ainftp_client *c, uint64_t rtt)
+rtt_sample(struct box *c, uint64_t rtt)
 {
 	uint64_t lo = (uint64_t)c->o.rto_min_us * 1000, hi = (uint64_t)c->o.rto_max_us * 1000;
 
@@ -929,7 +891,7 @@ rtt_sample(struct ainftp_client *c, uint64_t rtt)
 
 /* Write a result's elements (the real ones, not the padding) into the request's buffer. */
 static void
-result_store(struct ainftp_client *c, struct ainftp_req *r, uint32_t k, const struct ainftp_msg *m,
+result_store(struct box *c, struct box_req *r, uint32_t k, const struct ainftp_msg *m,
 	     const uint8_t *pl)
 {
 	size_t off = (size_t)k * c->o.elems;
@@ -958,7 +920,7 @@ result_store(struct ainftp_client *c, struct ainftp_req *r, uint32_t k, const st
 
 /* The chunk in flight that a message from the appliance names, or NULL. */
 static struct inflight *
-inflight_of(struct ainftp_client *c, const struct ainftp_msg *m)
+inflight_of(struct box *c, const struct ainftp_msg *m)
 {
 	struct inflight *f = &c->slot[m->chunk & (c->o.slots - 1)];
 
@@ -969,9 +931,9 @@ inflight_of(struct ainftp_client *c, const struct ainftp_msg *m)
 
 /* A chunk leaves the window: its result arrived, or the job completed it without us. */
 static void
-chunk_retire(struct ainftp_client *c, struct inflight *f, uint64_t now)
+chunk_retire(struct box *c, struct inflight *f, uint64_t now)
 {
-	struct ainftp_req *r = f->req;
+	struct box_req *r = f->req;
 
 	f->req = NULL;
 	c->in_flight--;
@@ -981,10 +943,10 @@ chunk_retire(struct ainftp_client *c, struct inflight *f, uint64_t now)
 }
 
 static void
-take_result(struct ainftp_client *c, const struct ainftp_msg *m, const uint8_t *pl, uint64_t now)
+take_result(struct box *c, const struct ainftp_msg *m, const uint8_t *pl, uint64_t now)
 {
 	struct inflight *f;
-	struct ainftp_req *r;
+	struct box_req *r;
 
 	if (m->slot != (m->chunk & (c->o.slots - 1)) || m->elems != c->o.elems ||
 	    m->encoding != c->o.result_encoding) {
@@ -1017,7 +979,7 @@ take_result(struct ainftp_client *c, const struct ainftp_msg *m, const uint8_t *
  * from here on, so the client stops, saying what differs.
  */
 static void
-fail_mismatch(struct ainftp_client *c, const struct inflight *f, uint64_t other)
+fail_mismatch(struct box *c, const struct inflight *f, uint64_t other)
 {
 	static const char *const ops[] = {"sum", "mean"};
 	unsigned int mine_op = ainftp_req_desc_op(f->req->desc), op = ainftp_req_desc_op(other);
@@ -1042,7 +1004,7 @@ fail_mismatch(struct ainftp_client *c, const struct inflight *f, uint64_t other)
  * Mismatch: another collective's chunk is there; the client stops.
  */
 static void
-take_state(struct ainftp_client *c, const struct ainftp_msg *m, const uint8_t *body, uint64_t now)
+take_state(struct box *c, const struct ainftp_msg *m, const uint8_t *body, uint64_t now)
 {
 	struct inflight *f = inflight_of(c, m);
 	struct ainftp_state_info si;
@@ -1079,8 +1041,7 @@ take_state(struct ainftp_client *c, const struct ainftp_msg *m, const uint8_t *b
 
 /* HEARTBEAT_ACK: the heartbeat's step, chunk and bitmap echoed, as this worker. */
 static void
-answer_heartbeat(struct ainftp_client *c, const struct ainftp_msg *hb,
-		 const struct sockaddr_in *from)
+answer_heartbeat(struct box *c, const struct ainftp_msg *hb, const struct sockaddr_in *from)
 {
 	uint8_t pkt[sizeof(struct ainftp_hdr) + AINFTP_TAG_LEN];
 	struct ainftp_msg m = *hb;
@@ -1109,7 +1070,7 @@ answer_heartbeat(struct ainftp_client *c, const struct ainftp_msg *hb,
  * checking it moves the header in place.
  */
 static bool
-tag_ok(struct ainftp_client *c, const struct ainftp_msg *m, uint8_t *p, size_t len)
+tag_ok(struct box *c, const struct ainftp_msg *m, uint8_t *p, size_t len)
 {
 	if (!c->o.auth)
 		return true;
@@ -1121,8 +1082,7 @@ tag_ok(struct ainftp_client *c, const struct ainftp_msg *m, uint8_t *p, size_t l
 }
 
 static void
-rx_one(struct ainftp_client *c, uint8_t *p, size_t len, const struct sockaddr_in *from,
-       uint64_t now)
+rx_one(struct box *c, uint8_t *p, size_t len, const struct sockaddr_in *from, uint64_t now)
 {
 	const struct ainftp_hdr *h = (const struct ainftp_hdr *)p;
 	struct ainftp_msg m;
@@ -1161,7 +1121,7 @@ rx_one(struct ainftp_client *c, uint8_t *p, size_t len, const struct sockaddr_in
 
 /* An ICMP error queued by IP_RECVERR: what the network said about the appliance. */
 static int
-read_errqueue(struct ainftp_client *c)
+read_errqueue(struct box *c)
 {
 	char cbuf[512];
 	uint8_t data[64];
@@ -1188,7 +1148,7 @@ read_errqueue(struct ainftp_client *c)
 
 /* Take what has arrived, without waiting. 1: something did; 0: nothing; -1: failed. */
 static int
-receive(struct ainftp_client *c, uint64_t now)
+receive(struct box *c, uint64_t now)
 {
 	struct mmsghdr mm[BATCH];
 	struct iovec iov[BATCH];
@@ -1232,7 +1192,7 @@ receive(struct ainftp_client *c, uint64_t now)
 /* ------------------------------------------------------------ engine: the loop */
 
 static uint64_t
-next_deadline(const struct ainftp_client *c, uint64_t now)
+next_deadline(const struct box *c, uint64_t now)
 {
 	uint64_t t = now + (uint64_t)IDLE_WAIT_MS * 1000000;
 
@@ -1247,7 +1207,7 @@ next_deadline(const struct ainftp_client *c, uint64_t now)
 }
 
 static int
-wait_io(struct ainftp_client *c, uint64_t until, uint64_t now)
+wait_io(struct box *c, uint64_t until, uint64_t now)
 {
 	struct pollfd pf[2] = {{.fd = c->fd, .events = POLLIN},
 			       {.fd = c->wake_fd, .events = POLLIN}};
@@ -1276,7 +1236,7 @@ wait_io(struct ainftp_client *c, uint64_t until, uint64_t now)
 }
 
 static void
-publish_stats(struct ainftp_client *c)
+publish_stats(struct box *c)
 {
 	c->st.srtt_us = c->srtt_ns / 1000;
 	c->st.rto_us = c->rto_ns / 1000;
@@ -1287,16 +1247,16 @@ publish_stats(struct ainftp_client *c)
 }
 
 static bool
-can_send(struct ainftp_client *c)
+can_send(struct box *c)
 {
-	struct ainftp_req *r = send_cursor(c);
+	struct box_req *r = send_cursor(c);
 
 	return r != NULL && c->in_flight < c->cwnd &&
-	       c->slot[r->next & (c->o.slots - 1)].req == NULL;
+	       (r->nchunks == 0 || c->slot[r->next & (c->o.slots - 1)].req == NULL);
 }
 
 static int
-engine_step(struct ainftp_client *c, struct txbatch *b)
+engine_step(struct box *c, struct txbatch *b)
 {
 	uint64_t now = ainftp_client_now_ns();
 	int got;
@@ -1328,7 +1288,7 @@ engine_step(struct ainftp_client *c, struct txbatch *b)
 static void *
 engine(void *arg)
 {
-	struct ainftp_client *c = arg;
+	struct box *c = arg;
 	struct txbatch *b = calloc(1, sizeof(*b));
 
 	if (b == NULL) {
@@ -1348,8 +1308,8 @@ engine(void *arg)
 
 /* ------------------------------------------------------------ open and close */
 
-static int
-opts_check(const struct ainftp_opts *o)
+int
+ainftp_client_opts_check(const struct ainftp_opts *o)
 {
 	if (!o->has_appliance)
 		return ainftp_client_seterr_status(AINFTP_E_INVAL,
@@ -1410,7 +1370,7 @@ set_bufs(int fd, int bytes)
 }
 
 static int
-open_socket(struct ainftp_client *c)
+open_socket(struct box *c)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET,
 				 .sin_addr.s_addr = c->o.bind,
@@ -1454,7 +1414,7 @@ open_socket(struct ainftp_client *c)
 }
 
 static int
-client_alloc(struct ainftp_client *c)
+client_alloc(struct box *c)
 {
 	c->slot = calloc(c->o.slots, sizeof(*c->slot));
 	/* Cache-line strides: int16 payloads (offset 32) are quantized in place. */
@@ -1470,7 +1430,7 @@ client_alloc(struct ainftp_client *c)
 }
 
 static void
-client_free(struct ainftp_client *c)
+client_free(struct box *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
@@ -1486,11 +1446,16 @@ client_free(struct ainftp_client *c)
 }
 
 static int
-client_init(struct ainftp_client *c, const struct ainftp_opts *o)
+client_init(struct box *c, const struct ainftp_opts *o)
 {
+	char ip[INET_ADDRSTRLEN];
 	int rc;
 
 	c->o = *o;
+	if (o->shards > 1)
+		snprintf(c->who, sizeof(c->who),
+			 "appliance %s (shard %u of %u): ", addr_str(o->appliance, ip, sizeof(ip)),
+			 o->shard, o->shards);
 	c->payload_len = ainftp_payload_len((unsigned int)o->encoding, o->elems);
 	c->pkt_len = sizeof(struct ainftp_hdr) + c->payload_len + (o->auth ? AINFTP_TAG_LEN : 0);
 	c->result_len = sizeof(struct ainftp_hdr) +
@@ -1517,7 +1482,7 @@ client_init(struct ainftp_client *c, const struct ainftp_opts *o)
 
 /* The join handshake; the step to start at is the appliance's unless first_step says. */
 static int
-client_join(struct ainftp_client *c)
+client_join(struct box *c)
 {
 	struct ainftp_join j;
 	int rc = ainftp_client_hello(&c->o, &c->mk, c->fd, &j);
@@ -1530,19 +1495,12 @@ client_join(struct ainftp_client *c)
 }
 
 int
-ainftp_client_open(const struct ainftp_opts *o, struct ainftp_client **out)
+ainftp_box_open(const struct ainftp_opts *o, struct box **out)
 {
-	struct ainftp_client *c;
+	struct box *c;
 	int rc;
 
-	if (out == NULL || o == NULL)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL,
-						   "ainftp_client_open: options and out are "
-						   "required (got NULL)");
 	*out = NULL;
-	rc = opts_check(o);
-	if (rc < 0)
-		return rc;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return ainftp_client_seterr_status(AINFTP_E_NOMEM, "open: out of memory");
@@ -1562,12 +1520,10 @@ ainftp_client_open(const struct ainftp_opts *o, struct ainftp_client **out)
 }
 
 void
-ainftp_client_close(struct ainftp_client *c)
+ainftp_box_close(struct box *c)
 {
 	uint64_t one = 1;
 
-	if (c == NULL)
-		return;
 	atomic_store(&c->stop, true);
 	if (write(c->wake_fd, &one, sizeof(one)) < 0) {
 		/* The engine also wakes on its own within IDLE_WAIT_MS. */
@@ -1576,53 +1532,27 @@ ainftp_client_close(struct ainftp_client *c)
 	client_free(c);
 }
 
-int
-ainftp_client_local_port(const struct ainftp_client *c)
+uint16_t
+ainftp_box_local_port(const struct box *c)
 {
-	if (c == NULL)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL,
-						   "ainftp_client_local_port: client is NULL");
 	return c->local_port;
 }
 
-int
-ainftp_client_get_stats(struct ainftp_client *c, struct ainftp_client_stats *s)
+void
+ainftp_box_stats(struct box *c, struct ainftp_client_stats *s)
 {
-	if (c == NULL || s == NULL)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL,
-						   "ainftp_client_get_stats: client and stats are "
-						   "required (got NULL)");
 	pthread_mutex_lock(&c->mu);
 	*s = c->pub;
 	pthread_mutex_unlock(&c->mu);
-	return 0;
 }
 
-int
-ainftp_req_info(const struct ainftp_req *r, uint32_t *step, uint64_t *bitmaps, size_t n)
+uint32_t
+ainftp_box_next_step(struct box *c)
 {
-	if (r == NULL)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL,
-						   "ainftp_req_info: request is NULL");
-	if (!atomic_load(&r->complete))
-		return ainftp_client_seterr_status(AINFTP_E_INVAL,
-						   "ainftp_req_info: the request is still pending");
-	if (step != NULL)
-		*step = r->step;
-	if (bitmaps != NULL)
-		memcpy(bitmaps, r->bitmaps, (n < r->nchunks ? n : r->nchunks) * sizeof(*bitmaps));
-	return 0;
-}
+	uint32_t step;
 
-int
-ainftp_client_next_step(struct ainftp_client *c, uint32_t *step)
-{
-	if (c == NULL || step == NULL)
-		return ainftp_client_seterr_status(AINFTP_E_INVAL,
-						   "ainftp_client_next_step: client and step are "
-						   "required (got NULL)");
 	pthread_mutex_lock(&c->mu);
-	*step = c->pub_next_step;
+	step = c->pub_next_step;
 	pthread_mutex_unlock(&c->mu);
-	return 0;
+	return step;
 }

@@ -21,7 +21,8 @@
  *
  * One client is one worker of one job: one UDP socket bound to the worker's
  * address, and one engine thread that sends chunks, retransmits them, takes
- * results and answers the appliance's heartbeats. The engine works on
+ * results and answers the appliance's heartbeats (one of each per box when
+ * the job is shared out over several appliances: docs/CLIENT.md, "Shards"). The engine works on
  * requests in the order they were started (a later one may finish first only
  * when it is small); every worker of the job must start the same requests,
  * with the same sizes, in the same order (as with any collective, NCCL's
@@ -87,13 +88,14 @@ const char *ainftp_status_name(int status);
  * Options. Defaults are listed with each name; ainftp_opts_set() takes every
  * value as a string, so bindings need no struct layout:
  *
- *   appliance        IPv4 of the appliance (required)
+ *   appliance        IPv4 of the appliance (required); a sharded job's boxes, in
+ *                    the job's order: "A,B,..." (up to 8; docs/CLIENT.md, "Shards")
  *   port             its base UDP port (47474)
  *   lanes            RX queues of the job's port: slot k goes to port + k % lanes (1)
  *   bind             local IPv4 to send from: the worker's address in cluster.json
  *                    ("0.0.0.0": the kernel picks, which the appliance refuses
  *                    unless it is the worker's address)
- *   bind_port        local UDP port (0: any)
+ *   bind_port        local UDP port (0: any); box b of a sharded job: bind_port + b
  *   job              job id (required)
  *   worker           worker id, 0..63 (required)
  *   key              64 hex digits (required when auth is true)
@@ -146,7 +148,7 @@ int ainftp_client_open(const struct ainftp_opts *o, struct ainftp_client **out);
  * (their waiters return). Requests must still be freed. NULL is a no-op.
  */
 void ainftp_client_close(struct ainftp_client *c);
-/* The local UDP port the client sends from and receives on. */
+/* The local UDP port the client sends from and receives on (of a sharded job: box 0's). */
 int ainftp_client_local_port(const struct ainftp_client *c);
 
 /*
@@ -174,7 +176,8 @@ const char *ainftp_req_error(const struct ainftp_req *r);
 void ainftp_req_free(struct ainftp_req *r);
 
 /*
- * What a completed request was: the step it used and, for each of its
+ * What a completed request was: the step it used (of a sharded job: the last
+ * box's, which has a part of every request) and, for each of its
  * chunks (bitmaps[k] for elements k*elems .. (k+1)*elems-1), the workers in
  * that chunk's sum (bit w: worker w), 0 for a chunk skipped. n is the room in
  * bitmaps; up to n are written. 0, or AINFTP_E_INVAL (NULL, or still pending).
@@ -184,10 +187,16 @@ int ainftp_req_info(const struct ainftp_req *r, uint32_t *step, uint64_t *bitmap
 /*
  * The step the next request will use, as far as the client knows: exact when
  * no request is pending (a worker that fell behind learns the job's step as
- * its requests end). For a caller whose data depends on the step.
+ * its requests end). For a caller whose data depends on the step. Of a
+ * sharded job: the last box's, as ainftp_req_info's.
  */
 int ainftp_client_next_step(struct ainftp_client *c, uint32_t *step);
 
+/*
+ * The engine's counters. Of a sharded job: the boxes' sums, but requests
+ * (the last box's, which has a part of every request) and srtt_us, rto_us
+ * (the slowest box's).
+ */
 struct ainftp_client_stats {
 	uint64_t requests;	   /* completed requests */
 	uint64_t chunks;	   /* chunks whose results arrived */

@@ -39,6 +39,8 @@ hello_build(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, uint64
 		.lanes = o->lanes,
 		.result_encoding = (uint8_t)o->result_encoding,
 		.auth = o->auth ? AINFTP_HELLO_AUTH_DATA : 0,
+		.shard = o->shard,
+		.shards = o->shards,
 	};
 
 	ainftp_hdr_write((struct ainftp_hdr *)pkt, &m);
@@ -107,6 +109,18 @@ hello_verdict(const struct ainftp_opts *o, const struct ainftp_hdr *h,
 			AINFTP_E_INVAL,
 			"join: worker %d is not a worker of job %u on the appliance", o->worker,
 			o->job);
+	if (a->status == AINFTP_HELLO_SHARD) {
+		char ip[INET_ADDRSTRLEN];
+		struct in_addr box = {.s_addr = o->appliance};
+
+		return ainftp_client_seterr_status(
+			AINFTP_E_INVAL,
+			"join: box %s is shard %u of %u here, the box says shard %u of %u: the "
+			"cluster.json files differ (job %u's \"appliances\", or option "
+			"\"appliance\")",
+			inet_ntop(AF_INET, &box, ip, sizeof(ip)), o->shard, o->shards, a->shard,
+			a->shards, o->job);
+	}
 	if (a->status >= AINFTP_HELLO_MAX)
 		return ainftp_client_seterr_status(AINFTP_E_INVAL,
 						   "join: the appliance refused job %u with "

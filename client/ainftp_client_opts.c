@@ -22,6 +22,7 @@ ainftp_opts_new(void)
 		return NULL;
 	}
 	o->port = AINFTP_DEFAULT_UDP_PORT;
+	o->shards = 1;
 	o->lanes = 1;
 	o->worker = -1;
 	o->auth = true;
@@ -105,6 +106,51 @@ parse_ipv4(const char *name, const char *v, uint32_t *out)
 	if (inet_pton(AF_INET, v, &a) != 1)
 		return bad(name, v, "is not an IPv4 address");
 	*out = a.s_addr;
+	return 0;
+}
+
+/*
+ * The job's boxes: "A" or "A,B,..." (docs/PROTOCOL.md, "Shards"), in the
+ * order of the job's "appliances" in cluster.json, which is the shard order.
+ */
+static int
+parse_appliances(const char *name, const char *v, struct ainftp_opts *o)
+{
+	uint32_t a[AINFTP_MAX_SHARDS];
+	unsigned int n = 0;
+	const char *p = v;
+
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		char one[INET_ADDRSTRLEN];
+
+		if (n == AINFTP_MAX_SHARDS)
+			return bad(name, v, "lists more than 8 appliances");
+		if (len >= sizeof(one))
+			return ainftp_client_seterr_status(
+				AINFTP_E_INVAL,
+				"option \"%s\": appliance %u of \"%.64s\" is not an IPv4 address",
+				name, n + 1, v);
+		memcpy(one, p, len);
+		one[len] = '\0';
+		if (parse_ipv4(name, one, &a[n]) < 0)
+			return AINFTP_E_INVAL;
+		for (unsigned int i = 0; i < n; i++)
+			if (a[i] == a[n])
+				return ainftp_client_seterr_status(
+					AINFTP_E_INVAL,
+					"option \"%s\": \"%s\" is listed twice in \"%.64s\"", name,
+					one, v);
+		n++;
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	memcpy(o->appliances, a, n * sizeof(a[0]));
+	o->shards = (uint8_t)n;
+	o->appliance = a[0];
+	o->has_appliance = true;
 	return 0;
 }
 
@@ -196,8 +242,7 @@ set_one(struct ainftp_opts *o, const char *n, const char *v)
 	uint32_t u;
 
 	if (strcmp(n, "appliance") == 0)
-		return parse_ipv4(n, v, &o->appliance) < 0 ? AINFTP_E_INVAL
-							   : (o->has_appliance = true, 0);
+		return parse_appliances(n, v, o);
 	if (strcmp(n, "port") == 0)
 		return parse_u32(n, v, 1, 65535, &u) < 0 ? AINFTP_E_INVAL
 							 : (o->port = (uint16_t)u, 0);
@@ -298,7 +343,10 @@ static void
 opts_from_job(struct ainftp_opts *o, const struct ainftp_config *cfg,
 	      const struct ainftp_job_conf *j, const struct ainftp_worker_conf *w)
 {
-	o->appliance = cfg->ipv4;
+	/* The job's boxes; each box's cluster.json lists them all, in the same order. */
+	memcpy(o->appliances, j->appliances, j->shard_count * sizeof(j->appliances[0]));
+	o->shards = j->shard_count;
+	o->appliance = j->appliances[0];
 	o->has_appliance = true;
 	o->port = cfg->udp_port;
 	o->lanes = cfg->ports[j->port].rx_queues;

@@ -177,7 +177,10 @@ struct fake {
 	int lanes;
 	uint8_t contributors; /* also how many copies of the contribution the sum holds */
 	uint64_t bitmap;
-	uint32_t hello_step; /* the step HELLO_ACK gives the worker */
+	uint32_t hello_step;   /* the step HELLO_ACK gives the worker */
+	uint8_t shard, shards; /* its place among the job's boxes (HELLO_ACK) */
+	uint32_t addr;	       /* network order; 0: 127.0.0.1 */
+	uint16_t want_port;    /* lane 0's port; 0: any free run of ports */
 
 	/* Knobs: under mu once started (fake_set_* wake the thread). */
 	uint32_t drop_first;	/* drop the first k DATA that pass the checks */
@@ -283,6 +286,7 @@ fake_new(void)
 	f->slots = SLOTS;
 	f->lanes = 1;
 	f->contributors = 1;
+	f->shards = 1;
 	f->overflow_chunk = -1;
 	f->answer_below = UINT32_MAX;
 	f->watch = UINT32_MAX;
@@ -665,6 +669,8 @@ fake_hello_ack(const struct fake *f, const struct ainftp_msg *h, uint8_t status,
 		hi.step = f->hello_step;
 		/* As the appliance: with auth, its results are tagged too. */
 		hi.auth = f->auth ? AINFTP_HELLO_AUTH_DATA | AINFTP_HELLO_AUTH_RESULTS : 0;
+		hi.shard = f->shard;
+		hi.shards = f->shards;
 	}
 	ainftp_hdr_write((struct ainftp_hdr *)p, &m);
 	ainftp_hello_write((struct ainftp_hello *)(p + sizeof(struct ainftp_hdr)), &hi);
@@ -757,6 +763,8 @@ fake_hello(struct fake *f, int lane, const uint8_t *p, size_t len, const struct 
 		status = AINFTP_HELLO_LANES;
 	} else if (((hi.auth & AINFTP_HELLO_AUTH_DATA) != 0) != f->auth) {
 		status = AINFTP_HELLO_AUTH;
+	} else if (hi.shard != f->shard || hi.shards != f->shards) {
+		status = AINFTP_HELLO_SHARD;
 	}
 	if (f->hello_forge)
 		fake_hello_forge(f, lane, &m, from);
@@ -996,13 +1004,15 @@ fake_start(struct fake *f)
 	for (tries = 0; tries < 100; tries++) {
 		int i;
 
-		f->fd[0] = udp_socket(htonl(INADDR_LOOPBACK), 0);
+		if (f->addr == 0)
+			f->addr = htonl(INADDR_LOOPBACK);
+		f->fd[0] = udp_socket(f->addr, f->want_port);
 		ck_assert_int_ge(f->fd[0], 0);
 		f->port = sock_port(f->fd[0]);
 		for (i = 1; i < f->lanes; i++) {
 			if (f->port + i > 65535)
 				break;
-			f->fd[i] = udp_socket(htonl(INADDR_LOOPBACK), (uint16_t)(f->port + i));
+			f->fd[i] = udp_socket(f->addr, (uint16_t)(f->port + i));
 			if (f->fd[i] < 0)
 				break;
 		}
@@ -1342,6 +1352,12 @@ static const struct {
 	{"key_file", "/nonexistent/ainftp.key"},
 	{"appliance", "1.2.3"},
 	{"appliance", "::1"},
+	{"appliance", "127.0.0.1,"},
+	{"appliance", "127.0.0.1,,127.0.0.3"},
+	{"appliance", "127.0.0.1, 127.0.0.3"},
+	{"appliance", "127.0.0.1,127.0.0.3,127.0.0.1"},
+	{"appliance", "10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4,10.0.0.5,10.0.0.6,10.0.0.7,10.0.0.8,"
+		      "10.0.0.9"},
 	{"bind", "localhost"},
 	{"bind_port", "65536"},
 	{"auth", "yes"},
@@ -1665,6 +1681,7 @@ START_TEST(cluster_fills_options)
 				      "job %u worker %u: %s", j->id, w->id, ainftp_last_error());
 			ck_assert(o->has_appliance);
 			ck_assert_uint_eq(o->appliance, cfg->ipv4);
+			ck_assert_uint_eq(o->shards, 1);
 			ck_assert_uint_eq(o->port, cfg->udp_port);
 			ck_assert_uint_eq(o->lanes, cfg->ports[j->port].rx_queues);
 			ck_assert_uint_eq(o->bind, w->ipv4);
@@ -3491,6 +3508,315 @@ START_TEST(stats_consistent)
 }
 END_TEST
 
+/* ------------------------------------------------------------ shards */
+
+#define SHARDS "127.0.0.1,127.0.0.3"
+
+/*
+ * A job over two boxes on one port: box 0 at 127.0.0.1, box 1 at 127.0.0.3
+ * (127.0.0.2 is the fakes' noise), with steps of their own (10, 20). Box 1
+ * sums three copies for workers 3..5, so a chunk summed on the wrong box
+ * shows in the result and in its bitmap. box1_shard: where box 1 thinks it is.
+ */
+static void
+shard_fakes(struct fake *f[2], uint8_t box1_shard)
+{
+	f[0] = fake_new();
+	f[1] = fake_new();
+	f[0]->shards = f[1]->shards = 2;
+	f[1]->shard = box1_shard;
+	f[1]->addr = htonl(0x7f000003);
+	f[0]->hello_step = 10;
+	f[1]->hello_step = 20;
+	f[1]->contributors = 3;
+	f[1]->bitmap = 0x38;
+	fake_start(f[0]);
+	f[1]->want_port = f[0]->port;
+	fake_start(f[1]);
+}
+
+START_TEST(opts_appliance_list)
+{
+	struct ainftp_opts *o = ainftp_opts_new();
+
+	SET_OK(o, "appliance", SHARDS ",10.0.0.9");
+	ck_assert(o->has_appliance);
+	ck_assert_uint_eq(o->shards, 3);
+	ck_assert_uint_eq(o->appliances[0], htonl(0x7f000001));
+	ck_assert_uint_eq(o->appliances[1], htonl(0x7f000003));
+	ck_assert_uint_eq(o->appliances[2], htonl(0x0a000009));
+	ck_assert_uint_eq(o->appliance, o->appliances[0]);
+	/* A bad list leaves the one before. */
+	ck_assert_int_eq(ainftp_opts_set(o, "appliance", "10.0.0.1,10.0.0.1"), AINFTP_E_INVAL);
+	ck_assert_uint_eq(o->shards, 3);
+	SET_OK(o, "appliance", "10.0.0.7");
+	ck_assert_uint_eq(o->shards, 1);
+	ck_assert_uint_eq(o->appliance, htonl(0x0a000007));
+	ainftp_opts_free(o);
+}
+END_TEST
+
+/* A job's "appliances" in the worker's cluster.json: every box, in the file's order. */
+START_TEST(cluster_fills_shards)
+{
+	static const char json[] =
+		"{\"appliance\":{\"ipv4\":\"198.18.0.2\"},\"ports\":[{\"device\":\"net_ring0\"}],"
+		"\"lcores\":{\"control\":0,\"rx\":[{\"lcore\":1,\"port\":0,\"queue\":0}]},"
+		"\"jobs\":[{\"id\":4,\"elems_per_packet\":256,\"encoding\":\"int16\","
+		"\"appliances\":[\"198.18.0.5\",\"198.18.0.2\"],"
+		"\"workers\":[{\"id\":0,\"ipv4\":\"198.18.0.11\",\"key\":\"" KEY_HEX "\"}]}]}";
+	char path[] = "/tmp/ainftp-test-shards-XXXXXX";
+	struct ainftp_opts *o = ainftp_opts_new();
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, json, sizeof(json) - 1), (ssize_t)sizeof(json) - 1);
+	close(fd);
+	ck_assert_msg(ainftp_opts_from_cluster(o, path, 4, 0) == 0, "%s", ainftp_last_error());
+	unlink(path);
+	ck_assert_uint_eq(o->shards, 2);
+	ck_assert_uint_eq(o->appliances[0], htonl(0xc6120005));
+	ck_assert_uint_eq(o->appliances[1], htonl(0xc6120002));
+	ck_assert_uint_eq(o->appliance, o->appliances[0]);
+	ainftp_opts_free(o);
+}
+END_TEST
+
+/*
+ * The shard rule: of k chunks, box 0 owns the first floor(k/2), box 1 the
+ * rest; under two chunks box 0 gets no request at all.
+ * Sizes: one element, a chunk and one (a short last chunk on box 1), exact
+ * multiples with an odd and an even count, and a short last chunk after 5.
+ */
+static const size_t shard_sizes[] = {1, ELEMS + 1, 3 * ELEMS, 8 * ELEMS, 5 * ELEMS + 3};
+
+START_TEST(shard_split)
+{
+	const size_t n = shard_sizes[_i], k = (n + ELEMS - 1) / ELEMS, first1 = k / 2;
+	float *x = guarded(n, 2 * ELEMS), *want = malloc(n * sizeof(float));
+	uint64_t *bm = calloc(k + 1, sizeof(*bm));
+	struct ainftp_client_stats st;
+	struct ainftp_client *c;
+	struct ainftp_req *r;
+	struct fake *f[2];
+	uint32_t step;
+
+	ck_assert(want != NULL && bm != NULL);
+	shard_fakes(f, 1);
+	c = OPEN(f[0], "appliance", SHARDS, NULL);
+	fill(x, n, 70 + (uint32_t)_i);
+	for (size_t i = 0; i < n; i++)
+		want[i] = i / ELEMS >= first1 ? x[i] * 3.0f : x[i];
+	ck_assert_int_eq(ainftp_allreduce_start(c, x, n, AINFTP_OP_SUM, &r), 0);
+	ck_assert_msg(ainftp_req_wait(r) == 0, "%s", ainftp_last_error());
+	ck_assert_int_eq(ainftp_req_test(r), 1);
+	ck_assert_str_eq(ainftp_req_error(r), "");
+	ck_assert_bits_eq(x, want, n);
+	check_guard(x, n, 2 * ELEMS);
+	/* Each chunk's contributors at its place in the request; nothing past the room given. */
+	bm[k] = 0xdead;
+	ck_assert_int_eq(ainftp_req_info(r, &step, bm, k), 0);
+	for (size_t j = 0; j < k; j++)
+		ck_assert_uint_eq(bm[j], j >= first1 ? 0x38 : UINT64_C(1) << WORKER);
+	ck_assert_uint_eq(bm[k], 0xdead);
+	ck_assert_uint_eq(step, 20); /* the last box's: it has a part of every request */
+	ainftp_req_free(r);
+	ck_assert_int_eq(ainftp_client_next_step(c, &step), 0);
+	ck_assert_uint_eq(step, 21);
+	ck_assert_uint_eq(fake_get(f[0], &f[0]->new_chunks), first1);
+	ck_assert_uint_eq(fake_get(f[1], &f[1]->new_chunks), k - first1);
+	pthread_mutex_lock(&f[0]->mu);
+	/* Box 0 said step 10, box 1 20: the job is at 20, and so is box 0's part. */
+	ck_assert_uint_eq(f[0]->nsteps, first1 > 0 ? 1 : 0);
+	if (first1 > 0)
+		ck_assert_uint_eq(f[0]->steps[0], 20);
+	ck_assert_uint_eq(f[0]->hello_info.shard, 0);
+	ck_assert_uint_eq(f[0]->hello_info.shards, 2);
+	pthread_mutex_unlock(&f[0]->mu);
+	pthread_mutex_lock(&f[1]->mu);
+	ck_assert_uint_eq(f[1]->nsteps, 1);
+	ck_assert_uint_eq(f[1]->steps[0], 20);
+	ck_assert_uint_eq(f[1]->hello_info.shard, 1);
+	ck_assert_uint_eq(f[1]->hello_info.shards, 2);
+	pthread_mutex_unlock(&f[1]->mu);
+	/* Counters summed over the boxes; requests counted once. */
+	stats_after(c, 1, &st);
+	ck_assert_uint_eq(st.requests, 1);
+	ck_assert_uint_eq(st.chunks, k);
+	ck_assert_uint_eq(st.results, k);
+	ainftp_client_close(c);
+	fake_free(f[0]);
+	fake_free(f[1]);
+	free(x);
+	free(want);
+	free(bm);
+}
+END_TEST
+
+/*
+ * A box that stops answering fails the request with a timeout that names it;
+ * after that no box takes a part of a new request (E_FAILED, naming it).
+ */
+START_TEST(shard_box_silent)
+{
+	float x[4 * ELEMS];
+	struct ainftp_client *c;
+	struct fake *f[2];
+	int rc;
+
+	shard_fakes(f, 1);
+	pthread_mutex_lock(&f[1]->mu);
+	f[1]->silent = true;
+	pthread_mutex_unlock(&f[1]->mu);
+	c = OPEN(f[0], "appliance", SHARDS, "timeout_ms", "500", NULL);
+	fill(x, 4 * ELEMS, 80);
+	rc = ainftp_allreduce(c, x, 4 * ELEMS, AINFTP_OP_SUM);
+	ck_assert_msg(rc == AINFTP_E_TIMEOUT, "got %d: %s", rc, ainftp_last_error());
+	ck_assert_msg(strstr(ainftp_last_error(), "appliance 127.0.0.3 (shard 1 of 2): timeout") !=
+			      NULL,
+		      "message \"%s\"", ainftp_last_error());
+	ck_assert_uint_eq(fake_get(f[0], &f[0]->new_chunks), 2);
+	rc = ainftp_allreduce(c, x, 4 * ELEMS, AINFTP_OP_SUM);
+	ck_assert_msg(rc == AINFTP_E_FAILED, "got %d: %s", rc, ainftp_last_error());
+	ck_assert_ptr_nonnull(strstr(ainftp_last_error(), "appliance 127.0.0.3 (shard 1 of 2)"));
+	ck_assert_uint_eq(fake_get(f[0], &f[0]->new_chunks), 2);
+	ainftp_client_close(c);
+	fake_free(f[0]);
+	fake_free(f[1]);
+}
+END_TEST
+
+/*
+ * A request is complete only when every box is done with its part: box 0
+ * fails first (silent), box 1 answers slowly; the wait returns the failure
+ * only once box 1's part is in, and box 1's elements hold its results.
+ */
+START_TEST(shard_wait_for_every_part)
+{
+	float x[4 * ELEMS], want[4 * ELEMS];
+	struct ainftp_client *c;
+	struct ainftp_req *r;
+	struct fake *f[2];
+	uint64_t bm[4];
+	uint32_t step;
+	int rc;
+
+	shard_fakes(f, 1);
+	pthread_mutex_lock(&f[0]->mu);
+	f[0]->silent = true;
+	pthread_mutex_unlock(&f[0]->mu);
+	pthread_mutex_lock(&f[1]->mu);
+	f[1]->delay_us = 250000;
+	pthread_mutex_unlock(&f[1]->mu);
+	c = OPEN(f[0], "appliance", SHARDS, "timeout_ms", "300", NULL);
+	fill(x, 4 * ELEMS, 90);
+	for (int i = 0; i < 4 * ELEMS; i++)
+		want[i] = i >= 2 * ELEMS ? x[i] * 3.0f : x[i];
+	ck_assert_int_eq(ainftp_allreduce_start(c, x, 4 * ELEMS, AINFTP_OP_SUM, &r), 0);
+	rc = ainftp_req_wait(r);
+	ck_assert_msg(rc == AINFTP_E_TIMEOUT, "got %d: %s", rc, ainftp_last_error());
+	ck_assert_int_eq(ainftp_req_test(r), 1);
+	ck_assert_ptr_nonnull(strstr(ainftp_req_error(r), "appliance 127.0.0.1 (shard 0 of 2)"));
+	ck_assert_int_eq(ainftp_req_info(r, &step, bm, 4), 0);
+	ck_assert_uint_eq(bm[2], 0x38);
+	ck_assert_uint_eq(bm[3], 0x38);
+	ck_assert_bits_eq(x + 2 * ELEMS, want + 2 * ELEMS, 2 * ELEMS);
+	ainftp_req_free(r);
+	ainftp_client_close(c);
+	fake_free(f[0]);
+	fake_free(f[1]);
+}
+END_TEST
+
+/*
+ * Every box numbers the job's requests alike: a request with no chunk on box
+ * 0 still takes its step there (box 0 sees nothing of it), so the next
+ * request's parts are the same step on both boxes.
+ */
+START_TEST(shard_steps_align)
+{
+	float one[2] = {1.5f, 2.5f}, x[4 * ELEMS];
+	struct ainftp_client *c;
+	struct ainftp_req *r[3];
+	struct fake *f[2];
+	uint32_t step;
+
+	shard_fakes(f, 1);
+	/* Box 1 answers slowly: the third request is queued before box 1 starts the second. */
+	pthread_mutex_lock(&f[1]->mu);
+	f[1]->delay_us = 100000;
+	pthread_mutex_unlock(&f[1]->mu);
+	c = OPEN(f[0], "appliance", SHARDS, NULL);
+	fill(x, 4 * ELEMS, 95);
+	ck_assert_int_eq(ainftp_allreduce_start(c, &one[0], 1, AINFTP_OP_SUM, &r[0]), 0);
+	ck_assert_int_eq(ainftp_allreduce_start(c, &one[1], 1, AINFTP_OP_SUM, &r[1]), 0);
+	ck_assert_int_eq(ainftp_allreduce_start(c, x, 4 * ELEMS, AINFTP_OP_SUM, &r[2]), 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_msg(ainftp_req_wait(r[i]) == 0, "%s", ainftp_last_error());
+		ck_assert_int_eq(ainftp_req_info(r[i], &step, NULL, 0), 0);
+		ck_assert_uint_eq(step, 20 + (uint32_t)i);
+		ainftp_req_free(r[i]);
+	}
+	ck_assert_float_eq(one[0], 4.5f);
+	ck_assert_float_eq(one[1], 7.5f);
+	ck_assert_int_eq(ainftp_client_next_step(c, &step), 0);
+	ck_assert_uint_eq(step, 23);
+	pthread_mutex_lock(&f[0]->mu);
+	ck_assert_uint_eq(f[0]->nsteps, 1);
+	ck_assert_uint_eq(f[0]->steps[0], 22);
+	pthread_mutex_unlock(&f[0]->mu);
+	pthread_mutex_lock(&f[1]->mu);
+	ck_assert_uint_eq(f[1]->nsteps, 3);
+	ck_assert_uint_eq(f[1]->steps[2], 22);
+	pthread_mutex_unlock(&f[1]->mu);
+	ainftp_client_close(c);
+	fake_free(f[0]);
+	fake_free(f[1]);
+}
+END_TEST
+
+/* Views of the split that differ fail the join, naming the box and both views. */
+START_TEST(shard_join_mismatch)
+{
+	struct ainftp_client *c = NULL;
+	struct ainftp_opts *o;
+	struct fake *f[2];
+	int rc;
+
+	shard_fakes(f, 0);
+	o = fake_opts(f[0], "appliance", SHARDS, NULL);
+	rc = ainftp_client_open(o, &c);
+	ainftp_opts_free(o);
+	ck_assert_msg(rc == AINFTP_E_INVAL, "got %d: %s", rc, ainftp_last_error());
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(ainftp_last_error(),
+			     "appliance 127.0.0.3 (shard 1 of 2): join: box 127.0.0.3 is shard 1 "
+			     "of 2 here, the box says shard 0 of 2: the cluster.json files "
+			     "differ") != NULL,
+		      "message \"%s\"", ainftp_last_error());
+	ck_assert_uint_eq(fake_get(f[0], &f[0]->hellos), 1);
+	ck_assert_uint_eq(fake_get(f[1], &f[1]->hellos), 1);
+	/* A worker that thinks box 0 is the job's only box. */
+	o = fake_opts(f[0], NULL);
+	rc = ainftp_client_open(o, &c);
+	ainftp_opts_free(o);
+	ck_assert_int_eq(rc, AINFTP_E_INVAL);
+	ck_assert_msg(strstr(ainftp_last_error(), "join: box 127.0.0.1 is shard 0 of 1 here, the "
+						  "box says shard 0 of 2") != NULL,
+		      "message \"%s\"", ainftp_last_error());
+	/* Box 1 would bind port 65536: refused before any box is asked. */
+	o = fake_opts(f[0], "appliance", SHARDS, "bind_port", "65535", NULL);
+	rc = ainftp_client_open(o, &c);
+	ainftp_opts_free(o);
+	ck_assert_int_eq(rc, AINFTP_E_INVAL);
+	ck_assert_msg(strncmp(ainftp_last_error(), "option \"bind_port\"", 18) == 0,
+		      "message \"%s\"", ainftp_last_error());
+	ck_assert_uint_eq(fake_get(f[0], &f[0]->hellos), 2);
+	fake_free(f[0]);
+	fake_free(f[1]);
+}
+END_TEST
+
 /* ------------------------------------------------------------ suite */
 
 static Suite *
@@ -3506,7 +3832,8 @@ client_suite(void)
 	TCase *stats = tcase_create("stats");
 	TCase *join = tcase_create("join");
 	TCase *v2 = tcase_create("v2");
-	TCase *all[] = {opts, cluster, misuse, fail, reduce, hb, stats, join, v2};
+	TCase *shards = tcase_create("shards");
+	TCase *all[] = {opts, cluster, misuse, fail, reduce, hb, stats, join, v2, shards};
 
 	tcase_add_test(opts, opts_unknown_name);
 	tcase_add_loop_test(opts, opts_bad_value, 0, sizeof(bad_values) / sizeof(bad_values[0]));
@@ -3578,6 +3905,14 @@ client_suite(void)
 	tcase_add_test(v2, state_missing_resends_once);
 	tcase_add_test(v2, state_have_no_resend);
 	tcase_add_test(v2, probe_gets_kept_result);
+
+	tcase_add_test(shards, opts_appliance_list);
+	tcase_add_test(shards, cluster_fills_shards);
+	tcase_add_loop_test(shards, shard_split, 0, sizeof(shard_sizes) / sizeof(shard_sizes[0]));
+	tcase_add_test(shards, shard_box_silent);
+	tcase_add_test(shards, shard_wait_for_every_part);
+	tcase_add_test(shards, shard_steps_align);
+	tcase_add_test(shards, shard_join_mismatch);
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		/* Generous for sanitizers on a loaded machine; a hang still ends. */

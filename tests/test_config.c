@@ -265,6 +265,26 @@ static const struct bad_case bad_cases[] = {
 	BAD("duplicate worker IPv4", WITH_WORKERS(WORKER(0, 11) "," WORKER(1, 11)),
 	    "cluster.json: jobs[0].workers[1].ipv4: \"198.18.0.11\" duplicates "
 	    "jobs[0].workers[0].ipv4"),
+	BAD("appliances not an array", WITH_JOB(",'appliances':'198.18.0.2'"),
+	    "cluster.json: jobs[0].appliances: expected an array, got string"),
+	BAD("appliances empty", WITH_JOB(",'appliances':[]"),
+	    "cluster.json: jobs[0].appliances: expected 1..8 entries, got 0"),
+	BAD("appliances more than 8",
+	    WITH_JOB(",'appliances':['198.18.0.2','198.18.0.3','198.18.0.4','198.18.0.5',"
+		     "'198.18.0.6','198.18.0.7','198.18.0.8','198.18.0.9','198.18.0.10']"),
+	    "cluster.json: jobs[0].appliances: expected 1..8 entries, got 9"),
+	BAD("appliance not a string", WITH_JOB(",'appliances':['198.18.0.2',3]"),
+	    "cluster.json: jobs[0].appliances[1]: expected an IPv4 string, got integer"),
+	BAD("appliance not an address", WITH_JOB(",'appliances':['198.18.0.2','198.18.0.300']"),
+	    "cluster.json: jobs[0].appliances[1]: \"198.18.0.300\" is not an IPv4 address"),
+	BAD("appliance listed twice",
+	    WITH_JOB(",'appliances':['198.18.0.2','198.18.0.3','198.18.0.2']"),
+	    "cluster.json: jobs[0].appliances[2]: \"198.18.0.2\" duplicates "
+	    "jobs[0].appliances[0]"),
+	BAD("appliances without this box", WITH_JOB(",'appliances':['198.18.0.3','198.18.0.4']"),
+	    "cluster.json: jobs[0].appliances: does not list this appliance (appliance.ipv4 "
+	    "\"198.18.0.2\"): each box runs its own cluster.json, with its own address among the "
+	    "job's appliances"),
 	BAD("worker IPv4 is the appliance's", WITH_WORKERS(WORKER(0, 2)),
 	    "cluster.json: jobs[0].workers[0].ipv4: \"198.18.0.2\" is the appliance's address"),
 	BAD("worker id out of range", WITH_WORKERS(WORKER(64, 11)),
@@ -1063,6 +1083,32 @@ START_TEST(test_app_not_set)
 }
 END_TEST
 
+/* A box finds its shard as its own place in the job's list; without a list it is the only one. */
+START_TEST(test_appliances)
+{
+	struct ainftp_config cfg;
+	const struct ainftp_job_conf *j;
+
+	parse_ok(MINIMAL, &cfg);
+	j = &cfg.jobs[0];
+	ck_assert_uint_eq(j->shard_count, 1);
+	ck_assert_uint_eq(j->shard_index, 0);
+	ck_assert_uint_eq(j->appliances[0], cfg.ipv4);
+
+	parse_ok(WITH_JOB(",'appliances':['198.18.0.7','198.18.0.2','198.18.0.9']"), &cfg);
+	j = &cfg.jobs[0];
+	ck_assert_uint_eq(j->shard_count, 3);
+	ck_assert_uint_eq(j->shard_index, 1);
+	ck_assert_uint_eq(j->appliances[0], htonl(0xc6120007));
+	ck_assert_uint_eq(j->appliances[1], htonl(0xc6120002));
+	ck_assert_uint_eq(j->appliances[2], htonl(0xc6120009));
+
+	parse_ok(WITH_JOB(",'appliances':['198.18.0.2']"), &cfg);
+	ck_assert_uint_eq(cfg.jobs[0].shard_count, 1);
+	ck_assert_uint_eq(cfg.jobs[0].shard_index, 0);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -1083,6 +1129,7 @@ config_suite(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_loopback_json);
 	tcase_add_test(tc, test_cluster_example_json);
+	tcase_add_test(tc, test_appliances);
 	suite_add_tcase(s, tc);
 
 	tcase_add_loop_test(bad, test_bad_case, 0, N_BAD_CASES);

@@ -1267,6 +1267,8 @@ START_TEST(a_hello_is_answered_with_the_jobs_geometry_and_step)
 	/* Its data and its results are tagged. */
 	ck_assert_uint_eq(hi.auth, AINFTP_HELLO_AUTH_DATA | AINFTP_HELLO_AUTH_RESULTS);
 	ck_assert_uint_eq(hi.step, 0);
+	ck_assert_uint_eq(hi.shard, 0);
+	ck_assert_uint_eq(hi.shards, 1);
 	ck_assert_uint_eq(CTR(hellos), 1);
 	ck_assert_uint_eq(all_proto_drops(), 0);
 
@@ -1277,6 +1279,10 @@ START_TEST(a_hello_is_answered_with_the_jobs_geometry_and_step)
 	send_all(c, NW);
 	rte_pktmbuf_free_bulk(out, drain(out, 8));
 	rte_pktmbuf_free_bulk(out, drain(out, 8));
+	/* A sharding-aware worker states "shard 0 of 1" where an older one sends zeros: the same.
+	 */
+	v.body.shard = 0;
+	v.body.shards = 1;
 	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, 42, keys[2]));
 	expect_hello_ack(2, JOB, 2, 42, keys[2], &hi);
 	ck_assert_uint_eq(hi.status, AINFTP_HELLO_OK);
@@ -1331,6 +1337,19 @@ m_hello_auth(struct hello_view *v)
 	v->body.auth = 0;
 }
 
+/* The job is not sharded on this box: a worker that thinks it is shard 1, or of 2, is wrong. */
+static void
+m_hello_shard(struct hello_view *v)
+{
+	v->body.shard = 1;
+}
+
+static void
+m_hello_shards(struct hello_view *v)
+{
+	v->body.shards = 2;
+}
+
 static const struct {
 	void (*mutate)(struct hello_view *v);
 	enum ainftp_hello_status want;
@@ -1341,6 +1360,8 @@ static const struct {
 	{m_hello_slots, AINFTP_HELLO_SLOTS},
 	{m_hello_lanes, AINFTP_HELLO_LANES},
 	{m_hello_auth, AINFTP_HELLO_AUTH},
+	{m_hello_shard, AINFTP_HELLO_SHARD},
+	{m_hello_shards, AINFTP_HELLO_SHARD},
 };
 
 START_TEST(a_hello_names_the_first_difference)
@@ -1360,8 +1381,43 @@ START_TEST(a_hello_names_the_first_difference)
 	ck_assert_uint_eq(hi.result_encoding, AINFTP_ENC_FLOAT32);
 	/* Its data and its results are tagged. */
 	ck_assert_uint_eq(hi.auth, AINFTP_HELLO_AUTH_DATA | AINFTP_HELLO_AUTH_RESULTS);
+	/* The box's own view of the shards, for the worker's message. */
+	ck_assert_uint_eq(hi.shard, 0);
+	ck_assert_uint_eq(hi.shards, 1);
 	ck_assert_uint_eq(CTR(hellos), 1);
 	ck_assert_uint_eq(all_proto_drops(), 0);
+}
+END_TEST
+
+/* The job sharded over two boxes, this one the second (docs/PROTOCOL.md, "Shards"). */
+static const char shard_json[] =
+	DP_JSON_X("", RX_Q(0), "int16", "\"appliances\": [\"198.18.0.9\", \"" FIX_IP "\"],");
+
+/*
+ * A worker that agrees on the split (shard 1 of 2) joins; one whose
+ * cluster.json puts this box elsewhere, or has it alone, is told the box's
+ * own view instead of summing chunks that another box sums.
+ */
+START_TEST(a_hello_with_another_shard_view_is_refused)
+{
+	static const uint8_t views[][2] = {{1, 2}, {0, 2}, {1, 3}, {0, 0}};
+	struct hello_view v = hello_right();
+	struct ainftp_hello_info hi;
+	uint8_t f[256];
+
+	fixture_down(&fx);
+	fixture_up_json(&fx, shard_json);
+	for (unsigned int i = 0; i < RTE_DIM(views); i++) {
+		v.body.shard = views[i][0];
+		v.body.shards = views[i][1];
+		fixture_inject(&fx, f, (uint16_t)hello_frame(f, 0, 0, &v, 100 + i, keys[0]));
+		expect_hello_ack(0, JOB, 0, 100 + i, keys[0], &hi);
+		ck_assert_msg(hi.status == (i == 0 ? AINFTP_HELLO_OK : AINFTP_HELLO_SHARD),
+			      "view %u of %u: status %u", views[i][0], views[i][1], hi.status);
+		ck_assert_uint_eq(hi.shard, 1);
+		ck_assert_uint_eq(hi.shards, 2);
+	}
+	ck_assert_uint_eq(CTR(hellos), RTE_DIM(views));
 }
 END_TEST
 
@@ -3113,6 +3169,7 @@ main(void)
 	tcase_add_loop_test(tc, a_hello_names_the_first_difference, 0,
 			    (int)RTE_DIM(hello_mismatches));
 	tcase_add_test(tc, a_hello_for_an_unknown_job_or_worker_is_told_so);
+	tcase_add_test(tc, a_hello_with_another_shard_view_is_refused);
 	tcase_add_test(tc, without_auth_results_and_replies_carry_no_tag);
 	tcase_add_test(tc, chunks_of_different_collectives_are_never_summed);
 	suite_add_tcase(s, tc);

@@ -468,7 +468,9 @@ START_TEST(hello_body_layout_and_round_trip)
 		0x07,			/* status */
 		0x89, 0xab, 0xcd, 0xef, /* step */
 		0x01,			/* auth */
-		0x00, 0x00, 0x00,	/* pad, sent as 0 */
+		0x03,			/* shard */
+		0x05,			/* shards */
+		0x00,			/* pad, sent as 0 */
 	};
 	const struct ainftp_hello_info in = {
 		.slots = 0x01020304,
@@ -477,6 +479,8 @@ START_TEST(hello_body_layout_and_round_trip)
 		.status = 7,
 		.step = 0x89abcdef,
 		.auth = 1,
+		.shard = 3,
+		.shards = 5,
 	};
 	const struct ainftp_hello_info ones = {
 		.slots = UINT32_MAX,
@@ -485,6 +489,8 @@ START_TEST(hello_body_layout_and_round_trip)
 		.status = UINT8_MAX,
 		.step = UINT32_MAX,
 		.auth = UINT8_MAX,
+		.shard = UINT8_MAX,
+		.shards = UINT8_MAX,
 	};
 	struct ainftp_hello b;
 	struct ainftp_hello_info back;
@@ -500,6 +506,8 @@ START_TEST(hello_body_layout_and_round_trip)
 	ck_assert_uint_eq(back.status, in.status);
 	ck_assert_uint_eq(back.step, in.step);
 	ck_assert_uint_eq(back.auth, in.auth);
+	ck_assert_uint_eq(back.shard, in.shard);
+	ck_assert_uint_eq(back.shards, in.shards);
 
 	ainftp_hello_write(&b, &ones);
 	ainftp_hello_read(&b, &back);
@@ -509,7 +517,23 @@ START_TEST(hello_body_layout_and_round_trip)
 	ck_assert_uint_eq(back.status, UINT8_MAX);
 	ck_assert_uint_eq(back.step, UINT32_MAX);
 	ck_assert_uint_eq(back.auth, UINT8_MAX);
-	ck_assert_mem_eq(b.pad, ((const uint8_t[3]){0}), 3);
+	ck_assert_uint_eq(back.shard, UINT8_MAX);
+	ck_assert_uint_eq(back.shards, UINT8_MAX);
+	ck_assert_uint_eq(b.pad, 0);
+}
+END_TEST
+
+/* A sender from before sharding leaves the shard bytes 0: that reads as the one box. */
+START_TEST(hello_body_unsharded_sender)
+{
+	struct ainftp_hello b;
+	struct ainftp_hello_info back;
+
+	memset(&b, 0, sizeof(b));
+	memset(&back, 0xa5, sizeof(back));
+	ainftp_hello_read(&b, &back);
+	ck_assert_uint_eq(back.shard, 0);
+	ck_assert_uint_eq(back.shards, 1);
 }
 END_TEST
 
@@ -557,6 +581,7 @@ START_TEST(hello_and_state_names)
 		ck_assert_ptr_nonnull(ainftp_state_reason_names[i]);
 	ck_assert_str_eq(ainftp_hello_status_names[AINFTP_HELLO_OK], "ok");
 	ck_assert_str_eq(ainftp_hello_status_names[AINFTP_HELLO_RESULT_ENC], "result_encoding");
+	ck_assert_str_eq(ainftp_hello_status_names[AINFTP_HELLO_SHARD], "shard");
 	ck_assert_str_eq(ainftp_state_reason_names[AINFTP_STATE_STALE], "stale");
 	ck_assert_str_eq(ainftp_state_reason_names[AINFTP_STATE_HAVE], "have");
 }
@@ -681,6 +706,7 @@ proto_suite(void)
 
 	tcase_add_test(body, body_len_by_type);
 	tcase_add_test(body, hello_body_layout_and_round_trip);
+	tcase_add_test(body, hello_body_unsharded_sender);
 	tcase_add_test(body, state_body_layout_and_round_trip);
 	tcase_add_test(body, hello_and_state_names);
 	suite_add_tcase(s, body);

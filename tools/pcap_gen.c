@@ -60,6 +60,8 @@ enum col {
 	C_HELLO_STATUS,
 	C_HELLO_STEP,
 	C_HELLO_AUTH,
+	C_HELLO_SHARD,
+	C_HELLO_SHARDS,
 	C_HELLO_NONCE,
 	C_REQ_ELEMS,
 	C_REQ_OP,
@@ -103,6 +105,8 @@ static const char *const col_names[C_MAX] = {
 	[C_HELLO_STATUS] = "ainftp.hello.status",
 	[C_HELLO_STEP] = "ainftp.hello.step",
 	[C_HELLO_AUTH] = "ainftp.hello.auth",
+	[C_HELLO_SHARD] = "ainftp.hello.shard",
+	[C_HELLO_SHARDS] = "ainftp.hello.shards",
 	[C_HELLO_NONCE] = "ainftp.hello.nonce",
 	[C_REQ_ELEMS] = "ainftp.req.elems",
 	[C_REQ_OP] = "ainftp.req.op",
@@ -180,7 +184,12 @@ static const struct spec frames[] = {
 	/* HELLO and HELLO_ACK with their bodies: the nonce in bitmap. */
 	{.version = 2,
 	 .m = MSG(5, I8, AUTH, 3, 2, 4448, 0, 0, 0, 0, 0, 0xfedcba9876543210ull),
-	 .hello = {.slots = 256, .lanes = 2, .result_encoding = I16, .auth = 1}},
+	 .hello = {.slots = 256,
+		   .lanes = 2,
+		   .result_encoding = I16,
+		   .auth = 1,
+		   .shard = 1,
+		   .shards = 2}},
 	{.version = 2,
 	 .m = MSG(6, I8, AUTH, 3, 2, 4448, 0, 0, 0, 0, 0, 0xfedcba9876543210ull),
 	 .hello = {.slots = 256,
@@ -188,7 +197,9 @@ static const struct spec frames[] = {
 		   .result_encoding = I16,
 		   .status = 3,
 		   .step = 42,
-		   .auth = 1}},
+		   .auth = 1,
+		   .shard = 0,
+		   .shards = 2}},
 	{.version = 2,
 	 .m = MSG(6, F32, 0, 77, 9, 356, 0, 0, 0, 0, 0, 0x1122334455667788ull),
 	 .hello = {.slots = 0, .lanes = 0, .status = AINFTP_HELLO_JOB}},
@@ -393,6 +404,8 @@ expect_hello(const struct ainftp_hello_info *h, struct row *r)
 	set(r, C_HELLO_STATUS, "%u", h->status);
 	set(r, C_HELLO_STEP, "%" PRIu32, h->step);
 	set(r, C_HELLO_AUTH, "%u", h->auth);
+	set(r, C_HELLO_SHARD, "%u", h->shard);
+	set(r, C_HELLO_SHARDS, "%u", h->shards);
 }
 
 static void

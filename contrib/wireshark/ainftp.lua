@@ -46,6 +46,7 @@ local status_names = {
 	[6] = "slots",
 	[7] = "lanes",
 	[8] = "auth",
+	[9] = "shard",
 }
 local reason_names = { [0] = "none", [1] = "stale", [2] = "ahead", [3] = "missing", [4] = "have",
 	[5] = "mismatch" }
@@ -84,6 +85,8 @@ local f = {
 	hello_status = ProtoField.uint8("ainftp.hello.status", "Status", base.DEC, status_names),
 	hello_step = ProtoField.uint32("ainftp.hello.step", "Step", base.DEC),
 	hello_auth = ProtoField.uint8("ainftp.hello.auth", "Auth", base.DEC),
+	hello_shard = ProtoField.uint8("ainftp.hello.shard", "Shard index", base.DEC),
+	hello_shards = ProtoField.uint8("ainftp.hello.shards", "Shards (0: 1)", base.DEC),
 	hello_pad = ProtoField.bytes("ainftp.hello.pad", "Padding"),
 	hello_nonce = ProtoField.uint64("ainftp.hello.nonce", "Nonce", base.HEX),
 	req_elems = ProtoField.uint64("ainftp.req.elems", "Request elements", base.DEC),
@@ -244,7 +247,9 @@ local function add_hello(tree, tvb, off)
 	b:add(f.hello_status, tvb(off + 7, 1))
 	b:add(f.hello_step, tvb(off + 8, 4))
 	b:add(f.hello_auth, tvb(off + 12, 1))
-	b:add(f.hello_pad, tvb(off + 13, 3))
+	b:add(f.hello_shard, tvb(off + 13, 1))
+	b:add(f.hello_shards, tvb(off + 14, 1))
+	b:add(f.hello_pad, tvb(off + 15, 1))
 end
 
 local function add_state(tree, tvb, off)

@@ -614,18 +614,12 @@ ainftp_get_policy(struct ainftp_ctx *c, const json_t *obj, const char *path,
 
 /* Unicast host addresses only: inet_pton takes strict dotted quads, nothing else. */
 static int
-ainftp_get_ipv4(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
-		uint32_t *out)
+ainftp_check_ipv4(struct ainftp_ctx *c, const char *kpath, const char *s, uint32_t *out)
 {
-	char kpath[AINFTP_PATH_LEN];
 	char echo[AINFTP_ECHO_LEN];
 	struct in_addr addr;
-	const char *s;
 	uint32_t host;
 
-	if (ainftp_get_string(c, obj, path, key, true, &s) < 0)
-		return -1;
-	ainftp_path_key(kpath, path, key);
 	ainftp_echo(echo, s, "string");
 	if (inet_pton(AF_INET, s, &addr) != 1)
 		return ainftp_fail(c, kpath, "%s is not an IPv4 address", echo);
@@ -638,6 +632,19 @@ ainftp_get_ipv4(struct ainftp_ctx *c, const json_t *obj, const char *path, const
 		return ainftp_fail(c, kpath, "%s is a multicast address", echo);
 	*out = addr.s_addr;
 	return 0;
+}
+
+static int
+ainftp_get_ipv4(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
+		uint32_t *out)
+{
+	char kpath[AINFTP_PATH_LEN];
+	const char *s;
+
+	if (ainftp_get_string(c, obj, path, key, true, &s) < 0)
+		return -1;
+	ainftp_path_key(kpath, path, key);
+	return ainftp_check_ipv4(c, kpath, s, out);
 }
 
 bool
@@ -1185,14 +1192,68 @@ ainftp_check_job_id(struct ainftp_ctx *c, const char *path, uint16_t index)
 	return 0;
 }
 
+/*
+ * The boxes the job is sharded over: unique unicast addresses, this box's
+ * among them (its place is its shard index; a box that is not in the list
+ * would sum chunks that no worker sends it). Absent: this box alone.
+ */
+static int
+ainftp_parse_appliances(struct ainftp_ctx *c, const json_t *obj, const char *path,
+			struct ainftp_job_conf *job)
+{
+	char arr_path[AINFTP_PATH_LEN], kpath[AINFTP_PATH_LEN], addr[INET_ADDRSTRLEN];
+	json_t *arr;
+	size_t i, j;
+
+	job->shard_count = 1;
+	job->shard_index = 0;
+	job->appliances[0] = c->cfg->ipv4;
+	if (json_object_get(obj, "appliances") == NULL)
+		return 0;
+	if (ainftp_get_array(c, obj, path, "appliances", 1, AINFTP_MAX_SHARDS, &arr, arr_path) < 0)
+		return -1;
+	job->shard_count = (uint8_t)json_array_size(arr);
+	job->shard_index = job->shard_count;
+	for (i = 0; i < job->shard_count; i++) {
+		const json_t *v = json_array_get(arr, i);
+
+		ainftp_path_index(kpath, arr_path, i);
+		if (!json_is_string(v))
+			return ainftp_fail(c, kpath, "expected an IPv4 string, got %s",
+					   ainftp_type_name(v));
+		if (ainftp_check_ipv4(c, kpath, json_string_value(v), &job->appliances[i]) < 0)
+			return -1;
+		/* The parsed address, written here: no text of the file, so quoted as is. */
+		inet_ntop(AF_INET, &job->appliances[i], addr, sizeof(addr));
+		for (j = 0; j < i; j++)
+			if (job->appliances[j] == job->appliances[i])
+				return ainftp_fail(c, kpath, "\"%s\" duplicates %s[%zu]", addr,
+						   arr_path, j);
+		if (job->appliances[i] == c->cfg->ipv4)
+			job->shard_index = (uint8_t)i;
+	}
+	if (job->shard_index == job->shard_count) {
+		inet_ntop(AF_INET, &c->cfg->ipv4, addr, sizeof(addr));
+		return ainftp_fail(c, arr_path,
+				   "does not list this appliance (appliance.ipv4 \"%s\"): each "
+				   "box runs its own cluster.json, with its own address among the "
+				   "job's appliances",
+				   addr);
+	}
+	return 0;
+}
+
 /* Workers come before quorum, straggler and sentry: their ranges depend on the count. */
 static int
 ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, uint16_t index)
 {
-	static const char *const keys[] = {
-		"id",	"port",	       "slots",	 "elems_per_packet", "encoding", "result_encoding",
-		"auth", "result_tags", "quorum", "straggler",	     "sentry",	 "workers",
-		NULL};
+	static const char *const keys[] = {"id",	 "port",
+					   "slots",	 "elems_per_packet",
+					   "encoding",	 "result_encoding",
+					   "auth",	 "result_tags",
+					   "quorum",	 "straggler",
+					   "sentry",	 "workers",
+					   "appliances", NULL};
 	struct ainftp_job_conf *job = &c->cfg->jobs[index];
 	char path[AINFTP_PATH_LEN];
 	json_t *obj;
@@ -1211,6 +1272,7 @@ ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, 
 	    ainftp_get_encoding(c, obj, path, "result_encoding", true, &job->result_encoding) < 0 ||
 	    ainftp_get_bool(c, obj, path, "auth", &job->auth) < 0 ||
 	    ainftp_get_bool(c, obj, path, "result_tags", &job->result_tags) < 0 ||
+	    ainftp_parse_appliances(c, obj, path, job) < 0 ||
 	    ainftp_parse_workers(c, obj, path, job) < 0)
 		return -1;
 	if (ainftp_check_result_size(c, path, job) < 0)

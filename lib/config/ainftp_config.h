@@ -21,6 +21,7 @@
 #define AINFTP_MAX_QUEUES 16	  /* RX or TX queues per port */
 #define AINFTP_MAX_RX_BINDINGS 64 /* (lcore, port, queue) triples */
 #define AINFTP_MAX_JOBS 16
+#define AINFTP_MAX_SHARDS 8 /* appliances a job's chunks are shared out over */
 #define AINFTP_DEVICE_LEN 256
 #define AINFTP_MTU_MIN 576
 #define AINFTP_MTU_MAX 9000
@@ -80,6 +81,14 @@ struct ainftp_job_conf {
 	struct ainftp_sentry_conf sentry;
 	uint16_t n_workers;
 	struct ainftp_worker_conf workers[AINFTP_MAX_WORKERS];
+	/*
+	 * The boxes the job's chunks are shared out over (docs/PROTOCOL.md,
+	 * "Shards"), network byte order; without "appliances", just this box's
+	 * appliance.ipv4. This box is shard_index of shard_count.
+	 */
+	uint8_t shard_count;
+	uint8_t shard_index;
+	uint32_t appliances[AINFTP_MAX_SHARDS];
 };
 
 /* Where finished results land besides the wire (lib/sink/ainftp_sink.h, docs/SINK.md). */

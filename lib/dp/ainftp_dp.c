@@ -108,6 +108,8 @@ job_init(struct ainftp_dp_job *job, const struct ainftp_rx_ctx *ctx,
 	job->rcodec = ainftp_codec_get(jc->result_encoding);
 	job->auth = jc->auth;
 	job->result_tags = jc->auth && jc->result_tags;
+	job->shard_index = jc->shard_index;
+	job->shard_count = jc->shard_count;
 	job->quorum = jc->quorum;
 	job->min_quorum = jc->straggler.min_quorum;
 	job->threshold = rte_get_tsc_hz() / 1000 * jc->straggler.threshold_ms;

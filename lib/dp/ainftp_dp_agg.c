@@ -522,6 +522,9 @@ hello_compare(const struct ainftp_dp_job *job, const struct ainftp_hdr *h)
 		return AINFTP_HELLO_LANES;
 	if (((hi.auth & AINFTP_HELLO_AUTH_DATA) != 0) != job->auth)
 		return AINFTP_HELLO_AUTH;
+	/* Another split of the chunks: this box would sum chunks others sum too, or none. */
+	if (hi.shard != job->shard_index || hi.shards != job->shard_count)
+		return AINFTP_HELLO_SHARD;
 	return AINFTP_HELLO_OK;
 }
 

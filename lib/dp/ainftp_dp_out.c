@@ -342,6 +342,8 @@ ainftp_dp_hello_out(struct ainftp_rx_ctx *ctx, uint16_t port_idx, const struct a
 		hi.step = step;
 		hi.auth = (uint8_t)((job->auth ? AINFTP_HELLO_AUTH_DATA : 0) |
 				    (job->result_tags ? AINFTP_HELLO_AUTH_RESULTS : 0));
+		hi.shard = job->shard_index;
+		hi.shards = job->shard_count;
 	}
 	ainftp_hello_write(&body, &hi);
 	reply_out(ctx, port_idx, &m, &body, mk, eth, src_ip, udp, ctr);

@@ -103,7 +103,9 @@ struct ainftp_dp_job {
 	const struct ainftp_codec *codec;  /* of contributions (ainftp_codec.h) */
 	const struct ainftp_codec *rcodec; /* of results */
 	bool auth;
-	bool result_tags; /* auth, and results tagged too (cluster.json result_tags) */
+	bool result_tags;    /* auth, and results tagged too (cluster.json result_tags) */
+	uint8_t shard_index; /* this box's place among the job's appliances (HELLO) */
+	uint8_t shard_count;
 	uint16_t quorum;
 	uint16_t min_quorum; /* never a result with fewer contributors */
 	uint64_t threshold;  /* straggler.threshold_ms in cycles */

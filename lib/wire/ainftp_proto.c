@@ -47,6 +47,7 @@ const char *const ainftp_hello_status_names[AINFTP_HELLO_MAX] = {
 	[AINFTP_HELLO_SLOTS] = "slots",
 	[AINFTP_HELLO_LANES] = "lanes",
 	[AINFTP_HELLO_AUTH] = "auth",
+	[AINFTP_HELLO_SHARD] = "shard",
 };
 
 const char *const ainftp_state_reason_names[AINFTP_STATE_REASON_MAX] = {
@@ -248,6 +249,8 @@ ainftp_hello_write(struct ainftp_hello *b, const struct ainftp_hello_info *i)
 	b->status = i->status;
 	BODY_PUT(b, step, i->step);
 	b->auth = i->auth;
+	b->shard = i->shard;
+	b->shards = i->shards;
 }
 
 void
@@ -259,6 +262,8 @@ ainftp_hello_read(const struct ainftp_hello *b, struct ainftp_hello_info *i)
 	i->status = b->status;
 	i->step = (uint32_t)BODY_GET(b, step);
 	i->auth = b->auth;
+	i->shard = b->shard;
+	i->shards = b->shards != 0 ? b->shards : 1;
 }
 
 void

@@ -60,7 +60,14 @@ struct ainftp_hello {
 	uint8_t status; /* HELLO_ACK: enum ainftp_hello_status; HELLO: 0 */
 	uint32_t step;	/* HELLO_ACK: the step the worker starts at; HELLO: 0 */
 	uint8_t auth;	/* enum ainftp_hello_auth bits */
-	uint8_t pad[3]; /* sent as 0 */
+	/*
+	 * The job's shards (docs/PROTOCOL.md, "Shards"): this box's index and
+	 * the count, as the worker (HELLO) and the box (HELLO_ACK) see them. A
+	 * count of 0, from a sender that predates sharding, reads as 0 of 1.
+	 */
+	uint8_t shard;
+	uint8_t shards;
+	uint8_t pad; /* sent as 0 */
 } __attribute__((packed));
 
 _Static_assert(sizeof(struct ainftp_hello) == AINFTP_BODY_LEN, "HELLO body is 16 bytes");
@@ -82,6 +89,7 @@ enum ainftp_hello_status {
 	AINFTP_HELLO_SLOTS,
 	AINFTP_HELLO_LANES,
 	AINFTP_HELLO_AUTH,
+	AINFTP_HELLO_SHARD, /* the box's place among the job's appliances */
 	AINFTP_HELLO_MAX
 };
 
@@ -277,6 +285,8 @@ struct ainftp_hello_info {
 	uint8_t status;
 	uint32_t step;
 	uint8_t auth;
+	uint8_t shard;
+	uint8_t shards; /* 1.. on read: a 0 on the wire reads as 1 */
 };
 
 struct ainftp_state_info {
