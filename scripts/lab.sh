@@ -25,7 +25,7 @@ prog=scripts/lab.sh
 usage() {
 	cat <<EOF
 usage: $prog up    [--name N] [--config F] [--port af_packet|tap] [--impair SPEC] [--app PATH]
-                   [--impair-bin PATH] [--metrics [ADDR:]PORT]
+                   [--impair-bin PATH] [--metrics [ADDR:]PORT] [--boxes N] [--idle-us US]
        $prog exec  [--name N] -- CMD [ARGS...]
        $prog stats [--name N]
        $prog down  [--name N]
@@ -53,6 +53,15 @@ usage: $prog up    [--name N] [--config F] [--port af_packet|tap] [--impair SPEC
   --metrics [ADDR:]PORT  the app serves Prometheus text at http://ADDR:PORT/metrics in the
                     appliance's namespace (ainftp-app --metrics: ADDR 127.0.0.1 when left
                     out, PORT 0 any free one); up prints the curl command that reads it
+  --boxes N         N appliances (1..4, net_af_packet), for jobs sharded over them
+                    (config/lab-shards.json): box k at the k-th address of the jobs'
+                    "appliances" lists, on its own veth into one bridge in NAME-box,
+                    with its own config (state/boxK.json: its address, the jobs it
+                    serves), file-prefix and logs (state/appK.*); --impair puts one
+                    relay (or netem) between that bridge and the workers, so every
+                    box's path is impaired alike
+  --idle-us US      the apps' idle mode (ainftp-app --idle-us; default 0, and 100 with
+                    --boxes above 1: several busy-polling apps would share 2 cores)
 EOF
 }
 
@@ -66,7 +75,6 @@ die() {
 # Everything a lab owns is named from NAME. Interface names may have 15
 # characters, so they carry a hash of NAME rather than NAME itself.
 set_names() {
-	local tag
 	[[ $name =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$ ]] ||
 		die "--name: \"$name\" must be 1..40 letters, digits, '_', '.' or '-'"
 	tag=$(printf '%s' "$name" | cksum | awk '{ printf "%08x", $1 }')
@@ -81,6 +89,20 @@ set_names() {
 	tap_mac=02:a1:${tag:0:2}:${tag:2:2}:${tag:4:2}:${tag:6:2} # locally administered
 	prefix=ainftp-lab-$tag # DPDK's --file-prefix
 	state=/run/$name
+	relay_a=lm$tag # --boxes: the bridge's end of the veth pair to the relay ...
+	relay_b=ln$tag # ... and the relay's end
+}
+
+# Box k's names (--boxes): box 0 is the single box's; the others get a digit.
+box_names() {
+	local k=$1
+	if [ "$k" = 0 ]; then
+		bx_app=$veth_app bx_link=$veth_link bx_prefix=$prefix bx_cfg=$state/config.json
+		bx_pid=$state/app.pid bx_out=$state/app.out bx_err=$state/app.err
+	else
+		bx_app=la$k${tag} bx_link=lp$k${tag} bx_prefix=$prefix-$k bx_cfg=$state/box$k.json
+		bx_pid=$state/app$k.pid bx_out=$state/app$k.out bx_err=$state/app$k.err
+	fi
 }
 
 # /run/NAME is ours only if it has our marker: never delete someone else's /run/netns.
@@ -163,6 +185,53 @@ print(" ".join("%s=%s" % (k, shlex.quote(str(v))) for k, v in [
 PY
 }
 
+# --boxes N: box k's config from the private copy. The boxes' addresses are the
+# appliance's, then the others the jobs' "appliances" lists name, in order; box
+# k serves the jobs whose list names it (and the unsharded ones, on box 0), at
+# its own address, MAC (the last octet plus k) and veth. Prints box_addrs=.
+prepare_box_configs() {
+	/usr/bin/python3 - "$state/config.json" "$boxes" "$prefix" "$tag" <<'PY'
+import json, os, shlex, sys
+path, n, prefix, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+with open(path) as f:
+    cfg = json.load(f)
+addrs = [cfg["appliance"]["ipv4"]]
+for j in cfg["jobs"]:
+    for a in j.get("appliances", []):
+        if a not in addrs:
+            addrs.append(a)
+if len(addrs) < n:
+    print("scripts/lab.sh: --boxes %d: the config's jobs name %d appliance address(es) (%s): "
+          "list the boxes in a job's \"appliances\" (config/lab-shards.json)"
+          % (n, len(addrs), ", ".join(addrs)), file=sys.stderr)
+    sys.exit(1)
+for k in range(n - 1, -1, -1):  # box 0's file, the source, last
+    box = json.loads(json.dumps(cfg))
+    box["appliance"]["ipv4"] = addrs[k]
+    mac = box["appliance"].get("mac")
+    if mac and k:
+        octets = mac.split(":")
+        octets[-1] = "%02x" % ((int(octets[-1], 16) + k) & 0xFF)
+        box["appliance"]["mac"] = ":".join(octets)
+    box["jobs"] = [j for j in cfg["jobs"]
+                   if addrs[k] in j.get("appliances", [addrs[0]])]
+    if k:
+        dev = box["ports"][0]["device"].split(",")
+        box["ports"][0]["device"] = ",".join(
+            [dev[0]] + ["iface=la%d%s" % (k, tag) if a.startswith("iface=") else a
+                        for a in dev[1:]])
+    out = path if k == 0 else os.path.join(os.path.dirname(path), "box%d.json" % k)
+    if k:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # keys inside
+        f = os.fdopen(fd, "w")
+    else:
+        f = open(out, "w")
+    with f:
+        json.dump(box, f, indent=1)
+print("box_addrs=%s" % shlex.quote(" ".join(addrs[:n])))
+PY
+}
+
 # --impair loss=2,dup=1,reorder=25 into the relay's options (and netem's words).
 parse_impair() {
 	local kv k v
@@ -212,12 +281,13 @@ make_namespaces() {
 # super-frames, checksums) as it sends to the app: an AF_PACKET ring gets
 # frames as they are, and the app checks every UDP checksum.
 make_app_veth() {
-	ip -n "$ns_box" link add "$veth_app" mtu "$mtu" type veth peer name "$veth_link" mtu "$mtu"
-	ip netns exec "$ns_box" sysctl -qw "net.ipv4.conf.$veth_app.arp_ignore=8"
-	ip netns exec "$ns_box" ethtool -K "$veth_link" tx off tx-udp-segmentation off \
+	local app_if=${1:-$veth_app} link=${2:-$veth_link}
+	ip -n "$ns_box" link add "$app_if" mtu "$mtu" type veth peer name "$link" mtu "$mtu"
+	ip netns exec "$ns_box" sysctl -qw "net.ipv4.conf.$app_if.arp_ignore=8"
+	ip netns exec "$ns_box" ethtool -K "$link" tx off tx-udp-segmentation off \
 		tso off gso off >/dev/null
-	ip -n "$ns_box" link set "$veth_app" up
-	ip -n "$ns_box" link set "$veth_link" up
+	ip -n "$ns_box" link set "$app_if" up
+	ip -n "$ns_box" link set "$link" up
 }
 
 # The tap exists once the app has started: the lab finishes its kernel's side.
@@ -239,30 +309,33 @@ finish_tap() {
 # mbufs for net_af_packet's ring frames and the slots of jumbo jobs.
 start_app() {
 	local lcores=(-l 0-1)
+	box_names "${1:-0}"
 	# One CPU: both lcores on it (slow, but up).
 	[ "$(nproc)" -ge 2 ] || lcores=(--lcores '0@0,1@0')
-	local metrics_arg=()
-	[ -z "$metrics" ] || metrics_arg=(--metrics "$metrics")
+	local opts=()
+	[ -z "$metrics" ] || [ "${1:-0}" != 0 ] || opts=(--metrics "$metrics")
+	[ "$idle_us" = 0 ] || opts+=(--idle-us "$idle_us")
 	setsid ip netns exec "$ns_box" "$app" "${lcores[@]}" --no-huge -m 768 --no-pci \
-		--no-shconf --file-prefix "$prefix" -- -c "$state/config.json" "${metrics_arg[@]}" \
-		</dev/null >"$state/app.out" 2>"$state/app.err" &
-	echo $! >"$state/app.pid"
+		--no-shconf --file-prefix "$bx_prefix" -- -c "$bx_cfg" "${opts[@]}" \
+		</dev/null >"$bx_out" 2>"$bx_err" &
+	echo $! >"$bx_pid"
 	wait_for 10 app_ready || {
-		[ -s "$state/app.err" ] && sed 's/^/  app: /' "$state/app.err" | tail -5 >&2
-		die "ainftp-app did not come up within 10 s (log: $state/app.err)"
+		[ -s "$bx_err" ] && sed 's/^/  app: /' "$bx_err" | tail -5 >&2
+		die "ainftp-app did not come up within 10 s (log: $bx_err)"
 	}
 }
 
+# The box of start_app's box_names: alive, and its first stats line out.
 app_ready() {
 	local pid
-	pid=$(cat "$state/app.pid")
+	pid=$(cat "$bx_pid")
 	if ! alive "$pid"; then
 		local rc=0
 		wait "$pid" || rc=$?
-		sed 's/^/  app: /' "$state/app.err" | tail -5 >&2
+		sed 's/^/  app: /' "$bx_err" | tail -5 >&2
 		die "ainftp-app exited with status $rc during start-up (2: the config or the command line)"
 	fi
-	grep -q '"ainftp_stats"' "$state/app.out"
+	grep -q '"ainftp_stats"' "$bx_out"
 }
 
 # Calls $2.. every 0.1 s until it succeeds, for at most $1 seconds of wall time
@@ -293,8 +366,12 @@ link_bridge() {
 # Each veth end's egress: the box end impairs appliance to workers (a2b), the
 # workers' end the way back (b2a). netem reorders only with a delay.
 link_netem() {
-	local spec=(netem loss "$loss%" duplicate "$dup%" reorder "$reorder%" delay 1ms)
 	link_bridge
+	link_netem_qdiscs
+}
+
+link_netem_qdiscs() {
+	local spec=(netem loss "$loss%" duplicate "$dup%" reorder "$reorder%" delay 1ms)
 	[ "$dir" = b2a ] || tc -n "$ns_box" qdisc add dev "$veth_box" root "${spec[@]}"
 	[ "$dir" = a2b ] || tc -n "$ns_wk" qdisc add dev "$veth_wk" root "${spec[@]}"
 	path="tc netem on the veth ($dir): loss $loss% duplicate $dup% reorder $reorder% delay 1ms"
@@ -311,6 +388,41 @@ link_relay() {
 		die "ainftp-impair did not start"
 	}
 	path="ainftp-impair relay, pid $(cat "$state/impair.pid") (no sch_netem in this kernel): $(sed -n 's/^ainftp-impair: relaying [^:]*: //p' "$state/impair.err")"
+}
+
+# --boxes: every box's veth end on one bridge, and the workers' link on it too,
+# or, impaired, one relay (or netem) between the bridge and the workers: every
+# box's path gets the same impairment.
+link_boxes() {
+	local k
+	link_if=$bridge
+	ip -n "$ns_box" link add "$bridge" type bridge mcast_snooping 0
+	for k in $(seq 0 $((boxes - 1))); do
+		box_names "$k"
+		ip -n "$ns_box" link set "$bx_link" master "$bridge"
+	done
+	ip -n "$ns_box" link set "$bridge" up
+	if [ -n "$impair" ] && have_netem; then
+		ip -n "$ns_box" link set "$veth_box" master "$bridge"
+		link_netem_qdiscs
+	elif [ -n "$impair" ]; then
+		ip -n "$ns_box" link add "$relay_a" mtu "$mtu" type veth peer name "$relay_b" mtu "$mtu"
+		ip -n "$ns_box" link set "$relay_a" master "$bridge"
+		ip -n "$ns_box" link set "$relay_a" up
+		ip -n "$ns_box" link set "$relay_b" up
+		link_if=$relay_b
+		link_relay
+	else
+		ip -n "$ns_box" link set "$veth_box" master "$bridge"
+		path="bridge $bridge (no impairment)"
+	fi
+}
+
+ping_boxes() {
+	local a
+	for a in $box_addrs; do
+		ip netns exec "$ns_wk" ping -c 1 -W 1 -q "$a" >/dev/null 2>&1 || return 1
+	done
 }
 
 # Worker addresses as /24s on the workers' veth, the first one primary.
@@ -336,6 +448,7 @@ app_port() {
 
 cmd_up() {
 	local kind mtu appliance mac workers path="bridge $bridge (no impairment)" vars link_if
+	local box_addrs k bx_app bx_link bx_prefix bx_cfg bx_pid bx_out bx_err
 	local metrics_url=
 	[ "$(id -u)" = 0 ] || die "needs root (network namespaces, /dev/net/tun)"
 	[ -x "$app" ] || die "$app: not found or not executable (build it: scripts/build.sh)"
@@ -357,8 +470,21 @@ cmd_up() {
 	[ "$kind" != af_packet ] || command -v ethtool >/dev/null ||
 		die "needs ethtool for a net_af_packet lab (scripts/deps.sh installs it; or --port tap)"
 
+	box_addrs=$appliance
+	if [ "$boxes" -gt 1 ]; then
+		[ "$kind" = af_packet ] || die "--boxes: the boxes are on net_af_packet (not --port tap)"
+		vars=$(prepare_box_configs) || exit 1
+		eval "$vars"
+	fi
+
 	make_namespaces
-	if [ "$kind" = af_packet ]; then
+	if [ "$boxes" -gt 1 ]; then
+		for k in $(seq 0 $((boxes - 1))); do
+			box_names "$k"
+			make_app_veth "$bx_app" "$bx_link"
+			start_app "$k"
+		done
+	elif [ "$kind" = af_packet ]; then
 		link_if=$veth_link
 		make_app_veth
 		start_app
@@ -368,7 +494,9 @@ cmd_up() {
 		finish_tap
 	fi
 	ip -n "$ns_box" link set "$veth_box" up
-	if [ -n "$impair" ] && have_netem; then
+	if [ "$boxes" -gt 1 ]; then
+		link_boxes
+	elif [ -n "$impair" ] && have_netem; then
 		link_netem
 	elif [ -n "$impair" ]; then
 		link_relay
@@ -376,20 +504,31 @@ cmd_up() {
 		link_bridge
 	fi
 	setup_workers
-	wait_for 10 ping_appliance || die "no ping reply from $appliance in $ns_wk within 10 s"
+	wait_for 10 ping_boxes || die "no ping reply from every box ($box_addrs) in $ns_wk within 10 s"
 	[ -z "$metrics" ] || wait_for 5 metrics_url_read ||
 		die "--metrics $metrics: the app logged no metrics address (log: $state/app.err)"
 	trap - EXIT
 
 	cat <<EOF
 lab $name is up
-  appliance  $appliance (MAC $mac) in netns $ns_box on $(app_port), MTU $mtu: $app, pid $(cat "$state/app.pid")
+  appliance  $appliance (MAC $mac) in netns $ns_box on $(app_port), MTU $mtu: $app, pid $(cat "$state/app.pid")$(more_boxes)
   workers    $workers in netns $ns_wk on $veth_wk
   path       $link_if <-> $veth_box: $path
   state      $state (config.json, app.out, app.err$([ ! -f "$state/impair.pid" ] || echo ", impair.out, impair.err"))
   run        $prog exec --name $name -- CMD    then    $prog down --name $name
 EOF
 	look_inside
+}
+
+# The up summary's lines for boxes 1.. (--boxes).
+more_boxes() {
+	local k a
+	for k in $(seq 1 $((boxes - 1))); do
+		box_names "$k"
+		a=$(echo "$box_addrs" | cut -d' ' -f$((k + 1)))
+		printf '\n  box %d      %s in netns %s on net_af_packet %s, pid %s, file-prefix %s, %s' \
+			"$k" "$a" "$ns_box" "$bx_app" "$(cat "$bx_pid")" "$bx_prefix" "${bx_cfg##*/}"
+	done
 }
 
 # Where a person looks inside the running app: rte_telemetry's socket (a Unix
@@ -462,13 +601,17 @@ kill_leftovers() {
 
 # Best effort at every step: a half-built lab comes down as far as it was built.
 teardown() {
-	local ns line
+	local ns line k
 	set +e
 	if state_is_ours; then
-		stop_pid "$state/app.pid" 5
-		# What the app counted to the end: tests check every frame is accounted for.
-		line=$(grep -E '"final": ?true' "$state/app.out" 2>/dev/null | tail -1)
-		[ -z "$line" ] || echo "ainftp-app final stats: $line"
+		# Every box (--boxes: app1.pid ...), box 0 first. What each app counted to
+		# the end: tests check every frame is accounted for.
+		for k in "" 1 2 3; do
+			[ -f "$state/app$k.pid" ] || continue
+			stop_pid "$state/app$k.pid" 5
+			line=$(grep -E '"final": ?true' "$state/app$k.out" 2>/dev/null | tail -1)
+			[ -z "$line" ] || echo "ainftp-app${k:+ (box $k)} final stats: $line"
+		done
 		stop_pid "$state/impair.pid" 2
 		if [ -s "$state/impair.out" ]; then
 			echo "ainftp-impair counters: $(cat "$state/impair.out")"
@@ -478,7 +621,7 @@ teardown() {
 	for ns in "$ns_box" "$ns_wk"; do
 		! ns_exists "$ns" || ip netns del "$ns"
 	done
-	rm -rf "/var/run/dpdk/$prefix"
+	rm -rf "/var/run/dpdk/$prefix" "/var/run/dpdk/$prefix"-[123]
 	if state_is_ours; then
 		rm -rf "$state"
 	fi
@@ -518,6 +661,8 @@ main() {
 	app=$root/build/app/ainftp-app
 	impair_bin=$root/build/tools/ainftp-impair
 	metrics=
+	boxes=1
+	idle_us=
 	case $cmd in
 	-h | --help | help)
 		usage
@@ -535,7 +680,7 @@ main() {
 	esac
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--name | --config | --port | --impair | --app | --impair-bin | --metrics)
+		--name | --config | --port | --impair | --app | --impair-bin | --metrics | --boxes | --idle-us)
 			[ $# -ge 2 ] || { echo "$prog: $1 needs a value" >&2; exit 2; }
 			case $1 in
 			--name) name=$2 ;;
@@ -545,6 +690,8 @@ main() {
 			--app) app=$(realpath -m "$2") ;;
 			--impair-bin) impair_bin=$(realpath -m "$2") ;;
 			--metrics) metrics=$2 ;;
+			--boxes) boxes=$2 ;;
+			--idle-us) idle_us=$2 ;;
 			esac
 			[ "$cmd" = up ] || [ "$1" = --name ] || { echo "$prog: $cmd does not take $1" >&2; exit 2; }
 			shift 2
@@ -564,6 +711,10 @@ main() {
 			;;
 		esac
 	done
+	[[ $boxes =~ ^[1-4]$ ]] || { echo "$prog: --boxes: \"$boxes\" is not 1..4" >&2; exit 2; }
+	# Several busy-polling apps on a test machine's cores starve each other.
+	[ -n "$idle_us" ] || { [ "$boxes" = 1 ] && idle_us=0 || idle_us=100; }
+	[[ $idle_us =~ ^[0-9]+$ ]] || { echo "$prog: --idle-us: \"$idle_us\" is not a number" >&2; exit 2; }
 	set_names
 	"cmd_$cmd" "$@"
 }

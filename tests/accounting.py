@@ -4,18 +4,19 @@
 
     accounting.py FILE...   (ainftp-app's stdout, or anything holding its stats lines)
 
-Reads the last stats line marked "final": true and checks, for every port and
-every lcore, that `unaccounted` is 0: each frame received is in exactly one
-outcome (docs/CONTROL.md, "Every frame accounted for"). Prints one line:
-the frames and their outcomes in brief, or what does not add up. Exit 0 when it
-holds, 1 when it does not, 2 when there is no final stats line.
+Reads the stats lines marked "final": true (one per app: a lab of several
+boxes prints one for each) and checks, for every port and every lcore of each,
+that `unaccounted` is 0: each frame received is in exactly one outcome
+(docs/CONTROL.md, "Every frame accounted for"). Prints one line: the frames and
+their outcomes in brief, or what does not add up. Exit 0 when it holds, 1 when
+it does not, 2 when there is no final stats line.
 """
 import json
 import sys
 
 
-def final_line(paths):
-    last = None
+def final_lines(paths):
+    found = []
     for p in paths:
         with open(p, errors="replace") as f:
             for line in f:
@@ -27,30 +28,39 @@ def final_line(paths):
                 except ValueError:
                     continue
                 if o.get("final") is True:
-                    last = o
-    return last
+                    found.append(o)
+    return found
 
 
-def main():
-    o = final_line(sys.argv[1:])
-    if o is None:
-        print("accounting: no final stats line in %s" % " ".join(sys.argv[1:]))
-        return 2
+def unaccounted(o, app):
+    """What does not add up in one app's final line."""
     bad = []
     for kind, key in (("port", "port"), ("lcore", "lcore")):
         for e in o.get(kind + "s", []):
             if "unaccounted" not in e:
-                bad.append("%s %s: no unaccounted field" % (kind, e.get(key)))
+                bad.append("%s%s %s: no unaccounted field" % (app, kind, e.get(key)))
             elif e["unaccounted"] != 0:
-                bad.append("%s %s: %d of %d frames unaccounted (negative: counted twice)"
-                           % (kind, e.get(key), e["unaccounted"], e.get("rx_pkts", -1)))
-    ports = o.get("ports", [])
+                bad.append("%s%s %s: %d of %d frames unaccounted (negative: counted twice)"
+                           % (app, kind, e.get(key), e["unaccounted"], e.get("rx_pkts", -1)))
+    return bad
+
+
+def main():
+    finals = final_lines(sys.argv[1:])
+    if not finals:
+        print("accounting: no final stats line in %s" % " ".join(sys.argv[1:]))
+        return 2
+    bad = []
+    for i, o in enumerate(finals):
+        bad += unaccounted(o, "app %d: " % i if len(finals) > 1 else "")
+    ports = [p for o in finals for p in o.get("ports", [])]
     rx = sum(p.get("rx_pkts", 0) for p in ports)
     if bad:
         print("accounting: FAIL: " + "; ".join(bad))
         return 1
-    print("accounting: ok: %d frames on %d port(s), each in one outcome (%d summed)"
-          % (rx, len(ports), sum(p.get("data_pkts", 0) for p in ports)))
+    print("accounting: ok: %d frames on %d port(s)%s, each in one outcome (%d summed)"
+          % (rx, len(ports), " of %d apps" % len(finals) if len(finals) > 1 else "",
+             sum(p.get("data_pkts", 0) for p in ports)))
     return 0
 
 
