@@ -57,7 +57,8 @@ usage: $prog --minutes N [--keep DIR] [--build DIR] [--emu-share PCT] [--impair 
   --name NAME      the lab's name (default soak<pid>)
   --seed S         the lab workers' gradient seed (default random; printed)
   --no-restarts    job 4's worker 3 is not killed and restarted (CI's one-minute
-                   pass: a restart can still stall job 4 now and then, an open bug)
+                   pass: restarts stalled job 4 now and then before a new process's
+                   HELLO took it back in; README.md "Soak")
 EOF
 }
 
