@@ -189,13 +189,7 @@ def report(args, reps):
         if c["allreduces"] < c["steps"]:
             bad.append("rank %d: %d all-reduces through the appliance for %d steps"
                        % (r, c["allreduces"], c["steps"]))
-    print("gloo %.2f%% vs init_process_group(\"ainftp\") %.2f%%: gap %.2f points (at most %.1f)"
-          % (gloo, ours, abs(gloo - ours), args.max_gap))
-    if gloo < args.min_accuracy:
-        bad.append("gloo accuracy %.2f%% is below %.1f%%" % (gloo, args.min_accuracy))
-    if abs(gloo - ours) > args.max_gap:
-        bad.append("accuracies differ by %.2f points" % abs(gloo - ours))
-    return bad
+    return bad + torch_ddp.check_gap(args, gloo, ours, 'init_process_group("ainftp")')
 
 
 def fault_options(args, tmp):

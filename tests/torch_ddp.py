@@ -303,9 +303,15 @@ def check(args, runs):
     for m, reps in runs.items():
         bad += check_run(m, reps)
     bad += check_clients(runs["ainftp"])
-    gloo, ours = runs["gloo"][0]["accuracy"], runs["ainftp"][0]["accuracy"]
-    print("gloo %.2f%% vs ainftp %.2f%%: gap %.2f points (at most %.1f)"
-          % (gloo, ours, abs(gloo - ours), args.max_gap))
+    return bad + check_gap(args, runs["gloo"][0]["accuracy"], runs["ainftp"][0]["accuracy"],
+                           "ainftp")
+
+
+def check_gap(args, gloo, ours, name):
+    """Gloo's accuracy against ours (name's): what failed, after a line saying both."""
+    bad = []
+    print("gloo %.2f%% vs %s %.2f%%: gap %.2f points (at most %.1f)"
+          % (gloo, name, ours, abs(gloo - ours), args.max_gap))
     if gloo < args.min_accuracy:
         bad.append("gloo accuracy %.2f%% is below %.1f%%" % (gloo, args.min_accuracy))
     if abs(gloo - ours) > args.max_gap:
