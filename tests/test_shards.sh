@@ -94,6 +94,7 @@ both_boxes_summed
 /usr/bin/python3 - "$cfg" "$work/swapped.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
+c["jobs"] = [j for j in c["jobs"] if "appliances" in j]
 for j in c["jobs"]:
     j["appliances"] = j["appliances"][::-1]
 c["appliance"]["ipv4"] = c["jobs"][0]["appliances"][0]

@@ -52,8 +52,8 @@ static const uint8_t fz_key[AINFTP_KEY_BYTES] = {0xf0, 0x0d, 1, 2, 3};
 static const uint32_t fz_appliance = 0x010012c6; /* 198.18.0.1, network order */
 
 struct fz_run {
-	struct ainftp_client *c;
-	struct ainftp_req *r[FZ_REQS];
+	struct box *c;
+	struct box_req *r[FZ_REQS];
 	float *buf[FZ_REQS];
 	struct txbatch tx;
 	uint64_t now;
@@ -72,7 +72,7 @@ fz_opts(struct ainftp_opts *o, uint8_t sel)
 		abort();
 	*o = *d;
 	ainftp_opts_free(d);
-	o->appliance = fz_appliance;
+	o->appliance = o->appliances[0] = fz_appliance;
 	o->has_appliance = true;
 	o->job = 9;
 	o->has_job = true;
@@ -92,16 +92,16 @@ fz_opts(struct ainftp_opts *o, uint8_t sel)
  * client_init without the socket and the eventfd (the engine's and the
  * join's I/O are not fuzzed), then the join's outcome.
  */
-static struct ainftp_client *
+static struct box *
 fz_client(uint8_t sel)
 {
-	struct ainftp_client *c = calloc(1, sizeof(*c));
+	struct box *c = calloc(1, sizeof(*c));
 	struct ainftp_opts o;
 
 	if (c == NULL)
 		abort();
 	fz_opts(&o, sel);
-	if (opts_check(&o) < 0)
+	if (ainftp_client_opts_check(&o) < 0)
 		abort();
 	c->fd = c->wake_fd = -1;
 	pthread_mutex_init(&c->mu, NULL);
@@ -142,7 +142,9 @@ fz_start(struct fz_run *run, uint8_t sel)
 			abort();
 		for (size_t k = 0; k < n; k++)
 			run->buf[i][k] = (float)((int)(k % 17) - 8) * 0.25f;
-		if (ainftp_allreduce_start(run->c, run->buf[i], n, op, &run->r[i]) != 0)
+		/* One box of one: a request as the public client queues it. */
+		run->r[i] = ainftp_box_req_new(run->c, run->buf[i], n, op, 0);
+		if (run->r[i] == NULL || ainftp_box_submit(&run->c, &run->r[i], 1) != 0)
 			abort();
 	}
 	take_submitted(run->c);
@@ -172,7 +174,7 @@ fz_want_len(const struct ainftp_msg *m)
 
 /* Version, job, worker and the chunk in flight the datagram's slot holds. */
 static size_t
-fz_fix_hdr(struct ainftp_client *c, uint8_t ctrl, uint8_t *p, size_t len)
+fz_fix_hdr(struct box *c, uint8_t ctrl, uint8_t *p, size_t len)
 {
 	struct ainftp_msg m = {0};
 	struct inflight *f;
@@ -231,7 +233,7 @@ fz_tag(uint8_t *p, size_t len)
 
 /* The join's half: a HELLO_ACK to our HELLO, and its verdict. */
 static void
-fz_hello(struct ainftp_client *c, const uint8_t *p, size_t len)
+fz_hello(struct box *c, const uint8_t *p, size_t len)
 {
 	struct ainftp_hello_info a;
 	struct ainftp_join j;
