@@ -30,32 +30,6 @@ work=$(mktemp -d)
 
 . "$src/tests/lab_lib.sh"
 
-# run_worker OUT WORKER-ARGS...: one worker in the lab; its exit status in OUT.rc.
-run_worker() {
-	local out=$1
-	shift
-	local rc=0
-	"$lab" exec --name "$name" -- "$worker" -c "$cfg" "$@" >"$out" 2>&1 || rc=$?
-	echo "$rc" >"$out.rc"
-}
-
-# all_verify TAG JOB [ARGS...]: workers 0..3 at once, every result checked.
-all_verify() {
-	local tag=$1 job=$2
-	shift 2
-	for w in 0 1 2 3; do
-		run_worker "$work/$tag.$w" --job "$job" --worker "$w" --size "$size" \
-			--steps 1 --verify 4 "$@" &
-	done
-	wait
-	for w in 0 1 2 3; do
-		[ "$(cat "$work/$tag.$w.rc")" = 0 ] ||
-			fail "$tag: worker $w exit $(cat "$work/$tag.$w.rc"): $(cat "$work/$tag.$w")"
-		grep -q "verified: [1-9]" "$work/$tag.$w" || fail "$tag: worker $w verified nothing"
-	done
-	echo "ok: $tag: $(grep -h '^worker 0:' "$work/$tag.0")"
-}
-
 # --- 1. a clean path ------------------------------------------------------------
 
 up

@@ -18,39 +18,13 @@
 set -euo pipefail
 
 src=$1 app=$2 worker=$3 impair=$4
+size=4M
 lab=$src/scripts/lab.sh
 name=tshard$$
 work=$(mktemp -d)
 cfg=$src/config/lab-shards.json
 # shellcheck source=tests/lab_lib.sh
 . "$src/tests/lab_lib.sh"
-trap lab_cleanup EXIT
-
-[ "$(id -u)" = 0 ] || fail "needs root (network namespaces)"
-
-# run_worker OUT CONFIG WORKER-ARGS...: one worker in the lab; its exit status in OUT.rc.
-run_worker() {
-	local out=$1 c=$2 rc=0
-	shift 2
-	"$lab" exec --name "$name" -- timeout 120 "$worker" -c "$c" "$@" >"$out" 2>&1 || rc=$?
-	echo "$rc" >"$out.rc"
-}
-
-# all_verify TAG JOB SIZE STEPS: workers 0..3 at once, every result checked.
-all_verify() {
-	local tag=$1 job=$2 size=$3 steps=$4 w
-	for w in 0 1 2 3; do
-		run_worker "$work/$tag.$w" "$cfg" --job "$job" --worker "$w" --size "$size" \
-			--steps "$steps" --verify 4 &
-	done
-	wait
-	for w in 0 1 2 3; do
-		[ "$(cat "$work/$tag.$w.rc")" = 0 ] ||
-			fail "$tag: worker $w exit $(cat "$work/$tag.$w.rc"): $(tail -3 "$work/$tag.$w")"
-		grep -q "verified: [1-9]" "$work/$tag.$w" || fail "$tag: worker $w verified nothing"
-	done
-	echo "ok: $tag: $(grep -h '^worker 0:' "$work/$tag.0")"
-}
 
 # Both boxes' final stats (down's output): each summed DATA of every job.
 both_boxes_summed() {
@@ -74,8 +48,8 @@ PY
 
 up --boxes 2
 for job in 11 12 13; do
-	all_verify "clean-$job" "$job" 4M 2
-	all_verify "one-chunk-$job" "$job" 8K 1
+	all_verify "clean-$job" "$job" --steps 2
+	all_verify "one-chunk-$job" "$job" --size 8K
 done
 down
 both_boxes_summed
@@ -84,7 +58,7 @@ both_boxes_summed
 
 up --boxes 2 --impair loss=2,dup=1,reorder=2
 for job in 11 12 13; do
-	all_verify "impaired-$job" "$job" 4M 2
+	all_verify "impaired-$job" "$job" --steps 2
 done
 down
 both_boxes_summed
@@ -101,7 +75,7 @@ c["appliance"]["ipv4"] = c["jobs"][0]["appliances"][0]
 json.dump(c, open(sys.argv[2], "w"))
 PY
 up --boxes 2
-run_worker "$work/swapped" "$work/swapped.json" --job 11 --worker 0 --size 1M --steps 1
+cfg=$work/swapped.json run_worker "$work/swapped" --job 11 --worker 0 --size 1M --steps 1
 [ "$(cat "$work/swapped.rc")" != 0 ] || fail "swapped: a worker with the boxes the other way round ran"
 grep -q "the cluster.json files differ" "$work/swapped" ||
 	fail "swapped: no shard mismatch named: $(tail -3 "$work/swapped")"
@@ -109,8 +83,9 @@ echo "ok: swapped: $(grep -m1 -o 'box [0-9.]* is shard [^:]*' "$work/swapped")"
 
 # --- 4. box 1 killed mid-run ----------------------------------------------------------
 
+worker_timeout=60 # a worker still running then hangs (exit 124)
 for w in 0 1 2 3; do
-	run_worker "$work/kill.$w" "$cfg" --job 11 --worker "$w" --size 4M --steps 1000 \
+	run_worker "$work/kill.$w" --job 11 --worker "$w" --size 4M --steps 1000 \
 		--verify 4 --opt timeout_ms=3000 &
 done
 sleep 3

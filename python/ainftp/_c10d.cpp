@@ -483,12 +483,15 @@ ProcessGroupAinftp::finish(Pending &p)
 		int k;
 		if (st == AINFTP_E_OVERFLOW && tol_.accept_overflow)
 			st = 0, overflows++;
-		if (st == AINFTP_E_SKIPPED && tol_.accept_partial)
-			st = 0, partials++;
-		if (st < 0 && err.empty())
-			err = what + ainftp_req_error(q.first) + " [" + ainftp_status_name(st) +
-			      "]";
-		if (st == 0 && (k = short_chunks(q.first, q.second, &missing)) != 0) {
+		/* This rank's chunks skipped, or another rank's: one partial result. */
+		bool skipped = st == AINFTP_E_SKIPPED;
+		if (skipped && tol_.accept_partial)
+			st = 0;
+		if (st < 0) {
+			if (err.empty())
+				err = what + ainftp_req_error(q.first) + " [" +
+				      ainftp_status_name(st) + "]";
+		} else if (skipped || (k = short_chunks(q.first, q.second, &missing)) != 0) {
 			if (tol_.accept_partial)
 				partials++;
 			else if (err.empty() && k < 0)

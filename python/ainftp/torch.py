@@ -264,10 +264,11 @@ def _c10d():
 
 
 def _job_of(config, job):
-    """(job id, the job's workers in ascending id order) from cluster.json."""
+    """From cluster.json: (job id, its workers in ascending id order, the job, the appliance)."""
     try:
         with open(config) as f:
-            jobs = json.load(f).get("jobs", [])
+            cfg = json.load(f)
+        jobs = cfg.get("jobs", [])
     except (OSError, ValueError, AttributeError) as e:
         raise ValueError("ainftp: cannot read the jobs of %s: %s" % (config, e)) from e
     ids = [j.get("id") for j in jobs if isinstance(j, dict)]
@@ -284,15 +285,13 @@ def _job_of(config, job):
     for j in jobs:
         if isinstance(j, dict) and j.get("id") == job:
             workers = sorted(w.get("id") for w in j.get("workers", []))
-            return job, workers, j
+            return job, workers, j, cfg.get("appliance")
     raise ValueError("ainftp: %s has no job %d (its jobs: %s)"
                      % (config, job, ", ".join(map(str, ids))))
 
 
-def _fingerprint(config, spec):
+def _fingerprint(appliance, spec):
     """What every rank of a group must agree on: the appliance and the job's geometry."""
-    with open(config) as f:
-        appliance = json.load(f).get("appliance")
     geometry = {k: v for k, v in spec.items() if k != "workers"}
     text = json.dumps({"appliance": appliance, "job": geometry}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -330,7 +329,7 @@ def _create_backend(dist_opts, pg_options):
         raise ValueError("ainftp: no cluster.json: set AINFTP_CONFIG or pass "
                          "pg_options=ainftp.torch.Options(config=...)")
     job = opts.job if opts.job is not None else os.environ.get("AINFTP_JOB")
-    job, workers, spec = _job_of(config, job)
+    job, workers, spec, appliance = _job_of(config, job)
     rank, size = dist_opts.group_rank, dist_opts.group_size
     if size != len(workers):
         raise ValueError("ainftp: the process group has %d ranks but job %d of %s has %d "
@@ -341,7 +340,7 @@ def _create_backend(dist_opts, pg_options):
     store = dist_opts.store
     gloo = dist.ProcessGroupGloo(dist.PrefixStore("gloo", store), rank, size,
                                  dist_opts.timeout)
-    _agree(store, rank, size, job, _fingerprint(config, spec))
+    _agree(store, rank, size, job, _fingerprint(appliance, spec))
     options = {k: _option_text(v) for k, v in opts.client_options.items() if v is not None}
     try:
         pg = c10d.ProcessGroupAinftp(rank, size, gloo, os.fspath(config), job, workers,
