@@ -95,7 +95,13 @@ hello_verdict(const struct ainftp_opts *o, const struct ainftp_hdr *h,
 {
 	char mine[32], theirs[32];
 
-	if (a->status == AINFTP_HELLO_OK) {
+	/*
+	 * A box from before shards answers OK with "shard 0 of 1" whatever the
+	 * worker's view: a worker of several boxes must not take that as joined.
+	 */
+	bool same_shard = a->shard == o->shard && a->shards == o->shards;
+
+	if (a->status == AINFTP_HELLO_OK && same_shard) {
 		j->step = a->step;
 		j->result_tags = o->auth && (a->auth & AINFTP_HELLO_AUTH_RESULTS) != 0;
 		return 0;
@@ -109,7 +115,7 @@ hello_verdict(const struct ainftp_opts *o, const struct ainftp_hdr *h,
 			AINFTP_E_INVAL,
 			"join: worker %d is not a worker of job %u on the appliance", o->worker,
 			o->job);
-	if (a->status == AINFTP_HELLO_SHARD) {
+	if (a->status == AINFTP_HELLO_SHARD || a->status == AINFTP_HELLO_OK) {
 		char ip[INET_ADDRSTRLEN];
 		struct in_addr box = {.s_addr = o->appliance};
 

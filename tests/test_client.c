@@ -179,6 +179,7 @@ struct fake {
 	uint64_t bitmap;
 	uint32_t hello_step;   /* the step HELLO_ACK gives the worker */
 	uint8_t shard, shards; /* its place among the job's boxes (HELLO_ACK) */
+	bool pre_shards;       /* a box from before shards: OK, "shard 0 of 1", never SHARD */
 	uint32_t addr;	       /* network order; 0: 127.0.0.1 */
 	uint16_t want_port;    /* lane 0's port; 0: any free run of ports */
 
@@ -669,8 +670,8 @@ fake_hello_ack(const struct fake *f, const struct ainftp_msg *h, uint8_t status,
 		hi.step = f->hello_step;
 		/* As the appliance: with auth, its results are tagged too. */
 		hi.auth = f->auth ? AINFTP_HELLO_AUTH_DATA | AINFTP_HELLO_AUTH_RESULTS : 0;
-		hi.shard = f->shard;
-		hi.shards = f->shards;
+		hi.shard = f->pre_shards ? 0 : f->shard;
+		hi.shards = f->pre_shards ? 0 : f->shards;
 	}
 	ainftp_hdr_write((struct ainftp_hdr *)p, &m);
 	ainftp_hello_write((struct ainftp_hello *)(p + sizeof(struct ainftp_hdr)), &hi);
@@ -763,7 +764,7 @@ fake_hello(struct fake *f, int lane, const uint8_t *p, size_t len, const struct 
 		status = AINFTP_HELLO_LANES;
 	} else if (((hi.auth & AINFTP_HELLO_AUTH_DATA) != 0) != f->auth) {
 		status = AINFTP_HELLO_AUTH;
-	} else if (hi.shard != f->shard || hi.shards != f->shards) {
+	} else if (!f->pre_shards && (hi.shard != f->shard || hi.shards != f->shards)) {
 		status = AINFTP_HELLO_SHARD;
 	}
 	if (f->hello_forge)
@@ -3812,6 +3813,17 @@ START_TEST(shard_join_mismatch)
 	ck_assert_msg(strncmp(ainftp_last_error(), "option \"bind_port\"", 18) == 0,
 		      "message \"%s\"", ainftp_last_error());
 	ck_assert_uint_eq(fake_get(f[0], &f[0]->hellos), 2);
+	/* Box 1 from before shards answers OK as the job's only box: not joined either. */
+	f[1]->shard = 1;
+	f[1]->pre_shards = true;
+	o = fake_opts(f[0], "appliance", SHARDS, NULL);
+	rc = ainftp_client_open(o, &c);
+	ainftp_opts_free(o);
+	ck_assert_int_eq(rc, AINFTP_E_INVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(ainftp_last_error(),
+			     "is shard 1 of 2 here, the box says shard 0 of 1") != NULL,
+		      "message \"%s\"", ainftp_last_error());
 	fake_free(f[0]);
 	fake_free(f[1]);
 }

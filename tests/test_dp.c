@@ -1861,11 +1861,6 @@ expect_results(const struct contrib *c, const float *want, uint64_t bitmap, uint
 	rte_pktmbuf_free_bulk(out, n);
 }
 
-/*
- * Worker 2 never sends; an open slot waits for it. A scan a threshold later
- * publishes the wait, the control lcore downranks worker 2 (lag), and the next
- * poll completes the slot with workers 0 and 1, counted as partial.
- */
 static uint64_t
 lat_count(const struct ainftp_lat_hist *h)
 {
@@ -1895,6 +1890,11 @@ latency_is_one_chunk(void)
 		}
 }
 
+/*
+ * Worker 2 never sends; an open slot waits for it. A scan a threshold later
+ * publishes the wait, the control lcore downranks worker 2 (lag), and the next
+ * poll completes the slot with workers 0 and 1, counted as partial.
+ */
 START_TEST(a_straggler_is_downranked_and_the_slot_completes_without_it)
 {
 	uint64_t hz = rte_get_tsc_hz(), now;

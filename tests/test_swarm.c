@@ -225,6 +225,9 @@ START_TEST(test_hello)
 	ck_assert_uint_eq(p->srtt, 2 * MS * F);
 	ck_assert_uint_eq(p->acks, 2);
 	ck_assert_uint_eq(p->sent, 3);
+	/* ... which an older HELLO, late through the ring, leaves alone. */
+	ainftp_swarm_hello(p, T0 + 2000 * MS);
+	ck_assert_uint_eq(p->srtt, 2 * MS * F);
 }
 END_TEST
 

@@ -52,8 +52,10 @@ ainftp_swarm_known(struct ainftp_peer *p)
 void
 ainftp_swarm_hello(struct ainftp_peer *p, uint64_t now)
 {
-	if (now > p->hello_tsc)
-		put(&p->hello_tsc, now);
+	/* An older HELLO (out of order through the ring) is not news. */
+	if (now <= p->hello_tsc)
+		return;
+	put(&p->hello_tsc, now);
 	put(&p->srtt, 0);
 	put(&p->jitter, 0);
 }

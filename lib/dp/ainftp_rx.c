@@ -89,6 +89,7 @@ ainftp_rx_poll(struct ainftp_rx_ctx *ctx)
 void
 ainftp_rx_loop(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt)
 {
+	const unsigned int idle_us = rt->idle_us;
 	uint64_t loops = 0, busy = 0, sleeps = 0;
 	unsigned int empty = 0;
 
@@ -96,8 +97,8 @@ ainftp_rx_loop(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt)
 		if (ainftp_rx_poll(ctx) != 0) {
 			busy++;
 			empty = 0;
-		} else if (rt->idle_us != 0 && ++empty >= AINFTP_IDLE_POLLS) {
-			rte_delay_us_sleep(rt->idle_us);
+		} else if (idle_us != 0 && ++empty >= AINFTP_IDLE_POLLS) {
+			rte_delay_us_sleep(idle_us);
 			sleeps++;
 		}
 		/* Publish the loop counters in batches: they are for humans. */

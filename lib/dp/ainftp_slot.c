@@ -1,21 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "ainftp_slot.h"
 
-void
-ainftp_slot_init(struct ainftp_slot *s)
-{
-	s->seq = AINFTP_SEQ_NONE;
-	s->shadow_seq = AINFTP_SEQ_NONE;
-	s->bitmap = 0;
-	s->count = 0;
-	s->incl = 0;
-	s->n_incl = 0;
-	s->done = false;
-	s->desc = s->desc_other = s->shadow_desc = 0;
-	s->shadow = NULL;
-	ainftp_acc_reset(&s->acc);
-}
-
 /* The slot holds chunk seq with nobody in it yet (done: given up, or summing). */
 static void
 slot_reset(struct ainftp_slot *s, uint64_t seq, bool done)
@@ -27,6 +12,15 @@ slot_reset(struct ainftp_slot *s, uint64_t seq, bool done)
 	s->n_incl = 0;
 	s->done = done;
 	ainftp_acc_reset(&s->acc);
+}
+
+void
+ainftp_slot_init(struct ainftp_slot *s)
+{
+	s->shadow_seq = AINFTP_SEQ_NONE;
+	s->desc = s->desc_other = s->shadow_desc = 0;
+	s->shadow = NULL;
+	slot_reset(s, AINFTP_SEQ_NONE, false);
 }
 
 enum ainftp_slot_action

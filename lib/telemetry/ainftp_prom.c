@@ -104,7 +104,7 @@ static const struct help {
 	{NULL, "data_answered", "DATA of a completed chunk answered with its kept result"},
 	{NULL, "chunks_done", "Chunks completed: results made"},
 	{NULL, "chunks_partial", "Chunks completed without every worker of the job"},
-	{NULL, "chunks_abandoned", "Partial sums dropped because every worker in them moved on"},
+	{NULL, "chunks_abandoned", "Partial sums dropped because every worker in them moved on, or a worker's process restarted"},
 	{NULL, "chunks_early", "Chunks completed without a worker that moved to a later step"},
 	{NULL, "probes", "PROBEs answered"},
 	{NULL, "states_sent", "STATEs sent: where a slot is, to a worker off its pace"},
@@ -517,7 +517,7 @@ render_field(struct render *r, const struct section *sec, const json_t *el, cons
 	struct origin o = {sec->family, key};
 	char name[128], base[96], labels[512], val[40];
 	double scale;
-	bool counter;
+	bool counter, is_time;
 
 	if (listed(sec->labels, key) || listed(sec->skip, key))
 		return;
@@ -540,9 +540,10 @@ render_field(struct render *r, const struct section *sec, const json_t *el, cons
 		return;
 	}
 	scale = unit_of(renamed(o), base, sizeof(base));
-	if (!json_is_number(v) || (strstr(base, "_seconds") != NULL && json_number_value(v) < 0))
+	is_time = strstr(base, "_seconds") != NULL;
+	if (!json_is_number(v) || (is_time && json_number_value(v) < 0))
 		return;
-	counter = json_is_integer(v) && strstr(base, "_seconds") == NULL &&
+	counter = json_is_integer(v) && !is_time &&
 		  (sec->ints_are_counters ? !listed(sec->gauges, key) : listed(sec->counters, key));
 	snprintf(name, sizeof(name), PREFIX "%s_%s%s", sec->family, base, counter ? "_total" : "");
 	labels_of(sec, el, NULL, NULL, labels, sizeof(labels));
