@@ -49,13 +49,19 @@ trap '"$root/scripts/lab.sh" down --name "$name" >/dev/null 2>&1 || true; rm -rf
 
 # run JOB: 4 workers at once; prints their aggregate float32 Gbit/s.
 run() {
-	local job=$1 w
+	local job=$1 w pids=()
 	for w in 0 1 2 3; do
 		"$root/scripts/lab.sh" exec --name "$name" -- "$build/tools/ainftp-worker" -c "$cfg" \
 			--job "$job" --worker "$w" --size "$size" --steps "$steps" --json --progress 0 \
 			>"$work/$job.$w" 2>&1 &
+		pids+=($!)
 	done
-	wait
+	for w in 0 1 2 3; do
+		wait "${pids[$w]}" || {
+			echo "bench-shards.sh: job $job worker $w failed: $(tail -3 "$work/$job.$w")" >&2
+			exit 1
+		}
+	done
 	/usr/bin/python3 - "$work/$job" <<'PY'
 import json, sys
 total = 0.0
@@ -63,7 +69,10 @@ for w in range(4):
     lines = [l for l in open("%s.%d" % (sys.argv[1], w)) if l.startswith("{")]
     if not lines:
         sys.exit("worker %d: no result line" % w)
-    total += json.loads(lines[-1])["gbps"]
+    gbps = json.loads(lines[-1])["gbps"]
+    if gbps is None:
+        sys.exit("worker %d: no step ran" % w)
+    total += gbps
 print("%.3f" % total)
 PY
 }

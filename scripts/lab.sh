@@ -434,10 +434,6 @@ setup_workers() {
 	done
 }
 
-ping_appliance() {
-	ip netns exec "$ns_wk" ping -c 1 -W 1 -q "$appliance" >/dev/null 2>&1
-}
-
 app_port() {
 	if [ "$kind" = af_packet ]; then
 		echo "net_af_packet on veth $veth_app (peer $veth_link)"

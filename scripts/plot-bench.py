@@ -51,6 +51,7 @@ def number(v):
 def parse_bench_table(lines, i, name, res):
     """The table from its header at lines[i] to the first blank line; the index after it."""
     cols = lines[i].split()
+    start = len(res.rate)
     i += 1
     while i < len(lines) and lines[i].strip():
         f = lines[i].split()
@@ -66,7 +67,7 @@ def parse_bench_table(lines, i, name, res):
             raise ParseError("%s:%d: not a number in %r" % (name, i + 1, lines[i])) from None
         res.rate.append(row)
         i += 1
-    if i == len(lines) and not res.rate:
+    if i == len(lines) and len(res.rate) == start:
         raise ParseError("%s: the table ends before its first row" % name)
     return i
 
@@ -121,6 +122,21 @@ def size_label(b):
     return str(b)
 
 
+def log_axes(ax, ticks, labels, xlabel, ylabel, ticker):
+    """Both plots' axes: log-log, powers of two along x, 1-2-5 along y."""
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(labels)
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
+    ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: "%g" % v))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+
+
 def plot_rate(res, out, plt, ticker):
     encs = []
     for r in res.rate:
@@ -143,17 +159,7 @@ def plot_rate(res, out, plt, ticker):
     lo, hi = int(math.log2(min(sizes))), int(math.ceil(math.log2(max(sizes))))
     ticks = [1 << k for k in range(lo, hi + 1)]
     for ax, what in ((ax_pps, "contributions, Mpps"), (ax_bps, "payload, Gbit/s")):
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([str(b) for b in ticks])
-        ax.xaxis.set_minor_locator(ticker.NullLocator())
-        ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: "%g" % v))
-        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
-        ax.set_xlabel("payload per packet, bytes")
-        ax.set_ylabel(what)
-        ax.grid(True, which="both", alpha=0.3)
+        log_axes(ax, ticks, [str(b) for b in ticks], "payload per packet, bytes", what, ticker)
     ax_bps.legend(fontsize=7, loc="best")
     fig.suptitle("ainftp-bench: one RX lcore against its io-forward ceiling"
                  + (" (%s)" % res.machine if res.machine else ""), fontsize=10)
@@ -171,17 +177,8 @@ def plot_allreduce(res, out, plt, ticker):
         style = "s--" if label.startswith("gloo") else "o-"
         ax.plot(x, [pts[b] for b in x], style, color="C%d" % k, label=label)
     sizes = sorted({b for pts in res.allreduce.values() for b in pts})
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xticks(sizes)
-    ax.set_xticklabels([size_label(b) for b in sizes])
-    ax.xaxis.set_minor_locator(ticker.NullLocator())
-    ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: "%g" % v))
-    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
-    ax.set_xlabel("tensor, float32 bytes per worker")
-    ax.set_ylabel("all-reduce median step time, ms")
-    ax.grid(True, which="both", alpha=0.3)
+    log_axes(ax, sizes, [size_label(b) for b in sizes], "tensor, float32 bytes per worker",
+             "all-reduce median step time, ms", ticker)
     ax.legend(fontsize=8)
     workers = ", ".join(str(w) for w in sorted(res.workers))
     ax.set_title("all-reduce by %s workers: ainftp against Gloo" % workers, fontsize=10)

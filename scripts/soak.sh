@@ -44,7 +44,7 @@ prog=scripts/soak.sh
 usage() {
 	cat <<EOF
 usage: $prog --minutes N [--keep DIR] [--build DIR] [--emu-share PCT] [--impair SPEC]
-                      [--name NAME] [--seed S]
+                      [--name NAME] [--seed S] [--no-restarts]
   --minutes N      total wall time, 1..1440 (the phases are sized to fit; about
                    15 s of it is the lab's start and stop and the report)
   --keep DIR       keep every log there (created; default: a temporary folder,

@@ -9,12 +9,11 @@
 #     project version; with no _build.py (pip's install has none) the library is
 #     found by its soname on LD_LIBRARY_PATH, or by AINFTP_CLIENT_LIB, or (neither,
 #     and not installed) the error names what was tried and AINFTP_CLIENT_LIB;
-#  3. a 2-worker all-reduce (job 4 of config/lab.json with workers 0 and 1) from the
-#     venv's python in the lab (scripts/lab.sh): both get the exact sum.
-#
 #  2b. with torch and the built backend (C10D, the build's ainftp._c10d module):
 #     the venv's ainftp.torch registers "ainftp", says to set AINFTP_C10D without
 #     the module, and loads it from AINFTP_C10D;
+#  3. a 2-worker all-reduce (job 4 of config/lab.json with workers 0 and 1) from the
+#     venv's python in the lab (scripts/lab.sh): both get the exact sum.
 #
 #   test_pip.sh SRCDIR APP IMPAIR CLIENT_LIB VERSION [C10D]
 set -euo pipefail

@@ -6,7 +6,7 @@
  * against the appliance's arithmetic redone here with the scalar reference
  * kernels, and against the true sum within the documented error bound.
  *
- *   ainftp-worker -c cluster.json --job 1 --worker 0 --size 64M --steps 5 --workers 4
+ *   ainftp-worker -c cluster.json --job 1 --worker 0 --size 64M --steps 5 --verify 4
  *
  * The gradient of worker w at step s is a function of (seed, w, s) alone, so
  * each worker can compute what all of them send and so the expected sums.
@@ -220,7 +220,7 @@ parse_args(int argc, char **argv, struct args *a)
 			   .progress_s = 5};
 	bool job_set = false;
 
-	ainftp_opt_std(argc, argv, "ainftp-worker", usage);
+	ainftp_opt_std(argc, argv, PROG, usage);
 	while ((ch = getopt_long(argc, argv, "c:", lo, NULL)) != -1) {
 		if (ch == '?') {
 			usage(stderr);

@@ -16,10 +16,7 @@ import re
 import tarfile
 import zipfile
 
-try:
-    import tomllib
-except ImportError:  # before Python 3.11
-    import tomli as tomllib
+import tomllib  # Python 3.11: pyproject.toml's requires-python, so that requires = [] holds
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = "ainftp"
