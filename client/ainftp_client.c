@@ -1343,6 +1343,13 @@ ainftp_client_opts_check(const struct ainftp_opts *o)
 						   "option \"rto_min_us\": %u is more than "
 						   "rto_max_us (%u)",
 						   o->rto_min_us, o->rto_max_us);
+	/* Each box's engine has a socket of its own: consecutive ports from bind_port. */
+	if (o->bind_port != 0 && o->bind_port + o->shards - 1u > 65535)
+		return ainftp_client_seterr_status(
+			AINFTP_E_INVAL,
+			"option \"bind_port\": %u + %u boxes - 1 is past port 65535 (each box "
+			"takes the next port)",
+			o->bind_port, o->shards);
 	if (sizeof(struct ainftp_hdr) + ainftp_payload_len((unsigned int)o->encoding, o->elems) +
 		    AINFTP_TAG_LEN + 28 >
 	    RX_BUF)

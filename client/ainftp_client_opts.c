@@ -126,7 +126,10 @@ parse_appliances(const char *name, const char *v, struct ainftp_opts *o)
 		char one[INET_ADDRSTRLEN];
 
 		if (n == AINFTP_MAX_SHARDS)
-			return bad(name, v, "lists more than 8 appliances");
+			return ainftp_client_seterr_status(
+				AINFTP_E_INVAL,
+				"option \"%s\": \"%.64s\" lists more than %u appliances", name, v,
+				AINFTP_MAX_SHARDS);
 		if (len >= sizeof(one))
 			return ainftp_client_seterr_status(
 				AINFTP_E_INVAL,

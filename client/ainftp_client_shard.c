@@ -27,7 +27,6 @@ struct ainftp_req {
 	uint32_t nchunks;
 	unsigned int n_boxes;
 	struct box_req *sub[AINFTP_MAX_SHARDS]; /* NULL: the box owns none of its chunks */
-	uint32_t first[AINFTP_MAX_SHARDS];	/* the request's chunk each sub-request starts at */
 };
 
 /* ------------------------------------------------------------ open and close */
@@ -70,13 +69,6 @@ ainftp_client_open(const struct ainftp_opts *o, struct ainftp_client **out)
 	rc = ainftp_client_opts_check(o);
 	if (rc < 0)
 		return rc;
-	/* Each box's engine has a socket of its own: consecutive ports from bind_port. */
-	if (o->bind_port != 0 && o->bind_port + o->shards - 1u > 65535)
-		return ainftp_client_seterr_status(
-			AINFTP_E_INVAL,
-			"option \"bind_port\": %u + %u boxes - 1 is past port 65535 (each box "
-			"takes the next port)",
-			o->bind_port, o->shards);
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return ainftp_client_seterr_status(AINFTP_E_NOMEM, "open: out of memory");
@@ -198,7 +190,7 @@ req_destroy(struct ainftp_req *r)
  * job is. A box that joined earlier in the job's life than another, or that
  * did not yet tell this worker to skip ahead (STATE stale) as another did,
  * would otherwise put its part in an earlier request of the job than the
- * other boxes put theirs. One box: its own.
+ * other boxes put theirs. One box: 0, and its engine's own count decides.
  */
 static uint32_t
 job_step(struct ainftp_client *c)
@@ -229,7 +221,6 @@ req_split(struct ainftp_client *c, struct ainftp_req *r, float *buf, size_t n, i
 		uint32_t end = ainftp_shard_first(r->nchunks, b + 1, c->n_boxes);
 		size_t lo = (size_t)first * c->elems, hi = (size_t)end * c->elems;
 
-		r->first[b] = first;
 		r->sub[b] = ainftp_box_req_new(c->box[b], buf + lo,
 					       first == end ? 0 : (hi < n ? hi : n) - lo, op, step);
 		if (r->sub[b] == NULL)
@@ -380,6 +371,8 @@ ainftp_req_info(const struct ainftp_req *r, uint32_t *step, uint64_t *bitmaps, s
 		return ainftp_client_seterr_status(AINFTP_E_INVAL,
 						   "ainftp_req_info: the request is still pending");
 	for (unsigned int b = 0; b < r->n_boxes; b++) {
+		/* Where box b's chunks start in the request: the shard rule again. */
+		uint32_t first = ainftp_shard_first(r->nchunks, b, r->n_boxes);
 		const uint64_t *bm;
 		uint32_t s, k;
 
@@ -388,9 +381,9 @@ ainftp_req_info(const struct ainftp_req *r, uint32_t *step, uint64_t *bitmaps, s
 		ainftp_box_req_info(r->sub[b], &s, &bm, &k);
 		if (step != NULL && b == r->n_boxes - 1)
 			*step = s;
-		if (bitmaps != NULL && r->first[b] < n)
-			memcpy(bitmaps + r->first[b], bm,
-			       (n - r->first[b] < k ? n - r->first[b] : k) * sizeof(*bitmaps));
+		if (bitmaps != NULL && first < n)
+			memcpy(bitmaps + first, bm,
+			       (n - first < k ? n - first : k) * sizeof(*bitmaps));
 	}
 	return 0;
 }
