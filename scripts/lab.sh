@@ -11,6 +11,15 @@
 #   ainftp-app = veth == veth =[bridge | ainftp-impair]= veth ==== veth: one address per worker
 #   (net_af_packet)   or tap =[...] (net_tap)
 #
+# --boxes N puts N apps on one bridge (jobs sharded over them, or a hierarchy of
+# leaf boxes and a spine box); --spine K with --impair gives box K a relay of its
+# own between its veth and the bridge, so that the leaves' path to the spine is
+# impaired as the workers' path is:
+#
+#   box 0 ........ = veth =\
+#   box 1 ........ = veth ==[bridge]= veth =[ainftp-impair | netem]= veth == workers
+#   box K = veth =[ainftp-impair]= veth =/
+#
 # net_af_packet copies frames through mmap'ed rings with no system call per frame
 # and carries jumbo frames (framesz= of 16384); net_tap costs a write() and a
 # SIGIO per frame through the kernel's tun driver, at most MTU 1500, and stays
@@ -25,7 +34,8 @@ prog=scripts/lab.sh
 usage() {
 	cat <<EOF
 usage: $prog up    [--name N] [--config F] [--port af_packet|tap] [--impair SPEC] [--app PATH]
-                   [--impair-bin PATH] [--metrics [ADDR:]PORT] [--boxes N] [--idle-us US]
+                   [--impair-bin PATH] [--metrics [ADDR:]PORT] [--boxes N] [--spine K]
+                   [--idle-us US]
        $prog exec  [--name N] -- CMD [ARGS...]
        $prog stats [--name N]
        $prog down  [--name N]
@@ -35,8 +45,10 @@ usage: $prog up    [--name N] [--config F] [--port af_packet|tap] [--impair SPEC
          printing how to look inside: dpdk-telemetry.py's file-prefix, curl for --metrics
   exec   runs CMD in the workers' namespace (its exit status is returned)
   stats  prints the app's latest JSON stats line
-  down   stops the app and the relay (printing the relay's counters) and deletes
-         the namespaces and the state; succeeds when nothing is up
+  down   stops the apps and the relays, printing their counters ("ainftp-impair
+         counters:" the workers' path's relay, "ainftp-impair (spine, box K)
+         counters:" the spine's, --spine), deletes the namespaces and the state;
+         succeeds when nothing is up
 
   --name N          lab name (default ainftp-lab): namespaces N-box and N-wk, state in /run/N
   --config F        cluster.json with one port whose device is a net_af_packet or a
@@ -54,12 +66,20 @@ usage: $prog up    [--name N] [--config F] [--port af_packet|tap] [--impair SPEC
                     appliance's namespace (ainftp-app --metrics: ADDR 127.0.0.1 when left
                     out, PORT 0 any free one); up prints the curl command that reads it
   --boxes N         N appliances (1..4, net_af_packet), for jobs sharded over them
-                    (config/lab-shards.json): box k at the k-th address of the jobs'
-                    "appliances" lists, on its own veth into one bridge in NAME-box,
+                    (config/lab-shards.json) or aggregated by leaf boxes and a spine
+                    (config/lab-hier.json): box 0 at the appliance's address, the
+                    others at the addresses the jobs name, in order of first
+                    appearance (each job's "appliances", then its "leaves"' "appliance",
+                    then its "spine"), each on its own veth into one bridge in NAME-box,
                     with its own config (state/boxK.json: its address, the jobs it
-                    serves), file-prefix and logs (state/appK.*); --impair puts one
-                    relay (or netem) between that bridge and the workers, so every
-                    box's path is impaired alike
+                    serves: those naming it, and the others on box 0), file-prefix and
+                    logs (state/appK.*); --impair puts one relay (or netem) between that
+                    bridge and the workers, so every box's path is impaired alike
+  --spine K         with --boxes N (K < N) and --impair: box K (the spine) reaches the
+                    bridge through a relay of its own (ainftp-impair, netem or not), with
+                    the same SPEC but its own seed (seed=N: N+1; none: the relay draws
+                    one and reports it), so the leaves' path to the spine is impaired
+                    too (state/impair-spine.*); without --impair box K stays on the bridge
   --idle-us US      the apps' idle mode (ainftp-app --idle-us; default 0, and 100 with
                     --boxes above 1: several busy-polling apps would share 2 cores)
 EOF
@@ -91,6 +111,8 @@ set_names() {
 	state=/run/$name
 	relay_a=lm$tag # --boxes: the bridge's end of the veth pair to the relay ...
 	relay_b=ln$tag # ... and the relay's end
+	spine_a=lsa$tag # --spine: the bridge's end of the veth pair to the spine's relay ...
+	spine_b=lsb$tag # ... and that relay's end (its other end: box K's veth peer)
 }
 
 # Box k's names (--boxes): box 0 is the single box's; the others get a digit.
@@ -186,23 +208,38 @@ PY
 }
 
 # --boxes N: box k's config from the private copy. The boxes' addresses are the
-# appliance's, then the others the jobs' "appliances" lists name, in order; box
-# k serves the jobs whose list names it (and the unsharded ones, on box 0), at
-# its own address, MAC (the last octet plus k) and veth. Prints box_addrs=.
+# appliance's, then the others the jobs name, in order of first appearance: each
+# job's "appliances" list, then its "leaves"' "appliance" addresses, then its
+# "spine". Box k serves the jobs that name it (sharded: in "appliances"; in a
+# hierarchy: as a leaf or as the spine), and the jobs that name no box, on box 0;
+# at its own address, MAC (the last octet plus k) and veth. Prints box_addrs=.
 prepare_box_configs() {
 	/usr/bin/python3 - "$state/config.json" "$boxes" "$prefix" "$tag" <<'PY'
 import json, os, shlex, sys
 path, n, prefix, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 with open(path) as f:
     cfg = json.load(f)
-addrs = [cfg["appliance"]["ipv4"]]
-for j in cfg["jobs"]:
-    for a in j.get("appliances", []):
-        if a not in addrs:
-            addrs.append(a)
+def boxes_of(j):
+    # The boxes a job names: its shards, its leaves, its spine (in that order).
+    named = list(j.get("appliances", []))
+    named += [l["appliance"] for l in j.get("leaves", [])]
+    if "spine" in j:
+        named.append(j["spine"])
+    return named
+try:
+    addrs = [cfg["appliance"]["ipv4"]]
+    for j in cfg["jobs"]:
+        for a in boxes_of(j):
+            if a not in addrs:
+                addrs.append(a)
+except (KeyError, TypeError) as e:
+    print("scripts/lab.sh: --boxes %d: a job's \"appliances\", \"leaves\" or \"spine\" is "
+          "not as cluster.json(5) has it: %s %s" % (n, type(e).__name__, e), file=sys.stderr)
+    sys.exit(1)
 if len(addrs) < n:
     print("scripts/lab.sh: --boxes %d: the config's jobs name %d appliance address(es) (%s): "
-          "list the boxes in a job's \"appliances\" (config/lab-shards.json)"
+          "list the boxes in a job's \"appliances\" (config/lab-shards.json) or its "
+          "\"leaves\" and \"spine\" (config/lab-hier.json)"
           % (n, len(addrs), ", ".join(addrs)), file=sys.stderr)
     sys.exit(1)
 for k in range(n - 1, -1, -1):  # box 0's file, the source, last
@@ -213,8 +250,7 @@ for k in range(n - 1, -1, -1):  # box 0's file, the source, last
         octets = mac.split(":")
         octets[-1] = "%02x" % ((int(octets[-1], 16) + k) & 0xFF)
         box["appliance"]["mac"] = ":".join(octets)
-    box["jobs"] = [j for j in cfg["jobs"]
-                   if addrs[k] in j.get("appliances", [addrs[0]])]
+    box["jobs"] = [j for j in cfg["jobs"] if addrs[k] in (boxes_of(j) or [addrs[0]])]
     if k:
         dev = box["ports"][0]["device"].split(",")
         box["ports"][0]["device"] = ",".join(
@@ -236,7 +272,7 @@ PY
 parse_impair() {
 	local kv k v
 	impair_args=()
-	loss=0 dup=0 reorder=0 dir=both
+	loss=0 dup=0 reorder=0 dir=both seed=
 	IFS=, read -ra kv <<<"$1"
 	for k in "${kv[@]}"; do
 		v=${k#*=}
@@ -247,7 +283,10 @@ parse_impair() {
 		reorder) reorder=$v ;;
 		dir) dir=$v ;;
 		hold-us | hold_us) impair_args+=(--hold-us "$v") ;;
-		seed) impair_args+=(--seed "$v") ;;
+		seed)
+			seed=$v
+			impair_args+=(--seed "$v")
+			;;
 		*) die "--impair: unknown key \"${k%%=*}\" (loss, dup, reorder, hold-us, seed, dir)" ;;
 		esac
 	done
@@ -377,31 +416,73 @@ link_netem_qdiscs() {
 	path="tc netem on the veth ($dir): loss $loss% duplicate $dup% reorder $reorder% delay 1ms"
 }
 
-link_relay() {
+# start_relay A B STEM RELAY-ARGS...: ainftp-impair between interfaces A (the
+# appliance's side: a2b) and B in the box's namespace; its pid, counters and log
+# in state/STEM.pid, .out and .err. Sets relay_info (what its start-up line says).
+start_relay() {
+	local a=$1 b=$2 stem=$3
+	shift 3
 	[ -x "$impair_bin" ] || die "$impair_bin: not found or not executable (build it: scripts/build.sh)"
-	setsid ip netns exec "$ns_box" "$impair_bin" --a "$link_if" --b "$veth_box" "${impair_args[@]}" \
-		</dev/null >"$state/impair.out" 2>"$state/impair.err" &
-	echo $! >"$state/impair.pid"
+	setsid ip netns exec "$ns_box" "$impair_bin" --a "$a" --b "$b" "$@" \
+		</dev/null >"$state/$stem.out" 2>"$state/$stem.err" &
+	echo $! >"$state/$stem.pid"
 	# Its start-up line comes once both sockets are bound: from then on no frame is missed.
-	wait_for 5 grep -q relaying "$state/impair.err" || {
-		cat "$state/impair.err" >&2
-		die "ainftp-impair did not start"
+	wait_for 5 grep -q relaying "$state/$stem.err" || {
+		cat "$state/$stem.err" >&2
+		die "ainftp-impair ($stem) did not start"
 	}
-	path="ainftp-impair relay, pid $(cat "$state/impair.pid") (no sch_netem in this kernel): $(sed -n 's/^ainftp-impair: relaying [^:]*: //p' "$state/impair.err")"
+	relay_info=$(sed -n 's/^ainftp-impair: relaying [^:]*: //p' "$state/$stem.err")
+}
+
+link_relay() {
+	start_relay "$link_if" "$veth_box" impair "${impair_args[@]}"
+	path="ainftp-impair relay, pid $(cat "$state/impair.pid") (no sch_netem in this kernel): $relay_info"
+}
+
+# --spine K, impaired: box K's veth peer leaves the bridge for a relay of its own,
+# whose other end is a veth pair into the bridge, so that every frame between box
+# K and the other boxes or the workers crosses it. The same SPEC, another seed:
+# N+1 for seed=N, else the relay's own (reported in its counters).
+link_spine() {
+	local args=() i
+	for ((i = 0; i < ${#impair_args[@]}; i++)); do
+		if [ "${impair_args[i]}" = --seed ]; then
+			i=$((i + 1))
+		else
+			args+=("${impair_args[i]}")
+		fi
+	done
+	if [[ $seed =~ ^[0-9]{1,18}$ ]]; then
+		args+=(--seed $((10#$seed + 1)))
+	fi
+	box_names "$spine"
+	ip -n "$ns_box" link add "$spine_a" mtu "$mtu" type veth peer name "$spine_b" mtu "$mtu"
+	ip -n "$ns_box" link set "$spine_a" master "$bridge"
+	ip -n "$ns_box" link set "$spine_a" up
+	ip -n "$ns_box" link set "$spine_b" up
+	echo "$spine" >"$state/impair-spine.box"
+	start_relay "$bx_link" "$spine_b" impair-spine "${args[@]}"
+	spine_path="$bx_link <-> $spine_b, $spine_a on bridge $bridge: ainftp-impair relay, pid"
+	spine_path+=" $(cat "$state/impair-spine.pid"): $relay_info"
 }
 
 # --boxes: every box's veth end on one bridge, and the workers' link on it too,
 # or, impaired, one relay (or netem) between the bridge and the workers: every
-# box's path gets the same impairment.
+# box's path gets the same impairment; and with --spine K, box K's through a
+# relay of its own (link_spine).
 link_boxes() {
 	local k
 	link_if=$bridge
 	ip -n "$ns_box" link add "$bridge" type bridge mcast_snooping 0
 	for k in $(seq 0 $((boxes - 1))); do
+		[ "$k" != "$spine" ] || [ -z "$impair" ] || continue # link_spine's
 		box_names "$k"
 		ip -n "$ns_box" link set "$bx_link" master "$bridge"
 	done
 	ip -n "$ns_box" link set "$bridge" up
+	if [ -n "$spine" ] && [ -n "$impair" ]; then
+		link_spine
+	fi
 	if [ -n "$impair" ] && have_netem; then
 		ip -n "$ns_box" link set "$veth_box" master "$bridge"
 		link_netem_qdiscs
@@ -445,7 +526,7 @@ app_port() {
 cmd_up() {
 	local kind mtu appliance mac workers path="bridge $bridge (no impairment)" vars link_if
 	local box_addrs k bx_app bx_link bx_prefix bx_cfg bx_pid bx_out bx_err
-	local metrics_url=
+	local metrics_url='' spine_path='' relay_info
 	[ "$(id -u)" = 0 ] || die "needs root (network namespaces, /dev/net/tun)"
 	[ -x "$app" ] || die "$app: not found or not executable (build it: scripts/build.sh)"
 	[[ $port_kind =~ ^(|af_packet|tap)$ ]] || die "--port: \"$port_kind\" is not af_packet or tap"
@@ -509,8 +590,8 @@ cmd_up() {
 lab $name is up
   appliance  $appliance (MAC $mac) in netns $ns_box on $(app_port), MTU $mtu: $app, pid $(cat "$state/app.pid")$(more_boxes)
   workers    $workers in netns $ns_wk on $veth_wk
-  path       $link_if <-> $veth_box: $path
-  state      $state (config.json, app.out, app.err$([ ! -f "$state/impair.pid" ] || echo ", impair.out, impair.err"))
+  path       $link_if <-> $veth_box: $path$(box_paths)
+  state      $state (config.json, app.out, app.err$([ ! -f "$state/impair.pid" ] || echo ", impair.out, impair.err")$([ ! -f "$state/impair-spine.pid" ] || echo ", impair-spine.out, impair-spine.err"))
   run        $prog exec --name $name -- CMD    then    $prog down --name $name
 EOF
 	look_inside
@@ -524,6 +605,22 @@ more_boxes() {
 		a=$(echo "$box_addrs" | cut -d' ' -f$((k + 1)))
 		printf '\n  box %d      %s in netns %s on net_af_packet %s, pid %s, file-prefix %s, %s' \
 			"$k" "$a" "$ns_box" "$bx_app" "$(cat "$bx_pid")" "$bx_prefix" "${bx_cfg##*/}"
+	done
+}
+
+# The up summary's lines for each box's path to the bridge (--boxes).
+box_paths() {
+	local k a
+	[ "$boxes" -gt 1 ] || return 0
+	for k in $(seq 0 $((boxes - 1))); do
+		box_names "$k"
+		a=$(echo "$box_addrs" | cut -d' ' -f$((k + 1)))
+		printf '\n  box %d path %s: ' "$k" "$a"
+		if [ "$k" = "$spine" ] && [ -n "$spine_path" ]; then
+			printf 'spine, through its own relay: %s' "$spine_path"
+		else
+			printf '%s on bridge %s%s' "$bx_link" "$bridge" "$([ "$k" != "$spine" ] || echo " (spine, not impaired: no --impair)")"
+		fi
 	done
 }
 
@@ -612,6 +709,11 @@ teardown() {
 		if [ -s "$state/impair.out" ]; then
 			echo "ainftp-impair counters: $(cat "$state/impair.out")"
 		fi
+		# --spine's relay: its own label, so that readers of the line above keep theirs.
+		stop_pid "$state/impair-spine.pid" 2
+		if [ -s "$state/impair-spine.out" ]; then
+			echo "ainftp-impair (spine, box $(cat "$state/impair-spine.box" 2>/dev/null)) counters: $(cat "$state/impair-spine.out")"
+		fi
 	fi
 	kill_leftovers
 	for ns in "$ns_box" "$ns_wk"; do
@@ -658,6 +760,7 @@ main() {
 	impair_bin=$root/build/tools/ainftp-impair
 	metrics=
 	boxes=1
+	spine=
 	idle_us=
 	case $cmd in
 	-h | --help | help)
@@ -676,7 +779,7 @@ main() {
 	esac
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--name | --config | --port | --impair | --app | --impair-bin | --metrics | --boxes | --idle-us)
+		--name | --config | --port | --impair | --app | --impair-bin | --metrics | --boxes | --spine | --idle-us)
 			[ $# -ge 2 ] || { echo "$prog: $1 needs a value" >&2; exit 2; }
 			case $1 in
 			--name) name=$2 ;;
@@ -687,6 +790,7 @@ main() {
 			--impair-bin) impair_bin=$(realpath -m "$2") ;;
 			--metrics) metrics=$2 ;;
 			--boxes) boxes=$2 ;;
+			--spine) spine=$2 ;;
 			--idle-us) idle_us=$2 ;;
 			esac
 			[ "$cmd" = up ] || [ "$1" = --name ] || { echo "$prog: $cmd does not take $1" >&2; exit 2; }
@@ -708,6 +812,9 @@ main() {
 		esac
 	done
 	[[ $boxes =~ ^[1-4]$ ]] || { echo "$prog: --boxes: \"$boxes\" is not 1..4" >&2; exit 2; }
+	[ -z "$spine" ] || [ "$boxes" -gt 1 ] || { echo "$prog: --spine needs --boxes 2..4" >&2; exit 2; }
+	[ -z "$spine" ] || [[ $spine =~ ^[0-3]$ && $spine -lt $boxes ]] ||
+		{ echo "$prog: --spine: \"$spine\" is not a box of --boxes $boxes (0..$((boxes - 1)))" >&2; exit 2; }
 	# Several busy-polling apps on a test machine's cores starve each other.
 	[ -n "$idle_us" ] || { [ "$boxes" = 1 ] && idle_us=0 || idle_us=100; }
 	[[ $idle_us =~ ^[0-9]+$ ]] || { echo "$prog: --idle-us: \"$idle_us\" is not a number" >&2; exit 2; }
