@@ -219,9 +219,8 @@ narrow_next(const struct ainftp_acc_block *bk, int32_t e, int w, struct ainftp_a
 	return true;
 }
 
-/* Block b's sums into acc, for good: the same integers, at the same exponent. */
-static void
-widen(struct ainftp_acc *a, uint32_t b)
+void
+ainftp_acc_widen(struct ainftp_acc *a, uint32_t b)
 {
 	size_t off = (size_t)b * AINFTP_BLOCK;
 	uint32_t m = ainftp_block_len(a->n, b), j;
@@ -246,7 +245,7 @@ ainftp_acc_step(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *ash
 			set_state(a, b, &next);
 			return AINFTP_STEP_32;
 		}
-		widen(a, b);
+		ainftp_acc_widen(a, b);
 	}
 	*csh = ainftp_acc_prep(a, b, e, w, ash);
 	return AINFTP_STEP_64;

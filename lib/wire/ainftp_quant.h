@@ -322,6 +322,9 @@ ainftp_acc_quick(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *cs
  */
 int ainftp_acc_step(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *ash, int32_t *csh);
 
+/* Block b's sums into acc, for good: the same integers, at the same exponent (uni gone). */
+void ainftp_acc_widen(struct ainftp_acc *a, uint32_t b);
+
 /* Blocks on their own: the arrays take uni, which goes. */
 void ainftp_acc_uni_drop(struct ainftp_acc *a);
 
