@@ -92,6 +92,7 @@ load_config(int argc, char **argv, int split)
 		exit(AINFTP_EXIT_CONFIG);
 	}
 	warn_if_keys_readable(args.config_path);
+	ainftp_config_box_view(&cfg);
 	rt.cfg = &cfg;
 	rt.stats_interval_s =
 		args.stats_interval_s >= 0 ? (uint32_t)args.stats_interval_s : cfg.stats_interval_s;
@@ -185,6 +186,25 @@ metrics_stop(struct ainftp_prom *p, pthread_t tid)
 }
 
 /* Everything after EAL: a failure here tears down what was built. */
+
+/* Where this box is in a sharded or hierarchical job: what a worker's failed join is compared to. */
+static void
+log_place(const struct ainftp_job_conf *j)
+{
+	char spine[INET_ADDRSTRLEN];
+
+	if (j->shard_count > 1)
+		AINFTP_LOG(INFO, "job %u: shard %u of %u (docs/PROTOCOL.md, \"Shards\")", j->id,
+			   j->shard_index, j->shard_count);
+	inet_ntop(AF_INET, &j->spine, spine, sizeof(spine));
+	if (j->role == AINFTP_ROLE_LEAF)
+		AINFTP_LOG(INFO, "job %u: leaf %u of %u, %u worker(s), spine %s (docs/SCALEOUT.md)",
+			   j->id, j->leaf_index, j->n_leaves, j->n_workers, spine);
+	else if (j->role == AINFTP_ROLE_SPINE)
+		AINFTP_LOG(INFO, "job %u: spine of %u leaves (docs/SCALEOUT.md)", j->id,
+			   j->n_leaves);
+}
+
 static int
 run(void)
 {
@@ -218,10 +238,7 @@ run(void)
 		   rt.n_ports, ainftp_config_rx_lcore_count(&cfg), cfg.control_lcore, cfg.n_jobs);
 	/* Where this box is in each sharded job: what a worker's failed join is compared to. */
 	for (uint16_t j = 0; j < cfg.n_jobs; j++)
-		if (cfg.jobs[j].shard_count > 1)
-			AINFTP_LOG(INFO, "job %u: shard %u of %u (docs/PROTOCOL.md, \"Shards\")",
-				   cfg.jobs[j].id, cfg.jobs[j].shard_index,
-				   cfg.jobs[j].shard_count);
+		log_place(&cfg.jobs[j]);
 	ainftp_lcores_run(&rt);
 	AINFTP_LOG(INFO, "stopping");
 	metrics_stop(metrics, metrics_tid);

@@ -214,6 +214,7 @@ struct box {
 	uint32_t acked;	      /* results since cwnd last grew in congestion avoidance */
 	uint64_t cut_ns;      /* when cwnd was last halved: once per round trip */
 	uint64_t last_progress_ns;
+	uint64_t upstream_ns; /* the box last said our data waits for its spine (0: never) */
 	uint64_t srtt_ns, rttvar_ns, rto_ns;
 	bool gso;
 	float *pad; /* the last, short chunk, zero-padded */
@@ -420,12 +421,36 @@ engine_fail(struct box *c, int status, const char *why)
 	c->in_flight = 0;
 }
 
+/*
+ * The box is a leaf whose spine has not answered (it said so of our data
+ * since the last progress): the message names what the user must look at.
+ */
+static void
+fail_upstream(struct box *c)
+{
+	char msg[ERRLEN], ip[INET_ADDRSTRLEN];
+	const struct box_req *r = c->act_head;
+
+	snprintf(msg, sizeof(msg),
+		 "timeout: no result for %u ms from appliance %s:%u (job %u, worker %d, step %u): "
+		 "it has this worker's data and waits for its upstream (spine) box, which has not "
+		 "answered; check the spine named in cluster.json, and the leaf's log and "
+		 "telemetry (docs/SCALEOUT.md)",
+		 c->o.timeout_ms, addr_str(c->o.appliance, ip, sizeof(ip)), c->o.port, c->o.job,
+		 c->o.worker, r != NULL ? r->step : 0);
+	engine_fail(c, AINFTP_E_TIMEOUT, msg);
+}
+
 static void
 fail_timeout(struct box *c)
 {
 	char msg[ERRLEN], ip[INET_ADDRSTRLEN];
 	const struct box_req *r = c->act_head;
 
+	if (c->upstream_ns > c->last_progress_ns) {
+		fail_upstream(c);
+		return;
+	}
 	snprintf(msg, sizeof(msg),
 		 "timeout: no result for %u ms from appliance %s:%u (job %u, worker %d, step %u, "
 		 "%u chunks in flight, %llu retransmissions, %llu probes, %llu states); check that "
@@ -1000,7 +1025,8 @@ fail_mismatch(struct box *c, const struct inflight *f, uint64_t other)
  * A STATE about a chunk in flight: where its slot is. Stale: the job
  * completed it without us; skip it and rejoin at the job's step. Missing:
  * send the data again. Have: our data is in, the chunk waits for others.
- * Ahead: the slot still sums an earlier chunk. The last two just wait.
+ * Upstream: the same, at a leaf whose spine has the chunk's partial sum.
+ * Ahead: the slot still sums an earlier chunk. The last three just wait.
  * Mismatch: another collective's chunk is there; the client stops.
  */
 static void
@@ -1025,6 +1051,10 @@ take_state(struct box *c, const struct ainftp_msg *m, const uint8_t *body, uint6
 	case AINFTP_STATE_MISSING:
 		f->missing = true;
 		f->deadline_ns = now;
+		break;
+	case AINFTP_STATE_UPSTREAM:
+		c->upstream_ns = now;
+		f->deadline_ns = now + f->rto_ns;
 		break;
 	case AINFTP_STATE_HAVE:
 	case AINFTP_STATE_AHEAD:

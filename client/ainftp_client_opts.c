@@ -349,6 +349,9 @@ opts_from_job(struct ainftp_opts *o, const struct ainftp_config *cfg,
 	/* The job's boxes; each box's cluster.json lists them all, in the same order. */
 	memcpy(o->appliances, j->appliances, j->shard_count * sizeof(j->appliances[0]));
 	o->shards = j->shard_count;
+	/* With leaves, the worker's box is its leaf (the parser put it in one). */
+	if (j->spine != 0)
+		o->appliances[0] = j->leaves[ainftp_config_leaf_of(j, w->id)].ipv4;
 	o->appliance = j->appliances[0];
 	o->has_appliance = true;
 	o->port = cfg->udp_port;

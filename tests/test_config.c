@@ -50,6 +50,7 @@
 #define WORKER_KEY(id, ip, key) "{'id':" #id ",'ipv4':'198.18.0." #ip "','key':'" key "'}"
 #define WORKER(id, ip) WORKER_KEY(id, ip, KEY)
 #define WORKERS "'workers':[" WORKER(0, 11) "," WORKER(1, 12) "]"
+#define LEAF(ip, w) "{'appliance':'198.18.0." #ip "','key':'" KEY_B "','workers':[" #w "]}"
 #define JOB_FULL(head, workers) "{" head "," workers "}"
 #define JOB_HEAD "'id':1,'elems_per_packet':256,'encoding':'int16'"
 #define JOB_WITH(extra) JOB_FULL(JOB_HEAD extra, WORKERS)
@@ -285,6 +286,44 @@ static const struct bad_case bad_cases[] = {
 	    "cluster.json: jobs[0].appliances: does not list this appliance (appliance.ipv4 "
 	    "\"198.18.0.2\"): each box runs its own cluster.json, with its own address among the "
 	    "job's appliances"),
+	BAD("spine without leaves", WITH_JOB(",'spine':'198.18.0.9'"),
+	    "cluster.json: jobs[0].leaves: missing: a hierarchy needs both \"spine\" and "
+	    "\"leaves\""),
+	BAD("leaves and shards", WITH_JOB(",'spine':'198.18.0.9','appliances':['198.18.0.2'],"
+					  "'leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]"),
+	    "cluster.json: jobs[0].appliances: a job with leaves and a spine is not sharded too"),
+	BAD("one leaf", WITH_JOB(",'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "]"),
+	    "cluster.json: jobs[0].leaves: expected 2..16 entries, got 1"),
+	BAD("leaf worker unknown", WITH_JOB(",'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(3, 5) "]"),
+	    "cluster.json: jobs[0].leaves[1].workers[0]: expected the id of one of the job's workers"),
+	BAD("leaf worker twice", WITH_JOB(",'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(3, 0) "]"),
+	    "cluster.json: jobs[0].leaves[1].workers[0]: worker 0 is in another leaf already"),
+	BAD("worker in no leaf",
+	    WITH_JOB_FULL(JOB_HEAD ",'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]",
+			  "'workers':[" WORKER(0, 11) "," WORKER(1, 12) "," WORKER(2, 13) "]"),
+	    "cluster.json: jobs[0].leaves: worker 2 is in no leaf"),
+	BAD("leaf is spine", WITH_JOB(",'spine':'198.18.0.3','leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]"),
+	    "cluster.json: jobs[0].leaves[1].appliance: \"198.18.0.3\" is the job's spine"),
+	BAD("leaf twice", WITH_JOB(",'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(2, 1) "]"),
+	    "cluster.json: jobs[0].leaves[1].appliance: \"198.18.0.2\" duplicates "
+	    "jobs[0].leaves[0].appliance"),
+	BAD("box not in tree", WITH_JOB(",'spine':'198.18.0.9','leaves':[" LEAF(4, 0) "," LEAF(3, 1) "]"),
+	    "cluster.json: jobs[0].leaves: this appliance (appliance.ipv4 \"198.18.0.2\") is neither "
+	    "the job's spine nor one of its leaves: each box runs its own cluster.json"),
+	BAD("tree quorum", WITH_JOB(",'quorum':1,'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]"),
+	    "cluster.json: jobs[0].quorum: not for a job with leaves: each leaf waits for its own "
+	    "workers (straggler.min_quorum counts them)"),
+	BAD("tree min_quorum past a leaf",
+	    WITH_JOB_FULL(JOB_HEAD ",'straggler':{'min_quorum':3},'spine':'198.18.0.9','leaves':["
+				   "{'appliance':'198.18.0.2','key':'" KEY_B "','workers':[0,2]},"
+				   LEAF(3, 1) "]",
+			  "'workers':[" WORKER(0, 11) "," WORKER(1, 12) "," WORKER(2, 13) "]"),
+	    "cluster.json: jobs[0].straggler.min_quorum: 3 is out of range (1..1)"),
+	BAD("tree median", WITH_JOB(",'sentry':{'policy':'median'},'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]"),
+	    "cluster.json: jobs[0].sentry: policy median is not for a job with leaves (none or zscore: "
+	    "each leaf judges its own workers)"),
+	BAD("leaf key missing", WITH_JOB(",'spine':'198.18.0.9','leaves':[{'appliance':'198.18.0.2','workers':[0]}," LEAF(3, 1) "]"),
+	    "cluster.json: jobs[0].leaves[0]: missing required key \"key\""),
 	BAD("worker IPv4 is the appliance's", WITH_WORKERS(WORKER(0, 2)),
 	    "cluster.json: jobs[0].workers[0].ipv4: \"198.18.0.2\" is the appliance's address"),
 	BAD("worker id out of range", WITH_WORKERS(WORKER(64, 11)),
@@ -1083,6 +1122,52 @@ START_TEST(test_app_not_set)
 }
 END_TEST
 
+/* A box is a leaf or the spine of a hierarchical job; its own view keeps its workers, or the leaves. */
+START_TEST(test_hierarchy)
+{
+	struct ainftp_config cfg;
+	const struct ainftp_job_conf *j;
+
+	parse_ok(WITH_JOB_FULL(JOB_HEAD ",'spine':'198.18.0.9','leaves':[{'appliance':'198.18.0.2',"
+				       "'key':'" KEY_B "','workers':[0,2]}," LEAF(3, 1) "]",
+			       "'workers':[" WORKER(0, 11) "," WORKER(1, 12) "," WORKER(2, 13) "]"),
+		 &cfg);
+	j = &cfg.jobs[0];
+	ck_assert_int_eq(j->role, AINFTP_ROLE_LEAF);
+	ck_assert_uint_eq(j->leaf_index, 0);
+	ck_assert_uint_eq(j->n_leaves, 2);
+	ck_assert_uint_eq(j->leaves[0].workers, 0x5);
+	ck_assert_uint_eq(j->leaves[1].workers, 0x2);
+	ck_assert_uint_eq(j->n_workers, 3); /* the whole job, for clients */
+	ck_assert_int_eq(ainftp_config_leaf_of(j, 1), 1);
+	ck_assert_int_eq(ainftp_config_leaf_of(j, 2), 0);
+	ck_assert_int_eq(ainftp_config_leaf_of(j, 7), -1);
+	ainftp_config_box_view(&cfg);
+	ck_assert_uint_eq(j->n_workers, 2);
+	ck_assert_uint_eq(j->workers[0].id, 0);
+	ck_assert_uint_eq(j->workers[1].id, 2);
+	ck_assert_uint_eq(j->quorum, 2);
+	ck_assert_uint_eq(j->straggler.min_quorum, 2);
+
+	/* The spine's contributors are the leaves, all of them always. */
+	parse_ok(WITH_JOB(",'spine':'198.18.0.2','sentry':{'policy':'zscore'},'leaves':[" LEAF(4, 0) "," LEAF(3, 1) "]"),
+		 &cfg);
+	j = &cfg.jobs[0];
+	ck_assert_int_eq(j->role, AINFTP_ROLE_SPINE);
+	ainftp_config_box_view(&cfg);
+	ck_assert_uint_eq(j->n_workers, 2);
+	ck_assert_uint_eq(j->workers[1].id, 1);
+	ck_assert_uint_eq(j->workers[1].ipv4, htonl(0xc6120003));
+	ck_assert_uint_eq(j->quorum, 2);
+	ck_assert_uint_eq(j->straggler.min_quorum, 2);
+	ck_assert_int_eq(j->sentry.policy, AINFTP_SENTRY_NONE);
+
+	/* An int16 job of 4096 elements at MTU 1500 needs 26 frames of 5 blocks per partial. */
+	ck_assert_uint_eq(ainftp_hier_bpp(1500), 5);
+	ck_assert_uint_eq(ainftp_hier_parts(j, 1500), 2);
+}
+END_TEST
+
 /* A box finds its shard as its own place in the job's list; without a list it is the only one. */
 START_TEST(test_appliances)
 {
@@ -1130,6 +1215,7 @@ config_suite(void)
 	tcase_add_test(tc, test_loopback_json);
 	tcase_add_test(tc, test_cluster_example_json);
 	tcase_add_test(tc, test_appliances);
+	tcase_add_test(tc, test_hierarchy);
 	suite_add_tcase(s, tc);
 
 	tcase_add_loop_test(bad, test_bad_case, 0, N_BAD_CASES);

@@ -71,22 +71,33 @@ for what, label in labels.items():
 PY
 }
 
-# TODO(issue 19): the leaves' report of a spine gone is not written yet. Fill in
-# its exact message here (and, if it is one, read it from box 0's telemetry
-# instead: echo /ainftp/stats | dpdk-telemetry.py -f PREFIX, PREFIX as lab.sh up
-# prints it). Until then, each leaf's log (app.err, or app.out less its stats
-# lines) must name the spine within 10 s.
+# Each leaf reports the spine gone: its log names it ("job 21: spine 198.18.0.3
+# silent for N ms ..."), and its telemetry says "upstream": "down" for job 21,
+# within 10 s of the kill (a chunk must have waited a second for it first).
 leaves_report_spine_down() {
-	local k log end=$(($(date +%s) + 10))
+	local k log prefix end=$(($(date +%s) + 10))
+	prefix=$(sed -n 's/.*DPDK file-prefix \([^:]*\):.*/\1/p' "$work/up.out")
+	[ -n "$prefix" ] || fail "kill: no file-prefix in lab up's output"
 	for k in "" 1; do # box 0 and box 1, the leaves
-		log=/run/$name/app$k
-		until grep -qw spine "$log.err" 2>/dev/null ||
-			grep -v '"ainftp_stats"' "$log.out" 2>/dev/null | grep -qw spine; do
+		log=/run/$name/app$k.err
+		until grep -q "job 21: spine 198.18.0.3 silent for" "$log" 2>/dev/null; do
 			[ "$(date +%s)" -lt "$end" ] ||
-				fail "kill: leaf box ${k:-0} did not report the spine gone: $(tail -3 "$log.err")"
+				fail "kill: leaf box ${k:-0} did not log the spine gone: $(tail -3 "$log")"
 			sleep 0.5
 		done
-		echo "ok: kill: leaf box ${k:-0}: $(grep -hw -m1 spine "$log.err" "$log.out" | head -1)"
+		echo "ok: kill: leaf box ${k:-0}: $(grep -m1 'spine 198.18.0.3 silent' "$log")"
+		echo /ainftp/jobs | ip netns exec "$name-box" dpdk-telemetry.py \
+			-f "$prefix${k:+-$k}" >"$work/jobs$k.json" 2>&1 ||
+			fail "kill: leaf box ${k:-0}'s telemetry: $(tail -3 "$work/jobs$k.json")"
+		/usr/bin/python3 - "$work/jobs$k.json" <<'PY' || fail "kill: leaf box ${k:-0}'s telemetry"
+import json, sys
+t = open(sys.argv[1]).read()
+tree = json.loads(t[t.find("{"):])["/ainftp/jobs"]["job21"]["tree"]
+assert tree["role"] == "leaf" and tree["upstream"] == "down", tree
+assert float(tree["waiting_ms"]) >= 1000, tree
+print("ok: telemetry: job 21 upstream %s, waiting %.0f ms, silent %s ms"
+      % (tree["upstream"], float(tree["waiting_ms"]), tree["silent_ms"]))
+PY
 	done
 }
 

@@ -49,7 +49,7 @@ local status_names = {
 	[9] = "shard",
 }
 local reason_names = { [0] = "none", [1] = "stale", [2] = "ahead", [3] = "missing", [4] = "have",
-	[5] = "mismatch" }
+	[5] = "mismatch", [6] = "upstream" }
 local slot_state_names = { [0] = "idle", [1] = "summing", [2] = "done" }
 
 local p = Proto("ainftp", "ainftp in-network aggregation")
@@ -88,6 +88,10 @@ local f = {
 	hello_shard = ProtoField.uint8("ainftp.hello.shard", "Shard index", base.DEC),
 	hello_shards = ProtoField.uint8("ainftp.hello.shards", "Shards (0: 1)", base.DEC),
 	hello_pad = ProtoField.bytes("ainftp.hello.pad", "Padding"),
+	part = ProtoField.uint8("ainftp.part", "Part", base.DEC),
+	part_bpp = ProtoField.uint8("ainftp.part.bpp", "Blocks per part", base.DEC),
+	part_first = ProtoField.uint16("ainftp.part.first_block", "First block", base.DEC),
+	part_blocks = ProtoField.uint16("ainftp.part.blocks", "Blocks", base.DEC),
 	hello_nonce = ProtoField.uint64("ainftp.hello.nonce", "Nonce", base.HEX),
 	req_elems = ProtoField.uint64("ainftp.req.elems", "Request elements", base.DEC),
 	req_op = ProtoField.uint8("ainftp.req.op", "Request operation", base.DEC,
@@ -138,15 +142,36 @@ local function known_type(version, t)
 	return MAX_TYPE[version] ~= nil and t >= DATA and t <= MAX_TYPE[version]
 end
 
+-- A leaf's partial sum (DATA with AGGREGATE): its part's bytes, from the
+-- part's own header (little-endian: part, bpp, first_block, n_blocks, pad),
+-- 8 bytes then per block exp, emax and 8 bytes per element.
+local function part_len(tvb, elems)
+	if tvb:len() < HDR_LEN + 8 then
+		return nil
+	end
+	local first, nb = tvb(HDR_LEN + 2, 2):le_uint(), tvb(HDR_LEN + 4, 2):le_uint()
+	local len = 8
+	for b = first, first + nb - 1 do
+		len = len + 8 + 8 * math.max(0, math.min(32, elems - 32 * b))
+	end
+	return len
+end
+
 -- The message's layout from its header: body, payload and tag lengths and
 -- whether the tag comes right after the header. nil when the version, type or
 -- encoding is unknown, so that nothing past the header can be placed.
-local function layout(version, t, enc, flags, elems)
+local function layout(version, t, enc, flags, elems, tvb)
 	if not known_type(version, t) then
 		return nil
 	end
 	local l = { body = 0, payload = 0, tag = 0, tag_first = false }
-	if t == DATA or t == RESULT then
+	if t == DATA and bit.band(flags, F_AGGREGATE) ~= 0 and tvb ~= nil then
+		l.payload = part_len(tvb, elems)
+		l.part = true
+		if l.payload == nil then
+			return nil
+		end
+	elseif t == DATA or t == RESULT then
 		l.payload = payload_len(enc, elems)
 		if l.payload == nil then
 			return nil
@@ -165,7 +190,7 @@ end
 
 local function header_layout(tvb)
 	return layout(tvb(0, 1):uint(), tvb(1, 1):uint(), tvb(2, 1):uint(), tvb(3, 1):uint(),
-		tvb(10, 2):uint())
+		tvb(10, 2):uint(), tvb)
 end
 
 local function add_header(tree, tvb)
@@ -275,7 +300,15 @@ local function add_rest(tree, tvb, l, t, enc, elems)
 		add_tag(tree, tvb, off)
 		off = off + TAG_LEN
 	end
-	if l.payload > 0 then
+	if l.payload > 0 and l.part then
+		-- A leaf's partial sum: the part's header, then its blocks (exact sums).
+		local pt = tree:add(tvb(off, math.min(l.payload, tvb:len() - off)), "Partial sum part")
+		pt:add(f.part, tvb(off, 1))
+		pt:add(f.part_bpp, tvb(off + 1, 1))
+		pt:add_le(f.part_first, tvb(off + 2, 2))
+		pt:add_le(f.part_blocks, tvb(off + 4, 2))
+		off = off + l.payload
+	elseif l.payload > 0 then
 		add_payload(tree, tvb, off, l.payload, enc, elems)
 		off = off + l.payload
 	end

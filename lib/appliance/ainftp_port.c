@@ -233,9 +233,14 @@ result_pools_create(struct ainftp_runtime *rt, int socket, char *err, size_t err
 	char name[RTE_MEMPOOL_NAMESIZE];
 	uint16_t j;
 
-	for (j = 0; j < cfg->n_jobs; j++)
+	for (j = 0; j < cfg->n_jobs; j++) {
 		room = RTE_MAX(room, (unsigned int)ainftp_payload_len(
 					     AINFTP_ENC_FLOAT32, cfg->jobs[j].elems_per_packet));
+		/* A leaf's partial sums go up in frames as large as its port carries. */
+		if (cfg->jobs[j].role == AINFTP_ROLE_LEAF)
+			room = RTE_MAX(room, (unsigned int)cfg->ports[cfg->jobs[j].port].mtu +
+						     RTE_ETHER_HDR_LEN);
+	}
 	/* A port without chained TX gets whole copies: headers and payload in one mbuf. */
 	room += RTE_PKTMBUF_HEADROOM + 128;
 	/* Each RX lcore keeps a stash of each taken ahead (ainftp_mstash.h). */

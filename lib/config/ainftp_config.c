@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "ainftp_config.h"
+#include "ainftp_partial.h"
 
 #define AINFTP_PATH_LEN 128
 /* What a message may quote of a user's string (ainftp_may_show). */
@@ -1103,6 +1104,21 @@ ainftp_parse_workers(struct ainftp_ctx *c, const json_t *obj, const char *path,
 	return 0;
 }
 
+/* The fewest workers of any leaf: a leaf's min_quorum counts its own. */
+static uint16_t
+ainftp_smallest_leaf(const struct ainftp_job_conf *job)
+{
+	uint16_t n = AINFTP_MAX_WORKERS;
+	uint8_t i;
+
+	for (i = 0; i < job->n_leaves; i++) {
+		uint16_t k = (uint16_t)__builtin_popcountll(job->leaves[i].workers);
+
+		n = k < n ? k : n;
+	}
+	return n;
+}
+
 static int
 ainftp_parse_straggler(struct ainftp_ctx *c, const json_t *job_obj, const char *job_path,
 		       struct ainftp_job_conf *job)
@@ -1119,13 +1135,18 @@ ainftp_parse_straggler(struct ainftp_ctx *c, const json_t *job_obj, const char *
 	 * than half of the job is in every result (docs/CONTROL.md).
 	 */
 	s->min_quorum = (uint16_t)(job->quorum / 2 + 1);
+	/* With leaves: 0 until ainftp_config_box_view, each leaf's majority by default. */
+	if (job->spine != 0)
+		s->min_quorum = 0;
 	if (ainftp_get_object(c, job_obj, job_path, "straggler", false, keys, &obj, path) < 0)
 		return -1;
 	if (obj == NULL)
 		return 0;
 	if (ainftp_get_u32(c, obj, path, "threshold_ms", false, 1, 60000, &s->threshold_ms) < 0)
 		return -1;
-	return ainftp_get_u16(c, obj, path, "min_quorum", false, 1, job->quorum, &s->min_quorum);
+	return ainftp_get_u16(c, obj, path, "min_quorum", false, 1,
+			      job->spine != 0 ? ainftp_smallest_leaf(job) : job->quorum,
+			      &s->min_quorum);
 }
 
 /*
@@ -1243,6 +1264,161 @@ ainftp_parse_appliances(struct ainftp_ctx *c, const json_t *obj, const char *pat
 	return 0;
 }
 
+/* One leaf's workers: ids of the job's workers, none in an earlier leaf. */
+static int
+ainftp_parse_leaf_workers(struct ainftp_ctx *c, const json_t *obj, const char *path,
+			  struct ainftp_job_conf *job, uint64_t *taken, struct ainftp_leaf_conf *l)
+{
+	char arr_path[AINFTP_PATH_LEN], kpath[AINFTP_PATH_LEN];
+	uint64_t known = 0;
+	json_t *arr;
+	size_t i;
+
+	for (i = 0; i < job->n_workers; i++)
+		known |= UINT64_C(1) << job->workers[i].id;
+	if (ainftp_get_array(c, obj, path, "workers", 1, AINFTP_MAX_WORKERS, &arr, arr_path) < 0)
+		return -1;
+	for (i = 0; i < json_array_size(arr); i++) {
+		const json_t *v = json_array_get(arr, i);
+		json_int_t id = json_is_integer(v) ? json_integer_value(v) : -1;
+
+		ainftp_path_index(kpath, arr_path, i);
+		if (id < 0 || id >= AINFTP_MAX_WORKERS || !(known >> id & 1))
+			return ainftp_fail(c, kpath, "expected the id of one of the job's workers");
+		if (*taken >> id & 1)
+			return ainftp_fail(c, kpath, "worker %d is in another leaf already",
+					   (int)id);
+		*taken |= UINT64_C(1) << id;
+		l->workers |= UINT64_C(1) << id;
+	}
+	return 0;
+}
+
+static int
+ainftp_parse_leaf(struct ainftp_ctx *c, const json_t *arr, const char *arr_path,
+		  struct ainftp_job_conf *job, uint8_t index, uint64_t *taken)
+{
+	static const char *const keys[] = {"appliance", "key", "workers", NULL};
+	struct ainftp_leaf_conf *l = &job->leaves[index];
+	char path[AINFTP_PATH_LEN], kpath[AINFTP_PATH_LEN], addr[INET_ADDRSTRLEN];
+	json_t *obj;
+	uint8_t i;
+
+	if (ainftp_get_element(c, arr, index, arr_path, keys, &obj, path) < 0 ||
+	    ainftp_get_ipv4(c, obj, path, "appliance", &l->ipv4) < 0)
+		return -1;
+	ainftp_path_key(kpath, path, "appliance");
+	inet_ntop(AF_INET, &l->ipv4, addr, sizeof(addr));
+	for (i = 0; i < index; i++)
+		if (job->leaves[i].ipv4 == l->ipv4)
+			return ainftp_fail(c, kpath, "\"%s\" duplicates %s[%u].appliance", addr,
+					   arr_path, i);
+	if (l->ipv4 == job->spine)
+		return ainftp_fail(c, kpath, "\"%s\" is the job's spine", addr);
+	for (i = 0; i < job->n_workers; i++)
+		if (job->workers[i].ipv4 == l->ipv4)
+			return ainftp_fail(c, kpath, "\"%s\" is worker %u's address", addr,
+					   job->workers[i].id);
+	if (l->ipv4 == c->cfg->ipv4) {
+		job->role = AINFTP_ROLE_LEAF;
+		job->leaf_index = index;
+	}
+	if (ainftp_get_key(c, obj, path, job->auth, l->key) < 0)
+		return -1;
+	return ainftp_parse_leaf_workers(c, obj, path, job, taken, l);
+}
+
+/*
+ * A hierarchy: "spine" (an address) and "leaves" (2..16 boxes, each with its
+ * key and its workers), together or neither, not with "appliances"; every
+ * worker in exactly one leaf, and this box the spine or a leaf.
+ */
+static int
+ainftp_parse_hierarchy(struct ainftp_ctx *c, const json_t *obj, const char *path,
+		       struct ainftp_job_conf *job)
+{
+	char arr_path[AINFTP_PATH_LEN], kpath[AINFTP_PATH_LEN], addr[INET_ADDRSTRLEN];
+	bool has_spine = json_object_get(obj, "spine") != NULL;
+	uint64_t taken = 0;
+	json_t *arr;
+	uint8_t i;
+
+	job->role = AINFTP_ROLE_BOX;
+	if (!has_spine && json_object_get(obj, "leaves") == NULL)
+		return 0;
+	ainftp_path_key(kpath, path, has_spine ? "leaves" : "spine");
+	if (!has_spine || json_object_get(obj, "leaves") == NULL)
+		return ainftp_fail(c, kpath, "missing: a hierarchy needs both \"spine\" and "
+					     "\"leaves\"");
+	if (json_object_get(obj, "appliances") != NULL) {
+		ainftp_path_key(kpath, path, "appliances");
+		return ainftp_fail(c, kpath, "a job with leaves and a spine is not sharded too");
+	}
+	if (ainftp_get_ipv4(c, obj, path, "spine", &job->spine) < 0 ||
+	    ainftp_get_array(c, obj, path, "leaves", 2, AINFTP_MAX_LEAVES, &arr, arr_path) < 0)
+		return -1;
+	if (job->spine == c->cfg->ipv4)
+		job->role = AINFTP_ROLE_SPINE;
+	job->n_leaves = (uint8_t)json_array_size(arr);
+	for (i = 0; i < job->n_leaves; i++)
+		if (ainftp_parse_leaf(c, arr, arr_path, job, i, &taken) < 0)
+			return -1;
+	for (i = 0; i < job->n_workers; i++)
+		if (!(taken >> job->workers[i].id & 1))
+			return ainftp_fail(c, arr_path, "worker %u is in no leaf",
+					   job->workers[i].id);
+	if (job->role == AINFTP_ROLE_BOX) {
+		inet_ntop(AF_INET, &c->cfg->ipv4, addr, sizeof(addr));
+		return ainftp_fail(c, arr_path,
+				   "this appliance (appliance.ipv4 \"%s\") is neither the job's "
+				   "spine nor one of its leaves: each box runs its own cluster.json",
+				   addr);
+	}
+	return 0;
+}
+
+/*
+ * In a hierarchy the quorum is each leaf's, over its own workers: "quorum"
+ * has no single meaning there, and robust rules need every worker's row in
+ * one box (a leaf's median is not the job's).
+ */
+static int
+ainftp_check_hierarchy(struct ainftp_ctx *c, const json_t *obj, const char *path,
+		       const struct ainftp_job_conf *job)
+{
+	char kpath[AINFTP_PATH_LEN];
+
+	if (job->spine == 0)
+		return 0;
+	if (ainftp_hier_parts(job, ainftp_min_mtu(c->cfg)) > AINFTP_MAX_PARTS) {
+		ainftp_path_key(kpath, path, "elems_per_packet");
+		return ainftp_fail(c, kpath,
+				   "%u elements make partial sums of %u frames at MTU %u, more than "
+				   "%u: fewer elements, or a larger MTU",
+				   job->elems_per_packet,
+				   ainftp_hier_parts(job, ainftp_min_mtu(c->cfg)),
+				   ainftp_min_mtu(c->cfg), AINFTP_MAX_PARTS);
+	}
+	if (json_object_get(obj, "quorum") != NULL) {
+		ainftp_path_key(kpath, path, "quorum");
+		return ainftp_fail(c, kpath, "not for a job with leaves: each leaf waits for its "
+					     "own workers (straggler.min_quorum counts them)");
+	}
+	/*
+	 * The leaves judge their own workers. A rule that keeps rows needs every
+	 * worker's in one box, and clip adds floats (31-bit contributions) that
+	 * the spine could not tell from the job's own width when it merges.
+	 */
+	if (job->sentry.policy != AINFTP_SENTRY_NONE && job->sentry.policy != AINFTP_SENTRY_ZSCORE) {
+		ainftp_path_key(kpath, path, "sentry");
+		return ainftp_fail(c, kpath,
+				   "policy %s is not for a job with leaves (none or zscore: each "
+				   "leaf judges its own workers)",
+				   ainftp_sentry_name(job->sentry.policy));
+	}
+	return 0;
+}
+
 /* Workers come before quorum, straggler and sentry: their ranges depend on the count. */
 static int
 ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, uint16_t index)
@@ -1253,7 +1429,8 @@ ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, 
 					   "auth",	 "result_tags",
 					   "quorum",	 "straggler",
 					   "sentry",	 "workers",
-					   "appliances", NULL};
+					   "appliances", "spine",
+					   "leaves",	 NULL};
 	struct ainftp_job_conf *job = &c->cfg->jobs[index];
 	char path[AINFTP_PATH_LEN];
 	json_t *obj;
@@ -1273,15 +1450,17 @@ ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, 
 	    ainftp_get_bool(c, obj, path, "auth", &job->auth) < 0 ||
 	    ainftp_get_bool(c, obj, path, "result_tags", &job->result_tags) < 0 ||
 	    ainftp_parse_appliances(c, obj, path, job) < 0 ||
-	    ainftp_parse_workers(c, obj, path, job) < 0)
+	    ainftp_parse_workers(c, obj, path, job) < 0 ||
+	    ainftp_parse_hierarchy(c, obj, path, job) < 0)
 		return -1;
 	if (ainftp_check_result_size(c, path, job) < 0)
 		return -1;
 	job->quorum = job->n_workers;
 	if (ainftp_get_u16(c, obj, path, "quorum", false, 1, job->n_workers, &job->quorum) < 0 ||
-	    ainftp_parse_straggler(c, obj, path, job) < 0)
+	    ainftp_parse_straggler(c, obj, path, job) < 0 ||
+	    ainftp_parse_sentry(c, obj, path, job) < 0)
 		return -1;
-	return ainftp_parse_sentry(c, obj, path, job);
+	return ainftp_check_hierarchy(c, obj, path, job);
 }
 
 static int
@@ -1299,6 +1478,79 @@ ainftp_parse_jobs(struct ainftp_ctx *c, const json_t *root)
 	}
 	c->cfg->n_jobs = i;
 	return 0;
+}
+
+uint32_t
+ainftp_hier_bpp(uint16_t mtu)
+{
+	return ainftp_part_bpp((size_t)mtu - AINFTP_PKT_OVERHEAD);
+}
+
+uint32_t
+ainftp_hier_parts(const struct ainftp_job_conf *job, uint16_t mtu)
+{
+	uint32_t bpp = ainftp_hier_bpp(mtu);
+
+	return bpp == 0 ? UINT32_MAX : ainftp_part_count(job->elems_per_packet, bpp);
+}
+
+int
+ainftp_config_leaf_of(const struct ainftp_job_conf *job, uint16_t worker)
+{
+	uint8_t i;
+
+	for (i = 0; i < job->n_leaves && worker < AINFTP_MAX_WORKERS; i++)
+		if (job->leaves[i].workers >> worker & 1)
+			return i;
+	return -1;
+}
+
+/* A leaf keeps its own workers, and waits for them as one box would. */
+static void
+ainftp_leaf_view(struct ainftp_job_conf *job)
+{
+	uint64_t mine = job->leaves[job->leaf_index].workers;
+	uint16_t i, n = 0;
+
+	for (i = 0; i < job->n_workers; i++)
+		if (mine >> job->workers[i].id & 1)
+			job->workers[n++] = job->workers[i];
+	memset(&job->workers[n], 0, (size_t)(job->n_workers - n) * sizeof(job->workers[0]));
+	job->n_workers = n;
+	job->quorum = n;
+	if (job->straggler.min_quorum == 0)
+		job->straggler.min_quorum = (uint16_t)(n / 2 + 1);
+}
+
+/* The spine's contributors are the leaves, every one in every result. */
+static void
+ainftp_spine_view(struct ainftp_job_conf *job)
+{
+	uint8_t i;
+
+	memset(job->workers, 0, sizeof(job->workers));
+	for (i = 0; i < job->n_leaves; i++) {
+		job->workers[i].id = i;
+		job->workers[i].ipv4 = job->leaves[i].ipv4;
+		memcpy(job->workers[i].key, job->leaves[i].key, AINFTP_KEY_BYTES);
+	}
+	job->n_workers = job->n_leaves;
+	job->quorum = job->n_leaves;
+	job->straggler.min_quorum = job->n_leaves;
+	job->sentry.policy = AINFTP_SENTRY_NONE; /* the leaves judged their workers */
+}
+
+void
+ainftp_config_box_view(struct ainftp_config *cfg)
+{
+	uint16_t j;
+
+	for (j = 0; j < cfg->n_jobs; j++) {
+		if (cfg->jobs[j].role == AINFTP_ROLE_LEAF)
+			ainftp_leaf_view(&cfg->jobs[j]);
+		else if (cfg->jobs[j].role == AINFTP_ROLE_SPINE)
+			ainftp_spine_view(&cfg->jobs[j]);
+	}
 }
 
 int

@@ -22,6 +22,8 @@
 #define AINFTP_MAX_RX_BINDINGS 64 /* (lcore, port, queue) triples */
 #define AINFTP_MAX_JOBS 16
 #define AINFTP_MAX_SHARDS 8 /* appliances a job's chunks are shared out over */
+#define AINFTP_MAX_LEAVES 16 /* leaf boxes of a hierarchical job */
+#define AINFTP_MAX_PARTS 32  /* frames of one partial sum, leaf to spine */
 #define AINFTP_DEVICE_LEN 256
 #define AINFTP_MTU_MIN 576
 #define AINFTP_MTU_MAX 9000
@@ -67,6 +69,21 @@ struct ainftp_straggler_conf {
 	uint16_t min_quorum;   /* results wait below this many contributors */
 };
 
+/* A leaf box of a hierarchical job (docs/SCALEOUT.md): its address, its key
+ * with the spine, and its workers (bit = worker id). */
+struct ainftp_leaf_conf {
+	uint32_t ipv4;			/* network byte order */
+	uint8_t key[AINFTP_KEY_BYTES]; /* secret: never print */
+	uint64_t workers;
+};
+
+/* What this box is for a job. */
+enum ainftp_job_role {
+	AINFTP_ROLE_BOX,   /* sums the workers' data and answers them (one box, or a shard) */
+	AINFTP_ROLE_LEAF,  /* sums its own workers, sends the partial sum to the spine */
+	AINFTP_ROLE_SPINE, /* sums the leaves' partial sums, answers the leaves */
+};
+
 struct ainftp_job_conf {
 	uint32_t id;
 	uint16_t port;	/* index into ports: where its workers' packets arrive */
@@ -89,6 +106,16 @@ struct ainftp_job_conf {
 	uint8_t shard_count;
 	uint8_t shard_index;
 	uint32_t appliances[AINFTP_MAX_SHARDS];
+	/*
+	 * A hierarchy ("spine" and "leaves"): every worker in one leaf, this box
+	 * the spine or one of the leaves (leaf_index). As parsed, workers are
+	 * all of the job's; ainftp_config_box_view() makes them this box's own.
+	 */
+	enum ainftp_job_role role;
+	uint32_t spine; /* network byte order; 0: no hierarchy */
+	uint8_t n_leaves;
+	uint8_t leaf_index;
+	struct ainftp_leaf_conf leaves[AINFTP_MAX_LEAVES];
 };
 
 /* Where finished results land besides the wire (lib/sink/ainftp_sink.h, docs/SINK.md). */
@@ -144,6 +171,24 @@ struct ainftp_config {
 int ainftp_config_parse(const char *json, const char *source, struct ainftp_config *cfg, char *err,
 			size_t errlen);
 int ainftp_config_load(const char *path, struct ainftp_config *cfg, char *err, size_t errlen);
+
+/*
+ * The box's own view of its hierarchical jobs, once after loading (the app;
+ * a client keeps the whole view): a leaf's workers become its own, with the
+ * straggler rules over them; the spine's "workers" become the leaves (id =
+ * leaf index, their addresses and keys), all of them in every result.
+ */
+void ainftp_config_box_view(struct ainftp_config *cfg);
+
+/*
+ * A leaf's partial sums at this MTU: blocks per frame (0: not even one), and
+ * frames per chunk of the job (docs/SCALEOUT.md, "Partial sums").
+ */
+uint32_t ainftp_hier_bpp(uint16_t mtu);
+uint32_t ainftp_hier_parts(const struct ainftp_job_conf *job, uint16_t mtu);
+
+/* The leaf of a hierarchical job that worker id belongs to, or -1. */
+int ainftp_config_leaf_of(const struct ainftp_job_conf *job, uint16_t worker);
 
 /* Number of distinct RX lcores, and the TX queues each port needs for them. */
 unsigned int ainftp_config_rx_lcore_count(const struct ainftp_config *cfg);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -434,6 +436,47 @@ ainftp_ctrl_versions(struct ainftp_runtime *rt, uint64_t now)
 	}
 }
 
+/*
+ * A leaf whose spine went silent while chunks wait for it says so, once
+ * when it goes down and once when it is back: its workers only time out
+ * (their message says the box waits for its upstream), so the box's own
+ * log is where an operator finds which spine it is.
+ */
+static void
+ainftp_ctrl_upstream(struct ainftp_runtime *rt, uint64_t now)
+{
+	struct ainftp_ctrl *c = rt->ctrl;
+	uint64_t hz = rte_get_tsc_hz();
+	uint16_t j;
+
+	for (j = 0; j < rt->cfg->n_jobs; j++) {
+		const struct ainftp_job_conf *jc = &rt->cfg->jobs[j];
+		struct ainftp_dp_up_view v;
+		char spine[INET_ADDRSTRLEN];
+		bool down;
+
+		if (jc->role != AINFTP_ROLE_LEAF)
+			continue;
+		ainftp_dp_job_upstream(rt, j, &v);
+		down = strcmp(ainftp_dp_upstream_state(&v, now, hz), "down") == 0;
+		if (down == c->spine_down[j])
+			continue;
+		c->spine_down[j] = down;
+		inet_ntop(AF_INET, &jc->spine, spine, sizeof(spine));
+		if (down)
+			AINFTP_LOG(WARNING,
+				   "job %u: spine %s silent for %" PRIu64 " ms while a chunk has "
+				   "waited %" PRIu64 " ms for it: its workers will time out; "
+				   "restart the spine, or a spare at its address (docs/SCALEOUT.md)",
+				   jc->id, spine,
+				   v.heard_tsc == 0 ? (now - v.oldest_tsc) / (hz / 1000)
+						    : (now - v.heard_tsc) / (hz / 1000),
+				   (now - v.oldest_tsc) / (hz / 1000));
+		else
+			AINFTP_LOG(NOTICE, "job %u: spine %s answers again", jc->id, spine);
+	}
+}
+
 void
 ainftp_ctrl_tick(struct ainftp_runtime *rt, uint64_t now)
 {
@@ -446,6 +489,7 @@ ainftp_ctrl_tick(struct ainftp_runtime *rt, uint64_t now)
 	 * threshold. */
 	ainftp_ctrl_quorum(rt, now);
 	ainftp_ctrl_versions(rt, now);
+	ainftp_ctrl_upstream(rt, now);
 	if (c->pool != NULL && now >= c->next_hb) {
 		ainftp_ctrl_heartbeat(rt);
 		/* Behind by more than a round (a stalled lcore): skip, do not burst. */

@@ -41,6 +41,7 @@ struct ainftp_ctrl {
 	 */
 	uint64_t version_drops[AINFTP_MAX_PORTS];
 	uint64_t next_version_check; /* TSC */
+	bool spine_down[AINFTP_MAX_JOBS]; /* a leaf's spine said down in the log */
 };
 
 /* After ainftp_lcores_setup (it reads the RX lcores' rings). 0, or -1 with a line in err. */

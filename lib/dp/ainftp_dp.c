@@ -91,6 +91,30 @@ sentry_create(struct ainftp_dp_job *job, const struct ainftp_dp *dp,
 	return 0;
 }
 
+/*
+ * Where a hierarchical job's sums go: a leaf's to its spine (its key, its
+ * place, how many blocks a frame carries), a spine's leaves' workers.
+ */
+static int
+job_tree_init(struct ainftp_dp_job *job, const struct ainftp_runtime *rt,
+	      const struct ainftp_job_conf *jc)
+{
+	uint8_t i;
+
+	job->role = jc->role;
+	for (i = 0; i < jc->n_leaves; i++)
+		job->leaf_workers[i] = jc->leaves[i].workers;
+	if (jc->role != AINFTP_ROLE_LEAF)
+		return 0;
+	job->up.ipv4 = jc->spine;
+	job->up.leaf = jc->leaf_index;
+	job->up.bpp = (uint16_t)ainftp_hier_bpp(rt->cfg->ports[jc->port].mtu);
+	job->up.rto = rte_get_tsc_hz() / 1000 * AINFTP_DP_LEAF_RTO_MS;
+	if (jc->auth && ainftp_mac_key_init(&job->up.key, jc->leaves[jc->leaf_index].key) != 0)
+		return -1;
+	return job->up.bpp == 0 ? -1 : 0;
+}
+
 static int
 job_init(struct ainftp_dp_job *job, const struct ainftp_rx_ctx *ctx,
 	 const struct ainftp_runtime *rt, const struct ainftp_job_conf *jc, int socket)
@@ -119,7 +143,8 @@ job_init(struct ainftp_dp_job *job, const struct ainftp_rx_ctx *ctx,
 	job->n_slots = jc->slots;
 	job->payload_len = (uint32_t)job->codec->payload_len(job->elems);
 	job->result_len = (uint32_t)job->rcodec->payload_len(job->elems);
-	if (job_workers_init(job, jc) != 0 || sentry_create(job, &ctx->dp, jc, socket) != 0)
+	if (job_workers_init(job, jc) != 0 || sentry_create(job, &ctx->dp, jc, socket) != 0 ||
+	    job_tree_init(job, rt, jc) != 0)
 		return -1;
 	if (rt->sink != NULL)
 		job->sink_entries = ainftp_sink_job_entries(rt->sink, job->idx, &job->sink_stride);

@@ -24,6 +24,14 @@
  * slot the quorum no longer holds back), in microseconds. */
 #define AINFTP_DP_SCAN_US 1000
 
+/*
+ * A leaf sends a partial sum again when the spine's result has not come in
+ * this long, doubling up to 32 times it while it waits (the spine may wait
+ * for another leaf's workers, which is no loss).
+ */
+#define AINFTP_DP_LEAF_RTO_MS 5
+#define AINFTP_DP_LEAF_BACKOFF_MAX 5
+
 /* HEARTBEAT_ACKs an RX lcore can hold for the control lcore, which drains them every tick. */
 #define AINFTP_HB_RING_SIZE 1024
 

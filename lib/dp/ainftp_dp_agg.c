@@ -133,8 +133,8 @@ added_timing(struct ainftp_dp *dp, struct ainftp_dp_job *job, struct ainftp_dp_w
 }
 
 /* The members the slot's chunk waits for, and whether it may complete now. */
-static inline bool
-slot_ready(const struct ainftp_dp_job *job, const struct ainftp_slot *s)
+bool
+ainftp_dp_slot_ready(const struct ainftp_dp_job *job, const struct ainftp_slot *s)
 {
 	return ainftp_slot_ready(s, ainftp_quorum_required(&job->q, (uint32_t)(s->seq >> 32)),
 				 job->quorum, job->min_quorum);
@@ -152,20 +152,10 @@ partial_done(const struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
 		__atomic_store_n(&job->partial_wait_max, waited, __ATOMIC_RELAXED);
 }
 
-/* The slot may complete: turn the sum into the result, keep it, hand it to the output. */
-static void
-slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s, uint16_t k,
-	    struct rte_mbuf *payload, struct ainftp_port_ctr *ctr)
+void
+ainftp_dp_slot_done(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s,
+		    uint16_t k, const void *out, struct rte_mbuf *payload, struct ainftp_port_ctr *ctr)
 {
-	void *out = rte_pktmbuf_append(payload, (uint16_t)job->result_len);
-
-	if (s->rows != NULL)
-		robust_finish(&ctx->dp, job, s);
-	s->shadow_exp = job->rcodec->result_encode(&ctx->dp.k, &s->acc, out);
-	/* Who is in it: those heard from, less any the sentry dropped. */
-	s->shadow_bitmap = s->incl;
-	s->shadow_count = s->n_incl;
-	s->shadow_flags = s->acc.overflow ? AINFTP_F_OVERFLOW : 0;
 	rte_pktmbuf_free(ainftp_slot_complete(s, payload));
 	if ((uint32_t)(s->shadow_seq >> 32) >= job->done_next)
 		job->done_next = (uint32_t)(s->shadow_seq >> 32) + 1;
@@ -173,14 +163,37 @@ slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_
 	ainftp_lat_hist_add(&job->latency, ctx->dp.now - s->first_tsc);
 	if (s->count < job->n_workers)
 		partial_done(ctx, job, s, ctr);
-	if (s->acc.overflow)
+	if (s->shadow_flags & AINFTP_F_OVERFLOW)
 		ainftp_ctr_add(&ctr->overflows, 1);
 	ainftp_dp_result_out(ctx, job, s, k, out, payload, ctr);
 }
 
+void
+ainftp_dp_slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s,
+		      uint16_t k, struct rte_mbuf *payload, struct ainftp_port_ctr *ctr)
+{
+	void *out;
+
+	/* A leaf's sum is not the result: it goes to the spine, whose result completes it. */
+	if (job->role == AINFTP_ROLE_LEAF) {
+		rte_pktmbuf_free(payload);
+		ainftp_dp_leaf_up(ctx, job, s, k, ctr);
+		return;
+	}
+	out = rte_pktmbuf_append(payload, (uint16_t)job->result_len);
+	if (s->rows != NULL)
+		robust_finish(&ctx->dp, job, s);
+	s->shadow_exp = job->rcodec->result_encode(&ctx->dp.k, &s->acc, out);
+	/* Who is in it: those heard from, less any the sentry dropped (a spine: the leaves'). */
+	s->shadow_bitmap = job->role == AINFTP_ROLE_SPINE ? s->wbitmap : s->incl;
+	s->shadow_count = job->role == AINFTP_ROLE_SPINE ? s->wcount : s->n_incl;
+	s->shadow_flags = s->acc.overflow ? AINFTP_F_OVERFLOW : 0;
+	ainftp_dp_slot_done(ctx, job, s, k, out, payload, ctr);
+}
+
 /* A new address for a worker: published to the control lcore (ainftp_dp_worker addr_sc). */
-static void
-worker_learn(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+void
+ainftp_dp_worker_learn(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	     struct ainftp_dp_worker *w, const struct rte_ether_hdr *eth,
 	     const struct rte_udp_hdr *udp)
 {
@@ -270,7 +283,7 @@ contribution_taken(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct 
 {
 	if (unlikely(w->udp_port != udp->src_port ||
 		     !rte_is_same_ether_addr(&w->mac, &eth->src_addr)))
-		worker_learn(ctx, job, w, eth, udp);
+		ainftp_dp_worker_learn(ctx, job, w, eth, udp);
 	if (likely(used > 0)) {
 		ainftp_slot_include(s, bit);
 		ainftp_ctr_add(&ctr->data_pkts, 1);
@@ -355,12 +368,17 @@ offer_later(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_
 	}
 	if (!slot_ready_without(job, s, UINT64_C(1) << wid))
 		return AINFTP_SLOT_BUSY;
+	/* A leaf's chunk completes at the spine: the later one waits for its result. */
+	if (job->role == AINFTP_ROLE_LEAF) {
+		ainftp_dp_slot_finish(ctx, job, s, k, NULL, ctr);
+		return AINFTP_SLOT_BUSY;
+	}
 	/* No mbuf to complete it: the later one is refused as BUSY, its frame's one outcome. */
 	if (unlikely(ainftp_mstash_take(&ctx->dp.result_stash, &result, 1) != 0)) {
 		ainftp_drop(ctr, AINFTP_DROP_NOMBUF);
 		return AINFTP_SLOT_BUSY;
 	}
-	slot_finish(ctx, job, s, k, result, ctr);
+	ainftp_dp_slot_finish(ctx, job, s, k, result, ctr);
 	ainftp_ctr_add(&ctr->chunks_early, 1);
 	return ainftp_slot_offer(s, seq, wid);
 }
@@ -391,6 +409,27 @@ contribution_mismatch(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
 	ainftp_dp_state_out(ctx, job, w, s, h, AINFTP_STATE_MISMATCH, eth, udp, ctr);
 }
 
+/*
+ * A leaf's slot whose partial sum is at the spine takes nothing until the
+ * result is back: its own worker is told to wait for it (a copy of its
+ * data, or the next chunk too early); one left out of the partial (the
+ * quorum went on without it) to send again later, when the kept result
+ * answers it.
+ */
+static void
+upstream_refused(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_dp_worker *w,
+		 struct ainftp_slot *s, uint64_t seq, uint64_t bit, const struct ainftp_hdr *h,
+		 const struct rte_ether_hdr *eth, const struct rte_udp_hdr *udp,
+		 struct ainftp_port_ctr *ctr)
+{
+	bool in = seq == s->seq && (s->bitmap & bit);
+
+	ainftp_dp_bad(ctr, in ? AINFTP_BAD_DUPLICATE : AINFTP_BAD_SLOT_BUSY);
+	ainftp_ctr_add(&w->drops, 1);
+	ainftp_dp_state_out(ctx, job, w, s, h, in ? AINFTP_STATE_UPSTREAM : AINFTP_STATE_AHEAD,
+			    eth, udp, ctr);
+}
+
 /* A contribution offered and not taken after all: out of the slot's contributors again. */
 static inline void
 offer_undo(struct ainftp_slot *s, uint64_t bit)
@@ -414,6 +453,10 @@ ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uns
 	enum ainftp_slot_action action;
 	int used;
 
+	if (job->role == AINFTP_ROLE_SPINE) {
+		ainftp_dp_spine_part(ctx, job, widx, h, eth, udp, ctr);
+		return;
+	}
 	/* Quarantined by the sentry: nothing of it is used until an operator readmits it. */
 	if (unlikely(job->q.quarantined & bit)) {
 		ainftp_drop(ctr, AINFTP_DROP_QUARANTINED);
@@ -424,6 +467,10 @@ ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uns
 		w->step_seen = (uint64_t)step + 1;
 	if (unlikely(ainftp_slot_desc_conflict(s, seq, desc, false) != 0)) {
 		contribution_mismatch(ctx, job, w, s, seq, desc, h, eth, udp, ctr);
+		return;
+	}
+	if (unlikely(ainftp_slot_upstream(s)) && seq >= s->seq) {
+		upstream_refused(ctx, job, w, s, seq, bit, h, eth, udp, ctr);
 		return;
 	}
 	action = ainftp_slot_offer(s, seq, wid);
@@ -442,7 +489,7 @@ ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uns
 	}
 	/* The contribution that completes it: take the result's mbuf first, so a shortage is
 	 * retried. */
-	if (slot_ready(job, s) &&
+	if (ainftp_dp_slot_ready(job, s) &&
 	    unlikely(ainftp_mstash_take(&ctx->dp.result_stash, &result, 1) != 0)) {
 		offer_undo(s, bit);
 		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
@@ -462,7 +509,7 @@ ainftp_dp_contribution(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uns
 	}
 	contribution_taken(ctx, job, w, s, bit, used, eth, udp, ctr);
 	if (result != NULL)
-		slot_finish(ctx, job, s, k, result, ctr);
+		ainftp_dp_slot_finish(ctx, job, s, k, result, ctr);
 }
 
 /*
@@ -491,6 +538,8 @@ ainftp_dp_probe(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned i
 	} else if (seq == s->shadow_seq) {
 		ainftp_dp_result_resend(ctx, job, w, s, k, eth, udp, ctr);
 		return;
+	} else if (seq == s->seq && ainftp_slot_upstream(s) && (s->bitmap & bit)) {
+		reason = AINFTP_STATE_UPSTREAM;
 	} else if (seq == s->seq && !s->done)
 		reason = (s->bitmap & bit) ? AINFTP_STATE_HAVE : AINFTP_STATE_MISSING;
 	else if (s->seq == AINFTP_SEQ_NONE || seq > s->seq)
@@ -550,8 +599,9 @@ worker_restarted(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned 
 	for (k = 0; k < job->n_slots; k++) {
 		struct ainftp_slot *s = job->slots[k];
 
+		/* Pending at the spine, the old process's data is in its sum already. */
 		if (s == NULL || s->seq == AINFTP_SEQ_NONE || s->done || !(s->bitmap & bit) ||
-		    (uint32_t)(s->seq >> 32) < step)
+		    (uint32_t)(s->seq >> 32) < step || ainftp_slot_upstream(s))
 			continue;
 		ainftp_slot_forget(s);
 		ainftp_ctr_add(&ctx->stats->port[job->port_idx].chunks_abandoned, 1);
@@ -594,7 +644,7 @@ hello_take(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int wi
 	if (!(job->q.quarantined >> id & 1))
 		ainftp_quorum_admit(&job->q, id, w->hello_step);
 	if (w->udp_port != udp->src_port || !rte_is_same_ether_addr(&w->mac, &eth->src_addr))
-		worker_learn(ctx, job, w, eth, udp);
+		ainftp_dp_worker_learn(ctx, job, w, eth, udp);
 	return 0;
 }
 
@@ -640,7 +690,7 @@ scan_complete(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainft
 		ainftp_drop(ctr, AINFTP_DROP_NOMBUF);
 		return;
 	}
-	slot_finish(ctx, job, s, k, result, ctr);
+	ainftp_dp_slot_finish(ctx, job, s, k, result, ctr);
 }
 
 /* Each member an open slot waits for: the slot's age, where it is the longest seen. */
@@ -661,7 +711,7 @@ scan_waits(const struct ainftp_dp_job *job, const struct ainftp_slot *s, uint64_
 static void
 scan_job(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uint64_t now)
 {
-	uint64_t wait[AINFTP_MAX_WORKERS] = {0};
+	uint64_t wait[AINFTP_MAX_WORKERS] = {0}, oldest = UINT64_MAX;
 	uint32_t k;
 	uint16_t i;
 
@@ -671,7 +721,11 @@ scan_job(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uint64_t now)
 
 		if (s == NULL || s->seq == AINFTP_SEQ_NONE || s->done || s->count == 0)
 			continue;
-		if (slot_ready(job, s)) {
+		if (ainftp_slot_upstream(s)) {
+			ainftp_dp_leaf_scan(ctx, job, s, (uint16_t)k, now, &oldest);
+			continue;
+		}
+		if (ainftp_dp_slot_ready(job, s)) {
 			scan_complete(ctx, job, s, (uint16_t)k);
 			continue;
 		}
@@ -692,6 +746,8 @@ scan_job(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, uint64_t now)
 	}
 	for (i = 0; i < job->n_workers; i++)
 		__atomic_store_n(&job->workers[i].wait, wait[i], __ATOMIC_RELAXED);
+	if (job->role == AINFTP_ROLE_LEAF)
+		ainftp_dp_leaf_scan_done(job, oldest);
 }
 
 void

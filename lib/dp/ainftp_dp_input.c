@@ -9,6 +9,7 @@
 #include <rte_prefetch.h>
 
 #include "ainftp_dp_private.h"
+#include "ainftp_partial.h"
 #include "ainftp_prefetch.h"
 
 static inline struct ainftp_dp_job *
@@ -39,8 +40,8 @@ data_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	*widx = job->worker_idx[wid];
 	if (ip->src_addr != job->workers[*widx].ipv4)
 		return AINFTP_BAD_SOURCE;
-	/* A leaf box's sum (the scale-out hierarchy): not summed here. */
-	if (unlikely(h->flags & AINFTP_F_AGGREGATE))
+	/* A leaf's partial sum goes to the spine, and only there (docs/SCALEOUT.md). */
+	if (unlikely(((h->flags & AINFTP_F_AGGREGATE) != 0) != (job->role == AINFTP_ROLE_SPINE)))
 		return AINFTP_BAD_TYPE;
 	if (h->encoding != job->codec->enc)
 		return AINFTP_BAD_ENCODING;
@@ -81,8 +82,13 @@ data_route(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 }
 
 static size_t
-data_signed_len(const struct ainftp_dp_job *job)
+data_signed_len(const struct ainftp_dp_job *job, const struct ainftp_hdr *h)
 {
+	const uint8_t *part = (const uint8_t *)(h + 1);
+
+	/* A part's size is its own (its header was checked with the packet's length). */
+	if (unlikely(h->flags & AINFTP_F_AGGREGATE))
+		return sizeof(struct ainftp_hdr) + ainftp_part_len(job->elems, part[0], part[1]);
 	return sizeof(struct ainftp_hdr) + job->payload_len;
 }
 
@@ -139,17 +145,31 @@ ack_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 }
 
 static size_t
-ack_signed_len(const struct ainftp_dp_job *job)
+ack_signed_len(const struct ainftp_dp_job *job, const struct ainftp_hdr *h)
 {
 	RTE_SET_USED(job);
+	RTE_SET_USED(h);
 	return sizeof(struct ainftp_hdr);
 }
 
 static size_t
-hello_signed_len(const struct ainftp_dp_job *job)
+hello_signed_len(const struct ainftp_dp_job *job, const struct ainftp_hdr *h)
 {
 	RTE_SET_USED(job);
+	RTE_SET_USED(h);
 	return sizeof(struct ainftp_hdr) + AINFTP_BODY_LEN;
+}
+
+/* A leaf's: what its spine sends it, from the spine's address (the tag, if any, later). */
+static enum ainftp_bad
+spine_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+	    const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp, const struct ainftp_hdr *h,
+	    int *widx)
+{
+	RTE_SET_USED(ctx);
+	RTE_SET_USED(udp);
+	*widx = -1;
+	return ainftp_dp_spine_check(job, ip, h);
 }
 
 /* A checked ack to the control lcore, which times it; a full ring loses it, counted. */
@@ -190,7 +210,12 @@ struct dp_msg {
 	enum ainftp_bad (*check)(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 				 const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp,
 				 const struct ainftp_hdr *h, int *widx);
-	size_t (*signed_len)(const struct ainftp_dp_job *job);
+	size_t (*signed_len)(const struct ainftp_dp_job *job, const struct ainftp_hdr *h);
+	/*
+	 * Not in the burst's tags: the handler checks its own (a RESULT's sits
+	 * after its header) or it has none (a HEARTBEAT).
+	 */
+	bool own_tag;
 	/* What handle will read and write, read ahead of it (NULL: nothing worth it). */
 	void (*prefetch)(const struct ainftp_dp_job *job, const struct ainftp_hdr *h);
 	enum ainftp_bad (*route)(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
@@ -221,6 +246,14 @@ static const struct dp_msg dp_msgs[] = {
 			      .route = data_route,
 			      .handle = ainftp_dp_probe,
 			      .worker_drops = true},
+	/* A leaf's, from its spine. */
+	[AINFTP_MSG_RESULT] = {.check = spine_check,
+			       .own_tag = true,
+			       .route = data_route,
+			       .handle = ainftp_dp_leaf_result},
+	[AINFTP_MSG_HEARTBEAT] = {.check = spine_check,
+				  .own_tag = true,
+				  .handle = ainftp_dp_leaf_heartbeat},
 };
 
 /* One datagram of a burst between its stages: NULL msg once refused. */
@@ -319,11 +352,11 @@ burst_verify(const struct ainftp_dp *dp, struct dp_pkt *p, uint16_t n, struct ai
 	uint64_t good;
 
 	for (i = 0; i < n; i++) {
-		if (!p[i].job->auth)
+		if (!p[i].job->auth || p[i].msg->own_tag)
 			continue;
 		mk[na] = &p[i].job->workers[p[i].widx].key;
 		msg[na] = p[i].h;
-		len[na] = p[i].msg->signed_len(p[i].job);
+		len[na] = p[i].msg->signed_len(p[i].job, p[i].h);
 		tag[na] = (const uint8_t *)p[i].h + len[na];
 		who[na++] = (uint8_t)i;
 	}

@@ -9,6 +9,7 @@
  */
 
 #include <rte_byteorder.h>
+#include <rte_ip.h>
 #include <rte_udp.h>
 
 #include "ainftp_dp.h"
@@ -74,5 +75,57 @@ void ainftp_dp_hello_out(struct ainftp_rx_ctx *ctx, uint16_t port_idx,
 			 const struct ainftp_hdr *h, enum ainftp_hello_status status, uint32_t step,
 			 const struct rte_ether_hdr *eth, uint32_t src_ip,
 			 const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr);
+
+/* Aggregate: whether the slot may complete now (its quorum is in). */
+bool ainftp_dp_slot_ready(const struct ainftp_dp_job *job, const struct ainftp_slot *s);
+
+/*
+ * Aggregate: the slot may complete: its sum made into the result (a box, the
+ * spine), or sent to the spine (a leaf: payload is not used, and freed).
+ */
+void ainftp_dp_slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
+			   struct ainftp_slot *s, uint16_t k, struct rte_mbuf *payload,
+			   struct ainftp_port_ctr *ctr);
+
+/* Aggregate: the result (out, in payload, shadow fields set) kept, counted and sent out. */
+void ainftp_dp_slot_done(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
+			 struct ainftp_slot *s, uint16_t k, const void *out,
+			 struct rte_mbuf *payload, struct ainftp_port_ctr *ctr);
+
+/* Aggregate: a worker's new address (eth, udp), published to the control lcore. */
+void ainftp_dp_worker_learn(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+			    struct ainftp_dp_worker *w, const struct rte_ether_hdr *eth,
+			    const struct rte_udp_hdr *udp);
+
+/* Leaf (ainftp_dp_leaf.c): slot k's partial sum to the spine; the slot is pending. */
+void ainftp_dp_leaf_up(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s,
+		       uint16_t k, struct ainftp_port_ctr *ctr);
+
+/*
+ * Leaf: a pending slot at the scan (time now): sent again once its rto
+ * passed, and the oldest start of a pending slot kept in *oldest; then the
+ * job's, published (_done).
+ */
+void ainftp_dp_leaf_scan(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s,
+			 uint16_t k, uint64_t now, uint64_t *oldest);
+void ainftp_dp_leaf_scan_done(struct ainftp_dp_job *job, uint64_t oldest);
+
+/* Leaf: a packet from the spine before its tag: AINFTP_OK or why not. */
+enum ainftp_bad ainftp_dp_spine_check(const struct ainftp_dp_job *job,
+				      const struct rte_ipv4_hdr *ip, const struct ainftp_hdr *h);
+
+/* Leaf: the spine's RESULT for a pending slot, and its HEARTBEAT. */
+void ainftp_dp_leaf_result(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
+			   const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+			   const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr);
+void ainftp_dp_leaf_heartbeat(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
+			      unsigned int widx, const struct ainftp_hdr *h,
+			      const struct rte_ether_hdr *eth, const struct rte_udp_hdr *udp,
+			      struct ainftp_port_ctr *ctr);
+
+/* Spine (ainftp_dp_spine.c): one part of leaf widx's partial sum. */
+void ainftp_dp_spine_part(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
+			  const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+			  const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr);
 
 #endif

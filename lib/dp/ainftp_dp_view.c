@@ -146,6 +146,44 @@ ainftp_dp_job_latency(const struct ainftp_runtime *rt, uint16_t job_idx,
 	}
 }
 
+void
+ainftp_dp_job_upstream(const struct ainftp_runtime *rt, uint16_t job_idx,
+		       struct ainftp_dp_up_view *out)
+{
+	unsigned int lcore;
+
+	memset(out, 0, sizeof(*out));
+	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
+		const struct ainftp_dp_job *job = job_at(rt, lcore, job_idx);
+		const struct ainftp_dp_upstream *up;
+		uint64_t oldest;
+
+		if (job == NULL)
+			continue;
+		up = &job->up;
+		out->heard_tsc = RTE_MAX(out->heard_tsc,
+					 __atomic_load_n(&up->heard_tsc, __ATOMIC_RELAXED));
+		oldest = __atomic_load_n(&up->oldest_tsc, __ATOMIC_RELAXED);
+		if (oldest != 0 && (out->oldest_tsc == 0 || oldest < out->oldest_tsc))
+			out->oldest_tsc = oldest;
+		out->partials += ainftp_ctr_read(&up->partials);
+		out->resent += ainftp_ctr_read(&up->resent);
+		out->results += ainftp_ctr_read(&up->results);
+		out->arp_sent += ainftp_ctr_read(&up->arp_sent);
+	}
+}
+
+const char *
+ainftp_dp_upstream_state(const struct ainftp_dp_up_view *v, uint64_t now, uint64_t hz)
+{
+	uint64_t down = hz / 1000 * AINFTP_UPSTREAM_DOWN_MS;
+
+	if (v->oldest_tsc != 0 && now - v->oldest_tsc >= down &&
+	    (v->heard_tsc == 0 || now - v->heard_tsc >= down))
+		return "down";
+	return v->heard_tsc != 0 ? "up" : "unknown";
+}
+
 uint64_t
 ainftp_dp_sink_written(const struct ainftp_runtime *rt)
 {

@@ -65,6 +65,31 @@ uint64_t ainftp_dp_job_partial_wait(const struct ainftp_runtime *rt, uint16_t jo
 void ainftp_dp_job_latency(const struct ainftp_runtime *rt, uint16_t job_idx,
 			   struct ainftp_lat_hist *out);
 
+/*
+ * A leaf's way up to its spine (docs/SCALEOUT.md), over every RX lcore: the
+ * counters added up, when the spine was last heard (the latest of any lcore)
+ * and when the oldest chunk still waiting for its result started (the
+ * earliest; 0 when none waits). TSC values.
+ */
+struct ainftp_dp_up_view {
+	uint64_t heard_tsc;
+	uint64_t oldest_tsc;
+	uint64_t partials;
+	uint64_t resent;
+	uint64_t results;
+	uint64_t arp_sent;
+};
+
+void ainftp_dp_job_upstream(const struct ainftp_runtime *rt, uint16_t job_idx,
+			    struct ainftp_dp_up_view *out);
+
+/* The spine is down for a leaf: a chunk waits for it this long, and nothing came from it. */
+#define AINFTP_UPSTREAM_DOWN_MS 1000
+
+/* "down", "up" (heard from), or "unknown" (not yet heard, nothing waits) at TSC now. */
+const char *ainftp_dp_upstream_state(const struct ainftp_dp_up_view *v, uint64_t now,
+				     uint64_t hz);
+
 /* Slots in the middle of a chunk, over every RX lcore (0 when all is quiet). */
 unsigned int ainftp_dp_slots_busy(const struct ainftp_runtime *rt);
 

@@ -95,6 +95,28 @@ struct ainftp_dp_worker {
 	uint64_t drops;
 };
 
+/*
+ * A leaf's way up (docs/SCALEOUT.md): the spine, and what this lcore did
+ * with it. The counters and times are single writer, relaxed, read by the
+ * control lcore and telemetry (ainftp_dp_upstream_view).
+ */
+struct ainftp_dp_upstream {
+	uint32_t ipv4;		   /* the spine, network order */
+	uint16_t leaf;		   /* this leaf's index: its worker id at the spine */
+	uint16_t bpp;		   /* blocks per part of a partial sum (one frame each) */
+	struct ainftp_mac_key key; /* the leaf's key with the spine */
+	struct rte_ether_addr mac; /* the spine's, once known (ARP) */
+	bool mac_known;
+	uint64_t arp_next; /* TSC before which no new ARP request goes out */
+	uint64_t rto;	   /* cycles a partial waits for its result before it goes again */
+	uint64_t heard_tsc;   /* the spine's last packet that passed its checks (0: none) */
+	uint64_t oldest_tsc;  /* the oldest partial waiting at the last scan (0: none) */
+	uint64_t partials;    /* partial sums sent (each of several frames) */
+	uint64_t resent;      /* partial sums sent again */
+	uint64_t results;     /* results taken from the spine */
+	uint64_t arp_sent;    /* ARP requests for the spine */
+};
+
 struct ainftp_dp_job {
 	uint32_t id;
 	uint16_t idx; /* in cfg->jobs and in the published quorum */
@@ -106,6 +128,10 @@ struct ainftp_dp_job {
 	bool result_tags;    /* auth, and results tagged too (cluster.json result_tags) */
 	uint8_t shard_index; /* this box's place among the job's appliances (HELLO) */
 	uint8_t shard_count;
+	enum ainftp_job_role role; /* a box, a leaf or the spine (docs/SCALEOUT.md) */
+	struct ainftp_dp_upstream up; /* a leaf's */
+	/* The spine's: each leaf's workers (bit = worker id), by leaf index. */
+	uint64_t leaf_workers[AINFTP_MAX_LEAVES];
 	uint16_t quorum;
 	uint16_t min_quorum; /* never a result with fewer contributors */
 	uint64_t threshold;  /* straggler.threshold_ms in cycles */

@@ -331,3 +331,23 @@ ainftp_udp_headers(void *p, const struct rte_ether_addr *src, const struct rte_e
 	udp->dgram_len = rte_cpu_to_be_16(udp_len);
 	udp->dgram_cksum = 0;
 }
+
+void
+ainftp_arp_request(void *p, const struct rte_ether_addr *src, uint32_t src_ip, uint32_t tip)
+{
+	struct rte_ether_hdr *eth = p;
+	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
+
+	memset(p, 0, AINFTP_ARP_FRAME_LEN); /* the Ethernet minimum's padding too */
+	memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
+	rte_ether_addr_copy(src, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+	arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+	arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	arp->arp_hlen = RTE_ETHER_ADDR_LEN;
+	arp->arp_plen = sizeof(uint32_t);
+	arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
+	rte_ether_addr_copy(src, &arp->arp_data.arp_sha);
+	arp->arp_data.arp_sip = src_ip;
+	arp->arp_data.arp_tip = tip;
+}

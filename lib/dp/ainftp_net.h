@@ -72,6 +72,10 @@ void ainftp_udp_headers(void *p, const struct rte_ether_addr *src, const struct 
 			uint32_t src_ip, uint32_t dst_ip, uint16_t src_port, uint16_t dst_port,
 			uint16_t udp_payload);
 
+/* An ARP request frame (broadcast, padded to the Ethernet minimum) for tip, from src. */
+#define AINFTP_ARP_FRAME_LEN 60
+void ainftp_arp_request(void *p, const struct rte_ether_addr *src, uint32_t src_ip, uint32_t tip);
+
 void ainftp_neigh_learn(struct ainftp_neigh_table *t, uint32_t ipv4,
 			const struct rte_ether_addr *mac, uint16_t port_idx);
 /* 0 and the peer's MAC and port when known, -1 otherwise. */

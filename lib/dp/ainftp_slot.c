@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <string.h>
+
 #include "ainftp_slot.h"
 
 /* The slot holds chunk seq with nobody in it yet (done: given up, or summing). */
@@ -11,6 +13,11 @@ slot_reset(struct ainftp_slot *s, uint64_t seq, bool done)
 	s->incl = 0;
 	s->n_incl = 0;
 	s->done = done;
+	s->up_tsc = 0;
+	s->up_tries = 0;
+	s->wbitmap = 0;
+	s->wcount = 0;
+	memset(s->parts, 0, sizeof(s->parts));
 	ainftp_acc_reset(&s->acc);
 }
 
@@ -46,6 +53,12 @@ ainftp_slot_offer(struct ainftp_slot *s, uint64_t seq, unsigned int worker)
 	s->bitmap |= bit;
 	s->count++;
 	return AINFTP_SLOT_ADD;
+}
+
+void
+ainftp_slot_start(struct ainftp_slot *s, uint64_t seq)
+{
+	slot_reset(s, seq, false);
 }
 
 void

@@ -24,6 +24,7 @@
 #include "ainftp_quant.h"
 
 #define AINFTP_SEQ_NONE UINT64_MAX
+#define AINFTP_SLOT_LEAVES 16 /* leaves a spine's slot tracks (AINFTP_MAX_LEAVES) */
 
 static inline uint64_t
 ainftp_seq(uint32_t step, uint32_t chunk)
@@ -61,6 +62,22 @@ struct ainftp_slot {
 	uint8_t shadow_count;
 	uint8_t shadow_flags;
 	int8_t shadow_exp;
+	/*
+	 * A leaf's slot (docs/SCALEOUT.md): when its partial sum last went to
+	 * the spine, 0 while it sums or once done. Pending (set and not done),
+	 * the slot waits for the spine's result and takes nothing new.
+	 */
+	uint64_t up_tsc;
+	uint8_t up_tries; /* times sent again: each waits twice as long */
+	/*
+	 * A spine's slot: per leaf (its worker index here), the parts of its
+	 * partial sum summed (bit = part) and their size in blocks; and the
+	 * workers in the sum, from the leaves' bitmaps (the result's).
+	 */
+	uint32_t parts[AINFTP_SLOT_LEAVES];
+	uint8_t part_bpp[AINFTP_SLOT_LEAVES];
+	uint64_t wbitmap;
+	uint8_t wcount;
 	struct ainftp_acc acc;
 	/* trimmed_mean / median: each worker's contribution as floats, n_workers rows of
 	 * elems by worker index (owned by the data path); NULL for the other policies. */
@@ -78,6 +95,13 @@ enum ainftp_slot_action {
 };
 
 void ainftp_slot_init(struct ainftp_slot *s);
+
+/* A leaf's slot whose partial sum is at the spine: it waits for the result. */
+static inline bool
+ainftp_slot_upstream(const struct ainftp_slot *s)
+{
+	return s->up_tsc != 0 && !s->done;
+}
 
 /* The contribution of the worker with this bit is in the result. */
 static inline void
@@ -105,6 +129,9 @@ ainftp_slot_ready(const struct ainftp_slot *s, uint64_t required, unsigned int q
 {
 	return s->count >= min_quorum && (s->count >= quorum || (s->bitmap & required) == required);
 }
+
+/* Start the slot on chunk seq with nobody in it (a spine's, whose contributors come in parts). */
+void ainftp_slot_start(struct ainftp_slot *s, uint64_t seq);
 
 /*
  * Restart the slot for seq with the worker with this bit alone, dropping the

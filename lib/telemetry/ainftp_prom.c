@@ -115,6 +115,8 @@ static const struct help {
 	{"worker", "heartbeats_sent", "HEARTBEATs sent to the worker"},
 	{NULL, "heartbeats_sent", "HEARTBEATs the control lcore sent"},
 	{NULL, "heartbeat_acks", "HEARTBEAT_ACKs checked and handed to the control lcore"},
+	{NULL, "spine_results", "A leaf's: results taken from its spine"},
+	{NULL, "spine_heartbeats", "A leaf's: HEARTBEATs of its spine answered"},
 	{NULL, "unaccounted",
 	 "Frames received in no outcome or in two: 0 unless the data path miscounts"},
 	{"worker", "drops", "The worker's packets refused"},

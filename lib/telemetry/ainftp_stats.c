@@ -62,6 +62,8 @@ ctr_json(const struct ainftp_port_ctr *c)
 	json_object_set_new(o, "overflows", json_integer((json_int_t)c->overflows));
 	json_object_set_new(o, "heartbeats_sent", json_integer((json_int_t)c->heartbeats_sent));
 	json_object_set_new(o, "heartbeat_acks", json_integer((json_int_t)c->heartbeat_acks));
+	json_object_set_new(o, "spine_results", json_integer((json_int_t)c->spine_results));
+	json_object_set_new(o, "spine_heartbeats", json_integer((json_int_t)c->spine_heartbeats));
 	json_object_set_new(o, "drops_total", json_integer((json_int_t)drops_total(c)));
 	/* Frames in no outcome, or in two: 0 unless the data path miscounts (a bug). */
 	json_object_set_new(o, "unaccounted", json_integer(ainftp_counters_unaccounted(c)));
@@ -239,6 +241,40 @@ latency_json(const struct ainftp_runtime *rt, uint16_t j)
 	return o;
 }
 
+/*
+ * A hierarchical job's place (docs/SCALEOUT.md): a leaf's spine and how it
+ * answers, or the spine's leaves (its "workers" above).
+ */
+static json_t *
+tree_json(const struct ainftp_runtime *rt, uint16_t j)
+{
+	const struct ainftp_job_conf *jc = &rt->cfg->jobs[j];
+	uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
+	char spine[INET_ADDRSTRLEN];
+	struct ainftp_dp_up_view v;
+	json_t *o = json_object();
+
+	inet_ntop(AF_INET, &jc->spine, spine, sizeof(spine));
+	json_object_set_new(o, "role", json_string(jc->role == AINFTP_ROLE_LEAF ? "leaf" : "spine"));
+	json_object_set_new(o, "leaves", json_integer(jc->n_leaves));
+	json_object_set_new(o, "spine", json_string(spine));
+	if (jc->role != AINFTP_ROLE_LEAF)
+		return o;
+	ainftp_dp_job_upstream(rt, j, &v);
+	json_object_set_new(o, "leaf", json_integer(jc->leaf_index));
+	json_object_set_new(o, "upstream", json_string(ainftp_dp_upstream_state(&v, now, hz)));
+	json_object_set_new(o, "silent_ms", v.heard_tsc == 0 ? json_null()
+							   : json_real(cycles_ms(now - v.heard_tsc)));
+	json_object_set_new(o, "waiting_ms", json_real(v.oldest_tsc == 0
+								? 0.0
+								: cycles_ms(now - v.oldest_tsc)));
+	json_object_set_new(o, "partials", json_integer((json_int_t)v.partials));
+	json_object_set_new(o, "partials_resent", json_integer((json_int_t)v.resent));
+	json_object_set_new(o, "results", json_integer((json_int_t)v.results));
+	json_object_set_new(o, "arp_requests", json_integer((json_int_t)v.arp_sent));
+	return o;
+}
+
 /* Each job's quorum as the control lcore ranks it, and how long partial results waited. */
 static json_t *
 job_json(const struct ainftp_runtime *rt, uint16_t j)
@@ -261,6 +297,8 @@ job_json(const struct ainftp_runtime *rt, uint16_t j)
 	json_object_set_new(o, "partial_wait_max_ms",
 			    json_real(cycles_ms(ainftp_dp_job_partial_wait(rt, j))));
 	json_object_set_new(o, "chunk_latency", latency_json(rt, j));
+	if (jc->role != AINFTP_ROLE_BOX)
+		json_object_set_new(o, "tree", tree_json(rt, j));
 	return o;
 }
 

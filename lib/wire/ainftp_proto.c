@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 
+#include "ainftp_partial.h"
 #include "ainftp_proto.h"
 #include "ainftp_quant.h"
 
@@ -57,6 +58,7 @@ const char *const ainftp_state_reason_names[AINFTP_STATE_REASON_MAX] = {
 	[AINFTP_STATE_MISSING] = "missing",
 	[AINFTP_STATE_HAVE] = "have",
 	[AINFTP_STATE_MISMATCH] = "mismatch",
+	[AINFTP_STATE_UPSTREAM] = "upstream",
 };
 
 size_t
@@ -211,6 +213,24 @@ expected_len(const struct ainftp_hdr *h)
 	return len;
 }
 
+/*
+ * A leaf's partial sum: its payload is one part of the chunk's exact sum, its
+ * length said by the part's own header (ainftp_partial.h), checked whole.
+ */
+static enum ainftp_bad
+aggregate_check(const struct ainftp_hdr *h, size_t udp_len)
+{
+	size_t tag = (h->flags & AINFTP_F_AUTH) ? AINFTP_TAG_LEN : 0;
+	struct ainftp_part_info pi;
+
+	if (udp_len < sizeof(*h) + AINFTP_PART_HDR_LEN + tag)
+		return AINFTP_BAD_TRUNCATED;
+	if (ainftp_part_parse(h + 1, udp_len - sizeof(*h) - tag, (uint32_t)HDR_GET(h, elems),
+			      &pi) < 0)
+		return AINFTP_BAD_LENGTH;
+	return AINFTP_OK;
+}
+
 enum ainftp_bad
 ainftp_hdr_check(const struct ainftp_hdr *h, size_t udp_len)
 {
@@ -226,6 +246,8 @@ ainftp_hdr_check(const struct ainftp_hdr *h, size_t udp_len)
 		return AINFTP_BAD_ENCODING;
 	if (carries_payload(h->type) && HDR_GET(h, elems) == 0)
 		return AINFTP_BAD_ELEMS;
+	if (h->type == AINFTP_MSG_DATA && (h->flags & AINFTP_F_AGGREGATE))
+		return aggregate_check(h, udp_len);
 	want = expected_len(h);
 	if (udp_len < want)
 		return AINFTP_BAD_TRUNCATED;

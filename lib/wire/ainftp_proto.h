@@ -40,9 +40,9 @@ enum ainftp_flags {
 	AINFTP_F_AUTH = 1 << 0,	    /* a tag follows the payload */
 	AINFTP_F_OVERFLOW = 1 << 1, /* result: the exponents spread too far for an exact sum */
 	/*
-	 * DATA: the payload is already a sum of the workers in contributors and
-	 * bitmap (a leaf box's, for the scale-out hierarchy). Reserved: this
-	 * appliance sums only workers' own data and refuses it (`type`).
+	 * DATA: a leaf box's partial sum of the workers in contributors and
+	 * bitmap, one part of it (ainftp_partial.h), to its spine; the encoding
+	 * is the job's, the workers' (docs/PROTOCOL.md, "Hierarchy").
 	 */
 	AINFTP_F_AGGREGATE = 1 << 2,
 };
@@ -122,6 +122,11 @@ enum ainftp_state_reason {
 	 * Nothing of yours was or will be summed there: stop, and fix the order.
 	 */
 	AINFTP_STATE_MISMATCH = 5,
+	/*
+	 * Probe, to a leaf box: yours is in, and the chunk's partial sum went
+	 * to the spine, whose result has not come back yet (docs/SCALEOUT.md).
+	 */
+	AINFTP_STATE_UPSTREAM = 6,
 	AINFTP_STATE_REASON_MAX
 };
 
