@@ -25,12 +25,13 @@
 #define AINFTP_DP_SCAN_US 1000
 
 /*
- * A leaf sends a partial sum again when the spine's result has not come in
- * this long, doubling up to 32 times it while it waits (the spine may wait
- * for another leaf's workers, which is no loss).
+ * A leaf probes the spine for a partial sum whose result has not come in
+ * this long (the spine answers with the result, or with the parts it has,
+ * and the leaf sends the others), doubling up to 8 times it while it waits
+ * (the spine may wait for another leaf's workers, which is no loss).
  */
 #define AINFTP_DP_LEAF_RTO_MS 5
-#define AINFTP_DP_LEAF_BACKOFF_MAX 5
+#define AINFTP_DP_LEAF_BACKOFF_MAX 3
 
 /* HEARTBEAT_ACKs an RX lcore can hold for the control lcore, which drains them every tick. */
 #define AINFTP_HB_RING_SIZE 1024

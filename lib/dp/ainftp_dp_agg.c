@@ -531,6 +531,10 @@ ainftp_dp_probe(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned i
 	const struct ainftp_slot *s = job->slots[k];
 	enum ainftp_state_reason reason;
 
+	if (job->role == AINFTP_ROLE_SPINE) {
+		ainftp_dp_spine_probe(ctx, job, widx, h, eth, udp, ctr);
+		return;
+	}
 	ainftp_ctr_add(&ctr->probes, 1);
 	/* Before the kept result: it may be another request's. */
 	if (unlikely(ainftp_slot_desc_conflict(s, seq, rte_be_to_cpu_64(h->bitmap), true) != 0)) {

@@ -101,13 +101,13 @@ part_out(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, const struct ainf
 }
 
 /*
- * Slot k's partial sum (all its parts) to the spine, now. Without the
- * spine's MAC it asks for it instead; either way the slot is pending from
- * now, and the scan sends it again after rto.
+ * The parts of slot k's partial sum the spine lacks (have: those it has),
+ * to the spine, now; the slot waits an rto from now. Without the spine's
+ * MAC it asks for it instead, and nothing has gone (the scan sends it all).
  */
 static void
 partial_out(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s,
-	    uint16_t k, struct ainftp_port_ctr *ctr)
+	    uint16_t k, uint32_t have, struct ainftp_port_ctr *ctr)
 {
 	uint32_t p, n = ainftp_part_count(job->elems, job->up.bpp);
 
@@ -116,16 +116,58 @@ partial_out(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_
 		arp_ask(ctx, job, ctr);
 		return;
 	}
+	s->up_sent = true;
 	for (p = 0; p < n; p++)
-		if (part_out(ctx, job, s, k, p, ctr) != 0)
+		if (!(have >> p & 1) && part_out(ctx, job, s, k, p, ctr) != 0)
 			return;
+}
+
+/*
+ * A PROBE to the spine for slot k's chunk, as a worker probes a box: what it
+ * answers (the result, or which parts it has) costs a header, not a partial
+ * sum of several frames, when the spine only waits for another leaf.
+ */
+static void
+probe_out(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, const struct ainftp_slot *s,
+	  uint16_t k, struct ainftp_port_ctr *ctr)
+{
+	size_t len = sizeof(struct ainftp_hdr) + (job->auth ? AINFTP_TAG_LEN : 0);
+	uint16_t port = rte_cpu_to_be_16(
+		(uint16_t)(rte_be_to_cpu_16(ctx->net.udp_port) + k % job->lanes));
+	struct ainftp_msg msg = {
+		.type = AINFTP_MSG_PROBE,
+		.encoding = (uint8_t)job->codec->enc,
+		.flags = job->auth ? AINFTP_F_AUTH : 0,
+		.job = job->id,
+		.worker = job->up.leaf,
+		.step = (uint32_t)(s->seq >> 32),
+		.chunk = (uint32_t)s->seq,
+		.slot = k,
+	};
+	struct rte_mbuf *m;
+	char *p;
+
+	if (unlikely(ainftp_mstash_take(&ctx->dp.result_stash, &m, 1) != 0)) {
+		ainftp_drop(ctr, AINFTP_DROP_NOMBUF);
+		return;
+	}
+	p = rte_pktmbuf_append(m, (uint16_t)(AINFTP_UDP_HDRS_LEN + len));
+	ainftp_udp_headers(p, &ctx->net.mac[job->port_idx], &job->up.mac, ctx->net.ipv4,
+			   job->up.ipv4, port, port, (uint16_t)len);
+	p += AINFTP_UDP_HDRS_LEN;
+	ainftp_hdr_write((struct ainftp_hdr *)p, &msg);
+	if (job->auth)
+		ainftp_mac(&job->up.key, p, sizeof(struct ainftp_hdr),
+			   (uint8_t *)p + sizeof(struct ainftp_hdr));
+	ainftp_tx_enqueue(&ctx->txq[job->port_idx], m, ctr);
 }
 
 void
 ainftp_dp_leaf_up(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s,
 		  uint16_t k, struct ainftp_port_ctr *ctr)
 {
-	partial_out(ctx, job, s, k, ctr);
+	s->up_sent = false;
+	partial_out(ctx, job, s, k, 0, ctr);
 	ainftp_ctr_add(&job->up.partials, 1);
 }
 
@@ -139,9 +181,13 @@ ainftp_dp_leaf_scan(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct
 		*oldest = s->first_tsc;
 	if (now - s->up_tsc < job->up.rto << shift)
 		return;
-	partial_out(ctx, job, s, k, &ctx->stats->port[job->port_idx]);
 	s->up_tries++;
-	ainftp_ctr_add(&job->up.resent, 1);
+	s->up_tsc = now;
+	if (s->up_sent)
+		probe_out(ctx, job, s, k, &ctx->stats->port[job->port_idx]);
+	else
+		partial_out(ctx, job, s, k, 0, &ctx->stats->port[job->port_idx]);
+	ainftp_ctr_add(&job->up.probes, 1);
 }
 
 void
@@ -282,4 +328,43 @@ ainftp_dp_leaf_heartbeat(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, u
 		ainftp_mac(&job->up.key, p, sizeof(struct ainftp_hdr),
 			   (uint8_t *)p + sizeof(struct ainftp_hdr));
 	ainftp_tx_enqueue(&ctx->txq[job->port_idx], r, ctr);
+}
+
+/*
+ * The spine's STATE about a pending slot's partial sum (the answer to a
+ * PROBE), tagged under this leaf's key: have, it waits for other leaves
+ * (the next probe an rto later); missing, the parts it lacks go now (its
+ * bitmap has the ones it has: none after a restart). Stale: the spine went
+ * past the chunk, which only a spine that lost it can; the workers time out.
+ */
+void
+ainftp_dp_leaf_state(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
+		     const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+		     const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr)
+{
+	uint16_t k = rte_be_to_cpu_16(h->slot);
+	struct ainftp_slot *s = job->slots[k];
+	const struct ainftp_state *b = (const struct ainftp_state *)(h + 1);
+	size_t len = sizeof(*h) + AINFTP_BODY_LEN;
+	uint64_t seq = ainftp_seq(rte_be_to_cpu_32(h->step), rte_be_to_cpu_32(h->chunk));
+	struct ainftp_state_info si;
+
+	RTE_SET_USED(widx);
+	RTE_SET_USED(eth);
+	RTE_SET_USED(udp);
+	if (job->auth && (!(h->flags & AINFTP_F_AUTH) ||
+			  !ainftp_mac_verify(&job->up.key, h, len, (const uint8_t *)h + len))) {
+		ainftp_dp_bad(ctr, (h->flags & AINFTP_F_AUTH) ? AINFTP_BAD_TAG
+							       : AINFTP_BAD_AUTH_MISSING);
+		return;
+	}
+	__atomic_store_n(&job->up.heard_tsc, ctx->dp.now, __ATOMIC_RELAXED);
+	ainftp_ctr_add(&ctr->spine_states, 1);
+	if (!ainftp_slot_upstream(s) || seq != s->seq)
+		return; /* answered already: the result came */
+	ainftp_state_read(b, &si);
+	if (si.reason == AINFTP_STATE_MISSING) {
+		partial_out(ctx, job, s, k, (uint32_t)rte_be_to_cpu_64(h->bitmap), ctr);
+		ainftp_ctr_add(&job->up.resent, 1);
+	}
 }

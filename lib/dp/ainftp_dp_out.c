@@ -273,12 +273,13 @@ reply_out(struct ainftp_rx_ctx *ctx, uint16_t port_idx, const struct ainftp_msg 
 	ainftp_tx_enqueue(&ctx->txq[port_idx], r, ctr);
 }
 
-void
-ainftp_dp_state_out(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
-		    const struct ainftp_dp_worker *w, const struct ainftp_slot *s,
-		    const struct ainftp_hdr *h, enum ainftp_state_reason reason,
-		    const struct rte_ether_hdr *eth, const struct rte_udp_hdr *udp,
-		    struct ainftp_port_ctr *ctr)
+/* A STATE whose header says contributors and bitmap as given (the slot's, or a spine's parts). */
+static void
+state_reply(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+	    const struct ainftp_dp_worker *w, const struct ainftp_slot *s,
+	    const struct ainftp_hdr *h, enum ainftp_state_reason reason, uint8_t contributors,
+	    uint64_t bitmap, const struct rte_ether_hdr *eth, const struct rte_udp_hdr *udp,
+	    struct ainftp_port_ctr *ctr)
 {
 	struct ainftp_msg m;
 	struct ainftp_state_info si = {
@@ -300,8 +301,8 @@ ainftp_dp_state_out(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	m.worker = AINFTP_WORKER_APPLIANCE;
 	m.elems = 0;
 	m.scale_exp = 0;
-	m.contributors = s->count;
-	m.bitmap = s->bitmap;
+	m.contributors = contributors;
+	m.bitmap = bitmap;
 	/* A mismatch names the other request instead (ainftp_req_desc): no workers. */
 	if (reason == AINFTP_STATE_MISMATCH) {
 		m.contributors = 0;
@@ -314,6 +315,26 @@ ainftp_dp_state_out(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	reply_out(ctx, job->port_idx, &m, &body, job->auth ? &w->key : NULL, eth, w->ipv4, udp,
 		  ctr);
 	ainftp_ctr_add(&ctr->states_sent, 1);
+}
+
+void
+ainftp_dp_state_out(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+		    const struct ainftp_dp_worker *w, const struct ainftp_slot *s,
+		    const struct ainftp_hdr *h, enum ainftp_state_reason reason,
+		    const struct rte_ether_hdr *eth, const struct rte_udp_hdr *udp,
+		    struct ainftp_port_ctr *ctr)
+{
+	state_reply(ctx, job, w, s, h, reason, s->count, s->bitmap, eth, udp, ctr);
+}
+
+void
+ainftp_dp_parts_out(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+		    const struct ainftp_dp_worker *w, const struct ainftp_slot *s,
+		    const struct ainftp_hdr *h, enum ainftp_state_reason reason, uint32_t parts,
+		    const struct rte_ether_hdr *eth, const struct rte_udp_hdr *udp,
+		    struct ainftp_port_ctr *ctr)
+{
+	state_reply(ctx, job, w, s, h, reason, 0, parts, eth, udp, ctr);
 }
 
 void

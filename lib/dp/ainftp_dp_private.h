@@ -123,6 +123,26 @@ void ainftp_dp_leaf_heartbeat(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *j
 			      const struct rte_ether_hdr *eth, const struct rte_udp_hdr *udp,
 			      struct ainftp_port_ctr *ctr);
 
+/*
+ * Output: a spine's STATE to leaf w about its partial sum of the chunk in h:
+ * the header's bitmap is the parts of it the spine has (bit = part).
+ */
+void ainftp_dp_parts_out(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+			 const struct ainftp_dp_worker *w, const struct ainftp_slot *s,
+			 const struct ainftp_hdr *h, enum ainftp_state_reason reason,
+			 uint32_t parts, const struct rte_ether_hdr *eth,
+			 const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr);
+
+/* Leaf: the spine's STATE about a pending slot's partial sum (after a PROBE). */
+void ainftp_dp_leaf_state(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
+			  const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+			  const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr);
+
+/* Spine: a leaf's PROBE of its partial sum of a chunk. */
+void ainftp_dp_spine_probe(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
+			   const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+			   const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr);
+
 /* Spine (ainftp_dp_spine.c): one part of leaf widx's partial sum. */
 void ainftp_dp_spine_part(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
 			  const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,

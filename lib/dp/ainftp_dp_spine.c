@@ -161,3 +161,37 @@ ainftp_dp_spine_part(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsig
 	}
 	ainftp_dp_slot_finish(ctx, job, s, k, result, ctr);
 }
+
+/*
+ * A leaf's PROBE after its rto: the kept result if the chunk is complete,
+ * else a STATE with the parts of its partial sum the spine has (have: all,
+ * the chunk waits for other leaves; missing: the leaf sends the others), or
+ * stale for a chunk the slot has gone past. A spine that restarted has
+ * nothing, and says so: the leaf sends it all again.
+ */
+void
+ainftp_dp_spine_probe(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned int widx,
+		      const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
+		      const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr)
+{
+	struct ainftp_dp_worker *w = &job->workers[widx];
+	uint16_t k = rte_be_to_cpu_16(h->slot);
+	uint64_t seq = ainftp_seq(rte_be_to_cpu_32(h->step), rte_be_to_cpu_32(h->chunk));
+	const struct ainftp_slot *s = job->slots[k];
+	enum ainftp_state_reason reason = AINFTP_STATE_MISSING;
+	uint32_t parts = 0;
+
+	ainftp_ctr_add(&ctr->probes, 1);
+	if (seq == s->shadow_seq) {
+		ainftp_dp_result_resend(ctx, job, w, s, k, eth, udp, ctr);
+		return;
+	}
+	if (seq == s->seq && !s->done) {
+		parts = s->parts[widx];
+		if (s->bitmap >> widx & 1 && parts == parts_full(job, s->part_bpp[widx]))
+			reason = AINFTP_STATE_HAVE;
+	} else if (s->seq != AINFTP_SEQ_NONE && seq < s->seq) {
+		reason = AINFTP_STATE_STALE;
+	}
+	ainftp_dp_parts_out(ctx, job, w, s, h, reason, parts, eth, udp, ctr);
+}

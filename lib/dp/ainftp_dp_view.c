@@ -167,6 +167,7 @@ ainftp_dp_job_upstream(const struct ainftp_runtime *rt, uint16_t job_idx,
 		if (oldest != 0 && (out->oldest_tsc == 0 || oldest < out->oldest_tsc))
 			out->oldest_tsc = oldest;
 		out->partials += ainftp_ctr_read(&up->partials);
+		out->probes += ainftp_ctr_read(&up->probes);
 		out->resent += ainftp_ctr_read(&up->resent);
 		out->results += ainftp_ctr_read(&up->results);
 		out->arp_sent += ainftp_ctr_read(&up->arp_sent);

@@ -75,6 +75,7 @@ struct ainftp_dp_up_view {
 	uint64_t heard_tsc;
 	uint64_t oldest_tsc;
 	uint64_t partials;
+	uint64_t probes;
 	uint64_t resent;
 	uint64_t results;
 	uint64_t arp_sent;

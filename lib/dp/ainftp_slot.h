@@ -68,7 +68,8 @@ struct ainftp_slot {
 	 * the slot waits for the spine's result and takes nothing new.
 	 */
 	uint64_t up_tsc;
-	uint8_t up_tries; /* times sent again: each waits twice as long */
+	uint8_t up_tries; /* probes since: each waits twice as long */
+	bool up_sent;	  /* its parts went (else: the spine's MAC was not known yet) */
 	/*
 	 * A spine's slot: per leaf (its worker index here), the parts of its
 	 * partial sum summed (bit = part) and their size in blocks; and the

@@ -35,6 +35,7 @@ ainftp_counters_unaccounted(const struct ainftp_port_ctr *c)
 		     ainftp_ctr_read(&c->heartbeat_acks) + ainftp_ctr_read(&c->probes) +
 		     ainftp_ctr_read(&c->hellos) + ainftp_ctr_read(&c->arp_replies) +
 		     ainftp_ctr_read(&c->spine_results) + ainftp_ctr_read(&c->spine_heartbeats) +
+		     ainftp_ctr_read(&c->spine_states) +
 		     ainftp_ctr_read(&c->arp_learnt) + ainftp_ctr_read(&c->icmp_replies);
 	unsigned int i;
 
@@ -79,6 +80,7 @@ ainftp_counters_accumulate(struct ainftp_port_ctr *sum, const struct ainftp_port
 	sum->heartbeat_acks += ainftp_ctr_read(&c->heartbeat_acks);
 	sum->spine_results += ainftp_ctr_read(&c->spine_results);
 	sum->spine_heartbeats += ainftp_ctr_read(&c->spine_heartbeats);
+	sum->spine_states += ainftp_ctr_read(&c->spine_states);
 	for (i = 0; i < AINFTP_DROP_MAX; i++)
 		sum->drops[i] += ainftp_ctr_read(&c->drops[i]);
 	for (i = 1; i < AINFTP_BAD_MAX; i++)

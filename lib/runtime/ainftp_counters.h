@@ -80,6 +80,7 @@ struct ainftp_port_ctr {
 	uint64_t heartbeat_acks;   /* HEARTBEAT_ACKs checked and handed to the control lcore */
 	uint64_t spine_results;	   /* a leaf's: the spine's results taken (docs/SCALEOUT.md) */
 	uint64_t spine_heartbeats; /* a leaf's: the spine's HEARTBEATs answered */
+	uint64_t spine_states;	   /* a leaf's: the spine's STATEs about its partial sums */
 	uint64_t proto_drops[AINFTP_BAD_MAX]; /* aggregation packets refused, by ainftp_bad */
 	uint64_t drops[AINFTP_DROP_MAX];
 };

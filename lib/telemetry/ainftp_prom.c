@@ -117,6 +117,7 @@ static const struct help {
 	{NULL, "heartbeat_acks", "HEARTBEAT_ACKs checked and handed to the control lcore"},
 	{NULL, "spine_results", "A leaf's: results taken from its spine"},
 	{NULL, "spine_heartbeats", "A leaf's: HEARTBEATs of its spine answered"},
+	{NULL, "spine_states", "A leaf's: STATEs of its spine about its partial sums"},
 	{NULL, "unaccounted",
 	 "Frames received in no outcome or in two: 0 unless the data path miscounts"},
 	{"worker", "drops", "The worker's packets refused"},

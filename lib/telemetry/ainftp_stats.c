@@ -64,6 +64,7 @@ ctr_json(const struct ainftp_port_ctr *c)
 	json_object_set_new(o, "heartbeat_acks", json_integer((json_int_t)c->heartbeat_acks));
 	json_object_set_new(o, "spine_results", json_integer((json_int_t)c->spine_results));
 	json_object_set_new(o, "spine_heartbeats", json_integer((json_int_t)c->spine_heartbeats));
+	json_object_set_new(o, "spine_states", json_integer((json_int_t)c->spine_states));
 	json_object_set_new(o, "drops_total", json_integer((json_int_t)drops_total(c)));
 	/* Frames in no outcome, or in two: 0 unless the data path miscounts (a bug). */
 	json_object_set_new(o, "unaccounted", json_integer(ainftp_counters_unaccounted(c)));
@@ -269,6 +270,7 @@ tree_json(const struct ainftp_runtime *rt, uint16_t j)
 								? 0.0
 								: cycles_ms(now - v.oldest_tsc)));
 	json_object_set_new(o, "partials", json_integer((json_int_t)v.partials));
+	json_object_set_new(o, "probes", json_integer((json_int_t)v.probes));
 	json_object_set_new(o, "partials_resent", json_integer((json_int_t)v.resent));
 	json_object_set_new(o, "results", json_integer((json_int_t)v.results));
 	json_object_set_new(o, "arp_requests", json_integer((json_int_t)v.arp_sent));
