@@ -83,6 +83,7 @@ fixture_up_json(struct fixture *f, const char *json)
 	memset(f, 0, sizeof(*f));
 	if (ainftp_config_parse(json, "fixture.json", &f->cfg, err, sizeof(err)) != 0)
 		die(err);
+	ainftp_config_box_view(&f->cfg); /* as the app: a leaf's or spine's own view */
 	n_rx = f->cfg.ports[0].rx_queues;
 	if (n_rx > 2)
 		die("the fixture has at most two RX queues");
