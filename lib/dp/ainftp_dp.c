@@ -195,6 +195,7 @@ ainftp_dp_init(struct ainftp_rx_ctx *ctx, const struct ainftp_runtime *rt)
 	ainftp_mstash_init(&dp->hdr_stash, dp->hdr_pool);
 	dp->n_jobs = cfg->n_jobs;
 	dp->members = rt->members;
+	dp->rt = rt;
 	dp->sink = rt->sink;
 	dp->sink_rx = (uint16_t)ainftp_config_rx_lcore_rank(cfg, ctx->lcore);
 	dp->scan_period = rte_get_tsc_hz() / 1000000 * AINFTP_DP_SCAN_US;

@@ -40,19 +40,31 @@ arp_ask(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_port
 	ainftp_tx_enqueue(&ctx->txq[job->port_idx], m, ctr);
 }
 
-/* Whether the spine's MAC is known (learnt by ARP since the last look). */
+/*
+ * Whether the spine's MAC is known: learnt by ARP since the last look, by
+ * this lcore or another (the reply lands on whichever queue the NIC picks;
+ * neighbours are read by other lcores without locks, ainftp_net.h).
+ */
 static bool
 spine_mac(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job)
 {
+	const struct ainftp_runtime *rt = ctx->dp.rt;
+	unsigned int lcore;
 	uint16_t port;
 
 	if (likely(job->up.mac_known))
 		return true;
-	if (ainftp_neigh_lookup(&ctx->net.neigh, job->up.ipv4, &job->up.mac, &port) != 0 ||
-	    port != job->port_idx)
-		return false;
-	job->up.mac_known = true;
-	return true;
+	for (lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
+		const struct ainftp_rx_ctx *c = lcore == ctx->lcore ? ctx : rt->rx[lcore];
+
+		if (c != NULL &&
+		    ainftp_neigh_lookup(&c->net.neigh, job->up.ipv4, &job->up.mac, &port) == 0 &&
+		    port == job->port_idx) {
+			job->up.mac_known = true;
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Part p of slot k's partial sum, as one frame to the spine; -1: no mbuf. */

@@ -204,6 +204,8 @@ struct ainftp_dp {
 	 * and single consumer: this lcore and the control lcore). */
 	struct rte_ring *hb_ring;
 	struct ainftp_members *members; /* the published quorum (RCU reader) */
+	/* Every lcore's, read-only here: a leaf finds its spine in any lcore's neighbours. */
+	const struct ainftp_runtime *rt;
 	const struct ainftp_sink *sink; /* the result arena, or NULL */
 	uint16_t sink_rx;		/* this lcore's doorbell in each job's row */
 	uint32_t bells_due;		/* jobs (bit = index) marked this poll, doorbell not rung */
