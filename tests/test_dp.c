@@ -697,7 +697,7 @@ static void
 m_aggregate(struct ainftp_msg *m, uint8_t *f)
 {
 	(void)f;
-	m->flags |= AINFTP_F_AGGREGATE; /* a leaf box's sum: reserved, not summed here */
+	m->flags |= AINFTP_F_AGGREGATE; /* a leaf box's sum: only a spine's job takes one */
 }
 
 static void
@@ -785,14 +785,7 @@ START_TEST(every_bad_field_has_its_own_counter)
 	f[42] = 1; /* a v1 header, after signing: the version is checked before the tag */
 	expect_refused(f, n, AINFTP_BAD_VERSION);
 	expect_refused(f, mutated_frame(f, m_type), AINFTP_BAD_TYPE);
-	/*
-	 * FAILS since the hierarchy (030187f), kept as the issue states it: the
-	 * frame is counted AINFTP_BAD_LENGTH, not TYPE, because ainftp_hdr_check
-	 * (lib/wire/ainftp_proto.c:249, aggregate_check) checks any AGGREGATE
-	 * DATA's payload as a part before data_check (ainftp_dp_input.c) learns
-	 * that the job has no spine. A well-formed part is refused as TYPE
-	 * (a_job_without_a_spine_refuses_a_well_formed_part).
-	 */
+	/* A worker's payload flagged as a leaf's sum: the job (no spine) refuses the type. */
 	expect_refused(f, mutated_frame(f, m_aggregate), AINFTP_BAD_TYPE);
 	expect_refused(f, mutated_frame(f, m_encoding), AINFTP_BAD_ENCODING);
 	expect_refused(f, mutated_frame(f, m_encoding_other), AINFTP_BAD_ENCODING);

@@ -33,7 +33,6 @@ data_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	uint16_t wid = rte_be_to_cpu_16(h->worker);
 
 	RTE_SET_USED(ctx);
-	RTE_SET_USED(udp);
 
 	if (wid >= AINFTP_MAX_WORKERS || job->worker_idx[wid] == AINFTP_DP_NO_WORKER)
 		return AINFTP_BAD_WORKER;
@@ -43,6 +42,10 @@ data_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	/* A leaf's partial sum goes to the spine, and only there (docs/SCALEOUT.md). */
 	if (unlikely(((h->flags & AINFTP_F_AGGREGATE) != 0) != (job->role == AINFTP_ROLE_SPINE)))
 		return AINFTP_BAD_TYPE;
+	/* The header's check let a worker-sized payload by: a spine takes parts only. */
+	if (unlikely(job->role == AINFTP_ROLE_SPINE) &&
+	    !ainftp_part_valid(h, rte_be_to_cpu_16(udp->dgram_len) - sizeof(*udp)))
+		return AINFTP_BAD_LENGTH;
 	if (h->encoding != job->codec->enc)
 		return AINFTP_BAD_ENCODING;
 	if (rte_be_to_cpu_16(h->elems) != job->elems)

@@ -120,7 +120,7 @@ ainftp_dp_spine_part(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsig
 	struct ainftp_part_info pi;
 	enum ainftp_bad why;
 
-	/* The layout was checked whole with the header (ainftp_hdr_check). */
+	/* The layout was checked whole before the tag (data_check): this only reads it. */
 	(void)ainftp_part_parse(h + 1, len, job->elems, &pi);
 	action = part_offer(s, seq, widx, pi.part);
 	if (action != AINFTP_SLOT_ADD) {

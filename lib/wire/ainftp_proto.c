@@ -215,20 +215,32 @@ expected_len(const struct ainftp_hdr *h)
 
 /*
  * A leaf's partial sum: its payload is one part of the chunk's exact sum, its
- * length said by the part's own header (ainftp_partial.h), checked whole.
+ * length said by the part's own header (ainftp_partial.h), checked whole. A
+ * payload of the length a worker's would have passes too: whether the job
+ * takes a partial sum at all is its own check (type), which comes first, and
+ * a spine's job checks the part again (ainftp_dp_part_check).
  */
 static enum ainftp_bad
 aggregate_check(const struct ainftp_hdr *h, size_t udp_len)
 {
 	size_t tag = (h->flags & AINFTP_F_AUTH) ? AINFTP_TAG_LEN : 0;
-	struct ainftp_part_info pi;
 
+	if (udp_len == expected_len(h))
+		return AINFTP_OK;
 	if (udp_len < sizeof(*h) + AINFTP_PART_HDR_LEN + tag)
 		return AINFTP_BAD_TRUNCATED;
-	if (ainftp_part_parse(h + 1, udp_len - sizeof(*h) - tag, (uint32_t)HDR_GET(h, elems),
-			      &pi) < 0)
-		return AINFTP_BAD_LENGTH;
-	return AINFTP_OK;
+	return ainftp_part_valid(h, udp_len) ? AINFTP_OK : AINFTP_BAD_LENGTH;
+}
+
+bool
+ainftp_part_valid(const struct ainftp_hdr *h, size_t udp_len)
+{
+	size_t tag = (h->flags & AINFTP_F_AUTH) ? AINFTP_TAG_LEN : 0;
+	struct ainftp_part_info pi;
+
+	return udp_len >= sizeof(*h) + tag &&
+	       ainftp_part_parse(h + 1, udp_len - sizeof(*h) - tag, (uint32_t)HDR_GET(h, elems),
+				 &pi) == 0;
 }
 
 enum ainftp_bad

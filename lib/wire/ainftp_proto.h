@@ -12,6 +12,7 @@
  * so it uses no DPDK: plain C11 and the MAC library.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -278,6 +279,12 @@ void ainftp_hdr_read(const struct ainftp_hdr *h, struct ainftp_msg *m);
  * flags has AUTH) fit exactly. Returns AINFTP_OK or the reason.
  */
 enum ainftp_bad ainftp_hdr_check(const struct ainftp_hdr *h, size_t udp_len);
+
+/*
+ * Whether an AGGREGATE DATA of udp_len bytes (after the UDP header) holds one
+ * well-formed part of a partial sum (ainftp_partial.h) and its tag, if any.
+ */
+bool ainftp_part_valid(const struct ainftp_hdr *h, size_t udp_len);
 
 /* Bytes of body a type carries: AINFTP_BODY_LEN for HELLO, HELLO_ACK and STATE, else 0. */
 size_t ainftp_body_len(unsigned int type);
