@@ -3673,6 +3673,65 @@ START_TEST(a_leafs_probe_is_answered_with_the_parts_the_spine_has)
 }
 END_TEST
 
+/* Leaf l's part with its workers' request descriptor desc in it (as a leaf writes it). */
+static void
+send_part_desc(unsigned int l, uint32_t part, uint32_t bpp, uint64_t desc)
+{
+	uint8_t p[2048], f[2048];
+	size_t len = leaf_part_bytes(l, part, bpp, p);
+
+	ainftp_part_set_desc(p, desc);
+	fixture_inject(&fx, f,
+		       (uint16_t)agg_frame(f, l, 1, 3, LEAF_BITS(l), 2, p, len, LEAF_KEY(l)));
+}
+
+/* Leaf l's probe of chunk (1, 3) saying its workers' request, as a leaf's does. */
+static void
+send_leaf_probe_desc(unsigned int l, uint64_t desc)
+{
+	static const uint8_t none[1];
+	struct ainftp_msg m = {
+		.type = AINFTP_MSG_PROBE,
+		.encoding = (uint8_t)fx.cfg.jobs[0].encoding,
+		.flags = AINFTP_F_AUTH,
+		.job = JOB,
+		.worker = (uint16_t)l,
+		.step = 1,
+		.chunk = 3,
+		.slot = 3 % SLOTS,
+		.bitmap = desc,
+	};
+	uint8_t f[256];
+
+	fixture_inject(&fx, f, (uint16_t)fixture_data_frame(f, &m, none, 0, LEAF_KEY(l)));
+}
+
+/*
+ * The leaves' workers on different requests at one chunk (issue order
+ * differs across racks): the second leaf's parts are never summed with the
+ * first's, and both leaves' probes are told, naming the other request, so
+ * that every worker stops instead of taking a sum of two tensors.
+ */
+START_TEST(a_spine_never_sums_two_requests)
+{
+	uint64_t a = ainftp_req_desc(4096, 0), b = ainftp_req_desc(8192, 0);
+	uint64_t mism = proto_drops(AINFTP_BAD_MISMATCH);
+	struct rte_mbuf *out[8];
+	uint32_t p;
+
+	for (p = 0; p < 4; p++)
+		send_part_desc(0, p, 2, a);
+	for (p = 0; p < 4; p++)
+		send_part_desc(1, p, 2, b);
+	ck_assert_uint_eq(drain(out, 8), 0);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_MISMATCH), mism + 4);
+	send_leaf_probe_desc(1, b);
+	expect_spine_state(1, 1, 3, AINFTP_STATE_MISMATCH, a);
+	send_leaf_probe_desc(0, a);
+	expect_spine_state(0, 1, 3, AINFTP_STATE_MISMATCH, b);
+}
+END_TEST
+
 /*
  * A job without a hierarchy takes no partial sum, even one whose part is
  * well formed (so that it is the job, not the layout, that refuses it).
@@ -3790,6 +3849,7 @@ main(void)
 	tcase_add_test(tc, a_spine_refuses_a_part_twice_and_resends_the_kept_result_after);
 	tcase_add_test(tc, a_spine_refuses_bad_parts_each_with_its_counter);
 	tcase_add_test(tc, a_leafs_probe_is_answered_with_the_parts_the_spine_has);
+	tcase_add_test(tc, a_spine_never_sums_two_requests);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("not_a_spine");
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -567,11 +567,11 @@ START_TEST(part_sizes)
 	ck_assert_uint_eq(ainftp_part_count(1, 3), 1);
 	ck_assert_uint_eq(ainftp_part_count(97, 3), 2);
 	ck_assert_uint_eq(ainftp_part_count(96, 3), 1);
-	ck_assert_uint_eq(ainftp_part_len(1, 0, 1), 8 + 8 + 8);
+	ck_assert_uint_eq(ainftp_part_len(1, 0, 1), AINFTP_PART_HDR_LEN + 8 + 8);
 	ck_assert_uint_eq(ainftp_part_len(1, 1, 1), 0);
-	ck_assert_uint_eq(ainftp_part_len(33, 0, 1), 8 + 8 + 256);
-	ck_assert_uint_eq(ainftp_part_len(33, 1, 1), 8 + 8 + 8);
-	ck_assert_uint_eq(ainftp_part_len(33, 0, 2), 8 + 16 + 33 * 8);
+	ck_assert_uint_eq(ainftp_part_len(33, 0, 1), AINFTP_PART_HDR_LEN + 8 + 256);
+	ck_assert_uint_eq(ainftp_part_len(33, 1, 1), AINFTP_PART_HDR_LEN + 8 + 8);
+	ck_assert_uint_eq(ainftp_part_len(33, 0, 2), AINFTP_PART_HDR_LEN + 16 + 33 * 8);
 	/* The parts of any chunk: every element and block once. */
 	for (n = 1; n <= 300; n++)
 		for (bpp = 1; bpp <= 12; bpp++) {
@@ -584,7 +584,7 @@ START_TEST(part_sizes)
 						  AINFTP_PART_HDR_LEN + bpp * 264);
 				sum += ainftp_part_len(n, p, bpp);
 			}
-			ck_assert_uint_eq(sum, (size_t)c * 8 + ainftp_blocks(n) * 8 + n * 8);
+			ck_assert_uint_eq(sum, (size_t)c * AINFTP_PART_HDR_LEN + ainftp_blocks(n) * 8 + n * 8);
 			ck_assert_uint_eq(ainftp_part_len(n, c, bpp), 0);
 		}
 }
@@ -751,6 +751,10 @@ START_TEST(parse_refuses)
 	ck_assert_uint_eq(pi.bpp, 3);
 	ck_assert_uint_eq(pi.first_block, 3);
 	ck_assert_uint_eq(pi.n_blocks, 3);
+	ck_assert_uint_eq(pi.desc, 0); /* written 0: a request said by the leaf is set after */
+	ainftp_part_set_desc(part_tmp, UINT64_C(0x0001000000012345));
+	ck_assert_int_eq(ainftp_part_parse(part_tmp, len, n, &pi), 0);
+	ck_assert_uint_eq(pi.desc, UINT64_C(0x0001000000012345));
 	ck_assert_int_eq(ainftp_part_parse(part_tmp, len - 1, n, &pi), -1);
 	ck_assert_int_eq(ainftp_part_parse(part_tmp, len + 1, n, &pi), -1);
 	ck_assert_int_eq(ainftp_part_parse(part_tmp, 1, n, &pi), -1);
@@ -780,7 +784,7 @@ START_TEST(parse_refuses)
 	ck_assert_int_eq(ainftp_part_parse(part_tmp, len, n, &pi), 0);
 	/* The last, short part: its length from the chunk's last block. */
 	len = ainftp_part_write(a, 2, bpp, part_tmp);
-	ck_assert_uint_eq(len, 8 + 8 + 8 * 8);
+	ck_assert_uint_eq(len, AINFTP_PART_HDR_LEN + 8 + 8 * 8);
 	ck_assert_int_eq(ainftp_part_parse(part_tmp, len, n, &pi), 0);
 	ck_assert_uint_eq(pi.n_blocks, 1);
 	ck_assert_int_eq(ainftp_part_parse(part_tmp, len, n + 1, &pi), -1);
@@ -908,11 +912,11 @@ craft(size_t off, uint32_t n, int32_t exp, int32_t emax, const int64_t *v)
 	memset(p, 0, AINFTP_PART_HDR_LEN);
 	p[1] = 1; /* part 0, bpp 1, first block 0 */
 	p[4] = 1; /* one block */
-	wr32(p + 8, exp);
-	wr32(p + 12, emax);
+	wr32(p + AINFTP_PART_HDR_LEN, exp);
+	wr32(p + AINFTP_PART_HDR_LEN + 4, emax);
 	for (j = 0; j < n; j++)
-		wr64(p + 16 + 8 * j, v[j]);
-	return 16 + 8 * (size_t)n;
+		wr64(p + AINFTP_PART_HDR_LEN + 8 + 8 * j, v[j]);
+	return AINFTP_PART_HDR_LEN + 8 + 8 * (size_t)n;
 }
 
 /* Past the span the merge rounds each side to nearest, ties to even, as ainftp_acc_prep. */

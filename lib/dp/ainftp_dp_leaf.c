@@ -106,6 +106,7 @@ part_out(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, const struct ainf
 	h = (struct ainftp_hdr *)(f + AINFTP_UDP_HDRS_LEN);
 	ainftp_hdr_write(h, &msg);
 	ainftp_part_write(&s->acc, p, up->bpp, h + 1);
+	ainftp_part_set_desc(h + 1, s->desc); /* the spine compares the leaves' requests */
 	if (tl != 0)
 		ainftp_mac(&up->key, h, sizeof(*h) + len, (uint8_t *)(h + 1) + len);
 	ainftp_tx_enqueue(&ctx->txq[job->port_idx], m, ctr);
@@ -155,6 +156,7 @@ probe_out(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, const struct ain
 		.step = (uint32_t)(s->seq >> 32),
 		.chunk = (uint32_t)s->seq,
 		.slot = k,
+		.bitmap = s->desc, /* as a worker's: a spine that saw another request says so */
 	};
 	struct rte_mbuf *m;
 	char *p;
@@ -378,5 +380,8 @@ ainftp_dp_leaf_state(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsig
 	if (si.reason == AINFTP_STATE_MISSING) {
 		partial_out(ctx, job, s, k, (uint32_t)rte_be_to_cpu_64(h->bitmap), ctr);
 		ainftp_ctr_add(&job->up.resent, 1);
+	} else if (si.reason == AINFTP_STATE_MISMATCH) {
+		/* Another leaf's workers are on another request: this one's probes say so. */
+		s->desc_other = rte_be_to_cpu_64(h->bitmap);
 	}
 }

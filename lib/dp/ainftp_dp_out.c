@@ -303,12 +303,6 @@ state_reply(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	m.scale_exp = 0;
 	m.contributors = contributors;
 	m.bitmap = bitmap;
-	/* A mismatch names the other request instead (ainftp_req_desc): no workers. */
-	if (reason == AINFTP_STATE_MISMATCH) {
-		m.contributors = 0;
-		m.bitmap = ainftp_slot_desc_conflict(s, ainftp_seq(m.step, m.chunk),
-						     rte_be_to_cpu_64(h->bitmap), true);
-	}
 	if (si.slot_state == AINFTP_SLOT_WIRE_IDLE)
 		si.slot_step = si.slot_chunk = 0;
 	ainftp_state_write(&body, &si);
@@ -324,17 +318,25 @@ ainftp_dp_state_out(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 		    const struct rte_ether_hdr *eth, const struct rte_udp_hdr *udp,
 		    struct ainftp_port_ctr *ctr)
 {
-	state_reply(ctx, job, w, s, h, reason, s->count, s->bitmap, eth, udp, ctr);
+	/* A mismatch names the other request instead (ainftp_req_desc): no workers. */
+	if (reason == AINFTP_STATE_MISMATCH)
+		state_reply(ctx, job, w, s, h, reason, 0,
+			    ainftp_slot_desc_conflict(s, ainftp_seq(rte_be_to_cpu_32(h->step),
+								    rte_be_to_cpu_32(h->chunk)),
+						      rte_be_to_cpu_64(h->bitmap), true),
+			    eth, udp, ctr);
+	else
+		state_reply(ctx, job, w, s, h, reason, s->count, s->bitmap, eth, udp, ctr);
 }
 
 void
 ainftp_dp_parts_out(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 		    const struct ainftp_dp_worker *w, const struct ainftp_slot *s,
-		    const struct ainftp_hdr *h, enum ainftp_state_reason reason, uint32_t parts,
+		    const struct ainftp_hdr *h, enum ainftp_state_reason reason, uint64_t bitmap,
 		    const struct rte_ether_hdr *eth, const struct rte_udp_hdr *udp,
 		    struct ainftp_port_ctr *ctr)
 {
-	state_reply(ctx, job, w, s, h, reason, 0, parts, eth, udp, ctr);
+	state_reply(ctx, job, w, s, h, reason, 0, bitmap, eth, udp, ctr);
 }
 
 void

@@ -125,12 +125,13 @@ void ainftp_dp_leaf_heartbeat(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *j
 
 /*
  * Output: a spine's STATE to leaf w about its partial sum of the chunk in h:
- * the header's bitmap is the parts of it the spine has (bit = part).
+ * the header's bitmap is the parts of it the spine has (bit = part), or for
+ * a mismatch the other request's descriptor.
  */
 void ainftp_dp_parts_out(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 			 const struct ainftp_dp_worker *w, const struct ainftp_slot *s,
 			 const struct ainftp_hdr *h, enum ainftp_state_reason reason,
-			 uint32_t parts, const struct rte_ether_hdr *eth,
+			 uint64_t bitmap, const struct rte_ether_hdr *eth,
 			 const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr);
 
 /* Leaf: the spine's STATE about a pending slot's partial sum (after a PROBE). */

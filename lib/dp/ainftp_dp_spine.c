@@ -62,6 +62,37 @@ part_judge(const struct ainftp_dp_job *job, const struct ainftp_slot *s, unsigne
 	return (s->wbitmap & mine) == bitmap ? AINFTP_OK : AINFTP_BAD_VALUE;
 }
 
+/*
+ * The request the part's workers are on (its descriptor) against the
+ * chunk's, the first leaf's: another one is never summed with it, and is
+ * kept in mind so that a probe of either is told (ainftp_dp_spine_probe).
+ */
+static enum ainftp_bad
+part_desc(struct ainftp_slot *s, uint64_t desc)
+{
+	if (s->bitmap == 0) {
+		s->desc = desc;
+		s->desc_other = 0;
+	} else if (s->desc == 0) {
+		s->desc = desc;
+	} else if (desc != 0 && desc != s->desc) {
+		s->desc_other = desc;
+		return AINFTP_BAD_MISMATCH;
+	}
+	return AINFTP_OK;
+}
+
+/* The request other than desc that the summing chunk seq holds, 0 when none. */
+static uint64_t
+probe_desc_conflict(const struct ainftp_slot *s, uint64_t seq, uint64_t desc)
+{
+	if (desc == 0 || seq != s->seq || s->done)
+		return 0;
+	if (s->desc != 0 && s->desc != desc)
+		return s->desc;
+	return s->desc_other != 0 && s->desc_other != desc ? s->desc_other : 0;
+}
+
 /* The leaf's first part of the chunk: its workers are in the result's bitmap. */
 static void
 leaf_first(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s,
@@ -128,6 +159,8 @@ ainftp_dp_spine_part(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsig
 		return;
 	}
 	why = part_judge(job, s, widx, &pi, bitmap, h->contributors);
+	if (why == AINFTP_OK)
+		why = part_desc(s, pi.desc);
 	/* A leaf whose sentry dropped every worker sends an empty sum: nothing to merge. */
 	if (why == AINFTP_OK && h->contributors != 0 &&
 	    ainftp_acc_merge_part(&s->acc, h + 1, len, job->codec->qbits, h->contributors) != 0)
@@ -179,9 +212,13 @@ ainftp_dp_spine_probe(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsi
 	uint64_t seq = ainftp_seq(rte_be_to_cpu_32(h->step), rte_be_to_cpu_32(h->chunk));
 	const struct ainftp_slot *s = job->slots[k];
 	enum ainftp_state_reason reason = AINFTP_STATE_MISSING;
-	uint32_t parts = 0;
+	uint64_t parts = 0, other = probe_desc_conflict(s, seq, rte_be_to_cpu_64(h->bitmap));
 
 	ainftp_ctr_add(&ctr->probes, 1);
+	if (other != 0) {
+		ainftp_dp_parts_out(ctx, job, w, s, h, AINFTP_STATE_MISMATCH, other, eth, udp, ctr);
+		return;
+	}
 	if (seq == s->shadow_seq) {
 		ainftp_dp_result_resend(ctx, job, w, s, k, eth, udp, ctr);
 		return;

@@ -132,6 +132,7 @@ ainftp_part_write(const struct ainftp_acc *a, uint32_t part, uint32_t bpp, void 
 	put_le16(o + 2, (uint16_t)first);
 	put_le16(o + 4, (uint16_t)k);
 	put_le16(o + 6, 0);
+	put_le64(o + 8, 0); /* the request's descriptor: ainftp_part_set_desc */
 	o += AINFTP_PART_HDR_LEN;
 	for (b = first; b < first + k; b++) {
 		struct ainftp_acc_block s = ainftp_acc_state(a, b);
@@ -148,6 +149,12 @@ ainftp_part_write(const struct ainftp_acc *a, uint32_t part, uint32_t bpp, void 
 	return (size_t)(o - (unsigned char *)out);
 }
 
+void
+ainftp_part_set_desc(void *part, uint64_t desc)
+{
+	put_le64((unsigned char *)part + 8, desc);
+}
+
 int
 ainftp_part_parse(const void *p, size_t len, uint32_t n, struct ainftp_part_info *pi)
 {
@@ -160,6 +167,7 @@ ainftp_part_parse(const void *p, size_t len, uint32_t n, struct ainftp_part_info
 	pi->bpp = h[1];
 	pi->first_block = get_le16(h + 2);
 	pi->n_blocks = get_le16(h + 4);
+	pi->desc = get_le64(h + 8);
 	k = part_blocks(n, pi->part, pi->bpp, &first); /* 0 for bpp 0 or part past the count */
 	if (k == 0 || pi->first_block != first || pi->n_blocks != k || get_le16(h + 6) != 0 ||
 	    len != ainftp_part_len(n, pi->part, pi->bpp))

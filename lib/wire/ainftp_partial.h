@@ -17,7 +17,8 @@
  * blocks, bpp blocks per part; part p covers blocks [p * bpp, min((p + 1) *
  * bpp, B))), all little-endian:
  *   header, AINFTP_PART_HDR_LEN bytes: u8 part, u8 bpp, u16 first_block,
- *           u16 n_blocks, u16 zero;
+ *           u16 n_blocks, u16 zero, u64 desc (the request's descriptor,
+ *           ainftp_req_desc, as the leaf's workers gave it; 0: not said);
  *   then per block: i32 exp, i32 emax (both AINFTP_EXP_NONE for an empty
  *           block), then ainftp_block_len(n, b) x i64 sums at exp (all zero
  *           for an empty block).
@@ -30,7 +31,7 @@
 
 #include "ainftp_quant.h"
 
-#define AINFTP_PART_HDR_LEN 8
+#define AINFTP_PART_HDR_LEN 16
 #define AINFTP_PART_BLOCK_HDR_LEN 8 /* exp, emax */
 #define AINFTP_PART_MAX_BPP 255	    /* the header's u8 */
 #define AINFTP_PART_MAX_PARTS 256   /* part is a u8 too */
@@ -50,6 +51,7 @@ struct ainftp_part_info {
 	uint32_t bpp;
 	uint32_t first_block;
 	uint32_t n_blocks;
+	uint64_t desc;
 };
 
 /* Blocks per part whose payload fits max_payload bytes (full blocks), at most 255; 0 if not one. */
@@ -68,6 +70,9 @@ size_t ainftp_part_len(uint32_t n, uint32_t part, uint32_t bpp);
  * cannot say it (bpp or part past a u8, a block index past a u16).
  */
 size_t ainftp_part_write(const struct ainftp_acc *a, uint32_t part, uint32_t bpp, void *out);
+
+/* The request's descriptor in a part written by ainftp_part_write (which writes 0). */
+void ainftp_part_set_desc(void *part, uint64_t desc);
 
 /*
  * The layout of a received part payload p of len bytes (any alignment) for a
