@@ -302,6 +302,8 @@ static const struct bad_case bad_cases[] = {
 	    WITH_JOB_FULL(JOB_HEAD ",'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]",
 			  "'workers':[" WORKER(0, 11) "," WORKER(1, 12) "," WORKER(2, 13) "]"),
 	    "cluster.json: jobs[0].leaves: worker 2 is in no leaf"),
+	BAD("spine is a worker", WITH_JOB(",'spine':'198.18.0.12','leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]"),
+	    "cluster.json: jobs[0].spine: \"198.18.0.12\" is worker 1's address"),
 	BAD("leaf is spine", WITH_JOB(",'spine':'198.18.0.3','leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]"),
 	    "cluster.json: jobs[0].leaves[1].appliance: \"198.18.0.3\" is the job's spine"),
 	BAD("leaf twice", WITH_JOB(",'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(2, 1) "]"),

@@ -1359,6 +1359,13 @@ ainftp_parse_hierarchy(struct ainftp_ctx *c, const json_t *obj, const char *path
 		return -1;
 	if (job->spine == c->cfg->ipv4)
 		job->role = AINFTP_ROLE_SPINE;
+	for (i = 0; i < job->n_workers; i++)
+		if (job->workers[i].ipv4 == job->spine) {
+			ainftp_path_key(kpath, path, "spine");
+			inet_ntop(AF_INET, &job->spine, addr, sizeof(addr));
+			return ainftp_fail(c, kpath, "\"%s\" is worker %u's address", addr,
+					   job->workers[i].id);
+		}
 	job->n_leaves = (uint8_t)json_array_size(arr);
 	for (i = 0; i < job->n_leaves; i++)
 		if (ainftp_parse_leaf(c, arr, arr_path, job, i, &taken) < 0)

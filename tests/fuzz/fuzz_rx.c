@@ -60,6 +60,12 @@ enum fz_ctrl {
 /*
  * Four jobs of four workers: each encoding, auth on and off (and untagged
  * results), int16 and int8 results, a sentry policy on three, few slots.
+ * Job 5: this box is the spine of leaves at workers 0 and 1's addresses
+ * (their keys as workers 0 and 1 of job 5's). Job 6: this box is leaf 0
+ * (workers 0 and 1) under a spine at worker 4's address (198.18.0.15),
+ * whose messages to it are tagged under leaf 0's key, all zero (fz_key's
+ * for the appliance's worker id); results untagged, so the fuzzer can make
+ * them.
  */
 static const char fz_json[] =
 	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"
@@ -76,7 +82,23 @@ static const char fz_json[] =
 	"   " FZ_WORKERS_JSON("03") "},"
 	"  {\"id\": 4, \"elems_per_packet\": 32, \"encoding\": \"int16\", \"auth\": false,"
 	"   \"slots\": 1, \"straggler\": {\"min_quorum\": 2},"
-	"   \"sentry\": {\"policy\": \"zscore\", \"k\": 3.5}, " FZ_WORKERS_JSON("04") "}],"
+	"   \"sentry\": {\"policy\": \"zscore\", \"k\": 3.5}, " FZ_WORKERS_JSON("04") "},"
+	"  {\"id\": 5, \"elems_per_packet\": 64, \"encoding\": \"int16\","
+	"   \"result_encoding\": \"int16\", \"slots\": 4, \"spine\": \"" FIX_IP "\","
+	"   \"leaves\": [{\"appliance\": \"198.18.0.11\", \"key\": " FZ_KEY("05", "01") ","
+	"                \"workers\": [0, 1]},"
+	"               {\"appliance\": \"198.18.0.12\", \"key\": " FZ_KEY("05", "02") ","
+	"                \"workers\": [2, 3]}],"
+	"   \"workers\": [" FZ_W("0", "21", "05", "07") "," FZ_W("1", "22", "05", "08") ","
+	"                 " FZ_W("2", "23", "05", "09") "," FZ_W("3", "24", "05", "0a") "]},"
+	"  {\"id\": 6, \"elems_per_packet\": 64, \"encoding\": \"int16\","
+	"   \"result_encoding\": \"int16\", \"slots\": 4, \"result_tags\": false,"
+	"   \"spine\": \"198.18.0.15\","
+	"   \"leaves\": [{\"appliance\": \"" FIX_IP "\", \"key\": " FZ_KEY("00", "00") ","
+	"                \"workers\": [0, 1]},"
+	"               {\"appliance\": \"198.18.0.20\", \"key\": " FZ_KEY("06", "09") ","
+	"                \"workers\": [2, 3]}],"
+	"   " FZ_WORKERS_JSON("06") "}],"
 	" \"telemetry\": {\"stats_interval_s\": 0}}";
 /* clang-format on */
 
@@ -186,7 +208,7 @@ fz_key(const struct ainftp_hdr *h, uint8_t key[AINFTP_KEY_BYTES])
 
 	ainftp_hdr_read(h, &m);
 	memset(key, 0, AINFTP_KEY_BYTES);
-	if (m.job >= 1 && m.job <= 4 && m.worker < FZ_WORKERS) {
+	if (m.job >= 1 && m.job <= 6 && m.worker < FZ_WORKERS) {
 		key[0] = (uint8_t)m.job;
 		key[1] = (uint8_t)(m.worker + 1);
 	}

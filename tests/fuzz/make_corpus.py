@@ -31,6 +31,10 @@ F_AUTH, F_OVERFLOW, F_AGGREGATE = 1, 2, 4
 FIX_L3, TAG_APPEND, TAG_FIX = 1, 2, 4
 JOBS = {1: (I16, 64, 4, True, I16), 2: (I8, 64, 2, False, I8),
         3: (F32, 32, 4, True, F32), 4: (I16, 32, 1, False, F32)}
+# The hierarchy's jobs: 5, this box the spine (leaves at workers 0 and 1's
+# addresses); 6, this box leaf 0 (workers 0, 1) under a spine at worker 4's.
+SPINE_JOB, LEAF_JOB, SPINE_W = 5, 6, 4
+HIER = {SPINE_JOB: (I16, 64, 4, True, I16), LEAF_JOB: (I16, 64, 4, True, I16)}
 APPLIANCE_MAC = bytes([2, 0, 0, 0, 0, 2])
 APPLIANCE_IP = bytes([198, 18, 0, 2])
 UDP_PORT = 47474
@@ -135,6 +139,7 @@ def rx_corpus():
                        (bytes(16) if t in (HELLO_ACK, STATE) else b""))
             for t in (RESULT, HEARTBEAT, HELLO_ACK, STATE)) + ainftp_rec(
             job, 0, data_msg(job, 0, 1, 0, flags=fl | F_AGGREGATE))
+    seeds.update(hier_corpus())
     # Wrong job, worker, encoding, elements, slot; untagged on an auth job; NaN.
     seeds["bad_fields"] = b"".join([
         ainftp_rec(5, 0, hdr(DATA, I16, 0, 5, 0, 64, 1, 0, 0) + payload(I16, 64, 0)),
@@ -179,6 +184,73 @@ def rx_corpus():
                                rec(FIX_L3, bytes(other_port)), rec(0, bytes(10)),
                                rec(FIX_L3, eth(peer, 0x0800, ipv4(bytes([198, 18, 0, 12]), 6,
                                                                   bytes(20))))])
+    return seeds
+
+
+def part(p, bpp, n, exp, seed, desc=0):
+    """Part p of a partial sum of n elements at bpp blocks (ainftp_partial.h):
+    every block at exp, small sums."""
+    blocks = (n + 31) // 32
+    first, k = p * bpp, min(bpp, blocks - p * bpp)
+    out = struct.pack("<BBHHHQ", p, bpp, first, k, 0, desc)
+    for b in range(first, first + k):
+        m = min(32, n - 32 * b)
+        out += struct.pack("<ii", exp, exp + 1)
+        out += b"".join(struct.pack("<q", (j * 13 + seed) % 401 - 200) for j in range(m))
+    return out
+
+
+def agg_msg(leaf, chunk, p, bpp, seed=0, bitmap=None, desc=0):
+    e, n, slots, _, _ = HIER[SPINE_JOB]
+    bm = (0x3 if leaf == 0 else 0xc) if bitmap is None else bitmap
+    return hdr(DATA, e, F_AUTH | F_AGGREGATE, SPINE_JOB, leaf, n, 1, chunk, chunk % slots,
+               0, bin(bm).count("1"), bm) + part(p, bpp, n, -3, seed + leaf, desc)
+
+
+def spine_rec(ctrl, msg):
+    """A message of job 6's spine (198.18.0.15, the appliance's worker id) to this leaf."""
+    return rec(ctrl, worker_frame(SPINE_W, msg))
+
+
+def hier_corpus():
+    seeds = {}
+    e, n, slots, _, renc = HIER[SPINE_JOB]
+    # Two leaves' partial sums in two parts each (a result), interleaved.
+    seeds["spine_parts"] = b"".join(
+        ainftp_rec(SPINE_JOB, l, agg_msg(l, 0, p, 1)) for p in (1, 0) for l in (0, 1))
+    # A part twice, a probe of a chunk summing and of one complete, another bpp, a
+    # stranger's worker in the bitmap, another request.
+    seeds["spine_refused"] = b"".join([
+        ainftp_rec(SPINE_JOB, 0, agg_msg(0, 1, 0, 1)),
+        ainftp_rec(SPINE_JOB, 0, agg_msg(0, 1, 0, 1)),
+        ainftp_rec(SPINE_JOB, 0, hdr(PROBE, e, F_AUTH, SPINE_JOB, 0, 0, 1, 1, 1)),
+        ainftp_rec(SPINE_JOB, 0, agg_msg(0, 1, 0, 2)),
+        ainftp_rec(SPINE_JOB, 1, agg_msg(1, 1, 0, 1, bitmap=0x5)),
+        ainftp_rec(SPINE_JOB, 1, agg_msg(1, 1, 1, 1, desc=0x1000000000040)),
+        ainftp_rec(SPINE_JOB, 1, hdr(PROBE, e, F_AUTH, SPINE_JOB, 1, 0, 1, 1, 1,
+                                     bitmap=0x1000000000040)),
+        ainftp_rec(SPINE_JOB, 0, hdr(DATA, e, F_AUTH, SPINE_JOB, 0, n, 1, 1, 1, -3) +
+                   payload(e, n, 0)),
+    ])
+    # This box as leaf 0: its workers complete a chunk (its partial sum goes up once
+    # the spine answers ARP), the spine's heartbeat, STATE missing, then its result.
+    spine_mac = bytes([2, 0, 0, 0, 0, 0x10 + SPINE_W])
+    arp_reply = struct.pack(">HHBBH", 1, 0x0800, 6, 4, 2) + spine_mac + \
+        bytes([198, 18, 0, 15]) + APPLIANCE_MAC + APPLIANCE_IP
+    res = hdr(RESULT, renc, 0, LEAF_JOB, 0xffff, n, 1, 0, 0, -2, 4, 0xf) + payload(renc, n, 3)
+    seeds["leaf_up_and_back"] = b"".join([
+        rec(0, eth(spine_mac, 0x0806, arp_reply)),
+        ainftp_rec(LEAF_JOB, 0, hdr(DATA, e, F_AUTH, LEAF_JOB, 0, n, 1, 0, 0, -3) +
+                   payload(e, n, 0)),
+        ainftp_rec(LEAF_JOB, 1, hdr(DATA, e, F_AUTH, LEAF_JOB, 1, n, 1, 0, 0, -3) +
+                   payload(e, n, 1)),
+        spine_rec(FIX_L3, hdr(HEARTBEAT, 0, 0, LEAF_JOB, 0xffff, 0, 9, bitmap=99)),
+        spine_rec(FIX_L3 | TAG_APPEND, hdr(STATE, 0, F_AUTH, LEAF_JOB, 0xffff, 0, 1, 0, 0,
+                                           bitmap=1) + state_body(1, 0, 1, 3, 1)),
+        ainftp_rec(LEAF_JOB, 0, hdr(PROBE, 0, F_AUTH, LEAF_JOB, 0, 0, 1, 0, 0)),
+        spine_rec(FIX_L3, res),
+        spine_rec(FIX_L3, res),
+    ])
     return seeds
 
 
