@@ -92,6 +92,7 @@ local f = {
 	part_bpp = ProtoField.uint8("ainftp.part.bpp", "Blocks per part", base.DEC),
 	part_first = ProtoField.uint16("ainftp.part.first_block", "First block", base.DEC),
 	part_blocks = ProtoField.uint16("ainftp.part.blocks", "Blocks", base.DEC),
+	part_desc = ProtoField.uint64("ainftp.part.desc", "Request descriptor", base.HEX),
 	hello_nonce = ProtoField.uint64("ainftp.hello.nonce", "Nonce", base.HEX),
 	req_elems = ProtoField.uint64("ainftp.req.elems", "Request elements", base.DEC),
 	req_op = ProtoField.uint8("ainftp.req.op", "Request operation", base.DEC,
@@ -143,14 +144,15 @@ local function known_type(version, t)
 end
 
 -- A leaf's partial sum (DATA with AGGREGATE): its part's bytes, from the
--- part's own header (little-endian: part, bpp, first_block, n_blocks, pad),
--- 8 bytes then per block exp, emax and 8 bytes per element.
+-- part's own header (little-endian: part, bpp, first_block, n_blocks, pad,
+-- desc), 16 bytes then per block exp, emax and 8 bytes per element.
+local PART_HDR_LEN = 16
 local function part_len(tvb, elems)
-	if tvb:len() < HDR_LEN + 8 then
+	if tvb:len() < HDR_LEN + PART_HDR_LEN then
 		return nil
 	end
 	local first, nb = tvb(HDR_LEN + 2, 2):le_uint(), tvb(HDR_LEN + 4, 2):le_uint()
-	local len = 8
+	local len = PART_HDR_LEN
 	for b = first, first + nb - 1 do
 		len = len + 8 + 8 * math.max(0, math.min(32, elems - 32 * b))
 	end
@@ -165,7 +167,12 @@ local function layout(version, t, enc, flags, elems, tvb)
 		return nil
 	end
 	local l = { body = 0, payload = 0, tag = 0, tag_first = false }
-	if t == DATA and bit.band(flags, F_AGGREGATE) ~= 0 and tvb ~= nil then
+	local tag = bit.band(flags, F_AUTH) ~= 0 and TAG_LEN or 0
+	local worker_len = payload_len(enc, elems)
+	-- As ainftp_hdr_check: an AGGREGATE DATA of a worker's DATA's length passes
+	-- as one (the job refuses it: type, or a spine's length); else it is a part.
+	if t == DATA and bit.band(flags, F_AGGREGATE) ~= 0 and tvb ~= nil and
+		(worker_len == nil or tvb:len() ~= HDR_LEN + worker_len + tag) then
 		l.payload = part_len(tvb, elems)
 		l.part = true
 		if l.payload == nil then
@@ -307,6 +314,12 @@ local function add_rest(tree, tvb, l, t, enc, elems)
 		pt:add(f.part_bpp, tvb(off + 1, 1))
 		pt:add_le(f.part_first, tvb(off + 2, 2))
 		pt:add_le(f.part_blocks, tvb(off + 4, 2))
+		-- The leaf's workers' request descriptor, as the header's of a worker's DATA.
+		local di = pt:add_le(f.part_desc, tvb(off + 8, 8))
+		if tvb(off + 8, 8):le_uint64() ~= UInt64(0) then
+			di:add(f.req_op, tvb(off + 14, 1))
+			di:add_le(f.req_elems, tvb(off + 8, 6), tvb(off + 8, 6):le_uint64())
+		end
 		off = off + l.payload
 	elseif l.payload > 0 then
 		add_payload(tree, tvb, off, l.payload, enc, elems)
