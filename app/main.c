@@ -187,7 +187,7 @@ metrics_stop(struct ainftp_prom *p, pthread_t tid)
 
 /* Everything after EAL: a failure here tears down what was built. */
 
-/* Where this box is in a sharded or hierarchical job: what a worker's failed join is compared to. */
+/* Where this box is in a sharded or hierarchical job (what a failed join is compared to). */
 static void
 log_place(const struct ainftp_job_conf *j)
 {

@@ -289,42 +289,57 @@ static const struct bad_case bad_cases[] = {
 	BAD("spine without leaves", WITH_JOB(",'spine':'198.18.0.9'"),
 	    "cluster.json: jobs[0].leaves: missing: a hierarchy needs both \"spine\" and "
 	    "\"leaves\""),
-	BAD("leaves and shards", WITH_JOB(",'spine':'198.18.0.9','appliances':['198.18.0.2'],"
-					  "'leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]"),
+	BAD("leaves and shards",
+	    WITH_JOB(",'spine':'198.18.0.9','appliances':['198.18.0.2'],"
+		     "'leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]"),
 	    "cluster.json: jobs[0].appliances: a job with leaves and a spine is not sharded too"),
 	BAD("one leaf", WITH_JOB(",'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "]"),
 	    "cluster.json: jobs[0].leaves: expected 2..16 entries, got 1"),
-	BAD("leaf worker unknown", WITH_JOB(",'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(3, 5) "]"),
-	    "cluster.json: jobs[0].leaves[1].workers[0]: expected the id of one of the job's workers"),
-	BAD("leaf worker twice", WITH_JOB(",'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(3, 0) "]"),
+	BAD("leaf worker unknown",
+	    WITH_JOB(",'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(3, 5) "]"),
+	    "cluster.json: jobs[0].leaves[1].workers[0]: expected the id of one of the job's "
+	    "workers"),
+	BAD("leaf worker twice",
+	    WITH_JOB(",'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(3, 0) "]"),
 	    "cluster.json: jobs[0].leaves[1].workers[0]: worker 0 is in another leaf already"),
 	BAD("worker in no leaf",
 	    WITH_JOB_FULL(JOB_HEAD ",'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]",
 			  "'workers':[" WORKER(0, 11) "," WORKER(1, 12) "," WORKER(2, 13) "]"),
 	    "cluster.json: jobs[0].leaves: worker 2 is in no leaf"),
-	BAD("spine is a worker", WITH_JOB(",'spine':'198.18.0.12','leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]"),
+	BAD("spine is a worker",
+	    WITH_JOB(",'spine':'198.18.0.12','leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]"),
 	    "cluster.json: jobs[0].spine: \"198.18.0.12\" is worker 1's address"),
-	BAD("leaf is spine", WITH_JOB(",'spine':'198.18.0.3','leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]"),
+	BAD("leaf is spine",
+	    WITH_JOB(",'spine':'198.18.0.3','leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]"),
 	    "cluster.json: jobs[0].leaves[1].appliance: \"198.18.0.3\" is the job's spine"),
-	BAD("leaf twice", WITH_JOB(",'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(2, 1) "]"),
+	BAD("leaf twice",
+	    WITH_JOB(",'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(2, 1) "]"),
 	    "cluster.json: jobs[0].leaves[1].appliance: \"198.18.0.2\" duplicates "
 	    "jobs[0].leaves[0].appliance"),
-	BAD("box not in tree", WITH_JOB(",'spine':'198.18.0.9','leaves':[" LEAF(4, 0) "," LEAF(3, 1) "]"),
-	    "cluster.json: jobs[0].leaves: this appliance (appliance.ipv4 \"198.18.0.2\") is neither "
+	BAD("box not in tree",
+	    WITH_JOB(",'spine':'198.18.0.9','leaves':[" LEAF(4, 0) "," LEAF(3, 1) "]"),
+	    "cluster.json: jobs[0].leaves: this appliance (appliance.ipv4 \"198.18.0.2\") is "
+	    "neither "
 	    "the job's spine nor one of its leaves: each box runs its own cluster.json"),
-	BAD("tree quorum", WITH_JOB(",'quorum':1,'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]"),
+	BAD("tree quorum",
+	    WITH_JOB(",'quorum':1,'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]"),
 	    "cluster.json: jobs[0].quorum: not for a job with leaves: each leaf waits for its own "
 	    "workers (straggler.min_quorum counts them)"),
 	BAD("tree min_quorum past a leaf",
 	    WITH_JOB_FULL(JOB_HEAD ",'straggler':{'min_quorum':3},'spine':'198.18.0.9','leaves':["
-				   "{'appliance':'198.18.0.2','key':'" KEY_B "','workers':[0,2]},"
-				   LEAF(3, 1) "]",
+				   "{'appliance':'198.18.0.2','key':'" KEY_B
+				   "','workers':[0,2]}," LEAF(3, 1) "]",
 			  "'workers':[" WORKER(0, 11) "," WORKER(1, 12) "," WORKER(2, 13) "]"),
 	    "cluster.json: jobs[0].straggler.min_quorum: 3 is out of range (1..1)"),
-	BAD("tree median", WITH_JOB(",'sentry':{'policy':'median'},'spine':'198.18.0.9','leaves':[" LEAF(2, 0) "," LEAF(3, 1) "]"),
-	    "cluster.json: jobs[0].sentry: policy median is not for a job with leaves (none or zscore: "
+	BAD("tree median",
+	    WITH_JOB(",'sentry':{'policy':'median'},'spine':'198.18.0.9','leaves':[" LEAF(
+		    2, 0) "," LEAF(3, 1) "]"),
+	    "cluster.json: jobs[0].sentry: policy median is not for a job with leaves (none or "
+	    "zscore: "
 	    "each leaf judges its own workers)"),
-	BAD("leaf key missing", WITH_JOB(",'spine':'198.18.0.9','leaves':[{'appliance':'198.18.0.2','workers':[0]}," LEAF(3, 1) "]"),
+	BAD("leaf key missing",
+	    WITH_JOB(",'spine':'198.18.0.9','leaves':[{'appliance':'198.18.0.2','workers':[0]}"
+		     "," LEAF(3, 1) "]"),
 	    "cluster.json: jobs[0].leaves[0]: missing required key \"key\""),
 	BAD("worker IPv4 is the appliance's", WITH_WORKERS(WORKER(0, 2)),
 	    "cluster.json: jobs[0].workers[0].ipv4: \"198.18.0.2\" is the appliance's address"),
@@ -1124,14 +1139,15 @@ START_TEST(test_app_not_set)
 }
 END_TEST
 
-/* A box is a leaf or the spine of a hierarchical job; its own view keeps its workers, or the leaves. */
+/* A box is a leaf or the spine of a hierarchical job; its own view keeps its workers, or the
+ * leaves. */
 START_TEST(test_hierarchy)
 {
 	struct ainftp_config cfg;
 	const struct ainftp_job_conf *j;
 
 	parse_ok(WITH_JOB_FULL(JOB_HEAD ",'spine':'198.18.0.9','leaves':[{'appliance':'198.18.0.2',"
-				       "'key':'" KEY_B "','workers':[0,2]}," LEAF(3, 1) "]",
+					"'key':'" KEY_B "','workers':[0,2]}," LEAF(3, 1) "]",
 			       "'workers':[" WORKER(0, 11) "," WORKER(1, 12) "," WORKER(2, 13) "]"),
 		 &cfg);
 	j = &cfg.jobs[0];
@@ -1152,7 +1168,8 @@ START_TEST(test_hierarchy)
 	ck_assert_uint_eq(j->straggler.min_quorum, 2);
 
 	/* The spine's contributors are the leaves, all of them always. */
-	parse_ok(WITH_JOB(",'spine':'198.18.0.2','sentry':{'policy':'zscore'},'leaves':[" LEAF(4, 0) "," LEAF(3, 1) "]"),
+	parse_ok(WITH_JOB(",'spine':'198.18.0.2','sentry':{'policy':'zscore'},'leaves':[" LEAF(
+			 4, 0) "," LEAF(3, 1) "]"),
 		 &cfg);
 	j = &cfg.jobs[0];
 	ck_assert_int_eq(j->role, AINFTP_ROLE_SPINE);

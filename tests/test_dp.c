@@ -3153,26 +3153,28 @@ END_TEST
  */
 #define H_ELEMS 256
 #define H_NW 4
-#define SPINE_JSON(encoding)                                                                     \
-	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"            \
-	" \"ports\": [{\"device\": \"net_ring_fix\"}],"                                          \
-	" \"lcores\": {\"control\": 0, \"rx\": [" RX_Q(0) "]},"                                  \
-	" \"jobs\": [{\"id\": 7, \"elems_per_packet\": 256, \"encoding\": \"" encoding "\","     \
-	"   \"slots\": 8, \"spine\": \"" FIX_IP "\", \"leaves\": ["                              \
-	"    {\"appliance\": \"198.18.0.11\", \"workers\": [0, 1], \"key\": "                     \
-	"\"0102030000000000000000000000000000000000000000000000000000000000\"},"                 \
-	"    {\"appliance\": \"198.18.0.12\", \"workers\": [2, 3], \"key\": "                     \
-	"\"0405060000000000000000000000000000000000000000000000000000000000\"}],"                \
-	"   \"workers\": ["                                                                      \
-	"    {\"id\": 0, \"ipv4\": \"198.18.0.21\", \"key\": "                                    \
-	"\"a100000000000000000000000000000000000000000000000000000000000000\"},"                 \
-	"    {\"id\": 1, \"ipv4\": \"198.18.0.22\", \"key\": "                                    \
-	"\"a200000000000000000000000000000000000000000000000000000000000000\"},"                 \
-	"    {\"id\": 2, \"ipv4\": \"198.18.0.23\", \"key\": "                                    \
-	"\"a300000000000000000000000000000000000000000000000000000000000000\"},"                 \
-	"    {\"id\": 3, \"ipv4\": \"198.18.0.24\", \"key\": "                                    \
-	"\"a400000000000000000000000000000000000000000000000000000000000000\"}]}],"              \
-	" \"telemetry\": {\"stats_interval_s\": 0}}"
+#define SPINE_JSON(encoding)                                                                      \
+	"{\"appliance\": {\"ipv4\": \"" FIX_IP "\", \"mac\": \"02:00:00:00:00:02\"},"             \
+	" \"ports\": [{\"device\": \"net_ring_fix\"}],"                                           \
+	" \"lcores\": {\"control\": 0, \"rx\": [" RX_Q(                                           \
+		0) "]},"                                                                          \
+		   " \"jobs\": [{\"id\": 7, \"elems_per_packet\": 256, \"encoding\": \"" encoding \
+		   "\","                                                                          \
+		   "   \"slots\": 8, \"spine\": \"" FIX_IP "\", \"leaves\": ["                    \
+		   "    {\"appliance\": \"198.18.0.11\", \"workers\": [0, 1], \"key\": "          \
+		   "\"0102030000000000000000000000000000000000000000000000000000000000\"},"       \
+		   "    {\"appliance\": \"198.18.0.12\", \"workers\": [2, 3], \"key\": "          \
+		   "\"0405060000000000000000000000000000000000000000000000000000000000\"}],"      \
+		   "   \"workers\": ["                                                            \
+		   "    {\"id\": 0, \"ipv4\": \"198.18.0.21\", \"key\": "                         \
+		   "\"a100000000000000000000000000000000000000000000000000000000000000\"},"       \
+		   "    {\"id\": 1, \"ipv4\": \"198.18.0.22\", \"key\": "                         \
+		   "\"a200000000000000000000000000000000000000000000000000000000000000\"},"       \
+		   "    {\"id\": 2, \"ipv4\": \"198.18.0.23\", \"key\": "                         \
+		   "\"a300000000000000000000000000000000000000000000000000000000000000\"},"       \
+		   "    {\"id\": 3, \"ipv4\": \"198.18.0.24\", \"key\": "                         \
+		   "\"a400000000000000000000000000000000000000000000000000000000000000\"}]}],"    \
+		   " \"telemetry\": {\"stats_interval_s\": 0}}"
 
 static const char spine_json[] = SPINE_JSON("int16");
 static const char spine_json_f32[] = SPINE_JSON("float32");
@@ -3211,11 +3213,13 @@ hier_sums(void)
 	ck_assert_ptr_nonnull(hz.cd);
 	ainftp_kernels_init(&hz.k, &ainftp_quant_scalar);
 	for (w = 0; w < H_NW; w++) {
-		/* Workers at different scales: the leaves' exponents differ, the merge aligns them. */
+		/* Workers at different scales: the leaves' exponents differ, the merge aligns them.
+		 */
 		for (i = 0; i < H_ELEMS; i++)
-			x[i] = ldexpf((float)((int)((i * 2654435761u + w * 40503u) % 60001) - 30000) /
-					      30000.0f,
-				      (int)(3 * w) - 4);
+			x[i] = ldexpf(
+				(float)((int)((i * 2654435761u + w * 40503u) % 60001) - 30000) /
+					30000.0f,
+				(int)(3 * w) - 4);
 		ck_assert_int_eq(hz.cd->quantize(&hz.k, x, H_ELEMS, hz.pay[w], &hz.exp[w]), 0);
 	}
 	for (i = 0; i < 3; i++) {
@@ -3227,9 +3231,9 @@ hier_sums(void)
 	ainftp_acc_init(&hz.leaf[1], H_ELEMS, hz.mem[1]);
 	ainftp_acc_init(&hz.all, H_ELEMS, hz.mem[2]);
 	for (w = 0; w < H_NW; w++)
-		ck_assert_int_eq(hz.cd->accumulate(&hz.k, &hz.leaf[w / 2], hz.pay[w], hz.exp[w],
-						   hz_scratch),
-				 0);
+		ck_assert_int_eq(
+			hz.cd->accumulate(&hz.k, &hz.leaf[w / 2], hz.pay[w], hz.exp[w], hz_scratch),
+			0);
 	for (w = 0; w < H_NW; w++)
 		ck_assert_int_eq(hz.cd->accumulate(&hz.k, &hz.all, hz.pay[one_box_order[w]],
 						   hz.exp[one_box_order[w]], hz_scratch),
@@ -3310,9 +3314,9 @@ send_part_of(unsigned int l, uint32_t step, uint32_t chunk, uint32_t part, uint3
 	uint8_t p[2048], f[2048];
 	size_t len = leaf_part_bytes(l, part, bpp, p);
 
-	fixture_inject(&fx, f,
-		       (uint16_t)agg_frame(f, l, step, chunk, LEAF_BITS(l), 2, p, len,
-					   LEAF_KEY(l)));
+	fixture_inject(
+		&fx, f,
+		(uint16_t)agg_frame(f, l, step, chunk, LEAF_BITS(l), 2, p, len, LEAF_KEY(l)));
 }
 
 static void
@@ -3516,8 +3520,8 @@ START_TEST(a_spine_refuses_bad_parts_each_with_its_counter)
 			.scale_exp = hz.exp[0],
 		};
 
-		n = fixture_data_frame(f, &m, hz.pay[0],
-				       (uint16_t)hz.cd->payload_len(H_ELEMS), LEAF_KEY(0));
+		n = fixture_data_frame(f, &m, hz.pay[0], (uint16_t)hz.cd->payload_len(H_ELEMS),
+				       LEAF_KEY(0));
 		expect_refused(f, n, AINFTP_BAD_TYPE);
 	}
 	/* A worker of the other leaf in the bitmap. */
@@ -3588,8 +3592,8 @@ send_leaf_probe(unsigned int l, uint32_t step, uint32_t chunk)
  * sum (bit = part), no contributors; tagged under the leaf's key only.
  */
 static void
-expect_spine_state(unsigned int l, uint32_t step, uint32_t chunk,
-		   enum ainftp_state_reason reason, uint64_t parts)
+expect_spine_state(unsigned int l, uint32_t step, uint32_t chunk, enum ainftp_state_reason reason,
+		   uint64_t parts)
 {
 	struct rte_mbuf *out[8];
 	unsigned int n = drain(out, 8);
@@ -3614,9 +3618,9 @@ expect_spine_state(unsigned int l, uint32_t step, uint32_t chunk,
 	ck_assert_uint_eq(msg.flags, AINFTP_F_AUTH);
 	ck_assert_uint_eq(msg.contributors, 0);
 	ck_assert_uint_eq(msg.bitmap, parts);
-	ck_assert_int_eq(ainftp_tag_verify(LEAF_KEY(l), h, 32 + AINFTP_BODY_LEN,
-					   h + 32 + AINFTP_BODY_LEN),
-			 1);
+	ck_assert_int_eq(
+		ainftp_tag_verify(LEAF_KEY(l), h, 32 + AINFTP_BODY_LEN, h + 32 + AINFTP_BODY_LEN),
+		1);
 	ck_assert_int_eq(ainftp_tag_verify(LEAF_KEY(1 - l), h, 32 + AINFTP_BODY_LEN,
 					   h + 32 + AINFTP_BODY_LEN),
 			 0);

@@ -584,7 +584,8 @@ START_TEST(part_sizes)
 						  AINFTP_PART_HDR_LEN + bpp * 264);
 				sum += ainftp_part_len(n, p, bpp);
 			}
-			ck_assert_uint_eq(sum, (size_t)c * AINFTP_PART_HDR_LEN + ainftp_blocks(n) * 8 + n * 8);
+			ck_assert_uint_eq(sum, (size_t)c * AINFTP_PART_HDR_LEN +
+						       ainftp_blocks(n) * 8 + n * 8);
 			ck_assert_uint_eq(ainftp_part_len(n, c, bpp), 0);
 		}
 }

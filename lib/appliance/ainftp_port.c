@@ -246,8 +246,8 @@ result_pools_create(struct ainftp_runtime *rt, int socket, char *err, size_t err
 	/* Each RX lcore keeps a stash of each taken ahead (ainftp_mstash.h). */
 	stash = ainftp_config_rx_lcore_count(cfg) * AINFTP_MSTASH_SIZE;
 	n_hdr = rte_align32pow2(tx_in_flight(rt, socket) + stash + POOL_SPARE + 1) - 1;
-	n_res = rte_align32pow2(ainftp_dp_result_pool_size(cfg) + tx_in_flight(rt, socket) +
-				stash + POOL_SPARE + 1) -
+	n_res = rte_align32pow2(ainftp_dp_result_pool_size(cfg) + tx_in_flight(rt, socket) + stash +
+				POOL_SPARE + 1) -
 		1;
 	snprintf(name, sizeof(name), "ainftp_hdr_s%d", socket);
 	rt->hdr_pool[socket] = rte_pktmbuf_pool_create(name, n_hdr, POOL_CACHE, 0,

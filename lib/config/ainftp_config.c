@@ -1348,8 +1348,9 @@ ainftp_parse_hierarchy(struct ainftp_ctx *c, const json_t *obj, const char *path
 		return 0;
 	ainftp_path_key(kpath, path, has_spine ? "leaves" : "spine");
 	if (!has_spine || json_object_get(obj, "leaves") == NULL)
-		return ainftp_fail(c, kpath, "missing: a hierarchy needs both \"spine\" and "
-					     "\"leaves\"");
+		return ainftp_fail(c, kpath,
+				   "missing: a hierarchy needs both \"spine\" and "
+				   "\"leaves\"");
 	if (json_object_get(obj, "appliances") != NULL) {
 		ainftp_path_key(kpath, path, "appliances");
 		return ainftp_fail(c, kpath, "a job with leaves and a spine is not sharded too");
@@ -1376,10 +1377,11 @@ ainftp_parse_hierarchy(struct ainftp_ctx *c, const json_t *obj, const char *path
 					   job->workers[i].id);
 	if (job->role == AINFTP_ROLE_BOX) {
 		inet_ntop(AF_INET, &c->cfg->ipv4, addr, sizeof(addr));
-		return ainftp_fail(c, arr_path,
-				   "this appliance (appliance.ipv4 \"%s\") is neither the job's "
-				   "spine nor one of its leaves: each box runs its own cluster.json",
-				   addr);
+		return ainftp_fail(
+			c, arr_path,
+			"this appliance (appliance.ipv4 \"%s\") is neither the job's "
+			"spine nor one of its leaves: each box runs its own cluster.json",
+			addr);
 	}
 	return 0;
 }
@@ -1399,24 +1401,26 @@ ainftp_check_hierarchy(struct ainftp_ctx *c, const json_t *obj, const char *path
 		return 0;
 	if (ainftp_hier_parts(job, ainftp_min_mtu(c->cfg)) > AINFTP_MAX_PARTS) {
 		ainftp_path_key(kpath, path, "elems_per_packet");
-		return ainftp_fail(c, kpath,
-				   "%u elements make partial sums of %u frames at MTU %u, more than "
-				   "%u: fewer elements, or a larger MTU",
-				   job->elems_per_packet,
-				   ainftp_hier_parts(job, ainftp_min_mtu(c->cfg)),
-				   ainftp_min_mtu(c->cfg), AINFTP_MAX_PARTS);
+		return ainftp_fail(
+			c, kpath,
+			"%u elements make partial sums of %u frames at MTU %u, more than "
+			"%u: fewer elements, or a larger MTU",
+			job->elems_per_packet, ainftp_hier_parts(job, ainftp_min_mtu(c->cfg)),
+			ainftp_min_mtu(c->cfg), AINFTP_MAX_PARTS);
 	}
 	if (json_object_get(obj, "quorum") != NULL) {
 		ainftp_path_key(kpath, path, "quorum");
-		return ainftp_fail(c, kpath, "not for a job with leaves: each leaf waits for its "
-					     "own workers (straggler.min_quorum counts them)");
+		return ainftp_fail(c, kpath,
+				   "not for a job with leaves: each leaf waits for its "
+				   "own workers (straggler.min_quorum counts them)");
 	}
 	/*
 	 * The leaves judge their own workers. A rule that keeps rows needs every
 	 * worker's in one box, and clip adds floats (31-bit contributions) that
 	 * the spine could not tell from the job's own width when it merges.
 	 */
-	if (job->sentry.policy != AINFTP_SENTRY_NONE && job->sentry.policy != AINFTP_SENTRY_ZSCORE) {
+	if (job->sentry.policy != AINFTP_SENTRY_NONE &&
+	    job->sentry.policy != AINFTP_SENTRY_ZSCORE) {
 		ainftp_path_key(kpath, path, "sentry");
 		return ainftp_fail(c, kpath,
 				   "policy %s is not for a job with leaves (none or zscore: each "

@@ -21,7 +21,7 @@
 #define AINFTP_MAX_QUEUES 16	  /* RX or TX queues per port */
 #define AINFTP_MAX_RX_BINDINGS 64 /* (lcore, port, queue) triples */
 #define AINFTP_MAX_JOBS 16
-#define AINFTP_MAX_SHARDS 8 /* appliances a job's chunks are shared out over */
+#define AINFTP_MAX_SHARDS 8  /* appliances a job's chunks are shared out over */
 #define AINFTP_MAX_LEAVES 16 /* leaf boxes of a hierarchical job */
 #define AINFTP_MAX_PARTS 32  /* frames of one partial sum, leaf to spine */
 #define AINFTP_DEVICE_LEN 256
@@ -72,7 +72,7 @@ struct ainftp_straggler_conf {
 /* A leaf box of a hierarchical job (docs/SCALEOUT.md): its address, its key
  * with the spine, and its workers (bit = worker id). */
 struct ainftp_leaf_conf {
-	uint32_t ipv4;			/* network byte order */
+	uint32_t ipv4;		       /* network byte order */
 	uint8_t key[AINFTP_KEY_BYTES]; /* secret: never print */
 	uint64_t workers;
 };

@@ -464,14 +464,15 @@ ainftp_ctrl_upstream(struct ainftp_runtime *rt, uint64_t now)
 		c->spine_down[j] = down;
 		inet_ntop(AF_INET, &jc->spine, spine, sizeof(spine));
 		if (down)
-			AINFTP_LOG(WARNING,
-				   "job %u: spine %s silent for %" PRIu64 " ms while a chunk has "
-				   "waited %" PRIu64 " ms for it: its workers will time out; "
-				   "restart the spine, or a spare at its address (docs/SCALEOUT.md)",
-				   jc->id, spine,
-				   v.heard_tsc == 0 ? (now - v.oldest_tsc) / (hz / 1000)
-						    : (now - v.heard_tsc) / (hz / 1000),
-				   (now - v.oldest_tsc) / (hz / 1000));
+			AINFTP_LOG(
+				WARNING,
+				"job %u: spine %s silent for %" PRIu64 " ms while a chunk has "
+				"waited %" PRIu64 " ms for it: its workers will time out; "
+				"restart the spine, or a spare at its address (docs/SCALEOUT.md)",
+				jc->id, spine,
+				v.heard_tsc == 0 ? (now - v.oldest_tsc) / (hz / 1000)
+						 : (now - v.heard_tsc) / (hz / 1000),
+				(now - v.oldest_tsc) / (hz / 1000));
 		else
 			AINFTP_LOG(NOTICE, "job %u: spine %s answers again", jc->id, spine);
 	}

@@ -40,7 +40,7 @@ struct ainftp_ctrl {
 	/* Datagrams of another protocol version, per port, when last told (ainftp_ctrl_versions).
 	 */
 	uint64_t version_drops[AINFTP_MAX_PORTS];
-	uint64_t next_version_check; /* TSC */
+	uint64_t next_version_check;	  /* TSC */
 	bool spine_down[AINFTP_MAX_JOBS]; /* a leaf's spine said down in the log */
 };
 

@@ -154,7 +154,8 @@ partial_done(const struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
 
 void
 ainftp_dp_slot_done(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s,
-		    uint16_t k, const void *out, struct rte_mbuf *payload, struct ainftp_port_ctr *ctr)
+		    uint16_t k, const void *out, struct rte_mbuf *payload,
+		    struct ainftp_port_ctr *ctr)
 {
 	rte_pktmbuf_free(ainftp_slot_complete(s, payload));
 	if ((uint32_t)(s->shadow_seq >> 32) >= job->done_next)
@@ -194,8 +195,8 @@ ainftp_dp_slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, stru
 /* A new address for a worker: published to the control lcore (ainftp_dp_worker addr_sc). */
 void
 ainftp_dp_worker_learn(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
-	     struct ainftp_dp_worker *w, const struct rte_ether_hdr *eth,
-	     const struct rte_udp_hdr *udp)
+		       struct ainftp_dp_worker *w, const struct rte_ether_hdr *eth,
+		       const struct rte_udp_hdr *udp)
 {
 	uint32_t sc = w->addr_sc;
 
@@ -426,8 +427,8 @@ upstream_refused(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ai
 
 	ainftp_dp_bad(ctr, in ? AINFTP_BAD_DUPLICATE : AINFTP_BAD_SLOT_BUSY);
 	ainftp_ctr_add(&w->drops, 1);
-	ainftp_dp_state_out(ctx, job, w, s, h, in ? AINFTP_STATE_UPSTREAM : AINFTP_STATE_AHEAD,
-			    eth, udp, ctr);
+	ainftp_dp_state_out(ctx, job, w, s, h, in ? AINFTP_STATE_UPSTREAM : AINFTP_STATE_AHEAD, eth,
+			    udp, ctr);
 }
 
 /* A contribution offered and not taken after all: out of the slot's contributors again. */

@@ -166,8 +166,8 @@ hello_signed_len(const struct ainftp_dp_job *job, const struct ainftp_hdr *h)
 /* A leaf's: what its spine sends it, from the spine's address (the tag, if any, later). */
 static enum ainftp_bad
 spine_check(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
-	    const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp, const struct ainftp_hdr *h,
-	    int *widx)
+	    const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp,
+	    const struct ainftp_hdr *h, int *widx)
 {
 	RTE_SET_USED(ctx);
 	RTE_SET_USED(udp);

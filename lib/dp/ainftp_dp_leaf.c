@@ -75,8 +75,8 @@ part_out(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, const struct ainf
 	const struct ainftp_dp_upstream *up = &job->up;
 	size_t len = ainftp_part_len(job->elems, p, up->bpp);
 	size_t tl = job->auth ? AINFTP_TAG_LEN : 0;
-	uint16_t port = rte_cpu_to_be_16(
-		(uint16_t)(rte_be_to_cpu_16(ctx->net.udp_port) + k % job->lanes));
+	uint16_t port =
+		rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ctx->net.udp_port) + k % job->lanes));
 	struct ainftp_msg msg = {
 		.type = AINFTP_MSG_DATA,
 		.encoding = (uint8_t)job->codec->enc,
@@ -101,8 +101,8 @@ part_out(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, const struct ainf
 	}
 	f = rte_pktmbuf_append(m, (uint16_t)(AINFTP_UDP_HDRS_LEN + sizeof(*h) + len + tl));
 	/* From the slot's lane, so that the result comes back to this lcore's queue. */
-	ainftp_udp_headers(f, &ctx->net.mac[job->port_idx], &up->mac, ctx->net.ipv4, up->ipv4,
-			   port, port, (uint16_t)(sizeof(*h) + len + tl));
+	ainftp_udp_headers(f, &ctx->net.mac[job->port_idx], &up->mac, ctx->net.ipv4, up->ipv4, port,
+			   port, (uint16_t)(sizeof(*h) + len + tl));
 	h = (struct ainftp_hdr *)(f + AINFTP_UDP_HDRS_LEN);
 	ainftp_hdr_write(h, &msg);
 	ainftp_part_write(&s->acc, p, up->bpp, h + 1);
@@ -119,8 +119,8 @@ part_out(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, const struct ainf
  * MAC it asks for it instead, and nothing has gone (the scan sends it all).
  */
 static void
-partial_out(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s,
-	    uint16_t k, uint32_t have, struct ainftp_port_ctr *ctr)
+partial_out(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s, uint16_t k,
+	    uint32_t have, struct ainftp_port_ctr *ctr)
 {
 	uint32_t p, n = ainftp_part_count(job->elems, job->up.bpp);
 
@@ -145,8 +145,8 @@ probe_out(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, const struct ain
 	  uint16_t k, struct ainftp_port_ctr *ctr)
 {
 	size_t len = sizeof(struct ainftp_hdr) + (job->auth ? AINFTP_TAG_LEN : 0);
-	uint16_t port = rte_cpu_to_be_16(
-		(uint16_t)(rte_be_to_cpu_16(ctx->net.udp_port) + k % job->lanes));
+	uint16_t port =
+		rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ctx->net.udp_port) + k % job->lanes));
 	struct ainftp_msg msg = {
 		.type = AINFTP_MSG_PROBE,
 		.encoding = (uint8_t)job->codec->enc,
@@ -369,7 +369,7 @@ ainftp_dp_leaf_state(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsig
 	if (job->auth && (!(h->flags & AINFTP_F_AUTH) ||
 			  !ainftp_mac_verify(&job->up.key, h, len, (const uint8_t *)h + len))) {
 		ainftp_dp_bad(ctr, (h->flags & AINFTP_F_AUTH) ? AINFTP_BAD_TAG
-							       : AINFTP_BAD_AUTH_MISSING);
+							      : AINFTP_BAD_AUTH_MISSING);
 		return;
 	}
 	__atomic_store_n(&job->up.heard_tsc, ctx->dp.now, __ATOMIC_RELAXED);

@@ -321,8 +321,9 @@ ainftp_dp_state_out(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	/* A mismatch names the other request instead (ainftp_req_desc): no workers. */
 	if (reason == AINFTP_STATE_MISMATCH)
 		state_reply(ctx, job, w, s, h, reason, 0,
-			    ainftp_slot_desc_conflict(s, ainftp_seq(rte_be_to_cpu_32(h->step),
-								    rte_be_to_cpu_32(h->chunk)),
+			    ainftp_slot_desc_conflict(s,
+						      ainftp_seq(rte_be_to_cpu_32(h->step),
+								 rte_be_to_cpu_32(h->chunk)),
 						      rte_be_to_cpu_64(h->bitmap), true),
 			    eth, udp, ctr);
 	else

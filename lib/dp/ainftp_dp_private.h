@@ -106,8 +106,8 @@ void ainftp_dp_leaf_up(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, str
  * passed, and the oldest start of a pending slot kept in *oldest; then the
  * job's, published (_done).
  */
-void ainftp_dp_leaf_scan(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_slot *s,
-			 uint16_t k, uint64_t now, uint64_t *oldest);
+void ainftp_dp_leaf_scan(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
+			 struct ainftp_slot *s, uint16_t k, uint64_t now, uint64_t *oldest);
 void ainftp_dp_leaf_scan_done(struct ainftp_dp_job *job, uint64_t oldest);
 
 /* Leaf: a packet from the spine before its tag: AINFTP_OK or why not. */

@@ -114,10 +114,10 @@ leaf_first(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_s
 
 /* A refused part, counted; a kept chunk's is answered with its result. */
 static void
-part_refused(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
-	     struct ainftp_dp_worker *w, const struct ainftp_slot *s, uint16_t k,
-	     enum ainftp_slot_action action, const struct rte_ether_hdr *eth,
-	     const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr)
+part_refused(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job, struct ainftp_dp_worker *w,
+	     const struct ainftp_slot *s, uint16_t k, enum ainftp_slot_action action,
+	     const struct rte_ether_hdr *eth, const struct rte_udp_hdr *udp,
+	     struct ainftp_port_ctr *ctr)
 {
 	static const enum ainftp_bad why[] = {
 		[AINFTP_SLOT_DUP] = AINFTP_BAD_DUPLICATE,

@@ -161,8 +161,8 @@ ainftp_dp_job_upstream(const struct ainftp_runtime *rt, uint16_t job_idx,
 		if (job == NULL)
 			continue;
 		up = &job->up;
-		out->heard_tsc = RTE_MAX(out->heard_tsc,
-					 __atomic_load_n(&up->heard_tsc, __ATOMIC_RELAXED));
+		out->heard_tsc =
+			RTE_MAX(out->heard_tsc, __atomic_load_n(&up->heard_tsc, __ATOMIC_RELAXED));
 		oldest = __atomic_load_n(&up->oldest_tsc, __ATOMIC_RELAXED);
 		if (oldest != 0 && (out->oldest_tsc == 0 || oldest < out->oldest_tsc))
 			out->oldest_tsc = oldest;

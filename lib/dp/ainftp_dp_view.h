@@ -88,8 +88,7 @@ void ainftp_dp_job_upstream(const struct ainftp_runtime *rt, uint16_t job_idx,
 #define AINFTP_UPSTREAM_DOWN_MS 1000
 
 /* "down", "up" (heard from), or "unknown" (not yet heard, nothing waits) at TSC now. */
-const char *ainftp_dp_upstream_state(const struct ainftp_dp_up_view *v, uint64_t now,
-				     uint64_t hz);
+const char *ainftp_dp_upstream_state(const struct ainftp_dp_up_view *v, uint64_t now, uint64_t hz);
 
 /* Slots in the middle of a chunk, over every RX lcore (0 when all is quiet). */
 unsigned int ainftp_dp_slots_busy(const struct ainftp_runtime *rt);

@@ -107,15 +107,15 @@ struct ainftp_dp_upstream {
 	struct ainftp_mac_key key; /* the leaf's key with the spine */
 	struct rte_ether_addr mac; /* the spine's, once known (ARP) */
 	bool mac_known;
-	uint64_t arp_next; /* TSC before which no new ARP request goes out */
-	uint64_t rto;	   /* cycles a partial waits for its result before it goes again */
-	uint64_t heard_tsc;   /* the spine's last packet that passed its checks (0: none) */
-	uint64_t oldest_tsc;  /* the oldest partial waiting at the last scan (0: none) */
-	uint64_t partials;    /* partial sums sent (each of several frames) */
-	uint64_t probes;      /* PROBEs of a partial sum's chunk, after rto */
-	uint64_t resent;      /* partial sums sent again, in part or whole */
-	uint64_t results;     /* results taken from the spine */
-	uint64_t arp_sent;    /* ARP requests for the spine */
+	uint64_t arp_next;   /* TSC before which no new ARP request goes out */
+	uint64_t rto;	     /* cycles a partial waits for its result before it goes again */
+	uint64_t heard_tsc;  /* the spine's last packet that passed its checks (0: none) */
+	uint64_t oldest_tsc; /* the oldest partial waiting at the last scan (0: none) */
+	uint64_t partials;   /* partial sums sent (each of several frames) */
+	uint64_t probes;     /* rtos: a PROBE of the chunk (or its parts, no MAC before) */
+	uint64_t resent;     /* partial sums sent again, in part or whole */
+	uint64_t results;    /* results taken from the spine */
+	uint64_t arp_sent;   /* ARP requests for the spine */
 };
 
 struct ainftp_dp_job {
@@ -129,7 +129,7 @@ struct ainftp_dp_job {
 	bool result_tags;    /* auth, and results tagged too (cluster.json result_tags) */
 	uint8_t shard_index; /* this box's place among the job's appliances (HELLO) */
 	uint8_t shard_count;
-	enum ainftp_job_role role; /* a box, a leaf or the spine (docs/SCALEOUT.md) */
+	enum ainftp_job_role role;    /* a box, a leaf or the spine (docs/SCALEOUT.md) */
 	struct ainftp_dp_upstream up; /* a leaf's */
 	/* The spine's: each leaf's workers (bit = worker id), by leaf index. */
 	uint64_t leaf_workers[AINFTP_MAX_LEAVES];

@@ -35,8 +35,8 @@ ainftp_counters_unaccounted(const struct ainftp_port_ctr *c)
 		     ainftp_ctr_read(&c->heartbeat_acks) + ainftp_ctr_read(&c->probes) +
 		     ainftp_ctr_read(&c->hellos) + ainftp_ctr_read(&c->arp_replies) +
 		     ainftp_ctr_read(&c->spine_results) + ainftp_ctr_read(&c->spine_heartbeats) +
-		     ainftp_ctr_read(&c->spine_states) +
-		     ainftp_ctr_read(&c->arp_learnt) + ainftp_ctr_read(&c->icmp_replies);
+		     ainftp_ctr_read(&c->spine_states) + ainftp_ctr_read(&c->arp_learnt) +
+		     ainftp_ctr_read(&c->icmp_replies);
 	unsigned int i;
 
 	for (i = 0; i < AINFTP_DROP_FRAME_MAX; i++)

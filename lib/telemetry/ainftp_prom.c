@@ -104,7 +104,9 @@ static const struct help {
 	{NULL, "data_answered", "DATA of a completed chunk answered with its kept result"},
 	{NULL, "chunks_done", "Chunks completed: results made"},
 	{NULL, "chunks_partial", "Chunks completed without every worker of the job"},
-	{NULL, "chunks_abandoned", "Partial sums dropped because every worker in them moved on, or a worker's process restarted"},
+	{NULL, "chunks_abandoned",
+	 "Partial sums dropped because every worker in them moved on, or a worker's process "
+	 "restarted"},
 	{NULL, "chunks_early", "Chunks completed without a worker that moved to a later step"},
 	{NULL, "probes", "PROBEs answered"},
 	{NULL, "states_sent", "STATEs sent: where a slot is, to a worker off its pace"},

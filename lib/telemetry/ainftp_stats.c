@@ -256,7 +256,8 @@ tree_json(const struct ainftp_runtime *rt, uint16_t j)
 	json_t *o = json_object();
 
 	inet_ntop(AF_INET, &jc->spine, spine, sizeof(spine));
-	json_object_set_new(o, "role", json_string(jc->role == AINFTP_ROLE_LEAF ? "leaf" : "spine"));
+	json_object_set_new(o, "role",
+			    json_string(jc->role == AINFTP_ROLE_LEAF ? "leaf" : "spine"));
 	json_object_set_new(o, "leaves", json_integer(jc->n_leaves));
 	json_object_set_new(o, "spine", json_string(spine));
 	if (jc->role != AINFTP_ROLE_LEAF)
@@ -264,11 +265,11 @@ tree_json(const struct ainftp_runtime *rt, uint16_t j)
 	ainftp_dp_job_upstream(rt, j, &v);
 	json_object_set_new(o, "leaf", json_integer(jc->leaf_index));
 	json_object_set_new(o, "upstream", json_string(ainftp_dp_upstream_state(&v, now, hz)));
-	json_object_set_new(o, "silent_ms", v.heard_tsc == 0 ? json_null()
-							   : json_real(cycles_ms(now - v.heard_tsc)));
-	json_object_set_new(o, "waiting_ms", json_real(v.oldest_tsc == 0
-								? 0.0
-								: cycles_ms(now - v.oldest_tsc)));
+	json_object_set_new(o, "silent_ms",
+			    v.heard_tsc == 0 ? json_null()
+					     : json_real(cycles_ms(now - v.heard_tsc)));
+	json_object_set_new(o, "waiting_ms",
+			    json_real(v.oldest_tsc == 0 ? 0.0 : cycles_ms(now - v.oldest_tsc)));
 	json_object_set_new(o, "partials", json_integer((json_int_t)v.partials));
 	json_object_set_new(o, "probes", json_integer((json_int_t)v.probes));
 	json_object_set_new(o, "partials_resent", json_integer((json_int_t)v.resent));

@@ -218,7 +218,7 @@ expected_len(const struct ainftp_hdr *h)
  * length said by the part's own header (ainftp_partial.h), checked whole. A
  * payload of the length a worker's would have passes too: whether the job
  * takes a partial sum at all is its own check (type), which comes first, and
- * a spine's job checks the part again (ainftp_dp_part_check).
+ * a spine's job checks the part again (ainftp_part_valid, in data_check).
  */
 static enum ainftp_bad
 aggregate_check(const struct ainftp_hdr *h, size_t udp_len)
