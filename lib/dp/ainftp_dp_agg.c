@@ -192,23 +192,34 @@ ainftp_dp_slot_finish(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, stru
 	ainftp_dp_slot_done(ctx, job, s, k, out, payload, ctr);
 }
 
-/* A new address for a worker: published to the control lcore (ainftp_dp_worker addr_sc). */
+/*
+ * A new address for a worker (its MAC and its port, network order):
+ * published to the control lcore (ainftp_dp_worker addr_sc).
+ */
 void
-ainftp_dp_worker_learn(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
-		       struct ainftp_dp_worker *w, const struct rte_ether_hdr *eth,
-		       const struct rte_udp_hdr *udp)
+ainftp_dp_worker_learn_at(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+			  struct ainftp_dp_worker *w, const struct rte_ether_hdr *eth,
+			  uint16_t port)
 {
 	uint32_t sc = w->addr_sc;
 
 	__atomic_store_n(&w->addr_sc, sc + 1, __ATOMIC_RELAXED);
 	/* The odd count is visible before any of the fields change. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	w->udp_port = udp->src_port;
+	w->udp_port = port;
 	rte_ether_addr_copy(&eth->src_addr, &w->mac);
 	w->learnt_tsc = rte_rdtsc();
 	/* And the fields before the even count. */
 	__atomic_store_n(&w->addr_sc, sc + 2, __ATOMIC_RELEASE);
 	ainftp_dp_result_template(ctx, job, w);
+}
+
+void
+ainftp_dp_worker_learn(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+		       struct ainftp_dp_worker *w, const struct rte_ether_hdr *eth,
+		       const struct rte_udp_hdr *udp)
+{
+	ainftp_dp_worker_learn_at(ctx, job, w, eth, udp->src_port);
 }
 
 /*

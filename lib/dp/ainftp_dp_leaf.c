@@ -5,8 +5,9 @@
  * parts of a frame each (ainftp_partial.h), authenticated under the leaf's
  * key; the spine's result comes back on the slot's lane and goes out to the
  * workers as if this box had made it. Until then the slot waits (pending):
- * its partial is sent again every rto, and the spine's silence shows in
- * the job's telemetry.
+ * after each rto (doubling) the leaf probes the spine, which answers with
+ * the result or the parts it has, and the leaf sends the others; the
+ * spine's silence shows in the job's telemetry and the box's log.
  */
 #include <string.h>
 

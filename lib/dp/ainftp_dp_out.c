@@ -36,13 +36,13 @@ ainftp_dp_result_template(const struct ainftp_rx_ctx *ctx, const struct ainftp_d
 
 /*
  * One copy of the result to one worker in h: its headers (tmpl: Ethernet,
- * IPv4 and UDP to it), room for its tag when results are tagged (returned,
- * else NULL), then the payload, shared or copied. Not sent yet: its tag may
- * be due.
+ * IPv4 and UDP to it; learnt: its learnt template, to its lane 0's port when
+ * it is a leaf), room for its tag when results are tagged (returned, else
+ * NULL), then the payload, shared or copied. Not sent yet: its tag may be due.
  */
 static uint8_t *
 result_copy(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job, const uint8_t *tmpl,
-	    const struct ainftp_hdr *rh, uint16_t lane, struct rte_mbuf *payload,
+	    bool learnt, const struct ainftp_hdr *rh, uint16_t lane, struct rte_mbuf *payload,
 	    struct rte_mbuf *h, struct ainftp_port_ctr *ctr)
 {
 	bool chain = ctx->multiseg[job->port_idx];
@@ -54,6 +54,9 @@ result_copy(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job, const ui
 
 	memcpy(p, tmpl, AINFTP_UDP_HDRS_LEN);
 	udp->src_port = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ctx->net.udp_port) + lane));
+	/* A leaf (the spine's "worker") takes a slot's result on the port of the slot's lane. */
+	if (learnt && job->role == AINFTP_ROLE_SPINE)
+		udp->dst_port = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(udp->dst_port) + lane));
 	memcpy(udp + 1, rh, sizeof(*rh));
 	p += tl;
 	if (chain) {
@@ -144,8 +147,8 @@ result_send(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	if (chain || job->result_tags)
 		rte_mbuf_refcnt_update(payload, (int16_t)n);
 	for (i = 0; i < n; i++) {
-		uint8_t *tag = result_copy(ctx, job, tmpl != NULL ? tmpl : to[i]->tmpl, rh, lane,
-					   payload, h[i], ctr);
+		uint8_t *tag = result_copy(ctx, job, tmpl != NULL ? tmpl : to[i]->tmpl, tmpl == NULL,
+					   rh, lane, payload, h[i], ctr);
 
 		if (tag != NULL)
 			tag_due(ctx, job, h[i], tag, &to[i]->key, signed_bytes,

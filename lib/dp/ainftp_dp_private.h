@@ -92,6 +92,11 @@ void ainftp_dp_slot_done(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
 			 struct ainftp_slot *s, uint16_t k, const void *out,
 			 struct rte_mbuf *payload, struct ainftp_port_ctr *ctr);
 
+/* Aggregate: a worker's new address (eth, and port in network order), to the control lcore. */
+void ainftp_dp_worker_learn_at(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
+			       struct ainftp_dp_worker *w, const struct rte_ether_hdr *eth,
+			       uint16_t port);
+
 /* Aggregate: a worker's new address (eth, udp), published to the control lcore. */
 void ainftp_dp_worker_learn(const struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 			    struct ainftp_dp_worker *w, const struct rte_ether_hdr *eth,

@@ -150,6 +150,7 @@ ainftp_dp_spine_part(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsig
 	enum ainftp_slot_action action;
 	struct ainftp_part_info pi;
 	enum ainftp_bad why;
+	uint16_t base;
 
 	/* The layout was checked whole before the tag (data_check): this only reads it. */
 	(void)ainftp_part_parse(h + 1, len, job->elems, &pi);
@@ -175,9 +176,14 @@ ainftp_dp_spine_part(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsig
 	if (h->flags & AINFTP_F_OVERFLOW)
 		s->acc.overflow = true;
 	s->parts[widx] |= UINT32_C(1) << pi.part;
-	if (unlikely(w->udp_port != udp->src_port ||
-		     !rte_is_same_ether_addr(&w->mac, &eth->src_addr)))
-		ainftp_dp_worker_learn(ctx, job, w, eth, udp);
+	/*
+	 * A leaf sends a slot's parts from the port of the slot's lane (so that
+	 * what answers it reaches the lcore that holds the slot): its port here
+	 * is its lane 0's, and its results go to the port of their lane.
+	 */
+	base = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(udp->src_port) - k % job->lanes));
+	if (unlikely(w->udp_port != base || !rte_is_same_ether_addr(&w->mac, &eth->src_addr)))
+		ainftp_dp_worker_learn_at(ctx, job, w, eth, base);
 	ainftp_ctr_add(&ctr->data_pkts, 1);
 	if (s->parts[widx] != parts_full(job, pi.bpp))
 		return;
