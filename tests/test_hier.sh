@@ -29,9 +29,11 @@ spine=2 # box 2 is 198.18.0.3: the boxes are the leaves' addresses, then the spi
 # shellcheck source=tests/lab_lib.sh
 . "$src/tests/lab_lib.sh"
 
-# Every box's final stats (down's output): each summed DATA and completed chunks.
+# Every box's final stats (down's output): each summed DATA and completed chunks;
+# with "clean", none refused a frame as off its lane (a result the spine sent to
+# the wrong lane of a leaf is lost there, and costs the leaf an rto).
 every_box_summed() {
-	/usr/bin/python3 - "$work/down.out" 3 <<'PY' || fail "every box: $(head -c 300 "$work/down.out")"
+	/usr/bin/python3 - "$work/down.out" 3 "${1:-}" <<'PY' || fail "every box: $(head -c 300 "$work/down.out")"
 import json, sys
 finals = []
 for line in open(sys.argv[1]):
@@ -44,6 +46,8 @@ for k, o in enumerate(finals):
     data = sum(p["data_pkts"] for p in o["ports"])
     done = sum(p["chunks_done"] for p in o["ports"])
     assert data > 0 and done > 0, "box %d: %d DATA, %d chunks done" % (k, data, done)
+    lane = sum(p["drops"].get("lane", 0) for p in o["ports"])
+    assert sys.argv[3] != "clean" or lane == 0, "box %d: %d frames off their lane" % (k, lane)
     print("box %d: %d DATA summed, %d chunks done" % (k, data, done))
 PY
 }
@@ -109,7 +113,7 @@ for job in 21 22 23 24; do
 	all_verify "one-chunk-$job" "$job" --size 8K
 done
 down
-every_box_summed
+every_box_summed clean
 
 # --- 2. impaired on the workers' path and the spine's -------------------------------
 
