@@ -25,20 +25,24 @@
 # appliance and the kernel's tap share them: compare ratios, not absolute numbers.
 # The last line is one summary, KEY=VALUE separated by spaces (the client's
 # figures from the int16 run; xdp_ is nan until there is an AF_XDP path).
-# Usage: scripts/bench-allreduce.sh [--size 64M] [--steps 5] [--quick]
+# Usage: scripts/bench-allreduce.sh [--size 64M] [--steps 5] [--quick] [--idle-us US]
 #   --quick   8M and 2 steps (a minute or so), unless --size or --steps follow it
+#   --idle-us the app sleeps US microseconds when its polls come back empty (lab.sh
+#             --idle-us): its core is the workers' and the kernel's while idle
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 size=64M
 steps=5
 raw_time=2 # seconds each way of the raw UDP ceiling
+idle_us=0  # the app's idle mode (lab.sh --idle-us): 0 busy-polls
 while [ $# -gt 0 ]; do
 	case $1 in
 	--size) size=$2; shift 2 ;;
 	--steps) steps=$2; shift 2 ;;
 	--quick) size=8M steps=2 raw_time=1; shift ;;
-	*) echo "usage: $0 [--size N[K|M|G]] [--steps N] [--quick]" >&2; exit 2 ;;
+	--idle-us) idle_us=$2; shift 2 ;;
+	*) echo "usage: $0 [--size N[K|M|G]] [--steps N] [--quick] [--idle-us US]" >&2; exit 2 ;;
 	esac
 done
 
@@ -107,7 +111,7 @@ print(free[0], sorted(used - {c['appliance']['ipv4']})[0])")
 }
 
 echo "== 4 workers, $size of float32 each, $steps steps"
-scripts/lab.sh up --name $name >/dev/null
+scripts/lab.sh up --name $name --idle-us "$idle_us" >/dev/null
 raw_ceiling
 ainftp 1 ainftp-float32
 ainftp 2 ainftp-int16
