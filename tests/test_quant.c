@@ -15,6 +15,8 @@
 
 #include "ainftp_quant.h"
 
+#define DIM(a) (sizeof(a) / sizeof((a)[0]))
+
 #define NOPS 3
 static const struct ainftp_quant_ops *const all_ops[NOPS] = {
 	&ainftp_quant_scalar,
@@ -434,6 +436,44 @@ check_quant_same(const struct ainftp_quant_ops *ops, const float *x, uint32_t n,
 			       n, _d);
 	}
 }
+
+/*
+ * A result back to floats: the same bits as ldexpf element by element (what
+ * the dequantizers were), for every exponent a wire can carry, the extreme
+ * values and the subnormal and infinite results among them.
+ */
+START_TEST(dequant_is_ldexpf)
+{
+	static const int16_t q16[] = {0, 1, -1, 2, 3, -3, 255, -256, 4097, -4097, 32767, -32767,
+				      -32768};
+	static const int8_t q8[] = {0, 1, -1, 3, 5, -7, 63, -64, 127, -127, -128};
+	float got[64], want;
+	int8_t e8[2];
+	int8_t v8[64];
+	uint32_t i;
+	int e;
+
+	for (e = -128; e <= 127; e++) {
+		ainftp_dequant_i16(q16, (uint32_t)DIM(q16), (int8_t)e, got);
+		for (i = 0; i < (uint32_t)DIM(q16); i++) {
+			want = ldexpf((float)q16[i], e);
+			ck_assert_msg(memcmp(&got[i], &want, sizeof(want)) == 0,
+				      "int16 %d e %d: %a, ldexpf %a", q16[i], e, got[i], want);
+		}
+		/* Two blocks at exponents e and -e - 1 (both in range). */
+		e8[0] = (int8_t)e;
+		e8[1] = (int8_t)(-e - 1);
+		for (i = 0; i < 64; i++)
+			v8[i] = q8[i % (uint32_t)DIM(q8)];
+		ainftp_dequant_i8(e8, v8, 64, got);
+		for (i = 0; i < 64; i++) {
+			want = ldexpf((float)v8[i], e8[i / 32]);
+			ck_assert_msg(memcmp(&got[i], &want, sizeof(want)) == 0,
+				      "int8 %d e %d: %a, ldexpf %a", v8[i], e8[i / 32], got[i], want);
+		}
+	}
+}
+END_TEST
 
 START_TEST(quant_matches_reference)
 {
@@ -1878,6 +1918,7 @@ quant_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, select_and_names);
 	tcase_add_loop_test(tc, quant_matches_reference, 0, NOPS);
+	tcase_add_test(tc, dequant_is_ldexpf);
 	tcase_add_loop_test(tc, quant_rejects_nan_inf, 0, NOPS);
 	tcase_add_loop_test(tc, quant_error_bound, 0, NOPS);
 	tcase_add_loop_test(tc, quant_exponents, 0, NOPS);
