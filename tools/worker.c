@@ -664,9 +664,17 @@ allreduce_step(struct ainftp_client *c, const struct args *a, float *buf, uint32
 	return rc;
 }
 
+/*
+ * Every step's all-reduce (buf, in place). Without --verify (pristine, a
+ * second buffer) the first step's gradient is made once and copied in before
+ * each step, as the Gloo bench fills its tensor: making one took 100 ms of a
+ * core per 64 MB here, a worker still making its own holds every chunk of
+ * the others' steps (a chunk waits for every worker), so a benchmark would
+ * time the generators. With --verify each step has its own, known to all.
+ */
 static int
 run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *c, float *buf,
-	  struct results *res)
+	  float *pristine, struct results *res)
 {
 	for (unsigned int s = 0; s < a->steps; s++) {
 		double t0, cpu0;
@@ -679,14 +687,19 @@ run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *
 		 * The gradient is the step's (the one the client will use, not the loop's:
 		 * a worker that fell behind rejoins at a later step), so that every worker's
 		 * data for one step is known to all of them for --verify. It is not the
-		 * client's work, and with ldexpf per element it took a fifth of the
-		 * process's CPU: the clocks leave it out.
+		 * client's work: the clocks leave it out.
 		 */
 		ainftp_client_next_step(c, &step);
 		if (a->end_step != 0 && step >= a->end_step)
 			break;
 		res->done++;
-		gradient(a->seed, a->worker, step, 0, a->elems, buf);
+		if (pristine == NULL) {
+			gradient(a->seed, a->worker, step, 0, a->elems, buf);
+		} else {
+			if (res->done == 1)
+				gradient(a->seed, a->worker, step, 0, a->elems, pristine);
+			memcpy(buf, pristine, a->elems * sizeof(float));
+		}
 		cpu0 = ainftp_seconds(CLOCK_PROCESS_CPUTIME_ID);
 		t0 = ainftp_seconds(CLOCK_MONOTONIC);
 		rc = allreduce_step(c, a, buf, step, res);
@@ -778,7 +791,7 @@ main(int argc, char **argv)
 	struct ainftp_client *c;
 	struct results res = {0};
 	struct progress prog;
-	float *buf;
+	float *buf, *pristine = NULL;
 	int rc;
 
 	if (parse_args(argc, argv, &a) < 0)
@@ -786,21 +799,25 @@ main(int argc, char **argv)
 	if (job_geometry(&a, &g) < 0 || open_client(&a, &c) < 0)
 		return EXIT_USAGE;
 	buf = aligned_alloc(64, (a.elems * 4 + 63) / 64 * 64);
+	if (a.verify_workers == 0)
+		pristine = aligned_alloc(64, (a.elems * 4 + 63) / 64 * 64);
 	res.lat = calloc(a.steps, sizeof(double));
 	res.n_chunks = (a.elems + g.elems - 1) / g.elems;
 	res.bitmaps = calloc(res.n_chunks, sizeof(*res.bitmaps));
-	if (buf == NULL || res.lat == NULL || res.bitmaps == NULL) {
+	if (buf == NULL || res.lat == NULL || res.bitmaps == NULL ||
+	    (a.verify_workers == 0 && pristine == NULL)) {
 		fprintf(stderr, "ainftp-worker: out of memory\n");
 		return 1;
 	}
 	progress_start(&prog, &a, &g, c);
-	rc = run_steps(&a, &g, c, buf, &res);
+	rc = run_steps(&a, &g, c, buf, pristine, &res);
 	progress_stop(&prog);
 	ainftp_client_get_stats(c, &res.st);
 	ainftp_client_close(c);
 	if (rc == 0)
 		report(&a, &res);
 	free(buf);
+	free(pristine);
 	free(res.lat);
 	free(res.bitmaps);
 	return rc;
