@@ -43,6 +43,7 @@
 #include "ainftp_client_private.h"
 #include "ainftp_mac.h"
 #include "ainftp_quant.h"
+#include "ainftp_sentry.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -1621,6 +1622,8 @@ client_init(struct box *c, const struct ainftp_opts *o)
 	c->next_step = o->first_step;
 	c->rto_ns = (uint64_t)o->rto_us * 1000;
 	ainftp_kernels_init(&c->k, ainftp_quant_select(o->simd_bits));
+	/* int16 results back to floats in SIMD (the sentry's kernel: the reference's bits). */
+	c->k.dequant_i16 = ainftp_sentry_select(o->simd_bits)->dequant_i16;
 	c->mac = ainftp_mac_select(o->simd_bits);
 	c->codec = ainftp_codec_get((unsigned int)o->encoding);
 	c->rcodec = ainftp_codec_get((unsigned int)o->result_encoding);
