@@ -3307,16 +3307,27 @@ leaf_part_bytes(unsigned int l, uint32_t part, uint32_t bpp, uint8_t *p)
 	return len;
 }
 
-/* Leaf l's part as the leaf sends it: its workers, their count, its key. */
+/*
+ * Leaf l's part as the leaf sends it: its workers, their count, its key, and
+ * the request they are on (desc, 0: not said).
+ */
 static void
-send_part_of(unsigned int l, uint32_t step, uint32_t chunk, uint32_t part, uint32_t bpp)
+send_part_desc(unsigned int l, uint32_t step, uint32_t chunk, uint32_t part, uint32_t bpp,
+	       uint64_t desc)
 {
 	uint8_t p[2048], f[2048];
 	size_t len = leaf_part_bytes(l, part, bpp, p);
 
+	ainftp_part_set_desc(p, desc);
 	fixture_inject(
 		&fx, f,
 		(uint16_t)agg_frame(f, l, step, chunk, LEAF_BITS(l), 2, p, len, LEAF_KEY(l)));
+}
+
+static void
+send_part_of(unsigned int l, uint32_t step, uint32_t chunk, uint32_t part, uint32_t bpp)
+{
+	send_part_desc(l, step, chunk, part, bpp, 0);
 }
 
 static void
@@ -3566,9 +3577,12 @@ START_TEST(a_spine_refuses_bad_parts_each_with_its_counter)
 }
 END_TEST
 
-/* A PROBE from leaf l for (step, chunk): header and tag, nothing else. */
+/*
+ * A PROBE from leaf l for (step, chunk): header and tag, nothing else; its
+ * bitmap the request its workers are on (desc, 0: not said), as a leaf's.
+ */
 static void
-send_leaf_probe(unsigned int l, uint32_t step, uint32_t chunk)
+send_leaf_probe_desc(unsigned int l, uint32_t step, uint32_t chunk, uint64_t desc)
 {
 	static const uint8_t none[1];
 	struct ainftp_msg m = {
@@ -3580,10 +3594,17 @@ send_leaf_probe(unsigned int l, uint32_t step, uint32_t chunk)
 		.step = step,
 		.chunk = chunk,
 		.slot = (uint16_t)(chunk % SLOTS),
+		.bitmap = desc,
 	};
 	uint8_t f[256];
 
 	fixture_inject(&fx, f, (uint16_t)fixture_data_frame(f, &m, none, 0, LEAF_KEY(l)));
+}
+
+static void
+send_leaf_probe(unsigned int l, uint32_t step, uint32_t chunk)
+{
+	send_leaf_probe_desc(l, step, chunk, 0);
 }
 
 /*
@@ -3677,39 +3698,6 @@ START_TEST(a_leafs_probe_is_answered_with_the_parts_the_spine_has)
 }
 END_TEST
 
-/* Leaf l's part with its workers' request descriptor desc in it (as a leaf writes it). */
-static void
-send_part_desc(unsigned int l, uint32_t part, uint32_t bpp, uint64_t desc)
-{
-	uint8_t p[2048], f[2048];
-	size_t len = leaf_part_bytes(l, part, bpp, p);
-
-	ainftp_part_set_desc(p, desc);
-	fixture_inject(&fx, f,
-		       (uint16_t)agg_frame(f, l, 1, 3, LEAF_BITS(l), 2, p, len, LEAF_KEY(l)));
-}
-
-/* Leaf l's probe of chunk (1, 3) saying its workers' request, as a leaf's does. */
-static void
-send_leaf_probe_desc(unsigned int l, uint64_t desc)
-{
-	static const uint8_t none[1];
-	struct ainftp_msg m = {
-		.type = AINFTP_MSG_PROBE,
-		.encoding = (uint8_t)fx.cfg.jobs[0].encoding,
-		.flags = AINFTP_F_AUTH,
-		.job = JOB,
-		.worker = (uint16_t)l,
-		.step = 1,
-		.chunk = 3,
-		.slot = 3 % SLOTS,
-		.bitmap = desc,
-	};
-	uint8_t f[256];
-
-	fixture_inject(&fx, f, (uint16_t)fixture_data_frame(f, &m, none, 0, LEAF_KEY(l)));
-}
-
 /*
  * The leaves' workers on different requests at one chunk (issue order
  * differs across racks): the second leaf's parts are never summed with the
@@ -3724,14 +3712,14 @@ START_TEST(a_spine_never_sums_two_requests)
 	uint32_t p;
 
 	for (p = 0; p < 4; p++)
-		send_part_desc(0, p, 2, a);
+		send_part_desc(0, 1, 3, p, 2, a);
 	for (p = 0; p < 4; p++)
-		send_part_desc(1, p, 2, b);
+		send_part_desc(1, 1, 3, p, 2, b);
 	ck_assert_uint_eq(drain(out, 8), 0);
 	ck_assert_uint_eq(proto_drops(AINFTP_BAD_MISMATCH), mism + 4);
-	send_leaf_probe_desc(1, b);
+	send_leaf_probe_desc(1, 1, 3, b);
 	expect_spine_state(1, 1, 3, AINFTP_STATE_MISMATCH, a);
-	send_leaf_probe_desc(0, a);
+	send_leaf_probe_desc(0, 1, 3, a);
 	expect_spine_state(0, 1, 3, AINFTP_STATE_MISMATCH, b);
 }
 END_TEST
