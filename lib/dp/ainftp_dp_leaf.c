@@ -294,7 +294,8 @@ ainftp_dp_leaf_result(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsi
 	}
 	__atomic_store_n(&job->up.heard_tsc, ctx->dp.now, __ATOMIC_RELAXED);
 	if (unlikely(ainftp_mstash_take(&ctx->dp.result_stash, &m, 1) != 0)) {
-		ainftp_drop(ctr, AINFTP_DROP_NOMBUF); /* the spine sends it again */
+		/* The frame's outcome (the spine sends the result again when asked). */
+		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
 		return;
 	}
 	out = rte_pktmbuf_append(m, (uint16_t)job->result_len);
@@ -325,11 +326,11 @@ ainftp_dp_leaf_heartbeat(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, u
 
 	RTE_SET_USED(widx);
 	__atomic_store_n(&job->up.heard_tsc, ctx->dp.now, __ATOMIC_RELAXED);
+	ainftp_ctr_add(&ctr->spine_heartbeats, 1); /* its outcome; an ack lost is counted apart */
 	if (unlikely(ainftp_mstash_take(&ctx->dp.result_stash, &r, 1) != 0)) {
 		ainftp_drop(ctr, AINFTP_DROP_NOMBUF);
 		return;
 	}
-	ainftp_ctr_add(&ctr->spine_heartbeats, 1);
 	ainftp_hdr_read(h, &m); /* the sequence and the spine's TSC, echoed */
 	m.type = AINFTP_MSG_HEARTBEAT_ACK;
 	m.flags = job->auth ? AINFTP_F_AUTH : 0;

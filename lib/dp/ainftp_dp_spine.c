@@ -193,9 +193,9 @@ ainftp_dp_spine_part(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsig
 	ainftp_ctr_add(&w->contribs, 1);
 	if (!ainftp_dp_slot_ready(job, s))
 		return;
-	/* No mbuf for the result: the next scan completes it. */
+	/* No mbuf for the result: the next scan completes it (the part is summed: its outcome). */
 	if (unlikely(ainftp_mstash_take(&ctx->dp.result_stash, &result, 1) != 0)) {
-		ainftp_drop(ctr, AINFTP_DROP_RESULT_NOMBUF);
+		ainftp_drop(ctr, AINFTP_DROP_NOMBUF);
 		return;
 	}
 	ainftp_dp_slot_finish(ctx, job, s, k, result, ctr);
