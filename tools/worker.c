@@ -664,17 +664,9 @@ allreduce_step(struct ainftp_client *c, const struct args *a, float *buf, uint32
 	return rc;
 }
 
-/*
- * Every step's all-reduce (buf, in place). Without --verify (pristine, a
- * second buffer) the first step's gradient is made once and copied in before
- * each step, as the Gloo bench fills its tensor: making one took 100 ms of a
- * core per 64 MB here, a worker still making its own holds every chunk of
- * the others' steps (a chunk waits for every worker), so a benchmark would
- * time the generators. With --verify each step has its own, known to all.
- */
 static int
 run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *c, float *buf,
-	  float *pristine, struct results *res)
+	  struct results *res)
 {
 	for (unsigned int s = 0; s < a->steps; s++) {
 		double t0, cpu0;
@@ -693,13 +685,7 @@ run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *
 		if (a->end_step != 0 && step >= a->end_step)
 			break;
 		res->done++;
-		if (pristine == NULL) {
-			gradient(a->seed, a->worker, step, 0, a->elems, buf);
-		} else {
-			if (res->done == 1)
-				gradient(a->seed, a->worker, step, 0, a->elems, pristine);
-			memcpy(buf, pristine, a->elems * sizeof(float));
-		}
+		gradient(a->seed, a->worker, step, 0, a->elems, buf);
 		cpu0 = ainftp_seconds(CLOCK_PROCESS_CPUTIME_ID);
 		t0 = ainftp_seconds(CLOCK_MONOTONIC);
 		rc = allreduce_step(c, a, buf, step, res);
@@ -791,7 +777,7 @@ main(int argc, char **argv)
 	struct ainftp_client *c;
 	struct results res = {0};
 	struct progress prog;
-	float *buf, *pristine = NULL;
+	float *buf;
 	int rc;
 
 	if (parse_args(argc, argv, &a) < 0)
@@ -799,25 +785,21 @@ main(int argc, char **argv)
 	if (job_geometry(&a, &g) < 0 || open_client(&a, &c) < 0)
 		return EXIT_USAGE;
 	buf = aligned_alloc(64, (a.elems * 4 + 63) / 64 * 64);
-	if (a.verify_workers == 0)
-		pristine = aligned_alloc(64, (a.elems * 4 + 63) / 64 * 64);
 	res.lat = calloc(a.steps, sizeof(double));
 	res.n_chunks = (a.elems + g.elems - 1) / g.elems;
 	res.bitmaps = calloc(res.n_chunks, sizeof(*res.bitmaps));
-	if (buf == NULL || res.lat == NULL || res.bitmaps == NULL ||
-	    (a.verify_workers == 0 && pristine == NULL)) {
+	if (buf == NULL || res.lat == NULL || res.bitmaps == NULL) {
 		fprintf(stderr, "ainftp-worker: out of memory\n");
 		return 1;
 	}
 	progress_start(&prog, &a, &g, c);
-	rc = run_steps(&a, &g, c, buf, pristine, &res);
+	rc = run_steps(&a, &g, c, buf, &res);
 	progress_stop(&prog);
 	ainftp_client_get_stats(c, &res.st);
 	ainftp_client_close(c);
 	if (rc == 0)
 		report(&a, &res);
 	free(buf);
-	free(pristine);
 	free(res.lat);
 	free(res.bitmaps);
 	return rc;
