@@ -57,11 +57,13 @@ s = '$size'.upper(); m = {'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30}
 print((int(s[:-1]) * m[s[-1]] if s[-1] in m else int(s)) // 4)")
 
 # Worker 0 alone prints progress (every 10 s, on stderr): one line per interval.
+# --same-gradient: each step all-reduces the first step's gradient, copied in, as
+# bench-gloo.py refills its tensor (the tool's generator is not what is timed).
 ainftp() { # JOB LABEL
 	local job=$1 label=$2
 	for w in 0 1 2 3; do
 		scripts/lab.sh exec --name $name -- build/tools/ainftp-worker -c config/lab.json \
-			--job "$job" --worker $w --size "$size" --steps "$steps" --json \
+			--job "$job" --worker $w --size "$size" --steps "$steps" --json --same-gradient \
 			--progress $([ $w = 0 ] && echo 10 || echo 0) \
 			>"$work/$label.$w" 2> >(sed "s/^/  $label worker $w: /" >&2) &
 	done

@@ -62,6 +62,7 @@ run() {
 	for w in 0 1 2 3; do
 		"$root/scripts/lab.sh" exec --name "$name" -- "$build/tools/ainftp-worker" -c "$cfg" \
 			--job "$job" --worker "$w" --size "$size" --steps "$steps" --json --progress 0 \
+			--same-gradient \
 			>"$work/$job.$w" 2>&1 &
 		pids+=($!)
 	done

@@ -128,6 +128,8 @@ expect_bad "$b: --size: \"99999999999999G\" is not a multiple of 4 bytes in 4..4
 expect_bad "$b: --op (sum or mean): bad value \"max\"" "$worker" "${w[@]}" --op max
 expect_bad "$b: --progress: \"nan\" is not a number in [0, 3600]" "$worker" "${w[@]}" --progress nan
 expect_bad "$b: --progress: \"-1\" is not a number in [0, 3600]" "$worker" "${w[@]}" --progress -1
+expect_bad "$b: --same-gradient with --verify: the reference is each step's own gradient" \
+	"$worker" "${w[@]}" --verify 2 --same-gradient
 expect_help "$worker"
 
 # ainftp-impair: values are refused before any interface is opened.

@@ -41,6 +41,7 @@ struct args {
 	int verify_workers; /* 0: no checking; else the job's workers 0..N-1 all take part */
 	uint64_t seed;
 	bool json;
+	bool same_gradient; /* --same-gradient: the first step's, copied in before each step */
 	double progress_s; /* 0: no progress lines */
 	char *opt[32];	   /* name=value overrides of the client options */
 	int n_opt;
@@ -76,7 +77,10 @@ usage(FILE *f)
 		   "behind)\n"
 		   "  --end-step N        stop before the job's step N, whatever --steps says\n"
 		   "                      (workers that fell behind and rejoined end with the "
-		   "others)\n" AINFTP_OPT_STD_USAGE);
+		   "others)\n"
+		   "  --same-gradient     every step sends the first step's gradient again, copied\n"
+		   "                      in (benchmarks: not with --verify, and every worker of\n"
+		   "                      the run alike)\n" AINFTP_OPT_STD_USAGE);
 }
 
 #define PROG "ainftp-worker"
@@ -180,6 +184,9 @@ parse_one(struct args *a, int ch, const char *v)
 	case 'J':
 		a->json = true;
 		return 0;
+	case 'G':
+		a->same_gradient = true;
+		return 0;
 	case 'P':
 		return ainftp_opt_real(PROG, "--progress", v, 0, 3600, false, &a->progress_s);
 	case 'p':
@@ -209,6 +216,7 @@ parse_args(int argc, char **argv, struct args *a)
 					   {"progress", required_argument, NULL, 'P'},
 					   {"pause", required_argument, NULL, 'p'},
 					   {"end-step", required_argument, NULL, 'E'},
+					   {"same-gradient", no_argument, NULL, 'G'},
 					   {NULL, 0, NULL, 0}};
 	int ch;
 
@@ -237,6 +245,11 @@ parse_args(int argc, char **argv, struct args *a)
 	if (a->config == NULL || !job_set || a->worker < 0) {
 		fprintf(stderr, "ainftp-worker: -c, --job and --worker are required\n");
 		usage(stderr);
+		return -1;
+	}
+	if (a->verify_workers > 0 && a->same_gradient) {
+		fprintf(stderr, "ainftp-worker: --same-gradient with --verify: the reference is each "
+				"step's own gradient\n");
 		return -1;
 	}
 	if (a->verify_workers > 0 && a->worker >= a->verify_workers) {
@@ -664,9 +677,17 @@ allreduce_step(struct ainftp_client *c, const struct args *a, float *buf, uint32
 	return rc;
 }
 
+/*
+ * Every step's all-reduce (buf, in place). With --same-gradient (pristine,
+ * a second buffer) the first step's gradient is made once and copied in
+ * before each step, as bench-gloo.py refills its tensor: making one costs
+ * about 100 ms of a core per 64 MB on a small VM, and a worker still making
+ * its own holds every chunk of its peers' steps (a chunk waits for every
+ * worker), so a benchmark would time the generators.
+ */
 static int
 run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *c, float *buf,
-	  struct results *res)
+	  float *pristine, struct results *res)
 {
 	for (unsigned int s = 0; s < a->steps; s++) {
 		double t0, cpu0;
@@ -685,7 +706,13 @@ run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *
 		if (a->end_step != 0 && step >= a->end_step)
 			break;
 		res->done++;
-		gradient(a->seed, a->worker, step, 0, a->elems, buf);
+		if (pristine == NULL) {
+			gradient(a->seed, a->worker, step, 0, a->elems, buf);
+		} else {
+			if (res->done == 1)
+				gradient(a->seed, a->worker, step, 0, a->elems, pristine);
+			memcpy(buf, pristine, a->elems * sizeof(float));
+		}
 		cpu0 = ainftp_seconds(CLOCK_PROCESS_CPUTIME_ID);
 		t0 = ainftp_seconds(CLOCK_MONOTONIC);
 		rc = allreduce_step(c, a, buf, step, res);
@@ -777,7 +804,7 @@ main(int argc, char **argv)
 	struct ainftp_client *c;
 	struct results res = {0};
 	struct progress prog;
-	float *buf;
+	float *buf, *pristine = NULL;
 	int rc;
 
 	if (parse_args(argc, argv, &a) < 0)
@@ -785,21 +812,25 @@ main(int argc, char **argv)
 	if (job_geometry(&a, &g) < 0 || open_client(&a, &c) < 0)
 		return EXIT_USAGE;
 	buf = aligned_alloc(64, (a.elems * 4 + 63) / 64 * 64);
+	if (a.same_gradient)
+		pristine = aligned_alloc(64, (a.elems * 4 + 63) / 64 * 64);
 	res.lat = calloc(a.steps, sizeof(double));
 	res.n_chunks = (a.elems + g.elems - 1) / g.elems;
 	res.bitmaps = calloc(res.n_chunks, sizeof(*res.bitmaps));
-	if (buf == NULL || res.lat == NULL || res.bitmaps == NULL) {
+	if (buf == NULL || res.lat == NULL || res.bitmaps == NULL ||
+	    (a.same_gradient && pristine == NULL)) {
 		fprintf(stderr, "ainftp-worker: out of memory\n");
 		return 1;
 	}
 	progress_start(&prog, &a, &g, c);
-	rc = run_steps(&a, &g, c, buf, &res);
+	rc = run_steps(&a, &g, c, buf, pristine, &res);
 	progress_stop(&prog);
 	ainftp_client_get_stats(c, &res.st);
 	ainftp_client_close(c);
 	if (rc == 0)
 		report(&a, &res);
 	free(buf);
+	free(pristine);
 	free(res.lat);
 	free(res.bitmaps);
 	return rc;
