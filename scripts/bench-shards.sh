@@ -3,8 +3,9 @@
 # One box against two shards, in the same lab and the same run: 4 ainftp-worker
 # processes all-reduce SIZE of float32 (int16 on the wire) through job 14 of
 # config/lab-shards.json (one box) and job 11 (the same job over two boxes),
-# interleaved ROUNDS times; each run's aggregate is the sum of the 4 workers'
-# float32 Gbit/s (size / median step time). Prints a line per run, then
+# interleaved ROUNDS times (each worker with --same-gradient: the generator is not
+# timed); each run's aggregate is the sum of the 4 workers' float32 Gbit/s (size /
+# median step time). Prints a line per run, then
 #
 #   bench-shards: one_box_gbps=X two_shards_gbps=Y ratio=Y/X size=S workers=4 rounds=R
 #
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
 		shift 2
 		;;
 	-h | --help)
-		sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
