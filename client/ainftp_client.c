@@ -1601,6 +1601,20 @@ client_free(struct box *c)
 	free(c);
 }
 
+
+/*
+ * The SIMD kernels a box's engine calls, capped at simd_bits: quantizing,
+ * int16 results back to floats (the sentry's kernel: the reference's bits)
+ * and the MAC's lanes.
+ */
+static void
+box_kernels(struct box *c, unsigned int simd_bits)
+{
+	ainftp_kernels_init(&c->k, ainftp_quant_select(simd_bits));
+	c->k.dequant_i16 = ainftp_sentry_select(simd_bits)->dequant_i16;
+	c->mac = ainftp_mac_select(simd_bits);
+}
+
 static int
 client_init(struct box *c, const struct ainftp_opts *o)
 {
@@ -1621,10 +1635,7 @@ client_init(struct box *c, const struct ainftp_opts *o)
 	c->ssthresh = c->window;
 	c->next_step = o->first_step;
 	c->rto_ns = (uint64_t)o->rto_us * 1000;
-	ainftp_kernels_init(&c->k, ainftp_quant_select(o->simd_bits));
-	/* int16 results back to floats in SIMD (the sentry's kernel: the reference's bits). */
-	c->k.dequant_i16 = ainftp_sentry_select(o->simd_bits)->dequant_i16;
-	c->mac = ainftp_mac_select(o->simd_bits);
+	box_kernels(c, o->simd_bits);
 	c->codec = ainftp_codec_get((unsigned int)o->encoding);
 	c->rcodec = ainftp_codec_get((unsigned int)o->result_encoding);
 	if (o->auth && ainftp_mac_key_init(&c->mk, o->key) < 0)

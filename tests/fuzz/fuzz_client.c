@@ -115,7 +115,7 @@ fz_client(uint8_t sel)
 	c->ssthresh = c->window;
 	c->next_step = o.first_step;
 	c->rto_ns = (uint64_t)o.rto_us * 1000;
-	ainftp_kernels_init(&c->k, ainftp_quant_select(o.simd_bits));
+	box_kernels(c, o.simd_bits);
 	c->codec = ainftp_codec_get((unsigned int)o.encoding);
 	c->rcodec = ainftp_codec_get((unsigned int)o.result_encoding);
 	if (o.auth && ainftp_mac_key_init(&c->mk, o.key) < 0)
@@ -247,6 +247,17 @@ fz_hello(struct box *c, const uint8_t *p, size_t len)
 	}
 }
 
+/* One datagram as receive() takes each of a batch: its header, the tags' pass, the message. */
+static void
+fz_rx(struct box *c, uint8_t *p, size_t len, const struct sockaddr_in *from, uint64_t now)
+{
+	struct rx_dgram d = {.p = p, .len = len};
+
+	rx_parse(c, &d, from);
+	rx_tags(c, &d, 1);
+	rx_one(c, &d, from, now);
+}
+
 static void
 fz_dgram(struct fz_run *run, uint8_t ctrl, const uint8_t *data, size_t len)
 {
@@ -267,7 +278,7 @@ fz_dgram(struct fz_run *run, uint8_t ctrl, const uint8_t *data, size_t len)
 	if (ctrl & FZ_HELLO)
 		fz_hello(run->c, p, len);
 	else
-		rx_one(run->c, p, len, &from, run->now);
+		fz_rx(run->c, p, len, &from, run->now);
 	/* The engine's loop: retransmit what is due, then fill the window. */
 	retransmit(run->c, run->now, &run->tx);
 	send_new(run->c, run->now, &run->tx);
