@@ -540,7 +540,8 @@ ainftp_dp_probe(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned i
 	uint16_t k = rte_be_to_cpu_16(h->slot);
 	uint64_t seq = ainftp_seq(rte_be_to_cpu_32(h->step), rte_be_to_cpu_32(h->chunk));
 	uint64_t bit = UINT64_C(1) << rte_be_to_cpu_16(h->worker);
-	const struct ainftp_slot *s = job->slots[k];
+	uint64_t desc = rte_be_to_cpu_64(h->bitmap);
+	struct ainftp_slot *s = job->slots[k];
 	enum ainftp_state_reason reason;
 
 	if (job->role == AINFTP_ROLE_SPINE) {
@@ -549,8 +550,16 @@ ainftp_dp_probe(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned i
 	}
 	ainftp_ctr_add(&ctr->probes, 1);
 	/* Before the kept result: it may be another request's. */
-	if (unlikely(ainftp_slot_desc_conflict(s, seq, rte_be_to_cpu_64(h->bitmap), true) != 0)) {
+	if (unlikely(ainftp_slot_desc_conflict(s, seq, desc, true) != 0)) {
 		reason = AINFTP_STATE_MISMATCH;
+		/*
+		 * The prober is on another request than the chunk's own (its data
+		 * was refused earlier, a newer chunk while the slot was busy): the
+		 * chunk keeps it in mind, as for a contribution, so that its own
+		 * workers' probes are told too and both sides stop.
+		 */
+		if (seq == s->seq && !s->done && desc != s->desc && s->desc_other == 0)
+			s->desc_other = desc;
 	} else if (seq == s->shadow_seq) {
 		ainftp_dp_result_resend(ctx, job, w, s, k, eth, udp, ctr);
 		return;
