@@ -1181,7 +1181,7 @@ START_TEST(test_hierarchy)
 	ck_assert_uint_eq(j->straggler.min_quorum, 2);
 	ck_assert_int_eq(j->sentry.policy, AINFTP_SENTRY_NONE);
 
-	/* An int16 job of 4096 elements at MTU 1500 needs 26 frames of 5 blocks per partial. */
+	/* At MTU 1500 a frame carries 5 blocks of a partial: the 256-element job's 8 take 2. */
 	ck_assert_uint_eq(ainftp_hier_bpp(1500), 5);
 	ck_assert_uint_eq(ainftp_hier_parts(j, 1500), 2);
 }

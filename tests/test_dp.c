@@ -1517,6 +1517,33 @@ START_TEST(chunks_of_different_collectives_are_never_summed)
 }
 END_TEST
 
+/*
+ * A worker on another request that only probes the chunk (its data was
+ * refused earlier, say while the slot was busy): it is told, and the chunk
+ * keeps its request in mind, so that the chunk's own worker is told when it
+ * probes too and both sides stop (before, only the prober was told).
+ */
+START_TEST(a_probe_of_another_request_is_remembered)
+{
+	const uint64_t x = ainftp_req_desc(1000, 0), x_mean = ainftp_req_desc(1000, 1);
+	struct ainftp_state_info si;
+	struct ainftp_msg msg;
+	struct contrib c[NW];
+	uint8_t f[256];
+
+	three(c, 1, 0);
+	c[0].desc = x;
+	send_contrib(&c[0]);
+	fixture_inject(&fx, f, (uint16_t)probe_frame_desc(f, 1, 1, 0, x_mean, keys[1]));
+	expect_state(1, 1, 0, AINFTP_STATE_MISMATCH, &msg, &si);
+	ck_assert_uint_eq(msg.bitmap, x);
+	fixture_inject(&fx, f, (uint16_t)probe_frame_desc(f, 0, 1, 0, x, keys[0]));
+	expect_state(0, 1, 0, AINFTP_STATE_MISMATCH, &msg, &si);
+	ck_assert_uint_eq(msg.bitmap, x_mean);
+	ck_assert_int_eq(fixture_unaccounted(), 0);
+}
+END_TEST
+
 /* A tagged frame of len bytes made untagged: AUTH cleared, 16 bytes shorter in UDP, IPv4, frame. */
 static size_t
 untag(uint8_t *f, size_t len)
@@ -3792,6 +3819,7 @@ main(void)
 	tcase_add_test(tc, a_hello_with_another_shard_view_is_refused);
 	tcase_add_test(tc, without_auth_results_and_replies_carry_no_tag);
 	tcase_add_test(tc, chunks_of_different_collectives_are_never_summed);
+	tcase_add_test(tc, a_probe_of_another_request_is_remembered);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("heartbeat");
 	tcase_add_checked_fixture(tc, setup, teardown);

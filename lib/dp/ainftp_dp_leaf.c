@@ -198,11 +198,14 @@ ainftp_dp_leaf_scan(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct
 		return;
 	s->up_tries++;
 	s->up_tsc = now;
-	if (s->up_sent)
+	if (s->up_sent) {
 		probe_out(ctx, job, s, k, &ctx->stats->port[job->port_idx]);
-	else
+		ainftp_ctr_add(&job->up.probes, 1);
+	} else {
+		/* Nothing went (no MAC for the spine then): all of it, or an ARP request again. */
 		partial_out(ctx, job, s, k, 0, &ctx->stats->port[job->port_idx]);
-	ainftp_ctr_add(&job->up.probes, 1);
+		ainftp_ctr_add(&job->up.resent, 1);
+	}
 }
 
 void
@@ -244,9 +247,8 @@ static enum ainftp_bad
 result_judge(const struct ainftp_dp_job *job, const struct ainftp_slot *s,
 	     const struct ainftp_hdr *h, size_t udp_len)
 {
-	uint64_t bitmap = rte_be_to_cpu_64(h->bitmap), mine = 0;
+	uint64_t bitmap = rte_be_to_cpu_64(h->bitmap), mine = job->leaf_workers[job->up.leaf];
 	unsigned int count = h->contributors;
-	uint16_t i;
 
 	if (h->encoding != job->rcodec->enc)
 		return AINFTP_BAD_ENCODING;
@@ -261,9 +263,6 @@ result_judge(const struct ainftp_dp_job *job, const struct ainftp_slot *s,
 	if ((h->flags & AINFTP_F_AUTH) &&
 	    !ainftp_result_verify(&job->up.key, (uint8_t *)(uintptr_t)h, udp_len))
 		return AINFTP_BAD_TAG;
-	for (i = 0; i < AINFTP_MAX_WORKERS; i++)
-		if (job->worker_idx[i] != AINFTP_DP_NO_WORKER)
-			mine |= UINT64_C(1) << i;
 	if ((bitmap & mine) != s->incl || count != (unsigned int)__builtin_popcountll(bitmap))
 		return AINFTP_BAD_VALUE;
 	return AINFTP_OK;

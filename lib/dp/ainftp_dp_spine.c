@@ -100,7 +100,7 @@ leaf_first(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_s
 {
 	uint64_t step = s->seq >> 32;
 
-	if (s->wbitmap == 0 && s->count == 0 && s->bitmap == 0) {
+	if (s->bitmap == 0) { /* the chunk's first part, of any leaf */
 		s->first_tsc = ctx->dp.now;
 		if (step > job->max_step)
 			__atomic_store_n(&job->max_step, step, __ATOMIC_RELAXED);

@@ -112,8 +112,8 @@ struct ainftp_dp_upstream {
 	uint64_t heard_tsc;  /* the spine's last packet that passed its checks (0: none) */
 	uint64_t oldest_tsc; /* the oldest partial waiting at the last scan (0: none) */
 	uint64_t partials;   /* partial sums sent (each of several frames) */
-	uint64_t probes;     /* rtos: a PROBE of the chunk (or its parts, no MAC before) */
-	uint64_t resent;     /* partial sums sent again, in part or whole */
+	uint64_t probes;     /* PROBEs of a partial sum's chunk, after its rto */
+	uint64_t resent;     /* partial sums sent again: parts a STATE missing named, or whole */
 	uint64_t results;    /* results taken from the spine */
 	uint64_t arp_sent;   /* ARP requests for the spine */
 };
