@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "ainftp_client_private.h"
+#include "ainftp_client_xdp.h"
 #include "ainftp_mac.h"
 #include "ainftp_quant.h"
 #include "ainftp_sentry.h"
@@ -61,6 +62,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 /* A timeout's message, behind a sharded box's name. */
 #define ERRLEN 448
 #define CWND_INIT 16 /* chunks: the congestion window's start, as TCP's IW10 or so */
+/* With AF_XDP, the kernel socket is read when poll says so, and at least this often. */
+#define XDP_SOCKET_EVERY 64
 
 /* ------------------------------------------------------------ errors */
 
@@ -220,7 +223,11 @@ struct box {
 	uint64_t upstream_ns; /* the box last said our data waits for its spine (0: never) */
 	uint64_t srtt_ns, rttvar_ns, rto_ns;
 	bool gso;
-	float *pad; /* the last, short chunk, zero-padded */
+	struct ainftp_xdp *xdp; /* NULL: UDP sockets alone */
+	bool fd_ready;		/* with xdp: poll saw the kernel socket readable */
+	uint32_t loops;
+	struct ainftp_client_xdp_stats xst, xpub; /* the engine's, the published */
+	float *pad;				  /* the last, short chunk, zero-padded */
 	uint8_t *rx;
 	struct ainftp_client_stats st;
 };
@@ -655,6 +662,27 @@ union gso_cmsg {
  * its retransmission timer.
  */
 static int
+tx_flush_xdp(struct box *c, struct txbatch *b)
+{
+	const uint8_t *pl[TX_MAX];
+	uint16_t port[TX_MAX];
+	int sent;
+
+	for (uint32_t i = 0; i < b->n; i++) {
+		pl[i] = c->slot[b->slot[i]].pkt;
+		port[i] = htons((uint16_t)(c->o.port + slot_lane(c, b->slot[i])));
+	}
+	sent = ainftp_xdp_send(c->xdp, pl, port, c->pkt_len, b->n);
+	b->n = 0;
+	if (sent < 0)
+		return -1;
+	c->st.packets_sent += (uint64_t)sent;
+	c->st.bytes_sent += (uint64_t)sent * c->pkt_len;
+	c->xst.sent += (uint64_t)sent;
+	return 0;
+}
+
+static int
 tx_flush(struct box *c, struct txbatch *b)
 {
 	struct mmsghdr mm[TX_MAX];
@@ -665,6 +693,8 @@ tx_flush(struct box *c, struct txbatch *b)
 	int sent;
 
 	tx_tags(c, b);
+	if (c->xdp != NULL)
+		return tx_flush_xdp(c, b);
 	if (c->gso) {
 		segs_max = (uint32_t)(GSO_MAX_BYTES / c->pkt_len);
 		segs_max = segs_max > GSO_MAX_SEGS ? GSO_MAX_SEGS : segs_max;
@@ -1286,6 +1316,49 @@ read_errqueue(struct box *c)
 	return 0;
 }
 
+/* A batch of datagrams, headers first, then every tag at once, then each message. */
+static void
+rx_batch(struct box *c, struct rx_dgram *d, const struct sockaddr_in *from, int n, uint64_t now)
+{
+	rx_tags(c, d, n);
+	for (int i = 0; i < n; i++)
+		rx_one(c, &d[i], &from[i], now);
+}
+
+/* What the AF_XDP socket's RX ring holds, as receive() takes the kernel socket's. */
+static int
+receive_xdp(struct box *c, uint64_t now)
+{
+	struct ainftp_xdp_dgram x[BATCH];
+	struct sockaddr_in from[BATCH];
+	struct rx_dgram d[BATCH];
+	int any = 0;
+
+	for (int rounds = 0; rounds < 8; rounds++) {
+		uint64_t bad = c->xst.bad;
+		unsigned int got = ainftp_xdp_recv(c->xdp, x, BATCH, &c->xst.bad);
+
+		for (unsigned int i = 0; i < got; i++) {
+			from[i] = (struct sockaddr_in){.sin_family = AF_INET,
+						       .sin_port = x[i].from_port,
+						       .sin_addr.s_addr = x[i].from};
+			d[i].p = x[i].p;
+			d[i].len = x[i].len;
+			rx_parse(c, &d[i], &from[i]);
+		}
+		rx_batch(c, d, from, (int)got, now);
+		ainftp_xdp_rx_done(c->xdp);
+		c->xst.received += got;
+		got += (unsigned int)(c->xst.bad - bad);
+		if (got == 0)
+			break;
+		any = 1;
+		if (got < BATCH)
+			break;
+	}
+	return any;
+}
+
 /* Take what has arrived, without waiting. 1: something did; 0: nothing; -1: failed. */
 static int
 receive(struct box *c, uint64_t now)
@@ -1296,6 +1369,13 @@ receive(struct box *c, uint64_t now)
 	struct rx_dgram d[BATCH];
 	int got, any = 0;
 
+	if (c->xdp != NULL) {
+		any = receive_xdp(c, now);
+		/* The kernel socket has the join's late answers and what the program passes. */
+		if (!c->fd_ready && ++c->loops % XDP_SOCKET_EVERY != 0)
+			return any;
+		c->fd_ready = false;
+	}
 	for (int rounds = 0; rounds < 8; rounds++) {
 		for (int i = 0; i < BATCH; i++) {
 			iov[i].iov_base = c->rx + (size_t)i * RX_BUF;
@@ -1318,7 +1398,6 @@ receive(struct box *c, uint64_t now)
 			fail_errno(c, "receive", icmp != 0 ? icmp : err);
 			return -1;
 		}
-		/* Headers, then every tag of the batch at once, then each message. */
 		for (int i = 0; i < got; i++) {
 			d[i].p = iov[i].iov_base;
 			d[i].len = mm[i].msg_len;
@@ -1328,9 +1407,7 @@ receive(struct box *c, uint64_t now)
 			else
 				c->st.bad_packets++;
 		}
-		rx_tags(c, d, got);
-		for (int i = 0; i < got; i++)
-			rx_one(c, &d[i], &from[i], now);
+		rx_batch(c, d, from, got, now);
 		any = 1;
 		if (got < BATCH)
 			break;
@@ -1358,14 +1435,17 @@ next_deadline(const struct box *c, uint64_t now)
 static int
 wait_io(struct box *c, uint64_t until, uint64_t now)
 {
-	struct pollfd pf[2] = {{.fd = c->fd, .events = POLLIN},
-			       {.fd = c->wake_fd, .events = POLLIN}};
+	struct pollfd pf[3] = {
+		{.fd = c->fd, .events = POLLIN},
+		{.fd = c->wake_fd, .events = POLLIN},
+		{.fd = c->xdp != NULL ? ainftp_xdp_fd(c->xdp) : -1, .events = POLLIN}};
 	uint64_t d = until > now ? until - now : 0;
 	struct timespec ts = {.tv_sec = (time_t)(d / 1000000000u),
 			      .tv_nsec = (long)(d % 1000000000u)};
 
-	if (ppoll(pf, 2, &ts, NULL) < 0 && errno != EINTR)
+	if (ppoll(pf, 3, &ts, NULL) < 0 && errno != EINTR)
 		return -1;
+	c->fd_ready = (pf[0].revents & POLLIN) != 0;
 	if (pf[1].revents & POLLIN) {
 		uint64_t v;
 
@@ -1391,6 +1471,7 @@ publish_stats(struct box *c)
 	c->st.rto_us = c->rto_ns / 1000;
 	pthread_mutex_lock(&c->mu);
 	c->pub = c->st;
+	c->xpub = c->xst;
 	c->pub_next_step = c->next_step;
 	pthread_mutex_unlock(&c->mu);
 }
@@ -1588,6 +1669,7 @@ client_alloc(struct box *c)
 static void
 client_free(struct box *c)
 {
+	ainftp_xdp_close(c->xdp);
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->wake_fd >= 0)
@@ -1600,7 +1682,6 @@ client_free(struct box *c)
 	ainftp_client_wipe(c, sizeof(*c));
 	free(c);
 }
-
 
 /*
  * The SIMD kernels a box's engine calls, capped at simd_bits: quantizing,
@@ -1664,6 +1745,34 @@ client_join(struct box *c)
 	return rc;
 }
 
+/*
+ * AF_XDP after the join: the join over the kernel socket has resolved the
+ * appliance's MAC, which the frames need. Where it cannot be had, one line
+ * says why and the engine stays on UDP.
+ */
+static void
+client_xdp(struct box *c)
+{
+	char why[256], ip[INET_ADDRSTRLEN];
+	size_t res = c->result_len + (c->o.auth ? AINFTP_TAG_LEN : 0);
+	struct ainftp_xdp_params p = {.local = c->o.bind,
+				      .port = htons(c->local_port),
+				      .peer = c->o.appliance,
+				      .dgram_max = c->pkt_len > res ? c->pkt_len : res};
+
+	c->xdp = ainftp_xdp_open(&p, why, sizeof(why));
+	if (c->xdp == NULL) {
+		fprintf(stderr,
+			"ainftp: AF_XDP not used by worker %d of job %u to %s: %s; using UDP\n",
+			c->o.worker, c->o.job, addr_str(c->o.appliance, ip, sizeof(ip)), why);
+		return;
+	}
+	c->gso = false; /* frames of one datagram each, in batches of the ring */
+	c->xst.boxes = 1;
+	c->xst.native = ainftp_xdp_native(c->xdp);
+	c->xpub = c->xst;
+}
+
 int
 ainftp_box_open(const struct ainftp_opts *o, struct box **out)
 {
@@ -1679,6 +1788,8 @@ ainftp_box_open(const struct ainftp_opts *o, struct box **out)
 	rc = client_init(c, o);
 	if (rc == 0)
 		rc = client_join(c);
+	if (rc == 0 && o->xdp)
+		client_xdp(c);
 	if (rc == 0 && (errno = pthread_create(&c->thread, NULL, engine, c)) != 0)
 		rc = sys_err("pthread_create");
 	if (rc < 0) {
@@ -1713,6 +1824,14 @@ ainftp_box_stats(struct box *c, struct ainftp_client_stats *s)
 {
 	pthread_mutex_lock(&c->mu);
 	*s = c->pub;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+ainftp_box_xdp_stats(struct box *c, struct ainftp_client_xdp_stats *s)
+{
+	pthread_mutex_lock(&c->mu);
+	*s = c->xpub;
 	pthread_mutex_unlock(&c->mu);
 }
 

@@ -115,6 +115,12 @@ const char *ainftp_status_name(int status);
  *   timeout_ms       fail when no result arrives for this long (5000)
  *   sockbuf          socket buffer bytes, each way (4194304)
  *   gso              UDP GSO and GRO: auto, on, off (auto: where the kernel has them)
+ *   xdp              on/off (off): DATA out and results in through an AF_XDP socket
+ *                    of the worker's interface, bypassing the kernel's UDP stack
+ *                    (root or CAP_NET_ADMIN+CAP_BPF; datagrams under ~3.7 KB; one
+ *                    AF_XDP worker per interface). Where it cannot be had, the
+ *                    client says why in one line on stderr and uses UDP
+ *                    (docs/CLIENT.md, "AF_XDP")
  *   simd_bits        widest SIMD for quantizing: 512, 256 or 0 (512)
  *
  * Joining: ainftp_client_open() sends the appliance a HELLO with the job's
@@ -218,6 +224,20 @@ struct ainftp_client_stats {
 };
 
 int ainftp_client_get_stats(struct ainftp_client *c, struct ainftp_client_stats *s);
+
+/*
+ * What went through AF_XDP (option xdp), over the job's boxes: all zero when
+ * the client uses UDP sockets alone. Since ABI 2's version node 2.1.
+ */
+struct ainftp_client_xdp_stats {
+	uint64_t boxes;	   /* the job's boxes this client reaches through AF_XDP */
+	uint64_t native;   /* of which with the XDP program in the driver (else generic XDP) */
+	uint64_t sent;	   /* DATA datagrams sent through an AF_XDP socket */
+	uint64_t received; /* datagrams taken from its RX ring */
+	uint64_t bad;	   /* frames on its RX ring that were not a datagram for this worker */
+};
+
+int ainftp_client_get_xdp_stats(struct ainftp_client *c, struct ainftp_client_xdp_stats *s);
 
 #ifdef __cplusplus
 }

@@ -98,6 +98,20 @@ parse_bool(const char *name, const char *v, bool *out)
 	return 0;
 }
 
+/* on/off, or as parse_bool. */
+static int
+parse_onoff(const char *name, const char *v, bool *out)
+{
+	if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+		*out = v[1] == 'n';
+		return 0;
+	}
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "false") == 0 ||
+	    strcmp(v, "0") == 0)
+		return parse_bool(name, v, out);
+	return bad(name, v, "is not on or off");
+}
+
 static int
 parse_ipv4(const char *name, const char *v, uint32_t *out)
 {
@@ -303,6 +317,8 @@ set_one(struct ainftp_opts *o, const char *n, const char *v)
 		return parse_u32(n, v, 65536, 1u << 30, &o->sockbuf);
 	if (strcmp(n, "gso") == 0)
 		return parse_gso(n, v, &o->gso);
+	if (strcmp(n, "xdp") == 0)
+		return parse_onoff(n, v, &o->xdp);
 	if (strcmp(n, "simd_bits") == 0) {
 		if (parse_u32(n, v, 0, 512, &u) < 0)
 			return AINFTP_E_INVAL;

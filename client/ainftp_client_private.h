@@ -49,6 +49,7 @@ struct ainftp_opts {
 	uint32_t timeout_ms;
 	uint32_t sockbuf;
 	int gso; /* enum ainftp_gso_mode */
+	bool xdp; /* AF_XDP where it can be had (ainftp_client_xdp.h), else UDP and one line */
 	uint32_t simd_bits;
 };
 
@@ -101,6 +102,7 @@ void ainftp_box_close(struct box *c);
 uint16_t ainftp_box_local_port(const struct box *c);
 /* What the engine last published: its stats, the step of its next request. */
 void ainftp_box_stats(struct box *c, struct ainftp_client_stats *s);
+void ainftp_box_xdp_stats(struct box *c, struct ainftp_client_xdp_stats *s);
 uint32_t ainftp_box_next_step(struct box *c);
 
 /*

@@ -438,3 +438,24 @@ ainftp_client_get_stats(struct ainftp_client *c, struct ainftp_client_stats *s)
 	}
 	return 0;
 }
+
+int
+ainftp_client_get_xdp_stats(struct ainftp_client *c, struct ainftp_client_xdp_stats *s)
+{
+	struct ainftp_client_xdp_stats t;
+
+	if (c == NULL || s == NULL)
+		return ainftp_client_seterr_status(AINFTP_E_INVAL,
+						   "ainftp_client_get_xdp_stats: client and stats "
+						   "are required (got NULL)");
+	memset(s, 0, sizeof(*s));
+	for (unsigned int b = 0; b < c->n_boxes; b++) {
+		ainftp_box_xdp_stats(c->box[b], &t);
+		s->boxes += t.boxes;
+		s->native += t.native;
+		s->sent += t.sent;
+		s->received += t.received;
+		s->bad += t.bad;
+	}
+	return 0;
+}

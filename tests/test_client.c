@@ -1363,6 +1363,8 @@ static const struct {
 	{"bind_port", "65536"},
 	{"auth", "yes"},
 	{"gso", "maybe"},
+	{"xdp", "auto"},
+	{"xdp", "yes"},
 	{"simd_bits", "128"},
 	{"lanes", "0"},
 	{"lanes", "17"},
@@ -1412,6 +1414,10 @@ static const struct {
 	{"auth", "true"},
 	{"gso", "off"},
 	{"gso", "on"},
+	{"xdp", "on"},
+	{"xdp", "off"},
+	{"xdp", "true"},
+	{"xdp", "0"},
 	{"simd_bits", "0"},
 	{"simd_bits", "256"},
 	{"lanes", "16"},
@@ -2365,6 +2371,53 @@ START_TEST(reduce_many_chunks)
 	fake_free(f);
 	free(x);
 	free(want);
+}
+END_TEST
+
+/*
+ * xdp=on where AF_XDP cannot be had (loopback is not Ethernet): one line on
+ * stderr that says why, then the all-reduce over UDP, exact.
+ */
+START_TEST(xdp_falls_back_to_udp_with_one_line)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	struct ainftp_client_xdp_stats xs;
+	const size_t n = 5 * ELEMS + 1;
+	float x[5 * ELEMS + 1], want[5 * ELEMS + 1];
+	char err[1024] = "", *nl;
+	int saved = dup(STDERR_FILENO), pipefd[2];
+	ssize_t got;
+
+	ck_assert_int_eq(pipe(pipefd), 0);
+	fake_start(f);
+	fflush(stderr);
+	dup2(pipefd[1], STDERR_FILENO);
+	c = OPEN(f, "xdp", "on", NULL);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(pipefd[1]);
+	got = read(pipefd[0], err, sizeof(err) - 1);
+	close(pipefd[0]);
+	ck_assert_int_gt(got, 0);
+	nl = strchr(err, '\n');
+	ck_assert_msg(nl != NULL && nl[1] == '\0', "not one line: %s", err);
+	ck_assert_msg(strncmp(err, "ainftp: AF_XDP not used by worker", 33) == 0, "%s", err);
+	ck_assert_msg(strstr(err, "is not an Ethernet interface") != NULL ||
+			      strstr(err, "this build of the client has none") != NULL,
+		      "%s", err);
+	ck_assert_msg(strstr(err, "; using UDP") != NULL, "%s", err);
+	fill(x, n, 41);
+	memcpy(want, x, sizeof(x));
+	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(x, want, n);
+	ck_assert_int_eq(ainftp_client_get_xdp_stats(c, &xs), 0);
+	ck_assert_uint_eq(xs.boxes + xs.sent + xs.received, 0);
+	ck_assert_int_eq(ainftp_client_get_xdp_stats(NULL, &xs), AINFTP_E_INVAL);
+	ck_assert_int_eq(ainftp_client_get_xdp_stats(c, NULL), AINFTP_E_INVAL);
+	ainftp_client_close(c);
+	fake_free(f);
 }
 END_TEST
 
@@ -3881,6 +3934,7 @@ client_suite(void)
 	tcase_add_test(reduce, reduce_mean_exact);
 	tcase_add_loop_test(reduce, reduce_partial_chunk, 0,
 			    sizeof(odd_sizes) / sizeof(odd_sizes[0]));
+	tcase_add_test(reduce, xdp_falls_back_to_udp_with_one_line);
 	tcase_add_loop_test(reduce, reduce_many_chunks, 0,
 			    sizeof(gso_modes) / sizeof(gso_modes[0]));
 	tcase_add_loop_test(reduce, reduce_window, 0, sizeof(windows) / sizeof(windows[0]));

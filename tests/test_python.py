@@ -462,6 +462,9 @@ class ApiTest(unittest.TestCase):
                 self.assertRaises(exc, c.allreduce, buf)
         self.assertRaises(ValueError, c.allreduce, x, op="max")
         self.assertEqual(c.stats()["packets_sent"], 0)
+        # UDP sockets alone (option xdp off): nothing through AF_XDP.
+        self.assertEqual(c.xdp_stats(), {"boxes": 0, "native": 0, "sent": 0, "received": 0,
+                                         "bad": 0})
 
     def test_misaligned_array(self):
         """an array at an odd byte address: ValueError, never a misaligned load"""

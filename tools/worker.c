@@ -649,6 +649,7 @@ struct results {
 	double cpu_s;  /* in the all-reduce calls only: the client's cost, all threads */
 	double wall_s; /* their wall time */
 	struct ainftp_client_stats st;
+	struct ainftp_client_xdp_stats xst;
 };
 
 static void
@@ -768,7 +769,8 @@ report(const struct args *a, struct results *r)
 		       "\"cpu_s\":%.3f,\"wall_s\":%.3f,\"tx_gbps_per_core\":%s,"
 		       "\"rx_gbps_per_core\":%s,\"srtt_us\":%llu,\"first_sends\":%llu,"
 		       "\"checked\":%llu,\"probes\":%llu,\"chunks_skipped\":%llu,"
-		       "\"requests_skipped\":%llu,\"bad_tags\":%llu}\n",
+		       "\"requests_skipped\":%llu,\"bad_tags\":%llu,\"xdp_sent\":%llu,"
+		       "\"xdp_received\":%llu,\"xdp_native\":%llu}\n",
 		       a->worker, a->job, a->elems, r->done, json_num(b_med, sizeof(b_med), med, 6),
 		       json_num(b_gbps, sizeof(b_gbps), gbps, 3),
 		       (unsigned long long)r->st.retransmits, (unsigned long long)r->st.dup_results,
@@ -782,7 +784,8 @@ report(const struct args *a, struct results *r)
 		       (unsigned long long)r->st.chunks, (unsigned long long)r->checked,
 		       (unsigned long long)r->st.probes, (unsigned long long)r->st.chunks_skipped,
 		       (unsigned long long)r->st.requests_skipped,
-		       (unsigned long long)r->st.bad_tags);
+		       (unsigned long long)r->st.bad_tags, (unsigned long long)r->xst.sent,
+		       (unsigned long long)r->xst.received, (unsigned long long)r->xst.native);
 		return;
 	}
 	printf("worker %d: %u steps of %zu elements: median %.1f ms, %.2f Gbit/s; "
@@ -791,6 +794,10 @@ report(const struct args *a, struct results *r)
 	       a->worker, r->done, a->elems, med * 1e3, gbps, (unsigned long long)r->st.retransmits,
 	       (unsigned long long)r->st.dup_results, (unsigned long long)r->st.srtt_us,
 	       per_core_tx, per_core_rx);
+	if (r->xst.boxes > 0)
+		printf("  AF_XDP (%s): %llu datagrams sent, %llu received\n",
+		       r->xst.native == r->xst.boxes ? "native" : "generic",
+		       (unsigned long long)r->xst.sent, (unsigned long long)r->xst.received);
 	if (a->verify_workers > 0)
 		printf("  verified: %llu elements, bit for bit and within the error bound\n",
 		       (unsigned long long)r->checked);
@@ -826,6 +833,7 @@ main(int argc, char **argv)
 	rc = run_steps(&a, &g, c, buf, pristine, &res);
 	progress_stop(&prog);
 	ainftp_client_get_stats(c, &res.st);
+	ainftp_client_get_xdp_stats(c, &res.xst);
 	ainftp_client_close(c);
 	if (rc == 0)
 		report(&a, &res);

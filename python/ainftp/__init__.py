@@ -69,6 +69,13 @@ class _Stats(ctypes.Structure):
     _fields_ = [(name, ctypes.c_uint64) for name in _STATS_FIELDS]
 
 
+_XDP_STATS_FIELDS = ("boxes", "native", "sent", "received", "bad")
+
+
+class _XdpStats(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint64) for name in _XDP_STATS_FIELDS]
+
+
 class Error(Exception):
     """A failure reported by the client library.
 
@@ -146,6 +153,7 @@ def _declare(lib):
         "ainftp_req_error": (cp, [p]),
         "ainftp_req_free": (None, [p]),
         "ainftp_client_get_stats": (i, [p, ctypes.POINTER(_Stats)]),
+        "ainftp_client_get_xdp_stats": (i, [p, ctypes.POINTER(_XdpStats)]),
     }
     for name, (restype, argtypes) in protos.items():
         fn = getattr(lib, name)
@@ -417,6 +425,14 @@ class Client:
         with self._lock:
             _check(_lib().ainftp_client_get_stats(self._live(), ctypes.byref(s)))
         return {name: getattr(s, name) for name in _STATS_FIELDS}
+
+    def xdp_stats(self):
+        """What went through AF_XDP (option xdp; struct ainftp_client_xdp_stats) as a dict:
+        all zero when the client uses UDP sockets alone."""
+        s = _XdpStats()
+        with self._lock:
+            _check(_lib().ainftp_client_get_xdp_stats(self._live(), ctypes.byref(s)))
+        return {name: getattr(s, name) for name in _XDP_STATS_FIELDS}
 
     @property
     def local_port(self):
