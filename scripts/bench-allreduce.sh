@@ -18,17 +18,28 @@
 #            send ceiling (sender in the workers' namespace), box to workers the
 #            receive ceiling (receiver in the workers' namespace), as the client
 #            sends and receives there.
+#   AF_XDP   then the lab again with --xdp (a veth of MTU 3500 per worker address):
+#            4 ainftp-worker processes on job 31 of config/lab.json (int16, 1712
+#            elements: 3472-byte datagrams, the most MTU 3500 takes), once with
+#            --opt xdp=on (the client's AF_XDP path: "ainftp-int16 xdp") and once
+#            without (kernel UDP at the same datagram size, the fair comparison:
+#            "ainftp-int16 udp@3500"). A failure there (an up, a worker) is printed
+#            and leaves the xdp_ keys nan; the rest of the bench stands.
 # Prints each one's median step time and the ratio to Gloo, the retransmissions
 # per chunk (DATA datagrams sent again / chunks, each sent once first), and UDP
 # payload Gbit/s per core of CPU time, sent and received (the client's: the
 # medians over the 4 workers). On a machine of a few cores the workers, the
 # appliance and the kernel's tap share them: compare ratios, not absolute numbers.
 # The last line is one summary, KEY=VALUE separated by spaces (the client's
-# figures from the int16 run; xdp_ is nan until there is an AF_XDP path).
-# Usage: scripts/bench-allreduce.sh [--size 64M] [--steps 5] [--quick] [--idle-us US]
+# figures from the int16 run; xdp_tx_gbps_per_core and xdp_rx_gbps_per_core the
+# medians over the workers of the AF_XDP run, only if every worker sent and
+# received over AF_XDP (xdp_sent and xdp_received above 0), else nan and a line
+# saying why: a worker's "ainftp: AF_XDP" line when it fell back to kernel UDP).
+# Usage: scripts/bench-allreduce.sh [--size 64M] [--steps 5] [--quick] [--idle-us US] [--no-xdp]
 #   --quick   8M and 2 steps (a minute or so), unless --size or --steps follow it
 #   --idle-us the app sleeps US microseconds when its polls come back empty (lab.sh
 #             --idle-us): its core is the workers' and the kernel's while idle
+#   --no-xdp  without the AF_XDP lab and its two runs (the xdp_ keys nan)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,13 +47,16 @@ size=64M
 steps=5
 raw_time=2 # seconds each way of the raw UDP ceiling
 idle_us=0  # the app's idle mode (lab.sh --idle-us): 0 busy-polls
+xdp=1      # the AF_XDP lab's runs (--no-xdp: none)
+xdp_job=31 # config/lab.json: int16, 1712 elements, the most that fits MTU 3500
 while [ $# -gt 0 ]; do
 	case $1 in
 	--size) size=$2; shift 2 ;;
 	--steps) steps=$2; shift 2 ;;
 	--quick) size=8M steps=2 raw_time=1; shift ;;
 	--idle-us) idle_us=$2; shift 2 ;;
-	*) echo "usage: $0 [--size N[K|M|G]] [--steps N] [--quick] [--idle-us US]" >&2; exit 2 ;;
+	--no-xdp) xdp=; shift ;;
+	*) echo "usage: $0 [--size N[K|M|G]] [--steps N] [--quick] [--idle-us US] [--no-xdp]" >&2; exit 2 ;;
 	esac
 done
 
@@ -59,13 +73,21 @@ print((int(s[:-1]) * m[s[-1]] if s[-1] in m else int(s)) // 4)")
 # Worker 0 alone prints progress (every 10 s, on stderr): one line per interval.
 # --same-gradient: each step all-reduces the first step's gradient, copied in, as
 # bench-gloo.py refills its tensor (the tool's generator is not what is timed).
-ainftp() { # JOB LABEL
+# Each worker's stderr goes on to ours and into LABEL.W.err, its exit status into
+# LABEL.W.rc: the AF_XDP runs are judged by them (a worker that fell back says so).
+ainftp() { # JOB LABEL [WORKER-ARGS...]
 	local job=$1 label=$2
+	shift 2
 	for w in 0 1 2 3; do
-		scripts/lab.sh exec --name $name -- build/tools/ainftp-worker -c config/lab.json \
-			--job "$job" --worker $w --size "$size" --steps "$steps" --json --same-gradient \
-			--progress $([ $w = 0 ] && echo 10 || echo 0) \
-			>"$work/$label.$w" 2> >(sed "s/^/  $label worker $w: /" >&2) &
+		(
+			rc=0
+			scripts/lab.sh exec --name $name -- build/tools/ainftp-worker -c config/lab.json \
+				--job "$job" --worker $w --size "$size" --steps "$steps" --json --same-gradient \
+				--progress $([ $w = 0 ] && echo 10 || echo 0) "$@" 2>&1 >"$work/$label.$w" |
+				tee "$work/$label.$w.err" | sed "s/^/  $label worker $w: /" >&2 ||
+				rc=${PIPESTATUS[0]}
+			echo "$rc" >"$work/$label.$w.rc"
+		) &
 	done
 	wait
 	cat "$work/$label".[0-3] >"$work/$label.json"
@@ -122,51 +144,119 @@ gloo gloo-lab-up ip netns exec $name-wk
 scripts/lab.sh down --name $name >/dev/null
 gloo gloo-alone
 
+# The AF_XDP lab: the same job over AF_XDP and over kernel UDP, in one lab. Until
+# the client has the path, its workers refuse --opt xdp=on: printed, xdp_ nan.
+if [ -n "$xdp" ]; then
+	if scripts/lab.sh up --name $name --xdp --idle-us "$idle_us" >"$work/xdp-up.out" 2>&1; then
+		ainftp $xdp_job ainftp-int16-xdp --opt xdp=on
+		ainftp $xdp_job ainftp-int16-udp3500
+		scripts/lab.sh down --name $name >/dev/null ||
+			echo "bench-allreduce: lab.sh down after the AF_XDP runs failed" >&2
+	else
+		echo "bench-allreduce: lab.sh up --xdp failed: $(tail -n 3 "$work/xdp-up.out")" >&2
+		echo "lab.sh up --xdp failed (above)" >"$work/xdp-skipped"
+	fi
+else
+	echo "--no-xdp" >"$work/xdp-skipped"
+fi
+
 /usr/bin/python3 - "$work" <<'PY'
-import json, statistics, sys
+import json, os, statistics, sys
 d = sys.argv[1]
 def load(label):
     return [json.loads(l) for l in open("%s/%s.json" % (d, label)) if l.strip()]
+def load_run(label):
+    """An AF_XDP lab run: its 4 workers' JSON, or None and why not."""
+    ws = []
+    for w in range(4):
+        stem = "%s/%s.%d" % (d, label, w)
+        rc = open(stem + ".rc").read().strip()
+        err = [l for l in open(stem + ".err").read().splitlines() if l.strip()]
+        lines = [l for l in open(stem) if l.startswith("{")]
+        if rc != "0" or not lines:
+            return None, "worker %d exit %s: %s" % (w, rc, err[-1] if err else "no output")
+        ws.append((json.loads(lines[-1]), err))
+    return ws, None
 base = load("gloo-lab-up")[0]["median_s"]
 alone = load("gloo-alone")[0]["median_s"]
 raw_tx, raw_tx_peer = load("raw-tx.send")[0], load("raw-tx.recv")[0]
 raw_rx, raw_rx_peer = load("raw-rx.recv")[0], load("raw-rx.send")[0]
-print("%-16s %12s %10s %12s %10s %22s %9s" % ("", "median ms", "vs gloo", "retransmits",
+print("%-22s %12s %10s %12s %10s %22s %9s" % ("", "median ms", "vs gloo", "retransmits",
       "retx/chunk", "Gbit/s per core tx/rx", "cpu busy"))
 res, all_retx, all_first = {}, 0, 0
-for label in ("ainftp-float32", "ainftp-int16", "ainftp-int8"):
-    ws = load(label)
+def row(name, ws):
     # A collective ends for everyone with its slowest worker.
     med = max(w["median_s"] for w in ws)
     retx = sum(w["retransmits"] for w in ws)
     first = sum(w["first_sends"] for w in ws)
-    all_retx, all_first = all_retx + retx, all_first + first
     tx = statistics.median(w["tx_gbps_per_core"] for w in ws)
     rx = statistics.median(w["rx_gbps_per_core"] for w in ws)
     # The share of its wall time a worker's threads were on a CPU: low, and the
     # client waits on the path or its timers rather than computing.
     busy = statistics.median(w["cpu_s"] / w["wall_s"] for w in ws)
-    res[label] = (med, tx, rx)
-    print("%-16s %12.1f %9.2fx %12d %10.4f %11.2f / %-5.2f %8.0f%%" % (label, med * 1e3,
+    print("%-22s %12.1f %9.2fx %12d %10.4f %11.2f / %-5.2f %8.0f%%" % (name, med * 1e3,
           base / med, retx, retx / first, tx, rx, busy * 100))
-print("%-16s %12.1f %9.2fx" % ("gloo (lab up)", base * 1e3, 1.0))
-print("%-16s %12.1f %9.2fx" % ("gloo (alone)", alone * 1e3, base / alone))
+    return med, tx, rx, retx, first
+for label in ("ainftp-float32", "ainftp-int16", "ainftp-int8"):
+    med, tx, rx, retx, first = row(label, load(label))
+    all_retx, all_first = all_retx + retx, all_first + first
+    res[label] = (med, tx, rx)
+# The AF_XDP lab's runs (job 31, MTU 3500): over AF_XDP, and over kernel UDP.
+xdp_tx = xdp_rx = float("nan")
+skipped = os.path.exists("%s/xdp-skipped" % d)
+if skipped:
+    why = "not run: " + open("%s/xdp-skipped" % d).read().strip()
+else:
+    runs = {}
+    for label, name in (("ainftp-int16-xdp", "ainftp-int16 xdp"),
+                        ("ainftp-int16-udp3500", "ainftp-int16 udp@3500")):
+        ws, err = load_run(label)
+        runs[label] = (ws, err)
+        if ws is None:
+            print("%-22s %12s  %s" % (name, "failed", err))
+        else:
+            row(name, [w for w, _ in ws])
+    ws, err = runs["ainftp-int16-xdp"]
+    if ws is None:
+        why = "the xdp run failed: " + err
+    else:
+        # A worker that fell back to kernel UDP says why in its "ainftp: AF_XDP" line.
+        fell = []
+        for k, (w, e) in enumerate(ws):
+            if w.get("xdp_sent", 0) > 0 and w.get("xdp_received", 0) > 0:
+                continue
+            said = [l for l in e if l.startswith("ainftp: AF_XDP")]
+            fell.append("worker %d: xdp_sent %s, xdp_received %s%s" % (
+                k, w.get("xdp_sent", "absent"), w.get("xdp_received", "absent"),
+                "; " + said[0] if said else ""))
+        if fell:
+            why = "not every worker went over AF_XDP: " + " | ".join(fell)
+        else:
+            why = None
+            xdp_tx = statistics.median(w["tx_gbps_per_core"] for w, _ in ws)
+            xdp_rx = statistics.median(w["rx_gbps_per_core"] for w, _ in ws)
+print("%-22s %12.1f %9.2fx" % ("gloo (lab up)", base * 1e3, 1.0))
+print("%-22s %12.1f %9.2fx" % ("gloo (alone)", alone * 1e3, base / alone))
 # The ceiling's far ends (box side) are shown for what they are, not compared.
-print("%-16s %49s %11.2f / %.2f" % ("raw UDP GSO/GRO", "workers' side:", raw_tx["gbps_per_core"],
+print("%-22s %49s %11.2f / %.2f" % ("raw UDP GSO/GRO", "workers' side:", raw_tx["gbps_per_core"],
       raw_rx["gbps_per_core"]))
-print("%-16s %49s %11.2f / %.2f" % ("", "box side:", raw_rx_peer["gbps_per_core"],
+print("%-22s %49s %11.2f / %.2f" % ("", "box side:", raw_rx_peer["gbps_per_core"],
       raw_tx_peer["gbps_per_core"]))
 print("(vs gloo > 1: faster than Gloo with the lab up; ainftp's median is its slowest worker's;")
 print(" retx/chunk: DATA datagrams sent again per chunk; raw UDP: %d-byte datagrams, %.0f s each way;"
       % (raw_tx["seg"], raw_tx["wall_s"]))
-print(" cpu busy: the workers' median CPU time / wall time)")
+print(" cpu busy: the workers' median CPU time / wall time;")
+print(" xdp, udp@3500: job 31 (int16, 3472-byte datagrams) in lab.sh up --xdp, over AF_XDP and")
+print(" over kernel UDP)")
+if why:
+    print("xdp_tx_gbps_per_core, xdp_rx_gbps_per_core: nan: %s" % why)
 med16, tx16, rx16 = res["ainftp-int16"]
 kv = [("client_tx_gbps_per_core", tx16), ("client_rx_gbps_per_core", rx16),
       ("raw_tx_gbps_per_core", raw_tx["gbps_per_core"]),
       ("raw_rx_gbps_per_core", raw_rx["gbps_per_core"]),
       ("ratio_raw_tx", tx16 / raw_tx["gbps_per_core"]),
       ("ratio_raw_rx", rx16 / raw_rx["gbps_per_core"]),
-      ("xdp_tx_gbps_per_core", float("nan")), ("xdp_rx_gbps_per_core", float("nan")),
+      ("xdp_tx_gbps_per_core", xdp_tx), ("xdp_rx_gbps_per_core", xdp_rx),
       ("int16_vs_gloo", base / med16), ("float32_vs_gloo", base / res["ainftp-float32"][0]),
       ("retransmits_per_chunk", all_retx / all_first)]
 print("bench-allreduce: " + " ".join("%s=%.4g" % (k, v) for k, v in kv))

@@ -21,6 +21,7 @@ pkgs=(
 	clang-14 libclang-rt-14-dev        # the libFuzzer harnesses (scripts/fuzz.sh): libFuzzer comes only with the latter
 	man-db groff-base                  # the man pages' test (man -l, groff warnings)
 	python3-venv python3-pip           # pip install ./python in a fresh venv (tests/test_pip.sh)
+	libxdp-dev libbpf-dev clang        # the AF_XDP worker path: XSK sockets, XDP programs (clang -target bpf; tests/test_xdp.sh)
 )
 
 missing=()

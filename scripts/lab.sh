@@ -20,6 +20,16 @@
 #   box 1 ........ = veth ==[bridge]= veth =[ainftp-impair | netem]= veth == workers
 #   box K = veth =[ainftp-impair]= veth =/
 #
+# --xdp gives each worker address a veth pair of its own instead of the shared
+# one, every pair on the bridge, at MTU 3500: the AF_XDP worker path
+# (ainftp-worker --opt xdp=on) binds a socket to the one RX queue of its
+# address's veth, and a veth takes a native XDP program only while its peer's
+# MTU stays under a page (setup_xdp_workers). The workers' kernel sends from
+# each address out of that address's veth and answers ARP for it there only:
+#
+#   ainftp-app = veth == veth =[bridge]= veth ==== veth: worker address 1
+#                                      = veth ==== veth: worker address 2 ...
+#
 # net_af_packet copies frames through mmap'ed rings with no system call per frame
 # and carries jumbo frames (framesz= of 16384); net_tap costs a write() and a
 # SIGIO per frame through the kernel's tun driver, at most MTU 1500, and stays
@@ -35,7 +45,7 @@ usage() {
 	cat <<EOF
 usage: $prog up    [--name N] [--config F] [--port af_packet|tap] [--impair SPEC] [--app PATH]
                    [--impair-bin PATH] [--metrics [ADDR:]PORT] [--boxes N] [--spine K]
-                   [--idle-us US]
+                   [--idle-us US] [--xdp]
        $prog exec  [--name N] -- CMD [ARGS...]
        $prog stats [--name N]
        $prog down  [--name N]
@@ -82,6 +92,15 @@ usage: $prog up    [--name N] [--config F] [--port af_packet|tap] [--impair SPEC
                     too (state/impair-spine.*); without --impair box K stays on the bridge
   --idle-us US      the apps' idle mode (ainftp-app --idle-us; default 0, and 100 with
                     --boxes above 1: several busy-polling apps would share 2 cores)
+  --xdp             each worker address on a veth of its own (lxK..., peer lyK... on
+                    the bridge; K its index in the config's order), at MTU 3500 (the
+                    config's if lower): the most at which a veth takes a native XDP
+                    program, for AF_XDP workers (ainftp-worker --opt xdp=on), one per
+                    veth (a veth has one RX queue); policy routing sends each address's
+                    traffic out of its own veth, which alone answers ARP for it. Jobs
+                    whose datagrams are larger than the MTU do not run there (up names
+                    them). One box on net_af_packet: not with --impair, --boxes or
+                    --port tap
 EOF
 }
 
@@ -113,6 +132,15 @@ set_names() {
 	relay_b=ln$tag # ... and the relay's end
 	spine_a=lsa$tag # --spine: the bridge's end of the veth pair to the spine's relay ...
 	spine_b=lsb$tag # ... and that relay's end (its other end: box K's veth peer)
+}
+
+# --xdp: worker address k's veth in the workers' namespace, its peer on the
+# bridge, and the routing table and rule that send the address's traffic out of it.
+xdp_names() {
+	local k=$1
+	xw_if=lx$k$tag
+	xw_peer=ly$k$tag
+	xw_table=$((1000 + k))
 }
 
 # Box k's names (--boxes): box 0 is the single box's; the others get a digit.
@@ -309,6 +337,8 @@ make_namespaces() {
 		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
 		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
 	done
+	# --xdp: a veth pair per worker address instead (setup_xdp_workers).
+	[ -n "$xdp" ] && return 0
 	ip -n "$ns_box" link add "$veth_box" mtu "$mtu" type veth \
 		peer name "$veth_wk" mtu "$mtu" netns "$ns_wk"
 }
@@ -499,6 +529,14 @@ link_boxes() {
 	fi
 }
 
+# --xdp: the bridge with the app's veth peer on it; setup_xdp_workers adds the
+# workers' veths.
+link_xdp() {
+	ip -n "$ns_box" link add "$bridge" type bridge mcast_snooping 0
+	ip -n "$ns_box" link set "$link_if" master "$bridge"
+	ip -n "$ns_box" link set "$bridge" up
+}
+
 ping_boxes() {
 	local a
 	for a in $box_addrs; do
@@ -515,6 +553,79 @@ setup_workers() {
 	done
 }
 
+# --xdp: worker address k (in the config's order) on veth lxK in the workers'
+# namespace, its peer lyK on the bridge, both at xdp_mtu. A veth refuses a native
+# XDP program while its peer's MTU is above a page less XDP's headroom (256), the
+# skb's shared info (320 on x86-64) and the Ethernet header, 3506 ("Peer MTU is too
+# large to set XDP"; a program with frags support would lift that); 3500 holds the
+# lab's XDP jobs' datagrams (config/README.md). Every veth has an address of the
+# same /24, so the kernel must be told which to use: a rule per address sends what
+# leaves from it to a table whose subnet route is its own veth; arp_ignore=1
+# answers an ARP request only on the veth that holds the address asked for, and
+# arp_announce=2 asks with that veth's own address, so the app and the bridge learn
+# each address at its own veth's MAC; rp_filter off, since every veth reaches the
+# same subnet. The main table keeps each veth's prefix route: unbound traffic
+# (a plain ping of the appliance) leaves by the first.
+setup_xdp_workers() {
+	local a k=0 subnet=${appliance%.*}.0/24
+	ip netns exec "$ns_wk" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
+		net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.all.rp_filter=0 \
+		net.ipv4.conf.default.rp_filter=0
+	for a in $workers; do
+		xdp_names "$k"
+		ip -n "$ns_box" link add "$xw_peer" mtu "$xdp_mtu" type veth \
+			peer name "$xw_if" mtu "$xdp_mtu" netns "$ns_wk"
+		ip -n "$ns_box" link set "$xw_peer" master "$bridge"
+		ip -n "$ns_box" link set "$xw_peer" up
+		ip -n "$ns_wk" link set "$xw_if" up
+		ip -n "$ns_wk" addr add "$a/24" dev "$xw_if"
+		ip -n "$ns_wk" route add "$subnet" dev "$xw_if" src "$a" table "$xw_table"
+		ip -n "$ns_wk" rule add from "$a" table "$xw_table" pref "$xw_table"
+		k=$((k + 1))
+	done
+}
+
+# --xdp: every worker address reaches the appliance over its own veth.
+ping_xdp_workers() {
+	local a
+	for a in $workers; do
+		ip netns exec "$ns_wk" ping -c 1 -W 1 -q -I "$a" "$appliance" >/dev/null 2>&1 || return 1
+	done
+}
+
+# --xdp: the jobs whose DATA or RESULT datagrams (payload and 76 bytes of IPv4, UDP,
+# header and tag: docs/PROTOCOL.md) do not fit xdp_mtu; the app takes them (its
+# port has the config's MTU), but their frames would not cross the workers' veths.
+xdp_big_jobs() {
+	/usr/bin/python3 - "$state/config.json" "$xdp_mtu" <<'PY'
+import json, sys
+cfg, mtu = json.load(open(sys.argv[1])), int(sys.argv[2])
+def payload(enc, n):
+    return {"float32": 4 * n, "int16": 2 * n, "int8": n + (n + 31) // 32}[enc]
+big = []
+for j in cfg["jobs"]:
+    n = j.get("elems_per_packet", 0)
+    enc = j.get("encoding", "float32")
+    res = j.get("result_encoding", "float32")
+    if 76 + max(payload(enc, n), payload(res, n)) > mtu:
+        big.append(str(j["id"]))
+print(" ".join(big))
+PY
+}
+
+# The up summary's lines for --xdp's workers: each address's veth.
+xdp_workers_summary() {
+	local a k=0
+	printf '%s in netns %s, each on a veth of its own at MTU %s (--xdp):' \
+		"$workers" "$ns_wk" "$xdp_mtu"
+	for a in $workers; do
+		xdp_names "$k"
+		printf '\n             %-15s on %s (peer %s on bridge %s, table %s)' \
+			"$a" "$xw_if" "$xw_peer" "$bridge" "$xw_table"
+		k=$((k + 1))
+	done
+}
+
 app_port() {
 	if [ "$kind" = af_packet ]; then
 		echo "net_af_packet on veth $veth_app (peer $veth_link)"
@@ -526,7 +637,7 @@ app_port() {
 cmd_up() {
 	local kind mtu appliance mac workers path="bridge $bridge (no impairment)" vars link_if
 	local box_addrs k bx_app bx_link bx_prefix bx_cfg bx_pid bx_out bx_err
-	local metrics_url='' spine_path='' relay_info
+	local metrics_url='' spine_path='' relay_info xdp_mtu big_jobs
 	[ "$(id -u)" = 0 ] || die "needs root (network namespaces, /dev/net/tun)"
 	[ -x "$app" ] || die "$app: not found or not executable (build it: scripts/build.sh)"
 	[[ $port_kind =~ ^(|af_packet|tap)$ ]] || die "--port: \"$port_kind\" is not af_packet or tap"
@@ -546,6 +657,13 @@ cmd_up() {
 	eval "$vars"
 	[ "$kind" != af_packet ] || command -v ethtool >/dev/null ||
 		die "needs ethtool for a net_af_packet lab (scripts/deps.sh installs it; or --port tap)"
+	if [ -n "$xdp" ]; then
+		[ "$kind" = af_packet ] ||
+			die "--xdp: the app is on net_af_packet; $config's port is a net_tap (--port af_packet)"
+		# The workers' veths (setup_xdp_workers): 3500, or the config's MTU if lower.
+		xdp_mtu=$((mtu < 3500 ? mtu : 3500))
+		big_jobs=$(xdp_big_jobs) || exit 1
+	fi
 
 	box_addrs=$appliance
 	if [ "$boxes" -gt 1 ]; then
@@ -570,9 +688,11 @@ cmd_up() {
 		start_app
 		finish_tap
 	fi
-	ip -n "$ns_box" link set "$veth_box" up
+	[ -n "$xdp" ] || ip -n "$ns_box" link set "$veth_box" up
 	if [ "$boxes" -gt 1 ]; then
 		link_boxes
+	elif [ -n "$xdp" ]; then
+		link_xdp
 	elif [ -n "$impair" ] && have_netem; then
 		link_netem
 	elif [ -n "$impair" ]; then
@@ -580,17 +700,36 @@ cmd_up() {
 	else
 		link_bridge
 	fi
-	setup_workers
-	wait_for 10 ping_boxes || die "no ping reply from every box ($box_addrs) in $ns_wk within 10 s"
+	if [ -n "$xdp" ]; then
+		setup_xdp_workers
+		wait_for 10 ping_xdp_workers ||
+			die "--xdp: no ping reply from $appliance to every worker address (ping -I ADDR) in $ns_wk within 10 s"
+	else
+		setup_workers
+		wait_for 10 ping_boxes || die "no ping reply from every box ($box_addrs) in $ns_wk within 10 s"
+	fi
 	[ -z "$metrics" ] || wait_for 5 metrics_url_read ||
 		die "--metrics $metrics: the app logged no metrics address (log: $state/app.err)"
 	trap - EXIT
 
-	cat <<EOF
+	if [ -n "$xdp" ]; then
+		cat <<EOF
+lab $name is up
+  appliance  $appliance (MAC $mac) in netns $ns_box on $(app_port), MTU $mtu: $app, pid $(cat "$state/app.pid")
+  workers    $(xdp_workers_summary)
+  path       $link_if <-> the workers' veths: $path
+EOF
+		[ -z "$big_jobs" ] ||
+			echo "  jobs       not in this lab: $big_jobs (datagrams above MTU $xdp_mtu)"
+	else
+		cat <<EOF
 lab $name is up
   appliance  $appliance (MAC $mac) in netns $ns_box on $(app_port), MTU $mtu: $app, pid $(cat "$state/app.pid")$(more_boxes)
   workers    $workers in netns $ns_wk on $veth_wk
   path       $link_if <-> $veth_box: $path$(box_paths)
+EOF
+	fi
+	cat <<EOF
   state      $state (config.json, app.out, app.err$([ ! -f "$state/impair.pid" ] || echo ", impair.out, impair.err")$([ ! -f "$state/impair-spine.pid" ] || echo ", impair-spine.out, impair-spine.err"))
   run        $prog exec --name $name -- CMD    then    $prog down --name $name
 EOF
@@ -762,6 +901,7 @@ main() {
 	boxes=1
 	spine=
 	idle_us=
+	xdp=
 	case $cmd in
 	-h | --help | help)
 		usage
@@ -796,6 +936,11 @@ main() {
 			[ "$cmd" = up ] || [ "$1" = --name ] || { echo "$prog: $cmd does not take $1" >&2; exit 2; }
 			shift 2
 			;;
+		--xdp)
+			[ "$cmd" = up ] || { echo "$prog: $cmd does not take $1" >&2; exit 2; }
+			xdp=1
+			shift
+			;;
 		--)
 			shift
 			break
@@ -815,6 +960,13 @@ main() {
 	[ -z "$spine" ] || [ "$boxes" -gt 1 ] || { echo "$prog: --spine needs --boxes 2..4" >&2; exit 2; }
 	[ -z "$spine" ] || [[ $spine =~ ^[0-3]$ && $spine -lt $boxes ]] ||
 		{ echo "$prog: --spine: \"$spine\" is not a box of --boxes $boxes (0..$((boxes - 1)))" >&2; exit 2; }
+	# --xdp: a veth per worker address into the one bridge, instead of the one
+	# veth that an impaired path, the boxes and a tap's path are built around.
+	if [ -n "$xdp" ]; then
+		[ -z "$impair" ] || { echo "$prog: --xdp: not with --impair (the impaired path is the one veth of every worker address)" >&2; exit 2; }
+		[ "$boxes" = 1 ] || { echo "$prog: --xdp: one box only (not --boxes $boxes)" >&2; exit 2; }
+		[ "$port_kind" != tap ] || { echo "$prog: --xdp: the app is on net_af_packet (not --port tap)" >&2; exit 2; }
+	fi
 	# Several busy-polling apps on a test machine's cores starve each other.
 	[ -n "$idle_us" ] || { [ "$boxes" = 1 ] && idle_us=0 || idle_us=100; }
 	[[ $idle_us =~ ^[0-9]+$ ]] || { echo "$prog: --idle-us: \"$idle_us\" is not a number" >&2; exit 2; }

@@ -204,7 +204,9 @@ rc=0
 # of 1500-byte datagrams (docs/PROTOCOL.md's table).
 sed -e 's/"mtu": 9000/"mtu": 1500/' -e 's/"elems_per_packet": 2231/"elems_per_packet": 356/' \
 	-e 's/"elems_per_packet": 4462/"elems_per_packet": 712/' \
-	-e 's/"elems_per_packet": 4448/"elems_per_packet": 704/' "$src/config/lab.json" >"$work/tap.json"
+	-e 's/"elems_per_packet": 4448/"elems_per_packet": 704/' \
+	-e 's/"elems_per_packet": 1712/"elems_per_packet": 712/' \
+	-e 's/"elems_per_packet": 856/"elems_per_packet": 356/' "$src/config/lab.json" >"$work/tap.json"
 "$lab" up --name "$name" --app "$app" --config "$work/tap.json" --port tap >"$work/up" ||
 	fail "lab up (net_tap)"
 cat "$work/up"
