@@ -42,8 +42,13 @@ extern const size_t ainftp_xdp_obj_len;
 #define TX_FRAMES 2048u
 #define RING 2048u
 #define L2L4 (sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr))
-/* Copy mode puts a frame XDP_PACKET_HEADROOM (256) bytes into its UMEM frame. */
-#define FRAME_DATA_MAX (FRAME_SIZE - 256u)
+/*
+ * A received frame starts XDP_PACKET_HEADROOM (256) bytes after its UMEM
+ * frame's headroom, and a sent one where we put it: 22 bytes in, so that the
+ * IP header is 4-byte aligned and the UDP payload (the ainftp datagram) 64.
+ */
+#define FRAME_HEADROOM 22u
+#define FRAME_DATA_MAX (FRAME_SIZE - 256u - FRAME_HEADROOM)
 
 struct ainftp_xdp {
 	struct xsk_umem *umem;
@@ -169,7 +174,7 @@ umem_open(struct ainftp_xdp *x, char *why, size_t n)
 	struct xsk_umem_config uc = {.fill_size = RING,
 				     .comp_size = RING,
 				     .frame_size = FRAME_SIZE,
-				     .frame_headroom = 0};
+				     .frame_headroom = FRAME_HEADROOM};
 	uint32_t idx = 0;
 	int rc;
 
@@ -377,7 +382,7 @@ csum_add(const uint8_t *p, size_t n)
 		n -= 2;
 	}
 	if (n == 1)
-		s += *p; /* little-endian: the odd byte is the high one of its word */
+		s += *p; /* the low byte of a native word: the high one in network order */
 	return s;
 }
 
@@ -388,7 +393,8 @@ tx_reclaim(struct ainftp_xdp *x)
 	uint32_t idx = 0, got = xsk_ring_cons__peek(&x->comp, RING, &idx);
 
 	for (uint32_t i = 0; i < got; i++)
-		x->tx_free[x->n_free++] = *xsk_ring_cons__comp_addr(&x->comp, idx + i);
+		x->tx_free[x->n_free++] =
+			*xsk_ring_cons__comp_addr(&x->comp, idx + i) / FRAME_SIZE * FRAME_SIZE;
 	if (got > 0)
 		xsk_ring_cons__release(&x->comp, got);
 }
@@ -397,24 +403,26 @@ tx_reclaim(struct ainftp_xdp *x)
 static void
 headers(const struct ainftp_xdp *x, uint8_t *f, size_t len, uint16_t dport)
 {
-	struct ethhdr *eth = (struct ethhdr *)f;
-	struct iphdr *ip = (struct iphdr *)(eth + 1);
-	struct udphdr *udp = (struct udphdr *)(ip + 1);
+	struct ethhdr eth;
+	struct iphdr ip = {.version = 4,
+			   .ihl = 5,
+			   .ttl = 64,
+			   .protocol = IPPROTO_UDP,
+			   .tot_len = htons((uint16_t)(sizeof(ip) + sizeof(struct udphdr) + len)),
+			   .frag_off = htons(IP_DF),
+			   .saddr = x->local,
+			   .daddr = x->peer};
+	struct udphdr udp = {
+		.source = x->port, .dest = dport, .len = htons((uint16_t)(sizeof(udp) + len))};
 
-	memcpy(eth->h_dest, x->peer_mac, ETH_ALEN);
-	memcpy(eth->h_source, x->mac, ETH_ALEN);
-	eth->h_proto = htons(ETH_P_IP);
-	*ip = (struct iphdr){.version = 4,
-			     .ihl = 5,
-			     .ttl = 64,
-			     .protocol = IPPROTO_UDP,
-			     .tot_len = htons((uint16_t)(sizeof(*ip) + sizeof(*udp) + len)),
-			     .frag_off = htons(IP_DF),
-			     .saddr = x->local,
-			     .daddr = x->peer};
-	ip->check = csum_fold(csum_add((const uint8_t *)ip, sizeof(*ip)));
-	*udp = (struct udphdr){
-		.source = x->port, .dest = dport, .len = htons((uint16_t)(sizeof(*udp) + len))};
+	/* Copied in whole: the frame's headers need not be aligned for their structs. */
+	memcpy(eth.h_dest, x->peer_mac, ETH_ALEN);
+	memcpy(eth.h_source, x->mac, ETH_ALEN);
+	eth.h_proto = htons(ETH_P_IP);
+	ip.check = csum_fold(csum_add((const uint8_t *)&ip, sizeof(ip)));
+	memcpy(f, &eth, sizeof(eth));
+	memcpy(f + sizeof(eth), &ip, sizeof(ip));
+	memcpy(f + sizeof(eth) + sizeof(ip), &udp, sizeof(udp));
 }
 
 int
@@ -426,13 +434,14 @@ ainftp_xdp_send(struct ainftp_xdp *x, const uint8_t *const *pl, const uint16_t *
 	tx_reclaim(x);
 	if (n > x->n_free)
 		n = x->n_free;
+	/* The ring has TX_FRAMES entries: at least one free per free frame. */
 	if (n == 0 || xsk_ring_prod__reserve(&x->tx, n, &idx) != n)
 		return 0;
 	for (unsigned int i = 0; i < n; i++) {
 		struct xdp_desc *d = xsk_ring_prod__tx_desc(&x->tx, idx + i);
 		uint8_t *f;
 
-		d->addr = x->tx_free[--x->n_free];
+		d->addr = x->tx_free[--x->n_free] + FRAME_HEADROOM;
 		d->len = (uint32_t)(L2L4 + len);
 		d->options = 0;
 		f = xsk_umem__get_data(x->area, d->addr);
@@ -454,32 +463,38 @@ ainftp_xdp_send(struct ainftp_xdp *x, const uint8_t *const *pl, const uint16_t *
 static uint8_t *
 rx_check(const struct ainftp_xdp *x, uint8_t *f, size_t flen, struct ainftp_xdp_dgram *d)
 {
-	const struct ethhdr *eth = (const struct ethhdr *)f;
-	const struct iphdr *ip = (const struct iphdr *)(eth + 1);
-	const struct udphdr *udp = (const struct udphdr *)(ip + 1);
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct udphdr udp;
+	uint8_t *l3 = f + sizeof(eth), *l4 = l3 + sizeof(ip);
 	size_t tot, ulen;
 
-	if (flen < L2L4 || memcmp(eth->h_dest, x->mac, ETH_ALEN) != 0 ||
-	    eth->h_proto != htons(ETH_P_IP) || ip->version != 4 || ip->ihl != 5 ||
-	    ip->protocol != IPPROTO_UDP || (ip->frag_off & htons(IP_MF | IP_OFFMASK)) != 0 ||
-	    ip->daddr != x->local || udp->dest != x->port ||
-	    csum_fold(csum_add((const uint8_t *)ip, sizeof(*ip))) != 0)
+	if (flen < L2L4)
 		return NULL;
-	tot = ntohs(ip->tot_len);
-	ulen = ntohs(udp->len);
-	if (tot > flen - sizeof(*eth) || ulen < sizeof(*udp) || ulen != tot - sizeof(*ip))
+	/* Read into aligned copies: a frame need not be aligned for these structs. */
+	memcpy(&eth, f, sizeof(eth));
+	memcpy(&ip, l3, sizeof(ip));
+	memcpy(&udp, l4, sizeof(udp));
+	if (memcmp(eth.h_dest, x->mac, ETH_ALEN) != 0 || eth.h_proto != htons(ETH_P_IP) ||
+	    ip.version != 4 || ip.ihl != 5 || ip.protocol != IPPROTO_UDP ||
+	    (ip.frag_off & htons(IP_MF | IP_OFFMASK)) != 0 || ip.daddr != x->local ||
+	    udp.dest != x->port || csum_fold(csum_add(l3, sizeof(ip))) != 0)
 		return NULL;
-	if (udp->check != 0) {
+	tot = ntohs(ip.tot_len);
+	ulen = ntohs(udp.len);
+	if (tot > flen - sizeof(eth) || ulen < sizeof(udp) || ulen != tot - sizeof(ip))
+		return NULL;
+	if (udp.check != 0) {
 		/* The pseudo-header, then the datagram with its checksum: all ones. */
-		uint64_t s = (uint64_t)ip->saddr + ip->daddr + htons(IPPROTO_UDP) + udp->len;
+		uint64_t s = (uint64_t)ip.saddr + ip.daddr + htons(IPPROTO_UDP) + udp.len;
 
-		if (csum_fold(s + csum_add((const uint8_t *)udp, ulen)) != 0)
+		if (csum_fold(s + csum_add(l4, ulen)) != 0)
 			return NULL;
 	}
-	d->p = (uint8_t *)(udp + 1);
-	d->len = ulen - sizeof(*udp);
-	d->from = ip->saddr;
-	d->from_port = udp->source;
+	d->p = l4 + sizeof(udp);
+	d->len = ulen - sizeof(udp);
+	d->from = ip.saddr;
+	d->from_port = udp.source;
 	return d->p;
 }
 

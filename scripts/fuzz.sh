@@ -3,7 +3,7 @@
 # Builds the libFuzzer harnesses (tests/fuzz) in build-fuzz, with clang-14 and
 # ASan/UBSan, and runs each on a copy of its seed corpus (tests/fuzz/corpus/<name>).
 # Usage: scripts/fuzz.sh [--seconds N] [--runs N] [HARNESS...]
-#   HARNESS: rx, config, client (default: all three). --seconds N: each runs N
+#   HARNESS: rx, config, client, xdp (default: all four). --seconds N: each runs N
 #   seconds (default 60); --runs N: each stops after N inputs instead.
 # Prints per harness its executions, exec/s, corpus and coverage; exits non-zero
 # on any finding (crash, leak, timeout, sanitizer report), whose input is kept in
@@ -23,11 +23,11 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--seconds) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || usage; seconds=$2; shift 2 ;;
 	--runs) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || usage; runs=$2; shift 2 ;;
-	rx | config | client) harnesses+=("$1"); shift ;;
+	rx | config | client | xdp) harnesses+=("$1"); shift ;;
 	*) usage ;;
 	esac
 done
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(rx config client)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(rx config client xdp)
 
 ./scripts/deps.sh
 

@@ -337,11 +337,32 @@ def write(out, name, seeds):
     print("%s: %d files, %d bytes" % (d, len(seeds), sum(len(v) for v in seeds.values())))
 
 
+def xdp_corpus():
+    """fuzz_xdp: a first byte (bit 0 fixes the IP checksum, bit 1 the UDP one, bit 2
+    addresses the frame to the worker's MAC), then a frame from the appliance to
+    worker 0 (198.18.0.11:40000), as the client's AF_XDP path takes them."""
+    def frame(msg, sport=UDP_PORT, frag=0, proto=17):
+        udp = struct.pack(">HHHH", sport, 40000, 8 + len(msg), 0) + msg
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, frag, 64, proto, 0,
+                         APPLIANCE_IP, bytes([198, 18, 0, 11])) + udp
+        return eth(APPLIANCE_MAC, 0x0800, ip, dst=bytes([2, 0, 0, 0, 0, 0x11]))
+    res = hdr(RESULT, I16, 0, 5, 0, 64, 1, 0, 0) + payload(I16, 64, 0)
+    return {
+        "result": b"\x07" + frame(res),
+        "result_no_udp_csum": b"\x05" + frame(res),
+        "odd_length": b"\x07" + frame(res[:-1]),
+        "fragment": b"\x07" + frame(res, frag=0x2000),
+        "tcp": b"\x07" + frame(res, proto=6),
+        "ip_csum_unfixed": b"\x04" + frame(res),
+    }
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
     write(out, "rx", rx_corpus())
     write(out, "client", client_corpus())
     write(out, "config", config_corpus())
+    write(out, "xdp", xdp_corpus())
 
 
 if __name__ == "__main__":
