@@ -117,8 +117,8 @@ const char *ainftp_status_name(int status);
  *   gso              UDP GSO and GRO: auto, on, off (auto: where the kernel has them)
  *   xdp              on/off (off): DATA out and results in through an AF_XDP socket
  *                    of the worker's interface, bypassing the kernel's UDP stack
- *                    (root or CAP_NET_ADMIN+CAP_BPF; datagrams under ~3.7 KB; one
- *                    AF_XDP worker per interface). Where it cannot be had, the
+ *                    (root or CAP_NET_ADMIN+CAP_BPF; jumbo datagrams need Linux
+ *                    6.6; one AF_XDP worker per interface). Where it cannot be had, the
  *                    client says why in one line on stderr and uses UDP
  *                    (docs/CLIENT.md, "AF_XDP")
  *   simd_bits        widest SIMD for quantizing: 512, 256 or 0 (512)

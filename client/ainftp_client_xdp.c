@@ -49,6 +49,20 @@ extern const size_t ainftp_xdp_obj_len;
  */
 #define FRAME_HEADROOM 22u
 #define FRAME_DATA_MAX (FRAME_SIZE - 256u - FRAME_HEADROOM)
+/*
+ * Multi-buffer (Linux 6.6): a frame over several UMEM frames, each but the
+ * last marked XDP_PKT_CONTD. Four hold a 9000-byte MTU's frame either way.
+ */
+#define FRAGS_MAX 4u
+#define TX_FRAG (FRAME_SIZE - FRAME_HEADROOM) /* bytes of a frame per sent UMEM frame */
+#define JOIN_STRIDE 16384u		      /* a received multi-buffer frame, joined */
+#define RX_DGRAMS_MAX 32u		      /* ainftp_xdp_recv's n at most */
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD (1 << 0)
+#endif
 
 struct ainftp_xdp {
 	struct xsk_umem *umem;
@@ -68,20 +82,22 @@ struct ainftp_xdp {
 	uint32_t n_free;
 	uint32_t rx_peeked; /* RX descriptors read by the last recv, not yet given back */
 	uint32_t rx_idx;
-	bool native; /* the program runs in the driver, not on the generic path */
+	unsigned int frags_max; /* UMEM frames per frame: FRAGS_MAX with multi-buffer, else 1 */
+	uint8_t *joined;	/* RX_DGRAMS_MAX frames of several UMEM frames, made whole */
+	bool native;		/* the program runs in the driver, not on the generic path */
 };
 
 size_t
 ainftp_xdp_dgram_limit(void)
 {
-	return FRAME_DATA_MAX - L2L4;
+	return FRAGS_MAX * FRAME_DATA_MAX - L2L4;
 }
 
 /* why = fmt with arg, then err's name where there is one; false. */
 static bool
 refuse(char *why, size_t n, const char *fmt, const char *arg, int err)
 {
-	char msg[160];
+	char msg[256];
 
 	snprintf(msg, sizeof(msg), fmt, arg);
 	if (err != 0)
@@ -209,16 +225,31 @@ prog_attach(struct ainftp_xdp *x, char *why, size_t n, uint32_t *mode)
 	uint32_t zero = 0;
 	int err, map_fd;
 
-	x->obj = bpf_object__open_mem(ainftp_xdp_obj, ainftp_xdp_obj_len, NULL);
-	if (x->obj == NULL)
-		return refuse(why, n, "the XDP program%s", "", errno);
-	err = bpf_object__load(x->obj);
-	if (err != 0)
-		return refuse(why, n, "loading the XDP program (root, or CAP_BPF and %s)",
-			      "CAP_NET_ADMIN", -err);
-	prog = bpf_object__find_program_by_name(x->obj, "ainftp_xdp");
+	/*
+	 * With frags (multi-buffer frames, and native XDP on a veth above a 3.5 KB
+	 * MTU), or, where the kernel does not know them, without.
+	 */
+	for (int frags = 1; frags >= 0; frags--) {
+		x->obj = bpf_object__open_mem(ainftp_xdp_obj, ainftp_xdp_obj_len, NULL);
+		if (x->obj == NULL)
+			return refuse(why, n, "the XDP program%s", "", errno);
+		prog = bpf_object__find_program_by_name(x->obj, "ainftp_xdp");
+		if (prog == NULL)
+			return refuse(why, n, "the XDP program%s", "", ENOENT);
+		if (!frags)
+			bpf_program__set_flags(prog,
+					       bpf_program__flags(prog) & ~BPF_F_XDP_HAS_FRAGS);
+		err = bpf_object__load(x->obj);
+		if (err == 0)
+			break;
+		bpf_object__close(x->obj);
+		x->obj = NULL;
+		if (err == -EPERM || err == -EACCES || !frags)
+			return refuse(why, n, "loading the XDP program (root, or CAP_BPF and %s)",
+				      "CAP_NET_ADMIN", -err);
+	}
 	map_fd = bpf_object__find_map_fd_by_name(x->obj, "ainftp_dst");
-	if (prog == NULL || map_fd < 0 || bpf_map_update_elem(map_fd, &zero, &dst, 0) != 0)
+	if (map_fd < 0 || bpf_map_update_elem(map_fd, &zero, &dst, 0) != 0)
 		return refuse(why, n, "the XDP program's maps%s", "", errno);
 	map_fd = bpf_object__find_map_fd_by_name(x->obj, "ainftp_xsks");
 	if (map_fd < 0 || xsk_socket__update_xskmap(x->xsk, map_fd) != 0)
@@ -256,8 +287,16 @@ xsk_open(struct ainftp_xdp *x, char *why, size_t n)
 	struct xsk_socket_config sc = {.rx_size = RING,
 				       .tx_size = RING,
 				       .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
-				       .bind_flags = XDP_USE_NEED_WAKEUP};
+				       .bind_flags = XDP_USE_NEED_WAKEUP | XDP_USE_SG};
 	int rc = xsk_socket__create(&x->xsk, x->ifname, 0, x->umem, &x->rx, &x->tx, &sc);
+
+	x->frags_max = FRAGS_MAX;
+	if (rc == -EINVAL || rc == -EOPNOTSUPP) {
+		/* A kernel before 6.6, or a driver without multi-buffer: one UMEM frame each. */
+		sc.bind_flags = XDP_USE_NEED_WAKEUP;
+		x->frags_max = 1;
+		rc = xsk_socket__create(&x->xsk, x->ifname, 0, x->umem, &x->rx, &x->tx, &sc);
+	}
 
 	if (rc != 0)
 		return refuse(
@@ -265,6 +304,44 @@ xsk_open(struct ainftp_xdp *x, char *why, size_t n)
 			rc == -EBUSY ? "%s queue 0 has an AF_XDP socket already (one per interface)"
 				     : "an AF_XDP socket on %s",
 			x->ifname, -rc);
+	return true;
+}
+
+/*
+ * The job's datagrams against what the socket takes (one UMEM frame each, or
+ * several with multi-buffer) and what the interface carries.
+ */
+static bool
+fits(struct ainftp_xdp *x, size_t dgram, char *why, size_t n)
+{
+	struct ifreq ifr;
+	char what[96];
+	int fd;
+
+	if (L2L4 + dgram > x->frags_max * FRAME_DATA_MAX) {
+		snprintf(what, sizeof(what), "%zu", dgram);
+		return refuse(why, n,
+			      "datagrams of %s bytes need multi-buffer AF_XDP (Linux 6.6), which "
+			      "this kernel or driver does not have",
+			      what, 0);
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", x->ifname);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && ioctl(fd, SIOCGIFMTU, &ifr) == 0 &&
+	    dgram + sizeof(struct iphdr) + sizeof(struct udphdr) > (size_t)ifr.ifr_mtu) {
+		close(fd);
+		snprintf(what, sizeof(what), "datagrams of %zu bytes do not fit %s's MTU of %d",
+			 dgram, x->ifname, ifr.ifr_mtu);
+		return refuse(why, n, "%s", what, 0);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (x->frags_max > 1) {
+		x->joined = aligned_alloc(64, (size_t)RX_DGRAMS_MAX * JOIN_STRIDE);
+		if (x->joined == NULL)
+			return refuse(why, n, "out of memory%s", "", 0);
+	}
 	return true;
 }
 
@@ -282,7 +359,9 @@ xdp_open(const struct ainftp_xdp_params *p, char *why, size_t n)
 		char sz[32];
 
 		snprintf(sz, sizeof(sz), "%zu", p->dgram_max);
-		refuse(why, n, "datagrams of %s bytes do not fit an AF_XDP frame", sz, 0);
+		refuse(why, n,
+		       "datagrams of %s bytes do not fit an AF_XDP frame, even multi-buffer", sz,
+		       0);
 		return NULL;
 	}
 	x = calloc(1, sizeof(*x));
@@ -294,7 +373,8 @@ xdp_open(const struct ainftp_xdp_params *p, char *why, size_t n)
 	x->peer = p->peer;
 	x->port = p->port;
 	if (!find_iface(x, p->local, p->peer, why, n) || !find_macs(x, why, n) ||
-	    !umem_open(x, why, n) || !xsk_open(x, why, n) || !prog_attach(x, why, n, &mode)) {
+	    !umem_open(x, why, n) || !xsk_open(x, why, n) || !fits(x, p->dgram_max, why, n) ||
+	    !prog_attach(x, why, n, &mode)) {
 		ainftp_xdp_close(x);
 		return NULL;
 	}
@@ -337,6 +417,7 @@ ainftp_xdp_close(struct ainftp_xdp *x)
 		bpf_object__close(x->obj);
 	if (x->area != NULL)
 		munmap(x->area, (size_t)(RX_FRAMES + TX_FRAMES) * FRAME_SIZE);
+	free(x->joined);
 	free(x);
 }
 
@@ -425,35 +506,69 @@ headers(const struct ainftp_xdp *x, uint8_t *f, size_t len, uint16_t dport)
 	memcpy(f + sizeof(eth) + sizeof(ip), &udp, sizeof(udp));
 }
 
+/* The n bytes of src at offset off of a frame laid over UMEM frames f[], TX_FRAG each. */
+static void
+frame_put(uint8_t *const *f, size_t off, const uint8_t *src, size_t n)
+{
+	while (n > 0) {
+		size_t at = off % TX_FRAG, k = TX_FRAG - at < n ? TX_FRAG - at : n;
+
+		memcpy(f[off / TX_FRAG] + at, src, k);
+		src += k;
+		off += k;
+		n -= k;
+	}
+}
+
 int
 ainftp_xdp_send(struct ainftp_xdp *x, const uint8_t *const *pl, const uint16_t *dport, size_t len,
 		unsigned int n)
 {
+	size_t flen = L2L4 + len;
+	unsigned int frags = (unsigned int)((flen + TX_FRAG - 1) / TX_FRAG), i, j;
 	uint32_t idx = 0;
 
 	tx_reclaim(x);
-	if (n > x->n_free)
-		n = x->n_free;
+	if (n > x->n_free / frags)
+		n = x->n_free / frags;
 	/* The ring has TX_FRAMES entries: at least one free per free frame. */
-	if (n == 0 || xsk_ring_prod__reserve(&x->tx, n, &idx) != n)
+	if (n == 0 || xsk_ring_prod__reserve(&x->tx, n * frags, &idx) != n * frags)
 		return 0;
-	for (unsigned int i = 0; i < n; i++) {
-		struct xdp_desc *d = xsk_ring_prod__tx_desc(&x->tx, idx + i);
-		uint8_t *f;
+	for (i = 0; i < n; i++) {
+		uint8_t *f[FRAGS_MAX], hdr[L2L4];
 
-		d->addr = x->tx_free[--x->n_free] + FRAME_HEADROOM;
-		d->len = (uint32_t)(L2L4 + len);
-		d->options = 0;
-		f = xsk_umem__get_data(x->area, d->addr);
-		headers(x, f, len, dport[i]);
-		memcpy(f + L2L4, pl[i], len);
+		for (j = 0; j < frags; j++) {
+			struct xdp_desc *d = xsk_ring_prod__tx_desc(&x->tx, idx + i * frags + j);
+			size_t left = flen - (size_t)j * TX_FRAG;
+
+			d->addr = x->tx_free[--x->n_free] + FRAME_HEADROOM;
+			d->len = (uint32_t)(left < TX_FRAG ? left : TX_FRAG);
+			d->options = j + 1 < frags ? XDP_PKT_CONTD : 0;
+			f[j] = xsk_umem__get_data(x->area, d->addr);
+		}
+		if (frags == 1) {
+			headers(x, f[0], len, dport[i]);
+			memcpy(f[0] + L2L4, pl[i], len);
+		} else {
+			headers(x, hdr, len, dport[i]);
+			frame_put(f, 0, hdr, L2L4);
+			frame_put(f, L2L4, pl[i], len);
+		}
 	}
-	xsk_ring_prod__submit(&x->tx, n);
-	/* Copy mode sends a batch of at most 32 per call: one kick per batch. */
-	if (xsk_ring_prod__needs_wakeup(&x->tx) &&
-	    sendto(ainftp_xdp_fd(x), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN &&
-	    errno != EBUSY && errno != ENOBUFS && errno != EINTR)
+	xsk_ring_prod__submit(&x->tx, n * frags);
+	/*
+	 * Copy mode sends at most 32 descriptors per call (EAGAIN: more left):
+	 * a kick per 32, or a jumbo batch's tail would wait for the next one.
+	 */
+	for (j = 0; j < (n * frags + 31) / 32 && xsk_ring_prod__needs_wakeup(&x->tx); j++) {
+		if (sendto(ainftp_xdp_fd(x), NULL, 0, MSG_DONTWAIT, NULL, 0) == 0)
+			break; /* all of it sent */
+		if (errno == EAGAIN)
+			continue; /* 32 sent, more left */
+		if (errno == EBUSY || errno == ENOBUFS || errno == EINTR)
+			break; /* the device is busy: the next kick or poll sends the rest */
 		return -1;
+	}
 	return (int)n;
 }
 
@@ -498,23 +613,66 @@ rx_check(const struct ainftp_xdp *x, uint8_t *f, size_t flen, struct ainftp_xdp_
 	return d->p;
 }
 
+/*
+ * Frame k of a recv from descriptors idx..idx+cnt-1: where it lies, or, over
+ * several UMEM frames, joined in x->joined (as in the UMEM: FRAME_HEADROOM in,
+ * so that its payload is aligned alike). NULL when it is longer than that holds.
+ */
+static uint8_t *
+rx_frame(struct ainftp_xdp *x, uint32_t idx, uint32_t cnt, unsigned int k, size_t *flen)
+{
+	const struct xdp_desc *rd = xsk_ring_cons__rx_desc(&x->rx, idx);
+	uint8_t *f;
+
+	if (cnt == 1) {
+		*flen = rd->len;
+		return xsk_umem__get_data(x->area, rd->addr);
+	}
+	if (x->joined == NULL) /* chained frames on a socket bound without multi-buffer */
+		return NULL;
+	f = x->joined + (size_t)k * JOIN_STRIDE + FRAME_HEADROOM;
+	*flen = 0;
+	for (uint32_t i = 0; i < cnt; i++) {
+		rd = xsk_ring_cons__rx_desc(&x->rx, idx + i);
+		if (*flen + rd->len > JOIN_STRIDE - FRAME_HEADROOM)
+			return NULL;
+		memcpy(f + *flen, xsk_umem__get_data(x->area, rd->addr), rd->len);
+		*flen += rd->len;
+	}
+	return f;
+}
+
 unsigned int
 ainftp_xdp_recv(struct ainftp_xdp *x, struct ainftp_xdp_dgram *d, unsigned int n, uint64_t *bad)
 {
-	uint32_t idx = 0, got;
+	uint32_t idx = 0, got, i = 0;
 	unsigned int k = 0;
 
-	got = xsk_ring_cons__peek(&x->rx, n, &idx);
-	x->rx_peeked = got;
-	x->rx_idx = idx;
-	for (uint32_t i = 0; i < got; i++) {
-		const struct xdp_desc *rd = xsk_ring_cons__rx_desc(&x->rx, idx + i);
+	if (n > RX_DGRAMS_MAX)
+		n = RX_DGRAMS_MAX;
+	/* All there is: a frame's descriptors end within what was peeked (or wait). */
+	got = xsk_ring_cons__peek(&x->rx, RING, &idx);
+	/* Whole frames only, at most n: a frame's first descriptor to its last. */
+	while (i < got && k < n) {
+		uint32_t cnt = 1;
+		size_t flen;
+		uint8_t *f;
 
-		if (rx_check(x, xsk_umem__get_data(x->area, rd->addr), rd->len, &d[k]) != NULL)
+		while (i + cnt - 1 < got &&
+		       (xsk_ring_cons__rx_desc(&x->rx, idx + i + cnt - 1)->options & XDP_PKT_CONTD))
+			cnt++;
+		if (i + cnt > got)
+			break; /* its rest is not on the ring yet */
+		f = rx_frame(x, idx + i, cnt, k, &flen);
+		if (f != NULL && rx_check(x, f, flen, &d[k]) != NULL)
 			k++;
 		else
 			(*bad)++;
+		i += cnt;
 	}
+	xsk_ring_cons__cancel(&x->rx, got - i);
+	x->rx_peeked = i;
+	x->rx_idx = idx;
 	return k;
 }
 

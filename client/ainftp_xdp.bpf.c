@@ -37,7 +37,7 @@ struct {
 	__type(value, struct ainftp_xdp_dst);
 } ainftp_dst SEC(".maps");
 
-SEC("xdp")
+SEC("xdp.frags")
 int
 ainftp_xdp(struct xdp_md *ctx)
 {

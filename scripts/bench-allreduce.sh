@@ -18,13 +18,13 @@
 #            send ceiling (sender in the workers' namespace), box to workers the
 #            receive ceiling (receiver in the workers' namespace), as the client
 #            sends and receives there.
-#   AF_XDP   then the lab again with --xdp (a veth of MTU 3500 per worker address):
-#            4 ainftp-worker processes on job 31 of config/lab.json (int16, 1712
-#            elements: 3472-byte datagrams, the most MTU 3500 takes), once with
-#            --opt xdp=on (the client's AF_XDP path: "ainftp-int16 xdp") and once
-#            without (kernel UDP at the same datagram size, the fair comparison:
-#            "ainftp-int16 udp@3500"). A failure there (an up, a worker) is printed
-#            and leaves the xdp_ keys nan; the rest of the bench stands.
+#   AF_XDP   then the lab again with --xdp (a veth per worker address, MTU 9000):
+#            4 ainftp-worker processes on the int16 job (2: 8972-byte datagrams,
+#            multi-buffer AF_XDP), once with --opt xdp=on (the client's AF_XDP
+#            path: "ainftp-int16 xdp") and once without (kernel UDP on the same
+#            veths, the fair comparison: "ainftp-int16 udp, xdp lab"). A failure
+#            there (an up, a worker) is printed and leaves the xdp_ keys nan; the
+#            rest of the bench stands.
 # Prints each one's median step time and the ratio to Gloo, the retransmissions
 # per chunk (DATA datagrams sent again / chunks, each sent once first), and UDP
 # payload Gbit/s per core of CPU time, sent and received (the client's: the
@@ -48,7 +48,7 @@ steps=5
 raw_time=2 # seconds each way of the raw UDP ceiling
 idle_us=0  # the app's idle mode (lab.sh --idle-us): 0 busy-polls
 xdp=1      # the AF_XDP lab's runs (--no-xdp: none)
-xdp_job=31 # config/lab.json: int16, 1712 elements, the most that fits MTU 3500
+xdp_job=2  # config/lab.json: int16, 4462 elements, as the int16 row
 while [ $# -gt 0 ]; do
 	case $1 in
 	--size) size=$2; shift 2 ;;
@@ -144,12 +144,12 @@ gloo gloo-lab-up ip netns exec $name-wk
 scripts/lab.sh down --name $name >/dev/null
 gloo gloo-alone
 
-# The AF_XDP lab: the same job over AF_XDP and over kernel UDP, in one lab. Until
-# the client has the path, its workers refuse --opt xdp=on: printed, xdp_ nan.
+# The AF_XDP lab: the same job over AF_XDP and over kernel UDP, in one lab. A client
+# built without the path says so and uses UDP: printed, xdp_ nan.
 if [ -n "$xdp" ]; then
 	if scripts/lab.sh up --name $name --xdp --idle-us "$idle_us" >"$work/xdp-up.out" 2>&1; then
 		ainftp $xdp_job ainftp-int16-xdp --opt xdp=on
-		ainftp $xdp_job ainftp-int16-udp3500
+		ainftp $xdp_job ainftp-int16-udp-xdplab
 		scripts/lab.sh down --name $name >/dev/null ||
 			echo "bench-allreduce: lab.sh down after the AF_XDP runs failed" >&2
 	else
@@ -201,7 +201,7 @@ for label in ("ainftp-float32", "ainftp-int16", "ainftp-int8"):
     med, tx, rx, retx, first = row(label, load(label))
     all_retx, all_first = all_retx + retx, all_first + first
     res[label] = (med, tx, rx)
-# The AF_XDP lab's runs (job 31, MTU 3500): over AF_XDP, and over kernel UDP.
+# The AF_XDP lab's runs (job 2): over AF_XDP, and over kernel UDP.
 xdp_tx = xdp_rx = float("nan")
 skipped = os.path.exists("%s/xdp-skipped" % d)
 if skipped:
@@ -209,7 +209,7 @@ if skipped:
 else:
     runs = {}
     for label, name in (("ainftp-int16-xdp", "ainftp-int16 xdp"),
-                        ("ainftp-int16-udp3500", "ainftp-int16 udp@3500")):
+                        ("ainftp-int16-udp-xdplab", "ainftp-int16 udp, xdp lab")):
         ws, err = load_run(label)
         runs[label] = (ws, err)
         if ws is None:
@@ -246,8 +246,8 @@ print("(vs gloo > 1: faster than Gloo with the lab up; ainftp's median is its sl
 print(" retx/chunk: DATA datagrams sent again per chunk; raw UDP: %d-byte datagrams, %.0f s each way;"
       % (raw_tx["seg"], raw_tx["wall_s"]))
 print(" cpu busy: the workers' median CPU time / wall time;")
-print(" xdp, udp@3500: job 31 (int16, 3472-byte datagrams) in lab.sh up --xdp, over AF_XDP and")
-print(" over kernel UDP)")
+print(" xdp, udp, xdp lab: the int16 job in lab.sh up --xdp (a veth per worker), over AF_XDP")
+print(" and over kernel UDP)")
 if why:
     print("xdp_tx_gbps_per_core, xdp_rx_gbps_per_core: nan: %s" % why)
 med16, tx16, rx16 = res["ainftp-int16"]

@@ -21,10 +21,9 @@
 #   box K = veth =[ainftp-impair]= veth =/
 #
 # --xdp gives each worker address a veth pair of its own instead of the shared
-# one, every pair on the bridge, at MTU 3500: the AF_XDP worker path
+# one, every pair on the bridge, at the config's MTU: the AF_XDP worker path
 # (ainftp-worker --opt xdp=on) binds a socket to the one RX queue of its
-# address's veth, and a veth takes a native XDP program only while its peer's
-# MTU stays under a page (setup_xdp_workers). The workers' kernel sends from
+# address's veth (setup_xdp_workers). The workers' kernel sends from
 # each address out of that address's veth and answers ARP for it there only:
 #
 #   ainftp-app = veth == veth =[bridge]= veth ==== veth: worker address 1
@@ -93,9 +92,8 @@ usage: $prog up    [--name N] [--config F] [--port af_packet|tap] [--impair SPEC
   --idle-us US      the apps' idle mode (ainftp-app --idle-us; default 0, and 100 with
                     --boxes above 1: several busy-polling apps would share 2 cores)
   --xdp             each worker address on a veth of its own (lxK..., peer lyK... on
-                    the bridge; K its index in the config's order), at MTU 3500 (the
-                    config's if lower): the most at which a veth takes a native XDP
-                    program, for AF_XDP workers (ainftp-worker --opt xdp=on), one per
+                    the bridge; K its index in the config's order), at the config's
+                    MTU, for AF_XDP workers (ainftp-worker --opt xdp=on), one per
                     veth (a veth has one RX queue); policy routing sends each address's
                     traffic out of its own veth, which alone answers ARP for it. Jobs
                     whose datagrams are larger than the MTU do not run there (up names
@@ -562,11 +560,13 @@ setup_workers() {
 }
 
 # --xdp: worker address k (in the config's order) on veth lxK in the workers'
-# namespace, its peer lyK on the bridge, both at xdp_mtu. A veth refuses a native
-# XDP program while its peer's MTU is above a page less XDP's headroom (256), the
-# skb's shared info (320 on x86-64) and the Ethernet header, 3506 ("Peer MTU is too
-# large to set XDP"; a program with frags support would lift that); 3500 holds the
-# lab's XDP jobs' datagrams (config/README.md). Every veth has an address of the
+# namespace, its peer lyK on the bridge, both at xdp_mtu, the config's. A veth
+# refuses a native XDP program without frags support while its peer's MTU is above
+# a page less XDP's headroom (256), the skb's shared info (320 on x86-64) and the
+# Ethernet header, 3506 ("Peer MTU is too large to set XDP"); the client's program
+# has frags support (multi-buffer AF_XDP, Linux 6.6), so jumbo frames run natively
+# too. Jobs 31 and 32 (config/README.md) fit one 4 KB UMEM frame: the path without
+# multi-buffer. Every veth has an address of the
 # same /24, so the kernel must be told which to use: a rule per address sends what
 # leaves from it to a table whose subnet route is its own veth; arp_ignore=1
 # answers an ARP request only on the veth that holds the address asked for, and
@@ -668,8 +668,8 @@ cmd_up() {
 	if [ -n "$xdp" ]; then
 		[ "$kind" = af_packet ] ||
 			die "--xdp: the app is on net_af_packet; $config's port is a net_tap (--port af_packet)"
-		# The workers' veths (setup_xdp_workers): 3500, or the config's MTU if lower.
-		xdp_mtu=$((mtu < 3500 ? mtu : 3500))
+		# The workers' veths (setup_xdp_workers): the config's MTU, as the shared one's.
+		xdp_mtu=$mtu
 		big_jobs=$(xdp_big_jobs) || exit 1
 	fi
 

@@ -1,25 +1,25 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # The AF_XDP worker path (issue 15) in the lab of scripts/lab.sh up --xdp, where
-# each worker address has a veth of its own at MTU 3500:
-#  a. the lab: --xdp refused with --impair, --boxes and --port tap; each of jobs 31
-#     and 32's four addresses alone on its own veth, at MTU 3500 at most, routed out
-#     of it (ip route get ... from ADDR), pinging the appliance from it (ping -I),
-#     its ARP entry for the appliance there; a 3472-byte UDP datagram from it leaves
-#     by that veth, unfragmented; the box's kernel, asking for each address, learns
-#     it at its own veth's MAC (only that veth answers ARP for it); and a native XDP
-#     program (XDP_PASS, built with clang -target bpf) attaches to each veth, which
-#     still carries a ping. A kernel that cannot do native XDP on a veth fails here,
-#     never a skip: the AF_XDP path would have nothing to run on;
-#  b. 4 ainftp-worker processes with --opt xdp=on on job 31 (int16, 1712 elements:
-#     3472-byte datagrams both ways), 3 steps, every result verified: each exits 0,
-#     and its --json line has xdp_sent > 0, xdp_received > 0 and checked > 0;
-#  c. the same on job 32 (float32, 856 elements), 2 steps;
-#  d. the fallback, in the lab without --xdp (MTU 9000, one veth for every
-#     address): 4 workers with --opt xdp=on on job 2 (int16, 4462 elements:
-#     8972-byte datagrams, larger than an AF_XDP frame, which --xdp's veths could
-#     not carry either) verify over kernel UDP, each with xdp_sent 0 and exactly one
-#     stderr line beginning "ainftp: AF_XDP".
+# each worker address has a veth of its own at the config's MTU (9000):
+#  a. the lab: --xdp refused with --impair, --boxes and --port tap; each of the
+#     jobs' four addresses alone on its own veth, at the lab's MTU, routed out of it
+#     (ip route get ... from ADDR), pinging the appliance from it (ping -I), its ARP
+#     entry for the appliance there; a UDP datagram of the MTU from it leaves by
+#     that veth, unfragmented; the box's kernel, asking for each address, learns it
+#     at its own veth's MAC (only that veth answers ARP for it);
+#  b. 4 ainftp-worker processes with --opt xdp=on on job 2 (int16, 4462 elements:
+#     8972-byte datagrams both ways, each frame over 3 UMEM frames: multi-buffer),
+#     3 steps, every result verified: each exits 0, and its --json line has
+#     xdp_sent > 0, xdp_received > 0, xdp_native 1 (the program in the veth's
+#     driver: a kernel that cannot fails here, never a skip) and checked > 0;
+#  c. the same on job 32 (float32, 856 elements: 3472-byte datagrams, one UMEM
+#     frame each), 2 steps, and on job 3 (int8, int16 results), 1 step;
+#  d. one veth for every address (the lab without --xdp): 4 workers with --opt
+#     xdp=on on job 2 verify, exactly one of them over AF_XDP (the veth's one
+#     queue takes one socket) and the other three over kernel UDP, each of those
+#     with xdp_sent 0 and exactly one stderr line beginning "ainftp: AF_XDP" that
+#     says the queue has a socket already.
 # Both labs' final stats account for every frame (tests/accounting.py).
 #
 #   test_xdp.sh SRCDIR APP WORKER IMPAIR (IMPAIR: lab_lib.sh's up passes it on; no
@@ -32,11 +32,10 @@ lab=$src/scripts/lab.sh
 name=txdp$$
 work=$(mktemp -d)
 cfg=$src/config/lab.json
-int16_job=31 float32_job=32 jumbo_job=2
+int16_job=2 float32_job=32 int8_job=3
 # shellcheck source=tests/lab_lib.sh
 . "$src/tests/lab_lib.sh"
 
-command -v clang >/dev/null || fail "needs clang to build an XDP program (scripts/deps.sh installs it)"
 
 # --- a. the lab ---------------------------------------------------------------------
 
@@ -51,23 +50,18 @@ done
 ! ip netns list | grep -q "^$name-" || fail "a refused up --xdp left namespaces"
 echo "ok: --xdp refused with --impair, --boxes and --port tap"
 
-# XDP_PASS for every frame, with no header: whether a veth takes a native program.
-cat >"$work/pass.c" <<'EOF'
-__attribute__((section("xdp"), used)) int xdp_pass(void *ctx) { return 2; /* XDP_PASS */ }
-char _license[] __attribute__((section("license"), used)) = "GPL";
-EOF
-clang -O2 -target bpf -c "$work/pass.c" -o "$work/pass.o" 2>"$work/clang.err" ||
-	fail "clang -target bpf: $(cat "$work/clang.err")"
-
 up --xdp
 cat "$work/up.out"
-read -r appliance mac addrs < <(/usr/bin/python3 - "$cfg" "$int16_job" "$float32_job" <<'PY'
+read -r appliance mac mtu addrs < <(/usr/bin/python3 - "$cfg" "$int16_job" "$float32_job" \
+	"$int8_job" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
 jobs = {j["id"]: j for j in c["jobs"]}
 addrs = [w["ipv4"] for w in jobs[int(sys.argv[2])]["workers"]]
-assert addrs == [w["ipv4"] for w in jobs[int(sys.argv[3])]["workers"]], "jobs' addresses differ"
-print(c["appliance"]["ipv4"], c["appliance"]["mac"].lower(), " ".join(addrs))
+for j in sys.argv[3:]:
+    assert addrs == [w["ipv4"] for w in jobs[int(j)]["workers"]], "jobs' addresses differ"
+print(c["appliance"]["ipv4"], c["appliance"]["mac"].lower(), c["ports"][0].get("mtu", 1500),
+      " ".join(addrs))
 PY
 )
 wk=$name-wk
@@ -85,7 +79,7 @@ for a in $addrs; do
 	[ "$(ip -n "$wk" -o -4 addr show dev "$i" | wc -l)" = 1 ] || fail "$a: $i has other addresses"
 	for j in "${ifs[@]}"; do [ "$j" != "$i" ] || fail "$a: shares $i with another address"; done
 	ifs+=("$i")
-	[ "$(sysfs "$i" mtu)" -le 3500 ] || fail "$a: $i has MTU $(sysfs "$i" mtu), above 3500"
+	[ "$(sysfs "$i" mtu)" = "$mtu" ] || fail "$a: $i has MTU $(sysfs "$i" mtu), not the lab's $mtu"
 	ip -n "$wk" route get "$appliance" from "$a" | grep -q " dev $i " ||
 		fail "$a: not routed out of $i: $(ip -n "$wk" route get "$appliance" from "$a")"
 	ip netns exec "$wk" ping -I "$a" -c1 -W2 "$appliance" >"$work/ping" ||
@@ -95,19 +89,19 @@ for a in $addrs; do
 	echo "ok: $a alone on $i (MTU $(sysfs "$i" mtu)), routed out of it, pings $appliance"
 done
 
-# A 3472-byte datagram (a job 31 DATA's size) from each address: out of its own
+# A datagram of the MTU (a job 2 DATA's size) from each address: out of its own
 # veth, whole (IP_PMTUDISC_DO: EMSGSIZE rather than fragments), to the discard
 # port (the app drops it).
 k=0
 for a in $addrs; do
 	read -ra before <<<"$(tx)"
-	ip netns exec "$wk" /usr/bin/python3 - "$a" "$appliance" <<'PY' || fail "UDP from $a"
+	ip netns exec "$wk" /usr/bin/python3 - "$a" "$appliance" "$mtu" <<'PY' || fail "UDP from $a"
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_IP, 10, 2)  # IP_MTU_DISCOVER, IP_PMTUDISC_DO
 s.bind((sys.argv[1], 0))
 for _ in range(20):
-    s.sendto(bytes(3472), (sys.argv[2], 9))
+    s.sendto(bytes(int(sys.argv[3]) - 28), (sys.argv[2], 9))
 PY
 	read -ra after <<<"$(tx)"
 	for j in "${!ifs[@]}"; do
@@ -120,7 +114,7 @@ PY
 	done
 	k=$((k + 1))
 done
-echo "ok: 3472-byte UDP datagrams from each address leave whole by its own veth"
+echo "ok: $((mtu - 28))-byte UDP datagrams from each address leave whole by its own veth"
 
 # The box's kernel asks for each address (from a spare address on the bridge, as
 # scripts/bench-allreduce.sh measures): the answer comes from that address's veth.
@@ -137,21 +131,6 @@ for a in $addrs; do
 done
 ip -n "$name-box" addr del 198.18.0.254/24 dev "$br"
 echo "ok: ARP for each address answered by its own veth only"
-
-# Native XDP on each worker veth (its peer at MTU 3500 on the bridge), a ping
-# through it, then off again for the workers' own programs.
-k=0
-for a in $addrs; do
-	i=${ifs[k]}
-	ip -n "$wk" link set dev "$i" xdpdrv obj "$work/pass.o" sec xdp 2>"$work/xdp.err" ||
-		fail "native XDP on $i (MTU $(sysfs "$i" mtu)): $(cat "$work/xdp.err")"
-	ip -n "$wk" link show dev "$i" | grep -q "prog/xdp" || fail "$i: no prog/xdp after xdpdrv"
-	ip netns exec "$wk" ping -I "$a" -c1 -W2 "$appliance" >"$work/ping" ||
-		fail "ping -I $a through XDP_PASS on $i: $(cat "$work/ping")"
-	ip -n "$wk" link set dev "$i" xdpdrv off
-	k=$((k + 1))
-done
-echo "ok: native XDP attaches to every worker veth (xdpdrv), pings pass through it"
 
 # --- b, c. AF_XDP workers -------------------------------------------------------------
 
@@ -172,13 +151,15 @@ run_all() {
 	wait
 }
 
-# check TAG xdp|fallback: each worker exited 0, verified, and its datagrams went
-# over AF_XDP (xdp) or over kernel UDP after one "ainftp: AF_XDP" line (fallback).
+# check TAG xdp|shared: each worker exited 0 and verified, and its datagrams went
+# over AF_XDP in native mode (xdp), or, one veth for all (shared), one worker's did
+# and the others' over kernel UDP after one "ainftp: AF_XDP" line on the busy queue.
 check() {
 	/usr/bin/python3 - "$work/$1" "$2" <<'PY' || fail "$1 (above)"
 import json, sys
 stem, mode = sys.argv[1], sys.argv[2]
 bad = []
+n_on = 0
 for w in range(4):
     rc = open("%s.%d.rc" % (stem, w)).read().strip()
     err = open("%s.%d.err" % (stem, w)).read().splitlines()
@@ -192,26 +173,33 @@ for w in range(4):
         bad.append("worker %d: no --json line; stderr: %s" % (w, tail))
         continue
     j = json.loads(lines[-1])
-    missing = [k for k in ("xdp_sent", "xdp_received", "checked") if k not in j]
+    missing = [k for k in ("xdp_sent", "xdp_received", "xdp_native", "checked") if k not in j]
     if missing:
         bad.append("worker %d: no %s in its --json line" % (w, ", ".join(missing)))
         continue
     if j["checked"] <= 0:
         bad.append("worker %d: checked %d elements" % (w, j["checked"]))
-    if mode == "xdp" and not (j["xdp_sent"] > 0 and j["xdp_received"] > 0):
-        bad.append("worker %d: xdp_sent %d, xdp_received %d (not over AF_XDP)%s" % (
-            w, j["xdp_sent"], j["xdp_received"],
-            ": " + xdp_lines[0] if xdp_lines else ""))
-    if mode == "fallback":
-        if j["xdp_sent"] != 0:
-            bad.append("worker %d: xdp_sent %d on a job of jumbo datagrams" % (w, j["xdp_sent"]))
-        if len(xdp_lines) != 1:
-            bad.append("worker %d: %d stderr lines beginning \"ainftp: AF_XDP\", not 1: %s"
-                       % (w, len(xdp_lines), xdp_lines))
+    on = j["xdp_sent"] > 0 and j["xdp_received"] > 0
+    if mode == "xdp" and not (on and j["xdp_native"] == 1):
+        bad.append("worker %d: xdp_sent %d, xdp_received %d, xdp_native %d (not over native "
+                   "AF_XDP)%s" % (w, j["xdp_sent"], j["xdp_received"], j["xdp_native"],
+                                  ": " + xdp_lines[0] if xdp_lines else ""))
+    if mode == "shared":
+        n_on += on
+        if not on and j["xdp_sent"] != 0:
+            bad.append("worker %d: xdp_sent %d but nothing received over AF_XDP"
+                       % (w, j["xdp_sent"]))
+        if on and xdp_lines:
+            bad.append("worker %d: over AF_XDP, yet it said %s" % (w, xdp_lines))
+        if not on and (len(xdp_lines) != 1 or "has an AF_XDP socket already" not in xdp_lines[0]):
+            bad.append("worker %d: %d stderr lines beginning \"ainftp: AF_XDP\", not 1 on "
+                       "the busy queue: %s" % (w, len(xdp_lines), xdp_lines))
     print("worker %d: %d elements checked, xdp_sent %d, xdp_received %d, %s Gbit/s per core "
           "tx, %s rx%s" % (w, j["checked"], j["xdp_sent"], j["xdp_received"],
                           j["tx_gbps_per_core"], j["rx_gbps_per_core"],
                           "; " + xdp_lines[0] if xdp_lines else ""))
+if mode == "shared" and n_on != 1:
+    bad.append("%d workers over AF_XDP on one veth, not 1" % n_on)
 for b in bad:
     print("FAIL: " + b, file=sys.stderr)
 sys.exit(1 if bad else 0)
@@ -223,14 +211,16 @@ run_all xdp-int16 "$int16_job" 3 --opt xdp=on
 check xdp-int16 xdp
 run_all xdp-float32 "$float32_job" 2 --opt xdp=on
 check xdp-float32 xdp
+run_all xdp-int8 "$int8_job" 1 --opt xdp=on
+check xdp-int8 xdp
 down
 ! ip netns list | grep -q "^$name-" || fail "namespaces left after down"
 [ ! -e "/run/$name" ] || fail "/run/$name left after down"
 
-# --- d. the fallback ------------------------------------------------------------------
+# --- d. one veth for all ----------------------------------------------------------------
 
 up
-run_all fallback-jumbo "$jumbo_job" 1 --opt xdp=on
-check fallback-jumbo fallback
+run_all shared-veth "$int16_job" 1 --opt xdp=on
+check shared-veth shared
 down
 echo "xdp: ok"
