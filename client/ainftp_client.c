@@ -4,7 +4,8 @@
  * ainftp_client_shard.c has the public calls, over the job's boxes. Also the
  * calls' shared error handling.
  *
- * The engine owns the socket. Each request is cut into chunks of the job's
+ * The engine owns the socket (and, option xdp, an AF_XDP socket beside it:
+ * ainftp_client_xdp.h). Each request is cut into chunks of the job's
  * elems_per_packet (the last one zero-padded); chunk c of the request with step
  * s goes to slot c % slots, and, as docs/PROTOCOL.md requires, to a slot only
  * once the result of the slot's previous chunk has arrived. So the engine
@@ -656,10 +657,9 @@ union gso_cmsg {
 };
 
 /*
- * Send the batch's datagrams. With GSO, datagrams to one lane go out as one
- * message that the kernel cuts into equal segments. Returns 0, or -1 with
- * errno; a datagram the kernel did not take (a full socket buffer) is left to
- * its retransmission timer.
+ * The batch through the AF_XDP socket (ainftp_client_xdp.h), its tags made:
+ * what the ring or its frames could not take is left to the retransmission
+ * timers, as a full socket buffer's is.
  */
 static int
 tx_flush_xdp(struct box *c, struct txbatch *b)
@@ -682,6 +682,12 @@ tx_flush_xdp(struct box *c, struct txbatch *b)
 	return 0;
 }
 
+/*
+ * Send the batch's datagrams. With GSO, datagrams to one lane go out as one
+ * message that the kernel cuts into equal segments. Returns 0, or -1 with
+ * errno; a datagram the kernel did not take (a full socket buffer) is left to
+ * its retransmission timer.
+ */
 static int
 tx_flush(struct box *c, struct txbatch *b)
 {
