@@ -15,7 +15,9 @@
 #     driver: a kernel that cannot fails here, never a skip) and checked > 0;
 #  c. the same on job 32 (float32, 856 elements: 3472-byte datagrams, one UMEM
 #     frame each), 2 steps, and on job 3 (int8, int16 results), 1 step;
-#  d. one veth for every address (the lab without --xdp): 4 workers with --opt
+#  d. a worker killed (SIGKILL) while on AF_XDP leaves no XDP program on its
+#     veth: the program hangs on a BPF link, gone with the process;
+#  e. one veth for every address (the lab without --xdp): 4 workers with --opt
 #     xdp=on on job 2 verify, exactly one of them over AF_XDP (the veth's one
 #     queue takes one socket) and the other three over kernel UDP, each of those
 #     with xdp_sent 0 and exactly one stderr line beginning "ainftp: AF_XDP" that
@@ -213,11 +215,28 @@ run_all xdp-float32 "$float32_job" 2 --opt xdp=on
 check xdp-float32 xdp
 run_all xdp-int8 "$int8_job" 1 --opt xdp=on
 check xdp-int8 xdp
+
+# --- d. a killed AF_XDP worker leaves nothing on its veth ---------------------------------
+# Its program hangs on a BPF link: the kernel takes it off when the process dies, so
+# the next worker on that veth attaches its own. (ip netns exec execs the worker: $!
+# is the worker itself.)
+xdp_on() { ip -n "$wk" link show dev "${ifs[0]}" | grep -q "prog/xdp"; }
+! xdp_on || fail "${ifs[0]} has an XDP program before the worker"
+ip netns exec "$wk" "$worker" -c "$cfg" --job "$int16_job" --worker 0 --size "$size" \
+	--steps 1 --progress 0 --opt xdp=on >"$work/kill.out" 2>&1 &
+wpid=$!
+for _ in $(seq 50); do xdp_on && break; sleep 0.1; done
+xdp_on || fail "worker 0 with --opt xdp=on: no XDP program on ${ifs[0]} within 5 s: $(cat "$work/kill.out")"
+kill -9 "$wpid"
+wait "$wpid" 2>/dev/null || true
+for _ in $(seq 20); do xdp_on || break; sleep 0.1; done
+! xdp_on || fail "worker 0 killed: its XDP program still on ${ifs[0]}: $(ip -n "$wk" link show dev "${ifs[0]}")"
+echo "ok: a worker killed with its AF_XDP socket open leaves no XDP program on its veth"
 down
 ! ip netns list | grep -q "^$name-" || fail "namespaces left after down"
 [ ! -e "/run/$name" ] || fail "/run/$name left after down"
 
-# --- d. one veth for all ----------------------------------------------------------------
+# --- e. one veth for all ----------------------------------------------------------------
 
 up
 run_all shared-veth "$int16_job" 1 --opt xdp=on
