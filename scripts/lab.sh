@@ -566,8 +566,8 @@ setup_workers() {
 # Ethernet header, 3506 ("Peer MTU is too large to set XDP"); the client's program
 # has frags support (multi-buffer AF_XDP, Linux 6.6), so jumbo frames run natively
 # too. Jobs 31 and 32 (config/README.md) fit one 4 KB UMEM frame: the path without
-# multi-buffer. Every veth has an address of the
-# same /24, so the kernel must be told which to use: a rule per address sends what
+# multi-buffer. Every veth has an address of the same /24, so the kernel must be
+# told which to use: a rule per address sends what
 # leaves from it to a table whose subnet route is its own veth; arp_ignore=1
 # answers an ARP request only on the veth that holds the address asked for, and
 # arp_announce=2 asks with that veth's own address, so the app and the bridge learn
