@@ -230,7 +230,7 @@ class Options:
     should have "straggler": {"min_quorum": <its worker count>} in
     cluster.json, so that the appliance waits for every rank. Any other
     keyword is a client option of client/ainftp_client.h (timeout_ms=...,
-    window=..., gso=...).
+    window=..., gso=..., xdp="on" for the AF_XDP path: docs/CLIENT.md).
     """
 
     def __init__(self, config=None, job=None, accept_overflow=True, accept_partial=False,
