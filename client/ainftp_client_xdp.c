@@ -32,6 +32,7 @@
 #include <xdp/xsk.h>
 
 #include "ainftp_client_xdp.h"
+#include "ainftp_xdp_dst.h"
 
 /* The program's object, compiled with clang -target bpf and embedded by meson. */
 extern const unsigned char ainftp_xdp_obj[];
@@ -74,7 +75,6 @@ struct ainftp_xdp {
 	int link_fd;
 	int ifindex;
 	char ifname[IF_NAMESIZE];
-	char desc[IF_NAMESIZE + 32];
 	uint8_t mac[ETH_ALEN], peer_mac[ETH_ALEN];
 	uint32_t local, peer;
 	uint16_t port;
@@ -218,10 +218,7 @@ static bool
 prog_attach(struct ainftp_xdp *x, char *why, size_t n, uint32_t *mode)
 {
 	struct bpf_program *prog;
-	struct {
-		uint32_t addr;
-		uint16_t port, pad;
-	} dst = {x->local, x->port, 0};
+	struct ainftp_xdp_dst dst = {.addr = x->local, .port = x->port};
 	uint32_t zero = 0;
 	int err, map_fd;
 
@@ -254,7 +251,7 @@ prog_attach(struct ainftp_xdp *x, char *why, size_t n, uint32_t *mode)
 	map_fd = bpf_object__find_map_fd_by_name(x->obj, "ainftp_xsks");
 	if (map_fd < 0 || xsk_socket__update_xskmap(x->xsk, map_fd) != 0)
 		return refuse(why, n, "the XDP socket map%s", "", errno);
-	/* Native first: a veth's peer MTU above ~3.5 KB refuses it, generic still works. */
+	/* Native where the driver has XDP and takes this program, else generic. */
 	const uint32_t modes[] = {XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE};
 
 	for (unsigned int i = 0; i < 2; i++) {
@@ -304,6 +301,11 @@ xsk_open(struct ainftp_xdp *x, char *why, size_t n)
 			rc == -EBUSY ? "%s queue 0 has an AF_XDP socket already (one per interface)"
 				     : "an AF_XDP socket on %s",
 			x->ifname, -rc);
+	if (x->frags_max > 1) {
+		x->joined = aligned_alloc(64, (size_t)RX_DGRAMS_MAX * JOIN_STRIDE);
+		if (x->joined == NULL)
+			return refuse(why, n, "out of memory%s", "", 0);
+	}
 	return true;
 }
 
@@ -337,11 +339,6 @@ fits(struct ainftp_xdp *x, size_t dgram, char *why, size_t n)
 	}
 	if (fd >= 0)
 		close(fd);
-	if (x->frags_max > 1) {
-		x->joined = aligned_alloc(64, (size_t)RX_DGRAMS_MAX * JOIN_STRIDE);
-		if (x->joined == NULL)
-			return refuse(why, n, "out of memory%s", "", 0);
-	}
 	return true;
 }
 
@@ -379,8 +376,6 @@ xdp_open(const struct ainftp_xdp_params *p, char *why, size_t n)
 		return NULL;
 	}
 	x->native = mode == XDP_FLAGS_DRV_MODE;
-	snprintf(x->desc, sizeof(x->desc), "%s, %s mode", x->ifname,
-		 x->native ? "native" : "generic");
 	return x;
 }
 
@@ -425,12 +420,6 @@ int
 ainftp_xdp_fd(const struct ainftp_xdp *x)
 {
 	return xsk_socket__fd(x->xsk);
-}
-
-const char *
-ainftp_xdp_describe(const struct ainftp_xdp *x)
-{
-	return x->desc;
 }
 
 /* ------------------------------------------------------------ sending */
@@ -526,8 +515,13 @@ ainftp_xdp_send(struct ainftp_xdp *x, const uint8_t *const *pl, const uint16_t *
 {
 	size_t flen = L2L4 + len;
 	unsigned int frags = (unsigned int)((flen + TX_FRAG - 1) / TX_FRAG), i, j;
+	const size_t dport_at =
+		sizeof(struct ethhdr) + sizeof(struct iphdr) + offsetof(struct udphdr, dest);
+	uint8_t hdr[L2L4];
 	uint32_t idx = 0;
 
+	/* One length for the call: every frame's headers alike but for the UDP port. */
+	headers(x, hdr, len, 0);
 	tx_reclaim(x);
 	if (n > x->n_free / frags)
 		n = x->n_free / frags;
@@ -535,7 +529,7 @@ ainftp_xdp_send(struct ainftp_xdp *x, const uint8_t *const *pl, const uint16_t *
 	if (n == 0 || xsk_ring_prod__reserve(&x->tx, n * frags, &idx) != n * frags)
 		return 0;
 	for (i = 0; i < n; i++) {
-		uint8_t *f[FRAGS_MAX], hdr[L2L4];
+		uint8_t *f[FRAGS_MAX];
 
 		for (j = 0; j < frags; j++) {
 			struct xdp_desc *d = xsk_ring_prod__tx_desc(&x->tx, idx + i * frags + j);
@@ -546,14 +540,9 @@ ainftp_xdp_send(struct ainftp_xdp *x, const uint8_t *const *pl, const uint16_t *
 			d->options = j + 1 < frags ? XDP_PKT_CONTD : 0;
 			f[j] = xsk_umem__get_data(x->area, d->addr);
 		}
-		if (frags == 1) {
-			headers(x, f[0], len, dport[i]);
-			memcpy(f[0] + L2L4, pl[i], len);
-		} else {
-			headers(x, hdr, len, dport[i]);
-			frame_put(f, 0, hdr, L2L4);
-			frame_put(f, L2L4, pl[i], len);
-		}
+		memcpy(hdr + dport_at, &dport[i], sizeof(dport[i]));
+		frame_put(f, 0, hdr, L2L4);
+		frame_put(f, L2L4, pl[i], len);
 	}
 	xsk_ring_prod__submit(&x->tx, n * frags);
 	/*

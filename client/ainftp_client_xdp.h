@@ -42,8 +42,6 @@ struct ainftp_xdp *ainftp_xdp_open(const struct ainftp_xdp_params *p, char *why,
 void ainftp_xdp_close(struct ainftp_xdp *x);
 /* POLLIN on it: the RX ring has datagrams. */
 int ainftp_xdp_fd(const struct ainftp_xdp *x);
-/* "veth0, native mode": for messages. */
-const char *ainftp_xdp_describe(const struct ainftp_xdp *x);
 /* The program runs in the driver (native XDP), not on the kernel's generic path. */
 bool ainftp_xdp_native(const struct ainftp_xdp *x);
 

@@ -37,13 +37,6 @@ ainftp_xdp_fd(const struct ainftp_xdp *x)
 	return -1;
 }
 
-const char *
-ainftp_xdp_describe(const struct ainftp_xdp *x)
-{
-	(void)x;
-	return "";
-}
-
 bool
 ainftp_xdp_native(const struct ainftp_xdp *x)
 {

@@ -15,6 +15,8 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "ainftp_xdp_dst.h"
+
 /* The socket of each RX queue (a veth has one). */
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -23,13 +25,7 @@ struct {
 	__type(value, __u32);
 } ainftp_xsks SEC(".maps");
 
-/* Key 0: the worker's address and port, network byte order (set before attaching). */
-struct ainftp_xdp_dst {
-	__u32 addr;
-	__u16 port;
-	__u16 pad;
-};
-
+/* Key 0: the worker's address and port (set before attaching). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

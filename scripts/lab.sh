@@ -95,10 +95,8 @@ usage: $prog up    [--name N] [--config F] [--port af_packet|tap] [--impair SPEC
                     the bridge; K its index in the config's order), at the config's
                     MTU, for AF_XDP workers (ainftp-worker --opt xdp=on), one per
                     veth (a veth has one RX queue); policy routing sends each address's
-                    traffic out of its own veth, which alone answers ARP for it. Jobs
-                    whose datagrams are larger than the MTU do not run there (up names
-                    them). One box on net_af_packet: not with --impair, --boxes or
-                    --port tap
+                    traffic out of its own veth, which alone answers ARP for it. One
+                    box on net_af_packet: not with --impair, --boxes or --port tap
 EOF
 }
 
@@ -560,7 +558,7 @@ setup_workers() {
 }
 
 # --xdp: worker address k (in the config's order) on veth lxK in the workers'
-# namespace, its peer lyK on the bridge, both at xdp_mtu, the config's. A veth
+# namespace, its peer lyK on the bridge, both at the config's MTU. A veth
 # refuses a native XDP program without frags support while its peer's MTU is above
 # a page less XDP's headroom (256), the skb's shared info (320 on x86-64) and the
 # Ethernet header, 3506 ("Peer MTU is too large to set XDP"); the client's program
@@ -581,8 +579,8 @@ setup_xdp_workers() {
 		net.ipv4.conf.default.rp_filter=0
 	for a in $workers; do
 		xdp_names "$k"
-		ip -n "$ns_box" link add "$xw_peer" mtu "$xdp_mtu" type veth \
-			peer name "$xw_if" mtu "$xdp_mtu" netns "$ns_wk"
+		ip -n "$ns_box" link add "$xw_peer" mtu "$mtu" type veth \
+			peer name "$xw_if" mtu "$mtu" netns "$ns_wk"
 		ip -n "$ns_box" link set "$xw_peer" master "$bridge"
 		ip -n "$ns_box" link set "$xw_peer" up
 		ip -n "$ns_wk" link set "$xw_if" up
@@ -601,31 +599,11 @@ ping_xdp_workers() {
 	done
 }
 
-# --xdp: the jobs whose DATA or RESULT datagrams (payload and 76 bytes of IPv4, UDP,
-# header and tag: docs/PROTOCOL.md) do not fit xdp_mtu; the app takes them (its
-# port has the config's MTU), but their frames would not cross the workers' veths.
-xdp_big_jobs() {
-	/usr/bin/python3 - "$state/config.json" "$xdp_mtu" <<'PY'
-import json, sys
-cfg, mtu = json.load(open(sys.argv[1])), int(sys.argv[2])
-def payload(enc, n):
-    return {"float32": 4 * n, "int16": 2 * n, "int8": n + (n + 31) // 32}[enc]
-big = []
-for j in cfg["jobs"]:
-    n = j.get("elems_per_packet", 0)
-    enc = j.get("encoding", "float32")
-    res = j.get("result_encoding", "float32")
-    if 76 + max(payload(enc, n), payload(res, n)) > mtu:
-        big.append(str(j["id"]))
-print(" ".join(big))
-PY
-}
-
 # The up summary's lines for --xdp's workers: each address's veth.
 xdp_workers_summary() {
 	local a k=0
 	printf '%s in netns %s, each on a veth of its own at MTU %s (--xdp):' \
-		"$workers" "$ns_wk" "$xdp_mtu"
+		"$workers" "$ns_wk" "$mtu"
 	for a in $workers; do
 		xdp_names "$k"
 		printf '\n             %-15s on %s (peer %s on bridge %s, table %s)' \
@@ -645,7 +623,7 @@ app_port() {
 cmd_up() {
 	local kind mtu appliance mac workers path="bridge $bridge (no impairment)" vars link_if
 	local box_addrs k bx_app bx_link bx_prefix bx_cfg bx_pid bx_out bx_err
-	local metrics_url='' spine_path='' relay_info xdp_mtu big_jobs
+	local metrics_url='' spine_path='' relay_info
 	[ "$(id -u)" = 0 ] || die "needs root (network namespaces, /dev/net/tun)"
 	[ -x "$app" ] || die "$app: not found or not executable (build it: scripts/build.sh)"
 	[[ $port_kind =~ ^(|af_packet|tap)$ ]] || die "--port: \"$port_kind\" is not af_packet or tap"
@@ -668,9 +646,6 @@ cmd_up() {
 	if [ -n "$xdp" ]; then
 		[ "$kind" = af_packet ] ||
 			die "--xdp: the app is on net_af_packet; $config's port is a net_tap (--port af_packet)"
-		# The workers' veths (setup_xdp_workers): the config's MTU, as the shared one's.
-		xdp_mtu=$mtu
-		big_jobs=$(xdp_big_jobs) || exit 1
 	fi
 
 	box_addrs=$appliance
@@ -727,8 +702,6 @@ lab $name is up
   workers    $(xdp_workers_summary)
   path       $link_if <-> the workers' veths: $path
 EOF
-		[ -z "$big_jobs" ] ||
-			echo "  jobs       not in this lab: $big_jobs (datagrams above MTU $xdp_mtu)"
 	else
 		cat <<EOF
 lab $name is up
