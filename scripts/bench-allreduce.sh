@@ -21,10 +21,11 @@
 #   AF_XDP   then the lab again with --xdp (a veth per worker address, MTU 9000):
 #            4 ainftp-worker processes on the int16 job (2: 8972-byte datagrams,
 #            multi-buffer AF_XDP), once with --opt xdp=on (the client's AF_XDP
-#            path: "ainftp-int16 xdp") and once without (kernel UDP on the same
-#            veths, the fair comparison: "ainftp-int16 udp, xdp lab"). A failure
-#            there (an up, a worker) is printed and leaves the xdp_ keys nan; the
-#            rest of the bench stands.
+#            path: "xdp lab: int16 xdp") and once without (kernel UDP on the same
+#            veths, the fair comparison: "xdp lab: int16 udp"), alternately,
+#            --xdp-pairs times; then the per-core ratio of each pair and their
+#            median. A failure there (an up, a worker) is printed and leaves the
+#            xdp_ keys nan; the rest of the bench stands.
 # Prints each one's median step time and the ratio to Gloo, the retransmissions
 # per chunk (DATA datagrams sent again / chunks, each sent once first), and UDP
 # payload Gbit/s per core of CPU time, sent and received (the client's: the
@@ -36,10 +37,12 @@
 # received over AF_XDP (xdp_sent and xdp_received above 0), else nan and a line
 # saying why: a worker's "ainftp: AF_XDP" line when it fell back to kernel UDP).
 # Usage: scripts/bench-allreduce.sh [--size 64M] [--steps 5] [--quick] [--idle-us US] [--no-xdp]
+#                                   [--xdp-pairs 3]
 #   --quick   8M and 2 steps (a minute or so), unless --size or --steps follow it
 #   --idle-us the app sleeps US microseconds when its polls come back empty (lab.sh
 #             --idle-us): its core is the workers' and the kernel's while idle
-#   --no-xdp  without the AF_XDP lab and its two runs (the xdp_ keys nan)
+#   --no-xdp  without the AF_XDP lab and its runs (the xdp_ keys nan)
+#   --xdp-pairs N  AF_XDP and kernel UDP runs in the AF_XDP lab, alternately (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +52,7 @@ raw_time=2 # seconds each way of the raw UDP ceiling
 idle_us=0  # the app's idle mode (lab.sh --idle-us): 0 busy-polls
 xdp=1      # the AF_XDP lab's runs (--no-xdp: none)
 xdp_job=2  # config/lab.json: int16, 4462 elements, as the int16 row
+xdp_pairs=3 # AF_XDP and kernel UDP runs, alternately (--xdp-pairs)
 while [ $# -gt 0 ]; do
 	case $1 in
 	--size) size=$2; shift 2 ;;
@@ -56,7 +60,9 @@ while [ $# -gt 0 ]; do
 	--quick) size=8M steps=2 raw_time=1; shift ;;
 	--idle-us) idle_us=$2; shift 2 ;;
 	--no-xdp) xdp=; shift ;;
-	*) echo "usage: $0 [--size N[K|M|G]] [--steps N] [--quick] [--idle-us US] [--no-xdp]" >&2; exit 2 ;;
+	--xdp-pairs) [[ "${2:-}" =~ ^[1-9][0-9]?$ ]] || { echo "$0: --xdp-pairs: 1..99" >&2; exit 2; }
+		xdp_pairs=$2; shift 2 ;;
+	*) echo "usage: $0 [--size N[K|M|G]] [--steps N] [--quick] [--idle-us US] [--no-xdp] [--xdp-pairs N]" >&2; exit 2 ;;
 	esac
 done
 
@@ -148,8 +154,10 @@ gloo gloo-alone
 # built without the path says so and uses UDP: printed, xdp_ nan.
 if [ -n "$xdp" ]; then
 	if scripts/lab.sh up --name $name --xdp --idle-us "$idle_us" >"$work/xdp-up.out" 2>&1; then
-		ainftp $xdp_job ainftp-int16-xdp --opt xdp=on
-		ainftp $xdp_job ainftp-int16-udp-xdplab
+		for k in $(seq "$xdp_pairs"); do
+			ainftp $xdp_job ainftp-int16-xdp-$k --opt xdp=on
+			ainftp $xdp_job ainftp-int16-udp-xdplab-$k
+		done
 		scripts/lab.sh down --name $name >/dev/null ||
 			echo "bench-allreduce: lab.sh down after the AF_XDP runs failed" >&2
 	else
@@ -160,9 +168,9 @@ else
 	echo "--no-xdp" >"$work/xdp-skipped"
 fi
 
-/usr/bin/python3 - "$work" <<'PY'
+/usr/bin/python3 - "$work" "$xdp_pairs" <<'PY'
 import json, os, statistics, sys
-d = sys.argv[1]
+d, pairs = sys.argv[1], int(sys.argv[2])
 def load(label):
     return [json.loads(l) for l in open("%s/%s.json" % (d, label)) if l.strip()]
 def load_run(label):
@@ -207,34 +215,39 @@ skipped = os.path.exists("%s/xdp-skipped" % d)
 if skipped:
     why = "not run: " + open("%s/xdp-skipped" % d).read().strip()
 else:
-    runs = {}
-    for label, name in (("ainftp-int16-xdp", "ainftp-int16 xdp"),
-                        ("ainftp-int16-udp-xdplab", "ainftp-int16 udp, xdp lab")):
-        ws, err = load_run(label)
-        runs[label] = (ws, err)
-        if ws is None:
-            print("%-22s %12s  %s" % (name, "failed", err))
-        else:
-            row(name, [w for w, _ in ws])
-    ws, err = runs["ainftp-int16-xdp"]
-    if ws is None:
-        why = "the xdp run failed: " + err
-    else:
-        # A worker that fell back to kernel UDP says why in its "ainftp: AF_XDP" line.
-        fell = []
-        for k, (w, e) in enumerate(ws):
-            if w.get("xdp_sent", 0) > 0 and w.get("xdp_received", 0) > 0:
+    why, xdp_runs, ratios = None, [], []
+    for k in range(1, pairs + 1):
+        got = {}
+        for kind, label, name in (("xdp", "ainftp-int16-xdp-%d" % k, "xdp lab: int16 xdp"),
+                                  ("udp", "ainftp-int16-udp-xdplab-%d" % k,
+                                   "xdp lab: int16 udp")):
+            name += " #%d" % k if pairs > 1 else ""
+            ws, err = load_run(label)
+            if ws is None:
+                print("%-22s %12s  %s" % (name, "failed", err))
+                why = why or "the %s run %d failed: %s" % (kind, k, err)
                 continue
-            said = [l for l in e if l.startswith("ainftp: AF_XDP")]
-            fell.append("worker %d: xdp_sent %s, xdp_received %s%s" % (
-                k, w.get("xdp_sent", "absent"), w.get("xdp_received", "absent"),
-                "; " + said[0] if said else ""))
-        if fell:
-            why = "not every worker went over AF_XDP: " + " | ".join(fell)
-        else:
-            why = None
-            xdp_tx = statistics.median(w["tx_gbps_per_core"] for w, _ in ws)
-            xdp_rx = statistics.median(w["rx_gbps_per_core"] for w, _ in ws)
+            # A worker that fell back to kernel UDP says why in its "ainftp: AF_XDP" line.
+            fell = ["worker %d: xdp_sent %s, xdp_received %s%s" % (
+                        n, w.get("xdp_sent", "absent"), w.get("xdp_received", "absent"),
+                        "; " + [l for l in e if l.startswith("ainftp: AF_XDP")][0]
+                        if any(l.startswith("ainftp: AF_XDP") for l in e) else "")
+                    for n, (w, e) in enumerate(ws)
+                    if kind == "xdp" and not (w.get("xdp_sent", 0) > 0 and
+                                              w.get("xdp_received", 0) > 0)]
+            if fell:
+                why = why or "not every worker went over AF_XDP: " + " | ".join(fell)
+            got[kind] = row(name, [w for w, _ in ws])
+        if "xdp" in got:
+            xdp_runs.append(got["xdp"])
+        if len(got) == 2:
+            ratios.append(got["xdp"][1] / got["udp"][1])
+    if not why:
+        xdp_tx = statistics.median(r[1] for r in xdp_runs)
+        xdp_rx = statistics.median(r[2] for r in xdp_runs)
+    if ratios:
+        print("AF_XDP / kernel UDP, Gbit/s per core tx, each pair: %s; median %.2f" % (
+            " ".join("%.2f" % r for r in ratios), statistics.median(ratios)))
 print("%-22s %12.1f %9.2fx" % ("gloo (lab up)", base * 1e3, 1.0))
 print("%-22s %12.1f %9.2fx" % ("gloo (alone)", alone * 1e3, base / alone))
 # The ceiling's far ends (box side) are shown for what they are, not compared.
@@ -246,8 +259,8 @@ print("(vs gloo > 1: faster than Gloo with the lab up; ainftp's median is its sl
 print(" retx/chunk: DATA datagrams sent again per chunk; raw UDP: %d-byte datagrams, %.0f s each way;"
       % (raw_tx["seg"], raw_tx["wall_s"]))
 print(" cpu busy: the workers' median CPU time / wall time;")
-print(" xdp, udp, xdp lab: the int16 job in lab.sh up --xdp (a veth per worker), over AF_XDP")
-print(" and over kernel UDP)")
+print(" xdp lab: the int16 job in lab.sh up --xdp (a veth per worker), over AF_XDP")
+print(" and over kernel UDP, alternately; xdp_ keys: the medians of the AF_XDP runs)")
 if why:
     print("xdp_tx_gbps_per_core, xdp_rx_gbps_per_core: nan: %s" % why)
 med16, tx16, rx16 = res["ainftp-int16"]
