@@ -1521,11 +1521,16 @@ END_TEST
  * A worker on another request that only probes the chunk (its data was
  * refused earlier, say while the slot was busy): it is told, and the chunk
  * keeps its request in mind, so that the chunk's own worker is told when it
- * probes too and both sides stop (before, only the prober was told).
+ * probes too and both sides stop (before, only the prober was told). The step
+ * is over, as when a contribution finds the mismatch: a worker joining next
+ * starts after it (before, it was given the step its peers had left, and
+ * waited there alone: e2e's "agreed" case, once under ASan).
  */
 START_TEST(a_probe_of_another_request_is_remembered)
 {
 	const uint64_t x = ainftp_req_desc(1000, 0), x_mean = ainftp_req_desc(1000, 1);
+	struct hello_view v = hello_right();
+	struct ainftp_hello_info hi;
 	struct ainftp_state_info si;
 	struct ainftp_msg msg;
 	struct contrib c[NW];
@@ -1540,6 +1545,10 @@ START_TEST(a_probe_of_another_request_is_remembered)
 	fixture_inject(&fx, f, (uint16_t)probe_frame_desc(f, 0, 1, 0, x, keys[0]));
 	expect_state(0, 1, 0, AINFTP_STATE_MISMATCH, &msg, &si);
 	ck_assert_uint_eq(msg.bitmap, x_mean);
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, 77, keys[2]));
+	expect_hello_ack(2, JOB, 2, 77, keys[2], &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_OK);
+	ck_assert_uint_eq(hi.step, 2);
 	ck_assert_int_eq(fixture_unaccounted(), 0);
 }
 END_TEST

@@ -396,6 +396,20 @@ offer_later(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, struct ainftp_
 }
 
 /*
+ * A step found mixing two requests is over, whether a contribution or a probe
+ * found it: whoever joins next starts after it (done_next), so that a
+ * joiner is not given a step its peers have left.
+ */
+static void
+step_given_up(struct ainftp_dp_job *job, uint64_t seq)
+{
+	uint32_t step = (uint32_t)(seq >> 32);
+
+	if (step >= job->done_next && step != UINT32_MAX)
+		job->done_next = step + 1;
+}
+
+/*
  * A contribution to a chunk of another request (issue order differs between
  * the workers, or sizes do): never summed with it. Kept in mind while the
  * chunk sums, so that its other workers' probes are told too; the sender
@@ -410,12 +424,9 @@ contribution_mismatch(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job,
 		      uint64_t desc, const struct ainftp_hdr *h, const struct rte_ether_hdr *eth,
 		      const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr)
 {
-	uint32_t step = (uint32_t)(seq >> 32);
-
 	if (seq == s->seq && !s->done)
 		s->desc_other = desc;
-	if (step >= job->done_next && step != UINT32_MAX)
-		job->done_next = step + 1;
+	step_given_up(job, seq);
 	ainftp_dp_bad(ctr, AINFTP_BAD_MISMATCH);
 	ainftp_ctr_add(&w->drops, 1);
 	ainftp_dp_state_out(ctx, job, w, s, h, AINFTP_STATE_MISMATCH, eth, udp, ctr);
@@ -560,6 +571,7 @@ ainftp_dp_probe(struct ainftp_rx_ctx *ctx, struct ainftp_dp_job *job, unsigned i
 		 */
 		if (seq == s->seq && !s->done && desc != s->desc && s->desc_other == 0)
 			s->desc_other = desc;
+		step_given_up(job, seq);
 	} else if (seq == s->shadow_seq) {
 		ainftp_dp_result_resend(ctx, job, w, s, k, eth, udp, ctr);
 		return;
