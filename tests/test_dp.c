@@ -3735,6 +3735,67 @@ START_TEST(a_leafs_probe_is_answered_with_the_parts_the_spine_has)
 END_TEST
 
 /*
+ * A spine waits for every leaf however long it takes: a chunk that one leaf
+ * has sent only some parts of (the others lost) while the other leaf's
+ * workers are slower than the straggler threshold (500 ms) is not given up
+ * by the scan (it was: the leaf heard from but not complete counted neither
+ * as in nor as one that may come, and both leaves' chunk went stale for
+ * good); its probes are answered, and it completes with the parts sent again.
+ */
+START_TEST(a_spine_never_gives_up_a_chunk_its_leaves_may_complete)
+{
+	uint64_t hz = rte_get_tsc_hz(), now = rte_rdtsc();
+	uint32_t p;
+
+	send_part(1, 0, 2);
+	send_part(1, 2, 2);
+	ainftp_dp_scan(rx_ctx(), now + 2 * hz);
+	ainftp_dp_scan(rx_ctx(), now + 60 * hz);
+	ck_assert_uint_eq(CTR(chunks_abandoned), 0);
+	send_leaf_probe(1, 1, 3);
+	expect_spine_state(1, 1, 3, AINFTP_STATE_MISSING, 0x5);
+	/* Leaf 0 in whole, leaf 1 still short: still not given up. */
+	for (p = 0; p < 4; p++)
+		send_part(0, p, 2);
+	ainftp_dp_scan(rx_ctx(), now + 120 * hz);
+	ck_assert_uint_eq(CTR(chunks_abandoned), 0);
+	send_leaf_probe(0, 1, 3);
+	expect_spine_state(0, 1, 3, AINFTP_STATE_HAVE, 0xf);
+	send_part(1, 1, 2);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+	send_part(1, 3, 2);
+	expect_spine_results(1, 3);
+	ck_assert_uint_eq(all_proto_drops(), 0);
+}
+END_TEST
+
+/*
+ * A leaf's view of its spine: down only when a chunk has waited a second and
+ * nothing came for as long. An RX lcore's stamp of when it heard the spine
+ * may be later than the reader's clock: heard just now, not centuries ago
+ * (the control lcore once logged "silent for 7094901566811 ms" and called a
+ * spine that had just answered down).
+ */
+START_TEST(a_spine_heard_after_the_readers_clock_is_up)
+{
+	uint64_t hz = rte_get_tsc_hz(), now = 1000 * hz;
+	struct ainftp_dp_up_view v = {.oldest_tsc = now - 2 * hz};
+
+	ck_assert_str_eq(ainftp_dp_upstream_state(&v, now, hz), "down");
+	v.heard_tsc = now - 2 * hz;
+	ck_assert_str_eq(ainftp_dp_upstream_state(&v, now, hz), "down");
+	v.heard_tsc = now - hz / 2;
+	ck_assert_str_eq(ainftp_dp_upstream_state(&v, now, hz), "up");
+	v.heard_tsc = now + 10;
+	ck_assert_str_eq(ainftp_dp_upstream_state(&v, now, hz), "up");
+	ck_assert_uint_eq(ainftp_dp_tsc_since(now, v.heard_tsc), 0);
+	v.oldest_tsc = now + 10;
+	v.heard_tsc = 0;
+	ck_assert_str_eq(ainftp_dp_upstream_state(&v, now, hz), "unknown");
+}
+END_TEST
+
+/*
  * The leaves' workers on different requests at one chunk (issue order
  * differs across racks): the second leaf's parts are never summed with the
  * first's, and both leaves' probes are told, naming the other request, so
@@ -3879,6 +3940,8 @@ main(void)
 	tcase_add_test(tc, a_spine_refuses_bad_parts_each_with_its_counter);
 	tcase_add_test(tc, a_leafs_probe_is_answered_with_the_parts_the_spine_has);
 	tcase_add_test(tc, a_spine_never_sums_two_requests);
+	tcase_add_test(tc, a_spine_never_gives_up_a_chunk_its_leaves_may_complete);
+	tcase_add_test(tc, a_spine_heard_after_the_readers_clock_is_up);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("not_a_spine");
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -117,10 +117,14 @@ every_box_summed clean
 
 # --- 2. impaired on the workers' path and the spine's -------------------------------
 
+# A chunk stuck for good still fails (it once did: the spine gave up a chunk
+# that a leaf had sent in part); a result lost while its chunk waited, found
+# only at the worker's backed-off probe (rto_max_us, 1 s), must not: three
+# apps, two relays and four workers share two CPUs here, under ASan too.
 up --boxes 3 --spine "$spine" --impair loss=2,dup=1,reorder=2
 for job in 21 22 23; do
-	all_verify "impaired-$job" "$job" --steps 2
-	all_verify "impaired-one-chunk-$job" "$job" --size 8K
+	all_verify "impaired-$job" "$job" --steps 2 --opt timeout_ms=10000
+	all_verify "impaired-one-chunk-$job" "$job" --size 8K --opt timeout_ms=10000
 done
 down
 every_box_summed

@@ -470,9 +470,10 @@ ainftp_ctrl_upstream(struct ainftp_runtime *rt, uint64_t now)
 				"waited %" PRIu64 " ms for it: its workers will time out; "
 				"restart the spine, or a spare at its address (docs/SCALEOUT.md)",
 				jc->id, spine,
-				v.heard_tsc == 0 ? (now - v.oldest_tsc) / (hz / 1000)
-						 : (now - v.heard_tsc) / (hz / 1000),
-				(now - v.oldest_tsc) / (hz / 1000));
+				ainftp_dp_tsc_since(now,
+						    v.heard_tsc == 0 ? v.oldest_tsc : v.heard_tsc) /
+					(hz / 1000),
+				ainftp_dp_tsc_since(now, v.oldest_tsc) / (hz / 1000));
 		else
 			AINFTP_LOG(NOTICE, "job %u: spine %s answers again", jc->id, spine);
 	}

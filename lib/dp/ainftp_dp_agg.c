@@ -323,10 +323,13 @@ slot_deserted(const struct ainftp_dp_job *job, const struct ainftp_slot *s)
 }
 
 /*
- * Whether the slot's chunk can no longer reach min_quorum: with those in it,
- * every other worker of the job that may still come (not told to leave its
- * step out, not quarantined) would not be enough. Nothing else decides it:
- * a worker running ahead on its own is never taken for one that left.
+ * Whether the slot's chunk can no longer reach min_quorum: with those heard
+ * from, every other worker of the job that may still come (not told to leave
+ * its step out, not quarantined) would not be enough. Nothing else decides
+ * it: a worker running ahead on its own is never taken for one that left.
+ * Heard from, not counted: a spine's leaf is in the bitmap from its first
+ * part and in the count from its last, and one whose other parts were lost
+ * still sends them when its probe is answered.
  */
 static bool
 slot_hopeless(const struct ainftp_dp_job *job, const struct ainftp_slot *s)
@@ -344,7 +347,7 @@ slot_hopeless(const struct ainftp_dp_job *job, const struct ainftp_slot *s)
 		w = &job->workers[idx];
 		may += !(step >= w->absent_lo && step < w->absent_hi);
 	}
-	return s->count + may < job->min_quorum;
+	return (unsigned int)__builtin_popcountll(s->bitmap) + may < job->min_quorum;
 }
 
 /* The slot's chunk may complete without the worker with this bit (it moved on). */

@@ -179,8 +179,8 @@ ainftp_dp_upstream_state(const struct ainftp_dp_up_view *v, uint64_t now, uint64
 {
 	uint64_t down = hz / 1000 * AINFTP_UPSTREAM_DOWN_MS;
 
-	if (v->oldest_tsc != 0 && now - v->oldest_tsc >= down &&
-	    (v->heard_tsc == 0 || now - v->heard_tsc >= down))
+	if (v->oldest_tsc != 0 && ainftp_dp_tsc_since(now, v->oldest_tsc) >= down &&
+	    (v->heard_tsc == 0 || ainftp_dp_tsc_since(now, v->heard_tsc) >= down))
 		return "down";
 	return v->heard_tsc != 0 ? "up" : "unknown";
 }

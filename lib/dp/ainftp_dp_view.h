@@ -84,6 +84,17 @@ struct ainftp_dp_up_view {
 void ainftp_dp_job_upstream(const struct ainftp_runtime *rt, uint16_t job_idx,
 			    struct ainftp_dp_up_view *out);
 
+/*
+ * TSC cycles from tsc to now, 0 when tsc is later: an RX lcore stamps the
+ * time it heard the spine with its own clock reading, which may be taken
+ * after the reader's now (unsigned, the difference would wrap to centuries).
+ */
+static inline uint64_t
+ainftp_dp_tsc_since(uint64_t now, uint64_t tsc)
+{
+	return now > tsc ? now - tsc : 0;
+}
+
 /* The spine is down for a leaf: a chunk waits for it this long, and nothing came from it. */
 #define AINFTP_UPSTREAM_DOWN_MS 1000
 

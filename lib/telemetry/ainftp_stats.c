@@ -266,10 +266,13 @@ tree_json(const struct ainftp_runtime *rt, uint16_t j)
 	json_object_set_new(o, "leaf", json_integer(jc->leaf_index));
 	json_object_set_new(o, "upstream", json_string(ainftp_dp_upstream_state(&v, now, hz)));
 	json_object_set_new(o, "silent_ms",
-			    v.heard_tsc == 0 ? json_null()
-					     : json_real(cycles_ms(now - v.heard_tsc)));
+			    v.heard_tsc == 0
+				    ? json_null()
+				    : json_real(cycles_ms(ainftp_dp_tsc_since(now, v.heard_tsc))));
 	json_object_set_new(o, "waiting_ms",
-			    json_real(v.oldest_tsc == 0 ? 0.0 : cycles_ms(now - v.oldest_tsc)));
+			    json_real(v.oldest_tsc == 0
+					      ? 0.0
+					      : cycles_ms(ainftp_dp_tsc_since(now, v.oldest_tsc))));
 	json_object_set_new(o, "partials", json_integer((json_int_t)v.partials));
 	json_object_set_new(o, "probes", json_integer((json_int_t)v.probes));
 	json_object_set_new(o, "partials_resent", json_integer((json_int_t)v.resent));
