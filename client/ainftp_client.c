@@ -1498,6 +1498,16 @@ engine_step(struct box *c, struct txbatch *b)
 	int got;
 
 	take_submitted(c);
+	/*
+	 * What came first, then the timers: a chunk whose timer ran out while
+	 * this thread waited for a CPU often has its result queued already, and
+	 * probing it first costs a PROBE, a result sent twice and a halved window.
+	 */
+	got = receive(c, now);
+	if (got < 0)
+		return 0;
+	/* A fresh clock: receiving can take long enough to skew the timers. */
+	now = ainftp_client_now_ns();
 	if (send_new(c, now, b) < 0 || retransmit(c, now, b) < 0 || tx_flush(c, b) < 0) {
 		if (c->gso && (errno == EINVAL || errno == EIO) && c->o.gso == AINFTP_GSO_AUTO) {
 			c->gso = false; /* the path does not take GSO: the timers resend */
@@ -1506,11 +1516,6 @@ engine_step(struct box *c, struct txbatch *b)
 		fail_errno(c, "send", errno);
 		return 0;
 	}
-	/* A fresh clock: sending can take long enough to skew the round trips. */
-	now = ainftp_client_now_ns();
-	got = receive(c, now);
-	if (got < 0)
-		return 0;
 	if (c->in_flight > 0 && now - c->last_progress_ns > (uint64_t)c->o.timeout_ms * 1000000) {
 		fail_timeout(c);
 		return 0;
