@@ -877,7 +877,14 @@ cmd_exec() {
 cmd_stats() {
 	local line
 	state_is_ours || die "lab $name is not up"
-	line=$(grep '"ainftp_stats"' "$state/app.out" | tail -1) || true
+	# Whole lines only: a stats line is tens of KB, which the app's stdio writes
+	# in several pieces, and a reader between two of them took the first part
+	# for the line (tests/test_e2e.sh once read one cut at 24576 bytes).
+	line=$(/usr/bin/python3 -c '
+import sys
+d = open(sys.argv[1], "rb").read()
+d = d[:d.rfind(b"\n") + 1].decode(errors="replace")
+print(([l for l in d.splitlines() if "\"ainftp_stats\"" in l] or [""])[-1])' "$state/app.out")
 	[ -n "$line" ] || die "no stats line yet in $state/app.out"
 	printf '%s\n' "$line"
 }
