@@ -127,6 +127,31 @@ START_TEST(silence_rtt_and_lag_downrank)
 }
 END_TEST
 
+/*
+ * A spine's job: its workers are the leaves, each in every result. Silence,
+ * RTT and lag over the threshold move none of them out (a leaf paced by its
+ * slowest worker used to be logged as "worker N leaves the quorum").
+ */
+START_TEST(a_spines_leaves_never_leave)
+{
+	cfg.jobs[0].role = AINFTP_ROLE_SPINE;
+	ainftp_quorum_init(&q, &cfg, HZ, 100);
+	h[0].state = AINFTP_PEER_SILENT;
+	h[1].srtt = T + 1;
+	h[2].lag = T + 1;
+	ck_assert(!ainftp_quorum_update(job, h, 3, 1000 * MS));
+	ck_assert_uint_eq(members(), 0x27);
+	ck_assert_uint_eq(job->version, 1);
+	ck_assert_uint_eq(job->m[2].downranked, 0);
+	ck_assert_uint_eq(job->m[2].lag, T + 1); /* still shown */
+	/* A leaf's job is ranked as one box's. */
+	cfg.jobs[0].role = AINFTP_ROLE_LEAF;
+	ainftp_quorum_init(&q, &cfg, HZ, 100);
+	ck_assert(ainftp_quorum_update(job, h, 3, 1000 * MS));
+	ck_assert_uint_eq(members(), 0x20);
+}
+END_TEST
+
 /* Out at t0 with lag; each rejoining condition held back in turn, then all met. */
 START_TEST(rejoining_needs_every_sign_of_health)
 {
@@ -412,6 +437,7 @@ main(void)
 	tcase_add_test(tc, the_sentry_never_quarantines_below_the_floor);
 	tcase_add_test(tc, a_hello_brings_a_new_process_in_from_its_step);
 	tcase_add_test(tc, a_hello_never_lifts_a_quarantine);
+	tcase_add_test(tc, a_spines_leaves_never_leave);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -29,6 +29,13 @@ ainftp_quorum_init(struct ainftp_quorum *q, const struct ainftp_config *cfg, uin
 		job->n_workers = jc->n_workers;
 		job->min_quorum = jc->straggler.min_quorum;
 		job->heartbeats = heartbeat_interval_ms != 0;
+		/*
+		 * A spine's "workers" are its leaves, and it waits for every one of
+		 * them (docs/SCALEOUT.md): ranking one out changed nothing but its
+		 * log, which named a leaf that was slow to its own workers' pace as
+		 * "worker N leaves the quorum". Their health still shows in telemetry.
+		 */
+		job->fixed = jc->role == AINFTP_ROLE_SPINE;
 		job->threshold = hz / 1000 * jc->straggler.threshold_ms;
 		/* Without a sentry nothing is judged; a threshold of 1 never quarantines. */
 		job->sentry_threshold = jc->sentry.policy == AINFTP_SENTRY_NONE
@@ -149,7 +156,7 @@ ainftp_quorum_update(struct ainftp_quorum_job *job, const struct ainftp_health *
 		if (m->quarantined) {
 			/* Only the operator brings it back (ainftp_quorum_readmit). */
 		} else if (m->in) {
-			why = leave_reason(job, m, &h[i], now);
+			why = job->fixed ? AINFTP_OUT_NONE : leave_reason(job, m, &h[i], now);
 			if (why != AINFTP_OUT_NONE) {
 				leave(m, &h[i], why, now);
 				changed = true;

@@ -98,6 +98,7 @@ struct ainftp_quorum_job {
 	uint16_t n_workers;
 	uint16_t min_quorum;
 	bool heartbeats;	   /* acks are expected: rejoining needs one */
+	bool fixed;		   /* a spine's leaves: every one in every result, never out */
 	uint64_t threshold;	   /* cycles */
 	uint64_t sentry_threshold; /* suspicion (Q16) that quarantines; above Q16: never */
 	uint64_t version;	   /* of the membership; published when it moves */
