@@ -585,6 +585,7 @@ static void
 acc_i8(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
 {
 	uint32_t full = a->n / AINFTP_BLOCK, b, cnt;
+	bool fast;
 
 	/* Blocks on their own, as add_block would make them at the first non-zero one. */
 	if (a->uni.mag != AINFTP_MAG_WIDE) {
@@ -596,10 +597,17 @@ acc_i8(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
 		}
 		ainftp_acc_uni_drop(a);
 	}
-	for (b = 0; b < full; b += cnt) {
+	/*
+	 * A packet whose first group is not in the quick case rarely has a later
+	 * one that is (a worker's scale moves its every block's exponent alike):
+	 * the rest go straight to i8_group, without the quick check's loads.
+	 */
+	for (b = 0, fast = true; b < full; b += cnt) {
 		cnt = full - b < 16 ? full - b : 16;
-		if (!i8_fast(a, e, q, b, cnt))
+		if (!fast || !i8_fast(a, e, q, b, cnt)) {
+			fast = false;
 			i8_group(a, e, q, b, cnt);
+		}
 	}
 	if (full < ainftp_blocks(a->n))
 		i8_tail(a, e, q, full);
