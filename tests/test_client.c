@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,6 +34,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -2666,6 +2668,56 @@ START_TEST(reduce_silence_sends_one_probe)
 END_TEST
 
 /*
+ * Results that came while the engine could not run are taken before its
+ * timers are looked at: a worker process stopped (SIGSTOP: a CPU shared
+ * with other workers, at the extreme) while its four results arrive, and
+ * resumed after their timers ran out, sends no PROBE. The engine used to
+ * look at its timers first in each turn and probe the oldest chunk, whose
+ * result was already queued. The client runs in a child process, the fake in
+ * this one, so that only the client stops.
+ */
+START_TEST(reduce_takes_queued_results_before_its_timers)
+{
+	struct fake *f = fake_new();
+	const size_t n = 4 * ELEMS;
+	float x[4 * ELEMS], want[4 * ELEMS];
+	int status;
+	pid_t pid;
+
+	f->hold = true;
+	fake_start(f);
+	fill(x, n, 71);
+	memcpy(want, x, sizeof(x));
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct ainftp_client *c = OPEN(f, "rto_us", "20000", "rto_min_us", "20000",
+					       "timeout_ms", "5000", NULL);
+		struct ainftp_client_stats st;
+		int rc = ainftp_allreduce(c, x, n, AINFTP_OP_SUM);
+
+		ainftp_client_get_stats(c, &st);
+		_exit(rc != 0 ? 1 : memcmp(x, want, sizeof(x)) != 0 ? 2 : st.probes != 0 ? 3 : 0);
+	}
+	ck_assert(fake_wait(f, &f->data, 4));
+	ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+	ck_assert_int_eq(waitpid(pid, &status, WUNTRACED), pid);
+	ck_assert(WIFSTOPPED(status));
+	fake_set_hold(f, false);
+	ck_assert(fake_wait(f, &f->results, 4));
+	usleep(60 * 1000); /* every chunk's timer (20 ms) has run out */
+	ck_assert_int_eq(kill(pid, SIGCONT), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_msg(WEXITSTATUS(status) == 0,
+		      "client exit %d (1: failed, 2: wrong sum, 3: probed)", WEXITSTATUS(status));
+	ck_assert_uint_eq(fake_get(f, &f->probes), 0);
+	ck_assert_uint_eq(fake_get(f, &f->data), 4);
+	fake_free(f);
+}
+END_TEST
+
+/*
  * The probe is the chunk sent first, also when one batch wraps around the
  * slots. With 4 slots and a window of 3, the results of chunks 0..2 come back
  * together; chunks 3, 4 and 5 then go out at once into slots 3, 0 and 1, and
@@ -3945,6 +3997,7 @@ client_suite(void)
 	tcase_add_test(reduce, reduce_ignores_noise);
 	tcase_add_test(reduce, reduce_slow_appliance);
 	tcase_add_test(reduce, reduce_silence_sends_one_probe);
+	tcase_add_test(reduce, reduce_takes_queued_results_before_its_timers);
 	tcase_add_test(reduce, reduce_probe_is_first_sent);
 	tcase_add_test(reduce, reduce_int16);
 	tcase_add_test(reduce, reduce_int8_to_int16);
