@@ -190,6 +190,14 @@ grep -q "on net_af_packet on veth .*, MTU 9000" "$work/up" ||
 	fail "ping through the bridge: $(tail -2 "$work/ping")"
 grep -q " 0% packet loss" "$work/ping" || fail "ping through the bridge lost packets"
 arp_check af_packet
+# The kernel's side of the app's veth holds an address of its own once the app
+# is up (lab.sh app_veth_aside): the box's IP stack drops the workers' frames as
+# another host's instead of routing each, and the app still has them (above).
+links=$(ip -n "$name-box" -o link show)
+grep -qi "link/ether 02:00:00:ab:00:00 " <<<"$links" ||
+	fail "the app's veth end kept the app's MAC in the box's kernel: $links"
+! grep -qi "link/ether $mac " <<<"$links" ||
+	fail "an interface of the box's kernel has the app's MAC $mac: $links"
 # 8028-byte frames, not fragmented: the jumbo path end to end.
 "$lab" exec --name "$name" -- ping -c 5 -i 0.1 -W 2 -s 8000 -M "do" 198.18.0.1 >"$work/ping" ||
 	fail "8000-byte ping through the bridge: $(tail -2 "$work/ping")"
