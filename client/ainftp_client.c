@@ -1752,6 +1752,8 @@ client_join(struct box *c)
 	if (rc == 0 && !c->o.has_first_step)
 		c->next_step = j.step;
 	c->result_tags = rc == 0 && j.result_tags;
+	if (rc == 0 && c->o.auth)
+		c->mk.alg = (uint8_t)j.mac_alg;
 	c->pub_next_step = c->next_step; /* the engine has not started: no lock needed */
 	return rc;
 }

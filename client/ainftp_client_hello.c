@@ -38,7 +38,7 @@ hello_build(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, uint64
 		.slots = o->slots,
 		.lanes = o->lanes,
 		.result_encoding = (uint8_t)o->result_encoding,
-		.auth = o->auth ? AINFTP_HELLO_AUTH_DATA : 0,
+		.auth = o->auth ? AINFTP_HELLO_AUTH_DATA | AINFTP_HELLO_AUTH_POLYVAL : 0,
 		.shard = o->shard,
 		.shards = o->shards,
 	};
@@ -47,7 +47,7 @@ hello_build(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, uint64
 	ainftp_hello_write((struct ainftp_hello *)(pkt + sizeof(struct ainftp_hdr)), &hi);
 	*len = HELLO_LEN;
 	if (o->auth) {
-		ainftp_mac(mk, pkt, HELLO_LEN, pkt + HELLO_LEN);
+		ainftp_mac_as(mk, AINFTP_MAC_SIPHASH, pkt, HELLO_LEN, pkt + HELLO_LEN);
 		*len += AINFTP_TAG_LEN;
 	}
 }
@@ -104,6 +104,9 @@ hello_verdict(const struct ainftp_opts *o, const struct ainftp_hdr *h,
 	if (a->status == AINFTP_HELLO_OK && same_shard) {
 		j->step = a->step;
 		j->result_tags = o->auth && (a->auth & AINFTP_HELLO_AUTH_RESULTS) != 0;
+		j->mac_alg = o->auth && (a->auth & AINFTP_HELLO_AUTH_POLYVAL) != 0
+				     ? AINFTP_MAC_POLYVAL_AES
+				     : AINFTP_MAC_SIPHASH;
 		return 0;
 	}
 	if (a->status == AINFTP_HELLO_JOB)
@@ -171,8 +174,8 @@ hello_ack_take(const struct ainftp_opts *o, const struct ainftp_mac_key *mk, uin
 	if (a->status == AINFTP_HELLO_AUTH && !(a->auth & AINFTP_HELLO_AUTH_DATA) &&
 	    !(m.flags & AINFTP_F_AUTH))
 		return 1;
-	if (o->auth &&
-	    (!(m.flags & AINFTP_F_AUTH) || !ainftp_mac_verify(mk, p, HELLO_LEN, p + HELLO_LEN)))
+	if (o->auth && (!(m.flags & AINFTP_F_AUTH) ||
+			!ainftp_mac_verify_as(mk, AINFTP_MAC_SIPHASH, p, HELLO_LEN, p + HELLO_LEN)))
 		return 0;
 	return 1;
 }

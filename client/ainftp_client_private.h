@@ -48,7 +48,7 @@ struct ainftp_opts {
 	uint32_t rto_max_us;
 	uint32_t timeout_ms;
 	uint32_t sockbuf;
-	int gso; /* enum ainftp_gso_mode */
+	int gso;  /* enum ainftp_gso_mode */
 	bool xdp; /* AF_XDP where it can be had (ainftp_client_xdp.h), else UDP and one line */
 	uint32_t simd_bits;
 };
@@ -72,6 +72,7 @@ int ainftp_client_seterr_status(int status, const char *fmt, ...)
 struct ainftp_join {
 	uint32_t step;	  /* where to start */
 	bool result_tags; /* the job tags its results (auth on, cluster.json result_tags) */
+	enum ainftp_mac_alg mac_alg; /* the job's MAC after the handshake (cluster.json auth_mac) */
 };
 
 /*

@@ -173,6 +173,7 @@ struct fake {
 	uint32_t job;
 	uint16_t worker;
 	bool auth;
+	bool polyval; /* with auth: the job tags with POLYVAL-AES-128 after the handshake */
 	uint8_t key[AINFTP_KEY_BYTES];
 	uint8_t encoding, result_encoding;
 	uint32_t elems, slots;
@@ -672,13 +673,15 @@ fake_hello_ack(const struct fake *f, const struct ainftp_msg *h, uint8_t status,
 		hi.step = f->hello_step;
 		/* As the appliance: with auth, its results are tagged too. */
 		hi.auth = f->auth ? AINFTP_HELLO_AUTH_DATA | AINFTP_HELLO_AUTH_RESULTS : 0;
+		if (f->auth && f->polyval)
+			hi.auth |= AINFTP_HELLO_AUTH_POLYVAL;
 		hi.shard = f->pre_shards ? 0 : f->shard;
 		hi.shards = f->pre_shards ? 0 : f->shards;
 	}
 	ainftp_hdr_write((struct ainftp_hdr *)p, &m);
 	ainftp_hello_write((struct ainftp_hello *)(p + sizeof(struct ainftp_hdr)), &hi);
-	if (tagged) {
-		ainftp_mac(&f->mk, p, HELLO_LEN, p + HELLO_LEN);
+	if (tagged) { /* the handshake is SipHash's whatever the job's MAC */
+		ainftp_mac_as(&f->mk, AINFTP_MAC_SIPHASH, p, HELLO_LEN, p + HELLO_LEN);
 		len += AINFTP_TAG_LEN;
 	}
 	return len;
@@ -740,8 +743,9 @@ fake_hello(struct fake *f, int lane, const uint8_t *p, size_t len, const struct 
 	f->hello_info = hi;
 	f->hello_len = len;
 	f->hello_lane = lane;
-	f->hello_tag_ok = (m.flags & AINFTP_F_AUTH) && len == HELLO_LEN + AINFTP_TAG_LEN &&
-			  ainftp_mac_verify(&f->mk, p, HELLO_LEN, p + HELLO_LEN);
+	f->hello_tag_ok =
+		(m.flags & AINFTP_F_AUTH) && len == HELLO_LEN + AINFTP_TAG_LEN &&
+		ainftp_mac_verify_as(&f->mk, AINFTP_MAC_SIPHASH, p, HELLO_LEN, p + HELLO_LEN);
 	if (f->hello_silent)
 		return;
 	if (m.job != f->job) {
@@ -1032,6 +1036,7 @@ fake_start(struct fake *f)
 	f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ck_assert_int_ge(f->wake_fd, 0);
 	ck_assert_int_eq(ainftp_mac_key_init(&f->mk, f->key), 0);
+	f->mk.alg = f->polyval ? AINFTP_MAC_POLYVAL_AES : AINFTP_MAC_SIPHASH;
 	f->ops = &ainftp_quant_scalar;
 	f->acc.acc = aligned_alloc(64, (ainftp_acc_size(f->elems) + 63) / 64 * 64);
 	ck_assert(f->acc.acc != NULL);
@@ -2377,6 +2382,42 @@ START_TEST(reduce_many_chunks)
 END_TEST
 
 /*
+ * A job that tags with POLYVAL-AES-128: the client offers it in its HELLO
+ * (tagged with SipHash), learns it from the HELLO_ACK, and tags its DATA and
+ * PROBEs with it, checking the results' tags under it (the fake checks and
+ * tags everything after the handshake with that MAC only, so a client that
+ * stayed on SipHash would get no result and time out).
+ */
+START_TEST(reduce_learns_the_jobs_mac_at_join)
+{
+	struct fake *f = fake_new();
+	struct ainftp_client *c;
+	const size_t n = 16 * 8 * 3 + 3;
+	float *x = malloc(n * sizeof(float)), *want;
+
+	f->slots = 16;
+	f->elems = 8;
+	f->polyval = true;
+	fake_start(f);
+	c = OPEN(f, "timeout_ms", "3000", NULL);
+	fill(x, n, 41);
+	want = copy_of(x, n);
+	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_bits_eq(x, want, n);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_uint_eq(f->hello_info.auth, AINFTP_HELLO_AUTH_DATA | AINFTP_HELLO_AUTH_POLYVAL);
+	ck_assert(f->hello_tag_ok);
+	ck_assert_uint_eq(f->new_chunks, (n + 7) / 8);
+	ck_assert_uint_eq(f->bad_tag, 0);
+	pthread_mutex_unlock(&f->mu);
+	ainftp_client_close(c);
+	fake_free(f);
+	free(x);
+	free(want);
+}
+END_TEST
+
+/*
  * xdp=on where AF_XDP cannot be had (loopback is not Ethernet): one line on
  * stderr that says why, then the all-reduce over UDP, exact.
  */
@@ -3079,7 +3120,7 @@ START_TEST(join_hello_contents)
 	ck_assert_uint_eq(f->hello_info.slots, 16);
 	ck_assert_uint_eq(f->hello_info.lanes, 2);
 	ck_assert_uint_eq(f->hello_info.result_encoding, AINFTP_ENC_FLOAT32);
-	ck_assert_uint_eq(f->hello_info.auth, 1);
+	ck_assert_uint_eq(f->hello_info.auth, AINFTP_HELLO_AUTH_DATA | AINFTP_HELLO_AUTH_POLYVAL);
 	ck_assert_uint_eq(f->hello_info.status, 0);
 	ck_assert_uint_eq(f->hello_info.step, 0);
 	nonce = f->hello.bitmap;
@@ -3987,6 +4028,7 @@ client_suite(void)
 	tcase_add_loop_test(reduce, reduce_partial_chunk, 0,
 			    sizeof(odd_sizes) / sizeof(odd_sizes[0]));
 	tcase_add_test(reduce, xdp_falls_back_to_udp_with_one_line);
+	tcase_add_test(reduce, reduce_learns_the_jobs_mac_at_join);
 	tcase_add_loop_test(reduce, reduce_many_chunks, 0,
 			    sizeof(gso_modes) / sizeof(gso_modes[0]));
 	tcase_add_loop_test(reduce, reduce_window, 0, sizeof(windows) / sizeof(windows[0]));

@@ -227,6 +227,11 @@ static const struct bad_case bad_cases[] = {
 	    WITH_JOB_FULL("'id':1,'elems_per_packet':256,'encoding':'int4'", WORKERS),
 	    "cluster.json: jobs[0].encoding: \"int4\" is not one of \"int16\", \"int8\", "
 	    "\"float32\""),
+	BAD("unknown auth_mac", WITH_JOB(",'auth_mac':'hmac-md5'"),
+	    "cluster.json: jobs[0].auth_mac: \"hmac-md5\" is not one of \"siphash\", "
+	    "\"polyval-aes\""),
+	BAD("auth_mac not a string", WITH_JOB(",'auth_mac':1"),
+	    "cluster.json: jobs[0].auth_mac: expected a string, got integer"),
 	BAD("unknown result encoding", WITH_JOB(",'result_encoding':'int4'"),
 	    "cluster.json: jobs[0].result_encoding: \"int4\" is not one of \"float32\", "
 	    "\"int16\", \"int8\""),
@@ -700,6 +705,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(j->encoding, AINFTP_ENC_INT16);
 	ck_assert_int_eq(j->result_encoding, AINFTP_ENC_FLOAT32);
 	ck_assert(j->auth);
+	ck_assert_int_eq(j->auth_mac, AINFTP_MAC_SIPHASH);
 	ck_assert_uint_eq(j->quorum, 2);
 	ck_assert_uint_eq(j->straggler.threshold_ms, 500);
 	ck_assert_uint_eq(j->straggler.min_quorum, 2);
@@ -784,6 +790,18 @@ START_TEST(test_int8_results)
 		 &cfg);
 	ck_assert_int_eq(cfg.jobs[0].result_encoding, AINFTP_ENC_INT8);
 	ck_assert_int_eq(cfg.sink.backend, AINFTP_SINK_OFF);
+}
+END_TEST
+
+/* auth_mac: SipHash unless given, POLYVAL-AES-128 by its name. */
+START_TEST(test_auth_mac)
+{
+	struct ainftp_config cfg;
+
+	parse_ok(WITH_JOB(",'auth_mac':'polyval-aes'"), &cfg);
+	ck_assert_int_eq(cfg.jobs[0].auth_mac, AINFTP_MAC_POLYVAL_AES);
+	parse_ok(WITH_JOB(",'auth_mac':'siphash'"), &cfg);
+	ck_assert_int_eq(cfg.jobs[0].auth_mac, AINFTP_MAC_SIPHASH);
 }
 END_TEST
 
@@ -1228,6 +1246,7 @@ config_suite(void)
 	tcase_add_test(tc, test_prometheus);
 	tcase_add_test(tc, test_sink);
 	tcase_add_test(tc, test_int8_results);
+	tcase_add_test(tc, test_auth_mac);
 	tcase_add_test(tc, test_auth_off);
 	tcase_add_test(tc, test_min_quorum_default);
 	tcase_add_test(tc, test_names);

@@ -69,6 +69,28 @@ static const char dp_json[] = DP_JSON("", RX_Q(0), "int16");
  */
 static uint16_t moved_port[NW];
 
+/* Worker key's MAC keys, with the MAC of the job under test (cluster.json auth_mac). */
+static void
+job_mk(const uint8_t *key, struct ainftp_mac_key *mk)
+{
+	ck_assert_int_eq(ainftp_mac_key_init(mk, key), 0);
+	mk->alg = (uint8_t)fx.cfg.jobs[0].auth_mac;
+}
+
+/*
+ * fixture_data_frame tags with SipHash: a frame of len bytes whose tag ends
+ * it, tagged again under the job's MAC.
+ */
+static size_t
+job_retag(uint8_t *f, size_t len, const uint8_t *key)
+{
+	struct ainftp_mac_key mk;
+
+	job_mk(key, &mk);
+	ainftp_mac(&mk, f + 42, len - 42 - AINFTP_TAG_LEN, f + len - AINFTP_TAG_LEN);
+	return len;
+}
+
 /* A frame built by fixture_data_frame for worker w, from its current process's port. */
 static size_t
 from_process(uint8_t *f, size_t len, unsigned int w)
@@ -134,7 +156,9 @@ data_frame(uint8_t *f, const struct contrib *c, const uint8_t *key, uint32_t job
 	};
 
 	/* A little-endian host: int16 values are already in the wire's order. */
-	return from_process(f, fixture_data_frame(f, &m, c->q, (uint16_t)(elems * 2), key), c->w);
+	return from_process(
+		f, job_retag(f, fixture_data_frame(f, &m, c->q, (uint16_t)(elems * 2), key), key),
+		c->w);
 }
 
 static void
@@ -262,7 +286,7 @@ result_take(struct rte_mbuf *m, uint8_t *buf, unsigned int to, struct ainftp_msg
 	ck_assert_uint_eq(msg->type, AINFTP_MSG_RESULT);
 	ck_assert_uint_eq(msg->flags & AINFTP_F_AUTH, tag_len() != 0 ? AINFTP_F_AUTH : 0);
 	if (tag_len() != 0) {
-		ck_assert_int_eq(ainftp_mac_key_init(&mk, worker_key(to)), 0);
+		job_mk(worker_key(to), &mk);
 		ck_assert_msg(ainftp_result_verify(&mk, buf + 42, len - 42u) == 1,
 			      "the result to worker %u has no tag of its key", to);
 	}
@@ -323,11 +347,14 @@ expect_state(unsigned int w, uint32_t step, uint32_t chunk, enum ainftp_state_re
 		ck_assert_uint_eq(msg->contributors, __builtin_popcountll(msg->bitmap));
 	if (tag_len() != 0) {
 		ck_assert_uint_eq(msg->flags, AINFTP_F_AUTH);
-		for (v = 0; v < fx.cfg.jobs[0].n_workers; v++)
-			ck_assert_int_eq(ainftp_tag_verify(worker_key(fx.cfg.jobs[0].workers[v].id),
-							   h, 32 + AINFTP_BODY_LEN,
+		for (v = 0; v < fx.cfg.jobs[0].n_workers; v++) {
+			struct ainftp_mac_key mk;
+
+			job_mk(worker_key(fx.cfg.jobs[0].workers[v].id), &mk);
+			ck_assert_int_eq(ainftp_mac_verify(&mk, h, 32 + AINFTP_BODY_LEN,
 							   h + 32 + AINFTP_BODY_LEN),
 					 fx.cfg.jobs[0].workers[v].id == w);
+		}
 	} else {
 		ck_assert_uint_eq(msg->flags, 0);
 	}
@@ -1065,7 +1092,7 @@ probe_frame_desc(uint8_t *f, unsigned int w, uint32_t step, uint32_t chunk, uint
 		.bitmap = desc,
 	};
 
-	return from_process(f, fixture_data_frame(f, &m, none, 0, key), w);
+	return from_process(f, job_retag(f, fixture_data_frame(f, &m, none, 0, key), key), w);
 }
 
 static size_t
@@ -1610,6 +1637,87 @@ START_TEST(without_auth_results_and_replies_carry_no_tag)
 	ck_assert_uint_eq(hi.auth, 0);
 	ck_assert_uint_eq(hi.step, 2);
 	ck_assert_uint_eq(all_proto_drops(), 1); /* the duplicate */
+}
+END_TEST
+
+static const char polyval_json[] = DP_JSON_X(
+	"", RX_Q(0), "int16", "\"auth_mac\": \"polyval-aes\", \"straggler\": {\"min_quorum\": 3},");
+
+/*
+ * A job that tags with POLYVAL-AES-128: its DATA, PROBEs, STATEs and RESULTs
+ * carry that MAC's tags (the helpers check them under it), a SipHash tag on
+ * its DATA is a wrong tag, the handshake stays SipHash's and its ack tells the
+ * worker, and a HELLO from a worker that cannot tag with it is refused as auth.
+ */
+START_TEST(a_polyval_job_tags_everything_after_the_handshake_with_it)
+{
+	struct hello_view v = hello_right();
+	struct ainftp_hello_info hi;
+	struct ainftp_state_info si;
+	struct ainftp_mac_key mk;
+	struct ainftp_msg msg;
+	struct rte_mbuf *out[8];
+	struct contrib c[NW];
+	float want[ELEMS];
+	uint8_t f[2048];
+	unsigned int w, n;
+	size_t len;
+
+	fixture_down(&fx);
+	fixture_up_json(&fx, polyval_json);
+	ck_assert_uint_eq(fx.cfg.jobs[0].auth_mac, AINFTP_MAC_POLYVAL_AES);
+
+	/* SipHash-tagged DATA is not the job's: refused as a wrong tag, nothing summed. */
+	three(c, 1, 2);
+	expected_sum(c, NW, want);
+	len = fixture_data_frame(f,
+				 &(struct ainftp_msg){.type = AINFTP_MSG_DATA,
+						      .encoding = AINFTP_ENC_INT16,
+						      .flags = AINFTP_F_AUTH,
+						      .job = JOB,
+						      .worker = 0,
+						      .elems = ELEMS,
+						      .step = 1,
+						      .chunk = 2,
+						      .slot = 2,
+						      .scale_exp = c[0].e},
+				 c[0].q, ELEMS * 2, keys[0]);
+	fixture_inject(&fx, f, (uint16_t)len);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_TAG), 1);
+	ck_assert_uint_eq(rte_ring_count(fx.out), 0);
+
+	/* Under the job's MAC: taken, probed (a STATE under it), summed, results under it. */
+	send_contrib(&c[0]);
+	fixture_inject(&fx, f, (uint16_t)probe_frame(f, 0, 1, 2, keys[0]));
+	expect_state(0, 1, 2, AINFTP_STATE_HAVE, &msg, &si);
+	for (w = 1; w < NW; w++)
+		send_contrib(&c[w]);
+	n = drain(out, 8);
+	ck_assert_uint_eq(n, NW);
+	for (w = 0; w < NW; w++)
+		check_result(out[w], &c[0], want, 0x7, w);
+	rte_pktmbuf_free_bulk(out, n);
+	/* A RESULT's tag is the job's MAC, not SipHash. */
+	send_contrib(&c[1]); /* completed: the kept result, to worker 1 */
+	ck_assert_uint_eq(drain(out, 8), 1);
+	len = frame_copy(out[0], f, sizeof(f));
+	rte_pktmbuf_free(out[0]);
+	ck_assert_int_eq(ainftp_mac_key_init(&mk, keys[1]), 0);
+	ck_assert_int_eq(ainftp_result_verify(&mk, f + 42, len - 42u), 0);
+
+	/* The handshake: SipHash both ways, the ack says POLYVAL-AES. */
+	v.body.auth = AINFTP_HELLO_AUTH_DATA | AINFTP_HELLO_AUTH_POLYVAL;
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 2, 2, &v, 5, keys[2]));
+	expect_hello_ack(2, JOB, 2, 5, keys[2], &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_OK);
+	ck_assert_uint_eq(hi.auth, AINFTP_HELLO_AUTH_DATA | AINFTP_HELLO_AUTH_RESULTS |
+					   AINFTP_HELLO_AUTH_POLYVAL);
+	/* A worker that does not say it can: refused, the ack naming auth. */
+	v.body.auth = AINFTP_HELLO_AUTH_DATA;
+	fixture_inject(&fx, f, (uint16_t)hello_frame(f, 1, 1, &v, 6, keys[1]));
+	expect_hello_ack(1, JOB, 1, 6, keys[1], &hi);
+	ck_assert_uint_eq(hi.status, AINFTP_HELLO_AUTH);
+	ck_assert_uint_eq(proto_drops(AINFTP_BAD_TAG), 1);
 }
 END_TEST
 
@@ -3888,6 +3996,7 @@ main(void)
 	tcase_add_test(tc, a_hello_for_an_unknown_job_or_worker_is_told_so);
 	tcase_add_test(tc, a_hello_with_another_shard_view_is_refused);
 	tcase_add_test(tc, without_auth_results_and_replies_carry_no_tag);
+	tcase_add_test(tc, a_polyval_job_tags_everything_after_the_handshake_with_it);
 	tcase_add_test(tc, chunks_of_different_collectives_are_never_summed);
 	tcase_add_test(tc, a_probe_of_another_request_is_remembered);
 	suite_add_tcase(s, tc);

@@ -51,6 +51,18 @@ rnd_bytes(void *p, size_t len)
 		b[i] = (unsigned char)rnd();
 }
 
+/* Random SipHash keys (the kernels' MAC): random bytes, then the MAC named. */
+static void
+sip_keys(struct ainftp_mac_key *k, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		rnd_bytes(k[i].k, sizeof(k[i].k));
+		k[i].alg = AINFTP_MAC_SIPHASH;
+	}
+}
+
 /* The ops set of loop index i, or NULL (and a note) when the CPU lacks it. */
 static const struct ainftp_mac_ops *
 ops_of(int i)
@@ -166,7 +178,7 @@ check_kernel(ainftp_mac_fn fn, unsigned int lanes, size_t len, const char *what)
 	uint8_t *tag[AINFTP_MAC_LANES_MAX] = {NULL};
 	unsigned int i;
 
-	rnd_bytes(keys, sizeof(keys));
+	sip_keys(keys, AINFTP_MAC_LANES_MAX);
 	for (i = 0; i < lanes; i++) {
 		mk[i] = &keys[i];
 		msg[i] = place_msg(i, len);
@@ -209,7 +221,7 @@ check_many(const struct ainftp_mac_ops *ops, unsigned int n, unsigned int spread
 	uint8_t tags[NMSG + 1][AINFTP_TAG_LEN];
 	unsigned int i;
 
-	rnd_bytes(keys, sizeof(keys));
+	sip_keys(keys, NKEYS);
 	for (i = 0; i < spread; i++)
 		pick[i] = rnd() % 4 == 0 ? rnd() % MAXLEN : rnd() % 1100;
 	for (i = 0; i < n; i++) {
@@ -268,7 +280,7 @@ START_TEST(verify_many_flags_exactly_the_bad)
 		return;
 	rng = 3000 + (uint64_t)_i;
 	for (trial = 0; trial < 200; trial++) {
-		rnd_bytes(keys, sizeof(keys));
+		sip_keys(keys, NKEYS);
 		for (i = 0; i < NMSG; i++) {
 			len[i] = lens[rnd() % 5];
 			mk[i] = &keys[rnd() % NKEYS];
@@ -301,6 +313,57 @@ START_TEST(verify_many_flags_exactly_the_bad)
 END_TEST
 
 /* 64 messages fill the mask; past 64 nothing is checked and the mask stays 64 bits. */
+/*
+ * Keys of both MACs in one call (a box with a SipHash job and a POLYVAL-AES
+ * one): each message gets its own key's MAC, POLYVAL-AES's as the portable
+ * reference computes it from the derived keys, and a wrong tag of either is
+ * flagged.
+ */
+START_TEST(many_mixes_both_macs)
+{
+	const struct ainftp_mac_ops *ops = ops_of(_i);
+	static const size_t lens[] = {0, 1, 48, 1024, 9000};
+	struct ainftp_mac_key keys[NKEYS];
+	const struct ainftp_mac_key *mk[NMSG];
+	const void *msg[NMSG];
+	size_t len[NMSG];
+	uint8_t tags[NMSG][AINFTP_TAG_LEN], want[AINFTP_TAG_LEN], wk[AINFTP_KEY_BYTES];
+	const uint8_t *wantp[NMSG];
+	unsigned int i;
+
+	if (ops == NULL)
+		return;
+	rng = 5000 + (uint64_t)_i;
+	for (i = 0; i < NKEYS; i++) {
+		rnd_bytes(wk, sizeof(wk));
+		ck_assert_int_eq(ainftp_mac_key_init(&keys[i], wk), 0);
+		keys[i].alg = i % 2 ? AINFTP_MAC_POLYVAL_AES : AINFTP_MAC_SIPHASH;
+	}
+	for (i = 0; i < NMSG; i++) {
+		len[i] = lens[rnd() % 5];
+		mk[i] = &keys[rnd() % NKEYS];
+		msg[i] = place_msg(i, len[i]);
+	}
+	ainftp_mac_many(ops, mk, msg, len, tags, NMSG);
+	for (i = 0; i < NMSG; i++) {
+		if (mk[i]->alg == AINFTP_MAC_POLYVAL_AES)
+			/* rk[0..3] are the AES key itself (FIPS-197's w[0..3]). */
+			ainftp_pvmac_ref(mk[i]->pv.h, (const uint8_t *)mk[i]->pv.rk, msg[i], len[i],
+					 want);
+		else
+			ref_tag(mk[i], msg[i], len[i], want);
+		ck_assert_msg(memcmp(tags[i], want, AINFTP_TAG_LEN) == 0,
+			      "%s: message %u (%s, %zu bytes): wrong tag", ops->name, i,
+			      mk[i]->alg ? "polyval-aes" : "siphash", len[i]);
+		wantp[i] = tags[i];
+	}
+	tags[3][0] ^= 1;
+	tags[4][15] ^= 0x80;
+	ck_assert_uint_eq(ainftp_mac_verify_many(ops, mk, msg, len, wantp, NMSG),
+			  ((UINT64_C(1) << NMSG) - 1) & ~(UINT64_C(3) << 3));
+}
+END_TEST
+
 START_TEST(verify_many_64)
 {
 	const struct ainftp_mac_ops *ops = ops_of(_i);
@@ -317,7 +380,7 @@ START_TEST(verify_many_64)
 	if (ops == NULL)
 		return;
 	rng = 4000 + (uint64_t)_i;
-	rnd_bytes(&key, sizeof(key));
+	sip_keys(&key, 1);
 	rnd_bytes(buf, sizeof(buf));
 	for (i = 0; i < N; i++) {
 		mk[i] = &key;
@@ -387,6 +450,7 @@ START_TEST(siphash128_paper_vectors)
 
 	if (ops == NULL)
 		return;
+	key.alg = AINFTP_MAC_SIPHASH;
 	for (i = 0; i < sizeof(key.k); i++)
 		key.k[i] = (uint8_t)i;
 	for (i = 0; i < NMSG; i++)
@@ -435,6 +499,7 @@ mac_suite(void)
 	tcase_add_loop_test(tc, many_mixed, 0, NOPS);
 	tcase_add_loop_test(tc, verify_many_flags_exactly_the_bad, 0, NOPS);
 	tcase_add_loop_test(tc, verify_many_64, 0, NOPS);
+	tcase_add_loop_test(tc, many_mixes_both_macs, 0, NOPS);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -358,6 +358,51 @@ START_TEST(tag_known_answers)
 }
 END_TEST
 
+/*
+ * POLYVAL-AES-128 under kat_key1 (docs/PROTOCOL.md): the derived keys and the
+ * tag of the kat1 message, computed outside this code (Python's
+ * hashlib.blake2b for the derivation, a bitwise POLYVAL checked against RFC
+ * 8452's vector, and `openssl enc -aes-128-ecb` for the block). The
+ * handshake's SipHash stays kat_tag1 whatever the key's MAC.
+ */
+static const uint8_t kat_pv_h[16] = {
+	0xbe, 0x44, 0x3c, 0x8f, 0xc6, 0xc1, 0x6a, 0x56,
+	0xa2, 0x78, 0xd4, 0xa6, 0x01, 0x42, 0x4b, 0xf1,
+};
+static const uint8_t kat_pv_k[16] = {
+	0x73, 0xd0, 0x85, 0x35, 0xd7, 0x5f, 0x28, 0xdc,
+	0xaf, 0x78, 0x0e, 0xe2, 0x28, 0x0d, 0xf3, 0x83,
+};
+static const uint8_t kat_pv_tag1[16] = {
+	0x5f, 0x8a, 0x57, 0xc0, 0xa1, 0xc6, 0x20, 0xee,
+	0x72, 0xce, 0x98, 0x2f, 0x44, 0xfd, 0xf4, 0xac,
+};
+
+START_TEST(polyval_aes_known_answers)
+{
+	uint8_t msg[KAT1_LEN], tag[AINFTP_TAG_LEN];
+	struct ainftp_mac_key mk;
+
+	kat1_message(msg);
+	ck_assert_int_eq(ainftp_mac_key_init(&mk, kat_key1), 0);
+	ck_assert_uint_eq(mk.alg, AINFTP_MAC_SIPHASH); /* until a HELLO_ACK says otherwise */
+	ck_assert_mem_eq(mk.pv.h, kat_pv_h, 16);
+	ck_assert_mem_eq((const uint8_t *)mk.pv.rk, kat_pv_k, 16); /* w[0..3]: the key */
+	mk.alg = AINFTP_MAC_POLYVAL_AES;
+	ainftp_mac(&mk, msg, sizeof(msg), tag);
+	ck_assert_mem_eq(tag, kat_pv_tag1, sizeof(tag));
+	ck_assert_int_eq(ainftp_mac_verify(&mk, msg, sizeof(msg), kat_pv_tag1), 1);
+	ck_assert_int_eq(ainftp_mac_verify(&mk, msg, sizeof(msg) - 1, kat_pv_tag1), 0);
+	ck_assert_int_eq(ainftp_mac_verify(&mk, msg, sizeof(msg), kat_tag1), 0);
+	ainftp_mac_as(&mk, AINFTP_MAC_SIPHASH, msg, sizeof(msg), tag);
+	ck_assert_mem_eq(tag, kat_tag1, sizeof(tag));
+	ck_assert_int_eq(ainftp_mac_verify_as(&mk, AINFTP_MAC_SIPHASH, msg, sizeof(msg), kat_tag1),
+			 1);
+	ck_assert_str_eq(ainftp_mac_alg_names[AINFTP_MAC_POLYVAL_AES], "polyval-aes");
+	ck_assert_str_eq(ainftp_mac_alg_names[AINFTP_MAC_SIPHASH], "siphash");
+}
+END_TEST
+
 START_TEST(verify_accepts_the_tag)
 {
 	uint8_t msg[KAT1_LEN];
@@ -695,6 +740,7 @@ proto_suite(void)
 	suite_add_tcase(s, len);
 
 	tcase_add_test(tag, tag_known_answers);
+	tcase_add_test(tag, polyval_aes_known_answers);
 	tcase_add_test(tag, verify_accepts_the_tag);
 	tcase_add_test(tag, verify_rejects_message_bit_flips);
 	tcase_add_test(tag, verify_rejects_tag_bit_flips);

@@ -116,6 +116,7 @@ struct opts {
 	bool quick;
 	bool auth;
 	bool untagged_results; /* --untagged-results: the table's jobs with result_tags false */
+	enum ainftp_mac_alg auth_mac; /* --auth-mac: the MAC of authenticated points */
 	bool verbose;
 	bool ceilings;	    /* iofwd and compute next to ainftp */
 	int only_enc;	    /* -1, or the one encoding to run (profiling) */
@@ -145,6 +146,7 @@ struct point {
 	uint32_t payload; /* payload bytes sent: target, or just below it for int8 */
 	bool auth;
 	bool untagged_results;	     /* with auth: cluster.json result_tags false */
+	enum ainftp_mac_alg mac;     /* with auth: cluster.json auth_mac */
 	uint32_t job;		     /* its job id in the appliance's config */
 	enum ainftp_encoding result; /* the job's result encoding */
 	bool fits;		     /* its results fit the MTU: results are never fragmented */
@@ -386,6 +388,7 @@ point_make(const struct opts *o, enum ainftp_encoding enc, uint32_t target, bool
 			   .codec = ainftp_codec_get(enc),
 			   .target = target,
 			   .auth = auth,
+			   .mac = o->auth_mac,
 			   .job = JOB_ID};
 	uint32_t step = pt.codec->elems_multiple;
 
@@ -506,6 +509,7 @@ traffic_make(struct bench *b, const struct point *pt)
 		worker_key(w, key);
 		if (ainftp_mac_key_init(&tr->mk[w], key) != 0)
 			die("libsodium does not initialise");
+		tr->mk[w].alg = (uint8_t)pt->mac;
 	}
 }
 
@@ -523,11 +527,11 @@ job_json(const struct bench *b, const struct point *pt, char *buf, size_t len)
 	n = (size_t)snprintf(buf, len,
 			     "{\"id\": %u, \"slots\": %u, \"elems_per_packet\": %u, \"encoding\": "
 			     "\"%s\", \"result_encoding\": \"%s\", \"auth\": %s, "
-			     "\"result_tags\": %s, \"sentry\": {\"policy\": \"%s\"}, "
-			     "\"workers\": [",
+			     "\"result_tags\": %s, \"auth_mac\": \"%s\", \"sentry\": {\"policy\": "
+			     "\"%s\"}, \"workers\": [",
 			     pt->job, b->o.slots, pt->elems, ainftp_encoding_name(pt->enc),
 			     ainftp_encoding_name(pt->result), pt->auth ? "true" : "false",
-			     pt->untagged_results ? "false" : "true",
+			     pt->untagged_results ? "false" : "true", ainftp_mac_alg_names[pt->mac],
 			     ainftp_sentry_name(pt->sentry));
 	for (w = 0; w < b->o.workers && n < len; w++) {
 		n += (size_t)snprintf(buf + n, len - n,
@@ -1787,6 +1791,7 @@ usage(FILE *out)
 	fprintf(out,
 		"usage: " PROG
 		" [--quick] [--workers N] [--slots N] [--time S] [--reps N] [--auth]\n"
+		"          [--auth-mac polyval-aes|siphash]\n"
 		"          [--result float32|int16] [--verbose] [--only ENC:SIZE] [--no-ceilings]\n"
 		"          [--sentry POLICY[,POLICY...]] [--sink] [--rx-lcores N] [--scaling]\n"
 		"          [--lcores MAP] [--no-yield]\n"
@@ -1796,6 +1801,9 @@ usage(FILE *out)
 		"  --time S     seconds per measured run (default 0.5)\n"
 		"  --reps N     repetitions per point, median taken (default 3, 1..%d)\n"
 		"  --auth       authenticate every contribution in the table too\n"
+		"  --auth-mac M  the MAC of authenticated points: polyval-aes (default) or "
+		"siphash\n"
+		"               (cluster.json auth_mac); the auth point measures the other too\n"
 		"  --untagged-results  with --auth, the table's results untagged (result_tags "
 		"false):\n"
 		"               with --verbose, the RX lcore's cycles per frame of result tags\n"
@@ -1956,7 +1964,22 @@ opts_default(struct opts *o)
 			   .result_auto = true,
 			   .ceilings = true,
 			   .only_enc = -1,
+			   .auth_mac = AINFTP_MAC_POLYVAL_AES,
 			   .rx_lcores = 1};
+}
+
+static int
+mac_parse(const char *arg, struct opts *o)
+{
+	int a;
+
+	for (a = 0; a < AINFTP_MAC_ALG_MAX; a++)
+		if (strcmp(arg, ainftp_mac_alg_names[a]) == 0) {
+			o->auth_mac = (enum ainftp_mac_alg)a;
+			return 0;
+		}
+	fprintf(stderr, PROG ": --auth-mac: \"%s\" is not polyval-aes or siphash\n", arg);
+	return -1;
 }
 
 /*
@@ -1993,6 +2016,8 @@ opt_apply(int c, const char *arg, struct opts *o, double *t)
 	case 'U':
 		o->untagged_results = true;
 		return 0;
+	case 'M':
+		return mac_parse(arg, o);
 	case 'v':
 		o->verbose = true;
 		return 0;
@@ -2061,6 +2086,7 @@ opts_parse(int argc, char **argv, struct opts *o)
 		{"reps", required_argument, NULL, 'r'},
 		{"auth", no_argument, NULL, 'a'},
 		{"untagged-results", no_argument, NULL, 'U'},
+		{"auth-mac", required_argument, NULL, 'M'},
 		{"result", required_argument, NULL, 'e'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"only", required_argument, NULL, 'o'},
@@ -2282,6 +2308,7 @@ table_run(struct bench *b, struct row at1k[N_ENC])
  */
 struct auth_figures {
 	double on_off, on_io, result_tags;
+	double other_io; /* the other MAC's (--auth-mac's is on_io) */
 };
 
 /*
@@ -2293,11 +2320,13 @@ struct auth_figures {
 static struct auth_figures
 auth_run(struct bench *b)
 {
-	struct point pts[3] = {point_make(&b->o, AINFTP_ENC_INT16, 1024, false),
+	struct point pts[4] = {point_make(&b->o, AINFTP_ENC_INT16, 1024, false),
+			       point_make(&b->o, AINFTP_ENC_INT16, 1024, true),
 			       point_make(&b->o, AINFTP_ENC_INT16, 1024, true),
 			       point_make(&b->o, AINFTP_ENC_INT16, 1024, true)};
-	struct series off = {.n = 0}, on = {.n = 0}, io = {.n = 0}, untagged = {.n = 0};
-	struct row r_off, r_on, r_io, r_untagged;
+	struct series off = {.n = 0}, on = {.n = 0}, io = {.n = 0}, untagged = {.n = 0},
+		      other = {.n = 0};
+	struct row r_off, r_on, r_io, r_untagged, r_other;
 	struct sample s;
 	bool ok;
 	unsigned int i;
@@ -2305,8 +2334,11 @@ auth_run(struct bench *b)
 	pts[1].job = JOB_ID + 1;
 	pts[2].job = JOB_ID + 2;
 	pts[2].untagged_results = true;
+	pts[3].job = JOB_ID + 3;
+	pts[3].mac =
+		b->o.auth_mac == AINFTP_MAC_SIPHASH ? AINFTP_MAC_POLYVAL_AES : AINFTP_MAC_SIPHASH;
 	window_reset(&b->win, b->o.slots);
-	ok = app_up(b, pts, 3) == 0;
+	ok = app_up(b, pts, 4) == 0;
 	for (i = 0; i < b->o.reps && ok; i++) {
 		traffic_make(b, &pts[0]);
 		ok = traffic_run(b, &pts[0], DUT_APP, &s);
@@ -2319,6 +2351,9 @@ auth_run(struct bench *b)
 		traffic_make(b, &pts[2]);
 		ok = ok && traffic_run(b, &pts[2], DUT_APP, &s);
 		series_add(&untagged, &s);
+		traffic_make(b, &pts[3]);
+		ok = ok && traffic_run(b, &pts[3], DUT_APP, &s);
+		series_add(&other, &s);
 	}
 	if (b->app.up)
 		point_notes(b, &pts[1]);
@@ -2329,19 +2364,24 @@ auth_run(struct bench *b)
 	series_median(&on, &pts[1], &r_on);
 	series_median(&io, &pts[1], &r_io);
 	series_median(&untagged, &pts[2], &r_untagged);
-	printf("auth, int16 1024 B, median of %u, interleaved: on %.3f Mpps (p50 %.1f us, p99 "
+	series_median(&other, &pts[3], &r_other);
+	printf("auth, int16 1024 B, median of %u, interleaved: on (%s) %.3f Mpps (p50 %.1f us, p99 "
 	       "%.1f us), off %.3f Mpps (p50 %.1f us, p99 %.1f us), on/off %.2f; iofwd on frames "
 	       "of the "
 	       "same length %.3f Mpps, on/iofwd %.2f\n",
-	       b->o.reps, r_on.mpps, r_on.p50_us, r_on.p99_us, r_off.mpps, r_off.p50_us,
-	       r_off.p99_us, r_on.mpps / r_off.mpps, r_io.mpps, r_on.mpps / r_io.mpps);
+	       b->o.reps, ainftp_mac_alg_names[pts[1].mac], r_on.mpps, r_on.p50_us, r_on.p99_us,
+	       r_off.mpps, r_off.p50_us, r_off.p99_us, r_on.mpps / r_off.mpps, r_io.mpps,
+	       r_on.mpps / r_io.mpps);
 	printf("auth, int16 1024 B: results tagged %.3f Mpps, untagged (result_tags false) %.3f "
 	       "Mpps, tagged/untagged %.2f\n",
 	       r_on.mpps, r_untagged.mpps, r_on.mpps / r_untagged.mpps);
+	printf("auth, int16 1024 B: %s %.3f Mpps, %s %.3f Mpps, %s/iofwd %.2f\n",
+	       ainftp_mac_alg_names[pts[1].mac], r_on.mpps, ainftp_mac_alg_names[pts[3].mac],
+	       r_other.mpps, ainftp_mac_alg_names[pts[3].mac], r_other.mpps / r_io.mpps);
 	if (!ok)
-		return (struct auth_figures){NAN, NAN, NAN};
+		return (struct auth_figures){NAN, NAN, NAN, NAN};
 	return (struct auth_figures){r_on.mpps / r_off.mpps, r_on.mpps / r_io.mpps,
-				     r_on.mpps / r_untagged.mpps};
+				     r_on.mpps / r_untagged.mpps, r_other.mpps / r_io.mpps};
 }
 
 /* A row of a cost table: what labels it, then r's figures and r against the baseline's. */
@@ -2610,7 +2650,10 @@ summary_print(const struct bench *b, const struct row at1k[N_ENC], const struct 
 	for (e = 1; e < n_enc(); e++)
 		printf(" ratio_io_%s=%.2f", ainftp_encoding_name(enc_at(e)),
 		       at1k[e].mpps / at1k[e].io_mpps);
-	printf(" auth_ratio_io=%.2f result_auth_cost=%.2f simd=%s failures=%u\n", a->on_io,
+	printf(" auth_ratio_io=%.2f auth_mac=%s auth_ratio_io_%s=%.2f result_auth_cost=%.2f "
+	       "simd=%s failures=%u\n",
+	       a->on_io, ainftp_mac_alg_names[b->o.auth_mac],
+	       b->o.auth_mac == AINFTP_MAC_SIPHASH ? "polyval_aes" : "siphash", a->other_io,
 	       a->result_tags, b->ops->name, b->failures);
 }
 
@@ -2620,7 +2663,7 @@ main(int argc, char **argv)
 	struct bench *b = &bench;
 	char prefix[64], *eal_argv[16];
 	struct row at1k[N_ENC];
-	struct auth_figures auth = {NAN, NAN, NAN};
+	struct auth_figures auth = {NAN, NAN, NAN, NAN};
 	unsigned int e;
 	int eal_argc;
 

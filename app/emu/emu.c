@@ -980,6 +980,7 @@ emu_workers_init(struct ainftp_emu *e, char *err, size_t errlen)
 			snprintf(err, errlen, "emulator: libsodium cannot initialise");
 			return -1;
 		}
+		wk->mk.alg = (uint8_t)job->auth_mac; /* as a worker learns it at join */
 		wk->udp_port = (uint16_t)(EMU_WORKER_UDP_BASE + wc->id);
 		memset(&wk->mac, 0, sizeof(wk->mac));
 		wk->mac.addr_bytes[0] = 0x02;

@@ -583,6 +583,23 @@ ainftp_policy_names(struct ainftp_name *names)
 	names[p] = (struct ainftp_name){NULL, 0};
 }
 
+/* A job's auth_mac (ainftp_mac_alg_names); absent: *out unchanged. */
+static int
+ainftp_get_mac_alg(struct ainftp_ctx *c, const json_t *obj, const char *path,
+		   enum ainftp_mac_alg *out)
+{
+	struct ainftp_name names[AINFTP_MAC_ALG_MAX + 1];
+	int a, v = (int)*out;
+
+	for (a = 0; a < AINFTP_MAC_ALG_MAX; a++)
+		names[a] = (struct ainftp_name){ainftp_mac_alg_names[a], a};
+	names[a] = (struct ainftp_name){NULL, 0};
+	if (ainftp_get_enum(c, obj, path, "auth_mac", false, names, &v) < 0)
+		return -1;
+	*out = (enum ainftp_mac_alg)v;
+	return 0;
+}
+
 /* An encoding (result: a result encoding, *out its default); absent: *out unchanged. */
 static int
 ainftp_get_encoding(struct ainftp_ctx *c, const json_t *obj, const char *path, const char *key,
@@ -1434,14 +1451,15 @@ ainftp_check_hierarchy(struct ainftp_ctx *c, const json_t *obj, const char *path
 static int
 ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, uint16_t index)
 {
-	static const char *const keys[] = {"id",	 "port",
-					   "slots",	 "elems_per_packet",
-					   "encoding",	 "result_encoding",
-					   "auth",	 "result_tags",
-					   "quorum",	 "straggler",
-					   "sentry",	 "workers",
-					   "appliances", "spine",
-					   "leaves",	 NULL};
+	static const char *const keys[] = {"id",	"port",
+					   "slots",	"elems_per_packet",
+					   "encoding",	"result_encoding",
+					   "auth",	"result_tags",
+					   "auth_mac",	"quorum",
+					   "straggler", "sentry",
+					   "workers",	"appliances",
+					   "spine",	"leaves",
+					   NULL};
 	struct ainftp_job_conf *job = &c->cfg->jobs[index];
 	char path[AINFTP_PATH_LEN];
 	json_t *obj;
@@ -1449,6 +1467,7 @@ ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, 
 	job->slots = AINFTP_DEFAULT_SLOTS;
 	job->auth = true;
 	job->result_tags = true;
+	job->auth_mac = AINFTP_MAC_SIPHASH;
 	job->result_encoding = AINFTP_ENC_FLOAT32;
 	if (ainftp_get_element(c, arr, index, arr_path, keys, &obj, path) < 0 ||
 	    ainftp_get_u32(c, obj, path, "id", true, 0, UINT32_MAX, &job->id) < 0 ||
@@ -1460,6 +1479,7 @@ ainftp_parse_job(struct ainftp_ctx *c, const json_t *arr, const char *arr_path, 
 	    ainftp_get_encoding(c, obj, path, "result_encoding", true, &job->result_encoding) < 0 ||
 	    ainftp_get_bool(c, obj, path, "auth", &job->auth) < 0 ||
 	    ainftp_get_bool(c, obj, path, "result_tags", &job->result_tags) < 0 ||
+	    ainftp_get_mac_alg(c, obj, path, &job->auth_mac) < 0 ||
 	    ainftp_parse_appliances(c, obj, path, job) < 0 ||
 	    ainftp_parse_workers(c, obj, path, job) < 0 ||
 	    ainftp_parse_hierarchy(c, obj, path, job) < 0)

@@ -93,7 +93,8 @@ struct ainftp_job_conf {
 	enum ainftp_encoding result_encoding; /* float32 or int16 */
 	bool auth;			      /* authenticate every packet (default true) */
 	bool result_tags; /* with auth, results tagged too (default true; false: benchmarks) */
-	uint16_t quorum;  /* contributors that complete a slot */
+	enum ainftp_mac_alg auth_mac; /* with auth, the tags' MAC (default SipHash) */
+	uint16_t quorum;	      /* contributors that complete a slot */
 	struct ainftp_straggler_conf straggler;
 	struct ainftp_sentry_conf sentry;
 	uint16_t n_workers;

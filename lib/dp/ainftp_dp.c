@@ -68,6 +68,7 @@ job_workers_init(struct ainftp_dp_job *job, const struct ainftp_job_conf *jc)
 		job->workers[i].ipv4 = jc->workers[i].ipv4;
 		if (jc->auth && ainftp_mac_key_init(&job->workers[i].key, jc->workers[i].key) != 0)
 			return -1;
+		job->workers[i].key.alg = (uint8_t)jc->auth_mac;
 	}
 	return 0;
 }
@@ -112,6 +113,7 @@ job_tree_init(struct ainftp_dp_job *job, const struct ainftp_runtime *rt,
 	job->up.rto = rte_get_tsc_hz() / 1000 * AINFTP_DP_LEAF_RTO_MS;
 	if (jc->auth && ainftp_mac_key_init(&job->up.key, jc->leaves[jc->leaf_index].key) != 0)
 		return -1;
+	job->up.key.alg = (uint8_t)jc->auth_mac; /* the spine's job has the same auth_mac */
 	return job->up.bpp == 0 ? -1 : 0;
 }
 
@@ -132,6 +134,7 @@ job_init(struct ainftp_dp_job *job, const struct ainftp_rx_ctx *ctx,
 	job->rcodec = ainftp_codec_get(jc->result_encoding);
 	job->auth = jc->auth;
 	job->result_tags = jc->auth && jc->result_tags;
+	job->auth_mac = (uint8_t)jc->auth_mac;
 	job->shard_index = jc->shard_index;
 	job->shard_count = jc->shard_count;
 	job->quorum = jc->quorum;

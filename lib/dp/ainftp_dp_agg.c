@@ -611,6 +611,10 @@ hello_compare(const struct ainftp_dp_job *job, const struct ainftp_hdr *h)
 		return AINFTP_HELLO_LANES;
 	if (((hi.auth & AINFTP_HELLO_AUTH_DATA) != 0) != job->auth)
 		return AINFTP_HELLO_AUTH;
+	/* A worker from before POLYVAL-AES could not tag the job's messages. */
+	if (job->auth && job->auth_mac == AINFTP_MAC_POLYVAL_AES &&
+	    !(hi.auth & AINFTP_HELLO_AUTH_POLYVAL))
+		return AINFTP_HELLO_AUTH;
 	/* Another split of the chunks: this box would sum chunks others sum too, or none. */
 	if (hi.shard != job->shard_index || hi.shards != job->shard_count)
 		return AINFTP_HELLO_SHARD;

@@ -342,6 +342,17 @@ pkt_check(struct ainftp_rx_ctx *ctx, uint16_t port_idx, struct rte_mbuf *m, stru
 	return false;
 }
 
+/* A HELLO's tag is SipHash's whatever the job's MAC: the worker learns that from the ack. */
+static void
+hello_verify(struct dp_pkt *p, struct ainftp_port_ctr *ctr)
+{
+	size_t len = p->msg->signed_len(p->job, p->h);
+
+	if (!ainftp_mac_verify_as(&p->job->workers[p->widx].key, AINFTP_MAC_SIPHASH, p->h, len,
+				  (const uint8_t *)p->h + len))
+		pkt_refuse(p, AINFTP_BAD_TAG, ctr);
+}
+
 /*
  * The tags of the burst's authenticated packets, all at once: the MAC runs
  * several packets per pass in SIMD lanes (ainftp_mac.h). A wrong tag refuses
@@ -361,6 +372,10 @@ burst_verify(const struct ainftp_dp *dp, struct dp_pkt *p, uint16_t n, struct ai
 	for (i = 0; i < n; i++) {
 		if (!p[i].job->auth || p[i].msg->own_tag)
 			continue;
+		if (unlikely(p[i].h->type == AINFTP_MSG_HELLO)) {
+			hello_verify(&p[i], ctr);
+			continue;
+		}
 		mk[na] = &p[i].job->workers[p[i].widx].key;
 		msg[na] = p[i].h;
 		len[na] = p[i].msg->signed_len(p[i].job, p[i].h);

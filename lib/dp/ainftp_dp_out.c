@@ -56,7 +56,8 @@ result_copy(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job, const ui
 	udp->src_port = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ctx->net.udp_port) + lane));
 	/* A leaf (the spine's "worker") takes a slot's result on the port of the slot's lane. */
 	if (learnt && job->role == AINFTP_ROLE_SPINE)
-		udp->dst_port = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(udp->dst_port) + lane));
+		udp->dst_port =
+			rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(udp->dst_port) + lane));
 	memcpy(udp + 1, rh, sizeof(*rh));
 	p += tl;
 	if (chain) {
@@ -147,8 +148,8 @@ result_send(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	if (chain || job->result_tags)
 		rte_mbuf_refcnt_update(payload, (int16_t)n);
 	for (i = 0; i < n; i++) {
-		uint8_t *tag = result_copy(ctx, job, tmpl != NULL ? tmpl : to[i]->tmpl, tmpl == NULL,
-					   rh, lane, payload, h[i], ctr);
+		uint8_t *tag = result_copy(ctx, job, tmpl != NULL ? tmpl : to[i]->tmpl,
+					   tmpl == NULL, rh, lane, payload, h[i], ctr);
 
 		if (tag != NULL)
 			tag_due(ctx, job, h[i], tag, &to[i]->key, signed_bytes,
@@ -248,13 +249,14 @@ ainftp_dp_result_resend(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *j
 /*
  * A reply to one packet: Ethernet, IPv4 and UDP back to where it came from
  * (its source MAC, address and port, from the port it was sent to), then the
- * header and the 16-byte body, tagged under mk unless NULL. No mbuf: lost,
+ * header and the 16-byte body, tagged under mk with alg unless mk is NULL. No mbuf: lost,
  * counted; the worker asks again.
  */
 static void
 reply_out(struct ainftp_rx_ctx *ctx, uint16_t port_idx, const struct ainftp_msg *m,
-	  const void *body, const struct ainftp_mac_key *mk, const struct rte_ether_hdr *eth,
-	  uint32_t dst_ip, const struct rte_udp_hdr *udp, struct ainftp_port_ctr *ctr)
+	  const void *body, const struct ainftp_mac_key *mk, enum ainftp_mac_alg alg,
+	  const struct rte_ether_hdr *eth, uint32_t dst_ip, const struct rte_udp_hdr *udp,
+	  struct ainftp_port_ctr *ctr)
 {
 	size_t signed_len = sizeof(struct ainftp_hdr) + AINFTP_BODY_LEN;
 	size_t len = signed_len + (mk != NULL ? AINFTP_TAG_LEN : 0);
@@ -272,7 +274,7 @@ reply_out(struct ainftp_rx_ctx *ctx, uint16_t port_idx, const struct ainftp_msg 
 	ainftp_hdr_write((struct ainftp_hdr *)p, m);
 	memcpy(p + sizeof(struct ainftp_hdr), body, AINFTP_BODY_LEN);
 	if (mk != NULL)
-		ainftp_mac(mk, p, signed_len, (uint8_t *)p + signed_len);
+		ainftp_mac_as(mk, alg, p, signed_len, (uint8_t *)p + signed_len);
 	ainftp_tx_enqueue(&ctx->txq[port_idx], r, ctr);
 }
 
@@ -309,8 +311,8 @@ state_reply(struct ainftp_rx_ctx *ctx, const struct ainftp_dp_job *job,
 	if (si.slot_state == AINFTP_SLOT_WIRE_IDLE)
 		si.slot_step = si.slot_chunk = 0;
 	ainftp_state_write(&body, &si);
-	reply_out(ctx, job->port_idx, &m, &body, job->auth ? &w->key : NULL, eth, w->ipv4, udp,
-		  ctr);
+	reply_out(ctx, job->port_idx, &m, &body, job->auth ? &w->key : NULL, w->key.alg, eth,
+		  w->ipv4, udp, ctr);
 	ainftp_ctr_add(&ctr->states_sent, 1);
 }
 
@@ -368,10 +370,14 @@ ainftp_dp_hello_out(struct ainftp_rx_ctx *ctx, uint16_t port_idx, const struct a
 		hi.result_encoding = (uint8_t)job->rcodec->enc;
 		hi.step = step;
 		hi.auth = (uint8_t)((job->auth ? AINFTP_HELLO_AUTH_DATA : 0) |
-				    (job->result_tags ? AINFTP_HELLO_AUTH_RESULTS : 0));
+				    (job->result_tags ? AINFTP_HELLO_AUTH_RESULTS : 0) |
+				    (job->auth && job->auth_mac == AINFTP_MAC_POLYVAL_AES
+					     ? AINFTP_HELLO_AUTH_POLYVAL
+					     : 0));
 		hi.shard = job->shard_index;
 		hi.shards = job->shard_count;
 	}
 	ainftp_hello_write(&body, &hi);
-	reply_out(ctx, port_idx, &m, &body, mk, eth, src_ip, udp, ctr);
+	/* The handshake is SipHash's: the worker learns the job's MAC from this ack. */
+	reply_out(ctx, port_idx, &m, &body, mk, AINFTP_MAC_SIPHASH, eth, src_ip, udp, ctr);
 }

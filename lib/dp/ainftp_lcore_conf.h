@@ -64,7 +64,7 @@ struct ainftp_dp_worker {
 	 * to reach min_quorum can never complete (offer_later abandons it).
 	 */
 	uint32_t absent_lo, absent_hi;
-	struct ainftp_mac_key key; /* derived once from the worker's key */
+	struct ainftp_mac_key key; /* derived once from the worker's key; alg the job's */
 	/* Ethernet, IPv4 and UDP headers of its results, built when its address is learnt. */
 	uint8_t tmpl[AINFTP_UDP_HDRS_LEN];
 	/*
@@ -127,6 +127,7 @@ struct ainftp_dp_job {
 	const struct ainftp_codec *rcodec; /* of results */
 	bool auth;
 	bool result_tags;    /* auth, and results tagged too (cluster.json result_tags) */
+	uint8_t auth_mac;    /* enum ainftp_mac_alg of its tags after the handshake */
 	uint8_t shard_index; /* this box's place among the job's appliances (HELLO) */
 	uint8_t shard_count;
 	enum ainftp_job_role role;    /* a box, a leaf or the spine (docs/SCALEOUT.md) */

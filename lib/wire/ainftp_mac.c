@@ -122,6 +122,29 @@ run_rest(const struct ainftp_mac_ops *ops, const struct ainftp_mac_key *const mk
 }
 
 /*
+ * POLYVAL-AES needs no lanes: its hash runs 4 blocks of one message per
+ * VPCLMULQDQ, so messages go one by one, as wide as ops allows (PCLMULQDQ on
+ * xmm below AVX-512). Returns the bits of the messages it tagged.
+ */
+static uint64_t
+pvmac_each(const struct ainftp_mac_ops *ops, const struct ainftp_mac_key *const mk[],
+	   const void *const msg[], const size_t len[], uint8_t (*tags)[AINFTP_TAG_LEN],
+	   unsigned int base, unsigned int n)
+{
+	unsigned int bits = ops == &ainftp_mac_avx512 ? 512 : 128;
+	uint64_t done = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (mk[base + i]->alg != AINFTP_MAC_POLYVAL_AES)
+			continue;
+		ainftp_pvmac(&mk[base + i]->pv, msg[base + i], len[base + i], tags[base + i], bits);
+		done |= UINT64_C(1) << i;
+	}
+	return done;
+}
+
+/*
  * Messages base..base+n-1 (n <= 64, one bit each in todo): the first one left
  * picks a length, every message left of that length joins it, full groups go
  * to the kernel as they fill, then the rest. One pass per distinct length.
@@ -133,6 +156,7 @@ mac_up_to_64(const struct ainftp_mac_ops *ops, const struct ainftp_mac_key *cons
 {
 	uint64_t todo = n == 64 ? ~UINT64_C(0) : (UINT64_C(1) << n) - 1;
 
+	todo &= ~pvmac_each(ops, mk, msg, len, tags, base, n);
 	while (todo != 0) {
 		struct group g = {.len = len[base + __builtin_ctzll(todo)], .cnt = 0};
 		uint64_t left = todo;
@@ -164,7 +188,10 @@ ainftp_mac_many(const struct ainftp_mac_ops *ops, const struct ainftp_mac_key *c
 
 	if (ops->lanes == 1) { /* nothing to group */
 		for (i = 0; i < n; i++)
-			ainftp_mac(mk[i], msg[i], len[i], tags[i]);
+			if (mk[i]->alg == AINFTP_MAC_POLYVAL_AES)
+				ainftp_pvmac(&mk[i]->pv, msg[i], len[i], tags[i], 128);
+			else
+				ainftp_mac(mk[i], msg[i], len[i], tags[i]);
 		return;
 	}
 	for (base = 0; base < n; base += 64)

@@ -12,7 +12,9 @@
  * ainftp_mac_many groups a burst by length (an appliance's burst is nearly
  * always one length) and sends what is left over to a kernel with idle lanes
  * or to the scalar code, whichever is cheaper (docs/PROTOCOL.md,
- * "Authentication"). ainftp_mac_select() picks the kernels at run time.
+ * "Authentication"). ainftp_mac_select() picks the kernels at run time. Keys
+ * of a job that tags with POLYVAL-AES-128 (ainftp_pvmac.h) need no lanes:
+ * their messages go one by one to its kernel, as wide as the ops set allows.
  *
  * Plain C11 and libsodium, no DPDK, like the rest of lib/wire.
  */
@@ -58,8 +60,8 @@ bool ainftp_mac_have(const struct ainftp_mac_ops *ops);
 const struct ainftp_mac_ops *ainftp_mac_select(unsigned int max_bits);
 
 /*
- * tags[i] = SipHash-2-4-128(mk[i], msg[i][0..len[i])) for i < n: any n, any
- * lengths, any alignment, keys in any mix.
+ * tags[i] = the MAC of msg[i][0..len[i]) under mk[i] (its alg) for i < n: any
+ * n, any lengths, any alignment, keys and MACs in any mix.
  */
 void ainftp_mac_many(const struct ainftp_mac_ops *ops, const struct ainftp_mac_key *const mk[],
 		     const void *const msg[], const size_t len[], uint8_t (*tags)[AINFTP_TAG_LEN],

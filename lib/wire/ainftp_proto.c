@@ -13,8 +13,14 @@ _Static_assert(sizeof(((struct ainftp_mac_key *)0)->k) == crypto_shorthash_sipha
 _Static_assert(AINFTP_TAG_LEN == crypto_shorthash_siphashx24_BYTES,
 	       "the tag is all of SipHash-128");
 
-/* Input of the key derivation: names what the derived key is for (docs/PROTOCOL.md). */
+/* Inputs of the key derivations: name what each derived key is for (docs/PROTOCOL.md). */
 static const char mac_key_context[] = "ainftp v2 SipHash-2-4-128 key";
+static const char pvmac_key_context[] = "ainftp v2 POLYVAL-AES-128 keys";
+
+const char *const ainftp_mac_alg_names[AINFTP_MAC_ALG_MAX] = {
+	[AINFTP_MAC_SIPHASH] = "siphash",
+	[AINFTP_MAC_POLYVAL_AES] = "polyval-aes",
+};
 
 const char *const ainftp_bad_names[AINFTP_BAD_MAX] = {
 	[AINFTP_OK] = "ok",
@@ -75,6 +81,19 @@ mac_key_derive(struct ainftp_mac_key *mk, const uint8_t key[AINFTP_KEY_BYTES])
 {
 	crypto_generichash(mk->k, sizeof(mk->k), (const unsigned char *)mac_key_context,
 			   sizeof(mac_key_context) - 1, key, AINFTP_KEY_BYTES);
+	mk->alg = AINFTP_MAC_SIPHASH;
+}
+
+/* POLYVAL's key h, then the AES-128 key: 32 bytes of one derivation. */
+static void
+pvmac_key_derive(struct ainftp_mac_key *mk, const uint8_t key[AINFTP_KEY_BYTES])
+{
+	uint8_t hk[32];
+
+	crypto_generichash(hk, sizeof(hk), (const unsigned char *)pvmac_key_context,
+			   sizeof(pvmac_key_context) - 1, key, AINFTP_KEY_BYTES);
+	ainftp_pvmac_key_init(&mk->pv, hk, hk + 16);
+	sodium_memzero(hk, sizeof(hk));
 }
 
 int
@@ -84,24 +103,45 @@ ainftp_mac_key_init(struct ainftp_mac_key *mk, const uint8_t key[AINFTP_KEY_BYTE
 	if (sodium_init() < 0)
 		return -1;
 	mac_key_derive(mk, key);
+	pvmac_key_derive(mk, key);
 	return 0;
+}
+
+void
+ainftp_mac_as(const struct ainftp_mac_key *mk, enum ainftp_mac_alg alg, const void *msg, size_t len,
+	      uint8_t tag[AINFTP_TAG_LEN])
+{
+	if (alg == AINFTP_MAC_POLYVAL_AES)
+		ainftp_pvmac(&mk->pv, msg, len, tag, 512);
+	else
+		crypto_shorthash_siphashx24(tag, msg, len, mk->k);
 }
 
 void
 ainftp_mac(const struct ainftp_mac_key *mk, const void *msg, size_t len,
 	   uint8_t tag[AINFTP_TAG_LEN])
 {
-	crypto_shorthash_siphashx24(tag, msg, len, mk->k);
+	ainftp_mac_as(mk, (enum ainftp_mac_alg)mk->alg, msg, len, tag);
+}
+
+int
+ainftp_mac_verify_as(const struct ainftp_mac_key *mk, enum ainftp_mac_alg alg, const void *msg,
+		     size_t len, const uint8_t tag[AINFTP_TAG_LEN])
+{
+	uint8_t want[AINFTP_TAG_LEN];
+	int ok;
+
+	ainftp_mac_as(mk, alg, msg, len, want);
+	ok = sodium_memcmp(want, tag, AINFTP_TAG_LEN) == 0;
+	sodium_memzero(want, sizeof(want));
+	return ok;
 }
 
 int
 ainftp_mac_verify(const struct ainftp_mac_key *mk, const void *msg, size_t len,
 		  const uint8_t tag[AINFTP_TAG_LEN])
 {
-	uint8_t want[AINFTP_TAG_LEN];
-
-	ainftp_mac(mk, msg, len, want);
-	return sodium_memcmp(want, tag, AINFTP_TAG_LEN) == 0;
+	return ainftp_mac_verify_as(mk, (enum ainftp_mac_alg)mk->alg, msg, len, tag);
 }
 
 void
