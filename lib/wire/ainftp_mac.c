@@ -124,14 +124,21 @@ run_rest(const struct ainftp_mac_ops *ops, const struct ainftp_mac_key *const mk
 /*
  * POLYVAL-AES needs no lanes: its hash runs 4 blocks of one message per
  * VPCLMULQDQ, so messages go one by one, as wide as ops allows (PCLMULQDQ on
- * xmm below AVX-512). Returns the bits of the messages it tagged.
+ * xmm below AVX-512).
  */
+static unsigned int
+pvmac_bits(const struct ainftp_mac_ops *ops)
+{
+	return ops == &ainftp_mac_avx512 ? 512 : 128;
+}
+
+/* The POLYVAL-AES messages of base..base+n-1, tagged; returns their bits. */
 static uint64_t
 pvmac_each(const struct ainftp_mac_ops *ops, const struct ainftp_mac_key *const mk[],
 	   const void *const msg[], const size_t len[], uint8_t (*tags)[AINFTP_TAG_LEN],
 	   unsigned int base, unsigned int n)
 {
-	unsigned int bits = ops == &ainftp_mac_avx512 ? 512 : 128;
+	unsigned int bits = pvmac_bits(ops);
 	uint64_t done = 0;
 	unsigned int i;
 
@@ -189,7 +196,7 @@ ainftp_mac_many(const struct ainftp_mac_ops *ops, const struct ainftp_mac_key *c
 	if (ops->lanes == 1) { /* nothing to group */
 		for (i = 0; i < n; i++)
 			if (mk[i]->alg == AINFTP_MAC_POLYVAL_AES)
-				ainftp_pvmac(&mk[i]->pv, msg[i], len[i], tags[i], 128);
+				ainftp_pvmac(&mk[i]->pv, msg[i], len[i], tags[i], pvmac_bits(ops));
 			else
 				ainftp_mac(mk[i], msg[i], len[i], tags[i]);
 		return;
