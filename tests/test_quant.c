@@ -915,6 +915,56 @@ START_TEST(res_crafted_narrow)
 END_TEST
 
 /*
+ * res_i16 on narrow states (its int32 path, ainftp_res_i16_narrow) at every
+ * shift it takes: the largest |sum| of B bits (1..31) sets a right shift of
+ * B - 15 (or a left one below 15 bits), and the other sums sit on a tie of
+ * that shift, one either side of it, or round up to 2^15 and saturate.
+ */
+START_TEST(res_i16_narrow_ties)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	struct ainftp_acc a;
+	uint32_t s, bits, i;
+
+	if (!ops)
+		return;
+	rng = 11;
+	for (s = 0; s < NSIZES; s++) {
+		acc_init(&a, sizes[s]);
+		for (bits = 1; bits <= 31; bits++) {
+			int32_t sh = bits > 15 ? (int32_t)bits - 15 : 0;
+
+			ainftp_acc_reset(&a);
+			a.fresh = false;
+			a.uni.exp = (int32_t)(rnd() % 64) - 32;
+			a.uni.emax = a.uni.exp;
+			a.uni.mag = (uint32_t)INT32_MAX;
+			for (i = 0; i < a.n; i++) {
+				int64_t top = (int64_t)1 << (bits - 1), v;
+				int64_t half = sh ? (int64_t)1 << (sh - 1) : 0;
+
+				switch (i == 0 ? 0 : rnd() % 5) {
+				case 0:
+					v = top;
+					break;
+				case 1: /* saturates once rounded: 2^15 - 1/2 units */
+					v = 2 * top - 1 - (half ? half - 1 : 0);
+					break;
+				default: /* on a tie, or one either side */
+					v = (int64_t)(rnd() % (uint32_t)top) & ~((half * 2) - 1);
+					v += half + (int64_t)(rnd() % 3) - 1;
+					v = v < 0 ? 0 : (v >= 2 * top ? 2 * top - 1 : v);
+				}
+				a.acc32[i] = (int32_t)(rnd() & 1 ? -v : v);
+			}
+			assert_res_same(ops, &a, "narrow ties");
+		}
+		acc_free(&a);
+	}
+}
+END_TEST
+
+/*
  * acc_f32_any, where a set has it, on float32s at every misalignment (a
  * payload sits at frame offset 74): the same sum as acc_f32 on an aligned
  * copy, a first packet and a later one, and NaN refused alike.
@@ -1925,6 +1975,7 @@ quant_suite(void)
 	tcase_add_loop_test(tc, acc_matches_reference, 0, NOPS);
 	tcase_add_loop_test(tc, res_crafted_states, 0, NOPS);
 	tcase_add_loop_test(tc, res_crafted_narrow, 0, NOPS);
+	tcase_add_loop_test(tc, res_i16_narrow_ties, 0, NOPS);
 	tcase_add_loop_test(tc, acc_f32_any_alignment, 0, NOPS);
 	tcase_add_loop_test(tc, zero_contributions_change_nothing, 0, NOPS);
 	tcase_add_loop_test(tc, sums_exact_and_order_independent, 0, NOPS);

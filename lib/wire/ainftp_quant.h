@@ -116,6 +116,17 @@ ainftp_res_f32_narrow(const struct ainftp_acc *a)
 	       a->uni.exp >= -126 && a->uni.exp <= 96;
 }
 
+/*
+ * Whether res_i16 may read acc32 at one exponent: every block narrow at
+ * uni.exp, which is not empty. Its largest |sum| then sets the result's
+ * exponent, and each value is one int32 shift and rounding away.
+ */
+static inline bool
+ainftp_res_i16_narrow(const struct ainftp_acc *a)
+{
+	return a->uni.mag != AINFTP_MAG_WIDE && a->uni.exp != AINFTP_EXP_NONE;
+}
+
 /* 2^e as a float, for -126 <= e <= 127: its bits. */
 static inline float
 ainftp_pow2f(int32_t e)

@@ -601,6 +601,81 @@ res_i16_block(const struct ainftp_acc *a, uint32_t b, int32_t dsh, int16_t *out)
 	}
 }
 
+/* Bit length of the largest |acc32| (|INT32_MIN| counts as 2^31). */
+static int32_t
+narrow_bits(const struct ainftp_acc *a)
+{
+	__m256i or = _mm256_setzero_si256();
+	uint32_t i, u = 0;
+
+	for (i = 0; i + 8 <= a->n; i += 8)
+		or = _mm256_or_si256(
+			or, _mm256_abs_epi32(_mm256_loadu_si256((const __m256i *)(a->acc32 + i))));
+	for (; i < a->n; i++)
+		u |= a->acc32[i] < 0 ? -(uint32_t)a->acc32[i] : (uint32_t)a->acc32[i];
+	or = _mm256_or_si256(or, _mm256_shuffle_epi32(or, 0x4e));
+	or = _mm256_or_si256(or, _mm256_shuffle_epi32(or, 0xb1));
+	u |= (uint32_t)_mm256_extract_epi32(or, 0) | (uint32_t)_mm256_extract_epi32(or, 4);
+	return u ? 32 - __builtin_clz(u) : 0;
+}
+
+/* v * 2^-s rounded to nearest even in int32 lanes, 1 <= s <= 31. */
+static __m256i
+shr_rne32(__m256i v, int32_t s)
+{
+	const __m256i one = _mm256_set1_epi32(1);
+	__m256i q = _mm256_sra_epi32(v, _mm_cvtsi32_si128(s));
+	/* r and half are below 2^31: a signed compare is right for them. */
+	__m256i r = _mm256_and_si256(v, _mm256_set1_epi32((int32_t)((UINT32_C(1) << s) - 1)));
+	__m256i half = _mm256_set1_epi32((int32_t)(UINT32_C(1) << (s - 1)));
+	__m256i odd = _mm256_cmpeq_epi32(_mm256_and_si256(q, one), one);
+	__m256i up = _mm256_or_si256(_mm256_cmpgt_epi32(r, half),
+				     _mm256_and_si256(_mm256_cmpeq_epi32(r, half), odd));
+
+	return _mm256_sub_epi32(q, up); /* up is -1 where rounding up */
+}
+
+/*
+ * res_i16 while every block is narrow at one exponent (ainftp_res_i16_narrow):
+ * int32 lanes, 8 at a time (the tail as C does it), instead of int64 per
+ * block. -1: the exponent would clamp at 127, where values saturate.
+ */
+static int
+res_i16_narrow(const struct ainftp_acc *a, int16_t *out, int8_t *eo)
+{
+	const __m256i lim = _mm256_set1_epi32(INT16_MAX), nlim = _mm256_set1_epi32(-INT16_MAX);
+	int32_t bits = narrow_bits(a), k, d;
+	uint32_t i;
+
+	if (bits == 0) {
+		memset(out, 0, sizeof(*out) * a->n);
+		*eo = ainftp_res_i16_exp(AINFTP_EXP_NONE);
+		return 0;
+	}
+	k = bits + a->uni.exp;
+	*eo = ainftp_res_i16_exp(k);
+	if (k - AINFTP_QBITS_INT16 > *eo)
+		return -1;
+	d = a->uni.exp - *eo; /* at most 15 - bits */
+	for (i = 0; i + 8 <= a->n; i += 8) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(a->acc32 + i));
+
+		if (d >= 0)
+			v = _mm256_sll_epi32(v, _mm_cvtsi32_si128(d));
+		else if (d < -31)
+			v = _mm256_setzero_si256(); /* |v| * 2^-32 <= 1/2: 0, ties to even */
+		else
+			v = shr_rne32(v, -d);
+		v = _mm256_max_epi32(_mm256_min_epi32(v, lim), nlim);
+		_mm_storeu_si128((__m128i *)(out + i),
+				 _mm_packs_epi32(_mm256_castsi256_si128(v),
+						 _mm256_extracti128_si256(v, 1)));
+	}
+	for (; i < a->n; i++)
+		out[i] = ainftp_res_i16_one(a->acc32[i], d);
+	return 0;
+}
+
 static int8_t
 res_i16(const struct ainftp_acc *a, int16_t *out)
 {
@@ -612,6 +687,8 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 		memset(out, 0, sizeof(*out) * a->n); /* every block empty, acc32 anything */
 		return AINFTP_WIRE_EXP_ZERO;
 	}
+	if (ainftp_res_i16_narrow(a) && res_i16_narrow(a, out, &eo) == 0)
+		return eo;
 	for (b = 0; b < nb; b++) {
 		int32_t bits, exp = ainftp_acc_state(a, b).exp;
 

@@ -842,6 +842,83 @@ res_i16_block(const struct ainftp_acc *a, uint32_t b, __mmask32 k, int32_t dsh, 
 	}
 }
 
+/* Bit length of the largest |acc32| (|INT32_MIN| counts as 2^31). */
+static int32_t
+narrow_bits(const struct ainftp_acc *a)
+{
+	__m512i or = _mm512_setzero_si512();
+	uint32_t i, u;
+
+	for (i = 0; i + 16 <= a->n; i += 16)
+		or = _mm512_or_si512(or, _mm512_abs_epi32(_mm512_loadu_si512(a->acc32 + i)));
+	if (i < a->n)
+		or = _mm512_or_si512(or, _mm512_abs_epi32(_mm512_maskz_loadu_epi32(
+						 (__mmask16)((1u << (a->n - i)) - 1), a->acc32 + i)));
+	u = (uint32_t)_mm512_reduce_or_epi32(or);
+	return u ? 32 - __builtin_clz(u) : 0;
+}
+
+/* v * 2^-s rounded to nearest even in int32 lanes, 1 <= s <= 31. */
+static __m512i
+shr_rne32(__m512i v, int32_t s)
+{
+	const __m512i one = _mm512_set1_epi32(1);
+	__m512i q = _mm512_sra_epi32(v, _mm_cvtsi32_si128(s));
+	__m512i r = _mm512_and_si512(v, _mm512_set1_epi32((int32_t)((UINT32_C(1) << s) - 1)));
+	__m512i half = _mm512_set1_epi32((int32_t)(UINT32_C(1) << (s - 1)));
+	__mmask16 up = _mm512_cmpgt_epu32_mask(r, half) |
+		       (_mm512_cmpeq_epi32_mask(r, half) & _mm512_test_epi32_mask(q, one));
+
+	return _mm512_mask_add_epi32(q, up, q, one);
+}
+
+/* 16 sums to int16 at shift d (d <= 15 - their bit length), clamped to +-(2^15 - 1). */
+static void
+res_i16_16(__m512i v, int32_t d, __mmask16 k, int16_t *out)
+{
+	const __m512i lim = _mm512_set1_epi32(INT16_MAX), nlim = _mm512_set1_epi32(-INT16_MAX);
+
+	if (d >= 0)
+		v = _mm512_sll_epi32(v, _mm_cvtsi32_si128(d));
+	else if (d < -31)
+		v = _mm512_setzero_si512(); /* |v| * 2^-32 <= 1/2: 0, ties to even */
+	else
+		v = shr_rne32(v, -d);
+	v = _mm512_max_epi32(_mm512_min_epi32(v, lim), nlim);
+	_mm256_mask_storeu_epi16(out, k, _mm512_cvtepi32_epi16(v));
+}
+
+/*
+ * res_i16 while every block is narrow at one exponent (ainftp_res_i16_narrow):
+ * int32 lanes, 16 at a time, instead of int64 per block. -1: the exponent
+ * would clamp at 127, where values saturate (the general path).
+ */
+static int
+res_i16_narrow(const struct ainftp_acc *a, int16_t *out, int8_t *eo)
+{
+	int32_t bits = narrow_bits(a), k, d;
+	uint32_t i;
+
+	if (bits == 0) {
+		memset(out, 0, sizeof(*out) * a->n);
+		*eo = ainftp_res_i16_exp(AINFTP_EXP_NONE);
+		return 0;
+	}
+	k = bits + a->uni.exp;
+	*eo = ainftp_res_i16_exp(k);
+	if (k - AINFTP_QBITS_INT16 > *eo)
+		return -1;
+	d = a->uni.exp - *eo;
+	for (i = 0; i + 16 <= a->n; i += 16)
+		res_i16_16(_mm512_loadu_si512(a->acc32 + i), d, 0xffff, out + i);
+	if (i < a->n) {
+		__mmask16 k16 = (__mmask16)((1u << (a->n - i)) - 1);
+
+		res_i16_16(_mm512_maskz_loadu_epi32(k16, a->acc32 + i), d, k16, out + i);
+	}
+	return 0;
+}
+
 static int8_t
 res_i16(const struct ainftp_acc *a, int16_t *out)
 {
@@ -853,6 +930,8 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 		memset(out, 0, sizeof(*out) * a->n); /* every block empty, acc32 anything */
 		return AINFTP_WIRE_EXP_ZERO;
 	}
+	if (ainftp_res_i16_narrow(a) && res_i16_narrow(a, out, &eo) == 0)
+		return eo;
 	for (b = 0; b < nb; b++) {
 		int32_t bits, exp = ainftp_acc_state(a, b).exp;
 
