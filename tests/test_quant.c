@@ -1837,7 +1837,7 @@ static const struct i8_case i8_cases[] = {
 
 START_TEST(res_i8_crafted)
 {
-	const struct ainftp_quant_ops *ops = ops_of(_i);
+	const struct ainftp_quant_ops *ops = ops_of(_i / 2);
 	const uint32_t n = N_I8_CASES * AINFTP_BLOCK - 5; /* a short last block */
 	struct ainftp_acc a;
 	const int8_t *out;
@@ -1849,22 +1849,36 @@ START_TEST(res_i8_crafted)
 	a.fresh = false;
 	a.uni.mag = AINFTP_MAG_WIDE;
 	for (b = 0; b < N_I8_CASES; b++) {
+		/* _i odd: every block whose sums fit int32 narrow (in acc32), the rest wide. */
+		bool narrow = _i % 2 == 1;
+
 		a.exp[b] = i8_cases[b].exp;
 		a.emax[b] = i8_cases[b].exp;
-		a.mag[b] = AINFTP_MAG_WIDE;
-		for (j = 0; j < ainftp_block_len(n, b); j++)
-			a.acc[b * AINFTP_BLOCK + j] = j < 6 ? i8_cases[b].v[j] : 0;
+		for (j = 0; j < 6; j++)
+			narrow = narrow && i8_cases[b].v[j] >= -INT32_MAX &&
+				 i8_cases[b].v[j] <= INT32_MAX;
+		a.mag[b] = narrow ? (uint32_t)INT32_MAX : AINFTP_MAG_WIDE;
+		for (j = 0; j < ainftp_block_len(n, b); j++) {
+			int64_t v = j < 6 ? i8_cases[b].v[j] : 0;
+
+			if (narrow)
+				a.acc32[b * AINFTP_BLOCK + j] = (int32_t)v;
+			else
+				a.acc[b * AINFTP_BLOCK + j] = v;
+		}
 	}
 	out = res_i8_payload(ops, &a);
 	for (b = 0; b < N_I8_CASES; b++) {
 		const int8_t *q = out + ainftp_blocks(n) + b * AINFTP_BLOCK;
 
-		ck_assert_msg(out[b] == i8_cases[b].e, "%s block %u: exponent %d, want %d",
-			      ops->name, b, out[b], i8_cases[b].e);
+		const char *kind = a.mag[b] == AINFTP_MAG_WIDE ? "wide" : "narrow";
+
+		ck_assert_msg(out[b] == i8_cases[b].e, "%s %s block %u: exponent %d, want %d",
+			      ops->name, kind, b, out[b], i8_cases[b].e);
 		for (j = 0; j < ainftp_block_len(n, b); j++)
 			ck_assert_msg(q[j] == (j < 6 ? i8_cases[b].q[j] : 0),
-				      "%s block %u element %u: %d, want %d", ops->name, b, j, q[j],
-				      j < 6 ? i8_cases[b].q[j] : 0);
+				      "%s %s block %u element %u: %d, want %d", ops->name, kind, b,
+				      j, q[j], j < 6 ? i8_cases[b].q[j] : 0);
 	}
 	assert_res_same(ops, &a, "crafted i8");
 	assert_res_i8_any_state(ops, &a, "crafted i8");
@@ -1985,7 +1999,7 @@ quant_suite(void)
 	tcase_add_loop_test(tc, overflow_past_span, 0, NOPS);
 	tcase_add_test(tc, overflow_rounds_to_nearest_even);
 	tcase_add_loop_test(tc, res_i16_clamps, 0, NOPS);
-	tcase_add_loop_test(tc, res_i8_crafted, 0, NOPS);
+	tcase_add_loop_test(tc, res_i8_crafted, 0, 2 * NOPS); /* wide blocks, then narrow */
 	tcase_add_loop_test(tc, res_i8_extremes_any_order, 0, NOPS);
 	suite_add_tcase(s, tc);
 	return s;

@@ -126,7 +126,7 @@ struct opts {
 	unsigned int reps;
 	double run_s, warm_s, compute_s;
 	enum ainftp_encoding result_enc;
-	bool result_auto; /* float32 results where they fit the MTU, else int16 */
+	bool result_auto; /* float32 results where they fit the MTU, else int16, else int8 */
 	/* --sentry: the policies to measure against none, side by side (n_sentry 0: not asked) */
 	unsigned int n_sentry;
 	enum ainftp_sentry_policy sentry[AINFTP_SENTRY_MAX];
@@ -398,6 +398,10 @@ point_make(const struct opts *o, enum ainftp_encoding enc, uint32_t target, bool
 	pt.result = o->result_enc;
 	if (o->result_auto && ainftp_payload_len(pt.result, pt.elems) + AINFTP_PKT_OVERHEAD > MTU)
 		pt.result = AINFTP_ENC_INT16;
+	/* int8 at 8 KB: only int8 results fit a frame (the sink reads none: config refuses). */
+	if (o->result_auto && !o->sink &&
+	    ainftp_payload_len(pt.result, pt.elems) + AINFTP_PKT_OVERHEAD > MTU)
+		pt.result = AINFTP_ENC_INT8;
 	pt.fits = ainftp_payload_len(pt.result, pt.elems) + AINFTP_PKT_OVERHEAD <= MTU;
 	return pt;
 }
@@ -1744,7 +1748,7 @@ header_print(const struct bench *b, int eal_argc, char **eal_argv)
 	printf("job: %u workers, %u slots, quorum %u, auth %s, result %s, %s, MTU %u, "
 	       "ring ports (rings of %u)\n",
 	       o->workers, o->slots, o->workers, o->auth ? "on" : "off",
-	       o->result_auto ? "float32 where it fits the MTU, else int16"
+	       o->result_auto ? "float32 where it fits the MTU, else int16, else int8"
 			      : ainftp_encoding_name(o->result_enc),
 	       o->scaling	   ? "1 lane, then 2"
 	       : o->rx_lcores == 1 ? "1 lane"
@@ -1792,7 +1796,7 @@ usage(FILE *out)
 		"usage: " PROG
 		" [--quick] [--workers N] [--slots N] [--time S] [--reps N] [--auth]\n"
 		"          [--auth-mac polyval-aes|siphash]\n"
-		"          [--result float32|int16] [--verbose] [--only ENC:SIZE] [--no-ceilings]\n"
+		"          [--result float32|int16|int8] [--verbose] [--only ENC:SIZE] [--no-ceilings]\n"
 		"          [--sentry POLICY[,POLICY...]] [--sink] [--rx-lcores N] [--scaling]\n"
 		"          [--lcores MAP] [--no-yield]\n"
 		"  --quick      sizes 256, 1024 and 8192 only, 0.2 s per point\n"
@@ -1808,7 +1812,7 @@ usage(FILE *out)
 		"false):\n"
 		"               with --verbose, the RX lcore's cycles per frame of result tags\n"
 		"  --result E   the job's result encoding (default: float32 where it fits the MTU, "
-		"else int16)\n"
+		"else int16, else int8)\n"
 		"  --verbose    a line per run: lcore 1's busy polls, the generator's window\n"
 		"  --only E:S   one point of the table only, e.g. int16:1024 (for profiling)\n"
 		"  --no-ceilings  ainftp alone, without iofwd and compute\n"
@@ -1937,14 +1941,16 @@ slots_parse(const char *arg, struct opts *o)
 	return 0;
 }
 
-/* --result float32|int16: one result encoding for every point (the default picks per point). */
+/* --result float32|int16|int8: one result encoding for every point (the default picks per point). */
 static int
 result_parse(const char *arg, struct opts *o)
 {
 	if (strcmp(arg, "int16") == 0) {
 		o->result_enc = AINFTP_ENC_INT16;
+	} else if (strcmp(arg, "int8") == 0) {
+		o->result_enc = AINFTP_ENC_INT8;
 	} else if (strcmp(arg, "float32") != 0) {
-		fprintf(stderr, PROG ": --result: \"%s\" is not float32 or int16\n", arg);
+		fprintf(stderr, PROG ": --result: \"%s\" is not float32, int16 or int8\n", arg);
 		return -1;
 	}
 	o->result_auto = false;
@@ -2064,6 +2070,11 @@ opts_check(const struct opts *o)
 {
 	if (o->scaling && (o->n_sentry != 0 || o->sink)) {
 		fprintf(stderr, PROG ": --scaling runs alone: not with --sentry or --sink\n");
+		return -1;
+	}
+	if (o->sink && !o->result_auto && o->result_enc == AINFTP_ENC_INT8) {
+		fprintf(stderr, PROG ": --result int8 with --sink: the sink's consumers read no "
+				"int8 results\n");
 		return -1;
 	}
 	/* Slot k is on lane k % 2: with one slot, lcore 2 would have nothing to sum. */

@@ -549,8 +549,8 @@ ainftp_res_i8_one(int64_t v, int32_t d)
 }
 
 /* res_i8, one block: the values at q, its exponent returned. */
-static int8_t
-res_i8_block(const struct ainftp_acc *a, uint32_t b, int8_t *q)
+int8_t
+ainftp_res_i8_block_ref(const struct ainftp_acc *a, uint32_t b, int8_t *q)
 {
 	int32_t exp = ainftp_acc_state(a, b).exp;
 	uint32_t j, len = ainftp_block_len(a->n, b);
@@ -574,7 +574,7 @@ ainftp_res_i8_ref(const struct ainftp_acc *a, int8_t *e, int8_t *q)
 	uint32_t b;
 
 	for (b = 0; b < ainftp_blocks(a->n); b++)
-		e[b] = res_i8_block(a, b, q + (size_t)b * AINFTP_BLOCK);
+		e[b] = ainftp_res_i8_block_ref(a, b, q + (size_t)b * AINFTP_BLOCK);
 }
 
 static int8_t

@@ -417,10 +417,12 @@ int16_t ainftp_res_i16_one(int64_t v, int32_t d);
  * res_i8, per block: the exponent from the block's sum of largest magnitude
  * (top, at exp; top == 0 or exp == AINFTP_EXP_NONE: the block is zero), the
  * smallest at which top rounds within +-127; and one element at shift d.
- * ainftp_res_i8_ref is the scalar reference, in every set of kernels for now.
+ * ainftp_res_i8_ref is the scalar reference (the SIMD sets convert narrow
+ * blocks themselves and hand it wide or saturating ones, one block at a time).
  */
 int8_t ainftp_res_i8_exp(int64_t top, int32_t exp);
 int8_t ainftp_res_i8_one(int64_t v, int32_t d);
+int8_t ainftp_res_i8_block_ref(const struct ainftp_acc *a, uint32_t b, int8_t *q);
 void ainftp_res_i8_ref(const struct ainftp_acc *a, int8_t *e, int8_t *q);
 
 #endif

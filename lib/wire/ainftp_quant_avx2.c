@@ -718,6 +718,80 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 	return eo;
 }
 
+/* 8 sums at shift d (d <= 7 - their bit length), rounded; packs saturates them later. */
+static __m256i
+res_i8_8(__m256i v, int32_t d)
+{
+	if (d >= 0)
+		return _mm256_sll_epi32(v, _mm_cvtsi32_si128(d));
+	if (d < -31)
+		return _mm256_setzero_si256(); /* |v| * 2^-32 <= 1/2: 0, ties to even */
+	return shr_rne32(v, -d);
+}
+
+/*
+ * One full narrow block (its sums in acc32 at exp) to int8: the largest |sum|
+ * sets the exponent (as the reference's, whose rounding is symmetric), then
+ * 8 shifts at a time. false: the exponent clamped at 127 and values would
+ * saturate, which the reference does.
+ */
+static bool
+res_i8_narrow(const struct ainftp_acc *a, uint32_t b, int32_t exp, int8_t *eo, int8_t *q)
+{
+	const __m256i lim = _mm256_set1_epi32(INT8_MAX), nlim = _mm256_set1_epi32(-INT8_MAX);
+	const __m256i *s = (const __m256i *)(a->acc32 + (size_t)b * AINFTP_BLOCK);
+	__m256i v[4], m, p01, p23;
+	uint32_t top;
+	int32_t d;
+	int g;
+
+	for (g = 0; g < 4; g++)
+		v[g] = _mm256_loadu_si256(s + g);
+	m = _mm256_max_epu32(_mm256_max_epu32(_mm256_abs_epi32(v[0]), _mm256_abs_epi32(v[1])),
+			     _mm256_max_epu32(_mm256_abs_epi32(v[2]), _mm256_abs_epi32(v[3])));
+	m = _mm256_max_epu32(m, _mm256_shuffle_epi32(m, 0x4e));
+	m = _mm256_max_epu32(m, _mm256_shuffle_epi32(m, 0xb1));
+	top = (uint32_t)_mm256_extract_epi32(m, 0);
+	top = top > (uint32_t)_mm256_extract_epi32(m, 4) ? top : (uint32_t)_mm256_extract_epi32(m, 4);
+	*eo = ainftp_res_i8_exp(top, exp);
+	if (top == 0) {
+		memset(q, 0, AINFTP_BLOCK);
+		return true;
+	}
+	d = exp - *eo;
+	if (d >= 0 && 32 - __builtin_clz(top) + d > AINFTP_QBITS_INT8)
+		return false;
+	for (g = 0; g < 4; g++)
+		v[g] = _mm256_max_epi32(_mm256_min_epi32(res_i8_8(v[g], d), lim), nlim);
+	/* Packing interleaves the 128-bit lanes: put the dwords back in order. */
+	p01 = _mm256_packs_epi32(v[0], v[1]);
+	p23 = _mm256_packs_epi32(v[2], v[3]);
+	_mm256_storeu_si256((__m256i *)q,
+			    _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23),
+							_mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+	return true;
+}
+
+/* res_i8: full narrow blocks in int32 lanes, the rest (wide, a short last one) by the reference. */
+static void
+res_i8(const struct ainftp_acc *a, int8_t *e, int8_t *q)
+{
+	uint32_t b;
+
+	for (b = 0; b < ainftp_blocks(a->n); b++) {
+		int32_t exp = ainftp_acc_state(a, b).exp;
+		int8_t *qb = q + (size_t)b * AINFTP_BLOCK;
+
+		if (a->fresh || exp == AINFTP_EXP_NONE) { /* an empty block: zeros */
+			e[b] = AINFTP_WIRE_EXP_ZERO;
+			memset(qb, 0, ainftp_block_len(a->n, b));
+		} else if (ainftp_acc_wide(a, b) || ainftp_block_len(a->n, b) < AINFTP_BLOCK ||
+			   !res_i8_narrow(a, b, exp, &e[b], qb)) {
+			e[b] = ainftp_res_i8_block_ref(a, b, qb);
+		}
+	}
+}
+
 const struct ainftp_quant_ops ainftp_quant_avx2 = {
 	.name = "avx2",
 	.quant_i16 = quant_i16,
@@ -727,5 +801,5 @@ const struct ainftp_quant_ops ainftp_quant_avx2 = {
 	.acc_f32 = acc_f32,
 	.res_f32 = res_f32,
 	.res_i16 = res_i16,
-	.res_i8 = ainftp_res_i8_ref, /* once per chunk per job: not worth a kernel yet */
+	.res_i8 = res_i8,
 };

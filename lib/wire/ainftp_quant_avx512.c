@@ -964,6 +964,70 @@ res_i16(const struct ainftp_acc *a, int16_t *out)
 	return eo;
 }
 
+/* 16 sums to int8 at shift d (d <= 7 - their bit length), clamped to +-127. */
+static __m128i
+res_i8_16(__m512i v, int32_t d)
+{
+	if (d >= 0)
+		v = _mm512_sll_epi32(v, _mm_cvtsi32_si128(d));
+	else if (d < -31)
+		v = _mm512_setzero_si512(); /* |v| * 2^-32 <= 1/2: 0, ties to even */
+	else
+		v = shr_rne32(v, -d);
+	v = _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(INT8_MAX)),
+			     _mm512_set1_epi32(-INT8_MAX));
+	return _mm512_cvtepi32_epi8(v);
+}
+
+/*
+ * One narrow block (its sums in acc32 at exp) to int8: the largest |sum|
+ * sets the exponent (as the reference's, whose rounding is symmetric), then
+ * 32 shifts at once. false: the exponent clamped at 127 and values would
+ * saturate, which the reference does.
+ */
+static bool
+res_i8_narrow(const struct ainftp_acc *a, uint32_t b, int32_t exp, int8_t *eo, int8_t *q)
+{
+	__mmask32 k = block_mask(ainftp_block_len(a->n, b));
+	const int32_t *s = a->acc32 + (size_t)b * AINFTP_BLOCK;
+	__m512i v0 = _mm512_maskz_loadu_epi32((__mmask16)k, s);
+	__m512i v1 = _mm512_maskz_loadu_epi32((__mmask16)(k >> 16), s + 16);
+	uint32_t top = (uint32_t)_mm512_reduce_max_epu32(
+		_mm512_max_epu32(_mm512_abs_epi32(v0), _mm512_abs_epi32(v1)));
+	int32_t d;
+
+	*eo = ainftp_res_i8_exp(top, exp);
+	if (top == 0) {
+		memset(q, 0, ainftp_block_len(a->n, b));
+		return true;
+	}
+	d = exp - *eo;
+	if (d >= 0 && 32 - __builtin_clz(top) + d > AINFTP_QBITS_INT8)
+		return false;
+	_mm_mask_storeu_epi8(q, (__mmask16)k, res_i8_16(v0, d));
+	_mm_mask_storeu_epi8(q + 16, (__mmask16)(k >> 16), res_i8_16(v1, d));
+	return true;
+}
+
+/* res_i8: narrow blocks in int32 lanes, wide ones (int64 sums) by the reference. */
+static void
+res_i8(const struct ainftp_acc *a, int8_t *e, int8_t *q)
+{
+	uint32_t b;
+
+	for (b = 0; b < ainftp_blocks(a->n); b++) {
+		int32_t exp = ainftp_acc_state(a, b).exp;
+		int8_t *qb = q + (size_t)b * AINFTP_BLOCK;
+
+		if (a->fresh || exp == AINFTP_EXP_NONE) { /* an empty block: zeros */
+			e[b] = AINFTP_WIRE_EXP_ZERO;
+			memset(qb, 0, ainftp_block_len(a->n, b));
+		} else if (ainftp_acc_wide(a, b) || !res_i8_narrow(a, b, exp, &e[b], qb)) {
+			e[b] = ainftp_res_i8_block_ref(a, b, qb);
+		}
+	}
+}
+
 const struct ainftp_quant_ops ainftp_quant_avx512 = {
 	.name = "avx512",
 	.quant_i16 = quant_i16,
@@ -974,5 +1038,5 @@ const struct ainftp_quant_ops ainftp_quant_avx512 = {
 	.acc_f32_any = acc_f32_any,
 	.res_f32 = res_f32,
 	.res_i16 = res_i16,
-	.res_i8 = ainftp_res_i8_ref, /* once per chunk per job: not worth a kernel yet */
+	.res_i8 = res_i8,
 };
