@@ -1796,7 +1796,8 @@ usage(FILE *out)
 		"usage: " PROG
 		" [--quick] [--workers N] [--slots N] [--time S] [--reps N] [--auth]\n"
 		"          [--auth-mac polyval-aes|siphash]\n"
-		"          [--result float32|int16|int8] [--verbose] [--only ENC:SIZE] [--no-ceilings]\n"
+		"          [--result float32|int16|int8] [--verbose] [--only ENC:SIZE] "
+		"[--no-ceilings]\n"
 		"          [--sentry POLICY[,POLICY...]] [--sink] [--rx-lcores N] [--scaling]\n"
 		"          [--lcores MAP] [--no-yield]\n"
 		"  --quick      sizes 256, 1024 and 8192 only, 0.2 s per point\n"
@@ -1941,7 +1942,7 @@ slots_parse(const char *arg, struct opts *o)
 	return 0;
 }
 
-/* --result float32|int16|int8: one result encoding for every point (the default picks per point). */
+/* --result float32|int16|int8: one result encoding for every point (default: per point). */
 static int
 result_parse(const char *arg, struct opts *o)
 {
@@ -2074,7 +2075,7 @@ opts_check(const struct opts *o)
 	}
 	if (o->sink && !o->result_auto && o->result_enc == AINFTP_ENC_INT8) {
 		fprintf(stderr, PROG ": --result int8 with --sink: the sink's consumers read no "
-				"int8 results\n");
+				     "int8 results\n");
 		return -1;
 	}
 	/* Slot k is on lane k % 2: with one slot, lcore 2 would have nothing to sum. */

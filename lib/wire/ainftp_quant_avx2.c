@@ -609,8 +609,8 @@ narrow_bits(const struct ainftp_acc *a)
 	uint32_t i, u = 0;
 
 	for (i = 0; i + 8 <= a->n; i += 8)
-		or = _mm256_or_si256(
-			or, _mm256_abs_epi32(_mm256_loadu_si256((const __m256i *)(a->acc32 + i))));
+		or = _mm256_or_si256(or, _mm256_abs_epi32(_mm256_loadu_si256(
+						 (const __m256i *)(a->acc32 + i))));
 	for (; i < a->n; i++)
 		u |= a->acc32[i] < 0 ? -(uint32_t)a->acc32[i] : (uint32_t)a->acc32[i];
 	or = _mm256_or_si256(or, _mm256_shuffle_epi32(or, 0x4e));
@@ -667,9 +667,9 @@ res_i16_narrow(const struct ainftp_acc *a, int16_t *out, int8_t *eo)
 		else
 			v = shr_rne32(v, -d);
 		v = _mm256_max_epi32(_mm256_min_epi32(v, lim), nlim);
-		_mm_storeu_si128((__m128i *)(out + i),
-				 _mm_packs_epi32(_mm256_castsi256_si128(v),
-						 _mm256_extracti128_si256(v, 1)));
+		_mm_storeu_si128(
+			(__m128i *)(out + i),
+			_mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
 	}
 	for (; i < a->n; i++)
 		out[i] = ainftp_res_i16_one(a->acc32[i], d);
@@ -752,7 +752,8 @@ res_i8_narrow(const struct ainftp_acc *a, uint32_t b, int32_t exp, int8_t *eo, i
 	m = _mm256_max_epu32(m, _mm256_shuffle_epi32(m, 0x4e));
 	m = _mm256_max_epu32(m, _mm256_shuffle_epi32(m, 0xb1));
 	top = (uint32_t)_mm256_extract_epi32(m, 0);
-	top = top > (uint32_t)_mm256_extract_epi32(m, 4) ? top : (uint32_t)_mm256_extract_epi32(m, 4);
+	top = top > (uint32_t)_mm256_extract_epi32(m, 4) ? top
+							 : (uint32_t)_mm256_extract_epi32(m, 4);
 	*eo = ainftp_res_i8_exp(top, exp);
 	if (top == 0) {
 		memset(q, 0, AINFTP_BLOCK);

@@ -852,8 +852,9 @@ narrow_bits(const struct ainftp_acc *a)
 	for (i = 0; i + 16 <= a->n; i += 16)
 		or = _mm512_or_si512(or, _mm512_abs_epi32(_mm512_loadu_si512(a->acc32 + i)));
 	if (i < a->n)
-		or = _mm512_or_si512(or, _mm512_abs_epi32(_mm512_maskz_loadu_epi32(
-						 (__mmask16)((1u << (a->n - i)) - 1), a->acc32 + i)));
+		or = _mm512_or_si512(or,
+				     _mm512_abs_epi32(_mm512_maskz_loadu_epi32(
+					     (__mmask16)((1u << (a->n - i)) - 1), a->acc32 + i)));
 	u = (uint32_t)_mm512_reduce_or_epi32(or);
 	return u ? 32 - __builtin_clz(u) : 0;
 }
