@@ -569,6 +569,25 @@ ainftp_res_i8_block_ref(const struct ainftp_acc *a, uint32_t b, int8_t *q)
 }
 
 void
+ainftp_res_i8_blocks(const struct ainftp_acc *a, int8_t *e, int8_t *q,
+		     ainftp_res_i8_narrow_fn narrow)
+{
+	uint32_t b;
+
+	for (b = 0; b < ainftp_blocks(a->n); b++) {
+		int32_t exp = ainftp_acc_state(a, b).exp;
+		int8_t *qb = q + (size_t)b * AINFTP_BLOCK;
+
+		if (a->fresh || exp == AINFTP_EXP_NONE) { /* an empty block: zeros */
+			e[b] = AINFTP_WIRE_EXP_ZERO;
+			memset(qb, 0, ainftp_block_len(a->n, b));
+		} else if (ainftp_acc_wide(a, b) || !narrow(a, b, exp, &e[b], qb)) {
+			e[b] = ainftp_res_i8_block_ref(a, b, qb);
+		}
+	}
+}
+
+void
 ainftp_res_i8_ref(const struct ainftp_acc *a, int8_t *e, int8_t *q)
 {
 	uint32_t b;

@@ -425,4 +425,14 @@ int8_t ainftp_res_i8_one(int64_t v, int32_t d);
 int8_t ainftp_res_i8_block_ref(const struct ainftp_acc *a, uint32_t b, int8_t *q);
 void ainftp_res_i8_ref(const struct ainftp_acc *a, int8_t *e, int8_t *q);
 
+/*
+ * res_i8 for a SIMD set: empty blocks zero, each other narrow block (sums in
+ * acc32 at exp) to narrow(), which returns false to leave it, like every
+ * wide block, to the reference.
+ */
+typedef bool (*ainftp_res_i8_narrow_fn)(const struct ainftp_acc *a, uint32_t b, int32_t exp,
+					int8_t *eo, int8_t *q);
+void ainftp_res_i8_blocks(const struct ainftp_acc *a, int8_t *e, int8_t *q,
+			  ainftp_res_i8_narrow_fn narrow);
+
 #endif

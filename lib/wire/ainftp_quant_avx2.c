@@ -730,10 +730,10 @@ res_i8_8(__m256i v, int32_t d)
 }
 
 /*
- * One full narrow block (its sums in acc32 at exp) to int8: the largest |sum|
+ * One narrow block (its sums in acc32 at exp) to int8: the largest |sum|
  * sets the exponent (as the reference's, whose rounding is symmetric), then
- * 8 shifts at a time. false: the exponent clamped at 127 and values would
- * saturate, which the reference does.
+ * 8 shifts at a time. false: a short block, or the exponent clamped at 127
+ * and values would saturate, which the reference does.
  */
 static bool
 res_i8_narrow(const struct ainftp_acc *a, uint32_t b, int32_t exp, int8_t *eo, int8_t *q)
@@ -745,6 +745,8 @@ res_i8_narrow(const struct ainftp_acc *a, uint32_t b, int32_t exp, int8_t *eo, i
 	int32_t d;
 	int g;
 
+	if (ainftp_block_len(a->n, b) < AINFTP_BLOCK)
+		return false; /* a short last block: the reference's, once per result */
 	for (g = 0; g < 4; g++)
 		v[g] = _mm256_loadu_si256(s + g);
 	m = _mm256_max_epu32(_mm256_max_epu32(_mm256_abs_epi32(v[0]), _mm256_abs_epi32(v[1])),
@@ -777,20 +779,7 @@ res_i8_narrow(const struct ainftp_acc *a, uint32_t b, int32_t exp, int8_t *eo, i
 static void
 res_i8(const struct ainftp_acc *a, int8_t *e, int8_t *q)
 {
-	uint32_t b;
-
-	for (b = 0; b < ainftp_blocks(a->n); b++) {
-		int32_t exp = ainftp_acc_state(a, b).exp;
-		int8_t *qb = q + (size_t)b * AINFTP_BLOCK;
-
-		if (a->fresh || exp == AINFTP_EXP_NONE) { /* an empty block: zeros */
-			e[b] = AINFTP_WIRE_EXP_ZERO;
-			memset(qb, 0, ainftp_block_len(a->n, b));
-		} else if (ainftp_acc_wide(a, b) || ainftp_block_len(a->n, b) < AINFTP_BLOCK ||
-			   !res_i8_narrow(a, b, exp, &e[b], qb)) {
-			e[b] = ainftp_res_i8_block_ref(a, b, qb);
-		}
-	}
+	ainftp_res_i8_blocks(a, e, q, res_i8_narrow);
 }
 
 const struct ainftp_quant_ops ainftp_quant_avx2 = {

@@ -1014,19 +1014,7 @@ res_i8_narrow(const struct ainftp_acc *a, uint32_t b, int32_t exp, int8_t *eo, i
 static void
 res_i8(const struct ainftp_acc *a, int8_t *e, int8_t *q)
 {
-	uint32_t b;
-
-	for (b = 0; b < ainftp_blocks(a->n); b++) {
-		int32_t exp = ainftp_acc_state(a, b).exp;
-		int8_t *qb = q + (size_t)b * AINFTP_BLOCK;
-
-		if (a->fresh || exp == AINFTP_EXP_NONE) { /* an empty block: zeros */
-			e[b] = AINFTP_WIRE_EXP_ZERO;
-			memset(qb, 0, ainftp_block_len(a->n, b));
-		} else if (ainftp_acc_wide(a, b) || !res_i8_narrow(a, b, exp, &e[b], qb)) {
-			e[b] = ainftp_res_i8_block_ref(a, b, qb);
-		}
-	}
+	ainftp_res_i8_blocks(a, e, q, res_i8_narrow);
 }
 
 const struct ainftp_quant_ops ainftp_quant_avx512 = {
