@@ -60,7 +60,9 @@ expect_bad "$b: --only SIZE: \"99999999999999999999\" is not an integer in 256..
 	"$bench" --only int16:99999999999999999999
 expect_bad "$b: --only SIZE: \"300\" is not in the table" "$bench" --only int16:300
 expect_bad "$b: --only: \"int4:256\" is not ENC:SIZE" "$bench" --only int4:256
-expect_bad "$b: --result: \"int8\" is not float32 or int16" "$bench" --result int8
+expect_bad "$b: --result: \"int4\" is not float32, int16 or int8" "$bench" --result int4
+expect_bad "$b: --result int8 with --sink: the sink's consumers read no int8 results" \
+	"$bench" --sink --result int8
 expect_bad "$b: --sentry: \"krum\" is not a list of" "$bench" --sentry krum
 expect_bad "$b: --rx-lcores: \"3\" is not an integer in 1..2" "$bench" --rx-lcores 3
 expect_bad "$b: --rx-lcores: \"0\" is not an integer in 1..2" "$bench" --rx-lcores 0
