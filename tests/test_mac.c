@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "ainftp_mac.h"
+#include "ainftp_test_rng.h"
 
 #define NOPS 3
 static const struct ainftp_mac_ops *const all_ops[NOPS] = {
@@ -28,28 +29,6 @@ static const struct ainftp_mac_ops *const all_ops[NOPS] = {
 #define MAXLEN 9100
 #define NMSG (AINFTP_MAC_LANES_MAX * 2 + 3) /* the most messages in one call here */
 #define NKEYS 5				    /* distinct keys among a call's messages */
-
-static uint64_t rng;
-
-static uint64_t
-rnd(void)
-{
-	uint64_t z = (rng += 0x9e3779b97f4a7c15u);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
-}
-
-static void
-rnd_bytes(void *p, size_t len)
-{
-	unsigned char *b = p;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		b[i] = (unsigned char)rnd();
-}
 
 /* Random SipHash keys (the kernels' MAC): random bytes, then the MAC named. */
 static void

@@ -16,33 +16,12 @@
 #include <unistd.h>
 
 #include "ainftp_pvmac.h"
+#include "ainftp_test_rng.h"
 
 #define NPATHS 3
 static const unsigned int paths[NPATHS] = {0, 128, 512};
 
 #define MAXLEN 9100
-
-static uint64_t rng = 1;
-
-static uint64_t
-rnd(void)
-{
-	uint64_t z = (rng += 0x9e3779b97f4a7c15u);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
-}
-
-static void
-rnd_bytes(void *p, size_t len)
-{
-	unsigned char *b = p;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		b[i] = (unsigned char)rnd();
-}
 
 static void
 unhex(const char *hex, uint8_t *out, size_t n)
@@ -316,6 +295,7 @@ main(void)
 	SRunner *sr = srunner_create(pvmac_suite());
 	int failed;
 
+	rng = 1; /* the random inputs' seed: each test starts from it */
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

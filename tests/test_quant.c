@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ainftp_quant.h"
+#include "ainftp_test_rng.h"
 
 #define DIM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -28,25 +29,6 @@ static const struct ainftp_quant_ops *const ref = &ainftp_quant_scalar;
 static const uint32_t sizes[] = {1, 31, 32, 33, 256, 512, 1000, 2048};
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 #define MAXN 2048
-
-static uint64_t rng;
-
-static uint64_t
-rnd(void)
-{
-	uint64_t z = (rng += 0x9e3779b97f4a7c15u);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [lo, hi]. */
-static int32_t
-rnd_in(int32_t lo, int32_t hi)
-{
-	return lo + (int32_t)(rnd() % (uint64_t)(hi - lo + 1));
-}
 
 /* Uniform in (-1, 1), 24 bits. */
 static float

@@ -17,6 +17,7 @@
 
 #include "ainftp_attack.h"
 #include "ainftp_sentry.h"
+#include "ainftp_test_rng.h"
 
 #define NOPS 3
 static const struct ainftp_sentry_ops *const all_ops[NOPS] = {
@@ -29,18 +30,6 @@ static const struct ainftp_sentry_ops *const ref = &ainftp_sentry_scalar;
 #define MAXE 1000
 static const uint32_t sizes[] = {1, 7, 8, 15, 16, 17, 31, 32, 33, 364, 1000};
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
-
-static uint64_t rng;
-
-static uint64_t
-rnd(void)
-{
-	uint64_t z = (rng += 0x9e3779b97f4a7c15u);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
-}
 
 static uint32_t
 rnd_below(uint32_t n)
