@@ -83,7 +83,10 @@ print((int(s[:-1]) * m[s[-1]] if s[-1] in m else int(s)) // 4)")
 
 # Worker 0 alone prints progress (every 10 s, on stderr): one line per interval.
 # --same-gradient: each step all-reduces the first step's gradient, copied in, as
-# bench-gloo.py refills its tensor (the tool's generator is not what is timed).
+# bench-gloo.py refills its tensor (the tool's generator is not what is timed);
+# --barrier: each step starts when all 4 have refilled, as bench-gloo.py's ranks
+# meet at dist.barrier() (a worker's clock would otherwise run while its peers
+# still copy 64 MB on the shared core, and that copy was timed as all-reduce).
 # Each worker's stderr goes on to ours and into LABEL.W.err, its exit status into
 # LABEL.W.rc: the AF_XDP runs are judged by them (a worker that fell back says so).
 ainftp() { # JOB LABEL [WORKER-ARGS...]
@@ -94,7 +97,8 @@ ainftp() { # JOB LABEL [WORKER-ARGS...]
 			rc=0
 			scripts/lab.sh exec --name $name -- build/tools/ainftp-worker -c config/lab.json \
 				--job "$job" --worker $w --size "$size" --steps "$steps" --json --same-gradient \
-				--progress $([ $w = 0 ] && echo 10 || echo 0) "$@" 2>&1 >"$work/$label.$w" |
+				--progress $([ $w = 0 ] && echo 10 || echo 0) --barrier "$work/$label.barrier" \
+				"$@" 2>&1 >"$work/$label.$w" |
 				tee "$work/$label.$w.err" | sed "s/^/  $label worker $w: /" >&2 ||
 				rc=${PIPESTATUS[0]}
 			echo "$rc" >"$work/$label.$w.rc"

@@ -34,7 +34,14 @@ work=$(mktemp -d)
 
 up
 all_verify clean-float32 1
-all_verify clean-int16 2
+# Two steps, the workers meeting at a barrier before each (ainftp-worker --barrier, as
+# scripts/bench-allreduce.sh runs them): 4 workers x 2 arrivals in its file.
+all_verify clean-int16 2 --steps 2 --barrier "$work/clean-int16.barrier"
+/usr/bin/python3 -c '
+import struct, sys
+n = struct.unpack("<I", open(sys.argv[1], "rb").read(4))[0]
+assert n == 8, "%d arrivals at the barrier, want 8" % n' "$work/clean-int16.barrier" ||
+	fail "clean-int16: the barrier file does not count 4 workers x 2 steps"
 all_verify clean-int8 3
 # Job 1 ran above: a client with default options joins at the step the job is at.
 # Every worker stops before the job's step 5 rather than after a count of its own

@@ -132,6 +132,10 @@ expect_bad "$b: --progress: \"nan\" is not a number in [0, 3600]" "$worker" "${w
 expect_bad "$b: --progress: \"-1\" is not a number in [0, 3600]" "$worker" "${w[@]}" --progress -1
 expect_bad "$b: --same-gradient with --verify: the reference is each step's own gradient" \
 	"$worker" "${w[@]}" --verify 2 --same-gradient
+expect_bad "$b: --barrier with --end-step or --pause: a worker that stops early or falls behind holds its peers at the barrier" \
+	"$worker" "${w[@]}" --barrier /nonexistent/b --end-step 3
+expect_bad "$b: --barrier with --end-step or --pause: a worker that stops early or falls behind holds its peers at the barrier" \
+	"$worker" "${w[@]}" --barrier /nonexistent/b --pause 1:10
 expect_help "$worker"
 
 # ainftp-impair: values are refused before any interface is opened.

@@ -27,6 +27,7 @@
 #include "ainftp_opt.h"
 #include "ainftp_proto.h"
 #include "ainftp_quant.h"
+#include "barrier.h"
 
 #define EXIT_USAGE 2
 #define EXIT_WRONG 3 /* a result differs from the reference */
@@ -42,12 +43,13 @@ struct args {
 	uint64_t seed;
 	bool json;
 	bool same_gradient; /* --same-gradient: the first step's, copied in before each step */
-	double progress_s; /* 0: no progress lines */
-	char *opt[32];	   /* name=value overrides of the client options */
+	double progress_s;  /* 0: no progress lines */
+	char *opt[32];	    /* name=value overrides of the client options */
 	int n_opt;
 	uint32_t end_step;	 /* --end-step: stop before this step of the job (0: none) */
 	unsigned int pause_step; /* --pause: before this step, sleep pause_ms */
 	unsigned int pause_ms;
+	const char *barrier; /* --barrier: a file the run's workers share, or NULL */
 };
 
 /* The job's geometry, as the reference needs it (the same options the client takes). */
@@ -55,36 +57,43 @@ struct geometry {
 	uint32_t elems;
 	int encoding;
 	int result_encoding;
+	uint16_t workers;
 };
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: ainftp-worker -c cluster.json --job ID --worker ID [options]\n"
-		   "  --size N[K|M|G]     gradient size in bytes of float32 (default 64M)\n"
-		   "  --elems N           or in elements\n"
-		   "  --steps N           all-reduces to run (default 5)\n"
-		   "  --op sum|mean       (default sum)\n"
-		   "  --verify N          check every result: workers 0..N-1 of the job all run\n"
-		   "                      with the same --seed and size\n"
-		   "  --seed N            gradient seed (default 1)\n"
-		   "  --opt NAME=VALUE    a client option (client/ainftp_client.h), after the "
-		   "config's\n"
-		   "  --json              one JSON line of results at the end\n"
-		   "  --progress S        a progress line every S seconds of a run (default 5;\n"
-		   "                      0: none), on stdout, or on stderr with --json\n"
-		   "  --pause STEP:MS     sleep MS ms before step STEP (a slow worker falls "
-		   "behind)\n"
-		   "  --end-step N        stop before the job's step N, whatever --steps says\n"
-		   "                      (workers that fell behind and rejoined end with the "
-		   "others)\n"
-		   "  --same-gradient     every step sends the first step's gradient again, copied\n"
-		   "                      in (benchmarks: not with --verify, and every worker of\n"
-		   "                      the run alike)\n" AINFTP_OPT_STD_USAGE);
+	fprintf(f,
+		"usage: ainftp-worker -c cluster.json --job ID --worker ID [options]\n"
+		"  --size N[K|M|G]     gradient size in bytes of float32 (default 64M)\n"
+		"  --elems N           or in elements\n"
+		"  --steps N           all-reduces to run (default 5)\n"
+		"  --op sum|mean       (default sum)\n"
+		"  --verify N          check every result: workers 0..N-1 of the job all run\n"
+		"                      with the same --seed and size\n"
+		"  --seed N            gradient seed (default 1)\n"
+		"  --opt NAME=VALUE    a client option (client/ainftp_client.h), after the "
+		"config's\n"
+		"  --json              one JSON line of results at the end\n"
+		"  --progress S        a progress line every S seconds of a run (default 5;\n"
+		"                      0: none), on stdout, or on stderr with --json\n"
+		"  --pause STEP:MS     sleep MS ms before step STEP (a slow worker falls "
+		"behind)\n"
+		"  --end-step N        stop before the job's step N, whatever --steps says\n"
+		"                      (workers that fell behind and rejoined end with the "
+		"others)\n"
+		"  --same-gradient     every step sends the first step's gradient again, copied\n"
+		"                      in (benchmarks: not with --verify, and every worker of\n"
+		"                      the run alike)\n"
+		"  --barrier FILE      benchmarks: every step starts when all the job's workers\n"
+		"                      have their gradient in place (a file they all map, new\n"
+		"                      for each run), as Gloo's benchmark barriers its "
+		"ranks\n" AINFTP_OPT_STD_USAGE);
 }
 
 #define PROG "ainftp-worker"
 #define ELEMS_MAX (1ull << 30) /* 4 GiB of float32: more is a typo, not a test */
+#define BARRIER_TIMEOUT_S 600.0
 
 /* N[K|M|G] bytes, a multiple of 4 in 4..4G. */
 static int
@@ -191,6 +200,9 @@ parse_one(struct args *a, int ch, const char *v)
 		return ainftp_opt_real(PROG, "--progress", v, 0, 3600, false, &a->progress_s);
 	case 'p':
 		return parse_pause(v, a);
+	case 'B':
+		a->barrier = v;
+		return 0;
 	case 'E':
 		return ainftp_opt_uint(PROG, "--end-step", v, 1, UINT32_MAX, &u) < 0
 			       ? -1
@@ -217,6 +229,7 @@ parse_args(int argc, char **argv, struct args *a)
 					   {"pause", required_argument, NULL, 'p'},
 					   {"end-step", required_argument, NULL, 'E'},
 					   {"same-gradient", no_argument, NULL, 'G'},
+					   {"barrier", required_argument, NULL, 'B'},
 					   {NULL, 0, NULL, 0}};
 	int ch;
 
@@ -248,8 +261,15 @@ parse_args(int argc, char **argv, struct args *a)
 		return -1;
 	}
 	if (a->verify_workers > 0 && a->same_gradient) {
-		fprintf(stderr, "ainftp-worker: --same-gradient with --verify: the reference is each "
-				"step's own gradient\n");
+		fprintf(stderr,
+			"ainftp-worker: --same-gradient with --verify: the reference is each "
+			"step's own gradient\n");
+		return -1;
+	}
+	if (a->barrier != NULL && (a->end_step != 0 || a->pause_ms > 0)) {
+		fprintf(stderr,
+			"ainftp-worker: --barrier with --end-step or --pause: a worker "
+			"that stops early or falls behind holds its peers at the barrier\n");
 		return -1;
 	}
 	if (a->verify_workers > 0 && a->worker >= a->verify_workers) {
@@ -529,6 +549,7 @@ job_geometry(const struct args *a, struct geometry *g)
 			g->elems = cfg->jobs[j].elems_per_packet;
 			g->encoding = cfg->jobs[j].encoding;
 			g->result_encoding = cfg->jobs[j].result_encoding;
+			g->workers = cfg->jobs[j].n_workers;
 			rc = 0;
 		}
 		if (rc < 0)
@@ -688,7 +709,7 @@ allreduce_step(struct ainftp_client *c, const struct args *a, float *buf, uint32
  */
 static int
 run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *c, float *buf,
-	  float *pristine, struct results *res)
+	  float *pristine, struct ainftp_barrier *bar, struct results *res)
 {
 	for (unsigned int s = 0; s < a->steps; s++) {
 		double t0, cpu0;
@@ -714,6 +735,9 @@ run_steps(const struct args *a, const struct geometry *g, struct ainftp_client *
 				gradient(a->seed, a->worker, step, 0, a->elems, pristine);
 			memcpy(buf, pristine, a->elems * sizeof(float));
 		}
+		/* A peer's step can take minutes (float32, a loss test): the wait allows one. */
+		if (bar != NULL && ainftp_barrier_wait(bar, BARRIER_TIMEOUT_S) < 0)
+			return 1;
 		cpu0 = ainftp_seconds(CLOCK_PROCESS_CPUTIME_ID);
 		t0 = ainftp_seconds(CLOCK_MONOTONIC);
 		rc = allreduce_step(c, a, buf, step, res);
@@ -811,6 +835,7 @@ main(int argc, char **argv)
 	struct ainftp_client *c;
 	struct results res = {0};
 	struct progress prog;
+	struct ainftp_barrier bar = {0};
 	float *buf, *pristine = NULL;
 	int rc;
 
@@ -829,8 +854,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "ainftp-worker: out of memory\n");
 		return 1;
 	}
+	if (a.barrier != NULL && ainftp_barrier_open(&bar, a.barrier, g.workers) < 0)
+		return 1;
 	progress_start(&prog, &a, &g, c);
-	rc = run_steps(&a, &g, c, buf, pristine, &res);
+	rc = run_steps(&a, &g, c, buf, pristine, a.barrier != NULL ? &bar : NULL, &res);
+	if (rc != 0)
+		ainftp_barrier_leave(&bar); /* the peers would wait for us until the timeout */
 	progress_stop(&prog);
 	ainftp_client_get_stats(c, &res.st);
 	ainftp_client_get_xdp_stats(c, &res.xst);
@@ -841,5 +870,6 @@ main(int argc, char **argv)
 	free(pristine);
 	free(res.lat);
 	free(res.bitmaps);
+	ainftp_barrier_close(&bar);
 	return rc;
 }
