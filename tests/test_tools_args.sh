@@ -136,6 +136,13 @@ expect_bad "$b: --barrier with --end-step or --pause: a worker that stops early 
 	"$worker" "${w[@]}" --barrier /nonexistent/b --end-step 3
 expect_bad "$b: --barrier with --end-step or --pause: a worker that stops early or falls behind holds its peers at the barrier" \
 	"$worker" "${w[@]}" --barrier /nonexistent/b --pause 1:10
+# A worker that fails to join (here: its config's address is not on this host, no
+# packet sent) marks the barrier's file as left (bit 31 of its word), so that its
+# peers stop waiting for it at once.
+lo_cfg=$(cd "$(dirname "$0")/.." && pwd)/config/loopback.json
+expect_bad "$b: bind " "$worker" -c "$lo_cfg" --job 1 --worker 0 --size 1M --barrier "$work/barrier"
+word=$(od -An -tu4 -N4 "$work/barrier" | tr -d ' ')
+[ "$word" = $((1 << 31)) ] || fail "the barrier file's word is $word after a failed join, want 2^31"
 expect_help "$worker"
 
 # ainftp-impair: values are refused before any interface is opened.

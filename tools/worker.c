@@ -841,8 +841,16 @@ main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &a) < 0)
 		return EXIT_USAGE;
-	if (job_geometry(&a, &g) < 0 || open_client(&a, &c) < 0)
+	if (job_geometry(&a, &g) < 0)
 		return EXIT_USAGE;
+	/* Before the join: a file that cannot be had fails the run before it takes a place. */
+	if (a.barrier != NULL && ainftp_barrier_open(&bar, a.barrier, g.workers) < 0)
+		return 1;
+	if (open_client(&a, &c) < 0) {
+		ainftp_barrier_leave(&bar); /* the peers would wait for us until the timeout */
+		ainftp_barrier_close(&bar);
+		return EXIT_USAGE;
+	}
 	buf = aligned_alloc(64, (a.elems * 4 + 63) / 64 * 64);
 	if (a.same_gradient)
 		pristine = aligned_alloc(64, (a.elems * 4 + 63) / 64 * 64);
@@ -852,10 +860,9 @@ main(int argc, char **argv)
 	if (buf == NULL || res.lat == NULL || res.bitmaps == NULL ||
 	    (a.same_gradient && pristine == NULL)) {
 		fprintf(stderr, "ainftp-worker: out of memory\n");
+		ainftp_barrier_leave(&bar);
 		return 1;
 	}
-	if (a.barrier != NULL && ainftp_barrier_open(&bar, a.barrier, g.workers) < 0)
-		return 1;
 	progress_start(&prog, &a, &g, c);
 	rc = run_steps(&a, &g, c, buf, pristine, a.barrier != NULL ? &bar : NULL, &res);
 	if (rc != 0)
