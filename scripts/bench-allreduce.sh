@@ -35,7 +35,11 @@
 # figures from the int16 run; xdp_tx_gbps_per_core and xdp_rx_gbps_per_core the
 # medians over the workers of the AF_XDP run, only if every worker sent and
 # received over AF_XDP (xdp_sent and xdp_received above 0), else nan and a line
-# saying why: a worker's "ainftp: AF_XDP" line when it fell back to kernel UDP).
+# saying why: a worker's "ainftp: AF_XDP" line when it fell back to kernel UDP;
+# raw_duplex_gbps_per_core = 1 / (1/raw_tx + 1/raw_rx): a worker's two per-core
+# figures share one CPU time, so a client that only sent and received each byte
+# at the raw ceilings' cost would reach this each way, and ratio_raw_duplex the
+# int16 client's lower figure over it).
 # Usage: scripts/bench-allreduce.sh [--size 64M] [--steps 5] [--quick] [--idle-us US] [--no-xdp]
 #                                   [--xdp-pairs 3] [--gloo-pairs 3]
 #   --quick   8M and 2 steps (a minute or so), unless --size or --steps follow it
@@ -291,6 +295,16 @@ print(" int16_vs_gloo: the median of the int16 / Gloo pairs' ratios, the first p
 if why:
     print("xdp_tx_gbps_per_core, xdp_rx_gbps_per_core: nan: %s" % why)
 med16, tx16, rx16 = res["ainftp-int16"]
+# A worker sends its bytes and receives as many back, both on the same CPU time, which
+# both of its per-core figures divide by; each raw ceiling does one direction only. A
+# client that did nothing but send and receive each byte at the raw ceilings' cost
+# would move 1 / (1/tx + 1/rx) each way per core: the most ratio_raw_tx and _rx can be.
+duplex = 1.0 / (1.0 / raw_tx["gbps_per_core"] + 1.0 / raw_rx["gbps_per_core"])
+print("raw duplex bound: %.2f Gbit/s per core each way (a client that only sent and received its"
+      % duplex)
+print(" bytes at the raw ceilings' cost, on one CPU time): ratio_raw_tx <= %.2f, ratio_raw_rx <= %.2f;"
+      % (duplex / raw_tx["gbps_per_core"], duplex / raw_rx["gbps_per_core"]))
+print(" the int16 client is at %.2f of it" % (min(tx16, rx16) / duplex))
 kv = [("client_tx_gbps_per_core", tx16), ("client_rx_gbps_per_core", rx16),
       ("raw_tx_gbps_per_core", raw_tx["gbps_per_core"]),
       ("raw_rx_gbps_per_core", raw_rx["gbps_per_core"]),
@@ -299,6 +313,7 @@ kv = [("client_tx_gbps_per_core", tx16), ("client_rx_gbps_per_core", rx16),
       ("xdp_tx_gbps_per_core", xdp_tx), ("xdp_rx_gbps_per_core", xdp_rx),
       ("int16_vs_gloo", statistics.median(g_ratios)),
       ("float32_vs_gloo", base / res["ainftp-float32"][0]),
-      ("retransmits_per_chunk", all_retx / all_first)]
+      ("retransmits_per_chunk", all_retx / all_first),
+      ("raw_duplex_gbps_per_core", duplex), ("ratio_raw_duplex", min(tx16, rx16) / duplex)]
 print("bench-allreduce: " + " ".join("%s=%.4g" % (k, v) for k, v in kv))
 PY

@@ -5,7 +5,8 @@
 # floats, 2 steps) and the all-reduce runs saved in docs/img/ make rate.png and
 # allreduce.png, each a non-empty PNG (its signature and IHDR). Then what it
 # cannot read: no bench output, and a table whose row is cut, each exit 1 with
-# the file (and line) named and no PNG written.
+# the file (and line) named and no PNG written. The bench's output has the sumfwd
+# ceiling at every point and in its last line, and no failure.
 #
 #   test_plot.sh BENCH SRCDIR
 set -euo pipefail
@@ -22,6 +23,26 @@ fail() {
 
 timeout 120 "$bench" --quick --reps 1 --time 0.05 >"$work/bench.txt" 2>&1 ||
 	fail "ainftp-bench: $(tail -n 5 "$work/bench.txt")"
+# The sumfwd ceiling ran at every point (a leak or a stall there is a failure) and is in
+# the table and the last line.
+/usr/bin/python3 - "$work/bench.txt" <<'PY' || fail "the sumfwd ceiling in the bench's output"
+import math, sys
+lines = open(sys.argv[1]).read().splitlines()
+head = next(i for i, l in enumerate(lines) if l.startswith("encoding "))
+cols = lines[head].split()
+rows = [dict(zip(cols, l.split())) for l in lines[head + 1:] if l.split()[:1] and
+        l.split()[0] in ("int16", "int8", "float32")]
+assert len(rows) >= 9, len(rows)
+for r in rows:
+    assert float(r["sumfwd_Mpps"]) > 0 and float(r["ratio_sumfwd"]) > 0, r
+last = dict(kv.split("=", 1) for kv in lines[-1].split()[1:])
+for k in ("ratio_sumfwd", "sumfwd_ratio_io", "sumfwd_ratio_io_int8", "sumfwd_ratio_io_float32",
+          "cycles_ainftp", "cycles_sumfwd"):
+    assert math.isfinite(float(last[k])) and float(last[k]) > 0, (k, last.get(k))
+assert last["failures"] == "0", last["failures"]
+print("ok   sumfwd: %d rows, ratio_sumfwd=%s cycles_sumfwd=%s" % (
+    len(rows), last["ratio_sumfwd"], last["cycles_sumfwd"]))
+PY
 timeout 120 /usr/bin/python3 "$src/scripts/bench-gloo.py" --workers 2 --elems 4096 --steps 2 \
 	>"$work/gloo.txt" 2>"$work/gloo.err" || fail "bench-gloo.py: $(tail -n 5 "$work/gloo.err")"
 "${plot[@]}" -o "$work/png" "$work/bench.txt" "$work/gloo.txt" "$src"/docs/img/allreduce-*.txt \
