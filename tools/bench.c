@@ -1525,7 +1525,7 @@ plain_i8_64(const struct plain *p, const uint8_t *x)
 static void
 plain_f32(const struct plain *p, const uint8_t *x)
 {
-	p->ops->f32(p->acc, (const float *)x, p->pt->elems);
+	p->ops->f32(p->acc, x, p->pt->elems);
 }
 
 /* By encoding: [0] into 32-bit lanes, [1] into 64-bit ones. */

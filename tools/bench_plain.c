@@ -8,6 +8,7 @@
  * baseline uses the same vector width as the kernel it is compared with.
  */
 #include <stdint.h>
+#include <string.h>
 
 #include "bench_plain.h"
 
@@ -45,11 +46,17 @@ FN(i8_64)(int64_t *restrict acc, const int8_t *restrict q, uint32_t n)
 		acc[i] += q[i];
 }
 
+/* x as it lies in a frame (sumfwd reads float32 at offset 74, 2 mod 4): loaded by memcpy,
+ * which the compiler turns into unaligned vector loads. */
 static void
-FN(f32)(float *restrict acc, const float *restrict x, uint32_t n)
+FN(f32)(float *restrict acc, const void *restrict x, uint32_t n)
 {
-	for (uint32_t i = 0; i < n; i++)
-		acc[i] += x[i];
+	for (uint32_t i = 0; i < n; i++) {
+		float v;
+
+		memcpy(&v, (const char *)x + (size_t)i * sizeof(v), sizeof(v));
+		acc[i] += v;
+	}
 }
 
 const struct bench_plain_ops CAT(bench_plain_, BENCH_PLAIN_LEVEL) = {

@@ -12,7 +12,7 @@ struct bench_plain_ops {
 	void (*i16_64)(int64_t *acc, const int16_t *q, uint32_t n);
 	void (*i8_32)(int32_t *acc, const int8_t *q, uint32_t n);
 	void (*i8_64)(int64_t *acc, const int8_t *q, uint32_t n);
-	void (*f32)(float *acc, const float *x, uint32_t n);
+	void (*f32)(float *acc, const void *x, uint32_t n); /* x: any alignment */
 };
 
 extern const struct bench_plain_ops bench_plain_scalar;
