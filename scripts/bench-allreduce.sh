@@ -210,7 +210,7 @@ raw_tx, raw_tx_peer = load("raw-tx.send")[0], load("raw-tx.recv")[0]
 raw_rx, raw_rx_peer = load("raw-rx.recv")[0], load("raw-rx.send")[0]
 print("%-22s %12s %10s %12s %10s %22s %9s" % ("", "median ms", "vs gloo", "retransmits",
       "retx/chunk", "Gbit/s per core tx/rx", "cpu busy"))
-res, all_retx, all_first = {}, 0, 0
+res, all_retx, all_first, all_probes, all_dups = {}, 0, 0, 0, 0
 def row(name, ws):
     # A collective ends for everyone with its slowest worker.
     med = max(w["median_s"] for w in ws)
@@ -225,8 +225,13 @@ def row(name, ws):
           base / med, retx, retx / first, tx, rx, busy * 100))
     return med, tx, rx, retx, first
 for label in ("ainftp-float32", "ainftp-int16", "ainftp-int8"):
-    med, tx, rx, retx, first = row(label, load(label))
+    ws = load(label)
+    med, tx, rx, retx, first = row(label, ws)
     all_retx, all_first = all_retx + retx, all_first + first
+    # The timers' other cost on a clean path: a PROBE when a chunk's timer ran out
+    # (its result had not come), and the results that then came twice.
+    all_probes += sum(w["probes"] for w in ws)
+    all_dups += sum(w["dup_results"] for w in ws)
     res[label] = (med, tx, rx)
 # The AF_XDP lab's runs (job 2): over AF_XDP, and over kernel UDP.
 xdp_tx = xdp_rx = float("nan")
@@ -288,6 +293,8 @@ print("%-22s %49s %11.2f / %.2f" % ("", "box side:", raw_rx_peer["gbps_per_core"
 print("(vs gloo > 1: faster than Gloo with the lab up; ainftp's median is its slowest worker's;")
 print(" retx/chunk: DATA datagrams sent again per chunk; raw UDP: %d-byte datagrams, %.0f s each way;"
       % (raw_tx["seg"], raw_tx["wall_s"]))
+print(" probes_per_chunk, dup_results_per_chunk: PROBEs sent after a timer ran out, and RESULTs")
+print(" for chunks already done, per chunk, over the three table runs;")
 print(" cpu busy: the workers' median CPU time / wall time;")
 print(" xdp lab: the int16 job in lab.sh up --xdp (a veth per worker), over AF_XDP")
 print(" and over kernel UDP, alternately; xdp_ keys: the medians of the AF_XDP runs;")
@@ -314,6 +321,8 @@ kv = [("client_tx_gbps_per_core", tx16), ("client_rx_gbps_per_core", rx16),
       ("int16_vs_gloo", statistics.median(g_ratios)),
       ("float32_vs_gloo", base / res["ainftp-float32"][0]),
       ("retransmits_per_chunk", all_retx / all_first),
+      ("probes_per_chunk", all_probes / all_first),
+      ("dup_results_per_chunk", all_dups / all_first),
       ("raw_duplex_gbps_per_core", duplex), ("ratio_raw_duplex", min(tx16, rx16) / duplex)]
 print("bench-allreduce: " + " ".join("%s=%.4g" % (k, v) for k, v in kv))
 PY
