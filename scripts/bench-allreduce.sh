@@ -7,17 +7,15 @@
 #   gloo     torch.distributed's Gloo all-reduce by 4 processes over 127.0.0.1,
 #            with the lab up (the appliance's busy-polling core taken, as for ainftp)
 #            and with it down (Gloo alone on the machine).
-#   raw UDP  the kernel's ceiling on the same wire, with no ainftp code
+#   raw UDP  the kernel's ceiling between the same namespaces, with no ainftp code
 #            (ainftp-udp-ceiling: 64 KB per sendmsg cut by UDP GSO into datagrams of
-#            the lab's MTU, received with UDP GRO), while the lab is up. The app's
-#            port is a veth end the app reads itself, so the far end is the appliance's
-#            namespace itself: a spare address of the lab's /24 put on the lab's
-#            bridge for the measurement. A datagram then takes the workers' path
-#            (the workers' veth, the box's veth, the bridge) and ends in the box's
-#            kernel instead of going on to the app's veth. Workers to box gives the
-#            send ceiling (sender in the workers' namespace), box to workers the
-#            receive ceiling (receiver in the workers' namespace), as the client
-#            sends and receives there.
+#            the lab's MTU, received with UDP GRO), while the lab is up. The lab's
+#            wire is a veth pair whose far end the app reads itself, so the ceiling
+#            has a veth pair of its own between the namespaces, at the lab's MTU,
+#            with the kernel's offloads (a GSO send crosses it whole, to the box's
+#            kernel). Workers to box gives the send ceiling (sender in the workers'
+#            namespace), box to workers the receive ceiling (receiver in the
+#            workers' namespace), as the client sends and receives there.
 #   AF_XDP   then the lab again with --xdp (a veth per worker address, MTU 9000):
 #            4 ainftp-worker processes on the int16 job (2: 8972-byte datagrams,
 #            multi-buffer AF_XDP), once with --opt xdp=on (the client's AF_XDP
@@ -135,27 +133,27 @@ raw_one() { # LABEL RNS RADDR SNS SADDR SEG
 }
 
 raw_ceiling() {
-	local br mtu raddr w0
-	br=$(ip -n $name-box -o link show type bridge | awk -F': ' '{ print $2; exit }')
-	mtu=$(ip -n $name-wk -o link show type veth | sed -n 's/.* mtu \([0-9]*\) .*/\1/p' | head -1)
-	# A host of the appliance's /24 that neither the appliance nor a worker uses.
-	read -r raddr w0 < <(/usr/bin/python3 -c "
-import ipaddress, json
-c = json.load(open('config/lab.json'))
-used = {c['appliance']['ipv4']} | {w['ipv4'] for j in c['jobs'] for w in j['workers']}
-net = ipaddress.ip_network(c['appliance']['ipv4'] + '/24', strict=False)
-free = [str(h) for h in reversed(list(net.hosts())) if str(h) not in used]
-print(free[0], sorted(used - {c['appliance']['ipv4']})[0])")
-	ip -n $name-box addr add "$raddr/24" dev "$br"
-	raw_one raw-tx $name-box "$raddr" $name-wk "$w0" $((mtu - 28))
-	raw_one raw-rx $name-wk "$w0" $name-box "$raddr" $((mtu - 28))
-	ip -n $name-box addr del "$raddr/24" dev "$br"
-	echo "raw UDP: $name-wk $w0 <-> $name-box $raddr on $br, MTU $mtu, $raw_time s each way"
+	local mtu=$1 raddr=198.19.255.1 waddr=198.19.255.2
+	# A veth pair of its own between the two namespaces, at the lab's MTU, with
+	# the kernel's offloads on: a GSO send crosses it whole and ends in the box's
+	# kernel, as the lab's path through its bridge did before the direct pair.
+	# The lab's wire would not do: its far end is the app's, and the workers'
+	# end cuts and sums each datagram for the app's ring. Its own /30, out of
+	# the lab's /24, so the lab's routes are untouched.
+	ip -n $name-box link add abraw mtu "$mtu" type veth peer name abraw mtu "$mtu" netns $name-wk
+	ip -n $name-box addr add $raddr/30 dev abraw
+	ip -n $name-wk addr add $waddr/30 dev abraw
+	ip -n $name-box link set abraw up
+	ip -n $name-wk link set abraw up
+	raw_one raw-tx $name-box $raddr $name-wk $waddr $((mtu - 28))
+	raw_one raw-rx $name-wk $waddr $name-box $raddr $((mtu - 28))
+	ip -n $name-box link del abraw
+	echo "raw UDP: $name-wk $waddr <-> $name-box $raddr on a veth pair of their own, MTU $mtu, $raw_time s each way"
 }
 
 echo "== 4 workers, $size of float32 each, $steps steps"
 scripts/lab.sh up --name $name --idle-us "$idle_us" >/dev/null
-raw_ceiling
+raw_ceiling "$(/usr/bin/python3 -c "import json; print(json.load(open('config/lab.json'))['ports'][0]['mtu'])")"
 ainftp 1 ainftp-float32
 ainftp 2 ainftp-int16
 ainftp 3 ainftp-int8

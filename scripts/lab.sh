@@ -2,14 +2,24 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # A lab network for real kernel-UDP workers: ainftp-app on a net_af_packet port
 # (a veth pair of its own) or a net_tap port in one network namespace, the
-# workers' addresses in another, joined by a veth pair through a bridge, or
-# through an impaired path (--impair): tc netem where the kernel has it, else the
-# ainftp-impair relay. Nothing outside the two namespaces is touched; addresses
-# come from the config (198.18.0.0/24 in config/lab.json).
+# workers' addresses in another. One app on net_af_packet, unimpaired, is joined
+# to the workers by that veth pair alone, as by a cable: its far end is the
+# workers'. Otherwise a veth pair joins the namespaces through a bridge (--bridge,
+# a tap, --boxes, --xdp), or through an impaired path (--impair): tc netem where
+# the kernel has it, else the ainftp-impair relay. Nothing outside the two
+# namespaces is touched; addresses come from the config (198.18.0.0/24 in
+# config/lab.json).
 #
-#   appliance ns NAME-box                                          workers ns NAME-wk
-#   ainftp-app = veth == veth =[bridge | ainftp-impair]= veth ==== veth: one address per worker
+#   appliance ns NAME-box                                     workers ns NAME-wk
+#   ainftp-app = veth ============================================= veth: one address per worker
+#   ainftp-app = veth == veth =[bridge | ainftp-impair]= veth ==== veth   (--bridge, --impair)
 #   (net_af_packet)   or tap =[...] (net_tap)
+#
+# The bridge costs the workers' CPU what a rack's switch does not: a veth
+# delivers each frame in its sender's softirq, so every frame a worker sends
+# crosses the bridge and two more veths on the worker's core (the bridge alone 6%
+# of it in a perf profile, int16 64M); the direct pair made the lab's 4-worker
+# int16 step about 10% shorter (docs/PERFORMANCE.md).
 #
 # --boxes N puts N apps on one bridge (jobs sharded over them, or a hierarchy of
 # leaf boxes and a spine box); --spine K with --impair gives box K a relay of its
@@ -44,7 +54,7 @@ usage() {
 	cat <<EOF
 usage: $prog up    [--name N] [--config F] [--port af_packet|tap] [--impair SPEC] [--app PATH]
                    [--impair-bin PATH] [--metrics [ADDR:]PORT] [--boxes N] [--spine K]
-                   [--idle-us US] [--xdp]
+                   [--idle-us US] [--xdp] [--bridge]
        $prog exec  [--name N] -- CMD [ARGS...]
        $prog stats [--name N]
        $prog down  [--name N]
@@ -97,6 +107,11 @@ usage: $prog up    [--name N] [--config F] [--port af_packet|tap] [--impair SPEC
                     veth (a veth has one RX queue); policy routing sends each address's
                     traffic out of its own veth, which alone answers ARP for it. One
                     box on net_af_packet: not with --impair, --boxes or --port tap
+  --bridge          the workers' veth and the app's on a bridge, as a switch would join
+                    them (one box on net_af_packet without --impair; the other labs
+                    have a bridge or a relay anyway). Without it that lab's app veth
+                    is peered straight into the workers' namespace: the bridge and
+                    two veths cost the sending worker's core what a switch would not
 EOF
 }
 
@@ -343,24 +358,33 @@ make_namespaces() {
 	fi
 	# --xdp: a veth pair per worker address instead (setup_xdp_workers).
 	[ -n "$xdp" ] && return 0
+	[ -n "$direct" ] && return 0 # make_app_veth makes the workers' end
 	ip -n "$ns_box" link add "$veth_box" mtu "$mtu" type veth \
 		peer name "$veth_wk" mtu "$mtu" netns "$ns_wk"
 }
 
 # net_af_packet's veth pair, up before the app opens its end (the PMD neither
 # creates nor brings up an interface). The box's kernel keeps out of the app's
-# end: no ARP replies there for addresses of its own (the bench puts one on the
-# bridge). The peer resolves what the workers' kernel left to the NIC (UDP GSO
+# end: no ARP replies there for addresses of its own (tests/test_xdp.sh puts one
+# on the bridge). The peer resolves what the workers' kernel left to the NIC (UDP GSO
 # super-frames, checksums) as it sends to the app: an AF_PACKET ring gets
-# frames as they are, and the app checks every UDP checksum.
+# frames as they are, and the app checks every UDP checksum. Direct (no bridge):
+# the peer is the workers' veth, in their namespace, and the workers' kernel
+# cuts and sums each datagram as it sends it.
 make_app_veth() {
-	local app_if=${1:-$veth_app} link=${2:-$veth_link}
-	ip -n "$ns_box" link add "$app_if" mtu "$mtu" type veth peer name "$link" mtu "$mtu"
+	local app_if=${1:-$veth_app} link=${2:-$veth_link} ns=$ns_box
+	if [ -n "$direct" ]; then
+		link=$veth_wk ns=$ns_wk
+		ip -n "$ns_box" link add "$app_if" mtu "$mtu" type veth \
+			peer name "$link" mtu "$mtu" netns "$ns"
+	else
+		ip -n "$ns_box" link add "$app_if" mtu "$mtu" type veth peer name "$link" mtu "$mtu"
+	fi
 	ip netns exec "$ns_box" sysctl -qw "net.ipv4.conf.$app_if.arp_ignore=8"
-	ip netns exec "$ns_box" ethtool -K "$link" tx off tx-udp-segmentation off \
+	ip netns exec "$ns" ethtool -K "$link" tx off tx-udp-segmentation off \
 		tso off gso off >/dev/null
 	ip -n "$ns_box" link set "$app_if" up
-	ip -n "$ns_box" link set "$link" up
+	ip -n "$ns" link set "$link" up
 }
 
 # Once the app has started, which sets its port's MAC on its veth end: the
@@ -626,7 +650,7 @@ xdp_workers_summary() {
 
 app_port() {
 	if [ "$kind" = af_packet ]; then
-		echo "net_af_packet on veth $veth_app (peer $veth_link)"
+		echo "net_af_packet on veth $veth_app (peer $([ -n "$direct" ] && echo "$veth_wk in $ns_wk" || echo "$veth_link"))"
 	else
 		echo "net_tap $tap"
 	fi
@@ -634,6 +658,7 @@ app_port() {
 
 cmd_up() {
 	local kind mtu appliance mac workers path="bridge $bridge (no impairment)" vars link_if
+	local wk_link=$veth_box
 	local box_addrs k bx_app bx_link bx_prefix bx_cfg bx_pid bx_out bx_err
 	local metrics_url='' spine_path='' relay_info
 	[ "$(id -u)" = 0 ] || die "needs root (network namespaces, /dev/net/tun)"
@@ -655,6 +680,10 @@ cmd_up() {
 	eval "$vars"
 	[ "$kind" != af_packet ] || command -v ethtool >/dev/null ||
 		die "needs ethtool for a net_af_packet lab (scripts/deps.sh installs it; or --port tap)"
+	# One box on net_af_packet, unimpaired: its veth's peer is the workers' own.
+	if [ "$kind" = af_packet ] && [ "$boxes" = 1 ] && [ -z "$impair$xdp$bridged" ]; then
+		direct=1 wk_link=$veth_wk
+	fi
 	if [ -n "$xdp" ]; then
 		[ "$kind" = af_packet ] ||
 			die "--xdp: the app is on net_af_packet; $config's port is a net_tap (--port af_packet)"
@@ -677,6 +706,7 @@ cmd_up() {
 		done
 	elif [ "$kind" = af_packet ]; then
 		link_if=$veth_link
+		[ -z "$direct" ] || link_if=$veth_app
 		make_app_veth
 		start_app
 		app_veth_aside
@@ -685,7 +715,7 @@ cmd_up() {
 		start_app
 		finish_tap
 	fi
-	[ -n "$xdp" ] || ip -n "$ns_box" link set "$veth_box" up
+	[ -n "$xdp" ] || [ -n "$direct" ] || ip -n "$ns_box" link set "$veth_box" up
 	if [ "$boxes" -gt 1 ]; then
 		link_boxes
 	elif [ -n "$xdp" ]; then
@@ -694,6 +724,8 @@ cmd_up() {
 		link_netem
 	elif [ -n "$impair" ]; then
 		link_relay
+	elif [ -n "$direct" ]; then
+		path="direct (no bridge, no impairment)"
 	else
 		link_bridge
 	fi
@@ -721,7 +753,7 @@ EOF
 lab $name is up
   appliance  $appliance (MAC $mac) in netns $ns_box on $(app_port), MTU $mtu: $app, pid $(cat "$state/app.pid")$(more_boxes)
   workers    $workers in netns $ns_wk on $veth_wk
-  path       $link_if <-> $veth_box: $path$(box_paths)
+  path       $link_if <-> $wk_link: $path$(box_paths)
 EOF
 	fi
 	cat <<EOF
@@ -904,6 +936,8 @@ main() {
 	spine=
 	idle_us=
 	xdp=
+	bridged=
+	direct=
 	case $cmd in
 	-h | --help | help)
 		usage
@@ -938,9 +972,9 @@ main() {
 			[ "$cmd" = up ] || [ "$1" = --name ] || { echo "$prog: $cmd does not take $1" >&2; exit 2; }
 			shift 2
 			;;
-		--xdp)
+		--xdp | --bridge)
 			[ "$cmd" = up ] || { echo "$prog: $cmd does not take $1" >&2; exit 2; }
-			xdp=1
+			[ "$1" = --xdp ] && xdp=1 || bridged=1
 			shift
 			;;
 		--)

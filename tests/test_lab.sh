@@ -3,7 +3,9 @@
 # The lab network (scripts/lab.sh) and its impairment relay (ainftp-impair):
 #  1. the relay between two kernels: UDP datagrams whose checksum the sender left
 #     to the NIC (CHECKSUM_PARTIAL on veth) and a TCP stream (GSO) arrive intact;
-#  2. a lab through a bridge, the app on net_af_packet at the config's MTU 9000:
+#  2. a lab direct (the default: the app's veth peered into the workers'
+#     namespace) and one through a bridge (--bridge), the app on net_af_packet at
+#     the config's MTU 9000:
 #     ARP resolves the appliance's MAC, every ping answered, 8000-byte ones too
 #     (unfragmented), exec's exit status passed through; the commands `up` prints
 #     to look inside (dpdk-telemetry.py -f PREFIX; curl for --metrics 0, the port
@@ -16,7 +18,7 @@
 #     net_af_packet's framesz too small, net_tap's 1522-byte frame; a port of
 #     another kind): a clear error, nothing left;
 #  5. the traffic of 2 ainftp-worker processes (2 steps), captured with dumpcap on
-#     the app's veth peer and read with the Wireshark dissector
+#     the app's veth peer (the workers' veth) and read with the Wireshark dissector
 #     (contrib/wireshark/ainftp.lua): every DATA is the workers', as many per worker
 #     as it says it sent, over the steps and chunks of the run, and every chunk's
 #     RESULT reached both workers with 2 contributors. Skipped without tshark.
@@ -160,7 +162,7 @@ assert c["seed"] == 1, c
 PY
 for n in "$ns-a" "$ns-r" "$ns-b"; do ip netns del "$n"; done
 
-# --- 2. a lab through a bridge ----------------------------------------------------
+# --- 2. a lab, direct and through a bridge -----------------------------------------
 
 mac=$(/usr/bin/python3 -c "import json; print(json.load(open('$src/config/lab.json'))['appliance']['mac'])")
 # ARP: the workers' kernel learnt the appliance's MAC from its reply.
@@ -169,7 +171,12 @@ arp_check() { # KIND
 		fail "$1: no ARP entry for 198.18.0.1 at $mac: $(ip -n "$name-wk" neigh show)"
 }
 
-"$lab" up --name "$name" --app "$app" --metrics 0 >"$work/up" || fail "lab up (bridge)"
+# The default (direct): the app's veth peered into the workers' namespace;
+# --bridge: both veths on a bridge. The same checks on each.
+for wire in direct bridge; do
+up_args=()
+[ "$wire" = direct ] || up_args=(--bridge)
+"$lab" up --name "$name" --app "$app" --metrics 0 "${up_args[@]}" >"$work/up" || fail "lab up ($wire)"
 cat "$work/up"
 # What up prints to look inside, run as printed: rte_telemetry from this
 # namespace (its socket is a file), the Prometheus page from the appliance's.
@@ -183,13 +190,24 @@ metrics_cmd=$(sed -n 's/^  metrics    //p' "$work/up")
 bash -c "$metrics_cmd" >"$work/metrics" && grep -q '^ainftp_' "$work/metrics" ||
 	fail "$metrics_cmd: $(head -c 300 "$work/metrics")"
 echo "ok: up's dpdk-telemetry.py and curl commands work as printed"
-grep -q "bridge" "$work/up" || fail "up did not say the path is a bridge"
+if [ "$wire" = direct ]; then
+	grep -q "path .*: direct (no bridge" "$work/up" || fail "up did not say the path is direct"
+	# One veth each side, each the other's peer: nothing between them.
+	veths=$(ip -n "$name-box" -o link show type veth | wc -l)
+	[ "$veths" = 1 ] || fail "direct: $veths veths in $name-box, not the app's alone"
+	! ip -n "$name-box" -o link show type bridge | grep -q . || fail "direct: a bridge in $name-box"
+	wk_if=$(ip -n "$name-wk" -o link show type veth | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }')
+	grep -q "peer $wk_if in $name-wk" "$work/up" || fail "direct: up did not name the workers' veth $wk_if as the app's peer"
+else
+	grep -q "path .*: bridge " "$work/up" || fail "up did not say the path is a bridge"
+	ip -n "$name-box" -o link show type bridge | grep -q . || fail "--bridge: no bridge in $name-box"
+fi
 grep -q "on net_af_packet on veth .*, MTU 9000" "$work/up" ||
 	fail "up did not say the port is net_af_packet at MTU 9000"
 "$lab" exec --name "$name" -- ping -c 10 -i 0.1 -W 2 198.18.0.1 >"$work/ping" ||
-	fail "ping through the bridge: $(tail -2 "$work/ping")"
-grep -q " 0% packet loss" "$work/ping" || fail "ping through the bridge lost packets"
-arp_check af_packet
+	fail "ping ($wire): $(tail -2 "$work/ping")"
+grep -q " 0% packet loss" "$work/ping" || fail "ping ($wire) lost packets"
+arp_check "af_packet ($wire)"
 # The kernel's side of the app's veth holds an address of its own once the app
 # is up (lab.sh app_veth_aside): the box's IP stack drops the workers' frames as
 # another host's instead of routing each, and the app still has them (above).
@@ -200,13 +218,15 @@ grep -qi "link/ether 02:00:00:ab:00:00 " <<<"$links" ||
 	fail "an interface of the box's kernel has the app's MAC $mac: $links"
 # 8028-byte frames, not fragmented: the jumbo path end to end.
 "$lab" exec --name "$name" -- ping -c 5 -i 0.1 -W 2 -s 8000 -M "do" 198.18.0.1 >"$work/ping" ||
-	fail "8000-byte ping through the bridge: $(tail -2 "$work/ping")"
-grep -q " 0% packet loss" "$work/ping" || fail "8000-byte ping through the bridge lost packets"
+	fail "8000-byte ping ($wire): $(tail -2 "$work/ping")"
+grep -q " 0% packet loss" "$work/ping" || fail "8000-byte ping ($wire) lost packets"
 rc=0
 "$lab" exec --name "$name" -- sh -c 'exit 7' || rc=$?
 [ "$rc" = 7 ] || fail "exec passed exit status $rc, not 7"
 "$lab" stats --name "$name" | grep -q '"ainftp_stats"' || fail "no stats line"
-"$lab" down --name "$name" >/dev/null || fail "lab down (bridge)"
+"$lab" down --name "$name" >/dev/null || fail "lab down ($wire)"
+echo "ok: the $wire lab: ARP, pings of 8000 bytes unfragmented, exec, stats"
+done
 
 # net_tap stays the lab's other port: its ARP and ping at MTU 1500, with jobs
 # of 1500-byte datagrams (docs/PROTOCOL.md's table).
@@ -298,10 +318,11 @@ json.dump(c, open(sys.argv[2], "w"), indent=1)
 PY
 	"$lab" up --name "$name" --app "$app" --config "$work/two.json" >"$work/up" ||
 		fail "lab up (capture)"
-	# The app's veth peer: frames there are single datagrams (the lab turns the
-	# peer's segmentation offloads off), in both directions.
-	ifc=lp$(printf '%s' "$name" | cksum | awk '{ printf "%08x", $1 }')
-	ip netns exec "$name-box" dumpcap -q -i "$ifc" -f udp -B 64 -w "$work/lab.pcapng" \
+	# The app's veth peer, the workers' own veth (the direct lab): frames there
+	# are single datagrams (the lab turns its segmentation offloads off), in both
+	# directions.
+	ifc=lw$(printf '%s' "$name" | cksum | awk '{ printf "%08x", $1 }')
+	ip netns exec "$name-wk" dumpcap -q -i "$ifc" -f udp -B 64 -w "$work/lab.pcapng" \
 		2>"$work/dumpcap.err" &
 	cap_pid=$!
 	# dumpcap says "Capturing on" before it captures: markers to the discard port

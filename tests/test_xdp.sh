@@ -118,8 +118,8 @@ PY
 done
 echo "ok: $((mtu - 28))-byte UDP datagrams from each address leave whole by its own veth"
 
-# The box's kernel asks for each address (from a spare address on the bridge, as
-# scripts/bench-allreduce.sh measures): the answer comes from that address's veth.
+# The box's kernel asks for each address (from a spare address on the bridge):
+# the answer comes from that address's veth.
 br=$(ip -n "$name-box" -o link show type bridge | awk -F': ' '{ print $2; exit }')
 ip -n "$name-box" addr add 198.18.0.254/24 dev "$br"
 k=0
