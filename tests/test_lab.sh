@@ -174,58 +174,58 @@ arp_check() { # KIND
 # The default (direct): the app's veth peered into the workers' namespace;
 # --bridge: both veths on a bridge. The same checks on each.
 for wire in direct bridge; do
-up_args=()
-[ "$wire" = direct ] || up_args=(--bridge)
-"$lab" up --name "$name" --app "$app" --metrics 0 "${up_args[@]}" >"$work/up" || fail "lab up ($wire)"
-cat "$work/up"
-# What up prints to look inside, run as printed: rte_telemetry from this
-# namespace (its socket is a file), the Prometheus page from the appliance's.
-tele=$(grep -o 'echo /ainftp/stats | dpdk-telemetry.py -f [^ ]*$' "$work/up") ||
-	fail "up printed no dpdk-telemetry.py command"
-bash -c "$tele" >"$work/tele" 2>&1 && grep -q '"/ainftp/stats": {"rx_pkts"' "$work/tele" ||
-	fail "$tele: $(head -c 300 "$work/tele")"
-metrics_cmd=$(sed -n 's/^  metrics    //p' "$work/up")
-[[ $metrics_cmd == "ip netns exec $name-box curl -s http://127.0.0.1:"*/metrics ]] ||
-	fail "up printed no curl command for --metrics: \"$metrics_cmd\""
-bash -c "$metrics_cmd" >"$work/metrics" && grep -q '^ainftp_' "$work/metrics" ||
-	fail "$metrics_cmd: $(head -c 300 "$work/metrics")"
-echo "ok: up's dpdk-telemetry.py and curl commands work as printed"
-if [ "$wire" = direct ]; then
-	grep -q "path .*: direct (no bridge" "$work/up" || fail "up did not say the path is direct"
-	# One veth each side, each the other's peer: nothing between them.
-	veths=$(ip -n "$name-box" -o link show type veth | wc -l)
-	[ "$veths" = 1 ] || fail "direct: $veths veths in $name-box, not the app's alone"
-	! ip -n "$name-box" -o link show type bridge | grep -q . || fail "direct: a bridge in $name-box"
-	wk_if=$(ip -n "$name-wk" -o link show type veth | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }')
-	grep -q "peer $wk_if in $name-wk" "$work/up" || fail "direct: up did not name the workers' veth $wk_if as the app's peer"
-else
-	grep -q "path .*: bridge " "$work/up" || fail "up did not say the path is a bridge"
-	ip -n "$name-box" -o link show type bridge | grep -q . || fail "--bridge: no bridge in $name-box"
-fi
-grep -q "on net_af_packet on veth .*, MTU 9000" "$work/up" ||
-	fail "up did not say the port is net_af_packet at MTU 9000"
-"$lab" exec --name "$name" -- ping -c 10 -i 0.1 -W 2 198.18.0.1 >"$work/ping" ||
-	fail "ping ($wire): $(tail -2 "$work/ping")"
-grep -q " 0% packet loss" "$work/ping" || fail "ping ($wire) lost packets"
-arp_check "af_packet ($wire)"
-# The kernel's side of the app's veth holds an address of its own once the app
-# is up (lab.sh app_veth_aside): the box's IP stack drops the workers' frames as
-# another host's instead of routing each, and the app still has them (above).
-links=$(ip -n "$name-box" -o link show)
-grep -qi "link/ether 02:00:00:ab:00:00 " <<<"$links" ||
-	fail "the app's veth end kept the app's MAC in the box's kernel: $links"
-! grep -qi "link/ether $mac " <<<"$links" ||
-	fail "an interface of the box's kernel has the app's MAC $mac: $links"
-# 8028-byte frames, not fragmented: the jumbo path end to end.
-"$lab" exec --name "$name" -- ping -c 5 -i 0.1 -W 2 -s 8000 -M "do" 198.18.0.1 >"$work/ping" ||
-	fail "8000-byte ping ($wire): $(tail -2 "$work/ping")"
-grep -q " 0% packet loss" "$work/ping" || fail "8000-byte ping ($wire) lost packets"
-rc=0
-"$lab" exec --name "$name" -- sh -c 'exit 7' || rc=$?
-[ "$rc" = 7 ] || fail "exec passed exit status $rc, not 7"
-"$lab" stats --name "$name" | grep -q '"ainftp_stats"' || fail "no stats line"
-"$lab" down --name "$name" >/dev/null || fail "lab down ($wire)"
-echo "ok: the $wire lab: ARP, pings of 8000 bytes unfragmented, exec, stats"
+	up_args=()
+	[ "$wire" = direct ] || up_args=(--bridge)
+	"$lab" up --name "$name" --app "$app" --metrics 0 "${up_args[@]}" >"$work/up" || fail "lab up ($wire)"
+	cat "$work/up"
+	# What up prints to look inside, run as printed: rte_telemetry from this
+	# namespace (its socket is a file), the Prometheus page from the appliance's.
+	tele=$(grep -o 'echo /ainftp/stats | dpdk-telemetry.py -f [^ ]*$' "$work/up") ||
+		fail "up printed no dpdk-telemetry.py command"
+	bash -c "$tele" >"$work/tele" 2>&1 && grep -q '"/ainftp/stats": {"rx_pkts"' "$work/tele" ||
+		fail "$tele: $(head -c 300 "$work/tele")"
+	metrics_cmd=$(sed -n 's/^  metrics    //p' "$work/up")
+	[[ $metrics_cmd == "ip netns exec $name-box curl -s http://127.0.0.1:"*/metrics ]] ||
+		fail "up printed no curl command for --metrics: \"$metrics_cmd\""
+	bash -c "$metrics_cmd" >"$work/metrics" && grep -q '^ainftp_' "$work/metrics" ||
+		fail "$metrics_cmd: $(head -c 300 "$work/metrics")"
+	echo "ok: up's dpdk-telemetry.py and curl commands work as printed"
+	if [ "$wire" = direct ]; then
+		grep -q "path .*: direct (no bridge" "$work/up" || fail "up did not say the path is direct"
+		# One veth each side, each the other's peer: nothing between them.
+		veths=$(ip -n "$name-box" -o link show type veth | wc -l)
+		[ "$veths" = 1 ] || fail "direct: $veths veths in $name-box, not the app's alone"
+		! ip -n "$name-box" -o link show type bridge | grep -q . || fail "direct: a bridge in $name-box"
+		wk_if=$(ip -n "$name-wk" -o link show type veth | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }')
+		grep -q "peer $wk_if in $name-wk" "$work/up" || fail "direct: up did not name the workers' veth $wk_if as the app's peer"
+	else
+		grep -q "path .*: bridge " "$work/up" || fail "up did not say the path is a bridge"
+		ip -n "$name-box" -o link show type bridge | grep -q . || fail "--bridge: no bridge in $name-box"
+	fi
+	grep -q "on net_af_packet on veth .*, MTU 9000" "$work/up" ||
+		fail "up did not say the port is net_af_packet at MTU 9000"
+	"$lab" exec --name "$name" -- ping -c 10 -i 0.1 -W 2 198.18.0.1 >"$work/ping" ||
+		fail "ping ($wire): $(tail -2 "$work/ping")"
+	grep -q " 0% packet loss" "$work/ping" || fail "ping ($wire) lost packets"
+	arp_check "af_packet ($wire)"
+	# The kernel's side of the app's veth holds an address of its own once the app
+	# is up (lab.sh app_veth_aside): the box's IP stack drops the workers' frames as
+	# another host's instead of routing each, and the app still has them (above).
+	links=$(ip -n "$name-box" -o link show)
+	grep -qi "link/ether 02:00:00:ab:00:00 " <<<"$links" ||
+		fail "the app's veth end kept the app's MAC in the box's kernel: $links"
+	! grep -qi "link/ether $mac " <<<"$links" ||
+		fail "an interface of the box's kernel has the app's MAC $mac: $links"
+	# 8028-byte frames, not fragmented: the jumbo path end to end.
+	"$lab" exec --name "$name" -- ping -c 5 -i 0.1 -W 2 -s 8000 -M "do" 198.18.0.1 >"$work/ping" ||
+		fail "8000-byte ping ($wire): $(tail -2 "$work/ping")"
+	grep -q " 0% packet loss" "$work/ping" || fail "8000-byte ping ($wire) lost packets"
+	rc=0
+	"$lab" exec --name "$name" -- sh -c 'exit 7' || rc=$?
+	[ "$rc" = 7 ] || fail "exec passed exit status $rc, not 7"
+	"$lab" stats --name "$name" | grep -q '"ainftp_stats"' || fail "no stats line"
+	"$lab" down --name "$name" >/dev/null || fail "lab down ($wire)"
+	echo "ok: the $wire lab: ARP, pings of 8000 bytes unfragmented, exec, stats"
 done
 
 # net_tap stays the lab's other port: its ARP and ping at MTU 1500, with jobs
