@@ -683,6 +683,25 @@ tx_flush_xdp(struct box *c, struct txbatch *b)
 }
 
 /*
+ * The batch's datagrams lane by lane, in order within each: slots alternate
+ * lanes, so in slot order no two neighbours could share a GSO send.
+ */
+static void
+tx_by_lane(const struct box *c, struct txbatch *b)
+{
+	uint32_t start[AINFTP_MAX_QUEUES + 1] = {0}, tmp[TX_MAX];
+	uint32_t i;
+
+	for (i = 0; i < b->n; i++)
+		start[slot_lane(c, b->slot[i]) + 1]++;
+	for (i = 1; i < c->o.lanes; i++)
+		start[i] += start[i - 1];
+	for (i = 0; i < b->n; i++)
+		tmp[start[slot_lane(c, b->slot[i])]++] = b->slot[i];
+	memcpy(b->slot, tmp, sizeof(tmp[0]) * b->n);
+}
+
+/*
  * Send the batch's datagrams. With GSO, datagrams to one lane go out as one
  * message that the kernel cuts into equal segments. Returns 0, or -1 with
  * errno; a datagram the kernel did not take (a full socket buffer) is left to
@@ -704,6 +723,8 @@ tx_flush(struct box *c, struct txbatch *b)
 	if (c->gso) {
 		segs_max = (uint32_t)(GSO_MAX_BYTES / c->pkt_len);
 		segs_max = segs_max > GSO_MAX_SEGS ? GSO_MAX_SEGS : segs_max;
+		if (c->o.lanes > 1)
+			tx_by_lane(c, b);
 	}
 	memset(mm, 0, sizeof(mm[0]) * b->n);
 	while (i < b->n) {

@@ -2507,17 +2507,21 @@ START_TEST(reduce_window)
 }
 END_TEST
 
-/* Slot k goes to port + k % lanes. */
+/*
+ * Slot k goes to port + k % lanes, with and without GSO: with it, a batch's
+ * datagrams are sent lane by lane (one GSO send per lane's run), each still
+ * to its own slot's lane. Chunks enough for many batches and reused slots.
+ */
 START_TEST(reduce_lanes)
 {
 	struct fake *f = fake_new();
 	struct ainftp_client *c;
-	const size_t n = 16 * ELEMS;
-	float x[16 * ELEMS], want[16 * ELEMS];
+	const size_t n = 16 * 9 * ELEMS + 5;
+	float x[16 * 9 * ELEMS + 5], want[16 * 9 * ELEMS + 5];
 
 	f->lanes = 3;
 	fake_start(f);
-	c = OPEN(f, NULL);
+	c = OPEN(f, "gso", _i == 0 ? "off" : "on", NULL);
 	fill(x, n, 42);
 	memcpy(want, x, sizeof(x));
 	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
@@ -4051,7 +4055,7 @@ client_suite(void)
 	tcase_add_loop_test(reduce, reduce_many_chunks, 0,
 			    sizeof(gso_modes) / sizeof(gso_modes[0]));
 	tcase_add_loop_test(reduce, reduce_window, 0, sizeof(windows) / sizeof(windows[0]));
-	tcase_add_test(reduce, reduce_lanes);
+	tcase_add_loop_test(reduce, reduce_lanes, 0, 2);
 	tcase_add_test(reduce, reduce_no_auth);
 	tcase_add_test(reduce, reduce_drops_retransmit);
 	tcase_add_test(reduce, reduce_dup_results);
