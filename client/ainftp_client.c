@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/errqueue.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <poll.h>
@@ -1713,6 +1714,29 @@ client_free(struct box *c)
 	pthread_mutex_destroy(&c->mu);
 	ainftp_client_wipe(c, sizeof(*c));
 	free(c);
+}
+
+/*
+ * The first element of x[0..n) that is NaN or infinite, or n: the box's
+ * widest kernel over 16 KB at a time, then the block that has one element by
+ * element. A whole gradient is read here before any of it is sent, so its
+ * speed is the memory's: SSE2 had been a third slower over 64 MB.
+ */
+size_t
+ainftp_box_first_nonfinite(const struct box *c, const float *x, size_t n)
+{
+	const size_t blk = 4096;
+
+	for (size_t i = 0; i < n; i += blk) {
+		uint32_t len = (uint32_t)(n - i < blk ? n - i : blk);
+
+		if (c->k.q->max_abs_bits(x + i, len) < AINFTP_F32_ABS_INF)
+			continue;
+		for (size_t j = i; j < i + len; j++)
+			if (!isfinite(x[j]))
+				return j;
+	}
+	return n;
 }
 
 /*

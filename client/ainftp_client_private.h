@@ -105,6 +105,8 @@ uint16_t ainftp_box_local_port(const struct box *c);
 void ainftp_box_stats(struct box *c, struct ainftp_client_stats *s);
 void ainftp_box_xdp_stats(struct box *c, struct ainftp_client_xdp_stats *s);
 uint32_t ainftp_box_next_step(struct box *c);
+/* The first NaN or infinity of x[0..n), or n, with the box's SIMD kernels. */
+size_t ainftp_box_first_nonfinite(const struct box *c, const float *x, size_t n);
 
 /*
  * A request of buf[0..n) for box c, not yet queued; NULL when out of memory.

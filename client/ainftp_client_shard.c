@@ -111,30 +111,6 @@ ainftp_client_local_port(const struct ainftp_client *c)
 
 /* ------------------------------------------------------------ requests */
 
-/* The first non-finite element, or n: the appliance would drop its chunk as `value`. */
-static size_t
-first_nonfinite(const float *x, size_t n)
-{
-	uint32_t acc = 0;
-	size_t i, j;
-
-	/* Branch-free blocks, so the common all-finite case vectorizes. */
-	for (i = 0; i + 1024 <= n; i += 1024) {
-		for (j = 0; j < 1024; j++) {
-			uint32_t b;
-
-			memcpy(&b, &x[i + j], 4);
-			acc |= (b & 0x7fffffffu) >= AINFTP_F32_ABS_INF;
-		}
-		if (acc)
-			break;
-	}
-	for (; i < n; i++)
-		if (!isfinite(x[i]))
-			return i;
-	return n;
-}
-
 static int
 req_check(struct ainftp_client *c, const float *buf, size_t n, int op)
 {
@@ -167,7 +143,8 @@ req_check(struct ainftp_client *c, const float *buf, size_t n, int op)
 						   "all-reduce: op %d is not AINFTP_OP_SUM or "
 						   "AINFTP_OP_MEAN",
 						   op);
-	bad = first_nonfinite(buf, n);
+	/* The appliance would drop a chunk with one as `value`: refused before any is sent. */
+	bad = ainftp_box_first_nonfinite(c->box[0], buf, n);
 	if (bad < n)
 		return ainftp_client_seterr_status(AINFTP_E_VALUE,
 						   "all-reduce: element %zu is %s; the appliance "

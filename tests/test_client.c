@@ -1946,27 +1946,33 @@ START_TEST(misuse_status_names)
 }
 END_TEST
 
-/* NaN or infinity anywhere: refused before anything is sent, buffer untouched. */
+/*
+ * NaN or infinity anywhere: refused before anything is sent, buffer untouched,
+ * the first one named (a NaN in the last element too, past the client's 4096-
+ * element blocks of its check, must not hide it).
+ */
 static const struct {
 	size_t at;
 	uint32_t bits;
 	const char *word;
 } nonfinite[] = {
 	{0, 0x7fc00000u, "NaN"},    {5, 0x7f800000u, "infinite"}, {1023, 0xff800000u, "infinite"},
-	{1500, 0xffc00001u, "NaN"}, {2999, 0x7f800001u, "NaN"},
+	{1500, 0xffc00001u, "NaN"}, {4095, 0x7f800001u, "NaN"},	  {4096, 0xff800000u, "infinite"},
+	{9999, 0x7f800001u, "NaN"},
 };
 
 START_TEST(misuse_nonfinite)
 {
 	struct fake *f = fake_new();
 	struct ainftp_client *c;
-	const size_t n = 3000;
+	const size_t n = 10000;
 	float *x = malloc(n * sizeof(float)), *before;
 	char where[32];
 
 	fake_start(f);
 	c = OPEN(f, NULL);
 	fill(x, n, 4);
+	x[n - 1] = NAN;
 	memcpy(&x[nonfinite[_i].at], &nonfinite[_i].bits, 4);
 	before = copy_of(x, n);
 	ck_assert_int_eq(ainftp_allreduce(c, x, n, AINFTP_OP_MEAN), AINFTP_E_VALUE);

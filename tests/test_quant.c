@@ -420,6 +420,54 @@ check_quant_same(const struct ainftp_quant_ops *ops, const float *x, uint32_t n,
 }
 
 /*
+ * max_abs_bits, the client's NaN and infinity check: the reference's answer
+ * at every size, for every special value at the first, a middle and the last
+ * element (and with none), and at or above AINFTP_F32_ABS_INF exactly when one
+ * is there. Each of the float's bits moves the answer: NaN payloads, -0,
+ * subnormals and the largest finite float.
+ */
+START_TEST(max_abs_matches_reference)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	const uint32_t nan_bits[] = {0x7fc00000u, 0xffc00001u, 0x7f800001u, 0x7f800000u,
+				     0xff800000u, 0x80000000u, 0x00000001u, 0x807fffffu,
+				     0x7f7fffffu, 0xff7fffffu};
+	static float x[MAXN];
+	uint32_t s, k, w;
+
+	if (!ops)
+		return;
+	rng = 8;
+	for (s = 0; s < NSIZES; s++) {
+		uint32_t n = sizes[s], where[3] = {0, n / 2, n - 1};
+
+		fill(G_RANDOM, x, n);
+		ck_assert_uint_eq(ops->max_abs_bits(x, n), ref->max_abs_bits(x, n));
+		ck_assert_uint_lt(ops->max_abs_bits(x, n), AINFTP_F32_ABS_INF);
+		for (k = 0; k < DIM(nan_bits); k++)
+			for (w = 0; w < 3; w++) {
+				uint32_t i = where[w], want;
+				float keep = x[i];
+
+				memcpy(&x[i], &nan_bits[k], sizeof(float));
+				want = ref->max_abs_bits(x, n);
+				ck_assert_msg(ops->max_abs_bits(x, n) == want,
+					      "%s max_abs_bits n=%u, bits %08x at %u: %08x, want %08x",
+					      ops->name, n, nan_bits[k], i, ops->max_abs_bits(x, n),
+					      want);
+				ck_assert_uint_eq(want >= AINFTP_F32_ABS_INF, !isfinite(x[i]));
+				x[i] = keep;
+			}
+	}
+	/* All zero, and all -0: the answer is 0. */
+	memset(x, 0, sizeof(x));
+	ck_assert_uint_eq(ops->max_abs_bits(x, MAXN), 0);
+	for (k = 0; k < MAXN; k++)
+		x[k] = -0.0f;
+	ck_assert_uint_eq(ops->max_abs_bits(x, MAXN), 0);
+}
+END_TEST
+/*
  * A result back to floats: the same bits as ldexpf element by element (what
  * the dequantizers were), for every exponent a wire can carry, the extreme
  * values and the subnormal and infinite results among them.
@@ -1965,6 +2013,7 @@ quant_suite(void)
 	tcase_add_test(tc, select_and_names);
 	tcase_add_loop_test(tc, quant_matches_reference, 0, NOPS);
 	tcase_add_test(tc, dequant_is_ldexpf);
+	tcase_add_loop_test(tc, max_abs_matches_reference, 0, NOPS);
 	tcase_add_loop_test(tc, quant_rejects_nan_inf, 0, NOPS);
 	tcase_add_loop_test(tc, quant_error_bound, 0, NOPS);
 	tcase_add_loop_test(tc, quant_exponents, 0, NOPS);

@@ -672,6 +672,7 @@ const struct ainftp_quant_ops ainftp_quant_scalar = {
 	.res_f32 = res_f32_ref,
 	.res_i16 = res_i16_ref,
 	.res_i8 = ainftp_res_i8_ref,
+	.max_abs_bits = max_abs_bits,
 };
 
 bool

@@ -191,6 +191,13 @@ typedef void (*ainftp_res_i8_fn)(const struct ainftp_acc *a, int8_t *e, int8_t *
 typedef void (*ainftp_dequant_i16_fn)(const int16_t *q, uint32_t n, int8_t e, float *out);
 typedef double (*ainftp_sumsq_fn)(const float *x, uint32_t n);
 
+/*
+ * The largest |x[i]| as its float's bits, which order as the values do; at or
+ * above AINFTP_F32_ABS_INF, a NaN or an infinity is among them. The client's
+ * check of a whole gradient before it sends any of it.
+ */
+typedef uint32_t (*ainftp_max_abs_fn)(const float *x, uint32_t n);
+
 struct ainftp_quant_ops {
 	const char *name; /* "scalar", "avx2", "avx512" */
 	ainftp_quant_i16_fn quant_i16;
@@ -207,6 +214,7 @@ struct ainftp_quant_ops {
 	ainftp_res_f32_fn res_f32;
 	ainftp_res_i16_fn res_i16;
 	ainftp_res_i8_fn res_i8;
+	ainftp_max_abs_fn max_abs_bits;
 };
 
 extern const struct ainftp_quant_ops ainftp_quant_scalar;

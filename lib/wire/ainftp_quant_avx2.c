@@ -792,4 +792,5 @@ const struct ainftp_quant_ops ainftp_quant_avx2 = {
 	.res_f32 = res_f32,
 	.res_i16 = res_i16,
 	.res_i8 = res_i8,
+	.max_abs_bits = max_abs_bits,
 };

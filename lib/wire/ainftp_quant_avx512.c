@@ -48,6 +48,13 @@ max_abs_bits(const void *x, uint32_t n)
 	return _mm512_reduce_max_epu32(m);
 }
 
+/* max_abs_bits of float-aligned floats (ainftp_quant_ops.max_abs_bits). */
+static uint32_t
+max_abs_f32(const float *x, uint32_t n)
+{
+	return max_abs_bits(x, n);
+}
+
 /* rne(x * 2^p) saturated to [-lim, lim]; scalef is exact here, as the double product is. */
 static __m512i
 quant_v(__m512 x, __m512 p, __m512i lim)
@@ -1028,4 +1035,5 @@ const struct ainftp_quant_ops ainftp_quant_avx512 = {
 	.res_f32 = res_f32,
 	.res_i16 = res_i16,
 	.res_i8 = res_i8,
+	.max_abs_bits = max_abs_f32,
 };
