@@ -429,9 +429,9 @@ check_quant_same(const struct ainftp_quant_ops *ops, const float *x, uint32_t n,
 START_TEST(max_abs_matches_reference)
 {
 	const struct ainftp_quant_ops *ops = ops_of(_i);
-	const uint32_t nan_bits[] = {0x7fc00000u, 0xffc00001u, 0x7f800001u, 0x7f800000u,
-				     0xff800000u, 0x80000000u, 0x00000001u, 0x807fffffu,
-				     0x7f7fffffu, 0xff7fffffu};
+	const uint32_t special[] = {0x7fc00000u, 0xffc00001u, 0x7f800001u, 0x7f800000u,
+				    0xff800000u, 0x80000000u, 0x00000001u, 0x807fffffu,
+				    0x7f7fffffu, 0xff7fffffu};
 	static float x[MAXN];
 	uint32_t s, k, w;
 
@@ -444,17 +444,17 @@ START_TEST(max_abs_matches_reference)
 		fill(G_RANDOM, x, n);
 		ck_assert_uint_eq(ops->max_abs_bits(x, n), ref->max_abs_bits(x, n));
 		ck_assert_uint_lt(ops->max_abs_bits(x, n), AINFTP_F32_ABS_INF);
-		for (k = 0; k < DIM(nan_bits); k++)
+		for (k = 0; k < DIM(special); k++)
 			for (w = 0; w < 3; w++) {
 				uint32_t i = where[w], want;
 				float keep = x[i];
 
-				memcpy(&x[i], &nan_bits[k], sizeof(float));
+				memcpy(&x[i], &special[k], sizeof(float));
 				want = ref->max_abs_bits(x, n);
-				ck_assert_msg(ops->max_abs_bits(x, n) == want,
-					      "%s max_abs_bits n=%u, bits %08x at %u: %08x, want %08x",
-					      ops->name, n, nan_bits[k], i, ops->max_abs_bits(x, n),
-					      want);
+				ck_assert_msg(
+					ops->max_abs_bits(x, n) == want,
+					"%s max_abs_bits n=%u, bits %08x at %u: %08x, want %08x",
+					ops->name, n, special[k], i, ops->max_abs_bits(x, n), want);
 				ck_assert_uint_eq(want >= AINFTP_F32_ABS_INF, !isfinite(x[i]));
 				x[i] = keep;
 			}
@@ -467,6 +467,7 @@ START_TEST(max_abs_matches_reference)
 	ck_assert_uint_eq(ops->max_abs_bits(x, MAXN), 0);
 }
 END_TEST
+
 /*
  * A result back to floats: the same bits as ldexpf element by element (what
  * the dequantizers were), for every exponent a wire can carry, the extreme
@@ -474,8 +475,8 @@ END_TEST
  */
 START_TEST(dequant_is_ldexpf)
 {
-	static const int16_t q16[] = {0, 1, -1, 2, 3, -3, 255, -256, 4097, -4097, 32767, -32767,
-				      -32768};
+	static const int16_t q16[] = {0,    1,	  -1,	 2,	3,	-3,    255,
+				      -256, 4097, -4097, 32767, -32767, -32768};
 	static const int8_t q8[] = {0, 1, -1, 3, 5, -7, 63, -64, 127, -127, -128};
 	float got[64], want;
 	int8_t e8[2];
@@ -499,7 +500,8 @@ START_TEST(dequant_is_ldexpf)
 		for (i = 0; i < 64; i++) {
 			want = ldexpf((float)v8[i], e8[i / 32]);
 			ck_assert_msg(memcmp(&got[i], &want, sizeof(want)) == 0,
-				      "int8 %d e %d: %a, ldexpf %a", v8[i], e8[i / 32], got[i], want);
+				      "int8 %d e %d: %a, ldexpf %a", v8[i], e8[i / 32], got[i],
+				      want);
 		}
 	}
 }
