@@ -138,7 +138,7 @@ raw_ceiling() {
 	# the kernel's offloads on: a GSO send crosses it whole and ends in the box's
 	# kernel, as the lab's path through its bridge did before the direct pair.
 	# The lab's wire would not do: its far end is the app's, and the workers'
-	# end cuts and sums each datagram for the app's ring. Its own /30, out of
+	# end cuts each GSO send into datagrams for the app's ring. Its own /30, out of
 	# the lab's /24, so the lab's routes are untouched.
 	ip -n $name-box link add abraw mtu "$mtu" type veth peer name abraw mtu "$mtu" netns $name-wk
 	ip -n $name-box addr add $raddr/30 dev abraw

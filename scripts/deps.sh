@@ -11,7 +11,7 @@ pkgs=(
 	libsodium-dev                      # the keyed MAC of the wire format
 	python3 iproute2 iputils-ping      # integration tests: JSON checks, namespaces, ping
 	curl                               # the lab's Prometheus page (scripts/lab.sh up --metrics)
-	ethtool                            # the lab: offloads off on the veth into net_af_packet
+	ethtool                            # the lab: segmentation offloads off on the veth into net_af_packet
 	python3-numpy python3-torch        # the Python binding's tests and the PyTorch DDP hook
 	python3-sklearn                    # the DDP test's dataset (digits)
 	g++ libtorch-dev pybind11-dev python3-dev   # ainftp._c10d, the torch.distributed backend (C++)

@@ -23,6 +23,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -157,6 +158,10 @@ bits_equal(const float *a, const float *b, size_t n, size_t *where)
 
 #define FAKE_MAX_LANES 4
 #define FAKE_PKT 9216
+#define FAKE_RX 65536 /* with gro: one GSO send of up to 64 KB, whole */
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 #define FAKE_PENDING 512
 #define FAKE_MAX_STEPS 16
 #define HELLO_LEN (sizeof(struct ainftp_hdr) + AINFTP_BODY_LEN)
@@ -178,6 +183,7 @@ struct fake {
 	uint8_t encoding, result_encoding;
 	uint32_t elems, slots;
 	int lanes;
+	bool gro; /* UDP_GRO on the lanes: a GSO send arrives whole, cut here (gso_trains) */
 	uint8_t contributors; /* also how many copies of the contribution the sum holds */
 	uint64_t bitmap;
 	uint32_t hello_step;   /* the step HELLO_ACK gives the worker */
@@ -235,7 +241,7 @@ struct fake {
 	size_t *kept_len;
 	uint64_t *kept_key;
 	uint32_t unanswered;
-	uint8_t rx[FAKE_PKT];
+	uint8_t rx[FAKE_RX];
 
 	/* What it saw: under mu. */
 	uint64_t data;	   /* DATA datagrams, retransmissions included */
@@ -250,6 +256,7 @@ struct fake {
 	uint64_t slot_violations; /* a slot's next chunk before its previous result */
 	uint64_t max_outstanding; /* most chunks sent and not yet answered */
 	uint64_t lane_data[FAKE_MAX_LANES];
+	uint64_t gso_trains;		/* with gro: GSO sends of 2 or more datagrams */
 	uint32_t steps[FAKE_MAX_STEPS]; /* in the order first seen */
 	uint64_t step_chunks[FAKE_MAX_STEPS];
 	uint32_t nsteps;
@@ -954,6 +961,48 @@ fake_packet(struct fake *f, int lane, const uint8_t *p, size_t len, const struct
 	fake_pend(f, lane, p, len, from);
 }
 
+/*
+ * One read from lane i into fake_packet; -1 when there is none. With gro, a
+ * GSO send arrives whole with its segment size, and is cut into its
+ * datagrams here as the kernel would have cut it.
+ */
+static int
+fake_recv(struct fake *f, int i)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct sockaddr_in from;
+	struct iovec iov = {.iov_base = f->rx, .iov_len = sizeof(f->rx)};
+	struct msghdr h = {.msg_name = &from,
+			   .msg_namelen = sizeof(from),
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = cm.buf,
+			   .msg_controllen = sizeof(cm.buf)};
+	struct cmsghdr *c;
+	ssize_t n = recvmsg(f->fd[i], &h, 0);
+	size_t seg, off;
+
+	if (n < 0)
+		return -1;
+	seg = (size_t)n;
+	for (c = CMSG_FIRSTHDR(&h); c != NULL; c = CMSG_NXTHDR(&h, c))
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			int g;
+
+			memcpy(&g, CMSG_DATA(c), sizeof(g));
+			seg = g > 0 ? (size_t)g : seg;
+		}
+	if (seg < (size_t)n)
+		f->gso_trains++;
+	for (off = 0; off < (size_t)n; off += seg)
+		fake_packet(f, i, f->rx + off, (size_t)n - off < seg ? (size_t)n - off : seg,
+			    &from);
+	return 0;
+}
+
 static void *
 fake_main(void *arg)
 {
@@ -982,15 +1031,7 @@ fake_main(void *arg)
 			/* EAGAIN: no knob changed */
 		}
 		for (int i = 0; i < f->lanes; i++)
-			for (;;) {
-				struct sockaddr_in from;
-				socklen_t fl = sizeof(from);
-				ssize_t n = recvfrom(f->fd[i], f->rx, sizeof(f->rx), 0,
-						     (struct sockaddr *)&from, &fl);
-
-				if (n < 0)
-					break;
-				fake_packet(f, i, f->rx, (size_t)n, &from);
+			while (fake_recv(f, i) == 0) {
 			}
 		if (f->npend > 0 && !f->hold &&
 		    (f->coalesce_us == 0 || now_ms() >= f->pend_deadline_ms))
@@ -1032,6 +1073,11 @@ fake_open(struct fake *f)
 		}
 	}
 	ck_assert_msg(tries < 100, "no %d consecutive free UDP ports", f->lanes);
+	for (tries = 0; f->gro && tries < f->lanes; tries++) {
+		int one = 1;
+
+		ck_assert_int_eq(setsockopt(f->fd[tries], SOL_UDP, UDP_GRO, &one, sizeof(one)), 0);
+	}
 	f->noise_fd = udp_socket(htonl(0x7f000002), 0);
 	ck_assert_int_ge(f->noise_fd, 0);
 	f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -2514,27 +2560,44 @@ START_TEST(reduce_window)
 END_TEST
 
 /*
- * Slot k goes to port + k % lanes, with and without GSO: with it, a batch's
- * datagrams are sent lane by lane (one GSO send per lane's run), each still
- * to its own slot's lane. Chunks enough for many batches and reused slots.
+ * Slot k goes to port + k % lanes, with and without GSO. With it, a batch's
+ * datagrams go out lane by lane, one GSO send per lane's run: the first
+ * window (slots 0..SLOTS-1 in order, where no two neighbours share a lane)
+ * arrives at the fake, whose UDP_GRO keeps each send whole, as trains of
+ * several datagrams; without GSO, as datagrams alone. Then chunks enough for
+ * many batches and reused slots, each on its lane, the sum exact.
  */
 START_TEST(reduce_lanes)
 {
 	struct fake *f = fake_new();
 	struct ainftp_client *c;
+	struct ainftp_req *r;
 	const size_t n = 16 * 9 * ELEMS + 5;
 	float x[16 * 9 * ELEMS + 5], want[16 * 9 * ELEMS + 5];
 
 	f->lanes = 3;
+	f->gro = true;
+	f->hold = true; /* the first window in, nothing back yet */
 	fake_start(f);
 	c = OPEN(f, "gso", _i == 0 ? "off" : "on", NULL);
 	fill(x, n, 42);
 	memcpy(want, x, sizeof(x));
-	ck_assert_msg(ainftp_allreduce(c, x, n, AINFTP_OP_SUM) == 0, "%s", ainftp_last_error());
+	ck_assert_msg(ainftp_allreduce_start(c, x, n, AINFTP_OP_SUM, &r) == 0, "%s",
+		      ainftp_last_error());
+	ck_assert(fake_wait(f, &f->data, SLOTS));
+	if (_i == 0)
+		ck_assert_uint_eq(fake_get(f, &f->gso_trains), 0);
+	else
+		ck_assert_uint_ge(fake_get(f, &f->gso_trains), 1);
+	fake_set_hold(f, false);
+	ck_assert_msg(ainftp_req_wait(r) == 0, "%s", ainftp_req_error(r));
+	ainftp_req_free(r);
 	ck_assert_bits_eq(x, want, n);
 	ck_assert_uint_eq(fake_get(f, &f->bad_lane), 0);
 	for (int i = 0; i < 3; i++)
 		ck_assert_uint_gt(fake_get(f, &f->lane_data[i]), 0);
+	if (_i == 0)
+		ck_assert_uint_eq(fake_get(f, &f->gso_trains), 0);
 	ainftp_client_close(c);
 	fake_free(f);
 }
