@@ -895,6 +895,29 @@ START_TEST(res_crafted_states)
 }
 END_TEST
 
+/* A narrow sum: ties of int32 -> float, the int32 extremes, zeros, random values. */
+static int32_t
+crafted_narrow_value(void)
+{
+	int64_t v;
+
+	switch (rnd() % 4) {
+	case 0:
+		v = ((int64_t)1 << 24) + 1 + 2 * (int64_t)(rnd() % 64);
+		v <<= rnd() % 7;
+		break;
+	case 1:
+		v = INT32_MAX - (int64_t)(rnd() % 3);
+		break;
+	case 2:
+		v = 0;
+		break;
+	default:
+		v = (int32_t)rnd();
+	}
+	return (int32_t)(rnd() & 1 ? -v : v);
+}
+
 /*
  * Narrow states (every block in acc32 at one exponent) on both sides of where
  * res_f32 converts int32 straight to float (ainftp_res_f32_narrow: exponents
@@ -919,28 +942,57 @@ START_TEST(res_crafted_narrow)
 				a.uni.exp = exps[c];
 				a.uni.emax = exps[c];
 				a.uni.mag = (uint32_t)INT32_MAX;
-				for (i = 0; i < a.n; i++) {
-					int64_t v;
-
-					switch (rnd() % 4) {
-					case 0: /* int32 -> float ties */
-						v = ((int64_t)1 << 24) + 1 +
-						    2 * (int64_t)(rnd() % 64);
-						v <<= rnd() % 7;
-						break;
-					case 1:
-						v = INT32_MAX - (int64_t)(rnd() % 3);
-						break;
-					case 2:
-						v = 0;
-						break;
-					default:
-						v = (int32_t)rnd();
-					}
-					a.acc32[i] = (int32_t)(rnd() & 1 ? -v : v);
-				}
+				for (i = 0; i < a.n; i++)
+					a.acc32[i] = crafted_narrow_value();
 				assert_res_same(ops, &a, "crafted narrow");
 			}
+		acc_free(&a);
+	}
+}
+END_TEST
+
+/*
+ * Block by block (int8's and float32's accumulators): narrow blocks each at an
+ * exponent of its own on both sides of where res_f32 converts a block's int32
+ * sums straight to float (-126..96, as res_crafted_narrow for one exponent),
+ * beside wide blocks and empty ones.
+ */
+START_TEST(res_crafted_blocks)
+{
+	static const int32_t exps[] = {-179, -127, -126, -125, -3, 0, 95, 96, 97, 127};
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	struct ainftp_acc a;
+	uint32_t s, r, b, i;
+
+	if (!ops)
+		return;
+	rng = 11;
+	for (s = 0; s < NSIZES; s++) {
+		acc_init(&a, sizes[s]);
+		for (r = 0; r < 40; r++) {
+			ainftp_acc_reset(&a);
+			a.fresh = false;
+			a.uni.mag = AINFTP_MAG_WIDE;
+			for (b = 0; b < ainftp_blocks(a.n); b++) {
+				uint32_t kind = rnd() % 8;
+				uint32_t i0 = b * AINFTP_BLOCK, end = i0 + ainftp_block_len(a.n, b);
+
+				a.exp[b] = kind == 0
+						   ? AINFTP_EXP_NONE
+						   : exps[rnd() % (sizeof(exps) / sizeof(exps[0]))];
+				a.emax[b] = a.exp[b];
+				a.mag[b] = kind == 1   ? AINFTP_MAG_WIDE
+					   : kind == 0 ? 0
+						       : (uint32_t)INT32_MAX;
+				for (i = i0; i < end; i++) {
+					if (kind == 1)
+						a.acc[i] = crafted_value(rnd() % 7);
+					else
+						a.acc32[i] = kind == 0 ? 0 : crafted_narrow_value();
+				}
+			}
+			assert_res_same(ops, &a, "crafted blocks");
+		}
 		acc_free(&a);
 	}
 }
@@ -2022,6 +2074,7 @@ quant_suite(void)
 	tcase_add_loop_test(tc, acc_matches_reference, 0, NOPS);
 	tcase_add_loop_test(tc, res_crafted_states, 0, NOPS);
 	tcase_add_loop_test(tc, res_crafted_narrow, 0, NOPS);
+	tcase_add_loop_test(tc, res_crafted_blocks, 0, NOPS);
 	tcase_add_loop_test(tc, res_i16_narrow_ties, 0, NOPS);
 	tcase_add_loop_test(tc, acc_f32_any_alignment, 0, NOPS);
 	tcase_add_loop_test(tc, zero_contributions_change_nothing, 0, NOPS);
