@@ -146,6 +146,17 @@ ainftp_acc_wide(const struct ainftp_acc *a, uint32_t b)
 	return a->uni.mag == AINFTP_MAG_WIDE && a->mag[b] == AINFTP_MAG_WIDE;
 }
 
+/*
+ * ainftp_res_f32_narrow for block b alone, at its exponent exp (the
+ * accumulator in its arrays): narrow, and empty (zeros, times 1) or within
+ * the same bounds.
+ */
+static inline bool
+ainftp_res_f32_block_narrow(const struct ainftp_acc *a, uint32_t b, int32_t exp)
+{
+	return !ainftp_acc_wide(a, b) && (exp == AINFTP_EXP_NONE || (exp >= -126 && exp <= 96));
+}
+
 /* The sum of element i, at its block's exponent, whichever form the block is in. */
 static inline int64_t
 ainftp_acc_at(const struct ainftp_acc *a, uint32_t i)

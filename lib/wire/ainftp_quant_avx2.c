@@ -486,6 +486,24 @@ res_f32_narrow(const struct ainftp_acc *a, float *out)
 		out[i] = (float)a->acc32[i] * s;
 }
 
+/* A whole narrow block at its exponent exp, as the AVX-512 kernel's res_f32_block32. */
+static bool
+res_f32_block32(const struct ainftp_acc *a, uint32_t b, int32_t exp, float *out)
+{
+	const int32_t *s = a->acc32 + (size_t)b * AINFTP_BLOCK;
+	__m256 p;
+	int g;
+
+	if (!ainftp_res_f32_block_narrow(a, b, exp))
+		return false;
+	p = _mm256_set1_ps(exp == AINFTP_EXP_NONE ? 1.0f : ainftp_pow2f(exp));
+	for (g = 0; g < 4; g++)
+		_mm256_storeu_ps(out + 8 * g, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(
+								    (const __m256i *)(s + 8 * g))),
+							    p));
+	return true;
+}
+
 static void
 res_f32(const struct ainftp_acc *a, float *out)
 {
@@ -509,6 +527,8 @@ res_f32(const struct ainftp_acc *a, float *out)
 		 */
 		__m256d p = _mm256_set1_pd(exp == AINFTP_EXP_NONE ? 0.0 : pow2d(exp));
 
+		if (res_f32_block32(a, b, exp, out + (size_t)b * AINFTP_BLOCK))
+			continue;
 		for (g = 0; g < 8; g++) {
 			__m256d v = i64_to_f64(load_sum(a, b, 4 * (uint32_t)g));
 

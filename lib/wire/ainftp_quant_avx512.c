@@ -796,12 +796,11 @@ res_f32_narrow(const struct ainftp_acc *a, float *out)
 
 /*
  * One narrow block as res_f32_narrow does a whole accumulator, when its
- * exponent allows (ainftp_res_f32_narrow's bounds; an empty block's sums are
- * zeros, times 1): the same floats as through int64 and double, 16 at a time
- * rather than 8. For int8, whose blocks have exponents of their own, that
- * halves the result: 530 TSC cycles a 1 KB chunk the double way, 258 this way.
- * (float32's blocks are wide: the double way.) The upper bound is the
- * reference's rule; above it both ways round to the same float or infinity.
+ * exponent allows (ainftp_res_f32_block_narrow): the same floats as through
+ * int64 and double, 16 at a time rather than 8. For int8, whose blocks have exponents of their own,
+ * that halves the result: 530 TSC cycles a 1 KB chunk the double way, 258 this way. (float32's
+ * blocks are wide: the double way.) The upper bound is the reference's rule; above it both ways
+ * round to the same float or infinity.
  */
 static bool
 res_f32_block32(const struct ainftp_acc *a, uint32_t b, __mmask32 k, int32_t exp, float *out)
@@ -810,7 +809,7 @@ res_f32_block32(const struct ainftp_acc *a, uint32_t b, __mmask32 k, int32_t exp
 	__m512 p;
 	int g;
 
-	if (ainftp_acc_wide(a, b) || (exp != AINFTP_EXP_NONE && (exp < -126 || exp > 96)))
+	if (!ainftp_res_f32_block_narrow(a, b, exp))
 		return false;
 	p = _mm512_set1_ps(exp == AINFTP_EXP_NONE ? 1.0f : ainftp_pow2f(exp));
 	for (g = 0; g < 2; g++) {
