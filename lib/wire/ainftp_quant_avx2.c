@@ -486,7 +486,10 @@ res_f32_narrow(const struct ainftp_acc *a, float *out)
 		out[i] = (float)a->acc32[i] * s;
 }
 
-/* A whole narrow block at its exponent exp, as the AVX-512 kernel's res_f32_block32. */
+/*
+ * A whole narrow block at its exponent exp, as the AVX-512 kernel's
+ * res_f32_block32 (int8, 1 KB: 222 TSC cycles a chunk against 699).
+ */
 static bool
 res_f32_block32(const struct ainftp_acc *a, uint32_t b, int32_t exp, float *out)
 {

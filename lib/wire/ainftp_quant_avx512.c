@@ -797,10 +797,11 @@ res_f32_narrow(const struct ainftp_acc *a, float *out)
 /*
  * One narrow block as res_f32_narrow does a whole accumulator, when its
  * exponent allows (ainftp_res_f32_block_narrow): the same floats as through
- * int64 and double, 16 at a time rather than 8. For int8, whose blocks have exponents of their own,
- * that halves the result: 530 TSC cycles a 1 KB chunk the double way, 258 this way. (float32's
- * blocks are wide: the double way.) The upper bound is the reference's rule; above it both ways
- * round to the same float or infinity.
+ * int64 and double, 16 at a time rather than 8. For int8, whose blocks have
+ * exponents of their own, that halves the result: 530 TSC cycles a 1 KB chunk
+ * the double way, 258 this way. (float32's blocks are wide: the double way.)
+ * The upper bound is the reference's rule; above it both ways round to the
+ * same float or infinity.
  */
 static bool
 res_f32_block32(const struct ainftp_acc *a, uint32_t b, __mmask32 k, int32_t exp, float *out)
