@@ -147,9 +147,9 @@ ainftp_acc_wide(const struct ainftp_acc *a, uint32_t b)
 }
 
 /*
- * ainftp_res_f32_narrow for block b alone, at its exponent exp (the
- * accumulator in its arrays): narrow, and empty (zeros, times 1) or within
- * the same bounds.
+ * ainftp_res_f32_narrow for block b alone, at its exponent exp (as
+ * ainftp_acc_state gives it): narrow, and empty (its sums are zeros, times 1)
+ * or within the same bounds.
  */
 static inline bool
 ainftp_res_f32_block_narrow(const struct ainftp_acc *a, uint32_t b, int32_t exp)
