@@ -104,8 +104,8 @@ import socket, sys, time
 role, addr = sys.argv[1], sys.argv[2]
 if role == "udp-recv":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    # Room for the whole burst: on a loaded machine (CI's parallel tests, ASan) the
-    # default 208 KB buffer, some 13 datagrams of 8000 B, overflowed while this waited.
+    # Room for the whole burst: the default 208 KB holds some 13 datagrams of 8000 B,
+    # little where this may wait (CI's parallel ASan tests on two vCPUs).
     s.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 8 << 20)
     s.bind((addr, 5000))
     s.settimeout(2)
