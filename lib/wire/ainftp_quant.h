@@ -103,17 +103,24 @@ ainftp_acc_state(const struct ainftp_acc *a, uint32_t b)
 }
 
 /*
- * Whether res_f32 may turn acc32 into floats directly: every block narrow at
- * one exponent e with -126 <= e <= 96. Then v * 2^e (0 < |v| <= 2^31) is a
- * normal float, so int32 -> float rounds once, to nearest even, and the power
- * of two is exact: the same float as (float)ldexp((double)v, e), the
- * reference, at half the vector width's work of going through int64 and double.
+ * Whether int32 sums at exponent e may go to floats directly: -126 <= e <= 96.
+ * Then v * 2^e (0 < |v| <= 2^31) is a normal float, so int32 -> float rounds
+ * once, to nearest even, and the power of two is exact: the same float as
+ * (float)ldexp((double)v, e), the reference, at half the vector width's work
+ * of going through int64 and double.
  */
+static inline bool
+ainftp_res_f32_exp_direct(int32_t e)
+{
+	return e >= -126 && e <= 96;
+}
+
+/* Whether res_f32 may turn all of acc32 into floats so: every block narrow at one such e. */
 static inline bool
 ainftp_res_f32_narrow(const struct ainftp_acc *a)
 {
 	return a->uni.mag != AINFTP_MAG_WIDE && a->uni.exp != AINFTP_EXP_NONE &&
-	       a->uni.exp >= -126 && a->uni.exp <= 96;
+	       ainftp_res_f32_exp_direct(a->uni.exp);
 }
 
 /*
@@ -147,14 +154,13 @@ ainftp_acc_wide(const struct ainftp_acc *a, uint32_t b)
 }
 
 /*
- * ainftp_res_f32_narrow for block b alone, at its exponent exp (as
- * ainftp_acc_state gives it): narrow, and empty (its sums are zeros, times 1)
- * or within the same bounds.
+ * The same for block b alone, at its exponent exp (as ainftp_acc_state gives
+ * it): narrow, and empty (its sums are zeros, times 1) or at such an exp.
  */
 static inline bool
 ainftp_res_f32_block_narrow(const struct ainftp_acc *a, uint32_t b, int32_t exp)
 {
-	return !ainftp_acc_wide(a, b) && (exp == AINFTP_EXP_NONE || (exp >= -126 && exp <= 96));
+	return !ainftp_acc_wide(a, b) && (exp == AINFTP_EXP_NONE || ainftp_res_f32_exp_direct(exp));
 }
 
 /* The sum of element i, at its block's exponent, whichever form the block is in. */

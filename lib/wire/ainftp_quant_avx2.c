@@ -523,15 +523,16 @@ res_f32(const struct ainftp_acc *a, float *out)
 	}
 	for (b = 0; b < full; b++) {
 		int32_t exp = ainftp_acc_state(a, b).exp;
+		__m256d p;
+
+		if (res_f32_block32(a, b, exp, out + (size_t)b * AINFTP_BLOCK))
+			continue;
 		/*
 		 * Block exponents stay within those of contributions (-179..127), so
 		 * 2^exp is a normal double and the product exact, as ldexp's. An empty
 		 * block holds zeros.
 		 */
-		__m256d p = _mm256_set1_pd(exp == AINFTP_EXP_NONE ? 0.0 : pow2d(exp));
-
-		if (res_f32_block32(a, b, exp, out + (size_t)b * AINFTP_BLOCK))
-			continue;
+		p = _mm256_set1_pd(exp == AINFTP_EXP_NONE ? 0.0 : pow2d(exp));
 		for (g = 0; g < 8; g++) {
 			__m256d v = i64_to_f64(load_sum(a, b, 4 * (uint32_t)g));
 

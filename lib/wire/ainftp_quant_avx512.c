@@ -20,8 +20,8 @@ block_mask(uint32_t len)
 }
 
 /*
- * Masked loads and stores where a mask may be all lanes, as it is but at an
- * array's end: plain ones then. On Zen 4 a masked access costs more than a
+ * Loads and stores of the lanes of k, plain where k has every lane (all but a
+ * payload's or an array's end). On Zen 4 a masked access costs more than a
  * plain one even with every lane set (int8's first packet of a chunk: 200
  * TSC cycles with masked stores, 157 with plain ones, 1 KB).
  */
@@ -817,10 +817,7 @@ res_f32_block32(const struct ainftp_acc *a, uint32_t b, __mmask32 k, int32_t exp
 		__mmask16 kg = (__mmask16)(k >> (16 * g));
 		__m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(load_k32(s + 16 * g, kg)), p);
 
-		if (kg == (__mmask16)~0u)
-			_mm512_storeu_ps(out + 16 * g, v);
-		else
-			_mm512_mask_storeu_ps(out + 16 * g, kg, v);
+		store_k32(out + 16 * g, kg, _mm512_castps_si512(v));
 	}
 	return true;
 }
@@ -842,11 +839,12 @@ res_f32(const struct ainftp_acc *a, float *out)
 	for (b = 0; b < ainftp_blocks(a->n); b++) {
 		__mmask32 k = block_mask(ainftp_block_len(a->n, b));
 		int32_t exp = ainftp_acc_state(a, b).exp;
-		/* An empty block holds zeros: any scale gives 0.0f. scalef is ldexp. */
-		__m512d p = _mm512_set1_pd(exp == AINFTP_EXP_NONE ? 0 : exp);
+		__m512d p;
 
 		if (res_f32_block32(a, b, k, exp, out + (size_t)b * AINFTP_BLOCK))
 			continue;
+		/* An empty block holds zeros: any scale gives 0.0f. scalef is ldexp. */
+		p = _mm512_set1_pd(exp == AINFTP_EXP_NONE ? 0 : exp);
 		for (g = 0; g < 4; g++) {
 			__mmask8 kg = (__mmask8)(k >> (8 * g));
 			__m512d v = _mm512_cvtepi64_pd(load_sum(a, b, g, kg));
