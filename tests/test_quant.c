@@ -142,7 +142,7 @@ canary_check(const unsigned char *p, size_t from, size_t to, const char *what, u
 
 /* The parts of an accumulator's allocation, in order: where each starts and its bytes. */
 static void
-acc_parts(const struct ainftp_acc *a, const void *at[5], size_t len[5])
+acc_parts(const struct ainftp_acc *a, const void *at[6], size_t len[6])
 {
 	size_t nb = ainftp_blocks(a->n);
 
@@ -151,22 +151,23 @@ acc_parts(const struct ainftp_acc *a, const void *at[5], size_t len[5])
 	at[2] = a->exp, len[2] = nb * sizeof(*a->exp);
 	at[3] = a->emax, len[3] = nb * sizeof(*a->emax);
 	at[4] = a->mag, len[4] = nb * sizeof(*a->mag);
+	at[5] = a->elo, len[5] = nb * sizeof(*a->elo);
 }
 
 static void
 acc_free(struct ainftp_acc *a)
 {
-	static const char *const names[5] = {"acc", "acc32", "exp", "emax", "mag"};
+	static const char *const names[6] = {"acc", "acc32", "exp", "emax", "mag", "elo"};
 	const unsigned char *p = (const unsigned char *)a->acc;
-	const void *at[5];
-	size_t len[5];
+	const void *at[6];
+	size_t len[6];
 	int k;
 
 	acc_parts(a, at, len);
-	for (k = 0; k < 5; k++) {
+	for (k = 0; k < 6; k++) {
 		size_t from = (size_t)((const unsigned char *)at[k] - p) + len[k];
 		size_t to =
-			k < 4 ? (size_t)((const unsigned char *)at[k + 1] - p) : acc_bytes(a->n);
+			k < 5 ? (size_t)((const unsigned char *)at[k + 1] - p) : acc_bytes(a->n);
 
 		ck_assert_uint_le(from, to);
 		canary_check(p, from, to, names[k], a->n);
@@ -177,8 +178,8 @@ acc_free(struct ainftp_acc *a)
 static void
 acc_copy(struct ainftp_acc *dst, const struct ainftp_acc *src)
 {
-	const void *from[5], *to[5];
-	size_t len[5];
+	const void *from[6], *to[6];
+	size_t len[6];
 	int k;
 
 	dst->overflow = src->overflow;
@@ -186,7 +187,7 @@ acc_copy(struct ainftp_acc *dst, const struct ainftp_acc *src)
 	dst->uni = src->uni;
 	acc_parts(src, from, len);
 	acc_parts(dst, to, len);
-	for (k = 0; k < 5; k++)
+	for (k = 0; k < 6; k++)
 		memcpy((void *)(uintptr_t)to[k], from[k], len[k]);
 }
 
@@ -203,6 +204,11 @@ assert_acc_same(const struct ainftp_acc *want, const struct ainftp_acc *got, con
 		       "%s: block state differs (n=%u)", what, want->n);
 	ck_assert_same(want->mag, got->mag, ainftp_blocks(want->n) * sizeof(*want->mag),
 		       "%s: block state differs (n=%u)", what, want->n);
+	/* elo where it counts (an int8 narrow block's), stale elsewhere. */
+	for (uint32_t b = 0; b < ainftp_blocks(want->n); b++)
+		check(ainftp_acc_room(want, b) == ainftp_acc_room(got, b),
+		      "%s: block %u room %d, want %d", what, b, ainftp_acc_room(got, b),
+		      ainftp_acc_room(want, b));
 	ck_assert_same(want->acc, got->acc, want->n * sizeof(*want->acc),
 		       "%s: acc differs at byte %ld (n=%u)", what, _d, want->n);
 	check(want->fresh == got->fresh, "%s: fresh %d, want %d", what, got->fresh, want->fresh);
@@ -1640,9 +1646,14 @@ switch_run(const struct ainftp_quant_ops *ops, enum enc enc, uint32_t n, int nw,
 				check(s.exp == AINFTP_EXP_NONE, "%s: block %u not empty", what, b);
 				continue;
 			}
-			check(s.exp == emin[b] && s.emax == emax_of[b],
-			      "%s: block %u exponents [%d,%d], want [%d,%d]", what, b, s.exp,
-			      s.emax, emin[b], emax_of[b]);
+			/* exp may lie below the lowest by int8's room: elo says how far. */
+			check(s.exp + ainftp_acc_room(&a, b) == emin[b] && s.emax == emax_of[b],
+			      "%s: block %u exponents [%d+%d,%d], want [%d,%d]", what, b, s.exp,
+			      ainftp_acc_room(&a, b), s.emax, emin[b], emax_of[b]);
+			check(ainftp_acc_room(&a, b) >= 0 &&
+				      ainftp_acc_room(&a, b) <=
+					      (enc == ENC_I8 ? AINFTP_I8_ROOM : 0),
+			      "%s: block %u room %d", what, b, ainftp_acc_room(&a, b));
 		}
 		ops->res_f32(&a, fg);
 		eg = ops->res_i16(&a, qg);
@@ -1698,18 +1709,25 @@ END_TEST
  * one exponent stay narrow while K * 2^W <= INT32_MAX, and one more widens
  * the block; with one contribution 10 (int16) or 16 (int8) exponents lower,
  * 63 (255) at the upper exponent are the most. The sums stay exact (__int128)
- * and the reference's bits, wherever the lower one comes.
+ * and the reference's bits, wherever the lower one comes (pos: at random
+ * when negative). The bound is mag's rule: the sum of 2^(W + e - exp) over
+ * the contributions, exp the lowest e or, for int8, the first one's less its
+ * room (AINFTP_I8_ROOM) if that is lower; so an int8 block whose lower
+ * contribution came first holds 2^4 times fewer.
  */
 static void
 count_run(const struct ainftp_quant_ops *ops, enum enc enc, int32_t lower, uint32_t most,
-	  int32_t e0, bool neg)
+	  int32_t e0, bool neg, int pos_at)
 {
 	enum { N = 40 }; /* a full block and a short one */
 	struct ainftp_acc a, r;
 	int wbits = enc == ENC_I16 ? AINFTP_QBITS_INT16 : AINFTP_QBITS_INT8;
-	int32_t v = neg ? -(1 << wbits) : (1 << wbits) - 1;
-	uint32_t k, i, upper, pos = lower ? (uint32_t)(rnd() % (most + 2)) : UINT32_MAX;
-	uint64_t bound;
+	int32_t v = neg ? -(1 << wbits) : (1 << wbits) - 1, base = INT32_MAX;
+	uint32_t k, i,
+		pos = !lower	    ? UINT32_MAX
+		      : pos_at >= 0 ? (uint32_t)pos_at
+				    : (uint32_t)(rnd() % (most + 2));
+	uint64_t bound, units = 0; /* the contributions' 2^(e - e0), summed */
 	__int128 want = 0;
 	char what[96];
 
@@ -1718,6 +1736,11 @@ count_run(const struct ainftp_quant_ops *ops, enum enc enc, int32_t lower, uint3
 	for (k = 0; k < most + 2 + (lower != 0); k++) {
 		bool low = lower && k == pos;
 		int32_t e = low ? e0 : e0 + lower;
+
+		if (k == 0)
+			base = e - (enc == ENC_I8 ? AINFTP_I8_ROOM : 0);
+		base = e < base ? e : base;
+		units += UINT64_C(1) << (e - e0);
 
 		for (i = 0; i < N; i++) {
 			c16[i] = (int16_t)v;
@@ -1733,17 +1756,21 @@ count_run(const struct ainftp_quant_ops *ops, enum enc enc, int32_t lower, uint3
 		if (k % 64 == 0 || k + 4 > most || k == pos)
 			assert_acc_same(&r, &a, what);
 		/* Narrow exactly while the bound on the sum, in units of 2^exp, fits 31 bits. */
-		upper = k + 1 - (lower && pos <= k);
-		bound = lower && pos <= k ? ((uint64_t)upper << (wbits + lower)) + (1u << wbits)
-					  : (uint64_t)upper << wbits;
+		bound = base <= e0 ? units << (wbits + e0 - base) : (units << wbits) >> (base - e0);
 		if (bound <= INT32_MAX)
 			check(!any_wide(&a), "%s: widened early", what);
 		else
 			check(ainftp_acc_wide(&a, 0) && ainftp_acc_wide(&a, 1), "%s: still narrow",
 			      what);
+		/* The sums at the block's exp: e0, or below it by the room a narrow one keeps. */
 		if (lower == 0 || pos <= k)
-			for (i = 0; i < N; i++)
-				check(ainftp_acc_at(&a, i) == want, "%s: sum[%u] wrong", what, i);
+			for (i = 0; i < N; i++) {
+				int32_t exp = ainftp_acc_state(&a, i / AINFTP_BLOCK).exp;
+
+				check(exp <= e0 && ainftp_acc_at(&a, i) ==
+							   want * ((__int128)1 << (e0 - exp)),
+				      "%s: sum[%u] wrong", what, i);
+			}
 	}
 	ck_assert(!a.overflow);
 	assert_res_same(ops, &a, what);
@@ -1760,14 +1787,16 @@ START_TEST(switch_at_the_exact_count)
 		return;
 	rng = 2718;
 	/* 65535 * 2^15 <= INT32_MAX < 65536 * 2^15; -2^31 itself would fit, one more would not. */
-	count_run(ops, ENC_I16, 0, 65535, -20, true);
-	count_run(ops, ENC_I16, 0, 65535, 100, false);
+	count_run(ops, ENC_I16, 0, 65535, -20, true, -1);
+	count_run(ops, ENC_I16, 0, 65535, 100, false, -1);
 	for (k = 0; k < 4; k++) {
 		/* 2^15 + 63 * 2^25 <= INT32_MAX < 2^15 + 64 * 2^25: 64 workers at a spread of 10.
 		 */
-		count_run(ops, ENC_I16, 10, 63, k % 2 ? -128 : 117, k < 2);
-		/* 2^7 + 255 * 2^23 <= INT32_MAX < 2^7 + 256 * 2^23. */
-		count_run(ops, ENC_I8, 16, 255, k % 2 ? -128 : 111, k < 2);
+		count_run(ops, ENC_I16, 10, 63, k % 2 ? -128 : 117, k < 2, -1);
+		/* 2^7 + 255 * 2^23 <= INT32_MAX < 2^7 + 256 * 2^23 (the lower one not first). */
+		count_run(ops, ENC_I8, 16, 255, k % 2 ? -128 : 111, k < 2, 1 + (int)(rnd() % 257));
+		/* First, it leaves room: 2^11 + 15 * 2^27 <= INT32_MAX < 2^11 + 16 * 2^27. */
+		count_run(ops, ENC_I8, 16, 15, k % 2 ? -128 : 111, k < 2, 0);
 	}
 }
 END_TEST

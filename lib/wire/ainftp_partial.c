@@ -138,13 +138,17 @@ ainftp_part_write(const struct ainftp_acc *a, uint32_t part, uint32_t bpp, void 
 		struct ainftp_acc_block s = ainftp_acc_state(a, b);
 		uint32_t m = ainftp_block_len(a->n, b);
 		bool empty = s.exp == AINFTP_EXP_NONE;
+		/* At elo, as without room: the merge's overflow sees one box's spread. */
+		int32_t room = ainftp_acc_room(a, b);
 
 		/* An empty block's acc32 may hold anything (fresh, stale): its sums are 0. */
-		put_le32(o, (uint32_t)s.exp);
+		put_le32(o, (uint32_t)(s.exp + room));
 		put_le32(o + 4, (uint32_t)(empty ? AINFTP_EXP_NONE : s.emax));
 		o += AINFTP_PART_BLOCK_HDR_LEN;
 		for (j = 0; j < m; j++, o += sizeof(int64_t))
-			put_le64(o, empty ? 0 : (uint64_t)ainftp_acc_at(a, b * AINFTP_BLOCK + j));
+			put_le64(o, empty ? 0
+					  : (uint64_t)(ainftp_acc_at(a, b * AINFTP_BLOCK + j) /
+						       (INT64_C(1) << room)));
 	}
 	return (size_t)(o - (unsigned char *)out);
 }
@@ -284,7 +288,7 @@ ainftp_acc_merge_part(struct ainftp_acc *a, const void *p, size_t len, int w, un
 		if (wb.exp == AINFTP_EXP_NONE)
 			continue;
 		if (a->mag[b] != AINFTP_MAG_WIDE)
-			ainftp_acc_widen(a, b);
+			ainftp_acc_widen(a, b, w);
 		merge_block(a, b, &wb, w);
 	}
 	return 0;

@@ -61,9 +61,9 @@ round64(size_t len)
 	return (len + 63) / 64 * 64;
 }
 
-/* Byte offsets of acc32, exp, emax and mag in an accumulator's allocation (acc at 0). */
+/* Byte offsets of acc32, exp, emax, mag and elo in an accumulator's allocation (acc at 0). */
 static void
-acc_layout(uint32_t n, size_t off[4])
+acc_layout(uint32_t n, size_t off[5])
 {
 	size_t blocks = round64(ainftp_blocks(n) * sizeof(int32_t));
 
@@ -71,15 +71,16 @@ acc_layout(uint32_t n, size_t off[4])
 	off[1] = off[0] + round64((size_t)n * sizeof(int32_t));
 	off[2] = off[1] + blocks;
 	off[3] = off[2] + blocks;
+	off[4] = off[3] + blocks;
 }
 
 size_t
 ainftp_acc_size(uint32_t n)
 {
-	size_t off[4];
+	size_t off[5];
 
 	acc_layout(n, off);
-	return off[3] + round64(ainftp_blocks(n) * sizeof(uint32_t));
+	return off[4] + round64(ainftp_blocks(n) * sizeof(int32_t));
 }
 
 static const struct ainftp_acc_block empty_block = {
@@ -102,13 +103,14 @@ set_state(struct ainftp_acc *a, uint32_t b, const struct ainftp_acc_block *s)
 	a->exp[b] = s->exp;
 	a->emax[b] = s->emax;
 	a->mag[b] = s->mag;
+	a->elo[b] = s->exp; /* without room (int8's ainftp_acc_step sets its own) */
 }
 
 void
 ainftp_acc_init(struct ainftp_acc *a, uint32_t n, void *mem)
 {
 	unsigned char *p = mem;
-	size_t off[4];
+	size_t off[5];
 	uint32_t b;
 
 	acc_layout(n, off);
@@ -118,6 +120,7 @@ ainftp_acc_init(struct ainftp_acc *a, uint32_t n, void *mem)
 	a->exp = (void *)(p + off[1]);
 	a->emax = (void *)(p + off[2]);
 	a->mag = (void *)(p + off[3]);
+	a->elo = (void *)(p + off[4]);
 	/* Stale while uni holds, but defined. */
 	for (b = 0; b < ainftp_blocks(n); b++)
 		set_state(a, b, &empty_block);
@@ -198,7 +201,7 @@ static bool
 narrow_next(const struct ainftp_acc_block *bk, int32_t e, int w, struct ainftp_acc_block *next,
 	    int32_t *ash, int32_t *csh)
 {
-	struct ainftp_acc_block n = {.exp = e, .emax = e, .mag = 0};
+	struct ainftp_acc_block n = {.exp = e - ainftp_room(w), .emax = e, .mag = 0};
 	uint64_t mag;
 
 	*ash = 0;
@@ -219,8 +222,27 @@ narrow_next(const struct ainftp_acc_block *bk, int32_t e, int w, struct ainftp_a
 	return true;
 }
 
+/*
+ * The room an int8 block took below its lowest contribution, given back as
+ * it widens: every sum is a multiple of 2^(elo - exp), so the division is
+ * exact, and exp = elo is the exponent the block would have had without room.
+ */
+static void
+widen_room(struct ainftp_acc *a, uint32_t b)
+{
+	int64_t *acc = a->acc + (size_t)b * AINFTP_BLOCK;
+	uint32_t m = ainftp_block_len(a->n, b), j;
+	int32_t s = a->elo[b] - a->exp[b];
+
+	if (s <= 0)
+		return;
+	for (j = 0; j < m; j++)
+		acc[j] /= INT64_C(1) << s;
+	a->exp[b] = a->elo[b];
+}
+
 void
-ainftp_acc_widen(struct ainftp_acc *a, uint32_t b)
+ainftp_acc_widen(struct ainftp_acc *a, uint32_t b, int w)
 {
 	size_t off = (size_t)b * AINFTP_BLOCK;
 	uint32_t m = ainftp_block_len(a->n, b), j;
@@ -233,6 +255,8 @@ ainftp_acc_widen(struct ainftp_acc *a, uint32_t b)
 		for (j = 0; j < m; j++)
 			a->acc[off + j] = a->acc32[off + j];
 	a->mag[b] = AINFTP_MAG_WIDE;
+	if (ainftp_room(w))
+		widen_room(a, b);
 }
 
 int
@@ -242,10 +266,15 @@ ainftp_acc_step(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *ash
 		struct ainftp_acc_block cur = {a->exp[b], a->emax[b], a->mag[b]}, next;
 
 		if (narrow_next(&cur, e, w, &next, ash, csh)) {
+			/* The lowest exponent, e or as it was (set_state's elo is exp). */
+			int32_t lo = cur.exp == AINFTP_EXP_NONE || e < a->elo[b] ? e : a->elo[b];
+
 			set_state(a, b, &next);
+			if (ainftp_room(w))
+				a->elo[b] = lo;
 			return AINFTP_STEP_32;
 		}
-		ainftp_acc_widen(a, b);
+		ainftp_acc_widen(a, b, w);
 	}
 	*csh = ainftp_acc_prep(a, b, e, w, ash);
 	return AINFTP_STEP_64;

@@ -83,6 +83,12 @@ struct ainftp_acc {
 	int32_t *exp;
 	int32_t *emax;
 	uint32_t *mag;
+	/*
+	 * A narrow block's lowest contribution exponent: exp itself but for
+	 * int8, whose exp lies up to AINFTP_I8_ROOM below it (ainftp_room).
+	 * Stale once the block is wide.
+	 */
+	int32_t *elo;
 	int64_t *acc;	/* n entries, 64-byte aligned: the sums of wide blocks */
 	int32_t *acc32; /* n entries, 64-byte aligned: the sums of narrow blocks */
 };
@@ -92,6 +98,20 @@ size_t ainftp_acc_size(uint32_t n);
 
 /* Lay a out over mem (ainftp_acc_size(n) bytes, 64-byte aligned) and empty it. */
 void ainftp_acc_init(struct ainftp_acc *a, uint32_t n, void *mem);
+
+/*
+ * How far block b's exp lies below its lowest contribution (ainftp_room; 0
+ * but for int8's narrow blocks): its sums are multiples of 2^room, and at
+ * exp + room they are what they would be without room.
+ */
+static inline int32_t
+ainftp_acc_room(const struct ainftp_acc *a, uint32_t b)
+{
+	if (a->uni.mag != AINFTP_MAG_WIDE || a->mag[b] == AINFTP_MAG_WIDE ||
+	    a->exp[b] == AINFTP_EXP_NONE)
+		return 0;
+	return a->elo[b] - a->exp[b];
+}
 
 /* Block b's state, whether uni holds or not. */
 static inline struct ainftp_acc_block
@@ -328,6 +348,25 @@ enum { AINFTP_STEP_32 = 1, AINFTP_STEP_64, AINFTP_STEP_SLOW };
 #define AINFTP_NARROW_BITS 30
 
 /*
+ * Room below an int8 block's first contribution: the block starts at exp =
+ * e - AINFTP_I8_ROOM, that contribution shifted left by it, so that a later
+ * one up to 2^4 times smaller (another worker's block of the same gradient:
+ * the usual case) adds without the sum shifting first (ainftp_acc_quick's
+ * case). Exact either way. elo keeps the lowest exponent, and exp returns to
+ * it when the block widens (ainftp_acc_widen) or leaves in a part, so the
+ * int64 rule and its overflow see the same exponents as without room. int16
+ * keeps none: its packet-wide state (uni) shifts once per packet, not per
+ * block.
+ */
+#define AINFTP_I8_ROOM 4
+
+static inline int32_t
+ainftp_room(int w)
+{
+	return w == AINFTP_QBITS_INT8 ? AINFTP_I8_ROOM : 0;
+}
+
+/*
  * The common case, once uni is gone: block b not empty and e within [exp,
  * emax], so nothing but mag changes (ash = 0); a narrow block also needs
  * mag's room. Returns 32 or 64 (and updates mag), else SLOW.
@@ -348,18 +387,24 @@ ainftp_acc_quick(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *cs
 	if (mag > (uint32_t)INT32_MAX - add)
 		return AINFTP_STEP_SLOW;
 	a->mag[b] = mag + add;
+	if (ainftp_room(w) && e < a->elo[b])
+		a->elo[b] = e;
 	return AINFTP_STEP_32;
 }
 
 /*
- * Everything ainftp_acc_quick left: updates exp, emax, mag and overflow,
+ * Everything ainftp_acc_quick left: updates exp, emax, mag, elo and overflow,
  * widens the block (acc32 to acc) when its bound would pass 31 bits, and
  * rounds acc right in place when overflow raises exp. Returns 32 or 64.
  */
 int ainftp_acc_step(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *ash, int32_t *csh);
 
-/* Block b's sums into acc, for good: the same integers, at the same exponent (uni gone). */
-void ainftp_acc_widen(struct ainftp_acc *a, uint32_t b);
+/*
+ * Block b's sums (contributions of w bits) into acc, for good: the same
+ * values (uni gone), at the same exponent or, with room, at elo (exact: every
+ * sum is a multiple of 2^(elo - exp)).
+ */
+void ainftp_acc_widen(struct ainftp_acc *a, uint32_t b, int w);
 
 /* Blocks on their own: the arrays take uni, which goes. */
 void ainftp_acc_uni_drop(struct ainftp_acc *a);

@@ -96,6 +96,7 @@ block_view(const struct ainftp_acc *a, uint32_t b)
 		.exp = a->exp + b,
 		.emax = a->emax + b,
 		.mag = a->mag + b,
+		.elo = a->elo + b,
 		.acc = a->acc + (size_t)b * AINFTP_BLOCK,
 		.acc32 = a->acc32 + (size_t)b * AINFTP_BLOCK,
 	};

@@ -374,7 +374,7 @@ acc_i16(struct ainftp_acc *a, const int16_t *q, int8_t e)
  * becomes lo, hi and mag * 2^ash + add.
  */
 struct i8_plan {
-	__m512i lo, hi, ash, csh, add, mag;
+	__m512i lo, hi, ash, csh, add, mag, elo;
 	__mmask16 fit, shl; /* shl: ash != 0 */
 };
 
@@ -390,10 +390,13 @@ i8_plan(const struct ainftp_acc *a, const int8_t *e, uint32_t b0, uint32_t cnt)
 	struct i8_plan p;
 
 	p.mag = _mm512_maskz_loadu_epi32(km, a->mag + b0);
-	/* An empty block starts at e; its mag is 0. */
+	/* An empty block starts at e less its room; its mag is 0. */
 	empty = _mm512_cmpeq_epi32_mask(exp, _mm512_set1_epi32(AINFTP_EXP_NONE));
-	p.lo = _mm512_mask_min_epi32(ev, (__mmask16)~empty, ev, exp);
+	p.lo = _mm512_mask_min_epi32(_mm512_sub_epi32(ev, _mm512_set1_epi32(AINFTP_I8_ROOM)),
+				     (__mmask16)~empty, ev, exp);
 	p.hi = _mm512_mask_max_epi32(ev, (__mmask16)~empty, ev, emax);
+	p.elo = _mm512_mask_min_epi32(ev, (__mmask16)~empty, ev,
+				      _mm512_maskz_loadu_epi32(km, a->elo + b0));
 	p.ash = _mm512_maskz_sub_epi32((__mmask16)~empty, exp, p.lo);
 	p.csh = _mm512_sub_epi32(ev, p.lo);
 	p.add = _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_add_epi32(p.csh, w));
@@ -416,6 +419,7 @@ i8_settle(struct ainftp_acc *a, uint32_t b0, const struct i8_plan *p, __mmask16 
 
 	_mm512_mask_storeu_epi32(a->exp + b0, k, p->lo);
 	_mm512_mask_storeu_epi32(a->emax + b0, k, p->hi);
+	_mm512_mask_storeu_epi32(a->elo + b0, k, p->elo);
 	_mm512_mask_storeu_epi32(a->mag + b0, k,
 				 _mm512_add_epi32(_mm512_sllv_epi32(p->mag, p->ash), p->add));
 }
@@ -511,9 +515,10 @@ i8_group(struct ainftp_acc *a, const int8_t *e, const int8_t *q, uint32_t b0, ui
 
 /*
  * The first int8 packet after a reset (a fresh acc32, every block empty):
- * each block's sum is its contribution, so store it, zeros included (an
- * empty block's sum is 0), and the block's state is the packet's exponent,
- * with mag 2^7, where it is not all zero. Nothing to read or zero first.
+ * each block's sum is its contribution at its room (AINFTP_I8_ROOM), so
+ * store that, zeros included (an empty block's sum is 0), and where it is not
+ * all zero the block's state is exp = e - room, emax = e, mag 2^(7 + room).
+ * Nothing to read or zero first.
  */
 static __attribute__((noinline)) void
 i8_first(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
@@ -532,15 +537,22 @@ i8_first(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
 			int32_t *d = a->acc32 + (size_t)b * AINFTP_BLOCK;
 
 			nz |= (__mmask16)((uint32_t)!_mm256_testz_si256(v, v) << i);
-			store_k32(d, (__mmask16)k, _mm512_cvtepi8_epi32(_mm256_castsi256_si128(v)));
+			store_k32(d, (__mmask16)k,
+				  _mm512_slli_epi32(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(v)),
+						    AINFTP_I8_ROOM));
 			store_k32(d + 16, (__mmask16)(k >> 16),
-				  _mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1)));
+				  _mm512_slli_epi32(
+					  _mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1)),
+					  AINFTP_I8_ROOM));
 		}
 		ev = _mm512_mask_mov_epi32(_mm512_set1_epi32(AINFTP_EXP_NONE), nz, ev);
-		store_k32(a->exp + b0, km, ev);
+		store_k32(a->exp + b0, km,
+			  _mm512_mask_sub_epi32(ev, nz, ev, _mm512_set1_epi32(AINFTP_I8_ROOM)));
 		store_k32(a->emax + b0, km, ev);
+		store_k32(a->elo + b0, km, ev);
 		store_k32(a->mag + b0, km,
-			  _mm512_maskz_mov_epi32(nz, _mm512_set1_epi32(1 << AINFTP_QBITS_INT8)));
+			  _mm512_maskz_mov_epi32(nz, _mm512_set1_epi32(1 << (AINFTP_QBITS_INT8 +
+									     AINFTP_I8_ROOM))));
 	}
 	a->uni.mag = AINFTP_MAG_WIDE; /* uni goes, as ainftp_acc_uni_drop */
 	a->uni.exp = a->uni.emax = AINFTP_EXP_NONE;
@@ -584,6 +596,8 @@ i8_fast(struct ainftp_acc *a, const int8_t *e, const int8_t *q, uint32_t b0, uin
 	else
 		nz = i8_loop(d, qb, NULL, sh, cnt, false, true);
 	_mm512_mask_storeu_epi32(a->mag + b0, (__mmask16)nz, _mm512_add_epi32(mag, add));
+	_mm512_mask_storeu_epi32(a->elo + b0, (__mmask16)nz,
+				 _mm512_min_epi32(ev, _mm512_maskz_loadu_epi32(km, a->elo + b0)));
 	return true;
 }
 
