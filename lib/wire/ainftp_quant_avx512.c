@@ -561,19 +561,22 @@ i8_first(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
 
 /*
  * Blocks b0.. (cnt of them), or false when i8_group must take them: the
- * common case, ainftp_acc_quick's for every block (within [exp, emax], and
- * narrow with room in mag), so nothing but the widening sum, each block's
- * contribution shifted by its csh; only mag changes. A zero block adds
- * zeros; it just must not count in mag.
+ * common case, every block narrow and not empty, e at or above its exp (its
+ * room: AINFTP_I8_ROOM), with room in mag, so nothing but the widening sum,
+ * each block's contribution shifted by its csh. That is ainftp_acc_quick's
+ * case, and also e above emax, which the scalar rule leaves to narrow_next:
+ * with exp unchanged (ash = 0) it gives the same state, emax = e. A zero
+ * block adds zeros; it just must not count.
  */
 INLINE bool
 i8_fast(struct ainftp_acc *a, const int8_t *e, const int8_t *q, uint32_t b0, uint32_t cnt)
 {
-	__mmask16 km = (__mmask16)((UINT32_C(1) << cnt) - 1), fit;
+	__mmask16 km = (__mmask16)((UINT32_C(1) << cnt) - 1), fit, up;
 	__m512i ev = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(km, e + b0));
 	__m512i exp = _mm512_maskz_loadu_epi32(km, a->exp + b0);
 	__m512i mag = _mm512_maskz_loadu_epi32(km, a->mag + b0);
-	__m512i csh = _mm512_sub_epi32(ev, exp); /* garbage where empty: not in range */
+	__m512i emax = _mm512_maskz_loadu_epi32(km, a->emax + b0);
+	__m512i csh = _mm512_sub_epi32(ev, exp); /* garbage where empty: not taken */
 	__m512i wcs = _mm512_add_epi32(csh, _mm512_set1_epi32(AINFTP_QBITS_INT8));
 	__m512i add = _mm512_sllv_epi32(_mm512_set1_epi32(1), wcs);
 	/* Locals: the stores below may alias *a, so a->acc32 would be read again each time. */
@@ -581,8 +584,8 @@ i8_fast(struct ainftp_acc *a, const int8_t *e, const int8_t *q, uint32_t b0, uin
 	const int8_t *qb = q + (size_t)b0 * AINFTP_BLOCK;
 	uint32_t nz;
 
-	fit = _mm512_mask_cmpge_epi32_mask(km, ev, exp);
-	fit = _mm512_mask_cmple_epi32_mask(fit, ev, _mm512_maskz_loadu_epi32(km, a->emax + b0));
+	fit = _mm512_mask_cmpneq_epi32_mask(km, exp, _mm512_set1_epi32(AINFTP_EXP_NONE));
+	fit = _mm512_mask_cmpge_epi32_mask(fit, ev, exp);
 	fit = _mm512_mask_cmple_epi32_mask(fit, wcs, _mm512_set1_epi32(AINFTP_NARROW_BITS));
 	/* Room in mag; a wide block's AINFTP_MAG_WIDE never has it. */
 	fit = _mm512_mask_cmple_epu32_mask(fit, mag,
@@ -596,6 +599,9 @@ i8_fast(struct ainftp_acc *a, const int8_t *e, const int8_t *q, uint32_t b0, uin
 	else
 		nz = i8_loop(d, qb, NULL, sh, cnt, false, true);
 	_mm512_mask_storeu_epi32(a->mag + b0, (__mmask16)nz, _mm512_add_epi32(mag, add));
+	up = _mm512_mask_cmpgt_epi32_mask((__mmask16)nz, ev, emax);
+	if (up) /* rarer than not: a masked store only then */
+		_mm512_mask_storeu_epi32(a->emax + b0, up, ev);
 	_mm512_mask_storeu_epi32(a->elo + b0, (__mmask16)nz,
 				 _mm512_min_epi32(ev, _mm512_maskz_loadu_epi32(km, a->elo + b0)));
 	return true;
