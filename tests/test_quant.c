@@ -1845,6 +1845,54 @@ START_TEST(overflow_past_span)
 }
 END_TEST
 
+/*
+ * Room under mixed encodings: an int8 packet opens its blocks 4 exponents low
+ * (elo 0), an int16 one adds inside that room (e = -2, the quick path), and a
+ * third far above widens them. The widened sums must be exact at elo -2:
+ * 2^42 + 4 + 1 in units of 2^-2 (with elo left at 0, widening would divide
+ * 1 + 2^-2 by 2^4 and lose the int16 part).
+ */
+START_TEST(room_mixed_encodings)
+{
+	enum { N = 64 };
+	struct ainftp_acc a;
+	int8_t e8[N / AINFTP_BLOCK], q8[N];
+	int16_t q16[N];
+	int i, k;
+
+	acc_init(&a, N);
+	for (k = 0; k < NOPS; k++) {
+		const struct ainftp_quant_ops *ops = ops_of(k);
+
+		if (!ops)
+			continue;
+		ainftp_acc_reset(&a);
+		memset(e8, 0, sizeof(e8));
+		memset(q8, 1, sizeof(q8));
+		ops->acc_i8(&a, e8, q8);
+		ck_assert_int_eq(ainftp_acc_room(&a, 0), AINFTP_I8_ROOM);
+		for (i = 0; i < N; i++)
+			q16[i] = 1;
+		ops->acc_i16(&a, q16, -2);
+		ck_assert_msg(ainftp_acc_room(&a, 0) == AINFTP_I8_ROOM - 2 &&
+				      !ainftp_acc_wide(&a, 0),
+			      "%s: room %d after int16 at -2", ops->name, ainftp_acc_room(&a, 0));
+		ops->acc_i16(&a, q16, 40);
+		for (i = 0; i < N; i++) {
+			int32_t exp = ainftp_acc_state(&a, (uint32_t)i / AINFTP_BLOCK).exp;
+
+			ck_assert_msg(
+				ainftp_acc_wide(&a, (uint32_t)i / AINFTP_BLOCK) && exp == -2 &&
+					ainftp_acc_at(&a, (uint32_t)i) == (INT64_C(1) << 42) + 5,
+				"%s: elem %d: %lld at exp %d", ops->name, i,
+				(long long)ainftp_acc_at(&a, (uint32_t)i), exp);
+		}
+		ck_assert(!a.overflow);
+	}
+	acc_free(&a);
+}
+END_TEST
+
 START_TEST(overflow_rounds_to_nearest_even)
 {
 	struct ainftp_acc a;
@@ -2113,6 +2161,7 @@ quant_suite(void)
 	tcase_add_loop_test(tc, switch_at_the_exact_count, 0, NOPS);
 	tcase_add_loop_test(tc, overflow_past_span, 0, NOPS);
 	tcase_add_test(tc, overflow_rounds_to_nearest_even);
+	tcase_add_test(tc, room_mixed_encodings);
 	tcase_add_loop_test(tc, res_i16_clamps, 0, NOPS);
 	tcase_add_loop_test(tc, res_i8_crafted, 0, 2 * NOPS); /* wide blocks, then narrow */
 	tcase_add_loop_test(tc, res_i8_extremes_any_order, 0, NOPS);

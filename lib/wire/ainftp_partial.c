@@ -288,7 +288,7 @@ ainftp_acc_merge_part(struct ainftp_acc *a, const void *p, size_t len, int w, un
 		if (wb.exp == AINFTP_EXP_NONE)
 			continue;
 		if (a->mag[b] != AINFTP_MAG_WIDE)
-			ainftp_acc_widen(a, b, w);
+			ainftp_acc_widen(a, b);
 		merge_block(a, b, &wb, w);
 	}
 	return 0;

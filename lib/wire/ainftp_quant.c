@@ -103,7 +103,7 @@ set_state(struct ainftp_acc *a, uint32_t b, const struct ainftp_acc_block *s)
 	a->exp[b] = s->exp;
 	a->emax[b] = s->emax;
 	a->mag[b] = s->mag;
-	a->elo[b] = s->exp; /* without room (int8's ainftp_acc_step sets its own) */
+	a->elo[b] = s->exp; /* exp is the lowest where there is no room (uni: int16's) */
 }
 
 void
@@ -242,7 +242,7 @@ widen_room(struct ainftp_acc *a, uint32_t b)
 }
 
 void
-ainftp_acc_widen(struct ainftp_acc *a, uint32_t b, int w)
+ainftp_acc_widen(struct ainftp_acc *a, uint32_t b)
 {
 	size_t off = (size_t)b * AINFTP_BLOCK;
 	uint32_t m = ainftp_block_len(a->n, b), j;
@@ -255,8 +255,7 @@ ainftp_acc_widen(struct ainftp_acc *a, uint32_t b, int w)
 		for (j = 0; j < m; j++)
 			a->acc[off + j] = a->acc32[off + j];
 	a->mag[b] = AINFTP_MAG_WIDE;
-	if (ainftp_room(w))
-		widen_room(a, b);
+	widen_room(a, b);
 }
 
 int
@@ -266,15 +265,14 @@ ainftp_acc_step(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *ash
 		struct ainftp_acc_block cur = {a->exp[b], a->emax[b], a->mag[b]}, next;
 
 		if (narrow_next(&cur, e, w, &next, ash, csh)) {
-			/* The lowest exponent, e or as it was (set_state's elo is exp). */
+			/* The lowest exponent, e or as it was, whatever w (encodings may mix). */
 			int32_t lo = cur.exp == AINFTP_EXP_NONE || e < a->elo[b] ? e : a->elo[b];
 
 			set_state(a, b, &next);
-			if (ainftp_room(w))
-				a->elo[b] = lo;
+			a->elo[b] = lo;
 			return AINFTP_STEP_32;
 		}
-		ainftp_acc_widen(a, b, w);
+		ainftp_acc_widen(a, b);
 	}
 	*csh = ainftp_acc_prep(a, b, e, w, ash);
 	return AINFTP_STEP_64;
@@ -340,8 +338,10 @@ ainftp_acc_uni_try(struct ainftp_acc *a)
 	/* Still uni: no block took anything on its own (the arrays are stale then). */
 	if (a->uni.mag != AINFTP_MAG_WIDE || a->n == 0 || a->mag[0] == AINFTP_MAG_WIDE)
 		return;
-	for (b = 1; b < ainftp_blocks(a->n); b++)
-		if (a->exp[b] != a->exp[0] || a->emax[b] != a->emax[0] || a->mag[b] != a->mag[0])
+	/* uni has no room (elo): blocks with room (int8's, in a mixed chunk) stay apart. */
+	for (b = 0; b < ainftp_blocks(a->n); b++)
+		if (a->exp[b] != a->exp[0] || a->emax[b] != a->emax[0] || a->mag[b] != a->mag[0] ||
+		    a->elo[b] != a->exp[b])
 			return;
 	a->uni = (struct ainftp_acc_block){a->exp[0], a->emax[0], a->mag[0]};
 }

@@ -84,9 +84,9 @@ struct ainftp_acc {
 	int32_t *emax;
 	uint32_t *mag;
 	/*
-	 * A narrow block's lowest contribution exponent: exp itself but for
-	 * int8, whose exp lies up to AINFTP_I8_ROOM below it (ainftp_room).
-	 * Stale once the block is wide.
+	 * A narrow block's lowest contribution exponent, of any encoding: exp
+	 * itself but where an int8 contribution opened the block, which puts
+	 * exp up to AINFTP_I8_ROOM below it (ainftp_room). Stale once wide.
 	 */
 	int32_t *elo;
 	int64_t *acc;	/* n entries, 64-byte aligned: the sums of wide blocks */
@@ -387,7 +387,8 @@ ainftp_acc_quick(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *cs
 	if (mag > (uint32_t)INT32_MAX - add)
 		return AINFTP_STEP_SLOW;
 	a->mag[b] = mag + add;
-	if (ainftp_room(w) && e < a->elo[b])
+	/* Whatever w: an int16 contribution may come below an int8 block's elo. */
+	if (e < a->elo[b])
 		a->elo[b] = e;
 	return AINFTP_STEP_32;
 }
@@ -400,11 +401,11 @@ ainftp_acc_quick(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *cs
 int ainftp_acc_step(struct ainftp_acc *a, uint32_t b, int32_t e, int w, int32_t *ash, int32_t *csh);
 
 /*
- * Block b's sums (contributions of w bits) into acc, for good: the same
- * values (uni gone), at the same exponent or, with room, at elo (exact: every
- * sum is a multiple of 2^(elo - exp)).
+ * Block b's sums into acc, for good: the same values (uni gone), at elo, the
+ * exponent they would have without room (exact: every sum is a multiple of
+ * 2^(elo - exp)).
  */
-void ainftp_acc_widen(struct ainftp_acc *a, uint32_t b, int w);
+void ainftp_acc_widen(struct ainftp_acc *a, uint32_t b);
 
 /* Blocks on their own: the arrays take uni, which goes. */
 void ainftp_acc_uni_drop(struct ainftp_acc *a);
