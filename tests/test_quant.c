@@ -1846,6 +1846,51 @@ START_TEST(overflow_past_span)
 END_TEST
 
 /*
+ * An empty block's elo is stale after AVX-512's f32_first (it writes exp, not
+ * elo): an int8 chunk leaves elo -50, a reset, then a float32 packet with
+ * block 0 all zero and one with 1.5 there (exponent -30, wide at once). The
+ * widening of the empty block must not take the stale elo for its exp: the
+ * kernels end with the reference's state, exp -30.
+ */
+START_TEST(room_stale_on_empty)
+{
+	enum { N = 64 };
+	static float x[N];
+	struct ainftp_acc a, r;
+	int8_t e8[N / AINFTP_BLOCK], q8[N];
+	int i, k, p;
+
+	acc_init(&a, N);
+	acc_init(&r, N);
+	for (k = 0; k < NOPS; k++) {
+		const struct ainftp_quant_ops *ops = ops_of(k);
+		struct ainftp_acc *acc[2] = {&r, &a};
+		const struct ainftp_quant_ops *set[2] = {ref, ops};
+
+		if (!ops)
+			continue;
+		for (p = 0; p < 2; p++) {
+			ainftp_acc_reset(acc[p]);
+			memset(e8, -50, sizeof(e8));
+			memset(q8, 1, sizeof(q8));
+			set[p]->acc_i8(acc[p], e8, q8);
+			ainftp_acc_reset(acc[p]);
+			for (i = 0; i < N; i++)
+				x[i] = i < AINFTP_BLOCK ? 0.0f : 1.0f;
+			ck_assert_int_eq(set[p]->acc_f32(acc[p], x), 0);
+			for (i = 0; i < N; i++)
+				x[i] = 1.5f;
+			ck_assert_int_eq(set[p]->acc_f32(acc[p], x), 0);
+		}
+		ck_assert_int_eq(ainftp_acc_state(&r, 0).exp, -30);
+		assert_acc_same(&r, &a, ops->name);
+	}
+	acc_free(&a);
+	acc_free(&r);
+}
+END_TEST
+
+/*
  * Room under mixed encodings: an int8 packet opens its blocks 4 exponents low
  * (elo 0), an int16 one adds inside that room (e = -2, the quick path), and a
  * third far above widens them. The widened sums must be exact at elo -2:
@@ -2162,6 +2207,7 @@ quant_suite(void)
 	tcase_add_loop_test(tc, overflow_past_span, 0, NOPS);
 	tcase_add_test(tc, overflow_rounds_to_nearest_even);
 	tcase_add_test(tc, room_mixed_encodings);
+	tcase_add_test(tc, room_stale_on_empty);
 	tcase_add_loop_test(tc, res_i16_clamps, 0, NOPS);
 	tcase_add_loop_test(tc, res_i8_crafted, 0, 2 * NOPS); /* wide blocks, then narrow */
 	tcase_add_loop_test(tc, res_i8_extremes_any_order, 0, NOPS);

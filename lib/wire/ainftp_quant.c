@@ -232,8 +232,12 @@ widen_room(struct ainftp_acc *a, uint32_t b)
 {
 	int64_t *acc = a->acc + (size_t)b * AINFTP_BLOCK;
 	uint32_t m = ainftp_block_len(a->n, b), j;
-	int32_t s = a->elo[b] - a->exp[b];
+	int32_t s;
 
+	/* An empty block's elo may be stale (AVX-512's f32_first leaves it): nothing to give. */
+	if (a->exp[b] == AINFTP_EXP_NONE)
+		return;
+	s = a->elo[b] - a->exp[b];
 	if (s <= 0)
 		return;
 	for (j = 0; j < m; j++)
