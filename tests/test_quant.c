@@ -28,7 +28,7 @@ static const struct ainftp_quant_ops *const ref = &ainftp_quant_scalar;
 
 static const uint32_t sizes[] = {1, 31, 32, 33, 256, 512, 1000, 2048};
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
-#define MAXN 2048
+#define MAXN 4160 /* past the 128 blocks of maxima AVX-512 keeps for float32 */
 
 /* Uniform in (-1, 1), 24 bits. */
 static float
@@ -831,6 +831,51 @@ START_TEST(acc_matches_reference)
 			acc_run(ops, sizes[s], ENC_F32, -40, 40, 64);
 		}
 	}
+}
+END_TEST
+
+/*
+ * float32 longer than the 128 blocks whose maxima AVX-512's first pass keeps:
+ * past them, the second pass finds a group's maxima again. The reference's
+ * state after every contribution (a fresh accumulator's first included), and
+ * a NaN or an infinity before, at and past that limit refused with nothing
+ * changed, fresh or not.
+ */
+START_TEST(acc_f32_long)
+{
+	const struct ainftp_quant_ops *ops = ops_of(_i);
+	const float bad[] = {NAN, -INFINITY};
+	const uint32_t n = MAXN, at[] = {0, 4095, 4096, MAXN - 1};
+	struct ainftp_acc a, before;
+	unsigned int k, i;
+	int fresh;
+
+	if (!ops)
+		return;
+	rng = 5150;
+	acc_run(ops, n, ENC_F32, -10, 10, 12);
+	acc_run(ops, n, ENC_F32, -128, 127, 12);
+	acc_init(&a, n);
+	acc_init(&before, n);
+	for (fresh = 0; fresh < 2; fresh++) {
+		gen(ENC_F32, n, -10, 10);
+		if (fresh)
+			ainftp_acc_reset(&a);
+		else
+			ck_assert_int_eq(ops->acc_f32(&a, cf), 0);
+		for (k = 0; k < DIM(bad); k++)
+			for (i = 0; i < DIM(at); i++) {
+				float keep = cf[at[i]];
+
+				cf[at[i]] = bad[k];
+				acc_copy(&before, &a);
+				ck_assert_int_eq(ops->acc_f32(&a, cf), -1);
+				assert_acc_same(&before, &a, "refused long acc_f32");
+				cf[at[i]] = keep;
+			}
+	}
+	acc_free(&a);
+	acc_free(&before);
 }
 END_TEST
 
@@ -2194,6 +2239,7 @@ quant_suite(void)
 	tcase_add_loop_test(tc, quant_error_bound, 0, NOPS);
 	tcase_add_loop_test(tc, quant_exponents, 0, NOPS);
 	tcase_add_loop_test(tc, acc_matches_reference, 0, NOPS);
+	tcase_add_loop_test(tc, acc_f32_long, 0, NOPS);
 	tcase_add_loop_test(tc, res_crafted_states, 0, NOPS);
 	tcase_add_loop_test(tc, res_crafted_narrow, 0, NOPS);
 	tcase_add_loop_test(tc, res_crafted_blocks, 0, NOPS);

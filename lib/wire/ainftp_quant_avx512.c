@@ -667,40 +667,89 @@ acc_i8(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
 }
 
 /*
- * One float32 block to 32-bit integers at its own exponent; false when all
- * zero. x * 2^-e is exact and below 2^31 in magnitude (e is the block
- * maximum's frexp exponent less 31), so the conversion neither rounds
- * anything but what lies below 1/2 nor needs a clamp.
+ * float32: each block converts at its own exponent, 31 bits below its
+ * largest |x|, and adds into int64 sums. A packet is read twice: a first
+ * pass finds every block's largest |x| (rejecting NaN and infinity before
+ * anything changes), the second converts and adds, 16 blocks' exponent
+ * bookkeeping at a time where ainftp_acc_quick and _prep would take one.
  */
-INLINE bool
-f32_block(const void *x, __mmask32 k, bool full, __m512i c[2], int32_t *e)
-{
-	const __m512i abs = _mm512_set1_epi32(0x7fffffff);
-	__m512 x0 = full ? _mm512_loadu_ps(x) : _mm512_maskz_loadu_ps((__mmask16)k, x);
-	__m512 x1 = full ? _mm512_loadu_ps(f32_at(x, 16))
-			 : _mm512_maskz_loadu_ps((__mmask16)(k >> 16), f32_at(x, 16));
-	__m512i m = _mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(x0), abs),
-				     _mm512_and_si512(_mm512_castps_si512(x1), abs));
-	uint32_t mb;
-	__m512 p;
+#define F32_MAX_CACHED 128 /* blocks whose maxima the first pass keeps (4096 floats) */
 
-	/* The maximum in every lane: p is then computed in the vector domain. */
-	m = _mm512_max_epu32(m, _mm512_shuffle_i32x4(m, m, _MM_SHUFFLE(1, 0, 3, 2)));
-	m = _mm512_max_epu32(m, _mm512_shuffle_i32x4(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
-	m = _mm512_max_epu32(m, _mm512_shuffle_epi32(m, _MM_PERM_BADC));
-	m = _mm512_max_epu32(m, _mm512_shuffle_epi32(m, _MM_PERM_CDAB));
-	mb = (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(m));
-	if (mb == 0)
-		return false;
-	*e = ainftp_frexp_bits(mb) - AINFTP_QBITS_FLOAT32;
-	if (mb >> 23) /* normal: -e = 157 - the biased exponent */
-		p = _mm512_cvtepi32_ps(
-			_mm512_sub_epi32(_mm512_set1_epi32(157), _mm512_srli_epi32(m, 23)));
-	else
-		p = _mm512_set1_ps((float)-*e);
-	c[0] = _mm512_cvtps_epi32(_mm512_scalef_ps(x0, p));
-	c[1] = _mm512_cvtps_epi32(_mm512_scalef_ps(x1, p));
-	return true;
+/* |x| bits of block b's first (h = 0) or second half, lanes past n zero. */
+INLINE __m512i
+f32_abs_half(const void *x, uint32_t n, uint32_t b, int h)
+{
+	__mmask32 k = block_mask(ainftp_block_len(n, b));
+
+	return _mm512_and_si512(load_k32(f32_at(x, (size_t)b * AINFTP_BLOCK + 16 * (size_t)h),
+					 (__mmask16)(k >> (16 * h))),
+				_mm512_set1_epi32(0x7fffffff));
+}
+
+/*
+ * The largest |x| bits of blocks b0.. (cnt, 1..16), lane i for block b0 + i
+ * and zero past cnt: one reduction for 16 blocks (about 3 operations a
+ * block, where a block's own costs 8). Stage by stage, a vector holds 2, 4,
+ * 8, then 16 blocks' candidates, halving each block's.
+ */
+INLINE __m512i
+f32_group_max(const void *x, uint32_t n, uint32_t b0, uint32_t cnt)
+{
+	const __m512i order =
+		_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+	__m512i v[16], w[8], y[4], z[2], r;
+	uint32_t i;
+
+	UNROLL
+	for (i = 0; i < 16; i++)
+		v[i] = i < cnt ? _mm512_max_epu32(f32_abs_half(x, n, b0 + i, 0),
+						  f32_abs_half(x, n, b0 + i, 1))
+			       : _mm512_setzero_si512();
+	/* w[i]: block 2i in 128-bit lanes 0-1, block 2i + 1 in lanes 2-3. */
+	UNROLL
+	for (i = 0; i < 8; i++)
+		w[i] = 2 * i < cnt ? _mm512_max_epu32(
+					     _mm512_shuffle_i32x4(v[2 * i], v[2 * i + 1], 0x44),
+					     _mm512_shuffle_i32x4(v[2 * i], v[2 * i + 1], 0xee))
+				   : _mm512_setzero_si512();
+	/* y[i]: block 4i + k in 128-bit lane k. */
+	UNROLL
+	for (i = 0; i < 4; i++)
+		y[i] = 4 * i < cnt ? _mm512_max_epu32(
+					     _mm512_shuffle_i32x4(w[2 * i], w[2 * i + 1], 0x88),
+					     _mm512_shuffle_i32x4(w[2 * i], w[2 * i + 1], 0xdd))
+				   : _mm512_setzero_si512();
+	/* z[i]: in 128-bit lane k, block 8i + k in dwords 0-1, block 8i + 4 + k in 2-3. */
+	UNROLL
+	for (i = 0; i < 2; i++)
+		z[i] = 8 * i < cnt ? _mm512_max_epu32(_mm512_unpacklo_epi64(y[2 * i], y[2 * i + 1]),
+						      _mm512_unpackhi_epi64(y[2 * i], y[2 * i + 1]))
+				   : _mm512_setzero_si512();
+	/* Dword j of 128-bit lane k: block k + 4j. */
+	r = _mm512_max_epu32(_mm512_castps_si512(_mm512_shuffle_ps(
+				     _mm512_castsi512_ps(z[0]), _mm512_castsi512_ps(z[1]), 0x88)),
+			     _mm512_castps_si512(_mm512_shuffle_ps(
+				     _mm512_castsi512_ps(z[0]), _mm512_castsi512_ps(z[1]), 0xdd)));
+	return _mm512_permutexvar_epi32(order, r);
+}
+
+/*
+ * One float32 block to 32-bit integers at its own exponent e, given its
+ * largest |x| bits mb (not zero): x * 2^-e is exact and below 2^31 in
+ * magnitude (e is mb's frexp exponent less 31), so the conversion neither
+ * rounds anything but what lies below 1/2 nor needs a clamp.
+ */
+INLINE int32_t
+f32_block(const void *x, __mmask32 k, uint32_t mb, __m512i c[2])
+{
+	int32_t e = ainftp_frexp_bits(mb) - AINFTP_QBITS_FLOAT32;
+	__m512 p = _mm512_set1_ps((float)-e);
+
+	c[0] = _mm512_cvtps_epi32(
+		_mm512_scalef_ps(_mm512_castsi512_ps(load_k32(x, (__mmask16)k)), p));
+	c[1] = _mm512_cvtps_epi32(_mm512_scalef_ps(
+		_mm512_castsi512_ps(load_k32(f32_at(x, 16), (__mmask16)(k >> 16))), p));
+	return e;
 }
 
 /*
@@ -710,7 +759,7 @@ f32_block(const void *x, __mmask32 k, bool full, __m512i c[2], int32_t *e)
  * with a zero acc32. Nothing to read or add, no acc32 to copy over.
  */
 static __attribute__((noinline)) void
-f32_first(struct ainftp_acc *a, const void *x)
+f32_first(struct ainftp_acc *a, const void *x, const uint32_t *mb)
 {
 	uint32_t b, g;
 
@@ -721,24 +770,28 @@ f32_first(struct ainftp_acc *a, const void *x)
 		__m512i c[2];
 		int32_t e;
 
-		_mm512_mask_storeu_epi32(a->acc32 + (size_t)b * AINFTP_BLOCK, (__mmask16)k,
-					 _mm512_setzero_si512());
-		_mm512_mask_storeu_epi32(a->acc32 + (size_t)b * AINFTP_BLOCK + 16,
-					 (__mmask16)(k >> 16), _mm512_setzero_si512());
-		if (!f32_block(f32_at(x, (size_t)b * AINFTP_BLOCK), k, len == AINFTP_BLOCK, c,
-			       &e)) {
+		store_k32(a->acc32 + (size_t)b * AINFTP_BLOCK, (__mmask16)k,
+			  _mm512_setzero_si512());
+		store_k32(a->acc32 + (size_t)b * AINFTP_BLOCK + 16, (__mmask16)(k >> 16),
+			  _mm512_setzero_si512());
+		if (mb[b] == 0) {
 			a->exp[b] = a->emax[b] = AINFTP_EXP_NONE;
 			a->mag[b] = 0;
 			continue;
 		}
+		e = f32_block(f32_at(x, (size_t)b * AINFTP_BLOCK), k, mb[b], c);
 		a->exp[b] = a->emax[b] = e;
 		a->mag[b] = AINFTP_MAG_WIDE;
+		UNROLL
 		for (g = 0; g < 4; g++) {
 			__m256i half = g % 2 ? _mm512_extracti64x4_epi64(c[g / 2], 1)
 					     : _mm512_castsi512_si256(c[g / 2]);
+			__m512i v = _mm512_cvtepi32_epi64(half);
 
-			_mm512_mask_storeu_epi64(d + 8 * g, (__mmask8)(k >> (8 * g)),
-						 _mm512_cvtepi32_epi64(half));
+			if (len == AINFTP_BLOCK)
+				_mm512_storeu_si512(d + 8 * g, v);
+			else
+				_mm512_mask_storeu_epi64(d + 8 * g, (__mmask8)(k >> (8 * g)), v);
 		}
 	}
 	a->uni.mag = AINFTP_MAG_WIDE; /* uni goes, as ainftp_acc_uni_drop */
@@ -746,32 +799,151 @@ f32_first(struct ainftp_acc *a, const void *x)
 	a->fresh = false;
 }
 
+/*
+ * Blocks b0.. (cnt, 1..16) with maxima m, when every one that is not zero is
+ * wide and stays within the span (ainftp_acc_prep's case without overflow,
+ * ainftp_acc_quick's included): its exp falls to lo = min(e, exp), emax
+ * rises to max(e, emax), and acc = acc * 2^(exp - lo) + c * 2^(e - lo).
+ * false, with nothing changed, when some block is not in that case (narrow,
+ * empty, past the span, or a subnormal maximum).
+ */
+static bool
+f32_fast(struct ainftp_acc *a, const void *x, __m512i m, uint32_t b0, uint32_t cnt)
+{
+	__mmask16 km = (__mmask16)((UINT32_C(1) << cnt) - 1), nz, ok;
+	__m512i bexp = _mm512_srli_epi32(m, 23);
+	/* frexp(max) - 31 for a normal maximum: its biased exponent less 157. */
+	__m512i e = _mm512_sub_epi32(bexp, _mm512_set1_epi32(157));
+	__m512i exp = _mm512_maskz_loadu_epi32(km, a->exp + b0);
+	__m512i emax = _mm512_maskz_loadu_epi32(km, a->emax + b0);
+	__m512i mag = _mm512_maskz_loadu_epi32(km, a->mag + b0);
+	__m512i lo = _mm512_min_epi32(e, exp), hi = _mm512_max_epi32(e, emax);
+	int32_t as[16], cs[16];
+	float ps[16];
+	uint32_t full = a->n / AINFTP_BLOCK, i;
+
+	nz = _mm512_mask_test_epi32_mask(km, m, m);
+	ok = _mm512_mask_test_epi32_mask(nz, bexp, bexp);
+	ok = _mm512_mask_cmpeq_epi32_mask(ok, mag, _mm512_set1_epi32((int)AINFTP_MAG_WIDE));
+	ok = _mm512_mask_cmpneq_epi32_mask(ok, exp, _mm512_set1_epi32(AINFTP_EXP_NONE));
+	ok = _mm512_mask_cmple_epi32_mask(ok, _mm512_sub_epi32(hi, lo),
+					  _mm512_set1_epi32(ainftp_span(AINFTP_QBITS_FLOAT32)));
+	if (ok != nz)
+		return false;
+	_mm512_mask_storeu_epi32(a->exp + b0, nz, lo);
+	_mm512_mask_storeu_epi32(a->emax + b0, nz, hi);
+	_mm512_storeu_si512(as, _mm512_sub_epi32(exp, lo));
+	_mm512_storeu_si512(cs, _mm512_sub_epi32(e, lo));
+	_mm512_storeu_ps(ps, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_setzero_si512(), e)));
+	for (i = 0; i < cnt; i++) {
+		uint32_t b = b0 + i;
+		const void *xb = f32_at(x, (size_t)b * AINFTP_BLOCK);
+		__m512 p = _mm512_set1_ps(ps[i]);
+		__m512i c[2];
+
+		if (!(nz >> i & 1))
+			continue;
+		if (b < full) {
+			c[0] = _mm512_cvtps_epi32(_mm512_scalef_ps(_mm512_loadu_ps(xb), p));
+			c[1] = _mm512_cvtps_epi32(
+				_mm512_scalef_ps(_mm512_loadu_ps(f32_at(xb, 16)), p));
+			add64(a->acc + (size_t)b * AINFTP_BLOCK, c, ~(__mmask32)0, true, as[i],
+			      cs[i]);
+		} else {
+			__mmask32 k = block_mask(ainftp_block_len(a->n, b));
+
+			c[0] = _mm512_cvtps_epi32(
+				_mm512_scalef_ps(_mm512_maskz_loadu_ps((__mmask16)k, xb), p));
+			c[1] = _mm512_cvtps_epi32(_mm512_scalef_ps(
+				_mm512_maskz_loadu_ps((__mmask16)(k >> 16), f32_at(xb, 16)), p));
+			add64(a->acc + (size_t)b * AINFTP_BLOCK, c, k, false, as[i], cs[i]);
+		}
+	}
+	return true;
+}
+
+/* Blocks b0.. (cnt) one at a time, by ainftp_acc_quick and _step: the rarer case. */
+static __attribute__((noinline)) void
+f32_group(struct ainftp_acc *a, const void *x, const uint32_t *mb, uint32_t b0, uint32_t cnt)
+{
+	uint32_t b;
+
+	for (b = b0; b < b0 + cnt; b++) {
+		__mmask32 k = block_mask(ainftp_block_len(a->n, b));
+		bool full = k == ~(__mmask32)0;
+		__m512i c[2];
+		int32_t e;
+
+		if (mb[b - b0] == 0)
+			continue;
+		e = f32_block(f32_at(x, (size_t)b * AINFTP_BLOCK), k, mb[b - b0], c);
+		if (full)
+			add_block_as(a, b, c, k, true, e, AINFTP_QBITS_FLOAT32, true);
+		else
+			add_block_as(a, b, c, k, false, e, AINFTP_QBITS_FLOAT32, true);
+	}
+}
+
+/*
+ * The first pass: every block's largest |x| bits into mb (as far as
+ * F32_MAX_CACHED blocks; past that, only checked). false on a NaN or an
+ * infinity; *all_zero when every value is zero.
+ */
+static bool
+f32_maxima(const void *x, uint32_t n, uint32_t *mb, bool *all_zero)
+{
+	const __m512i inf = _mm512_set1_epi32((int)AINFTP_F32_ABS_INF);
+	uint32_t nb = ainftp_blocks(n), b0, cnt;
+	__mmask16 bad = 0, any = 0;
+
+	for (b0 = 0; b0 < nb; b0 += cnt) {
+		__m512i m;
+
+		cnt = nb - b0 < 16 ? nb - b0 : 16;
+		m = f32_group_max(x, n, b0, cnt);
+		bad |= _mm512_cmpge_epu32_mask(m, inf);
+		any |= _mm512_test_epi32_mask(m, m);
+		if (b0 < F32_MAX_CACHED)
+			_mm512_storeu_si512(mb + b0, m);
+	}
+	*all_zero = any == 0;
+	return bad == 0;
+}
+
 /* acc_f32 of float32s at any alignment (ainftp_quant_ops.acc_f32_any). */
 static int
 acc_f32_any(struct ainftp_acc *a, const void *x)
 {
-	uint32_t nb = ainftp_blocks(a->n), full = a->n / AINFTP_BLOCK, b, m = max_abs_bits(x, a->n);
-	__m512i c[2];
-	int32_t e;
+	uint32_t nb = ainftp_blocks(a->n), b0, cnt;
+	/* 16 past the cache: a group's store there, from the first pass. */
+	uint32_t mb[F32_MAX_CACHED + 16] __attribute__((aligned(64)));
+	const uint32_t *gm;
+	uint32_t more[16];
+	bool zero;
 
-	if (m >= AINFTP_F32_ABS_INF)
+	if (!f32_maxima(x, a->n, mb, &zero))
 		return -1;
-	if (m == 0)
+	if (zero)
 		return 0; /* zeros change nothing */
-	if (a->fresh) {
-		f32_first(a, x);
+	if (a->fresh && nb <= F32_MAX_CACHED) {
+		f32_first(a, x, mb);
 		return 0;
 	}
 	ainftp_acc_uni_off(a);
-	/* A block that is not zero converts its largest value to at least 2^30: known. */
-	for (b = 0; b < full; b++)
-		if (f32_block(f32_at(x, (size_t)b * AINFTP_BLOCK), ~(__mmask32)0, true, c, &e))
-			add_block_as(a, b, c, ~(__mmask32)0, true, e, AINFTP_QBITS_FLOAT32, true);
-	if (b < nb) {
-		__mmask32 k = block_mask(ainftp_block_len(a->n, b));
+	for (b0 = 0; b0 < nb; b0 += cnt) {
+		__m512i m;
 
-		if (f32_block(f32_at(x, (size_t)b * AINFTP_BLOCK), k, false, c, &e))
-			add_block_as(a, b, c, k, false, e, AINFTP_QBITS_FLOAT32, true);
+		cnt = nb - b0 < 16 ? nb - b0 : 16;
+		if (b0 < F32_MAX_CACHED) {
+			gm = mb + b0;
+			m = _mm512_loadu_si512(gm);
+		} else {
+			m = f32_group_max(x, a->n, b0, cnt);
+			_mm512_storeu_si512(more, m);
+			gm = more;
+		}
+		if (!f32_fast(a, x, m, b0, cnt))
+			f32_group(a, x, gm, b0, cnt);
 	}
 	return 0;
 }
