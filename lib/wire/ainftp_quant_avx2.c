@@ -381,51 +381,188 @@ acc_i8(struct ainftp_acc *a, const int8_t *e, const int8_t *q)
 	}
 }
 
+/*
+ * float32: each block converts at its own exponent, 31 bits below its
+ * largest |x|, and adds into int64 sums. As in the AVX-512 kernel, a first
+ * pass finds the full blocks' maxima, 8 blocks to one transposing reduction,
+ * and refuses NaN and infinity before anything changes; the second converts
+ * and adds, 8 blocks' exponent rule at a time (f32_fast).
+ */
+#define F32_MAX_CACHED 128 /* full blocks whose maxima the first pass keeps */
+
+/* The largest |x| bits of a full block, 8 lanes still to reduce. */
+INLINE __m256i
+f32_block_abs(const float *xb)
+{
+	return _mm256_max_epu32(
+		_mm256_max_epu32(abs_bits(_mm256_loadu_ps(xb)), abs_bits(_mm256_loadu_ps(xb + 8))),
+		_mm256_max_epu32(abs_bits(_mm256_loadu_ps(xb + 16)),
+				 abs_bits(_mm256_loadu_ps(xb + 24))));
+}
+
+/*
+ * The largest |x| bits of full blocks b0.. (cnt, 1..8), lane i for block
+ * b0 + i and zero past cnt: one reduction for 8 blocks. Stage by stage, a
+ * vector holds 2, 4, then 8 blocks' candidates, halving each block's.
+ */
+INLINE __m256i
+f32_group_max(const float *x, uint32_t b0, uint32_t cnt)
+{
+	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	__m256i v[8], w[4], y[2], r;
+	uint32_t i;
+
+	UNROLL
+	for (i = 0; i < 8; i++)
+		v[i] = i < cnt ? f32_block_abs(x + (size_t)(b0 + i) * AINFTP_BLOCK)
+			       : _mm256_setzero_si256();
+	/* w[i]: block 2i in the low 128 bits, block 2i + 1 in the high. */
+	UNROLL
+	for (i = 0; i < 4; i++)
+		w[i] = 2 * i < cnt
+			       ? _mm256_max_epu32(
+					 _mm256_permute2x128_si256(v[2 * i], v[2 * i + 1], 0x20),
+					 _mm256_permute2x128_si256(v[2 * i], v[2 * i + 1], 0x31))
+			       : _mm256_setzero_si256();
+	/* y[i]: in 128-bit lane k, block 4i + k in dwords 0-1, block 4i + 2 + k in 2-3. */
+	UNROLL
+	for (i = 0; i < 2; i++)
+		y[i] = 4 * i < cnt ? _mm256_max_epu32(_mm256_unpacklo_epi64(w[2 * i], w[2 * i + 1]),
+						      _mm256_unpackhi_epi64(w[2 * i], w[2 * i + 1]))
+				   : _mm256_setzero_si256();
+	/* Dword j of 128-bit lane k: block k + 2j. */
+	r = _mm256_max_epu32(_mm256_castps_si256(_mm256_shuffle_ps(
+				     _mm256_castsi256_ps(y[0]), _mm256_castsi256_ps(y[1]), 0x88)),
+			     _mm256_castps_si256(_mm256_shuffle_ps(
+				     _mm256_castsi256_ps(y[0]), _mm256_castsi256_ps(y[1]), 0xdd)));
+	return _mm256_permutevar8x32_epi32(r, order);
+}
+
+/* A full block as int32 at exponent e (x * 2^-e is exact and below 2^31: no clamp). */
+INLINE void
+f32_conv(const float *xb, int32_t e, __m256i c[4])
+{
+	struct scale s = scale_of(-e);
+	int g;
+
+	UNROLL
+	for (g = 0; g < 4; g++)
+		c[g] = _mm256_cvtps_epi32(
+			_mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xb + 8 * g), s.s1), s.s2));
+}
+
+/*
+ * Full blocks b0.. (cnt, 1..8) with maxima m, when every one that is not
+ * zero is wide and stays within the span (ainftp_acc_prep's case without
+ * overflow, ainftp_acc_quick's included): exp falls to lo = min(e, exp),
+ * emax rises to max(e, emax), and acc = acc * 2^(exp - lo) + c * 2^(e - lo).
+ * false, with nothing changed, when some block is not in that case.
+ */
+static bool
+f32_fast(struct ainftp_acc *a, const float *x, __m256i m, uint32_t b0, uint32_t cnt)
+{
+	const __m256i zero = _mm256_setzero_si256();
+	__m256i km = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)cnt),
+					_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+	__m256i bexp = _mm256_srli_epi32(m, 23);
+	/* frexp(max) - 31 for a normal maximum: its biased exponent less 157. */
+	__m256i e = _mm256_sub_epi32(bexp, _mm256_set1_epi32(157));
+	__m256i exp = _mm256_maskload_epi32(a->exp + b0, km);
+	__m256i emax = _mm256_maskload_epi32(a->emax + b0, km);
+	__m256i mag = _mm256_maskload_epi32((const int *)a->mag + b0, km);
+	__m256i lo = _mm256_min_epi32(e, exp), hi = _mm256_max_epi32(e, emax);
+	__m256i nz = _mm256_andnot_si256(_mm256_cmpeq_epi32(m, zero), km), bad;
+	int32_t as[8], cs[8], es[8];
+	uint32_t i, k;
+
+	bad = _mm256_or_si256(_mm256_cmpeq_epi32(bexp, zero),
+			      _mm256_cmpeq_epi32(exp, _mm256_set1_epi32(AINFTP_EXP_NONE)));
+	bad = _mm256_or_si256(bad, _mm256_xor_si256(_mm256_cmpeq_epi32(mag, _mm256_set1_epi32(-1)),
+						    _mm256_set1_epi32(-1)));
+	bad = _mm256_or_si256(
+		bad, _mm256_cmpgt_epi32(_mm256_sub_epi32(hi, lo),
+					_mm256_set1_epi32(ainftp_span(AINFTP_QBITS_FLOAT32))));
+	if (!_mm256_testz_si256(bad, nz))
+		return false;
+	_mm256_maskstore_epi32(a->exp + b0, nz, lo);
+	_mm256_maskstore_epi32(a->emax + b0, nz, hi);
+	_mm256_storeu_si256((__m256i *)as, _mm256_sub_epi32(exp, lo));
+	_mm256_storeu_si256((__m256i *)cs, _mm256_sub_epi32(e, lo));
+	_mm256_storeu_si256((__m256i *)es, e);
+	k = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(nz));
+	for (i = 0; i < cnt; i++) {
+		__m256i c[4];
+
+		if (!(k >> i & 1))
+			continue;
+		f32_conv(x + (size_t)(b0 + i) * AINFTP_BLOCK, es[i], c);
+		add64(a->acc + (size_t)(b0 + i) * AINFTP_BLOCK, c, as[i], cs[i]);
+	}
+	return true;
+}
+
 static int
 acc_f32(struct ainftp_acc *a, const float *x)
 {
-	const __m256i lim = _mm256_set1_epi32(INT32_MAX);
-	uint32_t full = a->n / AINFTP_BLOCK, b;
-	__m256i c[4];
-	int g;
+	const __m256i inf = _mm256_set1_epi32((int)(AINFTP_F32_ABS_INF - 1));
+	uint32_t full = a->n / AINFTP_BLOCK, b0, cnt, i;
+	uint32_t mb[F32_MAX_CACHED + 8], more[8];
+	const uint32_t *gm;
+	__m256i bad = _mm256_setzero_si256(), any = _mm256_setzero_si256();
+	const float *xt = x + (size_t)full * AINFTP_BLOCK;
+	uint32_t tail = a->n - full * AINFTP_BLOCK, mt = tail ? max_abs_bits(xt, tail) : 0;
 
-	if (max_abs_bits(x, a->n) >= AINFTP_F32_ABS_INF)
-		return -1;
-	for (b = 0; b < full; b++) {
-		const float *xb = x + (size_t)b * AINFTP_BLOCK;
-		__m256 xv[4];
-		__m256i m = _mm256_setzero_si256();
-		uint32_t mb;
-		int32_t e;
-		struct scale s;
+	for (b0 = 0; b0 < full; b0 += cnt) {
+		__m256i m;
 
-		UNROLL
-		for (g = 0; g < 4; g++) {
-			xv[g] = _mm256_loadu_ps(xb + 8 * g);
-			m = _mm256_max_epu32(m, abs_bits(xv[g]));
-		}
-		mb = hmax_epu32(m);
-		if (mb == 0)
-			continue;
-		e = ainftp_frexp_bits(mb) - AINFTP_QBITS_FLOAT32;
-		s = scale_of(-e);
-		UNROLL
-		for (g = 0; g < 4; g++)
-			c[g] = quant_v(xv[g], s, lim); /* |c| < 2^31: the clamp never bites */
-		add_block(a, b, c, e, AINFTP_QBITS_FLOAT32);
+		cnt = full - b0 < 8 ? full - b0 : 8;
+		m = f32_group_max(x, b0, cnt);
+		/* |x| bits above INF - 1, unsigned: max(m, INF - 1) != INF - 1. */
+		bad = _mm256_or_si256(
+			bad, _mm256_xor_si256(_mm256_cmpeq_epi32(_mm256_max_epu32(m, inf), inf),
+					      _mm256_set1_epi32(-1)));
+		any = _mm256_or_si256(any, m);
+		if (b0 < F32_MAX_CACHED)
+			_mm256_storeu_si256((__m256i *)(mb + b0), m);
 	}
-	if (b < ainftp_blocks(a->n)) {
-		const float *xb = x + (size_t)b * AINFTP_BLOCK;
-		uint32_t len = a->n - b * AINFTP_BLOCK, mb = max_abs_bits(xb, len), j;
-		int64_t t[AINFTP_BLOCK];
-		int32_t e;
+	if (!_mm256_testz_si256(bad, bad) || mt >= AINFTP_F32_ABS_INF)
+		return -1;
+	if (_mm256_testz_si256(any, any) && mt == 0)
+		return 0; /* zeros change nothing */
+	for (b0 = 0; b0 < full; b0 += cnt) {
+		__m256i m;
 
-		if (mb == 0)
-			return 0;
-		e = ainftp_frexp_bits(mb) - AINFTP_QBITS_FLOAT32;
-		for (j = 0; j < len; j++)
-			t[j] = ainftp_quant_one(xb[j], ldexp(1.0, -e), INT32_MAX);
-		ainftp_acc_block_add(a, b, t, e, AINFTP_QBITS_FLOAT32);
+		cnt = full - b0 < 8 ? full - b0 : 8;
+		if (b0 < F32_MAX_CACHED) {
+			gm = mb + b0;
+			m = _mm256_loadu_si256((const __m256i *)gm);
+		} else {
+			m = f32_group_max(x, b0, cnt);
+			_mm256_storeu_si256((__m256i *)more, m);
+			gm = more;
+		}
+		if (!_mm256_testz_si256(m, m))
+			ainftp_acc_uni_off(a);
+		if (f32_fast(a, x, m, b0, cnt))
+			continue;
+		/* Block by block, by ainftp_acc_quick and _step: the rarer case. */
+		for (i = 0; i < cnt; i++) {
+			int32_t e = ainftp_frexp_bits(gm[i]) - AINFTP_QBITS_FLOAT32;
+			__m256i c[4];
+
+			if (gm[i] == 0)
+				continue;
+			f32_conv(x + (size_t)(b0 + i) * AINFTP_BLOCK, e, c);
+			add_block(a, b0 + i, c, e, AINFTP_QBITS_FLOAT32);
+		}
+	}
+	if (mt != 0) {
+		int32_t e = ainftp_frexp_bits(mt) - AINFTP_QBITS_FLOAT32;
+		int64_t t[AINFTP_BLOCK];
+
+		for (i = 0; i < tail; i++)
+			t[i] = ainftp_quant_one(xt[i], ldexp(1.0, -e), INT32_MAX);
+		ainftp_acc_block_add(a, full, t, e, AINFTP_QBITS_FLOAT32);
 	}
 	return 0;
 }
