@@ -929,6 +929,7 @@ acc_f32_any(struct ainftp_acc *a, const void *x)
 		f32_first(a, x, mb);
 		return 0;
 	}
+	/* A longer fresh one goes the general way: uni_off zeroes acc32 and ends fresh. */
 	ainftp_acc_uni_off(a);
 	for (b0 = 0; b0 < nb; b0 += cnt) {
 		__m512i m;
