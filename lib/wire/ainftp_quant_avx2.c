@@ -547,11 +547,13 @@ acc_f32(struct ainftp_acc *a, const float *x)
 			continue;
 		/* Block by block, by ainftp_acc_quick and _step: the rarer case. */
 		for (i = 0; i < cnt; i++) {
-			int32_t e = ainftp_frexp_bits(gm[i]) - AINFTP_QBITS_FLOAT32;
 			__m256i c[4];
+			int32_t e;
 
 			if (gm[i] == 0)
-				continue;
+				continue; /* zeros change nothing (and frexp has no exponent for 0)
+					   */
+			e = ainftp_frexp_bits(gm[i]) - AINFTP_QBITS_FLOAT32;
 			f32_conv(x + (size_t)(b0 + i) * AINFTP_BLOCK, e, c);
 			add_block(a, b0 + i, c, e, AINFTP_QBITS_FLOAT32);
 		}
