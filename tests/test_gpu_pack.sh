@@ -143,8 +143,13 @@ run \$P/bin/ainftp-sink-write "$arena" --chunks 20000 --rate 20000 --go-file "$w
 wait \$!
 tail -n 1 "$work/f.out"
 EOF
-unshare --mount --propagation private bash "$work/bare.sh" >"$work/bare.out" 2>&1 ||
-	{ cat "$work/bare.out" "$work/app.out" 2>/dev/null >&2; fail "the box without DPDK"; }
+# The trace, apart from the output the checks below read: a failure says which step it was.
+unshare --mount --propagation private bash -x "$work/bare.sh" >"$work/bare.out" \
+	2>"$work/bare.trace" || {
+	cat "$work/bare.out" "$work/app.out" 2>/dev/null >&2
+	tail -n 20 "$work/bare.trace" >&2
+	fail "the box without DPDK"
+}
 cat "$work/bare.out"
 grep -q '^results=2000$' "$work/bare.out" && grep -q '^sink-follow: PASS$' "$work/bare.out" ||
 	fail "the box without DPDK: $(cat "$work/bare.out")"
