@@ -550,9 +550,9 @@ acc_f32(struct ainftp_acc *a, const float *x)
 			__m256i c[4];
 			int32_t e;
 
+			/* Zeros change nothing (and 0 has no frexp exponent). */
 			if (gm[i] == 0)
-				continue; /* zeros change nothing (and frexp has no exponent for 0)
-					   */
+				continue;
 			e = ainftp_frexp_bits(gm[i]) - AINFTP_QBITS_FLOAT32;
 			f32_conv(x + (size_t)(b0 + i) * AINFTP_BLOCK, e, c);
 			add_block(a, b0 + i, c, e, AINFTP_QBITS_FLOAT32);
