@@ -733,6 +733,16 @@ f32_group_max(const void *x, uint32_t n, uint32_t b0, uint32_t cnt)
 	return _mm512_permutexvar_epi32(order, r);
 }
 
+/* The lanes k of one float32 block times 2^p, to 32-bit integers. */
+INLINE void
+f32_conv(const void *x, __mmask32 k, __m512 p, __m512i c[2])
+{
+	c[0] = _mm512_cvtps_epi32(
+		_mm512_scalef_ps(_mm512_castsi512_ps(load_k32(x, (__mmask16)k)), p));
+	c[1] = _mm512_cvtps_epi32(_mm512_scalef_ps(
+		_mm512_castsi512_ps(load_k32(f32_at(x, 16), (__mmask16)(k >> 16))), p));
+}
+
 /*
  * One float32 block to 32-bit integers at its own exponent e, given its
  * largest |x| bits mb (not zero): x * 2^-e is exact and below 2^31 in
@@ -743,12 +753,8 @@ INLINE int32_t
 f32_block(const void *x, __mmask32 k, uint32_t mb, __m512i c[2])
 {
 	int32_t e = ainftp_frexp_bits(mb) - AINFTP_QBITS_FLOAT32;
-	__m512 p = _mm512_set1_ps((float)-e);
 
-	c[0] = _mm512_cvtps_epi32(
-		_mm512_scalef_ps(_mm512_castsi512_ps(load_k32(x, (__mmask16)k)), p));
-	c[1] = _mm512_cvtps_epi32(_mm512_scalef_ps(
-		_mm512_castsi512_ps(load_k32(f32_at(x, 16), (__mmask16)(k >> 16))), p));
+	f32_conv(x, k, _mm512_set1_ps((float)-e), c);
 	return e;
 }
 
@@ -843,19 +849,16 @@ f32_fast(struct ainftp_acc *a, const void *x, __m512i m, uint32_t b0, uint32_t c
 
 		if (!(nz >> i & 1))
 			continue;
+		/* The mask a constant in each branch: a full block's accesses unmasked, untested.
+		 */
 		if (b < full) {
-			c[0] = _mm512_cvtps_epi32(_mm512_scalef_ps(_mm512_loadu_ps(xb), p));
-			c[1] = _mm512_cvtps_epi32(
-				_mm512_scalef_ps(_mm512_loadu_ps(f32_at(xb, 16)), p));
+			f32_conv(xb, ~(__mmask32)0, p, c);
 			add64(a->acc + (size_t)b * AINFTP_BLOCK, c, ~(__mmask32)0, true, as[i],
 			      cs[i]);
 		} else {
 			__mmask32 k = block_mask(ainftp_block_len(a->n, b));
 
-			c[0] = _mm512_cvtps_epi32(
-				_mm512_scalef_ps(_mm512_maskz_loadu_ps((__mmask16)k, xb), p));
-			c[1] = _mm512_cvtps_epi32(_mm512_scalef_ps(
-				_mm512_maskz_loadu_ps((__mmask16)(k >> 16), f32_at(xb, 16)), p));
+			f32_conv(xb, k, p, c);
 			add64(a->acc + (size_t)b * AINFTP_BLOCK, c, k, false, as[i], cs[i]);
 		}
 	}
